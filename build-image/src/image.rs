@@ -1,0 +1,57 @@
+//! Assembling an image: `target/images/<product>/` holds the kernel ELF
+//! (booted with QEMU `-kernel` through its PVH note) and the bootfs (passed
+//! as the first boot module with `-initrd`).
+
+use crate::cargo::{self, Group};
+use crate::product::Product;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+/// A built image.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// The product it was built from.
+    pub product: Product,
+    /// The kernel ELF.
+    pub kernel: PathBuf,
+    /// The bootfs image.
+    pub bootfs: PathBuf,
+}
+
+/// Directory of a product's image.
+pub fn image_dir(root: &Path, product: &str) -> PathBuf {
+    root.join("target/images").join(product)
+}
+
+/// Builds the kernel and the product's programs and writes the image.
+/// `report` receives one line per file written.
+pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> Result<Image> {
+    let kernel_built = cargo::build(root, Group::Kernel)?.remove(0);
+    let programs = cargo::build(root, Group::User(&product.programs))?;
+
+    let dir = image_dir(root, &product.name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let kernel = dir.join("kernel.elf");
+    std::fs::copy(&kernel_built, &kernel)
+        .with_context(|| format!("cannot copy {} to {}", kernel_built.display(), kernel.display()))?;
+    report(format!("wrote {} ({} KiB)", kernel.display(), file_kib(&kernel)));
+
+    let mut builder = bootfs::Builder::new();
+    for (name, path) in product.programs.iter().zip(&programs) {
+        let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        builder.add(&format!("bin/{name}"), data).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let bootfs = dir.join("bootfs.img");
+    std::fs::write(&bootfs, builder.build()).with_context(|| format!("cannot write {}", bootfs.display()))?;
+    report(format!(
+        "wrote {} ({} KiB: {})",
+        bootfs.display(),
+        file_kib(&bootfs),
+        product.programs.iter().map(|p| format!("bin/{p}")).collect::<Vec<_>>().join(", ")
+    ));
+    Ok(Image { product: product.clone(), kernel, bootfs })
+}
+
+fn file_kib(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len().div_ceil(1024)).unwrap_or(0)
+}

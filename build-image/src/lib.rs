@@ -1,0 +1,16 @@
+//! `build-image`: the host tool that turns the workspace into bootable
+//! images and runs them.
+//!
+//! - [`product`]: what goes into an image (`manifests/products/*.toml`);
+//! - [`cargo`]: building the kernel and user programs with bare-metal flags,
+//!   apart from host builds;
+//! - [`image`]: assembling `target/images/<product>/` (kernel + bootfs);
+//! - [`qemu`]: booting an image, with a timeout and the guest's exit status;
+//! - [`systest`]: the system tests, shared by `build-image test` and
+//!   `cargo test`.
+
+pub mod cargo;
+pub mod image;
+pub mod product;
+pub mod qemu;
+pub mod systest;

@@ -1,0 +1,145 @@
+//! The `build-image` command line. See the crate docs (`lib.rs`).
+
+use anyhow::Result;
+use build_image::product::Product;
+use build_image::qemu::{self, Accel, RunOptions};
+use build_image::systest::{self, guest_results, Harness};
+use build_image::{image, product};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "build-image", about = "Build, boot and test images of the OS", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build a product's image into target/images/<product>/.
+    Build {
+        /// Product name (manifests/products/<name>.toml).
+        #[arg(long, default_value = "default")]
+        product: String,
+    },
+    /// Build a product and boot it under QEMU with the console on this
+    /// terminal. Exits with the guest's status when it powers off.
+    Run {
+        /// Product name (manifests/products/<name>.toml).
+        #[arg(long, default_value = "default")]
+        product: String,
+        /// Give up (exit 124) after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// QEMU accelerator; KVM is opt-in.
+        #[arg(long, value_enum, default_value = "tcg")]
+        accel: Accel,
+        /// Guest memory (QEMU syntax, e.g. 512M, 4G), overriding the product.
+        #[arg(long)]
+        memory: Option<String>,
+        /// Number of CPUs, overriding the product.
+        #[arg(long)]
+        cpus: Option<u32>,
+        /// Extra kernel command-line options.
+        #[arg(long, default_value = "")]
+        cmdline: String,
+    },
+    /// Boot the test images and report every result.
+    Test {
+        /// Only tests whose name contains this.
+        filter: Option<String>,
+        /// Per-boot timeout in seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
+    /// List the products.
+    Products,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("build-image: error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let root = systest::workspace_root();
+    match cli.command {
+        Command::Build { product } => {
+            let product = Product::load(&root, &product)?;
+            image::build(&root, &product, &mut |line| println!("build-image: {line}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { product, timeout, accel, memory, cpus, cmdline } => {
+            let product = Product::load(&root, &product)?;
+            let image = image::build(&root, &product, &mut |line| eprintln!("build-image: {line}"))?;
+            let options = RunOptions {
+                accel,
+                timeout: Duration::from_secs(timeout),
+                memory,
+                cpus,
+                extra_cmdline: cmdline,
+            };
+            eprintln!("build-image: booting {} (QEMU, {:?}); the guest's console follows", product.name, accel);
+            let ending = qemu::run_interactive(&image, &options)?;
+            eprintln!("build-image: {}", ending.describe());
+            Ok(ExitCode::from(ending.exit_code() as u8))
+        }
+        Command::Test { filter, timeout } => {
+            let harness = Harness::new(&root, Duration::from_secs(timeout));
+            let (mut passed, mut failed) = (0, 0);
+            for test in systest::TESTS {
+                if filter.as_ref().is_some_and(|f| !test.name.contains(f.as_str())) {
+                    continue;
+                }
+                let result = harness.run(test);
+                match &result {
+                    Ok(()) => {
+                        println!("test {} ... ok", test.name);
+                        passed += 1;
+                    }
+                    Err(why) => {
+                        println!("test {} ... FAILED\n{why}", test.name);
+                        failed += 1;
+                    }
+                }
+                if test.name == "kernel.syscall_suite" {
+                    if let Ok(run) = harness.boot(test.boot) {
+                        for (name, result) in guest_results(&run) {
+                            match result {
+                                Ok(()) => {
+                                    println!("test guest.{name} ... ok");
+                                    passed += 1;
+                                }
+                                Err(why) => {
+                                    println!("test guest.{name} ... FAILED: {why}");
+                                    failed += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+                if test.name == "boot.default" {
+                    if let Some(at) = harness.boot(test.boot).ok().and_then(|run| run.time_of("userboot: hello")) {
+                        println!("     boot time: QEMU start to first user-program output {} ms", at.as_millis());
+                    }
+                }
+            }
+            println!("{passed} passed, {failed} failed");
+            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Products => {
+            for name in product::list(&root) {
+                let description = Product::load(&root, &name).map(|p| p.description).unwrap_or_else(|e| format!("(invalid: {e})"));
+                println!("{name:<16} {description}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

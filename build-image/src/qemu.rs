@@ -1,0 +1,218 @@
+//! Running an image under QEMU: the command line, the timeout, and what the
+//! guest's exit means.
+
+use crate::image::Image;
+use anyhow::{bail, Context, Result};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use zx_abi::guest_exit;
+
+/// Which accelerator QEMU uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Accel {
+    /// Software emulation (the default: works everywhere).
+    Tcg,
+    /// Hardware virtualization (opt-in: broken on some machines).
+    Kvm,
+}
+
+/// How to run one boot.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Accelerator.
+    pub accel: Accel,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Memory override (QEMU syntax).
+    pub memory: Option<String>,
+    /// CPU-count override.
+    pub cpus: Option<u32>,
+    /// Appended to the product's kernel command line.
+    pub extra_cmdline: String,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            accel: Accel::Tcg,
+            timeout: Duration::from_secs(60),
+            memory: None,
+            cpus: None,
+            extra_cmdline: String::new(),
+        }
+    }
+}
+
+/// How a boot ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// The guest powered off with this status (`zx_abi::guest_exit`).
+    Guest(u8),
+    /// QEMU exited without a guest status (reset, triple fault, QEMU error).
+    Qemu(Option<i32>),
+    /// The timeout expired and QEMU was killed.
+    Timeout,
+}
+
+impl Ending {
+    /// The process exit code `build-image run` reports for this ending.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Ending::Guest(status) => *status as i32,
+            Ending::Qemu(_) => 2,
+            Ending::Timeout => 124,
+        }
+    }
+
+    /// A sentence for humans.
+    pub fn describe(&self) -> String {
+        match self {
+            Ending::Guest(guest_exit::SUCCESS) => "guest powered off with status 0".into(),
+            Ending::Guest(guest_exit::KERNEL_PANIC) => "guest powered off after a KERNEL PANIC".into(),
+            Ending::Guest(status) => format!("guest powered off with status {status}"),
+            Ending::Qemu(code) => format!(
+                "QEMU exited ({}) without a guest status: the guest reset or triple-faulted",
+                code.map_or("signal".into(), |c| c.to_string())
+            ),
+            Ending::Timeout => "timeout: the guest did not power off in time".into(),
+        }
+    }
+}
+
+/// A finished boot whose console was captured.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    /// Console lines, `\r` removed, each with the time since QEMU started.
+    pub lines: Vec<(Duration, String)>,
+    /// How it ended.
+    pub ending: Ending,
+}
+
+impl Captured {
+    /// The whole console output.
+    pub fn text(&self) -> String {
+        self.lines.iter().map(|(_, line)| format!("{line}\n")).collect()
+    }
+
+    /// When the first line containing `needle` appeared.
+    pub fn time_of(&self, needle: &str) -> Option<Duration> {
+        self.lines.iter().find(|(_, line)| line.contains(needle)).map(|(t, _)| *t)
+    }
+}
+
+fn qemu_binary() -> Result<String> {
+    let binary = "qemu-system-x86_64";
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(binary).is_file()))
+        .unwrap_or(false);
+    if !found {
+        bail!("{binary} not found. Install QEMU: sudo apt-get install qemu-system-x86");
+    }
+    Ok(binary.into())
+}
+
+fn command(image: &Image, options: &RunOptions) -> Result<Command> {
+    let machine = &image.product.qemu;
+    let mut cmdline = image.product.cmdline.clone();
+    if !options.extra_cmdline.is_empty() {
+        cmdline = format!("{cmdline} {}", options.extra_cmdline).trim().to_string();
+    }
+    let mut command = Command::new(qemu_binary()?);
+    command
+        .args(["-machine", "q35", "-cpu", "qemu64", "-display", "none", "-monitor", "none"])
+        .args(["-no-reboot", "-serial", "stdio"])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        .args(["-accel", if options.accel == Accel::Kvm { "kvm" } else { "tcg" }])
+        .args(["-m", options.memory.as_deref().unwrap_or(&machine.memory)])
+        .args(["-smp", &options.cpus.unwrap_or(machine.cpus).to_string()])
+        .arg("-kernel")
+        .arg(&image.kernel)
+        .arg("-initrd")
+        .arg(&image.bootfs);
+    if !cmdline.is_empty() {
+        command.args(["-append", &cmdline]);
+    }
+    Ok(command)
+}
+
+fn ending(status: std::process::ExitStatus) -> Ending {
+    match status.code() {
+        Some(code) => match guest_exit::from_qemu_exit_code(code) {
+            Some(guest) => Ending::Guest(guest),
+            None => Ending::Qemu(Some(code)),
+        },
+        None => Ending::Qemu(None),
+    }
+}
+
+/// Boots interactively: the console is this terminal (stdin reaches the
+/// guest). Returns how it ended.
+pub fn run_interactive(image: &Image, options: &RunOptions) -> Result<Ending> {
+    let mut child = command(image, options)?
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("cannot start QEMU")?;
+    let deadline = Instant::now() + options.timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(ending(status));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(Ending::Timeout);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Boots with the console captured (no input), for tests.
+pub fn run_captured(image: &Image, options: &RunOptions) -> Result<Captured> {
+    let started = Instant::now();
+    let mut child = command(image, options)?
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start QEMU")?;
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let stdout = child.stdout.take().expect("piped");
+    let reader = {
+        let lines = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).split(b'\n').map_while(|l| l.ok()) {
+                let text = String::from_utf8_lossy(&line).replace('\r', "");
+                lines.lock().unwrap().push((started.elapsed(), text));
+            }
+        })
+    };
+    let stderr = child.stderr.take().expect("piped");
+    let error_reader = {
+        let lines = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
+                lines.lock().unwrap().push((started.elapsed(), format!("qemu: {line}")));
+            }
+        })
+    };
+    let deadline = started + options.timeout;
+    let ending = loop {
+        if let Some(status) = child.try_wait()? {
+            break ending(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break Ending::Timeout;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = reader.join();
+    let _ = error_reader.join();
+    let lines = std::mem::take(&mut *lines.lock().unwrap());
+    Ok(Captured { lines, ending })
+}

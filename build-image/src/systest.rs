@@ -1,0 +1,270 @@
+//! The system tests: boot real images under QEMU (TCG) and check what the
+//! serial console says and how the guest ended.
+//!
+//! Both `build-image test` and `cargo test` (through `tests/system.rs`) run
+//! this same list, so the two can never disagree. Boots are shared: tests
+//! that look at the same boot (same product, machine and command line) read
+//! one captured run.
+//!
+//! In-guest test programs print `[PASS] name` / `[FAIL] name: why` lines;
+//! [`guest_results`] collects them.
+
+use crate::image::{self, Image};
+use crate::product::Product;
+use crate::qemu::{self, Captured, Ending, RunOptions};
+use anyhow::Result;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use zx_abi::guest_exit;
+
+/// One boot configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Boot {
+    /// Product to boot.
+    pub product: &'static str,
+    /// Memory override.
+    pub memory: Option<&'static str>,
+    /// CPU-count override.
+    pub cpus: Option<u32>,
+    /// Extra kernel command line.
+    pub cmdline: &'static str,
+}
+
+impl Boot {
+    const fn product(product: &'static str) -> Boot {
+        Boot { product, memory: None, cpus: None, cmdline: "" }
+    }
+}
+
+/// A system test: a boot and a check of its output.
+pub struct SystemTest {
+    /// Name, as `cargo test` and `build-image test` show it.
+    pub name: &'static str,
+    /// What to boot.
+    pub boot: Boot,
+    /// What must be true of the boot.
+    pub check: fn(&Captured) -> Result<(), String>,
+}
+
+/// Every system test.
+pub const TESTS: &[SystemTest] = &[
+    SystemTest { name: "boot.default", boot: Boot::product("default"), check: check_default_boot },
+    SystemTest {
+        name: "boot.memory_32m",
+        boot: Boot { memory: Some("32M"), ..Boot::product("default") },
+        check: |run| check_memory(run, 24, 32),
+    },
+    SystemTest {
+        name: "boot.memory_4g",
+        boot: Boot { memory: Some("4G"), ..Boot::product("default") },
+        check: |run| check_memory(run, 3900, 4096),
+    },
+    SystemTest {
+        name: "boot.smp_2",
+        boot: Boot { cpus: Some(2), ..Boot::product("default") },
+        check: |run| {
+            expect_line(run, "2 CPUs (boot CPU online)")?;
+            expect_line(run, "userboot: hello from ring 3")?;
+            expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+        },
+    },
+    SystemTest { name: "kernel.user_faults_are_survived", boot: Boot::product("kernel-tests"), check: check_faults },
+    SystemTest { name: "kernel.syscall_suite", boot: Boot::product("kernel-tests"), check: check_guest_suite },
+    SystemTest {
+        name: "kernel.panic_report",
+        boot: Boot { cmdline: "kernel.crash=panic", ..Boot::product("default") },
+        check: |run| {
+            expect_line(run, "KERNEL PANIC at zircon-like-kernel/src/main.rs:")?;
+            expect_line(run, "crash requested on the command line")?;
+            expect_ending(run, Ending::Guest(guest_exit::KERNEL_PANIC))
+        },
+    },
+    SystemTest {
+        name: "kernel.exception_report",
+        boot: Boot { cmdline: "kernel.crash=page-fault", ..Boot::product("default") },
+        check: |run| {
+            expect_line(
+                run,
+                "kernel exception: #PF page fault (vector 14) error code 0x0 [not present, read, kernel] at address 0x0000000000000010",
+            )?;
+            expect_line(run, "  rip 0xffffffff80")?;
+            expect_line(run, "cr2 0x0000000000000010")?;
+            expect_line(run, "  rax 0x")?;
+            expect_line(run, "  r13 0x")?;
+            expect_ending(run, Ending::Guest(guest_exit::KERNEL_PANIC))
+        },
+    },
+];
+
+fn tail(run: &Captured) -> String {
+    let text = run.text();
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(40);
+    format!("--- console (last {} lines) ---\n{}\n--- {} ---", lines.len() - start, lines[start..].join("\n"), run.ending.describe())
+}
+
+/// The first console line containing `needle`, or an error with the output.
+pub fn expect_line<'a>(run: &'a Captured, needle: &str) -> Result<&'a str, String> {
+    run.lines
+        .iter()
+        .map(|(_, line)| line.as_str())
+        .find(|line| line.contains(needle))
+        .ok_or_else(|| format!("no console line contains {needle:?}\n{}", tail(run)))
+}
+
+fn expect_ending(run: &Captured, expected: Ending) -> Result<(), String> {
+    if run.ending == expected {
+        Ok(())
+    } else {
+        Err(format!("expected \"{}\", got \"{}\"\n{}", expected.describe(), run.ending.describe(), tail(run)))
+    }
+}
+
+/// Parses "memory: N MiB usable".
+fn usable_mib(run: &Captured) -> Result<u64, String> {
+    let line = expect_line(run, "memory: ")?;
+    line.split("memory: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("cannot read the memory size from {line:?}"))
+}
+
+fn check_default_boot(run: &Captured) -> Result<(), String> {
+    expect_line(run, "zircon-like kernel")?;
+    expect_line(run, "memory: ")?;
+    expect_line(run, "timer: local APIC")?;
+    expect_line(run, "boot: ")?;
+    expect_line(run, "clock: 3 timer ticks")?;
+    expect_line(run, "starting bin/userboot")?;
+    expect_line(run, "userboot: hello from ring 3")?;
+    expect_line(run, "userboot: monotonic clock reads")?;
+    expect_line(run, "process bin/userboot (koid")?;
+    expect_line(run, "exited with status 0")?;
+    expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+}
+
+fn check_memory(run: &Captured, min_mib: u64, max_mib: u64) -> Result<(), String> {
+    let mib = usable_mib(run)?;
+    if !(min_mib..=max_mib).contains(&mib) {
+        return Err(format!("usable memory {mib} MiB not in {min_mib}..={max_mib}\n{}", tail(run)));
+    }
+    expect_line(run, "userboot: hello from ring 3")?;
+    expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+}
+
+fn check_faults(run: &Captured) -> Result<(), String> {
+    // Each misbehaving program announces itself, is reported with a full
+    // exception report, is killed, and the next program still runs.
+    expect_line(run, "fault-kernel-read: reading kernel memory")?;
+    expect_line(
+        run,
+        "process bin/fault-kernel-read (koid 1024) faulted: #PF page fault (vector 14) error code 0x5 [protection violation, read, user] at address 0xffff800000100000",
+    )?;
+    expect_line(run, "process bin/fault-kernel-read (koid 1024) killed by the kernel")?;
+    expect_line(run, "fault-privileged: executing hlt in ring 3")?;
+    expect_line(run, "faulted: #GP general protection (vector 13)")?;
+    expect_line(run, "process bin/fault-privileged (koid 1026) killed by the kernel")?;
+    expect_line(run, "fault-unmapped-jump: jumping to 0xdead0000")?;
+    expect_line(run, "[not present, read, user, instruction fetch] at address 0x00000000dead0000")?;
+    expect_line(run, "process bin/fault-unmapped-jump (koid 1028) killed by the kernel")?;
+    if let Some(line) = run.lines.iter().find(|(_, l)| l.contains("the kernel did not stop me")) {
+        return Err(format!("a faulting program kept running: {:?}", line.1));
+    }
+    // The kernel kept going: the next program ran to completion.
+    expect_line(run, "process bin/usertest (koid 1030) exited with status 0")?;
+    Ok(())
+}
+
+/// The `[PASS]` / `[FAIL]` lines of in-guest test programs.
+pub fn guest_results(run: &Captured) -> Vec<(String, Result<(), String>)> {
+    run.lines
+        .iter()
+        .filter_map(|(_, line)| {
+            if let Some(name) = line.strip_prefix("[PASS] ") {
+                Some((name.trim().to_string(), Ok(())))
+            } else {
+                let rest = line.strip_prefix("[FAIL] ")?;
+                let (name, why) = rest.split_once(": ").unwrap_or((rest, "failed"));
+                Some((name.trim().to_string(), Err(why.to_string())))
+            }
+        })
+        .collect()
+}
+
+fn check_guest_suite(run: &Captured) -> Result<(), String> {
+    let results = guest_results(run);
+    if results.is_empty() {
+        return Err(format!("the guest suite reported nothing\n{}", tail(run)));
+    }
+    let failed: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
+    if !failed.is_empty() {
+        return Err(format!("{} guest tests failed: {:?}\n{}", failed.len(), failed, tail(run)));
+    }
+    expect_line(run, "usertest: 0 failures")?;
+    expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+}
+
+/// Builds images and runs boots, each at most once.
+pub struct Harness {
+    root: PathBuf,
+    timeout: Duration,
+    images: Mutex<HashMap<&'static str, Arc<OnceLock<Result<Image, String>>>>>,
+    boots: Mutex<HashMap<Boot, Arc<OnceLock<Result<Captured, String>>>>>,
+}
+
+impl Harness {
+    /// A harness over the workspace at `root`.
+    pub fn new(root: &Path, timeout: Duration) -> Harness {
+        Harness {
+            root: root.to_path_buf(),
+            timeout,
+            images: Mutex::default(),
+            boots: Mutex::default(),
+        }
+    }
+
+    fn image(&self, product: &'static str) -> Result<Image, String> {
+        let cell = Arc::clone(self.images.lock().unwrap().entry(product).or_default());
+        cell.get_or_init(|| {
+            let product = Product::load(&self.root, product).map_err(|e| format!("{e:#}"))?;
+            image::build(&self.root, &product, &mut |line| eprintln!("build-image: {line}")).map_err(|e| format!("{e:#}"))
+        })
+        .clone()
+    }
+
+    /// The captured console of `boot` (booting it the first time).
+    pub fn boot(&self, boot: Boot) -> Result<Captured, String> {
+        let cell = Arc::clone(self.boots.lock().unwrap().entry(boot).or_default());
+        cell.get_or_init(|| {
+            let image = self.image(boot.product)?;
+            let options = RunOptions {
+                timeout: self.timeout,
+                memory: boot.memory.map(String::from),
+                cpus: boot.cpus,
+                extra_cmdline: boot.cmdline.into(),
+                ..RunOptions::default()
+            };
+            qemu::run_captured(&image, &options).map_err(|e| format!("{e:#}"))
+        })
+        .clone()
+    }
+
+    /// Runs one test by name.
+    pub fn run(&self, test: &SystemTest) -> Result<(), String> {
+        let run = self.boot(test.boot)?;
+        (test.check)(&run)
+    }
+}
+
+/// The workspace root (this crate lives in `<root>/build-image`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("build-image is inside the workspace").to_path_buf()
+}
+
+/// The test called `name`.
+pub fn find(name: &str) -> Option<&'static SystemTest> {
+    TESTS.iter().find(|t| t.name == name)
+}

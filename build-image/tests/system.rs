@@ -1,0 +1,44 @@
+//! The QEMU system tests, run by `cargo test`: each boots a real image
+//! (TCG) through the same harness as `build-image test`.
+
+use build_image::systest::{self, Harness};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+fn harness() -> &'static Harness {
+    static HARNESS: OnceLock<Harness> = OnceLock::new();
+    HARNESS.get_or_init(|| Harness::new(&systest::workspace_root(), Duration::from_secs(120)))
+}
+
+fn run(name: &str) {
+    let test = systest::find(name).unwrap_or_else(|| panic!("no system test {name}"));
+    if let Err(why) = harness().run(test) {
+        panic!("{name} failed:\n{why}");
+    }
+}
+
+macro_rules! system_tests {
+    ($($function:ident => $name:literal,)*) => {
+        $(#[test] fn $function() { run($name) })*
+
+        /// Every system test in the harness has a `#[test]` here.
+        #[test]
+        fn every_system_test_is_listed() {
+            let listed = [$($name),*];
+            for test in systest::TESTS {
+                assert!(listed.contains(&test.name), "{} has no #[test] in tests/system.rs", test.name);
+            }
+        }
+    };
+}
+
+system_tests! {
+    boot_default => "boot.default",
+    boot_memory_32m => "boot.memory_32m",
+    boot_memory_4g => "boot.memory_4g",
+    boot_smp_2 => "boot.smp_2",
+    user_faults_are_survived => "kernel.user_faults_are_survived",
+    syscall_suite => "kernel.syscall_suite",
+    panic_report => "kernel.panic_report",
+    exception_report => "kernel.exception_report",
+}

@@ -1,0 +1,61 @@
+//! Per-CPU data, reached through the `gs` segment base while in the kernel.
+//!
+//! The assembly entry paths depend on the first fields' offsets
+//! ([`KERNEL_STACK_OFFSET`], [`USER_RSP_OFFSET`]), hence `repr(C)`.
+//!
+//! Each CPU has one kernel stack. The kernel never blocks in the middle of
+//! a kernel path: a syscall that must wait records that in the thread and
+//! the CPU picks another thread's saved frame (see `trap.rs`). So a stack
+//! per CPU suffices, as in seL4 and Hubris.
+
+use x86_64::registers::model_specific::{GsBase, KernelGsBase};
+use x86_64::VirtAddr;
+
+/// Offset of `kernel_stack_top` (used by `syscall_entry`).
+pub const KERNEL_STACK_OFFSET: usize = 8;
+/// Offset of `user_rsp_scratch` (used by `syscall_entry`).
+pub const USER_RSP_OFFSET: usize = 16;
+
+const KERNEL_STACK_SIZE: usize = 64 * 1024;
+
+#[repr(C, align(16))]
+struct KernelStack([u8; KERNEL_STACK_SIZE]);
+
+static mut CPU0_STACK: KernelStack = KernelStack([0; KERNEL_STACK_SIZE]);
+
+/// The per-CPU block.
+#[repr(C)]
+pub struct PerCpu {
+    self_pointer: u64,
+    kernel_stack_top: u64,
+    user_rsp_scratch: u64,
+    /// This CPU's number (0 is the boot CPU).
+    pub cpu_number: u32,
+}
+
+static mut CPU0: PerCpu = PerCpu {
+    self_pointer: 0,
+    kernel_stack_top: 0,
+    user_rsp_scratch: 0,
+    cpu_number: 0,
+};
+
+/// Sets up the boot CPU's block and points `gs` at it.
+pub fn init_boot_cpu() {
+    // SAFETY: runs once on the boot CPU before anything reads CPU0; only raw
+    // pointers are taken, so no aliasing references to the statics exist.
+    unsafe {
+        let cpu = core::ptr::addr_of_mut!(CPU0);
+        let stack = core::ptr::addr_of!(CPU0_STACK) as u64;
+        (*cpu).self_pointer = cpu as u64;
+        (*cpu).kernel_stack_top = stack + KERNEL_STACK_SIZE as u64;
+        GsBase::write(VirtAddr::new(cpu as u64));
+        KernelGsBase::write(VirtAddr::new(0));
+    }
+}
+
+/// Top of this CPU's kernel stack, where `syscall_entry` builds its frame.
+pub fn kernel_stack_top() -> u64 {
+    // SAFETY: written once by init_boot_cpu before any call; read-only after.
+    unsafe { (*core::ptr::addr_of!(CPU0)).kernel_stack_top }
+}

@@ -1,0 +1,282 @@
+//! Every entry into the kernel after boot — exceptions, interrupts, and
+//! syscalls — builds one [`TrapFrame`] on the stack and calls
+//! [`trap_dispatch`]; every exit restores a `TrapFrame` and returns with
+//! `iretq`.
+//!
+//! Switching threads is therefore just replacing the frame's contents: the
+//! scheduler saves the current frame into the old thread and copies the new
+//! thread's saved frame over it; the common exit path then "returns" into
+//! the new thread. The frame includes the FPU/SSE state (`fxsave64`), saved
+//! before any Rust runs because Rust code (and the precompiled `core`) uses
+//! SSE registers.
+
+use core::fmt;
+
+/// Saved register state of an interrupted context. The layout is shared
+/// with the assembly below and in `syscall.rs`: do not reorder.
+#[derive(Clone)]
+#[repr(C, align(16))]
+pub struct TrapFrame {
+    /// FPU, MMX and SSE state (`fxsave64` format, Intel SDM Vol. 1 §10.5.1).
+    pub fpu: [u8; 512],
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    /// The vector (0–255), or `SYSCALL_VECTOR` for syscalls.
+    pub vector: u64,
+    /// The CPU's error code, or 0.
+    pub error_code: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<TrapFrame>() == 512 + 22 * 8);
+
+/// RFLAGS.IF.
+pub const RFLAGS_IF: u64 = 1 << 9;
+
+impl TrapFrame {
+    /// A frame that starts a user thread at `entry` with stack `stack_top`
+    /// and `arg` in `rdi`, interrupts enabled, FPU in its reset state.
+    pub fn new_user(entry: u64, stack_top: u64, arg: u64) -> TrapFrame {
+        let mut fpu = [0u8; 512];
+        // FCW = 0x037f (all x87 exceptions masked), MXCSR = 0x1f80 (all SSE
+        // exceptions masked): the state `fninit` / reset leave.
+        fpu[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+        fpu[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        TrapFrame {
+            fpu,
+            r15: 0,
+            r14: 0,
+            r13: 0,
+            r12: 0,
+            r11: 0,
+            r10: 0,
+            r9: 0,
+            r8: 0,
+            rbp: 0,
+            rdi: arg,
+            rsi: 0,
+            rdx: 0,
+            rcx: 0,
+            rbx: 0,
+            rax: 0,
+            vector: 0,
+            error_code: 0,
+            rip: entry,
+            cs: super::gdt::USER_CS as u64,
+            rflags: RFLAGS_IF,
+            rsp: stack_top,
+            ss: super::gdt::USER_DS as u64,
+        }
+    }
+
+    /// Whether the interrupted code ran in ring 3.
+    pub fn from_user(&self) -> bool {
+        self.cs & 3 == 3
+    }
+}
+
+/// Names of the exception vectors (Intel SDM Vol. 3A, Table 6-1).
+pub fn exception_name(vector: u64) -> &'static str {
+    match vector {
+        0 => "#DE divide error",
+        1 => "#DB debug",
+        2 => "NMI",
+        3 => "#BP breakpoint",
+        4 => "#OF overflow",
+        5 => "#BR bound range exceeded",
+        6 => "#UD invalid opcode",
+        7 => "#NM device not available",
+        8 => "#DF double fault",
+        10 => "#TS invalid TSS",
+        11 => "#NP segment not present",
+        12 => "#SS stack-segment fault",
+        13 => "#GP general protection",
+        14 => "#PF page fault",
+        16 => "#MF x87 floating-point error",
+        17 => "#AC alignment check",
+        18 => "#MC machine check",
+        19 => "#XM SIMD floating-point",
+        20 => "#VE virtualization",
+        21 => "#CP control protection",
+        _ => "reserved exception",
+    }
+}
+
+/// Describes a page-fault error code: "present, write, user, fetch".
+pub struct PageFaultCode(pub u64);
+
+impl fmt::Display for PageFaultCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let code = self.0;
+        f.write_str(if code & 1 != 0 { "protection violation" } else { "not present" })?;
+        f.write_str(if code & 2 != 0 { ", write" } else { ", read" })?;
+        f.write_str(if code & 4 != 0 { ", user" } else { ", kernel" })?;
+        if code & 16 != 0 {
+            f.write_str(", instruction fetch")?;
+        }
+        if code & 8 != 0 {
+            f.write_str(", reserved bit")?;
+        }
+        Ok(())
+    }
+}
+
+/// A complete report of an exception: vector, error code, RIP, CR2 and all
+/// registers, printed for kernel panics and for killed user threads.
+pub struct ExceptionReport<'a> {
+    /// The frame of the faulting context.
+    pub frame: &'a TrapFrame,
+    /// CR2 at the time of the fault (meaningful for #PF).
+    pub cr2: u64,
+}
+
+impl fmt::Display for ExceptionReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.frame;
+        write!(
+            f,
+            "{} (vector {}) error code {:#x}",
+            exception_name(r.vector),
+            r.vector,
+            r.error_code
+        )?;
+        if r.vector == 14 {
+            write!(f, " [{}] at address {:#018x}", PageFaultCode(r.error_code), self.cr2)?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "  rip {:#018x}  cs {:#06x}  rflags {:#010x}  rsp {:#018x}  ss {:#06x}  cr2 {:#018x}",
+            r.rip, r.cs, r.rflags, r.rsp, r.ss, self.cr2
+        )?;
+        writeln!(f, "  rax {:#018x}  rbx {:#018x}  rcx {:#018x}  rdx {:#018x}", r.rax, r.rbx, r.rcx, r.rdx)?;
+        writeln!(f, "  rsi {:#018x}  rdi {:#018x}  rbp {:#018x}  r8  {:#018x}", r.rsi, r.rdi, r.rbp, r.r8)?;
+        writeln!(f, "  r9  {:#018x}  r10 {:#018x}  r11 {:#018x}  r12 {:#018x}", r.r9, r.r10, r.r11, r.r12)?;
+        write!(f, "  r13 {:#018x}  r14 {:#018x}  r15 {:#018x}", r.r13, r.r14, r.r15)
+    }
+}
+
+// The common entry and exit path. On entry the stack holds (from the stub
+// and the CPU): vector, error code, rip, cs, rflags, rsp, ss.
+core::arch::global_asm!(
+    r#"
+    .text
+    .globl trap_common
+trap_common:
+    testb $3, 24(%rsp)          /* came from ring 3? */
+    jz 1f
+    swapgs                      /* gs -> this CPU's PerCpu */
+1:  push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    sub $512, %rsp
+    fxsave64 (%rsp)
+    mov %rsp, %rdi
+    call trap_dispatch
+
+    .globl trap_return
+trap_return:
+    fxrstor64 (%rsp)
+    add $512, %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    add $16, %rsp               /* vector, error code */
+    testb $3, 8(%rsp)           /* returning to ring 3? */
+    jz 2f
+    swapgs
+2:  iretq
+"#,
+    options(att_syntax)
+);
+
+extern "C" {
+    fn trap_return() -> !;
+}
+
+/// Leaves boot code for good: places `frame` at the top of this CPU's
+/// kernel stack and returns into it through the common exit path.
+pub fn enter_first_frame(frame: TrapFrame) -> ! {
+    let top = super::percpu::kernel_stack_top();
+    let slot = (top - core::mem::size_of::<TrapFrame>() as u64) as *mut TrapFrame;
+    // SAFETY: the kernel stack is unused (boot code runs on the boot stack),
+    // 16-byte aligned, and large enough; nothing returns to the boot stack.
+    unsafe {
+        slot.write(frame);
+        core::arch::asm!("mov rsp, {0}", "jmp {1}", in(reg) slot, sym trap_return, options(noreturn));
+    }
+}
+
+/// The Rust side of every kernel entry.
+#[no_mangle]
+extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    use super::idt::{SPURIOUS_VECTOR, SYSCALL_VECTOR, TIMER_VECTOR};
+    match frame.vector {
+        0..=31 => exception(frame),
+        SYSCALL_VECTOR => crate::syscalls::dispatch(frame),
+        TIMER_VECTOR => {
+            super::apic::end_of_interrupt();
+            crate::clock::on_timer_tick();
+            crate::sched::on_timer_tick(frame);
+        }
+        SPURIOUS_VECTOR => {}
+        vector => {
+            warn!("unexpected interrupt vector {:#x}", vector);
+            super::apic::end_of_interrupt();
+        }
+    }
+}
+
+fn exception(frame: &mut TrapFrame) {
+    let cr2 = x86_64::registers::control::Cr2::read_raw();
+    if frame.from_user() {
+        crate::sched::kill_current_for_fault(frame, cr2);
+        return;
+    }
+    if frame.vector == 14 && super::usercopy::recover(frame) {
+        return;
+    }
+    let report = ExceptionReport { frame, cr2 };
+    panic!("kernel exception: {report}");
+}

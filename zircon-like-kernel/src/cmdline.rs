@@ -1,0 +1,42 @@
+//! The kernel command line: space-separated `key=value` options.
+//!
+//! | option | meaning |
+//! |---|---|
+//! | `loglevel=error\|warn\|info\|debug\|trace` | most verbose log level printed (default `info`) |
+//! | `userboot=bin/a,bin/b` | bootfs programs to run, in order (default `bin/userboot`) |
+//! | `kernel.crash=panic\|page-fault` | test hook: crash the kernel after boot, to test the panic and fault reports |
+
+/// Parsed options; unknown ones are logged and ignored.
+pub struct Cmdline<'a> {
+    raw: &'a str,
+}
+
+impl<'a> Cmdline<'a> {
+    /// Wraps the raw command line.
+    pub fn new(raw: &'a str) -> Cmdline<'a> {
+        Cmdline { raw }
+    }
+
+    /// The value of option `key`, if present (the last one wins).
+    pub fn get(&self, key: &str) -> Option<&'a str> {
+        self.raw
+            .split_ascii_whitespace()
+            .filter_map(|option| option.split_once('='))
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+            .last()
+    }
+
+    /// The raw text.
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    /// Options this kernel does not know, for a warning.
+    pub fn unknown(&self) -> impl Iterator<Item = &'a str> + 'a {
+        const KNOWN: [&str; 3] = ["loglevel", "userboot", "kernel.crash"];
+        self.raw
+            .split_ascii_whitespace()
+            .filter(|option| !KNOWN.contains(&option.split_once('=').map_or(*option, |(k, _)| k)))
+    }
+}

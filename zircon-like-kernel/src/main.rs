@@ -1,0 +1,172 @@
+//! The zircon-like kernel.
+//!
+//! A small object-based kernel in the style of Zircon, for x86_64. It boots
+//! through the PVH protocol (QEMU `-kernel`), takes over the machine with
+//! its own page tables, interrupt tables and timers, and runs user programs
+//! in ring 3 that talk to it through `syscall`.
+//!
+//! Design choices a reader should know first:
+//! - **One kernel stack per CPU, not per thread.** Every kernel entry saves
+//!   the user context in a `TrapFrame` and runs to completion with
+//!   interrupts off; switching threads means switching frames (see
+//!   `arch/x86_64/trap.rs`). Kernel paths are short and never sleep.
+//! - **Validate, then act.** Syscalls decode untrusted arguments into typed
+//!   values (`mem::user_ptr::UserSlice`, ...) before doing anything.
+//! - **Host-testable logic lives in `lib/`** (`pmm`, `paging`): the kernel
+//!   binary wires it to the hardware.
+//!
+//! Boot path (`docs/architecture.md` has the long version):
+//! `arch::x86_64::boot` (32-bit PVH entry → long mode) → [`kernel_entry`]:
+//! console → boot info → frame allocator → kernel page tables → heap →
+//! GDT/IDT/syscall → ACPI → APIC + timer calibration → boot programs.
+#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(test), no_main)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+extern crate alloc;
+// memcpy & co. for the precompiled core.
+extern crate baremetal;
+
+#[macro_use]
+mod log;
+mod arch;
+mod clock;
+mod cmdline;
+mod loader;
+mod mem;
+mod panic;
+mod platform;
+mod process;
+mod programs;
+mod sched;
+mod syscalls;
+
+use arch::x86_64::{apic, pvh::BootInfo, timer::Reference, trap::TrapFrame};
+use cmdline::Cmdline;
+use spin::Once;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const MIB: u64 = 1024 * 1024;
+
+static BOOT_INFO: Once<BootInfo> = Once::new();
+
+/// Called by the boot assembly, on the boot stack, with the physical
+/// address of the PVH start-info structure.
+#[no_mangle]
+extern "C" fn kernel_entry(start_info: u64) -> ! {
+    clock::record_boot_tsc();
+    log::init();
+    info!("zircon-like kernel {} (x86_64) booting", VERSION);
+
+    // SAFETY: the boot tables are still active and `start_info` is what the
+    // loader passed in ebx.
+    let boot = match unsafe { BootInfo::parse(start_info) } {
+        Ok(boot) => BOOT_INFO.call_once(|| boot),
+        Err(error) => panic!("unusable boot information: {error:?}"),
+    };
+    let cmdline = Cmdline::new(boot.cmdline());
+    if let Some(level) = cmdline.get("loglevel") {
+        match log::Level::parse(level) {
+            Some(level) => log::set_max_level(level),
+            None => warn!("unknown loglevel {level:?}"),
+        }
+    }
+    for option in cmdline.unknown() {
+        warn!("ignoring unknown command-line option {option:?}");
+    }
+
+    let memory = mem::frames::init(boot);
+    let space = mem::kernel_space::init(boot);
+    let heap = mem::heap::init(memory.usable_bytes);
+    info!(
+        "memory: {} MiB usable in {} ranges (top {:#x}); direct map {} MiB in {} table pages; heap {} KiB",
+        memory.usable_bytes / MIB,
+        memory.usable_ranges,
+        memory.top,
+        space.direct_map_bytes / MIB,
+        space.table_frames,
+        heap / 1024
+    );
+
+    arch::x86_64::init_boot_cpu();
+    debug!("GDT, TSS (4 IST stacks), IDT (256 vectors), syscall MSRs loaded");
+
+    let platform = match platform::discover(boot.rsdp) {
+        Ok(platform) => platform,
+        Err(error) => panic!("ACPI: {error:?}"),
+    };
+    apic::init_local(platform.local_apic);
+    for io_apic in &platform.io_apics {
+        let lines = apic::init_io_apic(io_apic.address);
+        info!("ioapic at {:#x}: {} lines from GSI {}, all masked", io_apic.address, lines, io_apic.gsi_base);
+    }
+    let reference = match platform.hpet {
+        Some(address) => Reference::hpet(address),
+        None => Reference::Pit,
+    };
+    const CALIBRATION_MS: u64 = 10;
+    apic::timer_start_calibration();
+    let tsc_start = arch::x86_64::read_tsc();
+    reference.busy_wait_ms(CALIBRATION_MS);
+    let lapic_ticks = apic::timer_calibration_elapsed() as u64;
+    let tsc_hz = (arch::x86_64::read_tsc() - tsc_start) * (1000 / CALIBRATION_MS);
+    let lapic_hz = lapic_ticks * (1000 / CALIBRATION_MS);
+    clock::init(tsc_hz);
+    apic::timer_start_periodic((lapic_hz / clock::TIMER_HZ) as u32);
+    info!(
+        "timer: local APIC {:#x} (id {}), {} kHz after /16, TSC {} MHz, both calibrated against the {}; tick {} Hz",
+        platform.local_apic,
+        apic::local_id(),
+        lapic_hz / 1000,
+        tsc_hz / 1_000_000,
+        reference.name(),
+        clock::TIMER_HZ
+    );
+    info!(
+        "boot: {} MiB RAM, {} CPUs (boot CPU online), cmdline \"{}\"",
+        memory.usable_bytes / MIB,
+        platform.cpu_apic_ids.len(),
+        cmdline.as_str()
+    );
+
+    // Let the timer run for a few ticks so the log shows it working.
+    let start = clock::monotonic_nanos();
+    while clock::timer_ticks() < 3 {
+        x86_64::instructions::interrupts::enable_and_hlt();
+        x86_64::instructions::interrupts::disable();
+    }
+    info!(
+        "clock: {} timer ticks in {} us of monotonic time",
+        clock::timer_ticks(),
+        (clock::monotonic_nanos() - start) / 1000
+    );
+
+    match cmdline.get("kernel.crash") {
+        Some("panic") => panic!("crash requested on the command line (kernel.crash=panic)"),
+        Some("page-fault") => {
+            // SAFETY: deliberately faulting to test the exception report:
+            // the address is non-canonical-free, unmapped user space.
+            let value = unsafe { core::ptr::read_volatile(0x10 as *const u64) };
+            panic!("read from an unmapped page returned {value}");
+        }
+        Some(other) => warn!("unknown kernel.crash={other:?}"),
+        None => {}
+    }
+
+    let Some(module) = boot.modules().first() else {
+        panic!("no bootfs: boot with the image's bootfs as the first module (QEMU -initrd)");
+    };
+    // SAFETY: the module lies in RAM reserved from the frame allocator and
+    // is never written; the direct map covers it.
+    let image = unsafe { core::slice::from_raw_parts(mem::phys_to_virt(module.phys), module.len as usize) };
+    let bootfs = match bootfs::Bootfs::parse(image) {
+        Ok(bootfs) => bootfs,
+        Err(error) => panic!("bootfs module: {error}"),
+    };
+    info!("bootfs: {} files, {} KiB", bootfs.len(), module.len / 1024);
+    programs::init(bootfs, cmdline.get("userboot").unwrap_or("bin/userboot"));
+
+    let mut frame = TrapFrame::new_user(0, 0, 0);
+    programs::start_next(&mut frame);
+    arch::x86_64::trap::enter_first_frame(frame)
+}
