@@ -11,7 +11,12 @@ fn main() {
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let script = dir.join("linker.ld");
     println!("cargo:rerun-if-changed={}", script.display());
-    for arg in ["-nostartfiles", "-static", "-Wl,--build-id=none", "-Wl,--gc-sections"] {
+    for arg in [
+        "-nostartfiles",
+        "-static",
+        "-Wl,--build-id=none",
+        "-Wl,--gc-sections",
+    ] {
         println!("cargo:rustc-link-arg-bins={arg}");
     }
     println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());

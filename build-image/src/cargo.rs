@@ -16,7 +16,12 @@ pub const TARGET: &str = "x86_64-unknown-linux-gnu";
 /// The cargo profile of the OS binaries.
 pub const PROFILE: &str = "os";
 
-const COMMON_FLAGS: &[&str] = &["-Crelocation-model=static", "-Ctarget-feature=+crt-static", "--cfg", "baremetal"];
+const COMMON_FLAGS: &[&str] = &[
+    "-Crelocation-model=static",
+    "-Ctarget-feature=+crt-static",
+    "--cfg",
+    "baremetal",
+];
 
 /// A group of binaries built with one set of flags.
 pub enum Group<'a> {
@@ -34,7 +39,12 @@ fn flags(root: &Path, group: &Group<'_>) -> Vec<String> {
         }
         Group::User(_) => {
             let script = root.join("sdk/runtime/user.ld");
-            for arg in ["-nostartfiles", "-static", "-Wl,--build-id=none", "-Wl,--gc-sections"] {
+            for arg in [
+                "-nostartfiles",
+                "-static",
+                "-Wl,--build-id=none",
+                "-Wl,--gc-sections",
+            ] {
                 flags.push(format!("-Clink-arg={arg}"));
             }
             flags.push(format!("-Clink-arg=-Wl,-T,{}", script.display()));
@@ -57,7 +67,14 @@ pub fn build(root: &Path, group: Group<'_>) -> Result<Vec<PathBuf>> {
     let mut command = Command::new(cargo);
     command
         .current_dir(root)
-        .args(["build", "--profile", PROFILE, "--target", TARGET, "--target-dir"])
+        .args([
+            "build",
+            "--profile",
+            PROFILE,
+            "--target",
+            TARGET,
+            "--target-dir",
+        ])
         .arg(&target_dir)
         .env("CARGO_ENCODED_RUSTFLAGS", flags(root, &group).join("\x1f"))
         .env_remove("RUSTFLAGS")

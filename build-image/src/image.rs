@@ -32,26 +32,50 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
     let dir = image_dir(root, &product.name);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let kernel = dir.join("kernel.elf");
-    std::fs::copy(&kernel_built, &kernel)
-        .with_context(|| format!("cannot copy {} to {}", kernel_built.display(), kernel.display()))?;
-    report(format!("wrote {} ({} KiB)", kernel.display(), file_kib(&kernel)));
+    std::fs::copy(&kernel_built, &kernel).with_context(|| {
+        format!(
+            "cannot copy {} to {}",
+            kernel_built.display(),
+            kernel.display()
+        )
+    })?;
+    report(format!(
+        "wrote {} ({} KiB)",
+        kernel.display(),
+        file_kib(&kernel)
+    ));
 
     let mut builder = bootfs::Builder::new();
     for (name, path) in product.programs.iter().zip(&programs) {
-        let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        builder.add(&format!("bin/{name}"), data).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let data =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        builder
+            .add(&format!("bin/{name}"), data)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let bootfs = dir.join("bootfs.img");
-    std::fs::write(&bootfs, builder.build()).with_context(|| format!("cannot write {}", bootfs.display()))?;
+    std::fs::write(&bootfs, builder.build())
+        .with_context(|| format!("cannot write {}", bootfs.display()))?;
     report(format!(
         "wrote {} ({} KiB: {})",
         bootfs.display(),
         file_kib(&bootfs),
-        product.programs.iter().map(|p| format!("bin/{p}")).collect::<Vec<_>>().join(", ")
+        product
+            .programs
+            .iter()
+            .map(|p| format!("bin/{p}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
-    Ok(Image { product: product.clone(), kernel, bootfs })
+    Ok(Image {
+        product: product.clone(),
+        kernel,
+        bootfs,
+    })
 }
 
 fn file_kib(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len().div_ceil(1024)).unwrap_or(0)
+    std::fs::metadata(path)
+        .map(|m| m.len().div_ceil(1024))
+        .unwrap_or(0)
 }

@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "build-image", about = "Build, boot and test images of the OS", version)]
+#[command(
+    name = "build-image",
+    about = "Build, boot and test images of the OS",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -76,9 +80,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             image::build(&root, &product, &mut |line| println!("build-image: {line}"))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { product, timeout, accel, memory, cpus, cmdline } => {
+        Command::Run {
+            product,
+            timeout,
+            accel,
+            memory,
+            cpus,
+            cmdline,
+        } => {
             let product = Product::load(&root, &product)?;
-            let image = image::build(&root, &product, &mut |line| eprintln!("build-image: {line}"))?;
+            let image = image::build(&root, &product, &mut |line| {
+                eprintln!("build-image: {line}")
+            })?;
             let options = RunOptions {
                 accel,
                 timeout: Duration::from_secs(timeout),
@@ -86,7 +99,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 cpus,
                 extra_cmdline: cmdline,
             };
-            eprintln!("build-image: booting {} (QEMU, {:?}); the guest's console follows", product.name, accel);
+            eprintln!(
+                "build-image: booting {} (QEMU, {:?}); the guest's console follows",
+                product.name, accel
+            );
             let ending = qemu::run_interactive(&image, &options)?;
             eprintln!("build-image: {}", ending.describe());
             Ok(ExitCode::from(ending.exit_code() as u8))
@@ -95,7 +111,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let harness = Harness::new(&root, Duration::from_secs(timeout));
             let (mut passed, mut failed) = (0, 0);
             for test in systest::TESTS {
-                if filter.as_ref().is_some_and(|f| !test.name.contains(f.as_str())) {
+                if filter
+                    .as_ref()
+                    .is_some_and(|f| !test.name.contains(f.as_str()))
+                {
                     continue;
                 }
                 let result = harness.run(test);
@@ -126,17 +145,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
                 if test.name == "boot.default" {
-                    if let Some(at) = harness.boot(test.boot).ok().and_then(|run| run.time_of("userboot: hello")) {
-                        println!("     boot time: QEMU start to first user-program output {} ms", at.as_millis());
+                    if let Some(at) = harness
+                        .boot(test.boot)
+                        .ok()
+                        .and_then(|run| run.time_of("userboot: hello"))
+                    {
+                        println!(
+                            "     boot time: QEMU start to first user-program output {} ms",
+                            at.as_millis()
+                        );
                     }
                 }
             }
             println!("{passed} passed, {failed} failed");
-            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Products => {
             for name in product::list(&root) {
-                let description = Product::load(&root, &name).map(|p| p.description).unwrap_or_else(|e| format!("(invalid: {e})"));
+                let description = Product::load(&root, &name)
+                    .map(|p| p.description)
+                    .unwrap_or_else(|e| format!("(invalid: {e})"));
                 println!("{name:<16} {description}");
             }
             Ok(ExitCode::SUCCESS)

@@ -47,21 +47,33 @@ fn default_cpus() -> u32 {
 
 impl Default for MachineConfig {
     fn default() -> Self {
-        MachineConfig { memory: default_memory(), cpus: default_cpus() }
+        MachineConfig {
+            memory: default_memory(),
+            cpus: default_cpus(),
+        }
     }
 }
 
 impl Product {
     /// Loads `manifests/products/<name>.toml` under `root`.
     pub fn load(root: &Path, name: &str) -> Result<Product> {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             bail!("invalid product name {name:?}: use letters, digits, '-' and '_'");
         }
         let path = root.join("manifests/products").join(format!("{name}.toml"));
         let text = std::fs::read_to_string(&path).with_context(|| {
-            format!("no product {name:?}: cannot read {} (products: {})", path.display(), list(root).join(", "))
+            format!(
+                "no product {name:?}: cannot read {} (products: {})",
+                path.display(),
+                list(root).join(", ")
+            )
         })?;
-        let mut product: Product = toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
+        let mut product: Product =
+            toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
         product.name = name.into();
         if product.programs.is_empty() {
             bail!("{}: a product needs at least one program", path.display());
@@ -76,7 +88,13 @@ pub fn list(root: &Path) -> Vec<String> {
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.strip_suffix(".toml").map(String::from))
+        .filter_map(|entry| {
+            entry
+                .file_name()
+                .to_str()?
+                .strip_suffix(".toml")
+                .map(String::from)
+        })
         .collect();
     names.sort();
     names

@@ -70,7 +70,9 @@ impl Ending {
     pub fn describe(&self) -> String {
         match self {
             Ending::Guest(guest_exit::SUCCESS) => "guest powered off with status 0".into(),
-            Ending::Guest(guest_exit::KERNEL_PANIC) => "guest powered off after a KERNEL PANIC".into(),
+            Ending::Guest(guest_exit::KERNEL_PANIC) => {
+                "guest powered off after a KERNEL PANIC".into()
+            }
             Ending::Guest(status) => format!("guest powered off with status {status}"),
             Ending::Qemu(code) => format!(
                 "QEMU exited ({}) without a guest status: the guest reset or triple-faulted",
@@ -93,12 +95,18 @@ pub struct Captured {
 impl Captured {
     /// The whole console output.
     pub fn text(&self) -> String {
-        self.lines.iter().map(|(_, line)| format!("{line}\n")).collect()
+        self.lines
+            .iter()
+            .map(|(_, line)| format!("{line}\n"))
+            .collect()
     }
 
     /// When the first line containing `needle` appeared.
     pub fn time_of(&self, needle: &str) -> Option<Duration> {
-        self.lines.iter().find(|(_, line)| line.contains(needle)).map(|(t, _)| *t)
+        self.lines
+            .iter()
+            .find(|(_, line)| line.contains(needle))
+            .map(|(t, _)| *t)
     }
 }
 
@@ -117,14 +125,25 @@ fn command(image: &Image, options: &RunOptions) -> Result<Command> {
     let machine = &image.product.qemu;
     let mut cmdline = image.product.cmdline.clone();
     if !options.extra_cmdline.is_empty() {
-        cmdline = format!("{cmdline} {}", options.extra_cmdline).trim().to_string();
+        cmdline = format!("{cmdline} {}", options.extra_cmdline)
+            .trim()
+            .to_string();
     }
     let mut command = Command::new(qemu_binary()?);
     command
-        .args(["-machine", "q35", "-cpu", "qemu64", "-display", "none", "-monitor", "none"])
+        .args([
+            "-machine", "q35", "-cpu", "qemu64", "-display", "none", "-monitor", "none",
+        ])
         .args(["-no-reboot", "-serial", "stdio"])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
-        .args(["-accel", if options.accel == Accel::Kvm { "kvm" } else { "tcg" }])
+        .args([
+            "-accel",
+            if options.accel == Accel::Kvm {
+                "kvm"
+            } else {
+                "tcg"
+            },
+        ])
         .args(["-m", options.memory.as_deref().unwrap_or(&machine.memory)])
         .args(["-smp", &options.cpus.unwrap_or(machine.cpus).to_string()])
         .arg("-kernel")
@@ -195,7 +214,10 @@ pub fn run_captured(image: &Image, options: &RunOptions) -> Result<Captured> {
         let lines = Arc::clone(&lines);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
-                lines.lock().unwrap().push((started.elapsed(), format!("qemu: {line}")));
+                lines
+                    .lock()
+                    .unwrap()
+                    .push((started.elapsed(), format!("qemu: {line}")));
             }
         })
     };

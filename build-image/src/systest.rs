@@ -34,7 +34,12 @@ pub struct Boot {
 
 impl Boot {
     const fn product(product: &'static str) -> Boot {
-        Boot { product, memory: None, cpus: None, cmdline: "" }
+        Boot {
+            product,
+            memory: None,
+            cpus: None,
+            cmdline: "",
+        }
     }
 }
 
@@ -50,31 +55,55 @@ pub struct SystemTest {
 
 /// Every system test.
 pub const TESTS: &[SystemTest] = &[
-    SystemTest { name: "boot.default", boot: Boot::product("default"), check: check_default_boot },
+    SystemTest {
+        name: "boot.default",
+        boot: Boot::product("default"),
+        check: check_default_boot,
+    },
     SystemTest {
         name: "boot.memory_32m",
-        boot: Boot { memory: Some("32M"), ..Boot::product("default") },
+        boot: Boot {
+            memory: Some("32M"),
+            ..Boot::product("default")
+        },
         check: |run| check_memory(run, 24, 32),
     },
     SystemTest {
         name: "boot.memory_4g",
-        boot: Boot { memory: Some("4G"), ..Boot::product("default") },
+        boot: Boot {
+            memory: Some("4G"),
+            ..Boot::product("default")
+        },
         check: |run| check_memory(run, 3900, 4096),
     },
     SystemTest {
         name: "boot.smp_2",
-        boot: Boot { cpus: Some(2), ..Boot::product("default") },
+        boot: Boot {
+            cpus: Some(2),
+            ..Boot::product("default")
+        },
         check: |run| {
             expect_line(run, "2 CPUs (boot CPU online)")?;
             expect_line(run, "userboot: hello from ring 3")?;
             expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
         },
     },
-    SystemTest { name: "kernel.user_faults_are_survived", boot: Boot::product("kernel-tests"), check: check_faults },
-    SystemTest { name: "kernel.syscall_suite", boot: Boot::product("kernel-tests"), check: check_guest_suite },
+    SystemTest {
+        name: "kernel.user_faults_are_survived",
+        boot: Boot::product("kernel-tests"),
+        check: check_faults,
+    },
+    SystemTest {
+        name: "kernel.syscall_suite",
+        boot: Boot::product("kernel-tests"),
+        check: check_guest_suite,
+    },
     SystemTest {
         name: "kernel.panic_report",
-        boot: Boot { cmdline: "kernel.crash=panic", ..Boot::product("default") },
+        boot: Boot {
+            cmdline: "kernel.crash=panic",
+            ..Boot::product("default")
+        },
         check: |run| {
             expect_line(run, "KERNEL PANIC at zircon-like-kernel/src/main.rs:")?;
             expect_line(run, "crash requested on the command line")?;
@@ -83,7 +112,10 @@ pub const TESTS: &[SystemTest] = &[
     },
     SystemTest {
         name: "kernel.exception_report",
-        boot: Boot { cmdline: "kernel.crash=page-fault", ..Boot::product("default") },
+        boot: Boot {
+            cmdline: "kernel.crash=page-fault",
+            ..Boot::product("default")
+        },
         check: |run| {
             expect_line(
                 run,
@@ -102,7 +134,12 @@ fn tail(run: &Captured) -> String {
     let text = run.text();
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.len().saturating_sub(40);
-    format!("--- console (last {} lines) ---\n{}\n--- {} ---", lines.len() - start, lines[start..].join("\n"), run.ending.describe())
+    format!(
+        "--- console (last {} lines) ---\n{}\n--- {} ---",
+        lines.len() - start,
+        lines[start..].join("\n"),
+        run.ending.describe()
+    )
 }
 
 /// The first console line containing `needle`, or an error with the output.
@@ -118,7 +155,12 @@ fn expect_ending(run: &Captured, expected: Ending) -> Result<(), String> {
     if run.ending == expected {
         Ok(())
     } else {
-        Err(format!("expected \"{}\", got \"{}\"\n{}", expected.describe(), run.ending.describe(), tail(run)))
+        Err(format!(
+            "expected \"{}\", got \"{}\"\n{}",
+            expected.describe(),
+            run.ending.describe(),
+            tail(run)
+        ))
     }
 }
 
@@ -149,7 +191,10 @@ fn check_default_boot(run: &Captured) -> Result<(), String> {
 fn check_memory(run: &Captured, min_mib: u64, max_mib: u64) -> Result<(), String> {
     let mib = usable_mib(run)?;
     if !(min_mib..=max_mib).contains(&mib) {
-        return Err(format!("usable memory {mib} MiB not in {min_mib}..={max_mib}\n{}", tail(run)));
+        return Err(format!(
+            "usable memory {mib} MiB not in {min_mib}..={max_mib}\n{}",
+            tail(run)
+        ));
     }
     expect_line(run, "userboot: hello from ring 3")?;
     expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
@@ -163,14 +208,30 @@ fn check_faults(run: &Captured) -> Result<(), String> {
         run,
         "process bin/fault-kernel-read (koid 1024) faulted: #PF page fault (vector 14) error code 0x5 [protection violation, read, user] at address 0xffff800000100000",
     )?;
-    expect_line(run, "process bin/fault-kernel-read (koid 1024) killed by the kernel")?;
+    expect_line(
+        run,
+        "process bin/fault-kernel-read (koid 1024) killed by the kernel",
+    )?;
     expect_line(run, "fault-privileged: executing hlt in ring 3")?;
     expect_line(run, "faulted: #GP general protection (vector 13)")?;
-    expect_line(run, "process bin/fault-privileged (koid 1026) killed by the kernel")?;
+    expect_line(
+        run,
+        "process bin/fault-privileged (koid 1026) killed by the kernel",
+    )?;
     expect_line(run, "fault-unmapped-jump: jumping to 0xdead0000")?;
-    expect_line(run, "[not present, read, user, instruction fetch] at address 0x00000000dead0000")?;
-    expect_line(run, "process bin/fault-unmapped-jump (koid 1028) killed by the kernel")?;
-    if let Some(line) = run.lines.iter().find(|(_, l)| l.contains("the kernel did not stop me")) {
+    expect_line(
+        run,
+        "[not present, read, user, instruction fetch] at address 0x00000000dead0000",
+    )?;
+    expect_line(
+        run,
+        "process bin/fault-unmapped-jump (koid 1028) killed by the kernel",
+    )?;
+    if let Some(line) = run
+        .lines
+        .iter()
+        .find(|(_, l)| l.contains("the kernel did not stop me"))
+    {
         return Err(format!("a faulting program kept running: {:?}", line.1));
     }
     // The kernel kept going: the next program ran to completion.
@@ -201,18 +262,26 @@ fn check_guest_suite(run: &Captured) -> Result<(), String> {
     }
     let failed: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
     if !failed.is_empty() {
-        return Err(format!("{} guest tests failed: {:?}\n{}", failed.len(), failed, tail(run)));
+        return Err(format!(
+            "{} guest tests failed: {:?}\n{}",
+            failed.len(),
+            failed,
+            tail(run)
+        ));
     }
     expect_line(run, "usertest: 0 failures")?;
     expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
 }
 
+/// A value computed at most once, shared by every test that needs it.
+type Shared<T> = Arc<OnceLock<Result<T, String>>>;
+
 /// Builds images and runs boots, each at most once.
 pub struct Harness {
     root: PathBuf,
     timeout: Duration,
-    images: Mutex<HashMap<&'static str, Arc<OnceLock<Result<Image, String>>>>>,
-    boots: Mutex<HashMap<Boot, Arc<OnceLock<Result<Captured, String>>>>>,
+    images: Mutex<HashMap<&'static str, Shared<Image>>>,
+    boots: Mutex<HashMap<Boot, Shared<Captured>>>,
 }
 
 impl Harness {
@@ -230,7 +299,10 @@ impl Harness {
         let cell = Arc::clone(self.images.lock().unwrap().entry(product).or_default());
         cell.get_or_init(|| {
             let product = Product::load(&self.root, product).map_err(|e| format!("{e:#}"))?;
-            image::build(&self.root, &product, &mut |line| eprintln!("build-image: {line}")).map_err(|e| format!("{e:#}"))
+            image::build(&self.root, &product, &mut |line| {
+                eprintln!("build-image: {line}")
+            })
+            .map_err(|e| format!("{e:#}"))
         })
         .clone()
     }
@@ -261,7 +333,10 @@ impl Harness {
 
 /// The workspace root (this crate lives in `<root>/build-image`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("build-image is inside the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("build-image is inside the workspace")
+        .to_path_buf()
 }
 
 /// The test called `name`.

@@ -20,7 +20,6 @@ pub const TIMER_HZ: u64 = 100;
 static TSC_AT_BOOT: AtomicU64 = AtomicU64::new(0);
 /// Nanoseconds per TSC tick, as a 32.32 fixed-point number.
 static NANOS_PER_TICK_FIXED: AtomicU64 = AtomicU64::new(0);
-static TSC_HZ: AtomicU64 = AtomicU64::new(0);
 static TIMER_TICKS: AtomicU64 = AtomicU64::new(0);
 
 /// Remembers the TSC at kernel entry: time zero.
@@ -31,13 +30,7 @@ pub fn record_boot_tsc() {
 /// Starts the clock once the TSC frequency is known.
 pub fn init(tsc_hz: u64) {
     let fixed = ((1_000_000_000u128 << 32) / tsc_hz.max(1) as u128) as u64;
-    TSC_HZ.store(tsc_hz, Ordering::Relaxed);
     NANOS_PER_TICK_FIXED.store(fixed, Ordering::Relaxed);
-}
-
-/// TSC frequency in Hz (0 before calibration).
-pub fn tsc_hz() -> u64 {
-    TSC_HZ.load(Ordering::Relaxed)
 }
 
 /// Nanoseconds since kernel entry (0 until calibrated).

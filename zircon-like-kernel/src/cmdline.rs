@@ -24,7 +24,7 @@ impl<'a> Cmdline<'a> {
             .filter_map(|option| option.split_once('='))
             .filter(|(k, _)| *k == key)
             .map(|(_, v)| v)
-            .last()
+            .next_back()
     }
 
     /// The raw text.

@@ -39,6 +39,20 @@ pub enum LoadError {
     Map(MapError),
 }
 
+impl core::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            LoadError::Malformed(why) => write!(f, "not an ELF file: {why}"),
+            LoadError::WrongKind => write!(f, "not a 64-bit x86_64 static executable"),
+            LoadError::SegmentOutOfBounds => {
+                write!(f, "a segment lies outside the file or user space")
+            }
+            LoadError::WriteAndExecute => write!(f, "a segment is writable and executable"),
+            LoadError::Map(error) => write!(f, "cannot map a segment: {error:?}"),
+        }
+    }
+}
+
 const PAGE: u64 = 4096;
 
 /// Loads `image` into `space` and maps a stack; returns (entry, stack top).
@@ -57,16 +71,28 @@ pub fn load(space: &mut AddressSpace, image: &[u8]) -> Result<(u64, u64), LoadEr
         }
         let (vaddr, memsz) = (segment.virtual_addr(), segment.mem_size());
         let (offset, filesz) = (segment.offset(), segment.file_size());
-        let file_end = offset.checked_add(filesz).ok_or(LoadError::SegmentOutOfBounds)?;
-        let mem_end = vaddr.checked_add(memsz).ok_or(LoadError::SegmentOutOfBounds)?;
-        if filesz > memsz || file_end > image.len() as u64 || vaddr < USER_ADDRESS_MIN || mem_end > USER_ADDRESS_LIMIT {
+        let file_end = offset
+            .checked_add(filesz)
+            .ok_or(LoadError::SegmentOutOfBounds)?;
+        let mem_end = vaddr
+            .checked_add(memsz)
+            .ok_or(LoadError::SegmentOutOfBounds)?;
+        if filesz > memsz
+            || file_end > image.len() as u64
+            || vaddr < USER_ADDRESS_MIN
+            || mem_end > USER_ADDRESS_LIMIT
+        {
             return Err(LoadError::SegmentOutOfBounds);
         }
         let flags = segment.flags();
         if flags.is_write() && flags.is_execute() {
             return Err(LoadError::WriteAndExecute);
         }
-        let access = Access { write: flags.is_write(), execute: flags.is_execute(), ..Access::READ };
+        let access = Access {
+            write: flags.is_write(),
+            execute: flags.is_execute(),
+            ..Access::READ
+        };
         let mut page = vaddr & !(PAGE - 1);
         while page < mem_end {
             let phys = space.map_new_page(page, access).map_err(LoadError::Map)?;
@@ -74,12 +100,15 @@ pub fn load(space: &mut AddressSpace, image: &[u8]) -> Result<(u64, u64), LoadEr
             let copy_start = page.max(vaddr);
             let copy_end = (page + PAGE).min(vaddr + filesz);
             if copy_start < copy_end {
-                let source = &image[(offset + copy_start - vaddr) as usize..(offset + copy_end - vaddr) as usize];
+                let source = &image
+                    [(offset + copy_start - vaddr) as usize..(offset + copy_end - vaddr) as usize];
                 let destination = phys_to_virt(phys.as_u64() + (copy_start - page));
                 // SAFETY: the destination is the frame just mapped (a fresh,
                 // exclusively owned page) at an offset within it, and the
                 // source slice was bounds-checked against the file.
-                unsafe { core::ptr::copy_nonoverlapping(source.as_ptr(), destination, source.len()) };
+                unsafe {
+                    core::ptr::copy_nonoverlapping(source.as_ptr(), destination, source.len())
+                };
             }
             page += PAGE;
         }
@@ -88,10 +117,15 @@ pub fn load(space: &mut AddressSpace, image: &[u8]) -> Result<(u64, u64), LoadEr
     if !(USER_ADDRESS_MIN..USER_ADDRESS_LIMIT).contains(&entry) {
         return Err(LoadError::SegmentOutOfBounds);
     }
-    let stack_access = Access { write: true, ..Access::READ };
+    let stack_access = Access {
+        write: true,
+        ..Access::READ
+    };
     let mut page = STACK_TOP - STACK_SIZE;
     while page < STACK_TOP {
-        space.map_new_page(page, stack_access).map_err(LoadError::Map)?;
+        space
+            .map_new_page(page, stack_access)
+            .map_err(LoadError::Map)?;
         page += PAGE;
     }
     Ok((entry, STACK_TOP))

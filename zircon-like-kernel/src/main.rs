@@ -62,7 +62,7 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
     // loader passed in ebx.
     let boot = match unsafe { BootInfo::parse(start_info) } {
         Ok(boot) => BOOT_INFO.call_once(|| boot),
-        Err(error) => panic!("unusable boot information: {error:?}"),
+        Err(error) => panic!("unusable boot information: {error}"),
     };
     let cmdline = Cmdline::new(boot.cmdline());
     if let Some(level) = cmdline.get("loglevel") {
@@ -79,10 +79,11 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
     let space = mem::kernel_space::init(boot);
     let heap = mem::heap::init(memory.usable_bytes);
     info!(
-        "memory: {} MiB usable in {} ranges (top {:#x}); direct map {} MiB in {} table pages; heap {} KiB",
+        "memory: {} MiB usable in {} ranges (top {:#x}), {} MiB free; direct map {} MiB in {} table pages; heap {} KiB",
         memory.usable_bytes / MIB,
         memory.usable_ranges,
         memory.top,
+        memory.free_bytes / MIB,
         space.direct_map_bytes / MIB,
         space.table_frames,
         heap / 1024
@@ -93,12 +94,15 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
 
     let platform = match platform::discover(boot.rsdp) {
         Ok(platform) => platform,
-        Err(error) => panic!("ACPI: {error:?}"),
+        Err(error) => panic!("ACPI: {error}"),
     };
     apic::init_local(platform.local_apic);
     for io_apic in &platform.io_apics {
         let lines = apic::init_io_apic(io_apic.address);
-        info!("ioapic at {:#x}: {} lines from GSI {}, all masked", io_apic.address, lines, io_apic.gsi_base);
+        info!(
+            "ioapic at {:#x}: {} lines from GSI {}, all masked",
+            io_apic.address, lines, io_apic.gsi_base
+        );
     }
     let reference = match platform.hpet {
         Some(address) => Reference::hpet(address),
@@ -158,7 +162,8 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
     };
     // SAFETY: the module lies in RAM reserved from the frame allocator and
     // is never written; the direct map covers it.
-    let image = unsafe { core::slice::from_raw_parts(mem::phys_to_virt(module.phys), module.len as usize) };
+    let image =
+        unsafe { core::slice::from_raw_parts(mem::phys_to_virt(module.phys), module.len as usize) };
     let bootfs = match bootfs::Bootfs::parse(image) {
         Ok(bootfs) => bootfs,
         Err(error) => panic!("bootfs module: {error}"),

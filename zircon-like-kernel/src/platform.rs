@@ -13,8 +13,13 @@ use core::ptr::NonNull;
 struct DirectMapHandler;
 
 impl AcpiHandler for DirectMapHandler {
-    unsafe fn map_physical_region<T>(&self, physical_address: usize, size: usize) -> PhysicalMapping<Self, T> {
-        let virt = NonNull::new(phys_to_virt(physical_address as u64) as *mut T).expect("direct map is never null");
+    unsafe fn map_physical_region<T>(
+        &self,
+        physical_address: usize,
+        size: usize,
+    ) -> PhysicalMapping<Self, T> {
+        let virt = NonNull::new(phys_to_virt(physical_address as u64) as *mut T)
+            .expect("direct map is never null");
         // SAFETY: the direct map covers all RAM and the low 4 GiB, where
         // firmware places ACPI tables; the mapping is permanent.
         unsafe { PhysicalMapping::new(physical_address, virt, size, size, *self) }
@@ -47,6 +52,12 @@ pub struct Platform {
 /// Why ACPI could not be used.
 #[derive(Debug)]
 pub struct PlatformError(pub acpi::AcpiError);
+
+impl core::fmt::Display for PlatformError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "cannot read the ACPI tables: {:?}", self.0)
+    }
+}
 
 /// Reads the ACPI tables.
 pub fn discover(rsdp: Option<u64>) -> Result<Platform, PlatformError> {
@@ -86,10 +97,14 @@ pub fn discover(rsdp: Option<u64>) -> Result<Platform, PlatformError> {
                 address: io.io_apic_address as u64,
                 gsi_base: io.global_system_interrupt_base,
             }),
-            MadtEntry::LocalApicAddressOverride(over) => platform.local_apic = over.local_apic_address,
+            MadtEntry::LocalApicAddressOverride(over) => {
+                platform.local_apic = over.local_apic_address
+            }
             _ => {}
         }
     }
-    platform.hpet = HpetInfo::new(&tables).ok().map(|hpet| hpet.base_address as u64);
+    platform.hpet = HpetInfo::new(&tables)
+        .ok()
+        .map(|hpet| hpet.base_address as u64);
     Ok(platform)
 }

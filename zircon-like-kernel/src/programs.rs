@@ -28,8 +28,17 @@ static RUNNER: Mutex<Option<Runner>> = Mutex::new(None);
 
 /// Sets the program list.
 pub fn init(bootfs: Bootfs<'static>, programs: &str) {
-    let queue = programs.split(',').filter(|p| !p.is_empty()).map(String::from).collect();
-    *RUNNER.lock() = Some(Runner { bootfs, queue, next: 0, last_ok: true });
+    let queue = programs
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+        .collect();
+    *RUNNER.lock() = Some(Runner {
+        bootfs,
+        queue,
+        next: 0,
+        last_ok: true,
+    });
 }
 
 /// Starts the next program that loads; powers off when none is left.
@@ -39,13 +48,23 @@ pub fn start_next(frame: &mut TrapFrame) {
             let mut guard = RUNNER.lock();
             let runner = guard.as_mut().expect("programs::init not called");
             let Some(name) = runner.queue.get(runner.next).cloned() else {
-                let status = if runner.last_ok { guest_exit::SUCCESS } else { guest_exit::FAILURE };
+                let status = if runner.last_ok {
+                    guest_exit::SUCCESS
+                } else {
+                    guest_exit::FAILURE
+                };
                 drop(guard);
-                info!("all boot programs finished; powering off with status {}", status);
+                info!(
+                    "all boot programs finished; powering off with status {}",
+                    status
+                );
                 power_off(status);
             };
             runner.next += 1;
-            (name.clone(), runner.bootfs.find(&name).map(|file| file.data))
+            (
+                name.clone(),
+                runner.bootfs.find(&name).map(|file| file.data),
+            )
         };
         let Some(image) = image else {
             error!("boot program {name} is not in the bootfs");
@@ -54,12 +73,18 @@ pub fn start_next(frame: &mut TrapFrame) {
         };
         match spawn(&name, image) {
             Ok(thread) => {
-                info!("starting {} (process koid {}, {} bytes)", name, thread.process.koid, image.len());
+                info!(
+                    "starting {} (process koid {}, thread koid {}, {} bytes)",
+                    name,
+                    thread.process.koid,
+                    thread.koid,
+                    image.len()
+                );
                 crate::sched::run(frame, thread);
                 return;
             }
             Err(error) => {
-                error!("cannot load {name}: {error:?}");
+                error!("cannot load {name}: {error}");
                 set_last_ok(false);
             }
         }
@@ -76,7 +101,11 @@ fn spawn(name: &str, image: &[u8]) -> Result<Box<Thread>, crate::loader::LoadErr
     let mut address_space =
         AddressSpace::new().ok_or(crate::loader::LoadError::Map(paging::MapError::OutOfTables))?;
     let (entry, stack_top) = crate::loader::load(&mut address_space, image)?;
-    let process = Process { koid: Koid::next(), name: name.into(), address_space };
+    let process = Process {
+        koid: Koid::next(),
+        name: name.into(),
+        address_space,
+    };
     Ok(Box::new(Thread {
         koid: Koid::next(),
         process,
@@ -87,7 +116,10 @@ fn spawn(name: &str, image: &[u8]) -> Result<Box<Thread>, crate::loader::LoadErr
 /// Called when a process ends: report, then start the next program.
 pub fn on_process_end(frame: &mut TrapFrame, name: &str, koid: Koid, outcome: Outcome) {
     match outcome {
-        Outcome::Exited(code) => info!("process {} (koid {}) exited with status {}", name, koid, code),
+        Outcome::Exited(code) => info!(
+            "process {} (koid {}) exited with status {}",
+            name, koid, code
+        ),
         Outcome::Killed => warn!("process {} (koid {}) killed by the kernel", name, koid),
     }
     set_last_ok(outcome == Outcome::Exited(0));

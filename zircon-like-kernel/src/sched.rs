@@ -21,7 +21,10 @@ pub fn run(frame: &mut TrapFrame, thread: Box<Thread>) {
 
 /// The current thread's process name and koid, for reports.
 pub fn current_name() -> Option<(alloc::string::String, crate::process::Koid)> {
-    CURRENT.lock().as_ref().map(|t| (t.process.name.clone(), t.process.koid))
+    CURRENT
+        .lock()
+        .as_ref()
+        .map(|t| (t.process.name.clone(), t.process.koid))
 }
 
 /// Ends the current thread's process with `outcome` and moves on.

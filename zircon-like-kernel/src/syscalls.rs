@@ -11,7 +11,9 @@ use zx_abi::{syscall, Status, DEBUG_WRITE_MAX};
 /// Runs the syscall described by `frame` (number in `rax`, arguments in
 /// `rdi, rsi, rdx, r10, r8, r9, r12, r13`) and stores the result in `rax`.
 pub fn dispatch(frame: &mut TrapFrame) {
-    let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9, frame.r12, frame.r13];
+    let args = [
+        frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9, frame.r12, frame.r13,
+    ];
     let result = match frame.rax {
         syscall::DEBUG_WRITE => status(debug_write(args[0], args[1])),
         syscall::CLOCK_GET_MONOTONIC => crate::clock::monotonic_nanos(),

@@ -18,6 +18,9 @@ fn main() -> i64 {
     println!("userboot: hello from ring 3");
     println!("userboot: monotonic clock reads {} ns", now.into_nanos());
     let later = zx::clock_get_monotonic();
-    println!("userboot: clock advanced by {} ns while printing; exiting", later.into_nanos() - now.into_nanos());
+    println!(
+        "userboot: clock advanced by {} ns while printing; exiting",
+        later.into_nanos() - now.into_nanos()
+    );
     0
 }

@@ -73,7 +73,9 @@ impl core::fmt::Display for BootfsError {
             BootfsError::Truncated => write!(f, "bootfs image is truncated"),
             BootfsError::BadMagic => write!(f, "not a bootfs image (bad magic)"),
             BootfsError::UnsupportedVersion(v) => write!(f, "unsupported bootfs version {v}"),
-            BootfsError::BadEntry { index } => write!(f, "bootfs entry {index} is out of bounds or misaligned"),
+            BootfsError::BadEntry { index } => {
+                write!(f, "bootfs entry {index} is out of bounds or misaligned")
+            }
             BootfsError::BadName { index } => write!(f, "bootfs entry {index} has an invalid name"),
             BootfsError::DuplicateName(name) => write!(f, "bootfs file {name:?} appears twice"),
         }
@@ -99,11 +101,15 @@ pub struct Bootfs<'a> {
 }
 
 fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(bytes.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_le_bytes(
+        bytes.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 
 fn read_u64(bytes: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(bytes.get(at..at.checked_add(8)?)?.try_into().ok()?))
+    Some(u64::from_le_bytes(
+        bytes.get(at..at.checked_add(8)?)?.try_into().ok()?,
+    ))
 }
 
 impl<'a> Bootfs<'a> {
@@ -161,7 +167,11 @@ impl<'a> Bootfs<'a> {
         let data = image
             .get(data_offset..data_offset.checked_add(data_len).ok_or(bad_entry.clone())?)
             .ok_or(bad_entry)?;
-        Ok(File { name, offset: data_offset, data })
+        Ok(File {
+            name,
+            offset: data_offset,
+            data,
+        })
     }
 
     /// The files, in directory order.
@@ -201,7 +211,9 @@ impl Builder {
     /// Adds a file; names must be unique, 1..=255 bytes.
     pub fn add(&mut self, name: &str, data: Vec<u8>) -> Result<&mut Builder, BootfsError> {
         if name.is_empty() || name.len() > MAX_NAME_LEN {
-            return Err(BootfsError::BadName { index: self.files.len() });
+            return Err(BootfsError::BadName {
+                index: self.files.len(),
+            });
         }
         if self.files.iter().any(|(existing, _)| existing == name) {
             return Err(BootfsError::DuplicateName(name.into()));
@@ -274,7 +286,10 @@ mod tests {
     fn builder_refuses_bad_names() {
         let mut builder = Builder::new();
         builder.add("a", vec![]).unwrap();
-        assert_eq!(builder.add("a", vec![]).err(), Some(BootfsError::DuplicateName("a".into())));
+        assert_eq!(
+            builder.add("a", vec![]).err(),
+            Some(BootfsError::DuplicateName("a".into()))
+        );
         assert!(builder.add("", vec![]).is_err());
         assert!(builder.add(&"x".repeat(256), vec![]).is_err());
     }
@@ -282,29 +297,44 @@ mod tests {
     #[test]
     fn corrupt_images_are_rejected() {
         let good = sample();
-        assert_eq!(Bootfs::parse(&good[..10]).err(), Some(BootfsError::Truncated));
+        assert_eq!(
+            Bootfs::parse(&good[..10]).err(),
+            Some(BootfsError::Truncated)
+        );
         let mut bad = good.clone();
         bad[0] = b'X';
         assert_eq!(Bootfs::parse(&bad).err(), Some(BootfsError::BadMagic));
         let mut bad = good.clone();
         bad[8] = 9;
-        assert_eq!(Bootfs::parse(&bad).err(), Some(BootfsError::UnsupportedVersion(9)));
+        assert_eq!(
+            Bootfs::parse(&bad).err(),
+            Some(BootfsError::UnsupportedVersion(9))
+        );
         let mut bad = good.clone();
         bad[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(Bootfs::parse(&bad).err(), Some(BootfsError::Truncated));
         // Data offset of entry 0 misaligned.
         let mut bad = good.clone();
         bad[HEADER_LEN + 8] = 1;
-        assert_eq!(Bootfs::parse(&bad).err(), Some(BootfsError::BadEntry { index: 0 }));
+        assert_eq!(
+            Bootfs::parse(&bad).err(),
+            Some(BootfsError::BadEntry { index: 0 })
+        );
         // Data length past the end.
         let mut bad = good.clone();
         bad[HEADER_LEN + 16..HEADER_LEN + 24].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert_eq!(Bootfs::parse(&bad).err(), Some(BootfsError::BadEntry { index: 0 }));
+        assert_eq!(
+            Bootfs::parse(&bad).err(),
+            Some(BootfsError::BadEntry { index: 0 })
+        );
         // Name not UTF-8.
         let mut bad = good.clone();
         let name_at = HEADER_LEN + 3 * ENTRY_LEN;
         bad[name_at] = 0xff;
-        assert_eq!(Bootfs::parse(&bad).err(), Some(BootfsError::BadName { index: 0 }));
+        assert_eq!(
+            Bootfs::parse(&bad).err(),
+            Some(BootfsError::BadName { index: 0 })
+        );
     }
 
     #[test]

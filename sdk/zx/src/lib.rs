@@ -35,7 +35,15 @@ pub mod raw {
     /// # Safety
     /// Pointer arguments must be valid for what the syscall does with them.
     #[inline(always)]
-    pub unsafe fn syscall6(number: u64, a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> u64 {
+    pub unsafe fn syscall6(
+        number: u64,
+        a0: u64,
+        a1: u64,
+        a2: u64,
+        a3: u64,
+        a4: u64,
+        a5: u64,
+    ) -> u64 {
         let ret: u64;
         // SAFETY: the kernel preserves every register but rax (result), rcx
         // and r11 (clobbered by `syscall` itself); memory effects are those
@@ -74,7 +82,8 @@ pub unsafe fn debug_write_raw(ptr: *const u8, len: usize) -> Status {
     {
         // SAFETY: debug_write only reads [ptr, ptr + len), which the kernel
         // validates.
-        let raw = unsafe { raw::syscall6(numbers::DEBUG_WRITE, ptr as u64, len as u64, 0, 0, 0, 0) };
+        let raw =
+            unsafe { raw::syscall6(numbers::DEBUG_WRITE, ptr as u64, len as u64, 0, 0, 0, 0) };
         Status::from_raw(raw)
     }
     #[cfg(not(baremetal))]

@@ -28,11 +28,6 @@ impl AddressSpace {
         Some(AddressSpace { root })
     }
 
-    /// Physical address of the top-level table (for CR3).
-    pub fn root(&self) -> PhysAddr {
-        self.root
-    }
-
     /// Maps a new zeroed page at `virt` (user space) and returns its
     /// physical address.
     pub fn map_new_page(&mut self, virt: u64, access: Access) -> Result<PhysAddr, MapError> {
@@ -41,8 +36,18 @@ impl AddressSpace {
         }
         let frame = frames::alloc_zeroed().ok_or(MapError::OutOfTables)?;
         let phys = PhysAddr::new(frame.addr());
-        let access = Access { user: true, ..access };
-        let result = paging::map(&mut DirectMapTables::new(), self.root, virt, phys, PageSize::Size4K, access);
+        let access = Access {
+            user: true,
+            ..access
+        };
+        let result = paging::map(
+            &mut DirectMapTables::new(),
+            self.root,
+            virt,
+            phys,
+            PageSize::Size4K,
+            access,
+        );
         if let Err(error) = result {
             frames::free(frame);
             return Err(error);
@@ -69,7 +74,8 @@ impl Drop for AddressSpace {
         use x86_64::structures::paging::PhysFrame;
         // Never free the tables the CPU is using: fall back to the kernel's.
         if Cr3::read().0.start_address().as_u64() == self.root.as_u64() {
-            let kernel = PhysFrame::containing_address(x86_64::PhysAddr::new(kernel_root().as_u64()));
+            let kernel =
+                PhysFrame::containing_address(x86_64::PhysAddr::new(kernel_root().as_u64()));
             // SAFETY: the kernel root maps the whole kernel half.
             unsafe { Cr3::write(kernel, Cr3Flags::empty()) };
         }

@@ -77,7 +77,8 @@ pub fn init(boot: &BootInfo) -> MemoryStats {
     };
     // SAFETY: the range is usable RAM that nothing else uses (checked
     // above), mapped by the boot tables, and this is its only reference.
-    let bitmap = unsafe { core::slice::from_raw_parts_mut(phys_to_virt(bitmap_phys) as *mut u64, words) };
+    let bitmap =
+        unsafe { core::slice::from_raw_parts_mut(phys_to_virt(bitmap_phys) as *mut u64, words) };
     let mut allocator = match FrameAllocator::new(regions, bitmap) {
         Ok(allocator) => allocator,
         Err(error) => panic!("frame allocator: {error:?}"),
@@ -88,7 +89,10 @@ pub fn init(boot: &BootInfo) -> MemoryStats {
     }
     let stats = MemoryStats {
         usable_bytes: allocator.usable_frames() * FRAME_SIZE,
-        usable_ranges: regions.iter().filter(|r| r.kind == RegionKind::Usable).count(),
+        usable_ranges: regions
+            .iter()
+            .filter(|r| r.kind == RegionKind::Usable)
+            .count(),
         free_bytes: allocator.free_frames() * FRAME_SIZE,
         top,
     };

@@ -39,15 +39,14 @@ unsafe impl GlobalAlloc for KernelHeap {
 pub fn init(usable_bytes: u64) -> u64 {
     const MIB: u64 = 1 << 20;
     let size = (usable_bytes / 16).clamp(MIB, 64 * MIB) & !(pmm::FRAME_SIZE - 1);
-    let first = frames::alloc_contiguous(size / pmm::FRAME_SIZE).expect("no memory for the kernel heap");
+    let first =
+        frames::alloc_contiguous(size / pmm::FRAME_SIZE).expect("no memory for the kernel heap");
     // SAFETY: the block was just allocated for the heap alone and is mapped
     // read-write through the direct map.
-    unsafe { HEAP.0.lock().init(phys_to_virt(first.addr()), size as usize) };
+    unsafe {
+        HEAP.0
+            .lock()
+            .init(phys_to_virt(first.addr()), size as usize)
+    };
     size
-}
-
-/// Bytes in use and free.
-pub fn usage() -> (usize, usize) {
-    let heap = HEAP.0.lock();
-    (heap.used(), heap.free())
 }

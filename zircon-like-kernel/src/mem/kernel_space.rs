@@ -63,7 +63,6 @@ extern "C" {
     static __kernel_virt_end: u8;
 }
 
-
 /// What `init` built, for the boot log.
 pub struct KernelSpaceStats {
     /// Bytes covered by the direct map.
@@ -76,20 +75,39 @@ pub struct KernelSpaceStats {
 pub fn init(boot: &BootInfo) -> KernelSpaceStats {
     let mut tables = DirectMapTables { limit: EARLY_LIMIT };
     let free_before = frames::free_frames();
-    let root = tables.alloc_table().expect("no memory for the kernel page tables");
+    let root = tables
+        .alloc_table()
+        .expect("no memory for the kernel page tables");
 
     let regions = boot.regions();
-    let top = pmm::top_of_usable(regions).max(4 << 30).next_multiple_of(PAGE_SIZE_2M);
+    let top = pmm::top_of_usable(regions)
+        .max(4 << 30)
+        .next_multiple_of(PAGE_SIZE_2M);
     let is_ram = |start: u64| {
         regions.iter().any(|r| {
-            r.kind != RegionKind::Reserved && r.kind != RegionKind::Unusable && r.start < start + PAGE_SIZE_2M && start < r.end()
+            r.kind != RegionKind::Reserved
+                && r.kind != RegionKind::Unusable
+                && r.start < start + PAGE_SIZE_2M
+                && start < r.end()
         })
     };
     let mut phys = 0;
     while phys < top {
-        let access = Access { write: true, global: true, uncached: !is_ram(phys), ..Access::READ };
-        paging::map(&mut tables, root, DIRECT_MAP_BASE + phys, PhysAddr::new(phys), PageSize::Size2M, access)
-            .expect("direct map");
+        let access = Access {
+            write: true,
+            global: true,
+            uncached: !is_ram(phys),
+            ..Access::READ
+        };
+        paging::map(
+            &mut tables,
+            root,
+            DIRECT_MAP_BASE + phys,
+            PhysAddr::new(phys),
+            PageSize::Size2M,
+            access,
+        )
+        .expect("direct map");
         phys += PAGE_SIZE_2M;
     }
 
@@ -97,19 +115,46 @@ pub fn init(boot: &BootInfo) -> KernelSpaceStats {
     use core::ptr::addr_of;
     let (text, rodata, data) = (
         (addr_of!(__text_start) as u64, addr_of!(__text_end) as u64),
-        (addr_of!(__rodata_start) as u64, addr_of!(__rodata_end) as u64),
-        (addr_of!(__data_start) as u64, addr_of!(__kernel_virt_end) as u64),
+        (
+            addr_of!(__rodata_start) as u64,
+            addr_of!(__rodata_end) as u64,
+        ),
+        (
+            addr_of!(__data_start) as u64,
+            addr_of!(__kernel_virt_end) as u64,
+        ),
     );
     let sections = [
-        (text, Access { execute: true, global: true, ..Access::READ }),
-        (rodata, Access { global: true, ..Access::READ }),
-        (data, Access { write: true, global: true, ..Access::READ }),
+        (
+            text,
+            Access {
+                execute: true,
+                global: true,
+                ..Access::READ
+            },
+        ),
+        (
+            rodata,
+            Access {
+                global: true,
+                ..Access::READ
+            },
+        ),
+        (
+            data,
+            Access {
+                write: true,
+                global: true,
+                ..Access::READ
+            },
+        ),
     ];
     for ((start, end), access) in sections {
         let mut virt = start & !(PAGE_SIZE_4K - 1);
         while virt < end {
             let phys = PhysAddr::new(virt - KERNEL_VIRT_BASE);
-            paging::map(&mut tables, root, virt, phys, PageSize::Size4K, access).expect("kernel image map");
+            paging::map(&mut tables, root, virt, phys, PageSize::Size4K, access)
+                .expect("kernel image map");
             virt += PAGE_SIZE_4K;
         }
     }
@@ -130,7 +175,13 @@ pub fn init(boot: &BootInfo) -> KernelSpaceStats {
         use x86_64::registers::control::{Cr3, Cr3Flags, Cr4, Cr4Flags};
         use x86_64::structures::paging::PhysFrame;
         Cr4::update(|flags| flags.insert(Cr4Flags::PAGE_GLOBAL));
-        Cr3::write(PhysFrame::containing_address(x86_64::PhysAddr::new(root.as_u64())), Cr3Flags::empty());
+        Cr3::write(
+            PhysFrame::containing_address(x86_64::PhysAddr::new(root.as_u64())),
+            Cr3Flags::empty(),
+        );
     }
-    KernelSpaceStats { direct_map_bytes: top, table_frames: free_before - frames::free_frames() }
+    KernelSpaceStats {
+        direct_map_bytes: top,
+        table_frames: free_before - frames::free_frames(),
+    }
 }

@@ -17,21 +17,13 @@ impl UserSlice {
     /// Validates `[address, address + len)`. An empty range is valid at any
     /// user address.
     pub fn new(address: u64, len: usize) -> Result<UserSlice, Status> {
-        let end = address.checked_add(len as u64).ok_or(Status::INVALID_ARGS)?;
+        let end = address
+            .checked_add(len as u64)
+            .ok_or(Status::INVALID_ARGS)?;
         if end > USER_ADDRESS_LIMIT {
             return Err(Status::INVALID_ARGS);
         }
         Ok(UserSlice { address, len })
-    }
-
-    /// Length in bytes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the range is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Copies the whole range into `buffer` (which must be as long).
@@ -44,14 +36,5 @@ impl UserSlice {
         // range was validated to lie below USER_ADDRESS_LIMIT.
         unsafe { usercopy::copy(buffer.as_mut_ptr(), self.address as *const u8, self.len) }
             .map_err(|_| Status::INVALID_ARGS)
-    }
-
-    /// Copies `data` (which must be as long) into the range.
-    pub fn write(&self, data: &[u8]) -> Result<(), Status> {
-        if data.len() != self.len {
-            return Err(Status::INTERNAL);
-        }
-        // SAFETY: as in `read`, in the other direction.
-        unsafe { usercopy::copy(self.address as *mut u8, data.as_ptr(), self.len) }.map_err(|_| Status::INVALID_ARGS)
     }
 }

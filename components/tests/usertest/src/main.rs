@@ -51,7 +51,13 @@ fn main() -> i64 {
     let mut suite = Suite { failures: 0 };
     let message = b"usertest: a line written with debug_write\n";
 
-    suite.check("debug_write.ok", expect(raw_write(message.as_ptr() as u64, message.len()), Status::OK));
+    suite.check(
+        "debug_write.ok",
+        expect(
+            raw_write(message.as_ptr() as u64, message.len()),
+            Status::OK,
+        ),
+    );
     suite.check("debug_write.empty", expect(raw_write(0, 0), Status::OK));
     suite.check(
         "debug_write.kernel_pointer",
@@ -61,16 +67,31 @@ fn main() -> i64 {
         "debug_write.direct_map_pointer",
         expect(raw_write(0xffff_8000_0000_1000, 16), Status::INVALID_ARGS),
     );
-    suite.check("debug_write.unmapped_pointer", expect(raw_write(0x1000_0000, 16), Status::INVALID_ARGS));
-    suite.check("debug_write.null_pointer", expect(raw_write(0, 8), Status::INVALID_ARGS));
+    suite.check(
+        "debug_write.unmapped_pointer",
+        expect(raw_write(0x1000_0000, 16), Status::INVALID_ARGS),
+    );
+    suite.check(
+        "debug_write.null_pointer",
+        expect(raw_write(0, 8), Status::INVALID_ARGS),
+    );
     suite.check(
         "debug_write.crosses_user_limit",
-        expect(raw_write(zx::USER_ADDRESS_LIMIT - 8, 16), Status::INVALID_ARGS),
+        expect(
+            raw_write(zx::USER_ADDRESS_LIMIT - 8, 16),
+            Status::INVALID_ARGS,
+        ),
     );
-    suite.check("debug_write.wraps_around", expect(raw_write(u64::MAX - 4, 16), Status::INVALID_ARGS));
+    suite.check(
+        "debug_write.wraps_around",
+        expect(raw_write(u64::MAX - 4, 16), Status::INVALID_ARGS),
+    );
     suite.check(
         "debug_write.too_long",
-        expect(raw_write(message.as_ptr() as u64, 4097), Status::INVALID_ARGS),
+        expect(
+            raw_write(message.as_ptr() as u64, 4097),
+            Status::INVALID_ARGS,
+        ),
     );
     // Starts in the mapped stack and runs past its top into unmapped
     // memory: the copy faults half-way and must be recovered.
@@ -81,9 +102,15 @@ fn main() -> i64 {
     );
 
     let number = zx::syscall_by_number(0xdead);
-    suite.check("syscall.bad_number", expect(Status::from_raw(number), Status::BAD_SYSCALL));
+    suite.check(
+        "syscall.bad_number",
+        expect(Status::from_raw(number), Status::BAD_SYSCALL),
+    );
     let number = zx::syscall_by_number(u64::MAX);
-    suite.check("syscall.huge_number", expect(Status::from_raw(number), Status::BAD_SYSCALL));
+    suite.check(
+        "syscall.huge_number",
+        expect(Status::from_raw(number), Status::BAD_SYSCALL),
+    );
 
     let first = zx::clock_get_monotonic();
     let mut spin = 0u64;
@@ -93,7 +120,11 @@ fn main() -> i64 {
     let second = zx::clock_get_monotonic();
     suite.check(
         "clock.monotonic_advances",
-        if first.into_nanos() > 0 && second > first { Ok(()) } else { Err("clock did not advance") },
+        if first.into_nanos() > 0 && second > first {
+            Ok(())
+        } else {
+            Err("clock did not advance")
+        },
     );
 
     println!("usertest: {} failures", suite.failures);

@@ -38,7 +38,9 @@ pub struct PageTable {
 impl PageTable {
     /// A table with every entry absent.
     pub const fn empty() -> Self {
-        PageTable { entries: [0; ENTRIES] }
+        PageTable {
+            entries: [0; ENTRIES],
+        }
     }
 }
 
@@ -224,7 +226,7 @@ pub fn map<A: TableAccess>(
         return Err(MapError::WriteAndExecute);
     }
     let virt = canonical(virt)?;
-    if virt.as_u64() % size.bytes() != 0 || phys.as_u64() % size.bytes() != 0 {
+    if virt.as_u64() % size.bytes() != 0 || !phys.as_u64().is_multiple_of(size.bytes()) {
         return Err(MapError::Misaligned);
     }
     let [l4, l3, l2, l1] = indices(virt);
@@ -290,7 +292,11 @@ pub fn translate<A: TableAccess>(tables: &mut A, root: PhysAddr, virt: u64) -> O
 
 /// Removes the page mapping `virt` (which must be its first byte) and
 /// returns what it mapped. The caller flushes the TLB.
-pub fn unmap<A: TableAccess>(tables: &mut A, root: PhysAddr, virt: u64) -> Result<Translation, MapError> {
+pub fn unmap<A: TableAccess>(
+    tables: &mut A,
+    root: PhysAddr,
+    virt: u64,
+) -> Result<Translation, MapError> {
     let virt = canonical(virt)?;
     let (table, index, size) = find_leaf(tables, root, virt).ok_or(MapError::NotMapped)?;
     if virt.as_u64() % size.bytes() != 0 {
@@ -307,7 +313,12 @@ pub fn unmap<A: TableAccess>(tables: &mut A, root: PhysAddr, virt: u64) -> Resul
 }
 
 /// Changes the access of the page mapping `virt`. The caller flushes the TLB.
-pub fn protect<A: TableAccess>(tables: &mut A, root: PhysAddr, virt: u64, access: Access) -> Result<(), MapError> {
+pub fn protect<A: TableAccess>(
+    tables: &mut A,
+    root: PhysAddr,
+    virt: u64,
+    access: Access,
+) -> Result<(), MapError> {
     if access.write && access.execute {
         return Err(MapError::WriteAndExecute);
     }
@@ -317,7 +328,11 @@ pub fn protect<A: TableAccess>(tables: &mut A, root: PhysAddr, virt: u64, access
         return Err(MapError::Misaligned);
     }
     let slot = &mut tables.table(table).entries[index];
-    let huge = if size == PageSize::Size2M { Flags::HUGE_PAGE } else { Flags::empty() };
+    let huge = if size == PageSize::Size2M {
+        Flags::HUGE_PAGE
+    } else {
+        Flags::empty()
+    };
     *slot = (*slot & ADDR_MASK) | (access.leaf_flags() | huge).bits();
     Ok(())
 }
@@ -339,7 +354,12 @@ pub fn free_subtrees<A: TableAccess>(
     }
 }
 
-fn free_level<A: TableAccess>(tables: &mut A, table: PhysAddr, level: u8, leaf: &mut dyn FnMut(PhysAddr, PageSize)) {
+fn free_level<A: TableAccess>(
+    tables: &mut A,
+    table: PhysAddr,
+    level: u8,
+    leaf: &mut dyn FnMut(PhysAddr, PageSize),
+) {
     for index in 0..ENTRIES {
         let entry = tables.table(table).entries[index];
         let flags = entry_flags(entry);
@@ -368,7 +388,11 @@ mod tests {
 
     impl Arena {
         fn new() -> (Arena, PhysAddr) {
-            let mut arena = Arena { tables: Vec::new(), free: Vec::new(), limit: usize::MAX };
+            let mut arena = Arena {
+                tables: Vec::new(),
+                free: Vec::new(),
+                limit: usize::MAX,
+            };
             let root = arena.alloc_table().unwrap();
             (arena, root)
         }
@@ -400,13 +424,33 @@ mod tests {
         }
     }
 
-    const RW: Access = Access { write: true, execute: false, user: false, global: false, uncached: false };
-    const RX_USER: Access = Access { write: false, execute: true, user: true, global: false, uncached: false };
+    const RW: Access = Access {
+        write: true,
+        execute: false,
+        user: false,
+        global: false,
+        uncached: false,
+    };
+    const RX_USER: Access = Access {
+        write: false,
+        execute: true,
+        user: true,
+        global: false,
+        uncached: false,
+    };
 
     #[test]
     fn map_then_translate_small_and_large() {
         let (mut t, root) = Arena::new();
-        map(&mut t, root, 0x40_0000, PhysAddr::new(0x12_3000), PageSize::Size4K, RX_USER).unwrap();
+        map(
+            &mut t,
+            root,
+            0x40_0000,
+            PhysAddr::new(0x12_3000),
+            PageSize::Size4K,
+            RX_USER,
+        )
+        .unwrap();
         let tr = translate(&mut t, root, 0x40_0abc).unwrap();
         assert_eq!(tr.phys.as_u64(), 0x12_3abc);
         assert_eq!(tr.size, PageSize::Size4K);
@@ -415,7 +459,15 @@ mod tests {
         assert!(!tr.flags.contains(Flags::WRITABLE));
 
         let high = 0xffff_8000_0020_0000;
-        map(&mut t, root, high, PhysAddr::new(0x20_0000), PageSize::Size2M, RW).unwrap();
+        map(
+            &mut t,
+            root,
+            high,
+            PhysAddr::new(0x20_0000),
+            PageSize::Size2M,
+            RW,
+        )
+        .unwrap();
         let tr = translate(&mut t, root, high + 0x1234).unwrap();
         assert_eq!(tr.phys.as_u64(), 0x20_1234);
         assert_eq!(tr.size, PageSize::Size2M);
@@ -427,21 +479,49 @@ mod tests {
     #[test]
     fn write_and_execute_is_refused() {
         let (mut t, root) = Arena::new();
-        let wx = Access { write: true, execute: true, ..Access::READ };
+        let wx = Access {
+            write: true,
+            execute: true,
+            ..Access::READ
+        };
         assert_eq!(
-            map(&mut t, root, 0x1000, PhysAddr::new(0x1000), PageSize::Size4K, wx),
+            map(
+                &mut t,
+                root,
+                0x1000,
+                PhysAddr::new(0x1000),
+                PageSize::Size4K,
+                wx
+            ),
             Err(MapError::WriteAndExecute)
         );
-        map(&mut t, root, 0x1000, PhysAddr::new(0x1000), PageSize::Size4K, RX_USER).unwrap();
-        assert_eq!(protect(&mut t, root, 0x1000, wx), Err(MapError::WriteAndExecute));
+        map(
+            &mut t,
+            root,
+            0x1000,
+            PhysAddr::new(0x1000),
+            PageSize::Size4K,
+            RX_USER,
+        )
+        .unwrap();
+        assert_eq!(
+            protect(&mut t, root, 0x1000, wx),
+            Err(MapError::WriteAndExecute)
+        );
     }
 
     #[test]
     fn bad_addresses_are_refused() {
         let (mut t, root) = Arena::new();
         let p = PhysAddr::new(0x1000);
-        assert_eq!(map(&mut t, root, 0x1001, p, PageSize::Size4K, RW), Err(MapError::Misaligned));
-        assert_eq!(map(&mut t, root, 0x1000, p, PageSize::Size2M, RW), Err(MapError::Misaligned));
+        assert_eq!(
+            map(&mut t, root, 0x1001, p, PageSize::Size4K, RW),
+            Err(MapError::Misaligned)
+        );
+        assert_eq!(
+            map(&mut t, root, 0x1000, p, PageSize::Size2M, RW),
+            Err(MapError::Misaligned)
+        );
         assert_eq!(
             map(&mut t, root, 0x0000_8000_0000_0000, p, PageSize::Size4K, RW),
             Err(MapError::NonCanonical)
@@ -452,13 +532,35 @@ mod tests {
     #[test]
     fn no_silent_replacement() {
         let (mut t, root) = Arena::new();
-        map(&mut t, root, 0x20_0000, PhysAddr::new(0x20_0000), PageSize::Size2M, RW).unwrap();
+        map(
+            &mut t,
+            root,
+            0x20_0000,
+            PhysAddr::new(0x20_0000),
+            PageSize::Size2M,
+            RW,
+        )
+        .unwrap();
         assert_eq!(
-            map(&mut t, root, 0x20_0000, PhysAddr::new(0x40_0000), PageSize::Size2M, RW),
+            map(
+                &mut t,
+                root,
+                0x20_0000,
+                PhysAddr::new(0x40_0000),
+                PageSize::Size2M,
+                RW
+            ),
             Err(MapError::AlreadyMapped)
         );
         assert_eq!(
-            map(&mut t, root, 0x20_1000, PhysAddr::new(0x1000), PageSize::Size4K, RW),
+            map(
+                &mut t,
+                root,
+                0x20_1000,
+                PhysAddr::new(0x1000),
+                PageSize::Size4K,
+                RW
+            ),
             Err(MapError::LargePageInTheWay)
         );
     }
@@ -466,7 +568,15 @@ mod tests {
     #[test]
     fn unmap_and_protect() {
         let (mut t, root) = Arena::new();
-        map(&mut t, root, 0x5000, PhysAddr::new(0x9000), PageSize::Size4K, RW).unwrap();
+        map(
+            &mut t,
+            root,
+            0x5000,
+            PhysAddr::new(0x9000),
+            PageSize::Size4K,
+            RW,
+        )
+        .unwrap();
         protect(&mut t, root, 0x5000, Access::READ).unwrap();
         let tr = translate(&mut t, root, 0x5000).unwrap();
         assert!(!tr.flags.contains(Flags::WRITABLE));
@@ -480,10 +590,26 @@ mod tests {
     #[test]
     fn intermediate_tables_are_shared_and_user_bit_propagates() {
         let (mut t, root) = Arena::new();
-        map(&mut t, root, 0x1000, PhysAddr::new(0x1000), PageSize::Size4K, RW).unwrap();
+        map(
+            &mut t,
+            root,
+            0x1000,
+            PhysAddr::new(0x1000),
+            PageSize::Size4K,
+            RW,
+        )
+        .unwrap();
         let after_first = t.live();
         assert_eq!(after_first, 4, "root + pdpt + pd + pt");
-        map(&mut t, root, 0x2000, PhysAddr::new(0x2000), PageSize::Size4K, RX_USER).unwrap();
+        map(
+            &mut t,
+            root,
+            0x2000,
+            PhysAddr::new(0x2000),
+            PageSize::Size4K,
+            RX_USER,
+        )
+        .unwrap();
         assert_eq!(t.live(), after_first, "same PT reused");
         // The path to the user page must be user-accessible at every level.
         let l4 = t.table(root).entries[0];
@@ -495,7 +621,14 @@ mod tests {
         let (mut t, root) = Arena::new();
         t.limit = 2;
         assert_eq!(
-            map(&mut t, root, 0x1000, PhysAddr::new(0x1000), PageSize::Size4K, RW),
+            map(
+                &mut t,
+                root,
+                0x1000,
+                PhysAddr::new(0x1000),
+                PageSize::Size4K,
+                RW
+            ),
             Err(MapError::OutOfTables)
         );
     }
@@ -505,16 +638,47 @@ mod tests {
         let (mut t, root) = Arena::new();
         for i in 0..600u64 {
             // Crosses a PT boundary (512 entries) and uses two PDs.
-            map(&mut t, root, 0x40_0000 + i * 4096, PhysAddr::new(0x100_0000 + i * 4096), PageSize::Size4K, RX_USER)
-                .unwrap();
+            map(
+                &mut t,
+                root,
+                0x40_0000 + i * 4096,
+                PhysAddr::new(0x100_0000 + i * 4096),
+                PageSize::Size4K,
+                RX_USER,
+            )
+            .unwrap();
         }
-        map(&mut t, root, 0x8000_0000, PhysAddr::new(0x20_0000), PageSize::Size2M, RW).unwrap();
+        map(
+            &mut t,
+            root,
+            0x8000_0000,
+            PhysAddr::new(0x20_0000),
+            PageSize::Size2M,
+            RW,
+        )
+        .unwrap();
         // A kernel-half mapping survives a user-half teardown.
-        map(&mut t, root, 0xffff_8000_0000_0000, PhysAddr::new(0), PageSize::Size2M, RW).unwrap();
+        map(
+            &mut t,
+            root,
+            0xffff_8000_0000_0000,
+            PhysAddr::new(0),
+            PageSize::Size2M,
+            RW,
+        )
+        .unwrap();
         let mut leaves = Vec::new();
-        free_subtrees(&mut t, root, 0..256, &mut |phys, size| leaves.push((phys, size)));
+        free_subtrees(&mut t, root, 0..256, &mut |phys, size| {
+            leaves.push((phys, size))
+        });
         assert_eq!(leaves.len(), 601);
-        assert_eq!(leaves.iter().filter(|(_, s)| *s == PageSize::Size2M).count(), 1);
+        assert_eq!(
+            leaves
+                .iter()
+                .filter(|(_, s)| *s == PageSize::Size2M)
+                .count(),
+            1
+        );
         assert_eq!(t.live(), 3, "root + the kernel-half pdpt and pd");
         assert!(translate(&mut t, root, 0xffff_8000_0000_0000).is_some());
         assert!(translate(&mut t, root, 0x40_0000).is_none());

@@ -283,11 +283,19 @@ mod tests {
     const MIB: u64 = 1024 * 1024;
 
     fn usable(start: u64, len: u64) -> Region {
-        Region { start, len, kind: RegionKind::Usable }
+        Region {
+            start,
+            len,
+            kind: RegionKind::Usable,
+        }
     }
 
     fn reserved(start: u64, len: u64) -> Region {
-        Region { start, len, kind: RegionKind::Reserved }
+        Region {
+            start,
+            len,
+            kind: RegionKind::Reserved,
+        }
     }
 
     fn storage(map: &[Region]) -> Vec<u64> {
@@ -331,9 +339,7 @@ mod tests {
         while let Ok(frame) = pmm.alloc() {
             let addr = frame.addr();
             assert!(
-                addr < 640 * 1024
-                    || (MIB..0x7fff_0000).contains(&addr)
-                    || addr >= 4096 * MIB,
+                addr < 640 * 1024 || (MIB..0x7fff_0000).contains(&addr) || addr >= 4096 * MIB,
                 "allocated a frame outside RAM: {addr:#x}"
             );
             n += 1;
@@ -380,7 +386,10 @@ mod tests {
         let mut bits = storage(&map);
         let mut pmm = FrameAllocator::new(&map, &mut bits).unwrap();
         pmm.reserve(0, 16 * MIB);
-        assert_eq!(pmm.alloc_contiguous_below(1, 1, 16 * MIB), Err(PmmError::OutOfMemory));
+        assert_eq!(
+            pmm.alloc_contiguous_below(1, 1, 16 * MIB),
+            Err(PmmError::OutOfMemory)
+        );
         let frame = pmm.alloc_contiguous_below(4, 1, 17 * MIB).unwrap();
         assert!(frame.addr() + 4 * FRAME_SIZE <= 17 * MIB);
     }
@@ -395,8 +404,14 @@ mod tests {
         pmm.free(frame).unwrap();
         assert_eq!(pmm.free(frame), Err(PmmError::NotAllocated(frame)));
         assert_eq!(pmm.free_frames(), free_before + 1);
-        assert!(matches!(pmm.free(Frame(1 << 40)), Err(PmmError::NotAllocated(_))));
-        assert_eq!(pmm.free_contiguous(Frame(u64::MAX), 2), Err(PmmError::InvalidRequest));
+        assert!(matches!(
+            pmm.free(Frame(1 << 40)),
+            Err(PmmError::NotAllocated(_))
+        ));
+        assert_eq!(
+            pmm.free_contiguous(Frame(u64::MAX), 2),
+            Err(PmmError::InvalidRequest)
+        );
     }
 
     #[test]

@@ -64,7 +64,10 @@ fn disable_legacy_pic() {
 pub fn init_local(base: u64) {
     disable_legacy_pic();
     LAPIC_BASE.store(phys_to_virt(base) as u64, Ordering::Relaxed);
-    write(REG_SPURIOUS, SPURIOUS_ENABLE | super::idt::SPURIOUS_VECTOR as u32);
+    write(
+        REG_SPURIOUS,
+        SPURIOUS_ENABLE | super::idt::SPURIOUS_VECTOR as u32,
+    );
     write(REG_LVT_TIMER, LVT_MASKED);
 }
 
@@ -93,7 +96,10 @@ pub fn timer_calibration_elapsed() -> u32 {
 /// Fires the timer vector every `ticks` divided-bus ticks.
 pub fn timer_start_periodic(ticks: u32) {
     write(REG_TIMER_DIVIDE, DIVIDE_BY_16);
-    write(REG_LVT_TIMER, LVT_PERIODIC | super::idt::TIMER_VECTOR as u32);
+    write(
+        REG_LVT_TIMER,
+        LVT_PERIODIC | super::idt::TIMER_VECTOR as u32,
+    );
     write(REG_TIMER_INITIAL, ticks.max(1));
 }
 

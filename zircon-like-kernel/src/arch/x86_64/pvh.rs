@@ -77,6 +77,18 @@ pub enum BootInfoError {
     NoMemoryMap,
 }
 
+impl core::fmt::Display for BootInfoError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BootInfoError::BadMagic(magic) => write!(
+                f,
+                "no PVH start info (magic {magic:#x}): boot with QEMU -kernel"
+            ),
+            BootInfoError::NoMemoryMap => write!(f, "PVH start info version 0 has no memory map"),
+        }
+    }
+}
+
 /// Reads a `T` at physical address `phys` through the boot direct map.
 ///
 /// # Safety
@@ -104,7 +116,11 @@ impl BootInfo {
             return Err(BootInfoError::NoMemoryMap);
         }
         let mut boot = BootInfo {
-            regions: [Region { start: 0, len: 0, kind: RegionKind::Reserved }; MAX_REGIONS],
+            regions: [Region {
+                start: 0,
+                len: 0,
+                kind: RegionKind::Reserved,
+            }; MAX_REGIONS],
             region_count: 0,
             modules: [Module { phys: 0, len: 0 }; MAX_MODULES],
             module_count: 0,
@@ -123,14 +139,21 @@ impl BootInfo {
                 5 => RegionKind::Unusable,
                 _ => RegionKind::Reserved,
             };
-            boot.regions[i] = Region { start: entry.addr, len: entry.size, kind };
+            boot.regions[i] = Region {
+                start: entry.addr,
+                len: entry.size,
+                kind,
+            };
         }
         boot.region_count = entries;
         let modules = (info.nr_modules as usize).min(MAX_MODULES);
         for i in 0..modules {
             // SAFETY: the module list lives in low memory, i < nr_modules.
             let entry: ModlistEntry = unsafe { read_phys(info.modlist_paddr + (i * 32) as u64) };
-            boot.modules[i] = Module { phys: entry.paddr, len: entry.size };
+            boot.modules[i] = Module {
+                phys: entry.paddr,
+                len: entry.size,
+            };
         }
         boot.module_count = modules;
         if info.cmdline_paddr != 0 {

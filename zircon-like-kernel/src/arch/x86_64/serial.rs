@@ -18,7 +18,6 @@ const LINE_CONTROL: u16 = 3;
 const MODEM_CONTROL: u16 = 4;
 const LINE_STATUS: u16 = 5;
 const LINE_STATUS_THR_EMPTY: u8 = 1 << 5;
-const LINE_STATUS_DATA_READY: u8 = 1 << 0;
 
 fn outb(offset: u16, value: u8) {
     // SAFETY: COM1's registers are I/O ports owned by this driver; writing
@@ -60,11 +59,6 @@ impl Serial {
             }
             self.write_byte(byte);
         }
-    }
-
-    /// A received byte, if one is waiting.
-    pub fn try_read_byte(&mut self) -> Option<u8> {
-        (inb(LINE_STATUS) & LINE_STATUS_DATA_READY != 0).then(|| inb(DATA))
     }
 }
 

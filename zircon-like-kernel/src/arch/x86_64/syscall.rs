@@ -79,7 +79,7 @@ pub fn init() {
     unsafe {
         Efer::update(|flags| flags.insert(EferFlags::SYSTEM_CALL_EXTENSIONS));
         Msr::new(IA32_STAR).write(star);
-        Msr::new(IA32_LSTAR).write(syscall_entry as usize as u64);
+        Msr::new(IA32_LSTAR).write(syscall_entry as *const () as usize as u64);
         Msr::new(IA32_FMASK).write(RFLAGS_TF | RFLAGS_IF | RFLAGS_DF | RFLAGS_AC);
     }
 }

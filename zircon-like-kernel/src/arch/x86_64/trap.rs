@@ -87,7 +87,7 @@ impl TrapFrame {
     }
 
     /// Whether the interrupted code ran in ring 3.
-    pub fn from_user(&self) -> bool {
+    pub fn came_from_user(&self) -> bool {
         self.cs & 3 == 3
     }
 }
@@ -125,7 +125,11 @@ pub struct PageFaultCode(pub u64);
 impl fmt::Display for PageFaultCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let code = self.0;
-        f.write_str(if code & 1 != 0 { "protection violation" } else { "not present" })?;
+        f.write_str(if code & 1 != 0 {
+            "protection violation"
+        } else {
+            "not present"
+        })?;
         f.write_str(if code & 2 != 0 { ", write" } else { ", read" })?;
         f.write_str(if code & 4 != 0 { ", user" } else { ", kernel" })?;
         if code & 16 != 0 {
@@ -158,7 +162,12 @@ impl fmt::Display for ExceptionReport<'_> {
             r.error_code
         )?;
         if r.vector == 14 {
-            write!(f, " [{}] at address {:#018x}", PageFaultCode(r.error_code), self.cr2)?;
+            write!(
+                f,
+                " [{}] at address {:#018x}",
+                PageFaultCode(r.error_code),
+                self.cr2
+            )?;
         }
         writeln!(f)?;
         writeln!(
@@ -166,10 +175,26 @@ impl fmt::Display for ExceptionReport<'_> {
             "  rip {:#018x}  cs {:#06x}  rflags {:#010x}  rsp {:#018x}  ss {:#06x}  cr2 {:#018x}",
             r.rip, r.cs, r.rflags, r.rsp, r.ss, self.cr2
         )?;
-        writeln!(f, "  rax {:#018x}  rbx {:#018x}  rcx {:#018x}  rdx {:#018x}", r.rax, r.rbx, r.rcx, r.rdx)?;
-        writeln!(f, "  rsi {:#018x}  rdi {:#018x}  rbp {:#018x}  r8  {:#018x}", r.rsi, r.rdi, r.rbp, r.r8)?;
-        writeln!(f, "  r9  {:#018x}  r10 {:#018x}  r11 {:#018x}  r12 {:#018x}", r.r9, r.r10, r.r11, r.r12)?;
-        write!(f, "  r13 {:#018x}  r14 {:#018x}  r15 {:#018x}", r.r13, r.r14, r.r15)
+        writeln!(
+            f,
+            "  rax {:#018x}  rbx {:#018x}  rcx {:#018x}  rdx {:#018x}",
+            r.rax, r.rbx, r.rcx, r.rdx
+        )?;
+        writeln!(
+            f,
+            "  rsi {:#018x}  rdi {:#018x}  rbp {:#018x}  r8  {:#018x}",
+            r.rsi, r.rdi, r.rbp, r.r8
+        )?;
+        writeln!(
+            f,
+            "  r9  {:#018x}  r10 {:#018x}  r11 {:#018x}  r12 {:#018x}",
+            r.r9, r.r10, r.r11, r.r12
+        )?;
+        write!(
+            f,
+            "  r13 {:#018x}  r14 {:#018x}  r15 {:#018x}",
+            r.r13, r.r14, r.r15
+        )
     }
 }
 
@@ -270,7 +295,7 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
 
 fn exception(frame: &mut TrapFrame) {
     let cr2 = x86_64::registers::control::Cr2::read_raw();
-    if frame.from_user() {
+    if frame.came_from_user() {
         crate::sched::kill_current_for_fault(frame, cr2);
         return;
     }

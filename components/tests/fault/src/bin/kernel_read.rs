@@ -9,6 +9,9 @@ fn main() -> i64 {
     zx_runtime::println!("fault-kernel-read: reading kernel memory at 0xffff800000100000");
     // SAFETY: not safe at all, on purpose: this must fault.
     let value = unsafe { core::ptr::read_volatile(0xffff_8000_0010_0000 as *const u64) };
-    zx_runtime::println!("fault-kernel-read: read {:#x}: the kernel did not stop me", value);
+    zx_runtime::println!(
+        "fault-kernel-read: read {:#x}: the kernel did not stop me",
+        value
+    );
     0
 }
