@@ -1,0 +1,3 @@
+//! Code generators. Each reads only the IR.
+
+pub mod rust;
