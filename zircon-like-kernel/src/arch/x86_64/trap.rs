@@ -1,7 +1,7 @@
 //! Every entry into the kernel after boot — exceptions, interrupts, and
 //! syscalls — builds one [`TrapFrame`] on the stack and calls
 //! [`trap_dispatch`]; every exit restores a `TrapFrame` and returns with
-//! `iretq`.
+//! `sysretq` (frames saved by `syscall`) or `iretq` (all others).
 //!
 //! Switching threads is therefore just replacing the frame's contents: the
 //! scheduler saves the current frame into the old thread and copies the new
@@ -232,7 +232,35 @@ trap_common:
 trap_return:
     fxrstor64 (%rsp)
     add $512, %rsp
+    /* A frame saved by `syscall` returns with the faster `sysretq`, unless
+       its rip is not a canonical user address (sysret would then fault in
+       ring 0). Everything else returns with `iretq`. */
+    cmpq ${syscall_vector}, 120(%rsp)
+    jne 3f
+    movabs ${user_top}, %rcx
+    cmp %rcx, 136(%rsp)
+    ja 3f
     pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    add $8, %rsp                /* r11: sysret loads rflags into it */
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    add $8, %rsp                /* rcx: sysret loads rip into it */
+    pop %rbx
+    pop %rax
+    mov 16(%rsp), %rcx          /* rip */
+    mov 32(%rsp), %r11          /* rflags */
+    mov 40(%rsp), %rsp          /* user stack; interrupts stay off until sysret */
+    swapgs
+    sysretq
+3:  pop %r15
     pop %r14
     pop %r13
     pop %r12
@@ -253,6 +281,8 @@ trap_return:
     swapgs
 2:  iretq
 "#,
+    syscall_vector = const super::idt::SYSCALL_VECTOR,
+    user_top = const 0x0000_7fff_ffff_ffffu64,
     options(att_syntax)
 );
 
