@@ -192,9 +192,30 @@ fn gen_rust(ir_path: &Path, out: &Path) -> Result<(), Failure> {
     std::fs::create_dir_all(out)
         .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", out.display())))?;
     for (name, code) in idlc::backend::rust::generate(&ir) {
+        let code = rustfmt(&code).unwrap_or(code);
         let path = out.join(name);
         std::fs::write(&path, code)
             .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(())
+}
+
+/// Formats generated code with `rustfmt` when it is installed.
+fn rustfmt(code: &str) -> Option<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("rustfmt")
+        .args(["--edition", "2021", "--emit", "stdout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    child.stdin.take()?.write_all(code.as_bytes()).ok()?;
+    let output = child.wait_with_output().ok()?;
+    if output.status.success() {
+        String::from_utf8(output.stdout).ok()
+    } else {
+        None
+    }
 }

@@ -1,0 +1,118 @@
+//! A synchronous, transport-agnostic client: transaction ids, replies
+//! matched to calls, events queued while a call waits, epitaphs.
+
+use alloc::collections::VecDeque;
+use core::cell::{Cell, RefCell};
+
+use crate::header::EPITAPH_ORDINAL;
+use crate::transport::{IncomingMessage, OutgoingMessage, Transport};
+use crate::{DecodeError, EncodeError};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ClientError<E> {
+    Transport(E),
+    Encode(EncodeError),
+    Decode(DecodeError),
+    /// The server sent an epitaph and closed.
+    Closed {
+        status: i32,
+    },
+    /// The server does not know this flexible method.
+    UnknownMethod,
+    /// A reply to no outstanding call.
+    UnexpectedReply {
+        txid: u32,
+    },
+}
+
+impl<E> From<EncodeError> for ClientError<E> {
+    fn from(e: EncodeError) -> Self {
+        ClientError::Encode(e)
+    }
+}
+
+impl<E> From<DecodeError> for ClientError<E> {
+    fn from(e: DecodeError) -> Self {
+        ClientError::Decode(e)
+    }
+}
+
+/// The framework error a server sends for an unknown flexible method.
+pub const FRAMEWORK_ERR_UNKNOWN_METHOD: i32 = -2;
+
+pub struct Client<T: Transport> {
+    transport: T,
+    next_txid: Cell<u32>,
+    events: RefCell<VecDeque<IncomingMessage>>,
+}
+
+impl<T: Transport> Client<T> {
+    pub fn new(transport: T) -> Self {
+        Client {
+            transport,
+            next_txid: Cell::new(1),
+            events: RefCell::new(VecDeque::new()),
+        }
+    }
+
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    pub fn into_transport(self) -> T {
+        self.transport
+    }
+
+    /// Sends a one-way message.
+    pub fn send(&self, message: OutgoingMessage) -> Result<(), ClientError<T::Error>> {
+        self.transport.send(message).map_err(ClientError::Transport)
+    }
+
+    /// Sends a two-way message and waits for its reply, queueing events
+    /// that arrive first.
+    pub fn call(
+        &self,
+        mut message: OutgoingMessage,
+    ) -> Result<IncomingMessage, ClientError<T::Error>> {
+        let txid = self.next_txid.get();
+        self.next_txid
+            .set(if txid >= 0x7fff_ffff { 1 } else { txid + 1 });
+        message.set_txid(txid);
+        self.send(message)?;
+        loop {
+            let reply = self.transport.receive().map_err(ClientError::Transport)?;
+            let header = reply.header()?;
+            if header.ordinal == EPITAPH_ORDINAL {
+                return Err(ClientError::Closed {
+                    status: reply.epitaph_status()?,
+                });
+            }
+            if header.txid == 0 {
+                self.events.borrow_mut().push_back(reply);
+                continue;
+            }
+            if header.txid != txid {
+                return Err(ClientError::UnexpectedReply { txid: header.txid });
+            }
+            return Ok(reply);
+        }
+    }
+
+    /// The next event (queued or received).
+    pub fn next_event(&self) -> Result<IncomingMessage, ClientError<T::Error>> {
+        if let Some(event) = self.events.borrow_mut().pop_front() {
+            return Ok(event);
+        }
+        let message = self.transport.receive().map_err(ClientError::Transport)?;
+        let header = message.header()?;
+        if header.ordinal == EPITAPH_ORDINAL {
+            return Err(ClientError::Closed {
+                status: message.epitaph_status()?,
+            });
+        }
+        if header.txid != 0 {
+            return Err(ClientError::UnexpectedReply { txid: header.txid });
+        }
+        Ok(message)
+    }
+}

@@ -1,0 +1,73 @@
+//! Writing a message: the caller reserves inline space with [`Encoder::alloc`]
+//! and fills it; out-of-line objects are appended in depth-first order.
+
+use alloc::vec::Vec;
+
+use crate::handle::HandleDisposition;
+
+pub struct Encoder<'a> {
+    bytes: &'a mut Vec<u8>,
+    handles: &'a mut Vec<HandleDisposition>,
+    base: usize,
+}
+
+impl<'a> Encoder<'a> {
+    /// An encoder that appends to `bytes` (which may already hold a header;
+    /// offsets are relative to where the body starts).
+    pub fn new(bytes: &'a mut Vec<u8>, handles: &'a mut Vec<HandleDisposition>) -> Encoder<'a> {
+        let base = bytes.len();
+        Encoder {
+            bytes,
+            handles,
+            base,
+        }
+    }
+
+    /// Reserves `len` zeroed bytes, padded to 8, and returns their offset.
+    pub fn alloc(&mut self, len: usize) -> usize {
+        let offset = self.bytes.len() - self.base;
+        let padded = len.div_ceil(8) * 8;
+        self.bytes.resize(self.bytes.len() + padded, 0);
+        offset
+    }
+
+    /// Bytes written so far (relative to the body).
+    pub fn len(&self) -> usize {
+        self.bytes.len() - self.base
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn handle_count(&self) -> usize {
+        self.handles.len()
+    }
+
+    pub fn push_handle(&mut self, handle: HandleDisposition) {
+        self.handles.push(handle);
+    }
+
+    /// Writes raw bytes at an offset inside reserved space.
+    pub fn write(&mut self, offset: usize, data: &[u8]) {
+        let start = self.base + offset;
+        if let Some(slot) = self.bytes.get_mut(start..start + data.len()) {
+            slot.copy_from_slice(data);
+        } else {
+            debug_assert!(false, "write outside reserved space");
+        }
+    }
+
+    pub fn write_u8(&mut self, offset: usize, value: u8) {
+        self.write(offset, &[value]);
+    }
+    pub fn write_u16(&mut self, offset: usize, value: u16) {
+        self.write(offset, &value.to_le_bytes());
+    }
+    pub fn write_u32(&mut self, offset: usize, value: u32) {
+        self.write(offset, &value.to_le_bytes());
+    }
+    pub fn write_u64(&mut self, offset: usize, value: u64) {
+        self.write(offset, &value.to_le_bytes());
+    }
+}

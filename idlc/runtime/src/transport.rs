@@ -1,0 +1,151 @@
+//! What bindings need from a channel, and the messages that cross it.
+
+use alloc::vec::Vec;
+
+use crate::handle::{HandleDisposition, HandleInfo};
+use crate::header::{TransactionHeader, EPITAPH_ORDINAL, HEADER_SIZE};
+use crate::{DecodeError, EncodeError, Wire};
+
+/// A bidirectional message pipe: a kernel channel in the OS (implemented by
+/// the SDK), an in-memory queue in host tests.
+pub trait Transport {
+    type Error: core::fmt::Debug;
+
+    /// Sends one message, transferring its handles.
+    fn send(&self, message: OutgoingMessage) -> Result<(), Self::Error>;
+
+    /// Waits for the next message.
+    fn receive(&self) -> Result<IncomingMessage, Self::Error>;
+}
+
+/// An encoded message with the handles to transfer.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    pub bytes: Vec<u8>,
+    pub handles: Vec<HandleDisposition>,
+}
+
+impl OutgoingMessage {
+    /// A message with a header and a payload.
+    pub fn encode<T: Wire>(header: TransactionHeader, body: &mut T) -> Result<Self, EncodeError> {
+        let mut bytes = Vec::with_capacity(HEADER_SIZE + T::INLINE_SIZE);
+        bytes.extend_from_slice(&header.to_bytes());
+        let mut handles = Vec::new();
+        let mut encoder = crate::Encoder::new(&mut bytes, &mut handles);
+        let offset = encoder.alloc(T::INLINE_SIZE);
+        body.encode(&mut encoder, offset, 0)?;
+        Ok(OutgoingMessage { bytes, handles })
+    }
+
+    /// A message with an empty payload.
+    pub fn empty(header: TransactionHeader) -> Self {
+        OutgoingMessage {
+            bytes: header.to_bytes().to_vec(),
+            handles: Vec::new(),
+        }
+    }
+
+    /// The last message of a server before it closes the channel.
+    pub fn epitaph(status: i32) -> Self {
+        let mut message = OutgoingMessage::empty(TransactionHeader::new(0, EPITAPH_ORDINAL, false));
+        message.bytes.extend_from_slice(&status.to_le_bytes());
+        message.bytes.extend_from_slice(&[0; 4]);
+        message
+    }
+
+    pub fn set_txid(&mut self, txid: u32) {
+        if let Some(slot) = self.bytes.get_mut(0..4) {
+            slot.copy_from_slice(&txid.to_le_bytes());
+        }
+    }
+}
+
+/// A received message.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct IncomingMessage {
+    pub bytes: Vec<u8>,
+    pub handles: Vec<HandleInfo>,
+}
+
+impl IncomingMessage {
+    /// Turns an outgoing message into what the peer receives (for
+    /// in-memory transports): handles keep the declared type and rights.
+    pub fn from_outgoing(message: OutgoingMessage) -> Self {
+        IncomingMessage {
+            bytes: message.bytes,
+            handles: message
+                .handles
+                .into_iter()
+                .map(|d| HandleInfo {
+                    handle: d.handle,
+                    object_type: d.object_type,
+                    rights: if d.rights == crate::NO_RIGHTS_CHECK {
+                        u32::MAX
+                    } else {
+                        d.rights
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    pub fn header(&self) -> Result<TransactionHeader, DecodeError> {
+        TransactionHeader::parse(&self.bytes).map(|(header, _)| header)
+    }
+
+    /// Decodes the payload, requiring all bytes and handles to be used.
+    pub fn decode_body<T: Wire>(&mut self) -> Result<T, DecodeError> {
+        let body = self
+            .bytes
+            .get(HEADER_SIZE..)
+            .ok_or(DecodeError::InvalidHeader)?;
+        crate::decode(body, &mut self.handles)
+    }
+
+    /// Checks that the payload is empty.
+    pub fn decode_empty(&self) -> Result<(), DecodeError> {
+        let extra = self.bytes.len().saturating_sub(HEADER_SIZE);
+        if extra != 0 {
+            return Err(DecodeError::ExtraBytes { count: extra });
+        }
+        if !self.handles.is_empty() {
+            return Err(DecodeError::ExtraHandles {
+                count: self.handles.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The status of an epitaph message.
+    pub fn epitaph_status(&self) -> Result<i32, DecodeError> {
+        let body = self
+            .bytes
+            .get(HEADER_SIZE..)
+            .ok_or(DecodeError::InvalidHeader)?;
+        crate::decode::<EpitaphBody>(body, &mut []).map(|b| b.0)
+    }
+}
+
+struct EpitaphBody(i32);
+
+impl Wire for EpitaphBody {
+    const INLINE_SIZE: usize = 4;
+    const ALIGN: usize = 4;
+
+    fn encode(
+        &mut self,
+        encoder: &mut crate::Encoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<(), EncodeError> {
+        self.0.encode(encoder, offset, depth)
+    }
+
+    fn decode(
+        decoder: &mut crate::Decoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<Self, DecodeError> {
+        i32::decode(decoder, offset, depth).map(EpitaphBody)
+    }
+}

@@ -1,0 +1,368 @@
+//! Protocols: markers with ordinals, a synchronous client over any
+//! `Transport`, a server trait with a `dispatch_*` function, event
+//! encoders.
+
+use std::fmt::Write;
+
+use super::names::{camel, screaming, snake};
+use super::Generator;
+use crate::ir::{self, MethodKind, Openness};
+
+/// What a method's reply looks like to Rust.
+enum Reply {
+    None,
+    Empty,
+    Payload(String),
+    /// A result union: (union path, success path, error type or None).
+    Result(String, String, Option<String>),
+}
+
+impl Generator<'_> {
+    fn reply(&self, method: &ir::Method) -> Reply {
+        if method.kind != MethodKind::TwoWay {
+            return Reply::None;
+        }
+        match (&method.response, &method.success) {
+            (Some(union), Some(success)) => Reply::Result(
+                self.path(union),
+                self.path(success),
+                method.error.as_ref().map(|e| self.rust_type(e)),
+            ),
+            (Some(payload), None) => Reply::Payload(self.path(payload)),
+            (None, _) => Reply::Empty,
+        }
+    }
+
+    fn reply_type(&self, reply: &Reply) -> String {
+        match reply {
+            Reply::None | Reply::Empty => "()".into(),
+            Reply::Payload(p) => p.clone(),
+            Reply::Result(_, success, Some(error)) => format!("Result<{success}, {error}>"),
+            Reply::Result(_, success, None) => success.clone(),
+        }
+    }
+
+    pub(super) fn protocol(&mut self, p: &ir::Protocol) {
+        let name = self.path(&p.name);
+        let marker = format!("{name}Marker");
+        self.line("");
+        self.doc(&p.attributes);
+        let _ = writeln!(self.out, "/// Marker type of protocol `{}`.", p.name);
+        self.line("#[derive(Debug, Clone, Copy, PartialEq, Eq)]");
+        let _ = writeln!(self.out, "pub struct {marker};");
+        self.line("");
+        let _ = writeln!(self.out, "impl {marker} {{");
+        let discoverable = match &p.discoverable_name {
+            Some(n) => format!("Some({n:?})"),
+            None => "None".into(),
+        };
+        let _ = writeln!(
+            self.out,
+            "pub const DISCOVERABLE_NAME: Option<&'static str> = {discoverable};"
+        );
+        for m in &p.methods {
+            let _ = writeln!(
+                self.out,
+                "/// Ordinal of `{}` (selector `{}`).",
+                m.name, m.selector
+            );
+            let _ = writeln!(
+                self.out,
+                "pub const {}_ORDINAL: u64 = {:#018x};",
+                screaming(&m.name),
+                m.ordinal
+            );
+        }
+        self.line("}");
+        self.client(p, &name, &marker);
+        self.server(p, &name, &marker);
+    }
+
+    fn header(&self, marker: &str, m: &ir::Method, txid: &str) -> String {
+        format!(
+            "_rt::TransactionHeader::new({txid}, {marker}::{}_ORDINAL, {})",
+            screaming(&m.name),
+            !m.strict
+        )
+    }
+
+    fn client(&mut self, p: &ir::Protocol, name: &str, marker: &str) {
+        let client = format!("{name}Client");
+        self.line("");
+        let _ = writeln!(
+            self.out,
+            "/// Synchronous client of `{}` over any transport.",
+            p.name
+        );
+        let _ = writeln!(self.out, "pub struct {client}<T: _rt::Transport> {{");
+        self.line("client: _rt::client::Client<T>,");
+        self.line("}");
+        self.line("");
+        let _ = writeln!(self.out, "impl<T: _rt::Transport> {client}<T> {{");
+        self.line("pub fn new(transport: T) -> Self { Self { client: _rt::client::Client::new(transport) } }");
+        self.line("pub fn client(&self) -> &_rt::client::Client<T> { &self.client }");
+        for m in p.methods.iter().filter(|m| m.kind != MethodKind::Event) {
+            let reply = self.reply(m);
+            let (param, build) = match &m.request {
+                Some(req) => (
+                    format!(", mut request: {}", self.path(req)),
+                    format!(
+                        "_rt::OutgoingMessage::encode({}, &mut request)?",
+                        self.header(marker, m, "0")
+                    ),
+                ),
+                None => (
+                    String::new(),
+                    format!(
+                        "_rt::OutgoingMessage::empty({})",
+                        self.header(marker, m, "0")
+                    ),
+                ),
+            };
+            self.line("");
+            self.doc(&m.attributes);
+            let _ = writeln!(
+                self.out,
+                "pub fn {}(&self{param}) -> Result<{}, _rt::client::ClientError<T::Error>> {{",
+                snake(&m.name),
+                self.reply_type(&reply)
+            );
+            let _ = writeln!(self.out, "let message = {build};");
+            match &reply {
+                Reply::None => self.line("self.client.send(message)"),
+                Reply::Empty => {
+                    self.line("let reply = self.client.call(message)?;");
+                    self.line("reply.decode_empty()?;");
+                    self.line("Ok(())");
+                }
+                Reply::Payload(payload) => {
+                    self.line("let mut reply = self.client.call(message)?;");
+                    let _ = writeln!(self.out, "Ok(reply.decode_body::<{payload}>()?)");
+                }
+                Reply::Result(union, _, error) => {
+                    self.line("let mut reply = self.client.call(message)?;");
+                    let _ = writeln!(self.out, "match reply.decode_body::<{union}>()? {{");
+                    if error.is_some() {
+                        let _ = writeln!(self.out, "{union}::Response(value) => Ok(Ok(value)),");
+                        let _ = writeln!(self.out, "{union}::Err(error) => Ok(Err(error)),");
+                    } else {
+                        let _ = writeln!(self.out, "{union}::Response(value) => Ok(value),");
+                    }
+                    if !m.strict {
+                        let _ = writeln!(self.out, "{union}::FrameworkErr(_) => Err(_rt::client::ClientError::UnknownMethod),");
+                    }
+                    self.line("}");
+                }
+            }
+            self.line("}");
+        }
+        let events: Vec<&ir::Method> = p
+            .methods
+            .iter()
+            .filter(|m| m.kind == MethodKind::Event)
+            .collect();
+        let event_enum = format!("{name}Event");
+        if !events.is_empty() {
+            self.line("");
+            self.line("/// Waits for the next event.");
+            let _ = writeln!(self.out, "pub fn next_event(&self) -> Result<{event_enum}, _rt::client::ClientError<T::Error>> {{");
+            self.line("let mut message = self.client.next_event()?;");
+            self.line("let header = message.header()?;");
+            self.line("match header.ordinal {");
+            for m in &events {
+                let ordinal = format!("{marker}::{}_ORDINAL", screaming(&m.name));
+                match &m.response {
+                    Some(payload) => {
+                        let _ = writeln!(
+                            self.out,
+                            "{ordinal} => Ok({event_enum}::{}(message.decode_body::<{}>()?)),",
+                            camel(&m.name),
+                            self.path(payload)
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(
+                            self.out,
+                            "{ordinal} => {{ message.decode_empty()?; Ok({event_enum}::{}) }}",
+                            camel(&m.name)
+                        );
+                    }
+                }
+            }
+            let _ = writeln!(
+                self.out,
+                "ordinal if header.is_flexible() => Ok({event_enum}::Unknown {{ ordinal }}),"
+            );
+            self.line("ordinal => Err(_rt::DecodeError::UnknownOrdinal { ordinal }.into()),");
+            self.line("}");
+            self.line("}");
+        }
+        self.line("}");
+        if !events.is_empty() {
+            self.line("");
+            let _ = writeln!(self.out, "/// Events of `{}`.", p.name);
+            let derive = if events
+                .iter()
+                .any(|m| m.response.as_ref().is_some_and(|r| self.is_resource(r)))
+            {
+                "#[derive(Debug, PartialEq)]"
+            } else {
+                "#[derive(Debug, Clone, PartialEq)]"
+            };
+            self.line(derive);
+            let _ = writeln!(self.out, "pub enum {event_enum} {{");
+            for m in &events {
+                self.doc(&m.attributes);
+                match &m.response {
+                    Some(payload) => {
+                        let _ = writeln!(self.out, "{}({}),", camel(&m.name), self.path(payload));
+                    }
+                    None => {
+                        let _ = writeln!(self.out, "{},", camel(&m.name));
+                    }
+                }
+            }
+            self.line("/// A flexible event this version does not know.");
+            self.line("Unknown { ordinal: u64 },");
+            self.line("}");
+            for m in &events {
+                self.line("");
+                let _ = writeln!(self.out, "/// Encodes event `{}` for sending.", m.name);
+                let function = format!(
+                    "{}_{}_event",
+                    snake(p.name.split('/').nth(1).unwrap_or_default()),
+                    snake(&m.name)
+                );
+                match &m.response {
+                    Some(payload) => {
+                        let _ = writeln!(
+                            self.out,
+                            "pub fn {function}(mut payload: {}) -> Result<_rt::OutgoingMessage, _rt::EncodeError> {{ _rt::OutgoingMessage::encode({}, &mut payload) }}",
+                            self.path(payload),
+                            self.header(marker, m, "0")
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(
+                            self.out,
+                            "pub fn {function}() -> _rt::OutgoingMessage {{ _rt::OutgoingMessage::empty({}) }}",
+                            self.header(marker, m, "0")
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_resource(&self, qualified: &str) -> bool {
+        self.index
+            .structs
+            .get(qualified)
+            .map(|s| s.resource)
+            .or_else(|| self.index.unions.get(qualified).map(|u| u.resource))
+            .unwrap_or(true)
+    }
+
+    fn server(&mut self, p: &ir::Protocol, name: &str, marker: &str) {
+        let server = format!("{name}Server");
+        let short = p.name.split('/').nth(1).unwrap_or_default();
+        self.line("");
+        let _ = writeln!(
+            self.out,
+            "/// Implement this to serve `{}`; see [`dispatch_{}`].",
+            p.name,
+            snake(short)
+        );
+        let _ = writeln!(self.out, "pub trait {server} {{");
+        for m in p.methods.iter().filter(|m| m.kind != MethodKind::Event) {
+            let reply = self.reply(m);
+            let param = match &m.request {
+                Some(req) => format!(", request: {}", self.path(req)),
+                None => String::new(),
+            };
+            self.doc(&m.attributes);
+            let ret = match reply {
+                Reply::None | Reply::Empty => String::new(),
+                ref r => format!(" -> {}", self.reply_type(r)),
+            };
+            let _ = writeln!(self.out, "fn {}(&mut self{param}){ret};", snake(&m.name));
+        }
+        self.line("}");
+        self.line("");
+        let _ = writeln!(
+            self.out,
+            "/// Decodes one message for `{}`, calls the server, and returns the reply to send (if any).",
+            p.name
+        );
+        let _ = writeln!(
+            self.out,
+            "pub fn dispatch_{}<S: {server}>(server: &mut S, message: &mut _rt::IncomingMessage) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {{",
+            snake(short)
+        );
+        self.line("let header = message.header()?;");
+        self.line("match header.ordinal {");
+        for m in p.methods.iter().filter(|m| m.kind != MethodKind::Event) {
+            let _ = writeln!(self.out, "{marker}::{}_ORDINAL => {{", screaming(&m.name));
+            let call = match &m.request {
+                Some(req) => {
+                    let _ = writeln!(
+                        self.out,
+                        "let request = message.decode_body::<{}>()?;",
+                        self.path(req)
+                    );
+                    format!("server.{}(request)", snake(&m.name))
+                }
+                None => {
+                    self.line("message.decode_empty()?;");
+                    format!("server.{}()", snake(&m.name))
+                }
+            };
+            let header = self.header(marker, m, "header.txid");
+            match self.reply(m) {
+                Reply::None => {
+                    let _ = writeln!(self.out, "{call};");
+                    self.line("Ok(None)");
+                }
+                Reply::Empty => {
+                    let _ = writeln!(self.out, "{call};");
+                    let _ = writeln!(self.out, "Ok(Some(_rt::OutgoingMessage::empty({header})))");
+                }
+                Reply::Payload(_) => {
+                    let _ = writeln!(self.out, "let mut reply = {call};");
+                    let _ = writeln!(
+                        self.out,
+                        "Ok(Some(_rt::OutgoingMessage::encode({header}, &mut reply)?))"
+                    );
+                }
+                Reply::Result(union, _, error) => {
+                    if error.is_some() {
+                        let _ = writeln!(
+                            self.out,
+                            "let mut reply = match {call} {{ Ok(value) => {union}::Response(value), Err(error) => {union}::Err(error) }};"
+                        );
+                    } else {
+                        let _ = writeln!(self.out, "let mut reply = {union}::Response({call});");
+                    }
+                    let _ = writeln!(
+                        self.out,
+                        "Ok(Some(_rt::OutgoingMessage::encode({header}, &mut reply)?))"
+                    );
+                }
+            }
+            self.line("}");
+        }
+        match p.openness {
+            Openness::Open => {
+                self.line("_ if header.is_flexible() && header.txid != 0 => Ok(Some(_rt::server::unknown_method_reply(&header))),");
+                self.line("_ if header.is_flexible() => Ok(None),");
+            }
+            Openness::Ajar => {
+                self.line("_ if header.is_flexible() && header.txid == 0 => Ok(None),");
+            }
+            Openness::Closed => {}
+        }
+        self.line("ordinal => Err(_rt::server::DispatchError::UnknownMethod { ordinal }),");
+        self.line("}");
+        self.line("}");
+    }
+}
