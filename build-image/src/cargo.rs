@@ -60,6 +60,37 @@ fn target_dir(root: &Path, group: &Group<'_>) -> PathBuf {
     })
 }
 
+/// Maps each binary target of the workspace to the package that holds it.
+fn binary_owners(root: &Path) -> Result<std::collections::HashMap<String, String>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(root)
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !output.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("cargo metadata output")?;
+    let mut owners = std::collections::HashMap::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        let package_name = package["name"].as_str().unwrap_or_default();
+        for target in package["targets"].as_array().into_iter().flatten() {
+            let is_bin = target["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|k| k == "bin"));
+            if let (true, Some(name)) = (is_bin, target["name"].as_str()) {
+                owners.insert(name.to_string(), package_name.to_string());
+            }
+        }
+    }
+    Ok(owners)
+}
+
 /// Builds a group and returns the paths of its binaries.
 pub fn build(root: &Path, group: Group<'_>) -> Result<Vec<PathBuf>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -86,9 +117,15 @@ pub fn build(root: &Path, group: Group<'_>) -> Result<Vec<PathBuf>> {
             vec!["kernel".into()]
         }
         Group::User(programs) => {
-            command.arg("--workspace").args(["--exclude", "kernel"]);
+            // Select exactly the packages that hold the programs: building
+            // with `--workspace` would unify features with host crates and
+            // could pull `std` into user programs.
+            let owners = binary_owners(root)?;
             for program in programs.iter() {
-                command.args(["--bin", program]);
+                let Some(package) = owners.get(program.as_str()) else {
+                    bail!("no workspace package has a binary named {program:?}");
+                };
+                command.args(["-p", package, "--bin", program]);
             }
             programs.to_vec()
         }

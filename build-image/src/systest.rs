@@ -206,7 +206,7 @@ fn check_faults(run: &Captured) -> Result<(), String> {
     expect_line(run, "fault-kernel-read: reading kernel memory")?;
     expect_line(
         run,
-        "process bin/fault-kernel-read (koid 1024) faulted: #PF page fault (vector 14) error code 0x5 [protection violation, read, user] at address 0xffff800000100000",
+        "process bin/fault-kernel-read (koid 1024) thread main (koid 1025) faulted: #PF page fault (vector 14) error code 0x5 [protection violation, read, user] at address 0xffff800000100000",
     )?;
     expect_line(
         run,

@@ -32,16 +32,17 @@ mod log;
 mod arch;
 mod clock;
 mod cmdline;
+mod koid;
 mod loader;
 mod mem;
+mod object;
 mod panic;
 mod platform;
-mod process;
 mod programs;
 mod sched;
 mod syscalls;
 
-use arch::x86_64::{apic, pvh::BootInfo, timer::Reference, trap::TrapFrame};
+use arch::x86_64::{apic, pvh::BootInfo, timer::Reference};
 use cmdline::Cmdline;
 use spin::Once;
 
@@ -170,8 +171,6 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
     };
     info!("bootfs: {} files, {} KiB", bootfs.len(), module.len / 1024);
     programs::init(bootfs, cmdline.get("userboot").unwrap_or("bin/userboot"));
-
-    let mut frame = TrapFrame::new_user(0, 0, 0);
-    programs::start_next(&mut frame);
-    arch::x86_64::trap::enter_first_frame(frame)
+    programs::start_next();
+    sched::enter()
 }

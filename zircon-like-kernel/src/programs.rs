@@ -2,25 +2,28 @@
 //! the bootfs, one after another, reports how each ended, and powers the
 //! machine off after the last.
 //!
-//! This is the seed of userboot. With the kernel-objects work, the kernel
-//! starts only `bin/userboot` and userboot itself loads the rest through
-//! syscalls; the kernel's part then shrinks to handing it the bootfs.
+//! Each program becomes a process with one thread; its first argument
+//! register (`rdi`) holds a handle to its own process. This is the seed of
+//! userboot: with VMO/VMAR/process syscalls, the kernel starts only
+//! `bin/userboot` and userboot loads the rest itself.
 
 use crate::arch::x86_64::power::power_off;
-use crate::arch::x86_64::trap::TrapFrame;
-use crate::mem::address_space::AddressSpace;
-use crate::process::{Koid, Outcome, Process, Thread};
-use alloc::boxed::Box;
+use crate::koid::Koid;
+use crate::object::process::{Outcome, Process};
+use crate::object::thread::Thread;
+use crate::object::Handle;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use bootfs::Bootfs;
 use spin::Mutex;
-use zx_abi::guest_exit;
+use zx_abi::{guest_exit, Rights};
 
 struct Runner {
     bootfs: Bootfs<'static>,
     queue: Vec<String>,
     next: usize,
+    running: Option<Koid>,
     last_ok: bool,
 }
 
@@ -37,12 +40,14 @@ pub fn init(bootfs: Bootfs<'static>, programs: &str) {
         bootfs,
         queue,
         next: 0,
+        running: None,
         last_ok: true,
     });
 }
 
-/// Starts the next program that loads; powers off when none is left.
-pub fn start_next(frame: &mut TrapFrame) {
+/// Makes the next program that loads runnable; powers off when none is
+/// left.
+pub fn start_next() {
     loop {
         let (name, image) = {
             let mut guard = RUNNER.lock();
@@ -61,10 +66,8 @@ pub fn start_next(frame: &mut TrapFrame) {
                 power_off(status);
             };
             runner.next += 1;
-            (
-                name.clone(),
-                runner.bootfs.find(&name).map(|file| file.data),
-            )
+            let image = runner.bootfs.find(&name).map(|file| file.data);
+            (name, image)
         };
         let Some(image) = image else {
             error!("boot program {name} is not in the bootfs");
@@ -72,19 +75,22 @@ pub fn start_next(frame: &mut TrapFrame) {
             continue;
         };
         match spawn(&name, image) {
-            Ok(thread) => {
+            Ok((process, thread)) => {
                 info!(
                     "starting {} (process koid {}, thread koid {}, {} bytes)",
                     name,
-                    thread.process.koid,
-                    thread.koid,
+                    process.koid(),
+                    thread.koid(),
                     image.len()
                 );
-                crate::sched::run(frame, thread);
+                if let Some(runner) = RUNNER.lock().as_mut() {
+                    runner.running = Some(process.koid());
+                }
+                crate::sched::make_runnable(&thread);
                 return;
             }
             Err(error) => {
-                error!("cannot load {name}: {error}");
+                error!("cannot start {name}: {error}");
                 set_last_ok(false);
             }
         }
@@ -97,31 +103,58 @@ fn set_last_ok(ok: bool) {
     }
 }
 
-fn spawn(name: &str, image: &[u8]) -> Result<Box<Thread>, crate::loader::LoadError> {
-    let mut address_space =
-        AddressSpace::new().ok_or(crate::loader::LoadError::Map(paging::MapError::OutOfTables))?;
-    let (entry, stack_top) = crate::loader::load(&mut address_space, image)?;
-    let process = Process {
-        koid: Koid::next(),
-        name: name.into(),
-        address_space,
-    };
-    Ok(Box::new(Thread {
-        koid: Koid::next(),
-        process,
-        frame: Box::new(TrapFrame::new_user(entry, stack_top, 0)),
-    }))
+/// Why a program could not be started.
+enum SpawnError {
+    Load(crate::loader::LoadError),
+    Status(zx_abi::Status),
 }
 
-/// Called when a process ends: report, then start the next program.
-pub fn on_process_end(frame: &mut TrapFrame, name: &str, koid: Koid, outcome: Outcome) {
+impl core::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SpawnError::Load(error) => write!(f, "{error}"),
+            SpawnError::Status(status) => write!(f, "{status}"),
+        }
+    }
+}
+
+fn spawn(name: &str, image: &[u8]) -> Result<(Arc<Process>, Arc<Thread>), SpawnError> {
+    let process = Process::new(name).map_err(SpawnError::Status)?;
+    let (entry, stack_top) = process
+        .with_address_space(|space| crate::loader::load(space, image))
+        .ok_or(SpawnError::Status(zx_abi::Status::BAD_STATE))?
+        .map_err(SpawnError::Load)?;
+    let self_handle = process
+        .add_handle(Handle::new(process.clone(), Rights::DEFAULT_PROCESS))
+        .map_err(SpawnError::Status)?;
+    let thread = Thread::new(&process, "main");
+    process.add_thread(&thread).map_err(SpawnError::Status)?;
+    *thread.inner.lock().frame =
+        crate::arch::x86_64::trap::TrapFrame::new_user(entry, stack_top, self_handle as u64);
+    Ok((process, thread))
+}
+
+/// Called when any process ends: a boot program's end starts the next.
+pub fn process_ended(process: &Process, outcome: Outcome) {
+    let ours = RUNNER
+        .lock()
+        .as_ref()
+        .is_some_and(|runner| runner.running == Some(process.koid()));
     match outcome {
         Outcome::Exited(code) => info!(
             "process {} (koid {}) exited with status {}",
-            name, koid, code
+            process.name,
+            process.koid(),
+            code
         ),
-        Outcome::Killed => warn!("process {} (koid {}) killed by the kernel", name, koid),
+        Outcome::Killed => warn!(
+            "process {} (koid {}) killed by the kernel",
+            process.name,
+            process.koid()
+        ),
     }
-    set_last_ok(outcome == Outcome::Exited(0));
-    start_next(frame);
+    if ours {
+        set_last_ok(outcome == Outcome::Exited(0));
+        start_next();
+    }
 }

@@ -1,53 +1,256 @@
-//! The scheduler, in its first form: one user thread runs at a time, and
-//! when it ends (exit or fault) the boot program runner starts the next.
+//! The scheduler: preemptive, priority-based round robin on one CPU.
 //!
-//! The mechanism is the one the full scheduler keeps: a thread runs by
-//! copying its saved frame over the trap frame on the kernel stack and
-//! activating its address space; the common trap exit then resumes it.
+//! Runnable threads wait in one FIFO queue per priority; the highest
+//! non-empty queue runs next. A running thread gets a time slice of
+//! [`SLICE_TICKS`] timer ticks; when it ends and a thread of equal or higher
+//! priority is runnable, the running one goes to the back of its queue.
+//! When nothing is runnable the CPU runs the idle frame (`sti; hlt`).
+//!
+//! Mechanism: the live `TrapFrame` on the kernel stack is the running
+//! thread's state. To switch, the scheduler saves it into the thread and
+//! copies the next thread's frame over it; the common trap exit resumes
+//! whatever the frame now holds. A thread woken from a blocking syscall has
+//! that syscall completed (`syscalls::complete_wait`) right after its frame
+//! is loaded, in its own address space.
+//!
+//! Deadlines (timeouts of waits, `nanosleep`) sit in an ordered map checked
+//! on every timer tick, so their resolution is the tick (10 ms).
 
-use crate::arch::x86_64::trap::{ExceptionReport, TrapFrame};
-use crate::process::{Outcome, Thread};
-use alloc::boxed::Box;
+use crate::arch::x86_64::trap::TrapFrame;
+use crate::object::process::Process;
+use crate::object::thread::{Thread, ThreadState, Wait, WakeReason};
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::sync::{Arc, Weak};
 use spin::Mutex;
+use zx_abi::{Time, TIME_INFINITE};
 
-static CURRENT: Mutex<Option<Box<Thread>>> = Mutex::new(None);
+/// Number of priority levels.
+pub const PRIORITY_LEVELS: usize = 32;
+/// Timer ticks a thread runs before others of its priority get a turn.
+pub const SLICE_TICKS: u32 = 1;
 
-/// Makes `thread` the running thread: the trap exit will resume it.
-pub fn run(frame: &mut TrapFrame, thread: Box<Thread>) {
-    thread.process.address_space.activate();
-    frame.clone_from(&thread.frame);
-    *CURRENT.lock() = Some(thread);
+struct Scheduler {
+    current: Option<Arc<Thread>>,
+    queues: [VecDeque<Arc<Thread>>; PRIORITY_LEVELS],
+    deadlines: BTreeMap<(Time, u64), Weak<Thread>>,
+    slice_left: u32,
+    next_token: u64,
 }
 
-/// The current thread's process name and koid, for reports.
-pub fn current_name() -> Option<(alloc::string::String, crate::process::Koid)> {
-    CURRENT
-        .lock()
-        .as_ref()
-        .map(|t| (t.process.name.clone(), t.process.koid))
-}
+static SCHED: Mutex<Scheduler> = Mutex::new(Scheduler {
+    current: None,
+    queues: [const { VecDeque::new() }; PRIORITY_LEVELS],
+    deadlines: BTreeMap::new(),
+    slice_left: SLICE_TICKS,
+    next_token: 1,
+});
 
-/// Ends the current thread's process with `outcome` and moves on.
-pub fn end_current(frame: &mut TrapFrame, outcome: Outcome) {
-    let thread = CURRENT.lock().take();
-    if let Some(thread) = thread {
-        let name = thread.process.name.clone();
-        let koid = thread.process.koid;
-        // Dropping the thread frees its address space (switching CR3 to the
-        // kernel's tables first).
-        drop(thread);
-        crate::programs::on_process_end(frame, &name, koid, outcome);
+impl Scheduler {
+    fn enqueue(&mut self, thread: Arc<Thread>, priority: u8) {
+        let level = (priority as usize).min(PRIORITY_LEVELS - 1);
+        self.queues[level].push_back(thread);
     }
+
+    fn highest_runnable(&self) -> Option<usize> {
+        (0..PRIORITY_LEVELS)
+            .rev()
+            .find(|&level| !self.queues[level].is_empty())
+    }
+}
+
+/// The running thread, if any (none while idle).
+pub fn current() -> Option<Arc<Thread>> {
+    SCHED.lock().current.clone()
+}
+
+/// The running thread's process. Only called from syscalls and user
+/// faults, which always have one.
+pub fn current_process() -> Arc<Process> {
+    let thread = current().expect("a syscall always has a current thread");
+    Arc::clone(&thread.process)
+}
+
+/// A fresh wait token.
+pub fn new_token() -> u64 {
+    let mut sched = SCHED.lock();
+    sched.next_token += 1;
+    sched.next_token
+}
+
+/// Makes a new or woken thread runnable.
+pub fn make_runnable(thread: &Arc<Thread>) {
+    let priority = {
+        let mut inner = thread.inner.lock();
+        if inner.state == ThreadState::Dead {
+            return;
+        }
+        inner.state = ThreadState::Runnable;
+        inner.priority
+    };
+    SCHED.lock().enqueue(Arc::clone(thread), priority);
+}
+
+/// Wakes `thread` from wait `token` (ignored if it no longer waits there).
+pub fn wake(thread: &Arc<Thread>, token: u64, reason: WakeReason) {
+    {
+        let mut inner = thread.inner.lock();
+        let waiting = inner.state == ThreadState::Blocked
+            && inner.wait.as_ref().is_some_and(|w| w.token == token);
+        if !waiting {
+            return;
+        }
+        inner.wake = Some(reason);
+    }
+    make_runnable(thread);
+}
+
+/// Blocks the running thread in `wait` and switches away. The thread's
+/// frame (with the syscall's arguments) is saved for `complete_wait`.
+pub fn block_current(frame: &mut TrapFrame, wait: Wait) {
+    {
+        let mut sched = SCHED.lock();
+        let thread = sched
+            .current
+            .take()
+            .expect("blocking without a current thread");
+        if wait.deadline != TIME_INFINITE {
+            sched
+                .deadlines
+                .insert((wait.deadline, wait.token), Arc::downgrade(&thread));
+        }
+        drop(sched);
+        let mut inner = thread.inner.lock();
+        *inner.frame = frame.clone();
+        inner.state = ThreadState::Blocked;
+        inner.wait = Some(wait);
+        inner.wake = None;
+    }
+    schedule(frame);
+}
+
+/// Forgets a deadline (the wait ended before it).
+pub fn cancel_deadline(deadline: Time, token: u64) {
+    if deadline != TIME_INFINITE {
+        SCHED.lock().deadlines.remove(&(deadline, token));
+    }
+}
+
+/// The running thread can no longer run (it exited or its process ended):
+/// pick another without saving anything.
+pub fn abandon_current(frame: &mut TrapFrame) {
+    SCHED.lock().current = None;
+    schedule(frame);
+}
+
+/// Loads the next runnable thread (or the idle frame) into `frame`.
+pub fn schedule(frame: &mut TrapFrame) {
+    loop {
+        let next = {
+            let mut sched = SCHED.lock();
+            match sched.highest_runnable() {
+                Some(level) => sched.queues[level].pop_front(),
+                None => None,
+            }
+        };
+        let Some(thread) = next else {
+            SCHED.lock().current = None;
+            *frame = crate::arch::x86_64::idle::idle_frame();
+            return;
+        };
+        let (wait, wake) = {
+            let mut inner = thread.inner.lock();
+            if inner.state != ThreadState::Runnable {
+                continue; // died while queued
+            }
+            inner.state = ThreadState::Running;
+            frame.clone_from(&inner.frame);
+            (inner.wait.take(), inner.wake.take())
+        };
+        thread.process.activate();
+        {
+            let mut sched = SCHED.lock();
+            sched.current = Some(Arc::clone(&thread));
+            sched.slice_left = SLICE_TICKS;
+        }
+        if let Some(wait) = wait {
+            cancel_deadline(wait.deadline, wait.token);
+            let reason = wake.unwrap_or(WakeReason::TimedOut);
+            crate::syscalls::complete_wait(wait, reason, frame);
+        }
+        return;
+    }
+}
+
+/// Starts running: loads the first runnable thread and leaves boot code.
+pub fn enter() -> ! {
+    let mut frame = crate::arch::x86_64::idle::idle_frame();
+    schedule(&mut frame);
+    crate::arch::x86_64::trap::enter_first_frame(frame)
 }
 
 /// A user-mode exception: report it in full, kill the process, carry on.
 pub fn kill_current_for_fault(frame: &mut TrapFrame, cr2: u64) {
-    let (name, koid) = current_name().unwrap_or_else(|| ("?".into(), crate::process::Koid(0)));
-    let report = ExceptionReport { frame, cr2 };
-    error!("process {name} (koid {koid}) faulted: {report}");
-    end_current(frame, Outcome::Killed);
+    let thread = current().expect("a user fault always has a current thread");
+    let process = Arc::clone(&thread.process);
+    let report = crate::arch::x86_64::trap::ExceptionReport { frame, cr2 };
+    error!(
+        "process {} (koid {}) thread {} (koid {}) faulted: {}",
+        process.name,
+        process.koid(),
+        thread.name,
+        thread.koid(),
+        report
+    );
+    drop(thread);
+    process.end(crate::object::process::Outcome::Killed);
+    abandon_current(frame);
 }
 
-/// A timer tick arrived with `frame` interrupted. Nothing to preempt for
-/// yet: there is one runnable thread at most.
-pub fn on_timer_tick(_frame: &mut TrapFrame) {}
+/// A timer tick: wake threads whose deadline passed, and preempt the
+/// running thread when its slice is used up and another may run.
+pub fn on_timer_tick(frame: &mut TrapFrame) {
+    let now = crate::clock::monotonic_nanos() as Time;
+    let expired: alloc::vec::Vec<(u64, Weak<Thread>)> = {
+        let mut sched = SCHED.lock();
+        let later = sched.deadlines.split_off(&(now + 1, 0));
+        let expired = core::mem::replace(&mut sched.deadlines, later);
+        expired
+            .into_iter()
+            .map(|((_, token), thread)| (token, thread))
+            .collect()
+    };
+    for (token, thread) in expired {
+        if let Some(thread) = thread.upgrade() {
+            wake(&thread, token, WakeReason::TimedOut);
+        }
+    }
+    let switch = {
+        let mut sched = SCHED.lock();
+        let waiting = sched.highest_runnable();
+        match sched.current.clone() {
+            None => waiting.is_some(),
+            Some(current) => {
+                sched.slice_left = sched.slice_left.saturating_sub(1);
+                let priority = current.inner.lock().priority as usize;
+                if sched.slice_left == 0 && waiting.is_some_and(|level| level >= priority) {
+                    sched.current = None;
+                    drop(sched);
+                    {
+                        let mut inner = current.inner.lock();
+                        *inner.frame = frame.clone();
+                    }
+                    make_runnable(&current);
+                    true
+                } else {
+                    if sched.slice_left == 0 {
+                        sched.slice_left = SLICE_TICKS;
+                    }
+                    false
+                }
+            }
+        }
+    };
+    if switch {
+        schedule(frame);
+    }
+}

@@ -1,13 +1,16 @@
 //! The runtime every user program links: the `_start` entry point, the
-//! panic handler, and printing to the debug log.
+//! heap, the panic handler, and printing to the debug log.
 //!
 //! A program is `#![no_std] #![no_main]` and names its main function with
-//! [`entry!`]; `_start` aligns the stack, calls it, and exits the process with
-//! the code it returns. A panic prints its location and message and exits
-//! with [`PANIC_EXIT_CODE`].
+//! [`entry!`]; `_start` aligns the stack, sets up the heap, records the
+//! start-up handle to the program's own process ([`process_self`]), calls
+//! main, and exits the process with the code it returns. A panic prints its
+//! location and message and exits with [`PANIC_EXIT_CODE`].
 //!
-//! Known gaps (planned with the kernel-objects work): process arguments and
-//! start-up handles, a heap, and an async executor.
+//! Known gaps: the heap is a fixed 1 MiB region in `.bss` until VMOs exist
+//! (then it grows by mapping VMOs); start-up handles beyond the process
+//! itself, and the async executor, come with ports and the bootstrap
+//! channel.
 #![no_std]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
@@ -15,6 +18,28 @@
 extern crate baremetal;
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+static PROCESS_SELF: AtomicU32 = AtomicU32::new(zx::HANDLE_INVALID);
+
+/// The program's own process (the handle the kernel passed at start).
+pub fn process_self() -> zx::HandleRef {
+    zx::HandleRef(PROCESS_SELF.load(Ordering::Relaxed))
+}
+
+/// Size of the heap.
+pub const HEAP_SIZE: usize = 1 << 20;
+
+#[cfg(not(test))]
+mod heap {
+    use linked_list_allocator::LockedHeap;
+
+    #[global_allocator]
+    pub static HEAP: LockedHeap = LockedHeap::empty();
+
+    #[cfg_attr(not(baremetal), allow(dead_code))]
+    pub static mut HEAP_MEMORY: [u8; super::HEAP_SIZE] = [0; super::HEAP_SIZE];
+}
 
 /// Exit code of a process that panicked.
 pub const PANIC_EXIT_CODE: i64 = 101;
@@ -106,7 +131,14 @@ mod start {
         main = sym program_start,
     );
 
-    extern "C" fn program_start() -> ! {
+    extern "C" fn program_start(process_self: u64) -> ! {
+        crate::PROCESS_SELF.store(process_self as u32, core::sync::atomic::Ordering::Relaxed);
+        // SAFETY: runs once, before main and before any allocation; the
+        // region is a static used by the heap alone.
+        unsafe {
+            let memory = core::ptr::addr_of_mut!(crate::heap::HEAP_MEMORY) as *mut u8;
+            crate::heap::HEAP.lock().init(memory, crate::HEAP_SIZE);
+        }
         // SAFETY: `entry!` defines the symbol with this signature.
         let code = unsafe { __zx_program_main() };
         zx::process_exit(code)

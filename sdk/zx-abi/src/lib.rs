@@ -11,7 +11,7 @@
 //! few calls documented to return one). `rcx` and `r11` are clobbered by the
 //! instruction itself; every other register is preserved.
 //!
-//! Known gap: this first version is written by hand. The design is to declare
+//! Known gap: this version is written by hand. The design is to declare
 //! the ABI once in `idl/zx.idl` and generate this crate from it with `idlc`.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -107,27 +107,347 @@ impl core::fmt::Display for Status {
     }
 }
 
-/// System-call numbers.
+/// System-call numbers. Arguments are listed in register order; `*out`
+/// arguments are user pointers the kernel writes.
 pub mod syscall {
-    /// `debug_write(buffer: *const u8, len: usize) -> Status`: writes bytes to
-    /// the kernel's debug console. `len` is at most [`super::DEBUG_WRITE_MAX`].
+    /// `debug_write(buffer, len) -> Status`: writes bytes to the kernel's
+    /// debug console. `len` is at most [`super::DEBUG_WRITE_MAX`].
     pub const DEBUG_WRITE: u64 = 0;
     /// `clock_get_monotonic() -> i64`: nanoseconds since boot (never fails).
     pub const CLOCK_GET_MONOTONIC: u64 = 1;
-    /// `process_exit(code: i64) -> !`: ends the calling process.
+    /// `process_exit(code) -> !`: ends the calling process.
     pub const PROCESS_EXIT: u64 = 2;
+    /// `handle_close(handle) -> Status`: closing `HANDLE_INVALID` is OK.
+    pub const HANDLE_CLOSE: u64 = 3;
+    /// `handle_duplicate(handle, rights, *out) -> Status`: a new handle to
+    /// the same object with `rights` (a subset; `SAME_RIGHTS` keeps them).
+    pub const HANDLE_DUPLICATE: u64 = 4;
+    /// `handle_replace(handle, rights, *out) -> Status`: like duplicate, but
+    /// the old handle is closed on success (on failure it stays valid).
+    pub const HANDLE_REPLACE: u64 = 5;
+    /// `object_get_info(handle, topic, buffer, buffer_size, *actual, *avail)`.
+    pub const OBJECT_GET_INFO: u64 = 6;
+    /// `object_signal(handle, clear_mask, set_mask) -> Status`: user signals
+    /// (and `EVENT_SIGNALED` on events) only.
+    pub const OBJECT_SIGNAL: u64 = 7;
+    /// `object_signal_peer(handle, clear_mask, set_mask) -> Status`.
+    pub const OBJECT_SIGNAL_PEER: u64 = 8;
+    /// `object_wait_one(handle, signals, deadline, *observed) -> Status`.
+    pub const OBJECT_WAIT_ONE: u64 = 9;
+    /// `object_wait_many(*items, count, deadline) -> Status`.
+    pub const OBJECT_WAIT_MANY: u64 = 10;
+    /// `event_create(options, *out) -> Status`.
+    pub const EVENT_CREATE: u64 = 11;
+    /// `eventpair_create(options, *out0, *out1) -> Status`.
+    pub const EVENTPAIR_CREATE: u64 = 12;
+    /// `channel_create(options, *out0, *out1) -> Status`.
+    pub const CHANNEL_CREATE: u64 = 13;
+    /// `channel_write(handle, options, bytes, num_bytes, handles, num_handles)`:
+    /// the handles are moved into the message (closed in the caller), also
+    /// when the write fails.
+    pub const CHANNEL_WRITE: u64 = 14;
+    /// `channel_read(handle, options, bytes, handles, num_bytes,
+    /// num_handles, *actual_bytes, *actual_handles) -> Status`.
+    pub const CHANNEL_READ: u64 = 15;
+    /// `nanosleep(deadline) -> Status`.
+    pub const NANOSLEEP: u64 = 16;
+    /// `thread_create(process, name, name_len, options, *out) -> Status`.
+    pub const THREAD_CREATE: u64 = 17;
+    /// `thread_start(thread, entry, stack, arg1, arg2) -> Status`.
+    pub const THREAD_START: u64 = 18;
+    /// `thread_exit() -> !`.
+    pub const THREAD_EXIT: u64 = 19;
 
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 3;
+    pub const COUNT: u64 = 20;
 
     /// Name of a syscall number, for traces and reports.
     pub fn name(number: u64) -> &'static str {
-        match number {
-            DEBUG_WRITE => "debug_write",
-            CLOCK_GET_MONOTONIC => "clock_get_monotonic",
-            PROCESS_EXIT => "process_exit",
-            _ => "invalid",
-        }
+        const NAMES: [&str; COUNT as usize] = [
+            "debug_write",
+            "clock_get_monotonic",
+            "process_exit",
+            "handle_close",
+            "handle_duplicate",
+            "handle_replace",
+            "object_get_info",
+            "object_signal",
+            "object_signal_peer",
+            "object_wait_one",
+            "object_wait_many",
+            "event_create",
+            "eventpair_create",
+            "channel_create",
+            "channel_write",
+            "channel_read",
+            "nanosleep",
+            "thread_create",
+            "thread_start",
+            "thread_exit",
+        ];
+        NAMES.get(number as usize).copied().unwrap_or("invalid")
+    }
+}
+
+/// A handle value as user space sees it: a per-process name for a
+/// (kernel object, rights) pair. Values are unforgeable: they are scrambled
+/// with a per-process secret and never reused while the process lives.
+pub type HandleValue = u32;
+
+/// The value that is never a handle.
+pub const HANDLE_INVALID: HandleValue = 0;
+
+/// A point in monotonic time, in nanoseconds since boot.
+pub type Time = i64;
+
+/// A deadline that never passes.
+pub const TIME_INFINITE: Time = i64::MAX;
+
+/// Largest channel message, in bytes (as in Zircon).
+pub const CHANNEL_MAX_MSG_BYTES: usize = 65536;
+/// Most handles in one channel message (as in Zircon).
+pub const CHANNEL_MAX_MSG_HANDLES: usize = 64;
+/// Most items in one `object_wait_many`.
+pub const WAIT_MANY_MAX_ITEMS: usize = 64;
+/// Longest thread name.
+pub const MAX_NAME_LEN: usize = 32;
+
+bitflags::bitflags! {
+    /// What a handle allows (Zircon's `ZX_RIGHT_*` values).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct Rights: u32 {
+        /// The handle may be duplicated.
+        const DUPLICATE = 1 << 0;
+        /// The handle may be sent over a channel.
+        const TRANSFER = 1 << 1;
+        /// Read data (channel messages, VMO contents, ...).
+        const READ = 1 << 2;
+        /// Write data.
+        const WRITE = 1 << 3;
+        /// Map as executable.
+        const EXECUTE = 1 << 4;
+        /// Map into an address space.
+        const MAP = 1 << 5;
+        /// Read properties.
+        const GET_PROPERTY = 1 << 6;
+        /// Set properties.
+        const SET_PROPERTY = 1 << 7;
+        /// Enumerate children.
+        const ENUMERATE = 1 << 8;
+        /// Destroy (kill) the object.
+        const DESTROY = 1 << 9;
+        /// Set policy.
+        const SET_POLICY = 1 << 10;
+        /// Read policy.
+        const GET_POLICY = 1 << 11;
+        /// Raise or clear the object's user signals.
+        const SIGNAL = 1 << 12;
+        /// Raise or clear the peer's user signals.
+        const SIGNAL_PEER = 1 << 13;
+        /// Wait on the object's signals.
+        const WAIT = 1 << 14;
+        /// Inspect (object_get_info).
+        const INSPECT = 1 << 15;
+        /// Create child jobs and processes.
+        const MANAGE_JOB = 1 << 16;
+        /// Manage a process (create threads, map memory).
+        const MANAGE_PROCESS = 1 << 17;
+        /// Manage a thread (start it).
+        const MANAGE_THREAD = 1 << 18;
+        /// Apply a scheduling profile.
+        const APPLY_PROFILE = 1 << 19;
+        /// Not a right: "the same rights as the original" for duplicate and
+        /// replace.
+        const SAME_RIGHTS = 1 << 31;
+
+        /// What nearly every handle has.
+        const BASIC = Self::TRANSFER.bits() | Self::DUPLICATE.bits() | Self::WAIT.bits() | Self::INSPECT.bits();
+        /// Data access.
+        const IO = Self::READ.bits() | Self::WRITE.bits();
+        /// Property access.
+        const PROPERTY = Self::GET_PROPERTY.bits() | Self::SET_PROPERTY.bits();
+    }
+}
+
+impl Rights {
+    /// Default rights of a new channel endpoint (not duplicable, as in Zircon).
+    pub const DEFAULT_CHANNEL: Rights = Rights::from_bits_retain(
+        Rights::TRANSFER.bits()
+            | Rights::WAIT.bits()
+            | Rights::INSPECT.bits()
+            | Rights::IO.bits()
+            | Rights::SIGNAL.bits()
+            | Rights::SIGNAL_PEER.bits(),
+    );
+    /// Default rights of a new event.
+    pub const DEFAULT_EVENT: Rights =
+        Rights::from_bits_retain(Rights::BASIC.bits() | Rights::SIGNAL.bits());
+    /// Default rights of a new event pair endpoint.
+    pub const DEFAULT_EVENTPAIR: Rights = Rights::from_bits_retain(
+        Rights::BASIC.bits() | Rights::SIGNAL.bits() | Rights::SIGNAL_PEER.bits(),
+    );
+    /// Default rights of a new process handle.
+    pub const DEFAULT_PROCESS: Rights = Rights::from_bits_retain(
+        Rights::BASIC.bits()
+            | Rights::IO.bits()
+            | Rights::PROPERTY.bits()
+            | Rights::ENUMERATE.bits()
+            | Rights::DESTROY.bits()
+            | Rights::SIGNAL.bits()
+            | Rights::MANAGE_PROCESS.bits()
+            | Rights::MANAGE_THREAD.bits(),
+    );
+    /// Default rights of a new thread handle.
+    pub const DEFAULT_THREAD: Rights = Rights::from_bits_retain(
+        Rights::BASIC.bits()
+            | Rights::IO.bits()
+            | Rights::PROPERTY.bits()
+            | Rights::DESTROY.bits()
+            | Rights::SIGNAL.bits()
+            | Rights::MANAGE_THREAD.bits(),
+    );
+}
+
+bitflags::bitflags! {
+    /// Object signals (Zircon's `ZX_*_SIGNAL*` values). The meaning of the
+    /// low bits depends on the object type; bits 24..32 are user signals on
+    /// every object.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct Signals: u32 {
+        /// Channel: a message is waiting.
+        const CHANNEL_READABLE = 1 << 0;
+        /// Channel: a write can succeed.
+        const CHANNEL_WRITABLE = 1 << 1;
+        /// Channel, event pair: the other end is closed.
+        const PEER_CLOSED = 1 << 2;
+        /// Event, event pair: signaled by `object_signal`.
+        const EVENT_SIGNALED = 1 << 3;
+        /// Process, thread: it has ended.
+        const TASK_TERMINATED = 1 << 3;
+        /// Thread: it is running or runnable.
+        const THREAD_RUNNING = 1 << 4;
+        /// User signal 0.
+        const USER_0 = 1 << 24;
+        /// User signal 1.
+        const USER_1 = 1 << 25;
+        /// User signal 2.
+        const USER_2 = 1 << 26;
+        /// User signal 3.
+        const USER_3 = 1 << 27;
+        /// User signal 4.
+        const USER_4 = 1 << 28;
+        /// User signal 5.
+        const USER_5 = 1 << 29;
+        /// User signal 6.
+        const USER_6 = 1 << 30;
+        /// User signal 7.
+        const USER_7 = 1 << 31;
+        /// All user signals.
+        const USER_ALL = 0xff00_0000;
+    }
+}
+
+/// Kernel object types (Zircon's `ZX_OBJ_TYPE_*` values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum ObjectType {
+    /// A process.
+    Process = 1,
+    /// A thread.
+    Thread = 2,
+    /// A virtual memory object.
+    Vmo = 3,
+    /// A channel endpoint.
+    Channel = 4,
+    /// An event.
+    Event = 5,
+    /// A port.
+    Port = 6,
+    /// An event pair endpoint.
+    EventPair = 16,
+    /// A job.
+    Job = 17,
+    /// A virtual memory address region.
+    Vmar = 18,
+    /// A timer.
+    Timer = 22,
+}
+
+/// One entry of `object_wait_many` (`zx_wait_item_t`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    zerocopy::FromBytes,
+    zerocopy::IntoBytes,
+    zerocopy::Immutable,
+)]
+#[repr(C)]
+pub struct WaitItem {
+    /// The handle to wait on.
+    pub handle: HandleValue,
+    /// Signals that end the wait.
+    pub wait_for: u32,
+    /// Written by the kernel: the signals observed.
+    pub pending: u32,
+}
+
+/// `object_get_info` topics and their records.
+pub mod info {
+    /// Topic: [`HandleBasic`] about the handle itself.
+    pub const HANDLE_BASIC: u32 = 2;
+    /// Topic: [`ProcessResources`] of a process.
+    pub const PROCESS_RESOURCES: u32 = 0x1000;
+
+    /// Basic facts about a handle (`zx_info_handle_basic_t`).
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        Default,
+        PartialEq,
+        Eq,
+        zerocopy::FromBytes,
+        zerocopy::IntoBytes,
+        zerocopy::Immutable,
+    )]
+    #[repr(C)]
+    pub struct HandleBasic {
+        /// The object's koid.
+        pub koid: u64,
+        /// The handle's rights.
+        pub rights: u32,
+        /// The object's type (`ObjectType` as u32).
+        pub object_type: u32,
+        /// The peer's koid for two-ended objects, else 0.
+        pub related_koid: u64,
+        /// Zero.
+        pub reserved: u64,
+    }
+
+    /// What a process holds.
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        Default,
+        PartialEq,
+        Eq,
+        zerocopy::FromBytes,
+        zerocopy::IntoBytes,
+        zerocopy::Immutable,
+    )]
+    #[repr(C)]
+    pub struct ProcessResources {
+        /// Handles in its table.
+        pub handle_count: u64,
+        /// Threads that have not ended.
+        pub thread_count: u64,
+        /// Bytes of memory mapped into its address space.
+        pub mapped_bytes: u64,
     }
 }
 

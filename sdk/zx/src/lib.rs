@@ -1,18 +1,32 @@
 //! Rust bindings to the kernel's system calls.
 //!
-//! `raw` holds one `unsafe` stub per calling shape (the `syscall` instruction
-//! with 0–8 arguments, per the convention in [`zx_abi`]); the functions at
-//! the crate root are the safe wrappers a program uses, taking slices and
-//! returning `Result<_, Status>`.
+//! - [`raw`]: one `unsafe` stub per calling shape (the `syscall`
+//!   instruction with up to eight arguments, per the convention in
+//!   [`zx_abi`]);
+//! - safe wrappers: owned handle types ([`Handle`], [`Channel`], [`Event`],
+//!   [`EventPair`], [`Process`], [`Thread`]) that close on drop, with methods
+//!   for what each object does; free functions for the rest.
 //!
-//! Only meaningful inside the OS: on the host the stubs would talk to Linux,
-//! so they are compiled only with `--cfg baremetal` (set by build-image); the
-//! host sees the types and signatures, which keeps `cargo check` and clippy
-//! useful on the whole workspace.
+//! On the host the stubs would talk to Linux, so they are compiled only
+//! with `--cfg baremetal` (set by build-image); on the host every call
+//! returns `NOT_SUPPORTED`, which keeps `cargo check` and clippy useful on
+//! the whole workspace.
 #![no_std]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
-pub use zx_abi::{syscall as numbers, Status, USER_ADDRESS_LIMIT};
+extern crate alloc;
+
+mod handle;
+mod objects;
+pub mod raw;
+
+pub use handle::{AsHandleRef, Handle, HandleRef};
+pub use objects::{Channel, Event, EventPair, MessageBuf, Process, Thread};
+pub use zx_abi::info;
+pub use zx_abi::{
+    syscall as numbers, HandleValue, ObjectType, Rights, Signals, Status, Time, WaitItem,
+    HANDLE_INVALID, TIME_INFINITE, USER_ADDRESS_LIMIT,
+};
 
 /// Time since boot, in nanoseconds, from the monotonic clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -23,49 +37,29 @@ impl MonotonicTime {
     pub fn into_nanos(self) -> i64 {
         self.0
     }
+
+    /// This time plus `nanos` (saturating: never past `TIME_INFINITE`).
+    pub fn after_nanos(self, nanos: i64) -> Time {
+        self.0.saturating_add(nanos)
+    }
 }
 
-#[cfg(baremetal)]
-pub mod raw {
-    //! The raw `syscall` stubs.
-    use core::arch::asm;
-
-    /// Issues syscall `number` with up to six arguments.
-    ///
-    /// # Safety
-    /// Pointer arguments must be valid for what the syscall does with them.
-    #[inline(always)]
-    pub unsafe fn syscall6(
-        number: u64,
-        a0: u64,
-        a1: u64,
-        a2: u64,
-        a3: u64,
-        a4: u64,
-        a5: u64,
-    ) -> u64 {
-        let ret: u64;
-        // SAFETY: the kernel preserves every register but rax (result), rcx
-        // and r11 (clobbered by `syscall` itself); memory effects are those
-        // of the syscall, covered by the caller's contract.
-        unsafe {
-            asm!("syscall",
-                 inlateout("rax") number => ret,
-                 in("rdi") a0, in("rsi") a1, in("rdx") a2,
-                 in("r10") a3, in("r8") a4, in("r9") a5,
-                 lateout("rcx") _, lateout("r11") _,
-                 options(nostack));
-        }
-        ret
-    }
+/// Turns a raw syscall return into `Ok(())` or the error status.
+pub(crate) fn status(raw: u64) -> Result<(), Status> {
+    Status::from_raw(raw).ok()
 }
 
 /// Writes `bytes` to the kernel's debug console.
 pub fn debug_write(bytes: &[u8]) -> Result<(), Status> {
     for chunk in bytes.chunks(zx_abi::DEBUG_WRITE_MAX) {
         // SAFETY: `chunk` is a valid slice for the duration of the call.
-        let status = unsafe { debug_write_raw(chunk.as_ptr(), chunk.len()) };
-        status.ok()?;
+        status(unsafe {
+            raw::syscall2(
+                numbers::DEBUG_WRITE,
+                chunk.as_ptr() as u64,
+                chunk.len() as u64,
+            )
+        })?;
     }
     Ok(())
 }
@@ -74,54 +68,73 @@ pub fn debug_write(bytes: &[u8]) -> Result<(), Status> {
 /// pointer validation.
 ///
 /// # Safety
-/// The kernel validates the range; the call itself cannot corrupt the
-/// caller's memory (the kernel only reads it), so any value is allowed. It is
-/// `unsafe` because reading an arbitrary address is not a Rust operation.
+/// The kernel only reads the range and validates it, so the call cannot
+/// corrupt the caller; it is `unsafe` because the pointer is arbitrary.
 pub unsafe fn debug_write_raw(ptr: *const u8, len: usize) -> Status {
-    #[cfg(baremetal)]
-    {
-        // SAFETY: debug_write only reads [ptr, ptr + len), which the kernel
-        // validates.
-        let raw =
-            unsafe { raw::syscall6(numbers::DEBUG_WRITE, ptr as u64, len as u64, 0, 0, 0, 0) };
-        Status::from_raw(raw)
-    }
-    #[cfg(not(baremetal))]
-    {
-        let _ = (ptr, len);
-        Status::NOT_SUPPORTED
-    }
+    // SAFETY: see above.
+    Status::from_raw(unsafe { raw::syscall2(numbers::DEBUG_WRITE, ptr as u64, len as u64) })
+}
+
+/// Issues syscall `number` with raw arguments and returns `rax`, for tests
+/// of the kernel's validation.
+///
+/// # Safety
+/// Arguments that the syscall treats as pointers must be valid for it, or
+/// deliberately invalid in a way the kernel must reject.
+pub unsafe fn syscall_raw(number: u64, args: [u64; 8]) -> u64 {
+    // SAFETY: per the contract above.
+    unsafe { raw::syscall8(number, args) }
 }
 
 /// Issues an arbitrary syscall number with no arguments, for tests of the
 /// kernel's dispatch.
 pub fn syscall_by_number(number: u64) -> u64 {
-    #[cfg(baremetal)]
-    {
-        // SAFETY: no pointers are passed, so no memory can be affected by
-        // the kernel's answer.
-        unsafe { raw::syscall6(number, 0, 0, 0, 0, 0, 0) }
-    }
-    #[cfg(not(baremetal))]
-    {
-        let _ = number;
-        Status::NOT_SUPPORTED.0 as i64 as u64
-    }
+    // SAFETY: all arguments are zero: no memory can be affected.
+    unsafe { raw::syscall8(number, [0; 8]) }
 }
 
 /// The monotonic clock: nanoseconds since boot.
 pub fn clock_get_monotonic() -> MonotonicTime {
-    MonotonicTime(syscall_by_number(numbers::CLOCK_GET_MONOTONIC) as i64)
+    // SAFETY: no arguments.
+    MonotonicTime(unsafe { raw::syscall0(numbers::CLOCK_GET_MONOTONIC) } as i64)
+}
+
+/// Sleeps until `deadline` (monotonic nanoseconds).
+pub fn nanosleep(deadline: Time) -> Result<(), Status> {
+    // SAFETY: no pointers.
+    status(unsafe { raw::syscall1(numbers::NANOSLEEP, deadline as u64) })
+}
+
+/// A deadline `nanos` from now.
+pub fn deadline_after(nanos: i64) -> Time {
+    clock_get_monotonic().after_nanos(nanos)
+}
+
+/// Waits on several objects; fills each item's `pending`.
+pub fn object_wait_many(items: &mut [WaitItem], deadline: Time) -> Result<(), Status> {
+    // SAFETY: `items` is valid for reads and writes of its length.
+    status(unsafe {
+        raw::syscall3(
+            numbers::OBJECT_WAIT_MANY,
+            items.as_mut_ptr() as u64,
+            items.len() as u64,
+            deadline as u64,
+        )
+    })
 }
 
 /// Ends the calling process with `code`.
 pub fn process_exit(code: i64) -> ! {
-    #[cfg(baremetal)]
-    {
-        // SAFETY: process_exit takes no pointers and does not return.
-        unsafe { raw::syscall6(numbers::PROCESS_EXIT, code as u64, 0, 0, 0, 0, 0) };
-    }
-    let _ = code;
+    // SAFETY: no pointers; does not return.
+    unsafe { raw::syscall1(numbers::PROCESS_EXIT, code as u64) };
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+
+/// Ends the calling thread.
+pub fn thread_exit() -> ! {
+    // SAFETY: no pointers; does not return.
+    unsafe { raw::syscall0(numbers::THREAD_EXIT) };
     #[allow(clippy::empty_loop)]
     loop {}
 }

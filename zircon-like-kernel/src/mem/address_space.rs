@@ -13,6 +13,7 @@ use zx_abi::USER_ADDRESS_LIMIT;
 /// One process's page tables.
 pub struct AddressSpace {
     root: PhysAddr,
+    pages: u64,
 }
 
 /// Number of top-level entries of the user half.
@@ -25,7 +26,7 @@ impl AddressSpace {
         let root = tables.alloc_table()?;
         let kernel = tables.table(kernel_root()).clone();
         tables.table(root).entries[USER_SLOTS..].copy_from_slice(&kernel.entries[USER_SLOTS..]);
-        Some(AddressSpace { root })
+        Some(AddressSpace { root, pages: 0 })
     }
 
     /// Maps a new zeroed page at `virt` (user space) and returns its
@@ -52,7 +53,13 @@ impl AddressSpace {
             frames::free(frame);
             return Err(error);
         }
+        self.pages += 1;
         Ok(phys)
+    }
+
+    /// Bytes of memory mapped.
+    pub fn mapped_bytes(&self) -> u64 {
+        self.pages * pmm::FRAME_SIZE
     }
 
     /// Makes this address space current on this CPU.

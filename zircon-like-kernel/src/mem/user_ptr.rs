@@ -1,9 +1,12 @@
 //! Validated access to user memory. Syscalls turn raw `(address, length)`
-//! arguments into a [`UserSlice`] first — which checks the range lies
-//! entirely in user space and does not wrap — and only then copy, through
-//! the fault-tolerant routine in `arch::x86_64::usercopy`.
+//! arguments into a [`UserSlice`] (or a typed [`UserOut`] / [`UserIn`])
+//! first — which checks that the range lies entirely in user space and does
+//! not wrap — and only then copy, through the fault-tolerant routine in
+//! `arch::x86_64::usercopy`. A missing or read-only user page makes the copy
+//! fail with `INVALID_ARGS`; it never crashes the kernel.
 
 use crate::arch::x86_64::usercopy;
+use zerocopy::{FromBytes, Immutable, IntoBytes};
 use zx_abi::{Status, USER_ADDRESS_LIMIT};
 
 /// A range of the current process's memory that lies wholly in user space.
@@ -26,8 +29,12 @@ impl UserSlice {
         Ok(UserSlice { address, len })
     }
 
+    /// First address.
+    pub fn address(&self) -> u64 {
+        self.address
+    }
+
     /// Copies the whole range into `buffer` (which must be as long).
-    /// Unmapped or inaccessible user pages give `INVALID_ARGS`.
     pub fn read(&self, buffer: &mut [u8]) -> Result<(), Status> {
         if buffer.len() != self.len {
             return Err(Status::INTERNAL);
@@ -37,4 +44,68 @@ impl UserSlice {
         unsafe { usercopy::copy(buffer.as_mut_ptr(), self.address as *const u8, self.len) }
             .map_err(|_| Status::INVALID_ARGS)
     }
+
+    /// Copies the range into a new vector.
+    pub fn read_to_vec(&self) -> Result<alloc::vec::Vec<u8>, Status> {
+        let mut bytes = alloc::vec![0u8; self.len];
+        self.read(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Copies `data` (which must not be longer) to the start of the range.
+    pub fn write(&self, data: &[u8]) -> Result<(), Status> {
+        if data.len() > self.len {
+            return Err(Status::INTERNAL);
+        }
+        // SAFETY: as in `read`, in the other direction.
+        unsafe { usercopy::copy(self.address as *mut u8, data.as_ptr(), data.len()) }
+            .map_err(|_| Status::INVALID_ARGS)
+    }
+}
+
+/// A user pointer the kernel writes one `T` to (an "out" argument).
+/// Address 0 means "not wanted" where a syscall allows that.
+#[derive(Clone, Copy, Debug)]
+pub struct UserOut<T> {
+    slice: Option<UserSlice>,
+    _type: core::marker::PhantomData<T>,
+}
+
+impl<T: IntoBytes + Immutable> UserOut<T> {
+    /// A required out pointer: must be valid.
+    pub fn required(address: u64) -> Result<UserOut<T>, Status> {
+        if address == 0 {
+            return Err(Status::INVALID_ARGS);
+        }
+        Ok(UserOut {
+            slice: Some(UserSlice::new(address, core::mem::size_of::<T>())?),
+            _type: core::marker::PhantomData,
+        })
+    }
+
+    /// An optional out pointer: 0 means the caller does not want the value.
+    pub fn optional(address: u64) -> Result<UserOut<T>, Status> {
+        if address == 0 {
+            return Ok(UserOut {
+                slice: None,
+                _type: core::marker::PhantomData,
+            });
+        }
+        Self::required(address)
+    }
+
+    /// Writes the value (nothing for an absent optional pointer).
+    pub fn write(&self, value: &T) -> Result<(), Status> {
+        match self.slice {
+            Some(slice) => slice.write(value.as_bytes()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Reads a `T` from user memory.
+pub fn read_value<T: FromBytes>(address: u64) -> Result<T, Status> {
+    let slice = UserSlice::new(address, core::mem::size_of::<T>())?;
+    let bytes = slice.read_to_vec()?;
+    T::read_from_bytes(&bytes).map_err(|_| Status::INTERNAL)
 }

@@ -4,6 +4,7 @@
 pub mod apic;
 pub mod boot;
 pub mod gdt;
+pub mod idle;
 pub mod idt;
 pub mod percpu;
 pub mod power;

@@ -1,0 +1,239 @@
+//! Typed handles for each object kind.
+
+use crate::handle::{AsHandleRef, Handle};
+use crate::raw;
+use alloc::vec::Vec;
+use zx_abi::info::ProcessResources;
+use zx_abi::{syscall as nr, HandleValue, Status, HANDLE_INVALID};
+
+macro_rules! handle_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, PartialEq, Eq, Hash)]
+        pub struct $name(Handle);
+
+        impl $name {
+            /// Wraps an untyped handle (the kernel checks the type on use).
+            pub fn from_handle(handle: Handle) -> Self {
+                $name(handle)
+            }
+
+            /// Unwraps the untyped handle.
+            pub fn into_handle(self) -> Handle {
+                self.0
+            }
+
+            /// The untyped handle.
+            pub fn handle(&self) -> &Handle {
+                &self.0
+            }
+        }
+
+        impl AsHandleRef for $name {
+            fn raw_handle(&self) -> HandleValue {
+                self.0.raw_handle()
+            }
+        }
+    };
+}
+
+handle_type!(
+    /// One endpoint of a channel.
+    Channel
+);
+handle_type!(
+    /// An event.
+    Event
+);
+handle_type!(
+    /// One end of an event pair.
+    EventPair
+);
+handle_type!(
+    /// A process.
+    Process
+);
+handle_type!(
+    /// A thread.
+    Thread
+);
+
+fn pair(number: u64) -> Result<(Handle, Handle), Status> {
+    let (mut a, mut b) = (HANDLE_INVALID, HANDLE_INVALID);
+    // SAFETY: both outputs are valid u32s for the kernel to write.
+    crate::status(unsafe {
+        raw::syscall3(
+            number,
+            0,
+            &mut a as *mut u32 as u64,
+            &mut b as *mut u32 as u64,
+        )
+    })?;
+    Ok((Handle::from_raw(a), Handle::from_raw(b)))
+}
+
+/// A received message: bytes and handles.
+#[derive(Debug, Default)]
+pub struct MessageBuf {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// The handles.
+    pub handles: Vec<Handle>,
+}
+
+impl Channel {
+    /// A new pair of connected endpoints.
+    pub fn create() -> Result<(Channel, Channel), Status> {
+        let (a, b) = pair(nr::CHANNEL_CREATE)?;
+        Ok((Channel(a), Channel(b)))
+    }
+
+    /// Writes a message; the handles move into it (they are consumed even
+    /// if the write fails).
+    pub fn write(&self, bytes: &[u8], handles: Vec<Handle>) -> Result<(), Status> {
+        let values: Vec<HandleValue> = handles.into_iter().map(Handle::into_raw).collect();
+        // SAFETY: both slices are valid for their lengths.
+        crate::status(unsafe {
+            raw::syscall6(
+                nr::CHANNEL_WRITE,
+                self.raw_handle() as u64,
+                0,
+                bytes.as_ptr() as u64,
+                bytes.len() as u64,
+                values.as_ptr() as u64,
+                values.len() as u64,
+            )
+        })
+    }
+
+    /// Reads a message into caller buffers; returns (bytes, handles) read,
+    /// or on `BUFFER_TOO_SMALL` the sizes needed in `needed`.
+    pub fn read_raw(
+        &self,
+        bytes: &mut [u8],
+        handles: &mut [HandleValue],
+        needed: &mut (u32, u32),
+    ) -> Result<(usize, usize), Status> {
+        let (mut actual_bytes, mut actual_handles) = (0u32, 0u32);
+        // SAFETY: the buffers and outputs are valid for the kernel to write.
+        let result = crate::status(unsafe {
+            raw::syscall8(
+                nr::CHANNEL_READ,
+                [
+                    self.raw_handle() as u64,
+                    0,
+                    bytes.as_mut_ptr() as u64,
+                    handles.as_mut_ptr() as u64,
+                    bytes.len() as u64,
+                    handles.len() as u64,
+                    &mut actual_bytes as *mut u32 as u64,
+                    &mut actual_handles as *mut u32 as u64,
+                ],
+            )
+        });
+        *needed = (actual_bytes, actual_handles);
+        result.map(|()| (actual_bytes as usize, actual_handles as usize))
+    }
+
+    /// Reads the next message, growing `buffer` as needed.
+    pub fn read(&self, buffer: &mut MessageBuf) -> Result<(), Status> {
+        let mut handles = [HANDLE_INVALID; zx_abi::CHANNEL_MAX_MSG_HANDLES];
+        if buffer.bytes.capacity() < 256 {
+            buffer.bytes.reserve(256);
+        }
+        loop {
+            let capacity = buffer.bytes.capacity();
+            buffer.bytes.resize(capacity, 0);
+            let mut needed = (0, 0);
+            match self.read_raw(&mut buffer.bytes, &mut handles, &mut needed) {
+                Ok((n_bytes, n_handles)) => {
+                    buffer.bytes.truncate(n_bytes);
+                    buffer.handles = handles[..n_handles]
+                        .iter()
+                        .map(|&h| Handle::from_raw(h))
+                        .collect();
+                    return Ok(());
+                }
+                Err(Status::BUFFER_TOO_SMALL) => {
+                    buffer.bytes.reserve(needed.0 as usize);
+                }
+                Err(status) => return Err(status),
+            }
+        }
+    }
+}
+
+impl Event {
+    /// A new event.
+    pub fn create() -> Result<Event, Status> {
+        let mut out = HANDLE_INVALID;
+        // SAFETY: `out` is valid for the kernel to write.
+        crate::status(unsafe { raw::syscall2(nr::EVENT_CREATE, 0, &mut out as *mut u32 as u64) })?;
+        Ok(Event(Handle::from_raw(out)))
+    }
+}
+
+impl EventPair {
+    /// A new pair of linked ends.
+    pub fn create() -> Result<(EventPair, EventPair), Status> {
+        let (a, b) = pair(nr::EVENTPAIR_CREATE)?;
+        Ok((EventPair(a), EventPair(b)))
+    }
+}
+
+impl Process {
+    /// Resource counts of the process.
+    pub fn resources(&self) -> Result<ProcessResources, Status> {
+        let mut record = ProcessResources::default();
+        // SAFETY: `record` is valid for the kernel to write its size.
+        crate::status(unsafe {
+            raw::syscall6(
+                nr::OBJECT_GET_INFO,
+                self.raw_handle() as u64,
+                zx_abi::info::PROCESS_RESOURCES as u64,
+                &mut record as *mut ProcessResources as u64,
+                core::mem::size_of::<ProcessResources>() as u64,
+                0,
+                0,
+            )
+        })?;
+        Ok(record)
+    }
+
+    /// Creates a thread in this process (not started).
+    pub fn create_thread(&self, name: &str) -> Result<Thread, Status> {
+        let mut out = HANDLE_INVALID;
+        // SAFETY: the name and output are valid for the kernel.
+        crate::status(unsafe {
+            raw::syscall5(
+                nr::THREAD_CREATE,
+                self.raw_handle() as u64,
+                name.as_ptr() as u64,
+                name.len() as u64,
+                0,
+                &mut out as *mut u32 as u64,
+            )
+        })?;
+        Ok(Thread(Handle::from_raw(out)))
+    }
+}
+
+impl Thread {
+    /// Starts the thread at `entry` with stack pointer `stack` and two
+    /// arguments (in `rdi` and `rsi`).
+    pub fn start(&self, entry: usize, stack: usize, arg1: u64, arg2: u64) -> Result<(), Status> {
+        // SAFETY: no memory is passed; the kernel validates the addresses
+        // only as user addresses, the thread's own code is responsible for
+        // what it runs.
+        crate::status(unsafe {
+            raw::syscall5(
+                nr::THREAD_START,
+                self.raw_handle() as u64,
+                entry as u64,
+                stack as u64,
+                arg1,
+                arg2,
+            )
+        })
+    }
+}

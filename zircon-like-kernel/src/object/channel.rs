@@ -1,0 +1,165 @@
+//! Channels: two linked endpoints carrying messages of bytes and handles.
+//!
+//! A write appends to the *peer's* queue and raises its `CHANNEL_READABLE`;
+//! a read pops the reader's own queue. Order is preserved. Handles written
+//! into a message leave the writer's table and stay alive inside the
+//! message until the reader takes them, so an endpoint can travel to
+//! another process with its queue intact and no message is lost.
+//!
+//! When an endpoint's last handle goes, its queue is dropped (closing the
+//! handles in it) and the peer sees `PEER_CLOSED`; writes to a closed peer
+//! fail with `PEER_CLOSED`, while reads still drain what is queued.
+
+use super::peered::PeerLink;
+use super::{impl_into_any, Handle, KernelObject, ObjectBase};
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use spin::Mutex;
+use zx_abi::{ObjectType, Signals, Status};
+
+/// Most messages a channel endpoint queues before writes are refused
+/// (as Zircon's limit, so a stuck reader cannot exhaust kernel memory).
+pub const MAX_PENDING_MESSAGES: usize = 3500;
+
+/// One message.
+pub struct Message {
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Its handles, in order.
+    pub handles: Vec<Handle>,
+}
+
+/// One endpoint of a channel.
+pub struct Channel {
+    base: ObjectBase,
+    link: PeerLink<Channel>,
+    queue: Mutex<VecDeque<Message>>,
+}
+
+/// What a read found when it could not return a message.
+pub enum ReadError {
+    /// No message and the peer is open: try later.
+    ShouldWait,
+    /// No message and the peer is closed.
+    PeerClosed,
+    /// The first message needs larger buffers (its sizes).
+    TooSmall {
+        /// Bytes in the message.
+        bytes: usize,
+        /// Handles in the message.
+        handles: usize,
+    },
+}
+
+impl Channel {
+    /// A new linked pair of endpoints.
+    pub fn create() -> (Arc<Channel>, Arc<Channel>) {
+        let new = || {
+            Arc::new(Channel {
+                base: ObjectBase::new(Signals::CHANNEL_WRITABLE),
+                link: PeerLink::new(),
+                queue: Mutex::new(VecDeque::new()),
+            })
+        };
+        let (a, b) = (new(), new());
+        a.link.link(&b);
+        b.link.link(&a);
+        (a, b)
+    }
+
+    fn live_peer(&self) -> Option<Arc<Channel>> {
+        self.link.live_peer(|peer| peer.link.is_closed())
+    }
+
+    /// Queues `message` for the peer. On failure the message is returned
+    /// so the caller decides when its handles are dropped.
+    pub fn write(&self, message: Message) -> Result<(), (Status, Message)> {
+        let Some(peer) = self.live_peer() else {
+            return Err((Status::PEER_CLOSED, message));
+        };
+        {
+            let mut queue = peer.queue.lock();
+            if queue.len() >= MAX_PENDING_MESSAGES {
+                return Err((Status::SHOULD_WAIT, message));
+            }
+            queue.push_back(message);
+        }
+        peer.base
+            .update_signals(Signals::empty(), Signals::CHANNEL_READABLE);
+        Ok(())
+    }
+
+    /// Takes the first message if it fits `max_bytes` and `max_handles`.
+    pub fn read(&self, max_bytes: usize, max_handles: usize) -> Result<Message, ReadError> {
+        let (message, now_empty) = {
+            let mut queue = self.queue.lock();
+            let Some(first) = queue.front() else {
+                drop(queue);
+                return Err(if self.live_peer().is_some() {
+                    ReadError::ShouldWait
+                } else {
+                    ReadError::PeerClosed
+                });
+            };
+            if first.bytes.len() > max_bytes || first.handles.len() > max_handles {
+                return Err(ReadError::TooSmall {
+                    bytes: first.bytes.len(),
+                    handles: first.handles.len(),
+                });
+            }
+            let message = queue.pop_front().expect("front exists");
+            (message, queue.is_empty())
+        };
+        if now_empty {
+            self.base
+                .update_signals(Signals::CHANNEL_READABLE, Signals::empty());
+        }
+        Ok(message)
+    }
+
+    /// Puts a message that could not be delivered to the reader back at
+    /// the front of the queue.
+    pub fn unread(&self, message: Message) {
+        self.queue.lock().push_front(message);
+        self.base
+            .update_signals(Signals::empty(), Signals::CHANNEL_READABLE);
+    }
+
+    /// Whether `object` is this endpoint (a channel cannot carry itself).
+    pub fn is(&self, object: &Arc<dyn KernelObject>) -> bool {
+        object.base().koid() == self.base.koid()
+    }
+}
+
+impl KernelObject for Channel {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+
+    fn object_type(&self) -> ObjectType {
+        ObjectType::Channel
+    }
+
+    fn peer(&self) -> Option<Arc<dyn KernelObject>> {
+        self.link
+            .any_peer()
+            .map(|peer| peer as Arc<dyn KernelObject>)
+    }
+
+    fn on_zero_handles(&self) {
+        if !self.link.close() {
+            return;
+        }
+        // Drop the queue outside the lock: its handles may close other
+        // channels, whose peers may be this one.
+        let queued = core::mem::take(&mut *self.queue.lock());
+        if let Some(peer) = self.link.live_peer(|p| p.link.is_closed()) {
+            peer.base
+                .update_signals(Signals::CHANNEL_WRITABLE, Signals::PEER_CLOSED);
+        }
+        drop(queued);
+    }
+
+    impl_into_any!();
+}

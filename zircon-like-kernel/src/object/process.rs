@@ -1,0 +1,206 @@
+//! Processes: an address space, a handle table, and threads.
+//!
+//! A process ends when it calls `process_exit`, when its last thread exits,
+//! or when the kernel kills it after a fault. Ending closes every handle it
+//! holds, frees its memory, kills its threads and raises `TASK_TERMINATED`.
+
+use super::thread::{Thread, ThreadState};
+use super::{impl_into_any, Handle, KernelObject, ObjectBase};
+use crate::mem::address_space::AddressSpace;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use handle_table::HandleTable;
+use spin::Mutex;
+use zx_abi::{HandleValue, ObjectType, Rights, Signals, Status};
+
+/// How a process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It exited with this code (`process_exit`, or 0 when its last thread
+    /// exited).
+    Exited(i64),
+    /// The kernel killed it after an exception.
+    Killed,
+}
+
+/// A process.
+pub struct Process {
+    base: ObjectBase,
+    /// Its name (the bootfs path of its program, for boot programs).
+    pub name: String,
+    handles: Mutex<HandleTable<Handle>>,
+    address_space: Mutex<Option<AddressSpace>>,
+    threads: Mutex<Vec<Arc<Thread>>>,
+    outcome: Mutex<Option<Outcome>>,
+}
+
+impl Process {
+    /// A new process with an empty address space.
+    pub fn new(name: &str) -> Result<Arc<Process>, Status> {
+        let address_space = AddressSpace::new().ok_or(Status::NO_MEMORY)?;
+        let base = ObjectBase::new(Signals::empty());
+        // Handle values are scrambled with a per-process secret.
+        let secret =
+            (crate::arch::x86_64::read_tsc() as u32) ^ (base.koid().0 as u32).rotate_left(16);
+        Ok(Arc::new(Process {
+            base,
+            name: name.into(),
+            handles: Mutex::new(HandleTable::new(secret)),
+            address_space: Mutex::new(Some(address_space)),
+            threads: Mutex::new(Vec::new()),
+            outcome: Mutex::new(None),
+        }))
+    }
+
+    /// Its koid.
+    pub fn koid(&self) -> crate::koid::Koid {
+        self.base.koid()
+    }
+
+    /// Runs `f` on the address space, unless the process has ended.
+    pub fn with_address_space<R>(&self, f: impl FnOnce(&mut AddressSpace) -> R) -> Option<R> {
+        self.address_space.lock().as_mut().map(f)
+    }
+
+    /// Makes its address space current.
+    pub fn activate(&self) {
+        if let Some(space) = self.address_space.lock().as_ref() {
+            space.activate();
+        }
+    }
+
+    /// Adds a handle; fails with `NO_RESOURCES` when the table is full (the
+    /// handle is dropped).
+    pub fn add_handle(&self, handle: Handle) -> Result<HandleValue, Status> {
+        let result = self.handles.lock().insert(handle);
+        result.map_err(|_| Status::NO_RESOURCES)
+    }
+
+    /// Removes and returns the handle `value`.
+    pub fn take_handle(&self, value: HandleValue) -> Result<Handle, Status> {
+        let handle = self.handles.lock().remove(value);
+        handle.ok_or(Status::BAD_HANDLE)
+    }
+
+    /// Runs `f` on the handle `value`.
+    pub fn with_handle<R>(
+        &self,
+        value: HandleValue,
+        f: impl FnOnce(&Handle) -> R,
+    ) -> Result<R, Status> {
+        let handles = self.handles.lock();
+        handles.get(value).map(f).ok_or(Status::BAD_HANDLE)
+    }
+
+    /// The object behind `value`, checked for type and rights.
+    pub fn object<T: KernelObject>(
+        &self,
+        value: HandleValue,
+        needed: Rights,
+    ) -> Result<Arc<T>, Status> {
+        let (object, rights) = self.with_handle(value, |h| (h.downcast::<T>(), h.rights()))?;
+        let object = object.ok_or(Status::WRONG_TYPE)?;
+        if !rights.contains(needed) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        Ok(object)
+    }
+
+    /// The object behind `value` of any type, checked for rights.
+    pub fn any_object(
+        &self,
+        value: HandleValue,
+        needed: Rights,
+    ) -> Result<Arc<dyn KernelObject>, Status> {
+        let (object, rights) = self.with_handle(value, |h| (Arc::clone(h.object()), h.rights()))?;
+        if !rights.contains(needed) {
+            return Err(Status::ACCESS_DENIED);
+        }
+        Ok(object)
+    }
+
+    /// Number of handles held.
+    pub fn handle_count(&self) -> usize {
+        self.handles.lock().len()
+    }
+
+    /// Registers a new thread; fails once the process has ended.
+    pub fn add_thread(&self, thread: &Arc<Thread>) -> Result<(), Status> {
+        if self.outcome.lock().is_some() {
+            return Err(Status::BAD_STATE);
+        }
+        self.threads.lock().push(Arc::clone(thread));
+        Ok(())
+    }
+
+    /// Number of threads that have not ended.
+    pub fn live_threads(&self) -> usize {
+        let threads = self.threads.lock();
+        threads
+            .iter()
+            .filter(|t| t.inner.lock().state != ThreadState::Dead)
+            .count()
+    }
+
+    /// Called when `thread` exits: the process ends with its last thread.
+    pub fn thread_exited(self: &Arc<Self>, thread: &Thread) {
+        let last = {
+            let mut threads = self.threads.lock();
+            threads.retain(|t| t.koid() != thread.koid());
+            threads.is_empty()
+        };
+        if last {
+            self.end(Outcome::Exited(0));
+        }
+    }
+
+    /// Bytes of memory mapped into the process.
+    pub fn mapped_bytes(&self) -> u64 {
+        self.with_address_space(|space| space.mapped_bytes())
+            .unwrap_or(0)
+    }
+
+    /// How the process ended, if it has.
+    pub fn outcome(&self) -> Option<Outcome> {
+        *self.outcome.lock()
+    }
+
+    /// Ends the process: kills its threads, closes its handles, frees its
+    /// memory, and raises `TASK_TERMINATED`. Idempotent.
+    pub fn end(self: &Arc<Self>, outcome: Outcome) {
+        {
+            let mut slot = self.outcome.lock();
+            if slot.is_some() {
+                return;
+            }
+            *slot = Some(outcome);
+        }
+        let threads = core::mem::take(&mut *self.threads.lock());
+        for thread in &threads {
+            thread.mark_dead();
+        }
+        // Drop handles and memory outside the locks: closing handles wakes
+        // other threads and may end other objects.
+        let handles: Vec<Handle> = self.handles.lock().drain().collect();
+        drop(handles);
+        let space = self.address_space.lock().take();
+        drop(space);
+        drop(threads);
+        self.base
+            .update_signals(Signals::empty(), Signals::TASK_TERMINATED);
+        crate::programs::process_ended(self, outcome);
+    }
+}
+
+impl KernelObject for Process {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+
+    fn object_type(&self) -> ObjectType {
+        ObjectType::Process
+    }
+
+    impl_into_any!();
+}

@@ -1,0 +1,157 @@
+//! Threads: a register frame that runs in a process.
+//!
+//! A thread's saved frame is only meaningful while it is off the CPU; while
+//! it runs, the live frame is the one on the kernel stack. A thread blocked
+//! in a syscall records what it waits for ([`Wait`]); when woken, the
+//! scheduler finishes that syscall (`syscalls::complete_wait`) in the
+//! thread's address space just before resuming it, so results are written
+//! where the thread expects them.
+
+use super::process::Process;
+use super::{impl_into_any, KernelObject, ObjectBase};
+use crate::arch::x86_64::trap::TrapFrame;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use spin::Mutex;
+use zx_abi::{ObjectType, Signals, Time};
+
+/// Where a thread is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    /// Created, not started.
+    New,
+    /// Waiting for a CPU.
+    Runnable,
+    /// On the CPU.
+    Running,
+    /// Waiting in a syscall.
+    Blocked,
+    /// Ended.
+    Dead,
+}
+
+/// What a blocked thread waits for.
+pub enum WaitKind {
+    /// `object_wait_one`: the object and where to write the observed signals.
+    One {
+        /// The object waited on.
+        object: Arc<dyn KernelObject>,
+        /// User address for the observed signals (0: none).
+        observed: u64,
+    },
+    /// `object_wait_many`: the objects and the user array of wait items.
+    Many {
+        /// The objects, in item order.
+        objects: Vec<Arc<dyn KernelObject>>,
+        /// User address of the `WaitItem` array.
+        items: u64,
+    },
+    /// `nanosleep`.
+    Sleep,
+}
+
+/// A pending wait.
+pub struct Wait {
+    /// Identifies this wait; wakes for older waits are ignored.
+    pub token: u64,
+    /// What is waited for.
+    pub kind: WaitKind,
+    /// When the wait times out.
+    pub deadline: Time,
+}
+
+/// Why a blocked thread was woken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakeReason {
+    /// An observed object's signals satisfied item `index`.
+    Signaled {
+        /// The item whose object signaled.
+        index: usize,
+        /// Its signals at that moment.
+        observed: Signals,
+    },
+    /// The deadline passed.
+    TimedOut,
+}
+
+/// The mutable part of a thread.
+pub struct ThreadInner {
+    /// Life-cycle state.
+    pub state: ThreadState,
+    /// Saved registers (valid while off the CPU).
+    pub frame: Box<TrapFrame>,
+    /// The wait it is blocked in, or was just woken from.
+    pub wait: Option<Wait>,
+    /// Why it was woken.
+    pub wake: Option<WakeReason>,
+    /// Scheduling priority (higher runs first).
+    pub priority: u8,
+}
+
+/// A thread.
+pub struct Thread {
+    base: ObjectBase,
+    /// The process it runs in.
+    pub process: Arc<Process>,
+    /// Its name, for reports.
+    pub name: String,
+    /// Its mutable state.
+    pub inner: Mutex<ThreadInner>,
+}
+
+/// The priority threads get unless told otherwise.
+pub const DEFAULT_PRIORITY: u8 = 16;
+
+impl Thread {
+    /// A new, unstarted thread in `process`.
+    pub fn new(process: &Arc<Process>, name: &str) -> Arc<Thread> {
+        Arc::new(Thread {
+            base: ObjectBase::new(Signals::empty()),
+            process: Arc::clone(process),
+            name: name.into(),
+            inner: Mutex::new(ThreadInner {
+                state: ThreadState::New,
+                frame: Box::new(TrapFrame::new_user(0, 0, 0)),
+                wait: None,
+                wake: None,
+                priority: DEFAULT_PRIORITY,
+            }),
+        })
+    }
+
+    /// Its koid.
+    pub fn koid(&self) -> crate::koid::Koid {
+        self.base.koid()
+    }
+
+    /// Marks the thread dead and signals `TASK_TERMINATED`. Returns false if
+    /// it already was.
+    pub fn mark_dead(&self) -> bool {
+        {
+            let mut inner = self.inner.lock();
+            if inner.state == ThreadState::Dead {
+                return false;
+            }
+            inner.state = ThreadState::Dead;
+            inner.wait = None;
+            inner.wake = None;
+        }
+        self.base
+            .update_signals(Signals::THREAD_RUNNING, Signals::TASK_TERMINATED);
+        true
+    }
+}
+
+impl KernelObject for Thread {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+
+    fn object_type(&self) -> ObjectType {
+        ObjectType::Thread
+    }
+
+    impl_into_any!();
+}

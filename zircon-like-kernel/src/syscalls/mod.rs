@@ -1,0 +1,94 @@
+//! System-call dispatch.
+//!
+//! Each handler first *decodes*: it turns every raw argument into a typed,
+//! checked value (a handle looked up with the rights it needs, a validated
+//! `UserSlice`, a bounded length) or returns a status; only then does it
+//! *act*, on those values alone, as in seL4. Nothing a user program passes
+//! can panic the kernel.
+//!
+//! A handler either finishes ([`Flow::Done`], the value for `rax`) or
+//! switches the CPU to another thread ([`Flow::Switched`]: the calling
+//! thread blocked, exited, or its process ended). A blocked thread's syscall
+//! is finished later by [`complete_wait`].
+
+mod channel;
+mod debug;
+mod handle;
+mod object;
+mod task;
+mod wait;
+
+use crate::arch::x86_64::trap::TrapFrame;
+use crate::object::thread::{Wait, WakeReason};
+use zx_abi::{syscall as nr, HandleValue, Status};
+
+/// How a handler ended.
+pub enum Flow {
+    /// Return this value in `rax`.
+    Done(u64),
+    /// The frame now belongs to another thread (or the idle loop).
+    Switched,
+}
+
+/// A handler's result.
+pub type SysResult = Result<Flow, Status>;
+
+/// Success with no value.
+fn ok() -> SysResult {
+    Ok(Flow::Done(0))
+}
+
+/// A raw argument as a handle value (values are 32-bit).
+fn handle_arg(raw: u64) -> Result<HandleValue, Status> {
+    HandleValue::try_from(raw).map_err(|_| Status::BAD_HANDLE)
+}
+
+/// The value of a status in `rax` (sign-extended).
+fn status_raw(status: Status) -> u64 {
+    status.0 as i64 as u64
+}
+
+/// Runs the syscall described by `frame` (number in `rax`, arguments in
+/// `rdi, rsi, rdx, r10, r8, r9, r12, r13`).
+pub fn dispatch(frame: &mut TrapFrame) {
+    let a = [
+        frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9, frame.r12, frame.r13,
+    ];
+    let result = match frame.rax {
+        nr::DEBUG_WRITE => debug::debug_write(a[0], a[1]),
+        nr::CLOCK_GET_MONOTONIC => Ok(Flow::Done(crate::clock::monotonic_nanos())),
+        nr::PROCESS_EXIT => task::process_exit(frame, a[0] as i64),
+        nr::HANDLE_CLOSE => handle::close(a[0]),
+        nr::HANDLE_DUPLICATE => handle::duplicate(a[0], a[1], a[2]),
+        nr::HANDLE_REPLACE => handle::replace(a[0], a[1], a[2]),
+        nr::OBJECT_GET_INFO => object::get_info(a[0], a[1], a[2], a[3], a[4], a[5]),
+        nr::OBJECT_SIGNAL => object::signal(a[0], a[1], a[2]),
+        nr::OBJECT_SIGNAL_PEER => object::signal_peer(a[0], a[1], a[2]),
+        nr::OBJECT_WAIT_ONE => wait::wait_one(frame, a[0], a[1], a[2], a[3]),
+        nr::OBJECT_WAIT_MANY => wait::wait_many(frame, a[0], a[1], a[2]),
+        nr::EVENT_CREATE => object::event_create(a[0], a[1]),
+        nr::EVENTPAIR_CREATE => object::eventpair_create(a[0], a[1], a[2]),
+        nr::CHANNEL_CREATE => channel::create(a[0], a[1], a[2]),
+        nr::CHANNEL_WRITE => channel::write(a[0], a[1], a[2], a[3], a[4], a[5]),
+        nr::CHANNEL_READ => channel::read(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]),
+        nr::NANOSLEEP => wait::nanosleep(frame, a[0]),
+        nr::THREAD_CREATE => task::thread_create(a[0], a[1], a[2], a[3], a[4]),
+        nr::THREAD_START => task::thread_start(a[0], a[1], a[2], a[3], a[4]),
+        nr::THREAD_EXIT => task::thread_exit(frame),
+        _ => Err(Status::BAD_SYSCALL),
+    };
+    match result {
+        Ok(Flow::Done(value)) => frame.rax = value,
+        Ok(Flow::Switched) => {}
+        Err(status) => frame.rax = status_raw(status),
+    }
+}
+
+/// Finishes the syscall a woken thread was blocked in; `frame` is that
+/// thread's, and its address space is active.
+pub fn complete_wait(wait: Wait, reason: WakeReason, frame: &mut TrapFrame) {
+    frame.rax = match wait::complete(wait, reason) {
+        Ok(()) => 0,
+        Err(status) => status_raw(status),
+    };
+}
