@@ -56,7 +56,7 @@ fn check(path: &Path, actual: &str, failures: &mut Vec<String>) {
 #[test]
 fn ir_and_rust_goldens() {
     let mut sources = SourceMap::new();
-    for name in ["everything.idl", "zx.idl"] {
+    for name in ["everything.idl", "conformance.idl", "zx.idl"] {
         let text = std::fs::read_to_string(root().join("tests/libs").join(name)).unwrap();
         sources.add(format!("tests/libs/{name}"), text);
     }
@@ -64,7 +64,7 @@ fn ir_and_rust_goldens() {
     let mut failures = Vec::new();
     let json = ir.to_json();
     check(
-        &root().join("tests/goldens/everything.ir.json"),
+        &root().join("tests/goldens/libraries.ir.json"),
         &json,
         &mut failures,
     );

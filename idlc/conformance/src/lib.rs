@@ -2,12 +2,17 @@
 //! side by side (as the builder crate arranges generated libraries), so
 //! that the tests in this crate exercise real generated code.
 
-#![allow(clippy::all, non_camel_case_types, non_snake_case, dead_code)]
-
+#[allow(clippy::all)]
 pub mod zx {
     include!("../../tests/goldens/rust/zx.rs");
 }
 
+#[allow(clippy::all)]
 pub mod test_everything {
     include!("../../tests/goldens/rust/test_everything.rs");
+}
+
+#[allow(clippy::all)]
+pub mod test_conformance {
+    include!("../../tests/goldens/rust/test_conformance.rs");
 }
