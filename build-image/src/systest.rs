@@ -269,7 +269,7 @@ fn check_guest_suite(run: &Captured) -> Result<(), String> {
             tail(run)
         ));
     }
-    expect_line(run, "usertest: 0 failures")?;
+    expect_line(run, ", 0 failures")?;
     expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
 }
 

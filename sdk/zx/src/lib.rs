@@ -25,7 +25,8 @@ pub use objects::{Channel, Event, EventPair, MessageBuf, Process, Thread};
 pub use zx_abi::info;
 pub use zx_abi::{
     syscall as numbers, HandleValue, ObjectType, Rights, Signals, Status, Time, WaitItem,
-    HANDLE_INVALID, TIME_INFINITE, USER_ADDRESS_LIMIT,
+    CHANNEL_MAX_MSG_BYTES, CHANNEL_MAX_MSG_HANDLES, HANDLE_INVALID, TIME_INFINITE,
+    USER_ADDRESS_LIMIT,
 };
 
 /// Time since boot, in nanoseconds, from the monotonic clock.

@@ -125,11 +125,6 @@ impl Channel {
         self.base
             .update_signals(Signals::empty(), Signals::CHANNEL_READABLE);
     }
-
-    /// Whether `object` is this endpoint (a channel cannot carry itself).
-    pub fn is(&self, object: &Arc<dyn KernelObject>) -> bool {
-        object.base().koid() == self.base.koid()
-    }
 }
 
 impl KernelObject for Channel {

@@ -7,7 +7,7 @@ use crate::object::channel::{Channel, Message, ReadError};
 use crate::object::Handle;
 use crate::sched::current_process;
 use alloc::vec::Vec;
-use zerocopy::{FromBytes, IntoBytes};
+use zerocopy::IntoBytes;
 use zx_abi::{HandleValue, Rights, Status, CHANNEL_MAX_MSG_BYTES, CHANNEL_MAX_MSG_HANDLES};
 
 pub fn create(options: u64, out0: u64, out1: u64) -> SysResult {
@@ -28,9 +28,10 @@ pub fn create(options: u64, out0: u64, out1: u64) -> SysResult {
 
 fn read_handle_values(address: u64, count: usize) -> Result<Vec<HandleValue>, Status> {
     let bytes = UserSlice::new(address, count * 4)?.read_to_vec()?;
-    Ok(<[u32]>::ref_from_bytes(&bytes)
-        .map_err(|_| Status::INTERNAL)?
-        .to_vec())
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
 }
 
 pub fn write(
@@ -46,12 +47,14 @@ pub fn write(
         return Err(Status::OUT_OF_RANGE);
     }
     // The handles are consumed by the call whatever happens next (as in
-    // Zircon): take them out of the table first.
+    // Zircon): take them out of the table first. The channel's own handle
+    // is never taken: a channel cannot carry itself.
     let values = read_handle_values(handles, num_handles)?;
+    let carries_itself = values.iter().any(|&v| u64::from(v) == raw);
     let process = current_process();
     let mut taken = Vec::with_capacity(values.len());
     let mut bad_handle = false;
-    for value in &values {
+    for value in values.iter().filter(|&&v| u64::from(v) != raw) {
         match process.take_handle(*value) {
             Ok(handle) => taken.push(handle),
             Err(_) => bad_handle = true,
@@ -63,6 +66,9 @@ pub fn write(
         if options != 0 {
             return Err(Status::INVALID_ARGS);
         }
+        if carries_itself {
+            return Err(Status::NOT_SUPPORTED);
+        }
         if bad_handle {
             return Err(Status::BAD_HANDLE);
         }
@@ -71,9 +77,6 @@ pub fn write(
             return Err(Status::OUT_OF_RANGE);
         }
         for handle in &taken {
-            if channel.is(handle.object()) {
-                return Err(Status::NOT_SUPPORTED);
-            }
             if !handle.rights().contains(Rights::TRANSFER) {
                 return Err(Status::ACCESS_DENIED);
             }

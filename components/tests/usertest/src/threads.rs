@@ -1,0 +1,218 @@
+//! thread_create, thread_start, thread_exit: a second thread that runs,
+//! signals and exits; two threads ping-ponging over a channel; bad
+//! arguments.
+
+use crate::{check, expect_status, step, Suite};
+use core::sync::atomic::{AtomicU64, Ordering};
+use zx::numbers as nr;
+use zx::{AsHandleRef, Channel, Event, Handle, HandleRef, Process, Signals, Status};
+
+const STACK_SIZE: usize = 16 * 1024;
+
+#[repr(C, align(16))]
+struct Stack([u8; STACK_SIZE]);
+
+static mut STACKS: [Stack; 4] = [const { Stack([0; STACK_SIZE]) }; 4];
+
+/// Top of test stack `index`, as a new thread's `rsp` (8 below a 16-byte
+/// boundary, as if its entry had been called).
+fn stack_top(index: usize) -> usize {
+    // SAFETY: only the address is taken; each stack is used by at most one
+    // test thread at a time, and the tests run one after another.
+    let base = unsafe { core::ptr::addr_of!(STACKS[index]) } as usize;
+    base + STACK_SIZE - 8
+}
+
+fn process() -> Process {
+    Process::from_handle(Handle::from_raw(zx_runtime::process_self().0))
+}
+
+fn with_process<R>(f: impl FnOnce(&Process) -> R) -> R {
+    let process = process();
+    let result = f(&process);
+    core::mem::forget(process); // borrowed from the runtime
+    result
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Entry of a thread that adds `arg1` to COUNTER, raises USER_0 on the
+/// event `arg2`, and exits.
+extern "C" fn add_and_signal(amount: u64, event: u64) -> ! {
+    COUNTER.fetch_add(amount, Ordering::SeqCst);
+    let _ = HandleRef(event as u32).signal(Signals::empty(), Signals::USER_0);
+    zx::thread_exit()
+}
+
+const ROUNDS: u64 = 1000;
+
+/// Entry of the echo side of the ping-pong: reads a number, writes it
+/// back plus one, ROUNDS times.
+extern "C" fn echo(channel: u64, _unused: u64) -> ! {
+    let channel = HandleRef(channel as u32);
+    let mut buffer = [0u8; 8];
+    for _ in 0..ROUNDS {
+        if channel
+            .wait_one(Signals::CHANNEL_READABLE, zx::TIME_INFINITE)
+            .is_err()
+        {
+            break;
+        }
+        let endpoint = Channel::from_handle(Handle::from_raw(channel.0));
+        let mut needed = (0, 0);
+        let read = endpoint.read_raw(&mut buffer, &mut [], &mut needed);
+        let value = u64::from_le_bytes(buffer) + 1;
+        let written = endpoint.write(&value.to_le_bytes(), alloc::vec![]);
+        core::mem::forget(endpoint); // owned by the test
+        if read.is_err() || written.is_err() {
+            break;
+        }
+    }
+    zx::thread_exit()
+}
+
+pub fn run(suite: &mut Suite) {
+    suite.run("thread.start_run_exit", || {
+        let event = step(Event::create(), "create")?;
+        let thread = step(with_process(|p| p.create_thread("adder")), "create")?;
+        COUNTER.store(0, Ordering::SeqCst);
+        step(
+            thread.start(
+                add_and_signal as *const () as usize,
+                stack_top(0),
+                42,
+                event.raw_handle() as u64,
+            ),
+            "start",
+        )?;
+        step(
+            event.wait_one(Signals::USER_0, zx::deadline_after(1_000_000_000)),
+            "wait for the thread",
+        )?;
+        let observed = step(
+            thread.wait_one(Signals::TASK_TERMINATED, zx::deadline_after(1_000_000_000)),
+            "join",
+        )?;
+        check(
+            observed.contains(Signals::TASK_TERMINATED),
+            "thread did not end",
+        )?;
+        check(COUNTER.load(Ordering::SeqCst) == 42, "thread did not run")?;
+        let threads = with_process(|p| p.resources().map(|r| r.thread_count));
+        check(threads == Ok(1), "exited thread still counted")
+    });
+    suite.run("thread.ping_pong_1000_rounds", || {
+        let (mine, theirs) = step(Channel::create(), "create")?;
+        let thread = step(with_process(|p| p.create_thread("echo")), "create")?;
+        step(
+            thread.start(
+                echo as *const () as usize,
+                stack_top(1),
+                theirs.raw_handle() as u64,
+                0,
+            ),
+            "start",
+        )?;
+        let mut value = 0u64;
+        let mut buffer = [0u8; 8];
+        for _ in 0..ROUNDS {
+            step(mine.write(&value.to_le_bytes(), alloc::vec![]), "write")?;
+            step(
+                mine.wait_one(Signals::CHANNEL_READABLE, zx::deadline_after(2_000_000_000)),
+                "wait",
+            )?;
+            let mut needed = (0, 0);
+            step(mine.read_raw(&mut buffer, &mut [], &mut needed), "read")?;
+            let reply = u64::from_le_bytes(buffer);
+            check(reply == value + 1, "wrong reply")?;
+            value = reply;
+        }
+        step(
+            thread.wait_one(Signals::TASK_TERMINATED, zx::deadline_after(1_000_000_000)),
+            "join",
+        )?;
+        drop(theirs);
+        check(value == ROUNDS, "rounds missing")
+    });
+    suite.run("thread_start.twice", || {
+        let event = step(Event::create(), "create")?;
+        let thread = step(with_process(|p| p.create_thread("twice")), "create")?;
+        step(
+            thread.start(
+                add_and_signal as *const () as usize,
+                stack_top(2),
+                0,
+                event.raw_handle() as u64,
+            ),
+            "start",
+        )?;
+        let again = thread.start(
+            add_and_signal as *const () as usize,
+            stack_top(3),
+            0,
+            event.raw_handle() as u64,
+        );
+        step(
+            thread.wait_one(Signals::TASK_TERMINATED, zx::deadline_after(1_000_000_000)),
+            "join",
+        )?;
+        expect_status(again, Status::BAD_STATE)
+    });
+    suite.run("thread_start.kernel_entry", || {
+        let thread = step(with_process(|p| p.create_thread("evil")), "create")?;
+        expect_status(
+            thread.start(0xffff_ffff_8000_0000, stack_top(3), 0, 0),
+            Status::INVALID_ARGS,
+        )
+    });
+    suite.run("thread_start.wrong_type", || {
+        let event = step(Event::create(), "create")?;
+        let args = [
+            event.raw_handle() as u64,
+            0x20_0000,
+            stack_top(3) as u64,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ];
+        // SAFETY: the kernel must reject the handle before anything runs.
+        let status = Status::from_raw(unsafe { zx::syscall_raw(nr::THREAD_START, args) });
+        expect_status(status.ok(), Status::WRONG_TYPE)
+    });
+    suite.run("thread_create.bad_process_handle", || {
+        let name = b"x";
+        let mut out = 0u32;
+        let args = [
+            0x2222_2223,
+            name.as_ptr() as u64,
+            1,
+            0,
+            &mut out as *mut u32 as u64,
+            0,
+            0,
+            0,
+        ];
+        // SAFETY: the kernel must reject the handle.
+        let status = Status::from_raw(unsafe { zx::syscall_raw(nr::THREAD_CREATE, args) });
+        expect_status(status.ok(), Status::BAD_HANDLE)
+    });
+    suite.run("thread_create.bad_name_pointer", || {
+        let process = zx_runtime::process_self();
+        let mut out = 0u32;
+        let args = [
+            process.0 as u64,
+            0xffff_8000_0000_0000,
+            8,
+            0,
+            &mut out as *mut u32 as u64,
+            0,
+            0,
+            0,
+        ];
+        // SAFETY: the kernel must reject the pointer.
+        let status = Status::from_raw(unsafe { zx::syscall_raw(nr::THREAD_CREATE, args) });
+        expect_status(status.ok(), Status::INVALID_ARGS)
+    });
+}
