@@ -9,6 +9,7 @@
 //! - [`systest`]: the system tests, shared by `build-image test` and
 //!   `cargo test`.
 
+pub mod bench;
 pub mod cargo;
 pub mod image;
 pub mod product;

@@ -60,6 +60,18 @@ enum Command {
     },
     /// List the products.
     Products,
+    /// Deterministic benchmarks: boot the bench image and a Linux guest
+    /// under QEMU with instruction counting, print the side-by-side table,
+    /// write target/bench/results.json and docs/performance.md.
+    Bench {
+        /// Per-boot timeout in seconds.
+        #[arg(long, default_value_t = 900)]
+        timeout: u64,
+        /// Do not rewrite the "Kernel benchmarks" section of
+        /// docs/performance.md.
+        #[arg(long)]
+        no_docs: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -172,6 +184,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{name:<16} {description}");
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { timeout, no_docs } => {
+            let options = build_image::bench::Options {
+                timeout: Duration::from_secs(timeout),
+                write_docs: !no_docs,
+            };
+            let complete = build_image::bench::run(&root, &options)?;
+            Ok(if complete {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

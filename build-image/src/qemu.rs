@@ -191,8 +191,24 @@ pub fn run_interactive(image: &Image, options: &RunOptions) -> Result<Ending> {
 
 /// Boots with the console captured (no input), for tests.
 pub fn run_captured(image: &Image, options: &RunOptions) -> Result<Captured> {
+    capture(command(image, options)?, options.timeout)
+}
+
+/// Runs QEMU with exactly `args` (the caller describes the whole machine)
+/// and the console captured, for callers that need settings products do
+/// not have, such as `build-image bench` (instruction counting, a Linux
+/// guest).
+pub fn run_args_captured(args: &[std::ffi::OsString], timeout: Duration) -> Result<Captured> {
+    let mut command = Command::new(qemu_binary()?);
+    command.args(args);
+    capture(command, timeout)
+}
+
+/// Runs `command` (a QEMU command line) with stdout and stderr captured
+/// line by line, killing it after `timeout`.
+fn capture(mut command: Command, timeout: Duration) -> Result<Captured> {
     let started = Instant::now();
-    let mut child = command(image, options)?
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -221,7 +237,7 @@ pub fn run_captured(image: &Image, options: &RunOptions) -> Result<Captured> {
             }
         })
     };
-    let deadline = started + options.timeout;
+    let deadline = started + timeout;
     let ending = loop {
         if let Some(status) = child.try_wait()? {
             break ending(status);

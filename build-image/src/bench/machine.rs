@@ -1,0 +1,131 @@
+//! The virtual machine both benchmark guests run on. One function builds
+//! the QEMU arguments for both sides, so their settings cannot drift apart.
+//!
+//! Why each setting (DESIGN §8):
+//! - `-accel tcg -icount shift=0,sleep=off`: one guest instruction is one
+//!   nanosecond of virtual time and one TSC tick, so `lfence; rdtsc` pairs
+//!   count instructions, independent of the host's load. `sleep=off` jumps
+//!   the virtual clock to the next timer when the guest idles instead of
+//!   waiting, so idle periods cost no wall time (they still advance the
+//!   TSC: boot figures include them).
+//! - `-rtc base=...,clock=vm`: a fixed wall-clock date; otherwise Linux
+//!   seeds its randomisation from the RTC and exec-heavy cases move by
+//!   1–2 % between runs.
+//! - `-cpu qemu64`, pinned: instruction counts differ between CPU models
+//!   (features change which code paths the kernels and libc take).
+
+use std::ffi::OsString;
+use std::path::Path;
+
+/// The CPU model both guests run on.
+pub const CPU: &str = "qemu64";
+
+/// The instruction-counting settings.
+pub const ICOUNT: &str = "shift=0,sleep=off";
+
+/// The pinned real-time clock.
+pub const RTC: &str = "base=2024-01-01T00:00:00,clock=vm";
+
+/// The machine: memory and CPUs (from the `bench` product, for both sides).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    /// Guest memory, QEMU syntax.
+    pub memory: String,
+    /// Number of CPUs.
+    pub cpus: u32,
+}
+
+/// What to boot on the machine.
+#[derive(Debug, Clone)]
+pub struct Boot<'a> {
+    /// `-kernel`.
+    pub kernel: &'a Path,
+    /// `-initrd`.
+    pub initrd: &'a Path,
+    /// `-append` (omitted when empty).
+    pub append: &'a str,
+}
+
+impl Machine {
+    /// The settings shared by both guests, without what is booted: what
+    /// `results.json` and the docs show.
+    pub fn common_args(&self) -> Vec<String> {
+        [
+            "-machine",
+            "q35",
+            "-cpu",
+            CPU,
+            "-accel",
+            "tcg",
+            "-icount",
+            ICOUNT,
+            "-rtc",
+            RTC,
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-serial",
+            "stdio",
+            "-no-reboot",
+            "-device",
+            "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([
+            "-m".into(),
+            self.memory.clone(),
+            "-smp".into(),
+            self.cpus.to_string(),
+        ])
+        .collect()
+    }
+
+    /// The full QEMU command line (without the binary) for `boot`.
+    pub fn args(&self, boot: &Boot<'_>) -> Vec<OsString> {
+        let mut args: Vec<OsString> = self.common_args().into_iter().map(Into::into).collect();
+        args.push("-kernel".into());
+        args.push(boot.kernel.into());
+        args.push("-initrd".into());
+        args.push(boot.initrd.into());
+        if !boot.append.is_empty() {
+            args.push("-append".into());
+            args.push(boot.append.into());
+        }
+        args
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_sides_share_the_counting_settings() {
+        let machine = Machine {
+            memory: "512M".into(),
+            cpus: 1,
+        };
+        let args: Vec<String> = machine
+            .args(&Boot {
+                kernel: Path::new("k"),
+                initrd: Path::new("i"),
+                append: "console=ttyS0",
+            })
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        let text = args.join(" ");
+        for needle in [
+            "-cpu qemu64",
+            "-icount shift=0,sleep=off",
+            "-rtc base=2024-01-01T00:00:00,clock=vm",
+            "-accel tcg",
+            "-m 512M",
+            "-kernel k -initrd i -append console=ttyS0",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from {text}");
+        }
+    }
+}

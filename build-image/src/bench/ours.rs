@@ -1,0 +1,36 @@
+//! Our side: the `bench` product (the kernel and `components/bench` as the
+//! only program), booted on the benchmark machine.
+
+use super::machine::{Boot, Machine};
+use super::measurement::GuestReport;
+use crate::image::{self, Image};
+use crate::product::Product;
+use crate::qemu::{self, Captured};
+use anyhow::Result;
+use std::path::Path;
+use std::time::Duration;
+
+/// The product booted for our side.
+pub const PRODUCT: &str = "bench";
+
+/// Loads the `bench` product: its machine settings are used for both sides.
+pub fn product(root: &Path) -> Result<Product> {
+    Product::load(root, PRODUCT)
+}
+
+/// Builds the image (kernel + bootfs with `bin/bench`).
+pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> Result<Image> {
+    image::build(root, product, report)
+}
+
+/// Boots the image and collects what the guest reported.
+pub fn run(image: &Image, machine: &Machine, timeout: Duration) -> Result<(Captured, GuestReport)> {
+    let args = machine.args(&Boot {
+        kernel: &image.kernel,
+        initrd: &image.bootfs,
+        append: &image.product.cmdline,
+    });
+    let captured = qemu::run_args_captured(&args, timeout)?;
+    let report = GuestReport::parse(captured.lines.iter().map(|(_, line)| line.as_str()));
+    Ok((captured, report))
+}

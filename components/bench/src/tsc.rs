@@ -1,0 +1,34 @@
+//! Reading the time-stamp counter, which counts guest instructions under
+//! QEMU `-icount shift=0,sleep=off` (DESIGN §8).
+//!
+//! The only `unsafe` of this program besides [`crate::exclusive`]: an
+//! instruction the SDK has no wrapper for (a benchmark is its only user).
+
+/// The TSC, after every earlier instruction has completed (`lfence`), as
+/// the Linux peer reads it.
+#[inline(always)]
+#[allow(unsafe_code)]
+pub fn read() -> u64 {
+    #[cfg(baremetal)]
+    {
+        let (low, high): (u32, u32);
+        // SAFETY: `lfence` and `rdtsc` only read the counter into eax:edx;
+        // the kernel leaves CR4.TSD clear, so ring 3 may execute `rdtsc`.
+        // No memory is touched, but the asm is not `nomem` so the compiler
+        // cannot move memory accesses of the measured code across it.
+        unsafe {
+            core::arch::asm!(
+                "lfence",
+                "rdtsc",
+                out("eax") low,
+                out("edx") high,
+                options(nostack, preserves_flags)
+            );
+        }
+        ((high as u64) << 32) | low as u64
+    }
+    #[cfg(not(baremetal))]
+    {
+        0
+    }
+}
