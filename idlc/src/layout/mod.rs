@@ -366,7 +366,7 @@ impl Computer<'_> {
                     let m_align = m.alignment.max(1);
                     let start = align(offset, m_align);
                     if let Some(last) = fields.last_mut() {
-                        last.padding = start - offset;
+                        last.padding = start.saturating_sub(offset);
                     }
                     fields.push(FieldShape {
                         offset: start,
@@ -386,7 +386,7 @@ impl Computer<'_> {
                     align(offset, alignment)
                 };
                 if let Some(last) = fields.last_mut() {
-                    last.padding = size - offset;
+                    last.padding = size.saturating_sub(offset);
                 }
                 result.has_padding |= fields.iter().any(|f| f.padding > 0);
                 result.inline_size = size;
