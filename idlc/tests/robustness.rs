@@ -4,6 +4,7 @@
 use idlc::source::SourceMap;
 use proptest::prelude::*;
 
+#[rustfmt::skip]
 const TOKENS: &[&str] = &[
     "library", "using", "as", "const", "alias", "type", "protocol", "service", "compose",
     "resource_definition", "properties", "struct", "table", "union", "enum", "bits", "strict",
@@ -35,8 +36,11 @@ fn compile(texts: &[String]) {
 }
 
 fn everything() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/libs/everything.idl"))
-        .unwrap()
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/libs/everything.idl"
+    ))
+    .unwrap()
 }
 
 proptest! {
