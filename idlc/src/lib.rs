@@ -28,3 +28,4 @@ pub mod syntax;
 
 pub use compile::{compile, CompileOptions};
 pub mod backend;
+pub mod driver;

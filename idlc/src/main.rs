@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use idlc::diagnostics::Diagnostic;
+use idlc::driver::{self, LoadError};
 use idlc::resolve::ResolveOptions;
 use idlc::source::SourceMap;
 use idlc::CompileOptions;
@@ -100,65 +101,20 @@ fn read(path: &Path) -> Result<String, Failure> {
 }
 
 fn compile(inputs: &Inputs) -> Result<idlc::ir::Ir, Failure> {
-    let mut sources = SourceMap::new();
-    for path in &inputs.files {
-        sources.add(path.display().to_string(), read(path)?);
-    }
-    // Parse, then pull in libraries from the library path until closed.
-    let mut searched = std::collections::BTreeSet::new();
-    let files = loop {
-        let files = match idlc::compile::parse_all(&sources) {
-            Ok(files) => files,
-            Err(errors) => return Err(report(&sources, &errors)),
-        };
-        let missing: Vec<String> =
-            idlc::resolve::libraries::missing_libraries(files.iter().map(|(_, f)| f))
-                .into_iter()
-                .filter(|name| searched.insert(name.clone()))
-                .collect();
-        let mut added = false;
-        for name in missing {
-            for path in find_library(&inputs.library_path, &name) {
-                sources.add(path.display().to_string(), read(&path)?);
-                added = true;
-            }
-        }
-        if !added {
-            break files;
-        }
-    };
     let options = CompileOptions {
         resolve: ResolveOptions {
             target_version: inputs.available,
         },
     };
-    idlc::compile::compile_parsed(&sources, files, &options)
-        .map_err(|errors| report(&sources, &errors))
-}
-
-fn find_library(dirs: &[PathBuf], name: &str) -> Vec<PathBuf> {
-    for dir in dirs {
-        let candidates = [dir.join(name), dir.join(name.replace('.', "/"))];
-        for candidate in candidates {
-            if let Ok(entries) = std::fs::read_dir(&candidate) {
-                let mut files: Vec<PathBuf> = entries
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "idl" || x == "fidl"))
-                    .collect();
-                files.sort();
-                if !files.is_empty() {
-                    return files;
-                }
-            }
-        }
-        for ext in ["idl", "fidl"] {
-            let file = dir.join(format!("{name}.{ext}"));
-            if file.is_file() {
-                return vec![file];
-            }
-        }
+    let compilation = driver::compile_files(&inputs.files, &inputs.library_path, &options);
+    match compilation.result {
+        Ok(ir) => Ok(ir),
+        Err(LoadError::Io { path, error }) => Err(Failure::Usage(format!(
+            "cannot read {}: {error}",
+            path.display()
+        ))),
+        Err(LoadError::Diagnostics(diagnostics)) => Err(report(&compilation.sources, &diagnostics)),
     }
-    Vec::new()
 }
 
 fn report(sources: &SourceMap, diagnostics: &[Diagnostic]) -> Failure {
@@ -192,30 +148,10 @@ fn gen_rust(ir_path: &Path, out: &Path) -> Result<(), Failure> {
     std::fs::create_dir_all(out)
         .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", out.display())))?;
     for (name, code) in idlc::backend::rust::generate(&ir) {
-        let code = rustfmt(&code).unwrap_or(code);
+        let code = driver::rustfmt(&code).unwrap_or(code);
         let path = out.join(name);
         std::fs::write(&path, code)
             .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(())
-}
-
-/// Formats generated code with `rustfmt` when it is installed.
-fn rustfmt(code: &str) -> Option<String> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("rustfmt")
-        .args(["--edition", "2021", "--emit", "stdout"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    child.stdin.take()?.write_all(code.as_bytes()).ok()?;
-    let output = child.wait_with_output().ok()?;
-    if output.status.success() {
-        String::from_utf8(output.stdout).ok()
-    } else {
-        None
-    }
 }

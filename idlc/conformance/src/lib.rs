@@ -16,3 +16,9 @@ pub mod test_everything {
 pub mod test_conformance {
     include!("../../tests/goldens/rust/test_conformance.rs");
 }
+
+/// The same library compiled by `build.rs` through `idlc-build`, as a
+/// component crate would.
+pub mod built {
+    include!(concat!(env!("OUT_DIR"), "/idl.rs"));
+}

@@ -445,3 +445,30 @@ fn unknown_data_clone_drops_handles() {
     };
     assert!(data.clone().handles.is_empty());
 }
+
+#[test]
+fn build_rs_output_matches_the_goldens() {
+    use idlc_conformance::built::test_conformance as built;
+    let mut a = Numbers {
+        values: vec![1, 2],
+        fixed: [3, 4, 5],
+        strings: vec!["x".into()],
+    };
+    let mut b = built::Numbers {
+        values: vec![1, 2],
+        fixed: [3, 4, 5],
+        strings: vec!["x".into()],
+    };
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    encode(&mut a, &mut x, &mut Vec::new()).unwrap();
+    encode(&mut b, &mut y, &mut Vec::new()).unwrap();
+    assert_eq!(x, y);
+    assert_eq!(
+        std::fs::read_to_string(concat!(env!("OUT_DIR"), "/test_conformance.rs")).unwrap(),
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/goldens/rust/test_conformance.rs"
+        ))
+        .unwrap()
+    );
+}
