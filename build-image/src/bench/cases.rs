@@ -94,41 +94,65 @@ pub const ROWS: &[Row] = &[
             Some(("memcpy_64k", "memcpy (glibc, static)")),
         )
     },
-    pending(
-        "message write + read, one process, 0 B",
-        ("channel_write_read_0", "channel write + read"),
+    Row {
+        bytes: None,
+        ..row(
+            "message write + read, one process, 0 B",
+            ("channel_write_read_0", "channel write + read"),
+            Some((
+                "channel_write_read_0",
+                "unix SOCK_SEQPACKET socketpair write + read",
+            )),
+        )
+    },
+    Row {
+        bytes: None,
+        ..row(
+            "message write + read, one process, 64 B",
+            ("channel_write_read_64", "channel write + read"),
+            Some((
+                "channel_write_read_64",
+                "unix SOCK_SEQPACKET socketpair write + read",
+            )),
+        )
+    },
+    Row {
+        bytes: None,
+        ..row(
+            "message write + read, one process, 4 KiB",
+            ("channel_write_read_4k", "channel write + read"),
+            Some((
+                "channel_write_read_4k",
+                "unix SOCK_SEQPACKET socketpair write + read",
+            )),
+        )
+    },
+    Row {
+        bytes: Some(65536),
+        ..row(
+            "message write + read, one process, 64 KiB",
+            ("channel_write_read_64k", "channel write + read"),
+            Some((
+                "channel_write_read_64k",
+                "unix SOCK_SEQPACKET socketpair write + read",
+            )),
+        )
+    },
+    row(
+        "IPC round trip, 0 B: ours two threads, Linux two processes (pipe, 1 B)",
         (
-            "channel_write_read_0",
-            "unix SOCK_SEQPACKET socketpair write + read",
+            "thread_roundtrip_0",
+            "channel write, wait, read; a second thread of the process echoes",
         ),
-        None,
+        Some(("pipe_roundtrip_1", "pipe write + read, echoed by the child")),
     ),
-    pending(
-        "message write + read, one process, 64 B",
-        ("channel_write_read_64", "channel write + read"),
+    row(
+        "IPC round trip, 64 B: ours two threads, Linux two processes (pipe)",
         (
-            "channel_write_read_64",
-            "unix SOCK_SEQPACKET socketpair write + read",
+            "thread_roundtrip_64",
+            "channel write, wait, read; a second thread of the process echoes",
         ),
-        None,
-    ),
-    pending(
-        "message write + read, one process, 4 KiB",
-        ("channel_write_read_4k", "channel write + read"),
-        (
-            "channel_write_read_4k",
-            "unix SOCK_SEQPACKET socketpair write + read",
-        ),
-        None,
-    ),
-    pending(
-        "message write + read, one process, 64 KiB",
-        ("channel_write_read_64k", "channel write + read"),
-        (
-            "channel_write_read_64k",
-            "unix SOCK_SEQPACKET socketpair write + read",
-        ),
-        Some(65536),
+        Some(("pipe_roundtrip_64", "pipe write + read, echoed by the child")),
     ),
     pending(
         "IPC round trip, two processes, 0 B (vs pipe, 1 B)",

@@ -245,9 +245,11 @@ Targets (issue 6; goals, not test assertions):
 {targets}
 Reading the numbers:
 
-- Rows marked pending need kernel objects (channels, ports,
-  processes) that are not built yet; their Linux peers already run, so
-  the table has its final shape.
+- Rows marked pending need kernel objects user space cannot use yet
+  (process creation, ports); their Linux peers already run, so the table
+  has its final shape. Until processes can be created, our IPC round
+  trip runs between two threads of one process; the address-space
+  switch a second process adds is a handful of instructions.
 - Instructions are not time: QEMU counts a page-table switch, an MSR
   write or one iteration of a `rep` instruction as one instruction each.
   The figures say how much work each path does, not what it costs on
@@ -259,9 +261,10 @@ Reading the numbers:
   most of its figure passes before its clock starts, in the XZ
   decompressor that unpacks the 8 MB `vmlinuz`; the kernel-clock row
   shows what follows.
-- Our `memcpy` is `rep movsb` (`sdk/baremetal`): one byte per counted
-  instruction, where glibc's copy moves 16 bytes per SSE2 load and
-  store. On hardware with ERMSB the two are close.
+- Our `memcpy` and the kernel's user copies are `rep movsb`, its
+  zero-fills `rep stosb`: one byte per counted instruction, where
+  glibc's copy moves 16 bytes per SSE2 load and store. This dominates
+  the 64 KiB rows. On hardware with ERMSB the two are close.
 - Linux runs with Debian's default mitigations, which on the `qemu64`
   CPU model (an AMD model, so no page-table isolation) are retpolines,
   RSB filling on context switch and `swapgs` barriers.

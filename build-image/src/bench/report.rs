@@ -184,6 +184,12 @@ pub const TARGETS: &[(&str, &str, &str, f64)] = &[
         "pipe_roundtrip_1",
         0.5,
     ),
+    (
+        "the same, between two threads until processes can be created",
+        "thread_roundtrip_0",
+        "pipe_roundtrip_1",
+        0.5,
+    ),
 ];
 
 impl Table {

@@ -12,21 +12,23 @@
 //! cases with the same iteration counts; `build-image/src/bench/cases.rs`
 //! says which case is compared with which.
 //!
-//! Known gaps: the cases that need kernel objects (channel write + read,
-//! channel call round trip, port wake-up, process create) are not here
-//! yet; the table shows them as pending until this program prints them.
-//! To add one, run it with [`stats::Bench::run`] under the name
+//! Known gaps: channel call round trips between two processes, port
+//! wake-ups and process creation need kernel objects user space does not
+//! have yet; the table shows them as pending until this program prints
+//! them. To add one, run it with [`stats::Bench::run`] under the name
 //! `cases.rs` gives it and the iteration count its Linux peer uses.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
 
-mod exclusive;
+extern crate alloc;
+
+mod channel;
 mod stats;
 mod tsc;
 
+use alloc::vec;
 use core::hint::black_box;
-use exclusive::Exclusive;
 use stats::Bench;
 use zx_runtime::println;
 
@@ -35,11 +37,7 @@ zx_runtime::entry!(main);
 // Iteration counts: the same as the Linux peer's (`ITERS_*` in peer.c).
 const ITERS_SYSCALL: usize = 10_000;
 const ITERS_MEMCPY: usize = 1_000;
-/// For channel write + read (to come).
-#[allow(dead_code)]
 const ITERS_MESSAGE: usize = 1_000;
-/// For channel call round trips (to come).
-#[allow(dead_code)]
 const ITERS_ROUNDTRIP: usize = 1_000;
 /// For port wake-ups (to come).
 #[allow(dead_code)]
@@ -49,13 +47,9 @@ const ITERS_WAKEUP: usize = 1_000;
 const ITERS_PROCESS: usize = 100;
 
 const MAX_ITERS: usize = ITERS_SYSCALL;
-const MEMCPY_BYTES: usize = 64 * 1024;
+const KIB: usize = 1024;
 /// A syscall number the kernel does not have: exercises decode and return.
 const BAD_SYSCALL_NUMBER: u64 = 0xffff;
-
-static SAMPLES: Exclusive<[u64; MAX_ITERS]> = Exclusive::new([0; MAX_ITERS]);
-static COPY_SOURCE: Exclusive<[u8; MEMCPY_BYTES]> = Exclusive::new([0; MEMCPY_BYTES]);
-static COPY_DESTINATION: Exclusive<[u8; MEMCPY_BYTES]> = Exclusive::new([0; MEMCPY_BYTES]);
 
 fn main() -> i64 {
     // First thing: the TSC since QEMU's reset, and the monotonic clock
@@ -67,7 +61,7 @@ fn main() -> i64 {
     stats::line("boot", 1, boot, boot);
     stats::line("boot_kernel", 1, since_kernel_entry, since_kernel_entry);
 
-    let mut bench = Bench::new(SAMPLES.take(), ITERS_SYSCALL);
+    let mut bench = Bench::new(MAX_ITERS);
 
     bench.run("null_syscall", ITERS_SYSCALL, || {
         black_box(zx::clock_get_monotonic());
@@ -76,12 +70,29 @@ fn main() -> i64 {
         black_box(zx::syscall_by_number(black_box(BAD_SYSCALL_NUMBER)));
     });
 
-    let source = COPY_SOURCE.take();
-    source.fill(0x5a);
-    let destination = COPY_DESTINATION.take();
+    // Heap buffers: the 64 KiB stack could not hold them.
+    let source = vec![0x5au8; 64 * KIB];
+    let mut destination = vec![0u8; 64 * KIB];
     bench.run("memcpy_64k", ITERS_MEMCPY, || {
-        black_box(&mut *destination).copy_from_slice(black_box(&*source));
+        black_box(&mut destination[..]).copy_from_slice(black_box(&source[..]));
     });
+
+    for (name, size) in [
+        ("channel_write_read_0", 0),
+        ("channel_write_read_64", 64),
+        ("channel_write_read_4k", 4 * KIB),
+        ("channel_write_read_64k", 64 * KIB),
+    ] {
+        channel::write_read(
+            &mut bench,
+            name,
+            ITERS_MESSAGE,
+            &source[..size],
+            &mut destination,
+        );
+    }
+    channel::roundtrip(&mut bench, "thread_roundtrip_0", ITERS_ROUNDTRIP, 0);
+    channel::roundtrip(&mut bench, "thread_roundtrip_64", ITERS_ROUNDTRIP, 64);
 
     println!("BENCH-END");
     0

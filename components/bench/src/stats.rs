@@ -4,24 +4,27 @@
 //! `lfence; rdtsc` pair.
 
 use crate::tsc;
+use alloc::vec;
+use alloc::vec::Vec;
 use zx_runtime::println;
 
 /// Collects samples of cases and prints one `BENCH` line per case.
 pub struct Bench {
-    samples: &'static mut [u64],
+    samples: Vec<u64>,
     /// Instructions counted by an empty pair of TSC reads.
     overhead: u64,
 }
 
 impl Bench {
-    /// Measures the cost of an empty pair of TSC reads, which every later
-    /// sample has subtracted, and prints it as the `tsc_overhead` case.
-    pub fn new(samples: &'static mut [u64], iterations: usize) -> Bench {
+    /// Room for `max_iterations` samples. Measures the cost of an empty
+    /// pair of TSC reads, which every later sample has subtracted, and
+    /// prints it as the `tsc_overhead` case.
+    pub fn new(max_iterations: usize) -> Bench {
         let mut bench = Bench {
-            samples,
+            samples: vec![0; max_iterations],
             overhead: 0,
         };
-        bench.run("tsc_overhead", iterations, || {});
+        bench.run("tsc_overhead", max_iterations, || {});
         bench.overhead = bench.samples[0];
         bench
     }
@@ -29,11 +32,25 @@ impl Bench {
     /// Runs `operation` `iterations` times, each between two TSC reads,
     /// and prints the case's line.
     pub fn run(&mut self, name: &str, iterations: usize, mut operation: impl FnMut()) {
-        let samples = &mut self.samples[..iterations];
-        for sample in samples.iter_mut() {
+        self.run_timed(name, iterations, |_| {
             let start = tsc::read();
             operation();
-            *sample = tsc::read() - start;
+            tsc::read() - start
+        });
+    }
+
+    /// Like [`Bench::run`] for operations that read the TSC themselves
+    /// (e.g. where the end is observed by another thread): `sample(i)`
+    /// returns the ticks of iteration `i`.
+    pub fn run_timed(
+        &mut self,
+        name: &str,
+        iterations: usize,
+        mut sample: impl FnMut(usize) -> u64,
+    ) {
+        let samples = &mut self.samples[..iterations];
+        for (i, slot) in samples.iter_mut().enumerate() {
+            *slot = sample(i);
         }
         samples.sort_unstable();
         let median = samples[iterations / 2].saturating_sub(self.overhead);
@@ -49,4 +66,10 @@ pub fn line(name: &str, iterations: u64, median: u64, min: u64) {
         "BENCH name={} iters={} median={} min={}",
         name, iterations, median, min
     );
+}
+
+/// Reports a case that could not run (`build-image bench` lists it as a
+/// problem).
+pub fn error(what: &str, status: zx::Status) {
+    println!("BENCH-ERROR {}: {:?}", what, status);
 }

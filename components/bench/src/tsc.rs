@@ -1,8 +1,8 @@
 //! Reading the time-stamp counter, which counts guest instructions under
 //! QEMU `-icount shift=0,sleep=off` (DESIGN §8).
 //!
-//! The only `unsafe` of this program besides [`crate::exclusive`]: an
-//! instruction the SDK has no wrapper for (a benchmark is its only user).
+//! The only `unsafe` of this program: an instruction the SDK has no
+//! wrapper for (a benchmark is its only user).
 
 /// The TSC, after every earlier instruction has completed (`lfence`), as
 /// the Linux peer reads it.
