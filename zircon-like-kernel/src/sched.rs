@@ -19,6 +19,7 @@
 use crate::arch::x86_64::trap::TrapFrame;
 use crate::object::process::Process;
 use crate::object::thread::{Thread, ThreadState, Wait, WakeReason};
+use crate::object::timer::Timer;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::{Arc, Weak};
 use spin::Mutex;
@@ -29,10 +30,18 @@ pub const PRIORITY_LEVELS: usize = 32;
 /// Timer ticks a thread runs before others of its priority get a turn.
 pub const SLICE_TICKS: u32 = 1;
 
+/// What happens when a deadline passes.
+enum DeadlineTarget {
+    /// A blocked thread's wait times out.
+    Thread(Weak<Thread>),
+    /// A timer fires.
+    Timer(Weak<Timer>),
+}
+
 struct Scheduler {
     current: Option<Arc<Thread>>,
     queues: [VecDeque<Arc<Thread>>; PRIORITY_LEVELS],
-    deadlines: BTreeMap<(Time, u64), Weak<Thread>>,
+    deadlines: BTreeMap<(Time, u64), DeadlineTarget>,
     slice_left: u32,
     next_token: u64,
 }
@@ -90,18 +99,29 @@ pub fn make_runnable(thread: &Arc<Thread>) {
     SCHED.lock().enqueue(Arc::clone(thread), priority);
 }
 
-/// Wakes `thread` from wait `token` (ignored if it no longer waits there).
-pub fn wake(thread: &Arc<Thread>, token: u64, reason: WakeReason) {
+/// Wakes `thread` from wait `token`; false (and nothing done) if it no
+/// longer waits there.
+pub fn wake(thread: &Arc<Thread>, token: u64, reason: WakeReason) -> bool {
     {
         let mut inner = thread.inner.lock();
         let waiting = inner.state == ThreadState::Blocked
+            && inner.wake.is_none()
             && inner.wait.as_ref().is_some_and(|w| w.token == token);
         if !waiting {
-            return;
+            return false;
         }
         inner.wake = Some(reason);
     }
     make_runnable(thread);
+    true
+}
+
+/// Fires `timer` at `deadline` unless cancelled.
+pub fn add_timer_deadline(deadline: Time, token: u64, timer: Weak<Timer>) {
+    SCHED
+        .lock()
+        .deadlines
+        .insert((deadline, token), DeadlineTarget::Timer(timer));
 }
 
 /// Blocks the running thread in `wait` and switches away. The thread's
@@ -114,9 +134,10 @@ pub fn block_current(frame: &mut TrapFrame, wait: Wait) {
             .take()
             .expect("blocking without a current thread");
         if wait.deadline != TIME_INFINITE {
-            sched
-                .deadlines
-                .insert((wait.deadline, wait.token), Arc::downgrade(&thread));
+            sched.deadlines.insert(
+                (wait.deadline, wait.token),
+                DeadlineTarget::Thread(Arc::downgrade(&thread)),
+            );
         }
         drop(sched);
         let mut inner = thread.inner.lock();
@@ -210,18 +231,23 @@ pub fn kill_current_for_fault(frame: &mut TrapFrame, cr2: u64) {
 /// running thread when its slice is used up and another may run.
 pub fn on_timer_tick(frame: &mut TrapFrame) {
     let now = crate::clock::monotonic_nanos() as Time;
-    let expired: alloc::vec::Vec<(u64, Weak<Thread>)> = {
+    let expired = {
         let mut sched = SCHED.lock();
         let later = sched.deadlines.split_off(&(now + 1, 0));
-        let expired = core::mem::replace(&mut sched.deadlines, later);
-        expired
-            .into_iter()
-            .map(|((_, token), thread)| (token, thread))
-            .collect()
+        core::mem::replace(&mut sched.deadlines, later)
     };
-    for (token, thread) in expired {
-        if let Some(thread) = thread.upgrade() {
-            wake(&thread, token, WakeReason::TimedOut);
+    for ((_, token), target) in expired {
+        match target {
+            DeadlineTarget::Thread(thread) => {
+                if let Some(thread) = thread.upgrade() {
+                    wake(&thread, token, WakeReason::TimedOut);
+                }
+            }
+            DeadlineTarget::Timer(timer) => {
+                if let Some(timer) = timer.upgrade() {
+                    timer.fire(token);
+                }
+            }
         }
     }
     let switch = {

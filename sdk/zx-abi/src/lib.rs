@@ -157,9 +157,24 @@ pub mod syscall {
     pub const THREAD_START: u64 = 18;
     /// `thread_exit() -> !`.
     pub const THREAD_EXIT: u64 = 19;
+    /// `port_create(options, *out) -> Status`.
+    pub const PORT_CREATE: u64 = 20;
+    /// `port_queue(port, *packet) -> Status`: queues a user packet.
+    pub const PORT_QUEUE: u64 = 21;
+    /// `port_wait(port, deadline, *packet) -> Status`.
+    pub const PORT_WAIT: u64 = 22;
+    /// `object_wait_async(handle, port, key, signals, options) -> Status`:
+    /// one `PACKET_SIGNAL_ONE` packet is queued when a signal is raised.
+    pub const OBJECT_WAIT_ASYNC: u64 = 23;
+    /// `timer_create(options, clock_id, *out) -> Status`.
+    pub const TIMER_CREATE: u64 = 24;
+    /// `timer_set(timer, deadline, slack) -> Status`.
+    pub const TIMER_SET: u64 = 25;
+    /// `timer_cancel(timer) -> Status`.
+    pub const TIMER_CANCEL: u64 = 26;
 
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 20;
+    pub const COUNT: u64 = 27;
 
     /// Name of a syscall number, for traces and reports.
     pub fn name(number: u64) -> &'static str {
@@ -184,6 +199,13 @@ pub mod syscall {
             "thread_create",
             "thread_start",
             "thread_exit",
+            "port_create",
+            "port_queue",
+            "port_wait",
+            "object_wait_async",
+            "timer_create",
+            "timer_set",
+            "timer_cancel",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")
     }
@@ -297,6 +319,17 @@ impl Rights {
             | Rights::MANAGE_PROCESS.bits()
             | Rights::MANAGE_THREAD.bits(),
     );
+    /// Default rights of a new port (ports are not waitable).
+    pub const DEFAULT_PORT: Rights = Rights::from_bits_retain(
+        Rights::TRANSFER.bits()
+            | Rights::DUPLICATE.bits()
+            | Rights::INSPECT.bits()
+            | Rights::IO.bits(),
+    );
+    /// Default rights of a new timer.
+    pub const DEFAULT_TIMER: Rights = Rights::from_bits_retain(
+        Rights::BASIC.bits() | Rights::WRITE.bits() | Rights::SIGNAL.bits(),
+    );
     /// Default rights of a new thread handle.
     pub const DEFAULT_THREAD: Rights = Rights::from_bits_retain(
         Rights::BASIC.bits()
@@ -324,6 +357,8 @@ bitflags::bitflags! {
         const EVENT_SIGNALED = 1 << 3;
         /// Process, thread: it has ended.
         const TASK_TERMINATED = 1 << 3;
+        /// Timer: its deadline passed.
+        const TIMER_SIGNALED = 1 << 3;
         /// Thread: it is running or runnable.
         const THREAD_RUNNING = 1 << 4;
         /// User signal 0.
@@ -394,6 +429,64 @@ pub struct WaitItem {
     /// Written by the kernel: the signals observed.
     pub pending: u32,
 }
+
+/// A port packet's type: queued by `port_queue`.
+pub const PACKET_USER: u32 = 0;
+/// A port packet's type: an `object_wait_async` registration fired.
+pub const PACKET_SIGNAL_ONE: u32 = 1;
+
+/// A port packet (`zx_port_packet_t`, 48 bytes).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    zerocopy::FromBytes,
+    zerocopy::IntoBytes,
+    zerocopy::Immutable,
+)]
+#[repr(C)]
+pub struct PortPacket {
+    /// The key given to `object_wait_async`, or chosen by the queuer.
+    pub key: u64,
+    /// `PACKET_USER` or `PACKET_SIGNAL_ONE`.
+    pub packet_type: u32,
+    /// A status (0 for signal packets).
+    pub status: i32,
+    /// User data, or a [`SignalPacket`] for signal packets.
+    pub payload: [u8; 32],
+}
+
+/// The payload of a `PACKET_SIGNAL_ONE` packet.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    zerocopy::FromBytes,
+    zerocopy::IntoBytes,
+    zerocopy::Immutable,
+)]
+#[repr(C)]
+pub struct SignalPacket {
+    /// The signals that were waited for.
+    pub trigger: u32,
+    /// The signals observed when the packet was queued.
+    pub observed: u32,
+    /// Always 1.
+    pub count: u64,
+    /// Monotonic time when the packet was queued.
+    pub timestamp: i64,
+    /// Zero.
+    pub reserved: u64,
+}
+
+/// The clock timers use.
+pub const CLOCK_MONOTONIC: u32 = 0;
 
 /// `object_get_info` topics and their records.
 pub mod info {

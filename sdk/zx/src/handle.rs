@@ -142,6 +142,22 @@ pub trait AsHandleRef {
         })
     }
 
+    /// Asks for one packet with `key` on `port` when one of `signals` is
+    /// raised (at once if one already is).
+    fn wait_async(&self, port: &crate::Port, key: u64, signals: Signals) -> Result<(), Status> {
+        // SAFETY: no pointers.
+        crate::status(unsafe {
+            raw::syscall5(
+                nr::OBJECT_WAIT_ASYNC,
+                self.raw_handle() as u64,
+                port.raw_handle() as u64,
+                key,
+                signals.bits() as u64,
+                0,
+            )
+        })
+    }
+
     /// Koid, rights, type and peer koid.
     fn basic_info(&self) -> Result<HandleBasic, Status> {
         let mut record = HandleBasic::default();

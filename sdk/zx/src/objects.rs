@@ -4,7 +4,7 @@ use crate::handle::{AsHandleRef, Handle};
 use crate::raw;
 use alloc::vec::Vec;
 use zx_abi::info::ProcessResources;
-use zx_abi::{syscall as nr, HandleValue, Status, HANDLE_INVALID};
+use zx_abi::{syscall as nr, HandleValue, PortPacket, Status, Time, HANDLE_INVALID};
 
 macro_rules! handle_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -56,6 +56,14 @@ handle_type!(
 handle_type!(
     /// A thread.
     Thread
+);
+handle_type!(
+    /// A port.
+    Port
+);
+handle_type!(
+    /// A timer.
+    Timer
 );
 
 fn pair(number: u64) -> Result<(Handle, Handle), Status> {
@@ -235,5 +243,78 @@ impl Thread {
                 arg2,
             )
         })
+    }
+}
+
+impl Port {
+    /// A new port.
+    pub fn create() -> Result<Port, Status> {
+        let mut out = HANDLE_INVALID;
+        // SAFETY: `out` is valid for the kernel to write.
+        crate::status(unsafe { raw::syscall2(nr::PORT_CREATE, 0, &mut out as *mut u32 as u64) })?;
+        Ok(Port(Handle::from_raw(out)))
+    }
+
+    /// Queues a user packet.
+    pub fn queue(&self, packet: &PortPacket) -> Result<(), Status> {
+        // SAFETY: the packet is valid for the kernel to read.
+        crate::status(unsafe {
+            raw::syscall2(
+                nr::PORT_QUEUE,
+                self.raw_handle() as u64,
+                packet as *const PortPacket as u64,
+            )
+        })
+    }
+
+    /// Waits for the next packet until `deadline`.
+    pub fn wait(&self, deadline: Time) -> Result<PortPacket, Status> {
+        let mut packet = PortPacket::default();
+        // SAFETY: the packet is valid for the kernel to write.
+        crate::status(unsafe {
+            raw::syscall3(
+                nr::PORT_WAIT,
+                self.raw_handle() as u64,
+                deadline as u64,
+                &mut packet as *mut PortPacket as u64,
+            )
+        })?;
+        Ok(packet)
+    }
+}
+
+impl Timer {
+    /// A new timer on the monotonic clock.
+    pub fn create() -> Result<Timer, Status> {
+        let mut out = HANDLE_INVALID;
+        // SAFETY: `out` is valid for the kernel to write.
+        crate::status(unsafe {
+            raw::syscall3(
+                nr::TIMER_CREATE,
+                0,
+                zx_abi::CLOCK_MONOTONIC as u64,
+                &mut out as *mut u32 as u64,
+            )
+        })?;
+        Ok(Timer(Handle::from_raw(out)))
+    }
+
+    /// Arms the timer for `deadline`.
+    pub fn set(&self, deadline: Time, slack: i64) -> Result<(), Status> {
+        // SAFETY: no pointers.
+        crate::status(unsafe {
+            raw::syscall3(
+                nr::TIMER_SET,
+                self.raw_handle() as u64,
+                deadline as u64,
+                slack as u64,
+            )
+        })
+    }
+
+    /// Disarms the timer.
+    pub fn cancel(&self) -> Result<(), Status> {
+        // SAFETY: no pointers.
+        crate::status(unsafe { raw::syscall1(nr::TIMER_CANCEL, self.raw_handle() as u64) })
     }
 }

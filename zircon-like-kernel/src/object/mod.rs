@@ -21,8 +21,10 @@ pub mod channel;
 pub mod event;
 pub mod eventpair;
 pub mod peered;
+pub mod port;
 pub mod process;
 pub mod thread;
+pub mod timer;
 
 use crate::koid::Koid;
 use alloc::sync::{Arc, Weak};
@@ -70,17 +72,69 @@ macro_rules! impl_into_any {
 }
 pub(crate) use impl_into_any;
 
-/// A thread waiting for signals on an object.
+/// Who is told when an object's signals change.
+pub enum ObserverTarget {
+    /// A thread blocked in `object_wait_one` / `object_wait_many`.
+    Thread {
+        /// The waiting thread.
+        thread: Weak<Thread>,
+        /// The wait it belongs to (stale wakes carry an old token and are
+        /// ignored).
+        token: u64,
+        /// Which item of a multi-object wait this is.
+        index: usize,
+    },
+    /// An `object_wait_async` registration: queue a packet on the port.
+    Port {
+        /// The port (a closed port drops the registration).
+        port: Weak<port::Port>,
+        /// The key of the packet.
+        key: u64,
+    },
+}
+
+/// A one-shot interest in an object's signals.
 pub struct Observer {
-    /// The waiting thread.
-    pub thread: Weak<Thread>,
-    /// The wait it belongs to (stale wakes carry an old token and are
-    /// ignored).
-    pub token: u64,
-    /// Which item of a multi-object wait this is.
-    pub index: usize,
-    /// Signals that satisfy the wait.
+    /// Who to tell.
+    pub target: ObserverTarget,
+    /// Signals that satisfy it.
     pub trigger: Signals,
+}
+
+impl Observer {
+    fn alive(&self) -> bool {
+        match &self.target {
+            ObserverTarget::Thread { thread, .. } => thread.strong_count() > 0,
+            ObserverTarget::Port { port, .. } => port.strong_count() > 0,
+        }
+    }
+
+    /// Tells the target that `signals` satisfied it.
+    fn notify(self, signals: Signals) {
+        match self.target {
+            ObserverTarget::Thread {
+                thread,
+                token,
+                index,
+            } => {
+                if let Some(thread) = thread.upgrade() {
+                    crate::sched::wake(
+                        &thread,
+                        token,
+                        thread::WakeReason::Signaled {
+                            index,
+                            observed: signals,
+                        },
+                    );
+                }
+            }
+            ObserverTarget::Port { port, key } => {
+                if let Some(port) = port.upgrade() {
+                    port.queue_signal(key, self.trigger, signals);
+                }
+            }
+        }
+    }
 }
 
 struct SignalState {
@@ -126,40 +180,23 @@ impl ObjectBase {
     /// Clears then sets signals and wakes the observers the new state
     /// satisfies.
     pub fn update_signals(&self, clear: Signals, set: Signals) {
-        let woken = {
+        let (woken, signals) = {
             let mut state = self.state.lock();
             let signals = (state.signals - clear) | set;
             if signals == state.signals {
                 return;
             }
             state.signals = signals;
-            let mut woken = Vec::new();
-            state.observers.retain(|observer| {
-                if observer.trigger.intersects(signals) {
-                    woken.push((
-                        observer.thread.clone(),
-                        observer.token,
-                        observer.index,
-                        signals,
-                    ));
-                    false
-                } else {
-                    observer.thread.strong_count() > 0
-                }
-            });
-            woken
+            let (woken, kept): (Vec<Observer>, Vec<Observer>) =
+                core::mem::take(&mut state.observers)
+                    .into_iter()
+                    .filter(Observer::alive)
+                    .partition(|observer| observer.trigger.intersects(signals));
+            state.observers = kept;
+            (woken, signals)
         };
-        for (thread, token, index, signals) in woken {
-            if let Some(thread) = thread.upgrade() {
-                crate::sched::wake(
-                    &thread,
-                    token,
-                    thread::WakeReason::Signaled {
-                        index,
-                        observed: signals,
-                    },
-                );
-            }
+        for observer in woken {
+            observer.notify(signals);
         }
     }
 
@@ -174,12 +211,11 @@ impl ObjectBase {
         Ok(())
     }
 
-    /// Removes the observers of wait `token`.
+    /// Removes the observers of thread wait `token`.
     pub fn forget(&self, token: u64) {
-        self.state
-            .lock()
-            .observers
-            .retain(|observer| observer.token != token);
+        self.state.lock().observers.retain(|observer| {
+            !matches!(observer.target, ObserverTarget::Thread { token: t, .. } if t == token)
+        });
     }
 }
 

@@ -50,6 +50,13 @@ pub enum WaitKind {
     },
     /// `nanosleep`.
     Sleep,
+    /// `port_wait`: the port and where to write the packet.
+    Port {
+        /// The port waited on.
+        port: Arc<super::port::Port>,
+        /// User address of the packet buffer.
+        packet: u64,
+    },
 }
 
 /// A pending wait.
@@ -65,6 +72,8 @@ pub struct Wait {
 /// Why a blocked thread was woken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WakeReason {
+    /// A port handed the thread this packet.
+    Packet(zx_abi::PortPacket),
     /// An observed object's signals satisfied item `index`.
     Signaled {
         /// The item whose object signaled.

@@ -15,6 +15,7 @@ mod channel;
 mod debug;
 mod handle;
 mod object;
+mod port;
 mod task;
 mod wait;
 
@@ -75,6 +76,13 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::THREAD_CREATE => task::thread_create(a[0], a[1], a[2], a[3], a[4]),
         nr::THREAD_START => task::thread_start(a[0], a[1], a[2], a[3], a[4]),
         nr::THREAD_EXIT => task::thread_exit(frame),
+        nr::PORT_CREATE => port::port_create(a[0], a[1]),
+        nr::PORT_QUEUE => port::port_queue(a[0], a[1]),
+        nr::PORT_WAIT => port::port_wait(frame, a[0], a[1], a[2]),
+        nr::OBJECT_WAIT_ASYNC => port::wait_async(a[0], a[1], a[2], a[3], a[4]),
+        nr::TIMER_CREATE => port::timer_create(a[0], a[1], a[2]),
+        nr::TIMER_SET => port::timer_set(a[0], a[1], a[2]),
+        nr::TIMER_CANCEL => port::timer_cancel(a[0]),
         _ => Err(Status::BAD_SYSCALL),
     };
     match result {

@@ -4,12 +4,12 @@
 use super::{handle_arg, ok, Flow, SysResult};
 use crate::mem::user_ptr::{read_value, UserOut, UserSlice};
 use crate::object::thread::{Wait, WaitKind, WakeReason};
-use crate::object::{KernelObject, Observer};
+use crate::object::{KernelObject, Observer, ObserverTarget};
 use crate::sched;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use zerocopy::IntoBytes;
-use zx_abi::{Rights, Signals, Status, Time, WaitItem, WAIT_MANY_MAX_ITEMS};
+use zx_abi::{PortPacket, Rights, Signals, Status, Time, WaitItem, WAIT_MANY_MAX_ITEMS};
 
 fn now() -> Time {
     crate::clock::monotonic_nanos() as Time
@@ -31,9 +31,11 @@ pub fn wait_one(
     let object = thread.process.any_object(value, Rights::WAIT)?;
     let token = sched::new_token();
     let observer = Observer {
-        thread: Arc::downgrade(&thread),
-        token,
-        index: 0,
+        target: ObserverTarget::Thread {
+            thread: Arc::downgrade(&thread),
+            token,
+            index: 0,
+        },
         trigger,
     };
     if let Err(current) = object.base().observe(observer) {
@@ -81,9 +83,11 @@ pub fn wait_many(
     let mut satisfied = false;
     for (index, (object, trigger)) in objects.iter().zip(&triggers).enumerate() {
         let observer = Observer {
-            thread: Arc::downgrade(&thread),
-            token,
-            index,
+            target: ObserverTarget::Thread {
+                thread: Arc::downgrade(&thread),
+                token,
+                index,
+            },
             trigger: *trigger,
         };
         if object.base().observe(observer).is_err() {
@@ -155,7 +159,7 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
             object.base().forget(wait.token);
             let signals = match reason {
                 WakeReason::Signaled { observed, .. } => observed,
-                WakeReason::TimedOut => object.base().signals(),
+                _ => object.base().signals(),
             };
             UserOut::<u32>::optional(observed)?.write(&signals.bits())?;
         }
@@ -164,6 +168,12 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
             finish_many(&objects, wait.token, slice)?;
         }
         WaitKind::Sleep => return Ok(()),
+        WaitKind::Port { port, packet } => {
+            if let WakeReason::Packet(received) = reason {
+                return UserOut::<PortPacket>::required(packet)?.write(&received);
+            }
+            port.remove_waiter(wait.token);
+        }
     }
     if timed_out {
         Err(Status::TIMED_OUT)

@@ -14,6 +14,7 @@ extern crate alloc;
 mod channels;
 mod handles;
 mod pointers;
+mod ports;
 mod threads;
 mod waits;
 
@@ -83,6 +84,7 @@ fn main() -> i64 {
     handles::run(&mut suite);
     waits::run(&mut suite);
     channels::run(&mut suite);
+    ports::run(&mut suite);
     threads::run(&mut suite);
     println!(
         "usertest: {} passed, {} failures",
