@@ -11,6 +11,7 @@
 
 extern crate alloc;
 
+mod asyncs;
 mod channels;
 mod handles;
 mod pointers;
@@ -85,6 +86,7 @@ fn main() -> i64 {
     waits::run(&mut suite);
     channels::run(&mut suite);
     ports::run(&mut suite);
+    asyncs::run(&mut suite);
     threads::run(&mut suite);
     println!(
         "usertest: {} passed, {} failures",
