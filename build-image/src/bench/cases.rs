@@ -187,17 +187,16 @@ pub const ROWS: &[Row] = &[
         ),
         None,
     ),
-    pending(
-        "wake-up of a blocked thread",
+    row(
+        "wake-up of a blocked thread (Linux: process)",
         (
             "port_wakeup",
-            "port queue of a user packet to a thread in port wait",
+            "port queue of a user packet to a thread in port wait, until it runs",
         ),
-        (
+        Some((
             "port_wakeup",
             "eventfd write to a process blocked in read, until it runs",
-        ),
-        None,
+        )),
     ),
     pending(
         "process create + start + exit",

@@ -245,9 +245,9 @@ Targets (issue 6; goals, not test assertions):
 {targets}
 Reading the numbers:
 
-- Rows marked pending need kernel objects user space cannot use yet
-  (process creation, ports); their Linux peers already run, so the table
-  has its final shape. Until processes can be created, our IPC round
+- Rows marked pending need what user space cannot do yet (create
+  processes); their Linux peers already run, so the table has its final
+  shape. Until processes can be created, our IPC round
   trip runs between two threads of one process; the address-space
   switch a second process adds is a handful of instructions.
 - Instructions are not time: QEMU counts a page-table switch, an MSR

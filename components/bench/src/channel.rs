@@ -8,14 +8,11 @@
 //! process creation.
 
 use crate::stats::{self, Bench};
-use crate::tsc;
-use alloc::vec;
+use crate::{thread, tsc};
 use alloc::vec::Vec;
 use core::mem::ManuallyDrop;
-use zx::{AsHandleRef, Channel, Handle, Process, Signals, Status};
+use zx::{AsHandleRef, Channel, Handle, Signals, Status};
 
-/// Stack of the echo thread.
-const ECHO_STACK_BYTES: usize = 16 * 1024;
 /// Largest round-trip message.
 const ROUNDTRIP_MAX_BYTES: usize = 64;
 /// How long a whole round-trip case may take (10 s of virtual time, i.e.
@@ -66,22 +63,7 @@ fn run_roundtrip(
     size: usize,
 ) -> Result<(), Status> {
     let (ours, theirs) = Channel::create()?;
-    // Borrowed from the runtime, which owns the handle: never closed here.
-    let process = ManuallyDrop::new(Process::from_handle(Handle::from_raw(
-        zx_runtime::process_self().0,
-    )));
-    let thread = process.create_thread("echo")?;
-    // The thread's stack, leaked: it must outlive the thread, and the
-    // program ends soon anyway.
-    let stack = Vec::leak(vec![0u8; ECHO_STACK_BYTES]);
-    // 16-byte aligned minus 8, as if `echo` had been called.
-    let top = ((stack.as_ptr() as usize + stack.len()) & !15) - 8;
-    thread.start(
-        echo as *const () as usize,
-        top,
-        theirs.raw_handle() as u64,
-        iterations as u64,
-    )?;
+    let thread = thread::spawn("echo", echo, theirs.raw_handle() as u64, iterations as u64)?;
 
     let message = [0xa5u8; ROUNDTRIP_MAX_BYTES];
     let mut reply = [0u8; ROUNDTRIP_MAX_BYTES];

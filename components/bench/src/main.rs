@@ -12,9 +12,8 @@
 //! cases with the same iteration counts; `build-image/src/bench/cases.rs`
 //! says which case is compared with which.
 //!
-//! Known gaps: channel call round trips between two processes, port
-//! wake-ups and process creation need kernel objects user space does not
-//! have yet; the table shows them as pending until this program prints
+//! Known gaps: channel call round trips between two processes and
+//! process creation need kernel objects user space does not have yet; the table shows them as pending until this program prints
 //! them. To add one, run it with [`stats::Bench::run`] under the name
 //! `cases.rs` gives it and the iteration count its Linux peer uses.
 #![no_std]
@@ -24,7 +23,9 @@
 extern crate alloc;
 
 mod channel;
+mod port;
 mod stats;
+mod thread;
 mod tsc;
 
 use alloc::vec;
@@ -39,8 +40,6 @@ const ITERS_SYSCALL: usize = 10_000;
 const ITERS_MEMCPY: usize = 1_000;
 const ITERS_MESSAGE: usize = 1_000;
 const ITERS_ROUNDTRIP: usize = 1_000;
-/// For port wake-ups (to come).
-#[allow(dead_code)]
 const ITERS_WAKEUP: usize = 1_000;
 /// For process create + start + exit (to come).
 #[allow(dead_code)]
@@ -93,6 +92,7 @@ fn main() -> i64 {
     }
     channel::roundtrip(&mut bench, "thread_roundtrip_0", ITERS_ROUNDTRIP, 0);
     channel::roundtrip(&mut bench, "thread_roundtrip_64", ITERS_ROUNDTRIP, 64);
+    port::wakeup(&mut bench, "port_wakeup", ITERS_WAKEUP);
 
     println!("BENCH-END");
     0
