@@ -105,6 +105,18 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
     }
 
     println!("{}", table.to_text());
+    let ours_only = report::unpaired(&ours_report, report::Side::Ours);
+    if !ours_only.is_empty() {
+        println!("ours only (no Linux peer):");
+        for m in ours_only {
+            println!(
+                "  {:<32} {} (min {})",
+                m.name,
+                report::group_digits(m.median),
+                report::group_digits(m.min)
+            );
+        }
+    }
     let qemu = qemu_version();
     let results = Results {
         command: COMMAND,
@@ -240,6 +252,18 @@ fewer instructions.
 What each row runs:
 
 {cases}
+Cases with no row — the `lfence; rdtsc` pair overhead (subtracted
+everywhere) and breakdowns. Ours:
+
+{ours_only}
+Linux:
+
+{linux_only}
+The `roundtrip_0_step_*` cases split our 0-byte round trip into its
+steps, reading the TSC on both threads (`components/bench/src/channel.rs`
+says where each starts and ends); `to_echo` and `to_main` are a wait
+that blocks, the switch, and the other thread's wait returning.
+
 Targets (issue 6; goals, not test assertions):
 
 {targets}
@@ -247,9 +271,9 @@ Reading the numbers:
 
 - Rows marked pending need what user space cannot do yet (create
   processes); their Linux peers already run, so the table has its final
-  shape. Until processes can be created, our IPC round
-  trip runs between two threads of one process; the address-space
-  switch a second process adds is a handful of instructions.
+  shape. Until processes can be created, our IPC round trip runs
+  between two threads of one process; the address-space switch a
+  second process adds is a handful of instructions.
 - Instructions are not time: QEMU counts a page-table switch, an MSR
   write or one iteration of a `rep` instruction as one instruction each.
   The figures say how much work each path does, not what it costs on
@@ -275,5 +299,7 @@ Reading the numbers:
         table = table.to_markdown(),
         cases = table.cases_markdown(),
         targets = table.targets_markdown(ours, linux),
+        ours_only = report::unpaired_markdown(&report::unpaired(ours, report::Side::Ours)),
+        linux_only = report::unpaired_markdown(&report::unpaired(linux, report::Side::Linux)),
     )
 }

@@ -169,6 +169,44 @@ impl Table {
     }
 }
 
+/// The cases a guest reported that no row shows (breakdowns, the pair
+/// overhead), in the order printed.
+pub fn unpaired(report: &GuestReport, side: Side) -> Vec<&Measurement> {
+    report
+        .measurements
+        .iter()
+        .filter(|m| {
+            !ROWS.iter().any(|row| match side {
+                Side::Ours => row.ours.0 == m.name,
+                Side::Linux => row.linux.is_some_and(|l| l.0 == m.name),
+            })
+        })
+        .collect()
+}
+
+/// Which guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Our kernel.
+    Ours,
+    /// The Linux peer.
+    Linux,
+}
+
+/// Unpaired cases as Markdown table rows (`| case | median (min) |`).
+pub fn unpaired_markdown(measurements: &[&Measurement]) -> String {
+    let mut out = String::from("| case | median (min) |\n|---|--:|\n");
+    for m in measurements {
+        out.push_str(&format!(
+            "| `{}` | {} (min {}) |\n",
+            m.name,
+            group_digits(m.median),
+            group_digits(m.min)
+        ));
+    }
+    out
+}
+
 /// The goals issue 6 sets (benchmark goals, not test assertions): our
 /// case, the Linux case, and the largest allowed ratio of their medians.
 pub const TARGETS: &[(&str, &str, &str, f64)] = &[
@@ -442,6 +480,22 @@ mod tests {
             ),
             "32,768 (min 32,000), 2.00 B/instr"
         );
+    }
+
+    #[test]
+    fn lists_cases_no_row_shows() {
+        let ours = report(vec![
+            measured("tsc_overhead", 10, 4, 4),
+            measured("null_syscall", 10, 150, 140),
+            measured("roundtrip_0_step_write", 10, 900, 800),
+        ]);
+        let names: Vec<_> = unpaired(&ours, Side::Ours)
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        assert_eq!(names, ["tsc_overhead", "roundtrip_0_step_write"]);
+        assert!(unpaired_markdown(&unpaired(&ours, Side::Ours))
+            .contains("| `roundtrip_0_step_write` | 900 (min 800) |"));
     }
 
     #[test]

@@ -93,6 +93,8 @@ fn main() -> i64 {
     channel::roundtrip(&mut bench, "thread_roundtrip_0", ITERS_ROUNDTRIP, 0);
     channel::roundtrip(&mut bench, "thread_roundtrip_64", ITERS_ROUNDTRIP, 64);
     port::wakeup(&mut bench, "port_wakeup", ITERS_WAKEUP);
+    // Ours only: where the round trip's instructions go.
+    channel::roundtrip_phases(&mut bench, "roundtrip_0_step", ITERS_ROUNDTRIP);
 
     println!("BENCH-END");
     0

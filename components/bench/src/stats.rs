@@ -52,11 +52,22 @@ impl Bench {
         for (i, slot) in samples.iter_mut().enumerate() {
             *slot = sample(i);
         }
-        samples.sort_unstable();
-        let median = samples[iterations / 2].saturating_sub(self.overhead);
-        let min = samples[0].saturating_sub(self.overhead);
-        line(name, iterations as u64, median, min);
+        summarize(name, samples, self.overhead);
     }
+
+    /// Prints the line of samples collected elsewhere (each taken between
+    /// two TSC reads).
+    pub fn report(&self, name: &str, samples: &mut [u64]) {
+        summarize(name, samples, self.overhead);
+    }
+}
+
+/// Sorts `samples` and prints their median and minimum less `overhead`.
+fn summarize(name: &str, samples: &mut [u64], overhead: u64) {
+    samples.sort_unstable();
+    let median = samples[samples.len() / 2].saturating_sub(overhead);
+    let min = samples[0].saturating_sub(overhead);
+    line(name, samples.len() as u64, median, min);
 }
 
 /// Prints one result line (`build-image/src/bench/measurement.rs` parses
