@@ -1,27 +1,30 @@
-//! Loads a static ELF executable into a fresh address space.
+//! Loads a static ELF executable into a process, through VMOs and its root
+//! VMAR — the same objects user space uses.
 //!
 //! Everything in the file is checked before use: the header (64-bit,
 //! x86_64, executable), every loadable segment's bounds in the file and in
 //! user space, and W^X (a segment may not be writable and executable).
+//! Each segment becomes a VMO holding its file bytes (the rest zero-filled
+//! on demand), mapped at its address with its permissions.
 //!
 //! Known gap: the design moves ELF loading to user space (userboot, through
-//! VMO/VMAR syscalls); this in-kernel loader starts the first program
-//! until then.
+//! the VMO/VMAR syscalls this loader mirrors); the kernel starts the boot
+//! programs itself until process creation syscalls exist.
 
-use crate::mem::address_space::AddressSpace;
-use crate::mem::phys_to_virt;
-use paging::{Access, MapError};
+use crate::object::process::Process;
+use crate::object::vmo::Vmo;
+use paging::Access;
 use xmas_elf::header::{Class, Machine, Type as ElfType};
 use xmas_elf::program::Type as SegmentType;
 use xmas_elf::ElfFile;
-use zx_abi::USER_ADDRESS_LIMIT;
+use zx_abi::{Status, USER_ADDRESS_LIMIT};
 
 /// Lowest address a program may use: the first 64 KiB stay unmapped so
 /// that null-pointer accesses fault.
 pub const USER_ADDRESS_MIN: u64 = 0x1_0000;
 /// Top of the initial thread's stack.
 pub const STACK_TOP: u64 = 0x0000_7fff_0000_0000;
-/// Size of the initial thread's stack (a guard gap lies below it).
+/// Size of the initial thread's stack (unmapped memory lies around it).
 pub const STACK_SIZE: u64 = 64 * 1024;
 
 /// Why a program could not be loaded.
@@ -35,8 +38,8 @@ pub enum LoadError {
     SegmentOutOfBounds,
     /// A segment is both writable and executable.
     WriteAndExecute,
-    /// The page tables refused a mapping (overlap, no memory).
-    Map(MapError),
+    /// A VMO or mapping could not be made (overlap, no memory).
+    Memory(Status),
 }
 
 impl core::fmt::Display for LoadError {
@@ -48,15 +51,15 @@ impl core::fmt::Display for LoadError {
                 write!(f, "a segment lies outside the file or user space")
             }
             LoadError::WriteAndExecute => write!(f, "a segment is writable and executable"),
-            LoadError::Map(error) => write!(f, "cannot map a segment: {error:?}"),
+            LoadError::Memory(status) => write!(f, "cannot map a segment: {status}"),
         }
     }
 }
 
 const PAGE: u64 = 4096;
 
-/// Loads `image` into `space` and maps a stack; returns (entry, stack top).
-pub fn load(space: &mut AddressSpace, image: &[u8]) -> Result<(u64, u64), LoadError> {
+/// Loads `image` into `process` and maps a stack; returns (entry, stack top).
+pub fn load(process: &Process, image: &[u8]) -> Result<(u64, u64), LoadError> {
     let elf = ElfFile::new(image).map_err(LoadError::Malformed)?;
     let header = &elf.header;
     if header.pt1.class() != Class::SixtyFour
@@ -65,8 +68,9 @@ pub fn load(space: &mut AddressSpace, image: &[u8]) -> Result<(u64, u64), LoadEr
     {
         return Err(LoadError::WrongKind);
     }
+    let root = process.root_vmar();
     for segment in elf.program_iter() {
-        if segment.get_type() != Ok(SegmentType::Load) {
+        if segment.get_type() != Ok(SegmentType::Load) || segment.mem_size() == 0 {
             continue;
         }
         let (vaddr, memsz) = (segment.virtual_addr(), segment.mem_size());
@@ -88,45 +92,38 @@ pub fn load(space: &mut AddressSpace, image: &[u8]) -> Result<(u64, u64), LoadEr
         if flags.is_write() && flags.is_execute() {
             return Err(LoadError::WriteAndExecute);
         }
+        let first_page = vaddr & !(PAGE - 1);
+        let span = mem_end.next_multiple_of(PAGE) - first_page;
+        let vmo = Vmo::new_paged(span, false).map_err(LoadError::Memory)?;
+        vmo.write_bytes(
+            vaddr - first_page,
+            &image[offset as usize..file_end as usize],
+        )
+        .map_err(LoadError::Memory)?;
         let access = Access {
             write: flags.is_write(),
             execute: flags.is_execute(),
             ..Access::READ
         };
-        let mut page = vaddr & !(PAGE - 1);
-        while page < mem_end {
-            let phys = space.map_new_page(page, access).map_err(LoadError::Map)?;
-            // Copy the part of the file image that falls in this page.
-            let copy_start = page.max(vaddr);
-            let copy_end = (page + PAGE).min(vaddr + filesz);
-            if copy_start < copy_end {
-                let source = &image
-                    [(offset + copy_start - vaddr) as usize..(offset + copy_end - vaddr) as usize];
-                let destination = phys_to_virt(phys.as_u64() + (copy_start - page));
-                // SAFETY: the destination is the frame just mapped (a fresh,
-                // exclusively owned page) at an offset within it, and the
-                // source slice was bounds-checked against the file.
-                unsafe {
-                    core::ptr::copy_nonoverlapping(source.as_ptr(), destination, source.len())
-                };
-            }
-            page += PAGE;
-        }
+        root.map(Some(first_page - root.start()), vmo, 0, span, access)
+            .map_err(LoadError::Memory)?;
     }
     let entry = header.pt2.entry_point();
     if !(USER_ADDRESS_MIN..USER_ADDRESS_LIMIT).contains(&entry) {
         return Err(LoadError::SegmentOutOfBounds);
     }
+    let stack = Vmo::new_paged(STACK_SIZE, false).map_err(LoadError::Memory)?;
     let stack_access = Access {
         write: true,
         ..Access::READ
     };
-    let mut page = STACK_TOP - STACK_SIZE;
-    while page < STACK_TOP {
-        space
-            .map_new_page(page, stack_access)
-            .map_err(LoadError::Map)?;
-        page += PAGE;
-    }
+    root.map(
+        Some(STACK_TOP - STACK_SIZE - root.start()),
+        stack,
+        0,
+        STACK_SIZE,
+        stack_access,
+    )
+    .map_err(LoadError::Memory)?;
     Ok((entry, STACK_TOP))
 }

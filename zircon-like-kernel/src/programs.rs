@@ -2,8 +2,8 @@
 //! the bootfs, one after another, reports how each ended, and powers the
 //! machine off after the last.
 //!
-//! Each program becomes a process with one thread; its first argument
-//! register (`rdi`) holds a handle to its own process. This is the seed of
+//! Each program becomes a process with one thread; its argument registers
+//! hold handles to its own process (`rdi`) and its root VMAR (`rsi`). This is the seed of
 //! userboot: with VMO/VMAR/process syscalls, the kernel starts only
 //! `bin/userboot` and userboot loads the rest itself.
 
@@ -120,17 +120,22 @@ impl core::fmt::Display for SpawnError {
 
 fn spawn(name: &str, image: &[u8]) -> Result<(Arc<Process>, Arc<Thread>), SpawnError> {
     let process = Process::new(name).map_err(SpawnError::Status)?;
-    let (entry, stack_top) = process
-        .with_address_space(|space| crate::loader::load(space, image))
-        .ok_or(SpawnError::Status(zx_abi::Status::BAD_STATE))?
-        .map_err(SpawnError::Load)?;
+    let (entry, stack_top) = crate::loader::load(&process, image).map_err(SpawnError::Load)?;
     let self_handle = process
         .add_handle(Handle::new(process.clone(), Rights::DEFAULT_PROCESS))
         .map_err(SpawnError::Status)?;
+    let vmar_handle = process
+        .add_handle(Handle::new(
+            process.root_vmar().clone(),
+            Rights::DEFAULT_VMAR,
+        ))
+        .map_err(SpawnError::Status)?;
     let thread = Thread::new(&process, "main");
     process.add_thread(&thread).map_err(SpawnError::Status)?;
-    *thread.inner.lock().frame =
+    let mut frame =
         crate::arch::x86_64::trap::TrapFrame::new_user(entry, stack_top, self_handle as u64);
+    frame.rsi = vmar_handle as u64;
+    *thread.inner.lock().frame = frame;
     Ok((process, thread))
 }
 

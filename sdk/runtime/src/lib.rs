@@ -21,10 +21,16 @@ use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU32, Ordering};
 
 static PROCESS_SELF: AtomicU32 = AtomicU32::new(zx::HANDLE_INVALID);
+static VMAR_ROOT_SELF: AtomicU32 = AtomicU32::new(zx::HANDLE_INVALID);
 
 /// The program's own process (the handle the kernel passed at start).
 pub fn process_self() -> zx::HandleRef {
     zx::HandleRef(PROCESS_SELF.load(Ordering::Relaxed))
+}
+
+/// The program's root VMAR (the handle the kernel passed at start).
+pub fn vmar_root_self() -> zx::HandleRef {
+    zx::HandleRef(VMAR_ROOT_SELF.load(Ordering::Relaxed))
 }
 
 /// Size of the heap.
@@ -131,8 +137,10 @@ mod start {
         main = sym program_start,
     );
 
-    extern "C" fn program_start(process_self: u64) -> ! {
-        crate::PROCESS_SELF.store(process_self as u32, core::sync::atomic::Ordering::Relaxed);
+    extern "C" fn program_start(process_self: u64, vmar_root_self: u64) -> ! {
+        use core::sync::atomic::Ordering::Relaxed;
+        crate::PROCESS_SELF.store(process_self as u32, Relaxed);
+        crate::VMAR_ROOT_SELF.store(vmar_root_self as u32, Relaxed);
         // SAFETY: runs once, before main and before any allocation; the
         // region is a static used by the heap alone.
         unsafe {

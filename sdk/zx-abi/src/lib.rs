@@ -173,8 +173,37 @@ pub mod syscall {
     /// `timer_cancel(timer) -> Status`.
     pub const TIMER_CANCEL: u64 = 26;
 
+    /// `vmo_create(size, options, *out) -> Status`: pages are zero-filled on
+    /// first touch. Options: `VMO_RESIZABLE`.
+    pub const VMO_CREATE: u64 = 27;
+    /// `vmo_read(vmo, *buffer, offset, len) -> Status`.
+    pub const VMO_READ: u64 = 28;
+    /// `vmo_write(vmo, *buffer, offset, len) -> Status`.
+    pub const VMO_WRITE: u64 = 29;
+    /// `vmo_get_size(vmo, *size) -> Status`.
+    pub const VMO_GET_SIZE: u64 = 30;
+    /// `vmo_set_size(vmo, size) -> Status`: only for resizable VMOs; shrinking
+    /// a mapped VMO fails with `BAD_STATE`.
+    pub const VMO_SET_SIZE: u64 = 31;
+    /// `vmo_create_contiguous(size, options, *out) -> Status`: physically
+    /// contiguous, committed pages, for device drivers.
+    pub const VMO_CREATE_CONTIGUOUS: u64 = 32;
+    /// `vmo_get_physical(vmo, offset, *address) -> Status`: the physical
+    /// address of a contiguous VMO's byte `offset`.
+    pub const VMO_GET_PHYSICAL: u64 = 33;
+    /// `vmar_allocate(parent, options, offset, size, *child, *child_address)`.
+    pub const VMAR_ALLOCATE: u64 = 34;
+    /// `vmar_map(vmar, options, vmar_offset, vmo, vmo_offset, len, *address)`.
+    pub const VMAR_MAP: u64 = 35;
+    /// `vmar_unmap(vmar, address, len) -> Status`: whole mappings and
+    /// sub-regions only.
+    pub const VMAR_UNMAP: u64 = 36;
+    /// `vmar_protect(vmar, options, address, len) -> Status`: whole mappings
+    /// only.
+    pub const VMAR_PROTECT: u64 = 37;
+
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 27;
+    pub const COUNT: u64 = 38;
 
     /// Name of a syscall number, for traces and reports.
     pub fn name(number: u64) -> &'static str {
@@ -206,6 +235,17 @@ pub mod syscall {
             "timer_create",
             "timer_set",
             "timer_cancel",
+            "vmo_create",
+            "vmo_read",
+            "vmo_write",
+            "vmo_get_size",
+            "vmo_set_size",
+            "vmo_create_contiguous",
+            "vmo_get_physical",
+            "vmar_allocate",
+            "vmar_map",
+            "vmar_unmap",
+            "vmar_protect",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")
     }
@@ -330,6 +370,19 @@ impl Rights {
     pub const DEFAULT_TIMER: Rights = Rights::from_bits_retain(
         Rights::BASIC.bits() | Rights::WRITE.bits() | Rights::SIGNAL.bits(),
     );
+    /// Default rights of a new VMO. `EXECUTE` is included: W^X is enforced
+    /// per mapping instead (no mapping is both writable and executable).
+    pub const DEFAULT_VMO: Rights = Rights::from_bits_retain(
+        Rights::BASIC.bits()
+            | Rights::IO.bits()
+            | Rights::PROPERTY.bits()
+            | Rights::MAP.bits()
+            | Rights::SIGNAL.bits()
+            | Rights::EXECUTE.bits(),
+    );
+    /// Rights of a process's root VMAR handle.
+    pub const DEFAULT_VMAR: Rights =
+        Rights::from_bits_retain(Rights::BASIC.bits() | Rights::IO.bits() | Rights::EXECUTE.bits());
     /// Default rights of a new thread handle.
     pub const DEFAULT_THREAD: Rights = Rights::from_bits_retain(
         Rights::BASIC.bits()
@@ -484,6 +537,36 @@ pub struct SignalPacket {
     /// Zero.
     pub reserved: u64,
 }
+
+bitflags::bitflags! {
+    /// Options of `vmar_map`, `vmar_allocate` and `vmar_protect`
+    /// (Zircon's `ZX_VM_*` values).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct VmOptions: u32 {
+        /// Readable.
+        const PERM_READ = 1 << 0;
+        /// Writable.
+        const PERM_WRITE = 1 << 1;
+        /// Executable.
+        const PERM_EXECUTE = 1 << 2;
+        /// At exactly `vmar_offset`, not wherever there is room.
+        const SPECIFIC = 1 << 4;
+        /// (allocate) The new region allows mappings at specific offsets.
+        const CAN_MAP_SPECIFIC = 1 << 6;
+        /// (allocate) The new region allows readable mappings.
+        const CAN_MAP_READ = 1 << 7;
+        /// (allocate) The new region allows writable mappings.
+        const CAN_MAP_WRITE = 1 << 8;
+        /// (allocate) The new region allows executable mappings.
+        const CAN_MAP_EXECUTE = 1 << 9;
+    }
+}
+
+/// `vmo_create` option: the VMO can change size.
+pub const VMO_RESIZABLE: u32 = 1 << 1;
+
+/// Largest VMO, in bytes.
+pub const VMO_MAX_SIZE: u64 = 1 << 36;
 
 /// The clock timers use.
 pub const CLOCK_MONOTONIC: u32 = 0;

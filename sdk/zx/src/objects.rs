@@ -4,7 +4,7 @@ use crate::handle::{AsHandleRef, Handle};
 use crate::raw;
 use alloc::vec::Vec;
 use zx_abi::info::ProcessResources;
-use zx_abi::{syscall as nr, HandleValue, PortPacket, Status, Time, HANDLE_INVALID};
+use zx_abi::{syscall as nr, HandleValue, PortPacket, Status, Time, VmOptions, HANDLE_INVALID};
 
 macro_rules! handle_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -64,6 +64,14 @@ handle_type!(
 handle_type!(
     /// A timer.
     Timer
+);
+handle_type!(
+    /// A virtual memory object.
+    Vmo
+);
+handle_type!(
+    /// A virtual memory address region.
+    Vmar
 );
 
 fn pair(number: u64) -> Result<(Handle, Handle), Status> {
@@ -316,5 +324,195 @@ impl Timer {
     pub fn cancel(&self) -> Result<(), Status> {
         // SAFETY: no pointers.
         crate::status(unsafe { raw::syscall1(nr::TIMER_CANCEL, self.raw_handle() as u64) })
+    }
+}
+
+impl Vmo {
+    /// A new VMO of `size` bytes (rounded up to pages), zero-filled on
+    /// demand. `options`: 0 or `VMO_RESIZABLE`.
+    pub fn create(size: u64, options: u32) -> Result<Vmo, Status> {
+        let mut out = HANDLE_INVALID;
+        // SAFETY: `out` is valid for the kernel to write.
+        crate::status(unsafe {
+            raw::syscall3(
+                nr::VMO_CREATE,
+                size,
+                options as u64,
+                &mut out as *mut u32 as u64,
+            )
+        })?;
+        Ok(Vmo(Handle::from_raw(out)))
+    }
+
+    /// A physically contiguous, committed VMO (for drivers).
+    pub fn create_contiguous(size: u64) -> Result<Vmo, Status> {
+        let mut out = HANDLE_INVALID;
+        // SAFETY: `out` is valid for the kernel to write.
+        crate::status(unsafe {
+            raw::syscall3(
+                nr::VMO_CREATE_CONTIGUOUS,
+                size,
+                0,
+                &mut out as *mut u32 as u64,
+            )
+        })?;
+        Ok(Vmo(Handle::from_raw(out)))
+    }
+
+    /// Reads `buffer.len()` bytes at `offset`.
+    pub fn read(&self, buffer: &mut [u8], offset: u64) -> Result<(), Status> {
+        // SAFETY: the buffer is valid for the kernel to write.
+        crate::status(unsafe {
+            raw::syscall4(
+                nr::VMO_READ,
+                self.raw_handle() as u64,
+                buffer.as_mut_ptr() as u64,
+                offset,
+                buffer.len() as u64,
+            )
+        })
+    }
+
+    /// Writes `data` at `offset`.
+    pub fn write(&self, data: &[u8], offset: u64) -> Result<(), Status> {
+        // SAFETY: the data is valid for the kernel to read.
+        crate::status(unsafe {
+            raw::syscall4(
+                nr::VMO_WRITE,
+                self.raw_handle() as u64,
+                data.as_ptr() as u64,
+                offset,
+                data.len() as u64,
+            )
+        })
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> Result<u64, Status> {
+        let mut size = 0u64;
+        // SAFETY: `size` is valid for the kernel to write.
+        crate::status(unsafe {
+            raw::syscall2(
+                nr::VMO_GET_SIZE,
+                self.raw_handle() as u64,
+                &mut size as *mut u64 as u64,
+            )
+        })?;
+        Ok(size)
+    }
+
+    /// Changes the size (resizable VMOs only).
+    pub fn set_size(&self, size: u64) -> Result<(), Status> {
+        // SAFETY: no pointers.
+        crate::status(unsafe { raw::syscall2(nr::VMO_SET_SIZE, self.raw_handle() as u64, size) })
+    }
+
+    /// Physical address of byte `offset` (contiguous VMOs only).
+    pub fn physical_address(&self, offset: u64) -> Result<u64, Status> {
+        let mut address = 0u64;
+        // SAFETY: `address` is valid for the kernel to write.
+        crate::status(unsafe {
+            raw::syscall3(
+                nr::VMO_GET_PHYSICAL,
+                self.raw_handle() as u64,
+                offset,
+                &mut address as *mut u64 as u64,
+            )
+        })?;
+        Ok(address)
+    }
+}
+
+impl Vmar {
+    /// Maps `len` bytes of `vmo` from `vmo_offset`; `vmar_offset` is used
+    /// with `VmOptions::SPECIFIC`. Returns the address.
+    pub fn map(
+        &self,
+        vmar_offset: u64,
+        vmo: &Vmo,
+        vmo_offset: u64,
+        len: u64,
+        options: VmOptions,
+    ) -> Result<usize, Status> {
+        let mut address = 0u64;
+        // SAFETY: `address` is valid for the kernel to write.
+        crate::status(unsafe {
+            raw::syscall8(
+                nr::VMAR_MAP,
+                [
+                    self.raw_handle() as u64,
+                    options.bits() as u64,
+                    vmar_offset,
+                    vmo.raw_handle() as u64,
+                    vmo_offset,
+                    len,
+                    &mut address as *mut u64 as u64,
+                    0,
+                ],
+            )
+        })?;
+        Ok(address as usize)
+    }
+
+    /// Removes the mappings and regions in `[address, address + len)`.
+    ///
+    /// # Safety
+    /// Nothing in the range may be in use by Rust code (references into it
+    /// would dangle).
+    pub unsafe fn unmap(&self, address: usize, len: u64) -> Result<(), Status> {
+        // SAFETY: no pointers are read or written by the kernel.
+        crate::status(unsafe {
+            raw::syscall3(
+                nr::VMAR_UNMAP,
+                self.raw_handle() as u64,
+                address as u64,
+                len,
+            )
+        })
+    }
+
+    /// Changes the access of the mappings in `[address, address + len)`.
+    ///
+    /// # Safety
+    /// Code relying on the old access (e.g. writing) must not run after.
+    pub unsafe fn protect(
+        &self,
+        options: VmOptions,
+        address: usize,
+        len: u64,
+    ) -> Result<(), Status> {
+        // SAFETY: no pointers are read or written by the kernel.
+        crate::status(unsafe {
+            raw::syscall4(
+                nr::VMAR_PROTECT,
+                self.raw_handle() as u64,
+                options.bits() as u64,
+                address as u64,
+                len,
+            )
+        })
+    }
+
+    /// Creates a child region; returns it and its address.
+    pub fn allocate(
+        &self,
+        offset: u64,
+        size: u64,
+        options: VmOptions,
+    ) -> Result<(Vmar, usize), Status> {
+        let (mut child, mut address) = (HANDLE_INVALID, 0u64);
+        // SAFETY: both outputs are valid for the kernel to write.
+        crate::status(unsafe {
+            raw::syscall6(
+                nr::VMAR_ALLOCATE,
+                self.raw_handle() as u64,
+                options.bits() as u64,
+                offset,
+                size,
+                &mut child as *mut u32 as u64,
+                &mut address as *mut u64 as u64,
+            )
+        })?;
+        Ok((Vmar(Handle::from_raw(child)), address as usize))
     }
 }

@@ -1,23 +1,29 @@
-//! A user address space: a top-level table whose lower half belongs to the
-//! process and whose upper half is the kernel's, shared by copying the
-//! kernel's top-level entries.
+//! A user address space's page tables: the lower half belongs to the
+//! process, the upper half is the kernel's, shared by copying the kernel's
+//! top-level entries at creation.
 //!
-//! Pages mapped here are owned by the address space and freed with it.
-//! (With VMOs, mappings will reference VMO pages instead.)
+//! The tables only cache what the process's VMAR tree says: pages enter
+//! them on demand (`mem::fault`) and leave when a mapping is removed. The
+//! frames they point at belong to VMOs, so tearing the tables down frees
+//! the table frames only.
 
-use super::frames;
 use super::kernel_space::{kernel_root, DirectMapTables};
-use paging::{Access, MapError, PageSize, PhysAddr, TableAccess};
+use paging::{Access, PageSize, PhysAddr, TableAccess};
+use x86_64::registers::control::{Cr3, Cr3Flags};
+use x86_64::structures::paging::PhysFrame;
 use zx_abi::USER_ADDRESS_LIMIT;
 
 /// One process's page tables.
 pub struct AddressSpace {
     root: PhysAddr,
-    pages: u64,
 }
 
 /// Number of top-level entries of the user half.
 const USER_SLOTS: usize = 256;
+
+fn flush(page: u64) {
+    x86_64::instructions::tlb::flush(x86_64::VirtAddr::new(page));
+}
 
 impl AddressSpace {
     /// A new, empty address space.
@@ -26,46 +32,55 @@ impl AddressSpace {
         let root = tables.alloc_table()?;
         let kernel = tables.table(kernel_root()).clone();
         tables.table(root).entries[USER_SLOTS..].copy_from_slice(&kernel.entries[USER_SLOTS..]);
-        Some(AddressSpace { root, pages: 0 })
+        Some(AddressSpace { root })
     }
 
-    /// Maps a new zeroed page at `virt` (user space) and returns its
-    /// physical address.
-    pub fn map_new_page(&mut self, virt: u64, access: Access) -> Result<PhysAddr, MapError> {
+    fn is_active(&self) -> bool {
+        Cr3::read().0.start_address().as_u64() == self.root.as_u64()
+    }
+
+    /// Maps the frame at `phys` at user page `virt`.
+    pub fn map_frame(
+        &mut self,
+        virt: u64,
+        phys: u64,
+        access: Access,
+    ) -> Result<(), paging::MapError> {
         if virt >= USER_ADDRESS_LIMIT {
-            return Err(MapError::NonCanonical);
+            return Err(paging::MapError::NonCanonical);
         }
-        let frame = frames::alloc_zeroed().ok_or(MapError::OutOfTables)?;
-        let phys = PhysAddr::new(frame.addr());
         let access = Access {
             user: true,
             ..access
         };
-        let result = paging::map(
+        paging::map(
             &mut DirectMapTables::new(),
             self.root,
             virt,
-            phys,
+            PhysAddr::new(phys),
             PageSize::Size4K,
             access,
-        );
-        if let Err(error) = result {
-            frames::free(frame);
-            return Err(error);
-        }
-        self.pages += 1;
-        Ok(phys)
+        )
     }
 
-    /// Bytes of memory mapped.
-    pub fn mapped_bytes(&self) -> u64 {
-        self.pages * pmm::FRAME_SIZE
+    /// Removes the page at `virt` if it is mapped.
+    pub fn unmap_page(&mut self, virt: u64) {
+        if paging::unmap(&mut DirectMapTables::new(), self.root, virt).is_ok() && self.is_active() {
+            flush(virt);
+        }
+    }
+
+    /// Changes the access of the page at `virt` if it is mapped.
+    pub fn protect_page(&mut self, virt: u64, access: Access) {
+        if paging::protect(&mut DirectMapTables::new(), self.root, virt, access).is_ok()
+            && self.is_active()
+        {
+            flush(virt);
+        }
     }
 
     /// Makes this address space current on this CPU.
     pub fn activate(&self) {
-        use x86_64::registers::control::{Cr3, Cr3Flags};
-        use x86_64::structures::paging::PhysFrame;
         let frame = PhysFrame::containing_address(x86_64::PhysAddr::new(self.root.as_u64()));
         if Cr3::read().0 != frame {
             // SAFETY: the root maps the kernel half identically to every
@@ -77,19 +92,16 @@ impl AddressSpace {
 
 impl Drop for AddressSpace {
     fn drop(&mut self) {
-        use x86_64::registers::control::{Cr3, Cr3Flags};
-        use x86_64::structures::paging::PhysFrame;
         // Never free the tables the CPU is using: fall back to the kernel's.
-        if Cr3::read().0.start_address().as_u64() == self.root.as_u64() {
+        if self.is_active() {
             let kernel =
                 PhysFrame::containing_address(x86_64::PhysAddr::new(kernel_root().as_u64()));
             // SAFETY: the kernel root maps the whole kernel half.
             unsafe { Cr3::write(kernel, Cr3Flags::empty()) };
         }
         let mut tables = DirectMapTables::new();
-        paging::free_subtrees(&mut tables, self.root, 0..USER_SLOTS, &mut |phys, _| {
-            frames::free(pmm::Frame::containing(phys.as_u64()));
-        });
+        // Leaf frames belong to VMOs: only the tables are freed here.
+        paging::free_subtrees(&mut tables, self.root, 0..USER_SLOTS, &mut |_, _| {});
         tables.free_table(self.root);
     }
 }

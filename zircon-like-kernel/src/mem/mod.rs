@@ -13,6 +13,7 @@
 //! ```
 
 pub mod address_space;
+pub mod fault;
 pub mod frames;
 pub mod heap;
 pub mod kernel_space;

@@ -25,6 +25,8 @@ pub mod port;
 pub mod process;
 pub mod thread;
 pub mod timer;
+pub mod vmar;
+pub mod vmo;
 
 use crate::koid::Koid;
 use alloc::sync::{Arc, Weak};

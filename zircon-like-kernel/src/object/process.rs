@@ -5,14 +5,16 @@
 //! holds, frees its memory, kills its threads and raises `TASK_TERMINATED`.
 
 use super::thread::{Thread, ThreadState};
+use super::vmar::Vmar;
 use super::{impl_into_any, Handle, KernelObject, ObjectBase};
+use crate::loader::USER_ADDRESS_MIN;
 use crate::mem::address_space::AddressSpace;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use handle_table::HandleTable;
 use spin::Mutex;
-use zx_abi::{HandleValue, ObjectType, Rights, Signals, Status};
+use zx_abi::{HandleValue, ObjectType, Rights, Signals, Status, USER_ADDRESS_LIMIT};
 
 /// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +33,7 @@ pub struct Process {
     pub name: String,
     handles: Mutex<HandleTable<Handle>>,
     address_space: Mutex<Option<AddressSpace>>,
+    root_vmar: Arc<Vmar>,
     threads: Mutex<Vec<Arc<Thread>>>,
     outcome: Mutex<Option<Outcome>>,
 }
@@ -43,14 +46,24 @@ impl Process {
         // Handle values are scrambled with a per-process secret.
         let secret =
             (crate::arch::x86_64::read_tsc() as u32) ^ (base.koid().0 as u32).rotate_left(16);
-        Ok(Arc::new(Process {
+        Ok(Arc::new_cyclic(|weak| Process {
             base,
             name: name.into(),
             handles: Mutex::new(HandleTable::new(secret)),
             address_space: Mutex::new(Some(address_space)),
+            root_vmar: Vmar::new_root(
+                weak.clone(),
+                USER_ADDRESS_MIN,
+                USER_ADDRESS_LIMIT - USER_ADDRESS_MIN,
+            ),
             threads: Mutex::new(Vec::new()),
             outcome: Mutex::new(None),
         }))
+    }
+
+    /// The root of its address-space tree.
+    pub fn root_vmar(&self) -> &Arc<Vmar> {
+        &self.root_vmar
     }
 
     /// Its koid.
@@ -157,8 +170,7 @@ impl Process {
 
     /// Bytes of memory mapped into the process.
     pub fn mapped_bytes(&self) -> u64 {
-        self.with_address_space(|space| space.mapped_bytes())
-            .unwrap_or(0)
+        self.root_vmar.mapped_bytes()
     }
 
     /// How the process ended, if it has.
@@ -184,6 +196,7 @@ impl Process {
         // other threads and may end other objects.
         let handles: Vec<Handle> = self.handles.lock().drain().collect();
         drop(handles);
+        self.root_vmar.destroy();
         let space = self.address_space.lock().take();
         drop(space);
         drop(threads);

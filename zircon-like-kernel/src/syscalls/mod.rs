@@ -17,6 +17,7 @@ mod handle;
 mod object;
 mod port;
 mod task;
+mod vm;
 mod wait;
 
 use crate::arch::x86_64::trap::TrapFrame;
@@ -83,6 +84,17 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::TIMER_CREATE => port::timer_create(a[0], a[1], a[2]),
         nr::TIMER_SET => port::timer_set(a[0], a[1], a[2]),
         nr::TIMER_CANCEL => port::timer_cancel(a[0]),
+        nr::VMO_CREATE => vm::vmo_create(a[0], a[1], a[2]),
+        nr::VMO_READ => vm::vmo_read(a[0], a[1], a[2], a[3]),
+        nr::VMO_WRITE => vm::vmo_write(a[0], a[1], a[2], a[3]),
+        nr::VMO_GET_SIZE => vm::vmo_get_size(a[0], a[1]),
+        nr::VMO_SET_SIZE => vm::vmo_set_size(a[0], a[1]),
+        nr::VMO_CREATE_CONTIGUOUS => vm::vmo_create_contiguous(a[0], a[1], a[2]),
+        nr::VMO_GET_PHYSICAL => vm::vmo_get_physical(a[0], a[1], a[2]),
+        nr::VMAR_ALLOCATE => vm::vmar_allocate(a[0], a[1], a[2], a[3], a[4], a[5]),
+        nr::VMAR_MAP => vm::vmar_map(a[0], a[1], a[2], a[3], a[4], a[5], a[6]),
+        nr::VMAR_UNMAP => vm::vmar_unmap(a[0], a[1], a[2]),
+        nr::VMAR_PROTECT => vm::vmar_protect(a[0], a[1], a[2], a[3]),
         _ => Err(Status::BAD_SYSCALL),
     };
     match result {

@@ -17,6 +17,7 @@ mod handles;
 mod pointers;
 mod ports;
 mod threads;
+mod vm;
 mod waits;
 
 use zx::Status;
@@ -87,6 +88,7 @@ fn main() -> i64 {
     channels::run(&mut suite);
     ports::run(&mut suite);
     asyncs::run(&mut suite);
+    vm::run(&mut suite);
     threads::run(&mut suite);
     println!(
         "usertest: {} passed, {} failures",

@@ -1,0 +1,370 @@
+//! Virtual memory address regions: the tree that describes a process's
+//! address space.
+//!
+//! The root VMAR spans all of user space. A region can be split into child
+//! VMARs (`vmar_allocate`) and hold mappings of VMOs (`vmar_map`). Mappings
+//! are lazy: a page enters the page tables when it is first touched, through
+//! the page-fault handler (`mem::fault`), which commits the VMO page and maps
+//! it with the mapping's access. W^X is enforced: no mapping is writable and
+//! executable at once.
+//!
+//! Known gap: unmap and protect work on whole mappings and whole child
+//! regions; they do not split a mapping.
+
+use super::process::Process;
+use super::vmo::Vmo;
+use super::{impl_into_any, KernelObject, ObjectBase};
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use paging::Access;
+use pmm::FRAME_SIZE;
+use spin::Mutex;
+use zx_abi::{ObjectType, Signals, Status};
+
+/// A mapping of a VMO range into a region.
+pub struct Mapping {
+    /// First address.
+    pub start: u64,
+    /// Length in bytes (page multiple).
+    pub size: u64,
+    /// The mapped VMO.
+    pub vmo: Arc<Vmo>,
+    /// Offset of `start` in the VMO.
+    pub vmo_offset: u64,
+    access: Mutex<Access>,
+}
+
+impl Mapping {
+    /// The mapping's current access.
+    pub fn access(&self) -> Access {
+        *self.access.lock()
+    }
+}
+
+enum Region {
+    Child(Arc<Vmar>),
+    Mapping(Arc<Mapping>),
+}
+
+impl Region {
+    fn span(&self) -> (u64, u64) {
+        match self {
+            Region::Child(vmar) => (vmar.start, vmar.size),
+            Region::Mapping(mapping) => (mapping.start, mapping.size),
+        }
+    }
+}
+
+struct VmarState {
+    regions: BTreeMap<u64, Region>,
+    destroyed: bool,
+}
+
+/// A VMAR.
+pub struct Vmar {
+    base: ObjectBase,
+    start: u64,
+    size: u64,
+    process: Weak<Process>,
+    state: Mutex<VmarState>,
+}
+
+fn page_aligned(value: u64) -> bool {
+    value % FRAME_SIZE == 0
+}
+
+impl Vmar {
+    /// The root region of `process`, spanning `[start, start + size)`.
+    pub fn new_root(process: Weak<Process>, start: u64, size: u64) -> Arc<Vmar> {
+        Arc::new(Vmar {
+            base: ObjectBase::new(Signals::empty()),
+            start,
+            size,
+            process,
+            state: Mutex::new(VmarState {
+                regions: BTreeMap::new(),
+                destroyed: false,
+            }),
+        })
+    }
+
+    /// First address.
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// Picks `[start, start + size)` inside this region: at `offset` if
+    /// given, else the first gap that fits. Checks it overlaps nothing.
+    fn place(&self, state: &VmarState, offset: Option<u64>, size: u64) -> Result<u64, Status> {
+        if size == 0 || !page_aligned(size) {
+            return Err(Status::INVALID_ARGS);
+        }
+        let fits = |start: u64| -> bool {
+            let Some(end) = start.checked_add(size) else {
+                return false;
+            };
+            if start < self.start || end > self.start + self.size {
+                return false;
+            }
+            // The region starting before `end` with the highest start must
+            // end at or before `start`.
+            match state.regions.range(..end).next_back() {
+                Some((_, region)) => {
+                    let (s, len) = region.span();
+                    s + len <= start
+                }
+                None => true,
+            }
+        };
+        match offset {
+            Some(offset) => {
+                if !page_aligned(offset) {
+                    return Err(Status::INVALID_ARGS);
+                }
+                let start = self.start.checked_add(offset).ok_or(Status::INVALID_ARGS)?;
+                if fits(start) {
+                    Ok(start)
+                } else {
+                    Err(Status::NO_RESOURCES)
+                }
+            }
+            None => {
+                let mut candidate = self.start;
+                for region in state.regions.values() {
+                    let (s, len) = region.span();
+                    if candidate + size <= s {
+                        break;
+                    }
+                    candidate = candidate.max(s + len);
+                }
+                if fits(candidate) {
+                    Ok(candidate)
+                } else {
+                    Err(Status::NO_RESOURCES)
+                }
+            }
+        }
+    }
+
+    /// Creates a child region.
+    pub fn allocate(&self, offset: Option<u64>, size: u64) -> Result<Arc<Vmar>, Status> {
+        let mut state = self.state.lock();
+        if state.destroyed {
+            return Err(Status::BAD_STATE);
+        }
+        let start = self.place(&state, offset, size)?;
+        let child = Arc::new(Vmar {
+            base: ObjectBase::new(Signals::empty()),
+            start,
+            size,
+            process: self.process.clone(),
+            state: Mutex::new(VmarState {
+                regions: BTreeMap::new(),
+                destroyed: false,
+            }),
+        });
+        state
+            .regions
+            .insert(start, Region::Child(Arc::clone(&child)));
+        Ok(child)
+    }
+
+    /// Maps `len` bytes of `vmo` from `vmo_offset`; returns the address.
+    pub fn map(
+        &self,
+        offset: Option<u64>,
+        vmo: Arc<Vmo>,
+        vmo_offset: u64,
+        len: u64,
+        access: Access,
+    ) -> Result<u64, Status> {
+        if access.write && access.execute {
+            return Err(Status::ACCESS_DENIED);
+        }
+        if !page_aligned(vmo_offset) {
+            return Err(Status::INVALID_ARGS);
+        }
+        let len = len
+            .checked_next_multiple_of(FRAME_SIZE)
+            .ok_or(Status::OUT_OF_RANGE)?;
+        vmo.check_range(vmo_offset, len)?;
+        let mut state = self.state.lock();
+        if state.destroyed {
+            return Err(Status::BAD_STATE);
+        }
+        let start = self.place(&state, offset, len)?;
+        vmo.mapped();
+        let access = Access {
+            user: true,
+            ..access
+        };
+        let mapping = Arc::new(Mapping {
+            start,
+            size: len,
+            vmo,
+            vmo_offset,
+            access: Mutex::new(access),
+        });
+        state.regions.insert(start, Region::Mapping(mapping));
+        Ok(start)
+    }
+
+    /// The regions wholly inside `[address, address + len)`, or
+    /// `INVALID_ARGS` if the range cuts one.
+    fn whole_regions(&self, state: &VmarState, address: u64, len: u64) -> Result<Vec<u64>, Status> {
+        if !page_aligned(address) || len == 0 {
+            return Err(Status::INVALID_ARGS);
+        }
+        let end = address
+            .checked_add(len.next_multiple_of(FRAME_SIZE))
+            .ok_or(Status::INVALID_ARGS)?;
+        if address < self.start || end > self.start + self.size {
+            return Err(Status::INVALID_ARGS);
+        }
+        let mut starts = Vec::new();
+        for (&start, region) in state.regions.iter() {
+            let (s, size) = region.span();
+            let overlaps = s < end && address < s + size;
+            if !overlaps {
+                continue;
+            }
+            if s < address || s + size > end {
+                return Err(Status::INVALID_ARGS);
+            }
+            starts.push(start);
+        }
+        Ok(starts)
+    }
+
+    /// Removes the mappings and child regions inside the range.
+    pub fn unmap(&self, address: u64, len: u64) -> Result<(), Status> {
+        let removed: Vec<Region> = {
+            let mut state = self.state.lock();
+            let starts = self.whole_regions(&state, address, len)?;
+            if starts.is_empty() {
+                return Err(Status::NOT_FOUND);
+            }
+            starts
+                .iter()
+                .filter_map(|s| state.regions.remove(s))
+                .collect()
+        };
+        for region in removed {
+            self.tear_down(region);
+        }
+        Ok(())
+    }
+
+    /// Changes the access of the mappings inside the range.
+    pub fn protect(&self, address: u64, len: u64, access: Access) -> Result<(), Status> {
+        if access.write && access.execute {
+            return Err(Status::ACCESS_DENIED);
+        }
+        let access = Access {
+            user: true,
+            ..access
+        };
+        let mappings: Vec<Arc<Mapping>> = {
+            let state = self.state.lock();
+            let starts = self.whole_regions(&state, address, len)?;
+            let mut mappings = Vec::new();
+            for start in starts {
+                match state.regions.get(&start) {
+                    Some(Region::Mapping(mapping)) => mappings.push(Arc::clone(mapping)),
+                    _ => return Err(Status::INVALID_ARGS),
+                }
+            }
+            if mappings.is_empty() {
+                return Err(Status::NOT_FOUND);
+            }
+            mappings
+        };
+        let process = self.process.upgrade();
+        for mapping in mappings {
+            *mapping.access.lock() = access;
+            if let Some(process) = &process {
+                process.with_address_space(|space| {
+                    let mut page = mapping.start;
+                    while page < mapping.start + mapping.size {
+                        space.protect_page(page, access);
+                        page += FRAME_SIZE;
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn tear_down(&self, region: Region) {
+        match region {
+            Region::Mapping(mapping) => {
+                if let Some(process) = self.process.upgrade() {
+                    process.with_address_space(|space| {
+                        let mut page = mapping.start;
+                        while page < mapping.start + mapping.size {
+                            space.unmap_page(page);
+                            page += FRAME_SIZE;
+                        }
+                    });
+                }
+                mapping.vmo.unmapped();
+            }
+            Region::Child(child) => child.destroy(),
+        }
+    }
+
+    /// Unmaps everything in the region and refuses further use.
+    pub fn destroy(&self) {
+        let regions: Vec<Region> = {
+            let mut state = self.state.lock();
+            state.destroyed = true;
+            core::mem::take(&mut state.regions).into_values().collect()
+        };
+        for region in regions {
+            self.tear_down(region);
+        }
+    }
+
+    /// The mapping covering `address`, searching child regions.
+    pub fn find_mapping(&self, address: u64) -> Option<Arc<Mapping>> {
+        let region = {
+            let state = self.state.lock();
+            let (_, region) = state.regions.range(..=address).next_back()?;
+            let (s, size) = region.span();
+            if address >= s + size {
+                return None;
+            }
+            match region {
+                Region::Mapping(mapping) => return Some(Arc::clone(mapping)),
+                Region::Child(child) => Arc::clone(child),
+            }
+        };
+        region.find_mapping(address)
+    }
+
+    /// Bytes mapped in this region and its children.
+    pub fn mapped_bytes(&self) -> u64 {
+        let state = self.state.lock();
+        state
+            .regions
+            .values()
+            .map(|region| match region {
+                Region::Mapping(mapping) => mapping.size,
+                Region::Child(child) => child.mapped_bytes(),
+            })
+            .sum()
+    }
+}
+
+impl KernelObject for Vmar {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+
+    fn object_type(&self) -> ObjectType {
+        ObjectType::Vmar
+    }
+
+    impl_into_any!();
+}

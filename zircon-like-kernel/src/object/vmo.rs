@@ -1,0 +1,259 @@
+//! Virtual memory objects: pages of memory that can be read, written and
+//! mapped.
+//!
+//! A paged VMO commits a zeroed frame the first time a page is touched
+//! (written with `vmo_write`, or faulted on through a mapping); reading an
+//! uncommitted page reads zeros without committing it. A contiguous VMO is
+//! committed at creation, physically contiguous, and can report its
+//! physical address — what a device driver needs for DMA.
+//!
+//! Frames belong to the VMO and are freed when its last reference goes;
+//! mappings hold a reference, so a frame is never freed while mapped.
+
+use super::{impl_into_any, KernelObject, ObjectBase};
+use crate::mem::{frames, phys_to_virt};
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use pmm::{Frame, FRAME_SIZE};
+use spin::Mutex;
+use zx_abi::{ObjectType, Signals, Status, VMO_MAX_SIZE};
+
+enum Backing {
+    /// Pages committed on demand.
+    Paged(BTreeMap<u64, Frame>),
+    /// One physically contiguous run, committed at creation.
+    Contiguous { first: Frame, count: u64 },
+}
+
+struct VmoState {
+    size: u64,
+    backing: Backing,
+}
+
+/// A VMO.
+pub struct Vmo {
+    base: ObjectBase,
+    resizable: bool,
+    mappings: AtomicUsize,
+    state: Mutex<VmoState>,
+}
+
+fn page_count(size: u64) -> Result<u64, Status> {
+    if size > VMO_MAX_SIZE {
+        return Err(Status::OUT_OF_RANGE);
+    }
+    Ok(size.div_ceil(FRAME_SIZE))
+}
+
+impl Vmo {
+    /// A paged VMO of `size` bytes (rounded up to pages).
+    pub fn new_paged(size: u64, resizable: bool) -> Result<Arc<Vmo>, Status> {
+        let pages = page_count(size)?;
+        Ok(Arc::new(Vmo {
+            base: ObjectBase::new(Signals::empty()),
+            resizable,
+            mappings: AtomicUsize::new(0),
+            state: Mutex::new(VmoState {
+                size: pages * FRAME_SIZE,
+                backing: Backing::Paged(BTreeMap::new()),
+            }),
+        }))
+    }
+
+    /// A contiguous, committed VMO of `size` bytes (rounded up to pages).
+    pub fn new_contiguous(size: u64) -> Result<Arc<Vmo>, Status> {
+        let count = page_count(size)?;
+        if count == 0 {
+            return Err(Status::INVALID_ARGS);
+        }
+        let first = frames::alloc_contiguous(count).ok_or(Status::NO_MEMORY)?;
+        // SAFETY: the run was just allocated for this VMO alone and is RAM
+        // reachable through the direct map.
+        unsafe {
+            core::ptr::write_bytes(phys_to_virt(first.addr()), 0, (count * FRAME_SIZE) as usize)
+        };
+        Ok(Arc::new(Vmo {
+            base: ObjectBase::new(Signals::empty()),
+            resizable: false,
+            mappings: AtomicUsize::new(0),
+            state: Mutex::new(VmoState {
+                size: count * FRAME_SIZE,
+                backing: Backing::Contiguous { first, count },
+            }),
+        }))
+    }
+
+    /// Size in bytes (a multiple of the page size).
+    pub fn size(&self) -> u64 {
+        self.state.lock().size
+    }
+
+    /// The frame behind page `index`, committing a zeroed one if needed.
+    pub fn commit(&self, index: u64) -> Result<Frame, Status> {
+        let mut state = self.state.lock();
+        if index >= state.size / FRAME_SIZE {
+            return Err(Status::OUT_OF_RANGE);
+        }
+        match &mut state.backing {
+            Backing::Contiguous { first, .. } => Ok(Frame(first.0 + index)),
+            Backing::Paged(pages) => {
+                if let Some(frame) = pages.get(&index) {
+                    return Ok(*frame);
+                }
+                let frame = frames::alloc_zeroed().ok_or(Status::NO_MEMORY)?;
+                pages.insert(index, frame);
+                Ok(frame)
+            }
+        }
+    }
+
+    /// The committed frame of page `index`, if any.
+    fn committed(&self, index: u64) -> Option<Frame> {
+        let state = self.state.lock();
+        match &state.backing {
+            Backing::Contiguous { first, count } => {
+                (index < *count).then(|| Frame(first.0 + index))
+            }
+            Backing::Paged(pages) => pages.get(&index).copied(),
+        }
+    }
+
+    /// Checks that `[offset, offset + len)` lies inside the VMO.
+    pub fn check_range(&self, offset: u64, len: u64) -> Result<(), Status> {
+        let end = offset.checked_add(len).ok_or(Status::OUT_OF_RANGE)?;
+        if end > self.size() {
+            return Err(Status::OUT_OF_RANGE);
+        }
+        Ok(())
+    }
+
+    /// Runs `f(page frame or None, offset in page, chunk length, position
+    /// in the request)` over each page-sized chunk of `[offset, offset +
+    /// len)`, committing pages first if `commit`.
+    pub fn for_each_chunk(
+        &self,
+        offset: u64,
+        len: u64,
+        commit: bool,
+        mut f: impl FnMut(Option<Frame>, usize, usize, usize) -> Result<(), Status>,
+    ) -> Result<(), Status> {
+        self.check_range(offset, len)?;
+        let mut done = 0u64;
+        while done < len {
+            let position = offset + done;
+            let index = position / FRAME_SIZE;
+            let in_page = position % FRAME_SIZE;
+            let chunk = (FRAME_SIZE - in_page).min(len - done);
+            let frame = if commit {
+                Some(self.commit(index)?)
+            } else {
+                self.committed(index)
+            };
+            f(frame, in_page as usize, chunk as usize, done as usize)?;
+            done += chunk;
+        }
+        Ok(())
+    }
+
+    /// Changes the size of a resizable VMO; pages past the new end are
+    /// freed. Shrinking a mapped VMO is refused (its pages may be mapped).
+    pub fn set_size(&self, size: u64) -> Result<(), Status> {
+        if !self.resizable {
+            return Err(Status::NOT_SUPPORTED);
+        }
+        let pages = page_count(size)?;
+        let freed: alloc::vec::Vec<Frame> = {
+            let mut state = self.state.lock();
+            let new_size = pages * FRAME_SIZE;
+            if new_size < state.size && self.mappings.load(Ordering::Acquire) > 0 {
+                return Err(Status::BAD_STATE);
+            }
+            state.size = new_size;
+            match &mut state.backing {
+                Backing::Paged(committed) => committed.split_off(&pages).into_values().collect(),
+                Backing::Contiguous { .. } => return Err(Status::NOT_SUPPORTED),
+            }
+        };
+        for frame in freed {
+            frames::free(frame);
+        }
+        Ok(())
+    }
+
+    /// Physical address of byte `offset` of a contiguous VMO.
+    pub fn physical_address(&self, offset: u64) -> Result<u64, Status> {
+        let state = self.state.lock();
+        match state.backing {
+            Backing::Contiguous { first, count } if offset < count * FRAME_SIZE => {
+                Ok(first.addr() + offset)
+            }
+            Backing::Contiguous { .. } => Err(Status::OUT_OF_RANGE),
+            Backing::Paged(_) => Err(Status::NOT_SUPPORTED),
+        }
+    }
+
+    /// Counts a new mapping of the VMO.
+    pub fn mapped(&self) {
+        self.mappings.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Counts a mapping going away.
+    pub fn unmapped(&self) {
+        self.mappings.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Drop for Vmo {
+    fn drop(&mut self) {
+        match &mut self.state.get_mut().backing {
+            Backing::Paged(pages) => {
+                for frame in core::mem::take(pages).into_values() {
+                    frames::free(frame);
+                }
+            }
+            Backing::Contiguous { first, count } => {
+                for index in 0..*count {
+                    frames::free(Frame(first.0 + index));
+                }
+            }
+        }
+    }
+}
+
+impl KernelObject for Vmo {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+
+    fn object_type(&self) -> ObjectType {
+        ObjectType::Vmo
+    }
+
+    impl_into_any!();
+}
+
+impl Vmo {
+    /// Copies `data` into the VMO at `offset` (kernel-side writes: the
+    /// loader).
+    pub fn write_bytes(&self, offset: u64, data: &[u8]) -> Result<(), Status> {
+        self.for_each_chunk(
+            offset,
+            data.len() as u64,
+            true,
+            |frame, in_page, len, done| {
+                let frame = frame.ok_or(Status::INTERNAL)?;
+                // SAFETY: the frame is committed to this VMO and reachable through
+                // the direct map; the chunk stays inside the page.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        data[done..done + len].as_ptr(),
+                        phys_to_virt(frame.addr() + in_page as u64),
+                        len,
+                    )
+                };
+                Ok(())
+            },
+        )
+    }
+}
