@@ -71,7 +71,7 @@ pub struct Vmar {
 }
 
 fn page_aligned(value: u64) -> bool {
-    value % FRAME_SIZE == 0
+    value.is_multiple_of(FRAME_SIZE)
 }
 
 impl Vmar {
