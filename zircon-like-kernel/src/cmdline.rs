@@ -3,7 +3,7 @@
 //! | option | meaning |
 //! |---|---|
 //! | `loglevel=error\|warn\|info\|debug\|trace` | most verbose log level printed (default `info`) |
-//! | `userboot=bin/a,bin/b` | bootfs programs to run, in order (default `bin/userboot`) |
+//! | `userboot.next=bin/a,bin/b` | read by userboot: bootfs programs it runs, in order |
 //! | `kernel.crash=panic\|page-fault` | test hook: crash the kernel after boot, to test the panic and fault reports |
 
 /// Parsed options; unknown ones are logged and ignored.
@@ -34,7 +34,7 @@ impl<'a> Cmdline<'a> {
 
     /// Options this kernel does not know, for a warning.
     pub fn unknown(&self) -> impl Iterator<Item = &'a str> + 'a {
-        const KNOWN: [&str; 3] = ["loglevel", "userboot", "kernel.crash"];
+        const KNOWN: [&str; 3] = ["loglevel", "userboot.next", "kernel.crash"];
         self.raw
             .split_ascii_whitespace()
             .filter(|option| !KNOWN.contains(&option.split_once('=').map_or(*option, |(k, _)| k)))

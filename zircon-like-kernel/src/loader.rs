@@ -19,9 +19,8 @@ use xmas_elf::program::Type as SegmentType;
 use xmas_elf::ElfFile;
 use zx_abi::{Status, USER_ADDRESS_LIMIT};
 
-/// Lowest address a program may use: the first 64 KiB stay unmapped so
-/// that null-pointer accesses fault.
-pub const USER_ADDRESS_MIN: u64 = 0x1_0000;
+/// Lowest address a program may use (`zx_abi::ROOT_VMAR_BASE`).
+pub const USER_ADDRESS_MIN: u64 = zx_abi::ROOT_VMAR_BASE;
 /// Top of the initial thread's stack.
 pub const STACK_TOP: u64 = 0x0000_7fff_0000_0000;
 /// Size of the initial thread's stack (unmapped memory lies around it).

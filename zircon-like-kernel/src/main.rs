@@ -170,7 +170,6 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
         Err(error) => panic!("bootfs module: {error}"),
     };
     info!("bootfs: {} files, {} KiB", bootfs.len(), module.len / 1024);
-    programs::init(bootfs, cmdline.get("userboot").unwrap_or("bin/userboot"));
-    programs::start_next();
+    programs::start_userboot(bootfs, image, cmdline.as_str());
     sched::enter()
 }

@@ -1,150 +1,126 @@
-//! The boot program runner: starts the programs named by `userboot=` from
-//! the bootfs, one after another, reports how each ended, and powers the
-//! machine off after the last.
+//! Starting user space: the kernel loads one program, `bin/userboot`, from
+//! the bootfs, as Zircon does, and hands it what it needs to start
+//! everything else — in the first message on its bootstrap channel (the
+//! `processargs` protocol of `zx_abi`):
 //!
-//! Each program becomes a process with one thread; its argument registers
-//! hold handles to its own process (`rdi`) and its root VMAR (`rsi`). This is the seed of
-//! userboot: with VMO/VMAR/process syscalls, the kernel starts only
-//! `bin/userboot` and userboot loads the rest itself.
+//! - handles: its own process, its root VMAR, the root job, and a VMO
+//!   holding the bootfs image;
+//! - arguments: `bin/userboot` followed by the kernel command line's
+//!   options, so userboot reads `userboot.next=` and the like itself.
+//!
+//! When userboot's process ends, the machine powers off with its status:
+//! userboot is the root of user space.
 
 use crate::arch::x86_64::power::power_off;
 use crate::koid::Koid;
+use crate::object::channel::{Channel, Message};
+use crate::object::job::Job;
 use crate::object::process::{Outcome, Process};
 use crate::object::thread::Thread;
+use crate::object::vmo::Vmo;
 use crate::object::Handle;
-use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec;
 use alloc::vec::Vec;
 use bootfs::Bootfs;
 use spin::Mutex;
-use zx_abi::{guest_exit, Rights};
+use zx_abi::{guest_exit, processargs, Rights, Status};
 
-struct Runner {
-    bootfs: Bootfs<'static>,
-    queue: Vec<String>,
-    next: usize,
-    running: Option<Koid>,
-    last_ok: bool,
-}
+/// The program the kernel starts.
+pub const USERBOOT: &str = "bin/userboot";
 
-static RUNNER: Mutex<Option<Runner>> = Mutex::new(None);
+static ROOT_PROCESS: Mutex<Option<Koid>> = Mutex::new(None);
 
-/// Sets the program list.
-pub fn init(bootfs: Bootfs<'static>, programs: &str) {
-    let queue = programs
-        .split(',')
-        .filter(|p| !p.is_empty())
-        .map(String::from)
-        .collect();
-    *RUNNER.lock() = Some(Runner {
-        bootfs,
-        queue,
-        next: 0,
-        running: None,
-        last_ok: true,
-    });
-}
-
-/// Makes the next program that loads runnable; powers off when none is
-/// left.
-pub fn start_next() {
-    loop {
-        let (name, image) = {
-            let mut guard = RUNNER.lock();
-            let runner = guard.as_mut().expect("programs::init not called");
-            let Some(name) = runner.queue.get(runner.next).cloned() else {
-                let status = if runner.last_ok {
-                    guest_exit::SUCCESS
-                } else {
-                    guest_exit::FAILURE
-                };
-                drop(guard);
-                info!(
-                    "all boot programs finished; powering off with status {}",
-                    status
-                );
-                power_off(status);
-            };
-            runner.next += 1;
-            let image = runner.bootfs.find(&name).map(|file| file.data);
-            (name, image)
-        };
-        let Some(image) = image else {
-            error!("boot program {name} is not in the bootfs");
-            set_last_ok(false);
-            continue;
-        };
-        match spawn(&name, image) {
-            Ok((process, thread)) => {
-                info!(
-                    "starting {} (process koid {}, thread koid {}, {} bytes)",
-                    name,
-                    process.koid(),
-                    thread.koid(),
-                    image.len()
-                );
-                if let Some(runner) = RUNNER.lock().as_mut() {
-                    runner.running = Some(process.koid());
-                }
-                crate::sched::make_runnable(&thread);
-                return;
-            }
-            Err(error) => {
-                error!("cannot start {name}: {error}");
-                set_last_ok(false);
-            }
-        }
-    }
-}
-
-fn set_last_ok(ok: bool) {
-    if let Some(runner) = RUNNER.lock().as_mut() {
-        runner.last_ok = ok;
-    }
-}
-
-/// Why a program could not be started.
-enum SpawnError {
+/// Why userboot could not be started.
+enum StartError {
+    NotInBootfs,
     Load(crate::loader::LoadError),
-    Status(zx_abi::Status),
+    Status(Status),
 }
 
-impl core::fmt::Display for SpawnError {
+impl core::fmt::Display for StartError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            SpawnError::Load(error) => write!(f, "{error}"),
-            SpawnError::Status(status) => write!(f, "{status}"),
+            StartError::NotInBootfs => write!(f, "{USERBOOT} is not in the bootfs"),
+            StartError::Load(error) => write!(f, "{error}"),
+            StartError::Status(status) => write!(f, "{status}"),
         }
     }
 }
 
-fn spawn(name: &str, image: &[u8]) -> Result<(Arc<Process>, Arc<Thread>), SpawnError> {
-    let process = Process::new(name).map_err(SpawnError::Status)?;
-    let (entry, stack_top) = crate::loader::load(&process, image).map_err(SpawnError::Load)?;
-    let self_handle = process
-        .add_handle(Handle::new(process.clone(), Rights::DEFAULT_PROCESS))
-        .map_err(SpawnError::Status)?;
-    let vmar_handle = process
-        .add_handle(Handle::new(
-            process.root_vmar().clone(),
-            Rights::DEFAULT_VMAR,
-        ))
-        .map_err(SpawnError::Status)?;
-    let thread = Thread::new(&process, "main");
-    process.add_thread(&thread).map_err(SpawnError::Status)?;
-    let mut frame =
-        crate::arch::x86_64::trap::TrapFrame::new_user(entry, stack_top, self_handle as u64);
-    frame.rsi = vmar_handle as u64;
-    *thread.inner.lock().frame = frame;
-    Ok((process, thread))
+impl From<Status> for StartError {
+    fn from(status: Status) -> Self {
+        StartError::Status(status)
+    }
 }
 
-/// Called when any process ends: a boot program's end starts the next.
-pub fn process_ended(process: &Process, outcome: Outcome) {
-    let ours = RUNNER
-        .lock()
-        .as_ref()
-        .is_some_and(|runner| runner.running == Some(process.koid()));
+/// Loads userboot and makes its thread runnable; a failure is fatal.
+pub fn start_userboot(bootfs: Bootfs<'static>, image: &'static [u8], cmdline: &str) {
+    if let Err(error) = try_start(bootfs, image, cmdline) {
+        panic!("cannot start {USERBOOT}: {error}");
+    }
+}
+
+fn try_start(
+    bootfs: Bootfs<'static>,
+    image: &'static [u8],
+    cmdline: &str,
+) -> Result<(), StartError> {
+    let elf = bootfs.find(USERBOOT).ok_or(StartError::NotInBootfs)?.data;
+    let root_job = Job::new_root();
+    let process = Process::new(USERBOOT, &root_job)?;
+    let (entry, stack_top) = crate::loader::load(&process, elf).map_err(StartError::Load)?;
+
+    let bootfs_vmo = Vmo::new_paged(image.len() as u64, false)?;
+    bootfs_vmo.write_bytes(0, image)?;
+
+    let kinds = [
+        processargs::PROCESS_SELF,
+        processargs::VMAR_ROOT,
+        processargs::JOB_DEFAULT,
+        processargs::BOOTFS_VMO,
+    ];
+    let handles = vec![
+        Handle::new(process.clone(), Rights::DEFAULT_PROCESS),
+        Handle::new(process.root_vmar().clone(), Rights::DEFAULT_VMAR),
+        Handle::new(root_job, Rights::DEFAULT_JOB),
+        Handle::new(bootfs_vmo, Rights::DEFAULT_VMO),
+    ];
+    let mut args: Vec<&str> = vec![USERBOOT];
+    args.extend(cmdline.split_ascii_whitespace());
+    let mut bytes = vec![0u8; processargs::encoded_len(&kinds, &args)];
+    processargs::encode(&kinds, &args, &mut bytes);
+
+    let (ours, theirs) = Channel::create();
+    let ours = Handle::new(ours, Rights::DEFAULT_CHANNEL);
+    let theirs = Handle::new(theirs, Rights::DEFAULT_CHANNEL);
+    let channel = ours.downcast::<Channel>().ok_or(Status::INTERNAL)?;
+    channel
+        .write(Message { bytes, handles })
+        .map_err(|(status, _)| status)?;
+    drop(ours); // the message stays queued on userboot's end
+    let bootstrap = process.add_handle(theirs)?;
+
+    let thread = Thread::new(&process, "main");
+    process.add_thread(&thread)?;
+    process.mark_started();
+    *thread.inner.lock().frame =
+        crate::arch::x86_64::trap::TrapFrame::new_user(entry, stack_top, bootstrap as u64);
+    *ROOT_PROCESS.lock() = Some(process.koid());
+    info!(
+        "starting {} (process koid {}, thread koid {}, {} bytes)",
+        USERBOOT,
+        process.koid(),
+        thread.koid(),
+        elf.len()
+    );
+    crate::sched::make_runnable(&thread);
+    Ok(())
+}
+
+/// Called when any process ends: reports it; the end of userboot ends the
+/// machine.
+pub fn process_ended(process: &Arc<Process>, outcome: Outcome) {
     match outcome {
         Outcome::Exited(code) => info!(
             "process {} (koid {}) exited with status {}",
@@ -158,8 +134,13 @@ pub fn process_ended(process: &Process, outcome: Outcome) {
             process.koid()
         ),
     }
-    if ours {
-        set_last_ok(outcome == Outcome::Exited(0));
-        start_next();
+    if *ROOT_PROCESS.lock() == Some(process.koid()) {
+        let status = if outcome == Outcome::Exited(0) {
+            guest_exit::SUCCESS
+        } else {
+            guest_exit::FAILURE
+        };
+        info!("{} ended; powering off with status {}", USERBOOT, status);
+        power_off(status);
     }
 }

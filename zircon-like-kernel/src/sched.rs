@@ -209,7 +209,8 @@ pub fn enter() -> ! {
     crate::arch::x86_64::trap::enter_first_frame(frame)
 }
 
-/// A user-mode exception: report it in full, kill the process, carry on.
+/// A user-mode exception: report it in full (on the console, and to the
+/// nearest exception channel), kill the process, carry on.
 pub fn kill_current_for_fault(frame: &mut TrapFrame, cr2: u64) {
     let thread = current().expect("a user fault always has a current thread");
     let process = Arc::clone(&thread.process);
@@ -222,6 +223,27 @@ pub fn kill_current_for_fault(frame: &mut TrapFrame, cr2: u64) {
         thread.koid(),
         report
     );
+    if let Some(channel) = process.exception_channel() {
+        let record = zx_abi::ExceptionReport {
+            process_koid: process.koid().0,
+            thread_koid: thread.koid().0,
+            vector: frame.vector,
+            error_code: frame.error_code,
+            address: cr2,
+            rip: frame.rip,
+        };
+        let bytes = zerocopy::IntoBytes::as_bytes(&record).to_vec();
+        let message = crate::object::channel::Message {
+            bytes,
+            handles: alloc::vec::Vec::new(),
+        };
+        if channel.write(message).is_err() {
+            warn!(
+                "exception channel of process {} is closed or full",
+                process.koid()
+            );
+        }
+    }
     drop(thread);
     process.end(crate::object::process::Outcome::Killed);
     abandon_current(frame);

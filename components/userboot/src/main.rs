@@ -1,14 +1,24 @@
-//! userboot: the first user program the kernel starts.
+//! userboot: the first process, and the only one the kernel starts.
 //!
-//! For now it proves that ring 3 works end to end: it prints through the
-//! `debug_write` syscall, reads the monotonic clock, and exits with status 0.
-//! With the kernel-objects work it becomes what Zircon's userboot is: the
-//! process that receives the root job and the bootfs, and loads the
-//! component manager from it.
+//! Like Zircon's userboot, it receives the root job and the bootfs (as a
+//! VMO) in its start-up message and starts everything else from user space
+//! with `zx-launch`: process creation, ELF loading through VMOs and VMARs,
+//! and a start-up message for each program.
+//!
+//! It runs the programs named by `userboot.next=a,b,...` (from the kernel
+//! command line, passed as its arguments) one after another, each in its
+//! own child job with a read-only bootfs VMO, and reports how each ended.
+//! With no `userboot.next`, it greets and exits. Its own exit status (0 if
+//! the last program exited 0) becomes the machine's.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
+extern crate alloc;
+
+use alloc::vec::Vec;
+use zx::{processargs, AsHandleRef, Job, Rights, Signals, Vmo};
+use zx_launch::{launch, Program};
 use zx_runtime::println;
 
 zx_runtime::entry!(main);
@@ -17,10 +27,98 @@ fn main() -> i64 {
     let now = zx::clock_get_monotonic();
     println!("userboot: hello from ring 3");
     println!("userboot: monotonic clock reads {} ns", now.into_nanos());
-    let later = zx::clock_get_monotonic();
-    println!(
-        "userboot: clock advanced by {} ns while printing; exiting",
-        later.into_nanos() - now.into_nanos()
-    );
-    0
+    let next: Vec<&str> = zx_runtime::args()
+        .iter()
+        .filter_map(|arg| arg.strip_prefix("userboot.next="))
+        .flat_map(|list| list.split(','))
+        .filter(|name| !name.is_empty())
+        .collect();
+    if next.is_empty() {
+        println!("userboot: nothing to start (no userboot.next=); exiting");
+        return 0;
+    }
+    let (Some(job), Some(bootfs_vmo)) = (
+        zx_runtime::take_startup_handle(processargs::JOB_DEFAULT),
+        zx_runtime::take_startup_handle(processargs::BOOTFS_VMO),
+    ) else {
+        println!("userboot: missing the root job or the bootfs");
+        return 1;
+    };
+    let job = Job::from_handle(job);
+    let bootfs_vmo = Vmo::from_handle(bootfs_vmo);
+    let Ok(size) = bootfs_vmo.size() else {
+        println!("userboot: cannot read the bootfs size");
+        return 1;
+    };
+    // Map the bootfs read-only and read it in place.
+    let Ok(image) = zx_runtime::ReadOnlyMapping::new(&bootfs_vmo, size) else {
+        println!("userboot: cannot map the bootfs");
+        return 1;
+    };
+    let bootfs = match bootfs::Bootfs::parse(&image) {
+        Ok(bootfs) => bootfs,
+        Err(error) => {
+            println!("userboot: bad bootfs: {}", error);
+            return 1;
+        }
+    };
+    let mut last = 0;
+    for name in next {
+        last = run(&job, &bootfs, &bootfs_vmo, name);
+    }
+    if last == 0 {
+        0
+    } else {
+        1
+    }
+}
+
+/// Starts `name` in a child job, waits for it, returns its exit code.
+fn run(job: &Job, bootfs: &bootfs::Bootfs<'_>, bootfs_vmo: &Vmo, name: &str) -> i64 {
+    let Some(file) = bootfs.find(name) else {
+        println!("userboot: {} is not in the bootfs", name);
+        return -1;
+    };
+    let child_job = match job.create_child() {
+        Ok(child) => child,
+        Err(status) => {
+            println!("userboot: cannot create a job for {}: {}", name, status);
+            return -1;
+        }
+    };
+    let mut handles = Vec::new();
+    if let Ok(read_only) = bootfs_vmo
+        .handle()
+        .duplicate(Rights::BASIC | Rights::READ | Rights::MAP | Rights::GET_PROPERTY)
+    {
+        handles.push((processargs::BOOTFS_VMO, read_only));
+    }
+    if let Ok(job_copy) = child_job.handle().duplicate(Rights::SAME_RIGHTS) {
+        handles.push((processargs::JOB_DEFAULT, job_copy));
+    }
+    let program = Program {
+        name,
+        elf: file.data,
+        args: &[name],
+        handles,
+    };
+    let launched = match launch(&child_job, program) {
+        Ok(launched) => launched,
+        Err(error) => {
+            println!("userboot: cannot start {}: {}", name, error);
+            return -1;
+        }
+    };
+    let _ = launched
+        .process
+        .wait_one(Signals::TASK_TERMINATED, zx::TIME_INFINITE);
+    let code = launched
+        .process
+        .state()
+        .map(|state| state.return_code)
+        .unwrap_or(-1);
+    println!("userboot: {} ended with {}", name, code);
+    // Whatever the program left running in its job ends with it.
+    let _ = zx::task_kill(&child_job);
+    code
 }

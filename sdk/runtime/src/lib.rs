@@ -2,15 +2,15 @@
 //! heap, the panic handler, and printing to the debug log.
 //!
 //! A program is `#![no_std] #![no_main]` and names its main function with
-//! [`entry!`]; `_start` aligns the stack, sets up the heap, records the
-//! start-up handle to the program's own process ([`process_self`]), calls
-//! main, and exits the process with the code it returns. A panic prints its
-//! location and message and exits with [`PANIC_EXIT_CODE`].
+//! [`entry!`]. `_start` receives the handle of the bootstrap channel,
+//! aligns the stack, sets up the heap, reads the start-up message
+//! (`zx_abi::processargs`: the program's own process, its root VMAR, other
+//! handles by kind, and its arguments), calls main, and exits the process
+//! with the code main returns. A panic prints its location and message and
+//! exits with [`PANIC_EXIT_CODE`].
 //!
-//! Known gaps: the heap is a fixed 1 MiB region in `.bss` until VMOs exist
-//! (then it grows by mapping VMOs); start-up handles beyond the process
-//! itself, and the async executor, come with ports and the bootstrap
-//! channel.
+//! Known gap: the heap is a fixed 1 MiB region in `.bss`; growing it by
+//! mapping VMOs is future work.
 #![no_std]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
@@ -19,9 +19,117 @@ extern crate baremetal;
 
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU32, Ordering};
+use zx::processargs as zx_abi_processargs;
 
 static PROCESS_SELF: AtomicU32 = AtomicU32::new(zx::HANDLE_INVALID);
 static VMAR_ROOT_SELF: AtomicU32 = AtomicU32::new(zx::HANDLE_INVALID);
+static BOOTSTRAP: AtomicU32 = AtomicU32::new(zx::HANDLE_INVALID);
+
+extern crate alloc;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+struct Startup {
+    handles: spin::Mutex<Vec<(u32, zx::Handle)>>,
+    args: Vec<String>,
+}
+
+static STARTUP: spin::Once<Startup> = spin::Once::new();
+
+/// The program's arguments (the first is its name).
+pub fn args() -> &'static [String] {
+    STARTUP.get().map_or(&[], |startup| startup.args.as_slice())
+}
+
+/// Takes the start-up handle of `kind` (see `zx_abi::processargs`), if the
+/// program was given one.
+pub fn take_startup_handle(kind: u32) -> Option<zx::Handle> {
+    let mut handles = STARTUP.get()?.handles.lock();
+    let index = handles.iter().position(|(k, _)| *k == kind)?;
+    Some(handles.remove(index).1)
+}
+
+/// The channel the program was started with (kept open for later
+/// messages from whoever started it).
+pub fn bootstrap_channel() -> zx::HandleRef {
+    zx::HandleRef(BOOTSTRAP.load(Ordering::Relaxed))
+}
+
+/// A read-only mapping of a VMO in the program's root VMAR, readable as a
+/// byte slice and unmapped when dropped. The runtime holds the one
+/// `unsafe` step, so components can stay `forbid(unsafe_code)`.
+pub struct ReadOnlyMapping {
+    address: usize,
+    len: usize,
+}
+
+impl ReadOnlyMapping {
+    /// Maps the first `len` bytes of `vmo` read-only.
+    pub fn new(vmo: &zx::Vmo, len: u64) -> Result<ReadOnlyMapping, zx::Status> {
+        let root = core::mem::ManuallyDrop::new(zx::Vmar::from_handle(zx::Handle::from_raw(
+            vmar_root_self().0,
+        )));
+        let address = root.map(0, vmo, 0, len, zx::VmOptions::PERM_READ)?;
+        Ok(ReadOnlyMapping {
+            address,
+            len: len as usize,
+        })
+    }
+}
+
+impl core::ops::Deref for ReadOnlyMapping {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the mapping was made readable for `len` bytes by `new`
+        // and is removed only by `drop`, so it lives as long as `self`;
+        // nothing can write it (it is mapped read-only here).
+        unsafe { core::slice::from_raw_parts(self.address as *const u8, self.len) }
+    }
+}
+
+impl Drop for ReadOnlyMapping {
+    fn drop(&mut self) {
+        let root = core::mem::ManuallyDrop::new(zx::Vmar::from_handle(zx::Handle::from_raw(
+            vmar_root_self().0,
+        )));
+        // SAFETY: no slice from `deref` outlives `self`.
+        let _ = unsafe { root.unmap(self.address, self.len as u64) };
+    }
+}
+
+/// Reads and decodes the start-up message.
+#[cfg_attr(not(baremetal), allow(dead_code))]
+fn read_startup(bootstrap: u32) {
+    BOOTSTRAP.store(bootstrap, Ordering::Relaxed);
+    let channel =
+        core::mem::ManuallyDrop::new(zx::Channel::from_handle(zx::Handle::from_raw(bootstrap)));
+    let mut message = zx::MessageBuf::default();
+    if channel.read(&mut message).is_err() {
+        return;
+    }
+    let Some(decoded) = zx_abi_processargs::Decoded::parse(&message.bytes, message.handles.len())
+    else {
+        return;
+    };
+    let args = decoded.args().map(String::from).collect();
+    let mut handles = Vec::new();
+    for (index, handle) in message.handles.into_iter().enumerate() {
+        match decoded.kind(index) {
+            zx_abi_processargs::PROCESS_SELF => {
+                PROCESS_SELF.store(handle.into_raw(), Ordering::Relaxed)
+            }
+            zx_abi_processargs::VMAR_ROOT => {
+                VMAR_ROOT_SELF.store(handle.into_raw(), Ordering::Relaxed)
+            }
+            kind => handles.push((kind, handle)),
+        }
+    }
+    STARTUP.call_once(|| Startup {
+        handles: spin::Mutex::new(handles),
+        args,
+    });
+}
 
 /// The program's own process (the handle the kernel passed at start).
 pub fn process_self() -> zx::HandleRef {
@@ -137,16 +245,14 @@ mod start {
         main = sym program_start,
     );
 
-    extern "C" fn program_start(process_self: u64, vmar_root_self: u64) -> ! {
-        use core::sync::atomic::Ordering::Relaxed;
-        crate::PROCESS_SELF.store(process_self as u32, Relaxed);
-        crate::VMAR_ROOT_SELF.store(vmar_root_self as u32, Relaxed);
+    extern "C" fn program_start(bootstrap: u64) -> ! {
         // SAFETY: runs once, before main and before any allocation; the
         // region is a static used by the heap alone.
         unsafe {
             let memory = core::ptr::addr_of_mut!(crate::heap::HEAP_MEMORY) as *mut u8;
             crate::heap::HEAP.lock().init(memory, crate::HEAP_SIZE);
         }
+        crate::read_startup(bootstrap as u32);
         // SAFETY: `entry!` defines the symbol with this signature.
         let code = unsafe { __zx_program_main() };
         zx::process_exit(code)

@@ -202,8 +202,27 @@ pub mod syscall {
     /// only.
     pub const VMAR_PROTECT: u64 = 37;
 
+    /// `job_create(parent, options, *out) -> Status`: a child job with the
+    /// parent's limits.
+    pub const JOB_CREATE: u64 = 38;
+    /// `job_set_limits(job, max_handles, max_memory) -> Status`: limits per
+    /// process of the job's subtree (0 = unchanged); they only tighten.
+    pub const JOB_SET_LIMITS: u64 = 39;
+    /// `process_create(job, name, name_len, options, *process, *vmar)`.
+    pub const PROCESS_CREATE: u64 = 40;
+    /// `process_start(process, thread, entry, stack, handle, arg2)`: `handle`
+    /// moves into the new process; its new value is the thread's `rdi`.
+    pub const PROCESS_START: u64 = 41;
+    /// `task_kill(task) -> Status`: a process, thread or job (and its
+    /// subtree).
+    pub const TASK_KILL: u64 = 42;
+    /// `task_create_exception_channel(task, options, *out) -> Status`: the
+    /// channel receives an [`super::ExceptionReport`] when a thread of the
+    /// task (a process, or any process under a job) faults.
+    pub const TASK_CREATE_EXCEPTION_CHANNEL: u64 = 43;
+
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 38;
+    pub const COUNT: u64 = 44;
 
     /// Name of a syscall number, for traces and reports.
     pub fn name(number: u64) -> &'static str {
@@ -246,6 +265,12 @@ pub mod syscall {
             "vmar_map",
             "vmar_unmap",
             "vmar_protect",
+            "job_create",
+            "job_set_limits",
+            "process_create",
+            "process_start",
+            "task_kill",
+            "task_create_exception_channel",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")
     }
@@ -379,6 +404,20 @@ impl Rights {
             | Rights::MAP.bits()
             | Rights::SIGNAL.bits()
             | Rights::EXECUTE.bits(),
+    );
+    /// Default rights of a new job handle.
+    pub const DEFAULT_JOB: Rights = Rights::from_bits_retain(
+        Rights::BASIC.bits()
+            | Rights::IO.bits()
+            | Rights::PROPERTY.bits()
+            | Rights::ENUMERATE.bits()
+            | Rights::DESTROY.bits()
+            | Rights::SIGNAL.bits()
+            | Rights::MANAGE_JOB.bits()
+            | Rights::MANAGE_PROCESS.bits()
+            | Rights::MANAGE_THREAD.bits()
+            | Rights::SET_POLICY.bits()
+            | Rights::GET_POLICY.bits(),
     );
     /// Rights of a process's root VMAR handle.
     pub const DEFAULT_VMAR: Rights =
@@ -568,6 +607,139 @@ pub const VMO_RESIZABLE: u32 = 1 << 1;
 /// Largest VMO, in bytes.
 pub const VMO_MAX_SIZE: u64 = 1 << 36;
 
+/// Exit code of a process killed with `task_kill` (or with its job).
+pub const RETCODE_SYSCALL_KILL: i64 = -1024;
+/// Exit code of a process the kernel killed after an exception.
+pub const RETCODE_EXCEPTION_KILL: i64 = -1028;
+
+/// What an exception channel receives when a thread faults.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    zerocopy::FromBytes,
+    zerocopy::IntoBytes,
+    zerocopy::Immutable,
+)]
+#[repr(C)]
+pub struct ExceptionReport {
+    /// Koid of the faulting process.
+    pub process_koid: u64,
+    /// Koid of the faulting thread.
+    pub thread_koid: u64,
+    /// The exception vector (14 = page fault, 13 = general protection...).
+    pub vector: u64,
+    /// The CPU's error code.
+    pub error_code: u64,
+    /// The faulting address (CR2) for page faults.
+    pub address: u64,
+    /// The faulting instruction.
+    pub rip: u64,
+}
+
+/// The start-up message protocol ("processargs"): the first message on a
+/// new process's bootstrap channel (whose handle is the first thread's
+/// `rdi`) carries its start-up handles and arguments.
+///
+/// Bytes: the header, then one `u32` kind per handle, then the arguments
+/// as UTF-8 strings each ended by a NUL byte.
+pub mod processargs {
+    /// The header's magic.
+    pub const MAGIC: u32 = u32::from_le_bytes(*b"ZXPA");
+    /// Header length in bytes: magic, handle count, argument count.
+    pub const HEADER_LEN: usize = 12;
+
+    /// Handle kind: the process itself.
+    pub const PROCESS_SELF: u32 = 1;
+    /// Handle kind: the process's root VMAR.
+    pub const VMAR_ROOT: u32 = 2;
+    /// Handle kind: the job to create processes in.
+    pub const JOB_DEFAULT: u32 = 3;
+    /// Handle kind: a VMO holding the bootfs image.
+    pub const BOOTFS_VMO: u32 = 4;
+    /// Handle kinds from here on are the program's own.
+    pub const USER_BASE: u32 = 0x100;
+
+    /// Writes a message's bytes into `out` (which must be long enough, see
+    /// [`encoded_len`]): header, handle kinds, NUL-terminated arguments.
+    /// Returns the length written.
+    pub fn encode(kinds: &[u32], args: &[&str], out: &mut [u8]) -> usize {
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            out[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        put(&MAGIC.to_le_bytes());
+        put(&(kinds.len() as u32).to_le_bytes());
+        put(&(args.len() as u32).to_le_bytes());
+        for kind in kinds {
+            put(&kind.to_le_bytes());
+        }
+        for arg in args {
+            put(arg.as_bytes());
+            put(&[0]);
+        }
+        at
+    }
+
+    /// Bytes [`encode`] needs.
+    pub fn encoded_len(kinds: &[u32], args: &[&str]) -> usize {
+        HEADER_LEN + 4 * kinds.len() + args.iter().map(|a| a.len() + 1).sum::<usize>()
+    }
+
+    /// A decoded message: handle kinds (in handle order) and arguments.
+    pub struct Decoded<'a> {
+        kinds: &'a [u8],
+        args: &'a [u8],
+        arg_count: usize,
+    }
+
+    impl<'a> Decoded<'a> {
+        /// Parses the bytes of a start-up message; `None` if malformed.
+        pub fn parse(bytes: &'a [u8], handle_count: usize) -> Option<Decoded<'a>> {
+            let word =
+                |at: usize| Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+            if word(0)? != MAGIC || word(4)? as usize != handle_count {
+                return None;
+            }
+            let arg_count = word(8)? as usize;
+            let kinds_end = HEADER_LEN.checked_add(handle_count.checked_mul(4)?)?;
+            let kinds = bytes.get(HEADER_LEN..kinds_end)?;
+            let args = bytes.get(kinds_end..)?;
+            if args.iter().filter(|&&b| b == 0).count() != arg_count
+                || args.last().is_some_and(|&b| b != 0)
+            {
+                return None;
+            }
+            Some(Decoded {
+                kinds,
+                args,
+                arg_count,
+            })
+        }
+
+        /// The kind of handle `index`.
+        pub fn kind(&self, index: usize) -> u32 {
+            u32::from_le_bytes(
+                self.kinds[index * 4..index * 4 + 4]
+                    .try_into()
+                    .unwrap_or([0; 4]),
+            )
+        }
+
+        /// The arguments (invalid UTF-8 reads as empty).
+        pub fn args(&self) -> impl Iterator<Item = &'a str> {
+            let args = self.args;
+            args.split(|&b| b == 0)
+                .take(self.arg_count)
+                .map(|arg| core::str::from_utf8(arg).unwrap_or(""))
+        }
+    }
+}
+
 /// The clock timers use.
 pub const CLOCK_MONOTONIC: u32 = 0;
 
@@ -577,6 +749,35 @@ pub mod info {
     pub const HANDLE_BASIC: u32 = 2;
     /// Topic: [`ProcessResources`] of a process.
     pub const PROCESS_RESOURCES: u32 = 0x1000;
+    /// Topic: [`ProcessState`] of a process.
+    pub const PROCESS_STATE: u32 = 0x1001;
+
+    /// [`ProcessState::flags`]: the process has started.
+    pub const PROCESS_STARTED: u32 = 1 << 0;
+    /// [`ProcessState::flags`]: the process has ended.
+    pub const PROCESS_EXITED: u32 = 1 << 1;
+
+    /// Whether a process runs and how it ended.
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        Default,
+        PartialEq,
+        Eq,
+        zerocopy::FromBytes,
+        zerocopy::IntoBytes,
+        zerocopy::Immutable,
+    )]
+    #[repr(C)]
+    pub struct ProcessState {
+        /// Its exit code, once ended (see `RETCODE_*`).
+        pub return_code: i64,
+        /// `PROCESS_STARTED` | `PROCESS_EXITED`.
+        pub flags: u32,
+        /// Zero.
+        pub reserved: u32,
+    }
 
     /// Basic facts about a handle (`zx_info_handle_basic_t`).
     #[derive(
@@ -630,6 +831,10 @@ pub mod info {
 /// Largest single `debug_write`, in bytes.
 pub const DEBUG_WRITE_MAX: usize = 4096;
 
+/// Where a process's root VMAR starts: the first 64 KiB stay unmapped so
+/// that null-pointer accesses fault.
+pub const ROOT_VMAR_BASE: u64 = 0x1_0000;
+
 /// First address above user space: user pointers must lie entirely below it.
 /// (The top of the lower canonical half, less one guard page.)
 pub const USER_ADDRESS_LIMIT: u64 = 0x0000_7fff_ffff_f000;
@@ -654,6 +859,33 @@ pub mod guest_exit {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn processargs_round_trip_and_rejects_garbage() {
+        use super::processargs::*;
+        let kinds = [PROCESS_SELF, VMAR_ROOT, USER_BASE + 3];
+        let args = ["bin/echo", "--verbose", ""];
+        let mut buffer = [0u8; 128];
+        let len = encode(&kinds, &args, &mut buffer);
+        assert_eq!(len, encoded_len(&kinds, &args));
+        let decoded = Decoded::parse(&buffer[..len], 3).unwrap();
+        assert_eq!(decoded.kind(2), USER_BASE + 3);
+        assert_eq!(decoded.args().collect::<Vec<_>>(), args);
+        assert!(
+            Decoded::parse(&buffer[..len], 2).is_none(),
+            "handle count mismatch"
+        );
+        assert!(
+            Decoded::parse(&buffer[..len - 1], 3).is_none(),
+            "unterminated argument"
+        );
+        assert!(Decoded::parse(&buffer[..5], 3).is_none(), "truncated");
+        for at in 0..len {
+            let mut bad = buffer;
+            bad[at] ^= 0xff;
+            let _ = Decoded::parse(&bad[..len], 3).map(|d| d.args().count());
+        }
+    }
+
     #[test]
     fn qemu_exit_codes() {
         use super::guest_exit::*;

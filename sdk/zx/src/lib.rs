@@ -21,13 +21,18 @@ mod objects;
 pub mod raw;
 
 pub use handle::{AsHandleRef, Handle, HandleRef};
-pub use objects::{Channel, Event, EventPair, MessageBuf, Port, Process, Thread, Timer, Vmar, Vmo};
+pub use objects::{
+    create_exception_channel, task_kill, Channel, Event, EventPair, Job, MessageBuf, Port, Process,
+    Thread, Timer, Vmar, Vmo,
+};
 pub use zx_abi::info;
+pub use zx_abi::processargs;
 pub use zx_abi::VmOptions;
 pub use zx_abi::{
-    syscall as numbers, HandleValue, ObjectType, PortPacket, Rights, SignalPacket, Signals, Status,
-    Time, WaitItem, CHANNEL_MAX_MSG_BYTES, CHANNEL_MAX_MSG_HANDLES, HANDLE_INVALID,
-    PACKET_SIGNAL_ONE, PACKET_USER, TIME_INFINITE, USER_ADDRESS_LIMIT, VMO_RESIZABLE,
+    syscall as numbers, ExceptionReport, HandleValue, ObjectType, PortPacket, Rights, SignalPacket,
+    Signals, Status, Time, WaitItem, CHANNEL_MAX_MSG_BYTES, CHANNEL_MAX_MSG_HANDLES,
+    HANDLE_INVALID, PACKET_SIGNAL_ONE, PACKET_USER, RETCODE_EXCEPTION_KILL, RETCODE_SYSCALL_KILL,
+    ROOT_VMAR_BASE, TIME_INFINITE, USER_ADDRESS_LIMIT, VMO_RESIZABLE,
 };
 
 /// Time since boot, in nanoseconds, from the monotonic clock.

@@ -70,6 +70,10 @@ handle_type!(
     Vmo
 );
 handle_type!(
+    /// A job.
+    Job
+);
+handle_type!(
     /// A virtual memory address region.
     Vmar
 );
@@ -231,6 +235,130 @@ impl Process {
             )
         })?;
         Ok(Thread(Handle::from_raw(out)))
+    }
+}
+
+impl Process {
+    /// Starts the process's first thread at `entry` with stack `stack`;
+    /// `argument` moves into the process and its new value is the thread's
+    /// first argument.
+    pub fn start(
+        &self,
+        thread: &Thread,
+        entry: usize,
+        stack: usize,
+        argument: Handle,
+        arg2: u64,
+    ) -> Result<(), Status> {
+        let argument = argument.into_raw();
+        // SAFETY: no memory is passed.
+        let result = crate::status(unsafe {
+            raw::syscall6(
+                nr::PROCESS_START,
+                self.raw_handle() as u64,
+                thread.raw_handle() as u64,
+                entry as u64,
+                stack as u64,
+                argument as u64,
+                arg2,
+            )
+        });
+        if result.is_err() {
+            // Not transferred: close it here.
+            drop(Handle::from_raw(argument));
+        }
+        result
+    }
+
+    /// Whether the process started, and how it ended.
+    pub fn state(&self) -> Result<zx_abi::info::ProcessState, Status> {
+        let mut record = zx_abi::info::ProcessState::default();
+        // SAFETY: `record` is valid for the kernel to write its size.
+        crate::status(unsafe {
+            raw::syscall6(
+                nr::OBJECT_GET_INFO,
+                self.raw_handle() as u64,
+                zx_abi::info::PROCESS_STATE as u64,
+                &mut record as *mut zx_abi::info::ProcessState as u64,
+                core::mem::size_of::<zx_abi::info::ProcessState>() as u64,
+                0,
+                0,
+            )
+        })?;
+        Ok(record)
+    }
+}
+
+/// Kills a process, thread or job (and everything under a job).
+pub fn task_kill(task: &impl AsHandleRef) -> Result<(), Status> {
+    // SAFETY: no memory is passed.
+    crate::status(unsafe { raw::syscall1(nr::TASK_KILL, task.raw_handle() as u64) })
+}
+
+/// A channel that receives an `ExceptionReport` when a thread of `task` (a
+/// process, or any process under a job) faults.
+pub fn create_exception_channel(task: &impl AsHandleRef) -> Result<Channel, Status> {
+    let mut out = HANDLE_INVALID;
+    // SAFETY: `out` is valid for the kernel to write.
+    crate::status(unsafe {
+        raw::syscall3(
+            nr::TASK_CREATE_EXCEPTION_CHANNEL,
+            task.raw_handle() as u64,
+            0,
+            &mut out as *mut u32 as u64,
+        )
+    })?;
+    Ok(Channel(Handle::from_raw(out)))
+}
+
+impl Job {
+    /// A child job with this job's limits.
+    pub fn create_child(&self) -> Result<Job, Status> {
+        let mut out = HANDLE_INVALID;
+        // SAFETY: `out` is valid for the kernel to write.
+        crate::status(unsafe {
+            raw::syscall3(
+                nr::JOB_CREATE,
+                self.raw_handle() as u64,
+                0,
+                &mut out as *mut u32 as u64,
+            )
+        })?;
+        Ok(Job(Handle::from_raw(out)))
+    }
+
+    /// Tightens the per-process limits of the job's subtree (0: unchanged).
+    pub fn set_limits(&self, max_handles: u64, max_memory: u64) -> Result<(), Status> {
+        // SAFETY: no memory is passed.
+        crate::status(unsafe {
+            raw::syscall3(
+                nr::JOB_SET_LIMITS,
+                self.raw_handle() as u64,
+                max_handles,
+                max_memory,
+            )
+        })
+    }
+
+    /// Creates an empty process in the job; returns it and its root VMAR.
+    pub fn create_process(&self, name: &str) -> Result<(Process, Vmar), Status> {
+        let (mut process, mut vmar) = (HANDLE_INVALID, HANDLE_INVALID);
+        // SAFETY: the name and outputs are valid for the kernel.
+        crate::status(unsafe {
+            raw::syscall6(
+                nr::PROCESS_CREATE,
+                self.raw_handle() as u64,
+                name.as_ptr() as u64,
+                name.len() as u64,
+                0,
+                &mut process as *mut u32 as u64,
+                &mut vmar as *mut u32 as u64,
+            )
+        })?;
+        Ok((
+            Process(Handle::from_raw(process)),
+            Vmar(Handle::from_raw(vmar)),
+        ))
     }
 }
 

@@ -1,9 +1,13 @@
 //! Processes: an address space, a handle table, and threads.
 //!
-//! A process ends when it calls `process_exit`, when its last thread exits,
-//! or when the kernel kills it after a fault. Ending closes every handle it
-//! holds, frees its memory, kills its threads and raises `TASK_TERMINATED`.
+//! A process belongs to a job, whose limits it obeys (handles, mapped
+//! memory). It ends when it calls `process_exit`, when its last thread
+//! exits, when it or its job is killed, or when the kernel kills it after a
+//! fault. Ending closes every handle it holds, frees its memory, kills its
+//! threads and raises `TASK_TERMINATED`.
 
+use super::channel::Channel;
+use super::job::Job;
 use super::thread::{Thread, ThreadState};
 use super::vmar::Vmar;
 use super::{impl_into_any, Handle, KernelObject, ObjectBase};
@@ -36,20 +40,26 @@ pub struct Process {
     root_vmar: Arc<Vmar>,
     threads: Mutex<Vec<Arc<Thread>>>,
     outcome: Mutex<Option<Outcome>>,
+    /// The job it belongs to.
+    pub job: Arc<Job>,
+    started: core::sync::atomic::AtomicBool,
+    exception_channel: Mutex<Option<Handle>>,
 }
 
 impl Process {
-    /// A new process with an empty address space.
-    pub fn new(name: &str) -> Result<Arc<Process>, Status> {
+    /// A new process in `job` with an empty address space.
+    pub fn new(name: &str, job: &Arc<Job>) -> Result<Arc<Process>, Status> {
         let address_space = AddressSpace::new().ok_or(Status::NO_MEMORY)?;
         let base = ObjectBase::new(Signals::empty());
         // Handle values are scrambled with a per-process secret.
         let secret =
             (crate::arch::x86_64::read_tsc() as u32) ^ (base.koid().0 as u32).rotate_left(16);
-        Ok(Arc::new_cyclic(|weak| Process {
+        let mut handles = HandleTable::new(secret);
+        handles.set_limit(job.limits().max_handles);
+        let process = Arc::new_cyclic(|weak| Process {
             base,
             name: name.into(),
-            handles: Mutex::new(HandleTable::new(secret)),
+            handles: Mutex::new(handles),
             address_space: Mutex::new(Some(address_space)),
             root_vmar: Vmar::new_root(
                 weak.clone(),
@@ -58,7 +68,54 @@ impl Process {
             ),
             threads: Mutex::new(Vec::new()),
             outcome: Mutex::new(None),
-        }))
+            job: Arc::clone(job),
+            started: core::sync::atomic::AtomicBool::new(false),
+            exception_channel: Mutex::new(None),
+        });
+        job.add_process(&process)?;
+        Ok(process)
+    }
+
+    /// Marks the process started (its first thread is runnable); false if
+    /// it already was.
+    pub fn mark_started(&self) -> bool {
+        !self
+            .started
+            .swap(true, core::sync::atomic::Ordering::AcqRel)
+    }
+
+    /// Whether the process has started.
+    pub fn is_started(&self) -> bool {
+        self.started.load(core::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Most bytes the process may map (its job's limit).
+    pub fn memory_limit(&self) -> u64 {
+        self.job.limits().max_memory
+    }
+
+    /// Sets the exception channel (the kernel's end); one per process.
+    pub fn set_exception_channel(&self, channel: Handle) -> Result<(), Status> {
+        let mut slot = self.exception_channel.lock();
+        if slot.is_some() {
+            return Err(Status::ALREADY_EXISTS);
+        }
+        *slot = Some(channel);
+        Ok(())
+    }
+
+    /// Where this process's exceptions are reported: its own channel, or
+    /// the nearest one up the job tree.
+    pub fn exception_channel(&self) -> Option<Arc<Channel>> {
+        if let Some(channel) = self
+            .exception_channel
+            .lock()
+            .as_ref()
+            .and_then(Handle::downcast::<Channel>)
+        {
+            return Some(channel);
+        }
+        self.job.exception_channel()
     }
 
     /// The root of its address-space tree.
@@ -197,6 +254,7 @@ impl Process {
         let handles: Vec<Handle> = self.handles.lock().drain().collect();
         drop(handles);
         self.root_vmar.destroy();
+        self.exception_channel.lock().take();
         let space = self.address_space.lock().take();
         drop(space);
         drop(threads);

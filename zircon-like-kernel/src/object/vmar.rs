@@ -189,6 +189,11 @@ impl Vmar {
             .checked_next_multiple_of(FRAME_SIZE)
             .ok_or(Status::OUT_OF_RANGE)?;
         vmo.check_range(vmo_offset, len)?;
+        if let Some(process) = self.process.upgrade() {
+            if process.mapped_bytes().saturating_add(len) > process.memory_limit() {
+                return Err(Status::NO_MEMORY);
+            }
+        }
         let mut state = self.state.lock();
         if state.destroyed {
             return Err(Status::BAD_STATE);

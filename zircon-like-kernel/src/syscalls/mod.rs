@@ -95,6 +95,12 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::VMAR_MAP => vm::vmar_map(a[0], a[1], a[2], a[3], a[4], a[5], a[6]),
         nr::VMAR_UNMAP => vm::vmar_unmap(a[0], a[1], a[2]),
         nr::VMAR_PROTECT => vm::vmar_protect(a[0], a[1], a[2], a[3]),
+        nr::JOB_CREATE => task::job_create(a[0], a[1], a[2]),
+        nr::JOB_SET_LIMITS => task::job_set_limits(a[0], a[1], a[2]),
+        nr::PROCESS_CREATE => task::process_create(a[0], a[1], a[2], a[3], a[4], a[5]),
+        nr::PROCESS_START => task::process_start(a[0], a[1], a[2], a[3], a[4], a[5]),
+        nr::TASK_KILL => task::task_kill(frame, a[0]),
+        nr::TASK_CREATE_EXCEPTION_CHANNEL => task::create_exception_channel(a[0], a[1], a[2]),
         _ => Err(Status::BAD_SYSCALL),
     };
     match result {

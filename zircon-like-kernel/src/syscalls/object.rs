@@ -5,11 +5,11 @@ use super::{handle_arg, ok, SysResult};
 use crate::mem::user_ptr::{UserOut, UserSlice};
 use crate::object::event::Event;
 use crate::object::eventpair::EventPair;
-use crate::object::process::Process;
+use crate::object::process::{Outcome, Process};
 use crate::object::Handle;
 use crate::sched::current_process;
 use zerocopy::IntoBytes;
-use zx_abi::info::{self, HandleBasic, ProcessResources};
+use zx_abi::info::{self, HandleBasic, ProcessResources, ProcessState};
 use zx_abi::{HandleValue, Rights, Signals, Status};
 
 pub fn get_info(
@@ -49,6 +49,29 @@ pub fn get_info(
                 mapped_bytes: target.mapped_bytes(),
             };
             resources.as_bytes().into()
+        }
+        info::PROCESS_STATE => {
+            let target = process.object::<Process>(value, Rights::INSPECT)?;
+            let outcome = target.outcome();
+            let mut flags = 0;
+            if target.is_started() {
+                flags |= info::PROCESS_STARTED;
+            }
+            if outcome.is_some() {
+                flags |= info::PROCESS_EXITED;
+            }
+            let return_code = match outcome {
+                Some(Outcome::Exited(code)) => code,
+                Some(Outcome::Killed) => zx_abi::RETCODE_EXCEPTION_KILL,
+                None => 0,
+            };
+            ProcessState {
+                return_code,
+                flags,
+                reserved: 0,
+            }
+            .as_bytes()
+            .into()
         }
         _ => return Err(Status::INVALID_ARGS),
     };

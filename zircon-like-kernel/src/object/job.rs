@@ -1,0 +1,174 @@
+//! Jobs: the tree that processes live in. A job holds policy — here, the
+//! per-process limits on handles and mapped memory — for its whole subtree,
+//! and killing a job kills every process and job under it.
+
+use super::channel::Channel;
+use super::process::{Outcome, Process};
+use super::{impl_into_any, Handle, KernelObject, ObjectBase};
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use spin::Mutex;
+use zx_abi::{ObjectType, Signals, Status, RETCODE_SYSCALL_KILL};
+
+/// Limits that apply to each process of a job's subtree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most handles a process may hold.
+    pub max_handles: usize,
+    /// Most bytes a process may have mapped.
+    pub max_memory: u64,
+}
+
+impl Limits {
+    /// No limit beyond the kernel's own.
+    pub const NONE: Limits = Limits {
+        max_handles: handle_table::DEFAULT_LIMIT,
+        max_memory: u64::MAX,
+    };
+}
+
+struct JobState {
+    children: Vec<Weak<Job>>,
+    processes: Vec<Weak<Process>>,
+    limits: Limits,
+    killed: bool,
+    exception_channel: Option<Handle>,
+}
+
+/// A job.
+pub struct Job {
+    base: ObjectBase,
+    parent: Option<Weak<Job>>,
+    state: Mutex<JobState>,
+}
+
+impl Job {
+    /// The root job (made once at boot).
+    pub fn new_root() -> Arc<Job> {
+        Arc::new(Job {
+            base: ObjectBase::new(Signals::empty()),
+            parent: None,
+            state: Mutex::new(JobState {
+                children: Vec::new(),
+                processes: Vec::new(),
+                limits: Limits::NONE,
+                killed: false,
+                exception_channel: None,
+            }),
+        })
+    }
+
+    /// A child job inheriting this job's limits.
+    pub fn create_child(self: &Arc<Self>) -> Result<Arc<Job>, Status> {
+        let mut state = self.state.lock();
+        if state.killed {
+            return Err(Status::BAD_STATE);
+        }
+        let child = Arc::new(Job {
+            base: ObjectBase::new(Signals::empty()),
+            parent: Some(Arc::downgrade(self)),
+            state: Mutex::new(JobState {
+                children: Vec::new(),
+                processes: Vec::new(),
+                limits: state.limits,
+                killed: false,
+                exception_channel: None,
+            }),
+        });
+        state.children.retain(|c| c.strong_count() > 0);
+        state.children.push(Arc::downgrade(&child));
+        Ok(child)
+    }
+
+    /// The limits for processes of this job.
+    pub fn limits(&self) -> Limits {
+        self.state.lock().limits
+    }
+
+    /// Tightens the limits (a value of 0 leaves that limit unchanged);
+    /// loosening is refused.
+    pub fn set_limits(&self, max_handles: u64, max_memory: u64) -> Result<(), Status> {
+        let mut state = self.state.lock();
+        let mut limits = state.limits;
+        if max_handles != 0 {
+            limits.max_handles = usize::try_from(max_handles).map_err(|_| Status::INVALID_ARGS)?;
+        }
+        if max_memory != 0 {
+            limits.max_memory = max_memory;
+        }
+        if limits.max_handles > state.limits.max_handles
+            || limits.max_memory > state.limits.max_memory
+        {
+            return Err(Status::ACCESS_DENIED);
+        }
+        state.limits = limits;
+        Ok(())
+    }
+
+    /// Records a new process of this job.
+    pub fn add_process(&self, process: &Arc<Process>) -> Result<(), Status> {
+        let mut state = self.state.lock();
+        if state.killed {
+            return Err(Status::BAD_STATE);
+        }
+        state.processes.retain(|p| p.strong_count() > 0);
+        state.processes.push(Arc::downgrade(process));
+        Ok(())
+    }
+
+    /// Kills every process and job in the subtree.
+    pub fn kill(&self) {
+        let (processes, children) = {
+            let mut state = self.state.lock();
+            state.killed = true;
+            (
+                core::mem::take(&mut state.processes),
+                core::mem::take(&mut state.children),
+            )
+        };
+        for process in processes.iter().filter_map(Weak::upgrade) {
+            process.end(Outcome::Exited(RETCODE_SYSCALL_KILL));
+        }
+        for child in children.iter().filter_map(Weak::upgrade) {
+            child.kill();
+        }
+        self.base
+            .update_signals(Signals::empty(), Signals::TASK_TERMINATED);
+    }
+
+    /// Sets the exception channel (the kernel's end); one per job.
+    pub fn set_exception_channel(&self, channel: Handle) -> Result<(), Status> {
+        let mut state = self.state.lock();
+        if state.exception_channel.is_some() {
+            return Err(Status::ALREADY_EXISTS);
+        }
+        state.exception_channel = Some(channel);
+        Ok(())
+    }
+
+    /// The nearest exception channel on the way from this job to the root.
+    pub fn exception_channel(&self) -> Option<Arc<Channel>> {
+        let own = self
+            .state
+            .lock()
+            .exception_channel
+            .as_ref()
+            .and_then(Handle::downcast::<Channel>);
+        if let Some(channel) = own {
+            return Some(channel);
+        }
+        self.parent.as_ref()?.upgrade()?.exception_channel()
+    }
+}
+
+impl KernelObject for Job {
+    fn base(&self) -> &ObjectBase {
+        &self.base
+    }
+
+    fn object_type(&self) -> ObjectType {
+        ObjectType::Job
+    }
+
+    impl_into_any!();
+}
