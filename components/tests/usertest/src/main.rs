@@ -16,6 +16,7 @@ mod channels;
 mod handles;
 mod pointers;
 mod ports;
+mod processes;
 mod threads;
 mod vm;
 mod waits;
@@ -90,6 +91,7 @@ fn main() -> i64 {
     asyncs::run(&mut suite);
     vm::run(&mut suite);
     threads::run(&mut suite);
+    processes::run(&mut suite);
     println!(
         "usertest: {} passed, {} failures",
         suite.passed, suite.failures
