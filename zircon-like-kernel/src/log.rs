@@ -55,11 +55,63 @@ impl Level {
 }
 
 static MAX_LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
-static CONSOLE: Mutex<Option<Serial>> = Mutex::new(None);
+// Built in place (a const initializer in .bss): the 64 KiB ring must never
+// travel through the small boot stack.
+static CONSOLE: Mutex<Console> = Mutex::new(Console {
+    serial: None,
+    ring: [0; HISTORY],
+    written: 0,
+});
+
+/// Bytes of console output kept for `debuglog_read`.
+const HISTORY: usize = 64 * 1024;
+
+/// The UART plus a ring of everything written to it, so user space (the
+/// logger) can read the kernel's log after the fact.
+struct Console {
+    serial: Option<Serial>,
+    ring: [u8; HISTORY],
+    /// Bytes written since boot; the ring holds the last `HISTORY`.
+    written: u64,
+}
+
+impl Console {
+    fn write_bytes(&mut self, bytes: &[u8]) {
+        let Some(serial) = self.serial.as_mut() else {
+            return;
+        };
+        serial.write_bytes(bytes);
+        for &byte in bytes {
+            self.ring[(self.written % HISTORY as u64) as usize] = byte;
+            self.written += 1;
+        }
+    }
+}
+
+impl core::fmt::Write for Console {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.write_bytes(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Copies console history from stream position `from` into `out`; returns
+/// (bytes copied, position after them). Positions older than the ring start
+/// at the oldest byte kept.
+pub fn read_history(from: u64, out: &mut [u8]) -> (usize, u64) {
+    let console = CONSOLE.lock();
+    let oldest = console.written.saturating_sub(HISTORY as u64);
+    let start = from.clamp(oldest, console.written);
+    let count = ((console.written - start) as usize).min(out.len());
+    for (i, slot) in out[..count].iter_mut().enumerate() {
+        *slot = console.ring[((start + i as u64) % HISTORY as u64) as usize];
+    }
+    (count, start + count as u64)
+}
 
 /// Brings up the console. Everything logged before is lost (nothing is).
 pub fn init() {
-    *CONSOLE.lock() = Some(Serial::init());
+    CONSOLE.lock().serial = Some(Serial::init());
 }
 
 /// Sets the most verbose level that is printed.
@@ -76,32 +128,25 @@ pub fn enabled(level: Level) -> bool {
 pub fn _log(level: Level, module: &str, args: core::fmt::Arguments<'_>) {
     let nanos = crate::clock::monotonic_nanos();
     let module = module.strip_prefix("kernel::").unwrap_or(module);
-    let mut console = CONSOLE.lock();
-    if let Some(serial) = console.as_mut() {
-        let _ = writeln!(
-            serial,
-            "[{:6}.{:06}] {} {}: {}",
-            nanos / 1_000_000_000,
-            (nanos % 1_000_000_000) / 1000,
-            level.letter(),
-            module,
-            args
-        );
-    }
+    let _ = writeln!(
+        CONSOLE.lock(),
+        "[{:6}.{:06}] {} {}: {}",
+        nanos / 1_000_000_000,
+        (nanos % 1_000_000_000) / 1000,
+        level.letter(),
+        module,
+        args
+    );
 }
 
 /// Writes raw bytes (user programs' debug output) to the console.
 pub fn write_raw(bytes: &[u8]) {
-    if let Some(serial) = CONSOLE.lock().as_mut() {
-        serial.write_bytes(bytes);
-    }
+    CONSOLE.lock().write_bytes(bytes);
 }
 
 /// Writes formatted text with no prefix (panic and fault reports).
 pub fn write_fmt_raw(args: core::fmt::Arguments<'_>) {
-    if let Some(serial) = CONSOLE.lock().as_mut() {
-        let _ = serial.write_fmt(args);
-    }
+    let _ = CONSOLE.lock().write_fmt(args);
 }
 
 /// Frees the console lock if the panicking code held it.

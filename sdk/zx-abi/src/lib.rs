@@ -221,8 +221,21 @@ pub mod syscall {
     /// task (a process, or any process under a job) faults.
     pub const TASK_CREATE_EXCEPTION_CHANNEL: u64 = 43;
 
+    /// `futex_wait(address, current_value, deadline) -> Status`: blocks
+    /// while the 32-bit word at `address` holds `current_value`
+    /// (`BAD_STATE` if it does not).
+    pub const FUTEX_WAIT: u64 = 44;
+    /// `futex_wake(address, count) -> Status`: wakes up to `count` threads
+    /// waiting on `address`.
+    pub const FUTEX_WAKE: u64 = 45;
+    /// `debuglog_read(from, buffer, len, *actual, *next) -> Status`: reads
+    /// the kernel's console output from stream position `from` (positions
+    /// older than the ring start at the oldest kept byte); `SHOULD_WAIT`
+    /// when nothing new exists.
+    pub const DEBUGLOG_READ: u64 = 46;
+
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 44;
+    pub const COUNT: u64 = 47;
 
     /// Name of a syscall number, for traces and reports.
     pub fn name(number: u64) -> &'static str {
@@ -271,6 +284,9 @@ pub mod syscall {
             "process_start",
             "task_kill",
             "task_create_exception_channel",
+            "futex_wait",
+            "futex_wake",
+            "debuglog_read",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")
     }

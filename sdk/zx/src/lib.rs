@@ -145,3 +145,45 @@ pub fn thread_exit() -> ! {
     #[allow(clippy::empty_loop)]
     loop {}
 }
+
+/// Sleeps while the word at `word` holds `current`, until `deadline`.
+/// `BAD_STATE` if it no longer does.
+pub fn futex_wait(
+    word: &core::sync::atomic::AtomicU32,
+    current: u32,
+    deadline: Time,
+) -> Result<(), Status> {
+    // SAFETY: the kernel only reads the word, which the reference keeps valid.
+    status(unsafe {
+        raw::syscall3(
+            numbers::FUTEX_WAIT,
+            word.as_ptr() as u64,
+            current as u64,
+            deadline as u64,
+        )
+    })
+}
+
+/// Wakes up to `count` threads waiting on `word`.
+pub fn futex_wake(word: &core::sync::atomic::AtomicU32, count: u32) -> Result<(), Status> {
+    // SAFETY: the address is only used as a key.
+    status(unsafe { raw::syscall2(numbers::FUTEX_WAKE, word.as_ptr() as u64, count as u64) })
+}
+
+/// Reads the kernel's console output from stream position `from` into
+/// `buffer`; returns (bytes read, the position to read from next).
+pub fn debuglog_read(from: u64, buffer: &mut [u8]) -> Result<(usize, u64), Status> {
+    let (mut actual, mut next) = (0u64, 0u64);
+    // SAFETY: the buffer and outputs are valid for the kernel to write.
+    status(unsafe {
+        raw::syscall5(
+            numbers::DEBUGLOG_READ,
+            from,
+            buffer.as_mut_ptr() as u64,
+            buffer.len() as u64,
+            &mut actual as *mut u64 as u64,
+            &mut next as *mut u64 as u64,
+        )
+    })?;
+    Ok((actual as usize, next))
+}

@@ -20,6 +20,7 @@
 pub mod channel;
 pub mod event;
 pub mod eventpair;
+pub mod futex;
 pub mod job;
 pub mod peered;
 pub mod port;

@@ -50,6 +50,11 @@ pub enum WaitKind {
     },
     /// `nanosleep`.
     Sleep,
+    /// `futex_wait`: the futex.
+    Futex {
+        /// Which futex.
+        key: super::futex::FutexKey,
+    },
     /// `port_wait`: the port and where to write the packet.
     Port {
         /// The port waited on.

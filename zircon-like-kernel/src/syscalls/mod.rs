@@ -101,6 +101,9 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::PROCESS_START => task::process_start(a[0], a[1], a[2], a[3], a[4], a[5]),
         nr::TASK_KILL => task::task_kill(frame, a[0]),
         nr::TASK_CREATE_EXCEPTION_CHANNEL => task::create_exception_channel(a[0], a[1], a[2]),
+        nr::FUTEX_WAIT => wait::futex_wait(frame, a[0], a[1], a[2]),
+        nr::FUTEX_WAKE => wait::futex_wake(a[0], a[1]),
+        nr::DEBUGLOG_READ => debug::debuglog_read(a[0], a[1], a[2], a[3], a[4]),
         _ => Err(Status::BAD_SYSCALL),
     };
     match result {

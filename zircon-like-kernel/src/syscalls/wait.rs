@@ -168,6 +168,11 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
             finish_many(&objects, wait.token, slice)?;
         }
         WaitKind::Sleep => return Ok(()),
+        WaitKind::Futex { key } => {
+            if timed_out {
+                crate::object::futex::remove(key, wait.token);
+            }
+        }
         WaitKind::Port { port, packet } => {
             if let WakeReason::Packet(received) = reason {
                 return UserOut::<PortPacket>::required(packet)?.write(&received);
@@ -180,4 +185,47 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
     } else {
         Ok(())
     }
+}
+
+pub fn futex_wait(
+    frame: &mut crate::arch::x86_64::trap::TrapFrame,
+    address: u64,
+    current: u64,
+    deadline: u64,
+) -> SysResult {
+    if address % 4 != 0 {
+        return Err(Status::INVALID_ARGS);
+    }
+    let current = u32::try_from(current).map_err(|_| Status::INVALID_ARGS)?;
+    let value: u32 = read_value(address)?;
+    if value != current {
+        return Err(Status::BAD_STATE);
+    }
+    let deadline = deadline as Time;
+    if deadline <= now() {
+        return Err(Status::TIMED_OUT);
+    }
+    let thread = sched::current().ok_or(Status::INTERNAL)?;
+    let key = (thread.process.koid().0, address);
+    let token = sched::new_token();
+    crate::object::futex::enqueue(key, &thread, token);
+    drop(thread);
+    sched::block_current(
+        frame,
+        Wait {
+            token,
+            kind: WaitKind::Futex { key },
+            deadline,
+        },
+    );
+    Ok(Flow::Switched)
+}
+
+pub fn futex_wake(address: u64, count: u64) -> SysResult {
+    if address % 4 != 0 || address >= zx_abi::USER_ADDRESS_LIMIT {
+        return Err(Status::INVALID_ARGS);
+    }
+    let key = (sched::current_process().koid().0, address);
+    crate::object::futex::wake(key, u32::try_from(count).unwrap_or(u32::MAX));
+    ok()
 }

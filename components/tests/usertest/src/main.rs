@@ -13,6 +13,7 @@ extern crate alloc;
 
 mod asyncs;
 mod channels;
+mod futexes;
 mod handles;
 mod pointers;
 mod ports;
@@ -91,6 +92,7 @@ fn main() -> i64 {
     asyncs::run(&mut suite);
     vm::run(&mut suite);
     threads::run(&mut suite);
+    futexes::run(&mut suite);
     processes::run(&mut suite);
     println!(
         "usertest: {} passed, {} failures",
