@@ -13,8 +13,10 @@ use zx_abi::Signals;
 /// A futex's identity: the process (by koid) and the word's address.
 pub type FutexKey = (u64, u64);
 
-static QUEUES: Mutex<BTreeMap<FutexKey, VecDeque<(Weak<Thread>, u64)>>> =
-    Mutex::new(BTreeMap::new());
+/// The threads waiting on one futex, with their wait tokens.
+type WaitQueue = VecDeque<(Weak<Thread>, u64)>;
+
+static QUEUES: Mutex<BTreeMap<FutexKey, WaitQueue>> = Mutex::new(BTreeMap::new());
 
 /// Queues `thread` (waiting with `token`) on `key`.
 pub fn enqueue(key: FutexKey, thread: &Arc<Thread>, token: u64) {

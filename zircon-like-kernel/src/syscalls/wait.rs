@@ -193,7 +193,7 @@ pub fn futex_wait(
     current: u64,
     deadline: u64,
 ) -> SysResult {
-    if address % 4 != 0 {
+    if !address.is_multiple_of(4) {
         return Err(Status::INVALID_ARGS);
     }
     let current = u32::try_from(current).map_err(|_| Status::INVALID_ARGS)?;
@@ -222,7 +222,7 @@ pub fn futex_wait(
 }
 
 pub fn futex_wake(address: u64, count: u64) -> SysResult {
-    if address % 4 != 0 || address >= zx_abi::USER_ADDRESS_LIMIT {
+    if !address.is_multiple_of(4) || address >= zx_abi::USER_ADDRESS_LIMIT {
         return Err(Status::INVALID_ARGS);
     }
     let key = (sched::current_process().koid().0, address);
