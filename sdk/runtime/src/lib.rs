@@ -9,8 +9,9 @@
 //! with the code main returns. A panic prints its location and message and
 //! exits with [`PANIC_EXIT_CODE`].
 //!
-//! Known gap: the heap is a fixed 1 MiB region in `.bss`; growing it by
-//! mapping VMOs is future work.
+//! The heap starts in a small `.bss` block (enough to read the start-up
+//! message) and then grows in VMOs mapped into a region reserved for it
+//! (see `heap.rs`).
 #![no_std]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
@@ -141,19 +142,8 @@ pub fn vmar_root_self() -> zx::HandleRef {
     zx::HandleRef(VMAR_ROOT_SELF.load(Ordering::Relaxed))
 }
 
-/// Size of the heap.
-pub const HEAP_SIZE: usize = 1 << 20;
-
 #[cfg(not(test))]
-mod heap {
-    use linked_list_allocator::LockedHeap;
-
-    #[global_allocator]
-    pub static HEAP: LockedHeap = LockedHeap::empty();
-
-    #[cfg_attr(not(baremetal), allow(dead_code))]
-    pub static mut HEAP_MEMORY: [u8; super::HEAP_SIZE] = [0; super::HEAP_SIZE];
-}
+mod heap;
 
 /// Exit code of a process that panicked.
 pub const PANIC_EXIT_CODE: i64 = 101;
@@ -246,13 +236,8 @@ mod start {
     );
 
     extern "C" fn program_start(bootstrap: u64) -> ! {
-        // SAFETY: runs once, before main and before any allocation; the
-        // region is a static used by the heap alone.
-        unsafe {
-            let memory = core::ptr::addr_of_mut!(crate::heap::HEAP_MEMORY) as *mut u8;
-            crate::heap::HEAP.lock().init(memory, crate::HEAP_SIZE);
-        }
         crate::read_startup(bootstrap as u32);
+        crate::heap::grow_into_vmos(crate::vmar_root_self());
         // SAFETY: `entry!` defines the symbol with this signature.
         let code = unsafe { __zx_program_main() };
         zx::process_exit(code)

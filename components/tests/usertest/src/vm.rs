@@ -286,6 +286,25 @@ pub fn run(suite: &mut Suite) {
             "protect",
         )
     });
+    suite.run("runtime.heap_grows_over_vmos", || {
+        let process = core::mem::ManuallyDrop::new(zx::Process::from_handle(Handle::from_raw(
+            zx_runtime::process_self().0,
+        )));
+        let before = step(process.resources(), "resources")?.mapped_bytes;
+        let mut big = alloc::vec![0u8; 3 << 20];
+        for (i, byte) in big.iter_mut().enumerate().step_by(4096) {
+            *byte = i as u8;
+        }
+        let after = step(process.resources(), "resources")?.mapped_bytes;
+        check(
+            big[4096 * 7] == (4096 * 7) as u8,
+            "heap memory lost a write",
+        )?;
+        check(
+            after >= before + (3 << 20),
+            "the heap did not map more memory",
+        )
+    });
     suite.run("vmar_map.wrong_type", || {
         let vmo = step(Vmo::create(PAGE, 0), "create")?;
         let mut out = 0u64;
