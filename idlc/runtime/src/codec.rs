@@ -15,6 +15,7 @@ pub const PRESENT: u64 = u64::MAX;
 /// Marks a present handle.
 pub const HANDLE_PRESENT: u32 = u32::MAX;
 
+#[inline]
 fn deeper(depth: usize) -> Result<usize, EncodeError> {
     if depth + 1 > MAX_DEPTH {
         Err(EncodeError::MaxDepthExceeded)
@@ -23,6 +24,7 @@ fn deeper(depth: usize) -> Result<usize, EncodeError> {
     }
 }
 
+#[inline]
 fn deeper_decode(depth: usize) -> Result<usize, DecodeError> {
     if depth + 1 > MAX_DEPTH {
         Err(DecodeError::MaxDepthExceeded)
@@ -35,6 +37,7 @@ fn deeper_decode(depth: usize) -> Result<usize, DecodeError> {
 
 /// Writes a present vector header and reserves its body; returns the body
 /// offset and the depth of the elements.
+#[inline]
 pub fn encode_vector_header(
     encoder: &mut Encoder<'_>,
     offset: usize,
@@ -43,6 +46,20 @@ pub fn encode_vector_header(
     element_size: usize,
     max: Option<u32>,
 ) -> Result<(usize, usize), EncodeError> {
+    let depth = write_vector_header(encoder, offset, depth, len, max)?;
+    let body = encoder.alloc(len * element_size);
+    Ok((body, depth))
+}
+
+/// Checks the bound and depth and writes a present vector header.
+#[inline]
+fn write_vector_header(
+    encoder: &mut Encoder<'_>,
+    offset: usize,
+    depth: usize,
+    len: usize,
+    max: Option<u32>,
+) -> Result<usize, EncodeError> {
     if let Some(max) = max {
         if len > max as usize {
             return Err(EncodeError::TooLong { len, max });
@@ -51,12 +68,12 @@ pub fn encode_vector_header(
     let depth = deeper(depth)?;
     encoder.write_u64(offset, len as u64);
     encoder.write_u64(offset + 8, PRESENT);
-    let body = encoder.alloc(len * element_size);
-    Ok((body, depth))
+    Ok(depth)
 }
 
 /// Reads a vector header; `None` if absent. Claims the body, returning its
 /// length, offset and the elements' depth.
+#[inline]
 pub fn decode_vector_header(
     decoder: &mut Decoder<'_>,
     offset: usize,
@@ -90,10 +107,12 @@ pub fn decode_vector_header(
 }
 
 /// Requires a vector or string to be present.
+#[inline]
 pub fn required<T>(value: Option<T>, offset: usize) -> Result<T, DecodeError> {
     value.ok_or(DecodeError::UnexpectedAbsent { offset })
 }
 
+#[inline]
 pub fn encode_string(
     encoder: &mut Encoder<'_>,
     offset: usize,
@@ -101,11 +120,12 @@ pub fn encode_string(
     value: &str,
     max: Option<u32>,
 ) -> Result<(), EncodeError> {
-    let (body, _) = encode_vector_header(encoder, offset, depth, value.len(), 1, max)?;
-    encoder.write(body, value.as_bytes());
+    write_vector_header(encoder, offset, depth, value.len(), max)?;
+    encoder.append(value.as_bytes());
     Ok(())
 }
 
+#[inline]
 pub fn encode_optional_string(
     encoder: &mut Encoder<'_>,
     offset: usize,
@@ -119,6 +139,7 @@ pub fn encode_optional_string(
     }
 }
 
+#[inline]
 pub fn decode_optional_string(
     decoder: &mut Decoder<'_>,
     offset: usize,
@@ -137,6 +158,7 @@ pub fn decode_optional_string(
     }
 }
 
+#[inline]
 pub fn decode_string(
     decoder: &mut Decoder<'_>,
     offset: usize,
@@ -147,6 +169,7 @@ pub fn decode_string(
 }
 
 /// A vector of plain elements: one copy each way.
+#[inline]
 pub fn encode_plain_vector<T: Plain>(
     encoder: &mut Encoder<'_>,
     offset: usize,
@@ -154,11 +177,12 @@ pub fn encode_plain_vector<T: Plain>(
     value: &[T],
     max: Option<u32>,
 ) -> Result<(), EncodeError> {
-    let (body, _) = encode_vector_header(encoder, offset, depth, value.len(), T::INLINE_SIZE, max)?;
-    encoder.write(body, zerocopy::IntoBytes::as_bytes(value));
+    write_vector_header(encoder, offset, depth, value.len(), max)?;
+    encoder.append(zerocopy::IntoBytes::as_bytes(value));
     Ok(())
 }
 
+#[inline]
 pub fn decode_optional_plain_vector<T: Plain>(
     decoder: &mut Decoder<'_>,
     offset: usize,
@@ -170,16 +194,14 @@ pub fn decode_optional_plain_vector<T: Plain>(
         return Ok(None);
     };
     let bytes = decoder.bytes(body, len * T::INLINE_SIZE)?;
-    let mut out: Vec<T> = Vec::with_capacity(len);
-    for chunk in bytes.chunks_exact(T::INLINE_SIZE.max(1)) {
-        match T::read_from_bytes(chunk) {
-            Ok(v) => out.push(v),
-            Err(_) => return Err(DecodeError::OutOfBounds { offset: body, len }),
-        }
-    }
+    // One copy: `T`'s memory layout is its wire layout.
+    let mut out =
+        T::new_vec_zeroed(len).map_err(|_| DecodeError::OutOfBounds { offset: body, len })?;
+    zerocopy::IntoBytes::as_mut_bytes(out.as_mut_slice()).copy_from_slice(bytes);
     Ok(Some(out))
 }
 
+#[inline]
 pub fn decode_plain_vector<T: Plain>(
     decoder: &mut Decoder<'_>,
     offset: usize,
@@ -195,6 +217,7 @@ pub fn decode_plain_vector<T: Plain>(
 // ---- boxes -----------------------------------------------------------------
 
 /// `box<T>`: an 8-byte presence marker, the struct out of line.
+#[inline]
 pub fn encode_box<T: Wire>(
     encoder: &mut Encoder<'_>,
     offset: usize,
@@ -210,6 +233,7 @@ pub fn encode_box<T: Wire>(
     Ok(())
 }
 
+#[inline]
 pub fn decode_box<T: Wire>(
     decoder: &mut Decoder<'_>,
     offset: usize,
@@ -228,6 +252,7 @@ pub fn decode_box<T: Wire>(
 
 // ---- handles ---------------------------------------------------------------
 
+#[inline]
 pub fn encode_handle(
     encoder: &mut Encoder<'_>,
     offset: usize,
@@ -247,6 +272,7 @@ pub fn encode_handle(
     Ok(())
 }
 
+#[inline]
 pub fn encode_optional_handle(
     encoder: &mut Encoder<'_>,
     offset: usize,
@@ -260,6 +286,7 @@ pub fn encode_optional_handle(
     }
 }
 
+#[inline]
 pub fn decode_optional_handle(
     decoder: &mut Decoder<'_>,
     offset: usize,
@@ -288,6 +315,7 @@ pub fn decode_optional_handle(
     }
 }
 
+#[inline]
 pub fn decode_handle(
     decoder: &mut Decoder<'_>,
     offset: usize,
@@ -315,6 +343,7 @@ pub struct UnknownData {
 
 impl Clone for UnknownData {
     /// Clones the bytes only: handles cannot be duplicated here.
+    #[inline]
     fn clone(&self) -> Self {
         UnknownData {
             bytes: self.bytes.clone(),
@@ -328,6 +357,7 @@ const ENVELOPE_INLINE: u16 = 1;
 
 /// Encodes a present envelope whose content has `inline_size` bytes inline;
 /// `content` writes the value at the offset it is given.
+#[inline]
 pub fn encode_envelope(
     encoder: &mut Encoder<'_>,
     offset: usize,
@@ -356,6 +386,7 @@ pub fn encode_envelope(
 }
 
 /// Re-encodes unknown envelope content.
+#[inline]
 pub fn encode_unknown_envelope(
     encoder: &mut Encoder<'_>,
     offset: usize,
@@ -392,6 +423,7 @@ enum EnvelopeHeader {
     OutOfLine { bytes: usize, handles: usize },
 }
 
+#[inline]
 fn envelope_header(decoder: &Decoder<'_>, offset: usize) -> Result<EnvelopeHeader, DecodeError> {
     let bytes = decoder.read_u32(offset)? as usize;
     let handles = decoder.read_u16(offset + 4)? as usize;
@@ -407,6 +439,7 @@ fn envelope_header(decoder: &Decoder<'_>, offset: usize) -> Result<EnvelopeHeade
 }
 
 /// Decodes an envelope of a known member; `None` if absent.
+#[inline]
 pub fn decode_envelope<T>(
     decoder: &mut Decoder<'_>,
     offset: usize,
@@ -447,6 +480,7 @@ pub fn decode_envelope<T>(
 }
 
 /// Decodes (skips and keeps) an envelope of an unknown member.
+#[inline]
 pub fn decode_unknown_envelope(
     decoder: &mut Decoder<'_>,
     offset: usize,
@@ -475,6 +509,7 @@ pub fn decode_unknown_envelope(
 
 /// Writes a table header for members up to `max_ordinal` and reserves the
 /// envelopes; returns the offset of envelope 1 and the members' depth.
+#[inline]
 pub fn encode_table_header(
     encoder: &mut Encoder<'_>,
     offset: usize,
@@ -486,6 +521,7 @@ pub fn encode_table_header(
 
 /// Reads a table header; returns the number of envelopes, the offset of
 /// envelope 1 and the members' depth.
+#[inline]
 pub fn decode_table_header(
     decoder: &mut Decoder<'_>,
     offset: usize,
@@ -501,6 +537,7 @@ pub fn decode_table_header(
 
 /// Reads a union's ordinal; `None` for an absent (optional) union, whose
 /// envelope must then be empty.
+#[inline]
 pub fn decode_union_ordinal(
     decoder: &Decoder<'_>,
     offset: usize,
@@ -515,6 +552,7 @@ pub fn decode_union_ordinal(
 }
 
 /// Encodes an optional union (`U:optional`): absent is 16 zero bytes.
+#[inline]
 pub fn encode_optional_union<T: Wire>(
     encoder: &mut Encoder<'_>,
     offset: usize,
@@ -529,6 +567,7 @@ pub fn encode_optional_union<T: Wire>(
 
 /// Decodes an optional union; generated unions decode their own ordinal
 /// and envelope once presence is known.
+#[inline]
 pub fn decode_optional_union<T: Wire>(
     decoder: &mut Decoder<'_>,
     offset: usize,
@@ -541,6 +580,7 @@ pub fn decode_optional_union<T: Wire>(
 }
 
 /// Decodes a handle-free `HandleInfo` list for tests: raw values `1..=n`.
+#[inline]
 pub fn test_handles(count: u32) -> Vec<HandleInfo> {
     (1..=count).map(HandleInfo::untyped).collect()
 }

@@ -13,6 +13,7 @@ pub struct Decoder<'a> {
 }
 
 impl<'a> Decoder<'a> {
+    #[inline]
     pub fn new(bytes: &'a [u8], handles: &'a mut [HandleInfo]) -> Decoder<'a> {
         Decoder {
             bytes,
@@ -24,6 +25,7 @@ impl<'a> Decoder<'a> {
 
     /// Claims the next `len` bytes (padded to 8) as an out-of-line object
     /// and checks its padding. Returns its offset.
+    #[inline]
     pub fn claim(&mut self, len: usize) -> Result<usize, DecodeError> {
         let offset = self.next;
         let padded = len
@@ -40,12 +42,14 @@ impl<'a> Decoder<'a> {
     }
 
     /// Where the next out-of-line object will start.
+    #[inline]
     pub fn position(&self) -> usize {
         self.next
     }
 
     /// Skips `len` bytes of out-of-line data (unknown envelope contents),
     /// returning them.
+    #[inline]
     pub fn skip(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
         let offset = self.next;
         let data = self
@@ -57,11 +61,13 @@ impl<'a> Decoder<'a> {
         Ok(data)
     }
 
+    #[inline]
     pub fn handles_taken(&self) -> usize {
         self.next_handle
     }
 
     /// Takes the next handle of the message.
+    #[inline]
     pub fn take_handle(&mut self) -> Result<HandleInfo, DecodeError> {
         let slot = self
             .handles
@@ -75,6 +81,7 @@ impl<'a> Decoder<'a> {
         })
     }
 
+    #[inline]
     pub fn bytes(&self, offset: usize, len: usize) -> Result<&'a [u8], DecodeError> {
         self.bytes
             .get(offset..offset.saturating_add(len))
@@ -82,26 +89,32 @@ impl<'a> Decoder<'a> {
             .ok_or(DecodeError::OutOfBounds { offset, len })
     }
 
+    #[inline]
     fn array<const N: usize>(&self, offset: usize) -> Result<[u8; N], DecodeError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.bytes(offset, N)?);
         Ok(out)
     }
 
+    #[inline]
     pub fn read_u8(&self, offset: usize) -> Result<u8, DecodeError> {
         Ok(self.array::<1>(offset)?[0])
     }
+    #[inline]
     pub fn read_u16(&self, offset: usize) -> Result<u16, DecodeError> {
         Ok(u16::from_le_bytes(self.array(offset)?))
     }
+    #[inline]
     pub fn read_u32(&self, offset: usize) -> Result<u32, DecodeError> {
         Ok(u32::from_le_bytes(self.array(offset)?))
     }
+    #[inline]
     pub fn read_u64(&self, offset: usize) -> Result<u64, DecodeError> {
         Ok(u64::from_le_bytes(self.array(offset)?))
     }
 
     /// Checks that `len` bytes at `offset` are zero (padding).
+    #[inline]
     pub fn check_zero(&self, offset: usize, len: usize) -> Result<(), DecodeError> {
         let bytes = self.bytes(offset, len)?;
         match bytes.iter().position(|b| *b != 0) {
@@ -111,6 +124,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// Checks that the whole message and all handles were used.
+    #[inline]
     pub fn finish(&self) -> Result<(), DecodeError> {
         if self.next != self.bytes.len() {
             return Err(DecodeError::ExtraBytes {

@@ -12,29 +12,35 @@ pub const NO_RIGHTS_CHECK: u32 = 0x8000_0000;
 pub struct Handle(u32);
 
 impl Handle {
+    #[inline]
     pub const fn invalid() -> Handle {
         Handle(0)
     }
 
+    #[inline]
     pub const fn from_raw(raw: u32) -> Handle {
         Handle(raw)
     }
 
+    #[inline]
     pub const fn raw(&self) -> u32 {
         self.0
     }
 
+    #[inline]
     pub const fn is_valid(&self) -> bool {
         self.0 != 0
     }
 
     /// Gives up ownership of the raw value.
+    #[inline]
     pub fn into_raw(self) -> u32 {
         self.0
     }
 
     /// Moves the handle out, leaving the invalid handle behind (encoding
     /// moves handles out of the value being encoded).
+    #[inline]
     pub fn take(&mut self) -> Handle {
         core::mem::take(self)
     }
@@ -60,6 +66,7 @@ pub struct HandleInfo {
 
 impl HandleInfo {
     /// A handle with unknown type and all rights, for tests and host tools.
+    #[inline]
     pub fn untyped(raw: u32) -> HandleInfo {
         HandleInfo {
             handle: Handle::from_raw(raw),
@@ -87,6 +94,7 @@ pub struct ServerEnd<P> {
 macro_rules! endpoint {
     ($name:ident) => {
         impl<P> $name<P> {
+            #[inline]
             pub fn new(handle: Handle) -> Self {
                 $name {
                     handle,
@@ -94,20 +102,24 @@ macro_rules! endpoint {
                 }
             }
 
+            #[inline]
             pub fn into_handle(self) -> Handle {
                 self.handle
             }
 
+            #[inline]
             pub fn handle(&self) -> &Handle {
                 &self.handle
             }
 
+            #[inline]
             pub fn handle_mut(&mut self) -> &mut Handle {
                 &mut self.handle
             }
         }
 
         impl<P> Default for $name<P> {
+            #[inline]
             fn default() -> Self {
                 $name::new(Handle::invalid())
             }

@@ -28,6 +28,7 @@ pub struct TransactionHeader {
 }
 
 impl TransactionHeader {
+    #[inline]
     pub fn new(txid: u32, ordinal: u64, flexible: bool) -> TransactionHeader {
         TransactionHeader {
             txid,
@@ -38,10 +39,12 @@ impl TransactionHeader {
         }
     }
 
+    #[inline]
     pub fn is_flexible(&self) -> bool {
         self.dynamic_flags & DYNAMIC_FLAG_FLEXIBLE != 0
     }
 
+    #[inline]
     pub fn to_bytes(&self) -> [u8; HEADER_SIZE] {
         let mut out = [0u8; HEADER_SIZE];
         out[0..4].copy_from_slice(&self.txid.to_le_bytes());
@@ -53,6 +56,7 @@ impl TransactionHeader {
     }
 
     /// Splits a message into its validated header and its body.
+    #[inline]
     pub fn parse(message: &[u8]) -> Result<(TransactionHeader, &[u8]), DecodeError> {
         let (head, body) = message
             .split_at_checked(HEADER_SIZE)

@@ -39,11 +39,13 @@ macro_rules! primitive {
             const INLINE_SIZE: usize = core::mem::size_of::<$t>();
             const ALIGN: usize = core::mem::size_of::<$t>();
 
+            #[inline]
             fn encode(&mut self, encoder: &mut Encoder<'_>, offset: usize, _: usize) -> Result<(), EncodeError> {
                 encoder.write(offset, &self.to_le_bytes());
                 Ok(())
             }
 
+            #[inline]
             fn decode(decoder: &mut Decoder<'_>, offset: usize, _: usize) -> Result<Self, DecodeError> {
                 const SIZE: usize = core::mem::size_of::<$t>();
                 let mut bytes = [0u8; SIZE];
@@ -72,6 +74,7 @@ impl Wire for bool {
         Ok(())
     }
 
+    #[inline]
     fn decode(decoder: &mut Decoder<'_>, offset: usize, _: usize) -> Result<Self, DecodeError> {
         match decoder.read_u8(offset)? {
             0 => Ok(false),
@@ -97,6 +100,7 @@ impl<T: Wire, const N: usize> Wire for [T; N] {
         Ok(())
     }
 
+    #[inline]
     fn decode(decoder: &mut Decoder<'_>, offset: usize, depth: usize) -> Result<Self, DecodeError> {
         let mut items = Vec::with_capacity(N);
         for i in 0..N {

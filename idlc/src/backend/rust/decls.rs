@@ -294,18 +294,33 @@ impl Generator<'_> {
         }
         encode.push_str("for (ordinal, _) in &self.unknown_fields { max_ordinal = max_ordinal.max(*ordinal); }\n");
         encode.push_str("let (body, depth) = _rt::codec::encode_table_header(e, offset, depth, max_ordinal as usize)?;\n");
-        encode.push_str("for ordinal in 1..=max_ordinal {\nlet envelope = body + (ordinal as usize - 1) * 8;\nmatch ordinal {\n");
+        // Envelopes in ordinal order, unknown ones (kept sorted by decoding)
+        // interleaved, so out-of-line objects follow traversal order.
+        encode.push_str("let mut unknown = self.unknown_fields.iter_mut().peekable();\n");
+        let unknown_before = |limit: &str| {
+            format!(
+                "while let Some((ordinal, data)) = unknown.next_if(|(o, _)| {limit}) {{ _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?; }}\n"
+            )
+        };
         for (m, field, ty) in &members {
+            encode.push_str(&unknown_before(&format!("*o < {}", m.ordinal)));
             let stmt = self.encode(ty, "*value", "offset", "depth", 0);
             let _ = writeln!(
                 encode,
-                "{} => if let Some(value) = self.{}.as_mut() {{ _rt::codec::encode_envelope(e, envelope, depth, {}, |e, offset, depth| {{ {stmt} Ok(()) }})?; }},",
-                m.ordinal,
+                "if let Some(value) = self.{}.as_mut() {{ _rt::codec::encode_envelope(e, body + {}, depth, {}, |e, offset, depth| {{ {stmt} Ok(()) }})?; }}",
                 snake(field),
+                (m.ordinal - 1) * 8,
                 ty.shape.inline_size
             );
+            // An unknown entry with a known ordinal is dropped.
+            let _ = writeln!(
+                encode,
+                "while unknown.next_if(|(o, _)| *o == {}).is_some() {{}}",
+                m.ordinal
+            );
         }
-        encode.push_str("_ => if let Some((_, data)) = self.unknown_fields.iter_mut().find(|(o, _)| *o == ordinal) { _rt::codec::encode_unknown_envelope(e, envelope, data)?; },\n}\n}\nOk(())");
+        encode.push_str(&unknown_before("true"));
+        encode.push_str("Ok(())");
 
         let mut decode = String::from(
             "let (count, body, depth) = _rt::codec::decode_table_header(d, offset, depth)?;\nlet mut table = Self::default();\nfor index in 0..count {\nlet ordinal = index as u64 + 1;\nlet envelope = body + index * 8;\nmatch ordinal {\n",

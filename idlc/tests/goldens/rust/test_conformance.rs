@@ -936,33 +936,29 @@ impl _rt::Wire for Sparse {
         }
         let (body, depth) =
             _rt::codec::encode_table_header(e, offset, depth, max_ordinal as usize)?;
-        for ordinal in 1..=max_ordinal {
-            let envelope = body + (ordinal as usize - 1) * 8;
-            match ordinal {
-                1 => {
-                    if let Some(value) = self.a.as_mut() {
-                        _rt::codec::encode_envelope(e, envelope, depth, 4, |e, offset, depth| {
-                            _rt::Wire::encode(&mut *value, e, offset, depth)?;
-                            Ok(())
-                        })?;
-                    }
-                }
-                3 => {
-                    if let Some(value) = self.b.as_mut() {
-                        _rt::codec::encode_envelope(e, envelope, depth, 8, |e, offset, depth| {
-                            _rt::Wire::encode(&mut *value, e, offset, depth)?;
-                            Ok(())
-                        })?;
-                    }
-                }
-                _ => {
-                    if let Some((_, data)) =
-                        self.unknown_fields.iter_mut().find(|(o, _)| *o == ordinal)
-                    {
-                        _rt::codec::encode_unknown_envelope(e, envelope, data)?;
-                    }
-                }
-            }
+        let mut unknown = self.unknown_fields.iter_mut().peekable();
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| *o < 1) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        if let Some(value) = self.a.as_mut() {
+            _rt::codec::encode_envelope(e, body + 0, depth, 4, |e, offset, depth| {
+                _rt::Wire::encode(&mut *value, e, offset, depth)?;
+                Ok(())
+            })?;
+        }
+        while unknown.next_if(|(o, _)| *o == 1).is_some() {}
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| *o < 3) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        if let Some(value) = self.b.as_mut() {
+            _rt::codec::encode_envelope(e, body + 16, depth, 8, |e, offset, depth| {
+                _rt::Wire::encode(&mut *value, e, offset, depth)?;
+                Ok(())
+            })?;
+        }
+        while unknown.next_if(|(o, _)| *o == 3).is_some() {}
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| true) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
         }
         Ok(())
     }

@@ -1157,77 +1157,67 @@ impl _rt::Wire for Record {
         }
         let (body, depth) =
             _rt::codec::encode_table_header(e, offset, depth, max_ordinal as usize)?;
-        for ordinal in 1..=max_ordinal {
-            let envelope = body + (ordinal as usize - 1) * 8;
-            match ordinal {
-                1 => {
-                    if let Some(value) = self.timestamp.as_mut() {
-                        _rt::codec::encode_envelope(e, envelope, depth, 8, |e, offset, depth| {
-                            _rt::Wire::encode(&mut *value, e, offset, depth)?;
-                            Ok(())
-                        })?;
+        let mut unknown = self.unknown_fields.iter_mut().peekable();
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| *o < 1) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        if let Some(value) = self.timestamp.as_mut() {
+            _rt::codec::encode_envelope(e, body + 0, depth, 8, |e, offset, depth| {
+                _rt::Wire::encode(&mut *value, e, offset, depth)?;
+                Ok(())
+            })?;
+        }
+        while unknown.next_if(|(o, _)| *o == 1).is_some() {}
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| *o < 3) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        if let Some(value) = self.message.as_mut() {
+            _rt::codec::encode_envelope(e, body + 16, depth, 16, |e, offset, depth| {
+                _rt::codec::encode_string(e, offset, depth, &*value, Some(256))?;
+                Ok(())
+            })?;
+        }
+        while unknown.next_if(|(o, _)| *o == 3).is_some() {}
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| *o < 4) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        if let Some(value) = self.level.as_mut() {
+            _rt::codec::encode_envelope(e, body + 24, depth, 4, |e, offset, depth| {
+                _rt::Wire::encode(&mut *value, e, offset, depth)?;
+                Ok(())
+            })?;
+        }
+        while unknown.next_if(|(o, _)| *o == 4).is_some() {}
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| *o < 5) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        if let Some(value) = self.tags.as_mut() {
+            _rt::codec::encode_envelope(e, body + 32, depth, 16, |e, offset, depth| {
+                {
+                    let v0 = &mut *value;
+                    #[allow(unused_variables)]
+                    let (body0, depth0) =
+                        _rt::codec::encode_vector_header(e, offset, depth, v0.len(), 16, Some(8))?;
+                    for (i0, item0) in v0.iter_mut().enumerate() {
+                        _rt::codec::encode_string(e, body0 + i0 * 16, depth0, &*item0, Some(32))?;
                     }
                 }
-                3 => {
-                    if let Some(value) = self.message.as_mut() {
-                        _rt::codec::encode_envelope(e, envelope, depth, 16, |e, offset, depth| {
-                            _rt::codec::encode_string(e, offset, depth, &*value, Some(256))?;
-                            Ok(())
-                        })?;
-                    }
-                }
-                4 => {
-                    if let Some(value) = self.level.as_mut() {
-                        _rt::codec::encode_envelope(e, envelope, depth, 4, |e, offset, depth| {
-                            _rt::Wire::encode(&mut *value, e, offset, depth)?;
-                            Ok(())
-                        })?;
-                    }
-                }
-                5 => {
-                    if let Some(value) = self.tags.as_mut() {
-                        _rt::codec::encode_envelope(e, envelope, depth, 16, |e, offset, depth| {
-                            {
-                                let v0 = &mut *value;
-                                #[allow(unused_variables)]
-                                let (body0, depth0) = _rt::codec::encode_vector_header(
-                                    e,
-                                    offset,
-                                    depth,
-                                    v0.len(),
-                                    16,
-                                    Some(8),
-                                )?;
-                                for (i0, item0) in v0.iter_mut().enumerate() {
-                                    _rt::codec::encode_string(
-                                        e,
-                                        body0 + i0 * 16,
-                                        depth0,
-                                        &*item0,
-                                        Some(32),
-                                    )?;
-                                }
-                            }
-                            Ok(())
-                        })?;
-                    }
-                }
-                6 => {
-                    if let Some(value) = self.anonymous.as_mut() {
-                        _rt::codec::encode_envelope(e, envelope, depth, 16, |e, offset, depth| {
-                            _rt::Wire::encode(&mut *value, e, offset, depth)?;
-                            Ok(())
-                        })?;
-                    }
-                }
-                _ => {
-                    if let Some((_, data)) =
-                        self.unknown_fields.iter_mut().find(|(o, _)| *o == ordinal)
-                    {
-                        _rt::codec::encode_unknown_envelope(e, envelope, data)?;
-                    }
-                }
-            }
+                Ok(())
+            })?;
+        }
+        while unknown.next_if(|(o, _)| *o == 5).is_some() {}
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| *o < 6) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        if let Some(value) = self.anonymous.as_mut() {
+            _rt::codec::encode_envelope(e, body + 40, depth, 16, |e, offset, depth| {
+                _rt::Wire::encode(&mut *value, e, offset, depth)?;
+                Ok(())
+            })?;
+        }
+        while unknown.next_if(|(o, _)| *o == 6).is_some() {}
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| true) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
         }
         Ok(())
     }
@@ -1341,25 +1331,19 @@ impl _rt::Wire for Anonymous {
         }
         let (body, depth) =
             _rt::codec::encode_table_header(e, offset, depth, max_ordinal as usize)?;
-        for ordinal in 1..=max_ordinal {
-            let envelope = body + (ordinal as usize - 1) * 8;
-            match ordinal {
-                1 => {
-                    if let Some(value) = self.inner.as_mut() {
-                        _rt::codec::encode_envelope(e, envelope, depth, 1, |e, offset, depth| {
-                            _rt::Wire::encode(&mut *value, e, offset, depth)?;
-                            Ok(())
-                        })?;
-                    }
-                }
-                _ => {
-                    if let Some((_, data)) =
-                        self.unknown_fields.iter_mut().find(|(o, _)| *o == ordinal)
-                    {
-                        _rt::codec::encode_unknown_envelope(e, envelope, data)?;
-                    }
-                }
-            }
+        let mut unknown = self.unknown_fields.iter_mut().peekable();
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| *o < 1) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        if let Some(value) = self.inner.as_mut() {
+            _rt::codec::encode_envelope(e, body + 0, depth, 1, |e, offset, depth| {
+                _rt::Wire::encode(&mut *value, e, offset, depth)?;
+                Ok(())
+            })?;
+        }
+        while unknown.next_if(|(o, _)| *o == 1).is_some() {}
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| true) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
         }
         Ok(())
     }
@@ -1419,31 +1403,19 @@ impl _rt::Wire for ResourceTable {
         }
         let (body, depth) =
             _rt::codec::encode_table_header(e, offset, depth, max_ordinal as usize)?;
-        for ordinal in 1..=max_ordinal {
-            let envelope = body + (ordinal as usize - 1) * 8;
-            match ordinal {
-                1 => {
-                    if let Some(value) = self.event.as_mut() {
-                        _rt::codec::encode_envelope(e, envelope, depth, 4, |e, offset, depth| {
-                            _rt::codec::encode_handle(
-                                e,
-                                offset,
-                                &mut *value,
-                                5,
-                                _rt::NO_RIGHTS_CHECK,
-                            )?;
-                            Ok(())
-                        })?;
-                    }
-                }
-                _ => {
-                    if let Some((_, data)) =
-                        self.unknown_fields.iter_mut().find(|(o, _)| *o == ordinal)
-                    {
-                        _rt::codec::encode_unknown_envelope(e, envelope, data)?;
-                    }
-                }
-            }
+        let mut unknown = self.unknown_fields.iter_mut().peekable();
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| *o < 1) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        if let Some(value) = self.event.as_mut() {
+            _rt::codec::encode_envelope(e, body + 0, depth, 4, |e, offset, depth| {
+                _rt::codec::encode_handle(e, offset, &mut *value, 5, _rt::NO_RIGHTS_CHECK)?;
+                Ok(())
+            })?;
+        }
+        while unknown.next_if(|(o, _)| *o == 1).is_some() {}
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| true) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
         }
         Ok(())
     }
