@@ -1,0 +1,139 @@
+//! The `idlc` binary: subcommands, library lookup, exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn idlc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_idlc"))
+}
+
+fn libs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/libs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("idlc-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn check_succeeds_with_library_path() {
+    let status = idlc()
+        .arg("check")
+        .arg(libs().join("everything.idl"))
+        .arg("--library-path")
+        .arg(libs())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn missing_library_is_a_diagnostic() {
+    let output = idlc()
+        .arg("check")
+        .arg(libs().join("everything.idl"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("everything.idl:5:7: error[idl-0008]: unknown library `zx`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn diagnostics_have_locations_and_snippets() {
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics/idl-0021.idl");
+    let output = idlc().arg("check").arg(&input).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("idl-0021.idl:5:9: error[idl-0021]"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("B = 3;"), "the snippet is shown: {stderr}");
+    assert!(stderr.contains("idlc: 1 error"), "{stderr}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(idlc().arg("frobnicate").status().unwrap().code(), Some(2));
+    assert_eq!(idlc().arg("check").status().unwrap().code(), Some(2));
+    let missing = idlc()
+        .args(["check", "/nonexistent/file.idl"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read"));
+}
+
+#[test]
+fn compile_then_generate_rust() {
+    let dir = scratch("gen");
+    let ir = dir.join("lib.ir.json");
+    let status = idlc()
+        .arg("compile")
+        .arg(libs().join("conformance.idl"))
+        .arg("-L")
+        .arg(libs())
+        .arg("--ir")
+        .arg(&ir)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let text = std::fs::read_to_string(&ir).unwrap();
+    let parsed = idlc::ir::Ir::from_json(&text).unwrap();
+    assert_eq!(parsed.libraries.len(), 2);
+
+    let out = dir.join("rust");
+    let status = idlc()
+        .args(["gen", "rust", "--ir"])
+        .arg(&ir)
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let code = std::fs::read_to_string(out.join("test_conformance.rs")).unwrap();
+    assert!(code.starts_with(idlc::backend::rust::BANNER));
+    assert!(out.join("zx.rs").exists());
+
+    std::fs::write(dir.join("bad.json"), "{").unwrap();
+    let status = idlc()
+        .args(["gen", "rust", "--ir"])
+        .arg(dir.join("bad.json"))
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn available_selects_a_version() {
+    let dir = scratch("available");
+    let file = dir.join("versioned.idl");
+    std::fs::write(
+        &file,
+        "library versioned;\n@available(added=2)\ntype New = struct {};\ntype User = struct { n New; };\n",
+    )
+    .unwrap();
+    let at = |version: &str| {
+        idlc()
+            .arg("check")
+            .arg(&file)
+            .args(["--available", version])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(at("2").status.code(), Some(0));
+    let old = at("1");
+    assert_eq!(old.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&old.stderr).contains("idl-0007"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
