@@ -292,3 +292,68 @@ mod sha2_free_check {
         assert_eq!(&sha256(b"abc")[..4], &[0xba, 0x78, 0x16, 0xbf]);
     }
 }
+
+mod asynchronous {
+    use super::*;
+    use idlc_runtime::client::AsyncTransport;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    /// Polls a future whose transport is always ready.
+    fn block_on<F: Future>(future: F) -> F::Output {
+        let mut future = pin!(future);
+        let mut context = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(value) = future.as_mut().poll(&mut context) {
+                return value;
+            }
+        }
+    }
+
+    struct AsyncLoopback(Loopback);
+
+    impl AsyncTransport for AsyncLoopback {
+        type Error = DispatchError;
+
+        async fn send(&self, message: OutgoingMessage) -> Result<(), DispatchError> {
+            self.0.send(message)
+        }
+
+        async fn receive(&self) -> Result<IncomingMessage, DispatchError> {
+            self.0.receive()
+        }
+    }
+
+    #[test]
+    fn async_client_calls_and_events() {
+        let client = EchoAsyncClient::new(AsyncLoopback(Loopback {
+            server: RefCell::new(EchoImpl { notified: vec![] }),
+            inbox: RefCell::new(VecDeque::new()),
+        }));
+        block_on(async {
+            let reply = client
+                .echo(EchoEchoRequest { value: "hi".into() })
+                .await
+                .unwrap();
+            assert_eq!(reply.value, "hi");
+            assert_eq!(
+                client.lookup(EchoLookupRequest { key: 0 }).await.unwrap(),
+                Err(Error::NotFound)
+            );
+            client.notify(EchoNotifyRequest { code: 1 }).await.unwrap();
+            let event = echo_on_alert_event(EchoOnAlertRequest { level: 9 }).unwrap();
+            client
+                .client()
+                .transport()
+                .0
+                .inbox
+                .borrow_mut()
+                .push_back(IncomingMessage::from_outgoing(event));
+            assert_eq!(
+                client.next_event().await.unwrap(),
+                EchoEvent::OnAlert(EchoOnAlertRequest { level: 9 })
+            );
+        });
+    }
+}

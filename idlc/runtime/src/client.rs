@@ -116,3 +116,105 @@ impl<T: Transport> Client<T> {
         Ok(message)
     }
 }
+
+/// An asynchronous message pipe (the SDK implements it over kernel
+/// channels and its executor; tests use in-memory queues).
+pub trait AsyncTransport {
+    type Error: core::fmt::Debug;
+
+    fn send(
+        &self,
+        message: OutgoingMessage,
+    ) -> impl core::future::Future<Output = Result<(), Self::Error>>;
+
+    fn receive(&self) -> impl core::future::Future<Output = Result<IncomingMessage, Self::Error>>;
+}
+
+/// The asynchronous counterpart of [`Client`]. Replies that arrive for
+/// another outstanding call are kept until that call asks for them, so
+/// several calls may be in flight on one client.
+pub struct AsyncClient<T: AsyncTransport> {
+    transport: T,
+    next_txid: Cell<u32>,
+    events: RefCell<VecDeque<IncomingMessage>>,
+    replies: RefCell<alloc::collections::BTreeMap<u32, IncomingMessage>>,
+}
+
+impl<T: AsyncTransport> AsyncClient<T> {
+    pub fn new(transport: T) -> Self {
+        AsyncClient {
+            transport,
+            next_txid: Cell::new(1),
+            events: RefCell::new(VecDeque::new()),
+            replies: RefCell::new(alloc::collections::BTreeMap::new()),
+        }
+    }
+
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    pub async fn send(&self, message: OutgoingMessage) -> Result<(), ClientError<T::Error>> {
+        self.transport
+            .send(message)
+            .await
+            .map_err(ClientError::Transport)
+    }
+
+    pub async fn call(
+        &self,
+        mut message: OutgoingMessage,
+    ) -> Result<IncomingMessage, ClientError<T::Error>> {
+        let txid = self.next_txid.get();
+        self.next_txid
+            .set(if txid >= 0x7fff_ffff { 1 } else { txid + 1 });
+        message.set_txid(txid);
+        self.send(message).await?;
+        loop {
+            if let Some(reply) = self.replies.borrow_mut().remove(&txid) {
+                return Ok(reply);
+            }
+            let message = self
+                .transport
+                .receive()
+                .await
+                .map_err(ClientError::Transport)?;
+            let header = message.header()?;
+            if header.ordinal == EPITAPH_ORDINAL {
+                return Err(ClientError::Closed {
+                    status: message.epitaph_status()?,
+                });
+            }
+            match header.txid {
+                0 => self.events.borrow_mut().push_back(message),
+                id if id == txid => return Ok(message),
+                id => {
+                    self.replies.borrow_mut().insert(id, message);
+                }
+            }
+        }
+    }
+
+    pub async fn next_event(&self) -> Result<IncomingMessage, ClientError<T::Error>> {
+        if let Some(event) = self.events.borrow_mut().pop_front() {
+            return Ok(event);
+        }
+        loop {
+            let message = self
+                .transport
+                .receive()
+                .await
+                .map_err(ClientError::Transport)?;
+            let header = message.header()?;
+            if header.ordinal == EPITAPH_ORDINAL {
+                return Err(ClientError::Closed {
+                    status: message.epitaph_status()?,
+                });
+            }
+            if header.txid == 0 {
+                return Ok(message);
+            }
+            self.replies.borrow_mut().insert(header.txid, message);
+        }
+    }
+}

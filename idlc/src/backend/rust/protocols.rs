@@ -74,7 +74,9 @@ impl Generator<'_> {
             );
         }
         self.line("}");
-        self.client(p, &name, &marker);
+        self.client(p, &name, &marker, false);
+        self.client(p, &name, &marker, true);
+        self.events(p, &name, &marker);
         self.server(p, &name, &marker);
     }
 
@@ -86,21 +88,48 @@ impl Generator<'_> {
         )
     }
 
-    fn client(&mut self, p: &ir::Protocol, name: &str, marker: &str) {
-        let client = format!("{name}Client");
+    fn client(&mut self, p: &ir::Protocol, name: &str, marker: &str, asynchronous: bool) {
+        let (client, bound, inner, fn_kw, wait) = if asynchronous {
+            (
+                format!("{name}AsyncClient"),
+                "_rt::client::AsyncTransport",
+                "_rt::client::AsyncClient",
+                "async fn",
+                ".await",
+            )
+        } else {
+            (
+                format!("{name}Client"),
+                "_rt::Transport",
+                "_rt::client::Client",
+                "fn",
+                "",
+            )
+        };
         self.line("");
         let _ = writeln!(
             self.out,
-            "/// Synchronous client of `{}` over any transport.",
+            "/// {} client of `{}` over any transport.",
+            if asynchronous {
+                "Asynchronous"
+            } else {
+                "Synchronous"
+            },
             p.name
         );
-        let _ = writeln!(self.out, "pub struct {client}<T: _rt::Transport> {{");
-        self.line("client: _rt::client::Client<T>,");
+        let _ = writeln!(self.out, "pub struct {client}<T: {bound}> {{");
+        let _ = writeln!(self.out, "client: {inner}<T>,");
         self.line("}");
         self.line("");
-        let _ = writeln!(self.out, "impl<T: _rt::Transport> {client}<T> {{");
-        self.line("pub fn new(transport: T) -> Self { Self { client: _rt::client::Client::new(transport) } }");
-        self.line("pub fn client(&self) -> &_rt::client::Client<T> { &self.client }");
+        let _ = writeln!(self.out, "impl<T: {bound}> {client}<T> {{");
+        let _ = writeln!(
+            self.out,
+            "pub fn new(transport: T) -> Self {{ Self {{ client: {inner}::new(transport) }} }}"
+        );
+        let _ = writeln!(
+            self.out,
+            "pub fn client(&self) -> &{inner}<T> {{ &self.client }}"
+        );
         for m in p.methods.iter().filter(|m| m.kind != MethodKind::Event) {
             let reply = self.reply(m);
             let (param, build) = match &m.request {
@@ -123,24 +152,32 @@ impl Generator<'_> {
             self.doc(&m.attributes);
             let _ = writeln!(
                 self.out,
-                "pub fn {}(&self{param}) -> Result<{}, _rt::client::ClientError<T::Error>> {{",
+                "pub {fn_kw} {}(&self{param}) -> Result<{}, _rt::client::ClientError<T::Error>> {{",
                 snake(&m.name),
                 self.reply_type(&reply)
             );
             let _ = writeln!(self.out, "let message = {build};");
             match &reply {
-                Reply::None => self.line("self.client.send(message)"),
+                Reply::None => {
+                    let _ = writeln!(self.out, "self.client.send(message){wait}");
+                }
                 Reply::Empty => {
-                    self.line("let reply = self.client.call(message)?;");
+                    let _ = writeln!(self.out, "let reply = self.client.call(message){wait}?;");
                     self.line("reply.decode_empty()?;");
                     self.line("Ok(())");
                 }
                 Reply::Payload(payload) => {
-                    self.line("let mut reply = self.client.call(message)?;");
+                    let _ = writeln!(
+                        self.out,
+                        "let mut reply = self.client.call(message){wait}?;"
+                    );
                     let _ = writeln!(self.out, "Ok(reply.decode_body::<{payload}>()?)");
                 }
                 Reply::Result(union, _, error) => {
-                    self.line("let mut reply = self.client.call(message)?;");
+                    let _ = writeln!(
+                        self.out,
+                        "let mut reply = self.client.call(message){wait}?;"
+                    );
                     let _ = writeln!(self.out, "match reply.decode_body::<{union}>()? {{");
                     if error.is_some() {
                         let _ = writeln!(self.out, "{union}::Response(value) => Ok(Ok(value)),");
@@ -165,8 +202,11 @@ impl Generator<'_> {
         if !events.is_empty() {
             self.line("");
             self.line("/// Waits for the next event.");
-            let _ = writeln!(self.out, "pub fn next_event(&self) -> Result<{event_enum}, _rt::client::ClientError<T::Error>> {{");
-            self.line("let mut message = self.client.next_event()?;");
+            let _ = writeln!(self.out, "pub {fn_kw} next_event(&self) -> Result<{event_enum}, _rt::client::ClientError<T::Error>> {{");
+            let _ = writeln!(
+                self.out,
+                "let mut message = self.client.next_event(){wait}?;"
+            );
             self.line("let header = message.header()?;");
             self.line("match header.ordinal {");
             for m in &events {
@@ -198,6 +238,15 @@ impl Generator<'_> {
             self.line("}");
         }
         self.line("}");
+    }
+
+    fn events(&mut self, p: &ir::Protocol, name: &str, marker: &str) {
+        let events: Vec<&ir::Method> = p
+            .methods
+            .iter()
+            .filter(|m| m.kind == MethodKind::Event)
+            .collect();
+        let event_enum = format!("{name}Event");
         if !events.is_empty() {
             self.line("");
             let _ = writeln!(self.out, "/// Events of `{}`.", p.name);

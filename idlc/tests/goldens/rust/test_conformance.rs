@@ -1306,6 +1306,85 @@ impl<T: _rt::Transport> EchoClient<T> {
     }
 }
 
+/// Asynchronous client of `test.conformance/Echo` over any transport.
+pub struct EchoAsyncClient<T: _rt::client::AsyncTransport> {
+    client: _rt::client::AsyncClient<T>,
+}
+
+impl<T: _rt::client::AsyncTransport> EchoAsyncClient<T> {
+    pub fn new(transport: T) -> Self {
+        Self {
+            client: _rt::client::AsyncClient::new(transport),
+        }
+    }
+    pub fn client(&self) -> &_rt::client::AsyncClient<T> {
+        &self.client
+    }
+
+    pub async fn echo(
+        &self,
+        mut request: EchoEchoRequest,
+    ) -> Result<EchoEchoResponse, _rt::client::ClientError<T::Error>> {
+        let message = _rt::OutgoingMessage::encode(
+            _rt::TransactionHeader::new(0, EchoMarker::ECHO_ORDINAL, false),
+            &mut request,
+        )?;
+        let mut reply = self.client.call(message).await?;
+        Ok(reply.decode_body::<EchoEchoResponse>()?)
+    }
+
+    pub async fn lookup(
+        &self,
+        mut request: EchoLookupRequest,
+    ) -> Result<Result<EchoLookupResponse, Error>, _rt::client::ClientError<T::Error>> {
+        let message = _rt::OutgoingMessage::encode(
+            _rt::TransactionHeader::new(0, EchoMarker::LOOKUP_ORDINAL, true),
+            &mut request,
+        )?;
+        let mut reply = self.client.call(message).await?;
+        match reply.decode_body::<EchoLookupResult>()? {
+            EchoLookupResult::Response(value) => Ok(Ok(value)),
+            EchoLookupResult::Err(error) => Ok(Err(error)),
+            EchoLookupResult::FrameworkErr(_) => Err(_rt::client::ClientError::UnknownMethod),
+        }
+    }
+
+    pub async fn notify(
+        &self,
+        mut request: EchoNotifyRequest,
+    ) -> Result<(), _rt::client::ClientError<T::Error>> {
+        let message = _rt::OutgoingMessage::encode(
+            _rt::TransactionHeader::new(0, EchoMarker::NOTIFY_ORDINAL, false),
+            &mut request,
+        )?;
+        self.client.send(message).await
+    }
+
+    pub async fn ping(&self) -> Result<(), _rt::client::ClientError<T::Error>> {
+        let message = _rt::OutgoingMessage::empty(_rt::TransactionHeader::new(
+            0,
+            EchoMarker::PING_ORDINAL,
+            false,
+        ));
+        let reply = self.client.call(message).await?;
+        reply.decode_empty()?;
+        Ok(())
+    }
+
+    /// Waits for the next event.
+    pub async fn next_event(&self) -> Result<EchoEvent, _rt::client::ClientError<T::Error>> {
+        let mut message = self.client.next_event().await?;
+        let header = message.header()?;
+        match header.ordinal {
+            EchoMarker::ON_ALERT_ORDINAL => Ok(EchoEvent::OnAlert(
+                message.decode_body::<EchoOnAlertRequest>()?,
+            )),
+            ordinal if header.is_flexible() => Ok(EchoEvent::Unknown { ordinal }),
+            ordinal => Err(_rt::DecodeError::UnknownOrdinal { ordinal }.into()),
+        }
+    }
+}
+
 /// Events of `test.conformance/Echo`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EchoEvent {

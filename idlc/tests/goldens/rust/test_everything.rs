@@ -1984,6 +1984,35 @@ impl<T: _rt::Transport> BaseClient<T> {
     }
 }
 
+/// Asynchronous client of `test.everything/Base` over any transport.
+pub struct BaseAsyncClient<T: _rt::client::AsyncTransport> {
+    client: _rt::client::AsyncClient<T>,
+}
+
+impl<T: _rt::client::AsyncTransport> BaseAsyncClient<T> {
+    pub fn new(transport: T) -> Self {
+        Self {
+            client: _rt::client::AsyncClient::new(transport),
+        }
+    }
+    pub fn client(&self) -> &_rt::client::AsyncClient<T> {
+        &self.client
+    }
+
+    pub async fn ping(&self) -> Result<BasePingResponse, _rt::client::ClientError<T::Error>> {
+        let message = _rt::OutgoingMessage::empty(_rt::TransactionHeader::new(
+            0,
+            BaseMarker::PING_ORDINAL,
+            true,
+        ));
+        let mut reply = self.client.call(message).await?;
+        match reply.decode_body::<BasePingResult>()? {
+            BasePingResult::Response(value) => Ok(value),
+            BasePingResult::FrameworkErr(_) => Err(_rt::client::ClientError::UnknownMethod),
+        }
+    }
+}
+
 /// Implement this to serve `test.everything/Base`; see [`dispatch_base`].
 pub trait BaseServer {
     fn ping(&mut self) -> BasePingResponse;
@@ -2116,6 +2145,100 @@ impl<T: _rt::Transport> CalculatorClient<T> {
     /// Waits for the next event.
     pub fn next_event(&self) -> Result<CalculatorEvent, _rt::client::ClientError<T::Error>> {
         let mut message = self.client.next_event()?;
+        let header = message.header()?;
+        match header.ordinal {
+            CalculatorMarker::ON_OVERFLOW_ORDINAL => Ok(CalculatorEvent::OnOverflow(
+                message.decode_body::<CalculatorOnOverflowRequest>()?,
+            )),
+            ordinal if header.is_flexible() => Ok(CalculatorEvent::Unknown { ordinal }),
+            ordinal => Err(_rt::DecodeError::UnknownOrdinal { ordinal }.into()),
+        }
+    }
+}
+
+/// Asynchronous client of `test.everything/Calculator` over any transport.
+pub struct CalculatorAsyncClient<T: _rt::client::AsyncTransport> {
+    client: _rt::client::AsyncClient<T>,
+}
+
+impl<T: _rt::client::AsyncTransport> CalculatorAsyncClient<T> {
+    pub fn new(transport: T) -> Self {
+        Self {
+            client: _rt::client::AsyncClient::new(transport),
+        }
+    }
+    pub fn client(&self) -> &_rt::client::AsyncClient<T> {
+        &self.client
+    }
+
+    pub async fn add(
+        &self,
+        mut request: CalculatorAddRequest,
+    ) -> Result<CalculatorAddResponse, _rt::client::ClientError<T::Error>> {
+        let message = _rt::OutgoingMessage::encode(
+            _rt::TransactionHeader::new(0, CalculatorMarker::ADD_ORDINAL, false),
+            &mut request,
+        )?;
+        let mut reply = self.client.call(message).await?;
+        Ok(reply.decode_body::<CalculatorAddResponse>()?)
+    }
+
+    pub async fn divide(
+        &self,
+        mut request: CalculatorDivideRequest,
+    ) -> Result<Result<CalculatorDivideResponse, DivisionError>, _rt::client::ClientError<T::Error>>
+    {
+        let message = _rt::OutgoingMessage::encode(
+            _rt::TransactionHeader::new(0, CalculatorMarker::DIVIDE_ORDINAL, false),
+            &mut request,
+        )?;
+        let mut reply = self.client.call(message).await?;
+        match reply.decode_body::<CalculatorDivideResult>()? {
+            CalculatorDivideResult::Response(value) => Ok(Ok(value)),
+            CalculatorDivideResult::Err(error) => Ok(Err(error)),
+        }
+    }
+
+    pub async fn clear(&self) -> Result<(), _rt::client::ClientError<T::Error>> {
+        let message = _rt::OutgoingMessage::empty(_rt::TransactionHeader::new(
+            0,
+            CalculatorMarker::CLEAR_ORDINAL,
+            false,
+        ));
+        self.client.send(message).await
+    }
+
+    pub async fn reset_all(
+        &self,
+    ) -> Result<Result<CalculatorResetAllResponse, i32>, _rt::client::ClientError<T::Error>> {
+        let message = _rt::OutgoingMessage::empty(_rt::TransactionHeader::new(
+            0,
+            CalculatorMarker::RESET_ALL_ORDINAL,
+            false,
+        ));
+        let mut reply = self.client.call(message).await?;
+        match reply.decode_body::<CalculatorResetAllResult>()? {
+            CalculatorResetAllResult::Response(value) => Ok(Ok(value)),
+            CalculatorResetAllResult::Err(error) => Ok(Err(error)),
+        }
+    }
+
+    pub async fn ping(&self) -> Result<BasePingResponse, _rt::client::ClientError<T::Error>> {
+        let message = _rt::OutgoingMessage::empty(_rt::TransactionHeader::new(
+            0,
+            CalculatorMarker::PING_ORDINAL,
+            true,
+        ));
+        let mut reply = self.client.call(message).await?;
+        match reply.decode_body::<BasePingResult>()? {
+            BasePingResult::Response(value) => Ok(value),
+            BasePingResult::FrameworkErr(_) => Err(_rt::client::ClientError::UnknownMethod),
+        }
+    }
+
+    /// Waits for the next event.
+    pub async fn next_event(&self) -> Result<CalculatorEvent, _rt::client::ClientError<T::Error>> {
+        let mut message = self.client.next_event().await?;
         let header = message.header()?;
         match header.ordinal {
             CalculatorMarker::ON_OVERFLOW_ORDINAL => Ok(CalculatorEvent::OnOverflow(
@@ -2297,6 +2420,70 @@ impl<T: _rt::Transport> StorageClient<T> {
     }
 }
 
+/// Asynchronous client of `test.everything/Storage` over any transport.
+pub struct StorageAsyncClient<T: _rt::client::AsyncTransport> {
+    client: _rt::client::AsyncClient<T>,
+}
+
+impl<T: _rt::client::AsyncTransport> StorageAsyncClient<T> {
+    pub fn new(transport: T) -> Self {
+        Self {
+            client: _rt::client::AsyncClient::new(transport),
+        }
+    }
+    pub fn client(&self) -> &_rt::client::AsyncClient<T> {
+        &self.client
+    }
+
+    pub async fn get(
+        &self,
+        mut request: StorageGetRequest,
+    ) -> Result<Value, _rt::client::ClientError<T::Error>> {
+        let message = _rt::OutgoingMessage::encode(
+            _rt::TransactionHeader::new(0, StorageMarker::GET_ORDINAL, true),
+            &mut request,
+        )?;
+        let mut reply = self.client.call(message).await?;
+        match reply.decode_body::<StorageGetResult>()? {
+            StorageGetResult::Response(value) => Ok(value),
+            StorageGetResult::FrameworkErr(_) => Err(_rt::client::ClientError::UnknownMethod),
+        }
+    }
+
+    pub async fn put(&self, mut request: Record) -> Result<(), _rt::client::ClientError<T::Error>> {
+        let message = _rt::OutgoingMessage::encode(
+            _rt::TransactionHeader::new(0, StorageMarker::PUT_ORDINAL, true),
+            &mut request,
+        )?;
+        self.client.send(message).await
+    }
+
+    pub async fn share(
+        &self,
+        mut request: StorageShareRequest,
+    ) -> Result<StorageShareResponse, _rt::client::ClientError<T::Error>> {
+        let message = _rt::OutgoingMessage::encode(
+            _rt::TransactionHeader::new(0, StorageMarker::SHARE_ORDINAL, false),
+            &mut request,
+        )?;
+        let mut reply = self.client.call(message).await?;
+        Ok(reply.decode_body::<StorageShareResponse>()?)
+    }
+
+    /// Waits for the next event.
+    pub async fn next_event(&self) -> Result<StorageEvent, _rt::client::ClientError<T::Error>> {
+        let mut message = self.client.next_event().await?;
+        let header = message.header()?;
+        match header.ordinal {
+            StorageMarker::ON_CHANGE_ORDINAL => {
+                Ok(StorageEvent::OnChange(message.decode_body::<Extensible>()?))
+            }
+            ordinal if header.is_flexible() => Ok(StorageEvent::Unknown { ordinal }),
+            ordinal => Err(_rt::DecodeError::UnknownOrdinal { ordinal }.into()),
+        }
+    }
+}
+
 /// Events of `test.everything/Storage`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StorageEvent {
@@ -2405,6 +2592,44 @@ impl<T: _rt::Transport> ListenerClient<T> {
             false,
         ));
         let reply = self.client.call(message)?;
+        reply.decode_empty()?;
+        Ok(())
+    }
+}
+
+/// Asynchronous client of `test.everything/Listener` over any transport.
+pub struct ListenerAsyncClient<T: _rt::client::AsyncTransport> {
+    client: _rt::client::AsyncClient<T>,
+}
+
+impl<T: _rt::client::AsyncTransport> ListenerAsyncClient<T> {
+    pub fn new(transport: T) -> Self {
+        Self {
+            client: _rt::client::AsyncClient::new(transport),
+        }
+    }
+    pub fn client(&self) -> &_rt::client::AsyncClient<T> {
+        &self.client
+    }
+
+    pub async fn notify(
+        &self,
+        mut request: ListenerNotifyRequest,
+    ) -> Result<(), _rt::client::ClientError<T::Error>> {
+        let message = _rt::OutgoingMessage::encode(
+            _rt::TransactionHeader::new(0, ListenerMarker::NOTIFY_ORDINAL, true),
+            &mut request,
+        )?;
+        self.client.send(message).await
+    }
+
+    pub async fn ask(&self) -> Result<(), _rt::client::ClientError<T::Error>> {
+        let message = _rt::OutgoingMessage::empty(_rt::TransactionHeader::new(
+            0,
+            ListenerMarker::ASK_ORDINAL,
+            false,
+        ));
+        let reply = self.client.call(message).await?;
         reply.decode_empty()?;
         Ok(())
     }
