@@ -14,7 +14,8 @@
 //!   strings, vectors, boxes and envelopes are handled by functions in
 //!   [`codec`] that take the bounds from the generated code.
 //! * [`Transport`] is all a channel must provide; [`client::Client`] and
-//!   the generated `dispatch_*` functions build on it, so the same bindings
+//!   the generated `dispatch_*` functions build on it ([`client::AsyncTransport`]
+//!   and [`client::AsyncClient`] are the asynchronous forms), so the same bindings
 //!   run over kernel channels (the SDK implements `Transport`) and over
 //!   in-memory queues in host tests.
 //!
@@ -24,8 +25,7 @@
 //!
 //! Known gaps: handle rights are checked but not reduced (a transport that
 //! can reduce rights should do it before handing handles to the decoder);
-//! dropping a [`Handle`] does not close it (the SDK's owned handle types do);
-//! no async client yet.
+//! dropping a [`Handle`] does not close it (the SDK's owned handle types do).
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]

@@ -212,7 +212,7 @@ impl Generator<'_> {
             decode.push_str("d.check_zero(offset, 1)?;\n");
         }
         for m in &s.members {
-            let offset = format!("offset + {}", m.field_shape.offset);
+            let offset = plus("offset", m.field_shape.offset);
             let _ = writeln!(
                 encode,
                 "{}",
@@ -236,7 +236,7 @@ impl Generator<'_> {
         encode.push_str("Ok(())");
         decode.push_str("Ok(Self {\n");
         for m in &s.members {
-            let offset = format!("offset + {}", m.field_shape.offset);
+            let offset = plus("offset", m.field_shape.offset);
             let _ = writeln!(
                 decode,
                 "{}: {},",
@@ -307,9 +307,9 @@ impl Generator<'_> {
             let stmt = self.encode(ty, "*value", "offset", "depth", 0);
             let _ = writeln!(
                 encode,
-                "if let Some(value) = self.{}.as_mut() {{ _rt::codec::encode_envelope(e, body + {}, depth, {}, |e, offset, depth| {{ {stmt} Ok(()) }})?; }}",
+                "if let Some(value) = self.{}.as_mut() {{ _rt::codec::encode_envelope(e, {}, depth, {}, |e, offset, depth| {{ {stmt} Ok(()) }})?; }}",
                 snake(field),
-                (m.ordinal - 1) * 8,
+                plus("body", ((m.ordinal - 1) * 8) as u32),
                 ty.shape.inline_size
             );
             // An unknown entry with a known ordinal is dropped.
@@ -435,5 +435,14 @@ fn primitive_size(p: ir::Primitive) -> usize {
         ir::Primitive::Int16 | ir::Primitive::Uint16 => 2,
         ir::Primitive::Int32 | ir::Primitive::Uint32 | ir::Primitive::Float32 => 4,
         _ => 8,
+    }
+}
+
+/// `base + n`, or `base` when `n` is 0.
+fn plus(base: &str, n: u32) -> String {
+    if n == 0 {
+        base.to_string()
+    } else {
+        format!("{base} + {n}")
     }
 }

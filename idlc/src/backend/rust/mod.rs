@@ -136,5 +136,8 @@ impl Generator<'_> {
         for p in &library.protocols {
             self.protocol(p);
         }
+        for s in &library.services {
+            self.service(s);
+        }
     }
 }

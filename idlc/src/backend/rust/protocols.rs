@@ -303,6 +303,36 @@ impl Generator<'_> {
         }
     }
 
+    /// A service: its name and, per member, the instance directory entry
+    /// and the protocol marker.
+    pub(super) fn service(&mut self, service: &ir::Service) {
+        let name = self.path(&service.name);
+        self.line("");
+        self.doc(&service.attributes);
+        let _ = writeln!(self.out, "/// Service `{}`.", service.name);
+        self.line("#[derive(Debug, Clone, Copy, PartialEq, Eq)]");
+        let _ = writeln!(self.out, "pub struct {name}Service;");
+        self.line("");
+        let _ = writeln!(self.out, "impl {name}Service {{");
+        let _ = writeln!(
+            self.out,
+            "pub const NAME: &'static str = {:?};",
+            service.name.replace('/', ".")
+        );
+        self.line("/// `(member name, protocol name)` of each member.");
+        self.line("pub const MEMBERS: &'static [(&'static str, &'static str)] = &[");
+        for m in &service.members {
+            let _ = writeln!(
+                self.out,
+                "({:?}, {:?}),",
+                m.name,
+                m.protocol.replace('/', ".")
+            );
+        }
+        self.line("];");
+        self.line("}");
+    }
+
     fn is_resource(&self, qualified: &str) -> bool {
         self.index
             .structs

@@ -227,7 +227,7 @@ impl _rt::Wire for Bytes {
     ) -> Result<(), _rt::EncodeError> {
         {
             let v0 = &mut self.data;
-            _rt::codec::encode_plain_vector(e, offset + 0, depth, v0, Some(16))?;
+            _rt::codec::encode_plain_vector(e, offset, depth, v0, Some(16))?;
         }
         Ok(())
     }
@@ -239,8 +239,8 @@ impl _rt::Wire for Bytes {
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
             data: _rt::codec::required(
-                _rt::codec::decode_optional_plain_vector::<u8>(d, offset + 0, depth, Some(16))?,
-                offset + 0,
+                _rt::codec::decode_optional_plain_vector::<u8>(d, offset, depth, Some(16))?,
+                offset,
             )?,
         })
     }
@@ -262,7 +262,7 @@ impl _rt::Wire for Text {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::codec::encode_string(e, offset + 0, depth, &self.s, Some(32))?;
+        _rt::codec::encode_string(e, offset, depth, &self.s, Some(32))?;
         Ok(())
     }
 
@@ -273,8 +273,8 @@ impl _rt::Wire for Text {
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
             s: _rt::codec::required(
-                _rt::codec::decode_optional_string(d, offset + 0, depth, Some(32))?,
-                offset + 0,
+                _rt::codec::decode_optional_string(d, offset, depth, Some(32))?,
+                offset,
             )?,
         })
     }
@@ -296,7 +296,7 @@ impl _rt::Wire for OptionalText {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::codec::encode_optional_string(e, offset + 0, depth, self.s.as_deref(), Some(32))?;
+        _rt::codec::encode_optional_string(e, offset, depth, self.s.as_deref(), Some(32))?;
         Ok(())
     }
 
@@ -306,7 +306,7 @@ impl _rt::Wire for OptionalText {
         depth: usize,
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
-            s: _rt::codec::decode_optional_string(d, offset + 0, depth, Some(32))?,
+            s: _rt::codec::decode_optional_string(d, offset, depth, Some(32))?,
         })
     }
 }
@@ -370,7 +370,7 @@ impl _rt::Wire for Boxed {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::codec::encode_box(e, offset + 0, depth, self.b.as_deref_mut())?;
+        _rt::codec::encode_box(e, offset, depth, self.b.as_deref_mut())?;
         Ok(())
     }
 
@@ -380,7 +380,7 @@ impl _rt::Wire for Boxed {
         depth: usize,
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
-            b: _rt::codec::decode_box::<Inner>(d, offset + 0, depth)?.map(Box::new),
+            b: _rt::codec::decode_box::<Inner>(d, offset, depth)?.map(Box::new),
         })
     }
 }
@@ -402,7 +402,7 @@ impl _rt::Wire for Pair {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::Wire::encode(&mut self.a, e, offset + 0, depth)?;
+        _rt::Wire::encode(&mut self.a, e, offset, depth)?;
         _rt::Wire::encode(&mut self.b, e, offset + 4, depth)?;
         Ok(())
     }
@@ -414,7 +414,7 @@ impl _rt::Wire for Pair {
     ) -> Result<Self, _rt::DecodeError> {
         d.check_zero(offset + 1, 3)?;
         Ok(Self {
-            a: <u8 as _rt::Wire>::decode(d, offset + 0, depth)?,
+            a: <u8 as _rt::Wire>::decode(d, offset, depth)?,
             b: <u32 as _rt::Wire>::decode(d, offset + 4, depth)?,
         })
     }
@@ -436,7 +436,7 @@ impl _rt::Wire for Flag {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::Wire::encode(&mut self.on, e, offset + 0, depth)?;
+        _rt::Wire::encode(&mut self.on, e, offset, depth)?;
         Ok(())
     }
 
@@ -446,7 +446,7 @@ impl _rt::Wire for Flag {
         depth: usize,
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
-            on: <bool as _rt::Wire>::decode(d, offset + 0, depth)?,
+            on: <bool as _rt::Wire>::decode(d, offset, depth)?,
         })
     }
 }
@@ -471,7 +471,7 @@ impl _rt::Wire for Numbers {
     ) -> Result<(), _rt::EncodeError> {
         {
             let v0 = &mut self.values;
-            _rt::codec::encode_plain_vector(e, offset + 0, depth, v0, Some(8))?;
+            _rt::codec::encode_plain_vector(e, offset, depth, v0, Some(8))?;
         }
         _rt::Wire::encode(&mut self.fixed, e, offset + 16, depth)?;
         {
@@ -494,8 +494,8 @@ impl _rt::Wire for Numbers {
         d.check_zero(offset + 22, 2)?;
         Ok(Self {
             values: _rt::codec::required(
-                _rt::codec::decode_optional_plain_vector::<u32>(d, offset + 0, depth, Some(8))?,
-                offset + 0,
+                _rt::codec::decode_optional_plain_vector::<u32>(d, offset, depth, Some(8))?,
+                offset,
             )?,
             fixed: <[u16; 3] as _rt::Wire>::decode(d, offset + 16, depth)?,
             strings: _rt::codec::required(
@@ -541,7 +541,7 @@ impl _rt::Wire for Tree {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::Wire::encode(&mut self.value, e, offset + 0, depth)?;
+        _rt::Wire::encode(&mut self.value, e, offset, depth)?;
         {
             let v0 = &mut self.children;
             #[allow(unused_variables)]
@@ -561,7 +561,7 @@ impl _rt::Wire for Tree {
     ) -> Result<Self, _rt::DecodeError> {
         d.check_zero(offset + 4, 4)?;
         Ok(Self {
-            value: <u32 as _rt::Wire>::decode(d, offset + 0, depth)?,
+            value: <u32 as _rt::Wire>::decode(d, offset, depth)?,
             children: _rt::codec::required(
                 match _rt::codec::decode_vector_header(d, offset + 8, depth, 24, Some(4))? {
                     #[allow(unused_variables)]
@@ -597,7 +597,7 @@ impl _rt::Wire for Handles {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::codec::encode_handle(e, offset + 0, &mut self.vmo, 3, 0x4)?;
+        _rt::codec::encode_handle(e, offset, &mut self.vmo, 3, 0x4)?;
         _rt::codec::encode_optional_handle(
             e,
             offset + 4,
@@ -615,8 +615,8 @@ impl _rt::Wire for Handles {
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
             vmo: _rt::codec::required(
-                _rt::codec::decode_optional_handle(d, offset + 0, 3, 0x4)?,
-                offset + 0,
+                _rt::codec::decode_optional_handle(d, offset, 3, 0x4)?,
+                offset,
             )?,
             event: _rt::codec::decode_optional_handle(d, offset + 4, 5, _rt::NO_RIGHTS_CHECK)?,
         })
@@ -642,7 +642,7 @@ impl _rt::Wire for Settings {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::Wire::encode(&mut self.mode, e, offset + 0, depth)?;
+        _rt::Wire::encode(&mut self.mode, e, offset, depth)?;
         _rt::Wire::encode(&mut self.access, e, offset + 2, depth)?;
         _rt::Wire::encode(&mut self.open, e, offset + 3, depth)?;
         _rt::codec::encode_optional_union(e, offset + 8, depth, self.choice.as_deref_mut())?;
@@ -656,7 +656,7 @@ impl _rt::Wire for Settings {
     ) -> Result<Self, _rt::DecodeError> {
         d.check_zero(offset + 4, 4)?;
         Ok(Self {
-            mode: <Mode as _rt::Wire>::decode(d, offset + 0, depth)?,
+            mode: <Mode as _rt::Wire>::decode(d, offset, depth)?,
             access: <Access as _rt::Wire>::decode(d, offset + 2, depth)?,
             open: <OpenMode as _rt::Wire>::decode(d, offset + 3, depth)?,
             choice: _rt::codec::decode_optional_union::<StrictChoice>(d, offset + 8, depth)?
@@ -681,7 +681,7 @@ impl _rt::Wire for EchoEchoRequest {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::codec::encode_string(e, offset + 0, depth, &self.value, Some(32))?;
+        _rt::codec::encode_string(e, offset, depth, &self.value, Some(32))?;
         Ok(())
     }
 
@@ -692,8 +692,8 @@ impl _rt::Wire for EchoEchoRequest {
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
             value: _rt::codec::required(
-                _rt::codec::decode_optional_string(d, offset + 0, depth, Some(32))?,
-                offset + 0,
+                _rt::codec::decode_optional_string(d, offset, depth, Some(32))?,
+                offset,
             )?,
         })
     }
@@ -715,7 +715,7 @@ impl _rt::Wire for EchoEchoResponse {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::codec::encode_string(e, offset + 0, depth, &self.value, Some(32))?;
+        _rt::codec::encode_string(e, offset, depth, &self.value, Some(32))?;
         Ok(())
     }
 
@@ -726,8 +726,8 @@ impl _rt::Wire for EchoEchoResponse {
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
             value: _rt::codec::required(
-                _rt::codec::decode_optional_string(d, offset + 0, depth, Some(32))?,
-                offset + 0,
+                _rt::codec::decode_optional_string(d, offset, depth, Some(32))?,
+                offset,
             )?,
         })
     }
@@ -941,7 +941,7 @@ impl _rt::Wire for Sparse {
             _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
         }
         if let Some(value) = self.a.as_mut() {
-            _rt::codec::encode_envelope(e, body + 0, depth, 4, |e, offset, depth| {
+            _rt::codec::encode_envelope(e, body, depth, 4, |e, offset, depth| {
                 _rt::Wire::encode(&mut *value, e, offset, depth)?;
                 Ok(())
             })?;

@@ -305,7 +305,7 @@ impl _rt::Wire for Padded {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::Wire::encode(&mut self.a, e, offset + 0, depth)?;
+        _rt::Wire::encode(&mut self.a, e, offset, depth)?;
         _rt::Wire::encode(&mut self.b, e, offset + 8, depth)?;
         _rt::Wire::encode(&mut self.c, e, offset + 16, depth)?;
         Ok(())
@@ -319,7 +319,7 @@ impl _rt::Wire for Padded {
         d.check_zero(offset + 1, 7)?;
         d.check_zero(offset + 18, 6)?;
         Ok(Self {
-            a: <u8 as _rt::Wire>::decode(d, offset + 0, depth)?,
+            a: <u8 as _rt::Wire>::decode(d, offset, depth)?,
             b: <u64 as _rt::Wire>::decode(d, offset + 8, depth)?,
             c: <u16 as _rt::Wire>::decode(d, offset + 16, depth)?,
         })
@@ -421,7 +421,7 @@ impl _rt::Wire for Shapes {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::codec::encode_string(e, offset + 0, depth, &self.name, Some(32))?;
+        _rt::codec::encode_string(e, offset, depth, &self.name, Some(32))?;
         _rt::codec::encode_optional_string(
             e,
             offset + 16,
@@ -455,8 +455,8 @@ impl _rt::Wire for Shapes {
         d.check_zero(offset + 77, 3)?;
         Ok(Self {
             name: _rt::codec::required(
-                _rt::codec::decode_optional_string(d, offset + 0, depth, Some(32))?,
-                offset + 0,
+                _rt::codec::decode_optional_string(d, offset, depth, Some(32))?,
+                offset,
             )?,
             maybe_name: _rt::codec::decode_optional_string(d, offset + 16, depth, Some(10))?,
             points: _rt::codec::required(
@@ -492,7 +492,7 @@ impl _rt::Wire for Nested {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::Wire::encode(&mut self.deep, e, offset + 0, depth)?;
+        _rt::Wire::encode(&mut self.deep, e, offset, depth)?;
         Ok(())
     }
 
@@ -502,7 +502,7 @@ impl _rt::Wire for Nested {
         depth: usize,
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
-            deep: <bool as _rt::Wire>::decode(d, offset + 0, depth)?,
+            deep: <bool as _rt::Wire>::decode(d, offset, depth)?,
         })
     }
 }
@@ -526,7 +526,7 @@ impl _rt::Wire for Node {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::Wire::encode(&mut self.value, e, offset + 0, depth)?;
+        _rt::Wire::encode(&mut self.value, e, offset, depth)?;
         _rt::codec::encode_box(e, offset + 8, depth, self.next.as_deref_mut())?;
         {
             let v0 = &mut self.children;
@@ -547,7 +547,7 @@ impl _rt::Wire for Node {
     ) -> Result<Self, _rt::DecodeError> {
         d.check_zero(offset + 4, 4)?;
         Ok(Self {
-            value: <u32 as _rt::Wire>::decode(d, offset + 0, depth)?,
+            value: <u32 as _rt::Wire>::decode(d, offset, depth)?,
             next: _rt::codec::decode_box::<Node>(d, offset + 8, depth)?.map(Box::new),
             children: _rt::codec::required(
                 match _rt::codec::decode_vector_header(d, offset + 16, depth, 32, Some(8))? {
@@ -583,7 +583,7 @@ impl _rt::Wire for WithOptionalUnion {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::codec::encode_optional_union(e, offset + 0, depth, self.value.as_deref_mut())?;
+        _rt::codec::encode_optional_union(e, offset, depth, self.value.as_deref_mut())?;
         Ok(())
     }
 
@@ -593,7 +593,7 @@ impl _rt::Wire for WithOptionalUnion {
         depth: usize,
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
-            value: _rt::codec::decode_optional_union::<Value>(d, offset + 0, depth)?.map(Box::new),
+            value: _rt::codec::decode_optional_union::<Value>(d, offset, depth)?.map(Box::new),
         })
     }
 }
@@ -619,7 +619,7 @@ impl _rt::Wire for Resources {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::codec::encode_handle(e, offset + 0, &mut self.vmo, 3, 0x24)?;
+        _rt::codec::encode_handle(e, offset, &mut self.vmo, 3, 0x24)?;
         _rt::codec::encode_handle(e, offset + 4, &mut self.any_handle, 0, _rt::NO_RIGHTS_CHECK)?;
         _rt::codec::encode_optional_handle(e, offset + 8, self.channel.as_mut(), 4, 0xc)?;
         _rt::codec::encode_handle(
@@ -656,8 +656,8 @@ impl _rt::Wire for Resources {
         d.check_zero(offset + 20, 4)?;
         Ok(Self {
             vmo: _rt::codec::required(
-                _rt::codec::decode_optional_handle(d, offset + 0, 3, 0x24)?,
-                offset + 0,
+                _rt::codec::decode_optional_handle(d, offset, 3, 0x24)?,
+                offset,
             )?,
             any_handle: _rt::codec::required(
                 _rt::codec::decode_optional_handle(d, offset + 4, 0, _rt::NO_RIGHTS_CHECK)?,
@@ -985,7 +985,7 @@ impl _rt::Wire for StorageGetRequest {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::codec::encode_string(e, offset + 0, depth, &self.key, Some(32))?;
+        _rt::codec::encode_string(e, offset, depth, &self.key, Some(32))?;
         Ok(())
     }
 
@@ -996,8 +996,8 @@ impl _rt::Wire for StorageGetRequest {
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
             key: _rt::codec::required(
-                _rt::codec::decode_optional_string(d, offset + 0, depth, Some(32))?,
-                offset + 0,
+                _rt::codec::decode_optional_string(d, offset, depth, Some(32))?,
+                offset,
             )?,
         })
     }
@@ -1019,7 +1019,7 @@ impl _rt::Wire for StorageShareRequest {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::codec::encode_handle(e, offset + 0, &mut self.vmo, 3, _rt::NO_RIGHTS_CHECK)?;
+        _rt::codec::encode_handle(e, offset, &mut self.vmo, 3, _rt::NO_RIGHTS_CHECK)?;
         Ok(())
     }
 
@@ -1030,8 +1030,8 @@ impl _rt::Wire for StorageShareRequest {
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
             vmo: _rt::codec::required(
-                _rt::codec::decode_optional_handle(d, offset + 0, 3, _rt::NO_RIGHTS_CHECK)?,
-                offset + 0,
+                _rt::codec::decode_optional_handle(d, offset, 3, _rt::NO_RIGHTS_CHECK)?,
+                offset,
             )?,
         })
     }
@@ -1053,7 +1053,7 @@ impl _rt::Wire for StorageShareResponse {
         offset: usize,
         depth: usize,
     ) -> Result<(), _rt::EncodeError> {
-        _rt::codec::encode_handle(e, offset + 0, &mut self.copy, 3, _rt::NO_RIGHTS_CHECK)?;
+        _rt::codec::encode_handle(e, offset, &mut self.copy, 3, _rt::NO_RIGHTS_CHECK)?;
         Ok(())
     }
 
@@ -1064,8 +1064,8 @@ impl _rt::Wire for StorageShareResponse {
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
             copy: _rt::codec::required(
-                _rt::codec::decode_optional_handle(d, offset + 0, 3, _rt::NO_RIGHTS_CHECK)?,
-                offset + 0,
+                _rt::codec::decode_optional_handle(d, offset, 3, _rt::NO_RIGHTS_CHECK)?,
+                offset,
             )?,
         })
     }
@@ -1162,7 +1162,7 @@ impl _rt::Wire for Record {
             _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
         }
         if let Some(value) = self.timestamp.as_mut() {
-            _rt::codec::encode_envelope(e, body + 0, depth, 8, |e, offset, depth| {
+            _rt::codec::encode_envelope(e, body, depth, 8, |e, offset, depth| {
                 _rt::Wire::encode(&mut *value, e, offset, depth)?;
                 Ok(())
             })?;
@@ -1336,7 +1336,7 @@ impl _rt::Wire for Anonymous {
             _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
         }
         if let Some(value) = self.inner.as_mut() {
-            _rt::codec::encode_envelope(e, body + 0, depth, 1, |e, offset, depth| {
+            _rt::codec::encode_envelope(e, body, depth, 1, |e, offset, depth| {
                 _rt::Wire::encode(&mut *value, e, offset, depth)?;
                 Ok(())
             })?;
@@ -1408,7 +1408,7 @@ impl _rt::Wire for ResourceTable {
             _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
         }
         if let Some(value) = self.event.as_mut() {
-            _rt::codec::encode_envelope(e, body + 0, depth, 4, |e, offset, depth| {
+            _rt::codec::encode_envelope(e, body, depth, 4, |e, offset, depth| {
                 _rt::codec::encode_handle(e, offset, &mut *value, 5, _rt::NO_RIGHTS_CHECK)?;
                 Ok(())
             })?;
@@ -2663,4 +2663,17 @@ pub fn dispatch_listener<S: ListenerServer>(
         _ if header.is_flexible() && header.txid == 0 => Ok(None),
         ordinal => Err(_rt::server::DispatchError::UnknownMethod { ordinal }),
     }
+}
+
+/// Service `test.everything/Services`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServicesService;
+
+impl ServicesService {
+    pub const NAME: &'static str = "test.everything.Services";
+    /// `(member name, protocol name)` of each member.
+    pub const MEMBERS: &'static [(&'static str, &'static str)] = &[
+        ("calculator", "test.everything.Calculator"),
+        ("storage", "test.everything.Storage"),
+    ];
 }
