@@ -80,7 +80,7 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
     let space = mem::kernel_space::init(boot);
     let heap = mem::heap::init(memory.usable_bytes);
     info!(
-        "memory: {} MiB usable in {} ranges (top {:#x}), {} MiB free; direct map {} MiB in {} table pages; heap {} KiB",
+        "memory: {} MiB usable in {} ranges (top {:#x}), {} MiB free; direct map {} MiB in {} table pages; heap {} KiB (grows)",
         memory.usable_bytes / MIB,
         memory.usable_ranges,
         memory.top,
@@ -90,6 +90,8 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
         heap / 1024
     );
 
+    // Queued channel messages may use up to a quarter of RAM.
+    object::channel::set_message_budget(memory.usable_bytes / 4);
     arch::x86_64::init_boot_cpu();
     debug!("GDT, TSS (4 IST stacks), IDT (256 vectors), syscall MSRs loaded");
 

@@ -233,11 +233,12 @@ pub fn kill_current_for_fault(frame: &mut TrapFrame, cr2: u64) {
             rip: frame.rip,
         };
         let bytes = zerocopy::IntoBytes::as_bytes(&record).to_vec();
-        let message = crate::object::channel::Message {
-            bytes,
-            handles: alloc::vec::Vec::new(),
-        };
-        if channel.write(message).is_err() {
+        let message = crate::object::channel::Message::new(bytes, alloc::vec::Vec::new());
+        if message
+            .map_err(|_| ())
+            .and_then(|m| channel.write(m).map_err(|_| ()))
+            .is_err()
+        {
             warn!(
                 "exception channel of process {} is closed or full",
                 process.koid()

@@ -23,6 +23,11 @@ pub fn resolve(address: u64, error_code: u64) -> bool {
     let Some(thread) = crate::sched::current() else {
         return false;
     };
+    if super::frames::below_fault_reserve() {
+        // Out of memory for user pages: the faulting process dies, the
+        // kernel keeps its reserve.
+        return false;
+    }
     let process = &thread.process;
     let Some(mapping) = process.root_vmar().find_mapping(address) else {
         return false;

@@ -9,6 +9,23 @@ use spin::Mutex;
 
 static FRAMES: Mutex<Option<FrameAllocator<'static>>> = Mutex::new(None);
 
+/// Frames kept for the kernel: syscalls that would make the kernel allocate
+/// fail with `NO_MEMORY` when fewer are free, and demand paging stops.
+pub const RESERVE_FRAMES: u64 = 1024;
+
+/// Whether free memory is down to the kernel's reserve (syscalls that
+/// would allocate are refused).
+pub fn below_reserve() -> bool {
+    free_frames() < RESERVE_FRAMES
+}
+
+/// Whether free memory is down to the last quarter of the reserve (page
+/// faults are no longer served). Lower than [`below_reserve`], so that a
+/// program refused by a syscall can still run its own code and react.
+pub fn below_fault_reserve() -> bool {
+    free_frames() < RESERVE_FRAMES / 4
+}
+
 /// The boot page tables map only the first GiB; early allocations must come
 /// from there.
 pub const EARLY_LIMIT: u64 = 1 << 30;

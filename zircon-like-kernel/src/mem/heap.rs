@@ -1,27 +1,105 @@
-//! The kernel heap: `linked_list_allocator` over one physically contiguous
-//! block reached through the direct map, sized from installed RAM (1/16 of
-//! it, between 1 and 64 MiB).
+//! The kernel heap: `linked_list_allocator` over a virtual range of its own
+//! (`KERNEL_HEAP_BASE`, in the kernel half every address space shares),
+//! backed by frames mapped as the heap grows.
 //!
-//! Known gap: the heap does not grow; kernel objects that scale with user
-//! demand (VMO pages) come from the frame allocator, not from here.
+//! It starts at 1/64 of RAM (256 KiB to 4 MiB) and grows in steps of at
+//! least 256 KiB whenever an allocation does not fit, up to
+//! [`KERNEL_HEAP_MAX`]. Growth needs frames that are not physically
+//! contiguous, so the heap never fails for lack of a contiguous run.
+//!
+//! User space cannot drive the kernel out of memory: syscalls that make
+//! the kernel allocate refuse with `NO_MEMORY` once free memory falls below
+//! [`super::frames::RESERVE_FRAMES`] (see `syscalls::dispatch`), which keeps
+//! frames for the kernel's own needs.
 
-use super::{frames, phys_to_virt};
+use super::frames;
+use super::kernel_space::{kernel_root, DirectMapTables};
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 use linked_list_allocator::Heap;
+use paging::{Access, PageSize, PhysAddr};
 use spin::Mutex;
 
-struct KernelHeap(Mutex<Heap>);
+/// Where the heap lives (PML4 slot 510, created at boot and shared).
+pub const KERNEL_HEAP_BASE: u64 = 0xffff_ff00_0000_0000;
+/// Most the heap may grow to.
+pub const KERNEL_HEAP_MAX: u64 = 4 << 30;
+const STEP: u64 = 256 * 1024;
+
+struct KernelHeap {
+    heap: Heap,
+    mapped: u64,
+}
+
+struct LockedHeap(Mutex<KernelHeap>);
 
 #[global_allocator]
-static HEAP: KernelHeap = KernelHeap(Mutex::new(Heap::empty()));
+static HEAP: LockedHeap = LockedHeap(Mutex::new(KernelHeap {
+    heap: Heap::empty(),
+    mapped: 0,
+}));
+
+impl KernelHeap {
+    /// Maps `bytes` more (rounded up to pages) at the heap's end.
+    fn map_more(&mut self, bytes: u64) -> bool {
+        let bytes = bytes.next_multiple_of(pmm::FRAME_SIZE);
+        if self.mapped + bytes > KERNEL_HEAP_MAX {
+            return false;
+        }
+        let mut tables = DirectMapTables::new();
+        let access = Access {
+            write: true,
+            global: true,
+            ..Access::READ
+        };
+        let mut offset = 0;
+        while offset < bytes {
+            let Some(frame) = frames::alloc_zeroed() else {
+                break;
+            };
+            let virt = KERNEL_HEAP_BASE + self.mapped + offset;
+            let phys = PhysAddr::new(frame.addr());
+            if paging::map(
+                &mut tables,
+                kernel_root(),
+                virt,
+                phys,
+                PageSize::Size4K,
+                access,
+            )
+            .is_err()
+            {
+                frames::free(frame);
+                break;
+            }
+            offset += pmm::FRAME_SIZE;
+        }
+        if offset == 0 {
+            return false;
+        }
+        if self.mapped == 0 {
+            // SAFETY: the range was just mapped read-write for the heap alone.
+            unsafe { self.heap.init(KERNEL_HEAP_BASE as *mut u8, offset as usize) };
+        } else {
+            // SAFETY: the new pages start exactly at the heap's top.
+            unsafe { self.heap.extend(offset as usize) };
+        }
+        self.mapped += offset;
+        offset == bytes
+    }
+}
 
 // SAFETY: allocation is delegated to linked_list_allocator under a lock;
 // it returns blocks that satisfy the layout or null.
-unsafe impl GlobalAlloc for KernelHeap {
+unsafe impl GlobalAlloc for LockedHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.0
-            .lock()
+        let mut heap = self.0.lock();
+        if let Ok(block) = heap.heap.allocate_first_fit(layout) {
+            return block.as_ptr();
+        }
+        let needed = (layout.size() + layout.align()) as u64;
+        heap.map_more(needed.max(STEP));
+        heap.heap
             .allocate_first_fit(layout)
             .map_or(core::ptr::null_mut(), |block| block.as_ptr())
     }
@@ -30,23 +108,17 @@ unsafe impl GlobalAlloc for KernelHeap {
         if let Some(block) = NonNull::new(ptr) {
             // SAFETY: the caller (the alloc machinery) passes a block this
             // allocator returned, with its layout.
-            unsafe { self.0.lock().deallocate(block, layout) }
+            unsafe { self.0.lock().heap.deallocate(block, layout) }
         }
     }
 }
 
-/// Creates the heap; returns its size in bytes.
+/// Creates the heap; returns its initial size in bytes.
 pub fn init(usable_bytes: u64) -> u64 {
-    const MIB: u64 = 1 << 20;
-    let size = (usable_bytes / 16).clamp(MIB, 64 * MIB) & !(pmm::FRAME_SIZE - 1);
-    let first =
-        frames::alloc_contiguous(size / pmm::FRAME_SIZE).expect("no memory for the kernel heap");
-    // SAFETY: the block was just allocated for the heap alone and is mapped
-    // read-write through the direct map.
-    unsafe {
-        HEAP.0
-            .lock()
-            .init(phys_to_virt(first.addr()), size as usize)
-    };
-    size
+    let size = (usable_bytes / 64).clamp(STEP, 4 << 20);
+    let mut heap = HEAP.0.lock();
+    if !heap.map_more(size) {
+        panic!("no memory for the kernel heap");
+    }
+    heap.mapped
 }

@@ -15,6 +15,7 @@ use super::{impl_into_any, Handle, KernelObject, ObjectBase};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use zx_abi::{ObjectType, Signals, Status};
 
@@ -22,12 +23,48 @@ use zx_abi::{ObjectType, Signals, Status};
 /// (as Zircon's limit, so a stuck reader cannot exhaust kernel memory).
 pub const MAX_PENDING_MESSAGES: usize = 3500;
 
-/// One message.
+/// Bytes of all queued messages, system-wide: messages live in the kernel
+/// heap, so their total is bounded (a share of RAM set at boot) and writes
+/// past it fail with `NO_MEMORY` instead of exhausting the kernel.
+static QUEUED_BYTES: AtomicU64 = AtomicU64::new(0);
+static QUEUED_BYTES_BUDGET: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the budget for queued message bytes.
+pub fn set_message_budget(bytes: u64) {
+    QUEUED_BYTES_BUDGET.store(bytes, Ordering::Relaxed);
+}
+
+/// One message. Its bytes count against the message budget while it
+/// exists.
 pub struct Message {
-    /// Its bytes.
-    pub bytes: Vec<u8>,
+    bytes: Vec<u8>,
     /// Its handles, in order.
     pub handles: Vec<Handle>,
+}
+
+impl Message {
+    /// A message, if the budget allows its bytes.
+    pub fn new(bytes: Vec<u8>, handles: Vec<Handle>) -> Result<Message, (Status, Vec<Handle>)> {
+        let len = bytes.len() as u64;
+        let budget = QUEUED_BYTES_BUDGET.load(Ordering::Relaxed);
+        let charged = QUEUED_BYTES.fetch_add(len, Ordering::AcqRel) + len;
+        if charged > budget {
+            QUEUED_BYTES.fetch_sub(len, Ordering::AcqRel);
+            return Err((Status::NO_MEMORY, handles));
+        }
+        Ok(Message { bytes, handles })
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Message {
+    fn drop(&mut self) {
+        QUEUED_BYTES.fetch_sub(self.bytes.len() as u64, Ordering::AcqRel);
+    }
 }
 
 /// One endpoint of a channel.

@@ -91,10 +91,14 @@ pub fn write(
             return Err(status);
         }
     };
-    match channel.write(Message {
-        bytes,
-        handles: taken,
-    }) {
+    let message = match Message::new(bytes, taken) {
+        Ok(message) => message,
+        Err((status, handles)) => {
+            drop(handles);
+            return Err(status);
+        }
+    };
+    match channel.write(message) {
         Ok(()) => ok(),
         Err((status, message)) => {
             drop(message);
@@ -129,7 +133,7 @@ pub fn read(
     let actual_handles = UserOut::<u32>::optional(actual_handles)?;
     let process = current_process();
     let channel = process.object::<Channel>(value, Rights::READ)?;
-    let message = match channel.read(num_bytes, num_handles) {
+    let mut message = match channel.read(num_bytes, num_handles) {
         Ok(message) => message,
         Err(ReadError::ShouldWait) => return Err(Status::SHOULD_WAIT),
         Err(ReadError::PeerClosed) => return Err(Status::PEER_CLOSED),
@@ -141,13 +145,15 @@ pub fn read(
     };
     // Copy the bytes first: if the buffer faults, the message goes back to
     // the front of the queue and nothing is lost.
-    if let Err(status) = byte_buffer.write(&message.bytes) {
+    if let Err(status) = byte_buffer.write(message.bytes()) {
         channel.unread(message);
         return Err(status);
     }
-    let (byte_count, handle_count) = (message.bytes.len() as u32, message.handles.len() as u32);
-    let mut values = Vec::with_capacity(message.handles.len());
-    for handle in message.handles {
+    let (byte_count, handle_count) = (message.bytes().len() as u32, message.handles.len() as u32);
+    let handles = core::mem::take(&mut message.handles);
+    drop(message);
+    let mut values = Vec::with_capacity(handles.len());
+    for handle in handles {
         match process.add_handle(handle) {
             Ok(value) => values.push(value),
             Err(status) => {

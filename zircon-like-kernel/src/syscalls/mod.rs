@@ -56,6 +56,10 @@ pub fn dispatch(frame: &mut TrapFrame) {
     let a = [
         frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9, frame.r12, frame.r13,
     ];
+    if allocates(frame.rax) && crate::mem::frames::below_reserve() {
+        frame.rax = status_raw(Status::NO_MEMORY);
+        return;
+    }
     let result = match frame.rax {
         nr::DEBUG_WRITE => debug::debug_write(a[0], a[1]),
         nr::CLOCK_GET_MONOTONIC => Ok(Flow::Done(crate::clock::monotonic_nanos())),
@@ -111,6 +115,38 @@ pub fn dispatch(frame: &mut TrapFrame) {
         Ok(Flow::Switched) => {}
         Err(status) => frame.rax = status_raw(status),
     }
+}
+
+/// Whether a syscall can make the kernel allocate memory (objects, queued
+/// messages and packets, VMO pages, page tables).
+fn allocates(number: u64) -> bool {
+    matches!(
+        number,
+        nr::HANDLE_DUPLICATE
+            | nr::HANDLE_REPLACE
+            | nr::EVENT_CREATE
+            | nr::EVENTPAIR_CREATE
+            | nr::CHANNEL_CREATE
+            | nr::CHANNEL_WRITE
+            | nr::THREAD_CREATE
+            | nr::PORT_CREATE
+            | nr::PORT_QUEUE
+            | nr::OBJECT_WAIT_ASYNC
+            | nr::OBJECT_WAIT_ONE
+            | nr::OBJECT_WAIT_MANY
+            | nr::TIMER_CREATE
+            | nr::TIMER_SET
+            | nr::VMO_CREATE
+            | nr::VMO_WRITE
+            | nr::VMO_SET_SIZE
+            | nr::VMO_CREATE_CONTIGUOUS
+            | nr::VMAR_ALLOCATE
+            | nr::VMAR_MAP
+            | nr::JOB_CREATE
+            | nr::PROCESS_CREATE
+            | nr::TASK_CREATE_EXCEPTION_CHANNEL
+            | nr::FUTEX_WAIT
+    )
 }
 
 /// Finishes the syscall a woken thread was blocked in; `frame` is that
