@@ -36,3 +36,30 @@ fn everything_compiles() {
     assert_eq!(padded.members[0].field_shape.padding, 7);
     assert!(padded.shape.has_padding);
 }
+
+#[test]
+fn sdk_style_libraries_compile() {
+    let ir = compile(&["fuchsia/io.idl", "fuchsia/unknown.idl", "zx.idl"]);
+    let io = ir.library("fuchsia.io").unwrap();
+    let file = io
+        .protocols
+        .iter()
+        .find(|p| p.name == "fuchsia.io/File")
+        .unwrap();
+    // Own methods plus Node's and the fuchsia.unknown ones it composes.
+    assert!(file
+        .methods
+        .iter()
+        .any(|m| m.name == "Close" && m.declared_in == "fuchsia.unknown/Closeable"));
+    let sync = file.methods.iter().find(|m| m.name == "Sync").unwrap();
+    assert_eq!(sync.selector, "fuchsia.io/Node.Sync");
+    let attrs = io
+        .tables
+        .iter()
+        .find(|t| t.name == "fuchsia.io/MutableNodeAttributes")
+        .unwrap();
+    assert_eq!(attrs.members.len(), 3);
+    // Generated Rust for all three libraries.
+    let files = idlc::backend::rust::generate(&ir);
+    assert_eq!(files.len(), 3);
+}

@@ -56,7 +56,13 @@ fn check(path: &Path, actual: &str, failures: &mut Vec<String>) {
 #[test]
 fn ir_and_rust_goldens() {
     let mut sources = SourceMap::new();
-    for name in ["everything.idl", "conformance.idl", "zx.idl"] {
+    for name in [
+        "everything.idl",
+        "conformance.idl",
+        "fuchsia/io.idl",
+        "fuchsia/unknown.idl",
+        "zx.idl",
+    ] {
         let text = std::fs::read_to_string(root().join("tests/libs").join(name)).unwrap();
         sources.add(format!("tests/libs/{name}"), text);
     }

@@ -17,6 +17,16 @@ pub mod test_conformance {
     include!("../../tests/goldens/rust/test_conformance.rs");
 }
 
+#[allow(clippy::all)]
+pub mod fuchsia_unknown {
+    include!("../../tests/goldens/rust/fuchsia_unknown.rs");
+}
+
+#[allow(clippy::all)]
+pub mod fuchsia_io {
+    include!("../../tests/goldens/rust/fuchsia_io.rs");
+}
+
 /// The same library compiled by `build.rs` through `idlc-build`, as a
 /// component crate would.
 pub mod built {

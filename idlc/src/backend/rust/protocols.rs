@@ -373,6 +373,7 @@ impl Generator<'_> {
             "/// Decodes one message for `{}`, calls the server, and returns the reply to send (if any).",
             p.name
         );
+        self.line("#[allow(unused_variables)]");
         let _ = writeln!(
             self.out,
             "pub fn dispatch_{}<S: {server}>(server: &mut S, message: &mut _rt::IncomingMessage) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {{",

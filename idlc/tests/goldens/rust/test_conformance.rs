@@ -1414,6 +1414,7 @@ pub trait EchoServer {
 }
 
 /// Decodes one message for `test.conformance/Echo`, calls the server, and returns the reply to send (if any).
+#[allow(unused_variables)]
 pub fn dispatch_echo<S: EchoServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,

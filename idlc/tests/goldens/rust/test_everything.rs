@@ -2019,6 +2019,7 @@ pub trait BaseServer {
 }
 
 /// Decodes one message for `test.everything/Base`, calls the server, and returns the reply to send (if any).
+#[allow(unused_variables)]
 pub fn dispatch_base<S: BaseServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
@@ -2283,6 +2284,7 @@ pub trait CalculatorServer {
 }
 
 /// Decodes one message for `test.everything/Calculator`, calls the server, and returns the reply to send (if any).
+#[allow(unused_variables)]
 pub fn dispatch_calculator<S: CalculatorServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
@@ -2512,6 +2514,7 @@ pub trait StorageServer {
 }
 
 /// Decodes one message for `test.everything/Storage`, calls the server, and returns the reply to send (if any).
+#[allow(unused_variables)]
 pub fn dispatch_storage<S: StorageServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
@@ -2642,6 +2645,7 @@ pub trait ListenerServer {
 }
 
 /// Decodes one message for `test.everything/Listener`, calls the server, and returns the reply to send (if any).
+#[allow(unused_variables)]
 pub fn dispatch_listener<S: ListenerServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
