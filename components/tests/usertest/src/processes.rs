@@ -129,6 +129,32 @@ pub fn run(suite: &mut Suite) {
         drop(mine);
         wait_end(&child).map(drop)
     });
+    suite.run("idl.echo_1000_calls_across_processes", || {
+        use crate::bindings::examples_echo::{EchoClient, EchoEchoStringRequest};
+        let (mine, theirs) = step(Channel::create(), "create")?;
+        let server = start(
+            job,
+            bootfs,
+            "bin/echo-server",
+            &["bin/echo-server"],
+            vec![(processargs::USER_BASE, theirs.into_handle())],
+        )?;
+        let echo = EchoClient::new(zx_idl::ChannelTransport::new(mine));
+        for i in 0..1000u32 {
+            let value = alloc::format!("call {i}: {}", "x".repeat((i % 50) as usize));
+            let reply = echo
+                .echo_string(EchoEchoStringRequest {
+                    value: value.clone(),
+                })
+                .map_err(|e| alloc::format!("call {i}: {e:?}"))?;
+            check(reply.response == value, "wrong echo")?;
+        }
+        drop(echo);
+        check(
+            wait_end(&server)? == 1000,
+            "the server did not count 1000 calls",
+        )
+    });
     suite.run("job.kill_kills_its_processes", || {
         let child_job = step(job.create_child(), "job")?;
         let child = start(
