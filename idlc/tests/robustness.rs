@@ -71,3 +71,37 @@ proptest! {
         compile(&[text, std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/libs/zx.idl")).unwrap()]);
     }
 }
+
+/// Long chains of declarations that need each other are reported, not
+/// followed into a stack overflow.
+#[test]
+fn long_dependency_chains_are_bounded() {
+    let n = 5000;
+    let mut text = String::from("library chain;\n");
+    for i in 0..n {
+        text.push_str(&format!("const C{i} uint32 = C{};\n", i + 1));
+        text.push_str(&format!("type S{i} = struct {{ next S{}; }};\n", i + 1));
+        text.push_str(&format!("alias A{i} = A{};\n", i + 1));
+    }
+    text.push_str(&format!(
+        "const C{n} uint32 = 1;\ntype S{n} = struct {{}};\nalias A{n} = uint8;\n"
+    ));
+    let mut sources = SourceMap::new();
+    sources.add("chain.idl", text);
+    let errors = idlc::compile(&sources, &Default::default()).unwrap_err();
+    assert!(errors
+        .iter()
+        .all(|d| d.code == idlc::diagnostics::ErrorCode::NestingTooDeep));
+
+    // Types alone pass resolution and are caught by layout.
+    let mut text = String::from("library chain;\n");
+    for i in 0..n {
+        text.push_str(&format!("type S{i} = struct {{ next S{}; }};\n", i + 1));
+    }
+    text.push_str(&format!("type S{n} = struct {{}};\n"));
+    let mut sources = SourceMap::new();
+    sources.add("chain.idl", text);
+    let errors = idlc::compile(&sources, &Default::default()).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].code, idlc::diagnostics::ErrorCode::NestingTooDeep);
+}

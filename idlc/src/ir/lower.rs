@@ -395,7 +395,7 @@ impl Lowering<'_> {
         let mut done: Vec<DeclId> = Vec::new();
         let mut visiting = std::collections::HashSet::new();
         for &decl in &library.order {
-            self.visit(decl, id, library, &mut done, &mut visiting);
+            self.visit(decl, id, library, &mut done, &mut visiting, 0);
         }
         done.into_iter().map(|d| self.name(d)).collect()
     }
@@ -407,7 +407,12 @@ impl Lowering<'_> {
         library: &model::Library,
         done: &mut Vec<DeclId>,
         visiting: &mut std::collections::HashSet<DeclId>,
+        depth: usize,
     ) {
+        // Layout rejected deeper chains; this bound is only a safeguard.
+        if depth > 2 * crate::resolve::MAX_DECL_DEPTH {
+            return;
+        }
         if done.contains(&id) || !visiting.insert(id) || self.model.decls[id].library != library_id
         {
             return;
@@ -431,7 +436,7 @@ impl Lowering<'_> {
             _ => {}
         }
         for dep in deps {
-            self.visit(dep, library_id, library, done, visiting);
+            self.visit(dep, library_id, library, done, visiting, depth + 1);
         }
         if library.decls.get(&self.model.decls[id].name) == Some(&id) {
             done.push(id);

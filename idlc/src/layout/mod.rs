@@ -68,9 +68,13 @@ pub fn compute(model: &Model) -> Result<Layouts, Vec<Diagnostic>> {
         model,
         layouts: Layouts::default(),
         in_progress: HashSet::new(),
+        too_deep: Vec::new(),
     };
     for id in model.decls.ids() {
         computer.decl(id);
+    }
+    if !computer.too_deep.is_empty() {
+        return Err(computer.too_deep);
     }
     Ok(computer.layouts)
 }
@@ -213,7 +217,9 @@ fn check_recursion(model: &Model) -> Vec<Diagnostic> {
 struct Computer<'m> {
     model: &'m Model,
     layouts: Layouts,
+    /// Declarations being computed: the current chain of containment.
     in_progress: HashSet<DeclId>,
+    too_deep: Vec<Diagnostic>,
 }
 
 fn align(value: u32, to: u32) -> u32 {
@@ -350,6 +356,25 @@ impl Computer<'_> {
     fn decl(&mut self, id: DeclId) -> TypeShape {
         if let Some(shape) = self.layouts.decls.get(&id) {
             return *shape;
+        }
+        if self.in_progress.len() >= crate::resolve::MAX_DECL_DEPTH {
+            if self.too_deep.is_empty() {
+                let decl = &self.model.decls[id];
+                self.too_deep.push(
+                    Diagnostic::new(
+                        ErrorCode::NestingTooDeep,
+                        decl.span,
+                        format!(
+                            "`{}` is nested more than {} declarations deep",
+                            decl.name,
+                            crate::resolve::MAX_DECL_DEPTH
+                        ),
+                    )
+                    .label("too deep")
+                    .help("flatten the chain of types that contain each other"),
+                );
+            }
+            return TypeShape::default();
         }
         if !self.in_progress.insert(id) {
             return TypeShape::default();

@@ -88,7 +88,14 @@ pub(crate) struct Resolver<'o> {
     /// Anonymous layouts by (file, start offset of the layout).
     inline_layouts: HashMap<(FileId, u32), DeclId>,
     diagnostics: Diagnostics,
+    /// How many declarations are being compiled on demand, nested.
+    depth: usize,
 }
+
+/// Declarations may need each other (a constant's value, an alias's
+/// target, …) at most this deep; deeper chains are reported rather than
+/// followed, which bounds the compiler's stack use on any input.
+pub const MAX_DECL_DEPTH: usize = 128;
 
 /// Resolves parsed files into a model. Errors of every step are collected;
 /// the function returns at the first step boundary that saw errors.
@@ -111,6 +118,7 @@ pub fn resolve(
         file_library: HashMap::new(),
         inline_layouts: HashMap::new(),
         diagnostics,
+        depth: 0,
     };
 
     // Declare.
@@ -228,10 +236,30 @@ impl Resolver<'_> {
         match self.states[id.index()] {
             State::Done => true,
             State::InProgress => false,
+            State::Unresolved if self.depth >= MAX_DECL_DEPTH => {
+                // Left pending: the caller sees no value, and the error
+                // below fails the compilation.
+                let decl = &self.model.decls[id];
+                let diagnostic = Diagnostic::new(
+                    ErrorCode::NestingTooDeep,
+                    decl.span,
+                    format!(
+                        "`{}` is reached through more than {MAX_DECL_DEPTH} declarations that depend on each other",
+                        decl.name
+                    ),
+                )
+                .label("too deep")
+                .help("shorten the chain of constants, aliases or types");
+                self.error(diagnostic);
+                self.states[id.index()] = State::Done;
+                true
+            }
             State::Unresolved => {
                 self.states[id.index()] = State::InProgress;
                 if let Some(source) = self.sources[id.index()].take() {
+                    self.depth += 1;
                     let kind = self.compile_decl(id, &source);
+                    self.depth -= 1;
                     self.model.decls[id].kind = kind;
                 }
                 self.states[id.index()] = State::Done;
@@ -273,13 +301,13 @@ impl Resolver<'_> {
                 }
             }
             if let Some(target) = target {
-                return self.lookup_in(target, &parts[split..], name.span);
+                return self.lookup_in(target, &parts[split..]);
             }
         }
-        self.lookup_in(library, parts, name.span)
+        self.lookup_in(library, parts)
     }
 
-    fn lookup_in(&mut self, library: LibraryId, parts: &[ast::Ident], span: Span) -> Lookup {
+    fn lookup_in(&mut self, library: LibraryId, parts: &[ast::Ident]) -> Lookup {
         let lib = &self.model.libraries[library];
         match parts {
             [decl] => match lib.decls.get(&decl.name) {
@@ -290,10 +318,7 @@ impl Resolver<'_> {
                 Some(&id) => Lookup::Member(id, member.clone()),
                 None => Lookup::NotFound,
             },
-            _ => {
-                let _ = span;
-                Lookup::NotFound
-            }
+            _ => Lookup::NotFound,
         }
     }
 
