@@ -14,23 +14,35 @@ pub fn did_you_mean<'a>(
         .filter(|c| *c != name)
         .map(|c| (edit_distance(&wanted, &c.to_ascii_lowercase()), c))
         .filter(|(d, _)| *d <= limit)
-        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
+        .min_by_key(|(d, c)| (*d, c.len().abs_diff(name.len()), *c))
         .map(|(_, c)| format!("did you mean `{c}`?"))
 }
 
-/// Levenshtein distance over characters.
+/// Edit distance over characters where swapping two neighbours counts as
+/// one edit (optimal string alignment), so `unit32` is 1 from `uint32`.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
     }
-    previous[b.len()]
+    for j in 0..=b.len() {
+        rows[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -41,12 +53,13 @@ mod tests {
     fn distance() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "ab"), 2);
+        assert_eq!(edit_distance("unit32", "uint32"), 1);
     }
 
     #[test]
     fn suggests_close_names_only() {
         assert_eq!(
-            did_you_mean("uint23", ["uint32", "string"]).as_deref(),
+            did_you_mean("unit32", ["int32", "uint32", "string"]).as_deref(),
             Some("did you mean `uint32`?")
         );
         assert_eq!(did_you_mean("Foo", ["Completely"]), None);
