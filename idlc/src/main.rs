@@ -65,6 +65,9 @@ enum Backend {
         /// The output directory.
         #[arg(long)]
         out: PathBuf,
+        /// Rust type of handles (an `idlc_runtime::OwnedHandle`).
+        #[arg(long, default_value = "_rt::Handle")]
+        handle_type: String,
     },
 }
 
@@ -82,8 +85,13 @@ fn main() -> ExitCode {
                 .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", ir.display())))
         }),
         Command::Gen {
-            backend: Backend::Rust { ir, out },
-        } => gen_rust(&ir, &out),
+            backend:
+                Backend::Rust {
+                    ir,
+                    out,
+                    handle_type,
+                },
+        } => gen_rust(&ir, &out, handle_type),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -141,13 +149,14 @@ fn report(sources: &SourceMap, diagnostics: &[Diagnostic]) -> Failure {
     Failure::Diagnostics
 }
 
-fn gen_rust(ir_path: &Path, out: &Path) -> Result<(), Failure> {
+fn gen_rust(ir_path: &Path, out: &Path, handle_type: String) -> Result<(), Failure> {
     let text = read(ir_path)?;
     let ir = idlc::ir::Ir::from_json(&text)
         .map_err(|e| Failure::Usage(format!("{}: invalid IR: {e}", ir_path.display())))?;
     std::fs::create_dir_all(out)
         .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", out.display())))?;
-    for (name, code) in idlc::backend::rust::generate(&ir) {
+    let options = idlc::backend::rust::RustOptions { handle_type };
+    for (name, code) in idlc::backend::rust::generate_with(&ir, &options) {
         let code = driver::rustfmt(&code).unwrap_or(code);
         let path = out.join(name);
         std::fs::write(&path, code)

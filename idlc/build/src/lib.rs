@@ -36,6 +36,7 @@ pub struct Builder {
     out_dir: Option<PathBuf>,
     available: Option<u64>,
     emit_rerun: bool,
+    handle_type: Option<String>,
 }
 
 #[derive(Debug)]
@@ -116,6 +117,15 @@ impl Builder {
         self
     }
 
+    /// The Rust type of handles in generated values, an
+    /// `idlc_runtime::OwnedHandle` such as the SDK's kernel handle (default:
+    /// `idlc_runtime::Handle`, a plain number). A path relative to the
+    /// generated modules may start with `super::`.
+    pub fn handle_type(mut self, path: impl Into<String>) -> Builder {
+        self.handle_type = Some(path.into());
+        self
+    }
+
     /// Whether to print `cargo:rerun-if-changed` lines (default: yes).
     pub fn emit_rerun_if_changed(mut self, emit: bool) -> Builder {
         self.emit_rerun = emit;
@@ -165,13 +175,18 @@ impl Builder {
         let mut root = String::from(idlc::backend::rust::BANNER);
         root.push('\n');
         let mut libraries = Vec::new();
-        for (file, code) in idlc::backend::rust::generate(&ir) {
+        let mut rust = idlc::backend::rust::RustOptions::default();
+        if let Some(handle_type) = &self.handle_type {
+            rust.handle_type = handle_type.clone();
+        }
+        for (file, code) in idlc::backend::rust::generate_with(&ir, &rust) {
             let code = driver::rustfmt(&code).unwrap_or(code);
             let path = out_dir.join(&file);
             write(&path, &code)?;
             let module = file.trim_end_matches(".rs");
             root.push_str(&format!(
-                "\n#[allow(clippy::all, dead_code)]\npub mod {module} {{\n    include!(concat!(env!(\"OUT_DIR\"), \"/{file}\"));\n}}\n"
+                "\n#[allow(clippy::all, dead_code)]\npub mod {module} {{\n    include!({:?});\n}}\n",
+                path.display().to_string()
             ));
             libraries.push(path);
         }

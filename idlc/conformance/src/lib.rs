@@ -32,3 +32,37 @@ pub mod fuchsia_io {
 pub mod built {
     include!(concat!(env!("OUT_DIR"), "/idl.rs"));
 }
+
+/// The library generated with an owned handle type that records when it
+/// is closed, standing in for the SDK's kernel handles.
+pub mod owned {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Handles closed so far (by drop).
+    pub static CLOSED: AtomicUsize = AtomicUsize::new(0);
+
+    #[derive(Debug, Default, PartialEq)]
+    pub struct TrackedHandle(u32);
+
+    impl idlc_runtime::OwnedHandle for TrackedHandle {
+        fn from_raw(raw: u32) -> Self {
+            TrackedHandle(raw)
+        }
+        fn into_raw(mut self) -> u32 {
+            std::mem::take(&mut self.0)
+        }
+        fn raw(&self) -> u32 {
+            self.0
+        }
+    }
+
+    impl Drop for TrackedHandle {
+        fn drop(&mut self) {
+            if self.0 != 0 {
+                CLOSED.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/owned/idl.rs"));
+}

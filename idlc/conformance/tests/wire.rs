@@ -472,3 +472,47 @@ fn build_rs_output_matches_the_goldens() {
         .unwrap()
     );
 }
+
+#[test]
+fn owned_handles_close_on_drop_and_move_on_encode() {
+    use idlc_conformance::owned::{test_conformance as owned, TrackedHandle, CLOSED};
+    use idlc_runtime::OwnedHandle;
+    use std::sync::atomic::Ordering;
+
+    let before = CLOSED.load(Ordering::SeqCst);
+    let bytes = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+    let mut infos = [
+        HandleInfo {
+            handle: Handle::from_raw(7),
+            object_type: 3,
+            rights: 0x4,
+        },
+        HandleInfo {
+            handle: Handle::from_raw(8),
+            object_type: 5,
+            rights: 0,
+        },
+    ];
+    let value: owned::Handles = decode(&bytes, &mut infos).unwrap();
+    assert_eq!(value.vmo.raw(), 7);
+    drop(value);
+    assert_eq!(
+        CLOSED.load(Ordering::SeqCst) - before,
+        2,
+        "both handles closed"
+    );
+
+    let mut value = owned::Handles {
+        vmo: TrackedHandle::from_raw(9),
+        event: None,
+    };
+    let mut handles = Vec::new();
+    encode(&mut value, &mut Vec::new(), &mut handles).unwrap();
+    drop(value);
+    assert_eq!(
+        CLOSED.load(Ordering::SeqCst) - before,
+        2,
+        "encoding moved the handle out"
+    );
+    assert_eq!(handles[0].handle, Handle::from_raw(9));
+}

@@ -6,7 +6,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::handle::{Handle, HandleDisposition, HandleInfo, NO_RIGHTS_CHECK};
+use crate::handle::{Handle, HandleDisposition, HandleInfo, OwnedHandle, NO_RIGHTS_CHECK};
 use crate::wire::{Plain, Wire};
 use crate::{DecodeError, Decoder, EncodeError, Encoder, MAX_DEPTH};
 
@@ -252,20 +252,22 @@ pub fn decode_box<T: Wire>(
 
 // ---- handles ---------------------------------------------------------------
 
+/// Moves a required handle out of the value into the message.
 #[inline]
-pub fn encode_handle(
+pub fn encode_handle<H: OwnedHandle>(
     encoder: &mut Encoder<'_>,
     offset: usize,
-    handle: &mut Handle,
+    handle: &mut H,
     object_type: u32,
     rights: u32,
 ) -> Result<(), EncodeError> {
-    if !handle.is_valid() {
+    let raw = core::mem::take(handle).into_raw();
+    if raw == 0 {
         return Err(EncodeError::InvalidHandle);
     }
     encoder.write_u32(offset, HANDLE_PRESENT);
     encoder.push_handle(HandleDisposition {
-        handle: handle.take(),
+        handle: Handle::from_raw(raw),
         object_type,
         rights,
     });
@@ -273,26 +275,28 @@ pub fn encode_handle(
 }
 
 #[inline]
-pub fn encode_optional_handle(
+pub fn encode_optional_handle<H: OwnedHandle>(
     encoder: &mut Encoder<'_>,
     offset: usize,
-    handle: Option<&mut Handle>,
+    handle: Option<&mut H>,
     object_type: u32,
     rights: u32,
 ) -> Result<(), EncodeError> {
     match handle {
-        Some(h) if h.is_valid() => encode_handle(encoder, offset, h, object_type, rights),
+        Some(h) if h.raw() != 0 => encode_handle(encoder, offset, h, object_type, rights),
         _ => Ok(()),
     }
 }
 
+/// Takes the next handle of the message if the marker says one is
+/// present, checking its object type and rights.
 #[inline]
-pub fn decode_optional_handle(
+pub fn decode_optional_handle<H: OwnedHandle>(
     decoder: &mut Decoder<'_>,
     offset: usize,
     object_type: u32,
     rights: u32,
-) -> Result<Option<Handle>, DecodeError> {
+) -> Result<Option<H>, DecodeError> {
     match decoder.read_u32(offset)? {
         0 => Ok(None),
         HANDLE_PRESENT => {
@@ -309,19 +313,19 @@ pub fn decode_optional_handle(
                     actual: info.rights,
                 });
             }
-            Ok(Some(info.handle))
+            Ok(Some(H::from_raw(info.handle.into_raw())))
         }
         _ => Err(DecodeError::InvalidHandleMarker { offset }),
     }
 }
 
 #[inline]
-pub fn decode_handle(
+pub fn decode_handle<H: OwnedHandle>(
     decoder: &mut Decoder<'_>,
     offset: usize,
     object_type: u32,
     rights: u32,
-) -> Result<Handle, DecodeError> {
+) -> Result<H, DecodeError> {
     required(
         decode_optional_handle(decoder, offset, object_type, rights)?,
         offset,

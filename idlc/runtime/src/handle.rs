@@ -46,6 +46,31 @@ impl Handle {
     }
 }
 
+/// A handle type that generated code can hold: [`Handle`] (plain numbers,
+/// for the host) or an owned kernel handle of the SDK that closes on drop.
+/// `Default` must be the invalid handle.
+pub trait OwnedHandle: Default + core::fmt::Debug + PartialEq {
+    fn from_raw(raw: u32) -> Self;
+    /// Gives up ownership of the raw value without closing it.
+    fn into_raw(self) -> u32;
+    fn raw(&self) -> u32;
+}
+
+impl OwnedHandle for Handle {
+    #[inline]
+    fn from_raw(raw: u32) -> Self {
+        Handle(raw)
+    }
+    #[inline]
+    fn into_raw(self) -> u32 {
+        self.0
+    }
+    #[inline]
+    fn raw(&self) -> u32 {
+        self.0
+    }
+}
+
 /// A handle to be sent, with the type and rights the receiver expects.
 #[derive(Debug, PartialEq, Eq)]
 pub struct HandleDisposition {
@@ -77,25 +102,25 @@ impl HandleInfo {
 }
 
 /// The client end of a channel speaking protocol `P` (`P` is the generated
-/// `…Marker` type).
+/// `…Marker` type), held as a handle of type `H`.
 #[derive(Debug, PartialEq, Eq)]
-pub struct ClientEnd<P> {
-    handle: Handle,
+pub struct ClientEnd<P, H = Handle> {
+    handle: H,
     protocol: PhantomData<fn() -> P>,
 }
 
 /// The server end of a channel speaking protocol `P`.
 #[derive(Debug, PartialEq, Eq)]
-pub struct ServerEnd<P> {
-    handle: Handle,
+pub struct ServerEnd<P, H = Handle> {
+    handle: H,
     protocol: PhantomData<fn() -> P>,
 }
 
 macro_rules! endpoint {
     ($name:ident) => {
-        impl<P> $name<P> {
+        impl<P, H> $name<P, H> {
             #[inline]
-            pub fn new(handle: Handle) -> Self {
+            pub fn new(handle: H) -> Self {
                 $name {
                     handle,
                     protocol: PhantomData,
@@ -103,17 +128,17 @@ macro_rules! endpoint {
             }
 
             #[inline]
-            pub fn into_handle(self) -> Handle {
+            pub fn into_handle(self) -> H {
                 self.handle
             }
 
             #[inline]
-            pub fn handle(&self) -> &Handle {
+            pub fn handle(&self) -> &H {
                 &self.handle
             }
 
             #[inline]
-            pub fn handle_mut(&mut self) -> &mut Handle {
+            pub fn handle_mut(&mut self) -> &mut H {
                 &mut self.handle
             }
         }

@@ -25,7 +25,8 @@
 //!
 //! Known gaps: handle rights are checked but not reduced (a transport that
 //! can reduce rights should do it before handing handles to the decoder);
-//! dropping a [`Handle`] does not close it (the SDK's owned handle types do).
+//! dropping a [`Handle`] does not close it — generated code can instead
+//! hold any [`OwnedHandle`], such as the SDK's kernel handles, which do.
 
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
@@ -49,7 +50,9 @@ mod wire;
 pub use decoder::Decoder;
 pub use encoder::Encoder;
 pub use error::{DecodeError, EncodeError};
-pub use handle::{ClientEnd, Handle, HandleDisposition, HandleInfo, ServerEnd, NO_RIGHTS_CHECK};
+pub use handle::{
+    ClientEnd, Handle, HandleDisposition, HandleInfo, OwnedHandle, ServerEnd, NO_RIGHTS_CHECK,
+};
 pub use header::{
     TransactionHeader, AT_REST_FLAG_V2, DYNAMIC_FLAG_FLEXIBLE, EPITAPH_ORDINAL, HEADER_SIZE, MAGIC,
 };

@@ -47,7 +47,7 @@ impl Generator<'_> {
             TypeKind::Array { element, count } => {
                 format!("[{}; {count}]", self.rust_type(element))
             }
-            TypeKind::Handle { optional, .. } => wrap(*optional, "_rt::Handle".into()),
+            TypeKind::Handle { optional, .. } => wrap(*optional, self.options.handle_type.clone()),
             TypeKind::Endpoint {
                 role,
                 protocol,
@@ -59,7 +59,11 @@ impl Generator<'_> {
                 };
                 wrap(
                     *optional,
-                    format!("_rt::{end}<{}Marker>", self.path(protocol)),
+                    format!(
+                        "_rt::{end}<{}Marker, {}>",
+                        self.path(protocol),
+                        self.options.handle_type
+                    ),
                 )
             }
             TypeKind::Identifier {
@@ -304,7 +308,10 @@ impl Generator<'_> {
                     rights.map_or("_rt::NO_RIGHTS_CHECK".to_string(), |r| format!("{r:#x}"));
                 required(
                     *optional,
-                    format!("{c}::decode_optional_handle(d, {offset}, {object_type}, {rights})?"),
+                    format!(
+                        "{c}::decode_optional_handle::<{}>(d, {offset}, {object_type}, {rights})?",
+                        self.options.handle_type
+                    ),
                 )
             }
             TypeKind::Endpoint { role, optional, .. } => {
@@ -314,7 +321,10 @@ impl Generator<'_> {
                 };
                 required(
                     *optional,
-                    format!("{c}::decode_optional_handle(d, {offset}, {CHANNEL_OBJECT_TYPE}, _rt::NO_RIGHTS_CHECK)?.map({end})"),
+                    format!(
+                        "{c}::decode_optional_handle::<{}>(d, {offset}, {CHANNEL_OBJECT_TYPE}, _rt::NO_RIGHTS_CHECK)?.map({end})",
+                        self.options.handle_type
+                    ),
                 )
             }
             TypeKind::Identifier {

@@ -554,7 +554,12 @@ impl _rt::Wire for FileGetBackingMemoryResponse {
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
             vmo: _rt::codec::required(
-                _rt::codec::decode_optional_handle(d, offset, 3, _rt::NO_RIGHTS_CHECK)?,
+                _rt::codec::decode_optional_handle::<_rt::Handle>(
+                    d,
+                    offset,
+                    3,
+                    _rt::NO_RIGHTS_CHECK,
+                )?,
                 offset,
             )?,
         })
@@ -592,7 +597,7 @@ impl _rt::Wire for FileAllocateResponse {
 pub struct DirectoryOpenRequest {
     pub path: String,
     pub flags: Operations,
-    pub object: _rt::ServerEnd<NodeMarker>,
+    pub object: _rt::ServerEnd<NodeMarker, _rt::Handle>,
 }
 
 #[allow(unused_variables)]
@@ -631,8 +636,13 @@ impl _rt::Wire for DirectoryOpenRequest {
             )?,
             flags: <Operations as _rt::Wire>::decode(d, offset + 16, depth)?,
             object: _rt::codec::required(
-                _rt::codec::decode_optional_handle(d, offset + 24, 4, _rt::NO_RIGHTS_CHECK)?
-                    .map(_rt::ServerEnd::new),
+                _rt::codec::decode_optional_handle::<_rt::Handle>(
+                    d,
+                    offset + 24,
+                    4,
+                    _rt::NO_RIGHTS_CHECK,
+                )?
+                .map(_rt::ServerEnd::new),
                 offset + 24,
             )?,
         })
@@ -681,7 +691,12 @@ impl _rt::Wire for DirectoryRenameRequest {
                 offset,
             )?,
             dst_parent_token: _rt::codec::required(
-                _rt::codec::decode_optional_handle(d, offset + 16, 5, _rt::NO_RIGHTS_CHECK)?,
+                _rt::codec::decode_optional_handle::<_rt::Handle>(
+                    d,
+                    offset + 16,
+                    5,
+                    _rt::NO_RIGHTS_CHECK,
+                )?,
                 offset + 16,
             )?,
             dst: _rt::codec::required(
@@ -722,7 +737,7 @@ impl _rt::Wire for DirectoryRenameResponse {
 #[derive(Debug, PartialEq)]
 pub struct DirectoryWatchRequest {
     pub mask: u32,
-    pub watcher: _rt::ServerEnd<DirectoryWatcherMarker>,
+    pub watcher: _rt::ServerEnd<DirectoryWatcherMarker, _rt::Handle>,
 }
 
 #[allow(unused_variables)]
@@ -755,8 +770,13 @@ impl _rt::Wire for DirectoryWatchRequest {
         Ok(Self {
             mask: <u32 as _rt::Wire>::decode(d, offset, depth)?,
             watcher: _rt::codec::required(
-                _rt::codec::decode_optional_handle(d, offset + 4, 4, _rt::NO_RIGHTS_CHECK)?
-                    .map(_rt::ServerEnd::new),
+                _rt::codec::decode_optional_handle::<_rt::Handle>(
+                    d,
+                    offset + 4,
+                    4,
+                    _rt::NO_RIGHTS_CHECK,
+                )?
+                .map(_rt::ServerEnd::new),
                 offset + 4,
             )?,
         })
@@ -1301,7 +1321,7 @@ impl _rt::Wire for FileInfo {
                     table.observer =
                         _rt::codec::decode_envelope(d, envelope, depth, 4, |d, offset, depth| {
                             Ok(_rt::codec::required(
-                                _rt::codec::decode_optional_handle(
+                                _rt::codec::decode_optional_handle::<_rt::Handle>(
                                     d,
                                     offset,
                                     5,
@@ -1315,7 +1335,9 @@ impl _rt::Wire for FileInfo {
                     table.stream =
                         _rt::codec::decode_envelope(d, envelope, depth, 4, |d, offset, depth| {
                             Ok(_rt::codec::required(
-                                _rt::codec::decode_optional_handle(d, offset, 14, 0x4004)?,
+                                _rt::codec::decode_optional_handle::<_rt::Handle>(
+                                    d, offset, 14, 0x4004,
+                                )?,
                                 offset,
                             )?)
                         })?

@@ -8,7 +8,7 @@ use _rt::prelude::*;
 
 #[derive(Debug, PartialEq)]
 pub struct CloneableClone2Request {
-    pub request: _rt::ServerEnd<CloneableMarker>,
+    pub request: _rt::ServerEnd<CloneableMarker, _rt::Handle>,
 }
 
 #[allow(unused_variables)]
@@ -39,8 +39,13 @@ impl _rt::Wire for CloneableClone2Request {
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
             request: _rt::codec::required(
-                _rt::codec::decode_optional_handle(d, offset, 4, _rt::NO_RIGHTS_CHECK)?
-                    .map(_rt::ServerEnd::new),
+                _rt::codec::decode_optional_handle::<_rt::Handle>(
+                    d,
+                    offset,
+                    4,
+                    _rt::NO_RIGHTS_CHECK,
+                )?
+                .map(_rt::ServerEnd::new),
                 offset,
             )?,
         })

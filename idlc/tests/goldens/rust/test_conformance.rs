@@ -615,10 +615,15 @@ impl _rt::Wire for Handles {
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
             vmo: _rt::codec::required(
-                _rt::codec::decode_optional_handle(d, offset, 3, 0x4)?,
+                _rt::codec::decode_optional_handle::<_rt::Handle>(d, offset, 3, 0x4)?,
                 offset,
             )?,
-            event: _rt::codec::decode_optional_handle(d, offset + 4, 5, _rt::NO_RIGHTS_CHECK)?,
+            event: _rt::codec::decode_optional_handle::<_rt::Handle>(
+                d,
+                offset + 4,
+                5,
+                _rt::NO_RIGHTS_CHECK,
+            )?,
         })
     }
 }

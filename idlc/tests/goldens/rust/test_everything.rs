@@ -603,8 +603,8 @@ pub struct Resources {
     pub vmo: _rt::Handle,
     pub any_handle: _rt::Handle,
     pub channel: Option<_rt::Handle>,
-    pub client: _rt::ClientEnd<CalculatorMarker>,
-    pub server: Option<_rt::ServerEnd<CalculatorMarker>>,
+    pub client: _rt::ClientEnd<CalculatorMarker, _rt::Handle>,
+    pub server: Option<_rt::ServerEnd<CalculatorMarker, _rt::Handle>>,
     pub handles: Vec<_rt::Handle>,
 }
 
@@ -656,21 +656,36 @@ impl _rt::Wire for Resources {
         d.check_zero(offset + 20, 4)?;
         Ok(Self {
             vmo: _rt::codec::required(
-                _rt::codec::decode_optional_handle(d, offset, 3, 0x24)?,
+                _rt::codec::decode_optional_handle::<_rt::Handle>(d, offset, 3, 0x24)?,
                 offset,
             )?,
             any_handle: _rt::codec::required(
-                _rt::codec::decode_optional_handle(d, offset + 4, 0, _rt::NO_RIGHTS_CHECK)?,
+                _rt::codec::decode_optional_handle::<_rt::Handle>(
+                    d,
+                    offset + 4,
+                    0,
+                    _rt::NO_RIGHTS_CHECK,
+                )?,
                 offset + 4,
             )?,
-            channel: _rt::codec::decode_optional_handle(d, offset + 8, 4, 0xc)?,
+            channel: _rt::codec::decode_optional_handle::<_rt::Handle>(d, offset + 8, 4, 0xc)?,
             client: _rt::codec::required(
-                _rt::codec::decode_optional_handle(d, offset + 12, 4, _rt::NO_RIGHTS_CHECK)?
-                    .map(_rt::ClientEnd::new),
+                _rt::codec::decode_optional_handle::<_rt::Handle>(
+                    d,
+                    offset + 12,
+                    4,
+                    _rt::NO_RIGHTS_CHECK,
+                )?
+                .map(_rt::ClientEnd::new),
                 offset + 12,
             )?,
-            server: _rt::codec::decode_optional_handle(d, offset + 16, 4, _rt::NO_RIGHTS_CHECK)?
-                .map(_rt::ServerEnd::new),
+            server: _rt::codec::decode_optional_handle::<_rt::Handle>(
+                d,
+                offset + 16,
+                4,
+                _rt::NO_RIGHTS_CHECK,
+            )?
+            .map(_rt::ServerEnd::new),
             handles: _rt::codec::required(
                 match _rt::codec::decode_vector_header(d, offset + 24, depth, 4, Some(4))? {
                     #[allow(unused_variables)]
@@ -678,7 +693,7 @@ impl _rt::Wire for Resources {
                         let mut items0 = Vec::with_capacity(len0);
                         for i0 in 0..len0 {
                             items0.push(_rt::codec::required(
-                                _rt::codec::decode_optional_handle(
+                                _rt::codec::decode_optional_handle::<_rt::Handle>(
                                     d,
                                     body0 + i0 * 4,
                                     5,
@@ -1030,7 +1045,12 @@ impl _rt::Wire for StorageShareRequest {
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
             vmo: _rt::codec::required(
-                _rt::codec::decode_optional_handle(d, offset, 3, _rt::NO_RIGHTS_CHECK)?,
+                _rt::codec::decode_optional_handle::<_rt::Handle>(
+                    d,
+                    offset,
+                    3,
+                    _rt::NO_RIGHTS_CHECK,
+                )?,
                 offset,
             )?,
         })
@@ -1064,7 +1084,12 @@ impl _rt::Wire for StorageShareResponse {
     ) -> Result<Self, _rt::DecodeError> {
         Ok(Self {
             copy: _rt::codec::required(
-                _rt::codec::decode_optional_handle(d, offset, 3, _rt::NO_RIGHTS_CHECK)?,
+                _rt::codec::decode_optional_handle::<_rt::Handle>(
+                    d,
+                    offset,
+                    3,
+                    _rt::NO_RIGHTS_CHECK,
+                )?,
                 offset,
             )?,
         })
@@ -1435,7 +1460,7 @@ impl _rt::Wire for ResourceTable {
                     table.event =
                         _rt::codec::decode_envelope(d, envelope, depth, 4, |d, offset, depth| {
                             Ok(_rt::codec::required(
-                                _rt::codec::decode_optional_handle(
+                                _rt::codec::decode_optional_handle::<_rt::Handle>(
                                     d,
                                     offset,
                                     5,
@@ -1675,7 +1700,12 @@ impl _rt::Wire for ResourceUnion {
         match ordinal {
             1 => match _rt::codec::decode_envelope(d, offset + 8, depth, 4, |d, offset, depth| {
                 Ok(_rt::codec::required(
-                    _rt::codec::decode_optional_handle(d, offset, 3, _rt::NO_RIGHTS_CHECK)?,
+                    _rt::codec::decode_optional_handle::<_rt::Handle>(
+                        d,
+                        offset,
+                        3,
+                        _rt::NO_RIGHTS_CHECK,
+                    )?,
                     offset,
                 )?)
             })? {
