@@ -269,11 +269,10 @@ Targets (issue 6; goals, not test assertions):
 {targets}
 Reading the numbers:
 
-- Rows marked pending need what user space cannot do yet (create
-  processes); their Linux peers already run, so the table has its final
-  shape. Until processes can be created, our IPC round trip runs
-  between two threads of one process; the address-space switch a
-  second process adds is a handful of instructions.
+- The two-process round trips run between this program and
+  `bin/child-echo`, started with `zx-launch` in a child job (the same path
+  userboot uses); the thread rows show what the address-space switch of
+  a second process adds.
 - Instructions are not time: QEMU counts a page-table switch, an MSR
   write or one iteration of a `rep` instruction as one instruction each.
   The figures say how much work each path does, not what it costs on
@@ -285,10 +284,10 @@ Reading the numbers:
   most of its figure passes before its clock starts, in the XZ
   decompressor that unpacks the 8 MB `vmlinuz`; the kernel-clock row
   shows what follows.
-- Our `memcpy` and the kernel's user copies are `rep movsb`, its
-  zero-fills `rep stosb`: one byte per counted instruction, where
-  glibc's copy moves 16 bytes per SSE2 load and store. This dominates
-  the 64 KiB rows. On hardware with ERMSB the two are close.
+- Our `memcpy`, `memset` and the kernel's user copies move 8 bytes per
+  counted instruction (`rep movsq` / `rep stosq`, then the tail byte by
+  byte); glibc's copy moves 16 bytes per SSE2 load and store. QEMU counts
+  every `rep` iteration as one instruction.
 - Linux runs with Debian's default mitigations, which on the `qemu64`
   CPU model (an AMD model, so no page-table isolation) are retpolines,
   RSB filling on context switch and `swapgs` barriers.

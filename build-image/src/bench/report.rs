@@ -223,7 +223,7 @@ pub const TARGETS: &[(&str, &str, &str, f64)] = &[
         0.5,
     ),
     (
-        "the same, between two threads until processes can be created",
+        "the same between two threads of one process",
         "thread_roundtrip_0",
         "pipe_roundtrip_1",
         0.5,

@@ -12,9 +12,7 @@
 //! cases with the same iteration counts; `build-image/src/bench/cases.rs`
 //! says which case is compared with which.
 //!
-//! Known gaps: channel call round trips between two processes and
-//! process creation need kernel objects user space does not have yet; the table shows them as pending until this program prints
-//! them. To add one, run it with [`stats::Bench::run`] under the name
+//! To add a case, run it with [`stats::Bench::run`] under the name
 //! `cases.rs` gives it and the iteration count its Linux peer uses.
 #![no_std]
 #![no_main]
@@ -24,6 +22,7 @@ extern crate alloc;
 
 mod channel;
 mod port;
+mod process;
 mod stats;
 mod thread;
 mod tsc;
@@ -41,8 +40,7 @@ const ITERS_MEMCPY: usize = 1_000;
 const ITERS_MESSAGE: usize = 1_000;
 const ITERS_ROUNDTRIP: usize = 1_000;
 const ITERS_WAKEUP: usize = 1_000;
-/// For process create + start + exit (to come).
-#[allow(dead_code)]
+/// For process create + start + exit.
 const ITERS_PROCESS: usize = 100;
 
 const MAX_ITERS: usize = ITERS_SYSCALL;
@@ -93,6 +91,26 @@ fn main() -> i64 {
     channel::roundtrip(&mut bench, "thread_roundtrip_0", ITERS_ROUNDTRIP, 0);
     channel::roundtrip(&mut bench, "thread_roundtrip_64", ITERS_ROUNDTRIP, 64);
     port::wakeup(&mut bench, "port_wakeup", ITERS_WAKEUP);
+    match process::Launcher::new() {
+        Some(launcher) => {
+            process::roundtrip(
+                &launcher,
+                &mut bench,
+                "call_roundtrip_0",
+                ITERS_ROUNDTRIP,
+                0,
+            );
+            process::roundtrip(
+                &launcher,
+                &mut bench,
+                "call_roundtrip_64",
+                ITERS_ROUNDTRIP,
+                64,
+            );
+            process::create(&launcher, &mut bench, "process_create", ITERS_PROCESS);
+        }
+        None => println!("BENCH-ERROR process cases: no job or bootfs start-up handle"),
+    }
     // Ours only: where the round trip's instructions go.
     channel::roundtrip_phases(&mut bench, "roundtrip_0_step", ITERS_ROUNDTRIP);
 

@@ -45,10 +45,18 @@ impl UserSlice {
             .map_err(|_| Status::INVALID_ARGS)
     }
 
-    /// Copies the range into a new vector.
+    /// Copies the range into a new vector (without zero-filling it
+    /// first: the copy writes every byte).
     pub fn read_to_vec(&self) -> Result<alloc::vec::Vec<u8>, Status> {
-        let mut bytes = alloc::vec![0u8; self.len];
-        self.read(&mut bytes)?;
+        let mut bytes = alloc::vec::Vec::with_capacity(self.len);
+        // SAFETY: the spare capacity holds `len` bytes; the user range was
+        // validated. On success every byte was written, so `set_len` is
+        // sound; on failure the length stays 0.
+        unsafe {
+            usercopy::copy(bytes.as_mut_ptr(), self.address as *const u8, self.len)
+                .map_err(|_| Status::INVALID_ARGS)?;
+            bytes.set_len(self.len);
+        }
         Ok(bytes)
     }
 

@@ -191,12 +191,20 @@ impl ObjectBase {
                 return;
             }
             state.signals = signals;
-            let (woken, kept): (Vec<Observer>, Vec<Observer>) =
-                core::mem::take(&mut state.observers)
-                    .into_iter()
-                    .filter(Observer::alive)
-                    .partition(|observer| observer.trigger.intersects(signals));
-            state.observers = kept;
+            // The common case, nobody waiting, allocates nothing; otherwise
+            // the satisfied observers are moved out in place.
+            let mut woken = Vec::new();
+            let mut index = 0;
+            while index < state.observers.len() {
+                let observer = &state.observers[index];
+                if observer.trigger.intersects(signals) {
+                    woken.push(state.observers.swap_remove(index));
+                } else if !observer.alive() {
+                    state.observers.swap_remove(index);
+                } else {
+                    index += 1;
+                }
+            }
             (woken, signals)
         };
         for observer in woken {

@@ -14,8 +14,14 @@ core::arch::global_asm!(
     /* user_copy(dst: rdi, src: rsi, len: rdx) -> rax: 0 ok, 1 faulted */
 user_copy:
     mov %rdx, %rcx
-    .globl user_copy_instruction
-user_copy_instruction:
+    shr $3, %rcx
+    .globl user_copy_words
+user_copy_words:
+    rep movsq
+    mov %rdx, %rcx
+    and $7, %rcx
+    .globl user_copy_bytes
+user_copy_bytes:
     rep movsb
     xor %eax, %eax
     ret
@@ -29,7 +35,8 @@ user_copy_fault:
 
 extern "C" {
     fn user_copy(dst: *mut u8, src: *const u8, len: usize) -> u64;
-    static user_copy_instruction: u8;
+    static user_copy_words: u8;
+    static user_copy_bytes: u8;
     static user_copy_fault: u8;
 }
 
@@ -54,9 +61,10 @@ pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), CopyF
 /// Called for a kernel-mode page fault: if it happened inside the copy
 /// routine, resume at its error exit and report `true`.
 pub fn recover(frame: &mut super::trap::TrapFrame) -> bool {
-    let instruction = core::ptr::addr_of!(user_copy_instruction) as u64;
+    let words = core::ptr::addr_of!(user_copy_words) as u64;
+    let bytes = core::ptr::addr_of!(user_copy_bytes) as u64;
     let fault = core::ptr::addr_of!(user_copy_fault) as u64;
-    if frame.rip == instruction {
+    if frame.rip == words || frame.rip == bytes {
         frame.rip = fault;
         true
     } else {
