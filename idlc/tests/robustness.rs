@@ -105,3 +105,16 @@ fn long_dependency_chains_are_bounded() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].code, idlc::diagnostics::ErrorCode::NestingTooDeep);
 }
+
+/// A constant of 100,000 `|` terms is evaluated without deep recursion.
+#[test]
+fn long_or_chains_are_balanced() {
+    let terms = vec!["1"; 100_000].join(" | ");
+    let mut sources = SourceMap::new();
+    sources.add(
+        "or.idl",
+        format!("library or;\nconst X uint32 = {terms};\n"),
+    );
+    let ir = idlc::compile(&sources, &Default::default()).unwrap();
+    assert_eq!(ir.libraries[0].consts[0].value, serde_json::json!(1));
+}

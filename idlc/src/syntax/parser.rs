@@ -539,12 +539,8 @@ impl Walker {
     }
 
     fn constant(&mut self, pair: Pair<Rule>) -> Constant {
-        let mut terms = pair.into_inner().map(|t| self.constant_term(t));
-        let first = terms.next().expect("term");
-        terms.fold(first, |left, right| {
-            let span = left.span().to(right.span());
-            Constant::Or(Box::new(left), Box::new(right), span)
-        })
+        let terms: Vec<Constant> = pair.into_inner().map(|t| self.constant_term(t)).collect();
+        balanced_or(terms)
     }
 
     fn constant_term(&mut self, pair: Pair<Rule>) -> Constant {
@@ -687,6 +683,18 @@ impl Walker {
             span: self.span(&pair),
         }
     }
+}
+
+/// Combines `a | b | c | …` into a balanced tree, so that evaluating (and
+/// dropping) a long chain recurses only logarithmically deep.
+fn balanced_or(mut terms: Vec<Constant>) -> Constant {
+    if terms.len() <= 1 {
+        return terms.pop().expect("the grammar yields at least one term");
+    }
+    let right = terms.split_off(terms.len() / 2);
+    let (left, right) = (balanced_or(terms), balanced_or(right));
+    let span = left.span().to(right.span());
+    Constant::Or(Box::new(left), Box::new(right), span)
 }
 
 #[cfg(test)]
