@@ -7,8 +7,11 @@
 //! - [`image`]: assembling `target/images/<product>/` (kernel + bootfs);
 //! - [`qemu`]: booting an image, with a timeout and the guest's exit status;
 //! - [`systest`]: the system tests, shared by `build-image test` and
-//!   `cargo test`.
+//!   `cargo test`;
+//! - [`abi`]: the syscall ABI backend, generating `zx-abi` and
+//!   `docs/syscalls.md` from `idl/zx.idl` (`build-image gen-abi`).
 
+pub mod abi;
 pub mod bench;
 pub mod cargo;
 pub mod image;

@@ -72,6 +72,9 @@ enum Command {
         #[arg(long)]
         no_docs: bool,
     },
+    /// Regenerate sdk/zx-abi/src/generated.rs and docs/syscalls.md from
+    /// idl/zx.idl (the syscall ABI's single source).
+    GenAbi,
 }
 
 fn main() -> ExitCode {
@@ -196,6 +199,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::GenAbi => {
+            let generated = build_image::abi::generate_from_workspace(&root)?;
+            let changed = build_image::abi::write(&root, &generated)?;
+            for (path, _) in generated.files() {
+                let state = if changed.contains(&path) {
+                    "written"
+                } else {
+                    "unchanged"
+                };
+                println!("build-image: {path} {state}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
