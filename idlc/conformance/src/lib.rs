@@ -40,6 +40,8 @@ pub mod owned {
 
     /// Handles closed so far (by drop).
     pub static CLOSED: AtomicUsize = AtomicUsize::new(0);
+    /// Rights reductions requested so far.
+    pub static REDUCED: AtomicUsize = AtomicUsize::new(0);
 
     #[derive(Debug, Default, PartialEq)]
     pub struct TrackedHandle(u32);
@@ -53,6 +55,11 @@ pub mod owned {
         }
         fn raw(&self) -> u32 {
             self.0
+        }
+        fn reduce_rights(self, rights: u32) -> Result<Self, idlc_runtime::DecodeError> {
+            REDUCED.fetch_add(1, Ordering::SeqCst);
+            let _ = rights;
+            Ok(self)
         }
     }
 

@@ -475,7 +475,7 @@ fn build_rs_output_matches_the_goldens() {
 
 #[test]
 fn owned_handles_close_on_drop_and_move_on_encode() {
-    use idlc_conformance::owned::{test_conformance as owned, TrackedHandle, CLOSED};
+    use idlc_conformance::owned::{test_conformance as owned, TrackedHandle, CLOSED, REDUCED};
     use idlc_runtime::OwnedHandle;
     use std::sync::atomic::Ordering;
 
@@ -493,8 +493,32 @@ fn owned_handles_close_on_drop_and_move_on_encode() {
             rights: 0,
         },
     ];
+    let reduced = REDUCED.load(Ordering::SeqCst);
     let value: owned::Handles = decode(&bytes, &mut infos).unwrap();
     assert_eq!(value.vmo.raw(), 7);
+    // The VMO arrived with exactly READ; the event (no rights required)
+    // is not reduced.
+    assert_eq!(REDUCED.load(Ordering::SeqCst) - reduced, 0);
+    let mut more = [HandleInfo {
+        handle: Handle::from_raw(7),
+        object_type: 3,
+        rights: 0xc,
+    }];
+    let extra: owned::Handles = decode(
+        &bytes[..4]
+            .iter()
+            .chain(&[0u8; 4])
+            .copied()
+            .collect::<Vec<_>>(),
+        &mut more,
+    )
+    .unwrap();
+    assert_eq!(
+        REDUCED.load(Ordering::SeqCst) - reduced,
+        1,
+        "READ|WRITE reduced to READ"
+    );
+    std::mem::forget(extra);
     drop(value);
     assert_eq!(
         CLOSED.load(Ordering::SeqCst) - before,

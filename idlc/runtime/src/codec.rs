@@ -313,7 +313,11 @@ pub fn decode_optional_handle<H: OwnedHandle>(
                     actual: info.rights,
                 });
             }
-            Ok(Some(H::from_raw(info.handle.into_raw())))
+            let handle = H::from_raw(info.handle.into_raw());
+            if rights != NO_RIGHTS_CHECK && info.rights != rights {
+                return Ok(Some(handle.reduce_rights(rights)?));
+            }
+            Ok(Some(handle))
         }
         _ => Err(DecodeError::InvalidHandleMarker { offset }),
     }

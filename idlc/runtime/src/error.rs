@@ -25,6 +25,8 @@ pub enum DecodeError {
     WrongHandleType { expected: u32, actual: u32 },
     /// A handle lacks rights the type requires.
     MissingRights { required: u32, actual: u32 },
+    /// The handle type could not reduce a handle's rights.
+    RightsReductionFailed { rights: u32 },
     /// A string is not UTF-8.
     InvalidUtf8 { offset: usize },
     /// A vector or string is longer than its bound.
@@ -80,6 +82,9 @@ impl fmt::Display for DecodeError {
             }
             DecodeError::MissingRights { required, actual } => {
                 write!(f, "handle rights {actual:#x} lack required {required:#x}")
+            }
+            DecodeError::RightsReductionFailed { rights } => {
+                write!(f, "cannot reduce handle rights to {rights:#x}")
             }
             DecodeError::InvalidUtf8 { offset } => write!(f, "invalid UTF-8 at {offset}"),
             DecodeError::TooLong { len, max } => write!(f, "length {len} exceeds bound {max}"),

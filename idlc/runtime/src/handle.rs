@@ -54,6 +54,18 @@ pub trait OwnedHandle: Default + core::fmt::Debug + PartialEq {
     /// Gives up ownership of the raw value without closing it.
     fn into_raw(self) -> u32;
     fn raw(&self) -> u32;
+
+    /// Called when a received handle has more rights than its type asks
+    /// for: kernel handle types replace the handle with one that has only
+    /// `rights`. The default keeps the handle as it is (plain numbers have
+    /// no rights to reduce).
+    fn reduce_rights(self, rights: u32) -> Result<Self, crate::DecodeError>
+    where
+        Self: Sized,
+    {
+        let _ = rights;
+        Ok(self)
+    }
 }
 
 impl OwnedHandle for Handle {

@@ -23,9 +23,9 @@
 //! the same layout in memory as on the wire, so generated code derives
 //! `zerocopy` traits for them and encodes or decodes them with one copy.
 //!
-//! Known gaps: handle rights are checked but not reduced (a transport that
-//! can reduce rights should do it before handing handles to the decoder);
-//! dropping a [`Handle`] does not close it — generated code can instead
+//! Handle rights are checked, and reduced through
+//! [`OwnedHandle::reduce_rights`] when a handle carries more than its type
+//! asks for. Known gaps: dropping a [`Handle`] does not close it — generated code can instead
 //! hold any [`OwnedHandle`], such as the SDK's kernel handles, which do.
 
 #![cfg_attr(not(test), no_std)]
