@@ -540,3 +540,26 @@ fn owned_handles_close_on_drop_and_move_on_encode() {
     );
     assert_eq!(handles[0].handle, Handle::from_raw(9));
 }
+
+#[test]
+fn plain_structs_decode_in_place() {
+    #[repr(C, align(8))]
+    struct Aligned([u8; 16]);
+    let message = Aligned([5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let inner: &Inner = idlc_runtime::view(&message.0[..8]).unwrap();
+    assert_eq!(inner.x, 5);
+    assert_eq!(
+        idlc_runtime::view::<Inner>(&message.0),
+        Err(DecodeError::ExtraBytes { count: 8 })
+    );
+    let mut padded = Aligned([0; 16]);
+    padded.0[5] = 1;
+    assert_eq!(
+        idlc_runtime::view::<Inner>(&padded.0[..8]),
+        Err(DecodeError::NonZeroPadding { offset: 5 })
+    );
+    assert_eq!(
+        idlc_runtime::view::<Inner>(&message.0[1..9]),
+        Err(DecodeError::Misaligned)
+    );
+}

@@ -27,6 +27,8 @@ pub enum DecodeError {
     MissingRights { required: u32, actual: u32 },
     /// The handle type could not reduce a handle's rights.
     RightsReductionFailed { rights: u32 },
+    /// An in-place view needs bytes aligned for the type.
+    Misaligned,
     /// A string is not UTF-8.
     InvalidUtf8 { offset: usize },
     /// A vector or string is longer than its bound.
@@ -86,6 +88,7 @@ impl fmt::Display for DecodeError {
             DecodeError::RightsReductionFailed { rights } => {
                 write!(f, "cannot reduce handle rights to {rights:#x}")
             }
+            DecodeError::Misaligned => f.write_str("bytes are not aligned for an in-place view"),
             DecodeError::InvalidUtf8 { offset } => write!(f, "invalid UTF-8 at {offset}"),
             DecodeError::TooLong { len, max } => write!(f, "length {len} exceeds bound {max}"),
             DecodeError::MaxDepthExceeded => f.write_str("out-of-line nesting exceeds 32"),

@@ -83,6 +83,33 @@ pub fn encode<T: Wire>(
     value.encode(&mut encoder, offset, 0)
 }
 
+/// Borrows a standalone message whose primary object is a plain type
+/// (see [`Plain`]) in place, without copying. Everything is still checked:
+/// the message must hold exactly `T` and its zeroed padding to 8 bytes, and
+/// the bytes must be aligned for `T` in memory (message buffers normally
+/// are; [`DecodeError::Misaligned`] otherwise, and [`decode`] still works).
+pub fn view<T: Plain + zerocopy::KnownLayout>(bytes: &[u8]) -> Result<&T, DecodeError> {
+    let padded = T::INLINE_SIZE.div_ceil(8) * 8;
+    if bytes.len() < padded {
+        return Err(DecodeError::OutOfBounds {
+            offset: 0,
+            len: padded,
+        });
+    }
+    if bytes.len() > padded {
+        return Err(DecodeError::ExtraBytes {
+            count: bytes.len() - padded,
+        });
+    }
+    let (object, padding) = bytes.split_at(T::INLINE_SIZE);
+    if let Some(i) = padding.iter().position(|b| *b != 0) {
+        return Err(DecodeError::NonZeroPadding {
+            offset: T::INLINE_SIZE + i,
+        });
+    }
+    T::ref_from_bytes(object).map_err(|_| DecodeError::Misaligned)
+}
+
 /// Decodes a standalone (headerless) message, requiring every byte and
 /// every handle to be used.
 pub fn decode<T: Wire>(bytes: &[u8], handles: &mut [HandleInfo]) -> Result<T, DecodeError> {
