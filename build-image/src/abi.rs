@@ -121,6 +121,8 @@ pub struct Abi {
     pub bits: Vec<Bits>,
     /// Named structures syscalls point to.
     pub structs: Vec<Struct>,
+    /// Constants of primitive types (limits, options, special values).
+    pub constants: Vec<Constant>,
     /// The syscalls; `syscalls[n].number == n`.
     pub syscalls: Vec<Syscall>,
 }
@@ -152,6 +154,44 @@ pub struct Bits {
     /// Library constants of this type: other names for a bit, or unions.
     pub constants: Vec<Member>,
 }
+
+#[derive(Debug)]
+pub struct Constant {
+    pub name: String,
+    pub doc: String,
+    /// The IDL type, e.g. `uint64`.
+    pub idl_type: Primitive,
+    /// The Rust type: the IDL type's, or the `@rust_type` override.
+    pub rust_type: String,
+    pub value: i128,
+}
+
+impl Constant {
+    /// The value as a Rust literal: decimal when small or negative, else
+    /// hexadecimal in groups of four digits.
+    fn literal(&self) -> String {
+        if self.value < 0x10000 {
+            return self.value.to_string();
+        }
+        let digits = format!("{:x}", self.value);
+        let mut groups = Vec::new();
+        let mut end = digits.len();
+        while end > 0 {
+            let start = end.saturating_sub(4);
+            groups.push(&digits[start..end]);
+            end = start;
+        }
+        groups.reverse();
+        format!("0x{}", groups.join("_"))
+    }
+}
+
+/// The `@rust_type` overrides a constant may use, and what they mean.
+const RUST_TYPE_OVERRIDES: [(&str, &str); 3] = [
+    ("usize", "usize"),
+    ("HandleValue", "crate::HandleValue"),
+    ("Time", "crate::Time"),
+];
 
 #[derive(Debug)]
 pub struct Struct {
@@ -491,6 +531,52 @@ impl Abi {
             });
         }
 
+        let mut constants = Vec::new();
+        for decl in &library.consts {
+            let context = || format!("constant `{}`", decl.name);
+            let idl_type = match &decl.ty.kind {
+                TypeKind::Primitive { subtype } => *subtype,
+                TypeKind::Identifier {
+                    decl_kind: DeclKind::Bits,
+                    ..
+                } => continue, // a member of its bits type, above
+                _ => bail!(
+                    "{}: only integer and bits constants are supported",
+                    context()
+                ),
+            };
+            let value = decl
+                .value
+                .as_i64()
+                .map(i128::from)
+                .or_else(|| decl.value.as_u64().map(i128::from))
+                .with_context(|| format!("{}: not an integer", context()))?;
+            let rust_type = match attribute(&decl.attributes, "rust_type") {
+                None => primitive_rust(idl_type).to_string(),
+                Some(attribute) => {
+                    let name = attribute_string(attribute).unwrap_or_default();
+                    let (_, rust) = RUST_TYPE_OVERRIDES
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .with_context(|| {
+                            format!(
+                                "{}: @rust_type(\"{name}\") is not one of {}",
+                                context(),
+                                RUST_TYPE_OVERRIDES.map(|(n, _)| n).join(", ")
+                            )
+                        })?;
+                    rust.to_string()
+                }
+            };
+            constants.push(Constant {
+                name: short(&decl.name).to_string(),
+                doc: doc(&decl.attributes),
+                idl_type,
+                rust_type,
+                value,
+            });
+        }
+
         let structs_by_name: BTreeMap<&str, &ir::Struct> = library
             .structs
             .iter()
@@ -650,6 +736,7 @@ impl Abi {
             enums,
             bits,
             structs,
+            constants,
             syscalls,
         })
     }
@@ -868,6 +955,18 @@ fn render_rust(abi: &Abi) -> Result<String> {
             decl.name, decl.size
         );
     }
+
+    for constant in &abi.constants {
+        rust_doc(&mut out, "", &constant.doc);
+        let _ = writeln!(
+            out,
+            "pub const {}: {} = {};",
+            constant.name,
+            constant.rust_type,
+            constant.literal()
+        );
+    }
+    out.push('\n');
 
     out.push_str(
         "/// System-call numbers, in `idl/zx.idl` order. Arguments are listed in\n\
@@ -1128,6 +1227,17 @@ fn render_docs(abi: &Abi) -> String {
             );
         }
         out.push('\n');
+    }
+    out.push_str("## Constants\n\n| name | type | value | meaning |\n|---|---|---|---|\n");
+    for constant in &abi.constants {
+        let _ = writeln!(
+            out,
+            "| `{}` | `{}` | `{}` | {} |",
+            constant.name,
+            constant.rust_type.trim_start_matches("crate::"),
+            constant.literal(),
+            cell(&constant.doc)
+        );
     }
     let trimmed = out.trim_end().len();
     out.truncate(trimmed);

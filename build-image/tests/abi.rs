@@ -239,6 +239,12 @@ resource_definition Handle : uint32 {
         ),
         ("/// Doc.\nstrict A(struct { x uint64; });", "@noreturn"),
         ("strict A() -> () error Status;", "doc comment"),
+        (
+            "/// Doc.\nstrict A(struct { x uint32; }) -> () error Status;\n};\n\
+             @rust_type(\"String\") const C uint32 = 1;\n\
+             @transport(\"Channel\") closed protocol Other {",
+            "@rust_type(\"String\")",
+        ),
     ];
     for (method, expected) in cases {
         let text = format!(
@@ -249,7 +255,8 @@ resource_definition Handle : uint32 {
             Err(error) => format!("{error:#}"),
         };
         assert!(
-            error.contains(expected) && error.contains("syscall 0 `a`"),
+            error.contains(expected)
+                && (error.contains("syscall 0 `a`") || error.contains("constant `zx/C`")),
             "for\n{method}\nexpected an error about {expected:?}, got: {error}"
         );
     }

@@ -314,6 +314,41 @@ pub struct SignalPacket {
 
 const _: () = assert!(core::mem::size_of::<SignalPacket>() == 32);
 
+/// The value that is never a handle.
+pub const HANDLE_INVALID: crate::HandleValue = 0;
+/// A deadline that never passes.
+pub const TIME_INFINITE: crate::Time = 0x7fff_ffff_ffff_ffff;
+/// The clock timers use.
+pub const CLOCK_MONOTONIC: u32 = 0;
+/// Largest channel message, in bytes (as in Zircon).
+pub const CHANNEL_MAX_MSG_BYTES: usize = 0x1_0000;
+/// Most handles in one channel message (as in Zircon).
+pub const CHANNEL_MAX_MSG_HANDLES: usize = 64;
+/// Most items in one `object_wait_many`.
+pub const WAIT_MANY_MAX_ITEMS: usize = 64;
+/// Longest thread or process name, in bytes.
+pub const MAX_NAME_LEN: usize = 32;
+/// Largest single `debug_write`, in bytes.
+pub const DEBUG_WRITE_MAX: usize = 4096;
+/// A port packet's type: queued by `port_queue`.
+pub const PACKET_USER: u32 = 0;
+/// A port packet's type: an `object_wait_async` registration fired.
+pub const PACKET_SIGNAL_ONE: u32 = 1;
+/// `vmo_create` option: the VMO can change size.
+pub const VMO_RESIZABLE: u32 = 2;
+/// Largest VMO, in bytes.
+pub const VMO_MAX_SIZE: u64 = 0x10_0000_0000;
+/// Exit code of a process killed with `task_kill` (or with its job).
+pub const RETCODE_SYSCALL_KILL: i64 = -1024;
+/// Exit code of a process the kernel killed after an exception.
+pub const RETCODE_EXCEPTION_KILL: i64 = -1028;
+/// Where a process's root VMAR starts: the first 64 KiB stay unmapped so
+/// that null-pointer accesses fault.
+pub const ROOT_VMAR_BASE: u64 = 0x1_0000;
+/// First address above user space: user pointers must lie entirely below
+/// it. (The top of the lower canonical half, less one guard page.)
+pub const USER_ADDRESS_LIMIT: u64 = 0x7fff_ffff_f000;
+
 /// System-call numbers, in `idl/zx.idl` order. Arguments are listed in
 /// register order (`rdi, rsi, rdx, r10, r8, r9, r12, r13`); `*mut` arguments
 /// are user pointers the kernel writes. `docs/syscalls.md` has the tables.

@@ -12,16 +12,17 @@
 //! instruction itself; every other register is preserved.
 //!
 //! The ABI is declared once, in `idl/zx.idl`; `build-image gen-abi` generates
-//! `src/generated.rs` from it (syscall numbers and names, [`Status`], [`Rights`],
-//! [`Signals`], [`VmOptions`], [`ObjectType`] and the structures syscalls
-//! point to) together with the manual, `docs/syscalls.md`. A golden test
-//! (`cargo test -p build-image --test abi`) keeps the checked-in copies in
-//! step. What the IDL does not declare is written here by hand: the default
-//! rights of new objects, the `object_get_info` records, the start-up
-//! message ("processargs"), and constants.
+//! `src/generated.rs` from it (syscall numbers and names, [`Status`],
+//! [`Rights`], [`Signals`], [`VmOptions`], [`ObjectType`], the structures
+//! syscalls point to, and the ABI's constants) together with the manual,
+//! `docs/syscalls.md`. A golden test (`cargo test -p build-image --test
+//! abi`) keeps the checked-in copies in step. What the IDL does not declare
+//! is written here by hand: the `HandleValue` and `Time` types, the default
+//! rights of new objects, the `object_get_info` records, the exception
+//! report, the start-up message ("processargs") and the guest exit codes.
 //!
-//! Known gap: the constants below (limits, packet types, options) are not
-//! in the IDL yet, and the kernel still dispatches on the numbers by hand.
+//! Known gap: the kernel still dispatches on the numbers by hand; user
+//! stubs and the dispatch table are not generated yet.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -61,23 +62,8 @@ impl core::fmt::Display for Status {
 /// with a per-process secret and never reused while the process lives.
 pub type HandleValue = u32;
 
-/// The value that is never a handle.
-pub const HANDLE_INVALID: HandleValue = 0;
-
 /// A point in monotonic time, in nanoseconds since boot.
 pub type Time = i64;
-
-/// A deadline that never passes.
-pub const TIME_INFINITE: Time = i64::MAX;
-
-/// Largest channel message, in bytes (as in Zircon).
-pub const CHANNEL_MAX_MSG_BYTES: usize = 65536;
-/// Most handles in one channel message (as in Zircon).
-pub const CHANNEL_MAX_MSG_HANDLES: usize = 64;
-/// Most items in one `object_wait_many`.
-pub const WAIT_MANY_MAX_ITEMS: usize = 64;
-/// Longest thread name.
-pub const MAX_NAME_LEN: usize = 32;
 
 impl Rights {
     /// Default rights of a new channel endpoint (not duplicable, as in Zircon).
@@ -155,22 +141,6 @@ impl Rights {
             | Rights::MANAGE_THREAD.bits(),
     );
 }
-
-/// A port packet's type: queued by `port_queue`.
-pub const PACKET_USER: u32 = 0;
-/// A port packet's type: an `object_wait_async` registration fired.
-pub const PACKET_SIGNAL_ONE: u32 = 1;
-
-/// `vmo_create` option: the VMO can change size.
-pub const VMO_RESIZABLE: u32 = 1 << 1;
-
-/// Largest VMO, in bytes.
-pub const VMO_MAX_SIZE: u64 = 1 << 36;
-
-/// Exit code of a process killed with `task_kill` (or with its job).
-pub const RETCODE_SYSCALL_KILL: i64 = -1024;
-/// Exit code of a process the kernel killed after an exception.
-pub const RETCODE_EXCEPTION_KILL: i64 = -1028;
 
 /// What an exception channel receives when a thread faults.
 #[derive(
@@ -300,9 +270,6 @@ pub mod processargs {
     }
 }
 
-/// The clock timers use.
-pub const CLOCK_MONOTONIC: u32 = 0;
-
 /// `object_get_info` topics and their records.
 pub mod info {
     /// Topic: [`HandleBasic`] about the handle itself.
@@ -387,17 +354,6 @@ pub mod info {
         pub mapped_bytes: u64,
     }
 }
-
-/// Largest single `debug_write`, in bytes.
-pub const DEBUG_WRITE_MAX: usize = 4096;
-
-/// Where a process's root VMAR starts: the first 64 KiB stay unmapped so
-/// that null-pointer accesses fault.
-pub const ROOT_VMAR_BASE: u64 = 0x1_0000;
-
-/// First address above user space: user pointers must lie entirely below it.
-/// (The top of the lower canonical half, less one guard page.)
-pub const USER_ADDRESS_LIMIT: u64 = 0x0000_7fff_ffff_f000;
 
 /// How a guest tells the host harness that it is done: the status written
 /// to QEMU's `isa-debug-exit` port, which makes QEMU exit with
