@@ -624,6 +624,7 @@ impl Abi {
             if !seen.insert(name.clone()) {
                 bail!("{}: the name is used twice", context());
             }
+            check_attributes(&method.attributes, &["noreturn"]).with_context(context)?;
             let noreturn = attribute(&method.attributes, "noreturn").is_some();
             let returns = match (method.kind, noreturn, method.has_error) {
                 (MethodKind::OneWay, true, _) => Returns::Never,
@@ -679,9 +680,10 @@ impl Abi {
                         .get(success.as_str())
                         .with_context(|| format!("{}: the response must be a struct", context()))?;
                     for member in &success.members {
-                        let ty = value_type(&member.ty).with_context(|| {
-                            format!("{}, out argument `{}`", context(), member.name)
-                        })?;
+                        let context = || format!("{}, out argument `{}`", context(), member.name);
+                        check_attributes(&member.attributes, &["nullable"])
+                            .with_context(context)?;
+                        let ty = value_type(&member.ty).with_context(context)?;
                         arguments.push(Argument {
                             name: member.name.clone(),
                             doc: doc(&member.attributes),
@@ -765,7 +767,24 @@ fn value_type(ty: &ir::Type) -> Result<ValueType> {
     })
 }
 
+/// Refuses attributes this backend does not know: idlc keeps unknown
+/// attributes for backends without checking them, so a misspelt
+/// `@user_ni` would otherwise silently turn a pointer into a number.
+fn check_attributes(attributes: &[ir::Attribute], known: &[&str]) -> Result<()> {
+    for attribute in attributes {
+        if attribute.name != "doc" && !known.contains(&attribute.name.as_str()) {
+            bail!(
+                "unknown attribute @{} here (known: {})",
+                attribute.name,
+                known.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
 fn request_argument(member: &ir::StructMember, pointees: &BTreeSet<String>) -> Result<Argument> {
+    check_attributes(&member.attributes, &["user_in", "user_out", "user_inout"])?;
     let ty = value_type(&member.ty)?;
     let pointers: Vec<(Direction, &ir::Attribute)> = [
         (Direction::In, "user_in"),
@@ -797,9 +816,6 @@ fn request_argument(member: &ir::StructMember, pointees: &BTreeSet<String>) -> R
         }
         _ => bail!("at most one of @user_in, @user_out, @user_inout"),
     };
-    if attribute(&member.attributes, "nullable").is_some() {
-        bail!("@nullable is for out arguments (response members)");
-    }
     Ok(Argument {
         name: member.name.clone(),
         doc: doc(&member.attributes),

@@ -240,6 +240,10 @@ resource_definition Handle : uint32 {
         ("/// Doc.\nstrict A(struct { x uint64; });", "@noreturn"),
         ("strict A() -> () error Status;", "doc comment"),
         (
+            "/// Doc.\nstrict A(struct { @user_ni(\"u8\") p uint64; }) -> () error Status;",
+            "unknown attribute @user_ni",
+        ),
+        (
             "/// Doc.\nstrict A(struct { x uint32; }) -> () error Status;\n};\n\
              @rust_type(\"String\") const C uint32 = 1;\n\
              @transport(\"Channel\") closed protocol Other {",

@@ -314,6 +314,36 @@ pub struct SignalPacket {
 
 const _: () = assert!(core::mem::size_of::<SignalPacket>() == 32);
 
+/// What an exception channel receives when a thread faults.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    zerocopy::FromBytes,
+    zerocopy::IntoBytes,
+    zerocopy::Immutable,
+)]
+#[repr(C)]
+pub struct ExceptionReport {
+    /// Koid of the faulting process.
+    pub process_koid: u64,
+    /// Koid of the faulting thread.
+    pub thread_koid: u64,
+    /// The exception vector (14 = page fault, 13 = general protection...).
+    pub vector: u64,
+    /// The CPU's error code.
+    pub error_code: u64,
+    /// The faulting address (CR2) for page faults.
+    pub address: u64,
+    /// The faulting instruction.
+    pub rip: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<ExceptionReport>() == 48);
+
 /// The value that is never a handle.
 pub const HANDLE_INVALID: crate::HandleValue = 0;
 /// A deadline that never passes.

@@ -18,8 +18,7 @@
 //! `docs/syscalls.md`. A golden test (`cargo test -p build-image --test
 //! abi`) keeps the checked-in copies in step. What the IDL does not declare
 //! is written here by hand: the `HandleValue` and `Time` types, the default
-//! rights of new objects, the `object_get_info` records, the exception
-//! report, the start-up message ("processargs") and the guest exit codes.
+//! rights of new objects, the `object_get_info` records, the start-up message ("processargs") and the guest exit codes.
 //!
 //! Known gap: the kernel still dispatches on the numbers by hand; user
 //! stubs and the dispatch table are not generated yet.
@@ -140,34 +139,6 @@ impl Rights {
             | Rights::SIGNAL.bits()
             | Rights::MANAGE_THREAD.bits(),
     );
-}
-
-/// What an exception channel receives when a thread faults.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    zerocopy::FromBytes,
-    zerocopy::IntoBytes,
-    zerocopy::Immutable,
-)]
-#[repr(C)]
-pub struct ExceptionReport {
-    /// Koid of the faulting process.
-    pub process_koid: u64,
-    /// Koid of the faulting thread.
-    pub thread_koid: u64,
-    /// The exception vector (14 = page fault, 13 = general protection...).
-    pub vector: u64,
-    /// The CPU's error code.
-    pub error_code: u64,
-    /// The faulting address (CR2) for page faults.
-    pub address: u64,
-    /// The faulting instruction.
-    pub rip: u64,
 }
 
 /// The start-up message protocol ("processargs"): the first message on a
