@@ -116,6 +116,33 @@ pub fn wake(thread: &Arc<Thread>, token: u64, reason: WakeReason) -> bool {
     true
 }
 
+/// Hands `message` to `thread`, blocked in `channel_call` with `token`, and
+/// wakes it; gives the message back if the thread no longer waits there.
+pub fn deliver_reply(
+    thread: &Arc<Thread>,
+    token: u64,
+    message: crate::object::channel::Message,
+) -> Result<(), crate::object::channel::Message> {
+    {
+        let mut inner = thread.inner.lock();
+        let waiting = inner.state == ThreadState::Blocked && inner.wake.is_none();
+        let wait = match inner.wait.as_mut() {
+            Some(wait) if waiting && wait.token == token => wait,
+            _ => return Err(message),
+        };
+        let crate::object::thread::WaitKind::Call { reply, .. } = &mut wait.kind else {
+            return Err(message);
+        };
+        *reply = Some(message);
+        inner.wake = Some(WakeReason::Signaled {
+            index: 0,
+            observed: zx_abi::Signals::CHANNEL_READABLE,
+        });
+    }
+    make_runnable(thread);
+    Ok(())
+}
+
 /// Fires `timer` at `deadline` unless cancelled.
 pub fn add_timer_deadline(deadline: Time, token: u64, timer: Weak<Timer>) {
     SCHED

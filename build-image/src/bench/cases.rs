@@ -156,13 +156,13 @@ pub const ROWS: &[Row] = &[
     ),
     pending(
         "IPC round trip, two processes, 0 B (vs pipe, 1 B)",
-        ("call_roundtrip_0", "channel write + wait + read, echoed by a child process"),
+        ("call_roundtrip_0", "channel_call (4-byte txid, no payload), echoed by a child process"),
         ("pipe_roundtrip_1", "pipe write + read, echoed by the child"),
         None,
     ),
     pending(
         "IPC round trip, two processes, 0 B (vs unix socket)",
-        ("call_roundtrip_0", "channel write + wait + read, echoed by a child process"),
+        ("call_roundtrip_0", "channel_call (4-byte txid, no payload), echoed by a child process"),
         (
             "unix_roundtrip_0",
             "unix SOCK_SEQPACKET write + read, echoed",
@@ -171,7 +171,7 @@ pub const ROWS: &[Row] = &[
     ),
     pending(
         "IPC round trip, two processes, 64 B (vs pipe)",
-        ("call_roundtrip_64", "channel write + wait + read, echoed by a child process"),
+        ("call_roundtrip_64", "channel_call (4-byte txid + 64 B), echoed by a child process"),
         (
             "pipe_roundtrip_64",
             "pipe write + read, echoed by the child",
@@ -180,7 +180,7 @@ pub const ROWS: &[Row] = &[
     ),
     pending(
         "IPC round trip, two processes, 64 B (vs unix socket)",
-        ("call_roundtrip_64", "channel write + wait + read, echoed by a child process"),
+        ("call_roundtrip_64", "channel_call (4-byte txid + 64 B), echoed by a child process"),
         (
             "unix_roundtrip_64",
             "unix SOCK_SEQPACKET write + read, echoed",

@@ -99,7 +99,7 @@ fn main() -> i64 {
                 "call_roundtrip_0",
                 ITERS_ROUNDTRIP,
                 0,
-            );
+            ); // payload bytes; the 4-byte txid comes on top
             process::roundtrip(
                 &launcher,
                 &mut bench,

@@ -50,7 +50,8 @@ impl Launcher {
     }
 }
 
-/// Round trips of a `size`-byte message to an echo process.
+/// `channel_call` round trips of a `size`-byte message (at least the
+/// 4-byte transaction id) to an echo process.
 pub fn roundtrip(
     launcher: &Launcher,
     bench: &mut Bench,
@@ -75,24 +76,22 @@ fn run_roundtrip(
         &[CHILD, "mirror"],
         vec![(processargs::USER_BASE, theirs.into_handle())],
     )?;
-    let message = [0xa5u8; 64];
-    let mut reply = [0u8; 64];
+    // The payload follows the 4-byte transaction id the kernel fills in.
+    let message = [0xa5u8; 4 + 64];
+    let size = 4 + size;
+    let mut reply = zx::MessageBuf::default();
     let deadline = zx::deadline_after(PATIENCE_NANOS);
     let mut failure = None;
     bench.run_timed(name, iterations, |_| {
         if failure.is_some() {
             return 0;
         }
-        let mut needed = (0, 0);
         let start = tsc::read();
-        let result = ours
-            .write(&message[..size], Vec::new())
-            .and_then(|()| ours.wait_one(Signals::CHANNEL_READABLE, deadline))
-            .and_then(|_| ours.read_raw(&mut reply, &mut [], &mut needed));
+        let result = ours.call(&message[..size], Vec::new(), deadline, &mut reply);
         let end = tsc::read();
         match result {
-            Ok((bytes, _)) if bytes == size => {}
-            Ok(_) => failure = Some(Status::INTERNAL),
+            Ok(()) if reply.bytes.len() == size => {}
+            Ok(()) => failure = Some(Status::INTERNAL),
             Err(status) => failure = Some(status),
         }
         end - start

@@ -314,6 +314,41 @@ pub struct SignalPacket {
 
 const _: () = assert!(core::mem::size_of::<SignalPacket>() == 32);
 
+/// The arguments of `channel_call` (`zx_channel_call_args_t`): the
+/// message to write and the buffers for the reply.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    zerocopy::FromBytes,
+    zerocopy::IntoBytes,
+    zerocopy::Immutable,
+)]
+#[repr(C)]
+pub struct ChannelCallArgs {
+    /// The request's bytes; the first four are replaced by the txid.
+    pub write_bytes: u64,
+    /// The handles to move into the request.
+    pub write_handles: u64,
+    /// Receives the reply's bytes.
+    pub read_bytes: u64,
+    /// Receives the reply's handles.
+    pub read_handles: u64,
+    /// Number of request bytes, 4 to `CHANNEL_MAX_MSG_BYTES`.
+    pub write_num_bytes: u32,
+    /// Number of request handles, at most `CHANNEL_MAX_MSG_HANDLES`.
+    pub write_num_handles: u32,
+    /// Capacity of `read_bytes`.
+    pub read_num_bytes: u32,
+    /// Capacity of `read_handles`, in handles.
+    pub read_num_handles: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<ChannelCallArgs>() == 48);
+
 /// What an exception channel receives when a thread faults.
 #[derive(
     Clone,
@@ -1184,8 +1219,41 @@ pub mod syscall {
     /// * `SHOULD_WAIT`: nothing new since `from` (`next` is still written).
     pub const DEBUGLOG_READ: u64 = 46;
 
+    /// `channel_call(handle: Handle, options: u32, deadline: i64, args: *const ChannelCallArgs, actual_bytes: *mut u32, actual_handles: *mut u32) -> Status`
+    ///
+    /// Writes a request and waits for its reply: the call primitive.
+    ///
+    /// The kernel replaces the request's first four bytes with a fresh
+    /// transaction id in `0x80000000..=0xffffffff`, writes it as
+    /// `channel_write` would, and blocks until a message with the same id
+    /// arrives on `handle`; that reply is taken out of turn (other messages
+    /// stay queued) and read into the reply buffers. The request's handles
+    /// are consumed whatever the outcome.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `handle` or a request handle is not a handle of the
+    ///   calling process.
+    /// * `WRONG_TYPE`: `handle` is not a channel.
+    /// * `ACCESS_DENIED`: `handle` lacks `READ` or `WRITE`, or a request
+    ///   handle lacks `TRANSFER`.
+    /// * `INVALID_ARGS`: `options` is not 0, the request has fewer than 4
+    ///   bytes, or a buffer or pointer is not valid user memory.
+    /// * `NOT_SUPPORTED`: the request would carry `handle` itself.
+    /// * `OUT_OF_RANGE`: the request is larger than 64 KiB or 64 handles.
+    /// * `PEER_CLOSED`: the other endpoint is closed, or closed before
+    ///   replying.
+    /// * `SHOULD_WAIT`: the peer's queue is full.
+    /// * `TIMED_OUT`: no reply came before `deadline`.
+    /// * `BUFFER_TOO_SMALL`: the reply did not fit; it is discarded and the
+    ///   actual counts receive its sizes.
+    /// * `NO_RESOURCES`: the caller's handle table cannot take the reply's
+    ///   handles.
+    /// * `NO_MEMORY`: the kernel is out of memory.
+    pub const CHANNEL_CALL: u64 = 47;
+
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 47;
+    pub const COUNT: u64 = 48;
 
     /// Name of a syscall number, for traces and reports (`invalid` if it is
     /// not a syscall).
@@ -1238,6 +1306,7 @@ pub mod syscall {
             "futex_wait",
             "futex_wake",
             "debuglog_read",
+            "channel_call",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")
     }

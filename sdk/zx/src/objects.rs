@@ -155,6 +155,64 @@ impl Channel {
         result.map(|()| (actual_bytes as usize, actual_handles as usize))
     }
 
+    /// Writes `bytes` (whose first four bytes the kernel replaces with a
+    /// transaction id) and waits until `deadline` for the reply with the
+    /// same id, which is read into `reply` (other messages stay queued).
+    pub fn call(
+        &self,
+        bytes: &[u8],
+        handles: Vec<Handle>,
+        deadline: Time,
+        reply: &mut MessageBuf,
+    ) -> Result<(), Status> {
+        let values: Vec<HandleValue> = handles.into_iter().map(Handle::into_raw).collect();
+        let mut reply_handles = [HANDLE_INVALID; zx_abi::CHANNEL_MAX_MSG_HANDLES];
+        // Room for the largest reply, without initialising it: the kernel
+        // writes the bytes and says how many.
+        reply.bytes.clear();
+        reply.bytes.reserve(zx_abi::CHANNEL_MAX_MSG_BYTES);
+        let args = zx_abi::ChannelCallArgs {
+            write_bytes: bytes.as_ptr() as u64,
+            write_handles: values.as_ptr() as u64,
+            read_bytes: reply.bytes.spare_capacity_mut().as_mut_ptr() as u64,
+            read_handles: reply_handles.as_mut_ptr() as u64,
+            write_num_bytes: bytes.len() as u32,
+            write_num_handles: values.len() as u32,
+            read_num_bytes: zx_abi::CHANNEL_MAX_MSG_BYTES as u32,
+            read_num_handles: reply_handles.len() as u32,
+        };
+        let (mut actual_bytes, mut actual_handles) = (0u32, 0u32);
+        // SAFETY: every buffer in `args` is valid for its length for the
+        // kernel to read or write; the outputs are valid u32s.
+        let result = crate::status(unsafe {
+            raw::syscall6(
+                nr::CHANNEL_CALL,
+                self.raw_handle() as u64,
+                0,
+                deadline as u64,
+                &args as *const zx_abi::ChannelCallArgs as u64,
+                &mut actual_bytes as *mut u32 as u64,
+                &mut actual_handles as *mut u32 as u64,
+            )
+        });
+        match result {
+            Ok(()) => {
+                // SAFETY: the kernel wrote `actual_bytes` (at most the
+                // capacity reserved above) bytes at the start of the buffer.
+                unsafe { reply.bytes.set_len(actual_bytes as usize) };
+                reply.handles = reply_handles[..actual_handles as usize]
+                    .iter()
+                    .map(|&h| Handle::from_raw(h))
+                    .collect();
+                Ok(())
+            }
+            Err(status) => {
+                reply.bytes.clear();
+                Err(status)
+            }
+        }
+    }
+
     /// Reads the next message, growing `buffer` as needed.
     pub fn read(&self, buffer: &mut MessageBuf) -> Result<(), Status> {
         let mut handles = [HANDLE_INVALID; zx_abi::CHANNEL_MAX_MSG_HANDLES];

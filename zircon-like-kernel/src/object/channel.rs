@@ -11,11 +11,13 @@
 //! fail with `PEER_CLOSED`, while reads still drain what is queued.
 
 use super::peered::PeerLink;
+use super::thread::{Thread, WakeReason};
 use super::{impl_into_any, Handle, KernelObject, ObjectBase};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use alloc::sync::Weak;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use spin::Mutex;
 use zx_abi::{ObjectType, Signals, Status};
 
@@ -72,6 +74,23 @@ pub struct Channel {
     base: ObjectBase,
     link: PeerLink<Channel>,
     queue: Mutex<VecDeque<Message>>,
+    /// Threads blocked in `channel_call` on this endpoint: (txid, thread,
+    /// wait token). A reply whose txid matches goes straight to its caller.
+    calls: Mutex<Vec<(u32, Weak<Thread>, u64)>>,
+}
+
+static NEXT_CALL_TXID: AtomicU32 = AtomicU32::new(0);
+
+/// A transaction id for a `channel_call`: the kernel chooses them, in
+/// `0x8000_0000..=0xffff_ffff` (ids below are the user's to choose).
+pub fn new_call_txid() -> u32 {
+    0x8000_0000 | NEXT_CALL_TXID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The call txid a message carries, if any.
+fn call_txid(bytes: &[u8]) -> Option<u32> {
+    let txid = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?);
+    (txid & 0x8000_0000 != 0).then_some(txid)
 }
 
 /// What a read found when it could not return a message.
@@ -97,6 +116,7 @@ impl Channel {
                 base: ObjectBase::new(Signals::CHANNEL_WRITABLE),
                 link: PeerLink::new(),
                 queue: Mutex::new(VecDeque::new()),
+                calls: Mutex::new(Vec::new()),
             })
         };
         let (a, b) = (new(), new());
@@ -115,6 +135,23 @@ impl Channel {
         let Some(peer) = self.live_peer() else {
             return Err((Status::PEER_CLOSED, message));
         };
+        // A reply to a waiting `channel_call` goes to its caller directly.
+        let mut message = message;
+        if let Some(txid) = call_txid(&message.bytes) {
+            let caller = {
+                let mut calls = peer.calls.lock();
+                let index = calls.iter().position(|(t, _, _)| *t == txid);
+                index.map(|index| calls.swap_remove(index))
+            };
+            if let Some((_, thread, token)) = caller {
+                if let Some(thread) = thread.upgrade() {
+                    match crate::sched::deliver_reply(&thread, token, message) {
+                        Ok(()) => return Ok(()),
+                        Err(unclaimed) => message = unclaimed,
+                    }
+                }
+            }
+        }
         {
             let mut queue = peer.queue.lock();
             if queue.len() >= MAX_PENDING_MESSAGES {
@@ -155,6 +192,18 @@ impl Channel {
         Ok(message)
     }
 
+    /// Registers a thread waiting in `channel_call` for reply `txid`.
+    pub fn add_call(&self, txid: u32, thread: &Arc<Thread>, token: u64) {
+        self.calls
+            .lock()
+            .push((txid, Arc::downgrade(thread), token));
+    }
+
+    /// Forgets the call waiting with `token` (it timed out).
+    pub fn remove_call(&self, token: u64) {
+        self.calls.lock().retain(|(_, _, t)| *t != token);
+    }
+
     /// Puts a message that could not be delivered to the reader back at
     /// the front of the queue.
     pub fn unread(&self, message: Message) {
@@ -182,6 +231,20 @@ impl KernelObject for Channel {
     fn on_zero_handles(&self) {
         if !self.link.close() {
             return;
+        }
+        // Callers waiting on the peer for a reply from this end will never
+        // get one.
+        if let Some(peer) = self.link.any_peer() {
+            let callers = core::mem::take(&mut *peer.calls.lock());
+            for (_, thread, token) in callers {
+                if let Some(thread) = thread.upgrade() {
+                    let reason = WakeReason::Signaled {
+                        index: 0,
+                        observed: Signals::PEER_CLOSED,
+                    };
+                    crate::sched::wake(&thread, token, reason);
+                }
+            }
         }
         // Drop the queue outside the lock: its handles may close other
         // channels, whose peers may be this one.

@@ -55,6 +55,16 @@ pub enum WaitKind {
         /// Which futex.
         key: super::futex::FutexKey,
     },
+    /// `channel_call`: waiting for the reply with the call's txid.
+    Call {
+        /// The caller's endpoint.
+        channel: Arc<super::channel::Channel>,
+        /// The reply, once the callee wrote it.
+        reply: Option<super::channel::Message>,
+        /// Where the reply goes: (bytes, handles, byte capacity, handle
+        /// capacity, actual bytes out, actual handles out).
+        buffers: [u64; 6],
+    },
     /// `port_wait`: the port and where to write the packet.
     Port {
         /// The port waited on.

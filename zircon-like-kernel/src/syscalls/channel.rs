@@ -133,7 +133,7 @@ pub fn read(
     let actual_handles = UserOut::<u32>::optional(actual_handles)?;
     let process = current_process();
     let channel = process.object::<Channel>(value, Rights::READ)?;
-    let mut message = match channel.read(num_bytes, num_handles) {
+    let message = match channel.read(num_bytes, num_handles) {
         Ok(message) => message,
         Err(ReadError::ShouldWait) => return Err(Status::SHOULD_WAIT),
         Err(ReadError::PeerClosed) => return Err(Status::PEER_CLOSED),
@@ -149,6 +149,25 @@ pub fn read(
         channel.unread(message);
         return Err(status);
     }
+    install(
+        &process,
+        message,
+        handle_buffer,
+        actual_bytes,
+        actual_handles,
+    )?;
+    ok()
+}
+
+/// Hands a received message's handles to `process` and writes their values
+/// and the sizes (the bytes are already copied).
+fn install(
+    process: &crate::object::process::Process,
+    mut message: Message,
+    handle_buffer: UserSlice,
+    actual_bytes: UserOut<u32>,
+    actual_handles: UserOut<u32>,
+) -> Result<(), Status> {
     let (byte_count, handle_count) = (message.bytes().len() as u32, message.handles.len() as u32);
     let handles = core::mem::take(&mut message.handles);
     drop(message);
@@ -157,8 +176,8 @@ pub fn read(
         match process.add_handle(handle) {
             Ok(value) => values.push(value),
             Err(status) => {
-                // The table is full: the remaining handles of the message
-                // are closed, as when a process dies holding them.
+                // The table is full: the message's handles are closed, as
+                // when a process dies holding them.
                 for value in values {
                     drop(process.take_handle(value));
                 }
@@ -169,5 +188,145 @@ pub fn read(
     handle_buffer.write(values.as_bytes())?;
     actual_bytes.write(&byte_count)?;
     actual_handles.write(&handle_count)?;
-    ok()
+    Ok(())
+}
+
+/// `channel_call(handle, options, deadline, *args, *actual_bytes,
+/// *actual_handles)`: writes a message whose first four bytes the kernel
+/// replaces with a fresh transaction id, then waits for the reply that
+/// carries the same id (other messages stay queued).
+pub fn call(
+    frame: &mut crate::arch::x86_64::trap::TrapFrame,
+    raw: u64,
+    options: u64,
+    deadline: u64,
+    args: u64,
+    actual_bytes: u64,
+    actual_handles: u64,
+) -> SysResult {
+    let args: zx_abi::ChannelCallArgs = crate::mem::user_ptr::read_value(args)?;
+    let write_num_handles = args.write_num_handles as usize;
+    if write_num_handles > CHANNEL_MAX_MSG_HANDLES {
+        return Err(Status::OUT_OF_RANGE);
+    }
+    // Handles are consumed whatever happens next, as with channel_write.
+    let values = read_handle_values(args.write_handles, write_num_handles)?;
+    let process = current_process();
+    let mut taken = Vec::with_capacity(values.len());
+    let mut bad_handle = false;
+    let carries_itself = values.iter().any(|&v| u64::from(v) == raw);
+    for value in values.iter().filter(|&&v| u64::from(v) != raw) {
+        match process.take_handle(*value) {
+            Ok(handle) => taken.push(handle),
+            Err(_) => bad_handle = true,
+        }
+    }
+    let decoded = (|| {
+        let value = handle_arg(raw)?;
+        let channel = process.object::<Channel>(value, Rights::READ | Rights::WRITE)?;
+        if options != 0 {
+            return Err(Status::INVALID_ARGS);
+        }
+        if carries_itself {
+            return Err(Status::NOT_SUPPORTED);
+        }
+        if bad_handle {
+            return Err(Status::BAD_HANDLE);
+        }
+        let num_bytes = args.write_num_bytes as usize;
+        if num_bytes > CHANNEL_MAX_MSG_BYTES {
+            return Err(Status::OUT_OF_RANGE);
+        }
+        if num_bytes < 4 {
+            return Err(Status::INVALID_ARGS); // no room for the txid
+        }
+        for handle in &taken {
+            if !handle.rights().contains(Rights::TRANSFER) {
+                return Err(Status::ACCESS_DENIED);
+            }
+        }
+        UserSlice::new(args.read_bytes, args.read_num_bytes as usize)?;
+        UserSlice::new(args.read_handles, (args.read_num_handles as usize) * 4)?;
+        UserOut::<u32>::optional(actual_bytes)?;
+        UserOut::<u32>::optional(actual_handles)?;
+        let bytes = UserSlice::new(args.write_bytes, num_bytes)?.read_to_vec()?;
+        Ok((channel, bytes))
+    })();
+    let (channel, mut bytes) = match decoded {
+        Ok(decoded) => decoded,
+        Err(status) => {
+            drop(taken);
+            return Err(status);
+        }
+    };
+    let txid = crate::object::channel::new_call_txid();
+    bytes[..4].copy_from_slice(&txid.to_le_bytes());
+    let message = Message::new(bytes, taken).map_err(|(status, _)| status)?;
+    let thread = crate::sched::current().ok_or(Status::INTERNAL)?;
+    let token = crate::sched::new_token();
+    channel.add_call(txid, &thread, token);
+    if let Err((status, message)) = channel.write(message) {
+        channel.remove_call(token);
+        drop(message);
+        return Err(status);
+    }
+    let deadline = deadline as zx_abi::Time;
+    drop(thread);
+    let buffers = [
+        args.read_bytes,
+        args.read_handles,
+        args.read_num_bytes as u64,
+        args.read_num_handles as u64,
+        actual_bytes,
+        actual_handles,
+    ];
+    let kind = crate::object::thread::WaitKind::Call {
+        channel,
+        reply: None,
+        buffers,
+    };
+    crate::sched::block_current(
+        frame,
+        crate::object::thread::Wait {
+            token,
+            kind,
+            deadline,
+        },
+    );
+    Ok(super::Flow::Switched)
+}
+
+/// Finishes a `channel_call` for the woken caller.
+pub fn complete_call(
+    channel: &Channel,
+    reply: Option<Message>,
+    buffers: [u64; 6],
+    token: u64,
+    timed_out: bool,
+) -> Result<(), Status> {
+    let Some(message) = reply else {
+        channel.remove_call(token);
+        return Err(if timed_out {
+            Status::TIMED_OUT
+        } else {
+            Status::PEER_CLOSED
+        });
+    };
+    let [bytes, handles, num_bytes, num_handles, actual_bytes, actual_handles] = buffers;
+    let actual_bytes = UserOut::<u32>::optional(actual_bytes)?;
+    let actual_handles = UserOut::<u32>::optional(actual_handles)?;
+    if message.bytes().len() as u64 > num_bytes || message.handles.len() as u64 > num_handles {
+        actual_bytes.write(&(message.bytes().len() as u32))?;
+        actual_handles.write(&(message.handles.len() as u32))?;
+        return Err(Status::BUFFER_TOO_SMALL);
+    }
+    UserSlice::new(bytes, num_bytes as usize)?.write(message.bytes())?;
+    let handle_buffer = UserSlice::new(handles, num_handles as usize * 4)?;
+    install(
+        &current_process(),
+        message,
+        handle_buffer,
+        actual_bytes,
+        actual_handles,
+    )
 }

@@ -108,6 +108,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::FUTEX_WAIT => wait::futex_wait(frame, a[0], a[1], a[2]),
         nr::FUTEX_WAKE => wait::futex_wake(a[0], a[1]),
         nr::DEBUGLOG_READ => debug::debuglog_read(a[0], a[1], a[2], a[3], a[4]),
+        nr::CHANNEL_CALL => channel::call(frame, a[0], a[1], a[2], a[3], a[4], a[5]),
         _ => Err(Status::BAD_SYSCALL),
     };
     match result {
@@ -128,6 +129,7 @@ fn allocates(number: u64) -> bool {
             | nr::EVENTPAIR_CREATE
             | nr::CHANNEL_CREATE
             | nr::CHANNEL_WRITE
+            | nr::CHANNEL_CALL
             | nr::THREAD_CREATE
             | nr::PORT_CREATE
             | nr::PORT_QUEUE

@@ -168,6 +168,13 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
             finish_many(&objects, wait.token, slice)?;
         }
         WaitKind::Sleep => return Ok(()),
+        WaitKind::Call {
+            channel,
+            reply,
+            buffers,
+        } => {
+            return super::channel::complete_call(&channel, reply, buffers, wait.token, timed_out);
+        }
         WaitKind::Futex { key } => {
             if timed_out {
                 crate::object::futex::remove(key, wait.token);

@@ -3,6 +3,7 @@
 //! arguments.
 
 use crate::{check, expect_status, step, Suite};
+use alloc::vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use zx::numbers as nr;
 use zx::{AsHandleRef, Channel, Event, Handle, HandleRef, Process, Signals, Status};
@@ -71,6 +72,28 @@ extern "C" fn echo(channel: u64, _unused: u64) -> ! {
     zx::thread_exit()
 }
 
+/// Answers one `channel_call` arriving on `channel`: the request's bytes
+/// (txid included) with a '!' appended.
+extern "C" fn callee(channel: u64, _unused: u64) -> ! {
+    let channel =
+        core::mem::ManuallyDrop::new(Channel::from_handle(Handle::from_raw(channel as u32)));
+    let _ = channel.wait_one(Signals::CHANNEL_READABLE, zx::TIME_INFINITE);
+    let mut request = zx::MessageBuf::default();
+    if channel.read(&mut request).is_ok() {
+        let mut reply = request.bytes.clone();
+        reply.push(b'!');
+        let _ = channel.write(&reply, alloc::vec![]);
+    }
+    zx::thread_exit()
+}
+
+/// Closes the channel handle it is given after 20 ms.
+extern "C" fn closer(channel: u64, _unused: u64) -> ! {
+    let _ = zx::nanosleep(zx::deadline_after(20_000_000));
+    drop(Handle::from_raw(channel as u32));
+    zx::thread_exit()
+}
+
 pub fn run(suite: &mut Suite) {
     suite.run("thread.start_run_exit", || {
         let event = step(Event::create(), "create")?;
@@ -133,6 +156,89 @@ pub fn run(suite: &mut Suite) {
         )?;
         drop(theirs);
         check(value == ROUNDS, "rounds missing")
+    });
+    suite.run("channel_call.round_trip", || {
+        let (client, server) = step(Channel::create(), "create")?;
+        // An unrelated message queued before the reply must stay queued.
+        step(server.write(b"event", vec![]), "event")?;
+        let thread = step(with_process(|p| p.create_thread("callee")), "thread")?;
+        step(
+            thread.start(
+                callee as *const () as usize,
+                stack_top(3),
+                server.raw_handle() as u64,
+                0,
+            ),
+            "start",
+        )?;
+        let mut reply = zx::MessageBuf::default();
+        step(
+            client.call(
+                b"\0\0\0\0ping",
+                vec![],
+                zx::deadline_after(1_000_000_000),
+                &mut reply,
+            ),
+            "call",
+        )?;
+        check(&reply.bytes[4..] == b"ping!", "wrong reply")?;
+        let txid = u32::from_le_bytes(reply.bytes[..4].try_into().unwrap_or([0; 4]));
+        check(txid & 0x8000_0000 != 0, "txid not chosen by the kernel")?;
+        let mut other = zx::MessageBuf::default();
+        step(client.read(&mut other), "the event")?;
+        check(other.bytes == b"event", "the event was lost")?;
+        step(
+            thread.wait_one(Signals::TASK_TERMINATED, zx::deadline_after(1_000_000_000)),
+            "join",
+        )?;
+        drop(server);
+        Ok(())
+    });
+    suite.run("channel_call.times_out", || {
+        let (client, _server) = step(Channel::create(), "create")?;
+        let mut reply = zx::MessageBuf::default();
+        expect_status(
+            client.call(
+                b"\0\0\0\0x",
+                vec![],
+                zx::deadline_after(20_000_000),
+                &mut reply,
+            ),
+            Status::TIMED_OUT,
+        )
+    });
+    suite.run("channel_call.peer_closed_while_waiting", || {
+        let (client, server) = step(Channel::create(), "create")?;
+        let thread = step(with_process(|p| p.create_thread("closer")), "thread")?;
+        step(
+            thread.start(
+                closer as *const () as usize,
+                stack_top(3),
+                server.into_handle().into_raw() as u64,
+                0,
+            ),
+            "start",
+        )?;
+        let mut reply = zx::MessageBuf::default();
+        let result = client.call(
+            b"\0\0\0\0x",
+            vec![],
+            zx::deadline_after(1_000_000_000),
+            &mut reply,
+        );
+        step(
+            thread.wait_one(Signals::TASK_TERMINATED, zx::deadline_after(1_000_000_000)),
+            "join",
+        )?;
+        expect_status(result, Status::PEER_CLOSED)
+    });
+    suite.run("channel_call.too_short", || {
+        let (client, _server) = step(Channel::create(), "create")?;
+        let mut reply = zx::MessageBuf::default();
+        expect_status(
+            client.call(b"abc", vec![], zx::TIME_INFINITE, &mut reply),
+            Status::INVALID_ARGS,
+        )
     });
     suite.run("thread_start.twice", || {
         let event = step(Event::create(), "create")?;
