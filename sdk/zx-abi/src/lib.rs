@@ -161,6 +161,11 @@ pub mod processargs {
     pub const JOB_DEFAULT: u32 = 3;
     /// Handle kind: a VMO holding the bootfs image.
     pub const BOOTFS_VMO: u32 = 4;
+    /// Handle kind: a component's `/svc` directory (served by the
+    /// component manager; `zx.io/Directory`).
+    pub const SVC_DIRECTORY: u32 = 5;
+    /// Handle kind: the server end of a component's outgoing directory.
+    pub const OUTGOING_DIRECTORY: u32 = 6;
     /// Handle kinds from here on are the program's own.
     pub const USER_BASE: u32 = 0x100;
 

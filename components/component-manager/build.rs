@@ -1,0 +1,7 @@
+//! Generates the bindings of the compiled-manifest format.
+fn main() {
+    idlc_build::Builder::new()
+        .file("../../idl/component_decl.idl")
+        .compile()
+        .unwrap_or_else(|error| panic!("{error}"));
+}

@@ -1,0 +1,56 @@
+//! The component manager: the process that turns compiled manifests into
+//! running components.
+//!
+//! userboot starts it with the root job and the bootfs. It reads the root
+//! manifest (`meta/<root>.cm`, the root's name is its first argument after
+//! its own, default `root`), builds the component tree as it goes, and:
+//!
+//! - starts each component in its own job (a child of its parent's job,
+//!   with the manifest's limits), from the ELF its manifest names, with two
+//!   start-up handles: its `/svc` directory (served here) and the server end
+//!   of its outgoing directory (kept here, to open what it exposes);
+//! - starts eager children with their parent, lazy ones on the first
+//!   connection to something they expose;
+//! - routes: a `Directory.Open(name)` on a component's `/svc` is allowed
+//!   only if its manifest `use`s `name`; the parent's `offer` for it says
+//!   where it comes from (the parent itself, a sibling's `expose`, or the
+//!   parent's own parent); the request is forwarded to the providing
+//!   component's outgoing directory. Anything unrouted is closed;
+//! - watches components: when one ends it is reported, and restarted (with
+//!   back-off) if its manifest says `on_terminate: restart`.
+//!
+//! It exits once every eager component has ended and none is due to be
+//! restarted, which ends userboot's step and lets the machine power off.
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod realm;
+
+use zx_runtime::println;
+
+zx_runtime::entry!(main);
+
+fn main() -> i64 {
+    let root_name = zx_runtime::args()
+        .get(1)
+        .map(|s| s.as_str())
+        .unwrap_or("root");
+    let mut realm = match realm::Realm::new() {
+        Ok(realm) => realm,
+        Err(why) => {
+            println!("component_manager: {}", why);
+            return 1;
+        }
+    };
+    match realm.run(root_name) {
+        Ok(()) => 0,
+        Err(why) => {
+            println!("component_manager: {}", why);
+            1
+        }
+    }
+}

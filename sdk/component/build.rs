@@ -1,0 +1,8 @@
+//! Generates the bindings of `idl/io.idl` (and `zx`, which it uses).
+fn main() {
+    idlc_build::Builder::new()
+        .file("../../idl/io.idl")
+        .library_path("../../idl")
+        .compile()
+        .unwrap_or_else(|error| panic!("{error}"));
+}

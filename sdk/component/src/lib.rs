@@ -1,0 +1,112 @@
+//! The component side of the component framework.
+//!
+//! A component started by the component manager finds two directories
+//! among its start-up handles (`zx_abi::processargs`):
+//!
+//! - `/svc` (`SVC_DIRECTORY`): the protocols its manifest `use`s, opened by
+//!   name with [`connect`]. The component manager serves it and routes each
+//!   request to the component that provides the protocol (starting it if it
+//!   is lazy); anything the manifest does not `use` cannot be reached.
+//! - its outgoing directory (`OUTGOING_DIRECTORY`): where clients' requests
+//!   for the protocols it exposes arrive; [`Outgoing::next`] yields them.
+//!
+//! Both speak `zx.io/Directory` (`idl/io.idl`) through idlc-generated
+//! bindings.
+#![no_std]
+
+extern crate alloc;
+
+use alloc::string::String;
+use zx::{processargs, Channel, Handle, Status};
+use zx_idl::ChannelTransport;
+
+/// Bindings generated from `idl/io.idl`.
+pub mod bindings {
+    #![allow(clippy::all, dead_code, unused_imports, missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/idl.rs"));
+}
+
+use bindings::zx_io::{DirectoryClient, DirectoryOpenRequest};
+
+static SVC: spin_free::Slot = spin_free::Slot::new();
+
+/// A lazily-taken start-up handle.
+mod spin_free {
+    use core::sync::atomic::{AtomicU32, Ordering};
+
+    /// Holds a raw handle value taken once from the start-up handles.
+    pub struct Slot(AtomicU32);
+
+    impl Slot {
+        pub const fn new() -> Slot {
+            Slot(AtomicU32::new(0))
+        }
+
+        pub fn get_or_take(&self, kind: u32) -> Option<u32> {
+            let value = self.0.load(Ordering::Acquire);
+            if value != 0 {
+                return Some(value);
+            }
+            let handle = zx_runtime::take_startup_handle(kind)?.into_raw();
+            self.0.store(handle, Ordering::Release);
+            Some(handle)
+        }
+    }
+}
+
+/// Opens `name` (a protocol's discoverable name) in this component's
+/// `/svc` and returns the client end of the new connection.
+pub fn connect(name: &str) -> Result<Channel, Status> {
+    let svc = SVC
+        .get_or_take(processargs::SVC_DIRECTORY)
+        .ok_or(Status::NOT_FOUND)?;
+    let (client, server) = Channel::create()?;
+    open(svc, name, server)?;
+    Ok(client)
+}
+
+/// Sends `Directory.Open(name, object)` on the directory channel `directory`
+/// (borrowed).
+pub fn open(directory: u32, name: &str, object: Channel) -> Result<(), Status> {
+    let transport = ChannelTransport::new(Channel::from_handle(Handle::from_raw(directory)));
+    let directory = DirectoryClient::new(transport);
+    let request = DirectoryOpenRequest {
+        path: String::from(name),
+        object: idlc_runtime::Handle::from_raw(object.into_handle().into_raw()),
+    };
+    let result = directory.open(request).map_err(|_| Status::PEER_CLOSED);
+    // The transport wraps a borrowed value: do not close it.
+    core::mem::forget(directory);
+    result
+}
+
+/// The server end of this component's outgoing directory.
+pub struct Outgoing {
+    transport: ChannelTransport,
+}
+
+impl Outgoing {
+    /// Takes the outgoing directory from the start-up handles.
+    pub fn take() -> Option<Outgoing> {
+        let handle = zx_runtime::take_startup_handle(processargs::OUTGOING_DIRECTORY)?;
+        Some(Outgoing {
+            transport: ChannelTransport::new(Channel::from_handle(handle)),
+        })
+    }
+
+    /// The directory's channel (to wait on it with an executor).
+    pub fn channel(&self) -> &Channel {
+        self.transport.channel()
+    }
+
+    /// The next request already queued, if any: the protocol's name and
+    /// the channel to serve it on. `SHOULD_WAIT` when none is queued,
+    /// `PEER_CLOSED` when the component manager is gone.
+    pub fn try_next(&self) -> Result<(String, Channel), Status> {
+        let mut message = self.transport.try_receive()?;
+        let request: DirectoryOpenRequest =
+            message.decode_body().map_err(|_| Status::INVALID_ARGS)?;
+        let channel = Channel::from_handle(Handle::from_raw(request.object.into_raw()));
+        Ok((request.path, channel))
+    }
+}
