@@ -61,7 +61,7 @@ fn target_dir(root: &Path, group: &Group<'_>) -> PathBuf {
 }
 
 /// Maps each binary target of the workspace to the package that holds it.
-fn binary_owners(root: &Path) -> Result<std::collections::HashMap<String, String>> {
+pub fn binary_owners(root: &Path) -> Result<std::collections::HashMap<String, String>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(root)

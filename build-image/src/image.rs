@@ -1,8 +1,15 @@
 //! Assembling an image: `target/images/<product>/` holds the kernel ELF
 //! (booted with QEMU `-kernel` through its PVH note) and the bootfs (passed
 //! as the first boot module with `-initrd`).
+//!
+//! The bootfs holds `bin/<program>` for each of the product's `programs`
+//! and, for a product with a `root` component, `meta/<manifest>.cm` for
+//! each manifest of its tree plus `bin/<binary>` for each program those
+//! manifests name. The manifests are checked first: any problem stops the
+//! build with every diagnostic.
 
 use crate::cargo::{self, Group};
+use crate::manifest;
 use crate::product::Product;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -26,8 +33,21 @@ pub fn image_dir(root: &Path, product: &str) -> PathBuf {
 /// Builds the kernel and the product's programs and writes the image.
 /// `report` receives one line per file written.
 pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> Result<Image> {
+    let components = match &product.root {
+        Some(_) => {
+            let context = manifest::Context::from_workspace(root)?;
+            manifest::check_product(root, product, &context)?
+        }
+        None => None,
+    };
+    let mut program_names = product.programs.clone();
+    for program in components.iter().flat_map(|c| &c.programs) {
+        if !program_names.contains(program) {
+            program_names.push(program.clone());
+        }
+    }
     let kernel_built = cargo::build(root, Group::Kernel)?.remove(0);
-    let programs = cargo::build(root, Group::User(&product.programs))?;
+    let programs = cargo::build(root, Group::User(&program_names))?;
 
     let dir = image_dir(root, &product.name);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -46,12 +66,21 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
     ));
 
     let mut builder = bootfs::Builder::new();
-    for (name, path) in product.programs.iter().zip(&programs) {
+    let mut contents = Vec::new();
+    for (name, path) in program_names.iter().zip(&programs) {
         let data =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let path = format!("bin/{name}");
         builder
-            .add(&format!("bin/{name}"), data)
+            .add(&path, data)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        contents.push(path);
+    }
+    for compiled in components.iter().flat_map(|c| &c.manifests) {
+        builder
+            .add(&compiled.path, compiled.bytes.clone())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        contents.push(compiled.path.clone());
     }
     let bootfs = dir.join("bootfs.img");
     std::fs::write(&bootfs, builder.build())
@@ -60,12 +89,7 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
         "wrote {} ({} KiB: {})",
         bootfs.display(),
         file_kib(&bootfs),
-        product
-            .programs
-            .iter()
-            .map(|p| format!("bin/{p}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        contents.join(", ")
     ));
     Ok(Image {
         product: product.clone(),

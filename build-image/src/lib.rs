@@ -8,6 +8,8 @@
 //! - [`qemu`]: booting an image, with a timeout and the guest's exit status;
 //! - [`systest`]: the system tests, shared by `build-image test` and
 //!   `cargo test`;
+//! - [`manifest`]: component manifests (`manifests/components/*.json5`):
+//!   checked at build time and compiled into the bootfs as `meta/<name>.cm`;
 //! - [`abi`]: the syscall ABI backend, generating `zx-abi` and
 //!   `docs/syscalls.md` from `idl/zx.idl` (`build-image gen-abi`).
 
@@ -15,6 +17,7 @@ pub mod abi;
 pub mod bench;
 pub mod cargo;
 pub mod image;
+pub mod manifest;
 pub mod product;
 pub mod qemu;
 pub mod systest;

@@ -4,7 +4,7 @@ use anyhow::Result;
 use build_image::product::Product;
 use build_image::qemu::{self, Accel, RunOptions};
 use build_image::systest::{self, guest_results, Harness};
-use build_image::{image, product};
+use build_image::{image, manifest, product};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -71,6 +71,17 @@ enum Command {
         /// docs/performance.md.
         #[arg(long)]
         no_docs: bool,
+    },
+    /// Check the component manifests (manifests/components/*.json5): those
+    /// of one product's tree, or every manifest (each top-level manifest,
+    /// one that no other names as a child, is checked as a tree root).
+    CheckManifests {
+        /// Only this product's tree (manifests/products/<name>.toml, `root`).
+        #[arg(long)]
+        product: Option<String>,
+        /// Skip the check that each `program.binary` is a workspace binary.
+        #[arg(long)]
+        no_binary_check: bool,
     },
     /// Regenerate sdk/zx-abi/src/generated.rs and docs/syscalls.md from
     /// idl/zx.idl (the syscall ABI's single source).
@@ -199,6 +210,45 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::CheckManifests {
+            product,
+            no_binary_check,
+        } => {
+            let mut context = manifest::Context::from_workspace(&root)?;
+            if no_binary_check {
+                context.binaries = None;
+            }
+            let outcome = match product {
+                Some(name) => {
+                    let product = Product::load(&root, &name)?;
+                    if product.root.is_none() {
+                        anyhow::bail!("product {name:?} has no `root` component");
+                    }
+                    manifest::check_product(&root, &product, &context).map(|compiled| {
+                        compiled
+                            .into_iter()
+                            .flat_map(|c| c.manifests)
+                            .map(|m| m.name)
+                            .collect()
+                    })
+                }
+                None => manifest::check_directory(
+                    &root,
+                    std::path::Path::new(manifest::COMPONENTS_DIR),
+                    &context,
+                ),
+            };
+            match outcome {
+                Ok(names) => {
+                    println!("build-image: manifests ok ({})", names.join(", "));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(diagnostics) => {
+                    eprint!("{diagnostics}");
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
         Command::GenAbi => {
             let generated = build_image::abi::generate_from_workspace(&root)?;

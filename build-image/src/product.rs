@@ -14,6 +14,12 @@ pub struct Product {
     /// User programs (binary targets of the workspace), placed in the bootfs
     /// as `bin/<name>`.
     pub programs: Vec<String>,
+    /// The root component's manifest (`manifests/components/<root>.json5`),
+    /// if the product runs a component tree: that manifest and every one
+    /// reachable through `children` are checked and compiled into the
+    /// bootfs as `meta/<name>.cm`, with the binaries their programs name.
+    #[serde(default)]
+    pub root: Option<String>,
     /// The kernel command line.
     #[serde(default)]
     pub cmdline: String,

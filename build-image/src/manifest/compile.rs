@@ -1,0 +1,132 @@
+//! Compiling a checked manifest into its binary form: a
+//! `zx.component.decl/ComponentDecl` table, encoded as a standalone
+//! (headerless) FIDL v2 message by the generated bindings. This is what
+//! `build-image` writes to the bootfs as `meta/<name>.cm` and what the
+//! component manager decodes.
+//!
+//! Every vector and `limits` are always present (possibly empty, or zero
+//! for "no limit"); `program` and `state_type` only when declared.
+
+use super::bindings::zx_component_decl as decl;
+use super::document::{self, Manifest};
+
+pub use decl::ComponentDecl;
+
+/// The bootfs path of a compiled manifest.
+pub fn bootfs_path(name: &str) -> String {
+    format!("meta/{name}.cm")
+}
+
+fn source(source: &document::Source) -> (decl::Source, String) {
+    match source {
+        document::Source::Parent => (decl::Source::Parent, String::new()),
+        document::Source::Self_ => (decl::Source::Self_, String::new()),
+        document::Source::Child(child) => (decl::Source::Child, child.clone()),
+    }
+}
+
+/// The declaration of a checked manifest.
+pub fn declaration(manifest: &Manifest) -> ComponentDecl {
+    ComponentDecl {
+        name: Some(manifest.name.clone()),
+        program: manifest.program.as_ref().map(|program| decl::Program {
+            binary: format!("bin/{}", program.binary.value),
+            args: program.args.clone(),
+        }),
+        capabilities: Some(
+            manifest
+                .capabilities
+                .iter()
+                .map(|c| decl::Capability {
+                    protocol: c.value.clone(),
+                })
+                .collect(),
+        ),
+        uses: Some(
+            manifest
+                .uses
+                .iter()
+                .map(|u| decl::Use {
+                    protocol: u.value.clone(),
+                })
+                .collect(),
+        ),
+        offers: Some(
+            manifest
+                .offers
+                .iter()
+                .map(|o| {
+                    let (source, source_child) = source(&o.from.value);
+                    decl::Offer {
+                        protocol: o.protocol.value.clone(),
+                        source,
+                        source_child,
+                        target_child: o.to.value.clone(),
+                    }
+                })
+                .collect(),
+        ),
+        exposes: Some(
+            manifest
+                .exposes
+                .iter()
+                .map(|e| {
+                    let (source, source_child) = source(&e.from.value);
+                    decl::Expose {
+                        protocol: e.protocol.value.clone(),
+                        source,
+                        source_child,
+                    }
+                })
+                .collect(),
+        ),
+        children: Some(
+            manifest
+                .children
+                .iter()
+                .map(|c| decl::Child {
+                    name: c.name.value.clone(),
+                    manifest: c.manifest.value.clone(),
+                    startup: match c.startup {
+                        document::Startup::Eager => decl::StartupMode::Eager,
+                        document::Startup::Lazy => decl::StartupMode::Lazy,
+                    },
+                    on_terminate: match c.on_terminate {
+                        document::OnTerminate::None => decl::OnTerminate::None,
+                        document::OnTerminate::Restart => decl::OnTerminate::Restart,
+                    },
+                })
+                .collect(),
+        ),
+        collections: Some(
+            manifest
+                .collections
+                .iter()
+                .map(|c| decl::Collection {
+                    name: c.value.clone(),
+                })
+                .collect(),
+        ),
+        limits: Some(decl::Limits {
+            memory_bytes: manifest.limits.memory_bytes,
+            handles: manifest.limits.handles,
+            threads: manifest.limits.threads,
+        }),
+        state_type: manifest.state.as_ref().map(|s| s.value.clone()),
+        unknown_fields: Vec::new(),
+    }
+}
+
+/// Encodes a declaration. Fails only if a value exceeds a bound of the IDL
+/// (the checks keep names and lists within them).
+pub fn encode(declaration: &ComponentDecl) -> Result<Vec<u8>, idlc_runtime::EncodeError> {
+    let mut value = declaration.clone();
+    let (mut bytes, mut handles) = (Vec::new(), Vec::new());
+    idlc_runtime::encode(&mut value, &mut bytes, &mut handles)?;
+    Ok(bytes)
+}
+
+/// Decodes a `.cm` file (what the component manager does).
+pub fn decode(bytes: &[u8]) -> Result<ComponentDecl, idlc_runtime::DecodeError> {
+    idlc_runtime::decode(bytes, &mut [])
+}

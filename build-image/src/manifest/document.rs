@@ -1,0 +1,753 @@
+//! From a parsed JSON5 value to a typed [`Manifest`], checking what one
+//! file can show on its own: known keys, value types, value syntax, limits,
+//! and duplicate names. Every typed value keeps its span for the checks
+//! that need the whole tree (`tree.rs`, `routing.rs`).
+
+use super::diagnostic::{did_you_mean, source_file, Code, Diagnostic, SourceFile};
+use super::json5::{self, Kind, Member, Number, Span, Value};
+use std::collections::BTreeMap;
+
+/// A value and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+/// One manifest file, checked on its own.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Its name: the file name without `.json5`.
+    pub name: String,
+    pub file: SourceFile,
+    pub program: Option<Program>,
+    /// Protocols it declares (serves).
+    pub capabilities: Vec<Spanned<String>>,
+    pub uses: Vec<Spanned<String>>,
+    pub offers: Vec<Offer>,
+    pub exposes: Vec<Expose>,
+    pub children: Vec<Child>,
+    pub collections: Vec<Spanned<String>>,
+    pub limits: Limits,
+    /// `library/Type` of its hot-swap state.
+    pub state: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// The workspace binary (`bin/<name>` in the manifest, the name here).
+    pub binary: Spanned<String>,
+    pub args: Vec<String>,
+}
+
+/// Where an offered or exposed protocol comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Parent,
+    Self_,
+    Child(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Offer {
+    pub protocol: Spanned<String>,
+    pub from: Spanned<Source>,
+    /// The target child's name (without `#`).
+    pub to: Spanned<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Expose {
+    pub protocol: Spanned<String>,
+    pub from: Spanned<Source>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Startup {
+    Eager,
+    Lazy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTerminate {
+    None,
+    Restart,
+}
+
+#[derive(Debug, Clone)]
+pub struct Child {
+    pub name: Spanned<String>,
+    pub manifest: Spanned<String>,
+    pub startup: Startup,
+    pub on_terminate: OnTerminate,
+}
+
+/// Resource limits (0: none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub memory_bytes: u64,
+    pub handles: u32,
+    pub threads: u32,
+}
+
+/// The longest child, collection or manifest name (`string:100` in the IDL).
+pub const MAX_NAME: usize = 100;
+/// The longest protocol name, binary path, argument or state type
+/// (`string:256`).
+pub const MAX_STRING: usize = 256;
+
+const TOP_KEYS: &[&str] = &[
+    "program",
+    "capabilities",
+    "use",
+    "offer",
+    "expose",
+    "children",
+    "collections",
+    "limits",
+    "state",
+];
+
+/// Reads manifest `name` (whose text is `text`, shown as `path`). Returns
+/// the manifest as far as it could be read, and every problem found.
+pub fn read(name: &str, path: &str, text: String) -> (Option<Manifest>, Vec<Diagnostic>) {
+    let file = source_file(path, text);
+    let mut reader = Reader {
+        file: file.clone(),
+        diagnostics: Vec::new(),
+    };
+    let value = match json5::parse(file.inner()) {
+        Ok(value) => value,
+        Err(error) => {
+            reader.report(
+                Code::Syntax,
+                error.message.clone(),
+                error.span,
+                error.message,
+                "manifests are JSON5: an object of keys and values; see docs/manifests.md",
+            );
+            return (None, reader.diagnostics);
+        }
+    };
+    let manifest = reader.manifest(name, &value);
+    (manifest, reader.diagnostics)
+}
+
+struct Reader {
+    file: SourceFile,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Reader {
+    fn report(
+        &mut self,
+        code: Code,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        self.diagnostics.push(Diagnostic {
+            code,
+            message: message.into(),
+            file: self.file.clone(),
+            span,
+            label: label.into(),
+            help: help.into(),
+        });
+    }
+
+    fn wrong_type(&mut self, value: &Value, expected: &str, context: &str) {
+        self.report(
+            Code::WrongType,
+            format!(
+                "{context} must be {expected}, not {}",
+                value.kind.describe()
+            ),
+            value.span.clone(),
+            format!("expected {expected}"),
+            format!("write {context} as {expected}; see docs/manifests.md"),
+        );
+    }
+
+    /// The members of an object, checking that it is one, that its keys are
+    /// among `known`, unique, and that `required` keys are present.
+    fn object<'v>(
+        &mut self,
+        value: &'v Value,
+        context: &str,
+        known: &[&str],
+        required: &[&str],
+    ) -> Option<BTreeMap<&'v str, &'v Member>> {
+        let Kind::Object(members) = &value.kind else {
+            self.wrong_type(value, "an object", context);
+            return None;
+        };
+        let mut by_key: BTreeMap<&str, &Member> = BTreeMap::new();
+        for member in members {
+            if !known.contains(&member.key.as_str()) {
+                let suggestion = did_you_mean(&member.key, known.iter().copied());
+                self.report(
+                    Code::UnknownKey,
+                    format!("unknown key `{}` in {context}", member.key),
+                    member.key_span.clone(),
+                    "unknown key",
+                    format!("{suggestion}{context} accepts: {}", known.join(", ")),
+                );
+                continue;
+            }
+            if let Some(first) = by_key.get(member.key.as_str()) {
+                let line = line_of(self.file.inner(), first.key_span.start);
+                self.report(
+                    Code::Duplicate,
+                    format!("key `{}` appears twice in {context}", member.key),
+                    member.key_span.clone(),
+                    "second occurrence",
+                    format!("remove one of them (the first is on line {line})"),
+                );
+                continue;
+            }
+            by_key.insert(&member.key, member);
+        }
+        for key in required {
+            if !by_key.contains_key(key) {
+                self.report(
+                    Code::MissingKey,
+                    format!("{context} has no `{key}`"),
+                    value.span.start..value.span.start + 1,
+                    format!("`{key}` is required here"),
+                    format!("add `{key}: …` to {context}"),
+                );
+            }
+        }
+        Some(by_key)
+    }
+
+    fn string(&mut self, value: &Value, context: &str, max: usize) -> Option<Spanned<String>> {
+        let Kind::String(text) = &value.kind else {
+            self.wrong_type(value, "a string", context);
+            return None;
+        };
+        if text.is_empty() || text.len() > max {
+            self.report(
+                Code::InvalidValue,
+                format!("{context} must have 1 to {max} bytes"),
+                value.span.clone(),
+                format!("{} bytes", text.len()),
+                format!("shorten or fill in {context}"),
+            );
+            return None;
+        }
+        Some(Spanned {
+            value: text.clone(),
+            span: value.span.clone(),
+        })
+    }
+
+    fn array<'v>(&mut self, value: &'v Value, context: &str) -> &'v [Value] {
+        match &value.kind {
+            Kind::Array(items) => items,
+            _ => {
+                self.wrong_type(value, "an array", context);
+                &[]
+            }
+        }
+    }
+
+    /// A child, collection or manifest name: `[a-z0-9_-]`, starting with a
+    /// letter or digit.
+    fn name(&mut self, value: &Value, context: &str) -> Option<Spanned<String>> {
+        let name = self.string(value, context, MAX_NAME)?;
+        if !is_valid_name(&name.value) {
+            self.report(
+                Code::InvalidValue,
+                format!("{context} `{}` is not a valid name", name.value),
+                name.span,
+                "not a name",
+                "names use lowercase letters, digits, `_` and `-`, and start with a letter or digit",
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    fn protocol_list(&mut self, value: &Value, context: &str) -> Vec<Spanned<String>> {
+        let mut out = Vec::new();
+        for item in self.array(value, context) {
+            let Some(fields) = self.object(
+                item,
+                &format!("each entry of `{context}`"),
+                &["protocol"],
+                &["protocol"],
+            ) else {
+                continue;
+            };
+            if let Some(protocol) = fields
+                .get("protocol")
+                .and_then(|m| self.string(&m.value, "`protocol`", MAX_STRING))
+            {
+                out.push(protocol);
+            }
+        }
+        out
+    }
+
+    fn source(&mut self, value: &Value, allow_parent: bool) -> Option<Spanned<Source>> {
+        let text = self.string(value, "`from`", MAX_NAME + 1)?;
+        let source = match text.value.as_str() {
+            "parent" if allow_parent => Some(Source::Parent),
+            "self" => Some(Source::Self_),
+            other => other
+                .strip_prefix('#')
+                .filter(|name| is_valid_name(name))
+                .map(|name| Source::Child(name.into())),
+        };
+        match source {
+            Some(value) => Some(Spanned {
+                value,
+                span: text.span,
+            }),
+            None => {
+                let allowed = if allow_parent {
+                    "`parent`, `self` or `#<child>`"
+                } else {
+                    "`self` or `#<child>`"
+                };
+                self.report(
+                    Code::InvalidValue,
+                    format!("`from: \"{}\"` is not a source", text.value),
+                    text.span,
+                    format!("expected {allowed}"),
+                    format!("write {allowed}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn manifest(&mut self, name: &str, value: &Value) -> Option<Manifest> {
+        let top = self.object(value, "the manifest", TOP_KEYS, &[])?;
+        let mut manifest = Manifest {
+            name: name.into(),
+            file: self.file.clone(),
+            program: None,
+            capabilities: Vec::new(),
+            uses: Vec::new(),
+            offers: Vec::new(),
+            exposes: Vec::new(),
+            children: Vec::new(),
+            collections: Vec::new(),
+            limits: Limits::default(),
+            state: None,
+        };
+        if let Some(member) = top.get("program") {
+            manifest.program = self.program(&member.value);
+        }
+        if let Some(member) = top.get("capabilities") {
+            manifest.capabilities = self.protocol_list(&member.value, "capabilities");
+        }
+        if let Some(member) = top.get("use") {
+            manifest.uses = self.protocol_list(&member.value, "use");
+        }
+        if let Some(member) = top.get("offer") {
+            for item in self.array(&member.value, "offer") {
+                manifest.offers.extend(self.offer(item));
+            }
+        }
+        if let Some(member) = top.get("expose") {
+            for item in self.array(&member.value, "expose") {
+                manifest.exposes.extend(self.expose(item));
+            }
+        }
+        if let Some(member) = top.get("children") {
+            for item in self.array(&member.value, "children") {
+                manifest.children.extend(self.child(item));
+            }
+        }
+        if let Some(member) = top.get("collections") {
+            for item in self.array(&member.value, "collections") {
+                let Some(fields) = self.object(item, "each collection", &["name"], &["name"])
+                else {
+                    continue;
+                };
+                if let Some(name) = fields
+                    .get("name")
+                    .and_then(|m| self.name(&m.value, "the collection name"))
+                {
+                    manifest.collections.push(name);
+                }
+            }
+        }
+        if let Some(member) = top.get("limits") {
+            manifest.limits = self.limits(&member.value);
+        }
+        if let Some(member) = top.get("state") {
+            manifest.state = self.state(&member.value);
+        }
+        self.duplicates(&manifest);
+        Some(manifest)
+    }
+
+    fn program(&mut self, value: &Value) -> Option<Program> {
+        let fields = self.object(value, "`program`", &["binary", "args"], &["binary"])?;
+        let mut args = Vec::new();
+        if let Some(member) = fields.get("args") {
+            for arg in self.array(&member.value, "`program.args`") {
+                if let Some(arg) = self.string(arg, "each argument", MAX_STRING) {
+                    args.push(arg.value);
+                }
+            }
+        }
+        let binary = self.string(&fields.get("binary")?.value, "`program.binary`", MAX_STRING)?;
+        let Some(program) = binary
+            .value
+            .strip_prefix("bin/")
+            .filter(|name| !name.is_empty() && !name.contains('/'))
+        else {
+            self.report(
+                Code::InvalidValue,
+                format!("`{}` is not a bootfs binary path", binary.value),
+                binary.span,
+                "expected `bin/<name>`",
+                "programs are workspace binaries, placed in the bootfs as `bin/<binary target name>`",
+            );
+            return None;
+        };
+        Some(Program {
+            binary: Spanned {
+                value: program.into(),
+                span: binary.span,
+            },
+            args,
+        })
+    }
+
+    fn offer(&mut self, value: &Value) -> Option<Offer> {
+        let fields = self.object(
+            value,
+            "each offer",
+            &["protocol", "from", "to"],
+            &["protocol", "from", "to"],
+        )?;
+        let protocol = self.string(&fields.get("protocol")?.value, "`protocol`", MAX_STRING);
+        let from = self.source(&fields.get("from")?.value, true);
+        let to_value = &fields.get("to")?.value;
+        let to = self.string(to_value, "`to`", MAX_NAME + 1).and_then(|to| {
+            match to.value.strip_prefix('#').filter(|n| is_valid_name(n)) {
+                Some(name) => Some(Spanned {
+                    value: name.to_string(),
+                    span: to.span,
+                }),
+                None => {
+                    self.report(
+                        Code::InvalidValue,
+                        format!("`to: \"{}\"` is not a child reference", to.value),
+                        to.span,
+                        "expected `#<child>`",
+                        "offers go to a child, written `#<child name>`",
+                    );
+                    None
+                }
+            }
+        });
+        Some(Offer {
+            protocol: protocol?,
+            from: from?,
+            to: to?,
+        })
+    }
+
+    fn expose(&mut self, value: &Value) -> Option<Expose> {
+        let fields = self.object(
+            value,
+            "each expose",
+            &["protocol", "from"],
+            &["protocol", "from"],
+        )?;
+        let protocol = self.string(&fields.get("protocol")?.value, "`protocol`", MAX_STRING);
+        let from = self.source(&fields.get("from")?.value, false);
+        Some(Expose {
+            protocol: protocol?,
+            from: from?,
+        })
+    }
+
+    fn child(&mut self, value: &Value) -> Option<Child> {
+        let fields = self.object(
+            value,
+            "each child",
+            &["name", "manifest", "startup", "on_terminate"],
+            &["name", "manifest"],
+        )?;
+        let name = self.name(&fields.get("name")?.value, "the child name");
+        let manifest = self.name(&fields.get("manifest")?.value, "the child's manifest");
+        let startup = match fields.get("startup") {
+            None => Some(Startup::Lazy),
+            Some(member) => self.choice(
+                &member.value,
+                "`startup`",
+                &[("eager", Startup::Eager), ("lazy", Startup::Lazy)],
+            ),
+        };
+        let on_terminate = match fields.get("on_terminate") {
+            None => Some(OnTerminate::None),
+            Some(member) => self.choice(
+                &member.value,
+                "`on_terminate`",
+                &[
+                    ("none", OnTerminate::None),
+                    ("restart", OnTerminate::Restart),
+                ],
+            ),
+        };
+        Some(Child {
+            name: name?,
+            manifest: manifest?,
+            startup: startup?,
+            on_terminate: on_terminate?,
+        })
+    }
+
+    fn choice<T: Copy>(
+        &mut self,
+        value: &Value,
+        context: &str,
+        choices: &[(&str, T)],
+    ) -> Option<T> {
+        let text = self.string(value, context, MAX_NAME)?;
+        if let Some((_, choice)) = choices.iter().find(|(word, _)| *word == text.value) {
+            return Some(*choice);
+        }
+        let words: Vec<&str> = choices.iter().map(|(word, _)| *word).collect();
+        let suggestion = did_you_mean(&text.value, words.iter().copied());
+        self.report(
+            Code::InvalidValue,
+            format!("{context} cannot be `{}`", text.value),
+            text.span,
+            format!("expected one of: {}", words.join(", ")),
+            format!("{suggestion}{context} is one of: {}", words.join(", ")),
+        );
+        None
+    }
+
+    fn limits(&mut self, value: &Value) -> Limits {
+        let mut limits = Limits::default();
+        let Some(fields) = self.object(value, "`limits`", &["memory", "handles", "threads"], &[])
+        else {
+            return limits;
+        };
+        if let Some(member) = fields.get("memory") {
+            if let Some(bytes) = self.memory(&member.value) {
+                limits.memory_bytes = bytes;
+            }
+        }
+        for (key, slot) in [
+            ("handles", &mut limits.handles),
+            ("threads", &mut limits.threads),
+        ] {
+            let Some(member) = fields.get(key) else {
+                continue;
+            };
+            match &member.value.kind {
+                Kind::Number(Number::Integer(n)) if (0..=u32::MAX as i128).contains(n) => {
+                    *slot = *n as u32;
+                }
+                _ => self.report(
+                    Code::BadLimit,
+                    format!(
+                        "`limits.{key}` must be a whole number from 0 to {}",
+                        u32::MAX
+                    ),
+                    member.value.span.clone(),
+                    "not a count",
+                    format!("write a count such as `{key}: 64` (0: no limit)"),
+                ),
+            }
+        }
+        limits
+    }
+
+    fn memory(&mut self, value: &Value) -> Option<u64> {
+        let bytes = match &value.kind {
+            Kind::Number(Number::Integer(n)) => u64::try_from(*n).ok(),
+            Kind::String(text) => parse_size(text),
+            _ => None,
+        };
+        if bytes.is_none() {
+            self.report(
+                Code::BadLimit,
+                "`limits.memory` is not a size",
+                value.span.clone(),
+                "not a size",
+                "write bytes (`16777216`) or a size with a binary unit: `64KiB`, `16MiB`, `1GiB` (0: no limit)",
+            );
+        }
+        bytes
+    }
+
+    fn state(&mut self, value: &Value) -> Option<Spanned<String>> {
+        let text = self.string(value, "`state`", MAX_STRING)?;
+        let well_formed = text.value.split_once('/').is_some_and(|(library, ty)| {
+            !library.is_empty() && library.split('.').all(is_identifier) && is_identifier(ty)
+        });
+        if !well_formed {
+            self.report(
+                Code::InvalidValue,
+                format!("`state: \"{}\"` is not an IDL type name", text.value),
+                text.span,
+                "expected `library/Type`",
+                "name the IDL table, e.g. `examples.echo/EchoState`",
+            );
+            return None;
+        }
+        Some(text)
+    }
+
+    /// Names that must be unique in one manifest.
+    fn duplicates(&mut self, manifest: &Manifest) {
+        let check = |reader: &mut Reader, what: &str, items: Vec<(String, Span)>| {
+            let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+            for (name, span) in items {
+                if let Some(first) = seen.get(&name) {
+                    let line = line_of(reader.file.inner(), first.start);
+                    reader.report(
+                        Code::Duplicate,
+                        format!("{what} `{name}` is declared twice"),
+                        span,
+                        "declared again here",
+                        format!("remove or rename one of them (the first is on line {line})"),
+                    );
+                } else {
+                    seen.insert(name, span);
+                }
+            }
+        };
+        let names = |list: &[Spanned<String>]| {
+            list.iter()
+                .map(|s| (s.value.clone(), s.span.clone()))
+                .collect::<Vec<_>>()
+        };
+        // Children and collections share one namespace: both are named
+        // `#name` in references.
+        let mut realm: Vec<(String, Span)> = manifest
+            .children
+            .iter()
+            .map(|c| (c.name.value.clone(), c.name.span.clone()))
+            .collect();
+        realm.extend(names(&manifest.collections));
+        check(self, "child or collection", realm);
+        check(self, "capability", names(&manifest.capabilities));
+        check(self, "use of", names(&manifest.uses));
+        check(
+            self,
+            "expose of",
+            manifest
+                .exposes
+                .iter()
+                .map(|e| (e.protocol.value.clone(), e.protocol.span.clone()))
+                .collect(),
+        );
+        check(
+            self,
+            "offer of",
+            manifest
+                .offers
+                .iter()
+                .map(|o| {
+                    (
+                        format!("{}` to `#{}", o.protocol.value, o.to.value),
+                        o.protocol.span.clone(),
+                    )
+                })
+                .collect(),
+        );
+    }
+}
+
+/// Whether `name` may name a child, a collection or a manifest.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+fn is_identifier(text: &str) -> bool {
+    text.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `123`, `64KiB`, `16MiB`, `1GiB` (also `B`, `K`, `M`, `G`) in bytes.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits.parse().ok()?;
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(scale)
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("16MiB"), Some(16 << 20));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("1 GiB"), Some(1 << 30));
+        assert_eq!(parse_size("16MB"), None);
+        assert_eq!(parse_size("-1"), None);
+        assert_eq!(parse_size("99999999999999999999GiB"), None);
+    }
+
+    #[test]
+    fn reads_every_key() {
+        let text = r##"{
+            program: { binary: "bin/echo-server", args: ["-v"] },
+            capabilities: [{ protocol: "a.B" }],
+            use: [{ protocol: "a.C" }],
+            offer: [{ protocol: "a.C", from: "parent", to: "#kid" }],
+            expose: [{ protocol: "a.B", from: "self" }],
+            children: [{ name: "kid", manifest: "kid", startup: "eager", on_terminate: "restart" }],
+            collections: [{ name: "dynamic" }],
+            limits: { memory: "1MiB", handles: 10, threads: 2 },
+            state: "a/State",
+        }"##;
+        let (manifest, diagnostics) = read("m", "m.json5", text.into());
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let manifest = manifest.unwrap();
+        assert_eq!(manifest.program.unwrap().binary.value, "echo-server");
+        assert_eq!(manifest.offers[0].from.value, Source::Parent);
+        assert_eq!(manifest.offers[0].to.value, "kid");
+        assert_eq!(manifest.children[0].startup, Startup::Eager);
+        assert_eq!(manifest.children[0].on_terminate, OnTerminate::Restart);
+        assert_eq!(
+            manifest.limits,
+            Limits {
+                memory_bytes: 1 << 20,
+                handles: 10,
+                threads: 2
+            }
+        );
+        assert_eq!(manifest.state.unwrap().value, "a/State");
+    }
+}

@@ -1,0 +1,242 @@
+//! Component manifests: reading, checking and compiling
+//! `manifests/components/<name>.json5` (the format is in docs/manifests.md).
+//!
+//! The steps, each reporting all of its errors before the build stops:
+//!
+//! 1. [`json5`]: parse with the span of every key and value;
+//! 2. [`document`]: to a typed [`document::Manifest`] — keys, types,
+//!    values, limits, duplicate names (one file at a time);
+//! 3. [`tree`]: load the root manifest and every manifest reachable
+//!    through `children` (missing or recursive manifests);
+//! 4. [`routing`]: protocols against the IDL ([`protocols`]), binaries
+//!    against the workspace, child references, routes, cycles;
+//! 5. [`compile`]: encode each manifest as a `zx.component.decl`
+//!    `ComponentDecl` with the IDL's generated bindings, for the bootfs.
+//!
+//! Every problem is a [`Diagnostic`] with a stable code (`cm-NNNN`), the
+//! manifest's path and a span; [`Diagnostics`] renders them with `miette`.
+//!
+//! Known gaps: capabilities are protocols only (no directories yet);
+//! collections are declared but nothing is routed to them; `state` is
+//! checked for form, not against the IDL.
+
+pub mod bindings;
+pub mod compile;
+pub mod diagnostic;
+pub mod document;
+pub mod json5;
+pub mod protocols;
+pub mod routing;
+pub mod tree;
+
+pub use diagnostic::{Code, Diagnostic, Diagnostics};
+
+use crate::product::Product;
+use anyhow::Result;
+use std::collections::BTreeSet;
+use std::path::Path;
+use tree::{Loader, Reference};
+
+/// Where the manifests of products live, relative to the workspace.
+pub const COMPONENTS_DIR: &str = "manifests/components";
+
+/// What the checks compare manifests with.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The discoverable protocol names of `idl/`.
+    pub protocols: BTreeSet<String>,
+    /// The workspace's binary targets; `None` skips the missing-binary check.
+    pub binaries: Option<BTreeSet<String>>,
+}
+
+impl Context {
+    /// Protocols from `idl/*.idl`, binaries from `cargo metadata`.
+    pub fn from_workspace(root: &Path) -> Result<Context> {
+        Ok(Context {
+            protocols: protocols::discoverable(root)?,
+            binaries: Some(crate::cargo::binary_owners(root)?.into_keys().collect()),
+        })
+    }
+}
+
+/// A compiled manifest.
+#[derive(Debug, Clone)]
+pub struct CompiledManifest {
+    pub name: String,
+    /// Its bootfs path, `meta/<name>.cm`.
+    pub path: String,
+    /// The encoded `ComponentDecl`.
+    pub bytes: Vec<u8>,
+}
+
+/// The result of checking a component tree.
+#[derive(Debug, Clone, Default)]
+pub struct Compiled {
+    /// One per manifest of the tree, by name.
+    pub manifests: Vec<CompiledManifest>,
+    /// The binaries the tree's programs name (without `bin/`), sorted.
+    pub programs: Vec<String>,
+}
+
+/// Checks and compiles the tree rooted at manifest `root`, whose files are
+/// in `<workspace>/<dir>`. `named_at` is where the root was named.
+pub fn check_tree(
+    workspace: &Path,
+    dir: &Path,
+    root: &str,
+    named_at: Option<Reference>,
+    context: &Context,
+) -> Result<Compiled, Diagnostics> {
+    let mut found = Vec::new();
+    let loader = Loader { workspace, dir };
+    let tree = loader.load(root, named_at, &mut found);
+    routing::check(&tree, context, &mut found);
+    let mut compiled = Compiled::default();
+    if found.is_empty() {
+        for manifest in tree.manifests.values() {
+            match compile::encode(&compile::declaration(manifest)) {
+                Ok(bytes) => compiled.manifests.push(CompiledManifest {
+                    name: manifest.name.clone(),
+                    path: compile::bootfs_path(&manifest.name),
+                    bytes,
+                }),
+                Err(error) => found.push(Diagnostic {
+                    code: Code::InvalidValue,
+                    message: format!("the manifest does not fit the IDL's bounds: {error:?}"),
+                    file: manifest.file.clone(),
+                    span: 0..0,
+                    label: "while encoding this manifest".into(),
+                    help: "a list is longer than idl/component_decl.idl allows".into(),
+                }),
+            }
+            if let Some(program) = &manifest.program {
+                compiled.programs.push(program.binary.value.clone());
+            }
+        }
+    }
+    let mut diagnostics = Diagnostics(found);
+    if !diagnostics.is_empty() {
+        diagnostics.normalize();
+        return Err(diagnostics);
+    }
+    compiled.programs.sort();
+    compiled.programs.dedup();
+    Ok(compiled)
+}
+
+/// Checks and compiles a product's component tree; `Ok(None)` for a
+/// product without `root`.
+pub fn check_product(
+    workspace: &Path,
+    product: &Product,
+    context: &Context,
+) -> Result<Option<Compiled>, Diagnostics> {
+    let Some(root) = &product.root else {
+        return Ok(None);
+    };
+    let path = format!("manifests/products/{}.toml", product.name);
+    let text = std::fs::read_to_string(workspace.join(&path)).unwrap_or_default();
+    let span = root_value_span(&text).unwrap_or(0..0);
+    let named_at = Reference {
+        file: diagnostic::source_file(&path, text),
+        span,
+    };
+    check_tree(
+        workspace,
+        Path::new(COMPONENTS_DIR),
+        root,
+        Some(named_at),
+        context,
+    )
+    .map(Some)
+}
+
+/// The span of the value of the `root = "…"` line of a product file.
+fn root_value_span(text: &str) -> Option<std::ops::Range<usize>> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix("root") {
+            if rest.trim_start().starts_with('=') {
+                let start = line.find('"')?;
+                let end = line[start + 1..].find('"')? + start + 2;
+                return Some(offset + start..offset + end);
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// Checks every manifest in `<workspace>/<dir>`: each file on its own, and
+/// the tree of every manifest that no other names as a child (a top-level
+/// manifest). Returns the names of the top-level manifests.
+pub fn check_directory(
+    workspace: &Path,
+    dir: &Path,
+    context: &Context,
+) -> Result<Vec<String>, Diagnostics> {
+    let loader = Loader { workspace, dir };
+    let mut names: Vec<String> = std::fs::read_dir(workspace.join(dir))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry
+                .file_name()
+                .to_str()?
+                .strip_suffix(".json5")?
+                .to_string();
+            Some(name)
+        })
+        .collect();
+    names.sort();
+    let mut found = Vec::new();
+    let mut children = BTreeSet::new();
+    for name in &names {
+        if !document::is_valid_name(name) {
+            found.push(Diagnostic {
+                code: Code::InvalidValue,
+                message: format!("`{name}` is not a valid manifest name"),
+                file: diagnostic::source_file(&loader.display_path(name), String::new()),
+                span: 0..0,
+                label: "this file name".into(),
+                help: "manifest file names use lowercase letters, digits, `_` and `-`".into(),
+            });
+            continue;
+        }
+        let mut local = Vec::new();
+        if let Some(Some(manifest)) = loader.read(name, &mut local) {
+            children.extend(manifest.children.iter().map(|c| c.manifest.value.clone()));
+        }
+        // Trees report these again; only keep them for files no tree reads.
+        found.extend(local);
+    }
+    let roots: Vec<String> = names
+        .iter()
+        .filter(|name| document::is_valid_name(name) && !children.contains(*name))
+        .cloned()
+        .collect();
+    for root in &roots {
+        if let Err(diagnostics) = check_tree(workspace, dir, root, None, context) {
+            found.extend(diagnostics.0);
+        }
+    }
+    let mut diagnostics = Diagnostics(found);
+    if diagnostics.is_empty() {
+        Ok(roots)
+    } else {
+        diagnostics.normalize();
+        Err(diagnostics)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_the_root_line_of_a_product() {
+        let text = "description = \"x\"\nroot = \"root\"\n";
+        let span = super::root_value_span(text).unwrap();
+        assert_eq!(&text[span], "\"root\"");
+    }
+}

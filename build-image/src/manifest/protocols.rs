@@ -1,0 +1,55 @@
+//! The protocols manifests may name: every `@discoverable` protocol of the
+//! libraries in `idl/`, by its discoverable name (`library.Protocol` unless
+//! the attribute gives another).
+
+use anyhow::{bail, Context as _, Result};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Compiles every `idl/*.idl` under `root` with idlc and returns the
+/// discoverable protocol names.
+pub fn discoverable(root: &Path) -> Result<BTreeSet<String>> {
+    let dir = root.join("idl");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|x| x == "idl"))
+        .collect();
+    files.sort();
+    let compilation = idlc::driver::compile_files(
+        &files,
+        std::slice::from_ref(&dir),
+        &idlc::CompileOptions::default(),
+    );
+    let ir = match compilation.result {
+        Ok(ir) => ir,
+        Err(idlc::driver::LoadError::Io { path, error }) => {
+            bail!("cannot read {}: {error}", path.display())
+        }
+        Err(idlc::driver::LoadError::Diagnostics(diagnostics)) => {
+            let lines: Vec<String> = diagnostics
+                .iter()
+                .map(|d| d.one_line(&compilation.sources))
+                .collect();
+            bail!("idl/ does not compile:\n{}", lines.join("\n"))
+        }
+    };
+    Ok(ir
+        .libraries
+        .iter()
+        .flat_map(|library| &library.protocols)
+        .filter_map(|protocol| protocol.discoverable_name.clone())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_the_echo_protocol() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let names = super::discoverable(&root).unwrap();
+        assert!(names.contains("examples.echo.Echo"), "{names:?}");
+    }
+
+    use std::path::Path;
+}

@@ -1,0 +1,339 @@
+//! The checks that need more than one file: protocols and binaries against
+//! the workspace, references to children, capability routes between
+//! parents and children, and dependency cycles among siblings.
+//!
+//! A route is checked link by link: a `use` needs an `offer` from the
+//! parent to this child; an `offer` from `parent` needs the same one level
+//! up; an `offer`/`expose` from `#child` needs that child to `expose` it;
+//! from `self` needs a declared capability. Every link holds, so every
+//! `use` reaches a component that serves the protocol.
+
+use super::diagnostic::{did_you_mean, Code, Diagnostic};
+use super::document::{Manifest, Source, Spanned};
+use super::tree::Tree;
+use super::Context;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Runs every tree-wide check.
+pub fn check(tree: &Tree, context: &Context, diagnostics: &mut Vec<Diagnostic>) {
+    for manifest in tree.manifests.values() {
+        check_protocols(manifest, context, diagnostics);
+        check_binary(manifest, context, diagnostics);
+        check_sources(manifest, &tree.manifests, diagnostics);
+        check_cycles(manifest, diagnostics);
+    }
+    check_offered(tree, diagnostics);
+}
+
+fn report(
+    manifest: &Manifest,
+    code: Code,
+    message: String,
+    at: &Spanned<impl Sized>,
+    label: &str,
+    help: String,
+) -> Diagnostic {
+    Diagnostic {
+        code,
+        message,
+        file: manifest.file.clone(),
+        span: at.span.clone(),
+        label: label.into(),
+        help,
+    }
+}
+
+fn check_protocols(manifest: &Manifest, context: &Context, diagnostics: &mut Vec<Diagnostic>) {
+    let mentioned = manifest
+        .capabilities
+        .iter()
+        .chain(&manifest.uses)
+        .chain(manifest.offers.iter().map(|o| &o.protocol))
+        .chain(manifest.exposes.iter().map(|e| &e.protocol));
+    for protocol in mentioned {
+        if context.protocols.contains(&protocol.value) {
+            continue;
+        }
+        let suggestion = did_you_mean(
+            &protocol.value,
+            context.protocols.iter().map(String::as_str),
+        );
+        diagnostics.push(report(
+            manifest,
+            Code::UnknownProtocol,
+            format!("no IDL protocol is named `{}`", protocol.value),
+            protocol,
+            "unknown protocol",
+            format!(
+                "{suggestion}protocols are the `@discoverable` protocols of idl/*.idl, named `library.Protocol`"
+            ),
+        ));
+    }
+}
+
+fn check_binary(manifest: &Manifest, context: &Context, diagnostics: &mut Vec<Diagnostic>) {
+    let (Some(program), Some(binaries)) = (&manifest.program, &context.binaries) else {
+        return;
+    };
+    if binaries.contains(&program.binary.value) {
+        return;
+    }
+    let suggestion = did_you_mean(&program.binary.value, binaries.iter().map(String::as_str));
+    diagnostics.push(report(
+        manifest,
+        Code::MissingBinary,
+        format!(
+            "no workspace package has a binary named `{}`",
+            program.binary.value
+        ),
+        &program.binary,
+        "no such binary",
+        format!(
+            "{suggestion}`bin/<name>` names a binary target of the workspace (`cargo metadata`); add the component's crate to the workspace"
+        ),
+    ));
+}
+
+/// Whether `child`'s manifest exposes `protocol` (true when the manifest
+/// could not be read: that is reported on its own).
+fn child_exposes(
+    manifest: &Manifest,
+    child: &str,
+    protocol: &str,
+    manifests: &BTreeMap<String, Manifest>,
+) -> bool {
+    manifest
+        .children
+        .iter()
+        .find(|c| c.name.value == child)
+        .and_then(|c| manifests.get(&c.manifest.value))
+        .is_none_or(|m| m.exposes.iter().any(|e| e.protocol.value == protocol))
+}
+
+fn check_sources(
+    manifest: &Manifest,
+    manifests: &BTreeMap<String, Manifest>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let children: Vec<&str> = manifest
+        .children
+        .iter()
+        .map(|c| c.name.value.as_str())
+        .collect();
+    let declared = |protocol: &str| manifest.capabilities.iter().any(|c| c.value == protocol);
+    let mut check_source = |protocol: &Spanned<String>, from: &Spanned<Source>, verb: &str| {
+        match &from.value {
+            Source::Parent => {}
+            Source::Self_ if !declared(&protocol.value) => diagnostics.push(report(
+                manifest,
+                Code::NotDeclared,
+                format!(
+                    "`{}` is {verb} from self but not declared in `capabilities`",
+                    protocol.value
+                ),
+                from,
+                "this component does not declare it",
+                format!(
+                    "add `{{ protocol: \"{}\" }}` to `capabilities`, or {verb} it from where it is served",
+                    protocol.value
+                ),
+            )),
+            Source::Self_ => {}
+            Source::Child(child) if !children.contains(&child.as_str()) => {
+                diagnostics.push(no_such_child(manifest, child, from, &children))
+            }
+            Source::Child(child) if !child_exposes(manifest, child, &protocol.value, manifests) => {
+                diagnostics.push(report(
+                    manifest,
+                    Code::NotExposedByChild,
+                    format!(
+                        "`{}` is {verb} from `#{child}`, which does not expose it",
+                        protocol.value
+                    ),
+                    from,
+                    "this child does not expose it",
+                    format!(
+                        "add `{{ protocol: \"{}\", from: \"self\" }}` to the `expose` of `#{child}`'s manifest",
+                        protocol.value
+                    ),
+                ))
+            }
+            Source::Child(_) => {}
+        }
+    };
+    for offer in &manifest.offers {
+        check_source(&offer.protocol, &offer.from, "offered");
+    }
+    for expose in &manifest.exposes {
+        check_source(&expose.protocol, &expose.from, "exposed");
+    }
+    for offer in &manifest.offers {
+        if !children.contains(&offer.to.value.as_str()) {
+            diagnostics.push(no_such_child(
+                manifest,
+                &offer.to.value,
+                &offer.to,
+                &children,
+            ));
+        }
+    }
+}
+
+fn no_such_child(
+    manifest: &Manifest,
+    child: &str,
+    at: &Spanned<impl Sized>,
+    children: &[&str],
+) -> Diagnostic {
+    let suggestion = did_you_mean(child, children.iter().copied());
+    let known = if children.is_empty() {
+        "this manifest has no children".to_string()
+    } else {
+        format!("its children are: {}", children.join(", "))
+    };
+    report(
+        manifest,
+        Code::NoSuchChild,
+        format!("there is no child `#{child}`"),
+        at,
+        "no such child",
+        format!("{suggestion}{known}"),
+    )
+}
+
+/// Offers between siblings are strong dependencies (the target needs the
+/// source running); a cycle among them could never start.
+fn check_cycles(manifest: &Manifest, diagnostics: &mut Vec<Diagnostic>) {
+    let mut edges: BTreeMap<&str, Vec<(&str, usize)>> = BTreeMap::new();
+    for (index, offer) in manifest.offers.iter().enumerate() {
+        if let Source::Child(source) = &offer.from.value {
+            edges
+                .entry(source.as_str())
+                .or_default()
+                .push((offer.to.value.as_str(), index));
+        }
+    }
+    // Depth-first search; an edge into a node on the stack closes a cycle,
+    // reported at the offer that closes it.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Active,
+        Done,
+    }
+    let mut marks: BTreeMap<&str, Mark> = BTreeMap::new();
+    let mut reported = BTreeSet::new();
+    fn visit<'a>(
+        node: &'a str,
+        edges: &BTreeMap<&'a str, Vec<(&'a str, usize)>>,
+        marks: &mut BTreeMap<&'a str, Mark>,
+        path: &mut Vec<&'a str>,
+        found: &mut Vec<(Vec<&'a str>, usize)>,
+    ) {
+        marks.insert(node, Mark::Active);
+        path.push(node);
+        for &(next, offer) in edges.get(node).into_iter().flatten() {
+            match marks.get(next) {
+                Some(Mark::Active) => {
+                    let start = path.iter().position(|n| *n == next).unwrap_or(0);
+                    let mut cycle = path[start..].to_vec();
+                    cycle.push(next);
+                    found.push((cycle, offer));
+                }
+                Some(Mark::Done) => {}
+                None => visit(next, edges, marks, path, found),
+            }
+        }
+        path.pop();
+        marks.insert(node, Mark::Done);
+    }
+    let mut found = Vec::new();
+    let nodes: Vec<&str> = edges.keys().copied().collect();
+    for node in nodes {
+        if !marks.contains_key(node) {
+            visit(node, &edges, &mut marks, &mut Vec::new(), &mut found);
+        }
+    }
+    for (cycle, offer_index) in found {
+        if !reported.insert(offer_index) {
+            continue;
+        }
+        let offer = &manifest.offers[offer_index];
+        let chain = cycle
+            .iter()
+            .map(|n| format!("#{n}"))
+            .collect::<Vec<_>>()
+            .join(" → ");
+        diagnostics.push(report(
+            manifest,
+            Code::DependencyCycle,
+            format!("children depend on each other in a cycle: {chain}"),
+            &offer.to,
+            "this offer closes the cycle",
+            "each offer makes its target depend on its source; break the cycle by serving one of these protocols from elsewhere".into(),
+        ));
+    }
+}
+
+/// Every `use`, and every `offer` from `parent`, must be offered by the
+/// parent to this very child.
+fn check_offered(tree: &Tree, diagnostics: &mut Vec<Diagnostic>) {
+    for instance in &tree.instances {
+        let Some(manifest) = tree.manifests.get(&instance.manifest) else {
+            continue;
+        };
+        let parent = instance.parent.as_ref().and_then(|(index, name)| {
+            Some((tree.manifests.get(&tree.instances[*index].manifest)?, name))
+        });
+        let offered = |protocol: &str| match parent {
+            Some((parent, child)) => parent
+                .offers
+                .iter()
+                .any(|o| o.protocol.value == protocol && o.to.value == *child),
+            None => false,
+        };
+        let missing = |protocol: &Spanned<String>, at: &Spanned<String>| {
+            let (message, help) = match parent {
+                Some((parent, child)) => (
+                    format!(
+                        "`{}` is not offered to this component by its parent (`{}`, as `#{child}`)",
+                        protocol.value, parent.name
+                    ),
+                    format!(
+                        "add `{{ protocol: \"{}\", from: …, to: \"#{child}\" }}` to the `offer` of {}",
+                        protocol.value,
+                        parent.file.name()
+                    ),
+                ),
+                None => (
+                    format!(
+                        "`{}` cannot reach the root component: it has no parent",
+                        protocol.value
+                    ),
+                    "the root component can only use what its own children expose through its offers; remove this".into(),
+                ),
+            };
+            Diagnostic {
+                code: Code::NotOffered,
+                message,
+                file: manifest.file.clone(),
+                span: at.span.clone(),
+                label: "not routed to this component".into(),
+                help,
+            }
+        };
+        for protocol in &manifest.uses {
+            if !offered(&protocol.value) {
+                diagnostics.push(missing(protocol, protocol));
+            }
+        }
+        for offer in &manifest.offers {
+            if offer.from.value == Source::Parent && !offered(&offer.protocol.value) {
+                let at = Spanned {
+                    value: String::new(),
+                    span: offer.from.span.clone(),
+                };
+                diagnostics.push(missing(&offer.protocol, &at));
+            }
+        }
+    }
+}
