@@ -216,7 +216,7 @@ impl Reader {
                     format!("{context} has no `{key}`"),
                     value.span.start..value.span.start + 1,
                     format!("`{key}` is required here"),
-                    format!("add `{key}: …` to {context}"),
+                    format!("add `{key}: …` here"),
                 );
             }
         }
@@ -276,7 +276,7 @@ impl Reader {
         for item in self.array(value, context) {
             let Some(fields) = self.object(
                 item,
-                &format!("each entry of `{context}`"),
+                &format!("an entry of {context}"),
                 &["protocol"],
                 &["protocol"],
             ) else {
@@ -344,30 +344,29 @@ impl Reader {
             manifest.program = self.program(&member.value);
         }
         if let Some(member) = top.get("capabilities") {
-            manifest.capabilities = self.protocol_list(&member.value, "capabilities");
+            manifest.capabilities = self.protocol_list(&member.value, "`capabilities`");
         }
         if let Some(member) = top.get("use") {
-            manifest.uses = self.protocol_list(&member.value, "use");
+            manifest.uses = self.protocol_list(&member.value, "`use`");
         }
         if let Some(member) = top.get("offer") {
-            for item in self.array(&member.value, "offer") {
+            for item in self.array(&member.value, "`offer`") {
                 manifest.offers.extend(self.offer(item));
             }
         }
         if let Some(member) = top.get("expose") {
-            for item in self.array(&member.value, "expose") {
+            for item in self.array(&member.value, "`expose`") {
                 manifest.exposes.extend(self.expose(item));
             }
         }
         if let Some(member) = top.get("children") {
-            for item in self.array(&member.value, "children") {
+            for item in self.array(&member.value, "`children`") {
                 manifest.children.extend(self.child(item));
             }
         }
         if let Some(member) = top.get("collections") {
-            for item in self.array(&member.value, "collections") {
-                let Some(fields) = self.object(item, "each collection", &["name"], &["name"])
-                else {
+            for item in self.array(&member.value, "`collections`") {
+                let Some(fields) = self.object(item, "a collection", &["name"], &["name"]) else {
                     continue;
                 };
                 if let Some(name) = fields
@@ -393,7 +392,7 @@ impl Reader {
         let mut args = Vec::new();
         if let Some(member) = fields.get("args") {
             for arg in self.array(&member.value, "`program.args`") {
-                if let Some(arg) = self.string(arg, "each argument", MAX_STRING) {
+                if let Some(arg) = self.string(arg, "an argument", MAX_STRING) {
                     args.push(arg.value);
                 }
             }
@@ -425,7 +424,7 @@ impl Reader {
     fn offer(&mut self, value: &Value) -> Option<Offer> {
         let fields = self.object(
             value,
-            "each offer",
+            "an offer",
             &["protocol", "from", "to"],
             &["protocol", "from", "to"],
         )?;
@@ -460,7 +459,7 @@ impl Reader {
     fn expose(&mut self, value: &Value) -> Option<Expose> {
         let fields = self.object(
             value,
-            "each expose",
+            "an expose",
             &["protocol", "from"],
             &["protocol", "from"],
         )?;
@@ -475,7 +474,7 @@ impl Reader {
     fn child(&mut self, value: &Value) -> Option<Child> {
         let fields = self.object(
             value,
-            "each child",
+            "a child",
             &["name", "manifest", "startup", "on_terminate"],
             &["name", "manifest"],
         )?;

@@ -121,21 +121,23 @@ fn check_sources(
         .map(|c| c.name.value.as_str())
         .collect();
     let declared = |protocol: &str| manifest.capabilities.iter().any(|c| c.value == protocol);
-    let mut check_source = |protocol: &Spanned<String>, from: &Spanned<Source>, verb: &str| {
+    let mut check_source = |protocol: &Spanned<String>,
+                            from: &Spanned<Source>,
+                            verb: (&str, &str)| {
         match &from.value {
             Source::Parent => {}
             Source::Self_ if !declared(&protocol.value) => diagnostics.push(report(
                 manifest,
                 Code::NotDeclared,
                 format!(
-                    "`{}` is {verb} from self but not declared in `capabilities`",
-                    protocol.value
+                    "`{}` is {} from self but not declared in `capabilities`",
+                    protocol.value, verb.0
                 ),
                 from,
                 "this component does not declare it",
                 format!(
-                    "add `{{ protocol: \"{}\" }}` to `capabilities`, or {verb} it from where it is served",
-                    protocol.value
+                    "add `{{ protocol: \"{}\" }}` to `capabilities`, or {} it from where it is served",
+                    protocol.value, verb.1
                 ),
             )),
             Source::Self_ => {}
@@ -147,8 +149,8 @@ fn check_sources(
                     manifest,
                     Code::NotExposedByChild,
                     format!(
-                        "`{}` is {verb} from `#{child}`, which does not expose it",
-                        protocol.value
+                        "`{}` is {} from `#{child}`, which does not expose it",
+                        protocol.value, verb.0
                     ),
                     from,
                     "this child does not expose it",
@@ -162,10 +164,10 @@ fn check_sources(
         }
     };
     for offer in &manifest.offers {
-        check_source(&offer.protocol, &offer.from, "offered");
+        check_source(&offer.protocol, &offer.from, ("offered", "offer"));
     }
     for expose in &manifest.exposes {
-        check_source(&expose.protocol, &expose.from, "exposed");
+        check_source(&expose.protocol, &expose.from, ("exposed", "expose"));
     }
     for offer in &manifest.offers {
         if !children.contains(&offer.to.value.as_str()) {
