@@ -36,7 +36,8 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
     let components = match &product.root {
         Some(_) => {
             let context = manifest::Context::from_workspace(root)?;
-            manifest::check_product(root, product, &context)?
+            manifest::check_product(root, product, &context)
+                .map_err(|diagnostics| anyhow::anyhow!("component manifests:\n{diagnostics}"))?
         }
         None => None,
     };
