@@ -177,3 +177,51 @@ fn a_missing_binary_is_checked_only_when_asked() {
     context.binaries = None;
     assert!(manifest::check_tree(&workspace(), &dir, "root", None, &context).is_ok());
 }
+
+#[test]
+fn a_product_names_its_root_component() {
+    use build_image::product::Product;
+    let workspace = std::env::temp_dir().join(format!("manifests-product-{}", std::process::id()));
+    let products = workspace.join("manifests/products");
+    let components = workspace.join(manifest::COMPONENTS_DIR);
+    std::fs::create_dir_all(&products).unwrap();
+    std::fs::create_dir_all(&components).unwrap();
+    std::fs::write(
+        products.join("p.toml"),
+        "description = \"x\"\nprograms = [\"userboot\"]\nroot = \"top\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        products.join("plain.toml"),
+        "description = \"x\"\nprograms = [\"userboot\"]\n",
+    )
+    .unwrap();
+    let plain = Product::load(&workspace, "plain").unwrap();
+    assert!(plain.root.is_none());
+    assert!(manifest::check_product(&workspace, &plain, &context())
+        .unwrap()
+        .is_none());
+
+    let product = Product::load(&workspace, "p").unwrap();
+    assert_eq!(product.root.as_deref(), Some("top"));
+
+    // The root manifest is missing: the diagnostic points into the product.
+    let diagnostics = manifest::check_product(&workspace, &product, &context()).unwrap_err();
+    let rendered = diagnostics.render();
+    assert!(
+        rendered.contains("cm-0013") && rendered.contains("manifests/products/p.toml:3:8"),
+        "{rendered}"
+    );
+
+    std::fs::write(
+        components.join("top.json5"),
+        "{ program: { binary: 'bin/echo-server' } }",
+    )
+    .unwrap();
+    let compiled = manifest::check_product(&workspace, &product, &context())
+        .unwrap()
+        .unwrap();
+    assert_eq!(compiled.programs, ["echo-server"]);
+    assert_eq!(compiled.manifests[0].path, "meta/top.cm");
+    std::fs::remove_dir_all(workspace).unwrap();
+}
