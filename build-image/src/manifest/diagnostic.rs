@@ -48,11 +48,13 @@ pub enum Code {
     InvalidValue,
     /// A manifest that contains itself through its children.
     RecursiveManifest,
+    /// A `state` that names no table of `idl/`.
+    UnknownStateType,
 }
 
 impl Code {
     /// Every code, in number order.
-    pub const ALL: [Code; 16] = [
+    pub const ALL: [Code; 17] = [
         Code::Syntax,
         Code::UnknownKey,
         Code::WrongType,
@@ -69,6 +71,7 @@ impl Code {
         Code::MissingKey,
         Code::InvalidValue,
         Code::RecursiveManifest,
+        Code::UnknownStateType,
     ];
 
     /// `cm-NNNN`.
@@ -90,6 +93,7 @@ impl Code {
             Code::MissingKey => "cm-0014",
             Code::InvalidValue => "cm-0015",
             Code::RecursiveManifest => "cm-0016",
+            Code::UnknownStateType => "cm-0017",
         }
     }
 }

@@ -8,7 +8,7 @@
 //!    values, limits, duplicate names (one file at a time);
 //! 3. [`tree`]: load the root manifest and every manifest reachable
 //!    through `children` (missing or recursive manifests);
-//! 4. [`routing`]: protocols against the IDL ([`protocols`]), binaries
+//! 4. [`routing`]: protocols and state types against the IDL ([`idl`]), binaries
 //!    against the workspace, child references, routes, cycles;
 //! 5. [`compile`]: encode each manifest as a `zx.component.decl`
 //!    `ComponentDecl` with the IDL's generated bindings, for the bootfs.
@@ -17,15 +17,14 @@
 //! manifest's path and a span; [`Diagnostics`] renders them with `miette`.
 //!
 //! Known gaps: capabilities are protocols only (no directories yet);
-//! collections are declared but nothing is routed to them; `state` is
-//! checked for form, not against the IDL.
+//! collections are declared but nothing is routed to them.
 
 pub mod bindings;
 pub mod compile;
 pub mod diagnostic;
 pub mod document;
+pub mod idl;
 pub mod json5;
-pub mod protocols;
 pub mod routing;
 pub mod tree;
 
@@ -45,6 +44,8 @@ pub const COMPONENTS_DIR: &str = "manifests/components";
 pub struct Context {
     /// The discoverable protocol names of `idl/`.
     pub protocols: BTreeSet<String>,
+    /// The tables of `idl/`, as `library/Type` (for `state`).
+    pub tables: BTreeSet<String>,
     /// The workspace's binary targets; `None` skips the missing-binary check.
     pub binaries: Option<BTreeSet<String>>,
 }
@@ -52,8 +53,10 @@ pub struct Context {
 impl Context {
     /// Protocols from `idl/*.idl`, binaries from `cargo metadata`.
     pub fn from_workspace(root: &Path) -> Result<Context> {
+        let names = idl::names(root)?;
         Ok(Context {
-            protocols: protocols::discoverable(root)?,
+            protocols: names.protocols,
+            tables: names.tables,
             binaries: Some(crate::cargo::binary_owners(root)?.into_keys().collect()),
         })
     }

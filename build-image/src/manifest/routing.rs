@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub fn check(tree: &Tree, context: &Context, diagnostics: &mut Vec<Diagnostic>) {
     for manifest in tree.manifests.values() {
         check_protocols(manifest, context, diagnostics);
+        check_state(manifest, context, diagnostics);
         check_binary(manifest, context, diagnostics);
         check_sources(manifest, &tree.manifests, diagnostics);
         check_cycles(manifest, diagnostics);
@@ -69,6 +70,24 @@ fn check_protocols(manifest: &Manifest, context: &Context, diagnostics: &mut Vec
             ),
         ));
     }
+}
+
+fn check_state(manifest: &Manifest, context: &Context, diagnostics: &mut Vec<Diagnostic>) {
+    let Some(state) = &manifest.state else {
+        return;
+    };
+    if context.tables.contains(&state.value) {
+        return;
+    }
+    let suggestion = did_you_mean(&state.value, context.tables.iter().map(String::as_str));
+    diagnostics.push(report(
+        manifest,
+        Code::UnknownStateType,
+        format!("no IDL table is named `{}`", state.value),
+        state,
+        "unknown table",
+        format!("{suggestion}`state` names a table declared in idl/*.idl, as `library/Type`"),
+    ));
 }
 
 fn check_binary(manifest: &Manifest, context: &Context, diagnostics: &mut Vec<Diagnostic>) {
