@@ -225,3 +225,18 @@ fn a_product_names_its_root_component() {
     assert_eq!(compiled.manifests[0].path, "meta/top.cm");
     std::fs::remove_dir_all(workspace).unwrap();
 }
+
+#[test]
+fn a_missing_root_manifest_is_a_diagnostic() {
+    let diagnostics = manifest::check_tree(
+        &workspace(),
+        Path::new(CASES),
+        "no-such-manifest",
+        None,
+        &context(),
+    )
+    .unwrap_err();
+    assert_eq!(diagnostics.0[0].code, Code::MissingManifest);
+    let rendered = diagnostics.render();
+    assert!(rendered.contains("no-such-manifest.json5"), "{rendered}");
+}
