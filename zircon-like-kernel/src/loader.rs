@@ -104,8 +104,15 @@ pub fn load(process: &Process, image: &[u8]) -> Result<(u64, u64), LoadError> {
             execute: flags.is_execute(),
             ..Access::READ
         };
-        root.map(Some(first_page - root.start()), vmo, 0, span, access)
-            .map_err(LoadError::Memory)?;
+        root.map(
+            Some(first_page - root.start()),
+            vmo,
+            0,
+            span,
+            access,
+            access,
+        )
+        .map_err(LoadError::Memory)?;
     }
     let entry = header.pt2.entry_point();
     if !(USER_ADDRESS_MIN..USER_ADDRESS_LIMIT).contains(&entry) {
@@ -121,6 +128,7 @@ pub fn load(process: &Process, image: &[u8]) -> Result<(u64, u64), LoadError> {
         stack,
         0,
         STACK_SIZE,
+        stack_access,
         stack_access,
     )
     .map_err(LoadError::Memory)?;

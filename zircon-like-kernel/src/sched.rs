@@ -186,7 +186,10 @@ pub fn cancel_deadline(deadline: Time, token: u64) {
 /// The running thread can no longer run (it exited or its process ended):
 /// pick another without saving anything.
 pub fn abandon_current(frame: &mut TrapFrame) {
-    SCHED.lock().current = None;
+    // Dropped outside the lock: the last reference to a thread can end a
+    // process, whose teardown may wake threads (which takes this lock).
+    let old = SCHED.lock().current.take();
+    drop(old);
     schedule(frame);
 }
 
@@ -201,7 +204,8 @@ pub fn schedule(frame: &mut TrapFrame) {
             }
         };
         let Some(thread) = next else {
-            SCHED.lock().current = None;
+            let old = SCHED.lock().current.take();
+            drop(old); // outside the lock, as in `abandon_current`
             *frame = crate::arch::x86_64::idle::idle_frame();
             return;
         };
@@ -215,11 +219,12 @@ pub fn schedule(frame: &mut TrapFrame) {
             (inner.wait.take(), inner.wake.take())
         };
         thread.process.activate();
-        {
+        let old = {
             let mut sched = SCHED.lock();
-            sched.current = Some(Arc::clone(&thread));
             sched.slice_left = SLICE_TICKS;
-        }
+            sched.current.replace(Arc::clone(&thread))
+        };
+        drop(old);
         if let Some(wait) = wait {
             cancel_deadline(wait.deadline, wait.token);
             let reason = wake.unwrap_or(WakeReason::TimedOut);

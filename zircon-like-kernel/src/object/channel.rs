@@ -31,6 +31,27 @@ pub const MAX_PENDING_MESSAGES: usize = 3500;
 static QUEUED_BYTES: AtomicU64 = AtomicU64::new(0);
 static QUEUED_BYTES_BUDGET: AtomicU64 = AtomicU64::new(0);
 
+/// Messages whose endpoint closed, waiting to be dropped.
+static GRAVEYARD: Mutex<Vec<Message>> = Mutex::new(Vec::new());
+
+fn defer_drop(messages: VecDeque<Message>) {
+    if !messages.is_empty() {
+        GRAVEYARD.lock().extend(messages);
+    }
+}
+
+/// Drops the messages of closed endpoints, one at a time (dropping one may
+/// close more endpoints and add to the list). Called on every kernel exit.
+pub fn drain_graveyard() {
+    loop {
+        let next = GRAVEYARD.lock().pop();
+        match next {
+            Some(message) => drop(message),
+            None => return,
+        }
+    }
+}
+
 /// Sets the budget for queued message bytes.
 pub fn set_message_budget(bytes: u64) {
     QUEUED_BYTES_BUDGET.store(bytes, Ordering::Relaxed);
@@ -246,14 +267,17 @@ impl KernelObject for Channel {
                 }
             }
         }
-        // Drop the queue outside the lock: its handles may close other
-        // channels, whose peers may be this one.
+        // The queue is not dropped here: its handles may close other
+        // channels, whose queues hold more handles, and so on — a chain a
+        // process can make as long as it likes. Dropping recursively would
+        // overflow the kernel stack; the messages go to a worklist that
+        // the kernel empties, iteratively, before it returns to user mode.
         let queued = core::mem::take(&mut *self.queue.lock());
+        defer_drop(queued);
         if let Some(peer) = self.link.live_peer(|p| p.link.is_closed()) {
             peer.base
                 .update_signals(Signals::CHANNEL_WRITABLE, Signals::PEER_CLOSED);
         }
-        drop(queued);
     }
 
     impl_into_any!();

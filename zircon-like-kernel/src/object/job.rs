@@ -38,9 +38,15 @@ struct JobState {
 /// A job.
 pub struct Job {
     base: ObjectBase,
-    parent: Option<Weak<Job>>,
+    /// The parent holds its children weakly; a child holds its parent
+    /// strongly, so a job cannot outlive (and escape) its ancestors.
+    parent: Option<Arc<Job>>,
+    depth: usize,
     state: Mutex<JobState>,
 }
+
+/// Deepest job tree (as Zircon's limit on job height).
+pub const MAX_JOB_DEPTH: usize = 32;
 
 impl Job {
     /// The root job (made once at boot).
@@ -48,6 +54,7 @@ impl Job {
         Arc::new(Job {
             base: ObjectBase::new(Signals::empty()),
             parent: None,
+            depth: 0,
             state: Mutex::new(JobState {
                 children: Vec::new(),
                 processes: Vec::new(),
@@ -60,13 +67,17 @@ impl Job {
 
     /// A child job inheriting this job's limits.
     pub fn create_child(self: &Arc<Self>) -> Result<Arc<Job>, Status> {
+        if self.depth + 1 >= MAX_JOB_DEPTH {
+            return Err(Status::OUT_OF_RANGE);
+        }
         let mut state = self.state.lock();
         if state.killed {
             return Err(Status::BAD_STATE);
         }
         let child = Arc::new(Job {
             base: ObjectBase::new(Signals::empty()),
-            parent: Some(Arc::downgrade(self)),
+            parent: Some(Arc::clone(self)),
+            depth: self.depth + 1,
             state: Mutex::new(JobState {
                 children: Vec::new(),
                 processes: Vec::new(),
@@ -157,7 +168,7 @@ impl Job {
         if let Some(channel) = own {
             return Some(channel);
         }
-        self.parent.as_ref()?.upgrade()?.exception_channel()
+        self.parent.as_ref()?.exception_channel()
     }
 }
 

@@ -146,6 +146,18 @@ struct SignalState {
     observers: Vec<Observer>,
 }
 
+/// Most observers one object keeps (waiting threads plus `wait_async`
+/// registrations): past it, new ones are refused with `NO_RESOURCES`.
+pub const MAX_OBSERVERS: usize = 4096;
+
+/// Why an observer was not registered.
+pub enum ObserveError {
+    /// The signals already satisfy it (they are given).
+    Satisfied(Signals),
+    /// The object has [`MAX_OBSERVERS`] already.
+    TooMany,
+}
+
 /// The part every object shares.
 pub struct ObjectBase {
     koid: Koid,
@@ -214,10 +226,17 @@ impl ObjectBase {
 
     /// Registers `observer` unless the signals already satisfy it, in which
     /// case the current signals are returned and nothing is registered.
-    pub fn observe(&self, observer: Observer) -> Result<(), Signals> {
+    pub fn observe(&self, observer: Observer) -> Result<(), ObserveError> {
         let mut state = self.state.lock();
         if observer.trigger.intersects(state.signals) {
-            return Err(state.signals);
+            return Err(ObserveError::Satisfied(state.signals));
+        }
+        if state.observers.len() >= MAX_OBSERVERS {
+            // Drop the dead ones before refusing.
+            state.observers.retain(Observer::alive);
+            if state.observers.len() >= MAX_OBSERVERS {
+                return Err(ObserveError::TooMany);
+            }
         }
         state.observers.push(observer);
         Ok(())

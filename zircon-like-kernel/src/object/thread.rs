@@ -153,19 +153,38 @@ impl Thread {
     /// Marks the thread dead and signals `TASK_TERMINATED`. Returns false if
     /// it already was.
     pub fn mark_dead(&self) -> bool {
-        {
+        let abandoned = {
             let mut inner = self.inner.lock();
             if inner.state == ThreadState::Dead {
                 return false;
             }
             inner.state = ThreadState::Dead;
-            inner.wait = None;
-            inner.wake = None;
+            (inner.wait.take(), inner.wake.take())
+        };
+        // Dropped after the lock: a wait may hold the last reference to an
+        // object whose teardown notifies observers, which locks threads.
+        if let (Some(wait), _) = &abandoned {
+            forget_wait(wait);
         }
+        drop(abandoned);
         self.base
             .update_signals(Signals::THREAD_RUNNING, Signals::TASK_TERMINATED);
         true
     }
+}
+
+/// Removes a dead thread's registrations (futex queue, port waiter) so
+/// nothing stale accumulates.
+fn forget_wait(wait: &Wait) {
+    match &wait.kind {
+        WaitKind::Futex { key } => super::futex::remove(*key, wait.token),
+        WaitKind::Port { port, .. } => port.remove_waiter(wait.token),
+        WaitKind::Call { channel, .. } => channel.remove_call(wait.token),
+        WaitKind::One { object, .. } => object.base().forget(wait.token),
+        WaitKind::Many { objects, .. } => objects.iter().for_each(|o| o.base().forget(wait.token)),
+        WaitKind::Sleep => {}
+    }
+    crate::sched::cancel_deadline(wait.deadline, wait.token);
 }
 
 impl KernelObject for Thread {
@@ -175,6 +194,14 @@ impl KernelObject for Thread {
 
     fn object_type(&self) -> ObjectType {
         ObjectType::Thread
+    }
+
+    /// A thread that was never started and whose last handle closes can
+    /// never run: it ends, so its process is not kept alive by it.
+    fn on_zero_handles(&self) {
+        if self.inner.lock().state == ThreadState::New && self.mark_dead() {
+            self.process.thread_exited(self);
+        }
     }
 
     impl_into_any!();

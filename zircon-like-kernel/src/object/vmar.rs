@@ -33,6 +33,9 @@ pub struct Mapping {
     /// Offset of `start` in the VMO.
     pub vmo_offset: u64,
     access: Mutex<Access>,
+    /// The most `protect` may grant: what the VMO handle allowed at map
+    /// time.
+    max_access: Access,
 }
 
 impl Mapping {
@@ -67,8 +70,14 @@ pub struct Vmar {
     start: u64,
     size: u64,
     process: Weak<Process>,
+    /// Nesting below the root (bounded by [`MAX_VMAR_DEPTH`], so walking
+    /// the tree recursively cannot overflow the kernel stack).
+    depth: usize,
     state: Mutex<VmarState>,
 }
+
+/// Deepest nesting of VMARs.
+pub const MAX_VMAR_DEPTH: usize = 16;
 
 fn page_aligned(value: u64) -> bool {
     value.is_multiple_of(FRAME_SIZE)
@@ -81,6 +90,7 @@ impl Vmar {
             base: ObjectBase::new(Signals::empty()),
             start,
             size,
+            depth: 0,
             process,
             state: Mutex::new(VmarState {
                 regions: BTreeMap::new(),
@@ -153,11 +163,15 @@ impl Vmar {
         if state.destroyed {
             return Err(Status::BAD_STATE);
         }
+        if self.depth + 1 >= MAX_VMAR_DEPTH {
+            return Err(Status::OUT_OF_RANGE);
+        }
         let start = self.place(&state, offset, size)?;
         let child = Arc::new(Vmar {
             base: ObjectBase::new(Signals::empty()),
             start,
             size,
+            depth: self.depth + 1,
             process: self.process.clone(),
             state: Mutex::new(VmarState {
                 regions: BTreeMap::new(),
@@ -178,6 +192,7 @@ impl Vmar {
         vmo_offset: u64,
         len: u64,
         access: Access,
+        max_access: Access,
     ) -> Result<u64, Status> {
         if access.write && access.execute {
             return Err(Status::ACCESS_DENIED);
@@ -210,6 +225,7 @@ impl Vmar {
             vmo,
             vmo_offset,
             access: Mutex::new(access),
+            max_access,
         });
         state.regions.insert(start, Region::Mapping(mapping));
         Ok(start)
@@ -282,6 +298,13 @@ impl Vmar {
             }
             if mappings.is_empty() {
                 return Err(Status::NOT_FOUND);
+            }
+            // Never more than the VMO handle allowed when it was mapped.
+            let exceeds = |m: &Arc<Mapping>| {
+                (access.write && !m.max_access.write) || (access.execute && !m.max_access.execute)
+            };
+            if mappings.iter().any(exceeds) {
+                return Err(Status::ACCESS_DENIED);
             }
             mappings
         };

@@ -67,6 +67,9 @@ impl Vmo {
         if count == 0 {
             return Err(Status::INVALID_ARGS);
         }
+        if frames::free_frames().saturating_sub(count) < frames::RESERVE_FRAMES {
+            return Err(Status::NO_MEMORY);
+        }
         let first = frames::alloc_contiguous(count).ok_or(Status::NO_MEMORY)?;
         // SAFETY: the run was just allocated for this VMO alone and is RAM
         // reachable through the direct map.
@@ -100,6 +103,10 @@ impl Vmo {
             Backing::Paged(pages) => {
                 if let Some(frame) = pages.get(&index) {
                     return Ok(*frame);
+                }
+                // User-driven growth stops at the kernel's reserve.
+                if frames::below_fault_reserve() {
+                    return Err(Status::NO_MEMORY);
                 }
                 let frame = frames::alloc_zeroed().ok_or(Status::NO_MEMORY)?;
                 pages.insert(index, frame);

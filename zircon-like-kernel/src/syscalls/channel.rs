@@ -4,7 +4,7 @@ use super::object::install_pair;
 use super::{handle_arg, ok, SysResult};
 use crate::mem::user_ptr::{UserOut, UserSlice};
 use crate::object::channel::{Channel, Message, ReadError};
-use crate::object::Handle;
+use crate::object::{Handle, KernelObject};
 use crate::sched::current_process;
 use alloc::vec::Vec;
 use zerocopy::IntoBytes;
@@ -76,11 +76,7 @@ pub fn write(
         if num_bytes > CHANNEL_MAX_MSG_BYTES {
             return Err(Status::OUT_OF_RANGE);
         }
-        for handle in &taken {
-            if !handle.rights().contains(Rights::TRANSFER) {
-                return Err(Status::ACCESS_DENIED);
-            }
-        }
+        check_carried(&channel, &taken)?;
         let bytes = UserSlice::new(bytes, num_bytes)?.read_to_vec()?;
         Ok((channel, bytes))
     })();
@@ -143,9 +139,11 @@ pub fn read(
             return Err(Status::BUFFER_TOO_SMALL);
         }
     };
-    // Copy the bytes first: if the buffer faults, the message goes back to
-    // the front of the queue and nothing is lost.
-    if let Err(status) = byte_buffer.write(message.bytes()) {
+    // Copy the bytes and check the handle buffer first: if either faults,
+    // the message goes back to the front of the queue and nothing is lost.
+    let probe = [0u8; 4 * CHANNEL_MAX_MSG_HANDLES];
+    let probed = handle_buffer.write(&probe[..4 * message.handles.len()]);
+    if let Err(status) = probed.and_then(|()| byte_buffer.write(message.bytes())) {
         channel.unread(message);
         return Err(status);
     }
@@ -157,6 +155,22 @@ pub fn read(
         actual_handles,
     )?;
     ok()
+}
+
+/// Checks the handles a message would carry: each needs `TRANSFER`, and
+/// none may be the channel's other end (an endpoint queued on its own peer
+/// would keep itself and its queue alive forever).
+fn check_carried(channel: &Channel, handles: &[Handle]) -> Result<(), Status> {
+    let peer = channel.peer().map(|peer| peer.base().koid());
+    for handle in handles {
+        if Some(handle.object().base().koid()) == peer {
+            return Err(Status::NOT_SUPPORTED);
+        }
+        if !handle.rights().contains(Rights::TRANSFER) {
+            return Err(Status::ACCESS_DENIED);
+        }
+    }
+    Ok(())
 }
 
 /// Hands a received message's handles to `process` and writes their values
@@ -240,11 +254,7 @@ pub fn call(
         if num_bytes < 4 {
             return Err(Status::INVALID_ARGS); // no room for the txid
         }
-        for handle in &taken {
-            if !handle.rights().contains(Rights::TRANSFER) {
-                return Err(Status::ACCESS_DENIED);
-            }
-        }
+        check_carried(&channel, &taken)?;
         UserSlice::new(args.read_bytes, args.read_num_bytes as usize)?;
         UserSlice::new(args.read_handles, (args.read_num_handles as usize) * 4)?;
         UserOut::<u32>::optional(actual_bytes)?;

@@ -7,7 +7,7 @@ use crate::mem::user_ptr::{read_value, UserOut};
 use crate::object::port::Port;
 use crate::object::thread::{Wait, WaitKind};
 use crate::object::timer::Timer;
-use crate::object::{Handle, Observer, ObserverTarget};
+use crate::object::{Handle, ObserveError, Observer, ObserverTarget};
 use crate::sched::{self, current_process};
 use alloc::sync::Arc;
 use zx_abi::{
@@ -88,11 +88,15 @@ pub fn wait_async(raw: u64, port: u64, key: u64, signals: u64, options: u64) -> 
         },
         trigger,
     };
-    if let Err(current) = object.base().observe(observer) {
+    match object.base().observe(observer) {
+        Ok(()) => ok(),
         // Already satisfied: the packet is queued at once.
-        port.queue_signal(key, trigger, current);
+        Err(ObserveError::Satisfied(current)) => {
+            port.queue_signal(key, trigger, current);
+            ok()
+        }
+        Err(ObserveError::TooMany) => Err(Status::NO_RESOURCES),
     }
-    ok()
 }
 
 pub fn timer_create(options: u64, clock: u64, out: u64) -> SysResult {

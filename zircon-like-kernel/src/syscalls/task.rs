@@ -51,7 +51,8 @@ pub fn thread_start(raw: u64, entry: u64, stack: u64, arg1: u64, arg2: u64) -> S
     if entry == 0 || entry >= USER_ADDRESS_LIMIT || stack > USER_ADDRESS_LIMIT {
         return Err(Status::INVALID_ARGS);
     }
-    if thread.process.outcome().is_some() {
+    if thread.process.outcome().is_some() || !thread.process.is_started() {
+        // A process's first thread starts with `process_start`.
         return Err(Status::BAD_STATE);
     }
     {

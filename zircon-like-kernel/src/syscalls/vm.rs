@@ -213,13 +213,21 @@ pub fn vmar_map(
     if access.execute {
         needed |= Rights::EXECUTE;
     }
+    let vmo_rights = process.with_handle(vmo_value, |h| h.rights())?;
     let vmo = process.object::<Vmo>(vmo_value, needed)?;
+    // What `vmar_protect` may later grant: the VMO handle's rights.
+    let max_access = Access {
+        write: vmo_rights.contains(Rights::WRITE),
+        execute: vmo_rights.contains(Rights::EXECUTE),
+        ..Access::READ
+    };
     let address = vmar.map(
         specific.then_some(vmar_offset),
         vmo,
         vmo_offset,
         len,
         access,
+        max_access,
     )?;
     if let Err(status) = out.write(&address) {
         let _ = vmar.unmap(address, len);

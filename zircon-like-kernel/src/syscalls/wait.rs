@@ -4,7 +4,7 @@
 use super::{handle_arg, ok, Flow, SysResult};
 use crate::mem::user_ptr::{read_value, UserOut, UserSlice};
 use crate::object::thread::{Wait, WaitKind, WakeReason};
-use crate::object::{KernelObject, Observer, ObserverTarget};
+use crate::object::{KernelObject, ObserveError, Observer, ObserverTarget};
 use crate::sched;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -38,9 +38,13 @@ pub fn wait_one(
         },
         trigger,
     };
-    if let Err(current) = object.base().observe(observer) {
-        observed_out.write(&current.bits())?;
-        return ok();
+    match object.base().observe(observer) {
+        Ok(()) => {}
+        Err(ObserveError::Satisfied(current)) => {
+            observed_out.write(&current.bits())?;
+            return ok();
+        }
+        Err(ObserveError::TooMany) => return Err(Status::NO_RESOURCES),
     }
     if deadline <= now() {
         object.base().forget(token);
@@ -90,9 +94,18 @@ pub fn wait_many(
             },
             trigger: *trigger,
         };
-        if object.base().observe(observer).is_err() {
-            satisfied = true;
-            break;
+        match object.base().observe(observer) {
+            Ok(()) => {}
+            Err(ObserveError::Satisfied(_)) => {
+                satisfied = true;
+                break;
+            }
+            Err(ObserveError::TooMany) => {
+                for object in &objects {
+                    object.base().forget(token);
+                }
+                return Err(Status::NO_RESOURCES);
+            }
         }
     }
     if satisfied || deadline <= now() {

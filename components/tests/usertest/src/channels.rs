@@ -177,6 +177,11 @@ pub fn run(suite: &mut Suite) {
         // The channel handle itself is not consumed.
         step(a.basic_info(), "channel handle still valid").map(drop)
     });
+    suite.run("channel_write.peer_endpoint", || {
+        // An endpoint queued on its own peer would keep itself alive.
+        let (a, b) = step(Channel::create(), "create")?;
+        expect_status(a.write(b"", vec![b.into_handle()]), Status::NOT_SUPPORTED)
+    });
     suite.run("channel_write.no_transfer_right", || {
         let (a, _b) = step(Channel::create(), "create")?;
         let event = step(Event::create(), "create")?;

@@ -63,6 +63,25 @@ pub fn run(suite: &mut Suite) {
             Status::BAD_SYSCALL,
         )
     });
+    suite.run("trap.direction_flag_set_by_user", || {
+        // User code may leave DF set across interrupts and syscalls; the
+        // kernel must clear it for itself (its copies run forwards).
+        let start = zx::clock_get_monotonic().into_nanos();
+        // SAFETY: DF is set and cleared around code that does no string
+        // operations; the syscall in between is what is being tested.
+        unsafe { core::arch::asm!("std") };
+        let mut spin = 0u64;
+        while zx::clock_get_monotonic().into_nanos() - start < 30_000_000 {
+            spin = core::hint::black_box(spin + 1); // timer ticks land here
+        }
+        // SAFETY: see above.
+        unsafe { core::arch::asm!("cld") };
+        let event = zx::Event::create().map_err(|s| alloc::format!("{s:?}"))?;
+        check(
+            zx::AsHandleRef::basic_info(&event).is_ok() && spin > 0,
+            "the kernel misbehaved",
+        )
+    });
     suite.run("clock.monotonic_advances", || {
         let first = zx::clock_get_monotonic();
         let mut spin = 0u64;

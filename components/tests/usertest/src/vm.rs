@@ -305,6 +305,36 @@ pub fn run(suite: &mut Suite) {
             "the heap did not map more memory",
         )
     });
+    suite.run("vmar_protect.beyond_vmo_rights", || {
+        let vmo = step(Vmo::create(PAGE, 0), "create")?;
+        let reader = Vmo::from_handle(step(
+            vmo.handle().duplicate(Rights::READ | Rights::MAP),
+            "duplicate",
+        )?);
+        let address = step(
+            with_root(|root| root.map(0, &reader, 0, PAGE, VmOptions::PERM_READ)),
+            "map",
+        )?;
+        // SAFETY: refused; nothing changes.
+        let result = with_root(|root| unsafe { root.protect(RW, address, PAGE) });
+        expect_status(result, Status::ACCESS_DENIED)
+    });
+    suite.run("vmar_allocate.depth_limit", || {
+        let mut regions = alloc::vec::Vec::new();
+        let options = VmOptions::CAN_MAP_READ;
+        let mut current = step(
+            with_root(|root| root.allocate(0, 64 * PAGE, options)),
+            "first",
+        )?
+        .0;
+        for _ in 0..32 {
+            match current.allocate(0, 64 * PAGE, options) {
+                Ok((child, _)) => regions.push(core::mem::replace(&mut current, child)),
+                Err(status) => return expect_status(Err(status), Status::OUT_OF_RANGE),
+            }
+        }
+        Err("32 nested regions were allowed".into())
+    });
     suite.run("vmar_map.wrong_type", || {
         let vmo = step(Vmo::create(PAGE, 0), "create")?;
         let mut out = 0u64;

@@ -6,9 +6,11 @@
 //! interrupt taken in kernel mode on the current stack would overwrite it.
 //! With IST the CPU always switches to a known stack, so kernel code can run
 //! with the red zone. The kernel runs with interrupts off, so only the idle
-//! loop and faults inside the kernel (user-copy faults, bugs) ever use an
-//! IST stack from ring 0; nesting on the same stack cannot happen except by
-//! a kernel bug inside a fault handler, which the double-fault stack catches.
+//! loop and faults inside the kernel ever use an IST stack from ring 0.
+//! The exception is the page fault: it has no IST slot (see
+//! `idt::ist_for`), because a page fault can nest inside another handler
+//! (the user-copy routine runs from the scheduler), and two frames on the
+//! same IST stack would overwrite each other.
 //!
 //! Selector layout (fixed by `syscall`/`sysret`, see `syscall.rs`):
 //! 0x08 kernel code, 0x10 kernel data, 0x18 user data, 0x20 user code,
@@ -37,10 +39,8 @@ pub mod ist {
     pub const DOUBLE_FAULT: u8 = 1;
     /// NMI and machine check: can arrive at any instruction.
     pub const NMI: u8 = 2;
-    /// Page faults: may arrive inside the kernel's user-copy routine while
-    /// a syscall runs.
-    pub const PAGE_FAULT: u8 = 3;
-    /// Every other exception and all interrupts.
+    /// Every other exception and all interrupts. (Slot 3 is spare: page
+    /// faults use no IST stack, see `idt::ist_for`.)
     pub const GENERAL: u8 = 4;
 }
 
@@ -68,6 +68,11 @@ pub fn init() {
             *entry = VirtAddr::new(base + IST_STACK_SIZE as u64);
         }
         tss.interrupt_stack_table = table;
+        // Entries from ring 3 without an IST slot (page faults) use the
+        // CPU's kernel stack.
+        let mut privilege = tss.privilege_stack_table;
+        privilege[0] = VirtAddr::new(super::percpu::cpu0_stack_top());
+        tss.privilege_stack_table = privilege;
         tss
     });
     let gdt = GDT.call_once(|| {

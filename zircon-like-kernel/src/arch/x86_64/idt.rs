@@ -46,11 +46,18 @@ extern "C" {
     static isr_stubs: u8;
 }
 
+/// The IST slot of each vector (0: no IST switch).
+///
+/// Page faults use no IST stack: a page fault from user mode arrives on the
+/// CPU's kernel stack (TSS.RSP0), and one in kernel mode — only in the
+/// user-copy routine, which may run from any handler — nests on the stack
+/// in use, below the live frames. With an IST stack a nested page fault
+/// would overwrite the outer one's frame.
 fn ist_for(vector: usize) -> u8 {
     match vector {
         8 => ist::DOUBLE_FAULT,
         2 | 18 => ist::NMI,
-        14 => ist::PAGE_FAULT,
+        14 => 0,
         _ => ist::GENERAL,
     }
 }

@@ -54,6 +54,11 @@ pub fn init_boot_cpu() {
     }
 }
 
+/// Top of the boot CPU's kernel stack (for the TSS, before `gs` is set).
+pub fn cpu0_stack_top() -> u64 {
+    core::ptr::addr_of!(CPU0_STACK) as u64 + KERNEL_STACK_SIZE as u64
+}
+
 /// Top of this CPU's kernel stack, where `syscall_entry` builds its frame.
 pub fn kernel_stack_top() -> u64 {
     // SAFETY: written once by init_boot_cpu before any call; read-only after.

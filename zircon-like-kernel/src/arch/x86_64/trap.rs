@@ -205,6 +205,7 @@ core::arch::global_asm!(
     .text
     .globl trap_common
 trap_common:
+    cld                         /* user code may have set DF: Rust needs it clear */
     testb $3, 24(%rsp)          /* came from ring 3? */
     jz 1f
     swapgs                      /* gs -> this CPU's PerCpu */
@@ -321,6 +322,7 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             super::apic::end_of_interrupt();
         }
     }
+    crate::object::channel::drain_graveyard();
 }
 
 fn exception(frame: &mut TrapFrame) {

@@ -13,6 +13,7 @@ core::arch::global_asm!(
     .globl user_copy
     /* user_copy(dst: rdi, src: rsi, len: rdx) -> rax: 0 ok, 1 faulted */
 user_copy:
+    cld
     mov %rdx, %rcx
     shr $3, %rcx
     .globl user_copy_words
