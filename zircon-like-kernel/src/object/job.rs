@@ -93,7 +93,19 @@ impl Job {
 
     /// The limits for processes of this job.
     pub fn limits(&self) -> Limits {
-        self.state.lock().limits
+        // The tightest along the path to the root: limits set on an
+        // ancestor later still apply to the whole subtree.
+        let own = self.state.lock().limits;
+        match &self.parent {
+            Some(parent) => {
+                let inherited = parent.limits();
+                Limits {
+                    max_handles: own.max_handles.min(inherited.max_handles),
+                    max_memory: own.max_memory.min(inherited.max_memory),
+                }
+            }
+            None => own,
+        }
     }
 
     /// Tightens the limits (a value of 0 leaves that limit unchanged);

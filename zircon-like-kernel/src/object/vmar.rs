@@ -312,11 +312,13 @@ impl Vmar {
         for mapping in mappings {
             *mapping.access.lock() = access;
             if let Some(process) = &process {
+                let pages = mapping
+                    .vmo
+                    .committed_pages(mapping.vmo_offset, mapping.size);
                 process.with_address_space(|space| {
-                    let mut page = mapping.start;
-                    while page < mapping.start + mapping.size {
+                    for index in pages {
+                        let page = mapping.start + index * FRAME_SIZE;
                         space.protect_page(page, access);
-                        page += FRAME_SIZE;
                     }
                 });
             }
@@ -328,11 +330,15 @@ impl Vmar {
         match region {
             Region::Mapping(mapping) => {
                 if let Some(process) = self.process.upgrade() {
+                    // Only committed pages can be in the page tables: walk
+                    // those, not every page of a possibly huge mapping.
+                    let pages = mapping
+                        .vmo
+                        .committed_pages(mapping.vmo_offset, mapping.size);
                     process.with_address_space(|space| {
-                        let mut page = mapping.start;
-                        while page < mapping.start + mapping.size {
+                        for index in pages {
+                            let page = mapping.start + index * FRAME_SIZE;
                             space.unmap_page(page);
-                            page += FRAME_SIZE;
                         }
                     });
                 }

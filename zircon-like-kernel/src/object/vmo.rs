@@ -200,6 +200,23 @@ impl Vmo {
         }
     }
 
+    /// Indices of the committed pages in `[offset, offset + len)`, relative
+    /// to `offset`'s page (`offset` is page-aligned).
+    pub fn committed_pages(&self, offset: u64, len: u64) -> alloc::vec::Vec<u64> {
+        let first = offset / FRAME_SIZE;
+        let end = first + len.div_ceil(FRAME_SIZE);
+        let state = self.state.lock();
+        match &state.backing {
+            Backing::Paged(pages) => pages
+                .range(first..end)
+                .map(|(&index, _)| index - first)
+                .collect(),
+            Backing::Contiguous { count, .. } => (first..end.min(*count))
+                .map(|index| index - first)
+                .collect(),
+        }
+    }
+
     /// Counts a new mapping of the VMO.
     pub fn mapped(&self) {
         self.mappings.fetch_add(1, Ordering::AcqRel);

@@ -182,7 +182,8 @@ pub fn vmar_allocate(
     let child_value = install(Handle::new(child.clone(), child_rights), child_out)?;
     if let Err(status) = address_out.write(&start) {
         drop(process.take_handle(child_value));
-        child.destroy();
+        // Gives the range back to the parent too.
+        let _ = parent.unmap(start, size);
         return Err(status);
     }
     ok()

@@ -250,6 +250,33 @@ pub fn run(suite: &mut Suite) {
             Status::NO_RESOURCES,
         )
     });
+    suite.run("vmar_unmap.with_vmo_offset_then_remap", || {
+        // Unmapping must remove exactly the pages that were faulted in, or
+        // mapping the range again would find stale entries.
+        let vmo = step(Vmo::create(4 * PAGE, 0), "create")?;
+        for round in 0..3u8 {
+            let address = step(
+                with_root(|root| root.map(0, &vmo, 2 * PAGE, 2 * PAGE, RW)),
+                "map",
+            )?;
+            // SAFETY: the mapping is ours, writable, two pages long.
+            let memory =
+                unsafe { core::slice::from_raw_parts_mut(address as *mut u8, 2 * PAGE as usize) };
+            check(
+                round == 0 || memory[PAGE as usize + 1] == round - 1,
+                "the data moved",
+            )?;
+            memory[PAGE as usize + 1] = round;
+            // SAFETY: `memory` is not used after this.
+            step(
+                with_root(|root| unsafe { root.unmap(address, 2 * PAGE) }),
+                "unmap",
+            )?;
+        }
+        let mut back = [0u8; 1];
+        step(vmo.read(&mut back, 3 * PAGE + 1), "read")?;
+        check(back[0] == 2, "writes did not reach the right VMO page")
+    });
     suite.run("vmar_unmap.twice", || {
         let vmo = step(Vmo::create(PAGE, 0), "create")?;
         let address = step(with_root(|root| root.map(0, &vmo, 0, PAGE, RW)), "map")?;

@@ -327,6 +327,11 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
 
 fn exception(frame: &mut TrapFrame) {
     let cr2 = x86_64::registers::control::Cr2::read_raw();
+    if frame.vector == 2 {
+        // An NMI is not the interrupted thread's doing: note it, carry on.
+        warn!("NMI at rip {:#x}", frame.rip);
+        return;
+    }
     if frame.vector == 14 && crate::mem::fault::resolve(cr2, frame.error_code) {
         // Demand paging (from user code, or from the kernel's user-copy
         // routine touching a not-yet-committed user page): retry.
