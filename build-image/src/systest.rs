@@ -99,6 +99,35 @@ pub const TESTS: &[SystemTest] = &[
         check: check_guest_suite,
     },
     SystemTest {
+        name: "components.echo_routing",
+        boot: Boot::product("echo"),
+        check: |run| {
+            // The client starts at boot; the server only when the client's
+            // first connection is routed to it.
+            let client = run
+                .time_of("component_manager: started root/echo_client")
+                .ok_or("client not started")?;
+            let server = run
+                .time_of("component_manager: started root/echo_server")
+                .ok_or("server not started")?;
+            if server < client {
+                return Err("the lazy server started before anything connected to it".into());
+            }
+            expect_line(run, "echo-client: 1000 calls answered")?;
+            expect_line(
+                run,
+                "root/echo_client cannot reach zx.io.Directory: its manifest does not use it",
+            )?;
+            expect_line(
+                run,
+                "echo-client: zx.io.Directory is not routed to me: refused",
+            )?;
+            expect_line(run, "component_manager: root/echo_client exited with 0")?;
+            expect_line(run, "component_manager: every eager component has ended")?;
+            expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+        },
+    },
+    SystemTest {
         name: "kernel.panic_report",
         boot: Boot {
             cmdline: "kernel.crash=panic",

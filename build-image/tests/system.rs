@@ -39,6 +39,7 @@ system_tests! {
     boot_smp_2 => "boot.smp_2",
     user_faults_are_survived => "kernel.user_faults_are_survived",
     syscall_suite => "kernel.syscall_suite",
+    components_echo_routing => "components.echo_routing",
     panic_report => "kernel.panic_report",
     exception_report => "kernel.exception_report",
 }

@@ -51,5 +51,21 @@ fn main() -> i64 {
     }
     let micros = (zx::clock_get_monotonic().into_nanos() - start) / 1000;
     println!("echo-client: {} calls answered in {} us", CALLS, micros);
+
+    // Something the manifest does not `use` cannot be reached: the
+    // component manager closes the request.
+    if let Ok(channel) = zx_component::connect("zx.io.Directory") {
+        let closed = zx::AsHandleRef::wait_one(
+            &channel,
+            zx::Signals::PEER_CLOSED,
+            zx::deadline_after(1_000_000_000),
+        );
+        if closed.is_ok() {
+            println!("echo-client: zx.io.Directory is not routed to me: refused");
+        } else {
+            println!("echo-client: an unrouted protocol stayed open");
+            return 1;
+        }
+    }
     0
 }
