@@ -128,6 +128,30 @@ pub const TESTS: &[SystemTest] = &[
         },
     },
     SystemTest {
+        name: "components.crash_restart_memory_limit",
+        boot: Boot::product("component-tests"),
+        check: |run| {
+            // The crasher's fault is reported with its address, it is
+            // restarted with back-off until the manager gives up...
+            expect_line(
+                run,
+                "root/crasher crashed: page fault (vector 14) at address 0x0",
+            )?;
+            expect_line(run, "restarting root/crasher in 100 ms (attempt 1)")?;
+            expect_line(run, "restarting root/crasher in 1600 ms (attempt 5)")?;
+            // ...the hog is stopped by its job's 4 MiB limit...
+            expect_line(run, "component_manager: started root/hog")?;
+            if run.lines.iter().any(|(_, l)| l.contains("held 64 MiB")) {
+                return Err("the hog exceeded its memory limit".into());
+            }
+            expect_line(run, "component_manager: root/hog exited with 101")?;
+            // ...and the others keep serving.
+            expect_line(run, "echo-client: 1000 calls answered")?;
+            expect_line(run, "component_manager: every eager component has ended")?;
+            expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+        },
+    },
+    SystemTest {
         name: "kernel.panic_report",
         boot: Boot {
             cmdline: "kernel.crash=panic",

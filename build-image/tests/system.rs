@@ -40,6 +40,7 @@ system_tests! {
     user_faults_are_survived => "kernel.user_faults_are_survived",
     syscall_suite => "kernel.syscall_suite",
     components_echo_routing => "components.echo_routing",
+    components_crash_restart_memory_limit => "components.crash_restart_memory_limit",
     panic_report => "kernel.panic_report",
     exception_report => "kernel.exception_report",
 }

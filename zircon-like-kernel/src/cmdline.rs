@@ -35,8 +35,12 @@ impl<'a> Cmdline<'a> {
     /// Options this kernel does not know, for a warning.
     pub fn unknown(&self) -> impl Iterator<Item = &'a str> + 'a {
         const KNOWN: [&str; 3] = ["loglevel", "userboot.next", "kernel.crash"];
-        self.raw
-            .split_ascii_whitespace()
-            .filter(|option| !KNOWN.contains(&option.split_once('=').map_or(*option, |(k, _)| k)))
+        // `<program>.<key>=` options are for user programs (userboot hands
+        // them on); only `kernel.*` and bare keys are the kernel's.
+        self.raw.split_ascii_whitespace().filter(|option| {
+            let key = option.split_once('=').map_or(*option, |(k, _)| k);
+            let for_a_program = key.contains('.') && !key.starts_with("kernel.");
+            !KNOWN.contains(&key) && !for_a_program
+        })
     }
 }

@@ -2,8 +2,8 @@
 //! running components.
 //!
 //! userboot starts it with the root job and the bootfs. It reads the root
-//! manifest (`meta/<root>.cm`, the root's name is its first argument after
-//! its own, default `root`), builds the component tree as it goes, and:
+//! manifest (`meta/<root>.cm`; `component_manager.root=<name>` on the
+//! kernel command line, default `root`), builds the component tree, and:
 //!
 //! - starts each component in its own job (a child of its parent's job,
 //!   with the manifest's limits), from the ELF its manifest names, with two
@@ -36,8 +36,8 @@ zx_runtime::entry!(main);
 
 fn main() -> i64 {
     let root_name = zx_runtime::args()
-        .get(1)
-        .map(|s| s.as_str())
+        .iter()
+        .find_map(|arg| arg.strip_prefix("component_manager.root="))
         .unwrap_or("root");
     let mut realm = match realm::Realm::new() {
         Ok(realm) => realm,

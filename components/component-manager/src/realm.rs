@@ -253,7 +253,7 @@ fn start(
     idle: &Rc<Event>,
     index: usize,
 ) -> Result<(), String> {
-    let (svc_server, process, eager_children) = {
+    let (svc_server, process, eager_children, exceptions, moniker) = {
         let mut guard = state.borrow_mut();
         let s = &mut *guard;
         if s.instances[index].process.is_some() {
@@ -272,6 +272,8 @@ fn start(
                 .map_err(|s| format!("duplicate job: {s}"))?,
         );
         let job = parent_job.create_child().map_err(|s| format!("job: {s}"))?;
+        let exceptions =
+            zx::create_exception_channel(&job).map_err(|s| format!("exception channel: {s}"))?;
         if let Some(limits) = &s.instances[index].decl.limits {
             job.set_limits(limits.handles as u64, limits.memory_bytes)
                 .map_err(|s| format!("limits: {s}"))?;
@@ -326,7 +328,13 @@ fn start(
         if instance.startup == StartupMode::Eager && instance.restarts == 0 {
             s.active_eager.set(s.active_eager.get() + 1);
         }
-        (svc_server, Process::from_handle(watch), eager)
+        (
+            svc_server,
+            Process::from_handle(watch),
+            eager,
+            exceptions,
+            instance.moniker.clone(),
+        )
     };
     spawner.spawn(serve_svc(
         Rc::clone(state),
@@ -342,6 +350,7 @@ fn start(
         index,
         process,
     ));
+    spawner.spawn(report_crashes(moniker, exceptions));
     for child in eager_children {
         start(state, spawner, idle, child)?;
     }
@@ -398,6 +407,46 @@ async fn serve_svc(
             .map(|c| c.raw_handle());
         if let Some(outgoing) = outgoing {
             let _ = zx_component::open(outgoing, &request.path, object);
+        }
+    }
+}
+
+/// Prints the crash report of each fault in a component's job (the kernel
+/// kills the faulting process; `watch` then applies `on_terminate`).
+async fn report_crashes(moniker: String, exceptions: Channel) {
+    loop {
+        let mut message = zx::MessageBuf::default();
+        match exceptions.read(&mut message) {
+            Ok(()) => {
+                let word = |i: usize| {
+                    message
+                        .bytes
+                        .get(i * 8..i * 8 + 8)
+                        .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+                };
+                let what = match word(2) {
+                    0 => "divide error",
+                    6 => "invalid opcode",
+                    13 => "general protection fault",
+                    14 => "page fault",
+                    _ => "exception",
+                };
+                println!(
+                    "component_manager: {} crashed: {} (vector {}) at address {:#x}, rip {:#x}",
+                    moniker,
+                    what,
+                    word(2),
+                    word(4),
+                    word(5)
+                );
+            }
+            Err(Status::SHOULD_WAIT) => {
+                let readable = Signals::CHANNEL_READABLE | Signals::PEER_CLOSED;
+                if on_signals(&exceptions, readable).await.is_err() {
+                    return;
+                }
+            }
+            Err(_) => return, // the job is gone
         }
     }
 }

@@ -8,6 +8,8 @@
 //! It runs the programs named by `userboot.next=a,b,...` (from the kernel
 //! command line, passed as its arguments) one after another, each in its
 //! own child job with a read-only bootfs VMO, and reports how each ended.
+//! A program also gets the command-line options that start with its name
+//! (`component_manager.root=...` for `bin/component_manager`).
 //! With no `userboot.next`, it greets and exits. Its own exit status (0 if
 //! the last program exited 0) becomes the machine's.
 #![no_std]
@@ -96,10 +98,23 @@ fn run(job: &Job, bootfs: &bootfs::Bootfs<'_>, bootfs_vmo: &Vmo, name: &str) -> 
     if let Ok(job_copy) = child_job.handle().duplicate(Rights::SAME_RIGHTS) {
         handles.push((processargs::JOB_DEFAULT, job_copy));
     }
+    // Kernel command-line options meant for this program
+    // (`<basename>.key=value`) follow its name in its arguments.
+    let basename = name.rsplit('/').next().unwrap_or(name);
+    let mut args: Vec<&str> = alloc::vec![name];
+    args.extend(
+        zx_runtime::args()
+            .iter()
+            .map(|arg| arg.as_str())
+            .filter(|arg| {
+                arg.strip_prefix(basename)
+                    .is_some_and(|rest| rest.starts_with('.'))
+            }),
+    );
     let program = Program {
         name,
         elf: file.data,
-        args: &[name],
+        args: &args,
         handles,
     };
     let launched = match launch(&child_job, program) {
