@@ -169,12 +169,29 @@ fn ending(status: std::process::ExitStatus) -> Ending {
 /// Boots interactively: the console is this terminal (stdin reaches the
 /// guest). Returns how it ended.
 pub fn run_interactive(image: &Image, options: &RunOptions) -> Result<Ending> {
+    use std::io::{IsTerminal, Read};
+    // A terminal goes straight to the guest. Piped input (`printf 'ls\n' |
+    // build-image run`) is fed through a pipe of ours, a byte at a time at
+    // typing speed and never closed: the guest's UART holds one byte, and
+    // QEMU loses input that arrives in a burst or at end of file.
+    let piped = !std::io::stdin().is_terminal();
     let mut child = command(image, options)?
-        .stdin(Stdio::inherit())
+        .stdin(if piped {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
         .spawn()
         .context("cannot start QEMU")?;
+    if let Some(guest_input) = child.stdin.take() {
+        std::thread::spawn(move || {
+            let mut input = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut input);
+            type_slowly(guest_input, input);
+        });
+    }
     let deadline = Instant::now() + options.timeout;
     loop {
         if let Some(status) = child.try_wait()? {
@@ -187,6 +204,42 @@ pub fn run_interactive(image: &Image, options: &RunOptions) -> Result<Ending> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Types `input` into the guest's console: after a pause for the boot, a
+/// byte at a time at typing speed, and never closes the pipe (QEMU loses
+/// input that comes in a burst or at end of file; the guest's UART holds
+/// one byte).
+fn type_slowly(mut guest_input: std::process::ChildStdin, input: Vec<u8>) {
+    use std::io::Write;
+    std::thread::sleep(Duration::from_secs(2));
+    for byte in input {
+        if guest_input
+            .write_all(&[byte])
+            .and_then(|()| guest_input.flush())
+            .is_err()
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(if byte == b'\n' { 300 } else { 30 }));
+    }
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// Boots with the console captured, typing `input` into it.
+pub fn run_captured_with_input(
+    image: &Image,
+    options: &RunOptions,
+    input: &[u8],
+) -> Result<Captured> {
+    let mut command = command(image, options)?;
+    command.stdin(Stdio::piped());
+    let input = input.to_vec();
+    capture_with(command, options.timeout, move |stdin| {
+        std::thread::spawn(move || type_slowly(stdin, input));
+    })
 }
 
 /// Boots with the console captured (no input), for tests.
@@ -207,13 +260,24 @@ pub fn run_args_captured(args: &[std::ffi::OsString], timeout: Duration) -> Resu
 /// Runs `command` (a QEMU command line) with stdout and stderr captured
 /// line by line, killing it after `timeout`.
 fn capture(mut command: Command, timeout: Duration) -> Result<Captured> {
+    command.stdin(Stdio::null());
+    capture_with(command, timeout, |_| {})
+}
+
+fn capture_with(
+    mut command: Command,
+    timeout: Duration,
+    feed: impl FnOnce(std::process::ChildStdin),
+) -> Result<Captured> {
     let started = Instant::now();
     let mut child = command
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .context("cannot start QEMU")?;
+    if let Some(stdin) = child.stdin.take() {
+        feed(stdin);
+    }
     let lines = Arc::new(Mutex::new(Vec::new()));
     let stdout = child.stdout.take().expect("piped");
     let reader = {

@@ -30,6 +30,8 @@ pub struct Boot {
     pub cpus: Option<u32>,
     /// Extra kernel command line.
     pub cmdline: &'static str,
+    /// Typed into the guest's console.
+    pub input: &'static str,
 }
 
 impl Boot {
@@ -39,6 +41,7 @@ impl Boot {
             memory: None,
             cpus: None,
             cmdline: "",
+            input: "",
         }
     }
 }
@@ -148,6 +151,22 @@ pub const TESTS: &[SystemTest] = &[
             // ...and the others keep serving.
             expect_line(run, "echo-client: 1000 calls answered")?;
             expect_line(run, "component_manager: every eager component has ended")?;
+            expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+        },
+    },
+    SystemTest {
+        name: "components.console_ls_stop_shutdown",
+        boot: Boot {
+            input: "ls\nstop root/echo_server\nbogus\nshutdown\n",
+            ..Boot::product("console")
+        },
+        check: |run| {
+            expect_line(run, "console: type help for the commands")?;
+            expect_line(run, "root/console                     running  bin/console")?;
+            expect_line(run, "root/echo_client")?;
+            expect_line(run, "stopped root/echo_server")?;
+            expect_line(run, "unknown command \"bogus\"; try help")?;
+            expect_line(run, "system_shutdown(0) by process root/console")?;
             expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
         },
     },
@@ -389,7 +408,12 @@ impl Harness {
                 extra_cmdline: boot.cmdline.into(),
                 ..RunOptions::default()
             };
-            qemu::run_captured(&image, &options).map_err(|e| format!("{e:#}"))
+            if boot.input.is_empty() {
+                qemu::run_captured(&image, &options).map_err(|e| format!("{e:#}"))
+            } else {
+                qemu::run_captured_with_input(&image, &options, boot.input.as_bytes())
+                    .map_err(|e| format!("{e:#}"))
+            }
         })
         .clone()
     }

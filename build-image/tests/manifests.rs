@@ -122,7 +122,7 @@ fn the_example_manifests_validate_and_compile() {
         &context(),
     )
     .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
-    assert_eq!(directory, ["root"]);
+    assert_eq!(directory, ["robustness", "root", "system"]);
 }
 
 #[test]

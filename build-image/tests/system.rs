@@ -41,6 +41,7 @@ system_tests! {
     syscall_suite => "kernel.syscall_suite",
     components_echo_routing => "components.echo_routing",
     components_crash_restart_memory_limit => "components.crash_restart_memory_limit",
+    components_console => "components.console_ls_stop_shutdown",
     panic_report => "kernel.panic_report",
     exception_report => "kernel.exception_report",
 }

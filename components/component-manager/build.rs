@@ -2,6 +2,7 @@
 fn main() {
     idlc_build::Builder::new()
         .file("../../idl/component_decl.idl")
+        .file("../../idl/realm.idl")
         .compile()
         .unwrap_or_else(|error| panic!("{error}"));
 }

@@ -139,6 +139,25 @@ pub fn _log(level: Level, module: &str, args: core::fmt::Arguments<'_>) {
     );
 }
 
+/// Reads the bytes typed on the console so far (at most `out.len()`).
+pub fn read_input(out: &mut [u8]) -> usize {
+    let mut console = CONSOLE.lock();
+    let Some(serial) = console.serial.as_mut() else {
+        return 0;
+    };
+    let mut count = 0;
+    while count < out.len() {
+        match serial.try_read_byte() {
+            Some(byte) => {
+                out[count] = byte;
+                count += 1;
+            }
+            None => break,
+        }
+    }
+    count
+}
+
 /// Writes raw bytes (user programs' debug output) to the console.
 pub fn write_raw(bytes: &[u8]) {
     CONSOLE.lock().write_bytes(bytes);

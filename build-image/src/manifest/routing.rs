@@ -295,6 +295,10 @@ fn check_cycles(manifest: &Manifest, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Protocols the component manager serves itself, offered to the root
+/// component as if by a parent.
+pub const BUILTIN_PROTOCOLS: &[&str] = &["zx.component.Realm"];
+
 /// Every `use`, and every `offer` from `parent`, must be offered by the
 /// parent to this very child.
 fn check_offered(tree: &Tree, diagnostics: &mut Vec<Diagnostic>) {
@@ -310,7 +314,8 @@ fn check_offered(tree: &Tree, diagnostics: &mut Vec<Diagnostic>) {
                 .offers
                 .iter()
                 .any(|o| o.protocol.value == protocol && o.to.value == *child),
-            None => false,
+            // The root's parent is the component manager itself.
+            None => BUILTIN_PROTOCOLS.contains(&protocol),
         };
         let missing = |protocol: &Spanned<String>, at: &Spanned<String>| {
             let (message, help) = match parent {
@@ -330,7 +335,10 @@ fn check_offered(tree: &Tree, diagnostics: &mut Vec<Diagnostic>) {
                         "`{}` cannot reach the root component: it has no parent",
                         protocol.value
                     ),
-                    "the root component can only use what its own children expose through its offers; remove this".into(),
+                    format!(
+                        "the root's parent is the component manager, which provides only {}",
+                        BUILTIN_PROTOCOLS.join(", ")
+                    ),
                 ),
             };
             Diagnostic {

@@ -22,7 +22,23 @@ mod decl {
     include!(concat!(env!("OUT_DIR"), "/idl.rs"));
 }
 
+use decl::zx_component::{
+    dispatch_realm, ComponentInfo, ComponentState, RealmListResponse, RealmServer,
+    RealmStartRequest, RealmStartResponse, RealmStopRequest, RealmStopResponse,
+};
 use decl::zx_component_decl::{ComponentDecl, OnTerminate, Source, StartupMode};
+use idlc_runtime::Transport;
+
+/// What the component manager serves itself (to the root, as its parent).
+const REALM: &str = "zx.component.Realm";
+
+/// Where a route ends.
+enum Provider {
+    /// A component's outgoing directory.
+    Component(usize),
+    /// The component manager's own `Realm`.
+    Realm,
+}
 
 /// Deepest component tree accepted (guards against manifests that name
 /// each other in a loop; build-image rejects those too).
@@ -45,6 +61,8 @@ struct Instance {
     /// Client end of its outgoing directory, while it runs.
     outgoing: Option<Channel>,
     restarts: u32,
+    /// Stopped through `Realm.Stop`: not restarted.
+    stop_requested: bool,
 }
 
 struct State {
@@ -157,6 +175,7 @@ impl State {
             process: None,
             outgoing: None,
             restarts: 0,
+            stop_requested: false,
         });
         for child in children {
             let id = self.add(
@@ -181,7 +200,7 @@ impl State {
     }
 
     /// The component that provides `protocol` to `user`, per the manifests.
-    fn route_use(&self, user: usize, protocol: &str) -> Result<usize, String> {
+    fn route_use(&self, user: usize, protocol: &str) -> Result<Provider, String> {
         let uses = self.instances[user]
             .decl
             .uses
@@ -193,11 +212,16 @@ impl State {
         self.route_from_parent(user, protocol)
     }
 
-    fn route_from_parent(&self, child: usize, protocol: &str) -> Result<usize, String> {
+    fn route_from_parent(&self, child: usize, protocol: &str) -> Result<Provider, String> {
         let name = &self.instances[child].name;
-        let parent = self.instances[child]
-            .parent
-            .ok_or("the root's parent offers nothing")?;
+        let Some(parent) = self.instances[child].parent else {
+            // The root's parent is the component manager.
+            return if protocol == REALM {
+                Ok(Provider::Realm)
+            } else {
+                Err("the component manager provides only zx.component.Realm".into())
+            };
+        };
         let offers = self.instances[parent]
             .decl
             .offers
@@ -213,7 +237,7 @@ impl State {
                 )
             })?;
         match offer.source {
-            Source::Self_ => Ok(parent),
+            Source::Self_ => Ok(Provider::Component(parent)),
             Source::Parent => self.route_from_parent(parent, protocol),
             Source::Child => {
                 let source = self
@@ -224,7 +248,7 @@ impl State {
         }
     }
 
-    fn route_expose(&self, component: usize, protocol: &str) -> Result<usize, String> {
+    fn route_expose(&self, component: usize, protocol: &str) -> Result<Provider, String> {
         let exposes = self.instances[component]
             .decl
             .exposes
@@ -241,7 +265,7 @@ impl State {
                     .ok_or_else(|| format!("no child {}", expose.source_child))?;
                 self.route_expose(source, protocol)
             }
-            _ => Ok(component),
+            _ => Ok(Provider::Component(component)),
         }
     }
 }
@@ -384,7 +408,16 @@ async fn serve_svc(
         let object = Channel::from_handle(zx::Handle::from_raw(request.object.into_raw()));
         let route = state.borrow().route_use(index, &request.path);
         let provider = match route {
-            Ok(provider) => provider,
+            Ok(Provider::Component(provider)) => provider,
+            Ok(Provider::Realm) => {
+                spawner.spawn(serve_realm(
+                    Rc::clone(&state),
+                    spawner.clone(),
+                    Rc::clone(&idle),
+                    object,
+                ));
+                continue;
+            }
             Err(why) => {
                 let moniker = state.borrow().instances[index].moniker.clone();
                 println!(
@@ -505,5 +538,113 @@ async fn watch(
         if active == 0 {
             let _ = idle.signal(Signals::empty(), Signals::USER_0);
         }
+    }
+}
+
+/// Serves `zx.component/Realm` on one connection.
+async fn serve_realm(
+    state: Rc<RefCell<State>>,
+    spawner: Spawner,
+    idle: Rc<Event>,
+    channel: Channel,
+) {
+    let transport = ChannelTransport::new(channel);
+    let mut realm = RealmService {
+        state,
+        spawner,
+        idle,
+    };
+    loop {
+        let mut message = match transport.try_receive() {
+            Ok(message) => message,
+            Err(Status::SHOULD_WAIT) => {
+                let readable = Signals::CHANNEL_READABLE | Signals::PEER_CLOSED;
+                if on_signals(transport.channel(), readable).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Err(_) => return,
+        };
+        match dispatch_realm(&mut realm, &mut message) {
+            Ok(Some(reply)) => {
+                if transport.send(reply).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(error) => println!("component_manager: bad Realm request: {:?}", error),
+        }
+    }
+}
+
+struct RealmService {
+    state: Rc<RefCell<State>>,
+    spawner: Spawner,
+    idle: Rc<Event>,
+}
+
+impl RealmService {
+    fn find(&self, moniker: &str) -> Result<usize, i32> {
+        let state = self.state.borrow();
+        state
+            .instances
+            .iter()
+            .position(|i| i.moniker == moniker)
+            .ok_or(Status::NOT_FOUND.0)
+    }
+}
+
+impl RealmServer for RealmService {
+    fn list(&mut self) -> RealmListResponse {
+        let state = self.state.borrow();
+        let components = state
+            .instances
+            .iter()
+            .map(|instance| ComponentInfo {
+                moniker: instance.moniker.clone(),
+                state: if instance.process.is_some() {
+                    ComponentState::Running
+                } else {
+                    ComponentState::Stopped
+                },
+                binary: instance
+                    .decl
+                    .program
+                    .as_ref()
+                    .map(|p| p.binary.clone())
+                    .unwrap_or_default(),
+                restarts: instance.restarts,
+            })
+            .collect();
+        RealmListResponse { components }
+    }
+
+    fn start(&mut self, request: RealmStartRequest) -> Result<RealmStartResponse, i32> {
+        let index = self.find(&request.moniker)?;
+        start(&self.state, &self.spawner, &self.idle, index).map_err(|why| {
+            println!(
+                "component_manager: cannot start {}: {}",
+                request.moniker, why
+            );
+            Status::INTERNAL.0
+        })?;
+        Ok(RealmStartResponse {})
+    }
+
+    fn stop(&mut self, request: RealmStopRequest) -> Result<RealmStopResponse, i32> {
+        let index = self.find(&request.moniker)?;
+        let mut state = self.state.borrow_mut();
+        let instance = &mut state.instances[index];
+        let Some(job) = instance.job.as_ref() else {
+            return Err(Status::BAD_STATE.0);
+        };
+        if instance.process.is_none() {
+            return Err(Status::BAD_STATE.0);
+        }
+        instance.stop_requested = true;
+        zx::task_kill(job).map_err(|status| status.0)?;
+        println!("component_manager: stopping {}", request.moniker);
+        Ok(RealmStopResponse {})
     }
 }

@@ -1252,8 +1252,30 @@ pub mod syscall {
     /// * `NO_MEMORY`: the kernel is out of memory.
     pub const CHANNEL_CALL: u64 = 47;
 
+    /// `debug_read(buffer: *mut u8, len: u64, actual: *mut u64) -> Status`
+    ///
+    /// Reads bytes typed on the serial console, without waiting.
+    ///
+    /// Returns what has arrived since the last read (at most `len` bytes);
+    /// `SHOULD_WAIT` if nothing has. A console polls it.
+    ///
+    /// ## Errors
+    ///
+    /// * `INVALID_ARGS`: `buffer` or `actual` is not writable user memory.
+    /// * `SHOULD_WAIT`: no byte is waiting.
+    pub const DEBUG_READ: u64 = 48;
+
+    /// `system_shutdown(status: u32) -> !`
+    ///
+    /// Powers the machine off with `status` (0 for success), as the last
+    /// thing the system does. Under QEMU the status becomes the exit code
+    /// of `build-image run`.
+    ///
+    /// Known gap: any process may call it; Zircon requires a resource.
+    pub const SYSTEM_SHUTDOWN: u64 = 49;
+
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 48;
+    pub const COUNT: u64 = 50;
 
     /// Name of a syscall number, for traces and reports (`invalid` if it is
     /// not a syscall).
@@ -1307,6 +1329,8 @@ pub mod syscall {
             "futex_wake",
             "debuglog_read",
             "channel_call",
+            "debug_read",
+            "system_shutdown",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")
     }

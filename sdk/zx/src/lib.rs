@@ -187,3 +187,27 @@ pub fn debuglog_read(from: u64, buffer: &mut [u8]) -> Result<(usize, u64), Statu
     })?;
     Ok((actual as usize, next))
 }
+
+/// Reads bytes typed on the serial console, without waiting
+/// (`SHOULD_WAIT` when nothing has arrived).
+pub fn debug_read(buffer: &mut [u8]) -> Result<usize, Status> {
+    let mut actual = 0u64;
+    // SAFETY: the buffer and output are valid for the kernel to write.
+    status(unsafe {
+        raw::syscall3(
+            numbers::DEBUG_READ,
+            buffer.as_mut_ptr() as u64,
+            buffer.len() as u64,
+            &mut actual as *mut u64 as u64,
+        )
+    })?;
+    Ok(actual as usize)
+}
+
+/// Powers the machine off with `status`.
+pub fn system_shutdown(status: u32) -> ! {
+    // SAFETY: no pointers; does not return.
+    unsafe { raw::syscall1(numbers::SYSTEM_SHUTDOWN, status as u64) };
+    #[allow(clippy::empty_loop)]
+    loop {}
+}

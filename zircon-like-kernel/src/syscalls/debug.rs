@@ -1,4 +1,4 @@
-//! `debug_write`, `debuglog_read`.
+//! `debug_write`, `debug_read`, `debuglog_read`, `system_shutdown`.
 
 use super::{ok, SysResult};
 use crate::mem::user_ptr::UserSlice;
@@ -33,4 +33,32 @@ pub fn debuglog_read(from: u64, buffer: u64, len: u64, actual: u64, next: u64) -
     actual.write(&(count as u64))?;
     next.write(&after)?;
     ok()
+}
+
+pub fn debug_read(buffer: u64, len: u64, actual: u64) -> SysResult {
+    let len = usize::try_from(len)
+        .map_err(|_| Status::INVALID_ARGS)?
+        .min(DEBUG_WRITE_MAX);
+    let destination = UserSlice::new(buffer, len)?;
+    let actual = crate::mem::user_ptr::UserOut::<u64>::required(actual)?;
+    let mut bytes = [0u8; DEBUG_WRITE_MAX];
+    let count = crate::log::read_input(&mut bytes[..len]);
+    if count == 0 {
+        return Err(Status::SHOULD_WAIT);
+    }
+    destination.write(&bytes[..count])?;
+    actual.write(&(count as u64))?;
+    ok()
+}
+
+pub fn system_shutdown(status: u64) -> SysResult {
+    let status = status.min(99) as u8;
+    let process = crate::sched::current_process();
+    info!(
+        "system_shutdown({}) by process {} (koid {})",
+        status,
+        process.name,
+        process.koid()
+    );
+    crate::arch::x86_64::power::power_off(status)
 }

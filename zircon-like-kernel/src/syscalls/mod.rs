@@ -109,6 +109,8 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::FUTEX_WAKE => wait::futex_wake(a[0], a[1]),
         nr::DEBUGLOG_READ => debug::debuglog_read(a[0], a[1], a[2], a[3], a[4]),
         nr::CHANNEL_CALL => channel::call(frame, a[0], a[1], a[2], a[3], a[4], a[5]),
+        nr::DEBUG_READ => debug::debug_read(a[0], a[1], a[2]),
+        nr::SYSTEM_SHUTDOWN => debug::system_shutdown(a[0]),
         _ => Err(Status::BAD_SYSCALL),
     };
     match result {

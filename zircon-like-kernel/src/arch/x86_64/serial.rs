@@ -18,6 +18,7 @@ const LINE_CONTROL: u16 = 3;
 const MODEM_CONTROL: u16 = 4;
 const LINE_STATUS: u16 = 5;
 const LINE_STATUS_THR_EMPTY: u8 = 1 << 5;
+const LINE_STATUS_DATA_READY: u8 = 1 << 0;
 
 fn outb(offset: u16, value: u8) {
     // SAFETY: COM1's registers are I/O ports owned by this driver; writing
@@ -38,7 +39,10 @@ impl Serial {
         outb(DATA, 0x01); // divisor 1 = 115200 baud
         outb(INTERRUPT_ENABLE, 0x00);
         outb(LINE_CONTROL, 0x03); // 8 bits, no parity, one stop bit
-        outb(FIFO_CONTROL, 0xc7); // enable and clear FIFOs
+                                  // No FIFOs: with them QEMU drops input that arrives while the
+                                  // 16-byte receive FIFO is full; without, it holds input back until
+                                  // the byte waiting has been read.
+        outb(FIFO_CONTROL, 0x00);
         outb(MODEM_CONTROL, 0x03); // DTR | RTS
         Serial { _private: () }
     }
@@ -59,6 +63,13 @@ impl Serial {
             }
             self.write_byte(byte);
         }
+    }
+}
+
+impl Serial {
+    /// A received byte, if one is waiting.
+    pub fn try_read_byte(&mut self) -> Option<u8> {
+        (inb(LINE_STATUS) & LINE_STATUS_DATA_READY != 0).then(|| inb(DATA))
     }
 }
 

@@ -1,0 +1,147 @@
+//! The console: a shell on the serial port.
+//!
+//! It reads lines from the serial console (polling `debug_read`, echoing
+//! what is typed, with backspace), and talks to the component manager
+//! through `zx.component/Realm`, which its manifest `use`s:
+//!
+//! | command | does |
+//! |---|---|
+//! | `help` | lists the commands |
+//! | `ls` | lists the components and whether they run |
+//! | `start <moniker>` | starts a component |
+//! | `stop <moniker>` | stops a component |
+//! | `log` | prints the end of the kernel's log |
+//! | `shutdown` | powers the machine off (status 0) |
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::string::String;
+use zx_idl::ChannelTransport;
+use zx_runtime::{print, println};
+
+mod bindings {
+    #![allow(clippy::all, dead_code, unused_imports)]
+    include!(concat!(env!("OUT_DIR"), "/idl.rs"));
+}
+
+use bindings::zx_component::{
+    ComponentState, RealmClient, RealmMarker, RealmStartRequest, RealmStopRequest,
+};
+
+zx_runtime::entry!(main);
+
+/// How often the serial port is polled for input.
+const POLL_NANOS: i64 = 10_000_000;
+
+fn main() -> i64 {
+    let name = RealmMarker::DISCOVERABLE_NAME.unwrap_or("zx.component.Realm");
+    let realm = match zx_component::connect(name) {
+        Ok(channel) => RealmClient::new(ChannelTransport::new(channel)),
+        Err(status) => {
+            println!("console: cannot reach {}: {}", name, status);
+            return 1;
+        }
+    };
+    println!("console: type help for the commands");
+    loop {
+        print!("> ");
+        let line = read_line();
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (None, _) => {}
+            (Some("help"), _) => {
+                println!("help | ls | start <moniker> | stop <moniker> | log | shutdown");
+            }
+            (Some("ls"), _) => match realm.list() {
+                Ok(list) => {
+                    for component in list.components {
+                        let state = match component.state {
+                            ComponentState::Running => "running",
+                            ComponentState::Stopped => "stopped",
+                        };
+                        println!(
+                            "{:<32} {:<8} {:<20} restarts {}",
+                            component.moniker, state, component.binary, component.restarts
+                        );
+                    }
+                }
+                Err(error) => println!("console: ls failed: {:?}", error),
+            },
+            (Some("start"), Some(moniker)) => {
+                let request = RealmStartRequest {
+                    moniker: moniker.into(),
+                };
+                match realm.start(request) {
+                    Ok(Ok(_)) => println!("started {}", moniker),
+                    Ok(Err(code)) => println!("cannot start {}: {}", moniker, zx::Status(code)),
+                    Err(error) => println!("console: start failed: {:?}", error),
+                }
+            }
+            (Some("stop"), Some(moniker)) => {
+                let request = RealmStopRequest {
+                    moniker: moniker.into(),
+                };
+                match realm.stop(request) {
+                    Ok(Ok(_)) => println!("stopped {}", moniker),
+                    Ok(Err(code)) => println!("cannot stop {}: {}", moniker, zx::Status(code)),
+                    Err(error) => println!("console: stop failed: {:?}", error),
+                }
+            }
+            (Some("log"), _) => print_log(),
+            (Some("shutdown"), _) => {
+                println!("console: shutting down");
+                zx::system_shutdown(0);
+            }
+            (Some(other), _) => println!("unknown command {:?}; try help", other),
+        }
+    }
+}
+
+/// Reads one line, echoing it, with backspace.
+fn read_line() -> String {
+    let mut line = String::new();
+    let mut buffer = [0u8; 64];
+    loop {
+        match zx::debug_read(&mut buffer) {
+            Ok(count) => {
+                for &byte in &buffer[..count] {
+                    match byte {
+                        b'\r' | b'\n' => {
+                            println!();
+                            return line;
+                        }
+                        0x08 | 0x7f if line.pop().is_some() => print!("\u{8} \u{8}"),
+                        byte if byte.is_ascii_graphic() || byte == b' ' => {
+                            line.push(byte as char);
+                            print!("{}", byte as char);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Err(_) => {
+                let _ = zx::nanosleep(zx::deadline_after(POLL_NANOS));
+            }
+        }
+    }
+}
+
+/// Prints the last 2 KiB of the kernel's log.
+fn print_log() {
+    let mut text = alloc::vec::Vec::new();
+    let mut from = 0;
+    let mut buffer = [0u8; 4096];
+    while let Ok((count, next)) = zx::debuglog_read(from, &mut buffer) {
+        text.extend_from_slice(&buffer[..count]);
+        from = next;
+    }
+    let start = text.len().saturating_sub(2048);
+    let start = text[start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(start, |p| start + p + 1);
+    println!("{}", String::from_utf8_lossy(&text[start..]));
+}
