@@ -170,7 +170,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         }
                     }
                 }
-                if test.name == "boot.default" {
+                if test.name == "boot.minimal" {
                     if let Some(at) = harness
                         .boot(test.boot)
                         .ok()

@@ -59,15 +59,41 @@ pub struct SystemTest {
 /// Every system test.
 pub const TESTS: &[SystemTest] = &[
     SystemTest {
-        name: "boot.default",
-        boot: Boot::product("default"),
+        name: "boot.minimal",
+        boot: Boot::product("minimal"),
         check: check_default_boot,
+    },
+    SystemTest {
+        name: "boot.default",
+        boot: Boot {
+            input: "ls\nshutdown\n",
+            ..Boot::product("default")
+        },
+        check: |run| {
+            // The README's product: the kernel boots, userboot starts the
+            // component manager, and logger, console and echo run as
+            // separate components until the console shuts the machine down.
+            expect_line(run, "zircon-like kernel")?;
+            expect_line(run, "boot: ")?;
+            expect_line(run, "component_manager: started root/logger")?;
+            expect_line(run, "component_manager: started root/console")?;
+            expect_line(run, "console: type help for the commands")?;
+            expect_line(run, "root/logger                      running  bin/logger")?;
+            expect_line(run, "root/console                     running  bin/console")?;
+            expect_line(run, "echo-client: 1000 calls answered")?;
+            expect_line(
+                run,
+                "log root/echo_client: echo-client: 1000 calls answered",
+            )?;
+            expect_line(run, "system_shutdown(0) by process root/console")?;
+            expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+        },
     },
     SystemTest {
         name: "boot.memory_32m",
         boot: Boot {
             memory: Some("32M"),
-            ..Boot::product("default")
+            ..Boot::product("minimal")
         },
         check: |run| check_memory(run, 24, 32),
     },
@@ -75,7 +101,7 @@ pub const TESTS: &[SystemTest] = &[
         name: "boot.memory_4g",
         boot: Boot {
             memory: Some("4G"),
-            ..Boot::product("default")
+            ..Boot::product("minimal")
         },
         check: |run| check_memory(run, 3900, 4096),
     },
@@ -83,7 +109,7 @@ pub const TESTS: &[SystemTest] = &[
         name: "boot.smp_2",
         boot: Boot {
             cpus: Some(2),
-            ..Boot::product("default")
+            ..Boot::product("minimal")
         },
         check: |run| {
             expect_line(run, "2 CPUs (boot CPU online)")?;
@@ -158,7 +184,7 @@ pub const TESTS: &[SystemTest] = &[
         name: "components.console_ls_stop_shutdown",
         boot: Boot {
             input: "ls\nstop root/echo_server\nbogus\nshutdown\n",
-            ..Boot::product("console")
+            ..Boot::product("default")
         },
         check: |run| {
             expect_line(run, "console: type help for the commands")?;
@@ -174,7 +200,7 @@ pub const TESTS: &[SystemTest] = &[
         name: "kernel.panic_report",
         boot: Boot {
             cmdline: "kernel.crash=panic",
-            ..Boot::product("default")
+            ..Boot::product("minimal")
         },
         check: |run| {
             expect_line(run, "KERNEL PANIC at zircon-like-kernel/src/main.rs:")?;
@@ -186,7 +212,7 @@ pub const TESTS: &[SystemTest] = &[
         name: "kernel.exception_report",
         boot: Boot {
             cmdline: "kernel.crash=page-fault",
-            ..Boot::product("default")
+            ..Boot::product("minimal")
         },
         check: |run| {
             expect_line(

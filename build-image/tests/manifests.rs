@@ -113,9 +113,14 @@ fn the_example_manifests_validate_and_compile() {
     let paths: Vec<&str> = compiled.manifests.iter().map(|m| m.path.as_str()).collect();
     assert_eq!(
         paths,
-        ["meta/echo_client.cm", "meta/echo_server.cm", "meta/root.cm"]
+        [
+            "meta/echo_client.cm",
+            "meta/echo_server.cm",
+            "meta/logger.cm",
+            "meta/root.cm"
+        ]
     );
-    assert_eq!(compiled.programs, ["echo-client", "echo-server"]);
+    assert_eq!(compiled.programs, ["echo-client", "echo-server", "logger"]);
     let directory = manifest::check_directory(
         &workspace(),
         Path::new(manifest::COMPONENTS_DIR),
@@ -152,12 +157,20 @@ fn compiled_manifests_decode_to_what_was_declared() {
         .unwrap();
     let root = compile::decode(&root.bytes).unwrap();
     let children = root.children.unwrap();
-    assert_eq!(children[0].name, "echo_server");
+    let child = |name: &str| children.iter().find(|c| c.name == name).unwrap();
     assert_eq!(
-        format!("{:?} {:?}", children[0].startup, children[1].startup),
+        format!(
+            "{:?} {:?}",
+            child("echo_server").startup,
+            child("echo_client").startup
+        ),
         "Lazy Eager"
     );
-    let offer = &root.offers.unwrap()[0];
+    let offers = root.offers.unwrap();
+    let offer = offers
+        .iter()
+        .find(|o| o.protocol == "examples.echo.Echo")
+        .unwrap();
     assert_eq!(
         (
             offer.protocol.as_str(),

@@ -33,6 +33,7 @@ macro_rules! system_tests {
 }
 
 system_tests! {
+    boot_minimal => "boot.minimal",
     boot_default => "boot.default",
     boot_memory_32m => "boot.memory_32m",
     boot_memory_4g => "boot.memory_4g",

@@ -2,6 +2,7 @@
 fn main() {
     idlc_build::Builder::new()
         .file("../../idl/realm.idl")
+        .file("../../idl/logger.idl")
         .compile()
         .unwrap_or_else(|error| panic!("{error}"));
 }

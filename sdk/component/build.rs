@@ -1,7 +1,9 @@
-//! Generates the bindings of `idl/io.idl` (and `zx`, which it uses).
+//! Generates the bindings of `idl/io.idl` (and `zx`, which it uses) and
+//! `idl/logger.idl`.
 fn main() {
     idlc_build::Builder::new()
         .file("../../idl/io.idl")
+        .file("../../idl/logger.idl")
         .library_path("../../idl")
         .compile()
         .unwrap_or_else(|error| panic!("{error}"));

@@ -29,6 +29,9 @@ use decl::zx_component::{
 use decl::zx_component_decl::{ComponentDecl, OnTerminate, Source, StartupMode};
 use idlc_runtime::Transport;
 
+/// Connections to the logger carry the requester's moniker.
+const LOG_SINK: &str = "zx.logger.LogSink";
+
 /// What the component manager serves itself (to the root, as its parent).
 const REALM: &str = "zx.component.Realm";
 
@@ -438,8 +441,19 @@ async fn serve_svc(
             .outgoing
             .as_ref()
             .map(|c| c.raw_handle());
+        // Log lines are attributed by the manager, not by the writer: the
+        // logger is told who connects.
+        let path = if request.path == LOG_SINK {
+            format!(
+                "{}/{}",
+                request.path,
+                state.borrow().instances[index].moniker
+            )
+        } else {
+            request.path
+        };
         if let Some(outgoing) = outgoing {
-            let _ = zx_component::open(outgoing, &request.path, object);
+            let _ = zx_component::open(outgoing, &path, object);
         }
     }
 }

@@ -10,7 +10,8 @@
 //! | `ls` | lists the components and whether they run |
 //! | `start <moniker>` | starts a component |
 //! | `stop <moniker>` | stops a component |
-//! | `log` | prints the end of the kernel's log |
+//! | `log` | prints the components' log, from the logger |
+//! | `klog` | prints the end of the kernel's log |
 //! | `shutdown` | powers the machine off (status 0) |
 #![no_std]
 #![no_main]
@@ -53,7 +54,7 @@ fn main() -> i64 {
         match (words.next(), words.next()) {
             (None, _) => {}
             (Some("help"), _) => {
-                println!("help | ls | start <moniker> | stop <moniker> | log | shutdown");
+                println!("help | ls | start <moniker> | stop <moniker> | log | klog | shutdown");
             }
             (Some("ls"), _) => match realm.list() {
                 Ok(list) => {
@@ -90,7 +91,8 @@ fn main() -> i64 {
                     Err(error) => println!("console: stop failed: {:?}", error),
                 }
             }
-            (Some("log"), _) => print_log(),
+            (Some("log"), _) => print_component_log(),
+            (Some("klog"), _) => print_log(),
             (Some("shutdown"), _) => {
                 println!("console: shutting down");
                 zx::system_shutdown(0);
@@ -125,6 +127,34 @@ fn read_line() -> String {
             Err(_) => {
                 let _ = zx::nanosleep(zx::deadline_after(POLL_NANOS));
             }
+        }
+    }
+}
+
+/// Prints the records the logger kept.
+fn print_component_log() {
+    use bindings::zx_logger::{LogReaderClient, LogReaderReadRequest};
+    let reader = match zx_component::connect("zx.logger.LogReader") {
+        Ok(channel) => LogReaderClient::new(ChannelTransport::new(channel)),
+        Err(status) => return println!("console: no logger: {}", status),
+    };
+    let mut after = 0;
+    loop {
+        match reader.read(LogReaderReadRequest { after }) {
+            Ok(response) if !response.records.is_empty() => {
+                for record in response.records {
+                    println!(
+                        "[{:6}.{:06}] {}: {}",
+                        record.time / 1_000_000_000,
+                        (record.time % 1_000_000_000) / 1000,
+                        record.component,
+                        record.message
+                    );
+                }
+                after = response.next;
+            }
+            Ok(_) => return,
+            Err(error) => return println!("console: log failed: {:?}", error),
         }
     }
 }

@@ -42,6 +42,15 @@ mod spin_free {
             Slot(AtomicU32::new(0))
         }
 
+        pub fn get(&self) -> Option<u32> {
+            let value = self.0.load(Ordering::Acquire);
+            (value != 0).then_some(value)
+        }
+
+        pub fn set(&self, value: u32) {
+            self.0.store(value, Ordering::Release);
+        }
+
         pub fn get_or_take(&self, kind: u32) -> Option<u32> {
             let value = self.0.load(Ordering::Acquire);
             if value != 0 {
@@ -78,6 +87,29 @@ pub fn open(directory: u32, name: &str, object: Channel) -> Result<(), Status> {
     // The transport wraps a borrowed value: do not close it.
     core::mem::forget(directory);
     result
+}
+
+static LOG_SINK: spin_free::Slot = spin_free::Slot::new();
+static LOG_SINK_TRIED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Writes a line to the logger (`zx.logger.LogSink`, which the manifest
+/// must `use`); the logger records it with this component's name and the
+/// time. Without a route to a logger the line is dropped.
+pub fn log(message: &str) {
+    use core::sync::atomic::Ordering;
+    if !LOG_SINK_TRIED.swap(true, Ordering::AcqRel) {
+        if let Ok(channel) = connect("zx.logger.LogSink") {
+            LOG_SINK.set(channel.into_handle().into_raw());
+        }
+    }
+    let Some(sink) = LOG_SINK.get() else { return };
+    let transport = ChannelTransport::new(Channel::from_handle(Handle::from_raw(sink)));
+    let client = bindings::zx_logger::LogSinkClient::new(transport);
+    let _ = client.write(bindings::zx_logger::LogSinkWriteRequest {
+        message: String::from(message),
+    });
+    // The client wraps the kept channel: do not close it.
+    core::mem::forget(client);
 }
 
 /// The server end of this component's outgoing directory.

@@ -92,6 +92,7 @@ fn main() -> i64 {
             loop {
                 match outgoing.try_next() {
                     Ok((name, channel)) if Some(name.as_str()) == EchoMarker::DISCOVERABLE_NAME => {
+                        zx_component::log("echo-server: a client connected");
                         spawner.spawn(serve(channel, Rc::clone(&counter)));
                     }
                     Ok((name, _)) => println!("echo-server: no service named {}", name),

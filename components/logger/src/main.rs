@@ -1,0 +1,181 @@
+//! The logger: collects every component's log lines.
+//!
+//! It serves two protocols from its outgoing directory:
+//!
+//! - `zx.logger.LogSink`: components write lines. The component manager
+//!   opens each connection as `zx.logger.LogSink/<moniker>`, so the logger
+//!   knows who writes without trusting the writer;
+//! - `zx.logger.LogReader`: reads the kept records back (the console's
+//!   `log` command).
+//!
+//! It keeps the last [`KEEP`] records, each with the writer's moniker and the
+//! time it arrived, and also prints each to the serial console.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::collections::VecDeque;
+use alloc::rc::Rc;
+use alloc::string::String;
+use core::cell::RefCell;
+use idlc_runtime::{IncomingMessage, OutgoingMessage, Transport};
+use zx::{Channel, Signals, Status};
+use zx_idl::ChannelTransport;
+use zx_runtime::println;
+
+mod bindings {
+    #![allow(clippy::all, dead_code, unused_imports)]
+    include!(concat!(env!("OUT_DIR"), "/idl.rs"));
+}
+
+use bindings::zx_logger::{
+    dispatch_log_reader, dispatch_log_sink, LogReaderReadRequest, LogReaderReadResponse,
+    LogReaderServer, LogRecord, LogSinkServer, LogSinkWriteRequest,
+};
+
+zx_runtime::entry!(main);
+
+/// How many records are kept.
+const KEEP: usize = 512;
+
+#[derive(Default)]
+struct Log {
+    /// (sequence number, record), oldest first.
+    records: VecDeque<(u64, LogRecord)>,
+    next: u64,
+}
+
+struct Sink {
+    log: Rc<RefCell<Log>>,
+    component: String,
+}
+
+impl LogSinkServer for Sink {
+    fn write(&mut self, request: LogSinkWriteRequest) {
+        let time = zx::clock_get_monotonic().into_nanos();
+        println!(
+            "[{:6}.{:06}] log {}: {}",
+            time / 1_000_000_000,
+            (time % 1_000_000_000) / 1000,
+            self.component,
+            request.message
+        );
+        let mut log = self.log.borrow_mut();
+        log.next += 1;
+        let sequence = log.next;
+        let record = LogRecord {
+            time,
+            component: self.component.clone(),
+            message: request.message,
+        };
+        log.records.push_back((sequence, record));
+        if log.records.len() > KEEP {
+            log.records.pop_front();
+        }
+    }
+}
+
+struct Reader {
+    log: Rc<RefCell<Log>>,
+}
+
+impl LogReaderServer for Reader {
+    fn read(&mut self, request: LogReaderReadRequest) -> LogReaderReadResponse {
+        let log = self.log.borrow();
+        let records: alloc::vec::Vec<LogRecord> = log
+            .records
+            .iter()
+            .filter(|(sequence, _)| *sequence > request.after)
+            .take(32)
+            .map(|(_, record)| record.clone())
+            .collect();
+        let next = log
+            .records
+            .iter()
+            .filter(|(sequence, _)| *sequence > request.after)
+            .take(32)
+            .last()
+            .map_or(request.after, |(sequence, _)| *sequence);
+        LogReaderReadResponse { records, next }
+    }
+}
+
+/// Serves one connection with `dispatch` until it closes.
+async fn serve(
+    channel: Channel,
+    mut dispatch: impl FnMut(&mut IncomingMessage) -> Option<OutgoingMessage>,
+) {
+    let transport = ChannelTransport::new(channel);
+    loop {
+        match transport.try_receive() {
+            Ok(mut message) => {
+                if let Some(reply) = dispatch(&mut message) {
+                    if transport.send(reply).is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(Status::SHOULD_WAIT) => {
+                let readable = Signals::CHANNEL_READABLE | Signals::PEER_CLOSED;
+                if zx_async::on_signals(transport.channel(), readable)
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+fn main() -> i64 {
+    let Some(outgoing) = zx_component::Outgoing::take() else {
+        println!("logger: no outgoing directory");
+        return 1;
+    };
+    let Ok(mut executor) = zx_async::Executor::new() else {
+        return 1;
+    };
+    let spawner = executor.spawner();
+    let log = Rc::new(RefCell::new(Log::default()));
+    executor.run(async move {
+        loop {
+            match outgoing.try_next() {
+                Ok((path, channel)) => {
+                    if let Some(component) = path.strip_prefix("zx.logger.LogSink/") {
+                        let mut sink = Sink {
+                            log: Rc::clone(&log),
+                            component: component.into(),
+                        };
+                        spawner.spawn(serve(channel, move |message| {
+                            dispatch_log_sink(&mut sink, message).ok().flatten()
+                        }));
+                    } else if path == "zx.logger.LogReader" {
+                        let mut reader = Reader {
+                            log: Rc::clone(&log),
+                        };
+                        spawner.spawn(serve(channel, move |message| {
+                            dispatch_log_reader(&mut reader, message).ok().flatten()
+                        }));
+                    } else {
+                        println!("logger: no service named {}", path);
+                    }
+                }
+                Err(Status::SHOULD_WAIT) => {
+                    let readable = Signals::CHANNEL_READABLE | Signals::PEER_CLOSED;
+                    if zx_async::on_signals(outgoing.channel(), readable)
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    });
+    0
+}
