@@ -2,17 +2,11 @@
 //! between processes' tables, limits, closed peers, and an endpoint that
 //! travels with its queue.
 
-use crate::{check, expect_status, step, Suite};
+use crate::{check, expect_status, raw, step, Suite};
 use alloc::vec;
 use alloc::vec::Vec;
 use zx::numbers as nr;
 use zx::{AsHandleRef, Channel, Event, Handle, MessageBuf, Rights, Signals, Status};
-
-fn raw(number: u64, args: [u64; 8]) -> Result<(), Status> {
-    // SAFETY: the arguments are either valid or deliberately invalid in a
-    // way the kernel must reject without touching this process's memory.
-    Status::from_raw(unsafe { zx::syscall_raw(number, args) }).ok()
-}
 
 fn read(channel: &Channel) -> Result<MessageBuf, Status> {
     let mut buffer = MessageBuf::default();

@@ -46,7 +46,6 @@ pub fn run(suite: &mut Suite) {
         expect_status(status.ok(), Status::INVALID_ARGS)
     });
     suite.run("futex_wait.kernel_pointer", || {
-        // SAFETY: the kernel must refuse the address before reading it.
         let args = [
             0xffff_8000_0000_0000,
             0,
@@ -57,6 +56,7 @@ pub fn run(suite: &mut Suite) {
             0,
             0,
         ];
+        // SAFETY: the kernel must refuse the address before reading it.
         let status = Status::from_raw(unsafe { zx::syscall_raw(nr::FUTEX_WAIT, args) });
         expect_status(status.ok(), Status::INVALID_ARGS)
     });

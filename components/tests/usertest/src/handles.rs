@@ -1,17 +1,11 @@
 //! handle_close, handle_duplicate, handle_replace, object_get_info,
 //! object_signal, object_signal_peer, event and event pair creation.
 
-use crate::{check, expect_status, step, Suite};
+use crate::{check, expect_status, raw, step, Suite};
 use zx::numbers as nr;
 use zx::{
     info, AsHandleRef, Event, EventPair, Handle, ObjectType, Process, Rights, Signals, Status,
 };
-
-fn raw(number: u64, args: [u64; 8]) -> Result<(), Status> {
-    // SAFETY: the arguments are either valid or deliberately invalid in a
-    // way the kernel must reject without touching this process's memory.
-    Status::from_raw(unsafe { zx::syscall_raw(number, args) }).ok()
-}
 
 fn process() -> Process {
     Process::from_handle(Handle::from_raw(zx_runtime::process_self().0))

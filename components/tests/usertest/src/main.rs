@@ -71,6 +71,14 @@ pub fn expect_status(actual: Result<(), Status>, expected: Status) -> Outcome {
     }
 }
 
+/// Issues syscall `number` with raw `args`, for tests that must pass what
+/// the typed wrappers cannot express: bad pointers, bad handles, bad flags.
+pub fn raw(number: u64, args: [u64; 8]) -> Result<(), Status> {
+    // SAFETY: the arguments are either valid or deliberately invalid in a
+    // way the kernel must reject without touching this process's memory.
+    Status::from_raw(unsafe { zx::syscall_raw(number, args) }).ok()
+}
+
 /// `Ok` if `condition` holds.
 pub fn check(condition: bool, what: &str) -> Outcome {
     if condition {

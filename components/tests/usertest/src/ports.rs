@@ -1,17 +1,11 @@
 //! port_create, port_queue, port_wait, object_wait_async, and timers.
 
-use crate::{check, expect_status, step, Suite};
+use crate::{check, expect_status, raw, step, Suite};
 use zx::numbers as nr;
 use zx::{AsHandleRef, Event, PortPacket, Rights, SignalPacket, Signals, Status, Timer};
 use zx::{Port, PACKET_SIGNAL_ONE, PACKET_USER};
 
 const MS: i64 = 1_000_000;
-
-fn raw(number: u64, args: [u64; 8]) -> Result<(), Status> {
-    // SAFETY: the arguments are either valid or deliberately invalid in a
-    // way the kernel must reject without touching this process's memory.
-    Status::from_raw(unsafe { zx::syscall_raw(number, args) }).ok()
-}
 
 fn signal_payload(packet: &PortPacket) -> SignalPacket {
     let mut signal = SignalPacket::default();

@@ -2,18 +2,12 @@
 //! contiguous VMOs, mappings touched through pointers (demand paging),
 //! shared mappings, W^X, sub-regions and rights.
 
-use crate::{check, expect_status, step, Suite};
+use crate::{check, expect_status, raw, step, Suite};
 use zx::numbers as nr;
 use zx::{AsHandleRef, Channel, Handle, Rights, Status, VmOptions, Vmar, Vmo, VMO_RESIZABLE};
 
 const PAGE: u64 = 4096;
 const RW: VmOptions = VmOptions::PERM_READ.union(VmOptions::PERM_WRITE);
-
-fn raw(number: u64, args: [u64; 8]) -> Result<(), Status> {
-    // SAFETY: the arguments are either valid or deliberately invalid in a
-    // way the kernel must reject without touching this process's memory.
-    Status::from_raw(unsafe { zx::syscall_raw(number, args) }).ok()
-}
 
 fn with_root<R>(f: impl FnOnce(&Vmar) -> R) -> R {
     let root = core::mem::ManuallyDrop::new(Vmar::from_handle(Handle::from_raw(
