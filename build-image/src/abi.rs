@@ -26,6 +26,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use idlc::backend::rust::primitive;
 use idlc::ir::{self, DeclKind, Ir, MethodKind, Primitive, TypeKind};
 
 /// Where the IDL lives, relative to the workspace root.
@@ -315,7 +316,7 @@ pub enum Returns {
 impl ValueType {
     fn render(&self) -> String {
         match self {
-            ValueType::Primitive(p) => primitive_rust(*p).to_string(),
+            ValueType::Primitive(p) => primitive(*p).to_string(),
             ValueType::Handle { .. } => "Handle".to_string(),
             ValueType::Named(name) => name.clone(),
             ValueType::Array(element, count) => format!("[{}; {count}]", element.render()),
@@ -328,22 +329,6 @@ impl ValueType {
             ValueType::Array(element, count) => format!("[{}; {count}]", element.rust()),
             other => other.render(),
         }
-    }
-}
-
-fn primitive_rust(p: Primitive) -> &'static str {
-    match p {
-        Primitive::Bool => "bool",
-        Primitive::Int8 => "i8",
-        Primitive::Int16 => "i16",
-        Primitive::Int32 => "i32",
-        Primitive::Int64 => "i64",
-        Primitive::Uint8 => "u8",
-        Primitive::Uint16 => "u16",
-        Primitive::Uint32 => "u32",
-        Primitive::Uint64 => "u64",
-        Primitive::Float32 => "f32",
-        Primitive::Float64 => "f64",
     }
 }
 
@@ -479,7 +464,7 @@ impl Abi {
             let model = Enum {
                 name: short(&decl.name).to_string(),
                 doc: doc(&decl.attributes),
-                rust_type: primitive_rust(decl.underlying),
+                rust_type: primitive(decl.underlying),
                 members,
             };
             if decl.name == status_name {
@@ -525,7 +510,7 @@ impl Abi {
             bits.push(Bits {
                 name: short(&decl.name).to_string(),
                 doc: doc(&decl.attributes),
-                rust_type: primitive_rust(decl.underlying),
+                rust_type: primitive(decl.underlying),
                 members,
                 constants,
             });
@@ -552,7 +537,7 @@ impl Abi {
                 .or_else(|| decl.value.as_u64().map(i128::from))
                 .with_context(|| format!("{}: not an integer", context()))?;
             let rust_type = match attribute(&decl.attributes, "rust_type") {
-                None => primitive_rust(idl_type).to_string(),
+                None => primitive(idl_type).to_string(),
                 Some(attribute) => {
                     let name = attribute_string(attribute).unwrap_or_default();
                     let (_, rust) = RUST_TYPE_OVERRIDES

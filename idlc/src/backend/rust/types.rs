@@ -6,6 +6,7 @@ use crate::ir::{DeclKind, EndpointRole, Primitive, Type, TypeKind};
 /// The Zircon object type of channels (endpoints are channels).
 const CHANNEL_OBJECT_TYPE: u32 = 4;
 
+/// The Rust type of an IDL primitive (`uint32` → `u32`).
 pub fn primitive(p: Primitive) -> &'static str {
     match p {
         Primitive::Bool => "bool",
