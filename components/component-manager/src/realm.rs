@@ -302,8 +302,12 @@ fn start(
         let exceptions =
             zx::create_exception_channel(&job).map_err(|s| format!("exception channel: {s}"))?;
         if let Some(limits) = &s.instances[index].decl.limits {
-            job.set_limits(limits.handles as u64, limits.memory_bytes)
-                .map_err(|s| format!("limits: {s}"))?;
+            job.set_limits(
+                limits.handles as u64,
+                limits.memory_bytes,
+                limits.threads as u64,
+            )
+            .map_err(|s| format!("limits: {s}"))?;
         }
         let eager: Vec<usize> = s.instances[index]
             .children

@@ -718,7 +718,8 @@ pub mod syscall {
     /// * `INVALID_ARGS`: `options` is not 0, or `name` or `out` is not
     ///   valid user memory.
     /// * `BAD_STATE`: the process has ended.
-    /// * `NO_RESOURCES`: the caller's handle table is full.
+    /// * `NO_RESOURCES`: the caller's handle table is full, or the process
+    ///   has as many threads as its job's limit allows.
     /// * `NO_MEMORY`: the kernel is out of memory.
     pub const THREAD_CREATE: u64 = 17;
 
@@ -1073,10 +1074,11 @@ pub mod syscall {
     /// * `NO_MEMORY`: the kernel is out of memory.
     pub const JOB_CREATE: u64 = 38;
 
-    /// `job_set_limits(job: Handle, max_handles: u64, max_memory: u64) -> Status`
+    /// `job_set_limits(job: Handle, max_handles: u64, max_memory: u64, max_threads: u64) -> Status`
     ///
     /// Tightens the per-process limits of a job's subtree: the most handles
-    /// a process may hold and the most bytes it may map.
+    /// a process may hold, the most bytes it may map, and the most threads
+    /// it may have.
     ///
     /// A value of 0 leaves that limit unchanged. Limits only tighten;
     /// processes created afterwards get them.
@@ -1086,7 +1088,7 @@ pub mod syscall {
     /// * `BAD_HANDLE`: `job` is not a handle of the calling process.
     /// * `WRONG_TYPE`: `job` is not a job.
     /// * `ACCESS_DENIED`: `job` lacks `SET_POLICY`, or a limit would grow.
-    /// * `INVALID_ARGS`: `max_handles` is too large.
+    /// * `INVALID_ARGS`: `max_handles` or `max_threads` is too large.
     pub const JOB_SET_LIMITS: u64 = 39;
 
     /// `process_create(job: Handle, name: *const u8, name_len: u64, options: u32, proc_handle: *mut Handle, vmar_handle: *mut Handle) -> Status`

@@ -386,14 +386,20 @@ impl Job {
     }
 
     /// Tightens the per-process limits of the job's subtree (0: unchanged).
-    pub fn set_limits(&self, max_handles: u64, max_memory: u64) -> Result<(), Status> {
+    pub fn set_limits(
+        &self,
+        max_handles: u64,
+        max_memory: u64,
+        max_threads: u64,
+    ) -> Result<(), Status> {
         // SAFETY: no memory is passed.
         crate::status(unsafe {
-            raw::syscall3(
+            raw::syscall4(
                 nr::JOB_SET_LIMITS,
                 self.raw_handle() as u64,
                 max_handles,
                 max_memory,
+                max_threads,
             )
         })
     }

@@ -1,5 +1,5 @@
 //! Jobs: the tree that processes live in. A job holds policy — here, the
-//! per-process limits on handles and mapped memory — for its whole subtree,
+//! per-process limits on handles, mapped memory and threads — for its whole subtree,
 //! and killing a job kills every process and job under it.
 
 use super::channel::Channel;
@@ -17,6 +17,8 @@ pub struct Limits {
     pub max_handles: usize,
     /// Most bytes a process may have mapped.
     pub max_memory: u64,
+    /// Most threads a process may have (created and not yet ended).
+    pub max_threads: usize,
 }
 
 impl Limits {
@@ -24,6 +26,7 @@ impl Limits {
     pub const NONE: Limits = Limits {
         max_handles: handle_table::DEFAULT_LIMIT,
         max_memory: u64::MAX,
+        max_threads: usize::MAX,
     };
 }
 
@@ -102,6 +105,7 @@ impl Job {
                 Limits {
                     max_handles: own.max_handles.min(inherited.max_handles),
                     max_memory: own.max_memory.min(inherited.max_memory),
+                    max_threads: own.max_threads.min(inherited.max_threads),
                 }
             }
             None => own,
@@ -110,7 +114,12 @@ impl Job {
 
     /// Tightens the limits (a value of 0 leaves that limit unchanged);
     /// loosening is refused.
-    pub fn set_limits(&self, max_handles: u64, max_memory: u64) -> Result<(), Status> {
+    pub fn set_limits(
+        &self,
+        max_handles: u64,
+        max_memory: u64,
+        max_threads: u64,
+    ) -> Result<(), Status> {
         let mut state = self.state.lock();
         let mut limits = state.limits;
         if max_handles != 0 {
@@ -119,8 +128,12 @@ impl Job {
         if max_memory != 0 {
             limits.max_memory = max_memory;
         }
+        if max_threads != 0 {
+            limits.max_threads = usize::try_from(max_threads).map_err(|_| Status::INVALID_ARGS)?;
+        }
         if limits.max_handles > state.limits.max_handles
             || limits.max_memory > state.limits.max_memory
+            || limits.max_threads > state.limits.max_threads
         {
             return Err(Status::ACCESS_DENIED);
         }

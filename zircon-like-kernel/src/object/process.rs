@@ -195,12 +195,18 @@ impl Process {
         self.handles.lock().len()
     }
 
-    /// Registers a new thread; fails once the process has ended.
+    /// Registers a new thread; fails once the process has ended, or when
+    /// it already has as many threads as its job allows.
     pub fn add_thread(&self, thread: &Arc<Thread>) -> Result<(), Status> {
         if self.outcome.lock().is_some() {
             return Err(Status::BAD_STATE);
         }
-        self.threads.lock().push(Arc::clone(thread));
+        let limit = self.job.limits().max_threads;
+        let mut threads = self.threads.lock();
+        if threads.len() >= limit {
+            return Err(Status::NO_RESOURCES);
+        }
+        threads.push(Arc::clone(thread));
         Ok(())
     }
 

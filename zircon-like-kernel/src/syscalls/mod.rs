@@ -100,7 +100,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::VMAR_UNMAP => vm::vmar_unmap(a[0], a[1], a[2]),
         nr::VMAR_PROTECT => vm::vmar_protect(a[0], a[1], a[2], a[3]),
         nr::JOB_CREATE => task::job_create(a[0], a[1], a[2]),
-        nr::JOB_SET_LIMITS => task::job_set_limits(a[0], a[1], a[2]),
+        nr::JOB_SET_LIMITS => task::job_set_limits(a[0], a[1], a[2], a[3]),
         nr::PROCESS_CREATE => task::process_create(a[0], a[1], a[2], a[3], a[4], a[5]),
         nr::PROCESS_START => task::process_start(a[0], a[1], a[2], a[3], a[4], a[5]),
         nr::TASK_KILL => task::task_kill(frame, a[0]),
