@@ -20,6 +20,12 @@ pub struct Product {
     /// bootfs as `meta/<name>.cm`, with the binaries their programs name.
     #[serde(default)]
     pub root: Option<String>,
+    /// Manifests shipped for children created in collections at run time
+    /// (`Realm.CreateChild`): each is checked (except its `use`s, which
+    /// the component manager checks against the collection's offers) and
+    /// compiled into the bootfs with its binaries.
+    #[serde(default)]
+    pub dynamic: Vec<String>,
     /// The kernel command line.
     #[serde(default)]
     pub cmdline: String,

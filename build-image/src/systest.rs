@@ -174,6 +174,13 @@ pub const TESTS: &[SystemTest] = &[
                 return Err("the hog exceeded its memory limit".into());
             }
             expect_line(run, "component_manager: root/hog exited with 101")?;
+            // ...the thread hog gets its 4 threads (the main one and 3
+            // more) and no more...
+            expect_line(
+                run,
+                "misbehave: thread limit: 3 more threads, then NO_RESOURCES",
+            )?;
+            expect_line(run, "component_manager: root/thread_hog exited with 3")?;
             // ...and the others keep serving.
             expect_line(run, "echo-client: 1000 calls answered")?;
             expect_line(run, "component_manager: every eager component has ended")?;
@@ -192,6 +199,76 @@ pub const TESTS: &[SystemTest] = &[
             expect_line(run, "root/echo_client")?;
             expect_line(run, "stopped root/echo_server")?;
             expect_line(run, "unknown command \"bogus\"; try help")?;
+            expect_line(run, "system_shutdown(0) by process root/console")?;
+            expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+        },
+    },
+    SystemTest {
+        name: "components.lifecycle_collections",
+        boot: Boot {
+            input: "create root dynamic worker echo_client\n\
+                    stop root/stubborn\n\
+                    ls\n\
+                    destroy root/dynamic:worker\n\
+                    destroy root/echo_server\n\
+                    create root nowhere x echo_client\n\
+                    stop root/echo_server\n\
+                    ls\n\
+                    shutdown\n",
+            ..Boot::product("lifecycle-tests")
+        },
+        check: |run| {
+            expect_line(run, "console: type help for the commands")?;
+            // A child created in a collection gets what the collection is
+            // offered, and its log lines carry its moniker.
+            expect_line(
+                run,
+                "component_manager: created root/dynamic:worker (echo_client)",
+            )?;
+            expect_line(run, "started root/dynamic:worker")?;
+            expect_line(
+                run,
+                "log root/dynamic:worker: echo-client: 1000 calls answered",
+            )?;
+            // A component that ignores the stop request is killed after
+            // the deadline.
+            expect_line(run, "misbehave: ignoring my lifecycle channel")?;
+            expect_line(
+                run,
+                "component_manager: root/stubborn did not stop within 1000 ms; killing it",
+            )?;
+            expect_line(run, "stopped root/stubborn")?;
+            expect_line(run, "root/dynamic:worker")?;
+            expect_line(run, "component_manager: destroyed root/dynamic:worker")?;
+            expect_line(run, "destroyed root/dynamic:worker")?;
+            // Only collection children can be destroyed; only declared
+            // collections take children.
+            expect_line(run, "cannot destroy root/echo_server: ACCESS_DENIED")?;
+            expect_line(run, "cannot create root/nowhere:x: NOT_FOUND")?;
+            // The echo server stops gracefully: asked through its
+            // lifecycle channel, it finishes and exits with 0.
+            expect_line(run, "echo-server: stopping (Requested) after 1000 calls")?;
+            expect_line(run, "component_manager: root/echo_server exited with 0")?;
+            expect_line(run, "stopped root/echo_server")?;
+            if run
+                .lines
+                .iter()
+                .any(|(_, l)| l.contains("echo_server did not stop"))
+            {
+                return Err("the echo server had to be killed".into());
+            }
+            // After destruction the worker is gone from the list.
+            let last_ls = run
+                .lines
+                .iter()
+                .rposition(|(_, l)| l.contains("root/console ") && l.contains("running"))
+                .ok_or("no component list")?;
+            if run.lines[last_ls..]
+                .iter()
+                .any(|(_, l)| l.contains("root/dynamic:worker ") && l.contains("bin/"))
+            {
+                return Err("the destroyed child is still listed".into());
+            }
             expect_line(run, "system_shutdown(0) by process root/console")?;
             expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
         },

@@ -127,7 +127,10 @@ fn the_example_manifests_validate_and_compile() {
         &context(),
     )
     .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
-    assert_eq!(directory, ["robustness", "root", "system"]);
+    assert_eq!(
+        directory,
+        ["lifecycle_tests", "robustness", "root", "system"]
+    );
 }
 
 #[test]
@@ -236,7 +239,69 @@ fn a_product_names_its_root_component() {
         .unwrap();
     assert_eq!(compiled.programs, ["echo-server"]);
     assert_eq!(compiled.manifests[0].path, "meta/top.cm");
+
+    // Manifests for children created at run time: checked and compiled,
+    // except their `use`s (the collection they land in decides those).
+    std::fs::write(
+        products.join("d.toml"),
+        "description = \"x\"\nprograms = [\"userboot\"]\nroot = \"top\"\ndynamic = [\"worker\", \"nope\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        components.join("worker.json5"),
+        "{ program: { binary: 'bin/echo-client' }, use: [{ protocol: 'examples.echo.Echo' }] }",
+    )
+    .unwrap();
+    let product = Product::load(&workspace, "d").unwrap();
+    let diagnostics = manifest::check_product(&workspace, &product, &context()).unwrap_err();
+    assert_eq!(diagnostics.0.len(), 1, "{}", diagnostics.render());
+    let rendered = diagnostics.render();
+    assert!(
+        rendered.contains("cm-0013") && rendered.contains("manifests/products/d.toml:4:11"),
+        "{rendered}"
+    );
+    std::fs::write(
+        products.join("d.toml"),
+        "description = \"x\"\nprograms = [\"userboot\"]\nroot = \"top\"\ndynamic = [\"worker\"]\n",
+    )
+    .unwrap();
+    let product = Product::load(&workspace, "d").unwrap();
+    let compiled = manifest::check_product(&workspace, &product, &context())
+        .unwrap()
+        .unwrap();
+    assert_eq!(compiled.programs, ["echo-client", "echo-server"]);
+    let paths: Vec<&str> = compiled.manifests.iter().map(|m| m.path.as_str()).collect();
+    assert_eq!(paths, ["meta/top.cm", "meta/worker.cm"]);
     std::fs::remove_dir_all(workspace).unwrap();
+}
+
+#[test]
+fn offers_may_target_a_collection() {
+    let dir = std::env::temp_dir().join(format!("manifests-collection-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("root.json5"),
+        "{ children: [{ name: 'server', manifest: 'server' }],
+           collections: [{ name: 'workers' }],
+           offer: [{ protocol: 'examples.echo.Echo', from: '#server', to: '#workers' },
+                   { protocol: 'examples.echo.Echo', from: '#server', to: '#nobody' }] }",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("server.json5"),
+        "{ program: { binary: 'bin/echo-server' },
+           capabilities: [{ protocol: 'examples.echo.Echo' }],
+           expose: [{ protocol: 'examples.echo.Echo', from: 'self' }] }",
+    )
+    .unwrap();
+    let diagnostics =
+        manifest::check_tree(Path::new("/"), &dir, "root", None, &context()).unwrap_err();
+    // Only the offer to `#nobody` is wrong; the message lists the
+    // collection among the possible targets.
+    assert_eq!(diagnostics.0.len(), 1, "{}", diagnostics.render());
+    assert_eq!(diagnostics.0[0].code, Code::NoSuchChild);
+    assert!(diagnostics.0[0].help.contains("workers"));
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

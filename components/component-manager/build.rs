@@ -3,6 +3,7 @@ fn main() {
     idlc_build::Builder::new()
         .file("../../idl/component_decl.idl")
         .file("../../idl/realm.idl")
+        .file("../../idl/lifecycle.idl")
         .compile()
         .unwrap_or_else(|error| panic!("{error}"));
 }

@@ -61,7 +61,13 @@ static CONSOLE: Mutex<Console> = Mutex::new(Console {
     serial: None,
     ring: [0; HISTORY],
     written: 0,
+    input: [0; INPUT],
+    input_start: 0,
+    input_len: 0,
 });
+
+/// Bytes of typed input held until a program reads them.
+const INPUT: usize = 1024;
 
 /// Bytes of console output kept for `debuglog_read`.
 const HISTORY: usize = 64 * 1024;
@@ -73,6 +79,28 @@ struct Console {
     ring: [u8; HISTORY],
     /// Bytes written since boot; the ring holds the last `HISTORY`.
     written: u64,
+    /// Typed input not yet read, as a ring: the UART holds one byte, so it
+    /// is drained on every timer tick and nothing typed while no program
+    /// reads is lost.
+    input: [u8; INPUT],
+    input_start: usize,
+    input_len: usize,
+}
+
+impl Console {
+    /// Moves the bytes waiting in the UART into the input ring (dropping
+    /// them once the ring is full).
+    fn drain_uart(&mut self) {
+        let Some(serial) = self.serial.as_mut() else {
+            return;
+        };
+        while let Some(byte) = serial.try_read_byte() {
+            if self.input_len < INPUT {
+                self.input[(self.input_start + self.input_len) % INPUT] = byte;
+                self.input_len += 1;
+            }
+        }
+    }
 }
 
 impl Console {
@@ -142,20 +170,22 @@ pub fn _log(level: Level, module: &str, args: core::fmt::Arguments<'_>) {
 /// Reads the bytes typed on the console so far (at most `out.len()`).
 pub fn read_input(out: &mut [u8]) -> usize {
     let mut console = CONSOLE.lock();
-    let Some(serial) = console.serial.as_mut() else {
-        return 0;
-    };
-    let mut count = 0;
-    while count < out.len() {
-        match serial.try_read_byte() {
-            Some(byte) => {
-                out[count] = byte;
-                count += 1;
-            }
-            None => break,
-        }
+    console.drain_uart();
+    let count = console.input_len.min(out.len());
+    for slot in out[..count].iter_mut() {
+        *slot = console.input[console.input_start];
+        console.input_start = (console.input_start + 1) % INPUT;
+        console.input_len -= 1;
     }
     count
+}
+
+/// Keeps typed input from being lost while no program reads it (called
+/// on every timer tick). Skips a tick when the console is busy.
+pub fn poll_input() {
+    if let Some(mut console) = CONSOLE.try_lock() {
+        console.drain_uart();
+    }
 }
 
 /// Writes raw bytes (user programs' debug output) to the console.

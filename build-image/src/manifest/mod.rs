@@ -16,8 +16,9 @@
 //! Every problem is a [`Diagnostic`] with a stable code (`cm-NNNN`), the
 //! manifest's path and a span; [`Diagnostics`] renders them with `miette`.
 //!
-//! Known gaps: capabilities are protocols only (no directories yet);
-//! collections are declared but nothing is routed to them.
+//! Known gaps: capabilities are protocols only (no directories yet). What
+//! is offered to a collection is checked at build time; what the children
+//! created in it at run time `use` is checked by the component manager.
 
 pub mod bindings;
 pub mod compile;
@@ -29,6 +30,7 @@ pub mod routing;
 pub mod tree;
 
 pub use diagnostic::{Code, Diagnostic, Diagnostics};
+pub use routing::RootPlace;
 
 use crate::product::Product;
 use anyhow::Result;
@@ -90,10 +92,29 @@ pub fn check_tree(
     named_at: Option<Reference>,
     context: &Context,
 ) -> Result<Compiled, Diagnostics> {
+    check_tree_at(
+        workspace,
+        dir,
+        root,
+        RootPlace::ProductRoot,
+        named_at,
+        context,
+    )
+}
+
+/// [`check_tree`], for a root placed at `place`.
+pub fn check_tree_at(
+    workspace: &Path,
+    dir: &Path,
+    root: &str,
+    place: RootPlace,
+    named_at: Option<Reference>,
+    context: &Context,
+) -> Result<Compiled, Diagnostics> {
     let mut found = Vec::new();
     let loader = Loader { workspace, dir };
     let tree = loader.load(root, named_at, &mut found);
-    routing::check(&tree, context, &mut found);
+    routing::check(&tree, place, context, &mut found);
     let mut compiled = Compiled::default();
     if found.is_empty() {
         for manifest in tree.manifests.values() {
@@ -127,8 +148,9 @@ pub fn check_tree(
     Ok(compiled)
 }
 
-/// Checks and compiles a product's component tree; `Ok(None)` for a
-/// product without `root`.
+/// Checks and compiles a product's component tree, and the trees of the
+/// manifests it ships for children created at run time (`dynamic`);
+/// `Ok(None)` for a product without `root`.
 pub fn check_product(
     workspace: &Path,
     product: &Product,
@@ -139,27 +161,53 @@ pub fn check_product(
     };
     let path = format!("manifests/products/{}.toml", product.name);
     let text = std::fs::read_to_string(workspace.join(&path)).unwrap_or_default();
-    let span = root_value_span(&text).unwrap_or(0..0);
-    let named_at = Reference {
-        file: diagnostic::source_file(&path, text),
-        span,
+    let named_at = |key: &str| Reference {
+        file: diagnostic::source_file(&path, text.clone()),
+        span: key_value_span(&text, key).unwrap_or(0..0),
     };
-    check_tree(
-        workspace,
-        Path::new(COMPONENTS_DIR),
-        root,
-        Some(named_at),
-        context,
-    )
-    .map(Some)
+    let dir = Path::new(COMPONENTS_DIR);
+    let mut found = Vec::new();
+    let mut compiled = Compiled::default();
+    let trees = std::iter::once((root, RootPlace::ProductRoot, "root")).chain(
+        product
+            .dynamic
+            .iter()
+            .map(|name| (name, RootPlace::Collection, "dynamic")),
+    );
+    for (name, place, key) in trees {
+        match check_tree_at(workspace, dir, name, place, Some(named_at(key)), context) {
+            Ok(tree) => {
+                for manifest in tree.manifests {
+                    if !compiled.manifests.iter().any(|m| m.name == manifest.name) {
+                        compiled.manifests.push(manifest);
+                    }
+                }
+                compiled.programs.extend(tree.programs);
+            }
+            Err(diagnostics) => found.extend(diagnostics.0),
+        }
+    }
+    let mut diagnostics = Diagnostics(found);
+    if !diagnostics.is_empty() {
+        diagnostics.normalize();
+        return Err(diagnostics);
+    }
+    compiled.programs.sort();
+    compiled.programs.dedup();
+    Ok(Some(compiled))
 }
 
-/// The span of the value of the `root = "…"` line of a product file.
-fn root_value_span(text: &str) -> Option<std::ops::Range<usize>> {
+/// The span of the value of the `<key> = …` line of a product file.
+fn key_value_span(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix("root") {
+        if let Some(rest) = trimmed.strip_prefix(key) {
+            if key == "dynamic" && rest.trim_start().starts_with('=') {
+                let start = line.find('[')?;
+                let end = line.rfind(']').map_or(line.trim_end().len(), |e| e + 1);
+                return Some(offset + start..offset + end);
+            }
             if rest.trim_start().starts_with('=') {
                 let start = line.find('"')?;
                 let end = line[start + 1..].find('"')? + start + 2;
@@ -239,7 +287,7 @@ mod tests {
     #[test]
     fn finds_the_root_line_of_a_product() {
         let text = "description = \"x\"\nroot = \"root\"\n";
-        let span = super::root_value_span(text).unwrap();
+        let span = super::key_value_span(text, "root").unwrap();
         assert_eq!(&text[span], "\"root\"");
     }
 }

@@ -14,8 +14,19 @@ use super::tree::Tree;
 use super::Context;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Where the root of a checked tree is placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootPlace {
+    /// The product's root: its parent is the component manager.
+    ProductRoot,
+    /// A child created in a collection at run time: what it may use
+    /// depends on the collection, so its `use`s are checked by the
+    /// component manager when it runs.
+    Collection,
+}
+
 /// Runs every tree-wide check.
-pub fn check(tree: &Tree, context: &Context, diagnostics: &mut Vec<Diagnostic>) {
+pub fn check(tree: &Tree, place: RootPlace, context: &Context, diagnostics: &mut Vec<Diagnostic>) {
     for manifest in tree.manifests.values() {
         check_protocols(manifest, context, diagnostics);
         check_state(manifest, context, diagnostics);
@@ -23,7 +34,7 @@ pub fn check(tree: &Tree, context: &Context, diagnostics: &mut Vec<Diagnostic>) 
         check_sources(manifest, &tree.manifests, diagnostics);
         check_cycles(manifest, diagnostics);
     }
-    check_offered(tree, diagnostics);
+    check_offered(tree, place, diagnostics);
 }
 
 fn report(
@@ -188,13 +199,17 @@ fn check_sources(
     for expose in &manifest.exposes {
         check_source(&expose.protocol, &expose.from, ("exposed", "expose"));
     }
+    // An offer may go to a child or to a collection (then it reaches every
+    // child created in the collection at run time).
+    let mut targets = children.clone();
+    targets.extend(manifest.collections.iter().map(|c| c.value.as_str()));
     for offer in &manifest.offers {
-        if !children.contains(&offer.to.value.as_str()) {
+        if !targets.contains(&offer.to.value.as_str()) {
             diagnostics.push(no_such_child(
                 manifest,
                 &offer.to.value,
                 &offer.to,
-                &children,
+                &targets,
             ));
         }
     }
@@ -301,8 +316,11 @@ pub const BUILTIN_PROTOCOLS: &[&str] = &["zx.component.Realm"];
 
 /// Every `use`, and every `offer` from `parent`, must be offered by the
 /// parent to this very child.
-fn check_offered(tree: &Tree, diagnostics: &mut Vec<Diagnostic>) {
+fn check_offered(tree: &Tree, place: RootPlace, diagnostics: &mut Vec<Diagnostic>) {
     for instance in &tree.instances {
+        if instance.parent.is_none() && place == RootPlace::Collection {
+            continue;
+        }
         let Some(manifest) = tree.manifests.get(&instance.manifest) else {
             continue;
         };

@@ -12,7 +12,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use zx::{processargs, AsHandleRef, Channel, Event, Job, Process, Rights, Signals, Status, Vmo};
-use zx_async::{on_signals, sleep, Executor, Spawner};
+use zx_async::{on_signals, sleep, with_deadline, Executor, Spawner};
 use zx_component::bindings::zx_io::DirectoryOpenRequest;
 use zx_idl::ChannelTransport;
 use zx_runtime::println;
@@ -22,11 +22,17 @@ mod decl {
     include!(concat!(env!("OUT_DIR"), "/idl.rs"));
 }
 
+use alloc::boxed::Box;
+use core::future::Future;
+use core::pin::Pin;
 use decl::zx_component::{
-    dispatch_realm, ComponentInfo, ComponentState, RealmListResponse, RealmServer,
-    RealmStartRequest, RealmStartResponse, RealmStopRequest, RealmStopResponse,
+    dispatch_realm, ComponentInfo, ComponentState, RealmCreateChildRequest,
+    RealmCreateChildResponse, RealmDestroyChildRequest, RealmDestroyChildResponse,
+    RealmListResponse, RealmServer, RealmStartRequest, RealmStartResponse, RealmStopRequest,
+    RealmStopResponse,
 };
 use decl::zx_component_decl::{ComponentDecl, OnTerminate, Source, StartupMode};
+use decl::zx_process_lifecycle::LifecycleClient;
 use idlc_runtime::Transport;
 
 /// Connections to the logger carry the requester's moniker.
@@ -48,12 +54,23 @@ enum Provider {
 const MAX_DEPTH: usize = 16;
 /// How often a component is restarted before the manager gives up.
 const MAX_RESTARTS: u32 = 5;
+/// How long a component asked to stop (`Lifecycle.Stop`) may take to exit
+/// before its job is killed.
+const STOP_DEADLINE_NANOS: i64 = 1_000_000_000;
+/// Most children alive at once in one collection.
+const MAX_COLLECTION_CHILDREN: usize = 32;
 
 struct Instance {
-    /// Path from the root, e.g. `root/echo_server`.
+    /// Path from the root, e.g. `root/echo_server`, or
+    /// `root/dynamic:worker` for child `worker` of collection `dynamic`.
     moniker: String,
     /// Name among its siblings.
     name: String,
+    /// The collection it was created in, if it was created at run time.
+    collection: Option<String>,
+    /// Destroyed through `Realm.DestroyChild`: no longer part of the tree
+    /// (its slot stays, so indices held by tasks remain valid).
+    destroyed: bool,
     decl: ComponentDecl,
     parent: Option<usize>,
     children: Vec<usize>,
@@ -63,9 +80,11 @@ struct Instance {
     process: Option<Process>,
     /// Client end of its outgoing directory, while it runs.
     outgoing: Option<Channel>,
+    /// Client end of its lifecycle channel, while it runs.
+    lifecycle: Option<LifecycleClient<ChannelTransport>>,
     restarts: u32,
-    /// Stopped through `Realm.Stop`: not restarted.
-    stop_requested: bool,
+    /// Being stopped, or stopped, through `Realm`: not restarted.
+    stopping: bool,
 }
 
 struct State {
@@ -111,7 +130,15 @@ impl Realm {
     pub fn run(&mut self, root: &str) -> Result<(), String> {
         {
             let mut state = self.state.borrow_mut();
-            state.add(root, "root", None, StartupMode::Eager, OnTerminate::None, 0)?;
+            state.add(
+                root,
+                "root",
+                None,
+                None,
+                StartupMode::Eager,
+                OnTerminate::None,
+                0,
+            )?;
         }
         let mut executor = Executor::new().map_err(|s| format!("executor: {s}"))?;
         let spawner = executor.spawner();
@@ -143,10 +170,12 @@ impl State {
 
     /// Loads manifest `manifest` and adds an instance for it and, below it,
     /// for all its children.
+    #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
         manifest: &str,
         name: &str,
+        collection: Option<&str>,
         parent: Option<usize>,
         startup: StartupMode,
         on_terminate: OnTerminate,
@@ -160,15 +189,18 @@ impl State {
         let bytes = self.bootfs_file(&format!("meta/{manifest}.cm"))?;
         let decl: ComponentDecl = idlc_runtime::decode(&bytes, &mut [])
             .map_err(|e| format!("meta/{manifest}.cm: {e:?}"))?;
-        let moniker = match parent {
-            Some(p) => format!("{}/{}", self.instances[p].moniker, name),
-            None => name.to_string(),
+        let moniker = match (parent, collection) {
+            (Some(p), Some(c)) => format!("{}/{}:{}", self.instances[p].moniker, c, name),
+            (Some(p), None) => format!("{}/{}", self.instances[p].moniker, name),
+            (None, _) => name.to_string(),
         };
         let index = self.instances.len();
         let children: Vec<_> = decl.children.clone().unwrap_or_default();
         self.instances.push(Instance {
             moniker,
             name: name.to_string(),
+            collection: collection.map(str::to_string),
+            destroyed: false,
             decl,
             parent,
             children: Vec::new(),
@@ -177,13 +209,15 @@ impl State {
             job: None,
             process: None,
             outgoing: None,
+            lifecycle: None,
             restarts: 0,
-            stop_requested: false,
+            stopping: false,
         });
         for child in children {
             let id = self.add(
                 &child.manifest,
                 &child.name,
+                None,
                 Some(index),
                 child.startup,
                 child.on_terminate,
@@ -194,12 +228,120 @@ impl State {
         Ok(index)
     }
 
+    /// The static child `name` of `parent` (children in collections are
+    /// never the source of a route).
     fn child(&self, parent: usize, name: &str) -> Option<usize> {
         self.instances[parent]
             .children
             .iter()
             .copied()
-            .find(|&c| self.instances[c].name == name)
+            .find(|&c| self.instances[c].name == name && self.instances[c].collection.is_none())
+    }
+
+    /// The live instance at `moniker`.
+    fn find(&self, moniker: &str) -> Option<usize> {
+        self.instances
+            .iter()
+            .position(|i| !i.destroyed && i.moniker == moniker)
+    }
+
+    /// Whether `index` or anything under it runs.
+    fn subtree_runs(&self, index: usize) -> bool {
+        self.instances[index].process.is_some()
+            || self.instances[index]
+                .children
+                .iter()
+                .any(|&c| self.subtree_runs(c))
+    }
+
+    /// How deep `index` is in the tree (the root is 0).
+    fn depth(&self, index: usize) -> usize {
+        let mut depth = 0;
+        let mut at = index;
+        while let Some(parent) = self.instances[at].parent {
+            depth += 1;
+            at = parent;
+        }
+        depth
+    }
+
+    /// Adds a child to a collection (see `Realm.CreateChild`).
+    fn create_child(&mut self, request: &RealmCreateChildRequest) -> Result<usize, Status> {
+        let parent = self.find(&request.parent).ok_or(Status::NOT_FOUND)?;
+        if !valid_name(&request.name) || !valid_name(&request.manifest) {
+            return Err(Status::INVALID_ARGS);
+        }
+        let declared = self.instances[parent]
+            .decl
+            .collections
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.name == request.collection);
+        if !declared {
+            return Err(Status::NOT_FOUND);
+        }
+        let members: Vec<usize> = self.instances[parent]
+            .children
+            .iter()
+            .copied()
+            .filter(|&c| self.instances[c].collection.as_deref() == Some(&request.collection))
+            .collect();
+        if members
+            .iter()
+            .any(|&c| self.instances[c].name == request.name)
+        {
+            return Err(Status::ALREADY_EXISTS);
+        }
+        if members.len() >= MAX_COLLECTION_CHILDREN {
+            return Err(Status::NO_RESOURCES);
+        }
+        if self
+            .bootfs_file(&format!("meta/{}.cm", request.manifest))
+            .is_err()
+        {
+            return Err(Status::NOT_FOUND);
+        }
+        let before = self.instances.len();
+        let depth = self.depth(parent) + 1;
+        match self.add(
+            &request.manifest,
+            &request.name,
+            Some(&request.collection),
+            Some(parent),
+            StartupMode::Lazy,
+            OnTerminate::None,
+            depth,
+        ) {
+            Ok(index) => {
+                self.instances[parent].children.push(index);
+                Ok(index)
+            }
+            Err(why) => {
+                // `add` only appends: drop what it added before failing.
+                self.instances.truncate(before);
+                println!(
+                    "component_manager: cannot create {}/{}:{}: {}",
+                    request.parent, request.collection, request.name, why
+                );
+                Err(Status::INVALID_ARGS)
+            }
+        }
+    }
+
+    /// Removes `index` and everything under it from the tree.
+    fn destroy(&mut self, index: usize) {
+        if let Some(parent) = self.instances[index].parent {
+            self.instances[parent].children.retain(|&c| c != index);
+        }
+        let mut pending = vec![index];
+        while let Some(at) = pending.pop() {
+            let instance = &mut self.instances[at];
+            instance.destroyed = true;
+            pending.extend(core::mem::take(&mut instance.children));
+            // Its manifest is not needed any more.
+            instance.decl = ComponentDecl::default();
+        }
     }
 
     /// The component that provides `protocol` to `user`, per the manifests.
@@ -216,7 +358,11 @@ impl State {
     }
 
     fn route_from_parent(&self, child: usize, protocol: &str) -> Result<Provider, String> {
-        let name = &self.instances[child].name;
+        // An offer to a collection reaches every child created in it.
+        let name = self.instances[child]
+            .collection
+            .as_ref()
+            .unwrap_or(&self.instances[child].name);
         let Some(parent) = self.instances[child].parent else {
             // The root's parent is the component manager.
             return if protocol == REALM {
@@ -280,12 +426,16 @@ fn start(
     idle: &Rc<Event>,
     index: usize,
 ) -> Result<(), String> {
-    let (svc_server, process, eager_children, exceptions, moniker) = {
+    let (svc_server, process, eager_children, exceptions, moniker, log_sink) = {
         let mut guard = state.borrow_mut();
         let s = &mut *guard;
+        if s.instances[index].destroyed {
+            return Err("it was destroyed".into());
+        }
         if s.instances[index].process.is_some() {
             return Ok(());
         }
+        s.instances[index].stopping = false;
         let parent_job = match s.instances[index].parent {
             Some(parent) => s.instances[parent]
                 .job
@@ -327,6 +477,23 @@ fn start(
         let elf = s.bootfs_file(&program.binary)?;
         let (svc_client, svc_server) = Channel::create().map_err(|s| format!("channel: {s}"))?;
         let (out_client, out_server) = Channel::create().map_err(|s| format!("channel: {s}"))?;
+        let (lifecycle_client, lifecycle_server) =
+            Channel::create().map_err(|s| format!("channel: {s}"))?;
+        let mut handles = vec![
+            (processargs::SVC_DIRECTORY, svc_client.into_handle()),
+            (processargs::OUTGOING_DIRECTORY, out_server.into_handle()),
+            (processargs::LIFECYCLE, lifecycle_server.into_handle()),
+        ];
+        // A component that uses the log sink gets a connection to it ready
+        // made; the request travels to the logger once it runs.
+        let log_sink = match s.route_use(index, LOG_SINK) {
+            Ok(Provider::Component(_)) => {
+                let (client, server) = Channel::create().map_err(|s| format!("channel: {s}"))?;
+                handles.push((processargs::LOG_SINK, client.into_handle()));
+                Some(server)
+            }
+            _ => None,
+        };
         let mut args: Vec<&str> = vec![program.binary.as_str()];
         args.extend(program.args.iter().map(String::as_str));
         let moniker = s.instances[index].moniker.clone();
@@ -336,10 +503,7 @@ fn start(
                 name: &moniker,
                 elf: &elf,
                 args: &args,
-                handles: vec![
-                    (processargs::SVC_DIRECTORY, svc_client.into_handle()),
-                    (processargs::OUTGOING_DIRECTORY, out_server.into_handle()),
-                ],
+                handles,
             },
         )
         .map_err(|e| format!("launch {}: {e}", program.binary))?;
@@ -356,7 +520,13 @@ fn start(
         instance.job = Some(job);
         instance.process = Some(launched.process);
         instance.outgoing = Some(out_client);
-        if instance.startup == StartupMode::Eager && instance.restarts == 0 {
+        instance.lifecycle = Some(LifecycleClient::new(ChannelTransport::new(
+            lifecycle_client,
+        )));
+        if instance.startup == StartupMode::Eager
+            && instance.restarts == 0
+            && instance.collection.is_none()
+        {
             s.active_eager.set(s.active_eager.get() + 1);
         }
         (
@@ -365,8 +535,12 @@ fn start(
             eager,
             exceptions,
             instance.moniker.clone(),
+            log_sink,
         )
     };
+    if let Some(log_sink) = log_sink {
+        open_route(state, spawner, idle, index, LOG_SINK, log_sink);
+    }
     spawner.spawn(serve_svc(
         Rc::clone(state),
         spawner.clone(),
@@ -413,52 +587,63 @@ async fn serve_svc(
             continue;
         };
         let object = Channel::from_handle(zx::Handle::from_raw(request.object.into_raw()));
-        let route = state.borrow().route_use(index, &request.path);
-        let provider = match route {
-            Ok(Provider::Component(provider)) => provider,
-            Ok(Provider::Realm) => {
-                spawner.spawn(serve_realm(
-                    Rc::clone(&state),
-                    spawner.clone(),
-                    Rc::clone(&idle),
-                    object,
-                ));
-                continue;
-            }
-            Err(why) => {
-                let moniker = state.borrow().instances[index].moniker.clone();
-                println!(
-                    "component_manager: {} cannot reach {}: {}",
-                    moniker, request.path, why
-                );
-                continue; // `object` closes: the client sees PEER_CLOSED
-            }
-        };
-        if let Err(why) = start(&state, &spawner, &idle, provider) {
+        open_route(&state, &spawner, &idle, index, &request.path, object);
+    }
+}
+
+/// Connects `object` to `path` on behalf of instance `user`: routes it per
+/// the manifests, starts the provider if needed, and forwards the request
+/// to the provider's outgoing directory. Unrouted requests are refused by
+/// closing `object`.
+fn open_route(
+    state: &Rc<RefCell<State>>,
+    spawner: &Spawner,
+    idle: &Rc<Event>,
+    user: usize,
+    path: &str,
+    object: Channel,
+) {
+    let route = state.borrow().route_use(user, path);
+    let provider = match route {
+        Ok(Provider::Component(provider)) => provider,
+        Ok(Provider::Realm) => {
+            spawner.spawn(serve_realm(
+                Rc::clone(state),
+                spawner.clone(),
+                Rc::clone(idle),
+                object,
+            ));
+            return;
+        }
+        Err(why) => {
+            let moniker = state.borrow().instances[user].moniker.clone();
             println!(
-                "component_manager: cannot start the provider of {}: {}",
-                request.path, why
+                "component_manager: {} cannot reach {}: {}",
+                moniker, path, why
             );
-            continue;
+            return; // `object` closes: the client sees PEER_CLOSED
         }
-        let outgoing = state.borrow().instances[provider]
-            .outgoing
-            .as_ref()
-            .map(|c| c.raw_handle());
-        // Log lines are attributed by the manager, not by the writer: the
-        // logger is told who connects.
-        let path = if request.path == LOG_SINK {
-            format!(
-                "{}/{}",
-                request.path,
-                state.borrow().instances[index].moniker
-            )
-        } else {
-            request.path
-        };
-        if let Some(outgoing) = outgoing {
-            let _ = zx_component::open(outgoing, &path, object);
-        }
+    };
+    if let Err(why) = start(state, spawner, idle, provider) {
+        println!(
+            "component_manager: cannot start the provider of {}: {}",
+            path, why
+        );
+        return;
+    }
+    let outgoing = state.borrow().instances[provider]
+        .outgoing
+        .as_ref()
+        .map(|c| c.raw_handle());
+    // Log lines are attributed by the manager, not by the writer: the
+    // logger is told who connects.
+    let path = if path == LOG_SINK {
+        format!("{}/{}", path, state.borrow().instances[user].moniker)
+    } else {
+        path.to_string()
+    };
+    if let Some(outgoing) = outgoing {
+        let _ = zx_component::open(outgoing, &path, object);
     }
 }
 
@@ -518,11 +703,14 @@ async fn watch(
         let instance = &mut guard.instances[index];
         instance.process = None;
         instance.outgoing = None;
+        instance.lifecycle = None;
         if let Some(job) = instance.job.take() {
             let _ = zx::task_kill(&job);
         }
-        let restart =
-            instance.on_terminate == OnTerminate::Restart && instance.restarts < MAX_RESTARTS;
+        let restart = instance.on_terminate == OnTerminate::Restart
+            && instance.restarts < MAX_RESTARTS
+            && !instance.stopping
+            && !instance.destroyed;
         if restart {
             instance.restarts += 1;
         }
@@ -543,7 +731,13 @@ async fn watch(
             attempt
         );
         let _ = sleep(zx::deadline_after(delay)).await;
-        if let Err(why) = start(&state, &spawner, &idle, index) {
+        let cancelled = {
+            let guard = state.borrow();
+            guard.instances[index].stopping || guard.instances[index].destroyed
+        };
+        if cancelled {
+            println!("component_manager: restart of {} cancelled", moniker);
+        } else if let Err(why) = start(&state, &spawner, &idle, index) {
             println!("component_manager: cannot restart {}: {}", moniker, why);
         } else {
             return;
@@ -571,6 +765,7 @@ async fn serve_realm(
         state,
         spawner,
         idle,
+        pending: None,
     };
     loop {
         let mut message = match transport.try_receive() {
@@ -584,7 +779,12 @@ async fn serve_realm(
             }
             Err(_) => return,
         };
-        match dispatch_realm(&mut realm, &mut message) {
+        let result = dispatch_realm(&mut realm, &mut message);
+        // `Stop` and `DestroyChild` reply once the components have ended.
+        if let Some(work) = realm.pending.take() {
+            work.await;
+        }
+        match result {
             Ok(Some(reply)) => {
                 if transport.send(reply).is_err() {
                     return;
@@ -600,16 +800,13 @@ struct RealmService {
     state: Rc<RefCell<State>>,
     spawner: Spawner,
     idle: Rc<Event>,
+    /// Work to finish before the reply is sent.
+    pending: Option<Pin<Box<dyn Future<Output = ()>>>>,
 }
 
 impl RealmService {
     fn find(&self, moniker: &str) -> Result<usize, i32> {
-        let state = self.state.borrow();
-        state
-            .instances
-            .iter()
-            .position(|i| i.moniker == moniker)
-            .ok_or(Status::NOT_FOUND.0)
+        self.state.borrow().find(moniker).ok_or(Status::NOT_FOUND.0)
     }
 }
 
@@ -619,12 +816,13 @@ impl RealmServer for RealmService {
         let components = state
             .instances
             .iter()
+            .filter(|instance| !instance.destroyed)
             .map(|instance| ComponentInfo {
                 moniker: instance.moniker.clone(),
-                state: if instance.process.is_some() {
-                    ComponentState::Running
-                } else {
-                    ComponentState::Stopped
+                state: match (&instance.process, instance.stopping) {
+                    (Some(_), false) => ComponentState::Running,
+                    (Some(_), true) => ComponentState::Stopping,
+                    (None, _) => ComponentState::Stopped,
                 },
                 binary: instance
                     .decl
@@ -652,17 +850,119 @@ impl RealmServer for RealmService {
 
     fn stop(&mut self, request: RealmStopRequest) -> Result<RealmStopResponse, i32> {
         let index = self.find(&request.moniker)?;
-        let mut state = self.state.borrow_mut();
-        let instance = &mut state.instances[index];
-        let Some(job) = instance.job.as_ref() else {
-            return Err(Status::BAD_STATE.0);
-        };
-        if instance.process.is_none() {
+        if !self.state.borrow().subtree_runs(index) {
             return Err(Status::BAD_STATE.0);
         }
-        instance.stop_requested = true;
-        zx::task_kill(job).map_err(|status| status.0)?;
         println!("component_manager: stopping {}", request.moniker);
+        self.pending = Some(Box::pin(stop_tree(Rc::clone(&self.state), index)));
         Ok(RealmStopResponse {})
     }
+
+    fn create_child(
+        &mut self,
+        request: RealmCreateChildRequest,
+    ) -> Result<RealmCreateChildResponse, i32> {
+        let index = self
+            .state
+            .borrow_mut()
+            .create_child(&request)
+            .map_err(|status| status.0)?;
+        println!(
+            "component_manager: created {} ({})",
+            self.state.borrow().instances[index].moniker,
+            request.manifest
+        );
+        Ok(RealmCreateChildResponse {})
+    }
+
+    fn destroy_child(
+        &mut self,
+        request: RealmDestroyChildRequest,
+    ) -> Result<RealmDestroyChildResponse, i32> {
+        let index = self.find(&request.moniker)?;
+        if self.state.borrow().instances[index].collection.is_none() {
+            return Err(Status::ACCESS_DENIED.0);
+        }
+        let state = Rc::clone(&self.state);
+        let moniker = request.moniker;
+        self.pending = Some(Box::pin(async move {
+            stop_tree(Rc::clone(&state), index).await;
+            state.borrow_mut().destroy(index);
+            println!("component_manager: destroyed {}", moniker);
+        }));
+        Ok(RealmDestroyChildResponse {})
+    }
+}
+
+/// Stops instance `index` and everything under it: children first (the
+/// latest declared first), then the instance itself.
+fn stop_tree(state: Rc<RefCell<State>>, index: usize) -> Pin<Box<dyn Future<Output = ()>>> {
+    Box::pin(async move {
+        let children = state.borrow().instances[index].children.clone();
+        for &child in children.iter().rev() {
+            stop_tree(Rc::clone(&state), child).await;
+        }
+        stop_one(&state, index).await;
+    })
+}
+
+/// Asks instance `index` to stop through its lifecycle channel, and kills
+/// its job if it has not exited by the deadline.
+async fn stop_one(state: &Rc<RefCell<State>>, index: usize) {
+    let (process, asked, moniker) = {
+        let mut guard = state.borrow_mut();
+        let instance = &mut guard.instances[index];
+        instance.stopping = true;
+        let Some(process) = instance.process.as_ref() else {
+            return;
+        };
+        let Ok(process) = process.handle().duplicate(Rights::SAME_RIGHTS) else {
+            return;
+        };
+        let asked = instance
+            .lifecycle
+            .as_ref()
+            .is_some_and(|lifecycle| lifecycle.stop().is_ok());
+        (
+            Process::from_handle(process),
+            asked,
+            instance.moniker.clone(),
+        )
+    };
+    if asked {
+        let ended = with_deadline(
+            zx::deadline_after(STOP_DEADLINE_NANOS),
+            on_signals(&process, Signals::TASK_TERMINATED),
+        )
+        .await;
+        if matches!(ended, Ok(Ok(_))) {
+            return;
+        }
+        println!(
+            "component_manager: {} did not stop within {} ms; killing it",
+            moniker,
+            STOP_DEADLINE_NANOS / 1_000_000
+        );
+    }
+    let job = state.borrow().instances[index]
+        .job
+        .as_ref()
+        .and_then(|job| job.handle().duplicate(Rights::SAME_RIGHTS).ok());
+    if let Some(job) = job {
+        let _ = zx::task_kill(&Job::from_handle(job));
+    }
+    let _ = on_signals(&process, Signals::TASK_TERMINATED).await;
+}
+
+/// Whether `name` may name a child or a manifest: 1 to 100 of
+/// `[a-z0-9_-]`, starting with a letter or digit (as build-image checks).
+fn valid_name(name: &str) -> bool {
+    (1..=100).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }

@@ -9,10 +9,14 @@
 //! | `help` | lists the commands |
 //! | `ls` | lists the components and whether they run |
 //! | `start <moniker>` | starts a component |
-//! | `stop <moniker>` | stops a component |
+//! | `stop <moniker>` | stops a component (gracefully, then by force) |
+//! | `create <parent> <collection> <name> <manifest>` | adds a child to a collection and starts it |
+//! | `destroy <moniker>` | stops and removes a child of a collection |
 //! | `log` | prints the components' log, from the logger |
 //! | `klog` | prints the end of the kernel's log |
 //! | `shutdown` | powers the machine off (status 0) |
+//!
+//! Asked to stop through its lifecycle channel, it exits.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -29,7 +33,8 @@ mod bindings {
 }
 
 use bindings::zx_component::{
-    ComponentState, RealmClient, RealmMarker, RealmStartRequest, RealmStopRequest,
+    ComponentState, RealmClient, RealmCreateChildRequest, RealmDestroyChildRequest, RealmMarker,
+    RealmStartRequest, RealmStopRequest,
 };
 
 zx_runtime::entry!(main);
@@ -46,15 +51,20 @@ fn main() -> i64 {
             return 1;
         }
     };
+    let lifecycle = zx_component::Lifecycle::take();
     println!("console: type help for the commands");
     loop {
         print!("> ");
-        let line = read_line();
+        let Some(line) = read_line(lifecycle.as_ref()) else {
+            println!("console: asked to stop");
+            return 0;
+        };
         let mut words = line.split_whitespace();
         match (words.next(), words.next()) {
             (None, _) => {}
             (Some("help"), _) => {
                 println!("help | ls | start <moniker> | stop <moniker> | log | klog | shutdown");
+                println!("create <parent> <collection> <name> <manifest> | destroy <moniker>");
             }
             (Some("ls"), _) => match realm.list() {
                 Ok(list) => {
@@ -62,6 +72,7 @@ fn main() -> i64 {
                         let state = match component.state {
                             ComponentState::Running => "running",
                             ComponentState::Stopped => "stopped",
+                            ComponentState::Stopping => "stopping",
                         };
                         println!(
                             "{:<32} {:<8} {:<20} restarts {}",
@@ -91,6 +102,49 @@ fn main() -> i64 {
                     Err(error) => println!("console: stop failed: {:?}", error),
                 }
             }
+            (Some("create"), Some(parent)) => {
+                let (Some(collection), Some(name), Some(manifest)) =
+                    (words.next(), words.next(), words.next())
+                else {
+                    println!("usage: create <parent> <collection> <name> <manifest>");
+                    continue;
+                };
+                let request = RealmCreateChildRequest {
+                    parent: parent.into(),
+                    collection: collection.into(),
+                    name: name.into(),
+                    manifest: manifest.into(),
+                };
+                let moniker = alloc::format!("{}/{}:{}", parent, collection, name);
+                match realm.create_child(request) {
+                    Ok(Ok(_)) => println!("created {}", moniker),
+                    Ok(Err(code)) => {
+                        println!("cannot create {}: {}", moniker, zx::Status(code));
+                        continue;
+                    }
+                    Err(error) => {
+                        println!("console: create failed: {:?}", error);
+                        continue;
+                    }
+                }
+                match realm.start(RealmStartRequest {
+                    moniker: moniker.clone(),
+                }) {
+                    Ok(Ok(_)) => println!("started {}", moniker),
+                    Ok(Err(code)) => println!("cannot start {}: {}", moniker, zx::Status(code)),
+                    Err(error) => println!("console: start failed: {:?}", error),
+                }
+            }
+            (Some("destroy"), Some(moniker)) => {
+                let request = RealmDestroyChildRequest {
+                    moniker: moniker.into(),
+                };
+                match realm.destroy_child(request) {
+                    Ok(Ok(_)) => println!("destroyed {}", moniker),
+                    Ok(Err(code)) => println!("cannot destroy {}: {}", moniker, zx::Status(code)),
+                    Err(error) => println!("console: destroy failed: {:?}", error),
+                }
+            }
             (Some("log"), _) => print_component_log(),
             (Some("klog"), _) => print_log(),
             (Some("shutdown"), _) => {
@@ -102,10 +156,13 @@ fn main() -> i64 {
     }
 }
 
-/// Reads one line, echoing it, with backspace.
-fn read_line() -> String {
+/// Reads one line, echoing it, with backspace; `None` once the component
+/// manager asks the console to stop.
+fn read_line(lifecycle: Option<&zx_component::Lifecycle>) -> Option<String> {
     let mut line = String::new();
-    let mut buffer = [0u8; 64];
+    // One byte at a time: what is typed after the end of this line stays
+    // in the kernel for the next call.
+    let mut buffer = [0u8; 1];
     loop {
         match zx::debug_read(&mut buffer) {
             Ok(count) => {
@@ -113,7 +170,7 @@ fn read_line() -> String {
                     match byte {
                         b'\r' | b'\n' => {
                             println!();
-                            return line;
+                            return Some(line);
                         }
                         0x08 | 0x7f if line.pop().is_some() => print!("\u{8} \u{8}"),
                         byte if byte.is_ascii_graphic() || byte == b' ' => {
@@ -125,6 +182,9 @@ fn read_line() -> String {
                 }
             }
             Err(_) => {
+                if lifecycle.is_some_and(|l| l.try_stopped().is_some()) {
+                    return None;
+                }
                 let _ = zx::nanosleep(zx::deadline_after(POLL_NANOS));
             }
         }

@@ -141,7 +141,7 @@ fn main() -> i64 {
     };
     let spawner = executor.spawner();
     let log = Rc::new(RefCell::new(Log::default()));
-    executor.run(async move {
+    let accept = async move {
         loop {
             match outgoing.try_next() {
                 Ok((path, channel)) => {
@@ -176,6 +176,14 @@ fn main() -> i64 {
                 Err(_) => return,
             }
         }
-    });
+    };
+    let Some(lifecycle) = zx_component::Lifecycle::take() else {
+        executor.run(accept);
+        return 0;
+    };
+    // Serve until the component manager asks us to stop (or is gone).
+    executor.spawner().spawn(accept);
+    executor.run(async move { lifecycle.stopped().await });
+    println!("logger: stopping");
     0
 }

@@ -212,6 +212,24 @@ pub async fn recv(channel: &Channel) -> Result<MessageBuf, Status> {
     }
 }
 
+/// Runs `future` until `deadline`: its output, or `TIMED_OUT` if the
+/// deadline came first (the future is then dropped).
+pub async fn with_deadline<F: Future>(deadline: Time, future: F) -> Result<F::Output, Status> {
+    let mut future = core::pin::pin!(future);
+    let mut timeout = core::pin::pin!(sleep(deadline));
+    core::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        match timeout.as_mut().poll(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Err(Status::TIMED_OUT)),
+            Poll::Ready(Err(status)) => Poll::Ready(Err(status)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
 /// Sleeps until `deadline` without blocking other tasks.
 pub async fn sleep(deadline: Time) -> Result<(), Status> {
     let timer = zx::Timer::create()?;

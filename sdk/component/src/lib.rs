@@ -11,7 +11,12 @@
 //!   for the protocols it exposes arrive; [`Outgoing::next`] yields them.
 //!
 //! Both speak `zx.io/Directory` (`idl/io.idl`) through idlc-generated
-//! bindings.
+//! bindings. Two more start-up handles complete the set:
+//!
+//! - its lifecycle channel (`LIFECYCLE`, `idl/lifecycle.idl`): the manager
+//!   asks through it that the component stop; [`Lifecycle`] waits for that;
+//! - its log sink (`LOG_SINK`): a connection to the logger that the manager
+//!   opened in the component's name, which [`log`] writes to.
 #![no_std]
 
 extern crate alloc;
@@ -92,14 +97,23 @@ pub fn open(directory: u32, name: &str, object: Channel) -> Result<(), Status> {
 static LOG_SINK: spin_free::Slot = spin_free::Slot::new();
 static LOG_SINK_TRIED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
-/// Writes a line to the logger (`zx.logger.LogSink`, which the manifest
-/// must `use`); the logger records it with this component's name and the
-/// time. Without a route to a logger the line is dropped.
+/// Writes a line to the logger; the logger records it with this
+/// component's name and the time. The connection is the `LOG_SINK`
+/// start-up handle, which the component manager passes when the manifest
+/// `use`s `zx.logger.LogSink` and it is routed (failing that, the protocol
+/// is opened in `/svc`). Without a route to a logger the line is dropped.
 pub fn log(message: &str) {
     use core::sync::atomic::Ordering;
     if !LOG_SINK_TRIED.swap(true, Ordering::AcqRel) {
-        if let Ok(channel) = connect("zx.logger.LogSink") {
-            LOG_SINK.set(channel.into_handle().into_raw());
+        let sink = zx_runtime::take_startup_handle(processargs::LOG_SINK)
+            .map(|handle| handle.into_raw())
+            .or_else(|| {
+                connect("zx.logger.LogSink")
+                    .ok()
+                    .map(|channel| channel.into_handle().into_raw())
+            });
+        if let Some(sink) = sink {
+            LOG_SINK.set(sink);
         }
     }
     let Some(sink) = LOG_SINK.get() else { return };
@@ -140,5 +154,79 @@ impl Outgoing {
             message.decode_body().map_err(|_| Status::INVALID_ARGS)?;
         let channel = Channel::from_handle(Handle::from_raw(request.object.into_raw()));
         Ok((request.path, channel))
+    }
+}
+
+/// The server end of this component's lifecycle channel: how the component
+/// manager asks it to stop.
+///
+/// A component that serves on an executor waits for [`Lifecycle::stopped`]
+/// in its main future and returns from `main` when it resolves: the
+/// executor polls one task at a time, so no request is cut in half. A
+/// component that never looks is killed after the manager's deadline.
+pub struct Lifecycle {
+    transport: ChannelTransport,
+}
+
+/// Why [`Lifecycle::stopped`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The component manager sent `Lifecycle.Stop`.
+    Requested,
+    /// The component manager closed the channel (it is gone).
+    ManagerGone,
+}
+
+struct StopFlag(bool);
+
+impl bindings::zx_process_lifecycle::LifecycleServer for StopFlag {
+    fn stop(&mut self) {
+        self.0 = true;
+    }
+}
+
+impl Lifecycle {
+    /// Takes the lifecycle channel from the start-up handles.
+    pub fn take() -> Option<Lifecycle> {
+        let handle = zx_runtime::take_startup_handle(processargs::LIFECYCLE)?;
+        Some(Lifecycle {
+            transport: ChannelTransport::new(Channel::from_handle(handle)),
+        })
+    }
+
+    /// Whether the component manager has asked this component to stop,
+    /// without waiting (for components that poll rather than await).
+    pub fn try_stopped(&self) -> Option<StopReason> {
+        let mut flag = StopFlag(false);
+        loop {
+            match self.transport.try_receive() {
+                Ok(mut message) => {
+                    // Anything that is not a well-formed `Stop` is ignored.
+                    let _ =
+                        bindings::zx_process_lifecycle::dispatch_lifecycle(&mut flag, &mut message);
+                    if flag.0 {
+                        return Some(StopReason::Requested);
+                    }
+                }
+                Err(Status::SHOULD_WAIT) => return None,
+                Err(_) => return Some(StopReason::ManagerGone),
+            }
+        }
+    }
+
+    /// Waits until the component manager asks this component to stop.
+    pub async fn stopped(&self) -> StopReason {
+        loop {
+            if let Some(reason) = self.try_stopped() {
+                return reason;
+            }
+            let readable = zx::Signals::CHANNEL_READABLE | zx::Signals::PEER_CLOSED;
+            if zx_async::on_signals(self.transport.channel(), readable)
+                .await
+                .is_err()
+            {
+                return StopReason::ManagerGone;
+            }
+        }
     }
 }

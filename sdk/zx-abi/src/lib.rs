@@ -166,6 +166,13 @@ pub mod processargs {
     pub const SVC_DIRECTORY: u32 = 5;
     /// Handle kind: the server end of a component's outgoing directory.
     pub const OUTGOING_DIRECTORY: u32 = 6;
+    /// Handle kind: the server end of a component's lifecycle channel
+    /// (`zx.process.lifecycle/Lifecycle`): the component manager asks
+    /// through it that the component stop.
+    pub const LIFECYCLE: u32 = 7;
+    /// Handle kind: a connection to the logger (`zx.logger/LogSink`),
+    /// opened by the component manager in the component's name.
+    pub const LOG_SINK: u32 = 8;
     /// Handle kinds from here on are the program's own.
     pub const USER_BASE: u32 = 0x100;
 

@@ -7,9 +7,10 @@
 //! This file says what echoing means and runs the serving loops.
 //!
 //! Started as a component, it serves each connection that arrives through
-//! its outgoing directory, all at once, on an async executor. Started by a
-//! test with a bare channel (its first user start-up handle), it serves
-//! that one channel.
+//! its outgoing directory, all at once, on an async executor, until the
+//! component manager asks it to stop through its lifecycle channel. Started
+//! by a test with a bare channel (its first user start-up handle), it
+//! serves that one channel.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -88,7 +89,8 @@ fn main() -> i64 {
         };
         let spawner = executor.spawner();
         let counter = Rc::clone(&calls);
-        executor.run(async move {
+        let lifecycle = zx_component::Lifecycle::take();
+        let accept = async move {
             loop {
                 match outgoing.try_next() {
                     Ok((name, channel)) if Some(name.as_str()) == EchoMarker::DISCOVERABLE_NAME => {
@@ -108,8 +110,23 @@ fn main() -> i64 {
                     Err(_) => return, // the component manager is gone
                 }
             }
-        });
-        return calls.get();
+        };
+        let Some(lifecycle) = lifecycle else {
+            executor.run(accept);
+            return calls.get();
+        };
+        // Serve until asked to stop. The executor runs one task at a time,
+        // so when this main future resumes, no call is half answered.
+        executor.spawner().spawn(accept);
+        let reason = executor.run(async move { lifecycle.stopped().await });
+        let message = alloc::format!(
+            "echo-server: stopping ({:?}) after {} calls",
+            reason,
+            calls.get()
+        );
+        println!("{}", message);
+        zx_component::log(&message);
+        return 0;
     }
     let Some(channel) = zx_runtime::take_startup_handle(processargs::USER_BASE) else {
         println!("echo-server: nothing to serve on");

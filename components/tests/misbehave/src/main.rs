@@ -3,7 +3,10 @@
 //! - `crash`: dereferences a null pointer (the component manager must
 //!   report the fault and restart it per its manifest);
 //! - `hog`: allocates memory until its job's limit stops it (the component
-//!   ends; the others keep running).
+//!   ends; the others keep running);
+//! - `threads`: creates threads until its job's thread limit refuses one;
+//! - `ignore-stop`: sleeps forever and never reads its lifecycle channel
+//!   (the component manager must kill it after its stop deadline).
 #![no_std]
 #![no_main]
 
@@ -36,8 +39,36 @@ fn main() -> i64 {
             println!("misbehave: held 64 MiB: no limit stopped me");
             0
         }
+        Some("threads") => {
+            // This process, borrowed: the runtime keeps the handle.
+            let me = core::mem::ManuallyDrop::new(zx::Process::from_handle(zx::Handle::from_raw(
+                zx_runtime::process_self().0,
+            )));
+            let mut threads = alloc::vec::Vec::new();
+            for _ in 0..64 {
+                match me.create_thread("extra") {
+                    Ok(thread) => threads.push(thread),
+                    Err(status) => {
+                        println!(
+                            "misbehave: thread limit: {} more threads, then {}",
+                            threads.len(),
+                            status
+                        );
+                        return threads.len() as i64;
+                    }
+                }
+            }
+            println!("misbehave: created 64 threads: no limit stopped me");
+            0
+        }
+        Some("ignore-stop") => {
+            println!("misbehave: ignoring my lifecycle channel");
+            loop {
+                let _ = zx::nanosleep(zx::TIME_INFINITE);
+            }
+        }
         _ => {
-            println!("misbehave: say crash or hog");
+            println!("misbehave: say crash, hog, threads or ignore-stop");
             2
         }
     }

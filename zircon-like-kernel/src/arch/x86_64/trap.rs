@@ -314,6 +314,7 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         TIMER_VECTOR => {
             super::apic::end_of_interrupt();
             crate::clock::on_timer_tick();
+            crate::log::poll_input();
             crate::sched::on_timer_tick(frame);
         }
         SPURIOUS_VECTOR => {}
