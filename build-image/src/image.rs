@@ -83,6 +83,18 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         contents.push(compiled.path.clone());
     }
+    // A text file describing the image, readable in the guest at
+    // /boot/etc/product through the `boot` directory capability.
+    let about = format!(
+        "product: {}\n{}\nroot component: {}\n",
+        product.name,
+        product.description,
+        product.root.as_deref().unwrap_or("(none)")
+    );
+    builder
+        .add("etc/product", about.into_bytes())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    contents.push("etc/product".into());
     let bootfs = dir.join("bootfs.img");
     std::fs::write(&bootfs, builder.build())
         .with_context(|| format!("cannot write {}", bootfs.display()))?;

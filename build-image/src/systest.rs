@@ -190,7 +190,9 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "components.console_ls_stop_shutdown",
         boot: Boot {
-            input: "ls\nstop root/echo_server\nbogus\nshutdown\n",
+            input: "ls\nstop root/echo_server\nbogus\n\
+                    ls /boot/bin\ncat /boot/etc/product\ncat /logs/all\n\
+                    ls /nowhere\ncat /boot/nothing\nshutdown\n",
             ..Boot::product("default")
         },
         check: |run| {
@@ -198,6 +200,26 @@ pub const TESTS: &[SystemTest] = &[
             expect_line(run, "root/console                     running  bin/console")?;
             expect_line(run, "root/echo_client")?;
             expect_line(run, "stopped root/echo_server")?;
+            // Directory capabilities: the bootfs (the component manager's
+            // `boot`) and the logger's `logs`, routed to the console.
+            expect_line(run, "file       ").and_then(|_| expect_line(run, " console"))?;
+            let listed = run
+                .lines
+                .iter()
+                .any(|(_, l)| l.starts_with("file ") && l.ends_with(" echo-server"));
+            if !listed {
+                return Err("ls /boot/bin did not list bin/echo-server".into());
+            }
+            expect_line(run, "product: default")?;
+            expect_line(run, "root component: system")?;
+            let logs = run.lines.iter().any(|(_, l)| {
+                l.starts_with('[') && l.contains("] root/echo_client: echo-client: 1000 calls")
+            });
+            if !logs {
+                return Err("cat /logs/all did not show the echo client's record".into());
+            }
+            expect_line(run, "cannot list /nowhere: NOT_FOUND")?;
+            expect_line(run, "cannot read /boot/nothing: NOT_FOUND")?;
             expect_line(run, "unknown command \"bogus\"; try help")?;
             expect_line(run, "system_shutdown(0) by process root/console")?;
             expect_ending(run, Ending::Guest(guest_exit::SUCCESS))

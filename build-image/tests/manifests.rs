@@ -1,4 +1,4 @@
-//! Component manifests: one failing manifest per diagnostic code, with the
+//! Component manifests: failing manifests for every diagnostic code, with the
 //! rendered diagnostic beside it as a golden file (`expected.txt`,
 //! regenerated with `UPDATE_GOLDENS=1 cargo test -p build-image --test
 //! manifests`), and the example manifests the component manager boots:
@@ -172,11 +172,12 @@ fn compiled_manifests_decode_to_what_was_declared() {
     let offers = root.offers.unwrap();
     let offer = offers
         .iter()
-        .find(|o| o.protocol == "examples.echo.Echo")
+        .find(|o| o.name == "examples.echo.Echo")
         .unwrap();
+    assert_eq!(offer.kind, decl::CapabilityKind::Protocol);
     assert_eq!(
         (
-            offer.protocol.as_str(),
+            offer.name.as_str(),
             offer.source_child.as_str(),
             offer.target_child.as_str()
         ),
@@ -317,4 +318,532 @@ fn a_missing_root_manifest_is_a_diagnostic() {
     assert_eq!(diagnostics.0[0].code, Code::MissingManifest);
     let rendered = diagnostics.render();
     assert!(rendered.contains("no-such-manifest.json5"), "{rendered}");
+}
+
+// Directory capabilities.
+
+use build_image::manifest::bindings::zx_component_decl as decl;
+use build_image::manifest::{Compiled, Diagnostics};
+use std::collections::BTreeSet;
+
+/// Checks the tree rooted at `root.json5` among `files` (name, text),
+/// written to a fresh temporary directory.
+fn check_files(files: &[(&str, &str)]) -> Result<Compiled, Diagnostics> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "manifests-directories-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(format!("{name}.json5")), text).unwrap();
+    }
+    let result = manifest::check_tree(Path::new("/"), &dir, "root", None, &context());
+    std::fs::remove_dir_all(dir).unwrap();
+    result
+}
+
+/// Checks `files`, which must fail with `code` only, and with a report
+/// that contains `needle`.
+fn fails_with(files: &[(&str, &str)], code: Code, needle: &str) {
+    let diagnostics = check_files(files).expect_err("must fail");
+    let rendered = diagnostics.render();
+    assert!(
+        diagnostics.0.iter().all(|d| d.code == code),
+        "expected only {code}:\n{rendered}"
+    );
+    assert!(rendered.contains(needle), "no `{needle}` in:\n{rendered}");
+}
+
+fn decoded(compiled: &Compiled, name: &str) -> compile::ComponentDecl {
+    let written = compiled.manifests.iter().find(|m| m.name == name).unwrap();
+    compile::decode(&written.bytes).unwrap()
+}
+
+/// A client of `logs` (at `/logs`) and of `boot` (at `/boot`).
+const DIRECTORY_CLIENT: &str = "{
+    program: { binary: 'bin/echo-client' },
+    use: [
+        { directory: 'logs', path: '/logs' },
+        { directory: 'boot', path: '/boot' },
+        { protocol: 'examples.echo.Echo' },
+    ],
+}";
+
+/// Serves `logs` and uses `boot`.
+const DIRECTORY_SERVER: &str = "{
+    program: { binary: 'bin/echo-server' },
+    capabilities: [{ directory: 'logs' }, { protocol: 'examples.echo.Echo' }],
+    expose: [
+        { directory: 'logs', from: 'self' },
+        { protocol: 'examples.echo.Echo', from: 'self' },
+    ],
+    use: [{ directory: 'boot', path: '/pkg/boot.d' }],
+}";
+
+#[test]
+fn directories_are_served_exposed_offered_and_used() {
+    let compiled = check_files(&[
+        (
+            "root",
+            "{
+                children: [
+                    { name: 'realm', manifest: 'realm' },
+                    { name: 'client', manifest: 'client', startup: 'eager' },
+                ],
+                offer: [
+                    { directory: 'logs', from: '#realm', to: '#client' },
+                    { protocol: 'examples.echo.Echo', from: '#realm', to: '#client' },
+                    { directory: 'boot', from: 'parent', to: '#client' },
+                    { directory: 'boot', from: 'parent', to: '#realm' },
+                ],
+            }",
+        ),
+        (
+            "realm",
+            "{
+                children: [{ name: 'server', manifest: 'server' }],
+                offer: [{ directory: 'boot', from: 'parent', to: '#server' }],
+                expose: [
+                    { directory: 'logs', from: '#server' },
+                    { protocol: 'examples.echo.Echo', from: '#server' },
+                ],
+            }",
+        ),
+        ("server", DIRECTORY_SERVER),
+        ("client", DIRECTORY_CLIENT),
+    ])
+    .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+    use decl::CapabilityKind::{Directory, Protocol};
+
+    let server = decoded(&compiled, "server");
+    let capabilities: Vec<_> = server
+        .capabilities
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.kind, c.name))
+        .collect();
+    assert_eq!(
+        capabilities,
+        [
+            (Directory, "logs".to_string()),
+            (Protocol, "examples.echo.Echo".to_string())
+        ]
+    );
+    let exposes = server.exposes.unwrap();
+    assert_eq!(
+        (exposes[0].kind, exposes[0].name.as_str(), exposes[0].source),
+        (Directory, "logs", decl::Source::Self_)
+    );
+    let uses = server.uses.unwrap();
+    assert_eq!(
+        (uses[0].kind, uses[0].name.as_str(), uses[0].path.as_str()),
+        (Directory, "boot", "/pkg/boot.d")
+    );
+
+    let realm = decoded(&compiled, "realm");
+    let exposes = realm.exposes.unwrap();
+    assert_eq!(
+        (
+            exposes[0].kind,
+            exposes[0].name.as_str(),
+            exposes[0].source,
+            exposes[0].source_child.as_str()
+        ),
+        (Directory, "logs", decl::Source::Child, "server")
+    );
+
+    let root = decoded(&compiled, "root");
+    let offers: Vec<_> = root
+        .offers
+        .unwrap()
+        .into_iter()
+        .map(|o| (o.kind, o.name, o.source, o.source_child, o.target_child))
+        .collect();
+    let offer = |kind, name: &str, source, from: &str, to: &str| {
+        (kind, name.into(), source, from.into(), to.into())
+    };
+    assert_eq!(
+        offers,
+        [
+            offer(Directory, "logs", decl::Source::Child, "realm", "client"),
+            offer(
+                Protocol,
+                "examples.echo.Echo",
+                decl::Source::Child,
+                "realm",
+                "client"
+            ),
+            offer(Directory, "boot", decl::Source::Parent, "", "client"),
+            offer(Directory, "boot", decl::Source::Parent, "", "realm"),
+        ]
+    );
+
+    let client = decoded(&compiled, "client");
+    let uses: Vec<_> = client
+        .uses
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.kind, u.name, u.path))
+        .collect();
+    assert_eq!(
+        uses,
+        [
+            (Directory, "logs".into(), "/logs".into()),
+            (Directory, "boot".into(), "/boot".into()),
+            // A protocol is used in `/svc`: no path.
+            (Protocol, "examples.echo.Echo".into(), String::new()),
+        ]
+    );
+    // What was encoded is what the manifests declare.
+    for written in &compiled.manifests {
+        assert_eq!(
+            compile::encode(&decoded(&compiled, &written.name)).unwrap(),
+            written.bytes
+        );
+    }
+}
+
+#[test]
+fn the_root_may_offer_and_use_the_builtin_boot_directory() {
+    let compiled = check_files(&[
+        (
+            "root",
+            "{
+                children: [{ name: 'console', manifest: 'console' }],
+                offer: [{ directory: 'boot', from: 'parent', to: '#console' }],
+                use: [{ directory: 'boot', path: '/boot' }],
+            }",
+        ),
+        (
+            "console",
+            "{ program: { binary: 'bin/echo-client' }, use: [{ directory: 'boot', path: '/boot' }] }",
+        ),
+    ])
+    .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+    let console = decoded(&compiled, "console");
+    let uses = console.uses.unwrap();
+    assert_eq!(uses.len(), 1);
+    assert_eq!(uses[0].kind, decl::CapabilityKind::Directory);
+    assert_eq!(
+        (uses[0].name.as_str(), uses[0].path.as_str()),
+        ("boot", "/boot")
+    );
+
+    // Only `boot`: another directory cannot come from the root's parent.
+    fails_with(
+        &[
+            (
+                "root",
+                "{ children: [{ name: 'c', manifest: 'c' }],
+               offer: [{ directory: 'logs', from: 'parent', to: '#c' }] }",
+            ),
+            ("c", "{}"),
+        ],
+        Code::NotOffered,
+        "the directory `boot`",
+    );
+}
+
+#[test]
+fn a_directory_may_be_offered_to_a_collection() {
+    check_files(&[(
+        "root",
+        "{ collections: [{ name: 'sessions' }],
+               offer: [{ directory: 'boot', from: 'parent', to: '#sessions' }] }",
+    )])
+    .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+}
+
+#[test]
+fn a_directory_use_needs_a_path_and_a_protocol_use_has_none() {
+    fails_with(
+        &[("root", "{ use: [{ directory: 'boot' }] }")],
+        Code::MissingKey,
+        "the use of directory `boot` has no `path`",
+    );
+    fails_with(
+        &[(
+            "root",
+            "{ use: [{ protocol: 'zx.component.Realm', path: '/realm' }] }",
+        )],
+        Code::InvalidValue,
+        "protocol `zx.component.Realm` is used in `/svc`: it takes no `path`",
+    );
+}
+
+#[test]
+fn an_entry_names_exactly_one_capability() {
+    fails_with(
+        &[(
+            "root",
+            "{ use: [{ protocol: 'zx.component.Realm', directory: 'boot', path: '/boot' }] }",
+        )],
+        Code::InvalidValue,
+        "an entry of `use` has both `protocol` and `directory`",
+    );
+    fails_with(
+        &[(
+            "root",
+            "{ program: { binary: 'bin/echo-server' },
+               capabilities: [{ directory: 'logs', protocol: 'examples.echo.Echo' }] }",
+        )],
+        Code::InvalidValue,
+        "an entry of `capabilities` has both `protocol` and `directory`",
+    );
+    fails_with(
+        &[(
+            "root",
+            "{ children: [{ name: 'c', manifest: 'c' }], offer: [{ from: 'parent', to: '#c' }] }",
+        ),
+        ("c", "{}")],
+        Code::MissingKey,
+        "an offer has no `protocol` or `directory`",
+    );
+    fails_with(
+        &[("root", "{ expose: [{ from: 'self' }] }")],
+        Code::MissingKey,
+        "an expose has no `protocol` or `directory`",
+    );
+}
+
+#[test]
+fn directory_names_are_like_child_names() {
+    fails_with(
+        &[(
+            "root",
+            "{ program: { binary: 'bin/echo-server' }, capabilities: [{ directory: 'Logs' }] }",
+        )],
+        Code::InvalidValue,
+        "the directory name `Logs` is not a valid name",
+    );
+    fails_with(
+        &[(
+            "root",
+            "{ program: { binary: 'bin/echo-server' }, capabilities: [{ directory: 'examples.echo.Echo' }] }",
+        )],
+        Code::InvalidValue,
+        "looks like a protocol",
+    );
+}
+
+#[test]
+fn directory_paths_are_absolute_and_outside_svc() {
+    let root = |path: &str| format!("{{ use: [{{ directory: 'boot', path: '{path}' }}] }}");
+    for (path, needle) in [
+        ("boot", "`path: \"boot\"` is not an absolute path"),
+        ("/", "`path: \"/\"` is the root of the namespace"),
+        ("/svc", "`path: \"/svc\"` is in `/svc`"),
+        ("/svc/boot", "`path: \"/svc/boot\"` is in `/svc`"),
+        ("/a//b", "an empty segment"),
+        ("/a/", "an empty segment"),
+        ("/a/../b", "bad segment `..`"),
+        ("/./b", "bad segment `.`"),
+        ("/a b", "bad segment `a b`"),
+    ] {
+        fails_with(&[("root", &root(path))], Code::InvalidValue, needle);
+    }
+    let long = format!("/{}", "a".repeat(256));
+    fails_with(
+        &[("root", &root(&long))],
+        Code::InvalidValue,
+        "`path` must have 1 to 256 bytes",
+    );
+    // Near misses that are fine.
+    for path in ["/svcs", "/boot", "/a.b/c-d/e_f/..x", "/data/svc"] {
+        check_files(&[("root", &root(path))])
+            .unwrap_or_else(|diagnostics| panic!("{path}: {diagnostics}"));
+    }
+}
+
+#[test]
+fn directory_paths_do_not_overlap() {
+    const SERVER: &str = "{ program: { binary: 'bin/echo-server' },
+        capabilities: [{ directory: 'logs' }, { directory: 'data' }],
+        expose: [{ directory: 'logs', from: 'self' }, { directory: 'data', from: 'self' }] }";
+    const ROOT: &str = "{ children: [{ name: 's', manifest: 's' }, { name: 'c', manifest: 'c' }],
+        offer: [{ directory: 'logs', from: '#s', to: '#c' },
+                { directory: 'data', from: '#s', to: '#c' }] }";
+    let client = |a: &str, b: &str| {
+        format!(
+            "{{ program: {{ binary: 'bin/echo-client' }},
+               use: [{{ directory: 'logs', path: '{a}' }}, {{ directory: 'data', path: '{b}' }}] }}"
+        )
+    };
+    fails_with(
+        &[
+            ("root", ROOT),
+            ("s", SERVER),
+            ("c", &client("/data", "/data")),
+        ],
+        Code::Duplicate,
+        "path `/data` is used twice",
+    );
+    fails_with(
+        &[
+            ("root", ROOT),
+            ("s", SERVER),
+            ("c", &client("/data/logs", "/data")),
+        ],
+        Code::InvalidValue,
+        "path `/data/logs` is inside `/data`, the path of directory `data`",
+    );
+    check_files(&[
+        ("root", ROOT),
+        ("s", SERVER),
+        ("c", &client("/data2", "/data")),
+    ])
+    .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+    // The same directory twice is a duplicate use, whatever the paths.
+    fails_with(
+        &[(
+            "root",
+            "{ use: [{ directory: 'boot', path: '/a' }, { directory: 'boot', path: '/b' }] }",
+        )],
+        Code::Duplicate,
+        "use of `boot` is declared twice",
+    );
+}
+
+#[test]
+fn a_directory_must_be_routed() {
+    // Not offered to the client.
+    fails_with(
+        &[
+            (
+                "root",
+                "{ children: [{ name: 's', manifest: 's' }, { name: 'c', manifest: 'c' }],
+                   offer: [{ directory: 'boot', from: 'parent', to: '#c' },
+                           { protocol: 'examples.echo.Echo', from: '#s', to: '#c' }] }",
+            ),
+            ("s", DIRECTORY_SERVER),
+            ("c", DIRECTORY_CLIENT),
+        ],
+        Code::NotOffered,
+        "`logs` is not offered to this component by its parent (`root`, as `#c`)",
+    );
+    // Offered from a child that does not expose it.
+    fails_with(
+        &[
+            (
+                "root",
+                "{ children: [{ name: 's', manifest: 's' }, { name: 'c', manifest: 'c' }],
+                   offer: [{ directory: 'logs', from: '#s', to: '#c' }] }",
+            ),
+            (
+                "s",
+                "{ program: { binary: 'bin/echo-server' }, capabilities: [{ directory: 'logs' }] }",
+            ),
+            (
+                "c",
+                "{ program: { binary: 'bin/echo-client' }, use: [{ directory: 'logs', path: '/logs' }] }",
+            ),
+        ],
+        Code::NotExposedByChild,
+        "`logs` is offered from `#s`, which does not expose it",
+    );
+    // Exposed from a child that does not expose it.
+    fails_with(
+        &[
+            (
+                "root",
+                "{ children: [{ name: 'realm', manifest: 'realm' }] }",
+            ),
+            (
+                "realm",
+                "{ children: [{ name: 's', manifest: 's' }],
+                   expose: [{ directory: 'logs', from: '#s' }] }",
+            ),
+            (
+                "s",
+                "{ program: { binary: 'bin/echo-server' }, capabilities: [{ directory: 'logs' }] }",
+            ),
+        ],
+        Code::NotExposedByChild,
+        "`logs` is exposed from `#s`, which does not expose it",
+    );
+    // Exposed from self without being declared.
+    fails_with(
+        &[(
+            "root",
+            "{ program: { binary: 'bin/echo-server' }, expose: [{ directory: 'logs', from: 'self' }] }",
+        )],
+        Code::NotDeclared,
+        "add `{ directory: \"logs\" }` to `capabilities`",
+    );
+}
+
+#[test]
+fn a_route_keeps_the_kind_of_capability() {
+    // A protocol named like a directory is unknown to the IDL (cm-0009),
+    // and the route of a directory of that name is reported too.
+    let diagnostics = check_files(&[
+        (
+            "root",
+            "{ children: [{ name: 's', manifest: 's' }, { name: 't', manifest: 't' },
+                          { name: 'c', manifest: 'c' }, { name: 'd', manifest: 'd' }],
+               offer: [{ directory: 'logs', from: '#s', to: '#c' },
+                       { directory: 'logs', from: '#t', to: '#d' }] }",
+        ),
+        (
+            "s",
+            "{ program: { binary: 'bin/echo-server' },
+               capabilities: [{ protocol: 'logs' }],
+               expose: [{ directory: 'logs', from: 'self' }] }",
+        ),
+        (
+            "t",
+            "{ program: { binary: 'bin/echo-server' },
+               capabilities: [{ protocol: 'logs' }],
+               expose: [{ protocol: 'logs', from: 'self' }] }",
+        ),
+        ("c", "{ program: { binary: 'bin/echo-client' }, use: [{ protocol: 'logs' }] }"),
+        (
+            "d",
+            "{ program: { binary: 'bin/echo-client' }, use: [{ directory: 'logs', path: '/logs' }] }",
+        ),
+    ])
+    .unwrap_err();
+    let rendered = diagnostics.render();
+    let has = |code: Code, needle: &str| {
+        diagnostics
+            .0
+            .iter()
+            .any(|d| d.code == code && d.message.contains(needle))
+    };
+    assert!(
+        has(
+            Code::NotDeclared,
+            "`logs` is exposed from self as a directory, but `capabilities` declares a protocol"
+        ),
+        "{rendered}"
+    );
+    assert!(
+        has(
+            Code::NotExposedByChild,
+            "`logs` is offered from `#t` as a directory, but `#t` exposes a protocol"
+        ),
+        "{rendered}"
+    );
+    assert!(
+        has(
+            Code::NotOffered,
+            "`logs` is offered to this component as a directory, not a protocol"
+        ),
+        "{rendered}"
+    );
+    assert!(has(Code::UnknownProtocol, "`logs`"), "{rendered}");
+    let codes: BTreeSet<Code> = diagnostics.0.iter().map(|d| d.code).collect();
+    assert_eq!(
+        codes,
+        BTreeSet::from([
+            Code::NotOffered,
+            Code::NotExposedByChild,
+            Code::NotDeclared,
+            Code::UnknownProtocol
+        ]),
+        "{rendered}"
+    );
 }

@@ -88,8 +88,8 @@ fn try_start(
     ];
     let mut args: Vec<&str> = vec![USERBOOT];
     args.extend(cmdline.split_ascii_whitespace());
-    let mut bytes = vec![0u8; processargs::encoded_len(&kinds, &args)];
-    processargs::encode(&kinds, &args, &mut bytes);
+    let mut bytes = vec![0u8; processargs::encoded_len(&kinds, &args, &[])];
+    processargs::encode(&kinds, &args, &[], &mut bytes);
 
     let (ours, theirs) = Channel::create();
     let ours = Handle::new(ours, Rights::DEFAULT_CHANNEL);

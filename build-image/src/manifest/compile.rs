@@ -5,7 +5,8 @@
 //! component manager decodes.
 //!
 //! Every vector and `limits` are always present (possibly empty, or zero
-//! for "no limit"); `program` and `state_type` only when declared.
+//! for "no limit"); `program` and `state_type` only when declared. A
+//! `Use` of a protocol has an empty `path`.
 
 use super::bindings::zx_component_decl as decl;
 use super::document::{self, Manifest};
@@ -15,6 +16,13 @@ pub use decl::ComponentDecl;
 /// The bootfs path of a compiled manifest.
 pub fn bootfs_path(name: &str) -> String {
     format!("meta/{name}.cm")
+}
+
+fn kind(kind: document::CapabilityKind) -> decl::CapabilityKind {
+    match kind {
+        document::CapabilityKind::Protocol => decl::CapabilityKind::Protocol,
+        document::CapabilityKind::Directory => decl::CapabilityKind::Directory,
+    }
 }
 
 fn source(source: &document::Source) -> (decl::Source, String) {
@@ -38,7 +46,8 @@ pub fn declaration(manifest: &Manifest) -> ComponentDecl {
                 .capabilities
                 .iter()
                 .map(|c| decl::Capability {
-                    protocol: c.value.clone(),
+                    kind: kind(c.kind),
+                    name: c.name.value.clone(),
                 })
                 .collect(),
         ),
@@ -47,7 +56,9 @@ pub fn declaration(manifest: &Manifest) -> ComponentDecl {
                 .uses
                 .iter()
                 .map(|u| decl::Use {
-                    protocol: u.value.clone(),
+                    kind: kind(u.kind),
+                    name: u.name.value.clone(),
+                    path: u.path.as_ref().map(|p| p.value.clone()).unwrap_or_default(),
                 })
                 .collect(),
         ),
@@ -58,7 +69,8 @@ pub fn declaration(manifest: &Manifest) -> ComponentDecl {
                 .map(|o| {
                     let (source, source_child) = source(&o.from.value);
                     decl::Offer {
-                        protocol: o.protocol.value.clone(),
+                        kind: kind(o.kind),
+                        name: o.name.value.clone(),
                         source,
                         source_child,
                         target_child: o.to.value.clone(),
@@ -73,7 +85,8 @@ pub fn declaration(manifest: &Manifest) -> ComponentDecl {
                 .map(|e| {
                     let (source, source_child) = source(&e.from.value);
                     decl::Expose {
-                        protocol: e.protocol.value.clone(),
+                        kind: kind(e.kind),
+                        name: e.name.value.clone(),
                         source,
                         source_child,
                     }

@@ -19,15 +19,16 @@ pub enum Code {
     /// A value of the wrong type (a string where an array belongs…).
     WrongType,
     /// Two children, collections, capabilities, uses, exposes, offers or
-    /// keys with the same name.
+    /// keys with the same name, or two directories used at one path.
     Duplicate,
     /// A `use` (or an `offer` from `parent`) that the parent does not offer
     /// to this component.
     NotOffered,
-    /// An `offer` or `expose` from a child that does not expose it.
+    /// An `offer` or `expose` from a child that does not expose it (or
+    /// exposes it as the other kind).
     NotExposedByChild,
-    /// An `offer` or `expose` from `self` of a protocol not declared in
-    /// `capabilities`.
+    /// An `offer` or `expose` from `self` of a capability not declared in
+    /// `capabilities` (or declared as the other kind).
     NotDeclared,
     /// An `offer` or `expose` naming a child that does not exist.
     NoSuchChild,
@@ -41,10 +42,12 @@ pub enum Code {
     BadLimit,
     /// A child whose manifest file does not exist.
     MissingManifest,
-    /// A required key is absent.
+    /// A required key is absent (including an entry with neither
+    /// `protocol` nor `directory`, and a directory `use` without `path`).
     MissingKey,
     /// A value of the right type that the key does not accept (an unknown
-    /// `startup`, a malformed name or reference).
+    /// `startup`, a malformed name, reference or path, both `protocol` and
+    /// `directory` in one entry, a `path` on a protocol).
     InvalidValue,
     /// A manifest that contains itself through its children.
     RecursiveManifest,

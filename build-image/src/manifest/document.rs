@@ -6,6 +6,7 @@
 use super::diagnostic::{did_you_mean, source_file, Code, Diagnostic, SourceFile};
 use super::json5::{self, Kind, Member, Number, Span, Value};
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// A value and where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +22,9 @@ pub struct Manifest {
     pub name: String,
     pub file: SourceFile,
     pub program: Option<Program>,
-    /// Protocols it declares (serves).
-    pub capabilities: Vec<Spanned<String>>,
-    pub uses: Vec<Spanned<String>>,
+    /// Capabilities it declares (serves from its outgoing directory).
+    pub capabilities: Vec<Capability>,
+    pub uses: Vec<Use>,
     pub offers: Vec<Offer>,
     pub exposes: Vec<Expose>,
     pub children: Vec<Child>,
@@ -40,7 +41,51 @@ pub struct Program {
     pub args: Vec<String>,
 }
 
-/// Where an offered or exposed protocol comes from.
+/// What a capability is. A protocol is named by its IDL discoverable name
+/// (`library.Protocol`, always with a dot); a directory like a child
+/// (`[a-z0-9_-]`, never a dot): names of the two kinds never collide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CapabilityKind {
+    /// A protocol, used through the component's `/svc`.
+    Protocol,
+    /// A read-only directory, used at a path of the component's namespace.
+    Directory,
+}
+
+impl CapabilityKind {
+    /// The key that names one in a manifest: `protocol` or `directory`.
+    pub fn key(self) -> &'static str {
+        match self {
+            CapabilityKind::Protocol => "protocol",
+            CapabilityKind::Directory => "directory",
+        }
+    }
+}
+
+impl fmt::Display for CapabilityKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// A capability the component declares (an entry of `capabilities`).
+#[derive(Debug, Clone)]
+pub struct Capability {
+    pub kind: CapabilityKind,
+    pub name: Spanned<String>,
+}
+
+/// A capability the component uses (an entry of `use`).
+#[derive(Debug, Clone)]
+pub struct Use {
+    pub kind: CapabilityKind,
+    pub name: Spanned<String>,
+    /// Where a directory appears in the namespace (`/boot`); `None` for a
+    /// protocol (it appears in `/svc`).
+    pub path: Option<Spanned<String>>,
+}
+
+/// Where an offered or exposed capability comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Parent,
@@ -50,7 +95,8 @@ pub enum Source {
 
 #[derive(Debug, Clone)]
 pub struct Offer {
-    pub protocol: Spanned<String>,
+    pub kind: CapabilityKind,
+    pub name: Spanned<String>,
     pub from: Spanned<Source>,
     /// The target child's name (without `#`).
     pub to: Spanned<String>,
@@ -58,7 +104,8 @@ pub struct Offer {
 
 #[derive(Debug, Clone)]
 pub struct Expose {
-    pub protocol: Spanned<String>,
+    pub kind: CapabilityKind,
+    pub name: Spanned<String>,
     pub from: Spanned<Source>,
 }
 
@@ -90,10 +137,11 @@ pub struct Limits {
     pub threads: u32,
 }
 
-/// The longest child, collection or manifest name (`string:100` in the IDL).
+/// The longest child, collection, manifest or directory name (`string:100`
+/// in the IDL for the first three).
 pub const MAX_NAME: usize = 100;
-/// The longest protocol name, binary path, argument or state type
-/// (`string:256`).
+/// The longest protocol name, binary path, argument, state type or
+/// namespace path (`string:256`).
 pub const MAX_STRING: usize = 256;
 
 const TOP_KEYS: &[&str] = &[
@@ -271,25 +319,191 @@ impl Reader {
         Some(name)
     }
 
-    fn protocol_list(&mut self, value: &Value, context: &str) -> Vec<Spanned<String>> {
+    /// The capability an entry names: exactly one of `protocol` (an IDL
+    /// discoverable name, checked against the IDL later) and `directory`
+    /// (a name like a child's).
+    fn capability(
+        &mut self,
+        entry: &Value,
+        fields: &BTreeMap<&str, &Member>,
+        context: &str,
+    ) -> Option<(CapabilityKind, Spanned<String>)> {
+        match (fields.get("protocol"), fields.get("directory")) {
+            (None, None) => {
+                self.report(
+                    Code::MissingKey,
+                    format!("{context} has no `protocol` or `directory`"),
+                    entry.span.start..entry.span.start + 1,
+                    "`protocol` or `directory` is required here",
+                    "name the capability: add `protocol: \"<library.Protocol>\"` or `directory: \"<name>\"`",
+                );
+                None
+            }
+            (Some(protocol), Some(directory)) => {
+                let (first, second) = if protocol.key_span.start < directory.key_span.start {
+                    (protocol, directory)
+                } else {
+                    (directory, protocol)
+                };
+                self.report(
+                    Code::InvalidValue,
+                    format!("{context} has both `protocol` and `directory`"),
+                    second.key_span.clone(),
+                    format!("a second capability, after `{}`", first.key),
+                    "an entry names one capability: keep `protocol` or `directory`, and write the other as an entry of its own",
+                );
+                None
+            }
+            (Some(protocol), None) => self
+                .string(&protocol.value, "`protocol`", MAX_STRING)
+                .map(|name| (CapabilityKind::Protocol, name)),
+            (None, Some(directory)) => self
+                .directory_name(&directory.value)
+                .map(|name| (CapabilityKind::Directory, name)),
+        }
+    }
+
+    /// A directory name: the rule of child names (so never a dot, and
+    /// never the name of a protocol).
+    fn directory_name(&mut self, value: &Value) -> Option<Spanned<String>> {
+        let name = self.string(value, "the directory name", MAX_NAME)?;
+        if !is_valid_name(&name.value) {
+            let hint = if name.value.contains('.') {
+                format!(
+                    "; `{}` looks like a protocol: write `protocol: \"{}\"`",
+                    name.value, name.value
+                )
+            } else {
+                String::new()
+            };
+            self.report(
+                Code::InvalidValue,
+                format!("the directory name `{}` is not a valid name", name.value),
+                name.span,
+                "not a directory name",
+                format!(
+                    "directories are named like children: lowercase letters, digits, `_` and `-`, starting with a letter or digit{hint}"
+                ),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    fn capabilities(&mut self, value: &Value) -> Vec<Capability> {
         let mut out = Vec::new();
-        for item in self.array(value, context) {
-            let Some(fields) = self.object(
-                item,
-                &format!("an entry of {context}"),
-                &["protocol"],
-                &["protocol"],
-            ) else {
+        let context = "an entry of `capabilities`";
+        for item in self.array(value, "`capabilities`") {
+            let Some(fields) = self.object(item, context, &["protocol", "directory"], &[]) else {
                 continue;
             };
-            if let Some(protocol) = fields
-                .get("protocol")
-                .and_then(|m| self.string(&m.value, "`protocol`", MAX_STRING))
-            {
-                out.push(protocol);
+            if let Some((kind, name)) = self.capability(item, &fields, context) {
+                out.push(Capability { kind, name });
             }
         }
         out
+    }
+
+    fn uses(&mut self, value: &Value) -> Vec<Use> {
+        let mut out = Vec::new();
+        let context = "an entry of `use`";
+        for item in self.array(value, "`use`") {
+            let Some(fields) = self.object(item, context, &["protocol", "directory", "path"], &[])
+            else {
+                continue;
+            };
+            let capability = self.capability(item, &fields, context);
+            let path = fields.get("path").map(|member| &member.value);
+            let Some((kind, name)) = capability else {
+                // Still check the path, to report every problem at once.
+                if let Some(path) = path {
+                    self.path(path);
+                }
+                continue;
+            };
+            let path = match (kind, path) {
+                (CapabilityKind::Protocol, None) => None,
+                (CapabilityKind::Protocol, Some(path)) => {
+                    self.report(
+                        Code::InvalidValue,
+                        format!(
+                            "protocol `{}` is used in `/svc`: it takes no `path`",
+                            name.value
+                        ),
+                        path.span.clone(),
+                        "`path` is only for directories",
+                        format!(
+                            "remove `path`; a used protocol appears as `/svc/{}`",
+                            name.value
+                        ),
+                    );
+                    continue;
+                }
+                (CapabilityKind::Directory, None) => {
+                    self.report(
+                        Code::MissingKey,
+                        format!("the use of directory `{}` has no `path`", name.value),
+                        name.span.clone(),
+                        "used without a `path`",
+                        format!(
+                            "add where it appears in the namespace: `{{ directory: \"{}\", path: \"/{}\" }}`",
+                            name.value, name.value
+                        ),
+                    );
+                    continue;
+                }
+                (CapabilityKind::Directory, Some(path)) => match self.path(path) {
+                    Some(path) => Some(path),
+                    None => continue,
+                },
+            };
+            out.push(Use { kind, name, path });
+        }
+        out
+    }
+
+    /// A namespace path for a used directory: absolute, `/`-separated
+    /// segments (letters, digits, `_`, `-`, `.`; none empty, `.` or `..`),
+    /// not `/` and not in `/svc`.
+    fn path(&mut self, value: &Value) -> Option<Spanned<String>> {
+        let path = self.string(value, "`path`", MAX_STRING)?;
+        let text = path.value.as_str();
+        let bad_segment = text
+            .strip_prefix('/')
+            .and_then(|rest| rest.split('/').find(|s| !is_path_segment(s)));
+        let (message, label, help) = if !text.starts_with('/') {
+            (
+                format!("`path: \"{text}\"` is not an absolute path"),
+                "expected `/…`".to_string(),
+                "a directory's path in the namespace starts with `/`, e.g. `/boot`".to_string(),
+            )
+        } else if text == "/" {
+            (
+                "`path: \"/\"` is the root of the namespace".to_string(),
+                "the whole namespace".to_string(),
+                "a directory goes below the root, e.g. at `/boot`".to_string(),
+            )
+        } else if let Some(segment) = bad_segment {
+            (
+                format!("`path: \"{text}\"` is not a valid path"),
+                if segment.is_empty() {
+                    "an empty segment".to_string()
+                } else {
+                    format!("bad segment `{segment}`")
+                },
+                "paths are `/`-separated segments of letters, digits, `_`, `-` and `.`, none empty, `.` or `..`".to_string(),
+            )
+        } else if text == "/svc" || text.starts_with("/svc/") {
+            (
+                format!("`path: \"{text}\"` is in `/svc`"),
+                "reserved for protocols".to_string(),
+                "`/svc` holds the protocols the component uses; put the directory elsewhere, e.g. `/data`".to_string(),
+            )
+        } else {
+            return Some(path);
+        };
+        self.report(Code::InvalidValue, message, path.span, label, help);
+        None
     }
 
     fn source(&mut self, value: &Value, allow_parent: bool) -> Option<Spanned<Source>> {
@@ -344,10 +558,10 @@ impl Reader {
             manifest.program = self.program(&member.value);
         }
         if let Some(member) = top.get("capabilities") {
-            manifest.capabilities = self.protocol_list(&member.value, "`capabilities`");
+            manifest.capabilities = self.capabilities(&member.value);
         }
         if let Some(member) = top.get("use") {
-            manifest.uses = self.protocol_list(&member.value, "`use`");
+            manifest.uses = self.uses(&member.value);
         }
         if let Some(member) = top.get("offer") {
             for item in self.array(&member.value, "`offer`") {
@@ -425,10 +639,10 @@ impl Reader {
         let fields = self.object(
             value,
             "an offer",
-            &["protocol", "from", "to"],
-            &["protocol", "from", "to"],
+            &["protocol", "directory", "from", "to"],
+            &["from", "to"],
         )?;
-        let protocol = self.string(&fields.get("protocol")?.value, "`protocol`", MAX_STRING);
+        let capability = self.capability(value, &fields, "an offer");
         let from = self.source(&fields.get("from")?.value, true);
         let to_value = &fields.get("to")?.value;
         let to = self.string(to_value, "`to`", MAX_NAME + 1).and_then(|to| {
@@ -449,8 +663,10 @@ impl Reader {
                 }
             }
         });
+        let (kind, name) = capability?;
         Some(Offer {
-            protocol: protocol?,
+            kind,
+            name,
             from: from?,
             to: to?,
         })
@@ -460,13 +676,15 @@ impl Reader {
         let fields = self.object(
             value,
             "an expose",
-            &["protocol", "from"],
-            &["protocol", "from"],
+            &["protocol", "directory", "from"],
+            &["from"],
         )?;
-        let protocol = self.string(&fields.get("protocol")?.value, "`protocol`", MAX_STRING);
+        let capability = self.capability(value, &fields, "an expose");
         let from = self.source(&fields.get("from")?.value, false);
+        let (kind, name) = capability?;
         Some(Expose {
-            protocol: protocol?,
+            kind,
+            name,
             from: from?,
         })
     }
@@ -635,15 +853,33 @@ impl Reader {
             .collect();
         realm.extend(names(&manifest.collections));
         check(self, "child or collection", realm);
-        check(self, "capability", names(&manifest.capabilities));
-        check(self, "use of", names(&manifest.uses));
+        // Capabilities are matched by name: protocol and directory names
+        // never collide (only protocols have dots).
+        check(
+            self,
+            "capability",
+            manifest
+                .capabilities
+                .iter()
+                .map(|c| (c.name.value.clone(), c.name.span.clone()))
+                .collect(),
+        );
+        check(
+            self,
+            "use of",
+            manifest
+                .uses
+                .iter()
+                .map(|u| (u.name.value.clone(), u.name.span.clone()))
+                .collect(),
+        );
         check(
             self,
             "expose of",
             manifest
                 .exposes
                 .iter()
-                .map(|e| (e.protocol.value.clone(), e.protocol.span.clone()))
+                .map(|e| (e.name.value.clone(), e.name.span.clone()))
                 .collect(),
         );
         check(
@@ -654,16 +890,80 @@ impl Reader {
                 .iter()
                 .map(|o| {
                     (
-                        format!("{}` to `#{}", o.protocol.value, o.to.value),
-                        o.protocol.span.clone(),
+                        format!("{}` to `#{}", o.name.value, o.to.value),
+                        o.name.span.clone(),
                     )
                 })
                 .collect(),
         );
+        self.overlapping_paths(manifest);
+    }
+
+    /// Two directory uses at the same path, or one inside the other's
+    /// (`/a` and `/a/b`): each path is reported once, at the repeated or
+    /// the inner one.
+    fn overlapping_paths(&mut self, manifest: &Manifest) {
+        let paths: Vec<(&Spanned<String>, &Spanned<String>)> = manifest
+            .uses
+            .iter()
+            .filter_map(|u| Some((u.path.as_ref()?, &u.name)))
+            .collect();
+        for (index, (path, name)) in paths.iter().enumerate() {
+            let repeated = paths[..index].iter().find(|(p, _)| p.value == path.value);
+            let outer = paths.iter().find(|(p, _)| is_inside(&path.value, &p.value));
+            if let Some((first, other)) = repeated {
+                let line = line_of(self.file.inner(), first.span.start);
+                self.report(
+                    Code::Duplicate,
+                    format!("path `{}` is used twice", path.value),
+                    path.span.clone(),
+                    "used again here",
+                    format!(
+                        "each directory needs a path of its own: `{}` is at `{}` too (line {line})",
+                        other.value, first.value
+                    ),
+                );
+            } else if let Some((outer, other)) = outer {
+                let line = line_of(self.file.inner(), outer.span.start);
+                self.report(
+                    Code::InvalidValue,
+                    format!(
+                        "path `{}` is inside `{}`, the path of directory `{}`",
+                        path.value, outer.value, other.value
+                    ),
+                    path.span.clone(),
+                    "inside another directory's path",
+                    format!(
+                        "directories cannot be nested in the namespace: move `{}` out of `{}` (line {line})",
+                        name.value, outer.value
+                    ),
+                );
+            }
+        }
     }
 }
 
-/// Whether `name` may name a child, a collection or a manifest.
+/// Whether namespace path `inner` is strictly below `outer` (`/a/b` in
+/// `/a`, but not `/ab`).
+fn is_inside(inner: &str, outer: &str) -> bool {
+    inner
+        .strip_prefix(outer)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// A segment of a namespace path: letters, digits, `_`, `-`, `.`; not
+/// empty, `.` or `..`.
+fn is_path_segment(segment: &str) -> bool {
+    !segment.is_empty()
+        && segment != "."
+        && segment != ".."
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+}
+
+/// Whether `name` may name a child, a collection, a manifest or a
+/// directory.
 pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME
@@ -748,5 +1048,54 @@ mod tests {
             }
         );
         assert_eq!(manifest.state.unwrap().value, "a/State");
+        assert_eq!(manifest.capabilities[0].kind, CapabilityKind::Protocol);
+        assert_eq!(manifest.uses[0].path, None);
+        assert_eq!(manifest.offers[0].name.value, "a.C");
+        assert_eq!(manifest.exposes[0].kind, CapabilityKind::Protocol);
+    }
+
+    #[test]
+    fn reads_directories() {
+        let text = r##"{
+            capabilities: [{ directory: "logs" }],
+            use: [{ directory: "boot", path: "/boot" }, { protocol: "a.B" }],
+            offer: [{ directory: "boot", from: "parent", to: "#kid" }],
+            expose: [{ directory: "logs", from: "self" }],
+            children: [{ name: "kid", manifest: "kid" }],
+        }"##;
+        let (manifest, diagnostics) = read("m", "m.json5", text.into());
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let manifest = manifest.unwrap();
+        let capability = &manifest.capabilities[0];
+        assert_eq!(
+            (capability.kind, capability.name.value.as_str()),
+            (CapabilityKind::Directory, "logs")
+        );
+        let used = &manifest.uses[0];
+        assert_eq!(
+            (
+                used.kind,
+                used.name.value.as_str(),
+                used.path.as_ref().map(|p| p.value.as_str())
+            ),
+            (CapabilityKind::Directory, "boot", Some("/boot"))
+        );
+        assert_eq!(manifest.uses[1].kind, CapabilityKind::Protocol);
+        assert_eq!(manifest.offers[0].kind, CapabilityKind::Directory);
+        assert_eq!(manifest.exposes[0].kind, CapabilityKind::Directory);
+    }
+
+    #[test]
+    fn namespace_paths() {
+        assert!(is_inside("/a/b", "/a"));
+        assert!(!is_inside("/ab", "/a"));
+        assert!(!is_inside("/a", "/a"));
+        assert!(!is_inside("/a", "/a/b"));
+        for segment in ["a", "a.b", "..a", "A-_9"] {
+            assert!(is_path_segment(segment), "{segment}");
+        }
+        for segment in ["", ".", "..", "a b", "a\\b", "é"] {
+            assert!(!is_path_segment(segment), "{segment}");
+        }
     }
 }

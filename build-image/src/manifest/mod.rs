@@ -9,15 +9,16 @@
 //! 3. [`tree`]: load the root manifest and every manifest reachable
 //!    through `children` (missing or recursive manifests);
 //! 4. [`routing`]: protocols and state types against the IDL ([`idl`]), binaries
-//!    against the workspace, child references, routes, cycles;
+//!    against the workspace, child references, routes of protocols and
+//!    directories, cycles;
 //! 5. [`compile`]: encode each manifest as a `zx.component.decl`
 //!    `ComponentDecl` with the IDL's generated bindings, for the bootfs.
 //!
 //! Every problem is a [`Diagnostic`] with a stable code (`cm-NNNN`), the
 //! manifest's path and a span; [`Diagnostics`] renders them with `miette`.
 //!
-//! Known gaps: capabilities are protocols only (no directories yet). What
-//! is offered to a collection is checked at build time; what the children
+//! Capabilities are protocols (named by the IDL) and read-only directories
+//! (used at a path of the namespace). What is offered to a collection is checked at build time; what the children
 //! created in it at run time `use` is checked by the component manager.
 
 pub mod bindings;

@@ -1,15 +1,22 @@
 //! The checks that need more than one file: protocols and binaries against
-//! the workspace, references to children, capability routes between
-//! parents and children, and dependency cycles among siblings.
+//! the workspace, references to children, capability routes (protocols and
+//! directories) between parents and children, and dependency cycles among
+//! siblings.
 //!
 //! A route is checked link by link: a `use` needs an `offer` from the
 //! parent to this child; an `offer` from `parent` needs the same one level
 //! up; an `offer`/`expose` from `#child` needs that child to `expose` it;
 //! from `self` needs a declared capability. Every link holds, so every
-//! `use` reaches a component that serves the protocol.
+//! `use` reaches a component that serves the capability (or the component
+//! manager, for the builtin ones).
+//!
+//! Capabilities are matched by name (protocol and directory names never
+//! collide), and a route must keep the kind: a directory offered where
+//! the source has a protocol of that name is reported too.
 
 use super::diagnostic::{did_you_mean, Code, Diagnostic};
-use super::document::{Manifest, Source, Spanned};
+use super::document::{CapabilityKind, Manifest, Source, Spanned};
+use super::json5::Span;
 use super::tree::Tree;
 use super::Context;
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,14 +62,21 @@ fn report(
     }
 }
 
+/// Every capability a manifest names: its kind and its name.
+fn mentioned(manifest: &Manifest) -> impl Iterator<Item = (CapabilityKind, &Spanned<String>)> {
+    let capabilities = manifest.capabilities.iter().map(|c| (c.kind, &c.name));
+    let uses = manifest.uses.iter().map(|u| (u.kind, &u.name));
+    let offers = manifest.offers.iter().map(|o| (o.kind, &o.name));
+    let exposes = manifest.exposes.iter().map(|e| (e.kind, &e.name));
+    capabilities.chain(uses).chain(offers).chain(exposes)
+}
+
+/// Protocol names against the IDL (directory names are not IDL names).
 fn check_protocols(manifest: &Manifest, context: &Context, diagnostics: &mut Vec<Diagnostic>) {
-    let mentioned = manifest
-        .capabilities
-        .iter()
-        .chain(&manifest.uses)
-        .chain(manifest.offers.iter().map(|o| &o.protocol))
-        .chain(manifest.exposes.iter().map(|e| &e.protocol));
-    for protocol in mentioned {
+    let protocols = mentioned(manifest)
+        .filter(|(kind, _)| *kind == CapabilityKind::Protocol)
+        .map(|(_, name)| name);
+    for protocol in protocols {
         if context.protocols.contains(&protocol.value) {
             continue;
         }
@@ -124,20 +138,62 @@ fn check_binary(manifest: &Manifest, context: &Context, diagnostics: &mut Vec<Di
     ));
 }
 
-/// Whether `child`'s manifest exposes `protocol` (true when the manifest
-/// could not be read: that is reported on its own).
+/// Whether a capability is found where a route needs it: by name, then
+/// by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Yes,
+    /// Under that name, but as the other kind.
+    OtherKind(CapabilityKind),
+    No,
+}
+
+impl Found {
+    /// Looks for `name` of `kind` among `candidates`.
+    fn among<'a>(
+        kind: CapabilityKind,
+        name: &str,
+        candidates: impl IntoIterator<Item = (CapabilityKind, &'a str)>,
+    ) -> Found {
+        let mut found = Found::No;
+        for (candidate_kind, candidate) in candidates {
+            if candidate != name {
+                continue;
+            }
+            if candidate_kind == kind {
+                return Found::Yes;
+            }
+            found = Found::OtherKind(candidate_kind);
+        }
+        found
+    }
+}
+
+/// Whether `child`'s manifest exposes `name` as `kind` (yes when the
+/// manifest could not be read: that is reported on its own).
 fn child_exposes(
     manifest: &Manifest,
     child: &str,
-    protocol: &str,
+    kind: CapabilityKind,
+    name: &str,
     manifests: &BTreeMap<String, Manifest>,
-) -> bool {
-    manifest
+) -> Found {
+    let Some(child_manifest) = manifest
         .children
         .iter()
         .find(|c| c.name.value == child)
         .and_then(|c| manifests.get(&c.manifest.value))
-        .is_none_or(|m| m.exposes.iter().any(|e| e.protocol.value == protocol))
+    else {
+        return Found::Yes;
+    };
+    Found::among(
+        kind,
+        name,
+        child_manifest
+            .exposes
+            .iter()
+            .map(|e| (e.kind, e.name.value.as_str())),
+    )
 }
 
 fn check_sources(
@@ -150,54 +206,102 @@ fn check_sources(
         .iter()
         .map(|c| c.name.value.as_str())
         .collect();
-    let declared = |protocol: &str| manifest.capabilities.iter().any(|c| c.value == protocol);
-    let mut check_source = |protocol: &Spanned<String>,
+    let declared = |kind: CapabilityKind, name: &str| {
+        Found::among(
+            kind,
+            name,
+            manifest
+                .capabilities
+                .iter()
+                .map(|c| (c.kind, c.name.value.as_str())),
+        )
+    };
+    let mut check_source = |kind: CapabilityKind,
+                            name: &Spanned<String>,
                             from: &Spanned<Source>,
                             verb: (&str, &str)| {
+        let key = kind.key();
         match &from.value {
             Source::Parent => {}
-            Source::Self_ if !declared(&protocol.value) => diagnostics.push(report(
-                manifest,
-                Code::NotDeclared,
-                format!(
-                    "`{}` is {} from self but not declared in `capabilities`",
-                    protocol.value, verb.0
-                ),
-                from,
-                "this component does not declare it",
-                format!(
-                    "add `{{ protocol: \"{}\" }}` to `capabilities`, or {} it from where it is served",
-                    protocol.value, verb.1
-                ),
-            )),
-            Source::Self_ => {}
+            Source::Self_ => match declared(kind, &name.value) {
+                Found::Yes => {}
+                Found::No => diagnostics.push(report(
+                    manifest,
+                    Code::NotDeclared,
+                    format!(
+                        "`{}` is {} from self but not declared in `capabilities`",
+                        name.value, verb.0
+                    ),
+                    from,
+                    "this component does not declare it",
+                    format!(
+                        "add `{{ {key}: \"{}\" }}` to `capabilities`, or {} it from where it is served",
+                        name.value, verb.1
+                    ),
+                )),
+                Found::OtherKind(declared) => diagnostics.push(report(
+                    manifest,
+                    Code::NotDeclared,
+                    format!(
+                        "`{}` is {} from self as a {key}, but `capabilities` declares a {declared}",
+                        name.value, verb.0
+                    ),
+                    from,
+                    "this component declares another kind",
+                    format!(
+                        "write `{declared}: \"{}\"` here, as in `capabilities`",
+                        name.value
+                    ),
+                )),
+            },
             Source::Child(child) if !children.contains(&child.as_str()) => {
                 diagnostics.push(no_such_child(manifest, child, from, &children))
             }
-            Source::Child(child) if !child_exposes(manifest, child, &protocol.value, manifests) => {
-                diagnostics.push(report(
-                    manifest,
-                    Code::NotExposedByChild,
-                    format!(
-                        "`{}` is {} from `#{child}`, which does not expose it",
-                        protocol.value, verb.0
-                    ),
-                    from,
-                    "this child does not expose it",
-                    format!(
-                        "add `{{ protocol: \"{}\", from: \"self\" }}` to the `expose` of `#{child}`'s manifest",
-                        protocol.value
-                    ),
-                ))
+            Source::Child(child) => {
+                match child_exposes(manifest, child, kind, &name.value, manifests) {
+                    Found::Yes => {}
+                    Found::No => diagnostics.push(report(
+                        manifest,
+                        Code::NotExposedByChild,
+                        format!(
+                            "`{}` is {} from `#{child}`, which does not expose it",
+                            name.value, verb.0
+                        ),
+                        from,
+                        "this child does not expose it",
+                        format!(
+                            "add `{{ {key}: \"{}\", from: \"self\" }}` to the `expose` of `#{child}`'s manifest",
+                            name.value
+                        ),
+                    )),
+                    Found::OtherKind(exposed) => diagnostics.push(report(
+                        manifest,
+                        Code::NotExposedByChild,
+                        format!(
+                            "`{}` is {} from `#{child}` as a {key}, but `#{child}` exposes a {exposed}",
+                            name.value, verb.0
+                        ),
+                        from,
+                        "this child exposes another kind",
+                        format!(
+                            "write `{exposed}: \"{}\"` here, as in the `expose` of `#{child}`'s manifest",
+                            name.value
+                        ),
+                    )),
+                }
             }
-            Source::Child(_) => {}
         }
     };
     for offer in &manifest.offers {
-        check_source(&offer.protocol, &offer.from, ("offered", "offer"));
+        check_source(offer.kind, &offer.name, &offer.from, ("offered", "offer"));
     }
     for expose in &manifest.exposes {
-        check_source(&expose.protocol, &expose.from, ("exposed", "expose"));
+        check_source(
+            expose.kind,
+            &expose.name,
+            &expose.from,
+            ("exposed", "expose"),
+        );
     }
     // An offer may go to a child or to a collection (then it reaches every
     // child created in the collection at run time).
@@ -305,7 +409,7 @@ fn check_cycles(manifest: &Manifest, diagnostics: &mut Vec<Diagnostic>) {
             format!("children depend on each other in a cycle: {chain}"),
             &offer.to,
             "this offer closes the cycle",
-            "each offer makes its target depend on its source; break the cycle by serving one of these protocols from elsewhere".into(),
+            "each offer makes its target depend on its source; break the cycle by serving one of these capabilities from elsewhere".into(),
         ));
     }
 }
@@ -314,8 +418,37 @@ fn check_cycles(manifest: &Manifest, diagnostics: &mut Vec<Diagnostic>) {
 /// component as if by a parent.
 pub const BUILTIN_PROTOCOLS: &[&str] = &["zx.component.Realm"];
 
+/// Directories the component manager serves itself, offered to the root
+/// component as if by a parent: `boot` is the bootfs, read-only.
+pub const BUILTIN_DIRECTORIES: &[&str] = &["boot"];
+
+/// The builtin capabilities, as (kind, name).
+fn builtins() -> impl Iterator<Item = (CapabilityKind, &'static str)> {
+    let protocols = BUILTIN_PROTOCOLS
+        .iter()
+        .map(|name| (CapabilityKind::Protocol, *name));
+    let directories = BUILTIN_DIRECTORIES
+        .iter()
+        .map(|name| (CapabilityKind::Directory, *name));
+    protocols.chain(directories)
+}
+
+/// "the protocol `a.B` and the directory `boot`".
+fn describe_builtins() -> String {
+    let list = |kind: &str, names: &[&str]| {
+        let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        let plural = if names.len() == 1 { "" } else { "s" };
+        format!("the {kind}{plural} {}", names.join(", "))
+    };
+    format!(
+        "{} and {}",
+        list("protocol", BUILTIN_PROTOCOLS),
+        list("directory", BUILTIN_DIRECTORIES)
+    )
+}
+
 /// Every `use`, and every `offer` from `parent`, must be offered by the
-/// parent to this very child.
+/// parent to this very child, as the same kind of capability.
 fn check_offered(tree: &Tree, place: RootPlace, diagnostics: &mut Vec<Diagnostic>) {
     for instance in &tree.instances {
         if instance.parent.is_none() && place == RootPlace::Collection {
@@ -327,35 +460,52 @@ fn check_offered(tree: &Tree, place: RootPlace, diagnostics: &mut Vec<Diagnostic
         let parent = instance.parent.as_ref().and_then(|(index, name)| {
             Some((tree.manifests.get(&tree.instances[*index].manifest)?, name))
         });
-        let offered = |protocol: &str| match parent {
-            Some((parent, child)) => parent
-                .offers
-                .iter()
-                .any(|o| o.protocol.value == protocol && o.to.value == *child),
+        let offered = |kind: CapabilityKind, name: &str| match parent {
+            Some((parent, child)) => Found::among(
+                kind,
+                name,
+                parent
+                    .offers
+                    .iter()
+                    .filter(|o| o.to.value == *child)
+                    .map(|o| (o.kind, o.name.value.as_str())),
+            ),
             // The root's parent is the component manager itself.
-            None => BUILTIN_PROTOCOLS.contains(&protocol),
+            None => Found::among(kind, name, builtins()),
         };
-        let missing = |protocol: &Spanned<String>, at: &Spanned<String>| {
-            let (message, help) = match parent {
-                Some((parent, child)) => (
+        let missing = |kind: CapabilityKind, name: &Spanned<String>, at: &Span, found: Found| {
+            let key = kind.key();
+            let (message, help) = match (parent, found) {
+                (Some((parent, child)), Found::OtherKind(offered)) => (
                     format!(
-                        "`{}` is not offered to this component by its parent (`{}`, as `#{child}`)",
-                        protocol.value, parent.name
+                        "`{}` is offered to this component as a {offered}, not a {key} (by its parent `{}`, as `#{child}`)",
+                        name.value, parent.name
                     ),
                     format!(
-                        "add `{{ protocol: \"{}\", from: …, to: \"#{child}\" }}` to the `offer` of {}",
-                        protocol.value,
+                        "write `{offered}: \"{}\"` here, as in the `offer` of {}",
+                        name.value,
                         parent.file.name()
                     ),
                 ),
-                None => (
+                (Some((parent, child)), _) => (
+                    format!(
+                        "`{}` is not offered to this component by its parent (`{}`, as `#{child}`)",
+                        name.value, parent.name
+                    ),
+                    format!(
+                        "add `{{ {key}: \"{}\", from: …, to: \"#{child}\" }}` to the `offer` of {}",
+                        name.value,
+                        parent.file.name()
+                    ),
+                ),
+                (None, _) => (
                     format!(
                         "`{}` cannot reach the root component: it has no parent",
-                        protocol.value
+                        name.value
                     ),
                     format!(
                         "the root's parent is the component manager, which provides only {}",
-                        BUILTIN_PROTOCOLS.join(", ")
+                        describe_builtins()
                     ),
                 ),
             };
@@ -363,23 +513,24 @@ fn check_offered(tree: &Tree, place: RootPlace, diagnostics: &mut Vec<Diagnostic
                 code: Code::NotOffered,
                 message,
                 file: manifest.file.clone(),
-                span: at.span.clone(),
+                span: at.clone(),
                 label: "not routed to this component".into(),
                 help,
             }
         };
-        for protocol in &manifest.uses {
-            if !offered(&protocol.value) {
-                diagnostics.push(missing(protocol, protocol));
+        for used in &manifest.uses {
+            let found = offered(used.kind, &used.name.value);
+            if found != Found::Yes {
+                diagnostics.push(missing(used.kind, &used.name, &used.name.span, found));
             }
         }
         for offer in &manifest.offers {
-            if offer.from.value == Source::Parent && !offered(&offer.protocol.value) {
-                let at = Spanned {
-                    value: String::new(),
-                    span: offer.from.span.clone(),
-                };
-                diagnostics.push(missing(&offer.protocol, &at));
+            if offer.from.value != Source::Parent {
+                continue;
+            }
+            let found = offered(offer.kind, &offer.name.value);
+            if found != Found::Yes {
+                diagnostics.push(missing(offer.kind, &offer.name, &offer.from.span, found));
             }
         }
     }

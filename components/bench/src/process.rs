@@ -42,6 +42,7 @@ impl Launcher {
             elf: file.data,
             args,
             handles,
+            names: &[],
         };
         launch(&self.job, program).map_err(|error| match error {
             zx_launch::LaunchError::Syscall(status) => status,

@@ -13,7 +13,10 @@ use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 use zx::{processargs, AsHandleRef, Channel, Event, Job, Process, Rights, Signals, Status, Vmo};
 use zx_async::{on_signals, sleep, with_deadline, Executor, Spawner};
-use zx_component::bindings::zx_io::DirectoryOpenRequest;
+use zx_component::bindings::zx_io::{
+    dispatch_directory, DirEntry, DirectoryOpenRequest, DirectoryReadDirResponse, DirectoryServer,
+    EntryKind,
+};
 use zx_idl::ChannelTransport;
 use zx_runtime::println;
 
@@ -31,15 +34,18 @@ use decl::zx_component::{
     RealmListResponse, RealmServer, RealmStartRequest, RealmStartResponse, RealmStopRequest,
     RealmStopResponse,
 };
-use decl::zx_component_decl::{ComponentDecl, OnTerminate, Source, StartupMode};
+use decl::zx_component_decl::{CapabilityKind, ComponentDecl, OnTerminate, Source, StartupMode};
 use decl::zx_process_lifecycle::LifecycleClient;
 use idlc_runtime::Transport;
 
 /// Connections to the logger carry the requester's moniker.
 const LOG_SINK: &str = "zx.logger.LogSink";
 
-/// What the component manager serves itself (to the root, as its parent).
+/// What the component manager serves itself (to the root, as its parent):
+/// the `Realm` protocol...
 const REALM: &str = "zx.component.Realm";
+/// ...and the bootfs, as a read-only directory.
+const BOOT: &str = "boot";
 
 /// Where a route ends.
 enum Provider {
@@ -47,6 +53,8 @@ enum Provider {
     Component(usize),
     /// The component manager's own `Realm`.
     Realm,
+    /// The component manager's bootfs directory.
+    Boot,
 }
 
 /// Deepest component tree accepted (guards against manifests that name
@@ -344,31 +352,40 @@ impl State {
         }
     }
 
-    /// The component that provides `protocol` to `user`, per the manifests.
-    fn route_use(&self, user: usize, protocol: &str) -> Result<Provider, String> {
+    /// The component that provides capability `name` of `kind` to `user`,
+    /// per the manifests.
+    fn route_use(&self, user: usize, kind: CapabilityKind, name: &str) -> Result<Provider, String> {
         let uses = self.instances[user]
             .decl
             .uses
             .as_deref()
             .unwrap_or_default();
-        if !uses.iter().any(|u| u.protocol == protocol) {
+        if !uses.iter().any(|u| u.kind == kind && u.name == name) {
             return Err("its manifest does not use it".into());
         }
-        self.route_from_parent(user, protocol)
+        self.route_from_parent(user, kind, name)
     }
 
-    fn route_from_parent(&self, child: usize, protocol: &str) -> Result<Provider, String> {
+    fn route_from_parent(
+        &self,
+        child: usize,
+        kind: CapabilityKind,
+        name: &str,
+    ) -> Result<Provider, String> {
         // An offer to a collection reaches every child created in it.
-        let name = self.instances[child]
+        let target = self.instances[child]
             .collection
             .as_ref()
             .unwrap_or(&self.instances[child].name);
         let Some(parent) = self.instances[child].parent else {
             // The root's parent is the component manager.
-            return if protocol == REALM {
-                Ok(Provider::Realm)
-            } else {
-                Err("the component manager provides only zx.component.Realm".into())
+            return match (kind, name) {
+                (CapabilityKind::Protocol, REALM) => Ok(Provider::Realm),
+                (CapabilityKind::Directory, BOOT) => Ok(Provider::Boot),
+                _ => Err(
+                    "the component manager provides only the protocol zx.component.Realm and the directory boot"
+                        .into(),
+                ),
             };
         };
         let offers = self.instances[parent]
@@ -378,26 +395,31 @@ impl State {
             .unwrap_or_default();
         let offer = offers
             .iter()
-            .find(|o| o.protocol == protocol && &o.target_child == name)
+            .find(|o| o.kind == kind && o.name == name && &o.target_child == target)
             .ok_or_else(|| {
                 format!(
                     "{} does not offer it to {}",
-                    self.instances[parent].moniker, name
+                    self.instances[parent].moniker, target
                 )
             })?;
         match offer.source {
             Source::Self_ => Ok(Provider::Component(parent)),
-            Source::Parent => self.route_from_parent(parent, protocol),
+            Source::Parent => self.route_from_parent(parent, kind, name),
             Source::Child => {
                 let source = self
                     .child(parent, &offer.source_child)
                     .ok_or_else(|| format!("no child {}", offer.source_child))?;
-                self.route_expose(source, protocol)
+                self.route_expose(source, kind, name)
             }
         }
     }
 
-    fn route_expose(&self, component: usize, protocol: &str) -> Result<Provider, String> {
+    fn route_expose(
+        &self,
+        component: usize,
+        kind: CapabilityKind,
+        name: &str,
+    ) -> Result<Provider, String> {
         let exposes = self.instances[component]
             .decl
             .exposes
@@ -405,14 +427,14 @@ impl State {
             .unwrap_or_default();
         let expose = exposes
             .iter()
-            .find(|e| e.protocol == protocol)
+            .find(|e| e.kind == kind && e.name == name)
             .ok_or_else(|| format!("{} does not expose it", self.instances[component].moniker))?;
         match expose.source {
             Source::Child => {
                 let source = self
                     .child(component, &expose.source_child)
                     .ok_or_else(|| format!("no child {}", expose.source_child))?;
-                self.route_expose(source, protocol)
+                self.route_expose(source, kind, name)
             }
             _ => Ok(Provider::Component(component)),
         }
@@ -426,7 +448,7 @@ fn start(
     idle: &Rc<Event>,
     index: usize,
 ) -> Result<(), String> {
-    let (svc_server, process, eager_children, exceptions, moniker, log_sink) = {
+    let (svc_server, process, eager_children, exceptions, moniker, connect) = {
         let mut guard = state.borrow_mut();
         let s = &mut *guard;
         if s.instances[index].destroyed {
@@ -484,16 +506,26 @@ fn start(
             (processargs::OUTGOING_DIRECTORY, out_server.into_handle()),
             (processargs::LIFECYCLE, lifecycle_server.into_handle()),
         ];
+        // What is opened for the component once it is launched: each
+        // directory it uses (its namespace) and its log sink.
+        let mut connect: Vec<(CapabilityKind, String, Channel)> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        let uses = s.instances[index].decl.uses.clone().unwrap_or_default();
+        for used in uses.iter().filter(|u| u.kind == CapabilityKind::Directory) {
+            let (client, server) = Channel::create().map_err(|s| format!("channel: {s}"))?;
+            let slot = u16::try_from(names.len()).map_err(|_| "too many directories")?;
+            handles.push((processargs::namespace_directory(slot), client.into_handle()));
+            names.push(used.path.clone());
+            connect.push((CapabilityKind::Directory, used.name.clone(), server));
+        }
         // A component that uses the log sink gets a connection to it ready
         // made; the request travels to the logger once it runs.
-        let log_sink = match s.route_use(index, LOG_SINK) {
-            Ok(Provider::Component(_)) => {
-                let (client, server) = Channel::create().map_err(|s| format!("channel: {s}"))?;
-                handles.push((processargs::LOG_SINK, client.into_handle()));
-                Some(server)
-            }
-            _ => None,
-        };
+        if let Ok(Provider::Component(_)) = s.route_use(index, CapabilityKind::Protocol, LOG_SINK) {
+            let (client, server) = Channel::create().map_err(|s| format!("channel: {s}"))?;
+            handles.push((processargs::LOG_SINK, client.into_handle()));
+            connect.push((CapabilityKind::Protocol, LOG_SINK.into(), server));
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let mut args: Vec<&str> = vec![program.binary.as_str()];
         args.extend(program.args.iter().map(String::as_str));
         let moniker = s.instances[index].moniker.clone();
@@ -504,6 +536,7 @@ fn start(
                 elf: &elf,
                 args: &args,
                 handles,
+                names: &names,
             },
         )
         .map_err(|e| format!("launch {}: {e}", program.binary))?;
@@ -535,11 +568,11 @@ fn start(
             eager,
             exceptions,
             instance.moniker.clone(),
-            log_sink,
+            connect,
         )
     };
-    if let Some(log_sink) = log_sink {
-        open_route(state, spawner, idle, index, LOG_SINK, log_sink);
+    for (kind, name, server) in connect {
+        open_route(state, spawner, idle, index, kind, &name, server);
     }
     spawner.spawn(serve_svc(
         Rc::clone(state),
@@ -571,6 +604,7 @@ async fn serve_svc(
     svc: Channel,
 ) {
     let transport = ChannelTransport::new(svc);
+    let mut directory = SvcDirectory { opened: None };
     loop {
         let mut message = match transport.try_receive() {
             Ok(message) => message,
@@ -583,11 +617,124 @@ async fn serve_svc(
             }
             Err(_) => return, // the component's end is closed
         };
-        let Ok(request) = message.decode_body::<DirectoryOpenRequest>() else {
-            continue;
+        let reply = match dispatch_directory(&mut directory, &mut message) {
+            Ok(reply) => reply,
+            Err(_) => return, // a malformed request: drop the connection
         };
-        let object = Channel::from_handle(zx::Handle::from_raw(request.object.into_raw()));
-        open_route(&state, &spawner, &idle, index, &request.path, object);
+        if let Some(request) = directory.opened.take() {
+            let object = Channel::from_handle(zx::Handle::from_raw(request.object.into_raw()));
+            open_route(
+                &state,
+                &spawner,
+                &idle,
+                index,
+                CapabilityKind::Protocol,
+                &request.path,
+                object,
+            );
+        }
+        if let Some(reply) = reply {
+            if transport.send(reply).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A component's `/svc`, as a `zx.io/Directory`: it opens, but does not
+/// list (what a component may use is in its manifest).
+struct SvcDirectory {
+    opened: Option<DirectoryOpenRequest>,
+}
+
+impl DirectoryServer for SvcDirectory {
+    fn open(&mut self, request: DirectoryOpenRequest) {
+        self.opened = Some(request);
+    }
+
+    fn read_dir(&mut self) -> Result<DirectoryReadDirResponse, i32> {
+        Err(Status::NOT_SUPPORTED.0)
+    }
+}
+
+/// The bootfs as a read-only directory tree (the builtin `boot`
+/// directory): its file names are paths such as `bin/console`.
+struct BootTree {
+    state: Rc<RefCell<State>>,
+}
+
+impl BootTree {
+    /// Calls `each` with every file's name and data.
+    fn files(&self, mut each: impl FnMut(&str, &[u8])) {
+        let state = self.state.borrow();
+        if let Ok(fs) = bootfs::Bootfs::parse(&state.bootfs) {
+            for file in fs.files() {
+                each(file.name, file.data);
+            }
+        }
+    }
+}
+
+impl zx_component::fs::Tree for BootTree {
+    fn lookup(&self, path: &str) -> Option<zx_component::fs::Node> {
+        use zx_component::fs::Node;
+        if path.is_empty() {
+            return Some(Node::Directory);
+        }
+        let mut found = None;
+        self.files(|name, data| {
+            if name == path {
+                found = Some(Node::File(data.len() as u64));
+            } else if found.is_none()
+                && name
+                    .strip_prefix(path)
+                    .is_some_and(|rest| rest.starts_with('/'))
+            {
+                found = Some(Node::Directory);
+            }
+        });
+        found
+    }
+
+    fn list(&self, path: &str) -> Vec<DirEntry> {
+        let prefix = if path.is_empty() {
+            String::new()
+        } else {
+            format!("{path}/")
+        };
+        let mut entries: Vec<DirEntry> = Vec::new();
+        self.files(|name, data| {
+            let Some(rest) = name.strip_prefix(prefix.as_str()) else {
+                return;
+            };
+            let (entry, kind, size) = match rest.split_once('/') {
+                Some((directory, _)) => (directory, EntryKind::Directory, 0),
+                None => (rest, EntryKind::File, data.len() as u64),
+            };
+            if !entries.iter().any(|e| e.name == entry) {
+                entries.push(DirEntry {
+                    name: entry.to_string(),
+                    kind,
+                    size,
+                });
+            }
+        });
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        entries
+    }
+
+    fn read(&self, path: &str, offset: u64, count: usize) -> Option<Vec<u8>> {
+        let mut out = None;
+        self.files(|name, data| {
+            if name == path {
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
+                let end = start.saturating_add(count).min(data.len());
+                out = Some(data[start..end].to_vec());
+            }
+        });
+        out
     }
 }
 
@@ -600,12 +747,20 @@ fn open_route(
     spawner: &Spawner,
     idle: &Rc<Event>,
     user: usize,
+    kind: CapabilityKind,
     path: &str,
     object: Channel,
 ) {
-    let route = state.borrow().route_use(user, path);
+    let route = state.borrow().route_use(user, kind, path);
     let provider = match route {
         Ok(Provider::Component(provider)) => provider,
+        Ok(Provider::Boot) => {
+            let tree: Rc<dyn zx_component::fs::Tree> = Rc::new(BootTree {
+                state: Rc::clone(state),
+            });
+            zx_component::fs::serve(tree, String::new(), object, spawner);
+            return;
+        }
         Ok(Provider::Realm) => {
             spawner.spawn(serve_realm(
                 Rc::clone(state),

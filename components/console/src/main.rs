@@ -8,6 +8,8 @@
 //! |---|---|
 //! | `help` | lists the commands |
 //! | `ls` | lists the components and whether they run |
+//! | `ls <path>` | lists a directory of the namespace (`/boot`, `/logs`) |
+//! | `cat <path>` | prints a file of the namespace (`/boot/etc/product`) |
 //! | `start <moniker>` | starts a component |
 //! | `stop <moniker>` | stops a component (gracefully, then by force) |
 //! | `create <parent> <collection> <name> <manifest>` | adds a child to a collection and starts it |
@@ -64,9 +66,15 @@ fn main() -> i64 {
             (None, _) => {}
             (Some("help"), _) => {
                 println!("help | ls | start <moniker> | stop <moniker> | log | klog | shutdown");
+                println!(
+                    "ls <path> | cat <path>  (namespace: {})",
+                    zx_component::namespace::paths().join(" ")
+                );
                 println!("create <parent> <collection> <name> <manifest> | destroy <moniker>");
             }
-            (Some("ls"), _) => match realm.list() {
+            (Some("ls"), Some(path)) => list_directory(path),
+            (Some("cat"), Some(path)) => print_file(path),
+            (Some("ls"), None) => match realm.list() {
                 Ok(list) => {
                     for component in list.components {
                         let state = match component.state {
@@ -188,6 +196,34 @@ fn read_line(lifecycle: Option<&zx_component::Lifecycle>) -> Option<String> {
                 let _ = zx::nanosleep(zx::deadline_after(POLL_NANOS));
             }
         }
+    }
+}
+
+/// Lists directory `path` of the namespace.
+fn list_directory(path: &str) {
+    let entries = zx_component::namespace::open(path).and_then(zx_component::fs::read_dir);
+    match entries {
+        Ok(entries) => {
+            for entry in entries {
+                println!(
+                    "{:<8} {:>8} {}",
+                    zx_component::fs::kind_name(entry.kind),
+                    entry.size,
+                    entry.name
+                );
+            }
+        }
+        Err(status) => println!("cannot list {}: {}", path, status),
+    }
+}
+
+/// Prints file `path` of the namespace (at most 64 KiB of it).
+fn print_file(path: &str) {
+    let data = zx_component::namespace::open(path)
+        .and_then(|file| zx_component::fs::read_file(file, 64 * 1024));
+    match data {
+        Ok(data) => print!("{}", String::from_utf8_lossy(&data)),
+        Err(status) => println!("cannot read {}: {}", path, status),
     }
 }
 

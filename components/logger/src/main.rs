@@ -9,7 +9,10 @@
 //!   `log` command).
 //!
 //! It keeps the last [`KEEP`] records, each with the writer's moniker and the
-//! time it arrived, and also prints each to the serial console.
+//! time it arrived, and also prints each to the serial console. It also
+//! serves them as a read-only directory capability, `logs`, holding one
+//! text file, `all` (a line per record), so that `cat /logs/all` works in
+//! any component whose manifest uses it.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -20,8 +23,11 @@ use alloc::collections::VecDeque;
 use alloc::rc::Rc;
 use alloc::string::String;
 use core::cell::RefCell;
+use core::fmt::Write;
 use idlc_runtime::{IncomingMessage, OutgoingMessage, Transport};
 use zx::{Channel, Signals, Status};
+use zx_component::bindings::zx_io::{DirEntry, EntryKind};
+use zx_component::fs::{Node, Tree};
 use zx_idl::ChannelTransport;
 use zx_runtime::println;
 
@@ -102,6 +108,64 @@ impl LogReaderServer for Reader {
     }
 }
 
+/// The `logs` directory: one file, `all`, rendered from the records when
+/// read.
+struct LogsTree {
+    log: Rc<RefCell<Log>>,
+}
+
+impl LogsTree {
+    const FILE: &'static str = "all";
+
+    fn text(&self) -> String {
+        let mut text = String::new();
+        for (_, record) in &self.log.borrow().records {
+            let _ = writeln!(
+                text,
+                "[{:6}.{:06}] {}: {}",
+                record.time / 1_000_000_000,
+                (record.time % 1_000_000_000) / 1000,
+                record.component,
+                record.message
+            );
+        }
+        text
+    }
+}
+
+impl Tree for LogsTree {
+    fn lookup(&self, path: &str) -> Option<Node> {
+        match path {
+            "" => Some(Node::Directory),
+            Self::FILE => Some(Node::File(self.text().len() as u64)),
+            _ => None,
+        }
+    }
+
+    fn list(&self, path: &str) -> alloc::vec::Vec<DirEntry> {
+        if !path.is_empty() {
+            return alloc::vec::Vec::new();
+        }
+        alloc::vec![DirEntry {
+            name: Self::FILE.into(),
+            kind: EntryKind::File,
+            size: self.text().len() as u64,
+        }]
+    }
+
+    fn read(&self, path: &str, offset: u64, count: usize) -> Option<alloc::vec::Vec<u8>> {
+        if path != Self::FILE {
+            return None;
+        }
+        let text = self.text();
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(text.len());
+        let end = start.saturating_add(count).min(text.len());
+        Some(text.as_bytes()[start..end].to_vec())
+    }
+}
+
 /// Serves one connection with `dispatch` until it closes.
 async fn serve(
     channel: Channel,
@@ -153,6 +217,19 @@ fn main() -> i64 {
                         spawner.spawn(serve(channel, move |message| {
                             dispatch_log_sink(&mut sink, message).ok().flatten()
                         }));
+                    } else if let Some(rest) = path.strip_prefix("logs") {
+                        // The `logs` directory, or a path below it.
+                        let Some(below) = (match rest {
+                            "" => Some(String::new()),
+                            _ => rest.strip_prefix('/').map(String::from),
+                        }) else {
+                            println!("logger: no service named {}", path);
+                            continue;
+                        };
+                        let tree: Rc<dyn Tree> = Rc::new(LogsTree {
+                            log: Rc::clone(&log),
+                        });
+                        zx_component::fs::serve(tree, below, channel, &spawner);
                     } else if path == "zx.logger.LogReader" {
                         let mut reader = Reader {
                             log: Rc::clone(&log),

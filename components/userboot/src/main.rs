@@ -116,6 +116,7 @@ fn run(job: &Job, bootfs: &bootfs::Bootfs<'_>, bootfs_vmo: &Vmo, name: &str) -> 
         elf: file.data,
         args: &args,
         handles,
+        names: &[],
     };
     let launched = match launch(&child_job, program) {
         Ok(launched) => launched,

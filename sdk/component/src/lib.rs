@@ -17,9 +17,14 @@
 //!   asks through it that the component stop; [`Lifecycle`] waits for that;
 //! - its log sink (`LOG_SINK`): a connection to the logger that the manager
 //!   opened in the component's name, which [`log`] writes to.
+//!
+//! Directories its manifest `use`s (`{ directory: "boot", path: "/boot" }`)
+//! make up its [`namespace`]; [`fs`] reads them, and serves directories.
 #![no_std]
 
 extern crate alloc;
+
+pub mod fs;
 
 use alloc::string::String;
 use zx::{processargs, Channel, Handle, Status};
@@ -149,11 +154,63 @@ impl Outgoing {
     /// the channel to serve it on. `SHOULD_WAIT` when none is queued,
     /// `PEER_CLOSED` when the component manager is gone.
     pub fn try_next(&self) -> Result<(String, Channel), Status> {
-        let mut message = self.transport.try_receive()?;
-        let request: DirectoryOpenRequest =
-            message.decode_body().map_err(|_| Status::INVALID_ARGS)?;
-        let channel = Channel::from_handle(Handle::from_raw(request.object.into_raw()));
-        Ok((request.path, channel))
+        loop {
+            let mut message = self.transport.try_receive()?;
+            let header = message.header().map_err(|_| Status::INVALID_ARGS)?;
+            if header.ordinal != bindings::zx_io::DirectoryMarker::OPEN_ORDINAL {
+                // Only the component manager writes here, and it only opens.
+                continue;
+            }
+            let request: DirectoryOpenRequest =
+                message.decode_body().map_err(|_| Status::INVALID_ARGS)?;
+            let channel = Channel::from_handle(Handle::from_raw(request.object.into_raw()));
+            return Ok((request.path, channel));
+        }
+    }
+}
+
+/// This component's namespace: the directories its manifest `use`s, each
+/// at its path (`/boot`), passed by the component manager as start-up
+/// handles.
+pub mod namespace {
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use zx::{Channel, Status};
+
+    static ENTRIES: spin::Once<Vec<(String, Channel)>> = spin::Once::new();
+
+    fn entries() -> &'static [(String, Channel)] {
+        ENTRIES.call_once(|| {
+            zx_runtime::take_namespace()
+                .into_iter()
+                .map(|(path, handle)| (path, Channel::from_handle(handle)))
+                .collect()
+        })
+    }
+
+    /// The paths of the namespace's directories.
+    pub fn paths() -> Vec<&'static str> {
+        entries().iter().map(|(path, _)| path.as_str()).collect()
+    }
+
+    /// Opens absolute `path` (`/boot/bin`, or `/boot` itself) through the
+    /// namespace directory it lies in; returns the client end (speak
+    /// `Directory` or `File` on it, as `path` is). `NOT_FOUND` outside
+    /// the namespace.
+    pub fn open(path: &str) -> Result<Channel, Status> {
+        let path = path.trim_end_matches('/');
+        for (root, directory) in entries() {
+            let rest = match path.strip_prefix(root.as_str()) {
+                Some("") => ".",
+                Some(rest) => match rest.strip_prefix('/') {
+                    Some(rest) => rest,
+                    None => continue, // `/bootx` is not in `/boot`
+                },
+                None => continue,
+            };
+            return crate::fs::open_at(directory, rest);
+        }
+        Err(Status::NOT_FOUND)
     }
 }
 

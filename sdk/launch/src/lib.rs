@@ -36,6 +36,9 @@ pub struct Program<'a> {
     pub args: &'a [&'a str],
     /// Extra start-up handles with their `processargs` kinds.
     pub handles: Vec<(u32, Handle)>,
+    /// Namespace paths, for handles of kind
+    /// `processargs::namespace_directory(index)`.
+    pub names: &'a [&'a str],
 }
 
 /// A started program.
@@ -156,8 +159,8 @@ pub fn launch(job: &Job, program: Program<'_>) -> Result<Launched, LaunchError> 
         kinds.push(kind);
         handles.push(handle);
     }
-    let mut bytes = alloc::vec![0u8; processargs::encoded_len(&kinds, program.args)];
-    processargs::encode(&kinds, program.args, &mut bytes);
+    let mut bytes = alloc::vec![0u8; processargs::encoded_len(&kinds, program.args, program.names)];
+    processargs::encode(&kinds, program.args, program.names, &mut bytes);
     let (ours, theirs) = Channel::create()?;
     ours.write(&bytes, handles)?;
     process.start(

@@ -33,6 +33,7 @@ use alloc::vec::Vec;
 struct Startup {
     handles: spin::Mutex<Vec<(u32, zx::Handle)>>,
     args: Vec<String>,
+    names: Vec<String>,
 }
 
 static STARTUP: spin::Once<Startup> = spin::Once::new();
@@ -48,6 +49,33 @@ pub fn take_startup_handle(kind: u32) -> Option<zx::Handle> {
     let mut handles = STARTUP.get()?.handles.lock();
     let index = handles.iter().position(|(k, _)| *k == kind)?;
     Some(handles.remove(index).1)
+}
+
+/// Takes the namespace directories among the start-up handles: each with
+/// its path (e.g. `/boot`).
+pub fn take_namespace() -> Vec<(String, zx::Handle)> {
+    let Some(startup) = STARTUP.get() else {
+        return Vec::new();
+    };
+    let mut handles = startup.handles.lock();
+    let mut namespace = Vec::new();
+    let mut index = 0;
+    while index < handles.len() {
+        let kind = handles[index].0;
+        let path = startup
+            .names
+            .get(zx_abi_processargs::kind_arg(kind) as usize);
+        match path {
+            Some(path)
+                if zx_abi_processargs::kind_type(kind)
+                    == zx_abi_processargs::NAMESPACE_DIRECTORY =>
+            {
+                namespace.push((path.clone(), handles.remove(index).1));
+            }
+            _ => index += 1,
+        }
+    }
+    namespace
 }
 
 /// The channel the program was started with (kept open for later
@@ -114,6 +142,7 @@ fn read_startup(bootstrap: u32) {
         return;
     };
     let args = decoded.args().map(String::from).collect();
+    let names = decoded.names().map(String::from).collect();
     let mut handles = Vec::new();
     for (index, handle) in message.handles.into_iter().enumerate() {
         match decoded.kind(index) {
@@ -129,6 +158,7 @@ fn read_startup(bootstrap: u32) {
     STARTUP.call_once(|| Startup {
         handles: spin::Mutex::new(handles),
         args,
+        names,
     });
 }
 

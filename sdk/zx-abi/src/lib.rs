@@ -146,12 +146,17 @@ impl Rights {
 /// `rdi`) carries its start-up handles and arguments.
 ///
 /// Bytes: the header, then one `u32` kind per handle, then the arguments
-/// as UTF-8 strings each ended by a NUL byte.
+/// and then the namespace paths, as UTF-8 strings each ended by a NUL byte.
+///
+/// A kind's low 16 bits say what the handle is; the high 16 bits are an
+/// argument, as in Zircon's `PA_HND(type, arg)`: for
+/// [`NAMESPACE_DIRECTORY`] the index of its path among the names.
 pub mod processargs {
     /// The header's magic.
     pub const MAGIC: u32 = u32::from_le_bytes(*b"ZXPA");
-    /// Header length in bytes: magic, handle count, argument count.
-    pub const HEADER_LEN: usize = 12;
+    /// Header length in bytes: magic, handle count, argument count, name
+    /// count.
+    pub const HEADER_LEN: usize = 16;
 
     /// Handle kind: the process itself.
     pub const PROCESS_SELF: u32 = 1;
@@ -173,13 +178,33 @@ pub mod processargs {
     /// Handle kind: a connection to the logger (`zx.logger/LogSink`),
     /// opened by the component manager in the component's name.
     pub const LOG_SINK: u32 = 8;
+    /// Handle kind: a directory of the component's namespace (a
+    /// `zx.io/Directory` client end), whose path is name number `arg`; see
+    /// [`namespace_directory`].
+    pub const NAMESPACE_DIRECTORY: u32 = 0x20;
     /// Handle kinds from here on are the program's own.
     pub const USER_BASE: u32 = 0x100;
 
+    /// The kind of namespace directory number `index` (its path is name
+    /// number `index`).
+    pub const fn namespace_directory(index: u16) -> u32 {
+        NAMESPACE_DIRECTORY | (index as u32) << 16
+    }
+
+    /// What a handle of kind `kind` is (its low 16 bits).
+    pub const fn kind_type(kind: u32) -> u32 {
+        kind & 0xffff
+    }
+
+    /// The argument of kind `kind` (its high 16 bits).
+    pub const fn kind_arg(kind: u32) -> u16 {
+        (kind >> 16) as u16
+    }
+
     /// Writes a message's bytes into `out` (which must be long enough, see
-    /// [`encoded_len`]): header, handle kinds, NUL-terminated arguments.
-    /// Returns the length written.
-    pub fn encode(kinds: &[u32], args: &[&str], out: &mut [u8]) -> usize {
+    /// [`encoded_len`]): header, handle kinds, NUL-terminated arguments and
+    /// names. Returns the length written.
+    pub fn encode(kinds: &[u32], args: &[&str], names: &[&str], out: &mut [u8]) -> usize {
         let mut at = 0;
         let mut put = |bytes: &[u8]| {
             out[at..at + bytes.len()].copy_from_slice(bytes);
@@ -188,26 +213,29 @@ pub mod processargs {
         put(&MAGIC.to_le_bytes());
         put(&(kinds.len() as u32).to_le_bytes());
         put(&(args.len() as u32).to_le_bytes());
+        put(&(names.len() as u32).to_le_bytes());
         for kind in kinds {
             put(&kind.to_le_bytes());
         }
-        for arg in args {
-            put(arg.as_bytes());
+        for string in args.iter().chain(names) {
+            put(string.as_bytes());
             put(&[0]);
         }
         at
     }
 
     /// Bytes [`encode`] needs.
-    pub fn encoded_len(kinds: &[u32], args: &[&str]) -> usize {
-        HEADER_LEN + 4 * kinds.len() + args.iter().map(|a| a.len() + 1).sum::<usize>()
+    pub fn encoded_len(kinds: &[u32], args: &[&str], names: &[&str]) -> usize {
+        HEADER_LEN + 4 * kinds.len() + args.iter().chain(names).map(|a| a.len() + 1).sum::<usize>()
     }
 
-    /// A decoded message: handle kinds (in handle order) and arguments.
+    /// A decoded message: handle kinds (in handle order), arguments and
+    /// names.
     pub struct Decoded<'a> {
         kinds: &'a [u8],
-        args: &'a [u8],
+        strings: &'a [u8],
         arg_count: usize,
+        name_count: usize,
     }
 
     impl<'a> Decoded<'a> {
@@ -219,18 +247,20 @@ pub mod processargs {
                 return None;
             }
             let arg_count = word(8)? as usize;
+            let name_count = word(12)? as usize;
             let kinds_end = HEADER_LEN.checked_add(handle_count.checked_mul(4)?)?;
             let kinds = bytes.get(HEADER_LEN..kinds_end)?;
-            let args = bytes.get(kinds_end..)?;
-            if args.iter().filter(|&&b| b == 0).count() != arg_count
-                || args.last().is_some_and(|&b| b != 0)
+            let strings = bytes.get(kinds_end..)?;
+            if strings.iter().filter(|&&b| b == 0).count() != arg_count.checked_add(name_count)?
+                || strings.last().is_some_and(|&b| b != 0)
             {
                 return None;
             }
             Some(Decoded {
                 kinds,
-                args,
+                strings,
                 arg_count,
+                name_count,
             })
         }
 
@@ -245,10 +275,19 @@ pub mod processargs {
 
         /// The arguments (invalid UTF-8 reads as empty).
         pub fn args(&self) -> impl Iterator<Item = &'a str> {
-            let args = self.args;
-            args.split(|&b| b == 0)
+            self.strings
+                .split(|&b| b == 0)
                 .take(self.arg_count)
                 .map(|arg| core::str::from_utf8(arg).unwrap_or(""))
+        }
+
+        /// The names: namespace paths (invalid UTF-8 reads as empty).
+        pub fn names(&self) -> impl Iterator<Item = &'a str> {
+            self.strings
+                .split(|&b| b == 0)
+                .skip(self.arg_count)
+                .take(self.name_count)
+                .map(|name| core::str::from_utf8(name).unwrap_or(""))
         }
     }
 }
@@ -361,14 +400,17 @@ mod tests {
     #[test]
     fn processargs_round_trip_and_rejects_garbage() {
         use super::processargs::*;
-        let kinds = [PROCESS_SELF, VMAR_ROOT, USER_BASE + 3];
+        let kinds = [PROCESS_SELF, VMAR_ROOT, namespace_directory(1)];
         let args = ["bin/echo", "--verbose", ""];
+        let names = ["/boot", "/data"];
         let mut buffer = [0u8; 128];
-        let len = encode(&kinds, &args, &mut buffer);
-        assert_eq!(len, encoded_len(&kinds, &args));
+        let len = encode(&kinds, &args, &names, &mut buffer);
+        assert_eq!(len, encoded_len(&kinds, &args, &names));
         let decoded = Decoded::parse(&buffer[..len], 3).unwrap();
-        assert_eq!(decoded.kind(2), USER_BASE + 3);
+        assert_eq!(kind_type(decoded.kind(2)), NAMESPACE_DIRECTORY);
+        assert_eq!(kind_arg(decoded.kind(2)), 1);
         assert_eq!(decoded.args().collect::<Vec<_>>(), args);
+        assert_eq!(decoded.names().collect::<Vec<_>>(), names);
         assert!(
             Decoded::parse(&buffer[..len], 2).is_none(),
             "handle count mismatch"

@@ -49,6 +49,7 @@ fn start(
             elf: file.data,
             args,
             handles,
+            names: &[],
         },
     )
     .map_err(|e| alloc::format!("launch: {e}"))

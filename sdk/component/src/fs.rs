@@ -1,0 +1,232 @@
+//! Read-only directories and files over `zx.io` (`idl/io.idl`): serving a
+//! tree of them, and reading one.
+//!
+//! A server describes its tree with [`Tree`] (what a path is, what a
+//! directory holds, the bytes of a file) and hands each connection to
+//! [`serve`], which answers `Directory` and `File` requests on an async
+//! executor, one task per connection. The component manager serves the
+//! bootfs this way; the logger serves its records.
+//!
+//! A client reads with [`read_dir`] and [`read_file`] on a directory
+//! channel, such as one from the namespace (`crate::namespace`).
+
+use crate::bindings::zx_io::{
+    dispatch_directory, dispatch_file, DirEntry, DirectoryClient, DirectoryOpenRequest,
+    DirectoryReadDirResponse, DirectoryServer, EntryKind, FileClient, FileGetSizeResponse,
+    FileReadRequest, FileReadResponse, FileServer, MAX_READ,
+};
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use idlc_runtime::Transport;
+use zx::{AsHandleRef, Channel, Handle, Signals, Status};
+use zx_async::Spawner;
+use zx_idl::ChannelTransport;
+
+/// What a path of a [`Tree`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Node {
+    /// A directory.
+    Directory,
+    /// A file of this many bytes.
+    File(u64),
+}
+
+/// A read-only tree of directories and files. Paths are relative to its
+/// root (`""` is the root itself) and already checked: segments joined by
+/// `/`, none empty, `.` or `..`.
+pub trait Tree {
+    /// What `path` names, if anything.
+    fn lookup(&self, path: &str) -> Option<Node>;
+    /// The entries of directory `path`.
+    fn list(&self, path: &str) -> Vec<DirEntry>;
+    /// Up to `count` bytes of file `path` from `offset`.
+    fn read(&self, path: &str, offset: u64, count: usize) -> Option<Vec<u8>>;
+}
+
+/// Most entries one `ReadDir` returns (`vector<DirEntry>:256`).
+const MAX_ENTRIES: usize = 256;
+
+/// `base` and `relative` joined, if `relative` is a valid relative path
+/// (segments without `.`, `..` or empty ones), or `.` (`base` itself).
+pub fn join(base: &str, relative: &str) -> Option<String> {
+    if relative == "." {
+        return Some(base.to_string());
+    }
+    if relative.is_empty()
+        || relative
+            .split('/')
+            .any(|segment| segment.is_empty() || segment == "." || segment == "..")
+    {
+        return None;
+    }
+    Some(if base.is_empty() {
+        relative.to_string()
+    } else {
+        alloc::format!("{base}/{relative}")
+    })
+}
+
+/// Serves `path` of `tree` on `channel`: as a directory or a file, as the
+/// tree says; closes `channel` if `path` names nothing.
+pub fn serve(tree: Rc<dyn Tree>, path: String, channel: Channel, spawner: &Spawner) {
+    match tree.lookup(&path) {
+        Some(Node::Directory) => {
+            spawner.spawn(serve_directory(tree, path, channel, spawner.clone()))
+        }
+        Some(Node::File(_)) => spawner.spawn(serve_file(tree, path, channel)),
+        None => {} // `channel` closes: the client sees PEER_CLOSED
+    }
+}
+
+struct DirectoryConnection {
+    tree: Rc<dyn Tree>,
+    path: String,
+    opened: Option<DirectoryOpenRequest>,
+}
+
+impl DirectoryServer for DirectoryConnection {
+    fn open(&mut self, request: DirectoryOpenRequest) {
+        self.opened = Some(request);
+    }
+
+    fn read_dir(&mut self) -> Result<DirectoryReadDirResponse, i32> {
+        let entries = self.tree.list(&self.path);
+        if entries.len() > MAX_ENTRIES {
+            return Err(Status::BUFFER_TOO_SMALL.0);
+        }
+        Ok(DirectoryReadDirResponse { entries })
+    }
+}
+
+async fn serve_directory(tree: Rc<dyn Tree>, path: String, channel: Channel, spawner: Spawner) {
+    let transport = ChannelTransport::new(channel);
+    let mut connection = DirectoryConnection {
+        tree,
+        path,
+        opened: None,
+    };
+    while let Some(mut message) = next_message(&transport).await {
+        let reply = dispatch_directory(&mut connection, &mut message);
+        if let Some(request) = connection.opened.take() {
+            let object = Channel::from_handle(Handle::from_raw(request.object.into_raw()));
+            if let Some(path) = join(&connection.path, &request.path) {
+                serve(Rc::clone(&connection.tree), path, object, &spawner);
+            }
+        }
+        match reply {
+            Ok(Some(reply)) => {
+                if transport.send(reply).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(_) => return, // a malformed request: drop the connection
+        }
+    }
+}
+
+struct FileConnection {
+    tree: Rc<dyn Tree>,
+    path: String,
+}
+
+impl FileServer for FileConnection {
+    fn read(&mut self, request: FileReadRequest) -> Result<FileReadResponse, i32> {
+        let count = request.count.min(MAX_READ) as usize;
+        self.tree
+            .read(&self.path, request.offset, count)
+            .map(|data| FileReadResponse { data })
+            .ok_or(Status::NOT_FOUND.0)
+    }
+
+    fn get_size(&mut self) -> FileGetSizeResponse {
+        let size = match self.tree.lookup(&self.path) {
+            Some(Node::File(size)) => size,
+            _ => 0,
+        };
+        FileGetSizeResponse { size }
+    }
+}
+
+async fn serve_file(tree: Rc<dyn Tree>, path: String, channel: Channel) {
+    let transport = ChannelTransport::new(channel);
+    let mut connection = FileConnection { tree, path };
+    while let Some(mut message) = next_message(&transport).await {
+        match dispatch_file(&mut connection, &mut message) {
+            Ok(Some(reply)) => {
+                if transport.send(reply).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// The next request on `transport`; `None` once the client is gone.
+async fn next_message(transport: &ChannelTransport) -> Option<idlc_runtime::IncomingMessage> {
+    loop {
+        match transport.try_receive() {
+            Ok(message) => return Some(message),
+            Err(Status::SHOULD_WAIT) => {
+                let readable = Signals::CHANNEL_READABLE | Signals::PEER_CLOSED;
+                zx_async::on_signals(transport.channel(), readable)
+                    .await
+                    .ok()?;
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Opens `path` below the directory `directory` (borrowed); returns the
+/// client end (speak `Directory` or `File` on it, as `path` is).
+pub fn open_at(directory: &Channel, path: &str) -> Result<Channel, Status> {
+    let (client, server) = Channel::create()?;
+    crate::open(directory.raw_handle(), path, server)?;
+    Ok(client)
+}
+
+/// Lists the directory `directory`. `NOT_FOUND` if the server closed it
+/// (an `Open` of something that is not there, or not a directory).
+pub fn read_dir(directory: Channel) -> Result<Vec<DirEntry>, Status> {
+    let client = DirectoryClient::new(ChannelTransport::new(directory));
+    match client.read_dir() {
+        Ok(Ok(response)) => Ok(response.entries),
+        Ok(Err(status)) => Err(Status(status)),
+        Err(_) => Err(Status::NOT_FOUND),
+    }
+}
+
+/// Reads the whole file `file`, up to `limit` bytes. `NOT_FOUND` if the
+/// server closed it (an `Open` of something that is not there, or not a
+/// file).
+pub fn read_file(file: Channel, limit: usize) -> Result<Vec<u8>, Status> {
+    let client = FileClient::new(ChannelTransport::new(file));
+    let mut data = Vec::new();
+    while data.len() < limit {
+        let count = (limit - data.len()).min(MAX_READ as usize) as u32;
+        let request = FileReadRequest {
+            offset: data.len() as u64,
+            count,
+        };
+        match client.read(request) {
+            Ok(Ok(response)) if response.data.is_empty() => break,
+            Ok(Ok(response)) => data.extend_from_slice(&response.data),
+            Ok(Err(status)) => return Err(Status(status)),
+            Err(_) => return Err(Status::NOT_FOUND),
+        }
+    }
+    Ok(data)
+}
+
+/// The kind of an entry, as a word for listings.
+pub fn kind_name(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Directory => "dir",
+        EntryKind::File => "file",
+        EntryKind::Service => "service",
+    }
+}
