@@ -53,13 +53,9 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
     let dir = image_dir(root, &product.name);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let kernel = dir.join("kernel.elf");
-    std::fs::copy(&kernel_built, &kernel).with_context(|| {
-        format!(
-            "cannot copy {} to {}",
-            kernel_built.display(),
-            kernel.display()
-        )
-    })?;
+    let kernel_bytes = std::fs::read(&kernel_built)
+        .with_context(|| format!("cannot read {}", kernel_built.display()))?;
+    write_if_changed(&kernel, &kernel_bytes)?;
     report(format!(
         "wrote {} ({} KiB)",
         kernel.display(),
@@ -96,8 +92,7 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     contents.push("etc/product".into());
     let bootfs = dir.join("bootfs.img");
-    std::fs::write(&bootfs, builder.build())
-        .with_context(|| format!("cannot write {}", bootfs.display()))?;
+    write_if_changed(&bootfs, &builder.build())?;
     report(format!(
         "wrote {} ({} KiB: {})",
         bootfs.display(),
@@ -109,6 +104,20 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
         kernel,
         bootfs,
     })
+}
+
+/// Writes `bytes` to `path` unless it already holds them: an image that
+/// did not change is not rewritten under a QEMU that may be reading it
+/// (tests boot images in parallel).
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<()> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    // Write aside and rename, so a reader sees the old file or the new.
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, bytes)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn file_kib(path: &Path) -> u64 {

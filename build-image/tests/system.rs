@@ -43,6 +43,46 @@ system_tests! {
     components_echo_routing => "components.echo_routing",
     components_crash_restart_memory_limit => "components.crash_restart_memory_limit",
     components_console => "components.console_ls_stop_shutdown",
+    components_lifecycle => "components.lifecycle_collections",
     panic_report => "kernel.panic_report",
     exception_report => "kernel.exception_report",
+}
+
+/// The README's example, through the real command line: piped input
+/// reaches the console, `ls` lists the components, `shutdown` ends the run
+/// with status 0.
+#[test]
+fn readme_piped_run_lists_components_and_exits_0() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_build-image"))
+        .current_dir(systest::workspace_root())
+        .args(["run", "--timeout", "120"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start build-image run");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"ls\nshutdown\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "exit status {:?}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for needle in [
+        "root/logger                      running  bin/logger",
+        "root/console                     running  bin/console",
+        "root/echo_server",
+        "system_shutdown(0) by process root/console",
+    ] {
+        assert!(stdout.contains(needle), "no {needle:?} in:\n{stdout}");
+    }
 }

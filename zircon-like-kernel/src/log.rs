@@ -88,17 +88,19 @@ struct Console {
 }
 
 impl Console {
-    /// Moves the bytes waiting in the UART into the input ring (dropping
-    /// them once the ring is full).
+    /// Moves the bytes waiting in the UART into the input ring, until the
+    /// ring is full (then the UART holds its byte, and QEMU holds the rest
+    /// back until a program reads).
     fn drain_uart(&mut self) {
         let Some(serial) = self.serial.as_mut() else {
             return;
         };
-        while let Some(byte) = serial.try_read_byte() {
-            if self.input_len < INPUT {
-                self.input[(self.input_start + self.input_len) % INPUT] = byte;
-                self.input_len += 1;
-            }
+        while self.input_len < INPUT {
+            let Some(byte) = serial.try_read_byte() else {
+                break;
+            };
+            self.input[(self.input_start + self.input_len) % INPUT] = byte;
+            self.input_len += 1;
         }
     }
 }

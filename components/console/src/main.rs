@@ -1,8 +1,9 @@
 //! The console: a shell on the serial port.
 //!
 //! It reads lines from the serial console (polling `debug_read`, echoing
-//! what is typed, with backspace), and talks to the component manager
-//! through `zx.component/Realm`, which its manifest `use`s:
+//! what is typed, with backspace, Ctrl-U, Ctrl-W, Ctrl-C and a history on
+//! the up and down arrows), and talks to the component manager through
+//! `zx.component/Realm`, which its manifest `use`s:
 //!
 //! | command | does |
 //! |---|---|
@@ -26,6 +27,7 @@
 extern crate alloc;
 
 use alloc::string::String;
+use alloc::vec::Vec;
 use zx_idl::ChannelTransport;
 use zx_runtime::{print, println};
 
@@ -54,10 +56,11 @@ fn main() -> i64 {
         }
     };
     let lifecycle = zx_component::Lifecycle::take();
+    let mut history = Vec::new();
     println!("console: type help for the commands");
     loop {
         print!("> ");
-        let Some(line) = read_line(lifecycle.as_ref()) else {
+        let Some(line) = read_line(lifecycle.as_ref(), &mut history) else {
             println!("console: asked to stop");
             return 0;
         };
@@ -164,38 +167,85 @@ fn main() -> i64 {
     }
 }
 
-/// Reads one line, echoing it, with backspace; `None` once the component
-/// manager asks the console to stop.
-fn read_line(lifecycle: Option<&zx_component::Lifecycle>) -> Option<String> {
+/// Most lines kept for the up and down arrows.
+const HISTORY: usize = 32;
+
+/// Reads one line with line editing, echoing it: backspace, Ctrl-U (erase
+/// the line), Ctrl-W (erase a word), Ctrl-C (abandon the line), and the up
+/// and down arrows (earlier lines, kept in `history`). `None` once the
+/// component manager asks the console to stop.
+fn read_line(
+    lifecycle: Option<&zx_component::Lifecycle>,
+    history: &mut Vec<String>,
+) -> Option<String> {
     let mut line = String::new();
+    // Where the arrows are in `history` (`history.len()`: the new line).
+    let mut recalled = history.len();
+    // Bytes of an escape sequence (`ESC [ A`) seen so far.
+    let mut escape = 0;
     // One byte at a time: what is typed after the end of this line stays
     // in the kernel for the next call.
     let mut buffer = [0u8; 1];
     loop {
-        match zx::debug_read(&mut buffer) {
-            Ok(count) => {
-                for &byte in &buffer[..count] {
-                    match byte {
-                        b'\r' | b'\n' => {
-                            println!();
-                            return Some(line);
-                        }
-                        0x08 | 0x7f if line.pop().is_some() => print!("\u{8} \u{8}"),
-                        byte if byte.is_ascii_graphic() || byte == b' ' => {
-                            line.push(byte as char);
-                            print!("{}", byte as char);
-                        }
-                        _ => {}
-                    }
-                }
+        if zx::debug_read(&mut buffer).is_err() {
+            if lifecycle.is_some_and(|l| l.try_stopped().is_some()) {
+                return None;
             }
-            Err(_) => {
-                if lifecycle.is_some_and(|l| l.try_stopped().is_some()) {
-                    return None;
-                }
-                let _ = zx::nanosleep(zx::deadline_after(POLL_NANOS));
-            }
+            let _ = zx::nanosleep(zx::deadline_after(POLL_NANOS));
+            continue;
         }
+        let byte = buffer[0];
+        match (escape, byte) {
+            (0, 0x1b) | (1, b'[') => escape += 1,
+            (2, b'A' | b'B') => {
+                escape = 0;
+                recalled = if byte == b'A' {
+                    recalled.saturating_sub(1)
+                } else {
+                    (recalled + 1).min(history.len())
+                };
+                erase(&mut line, usize::MAX);
+                line = history.get(recalled).cloned().unwrap_or_default();
+                print!("{}", line);
+            }
+            (1 | 2, _) => escape = 0, // another sequence: ignored
+            (_, b'\r' | b'\n') => {
+                println!();
+                if !line.is_empty() && history.last() != Some(&line) {
+                    if history.len() == HISTORY {
+                        history.remove(0);
+                    }
+                    history.push(line.clone());
+                }
+                return Some(line);
+            }
+            (_, 0x08 | 0x7f) => erase(&mut line, 1),
+            (_, 0x15) => erase(&mut line, usize::MAX),
+            (_, 0x17) => {
+                let keep = line.trim_end().rfind(' ').map_or(0, |at| at + 1);
+                let count = line.len() - keep;
+                erase(&mut line, count);
+            }
+            (_, 0x03) => {
+                println!("^C");
+                return Some(String::new());
+            }
+            (_, byte) if byte.is_ascii_graphic() || byte == b' ' => {
+                line.push(byte as char);
+                print!("{}", byte as char);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Erases the last `count` characters of `line`, on the screen too.
+fn erase(line: &mut String, count: usize) {
+    for _ in 0..count {
+        if line.pop().is_none() {
+            return;
+        }
+        print!("\u{8} \u{8}");
     }
 }
 
