@@ -232,10 +232,12 @@ pub const TESTS: &[SystemTest] = &[
                     stop root/stubborn\n\
                     ls\n\
                     destroy root/dynamic:worker\n\
+                    ls\n\
+                    create root dynamic worker echo_client\n\
                     destroy root/echo_server\n\
                     create root nowhere x echo_client\n\
+                    create root dynamic worker echo_client\n\
                     stop root/echo_server\n\
-                    ls\n\
                     shutdown\n",
             ..Boot::product("lifecycle-tests")
         },
@@ -267,9 +269,21 @@ pub const TESTS: &[SystemTest] = &[
             // collections take children.
             expect_line(run, "cannot destroy root/echo_server: ACCESS_DENIED")?;
             expect_line(run, "cannot create root/nowhere:x: NOT_FOUND")?;
+            // The slot of a destroyed child is reused: the worker is
+            // created a second time, and runs again.
+            let created = run
+                .lines
+                .iter()
+                .filter(|(_, l)| l.contains("component_manager: created root/dynamic:worker"))
+                .count();
+            if created != 2 {
+                return Err(format!("the worker was created {created} times, not 2"));
+            }
+            expect_line(run, "cannot create root/dynamic:worker: ALREADY_EXISTS")?;
             // The echo server stops gracefully: asked through its
-            // lifecycle channel, it finishes and exits with 0.
-            expect_line(run, "echo-server: stopping (Requested) after 1000 calls")?;
+            // lifecycle channel, it finishes and exits with 0, having
+            // answered both workers.
+            expect_line(run, "echo-server: stopping (Requested) after 2000 calls")?;
             expect_line(run, "component_manager: root/echo_server exited with 0")?;
             expect_line(run, "stopped root/echo_server")?;
             if run
@@ -280,14 +294,23 @@ pub const TESTS: &[SystemTest] = &[
                 return Err("the echo server had to be killed".into());
             }
             // After destruction the worker is gone from the list.
-            let last_ls = run
+            let destroyed = run
                 .lines
                 .iter()
-                .rposition(|(_, l)| l.contains("root/console ") && l.contains("running"))
-                .ok_or("no component list")?;
-            if run.lines[last_ls..]
+                .position(|(_, l)| l.starts_with("destroyed root/dynamic:worker"))
+                .ok_or("not destroyed")?;
+            let listing: Vec<&str> = run.lines[destroyed..]
                 .iter()
-                .any(|(_, l)| l.contains("root/dynamic:worker ") && l.contains("bin/"))
+                .map(|(_, l)| l.as_str())
+                .skip_while(|l| !l.starts_with("root "))
+                .take_while(|l| l.starts_with("root"))
+                .collect();
+            if !listing.iter().any(|l| l.starts_with("root/console ")) {
+                return Err("no component list after the destruction".into());
+            }
+            if listing
+                .iter()
+                .any(|l| l.starts_with("root/dynamic:worker "))
             {
                 return Err("the destroyed child is still listed".into());
             }

@@ -76,9 +76,12 @@ struct Instance {
     name: String,
     /// The collection it was created in, if it was created at run time.
     collection: Option<String>,
-    /// Destroyed through `Realm.DestroyChild`: no longer part of the tree
-    /// (its slot stays, so indices held by tasks remain valid).
+    /// Destroyed through `Realm.DestroyChild`: no longer part of the tree;
+    /// its slot is free for the next instance.
     destroyed: bool,
+    /// Counts the instances that used this slot: a task that outlives its
+    /// instance sees another generation and leaves the slot alone.
+    generation: u32,
     decl: ComponentDecl,
     parent: Option<usize>,
     children: Vec<usize>,
@@ -96,7 +99,10 @@ struct Instance {
 }
 
 struct State {
+    /// Every instance, by index; destroyed ones are free slots.
     instances: Vec<Instance>,
+    /// Slots of destroyed instances, to reuse.
+    free: Vec<usize>,
     root_job: Job,
     bootfs: zx_runtime::ReadOnlyMapping,
     /// Eager components running or about to be restarted.
@@ -122,6 +128,7 @@ impl Realm {
             zx_runtime::ReadOnlyMapping::new(&vmo, size).map_err(|s| format!("map bootfs: {s}"))?;
         let state = State {
             instances: Vec::new(),
+            free: Vec::new(),
             root_job: Job::from_handle(job),
             bootfs,
             active_eager: Rc::new(Cell::new(0)),
@@ -202,13 +209,13 @@ impl State {
             (Some(p), None) => format!("{}/{}", self.instances[p].moniker, name),
             (None, _) => name.to_string(),
         };
-        let index = self.instances.len();
         let children: Vec<_> = decl.children.clone().unwrap_or_default();
-        self.instances.push(Instance {
+        let index = self.alloc(Instance {
             moniker,
             name: name.to_string(),
             collection: collection.map(str::to_string),
             destroyed: false,
+            generation: 0,
             decl,
             parent,
             children: Vec::new(),
@@ -222,7 +229,7 @@ impl State {
             stopping: false,
         });
         for child in children {
-            let id = self.add(
+            let added = self.add(
                 &child.manifest,
                 &child.name,
                 None,
@@ -230,10 +237,39 @@ impl State {
                 child.startup,
                 child.on_terminate,
                 depth + 1,
-            )?;
-            self.instances[index].children.push(id);
+            );
+            match added {
+                Ok(id) => self.instances[index].children.push(id),
+                Err(why) => {
+                    // Leave nothing half-built behind.
+                    self.destroy(index);
+                    return Err(why);
+                }
+            }
         }
         Ok(index)
+    }
+
+    /// Puts `instance` in a free slot (keeping that slot's generation) or
+    /// a new one.
+    fn alloc(&mut self, mut instance: Instance) -> usize {
+        match self.free.pop() {
+            Some(index) => {
+                instance.generation = self.instances[index].generation;
+                self.instances[index] = instance;
+                index
+            }
+            None => {
+                self.instances.push(instance);
+                self.instances.len() - 1
+            }
+        }
+    }
+
+    /// Whether slot `index` still holds the instance of `generation`.
+    fn live(&self, index: usize, generation: u32) -> bool {
+        let instance = &self.instances[index];
+        !instance.destroyed && instance.generation == generation
     }
 
     /// The static child `name` of `parent` (children in collections are
@@ -310,7 +346,6 @@ impl State {
         {
             return Err(Status::NOT_FOUND);
         }
-        let before = self.instances.len();
         let depth = self.depth(parent) + 1;
         match self.add(
             &request.manifest,
@@ -326,8 +361,6 @@ impl State {
                 Ok(index)
             }
             Err(why) => {
-                // `add` only appends: drop what it added before failing.
-                self.instances.truncate(before);
                 println!(
                     "component_manager: cannot create {}/{}:{}: {}",
                     request.parent, request.collection, request.name, why
@@ -337,7 +370,8 @@ impl State {
         }
     }
 
-    /// Removes `index` and everything under it from the tree.
+    /// Removes `index` and everything under it from the tree, killing
+    /// what still runs, and frees their slots.
     fn destroy(&mut self, index: usize) {
         if let Some(parent) = self.instances[index].parent {
             self.instances[parent].children.retain(|&c| c != index);
@@ -345,10 +379,18 @@ impl State {
         let mut pending = vec![index];
         while let Some(at) = pending.pop() {
             let instance = &mut self.instances[at];
+            if let Some(job) = instance.job.take() {
+                let _ = zx::task_kill(&job);
+            }
+            instance.process = None;
+            instance.outgoing = None;
+            instance.lifecycle = None;
             instance.destroyed = true;
+            instance.generation = instance.generation.wrapping_add(1);
             pending.extend(core::mem::take(&mut instance.children));
             // Its manifest is not needed any more.
             instance.decl = ComponentDecl::default();
+            self.free.push(at);
         }
     }
 
@@ -448,7 +490,7 @@ fn start(
     idle: &Rc<Event>,
     index: usize,
 ) -> Result<(), String> {
-    let (svc_server, process, eager_children, exceptions, moniker, connect) = {
+    let (svc_server, process, eager_children, exceptions, moniker, connect, generation) = {
         let mut guard = state.borrow_mut();
         let s = &mut *guard;
         if s.instances[index].destroyed {
@@ -569,6 +611,7 @@ fn start(
             exceptions,
             instance.moniker.clone(),
             connect,
+            instance.generation,
         )
     };
     for (kind, name, server) in connect {
@@ -578,14 +621,14 @@ fn start(
         Rc::clone(state),
         spawner.clone(),
         Rc::clone(idle),
-        index,
+        (index, generation),
         svc_server,
     ));
     spawner.spawn(watch(
         Rc::clone(state),
         spawner.clone(),
         Rc::clone(idle),
-        index,
+        (index, generation),
         process,
     ));
     spawner.spawn(report_crashes(moniker, exceptions));
@@ -600,7 +643,7 @@ async fn serve_svc(
     state: Rc<RefCell<State>>,
     spawner: Spawner,
     idle: Rc<Event>,
-    index: usize,
+    (index, generation): (usize, u32),
     svc: Channel,
 ) {
     let transport = ChannelTransport::new(svc);
@@ -621,6 +664,9 @@ async fn serve_svc(
             Ok(reply) => reply,
             Err(_) => return, // a malformed request: drop the connection
         };
+        if !state.borrow().live(index, generation) {
+            return; // the instance was destroyed (and its slot reused)
+        }
         if let Some(request) = directory.opened.take() {
             let object = Channel::from_handle(zx::Handle::from_raw(request.object.into_raw()));
             open_route(
@@ -848,11 +894,14 @@ async fn watch(
     state: Rc<RefCell<State>>,
     spawner: Spawner,
     idle: Rc<Event>,
-    index: usize,
+    (index, generation): (usize, u32),
     process: Process,
 ) {
     let _ = on_signals(&process, Signals::TASK_TERMINATED).await;
     let code = process.state().map(|s| s.return_code).unwrap_or(-1);
+    if !state.borrow().live(index, generation) {
+        return; // destroyed meanwhile: nothing to report or restart
+    }
     let (moniker, restart, eager, attempt) = {
         let mut guard = state.borrow_mut();
         let instance = &mut guard.instances[index];
@@ -888,7 +937,7 @@ async fn watch(
         let _ = sleep(zx::deadline_after(delay)).await;
         let cancelled = {
             let guard = state.borrow();
-            guard.instances[index].stopping || guard.instances[index].destroyed
+            !guard.live(index, generation) || guard.instances[index].stopping
         };
         if cancelled {
             println!("component_manager: restart of {} cancelled", moniker);
@@ -1040,10 +1089,14 @@ impl RealmServer for RealmService {
         }
         let state = Rc::clone(&self.state);
         let moniker = request.moniker;
+        let generation = state.borrow().instances[index].generation;
         self.pending = Some(Box::pin(async move {
             stop_tree(Rc::clone(&state), index).await;
-            state.borrow_mut().destroy(index);
-            println!("component_manager: destroyed {}", moniker);
+            // Another connection may have destroyed it meanwhile.
+            if state.borrow().live(index, generation) {
+                state.borrow_mut().destroy(index);
+                println!("component_manager: destroyed {}", moniker);
+            }
         }));
         Ok(RealmDestroyChildResponse {})
     }
@@ -1064,9 +1117,12 @@ fn stop_tree(state: Rc<RefCell<State>>, index: usize) -> Pin<Box<dyn Future<Outp
 /// Asks instance `index` to stop through its lifecycle channel, and kills
 /// its job if it has not exited by the deadline.
 async fn stop_one(state: &Rc<RefCell<State>>, index: usize) {
-    let (process, asked, moniker) = {
+    let (process, asked, moniker, generation) = {
         let mut guard = state.borrow_mut();
         let instance = &mut guard.instances[index];
+        if instance.destroyed {
+            return;
+        }
         instance.stopping = true;
         let Some(process) = instance.process.as_ref() else {
             return;
@@ -1082,6 +1138,7 @@ async fn stop_one(state: &Rc<RefCell<State>>, index: usize) {
             Process::from_handle(process),
             asked,
             instance.moniker.clone(),
+            instance.generation,
         )
     };
     if asked {
@@ -1098,6 +1155,9 @@ async fn stop_one(state: &Rc<RefCell<State>>, index: usize) {
             moniker,
             STOP_DEADLINE_NANOS / 1_000_000
         );
+    }
+    if !state.borrow().live(index, generation) {
+        return; // destroyed meanwhile, which killed it
     }
     let job = state.borrow().instances[index]
         .job
