@@ -169,17 +169,24 @@ pub fn _log(level: Level, module: &str, args: core::fmt::Arguments<'_>) {
     );
 }
 
-/// Reads the bytes typed on the console so far (at most `out.len()`).
-pub fn read_input(out: &mut [u8]) -> usize {
+/// Copies the bytes typed on the console so far (at most `out.len()`)
+/// without taking them: [`consume_input`] does, once they were delivered.
+pub fn peek_input(out: &mut [u8]) -> usize {
     let mut console = CONSOLE.lock();
     console.drain_uart();
     let count = console.input_len.min(out.len());
-    for slot in out[..count].iter_mut() {
-        *slot = console.input[console.input_start];
-        console.input_start = (console.input_start + 1) % INPUT;
-        console.input_len -= 1;
+    for (i, slot) in out[..count].iter_mut().enumerate() {
+        *slot = console.input[(console.input_start + i) % INPUT];
     }
     count
+}
+
+/// Takes the first `count` typed bytes (after [`peek_input`]).
+pub fn consume_input(count: usize) {
+    let mut console = CONSOLE.lock();
+    let count = count.min(console.input_len);
+    console.input_start = (console.input_start + count) % INPUT;
+    console.input_len -= count;
 }
 
 /// Keeps typed input from being lost while no program reads it (called

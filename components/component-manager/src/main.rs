@@ -6,9 +6,11 @@
 //! kernel command line, default `root`), builds the component tree, and:
 //!
 //! - starts each component in its own job (a child of its parent's job,
-//!   with the manifest's limits), from the ELF its manifest names, with two
-//!   start-up handles: its `/svc` directory (served here) and the server end
-//!   of its outgoing directory (kept here, to open what it exposes);
+//!   with the manifest's limits), from the ELF its manifest names, with its
+//!   start-up handles: its `/svc` directory (served here), the server end of
+//!   its outgoing directory (the client end is kept here, to open what it
+//!   exposes), its lifecycle channel, a log sink, and a namespace directory
+//!   per directory it uses;
 //! - starts eager children with their parent, lazy ones on the first
 //!   connection to something they expose;
 //! - routes: a `Directory.Open(name)` on a component's `/svc` is allowed
@@ -17,7 +19,10 @@
 //!   parent's own parent); the request is forwarded to the providing
 //!   component's outgoing directory. Anything unrouted is closed;
 //! - watches components: when one ends it is reported, and restarted (with
-//!   back-off) if its manifest says `on_terminate: restart`.
+//!   back-off) if its manifest says `on_terminate: restart`;
+//! - serves `zx.component.Realm` to the root (list, start, stop through
+//!   the lifecycle protocol, create and destroy children in collections)
+//!   and the bootfs as the directory `boot`.
 //!
 //! It exits once every eager component has ended and none is due to be
 //! restarted, which ends userboot's step and lets the machine power off.

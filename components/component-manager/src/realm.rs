@@ -10,7 +10,7 @@ use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
-use core::cell::{Cell, RefCell};
+use core::cell::RefCell;
 use zx::{processargs, AsHandleRef, Channel, Event, Job, Process, Rights, Signals, Status, Vmo};
 use zx_async::{on_signals, sleep, with_deadline, Executor, Spawner};
 use zx_component::bindings::zx_io::{
@@ -67,6 +67,11 @@ const MAX_RESTARTS: u32 = 5;
 const STOP_DEADLINE_NANOS: i64 = 1_000_000_000;
 /// Most children alive at once in one collection.
 const MAX_COLLECTION_CHILDREN: usize = 32;
+/// Most components one `Realm.List` reply holds (the IDL's bound).
+const MAX_LISTED: usize = 128;
+/// Longest moniker: `Realm` carries `string:256`, and the logger is opened
+/// as `zx.logger.LogSink/<moniker>` within a `string:256` path.
+const MAX_MONIKER: usize = 256 - LOG_SINK.len() - 1;
 
 struct Instance {
     /// Path from the root, e.g. `root/echo_server`, or
@@ -96,6 +101,10 @@ struct Instance {
     restarts: u32,
     /// Being stopped, or stopped, through `Realm`: not restarted.
     stopping: bool,
+    /// Ended, and waiting out its back-off before a restart.
+    restart_pending: bool,
+    /// Counted in `State::active_eager`.
+    counted: bool,
 }
 
 struct State {
@@ -106,7 +115,9 @@ struct State {
     root_job: Job,
     bootfs: zx_runtime::ReadOnlyMapping,
     /// Eager components running or about to be restarted.
-    active_eager: Rc<Cell<usize>>,
+    active_eager: usize,
+    /// Signalled (`USER_0`) when `active_eager` drops to 0.
+    idle: Rc<Event>,
 }
 
 /// The component manager's view of the system.
@@ -126,17 +137,18 @@ impl Realm {
         let size = vmo.size().map_err(|s| format!("bootfs size: {s}"))?;
         let bootfs =
             zx_runtime::ReadOnlyMapping::new(&vmo, size).map_err(|s| format!("map bootfs: {s}"))?;
+        let idle = Rc::new(Event::create().map_err(|s| format!("event: {s}"))?);
         let state = State {
             instances: Vec::new(),
             free: Vec::new(),
             root_job: Job::from_handle(job),
             bootfs,
-            active_eager: Rc::new(Cell::new(0)),
+            active_eager: 0,
+            idle: Rc::clone(&idle),
         };
-        let idle = Event::create().map_err(|s| format!("event: {s}"))?;
         Ok(Realm {
             state: Rc::new(RefCell::new(state)),
-            idle: Rc::new(idle),
+            idle,
         })
     }
 
@@ -165,7 +177,7 @@ impl Realm {
                 return;
             }
             // Done once no eager component runs.
-            if state.borrow().active_eager.get() > 0 {
+            if state.borrow().active_eager > 0 {
                 let _ = on_signals(&*idle, Signals::USER_0).await;
             }
         });
@@ -209,6 +221,11 @@ impl State {
             (Some(p), None) => format!("{}/{}", self.instances[p].moniker, name),
             (None, _) => name.to_string(),
         };
+        if moniker.len() > MAX_MONIKER {
+            return Err(format!(
+                "moniker {moniker} is longer than {MAX_MONIKER} bytes"
+            ));
+        }
         let children: Vec<_> = decl.children.clone().unwrap_or_default();
         let index = self.alloc(Instance {
             moniker,
@@ -227,6 +244,8 @@ impl State {
             lifecycle: None,
             restarts: 0,
             stopping: false,
+            restart_pending: false,
+            counted: false,
         });
         for child in children {
             let added = self.add(
@@ -266,6 +285,29 @@ impl State {
         }
     }
 
+    /// Counts eager instance `index` as active (once).
+    fn count(&mut self, index: usize) {
+        let instance = &mut self.instances[index];
+        if instance.startup == StartupMode::Eager
+            && instance.collection.is_none()
+            && !instance.counted
+        {
+            instance.counted = true;
+            self.active_eager += 1;
+        }
+    }
+
+    /// Stops counting instance `index`; once no eager instance is active,
+    /// the manager's work is done.
+    fn uncount(&mut self, index: usize) {
+        if core::mem::take(&mut self.instances[index].counted) {
+            self.active_eager -= 1;
+            if self.active_eager == 0 {
+                let _ = self.idle.signal(Signals::empty(), Signals::USER_0);
+            }
+        }
+    }
+
     /// Whether slot `index` still holds the instance of `generation`.
     fn live(&self, index: usize, generation: u32) -> bool {
         let instance = &self.instances[index];
@@ -289,13 +331,28 @@ impl State {
             .position(|i| !i.destroyed && i.moniker == moniker)
     }
 
-    /// Whether `index` or anything under it runs.
+    /// Whether `index` or anything under it runs (or is about to be
+    /// restarted).
     fn subtree_runs(&self, index: usize) -> bool {
         self.instances[index].process.is_some()
+            || self.instances[index].restart_pending
             || self.instances[index]
                 .children
                 .iter()
                 .any(|&c| self.subtree_runs(c))
+    }
+
+    /// Whether a strict ancestor of `index` was stopped through `Realm`
+    /// (and not started since).
+    fn ancestor_stopping(&self, index: usize) -> bool {
+        let mut at = self.instances[index].parent;
+        while let Some(parent) = at {
+            if self.instances[parent].stopping {
+                return true;
+            }
+            at = self.instances[parent].parent;
+        }
+        false
     }
 
     /// How deep `index` is in the tree (the root is 0).
@@ -390,6 +447,7 @@ impl State {
             pending.extend(core::mem::take(&mut instance.children));
             // Its manifest is not needed any more.
             instance.decl = ComponentDecl::default();
+            self.uncount(at);
             self.free.push(at);
         }
     }
@@ -500,6 +558,18 @@ fn start(
             return Ok(());
         }
         s.instances[index].stopping = false;
+        if s.instances[index].decl.program.is_none() && s.instances[index].job.is_some() {
+            // A grouping component whose job exists: (re)start its children.
+            let eager: Vec<usize> = s.instances[index]
+                .children
+                .iter()
+                .copied()
+                .filter(|&c| s.instances[c].startup == StartupMode::Eager)
+                .collect();
+            drop(guard);
+            start_children(state, spawner, idle, &eager);
+            return Ok(());
+        }
         let parent_job = match s.instances[index].parent {
             Some(parent) => s.instances[parent]
                 .job
@@ -533,9 +603,7 @@ fn start(
             // A component without a program only groups its children.
             s.instances[index].job = Some(job);
             drop(guard);
-            for child in eager {
-                start(state, spawner, idle, child)?;
-            }
+            start_children(state, spawner, idle, &eager);
             return Ok(());
         };
         let elf = s.bootfs_file(&program.binary)?;
@@ -586,11 +654,14 @@ fn start(
             "component_manager: started {} ({})",
             moniker, program.binary
         );
-        let watch = launched
-            .process
-            .handle()
-            .duplicate(Rights::SAME_RIGHTS)
-            .map_err(|s| format!("{s}"))?;
+        let watch = match launched.process.handle().duplicate(Rights::SAME_RIGHTS) {
+            Ok(watch) => watch,
+            Err(status) => {
+                // Nothing would watch it: do not leave it running.
+                let _ = zx::task_kill(&job);
+                return Err(format!("duplicate process: {status}"));
+            }
+        };
         let instance = &mut s.instances[index];
         instance.job = Some(job);
         instance.process = Some(launched.process);
@@ -598,12 +669,8 @@ fn start(
         instance.lifecycle = Some(LifecycleClient::new(ChannelTransport::new(
             lifecycle_client,
         )));
-        if instance.startup == StartupMode::Eager
-            && instance.restarts == 0
-            && instance.collection.is_none()
-        {
-            s.active_eager.set(s.active_eager.get() + 1);
-        }
+        s.count(index);
+        let instance = &s.instances[index];
         (
             svc_server,
             Process::from_handle(watch),
@@ -632,10 +699,24 @@ fn start(
         process,
     ));
     spawner.spawn(report_crashes(moniker, exceptions));
-    for child in eager_children {
-        start(state, spawner, idle, child)?;
-    }
+    start_children(state, spawner, idle, &eager_children);
     Ok(())
+}
+
+/// Starts each of `children`; one that cannot start is reported and the
+/// others start regardless (their parent runs either way).
+fn start_children(
+    state: &Rc<RefCell<State>>,
+    spawner: &Spawner,
+    idle: &Rc<Event>,
+    children: &[usize],
+) {
+    for &child in children {
+        if let Err(why) = start(state, spawner, idle, child) {
+            let moniker = state.borrow().instances[child].moniker.clone();
+            println!("component_manager: cannot start {}: {}", moniker, why);
+        }
+    }
 }
 
 /// Serves instance `index`'s `/svc`: routes each `Open` to its provider.
@@ -825,6 +906,10 @@ fn open_route(
             return; // `object` closes: the client sees PEER_CLOSED
         }
     };
+    if state.borrow().ancestor_stopping(provider) {
+        // Its parent is being stopped (or was): do not bring it back.
+        return;
+    }
     if let Err(why) = start(state, spawner, idle, provider) {
         println!(
             "component_manager: cannot start the provider of {}: {}",
@@ -902,7 +987,7 @@ async fn watch(
     if !state.borrow().live(index, generation) {
         return; // destroyed meanwhile: nothing to report or restart
     }
-    let (moniker, restart, eager, attempt) = {
+    let (moniker, restart, attempt) = {
         let mut guard = state.borrow_mut();
         let instance = &mut guard.instances[index];
         instance.process = None;
@@ -913,17 +998,12 @@ async fn watch(
         }
         let restart = instance.on_terminate == OnTerminate::Restart
             && instance.restarts < MAX_RESTARTS
-            && !instance.stopping
-            && !instance.destroyed;
+            && !instance.stopping;
         if restart {
             instance.restarts += 1;
+            instance.restart_pending = true;
         }
-        (
-            instance.moniker.clone(),
-            restart,
-            instance.startup == StartupMode::Eager,
-            instance.restarts,
-        )
+        (instance.moniker.clone(), restart, instance.restarts)
     };
     println!("component_manager: {} exited with {}", moniker, code);
     if restart {
@@ -936,8 +1016,12 @@ async fn watch(
         );
         let _ = sleep(zx::deadline_after(delay)).await;
         let cancelled = {
-            let guard = state.borrow();
-            !guard.live(index, generation) || guard.instances[index].stopping
+            let mut guard = state.borrow_mut();
+            if !guard.live(index, generation) {
+                return; // destroyed meanwhile (which uncounted it)
+            }
+            guard.instances[index].restart_pending = false;
+            guard.instances[index].stopping
         };
         if cancelled {
             println!("component_manager: restart of {} cancelled", moniker);
@@ -947,14 +1031,7 @@ async fn watch(
             return;
         }
     }
-    if eager {
-        let guard = state.borrow();
-        let active = guard.active_eager.get().saturating_sub(1);
-        guard.active_eager.set(active);
-        if active == 0 {
-            let _ = idle.signal(Signals::empty(), Signals::USER_0);
-        }
-    }
+    state.borrow_mut().uncount(index);
 }
 
 /// Serves `zx.component/Realm` on one connection.
@@ -995,7 +1072,12 @@ async fn serve_realm(
                 }
             }
             Ok(None) => {}
-            Err(error) => println!("component_manager: bad Realm request: {:?}", error),
+            Err(error) => {
+                // A request that does not decode, or a reply that does not
+                // encode: the client would wait forever, so hang up.
+                println!("component_manager: bad Realm request: {:?}", error);
+                return;
+            }
         }
     }
 }
@@ -1021,6 +1103,8 @@ impl RealmServer for RealmService {
             .instances
             .iter()
             .filter(|instance| !instance.destroyed)
+            // The reply holds at most 128 (`vector<ComponentInfo>:128`).
+            .take(MAX_LISTED)
             .map(|instance| ComponentInfo {
                 moniker: instance.moniker.clone(),
                 state: match (&instance.process, instance.stopping) {
@@ -1103,14 +1187,29 @@ impl RealmServer for RealmService {
 }
 
 /// Stops instance `index` and everything under it: children first (the
-/// latest declared first), then the instance itself.
+/// latest declared first), then the instance itself. Each instance is
+/// followed by its generation: one destroyed (and its slot reused) while
+/// this waits is left alone.
 fn stop_tree(state: Rc<RefCell<State>>, index: usize) -> Pin<Box<dyn Future<Output = ()>>> {
     Box::pin(async move {
-        let children = state.borrow().instances[index].children.clone();
-        for &child in children.iter().rev() {
-            stop_tree(Rc::clone(&state), child).await;
+        let (generation, children) = {
+            let guard = state.borrow();
+            let instance = &guard.instances[index];
+            let children: Vec<(usize, u32)> = instance
+                .children
+                .iter()
+                .map(|&c| (c, guard.instances[c].generation))
+                .collect();
+            (instance.generation, children)
+        };
+        for &(child, child_generation) in children.iter().rev() {
+            if state.borrow().live(child, child_generation) {
+                stop_tree(Rc::clone(&state), child).await;
+            }
         }
-        stop_one(&state, index).await;
+        if state.borrow().live(index, generation) {
+            stop_one(&state, index).await;
+        }
     })
 }
 
@@ -1123,6 +1222,7 @@ async fn stop_one(state: &Rc<RefCell<State>>, index: usize) {
         if instance.destroyed {
             return;
         }
+        // Also cancels a restart waiting out its back-off.
         instance.stopping = true;
         let Some(process) = instance.process.as_ref() else {
             return;

@@ -108,36 +108,47 @@ impl LogReaderServer for Reader {
     }
 }
 
-/// The `logs` directory: one file, `all`, rendered from the records when
-/// read.
+/// The records as text, a line each.
+fn render(log: &Log) -> String {
+    let mut text = String::new();
+    for (_, record) in &log.records {
+        let _ = writeln!(
+            text,
+            "[{:6}.{:06}] {}: {}",
+            record.time / 1_000_000_000,
+            (record.time % 1_000_000_000) / 1000,
+            record.component,
+            record.message
+        );
+    }
+    text
+}
+
+/// The checked path below the `logs` directory that `path` names (`""`
+/// for `logs` itself), if it names one.
+fn below_logs(path: &str) -> Option<String> {
+    match path.strip_prefix("logs")? {
+        "" => Some(String::new()),
+        rest => zx_component::fs::join("", rest.strip_prefix('/')?),
+    }
+}
+
+/// The `logs` directory: one file, `all`, the records as text. Each
+/// connection to the file reads the records as they were when it was
+/// opened (a snapshot), so rotation never tears a line.
 struct LogsTree {
     log: Rc<RefCell<Log>>,
 }
 
 impl LogsTree {
     const FILE: &'static str = "all";
-
-    fn text(&self) -> String {
-        let mut text = String::new();
-        for (_, record) in &self.log.borrow().records {
-            let _ = writeln!(
-                text,
-                "[{:6}.{:06}] {}: {}",
-                record.time / 1_000_000_000,
-                (record.time % 1_000_000_000) / 1000,
-                record.component,
-                record.message
-            );
-        }
-        text
-    }
 }
 
 impl Tree for LogsTree {
     fn lookup(&self, path: &str) -> Option<Node> {
         match path {
             "" => Some(Node::Directory),
-            Self::FILE => Some(Node::File(self.text().len() as u64)),
+            Self::FILE => Some(Node::File(render(&self.log.borrow()).len() as u64)),
             _ => None,
         }
     }
@@ -149,20 +160,16 @@ impl Tree for LogsTree {
         alloc::vec![DirEntry {
             name: Self::FILE.into(),
             kind: EntryKind::File,
-            size: self.text().len() as u64,
+            size: render(&self.log.borrow()).len() as u64,
         }]
     }
 
-    fn read(&self, path: &str, offset: u64, count: usize) -> Option<alloc::vec::Vec<u8>> {
-        if path != Self::FILE {
-            return None;
-        }
-        let text = self.text();
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(text.len());
-        let end = start.saturating_add(count).min(text.len());
-        Some(text.as_bytes()[start..end].to_vec())
+    fn read(&self, _path: &str, _offset: u64, _count: usize) -> Option<alloc::vec::Vec<u8>> {
+        None // every read is from a snapshot
+    }
+
+    fn snapshot(&self, path: &str) -> Option<alloc::vec::Vec<u8>> {
+        (path == Self::FILE).then(|| render(&self.log.borrow()).into_bytes())
     }
 }
 
@@ -206,51 +213,30 @@ fn main() -> i64 {
     let spawner = executor.spawner();
     let log = Rc::new(RefCell::new(Log::default()));
     let accept = async move {
-        loop {
-            match outgoing.try_next() {
-                Ok((path, channel)) => {
-                    if let Some(component) = path.strip_prefix("zx.logger.LogSink/") {
-                        let mut sink = Sink {
-                            log: Rc::clone(&log),
-                            component: component.into(),
-                        };
-                        spawner.spawn(serve(channel, move |message| {
-                            dispatch_log_sink(&mut sink, message).ok().flatten()
-                        }));
-                    } else if let Some(rest) = path.strip_prefix("logs") {
-                        // The `logs` directory, or a path below it.
-                        let Some(below) = (match rest {
-                            "" => Some(String::new()),
-                            _ => rest.strip_prefix('/').map(String::from),
-                        }) else {
-                            println!("logger: no service named {}", path);
-                            continue;
-                        };
-                        let tree: Rc<dyn Tree> = Rc::new(LogsTree {
-                            log: Rc::clone(&log),
-                        });
-                        zx_component::fs::serve(tree, below, channel, &spawner);
-                    } else if path == "zx.logger.LogReader" {
-                        let mut reader = Reader {
-                            log: Rc::clone(&log),
-                        };
-                        spawner.spawn(serve(channel, move |message| {
-                            dispatch_log_reader(&mut reader, message).ok().flatten()
-                        }));
-                    } else {
-                        println!("logger: no service named {}", path);
-                    }
-                }
-                Err(Status::SHOULD_WAIT) => {
-                    let readable = Signals::CHANNEL_READABLE | Signals::PEER_CLOSED;
-                    if zx_async::on_signals(outgoing.channel(), readable)
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                Err(_) => return,
+        while let Some((path, channel)) = outgoing.next().await {
+            if let Some(component) = path.strip_prefix("zx.logger.LogSink/") {
+                let mut sink = Sink {
+                    log: Rc::clone(&log),
+                    component: component.into(),
+                };
+                spawner.spawn(serve(channel, move |message| {
+                    dispatch_log_sink(&mut sink, message).ok().flatten()
+                }));
+            } else if let Some(below) = below_logs(&path) {
+                // The `logs` directory, or a path below it.
+                let tree: Rc<dyn Tree> = Rc::new(LogsTree {
+                    log: Rc::clone(&log),
+                });
+                zx_component::fs::serve(tree, below, channel, &spawner);
+            } else if path == "zx.logger.LogReader" {
+                let mut reader = Reader {
+                    log: Rc::clone(&log),
+                };
+                spawner.spawn(serve(channel, move |message| {
+                    dispatch_log_reader(&mut reader, message).ok().flatten()
+                }));
+            } else {
+                println!("logger: no service named {}", path);
             }
         }
     };

@@ -42,6 +42,13 @@ pub trait Tree {
     fn list(&self, path: &str) -> Vec<DirEntry>;
     /// Up to `count` bytes of file `path` from `offset`.
     fn read(&self, path: &str, offset: u64, count: usize) -> Option<Vec<u8>>;
+    /// The whole contents of file `path` as of now, for a file whose
+    /// contents change: a connection opened to it then reads that copy,
+    /// never a mix of two versions. `None` (the default): reads go to
+    /// [`Tree::read`].
+    fn snapshot(&self, _path: &str) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// Most entries one `ReadDir` returns (`vector<DirEntry>:256`).
@@ -74,7 +81,10 @@ pub fn serve(tree: Rc<dyn Tree>, path: String, channel: Channel, spawner: &Spawn
         Some(Node::Directory) => {
             spawner.spawn(serve_directory(tree, path, channel, spawner.clone()))
         }
-        Some(Node::File(_)) => spawner.spawn(serve_file(tree, path, channel)),
+        Some(Node::File(_)) => {
+            let snapshot = tree.snapshot(&path);
+            spawner.spawn(serve_file(tree, path, snapshot, channel))
+        }
         None => {} // `channel` closes: the client sees PEER_CLOSED
     }
 }
@@ -129,29 +139,45 @@ async fn serve_directory(tree: Rc<dyn Tree>, path: String, channel: Channel, spa
 struct FileConnection {
     tree: Rc<dyn Tree>,
     path: String,
+    snapshot: Option<Vec<u8>>,
 }
 
 impl FileServer for FileConnection {
     fn read(&mut self, request: FileReadRequest) -> Result<FileReadResponse, i32> {
         let count = request.count.min(MAX_READ) as usize;
-        self.tree
-            .read(&self.path, request.offset, count)
-            .map(|data| FileReadResponse { data })
-            .ok_or(Status::NOT_FOUND.0)
+        let Some(snapshot) = &self.snapshot else {
+            return self
+                .tree
+                .read(&self.path, request.offset, count)
+                .map(|data| FileReadResponse { data })
+                .ok_or(Status::NOT_FOUND.0);
+        };
+        let start = usize::try_from(request.offset)
+            .unwrap_or(usize::MAX)
+            .min(snapshot.len());
+        let end = start.saturating_add(count).min(snapshot.len());
+        Ok(FileReadResponse {
+            data: snapshot[start..end].to_vec(),
+        })
     }
 
     fn get_size(&mut self) -> FileGetSizeResponse {
-        let size = match self.tree.lookup(&self.path) {
-            Some(Node::File(size)) => size,
+        let size = match (&self.snapshot, self.tree.lookup(&self.path)) {
+            (Some(snapshot), _) => snapshot.len() as u64,
+            (None, Some(Node::File(size))) => size,
             _ => 0,
         };
         FileGetSizeResponse { size }
     }
 }
 
-async fn serve_file(tree: Rc<dyn Tree>, path: String, channel: Channel) {
+async fn serve_file(tree: Rc<dyn Tree>, path: String, snapshot: Option<Vec<u8>>, channel: Channel) {
     let transport = ChannelTransport::new(channel);
-    let mut connection = FileConnection { tree, path };
+    let mut connection = FileConnection {
+        tree,
+        path,
+        snapshot,
+    };
     while let Some(mut message) = next_message(&transport).await {
         match dispatch_file(&mut connection, &mut message) {
             Ok(Some(reply)) => {

@@ -150,6 +150,25 @@ impl Outgoing {
         self.transport.channel()
     }
 
+    /// The next request: the capability's name (and the path below it,
+    /// for a directory: `logs/all`) and the channel to serve it on. Waits
+    /// for one; `None` once the component manager is gone. A request that
+    /// cannot be read (malformed, or this process's handle table is full)
+    /// is skipped.
+    pub async fn next(&self) -> Option<(String, Channel)> {
+        loop {
+            match self.try_next() {
+                Ok(request) => return Some(request),
+                Err(Status::SHOULD_WAIT) => {
+                    let readable = zx::Signals::CHANNEL_READABLE | zx::Signals::PEER_CLOSED;
+                    zx_async::on_signals(self.channel(), readable).await.ok()?;
+                }
+                Err(Status::PEER_CLOSED) => return None,
+                Err(_) => continue,
+            }
+        }
+    }
+
     /// The next request already queued, if any: the protocol's name and
     /// the channel to serve it on. `SHOULD_WAIT` when none is queued,
     /// `PEER_CLOSED` when the component manager is gone.

@@ -42,12 +42,14 @@ pub fn debug_read(buffer: u64, len: u64, actual: u64) -> SysResult {
     let destination = UserSlice::new(buffer, len)?;
     let actual = crate::mem::user_ptr::UserOut::<u64>::required(actual)?;
     let mut bytes = [0u8; DEBUG_WRITE_MAX];
-    let count = crate::log::read_input(&mut bytes[..len]);
+    let count = crate::log::peek_input(&mut bytes[..len]);
     if count == 0 {
         return Err(Status::SHOULD_WAIT);
     }
+    // Taken only once delivered: a bad buffer loses no typed input.
     destination.write(&bytes[..count])?;
     actual.write(&(count as u64))?;
+    crate::log::consume_input(count);
     ok()
 }
 

@@ -91,23 +91,14 @@ fn main() -> i64 {
         let counter = Rc::clone(&calls);
         let lifecycle = zx_component::Lifecycle::take();
         let accept = async move {
-            loop {
-                match outgoing.try_next() {
-                    Ok((name, channel)) if Some(name.as_str()) == EchoMarker::DISCOVERABLE_NAME => {
-                        zx_component::log("echo-server: a client connected");
-                        spawner.spawn(serve(channel, Rc::clone(&counter)));
-                    }
-                    Ok((name, _)) => println!("echo-server: no service named {}", name),
-                    Err(Status::SHOULD_WAIT) => {
-                        let readable = Signals::CHANNEL_READABLE | Signals::PEER_CLOSED;
-                        if zx_async::on_signals(outgoing.channel(), readable)
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Err(_) => return, // the component manager is gone
+            // Each request names a capability of our manifest; `None` once
+            // the component manager is gone.
+            while let Some((name, channel)) = outgoing.next().await {
+                if Some(name.as_str()) == EchoMarker::DISCOVERABLE_NAME {
+                    zx_component::log("echo-server: a client connected");
+                    spawner.spawn(serve(channel, Rc::clone(&counter)));
+                } else {
+                    println!("echo-server: no service named {}", name);
                 }
             }
         };
