@@ -181,6 +181,10 @@ pub const TESTS: &[SystemTest] = &[
                 "misbehave: thread limit: 3 more threads, then NO_RESOURCES",
             )?;
             expect_line(run, "component_manager: root/thread_hog exited with 3")?;
+            // ...every malformed request of the hostile component is
+            // refused, and the manager keeps serving...
+            expect_line(run, "misbehave: hostile: 15 of 15 checks passed")?;
+            expect_line(run, "component_manager: root/hostile exited with 0")?;
             // ...and the others keep serving.
             expect_line(run, "echo-client: 1000 calls answered")?;
             expect_line(run, "component_manager: every eager component has ended")?;

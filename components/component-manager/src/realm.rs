@@ -899,9 +899,13 @@ fn open_route(
         }
         Err(why) => {
             let moniker = state.borrow().instances[user].moniker.clone();
+            // The name comes from the component: escaped, so it cannot
+            // put control characters on the console.
             println!(
                 "component_manager: {} cannot reach {}: {}",
-                moniker, path, why
+                moniker,
+                path.escape_debug(),
+                why
             );
             return; // `object` closes: the client sees PEER_CLOSED
         }

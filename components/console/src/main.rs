@@ -272,7 +272,19 @@ fn print_file(path: &str) {
     let data = zx_component::namespace::open(path)
         .and_then(|file| zx_component::fs::read_file(file, 64 * 1024));
     match data {
-        Ok(data) => print!("{}", String::from_utf8_lossy(&data)),
+        Ok(data) => {
+            // Control characters (but lines and tabs) are shown escaped:
+            // a file cannot steer the terminal.
+            let text: String = String::from_utf8_lossy(&data)
+                .chars()
+                .map(|c| match c {
+                    '\n' | '\t' => String::from(c),
+                    c if c.is_control() => c.escape_unicode().collect(),
+                    c => String::from(c),
+                })
+                .collect();
+            print!("{}", text);
+        }
         Err(status) => println!("cannot read {}: {}", path, status),
     }
 }

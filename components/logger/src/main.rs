@@ -66,7 +66,7 @@ impl LogSinkServer for Sink {
             time / 1_000_000_000,
             (time % 1_000_000_000) / 1000,
             self.component,
-            request.message
+            Printable(&request.message)
         );
         let mut log = self.log.borrow_mut();
         log.next += 1;
@@ -170,6 +170,23 @@ impl Tree for LogsTree {
 
     fn snapshot(&self, path: &str) -> Option<alloc::vec::Vec<u8>> {
         (path == Self::FILE).then(|| render(&self.log.borrow()).into_bytes())
+    }
+}
+
+/// A line from a component, shown with its control characters escaped
+/// (`\u{1b}`), so that no writer can steer the serial console.
+struct Printable<'a>(&'a str);
+
+impl core::fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_unicode())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
     }
 }
 

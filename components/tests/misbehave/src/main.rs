@@ -6,11 +6,15 @@
 //!   ends; the others keep running);
 //! - `threads`: creates threads until its job's thread limit refuses one;
 //! - `ignore-stop`: sleeps forever and never reads its lifecycle channel
-//!   (the component manager must kill it after its stop deadline).
+//!   (the component manager must kill it after its stop deadline);
+//! - `hostile`: sends the component manager malformed requests (see
+//!   `hostile.rs`); exits with the number that were not refused.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
+
+mod hostile;
 
 use zx_runtime::println;
 
@@ -61,6 +65,7 @@ fn main() -> i64 {
             println!("misbehave: created 64 threads: no limit stopped me");
             0
         }
+        Some("hostile") => hostile::run(),
         Some("ignore-stop") => {
             println!("misbehave: ignoring my lifecycle channel");
             loop {
@@ -68,7 +73,7 @@ fn main() -> i64 {
             }
         }
         _ => {
-            println!("misbehave: say crash, hog, threads or ignore-stop");
+            println!("misbehave: say crash, hog, threads, ignore-stop or hostile");
             2
         }
     }
