@@ -27,6 +27,8 @@ use zx_abi::{Time, TIME_INFINITE};
 
 /// Number of priority levels.
 pub const PRIORITY_LEVELS: usize = 32;
+// The ready mask has a bit per level.
+const _: () = assert!(PRIORITY_LEVELS <= 32);
 /// Timer ticks a thread runs before others of its priority get a turn.
 pub const SLICE_TICKS: u32 = 1;
 
@@ -41,6 +43,8 @@ enum DeadlineTarget {
 struct Scheduler {
     current: Option<Arc<Thread>>,
     queues: [VecDeque<Arc<Thread>>; PRIORITY_LEVELS],
+    /// Bit `level` is set while `queues[level]` is not empty.
+    ready: u32,
     deadlines: BTreeMap<(Time, u64), DeadlineTarget>,
     slice_left: u32,
     next_token: u64,
@@ -49,6 +53,7 @@ struct Scheduler {
 static SCHED: Mutex<Scheduler> = Mutex::new(Scheduler {
     current: None,
     queues: [const { VecDeque::new() }; PRIORITY_LEVELS],
+    ready: 0,
     deadlines: BTreeMap::new(),
     slice_left: SLICE_TICKS,
     next_token: 1,
@@ -58,12 +63,24 @@ impl Scheduler {
     fn enqueue(&mut self, thread: Arc<Thread>, priority: u8) {
         let level = (priority as usize).min(PRIORITY_LEVELS - 1);
         self.queues[level].push_back(thread);
+        self.ready |= 1 << level;
     }
 
+    /// The highest level with a runnable thread.
     fn highest_runnable(&self) -> Option<usize> {
-        (0..PRIORITY_LEVELS)
-            .rev()
-            .find(|&level| !self.queues[level].is_empty())
+        31u32
+            .checked_sub(self.ready.leading_zeros())
+            .map(|level| level as usize)
+    }
+
+    /// Takes the first thread of the highest non-empty level.
+    fn dequeue(&mut self) -> Option<Arc<Thread>> {
+        let level = self.highest_runnable()?;
+        let thread = self.queues[level].pop_front();
+        if self.queues[level].is_empty() {
+            self.ready &= !(1 << level);
+        }
+        thread
     }
 }
 
@@ -196,13 +213,7 @@ pub fn abandon_current(frame: &mut TrapFrame) {
 /// Loads the next runnable thread (or the idle frame) into `frame`.
 pub fn schedule(frame: &mut TrapFrame) {
     loop {
-        let next = {
-            let mut sched = SCHED.lock();
-            match sched.highest_runnable() {
-                Some(level) => sched.queues[level].pop_front(),
-                None => None,
-            }
-        };
+        let next = SCHED.lock().dequeue();
         let Some(thread) = next else {
             let old = SCHED.lock().current.take();
             drop(old); // outside the lock, as in `abandon_current`

@@ -17,7 +17,7 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::sync::Weak;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use spin::Mutex;
 use zx_abi::{ObjectType, Signals, Status};
 
@@ -33,18 +33,34 @@ static QUEUED_BYTES_BUDGET: AtomicU64 = AtomicU64::new(0);
 
 /// Messages whose endpoint closed, waiting to be dropped.
 static GRAVEYARD: Mutex<Vec<Message>> = Mutex::new(Vec::new());
+/// Whether the graveyard may hold messages (set under its lock when one is
+/// added, cleared under it when it is found empty), so that the common
+/// kernel exit takes no lock.
+static GRAVEYARD_USED: AtomicBool = AtomicBool::new(false);
 
 fn defer_drop(messages: VecDeque<Message>) {
     if !messages.is_empty() {
-        GRAVEYARD.lock().extend(messages);
+        let mut graveyard = GRAVEYARD.lock();
+        graveyard.extend(messages);
+        GRAVEYARD_USED.store(true, Ordering::Release);
     }
 }
 
 /// Drops the messages of closed endpoints, one at a time (dropping one may
 /// close more endpoints and add to the list). Called on every kernel exit.
 pub fn drain_graveyard() {
+    if !GRAVEYARD_USED.load(Ordering::Acquire) {
+        return;
+    }
     loop {
-        let next = GRAVEYARD.lock().pop();
+        let next = {
+            let mut graveyard = GRAVEYARD.lock();
+            let next = graveyard.pop();
+            if next.is_none() {
+                GRAVEYARD_USED.store(false, Ordering::Release);
+            }
+            next
+        };
         match next {
             Some(message) => drop(message),
             None => return,

@@ -27,6 +27,9 @@ pub fn create(options: u64, out0: u64, out1: u64) -> SysResult {
 }
 
 fn read_handle_values(address: u64, count: usize) -> Result<Vec<HandleValue>, Status> {
+    if count == 0 {
+        return Ok(Vec::new()); // most messages carry none
+    }
     let bytes = UserSlice::new(address, count * 4)?.read_to_vec()?;
     Ok(bytes
         .chunks_exact(4)
@@ -141,8 +144,10 @@ pub fn read(
     };
     // Copy the bytes and check the handle buffer first: if either faults,
     // the message goes back to the front of the queue and nothing is lost.
-    let probe = [0u8; 4 * CHANNEL_MAX_MSG_HANDLES];
-    let probed = handle_buffer.write(&probe[..4 * message.handles.len()]);
+    let probed = match message.handles.len() {
+        0 => Ok(()),
+        count => handle_buffer.write(&[0u8; 4 * CHANNEL_MAX_MSG_HANDLES][..4 * count]),
+    };
     if let Err(status) = probed.and_then(|()| byte_buffer.write(message.bytes())) {
         channel.unread(message);
         return Err(status);
@@ -161,6 +166,9 @@ pub fn read(
 /// none may be the channel's other end (an endpoint queued on its own peer
 /// would keep itself and its queue alive forever).
 fn check_carried(channel: &Channel, handles: &[Handle]) -> Result<(), Status> {
+    if handles.is_empty() {
+        return Ok(());
+    }
     let peer = channel.peer().map(|peer| peer.base().koid());
     for handle in handles {
         if Some(handle.object().base().koid()) == peer {
@@ -185,6 +193,11 @@ fn install(
     let (byte_count, handle_count) = (message.bytes().len() as u32, message.handles.len() as u32);
     let handles = core::mem::take(&mut message.handles);
     drop(message);
+    if handles.is_empty() {
+        actual_bytes.write(&byte_count)?;
+        actual_handles.write(&0)?;
+        return Ok(());
+    }
     let mut values = Vec::with_capacity(handles.len());
     for handle in handles {
         match process.add_handle(handle) {
