@@ -220,14 +220,15 @@ pub fn schedule(frame: &mut TrapFrame) {
             *frame = crate::arch::x86_64::idle::idle_frame();
             return;
         };
-        let (wait, wake) = {
+        let (wait, wake, saved) = {
             let mut inner = thread.inner.lock();
             if inner.state != ThreadState::Runnable {
                 continue; // died while queued
             }
             inner.state = ThreadState::Running;
-            frame.clone_from(&inner.frame);
-            (inner.wait.take(), inner.wake.take())
+            // The exit path returns straight from the saved frame.
+            let saved: *mut TrapFrame = &mut *inner.frame;
+            (inner.wait.take(), inner.wake.take(), saved)
         };
         thread.process.activate();
         let old = {
@@ -236,10 +237,15 @@ pub fn schedule(frame: &mut TrapFrame) {
             sched.current.replace(Arc::clone(&thread))
         };
         drop(old);
+        crate::arch::x86_64::percpu::set_resume_frame(saved);
         if let Some(wait) = wait {
             cancel_deadline(wait.deadline, wait.token);
             let reason = wake.unwrap_or(WakeReason::TimedOut);
-            crate::syscalls::complete_wait(wait, reason, frame);
+            // SAFETY: `saved` is the boxed frame of `thread`, which is now
+            // current (the scheduler holds it) and so is neither freed nor
+            // written by anyone else until it stops running; no other
+            // reference to it exists while this one lives.
+            crate::syscalls::complete_wait(wait, reason, unsafe { &mut *saved });
         }
         return;
     }
@@ -249,6 +255,10 @@ pub fn schedule(frame: &mut TrapFrame) {
 pub fn enter() -> ! {
     let mut frame = crate::arch::x86_64::idle::idle_frame();
     schedule(&mut frame);
+    if let Some(saved) = crate::arch::x86_64::percpu::take_resume_frame() {
+        // SAFETY: the current thread's saved frame (see `schedule`).
+        frame = unsafe { (*saved).clone() };
+    }
     crate::arch::x86_64::trap::enter_first_frame(frame)
 }
 

@@ -31,6 +31,9 @@ pub struct PerCpu {
     user_rsp_scratch: u64,
     /// This CPU's number (0 is the boot CPU).
     pub cpu_number: u32,
+    /// The saved frame the exit path returns into instead of the one on
+    /// the stack (0: none); see [`set_resume_frame`].
+    resume_frame: u64,
 }
 
 static mut CPU0: PerCpu = PerCpu {
@@ -38,6 +41,7 @@ static mut CPU0: PerCpu = PerCpu {
     kernel_stack_top: 0,
     user_rsp_scratch: 0,
     cpu_number: 0,
+    resume_frame: 0,
 };
 
 /// Sets up the boot CPU's block and points `gs` at it.
@@ -63,4 +67,21 @@ pub fn cpu0_stack_top() -> u64 {
 pub fn kernel_stack_top() -> u64 {
     // SAFETY: written once by init_boot_cpu before any call; read-only after.
     unsafe { (*core::ptr::addr_of!(CPU0)).kernel_stack_top }
+}
+
+/// Makes the current kernel exit return into `frame` (a thread's saved
+/// frame) rather than the frame on the stack, so that switching to a thread
+/// needs no copy of its registers. The caller keeps `frame` alive and
+/// untouched until the exit path has left it (a running thread's saved
+/// frame is only written when the thread stops running).
+pub fn set_resume_frame(frame: *mut super::trap::TrapFrame) {
+    // SAFETY: only this CPU touches its block, with interrupts off.
+    unsafe { (*core::ptr::addr_of_mut!(CPU0)).resume_frame = frame as u64 }
+}
+
+/// Takes the frame set by [`set_resume_frame`] for this exit, if any.
+pub fn take_resume_frame() -> Option<*mut super::trap::TrapFrame> {
+    // SAFETY: only this CPU touches its block, with interrupts off.
+    let value = unsafe { core::mem::take(&mut (*core::ptr::addr_of_mut!(CPU0)).resume_frame) };
+    (value != 0).then_some(value as *mut super::trap::TrapFrame)
 }

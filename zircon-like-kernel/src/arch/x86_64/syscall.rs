@@ -54,6 +54,7 @@ syscall_entry:
     fxsave64 (%rsp)
     mov %rsp, %rdi
     call trap_dispatch
+    mov %rax, %rsp               /* the frame to return into */
     jmp trap_return
 "#,
     user_rsp = const USER_RSP_OFFSET,

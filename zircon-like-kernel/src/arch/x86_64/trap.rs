@@ -3,10 +3,11 @@
 //! [`trap_dispatch`]; every exit restores a `TrapFrame` and returns with
 //! `sysretq` (frames saved by `syscall`) or `iretq` (all others).
 //!
-//! Switching threads is therefore just replacing the frame's contents: the
-//! scheduler saves the current frame into the old thread and copies the new
-//! thread's saved frame over it; the common exit path then "returns" into
-//! the new thread. The frame includes the FPU/SSE state (`fxsave64`), saved
+//! Switching threads is therefore a matter of frames: the scheduler saves
+//! the frame on the stack into the old thread, and `trap_dispatch` returns
+//! the new thread's saved frame (`percpu::set_resume_frame`), which the
+//! common exit path restores in place, without copying it back onto the
+//! stack; it then "returns" into the new thread. The frame includes the FPU/SSE state (`fxsave64`), saved
 //! before any Rust runs because Rust code (and the precompiled `core`) uses
 //! SSE registers.
 
@@ -228,6 +229,7 @@ trap_common:
     fxsave64 (%rsp)
     mov %rsp, %rdi
     call trap_dispatch
+    mov %rax, %rsp              /* the frame to return into */
 
     .globl trap_return
 trap_return:
@@ -304,9 +306,16 @@ pub fn enter_first_frame(frame: TrapFrame) -> ! {
     }
 }
 
-/// The Rust side of every kernel entry.
+/// The Rust side of every kernel entry. Returns the frame to return into:
+/// `frame`, or the saved frame of the thread switched to.
 #[no_mangle]
-extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+extern "C" fn trap_dispatch(frame: &mut TrapFrame) -> *mut TrapFrame {
+    dispatch_trap(frame);
+    crate::object::channel::drain_graveyard();
+    super::percpu::take_resume_frame().unwrap_or(frame)
+}
+
+fn dispatch_trap(frame: &mut TrapFrame) {
     use super::idt::{SPURIOUS_VECTOR, SYSCALL_VECTOR, TIMER_VECTOR};
     match frame.vector {
         0..=31 => exception(frame),
@@ -323,7 +332,6 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             super::apic::end_of_interrupt();
         }
     }
-    crate::object::channel::drain_graveyard();
 }
 
 fn exception(frame: &mut TrapFrame) {
