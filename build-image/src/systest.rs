@@ -85,7 +85,23 @@ pub const TESTS: &[SystemTest] = &[
                 run,
                 "log root/echo_client: echo-client: 1000 calls answered",
             )?;
-            expect_line(run, "system_shutdown(0) by process root/console")?;
+            // `shutdown` stops every component through its lifecycle
+            // channel, the logger (declared first) last, then powers off.
+            expect_line(run, "component_manager: shutting down (status 0)")?;
+            let console = run
+                .time_of("console: stopped")
+                .ok_or("the console did not stop")?;
+            let logger = run
+                .time_of("logger: stopping")
+                .ok_or("the logger did not stop")?;
+            if logger < console {
+                return Err("the logger stopped before the console".into());
+            }
+            expect_line(
+                run,
+                "component_manager: every component has stopped; powering off",
+            )?;
+            expect_line(run, "system_shutdown(0) by process bin/component_manager")?;
             expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
         },
     },
@@ -225,7 +241,7 @@ pub const TESTS: &[SystemTest] = &[
             expect_line(run, "cannot list /nowhere: NOT_FOUND")?;
             expect_line(run, "cannot read /boot/nothing: NOT_FOUND")?;
             expect_line(run, "unknown command \"bogus\"; try help")?;
-            expect_line(run, "system_shutdown(0) by process root/console")?;
+            expect_line(run, "system_shutdown(0) by process bin/component_manager")?;
             expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
         },
     },
@@ -318,7 +334,7 @@ pub const TESTS: &[SystemTest] = &[
             {
                 return Err("the destroyed child is still listed".into());
             }
-            expect_line(run, "system_shutdown(0) by process root/console")?;
+            expect_line(run, "system_shutdown(0) by process bin/component_manager")?;
             expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
         },
     },

@@ -81,7 +81,7 @@ fn readme_piped_run_lists_components_and_exits_0() {
         "root/logger                      running  bin/logger",
         "root/console                     running  bin/console",
         "root/echo_server",
-        "system_shutdown(0) by process root/console",
+        "system_shutdown(0) by process bin/component_manager",
     ] {
         assert!(stdout.contains(needle), "no {needle:?} in:\n{stdout}");
     }

@@ -31,8 +31,8 @@ use core::pin::Pin;
 use decl::zx_component::{
     dispatch_realm, ComponentInfo, ComponentState, RealmCreateChildRequest,
     RealmCreateChildResponse, RealmDestroyChildRequest, RealmDestroyChildResponse,
-    RealmListResponse, RealmServer, RealmStartRequest, RealmStartResponse, RealmStopRequest,
-    RealmStopResponse,
+    RealmListResponse, RealmServer, RealmShutdownRequest, RealmStartRequest, RealmStartResponse,
+    RealmStopRequest, RealmStopResponse,
 };
 use decl::zx_component_decl::{CapabilityKind, ComponentDecl, OnTerminate, Source, StartupMode};
 use decl::zx_process_lifecycle::LifecycleClient;
@@ -118,6 +118,9 @@ struct State {
     active_eager: usize,
     /// Signalled (`USER_0`) when `active_eager` drops to 0.
     idle: Rc<Event>,
+    /// `Realm.Shutdown` is stopping everything: the manager powers the
+    /// machine off itself once done, rather than exiting.
+    shutting_down: bool,
 }
 
 /// The component manager's view of the system.
@@ -145,6 +148,7 @@ impl Realm {
             bootfs,
             active_eager: 0,
             idle: Rc::clone(&idle),
+            shutting_down: false,
         };
         Ok(Realm {
             state: Rc::new(RefCell::new(state)),
@@ -179,6 +183,10 @@ impl Realm {
             // Done once no eager component runs.
             if state.borrow().active_eager > 0 {
                 let _ = on_signals(&*idle, Signals::USER_0).await;
+            }
+            if state.borrow().shutting_down {
+                // `Realm.Shutdown` powers the machine off when it is done.
+                core::future::pending::<()>().await;
             }
         });
         println!("component_manager: every eager component has ended");
@@ -1165,6 +1173,20 @@ impl RealmServer for RealmService {
             request.manifest
         );
         Ok(RealmCreateChildResponse {})
+    }
+
+    fn shutdown(&mut self, request: RealmShutdownRequest) {
+        let state = Rc::clone(&self.state);
+        let status = u64::from(request.status.min(99));
+        state.borrow_mut().shutting_down = true;
+        println!("component_manager: shutting down (status {})", status);
+        self.pending = Some(Box::pin(async move {
+            // The root is slot 0; stopping it stops everything, children
+            // first, each through its lifecycle channel.
+            stop_tree(Rc::clone(&state), 0).await;
+            println!("component_manager: every component has stopped; powering off");
+            zx::system_shutdown(status as u32);
+        }));
     }
 
     fn destroy_child(

@@ -17,7 +17,7 @@
 //! | `destroy <moniker>` | stops and removes a child of a collection |
 //! | `log` | prints the components' log, from the logger |
 //! | `klog` | prints the end of the kernel's log |
-//! | `shutdown` | powers the machine off (status 0) |
+//! | `shutdown` | stops every component, then powers the machine off (status 0) |
 //!
 //! Asked to stop through its lifecycle channel, it exits.
 #![no_std]
@@ -38,7 +38,7 @@ mod bindings {
 
 use bindings::zx_component::{
     ComponentState, RealmClient, RealmCreateChildRequest, RealmDestroyChildRequest, RealmMarker,
-    RealmStartRequest, RealmStopRequest,
+    RealmShutdownRequest, RealmStartRequest, RealmStopRequest,
 };
 
 zx_runtime::entry!(main);
@@ -160,6 +160,16 @@ fn main() -> i64 {
             (Some("klog"), _) => print_log(),
             (Some("shutdown"), _) => {
                 println!("console: shutting down");
+                // The component manager stops everything, this console
+                // included (through its lifecycle channel), then powers off.
+                let shutdown = RealmShutdownRequest { status: 0 };
+                if let (Some(lifecycle), Ok(())) = (lifecycle.as_ref(), realm.shutdown(shutdown)) {
+                    while lifecycle.try_stopped().is_none() {
+                        let _ = zx::nanosleep(zx::deadline_after(POLL_NANOS));
+                    }
+                    println!("console: stopped");
+                    return 0;
+                }
                 zx::system_shutdown(0);
             }
             (Some(other), _) => println!("unknown command {:?}; try help", other),
