@@ -72,6 +72,21 @@ enum Command {
         #[arg(long)]
         no_docs: bool,
     },
+    /// Where one benchmark case's instructions go, per function: boots the
+    /// bench image with QEMU's block log, running only that case, and
+    /// attributes one iteration's instructions to kernel and user
+    /// functions (see docs/performance.md).
+    Profile {
+        /// The case, as components/bench names it.
+        #[arg(default_value = "call_roundtrip_0")]
+        case: String,
+        /// Iterations of the shorter of the two runs (1 to 3000).
+        #[arg(long, default_value_t = 1000)]
+        iterations: usize,
+        /// How many functions to show.
+        #[arg(long, default_value_t = 40)]
+        top: usize,
+    },
     /// Check the component manifests (manifests/components/*.json5): those
     /// of one product's tree, or every manifest (each top-level manifest,
     /// one that no other names as a child, is checked as a tree root).
@@ -210,6 +225,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Profile {
+            case,
+            iterations,
+            top,
+        } => {
+            let options = build_image::bench::profile::Options {
+                case,
+                iterations,
+                top,
+            };
+            let profile = build_image::bench::profile::run(&root, &options)?;
+            print!("{}", profile.render(&options.case, options.top));
+            Ok(ExitCode::SUCCESS)
         }
         Command::CheckManifests {
             product,

@@ -23,6 +23,7 @@ pub mod linux;
 pub mod machine;
 pub mod measurement;
 pub mod ours;
+pub mod profile;
 pub mod report;
 
 use crate::qemu::{Captured, Ending};

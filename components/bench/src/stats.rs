@@ -4,6 +4,7 @@
 //! `lfence; rdtsc` pair.
 
 use crate::tsc;
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use zx_runtime::println;
@@ -13,6 +14,18 @@ pub struct Bench {
     samples: Vec<u64>,
     /// Instructions counted by an empty pair of TSC reads.
     overhead: u64,
+    /// `bench.profile=<case>:<iterations>` (`build-image profile`): run
+    /// only that case, that many times.
+    profile: Option<(String, usize)>,
+}
+
+/// The `bench.profile=<case>:<iterations>` argument, if given.
+fn profile_argument() -> Option<(String, usize)> {
+    let value = zx_runtime::args()
+        .iter()
+        .find_map(|arg| arg.strip_prefix("bench.profile="))?;
+    let (case, iterations) = value.rsplit_once(':')?;
+    Some((case.into(), iterations.parse().ok()?))
 }
 
 impl Bench {
@@ -20,12 +33,16 @@ impl Bench {
     /// pair of TSC reads, which every later sample has subtracted, and
     /// prints it as the `tsc_overhead` case.
     pub fn new(max_iterations: usize) -> Bench {
+        let profile = profile_argument();
+        let room = max_iterations.max(profile.as_ref().map_or(0, |(_, n)| *n));
         let mut bench = Bench {
-            samples: vec![0; max_iterations],
+            samples: vec![0; room],
             overhead: 0,
+            profile: None,
         };
         bench.run("tsc_overhead", max_iterations, || {});
         bench.overhead = bench.samples[0];
+        bench.profile = profile;
         bench
     }
 
@@ -48,6 +65,11 @@ impl Bench {
         iterations: usize,
         mut sample: impl FnMut(usize) -> u64,
     ) {
+        let iterations = match &self.profile {
+            Some((case, _)) if case != name => return,
+            Some((_, profiled)) => *profiled,
+            None => iterations,
+        };
         let samples = &mut self.samples[..iterations];
         for (i, slot) in samples.iter_mut().enumerate() {
             *slot = sample(i);
