@@ -7,10 +7,15 @@
 //! first VMO at its start; when an allocation does not fit, another VMO is
 //! mapped right after the last one and the heap extends over it. Pages are
 //! committed by the kernel on first touch, so memory follows use.
+//!
+//! Small blocks of the main heap go through size classes (the
+//! `size-classes` crate, as in the kernel): a freed block is reused by the
+//! next allocation of its class without a walk of the hole list.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 use linked_list_allocator::Heap;
+use size_classes::{class_layout, class_of, SizeClasses};
 use spin::Mutex;
 use zx::{HandleRef, VmOptions};
 
@@ -28,6 +33,8 @@ static mut BOOTSTRAP_MEMORY: Bootstrap = Bootstrap([0; BOOTSTRAP_SIZE]);
 struct Heaps {
     bootstrap: Heap,
     main: Heap,
+    /// Free small blocks of `main`.
+    classes: SizeClasses,
     /// The reserved region, once made: (its VMAR, bytes mapped so far).
     region: Option<(zx::Vmar, u64)>,
 }
@@ -38,6 +45,7 @@ struct RuntimeHeap(Mutex<Heaps>);
 static HEAP: RuntimeHeap = RuntimeHeap(Mutex::new(Heaps {
     bootstrap: Heap::empty(),
     main: Heap::empty(),
+    classes: SizeClasses::new(),
     region: None,
 }));
 
@@ -105,6 +113,16 @@ unsafe impl GlobalAlloc for RuntimeHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let mut heaps = self.0.lock();
         if heaps.region.is_some() {
+            let class = class_of(layout);
+            if let Some(class) = class {
+                // SAFETY: only `dealloc` below pushes, under its contract.
+                if let Some(block) = unsafe { heaps.classes.pop(class) } {
+                    return block;
+                }
+            }
+            // A class block is made with the class's layout, so that any
+            // allocation of the class can reuse it.
+            let layout = class.map_or(layout, class_layout);
             if let Ok(block) = heaps.main.allocate_first_fit(layout) {
                 return block.as_ptr();
             }
@@ -131,9 +149,17 @@ unsafe impl GlobalAlloc for RuntimeHeap {
         if (start..end).contains(&(ptr as usize)) {
             // SAFETY: the block came from the bootstrap heap with this layout.
             unsafe { heaps.bootstrap.deallocate(block, layout) };
-        } else {
+            return;
+        }
+        match class_of(layout) {
+            // SAFETY: a main-heap block of this class, made with the class's
+            // layout by `alloc`, that the caller no longer uses.
+            Some(class) if unsafe { heaps.classes.push(class, ptr) } => {}
+            // SAFETY: the block came from the main heap with the class's
+            // layout.
+            Some(class) => unsafe { heaps.main.deallocate(block, class_layout(class)) },
             // SAFETY: the block came from the main heap with this layout.
-            unsafe { heaps.main.deallocate(block, layout) };
+            None => unsafe { heaps.main.deallocate(block, layout) },
         }
     }
 }

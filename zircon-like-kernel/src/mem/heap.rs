@@ -7,12 +7,11 @@
 //! [`KERNEL_HEAP_MAX`]. Growth needs frames that are not physically
 //! contiguous, so the heap never fails for lack of a contiguous run.
 //!
-//! Small blocks (at most [`MAX_CLASS_SIZE`] bytes, 16-aligned) go through
-//! size classes in front of it: a freed block is kept on its class's free
-//! list and handed out again by the next allocation of that class, in a few
-//! instructions instead of a first-fit walk of the hole list (the IPC path
-//! allocates and frees a handful of blocks per message). Each list keeps at
-//! most [`MAX_CACHED`] blocks; the rest go back to the hole list.
+//! Small blocks (at most 1 KiB) go through size classes (the
+//! `size-classes` crate) in front of it: a freed block is kept on its
+//! class's free list and handed out again by the next allocation of that
+//! class, in a few instructions instead of a first-fit walk of the hole
+//! list (the IPC path allocates and frees a handful of blocks per message).
 //!
 //! User space cannot drive the kernel out of memory: syscalls that make
 //! the kernel allocate refuse with `NO_MEMORY` once free memory falls below
@@ -25,6 +24,7 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 use linked_list_allocator::Heap;
 use paging::{Access, PageSize, PhysAddr};
+use size_classes::{class_layout, class_of, SizeClasses};
 use spin::Mutex;
 
 /// Where the heap lives (PML4 slot 510, created at boot and shared).
@@ -33,41 +33,10 @@ pub const KERNEL_HEAP_BASE: u64 = 0xffff_ff00_0000_0000;
 pub const KERNEL_HEAP_MAX: u64 = 4 << 30;
 const STEP: u64 = 256 * 1024;
 
-/// Block sizes of the size classes.
-const CLASS_SIZES: [usize; 12] = [16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024];
-/// The largest block served by a size class.
-pub const MAX_CLASS_SIZE: usize = 1024;
-/// Alignment of every class block.
-const CLASS_ALIGN: usize = 16;
-/// Most free blocks one class keeps.
-pub const MAX_CACHED: usize = 256;
-
-/// The free blocks of one class: a list threaded through their first
-/// word (addresses, so the heap stays `Send`).
-#[derive(Clone, Copy)]
-struct FreeList {
-    head: usize,
-    len: usize,
-}
-
 struct KernelHeap {
     heap: Heap,
     mapped: u64,
-    classes: [FreeList; CLASS_SIZES.len()],
-}
-
-/// The class serving `layout`, if one does.
-fn class_of(layout: Layout) -> Option<usize> {
-    if layout.align() > CLASS_ALIGN || layout.size() > MAX_CLASS_SIZE {
-        return None;
-    }
-    CLASS_SIZES.iter().position(|&size| layout.size() <= size)
-}
-
-/// The layout of a class's blocks.
-fn class_layout(class: usize) -> Layout {
-    // Class sizes are non-zero multiples of a power-of-two alignment.
-    Layout::from_size_align(CLASS_SIZES[class], CLASS_ALIGN).unwrap_or(Layout::new::<u128>())
+    classes: SizeClasses,
 }
 
 struct LockedHeap(Mutex<KernelHeap>);
@@ -76,7 +45,7 @@ struct LockedHeap(Mutex<KernelHeap>);
 static HEAP: LockedHeap = LockedHeap(Mutex::new(KernelHeap {
     heap: Heap::empty(),
     mapped: 0,
-    classes: [FreeList { head: 0, len: 0 }; CLASS_SIZES.len()],
+    classes: SizeClasses::new(),
 }));
 
 impl KernelHeap {
@@ -153,14 +122,9 @@ unsafe impl GlobalAlloc for LockedHeap {
         let Some(class) = class_of(layout) else {
             return heap.allocate_first_fit(layout);
         };
-        let list = &mut heap.classes[class];
-        if list.head != 0 {
-            let block = list.head as *mut usize;
-            // SAFETY: `block` is a free block of this class (see above);
-            // its first word holds the next free block's address.
-            list.head = unsafe { block.read() };
-            list.len -= 1;
-            return block.cast();
+        // SAFETY: only `dealloc` below pushes, under its contract.
+        if let Some(block) = unsafe { heap.classes.pop(class) } {
+            return block;
         }
         heap.allocate_first_fit(class_layout(class))
     }
@@ -171,14 +135,9 @@ unsafe impl GlobalAlloc for LockedHeap {
         };
         let mut heap = self.0.lock();
         match class_of(layout) {
-            Some(class) if heap.classes[class].len < MAX_CACHED => {
-                let list = &mut heap.classes[class];
-                // SAFETY: the caller gives back a block of this class that it
-                // no longer uses; it is at least a word long and aligned.
-                unsafe { ptr.cast::<usize>().write(list.head) };
-                list.head = ptr as usize;
-                list.len += 1;
-            }
+            // SAFETY: the caller gives back a block it no longer uses,
+            // which `alloc` made with the class's layout.
+            Some(class) if unsafe { heap.classes.push(class, ptr) } => {}
             Some(class) => {
                 // SAFETY: a class block came from the hole list with the
                 // class's layout.
