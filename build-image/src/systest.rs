@@ -201,6 +201,19 @@ pub const TESTS: &[SystemTest] = &[
             // refused, and the manager keeps serving...
             expect_line(run, "misbehave: hostile: 15 of 15 checks passed")?;
             expect_line(run, "component_manager: root/hostile exited with 0")?;
+            // ...a component manages its own collection through a Realm
+            // scoped to it, and can name nothing outside it...
+            expect_line(
+                run,
+                "component_manager: created root/spawner/workers:w1 (thread_hog)",
+            )?;
+            expect_line(
+                run,
+                "root/spawner may not shut the system down (its Realm is scoped to it)",
+            )?;
+            expect_line(run, "component_manager: destroyed root/spawner/workers:w1")?;
+            expect_line(run, "misbehave: spawner: done, 0 failed")?;
+            expect_line(run, "component_manager: root/spawner exited with 0")?;
             // ...and the others keep serving.
             expect_line(run, "echo-client: 1000 calls answered")?;
             expect_line(run, "component_manager: every eager component has ended")?;

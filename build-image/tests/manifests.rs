@@ -847,3 +847,46 @@ fn a_route_keeps_the_kind_of_capability() {
         "{rendered}"
     );
 }
+
+#[test]
+fn the_realm_may_be_used_from_the_framework_and_nothing_else() {
+    let dir = std::env::temp_dir().join(format!("manifests-framework-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |text: &str| std::fs::write(dir.join("root.json5"), text).unwrap();
+    // No parent offers it: the framework serves it to this component.
+    write(
+        "{ program: { binary: 'bin/misbehave' },
+           collections: [{ name: 'workers' }],
+           use: [{ protocol: 'zx.component.Realm', from: 'framework' }] }",
+    );
+    let compiled = manifest::check_tree(Path::new("/"), &dir, "root", None, &context())
+        .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
+    let decl = compile::decode(&compiled.manifests[0].bytes).unwrap();
+    let used = &decl.uses.unwrap()[0];
+    assert_eq!(format!("{:?}", used.source), "Framework");
+    // Only the Realm comes from the framework, and a use has no other source.
+    for (entry, message) in [
+        (
+            "{ protocol: 'examples.echo.Echo', from: 'framework' }",
+            "only `zx.component.Realm` can be used from the framework",
+        ),
+        (
+            "{ directory: 'boot', path: '/boot', from: 'framework' }",
+            "only `zx.component.Realm` can be used from the framework",
+        ),
+        (
+            "{ protocol: 'zx.component.Realm', from: 'self' }",
+            "`from: \"self\"` is not a source for a use",
+        ),
+    ] {
+        write(&format!(
+            "{{ program: {{ binary: 'bin/misbehave' }}, use: [{entry}] }}"
+        ));
+        let diagnostics =
+            manifest::check_tree(Path::new("/"), &dir, "root", None, &context()).unwrap_err();
+        assert_eq!(diagnostics.0.len(), 1, "{}", diagnostics.render());
+        assert_eq!(diagnostics.0[0].code, Code::InvalidValue);
+        assert_eq!(diagnostics.0[0].message, message);
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -59,6 +59,11 @@ pub fn declaration(manifest: &Manifest) -> ComponentDecl {
                     kind: kind(u.kind),
                     name: u.name.value.clone(),
                     path: u.path.as_ref().map(|p| p.value.clone()).unwrap_or_default(),
+                    source: if u.from_framework {
+                        decl::Source::Framework
+                    } else {
+                        decl::Source::Parent
+                    },
                 })
                 .collect(),
         ),

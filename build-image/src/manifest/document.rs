@@ -83,7 +83,13 @@ pub struct Use {
     /// Where a directory appears in the namespace (`/boot`); `None` for a
     /// protocol (it appears in `/svc`).
     pub path: Option<Spanned<String>>,
+    /// `from: "framework"`: the component manager's `zx.component.Realm`,
+    /// scoped to this component, rather than a route from the parent.
+    pub from_framework: bool,
 }
+
+/// The one capability a component may use `from: "framework"`.
+pub const FRAMEWORK_PROTOCOL: &str = "zx.component.Realm";
 
 /// Where an offered or exposed capability comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -408,11 +414,46 @@ impl Reader {
         let mut out = Vec::new();
         let context = "an entry of `use`";
         for item in self.array(value, "`use`") {
-            let Some(fields) = self.object(item, context, &["protocol", "directory", "path"], &[])
-            else {
+            let Some(fields) = self.object(
+                item,
+                context,
+                &["protocol", "directory", "path", "from"],
+                &[],
+            ) else {
                 continue;
             };
             let capability = self.capability(item, &fields, context);
+            let from = fields.get("from").map(|member| &member.value);
+            let from_framework = match from.and_then(|v| self.string(v, "`from`", MAX_NAME)) {
+                None => false,
+                Some(from) if from.value == "parent" => false,
+                Some(from) if from.value == "framework" => {
+                    let realm = capability.as_ref().is_some_and(|(kind, name)| {
+                        *kind == CapabilityKind::Protocol && name.value == FRAMEWORK_PROTOCOL
+                    });
+                    if !realm {
+                        self.report(
+                            Code::InvalidValue,
+                            "only `zx.component.Realm` can be used from the framework",
+                            from.span.clone(),
+                            "not a framework capability",
+                            "use it from the parent (remove `from`), which must offer it",
+                        );
+                        continue;
+                    }
+                    true
+                }
+                Some(from) => {
+                    self.report(
+                        Code::InvalidValue,
+                        format!("`from: \"{}\"` is not a source for a use", from.value),
+                        from.span.clone(),
+                        "expected `parent` or `framework`",
+                        "a use comes from the parent (the default) or, for `zx.component.Realm`, from `framework`",
+                    );
+                    continue;
+                }
+            };
             let path = fields.get("path").map(|member| &member.value);
             let Some((kind, name)) = capability else {
                 // Still check the path, to report every problem at once.
@@ -457,7 +498,12 @@ impl Reader {
                     None => continue,
                 },
             };
-            out.push(Use { kind, name, path });
+            out.push(Use {
+                kind,
+                name,
+                path,
+                from_framework,
+            });
         }
         out
     }

@@ -518,7 +518,7 @@ fn check_offered(tree: &Tree, place: RootPlace, diagnostics: &mut Vec<Diagnostic
                 help,
             }
         };
-        for used in &manifest.uses {
+        for used in manifest.uses.iter().filter(|u| !u.from_framework) {
             let found = offered(used.kind, &used.name.value);
             if found != Found::Yes {
                 diagnostics.push(missing(used.kind, &used.name, &used.name.span, found));

@@ -51,8 +51,11 @@ const BOOT: &str = "boot";
 enum Provider {
     /// A component's outgoing directory.
     Component(usize),
-    /// The component manager's own `Realm`.
+    /// The component manager's own `Realm`, over the whole tree.
     Realm,
+    /// The component manager's `Realm`, scoped to this component
+    /// (`use: [{ protocol: "zx.component.Realm", from: "framework" }]`).
+    ScopedRealm(usize),
     /// The component manager's bootfs directory.
     Boot,
 }
@@ -468,8 +471,14 @@ impl State {
             .uses
             .as_deref()
             .unwrap_or_default();
-        if !uses.iter().any(|u| u.kind == kind && u.name == name) {
+        let Some(used) = uses.iter().find(|u| u.kind == kind && u.name == name) else {
             return Err("its manifest does not use it".into());
+        };
+        if used.source == Source::Framework {
+            return match (kind, name) {
+                (CapabilityKind::Protocol, REALM) => Ok(Provider::ScopedRealm(user)),
+                _ => Err("only zx.component.Realm comes from the framework".into()),
+            };
         }
         self.route_from_parent(user, kind, name)
     }
@@ -519,6 +528,8 @@ impl State {
                     .ok_or_else(|| format!("no child {}", offer.source_child))?;
                 self.route_expose(source, kind, name)
             }
+            // build-image never writes it in an offer.
+            Source::Framework => Err("an offer cannot come from the framework".into()),
         }
     }
 
@@ -901,6 +912,18 @@ fn open_route(
                 Rc::clone(state),
                 spawner.clone(),
                 Rc::clone(idle),
+                None,
+                object,
+            ));
+            return;
+        }
+        Ok(Provider::ScopedRealm(scope)) => {
+            let generation = state.borrow().instances[scope].generation;
+            spawner.spawn(serve_realm(
+                Rc::clone(state),
+                spawner.clone(),
+                Rc::clone(idle),
+                Some((scope, generation)),
                 object,
             ));
             return;
@@ -1051,6 +1074,7 @@ async fn serve_realm(
     state: Rc<RefCell<State>>,
     spawner: Spawner,
     idle: Rc<Event>,
+    scope: Option<(usize, u32)>,
     channel: Channel,
 ) {
     let transport = ChannelTransport::new(channel);
@@ -1058,6 +1082,7 @@ async fn serve_realm(
         state,
         spawner,
         idle,
+        scope,
         pending: None,
     };
     loop {
@@ -1098,27 +1123,69 @@ struct RealmService {
     state: Rc<RefCell<State>>,
     spawner: Spawner,
     idle: Rc<Event>,
+    /// The component (and its generation) a framework `Realm` is scoped
+    /// to; `None` for the whole tree (the root's, from the manager).
+    scope: Option<(usize, u32)>,
     /// Work to finish before the reply is sent.
     pending: Option<Pin<Box<dyn Future<Output = ()>>>>,
 }
 
 impl RealmService {
+    /// The scope's moniker and a `/`, which every moniker a scoped
+    /// connection names starts with; `""` for the whole tree.
+    fn prefix(&self) -> Result<String, i32> {
+        let Some((scope, generation)) = self.scope else {
+            return Ok(String::new());
+        };
+        let state = self.state.borrow();
+        if !state.live(scope, generation) {
+            return Err(Status::BAD_STATE.0); // the scope itself is gone
+        }
+        Ok(format!("{}/", state.instances[scope].moniker))
+    }
+
+    /// The absolute moniker of `moniker` as this connection names it: on a
+    /// scoped connection, relative to the scope (`""`: the scope itself).
+    fn absolute(&self, moniker: &str) -> Result<String, i32> {
+        let prefix = self.prefix()?;
+        if self.scope.is_some() && moniker.is_empty() {
+            return Ok(prefix.trim_end_matches('/').to_string());
+        }
+        Ok(format!("{prefix}{moniker}"))
+    }
+
+    /// The instance `moniker` names. A scoped connection can name only
+    /// what lies below its scope (nothing can climb out: monikers are
+    /// matched whole, so `..` names nothing).
     fn find(&self, moniker: &str) -> Result<usize, i32> {
-        self.state.borrow().find(moniker).ok_or(Status::NOT_FOUND.0)
+        if self.scope.is_some() && moniker.is_empty() {
+            return Err(Status::ACCESS_DENIED.0); // not itself
+        }
+        let moniker = self.absolute(moniker)?;
+        self.state
+            .borrow()
+            .find(&moniker)
+            .ok_or(Status::NOT_FOUND.0)
     }
 }
 
 impl RealmServer for RealmService {
     fn list(&mut self) -> RealmListResponse {
+        // A scope that is gone lists nothing.
+        let prefix = self.prefix().unwrap_or_else(|_| String::from("\0"));
         let state = self.state.borrow();
         let components = state
             .instances
             .iter()
             .filter(|instance| !instance.destroyed)
+            .filter_map(|instance| {
+                let relative = instance.moniker.strip_prefix(prefix.as_str())?;
+                Some((instance, relative))
+            })
             // The reply holds at most 128 (`vector<ComponentInfo>:128`).
             .take(MAX_LISTED)
-            .map(|instance| ComponentInfo {
-                moniker: instance.moniker.clone(),
+            .map(|(instance, relative)| ComponentInfo {
+                moniker: relative.to_string(),
                 state: match (&instance.process, instance.stopping) {
                     (Some(_), false) => ComponentState::Running,
                     (Some(_), true) => ComponentState::Stopping,
@@ -1139,10 +1206,8 @@ impl RealmServer for RealmService {
     fn start(&mut self, request: RealmStartRequest) -> Result<RealmStartResponse, i32> {
         let index = self.find(&request.moniker)?;
         start(&self.state, &self.spawner, &self.idle, index).map_err(|why| {
-            println!(
-                "component_manager: cannot start {}: {}",
-                request.moniker, why
-            );
+            let moniker = self.state.borrow().instances[index].moniker.clone();
+            println!("component_manager: cannot start {}: {}", moniker, why);
             Status::INTERNAL.0
         })?;
         Ok(RealmStartResponse {})
@@ -1153,15 +1218,17 @@ impl RealmServer for RealmService {
         if !self.state.borrow().subtree_runs(index) {
             return Err(Status::BAD_STATE.0);
         }
-        println!("component_manager: stopping {}", request.moniker);
+        let moniker = self.state.borrow().instances[index].moniker.clone();
+        println!("component_manager: stopping {}", moniker);
         self.pending = Some(Box::pin(stop_tree(Rc::clone(&self.state), index)));
         Ok(RealmStopResponse {})
     }
 
     fn create_child(
         &mut self,
-        request: RealmCreateChildRequest,
+        mut request: RealmCreateChildRequest,
     ) -> Result<RealmCreateChildResponse, i32> {
+        request.parent = self.absolute(&request.parent)?;
         let index = self
             .state
             .borrow_mut()
@@ -1176,6 +1243,14 @@ impl RealmServer for RealmService {
     }
 
     fn shutdown(&mut self, request: RealmShutdownRequest) {
+        if let Some((scope, _)) = self.scope {
+            let moniker = self.state.borrow().instances[scope].moniker.clone();
+            println!(
+                "component_manager: {} may not shut the system down (its Realm is scoped to it)",
+                moniker
+            );
+            return;
+        }
         let state = Rc::clone(&self.state);
         let status = u64::from(request.status.min(99));
         state.borrow_mut().shutting_down = true;
@@ -1198,7 +1273,7 @@ impl RealmServer for RealmService {
             return Err(Status::ACCESS_DENIED.0);
         }
         let state = Rc::clone(&self.state);
-        let moniker = request.moniker;
+        let moniker = state.borrow().instances[index].moniker.clone();
         let generation = state.borrow().instances[index].generation;
         self.pending = Some(Box::pin(async move {
             stop_tree(Rc::clone(&state), index).await;

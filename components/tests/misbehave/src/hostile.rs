@@ -9,12 +9,7 @@ use zx::{processargs, AsHandleRef, Channel, Signals, Status};
 use zx_idl::ChannelTransport;
 use zx_runtime::println;
 
-mod bindings {
-    #![allow(clippy::all, dead_code, unused_imports)]
-    include!(concat!(env!("OUT_DIR"), "/idl.rs"));
-}
-
-use bindings::zx_component::{
+use crate::bindings::zx_component::{
     RealmClient, RealmCreateChildRequest, RealmDestroyChildRequest, RealmStartRequest,
     RealmStopRequest,
 };

@@ -8,13 +8,21 @@
 //! - `ignore-stop`: sleeps forever and never reads its lifecycle channel
 //!   (the component manager must kill it after its stop deadline);
 //! - `hostile`: sends the component manager malformed requests (see
-//!   `hostile.rs`); exits with the number that were not refused.
+//!   `hostile.rs`); exits with the number that were not refused;
+//! - `spawner`: manages its own collection through a `Realm` scoped to it
+//!   (see `spawner.rs`); exits with the number of checks that failed.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
 mod hostile;
+mod spawner;
+
+mod bindings {
+    #![allow(clippy::all, dead_code, unused_imports)]
+    include!(concat!(env!("OUT_DIR"), "/idl.rs"));
+}
 
 use zx_runtime::println;
 
@@ -66,6 +74,7 @@ fn main() -> i64 {
             0
         }
         Some("hostile") => hostile::run(),
+        Some("spawner") => spawner::run(),
         Some("ignore-stop") => {
             println!("misbehave: ignoring my lifecycle channel");
             loop {
@@ -73,7 +82,7 @@ fn main() -> i64 {
             }
         }
         _ => {
-            println!("misbehave: say crash, hog, threads, ignore-stop or hostile");
+            println!("misbehave: say crash, hog, threads, ignore-stop, hostile or spawner");
             2
         }
     }
