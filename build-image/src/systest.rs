@@ -261,7 +261,8 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "components.lifecycle_collections",
         boot: Boot {
-            input: "create root dynamic worker echo_client\n\
+            input: "stop root/crasher\n\
+                    create root dynamic worker echo_client\n\
                     stop root/stubborn\n\
                     ls\n\
                     destroy root/dynamic:worker\n\
@@ -276,6 +277,19 @@ pub const TESTS: &[SystemTest] = &[
         },
         check: |run| {
             expect_line(run, "console: type help for the commands")?;
+            // A component that keeps crashing is stopped between two
+            // restarts (or while it runs): no restart follows.
+            let stopped = run
+                .lines
+                .iter()
+                .position(|(_, l)| l.starts_with("stopped root/crasher"))
+                .ok_or("the crasher was not stopped")?;
+            if run.lines[stopped..]
+                .iter()
+                .any(|(_, l)| l.contains("started root/crasher"))
+            {
+                return Err("the crasher was restarted after it was stopped".into());
+            }
             // A child created in a collection gets what the collection is
             // offered, and its log lines carry its moniker.
             expect_line(
