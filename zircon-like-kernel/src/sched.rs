@@ -22,6 +22,7 @@ use crate::object::thread::{Thread, ThreadState, Wait, WakeReason};
 use crate::object::timer::Timer;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::{Arc, Weak};
+use core::sync::atomic::{AtomicBool, Ordering};
 use spin::Mutex;
 use zx_abi::{Time, TIME_INFINITE};
 
@@ -168,6 +169,50 @@ pub fn add_timer_deadline(deadline: Time, token: u64, timer: Weak<Timer>) {
         .insert((deadline, token), DeadlineTarget::Timer(timer));
 }
 
+/// Threads that stopped running during the current trap, dropped at its
+/// end (`drop_retired`): the trap's frame may be in such a thread's frame
+/// slot, and the last reference to a thread frees it.
+static RETIRED: Mutex<[Option<Arc<Thread>>; 2]> = Mutex::new([None, None]);
+/// Whether `RETIRED` may hold a thread (so most traps take no lock).
+static ANY_RETIRED: AtomicBool = AtomicBool::new(false);
+
+/// Keeps `thread` (the previous current thread) until the trap ends.
+fn retire(thread: Option<Arc<Thread>>) {
+    let Some(thread) = thread else {
+        return;
+    };
+    let extra = {
+        let mut retired = RETIRED.lock();
+        match retired.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => {
+                *slot = Some(thread);
+                ANY_RETIRED.store(true, Ordering::Relaxed);
+                None
+            }
+            None => Some(thread), // cannot happen: one switch per trap
+        }
+    };
+    drop(extra);
+}
+
+/// Drops the threads retired during this trap (outside every lock: the
+/// last reference to a thread can end a process, whose teardown may wake
+/// threads). Called once the trap no longer uses its frame.
+pub fn drop_retired() {
+    // Only this CPU retires and drops, with interrupts off.
+    if !ANY_RETIRED.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    let retired = core::mem::take(&mut *RETIRED.lock());
+    drop(retired);
+}
+
+/// Whether `frame` is `thread`'s own frame slot (where `syscall_entry`
+/// builds its frames); compares addresses only.
+fn in_slot(frame: &TrapFrame, slot: &alloc::boxed::Box<TrapFrame>) -> bool {
+    core::ptr::eq(frame, core::ptr::addr_of!(**slot))
+}
+
 /// Blocks the running thread in `wait` and switches away. The thread's
 /// frame (with the syscall's arguments) is saved for `complete_wait`.
 pub fn block_current(frame: &mut TrapFrame, wait: Wait) {
@@ -185,12 +230,17 @@ pub fn block_current(frame: &mut TrapFrame, wait: Wait) {
         }
         drop(sched);
         let mut inner = thread.inner.lock();
-        *inner.frame = frame.clone();
+        // A syscall's frame is built in the thread's slot: already saved.
+        if !in_slot(frame, &inner.frame) {
+            *inner.frame = frame.clone();
+        }
         inner.state = ThreadState::Blocked;
         inner.wait = Some(wait);
         inner.wake = None;
+        drop(inner);
+        retire(Some(thread));
     }
-    schedule(frame);
+    schedule();
 }
 
 /// Forgets a deadline (the wait ended before it).
@@ -202,22 +252,28 @@ pub fn cancel_deadline(deadline: Time, token: u64) {
 
 /// The running thread can no longer run (it exited or its process ended):
 /// pick another without saving anything.
-pub fn abandon_current(frame: &mut TrapFrame) {
-    // Dropped outside the lock: the last reference to a thread can end a
-    // process, whose teardown may wake threads (which takes this lock).
+pub fn abandon_current() {
     let old = SCHED.lock().current.take();
-    drop(old);
-    schedule(frame);
+    retire(old);
+    schedule();
 }
 
-/// Loads the next runnable thread (or the idle frame) into `frame`.
-pub fn schedule(frame: &mut TrapFrame) {
+/// Picks the next runnable thread (or the idle loop) and makes the exit
+/// path return into its saved frame (`percpu::set_resume_frame`).
+pub fn schedule() {
+    use crate::arch::x86_64::percpu;
     loop {
         let next = SCHED.lock().dequeue();
         let Some(thread) = next else {
             let old = SCHED.lock().current.take();
-            drop(old); // outside the lock, as in `abandon_current`
-            *frame = crate::arch::x86_64::idle::idle_frame();
+            retire(old);
+            let slot = percpu::idle_frame_slot();
+            // SAFETY: the idle slot is this CPU's alone, and no trap
+            // returns into it while it is rewritten (this one returns
+            // into it afterwards).
+            unsafe { slot.write(crate::arch::x86_64::idle::idle_frame()) };
+            percpu::set_resume_frame(slot);
+            percpu::set_syscall_frame(None);
             return;
         };
         let (wait, wake, saved) = {
@@ -236,8 +292,9 @@ pub fn schedule(frame: &mut TrapFrame) {
             sched.slice_left = SLICE_TICKS;
             sched.current.replace(Arc::clone(&thread))
         };
-        drop(old);
-        crate::arch::x86_64::percpu::set_resume_frame(saved);
+        retire(old);
+        percpu::set_resume_frame(saved);
+        percpu::set_syscall_frame(Some(saved));
         if let Some(wait) = wait {
             cancel_deadline(wait.deadline, wait.token);
             let reason = wake.unwrap_or(WakeReason::TimedOut);
@@ -253,12 +310,13 @@ pub fn schedule(frame: &mut TrapFrame) {
 
 /// Starts running: loads the first runnable thread and leaves boot code.
 pub fn enter() -> ! {
-    let mut frame = crate::arch::x86_64::idle::idle_frame();
-    schedule(&mut frame);
-    if let Some(saved) = crate::arch::x86_64::percpu::take_resume_frame() {
-        // SAFETY: the current thread's saved frame (see `schedule`).
-        frame = unsafe { (*saved).clone() };
-    }
+    schedule();
+    let frame = match crate::arch::x86_64::percpu::take_resume_frame() {
+        // SAFETY: the current thread's saved frame, or the idle frame (see
+        // `schedule`); read before anything else can run.
+        Some(saved) => unsafe { (*saved).clone() },
+        None => crate::arch::x86_64::idle::idle_frame(),
+    };
     crate::arch::x86_64::trap::enter_first_frame(frame)
 }
 
@@ -300,7 +358,7 @@ pub fn kill_current_for_fault(frame: &mut TrapFrame, cr2: u64) {
     }
     drop(thread);
     process.end(crate::object::process::Outcome::Killed);
-    abandon_current(frame);
+    abandon_current();
 }
 
 /// A timer tick: wake threads whose deadline passed, and preempt the
@@ -339,9 +397,12 @@ pub fn on_timer_tick(frame: &mut TrapFrame) {
                     drop(sched);
                     {
                         let mut inner = current.inner.lock();
-                        *inner.frame = frame.clone();
+                        if !in_slot(frame, &inner.frame) {
+                            *inner.frame = frame.clone();
+                        }
                     }
                     make_runnable(&current);
+                    retire(Some(current));
                     true
                 } else {
                     if sched.slice_left == 0 {
@@ -353,6 +414,6 @@ pub fn on_timer_tick(frame: &mut TrapFrame) {
         }
     };
     if switch {
-        schedule(frame);
+        schedule();
     }
 }

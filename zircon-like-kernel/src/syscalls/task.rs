@@ -15,10 +15,10 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use zx_abi::{HandleValue, Rights, Signals, Status, MAX_NAME_LEN, USER_ADDRESS_LIMIT};
 
-pub fn process_exit(frame: &mut TrapFrame, code: i64) -> SysResult {
+pub fn process_exit(code: i64) -> SysResult {
     let process = sched::current_process();
     process.end(Outcome::Exited(code));
-    sched::abandon_current(frame);
+    sched::abandon_current();
     Ok(Flow::Switched)
 }
 
@@ -71,13 +71,13 @@ pub fn thread_start(raw: u64, entry: u64, stack: u64, arg1: u64, arg2: u64) -> S
     Ok(Flow::Done(0))
 }
 
-pub fn thread_exit(frame: &mut TrapFrame) -> SysResult {
+pub fn thread_exit() -> SysResult {
     let thread = sched::current().ok_or(Status::INTERNAL)?;
     thread.mark_dead();
     let process = alloc::sync::Arc::clone(&thread.process);
     process.thread_exited(&thread);
     drop(thread);
-    sched::abandon_current(frame);
+    sched::abandon_current();
     Ok(Flow::Switched)
 }
 
@@ -198,7 +198,7 @@ pub fn process_start(
     Ok(Flow::Done(0))
 }
 
-pub fn task_kill(frame: &mut TrapFrame, raw: u64) -> SysResult {
+pub fn task_kill(raw: u64) -> SysResult {
     let value = handle_arg(raw)?;
     let caller = sched::current();
     let object = sched::current_process().any_object(value, Rights::DESTROY)?;
@@ -225,7 +225,7 @@ pub fn task_kill(frame: &mut TrapFrame, raw: u64) -> SysResult {
     // If the caller killed itself (its thread, process or job), switch away.
     let still_running = caller.is_some_and(|t| t.inner.lock().state != ThreadState::Dead);
     if !still_running {
-        sched::abandon_current(frame);
+        sched::abandon_current();
         return Ok(Flow::Switched);
     }
     Ok(Flow::Done(0))

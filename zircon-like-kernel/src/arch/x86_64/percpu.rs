@@ -7,14 +7,21 @@
 //! a kernel path: a syscall that must wait records that in the thread and
 //! the CPU picks another thread's saved frame (see `trap.rs`). So a stack
 //! per CPU suffices, as in seL4 and Hubris.
+//!
+//! `syscall_entry` builds its frame not on that stack but in the running
+//! thread's own frame slot ([`set_syscall_frame`]), so a thread that blocks
+//! in a syscall has its registers saved already, without a copy; the Rust
+//! code then runs on the CPU's stack ([`CPU_STACK_OFFSET`]).
 
 use x86_64::registers::model_specific::{GsBase, KernelGsBase};
 use x86_64::VirtAddr;
 
-/// Offset of `kernel_stack_top` (used by `syscall_entry`).
-pub const KERNEL_STACK_OFFSET: usize = 8;
+/// Offset of `syscall_frame_top` (used by `syscall_entry`).
+pub const SYSCALL_FRAME_OFFSET: usize = 8;
 /// Offset of `user_rsp_scratch` (used by `syscall_entry`).
 pub const USER_RSP_OFFSET: usize = 16;
+/// Offset of `cpu_stack_top` (used by `syscall_entry`).
+pub const CPU_STACK_OFFSET: usize = 24;
 
 const KERNEL_STACK_SIZE: usize = 64 * 1024;
 
@@ -27,8 +34,12 @@ static mut CPU0_STACK: KernelStack = KernelStack([0; KERNEL_STACK_SIZE]);
 #[repr(C)]
 pub struct PerCpu {
     self_pointer: u64,
-    kernel_stack_top: u64,
+    /// Where `syscall_entry` builds its frame: the top of the running
+    /// thread's frame slot (the CPU stack's top while none runs).
+    syscall_frame_top: u64,
     user_rsp_scratch: u64,
+    /// Top of this CPU's kernel stack.
+    cpu_stack_top: u64,
     /// This CPU's number (0 is the boot CPU).
     pub cpu_number: u32,
     /// The saved frame the exit path returns into instead of the one on
@@ -38,11 +49,16 @@ pub struct PerCpu {
 
 static mut CPU0: PerCpu = PerCpu {
     self_pointer: 0,
-    kernel_stack_top: 0,
+    syscall_frame_top: 0,
     user_rsp_scratch: 0,
+    cpu_stack_top: 0,
     cpu_number: 0,
     resume_frame: 0,
 };
+
+/// Where the boot CPU's idle frame is kept while it runs the idle loop.
+static mut CPU0_IDLE_FRAME: core::mem::MaybeUninit<super::trap::TrapFrame> =
+    core::mem::MaybeUninit::uninit();
 
 /// Sets up the boot CPU's block and points `gs` at it.
 pub fn init_boot_cpu() {
@@ -52,7 +68,8 @@ pub fn init_boot_cpu() {
         let cpu = core::ptr::addr_of_mut!(CPU0);
         let stack = core::ptr::addr_of!(CPU0_STACK) as u64;
         (*cpu).self_pointer = cpu as u64;
-        (*cpu).kernel_stack_top = stack + KERNEL_STACK_SIZE as u64;
+        (*cpu).cpu_stack_top = stack + KERNEL_STACK_SIZE as u64;
+        (*cpu).syscall_frame_top = stack + KERNEL_STACK_SIZE as u64;
         GsBase::write(VirtAddr::new(cpu as u64));
         KernelGsBase::write(VirtAddr::new(0));
     }
@@ -63,10 +80,29 @@ pub fn cpu0_stack_top() -> u64 {
     core::ptr::addr_of!(CPU0_STACK) as u64 + KERNEL_STACK_SIZE as u64
 }
 
-/// Top of this CPU's kernel stack, where `syscall_entry` builds its frame.
-pub fn kernel_stack_top() -> u64 {
+/// Top of this CPU's kernel stack.
+pub fn cpu_stack_top() -> u64 {
     // SAFETY: written once by init_boot_cpu before any call; read-only after.
-    unsafe { (*core::ptr::addr_of!(CPU0)).kernel_stack_top }
+    unsafe { (*core::ptr::addr_of!(CPU0)).cpu_stack_top }
+}
+
+/// Makes `syscall_entry` build its next frame in `slot` (the frame slot of
+/// the thread about to run), or on the CPU's stack (`None`). The slot must
+/// stay allocated while that thread can enter the kernel.
+pub fn set_syscall_frame(slot: Option<*mut super::trap::TrapFrame>) {
+    let top = match slot {
+        Some(slot) => slot as u64 + core::mem::size_of::<super::trap::TrapFrame>() as u64,
+        None => cpu_stack_top(),
+    };
+    // SAFETY: only this CPU touches its block, with interrupts off.
+    unsafe { (*core::ptr::addr_of_mut!(CPU0)).syscall_frame_top = top }
+}
+
+/// Where this CPU keeps its idle frame.
+pub fn idle_frame_slot() -> *mut super::trap::TrapFrame {
+    // Only the address is taken; the scheduler writes the slot before it
+    // returns into it, and nothing else uses it.
+    core::ptr::addr_of_mut!(CPU0_IDLE_FRAME).cast()
 }
 
 /// Makes the current kernel exit return into `frame` (a thread's saved

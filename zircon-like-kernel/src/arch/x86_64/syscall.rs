@@ -3,12 +3,14 @@
 //! `syscall` loads `rip` from `LSTAR`, saves the user `rip` in `rcx` and
 //! `rflags` in `r11`, masks `rflags` with `SFMASK` (we clear IF, DF, TF, AC:
 //! the kernel runs with interrupts off), and does not switch stacks. The
-//! entry code swaps to this CPU's kernel stack and builds the same
-//! `TrapFrame` an interrupt would, marked with `SYSCALL_VECTOR`, so that
-//! syscalls and interrupts share one exit path (`trap_return`).
+//! entry code builds the same `TrapFrame` an interrupt would, marked with
+//! `SYSCALL_VECTOR`, right in the running thread's frame slot (so that a
+//! thread blocking in a syscall needs no copy of its registers), then
+//! moves to this CPU's kernel stack; syscalls and interrupts share one exit
+//! path (`trap_return`).
 
 use super::gdt::{KERNEL_CS, USER_DS};
-use super::percpu::{KERNEL_STACK_OFFSET, USER_RSP_OFFSET};
+use super::percpu::{CPU_STACK_OFFSET, SYSCALL_FRAME_OFFSET, USER_RSP_OFFSET};
 use x86_64::registers::model_specific::{Efer, EferFlags, Msr};
 
 const IA32_STAR: u32 = 0xc000_0081;
@@ -27,7 +29,7 @@ core::arch::global_asm!(
 syscall_entry:
     swapgs
     mov %rsp, %gs:{user_rsp}
-    mov %gs:{kernel_stack}, %rsp
+    mov %gs:{syscall_frame}, %rsp   /* the running thread's frame slot */
     pushq ${user_ds}             /* ss */
     pushq %gs:{user_rsp}         /* rsp */
     push %r11                    /* rflags */
@@ -53,12 +55,14 @@ syscall_entry:
     sub $512, %rsp
     fxsave64 (%rsp)
     mov %rsp, %rdi
+    mov %gs:{cpu_stack}, %rsp    /* Rust runs on the CPU's stack */
     call trap_dispatch
     mov %rax, %rsp               /* the frame to return into */
     jmp trap_return
 "#,
     user_rsp = const USER_RSP_OFFSET,
-    kernel_stack = const KERNEL_STACK_OFFSET,
+    syscall_frame = const SYSCALL_FRAME_OFFSET,
+    cpu_stack = const CPU_STACK_OFFSET,
     user_ds = const super::gdt::USER_DS as u64,
     user_cs = const super::gdt::USER_CS as u64,
     syscall_vector = const super::idt::SYSCALL_VECTOR,

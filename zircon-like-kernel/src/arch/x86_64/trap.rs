@@ -3,11 +3,13 @@
 //! [`trap_dispatch`]; every exit restores a `TrapFrame` and returns with
 //! `sysretq` (frames saved by `syscall`) or `iretq` (all others).
 //!
-//! Switching threads is therefore a matter of frames: the scheduler saves
-//! the frame on the stack into the old thread, and `trap_dispatch` returns
-//! the new thread's saved frame (`percpu::set_resume_frame`), which the
-//! common exit path restores in place, without copying it back onto the
-//! stack; it then "returns" into the new thread. The frame includes the FPU/SSE state (`fxsave64`), saved
+//! Switching threads is therefore a matter of frames. A syscall's frame is
+//! built in the running thread's own frame slot (`syscall.rs`), so it is
+//! saved already; a frame on a stack (interrupts, exceptions) is copied
+//! into the thread's slot when the thread stops running. `trap_dispatch`
+//! then returns the new thread's saved frame (`percpu::set_resume_frame`),
+//! which the common exit path restores in place, without copying it back
+//! onto a stack; it then "returns" into the new thread. The frame includes the FPU/SSE state (`fxsave64`), saved
 //! before any Rust runs because Rust code (and the precompiled `core`) uses
 //! SSE registers.
 
@@ -296,7 +298,7 @@ extern "C" {
 /// Leaves boot code for good: places `frame` at the top of this CPU's
 /// kernel stack and returns into it through the common exit path.
 pub fn enter_first_frame(frame: TrapFrame) -> ! {
-    let top = super::percpu::kernel_stack_top();
+    let top = super::percpu::cpu_stack_top();
     let slot = (top - core::mem::size_of::<TrapFrame>() as u64) as *mut TrapFrame;
     // SAFETY: the kernel stack is unused (boot code runs on the boot stack),
     // 16-byte aligned, and large enough; nothing returns to the boot stack.
@@ -307,12 +309,20 @@ pub fn enter_first_frame(frame: TrapFrame) -> ! {
 }
 
 /// The Rust side of every kernel entry. Returns the frame to return into:
-/// `frame`, or the saved frame of the thread switched to.
+/// `frame`, or the saved frame of the thread switched to (or the idle
+/// frame). `frame` may be the running thread's own frame slot; a thread
+/// that stops running during the trap is kept until the trap is over.
 #[no_mangle]
-extern "C" fn trap_dispatch(frame: &mut TrapFrame) -> *mut TrapFrame {
-    dispatch_trap(frame);
+extern "C" fn trap_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
+    // SAFETY: the entry stubs pass the frame they have just built, on a
+    // stack or in the running thread's slot; nothing else refers to it
+    // during the trap (the scheduler compares addresses only), and the
+    // slot's thread is kept alive until `drop_retired` below.
+    dispatch_trap(unsafe { &mut *frame });
     crate::object::channel::drain_graveyard();
-    super::percpu::take_resume_frame().unwrap_or(frame)
+    let resume = super::percpu::take_resume_frame().unwrap_or(frame);
+    crate::sched::drop_retired();
+    resume
 }
 
 fn dispatch_trap(frame: &mut TrapFrame) {
