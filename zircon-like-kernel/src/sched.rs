@@ -6,12 +6,14 @@
 //! priority is runnable, the running one goes to the back of its queue.
 //! When nothing is runnable the CPU runs the idle frame (`sti; hlt`).
 //!
-//! Mechanism: the live `TrapFrame` on the kernel stack is the running
-//! thread's state. To switch, the scheduler saves it into the thread and
-//! copies the next thread's frame over it; the common trap exit resumes
-//! whatever the frame now holds. A thread woken from a blocking syscall has
-//! that syscall completed (`syscalls::complete_wait`) right after its frame
-//! is loaded, in its own address space.
+//! Mechanism: each thread has a frame slot. A syscall's `TrapFrame` is
+//! built in the running thread's slot; any other trap's frame (on a stack)
+//! is copied into it when the thread stops running. To switch, the
+//! scheduler tells the trap's exit path to return into the next thread's
+//! slot (`percpu::set_resume_frame`); the thread it leaves is kept until
+//! the trap ends (`drop_retired`). A thread woken from a blocking syscall
+//! has that syscall completed (`syscalls::complete_wait`) right before it
+//! resumes, in its own address space.
 //!
 //! Deadlines (timeouts of waits, `nanosleep`) sit in an ordered map checked
 //! on every timer tick, so their resolution is the tick (10 ms).
@@ -192,7 +194,12 @@ fn retire(thread: Option<Arc<Thread>>) {
             None => Some(thread), // cannot happen: one switch per trap
         }
     };
-    drop(extra);
+    if let Some(thread) = extra {
+        // Never free a thread whose slot the trap may be using: keep it
+        // (a leak, which would be a kernel bug) rather than risk that.
+        warn!("more threads retired in one trap than expected; keeping one");
+        core::mem::forget(thread);
+    }
 }
 
 /// Drops the threads retired during this trap (outside every lock: the
@@ -293,8 +300,6 @@ pub fn schedule() {
             sched.current.replace(Arc::clone(&thread))
         };
         retire(old);
-        percpu::set_resume_frame(saved);
-        percpu::set_syscall_frame(Some(saved));
         if let Some(wait) = wait {
             cancel_deadline(wait.deadline, wait.token);
             let reason = wake.unwrap_or(WakeReason::TimedOut);
@@ -304,6 +309,8 @@ pub fn schedule() {
             // reference to it exists while this one lives.
             crate::syscalls::complete_wait(wait, reason, unsafe { &mut *saved });
         }
+        percpu::set_resume_frame(saved);
+        percpu::set_syscall_frame(Some(saved));
         return;
     }
 }

@@ -29,10 +29,11 @@ pub use zx_abi::info;
 pub use zx_abi::processargs;
 pub use zx_abi::VmOptions;
 pub use zx_abi::{
-    syscall as numbers, ExceptionReport, HandleValue, ObjectType, PortPacket, Rights, SignalPacket,
-    Signals, Status, Time, WaitItem, CHANNEL_MAX_MSG_BYTES, CHANNEL_MAX_MSG_HANDLES,
-    HANDLE_INVALID, PACKET_SIGNAL_ONE, PACKET_USER, RETCODE_EXCEPTION_KILL, RETCODE_SYSCALL_KILL,
-    ROOT_VMAR_BASE, TIME_INFINITE, USER_ADDRESS_LIMIT, VMO_RESIZABLE,
+    syscall as numbers, ChannelCallArgs, ExceptionReport, HandleValue, ObjectType, PortPacket,
+    Rights, SignalPacket, Signals, Status, Time, WaitItem, CHANNEL_MAX_MSG_BYTES,
+    CHANNEL_MAX_MSG_HANDLES, HANDLE_INVALID, PACKET_SIGNAL_ONE, PACKET_USER,
+    RETCODE_EXCEPTION_KILL, RETCODE_SYSCALL_KILL, ROOT_VMAR_BASE, TIME_INFINITE,
+    USER_ADDRESS_LIMIT, VMO_RESIZABLE,
 };
 
 /// Time since boot, in nanoseconds, from the monotonic clock.

@@ -87,6 +87,27 @@ extern "C" fn callee(channel: u64, _unused: u64) -> ! {
     zx::thread_exit()
 }
 
+/// Bytes of the reply `big_callee` sends: more than the pages a fresh
+/// buffer has touched.
+const BIG_REPLY: usize = 24 * 1024;
+
+/// Answers one request with its txid and `BIG_REPLY - 4` pattern bytes.
+extern "C" fn big_callee(channel: u64, _unused: u64) -> ! {
+    let channel =
+        core::mem::ManuallyDrop::new(Channel::from_handle(Handle::from_raw(channel as u32)));
+    let _ = channel.wait_one(Signals::CHANNEL_READABLE, zx::TIME_INFINITE);
+    let mut request = zx::MessageBuf::default();
+    if channel.read(&mut request).is_ok() {
+        let mut reply = vec![0u8; BIG_REPLY];
+        reply[..4].copy_from_slice(&request.bytes[..4]);
+        for (i, byte) in reply[4..].iter_mut().enumerate() {
+            *byte = (i % 251) as u8;
+        }
+        let _ = channel.write(&reply, alloc::vec![]);
+    }
+    zx::thread_exit()
+}
+
 /// Closes the channel handle it is given after 20 ms.
 extern "C" fn closer(channel: u64, _unused: u64) -> ! {
     let _ = zx::nanosleep(zx::deadline_after(20_000_000));
@@ -191,6 +212,74 @@ pub fn run(suite: &mut Suite) {
             thread.wait_one(Signals::TASK_TERMINATED, zx::deadline_after(1_000_000_000)),
             "join",
         )?;
+        drop(server);
+        Ok(())
+    });
+    suite.run("channel_call.reply_into_untouched_pages", || {
+        // The caller blocks; the reply is copied when it is switched back
+        // to, into pages nothing has touched yet: the kernel's copy
+        // faults them in, nested inside the switch, and the call must
+        // still complete with every byte.
+        let (client, server) = step(Channel::create(), "create")?;
+        let vmo = step(zx::Vmo::create(32 * 1024, 0), "vmo")?;
+        let root = core::mem::ManuallyDrop::new(zx::Vmar::from_handle(Handle::from_raw(
+            zx_runtime::vmar_root_self().0,
+        )));
+        let options = zx::VmOptions::PERM_READ | zx::VmOptions::PERM_WRITE;
+        let address = step(root.map(0, &vmo, 0, 32 * 1024, options), "map")?;
+        let thread = step(with_process(|p| p.create_thread("big-callee")), "thread")?;
+        step(
+            thread.start(
+                big_callee as *const () as usize,
+                stack_top(3),
+                server.raw_handle() as u64,
+                0,
+            ),
+            "start",
+        )?;
+        let request = [0u8; 8];
+        let args = zx::ChannelCallArgs {
+            write_bytes: request.as_ptr() as u64,
+            write_handles: 0,
+            read_bytes: address as u64,
+            read_handles: 0,
+            write_num_bytes: request.len() as u32,
+            write_num_handles: 0,
+            read_num_bytes: 32 * 1024,
+            read_num_handles: 0,
+        };
+        let (mut actual_bytes, mut actual_handles) = (0u32, 0u32);
+        step(
+            crate::raw(
+                nr::CHANNEL_CALL,
+                [
+                    client.raw_handle() as u64,
+                    0,
+                    zx::deadline_after(1_000_000_000) as u64,
+                    &args as *const zx::ChannelCallArgs as u64,
+                    &mut actual_bytes as *mut u32 as u64,
+                    &mut actual_handles as *mut u32 as u64,
+                    0,
+                    0,
+                ],
+            ),
+            "call",
+        )?;
+        check(actual_bytes as usize == BIG_REPLY, "wrong reply size")?;
+        check(actual_handles == 0, "handles in the reply")?;
+        let mut received = vec![0u8; BIG_REPLY];
+        step(vmo.read(&mut received, 0), "read back")?;
+        let intact = received[4..]
+            .iter()
+            .enumerate()
+            .all(|(i, &byte)| byte == (i % 251) as u8);
+        check(intact, "the reply's bytes are wrong")?;
+        step(
+            thread.wait_one(Signals::TASK_TERMINATED, zx::deadline_after(1_000_000_000)),
+            "join",
+        )?;
+        // SAFETY: nothing refers to the mapping any more.
+        let _ = unsafe { root.unmap(address, 32 * 1024) };
         drop(server);
         Ok(())
     });

@@ -1,7 +1,8 @@
 //! Per-CPU data, reached through the `gs` segment base while in the kernel.
 //!
 //! The assembly entry paths depend on the first fields' offsets
-//! ([`KERNEL_STACK_OFFSET`], [`USER_RSP_OFFSET`]), hence `repr(C)`.
+//! ([`SYSCALL_FRAME_OFFSET`], [`USER_RSP_OFFSET`], [`CPU_STACK_OFFSET`]),
+//! hence `repr(C)`.
 //!
 //! Each CPU has one kernel stack. The kernel never blocks in the middle of
 //! a kernel path: a syscall that must wait records that in the thread and

@@ -1,7 +1,8 @@
 //! Every entry into the kernel after boot — exceptions, interrupts, and
-//! syscalls — builds one [`TrapFrame`] on the stack and calls
-//! [`trap_dispatch`]; every exit restores a `TrapFrame` and returns with
-//! `sysretq` (frames saved by `syscall`) or `iretq` (all others).
+//! syscalls — builds one [`TrapFrame`] (on a stack, or for syscalls in the
+//! running thread's frame slot) and calls [`trap_dispatch`]; every exit
+//! restores a `TrapFrame` and returns with `sysretq` (frames saved by
+//! `syscall`) or `iretq` (all others).
 //!
 //! Switching threads is therefore a matter of frames. A syscall's frame is
 //! built in the running thread's own frame slot (`syscall.rs`), so it is
@@ -318,7 +319,17 @@ extern "C" fn trap_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
     // stack or in the running thread's slot; nothing else refers to it
     // during the trap (the scheduler compares addresses only), and the
     // slot's thread is kept alive until `drop_retired` below.
-    dispatch_trap(unsafe { &mut *frame });
+    let trap = unsafe { &mut *frame };
+    if trap.vector < 32 && !trap.came_from_user() {
+        // An exception inside the kernel (a user copy touching a page not
+        // yet mapped, an NMI) nests in a trap still running: handle it and
+        // go straight back. Switching threads, and the cleanup after a
+        // switch, belong to the outer trap alone (the idle loop, the only
+        // kernel code that runs with interrupts on, never faults).
+        exception(trap);
+        return frame;
+    }
+    dispatch_trap(trap);
     crate::object::channel::drain_graveyard();
     let resume = super::percpu::take_resume_frame().unwrap_or(frame);
     crate::sched::drop_retired();
