@@ -1,7 +1,8 @@
 //! Misbehaves on purpose, as its first argument says:
 //!
 //! - `crash`: dereferences a null pointer (the component manager must
-//!   report the fault and restart it per its manifest);
+//!   report the fault and restart it per its manifest); `crash-later`
+//!   does so after half a second;
 //! - `hog`: allocates memory until its job's limit stops it (the component
 //!   ends; the others keep running);
 //! - `threads`: creates threads until its job's thread limit refuses one;
@@ -30,7 +31,10 @@ zx_runtime::entry!(main);
 
 fn main() -> i64 {
     match zx_runtime::args().get(1).map(|arg| arg.as_str()) {
-        Some("crash") => {
+        Some(mode @ ("crash" | "crash-later")) => {
+            if mode == "crash-later" {
+                let _ = zx::nanosleep(zx::deadline_after(500_000_000));
+            }
             println!("misbehave: crashing on purpose");
             // SAFETY: not safe at all, on purpose: this must fault.
             let value = unsafe { core::ptr::read_volatile(core::ptr::null::<u64>()) };
