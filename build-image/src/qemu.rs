@@ -110,7 +110,7 @@ impl Captured {
     }
 }
 
-fn qemu_binary() -> Result<String> {
+pub(crate) fn qemu_binary() -> Result<String> {
     let binary = "qemu-system-x86_64";
     let found = std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(binary).is_file()))

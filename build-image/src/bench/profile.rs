@@ -125,14 +125,14 @@ fn boot_logging(
         append: &append,
     });
     // Without `-D`, QEMU logs to standard error.
-    let mut child = Command::new("qemu-system-x86_64")
+    let mut child = Command::new(crate::qemu::qemu_binary()?)
         .args(&args)
         .args(["-d", log])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .context("cannot start qemu-system-x86_64")?;
+        .context("cannot start QEMU")?;
     let stderr = child.stderr.take().context("no QEMU log")?;
     for line in BufReader::with_capacity(1 << 20, stderr).lines() {
         each(&line.context("reading QEMU's log")?);

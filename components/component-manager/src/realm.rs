@@ -51,11 +51,10 @@ const BOOT: &str = "boot";
 enum Provider {
     /// A component's outgoing directory.
     Component(usize),
-    /// The component manager's own `Realm`, over the whole tree.
-    Realm,
-    /// The component manager's `Realm`, scoped to this component
-    /// (`use: [{ protocol: "zx.component.Realm", from: "framework" }]`).
-    ScopedRealm(usize),
+    /// The component manager's own `Realm`: over the whole tree (`None`,
+    /// the root's parent's), or scoped to one component (`use: [{ protocol:
+    /// "zx.component.Realm", from: "framework" }]`).
+    Realm(Option<usize>),
     /// The component manager's bootfs directory.
     Boot,
 }
@@ -476,7 +475,7 @@ impl State {
         };
         if used.source == Source::Framework {
             return match (kind, name) {
-                (CapabilityKind::Protocol, REALM) => Ok(Provider::ScopedRealm(user)),
+                (CapabilityKind::Protocol, REALM) => Ok(Provider::Realm(Some(user))),
                 _ => Err("only zx.component.Realm comes from the framework".into()),
             };
         }
@@ -497,7 +496,7 @@ impl State {
         let Some(parent) = self.instances[child].parent else {
             // The root's parent is the component manager.
             return match (kind, name) {
-                (CapabilityKind::Protocol, REALM) => Ok(Provider::Realm),
+                (CapabilityKind::Protocol, REALM) => Ok(Provider::Realm(None)),
                 (CapabilityKind::Directory, BOOT) => Ok(Provider::Boot),
                 _ => Err(
                     "the component manager provides only the protocol zx.component.Realm and the directory boot"
@@ -577,14 +576,14 @@ fn start(
             return Ok(());
         }
         s.instances[index].stopping = false;
+        let eager: Vec<usize> = s.instances[index]
+            .children
+            .iter()
+            .copied()
+            .filter(|&c| s.instances[c].startup == StartupMode::Eager)
+            .collect();
         if s.instances[index].decl.program.is_none() && s.instances[index].job.is_some() {
             // A grouping component whose job exists: (re)start its children.
-            let eager: Vec<usize> = s.instances[index]
-                .children
-                .iter()
-                .copied()
-                .filter(|&c| s.instances[c].startup == StartupMode::Eager)
-                .collect();
             drop(guard);
             start_children(state, spawner, idle, &eager);
             return Ok(());
@@ -612,12 +611,6 @@ fn start(
             )
             .map_err(|s| format!("limits: {s}"))?;
         }
-        let eager: Vec<usize> = s.instances[index]
-            .children
-            .iter()
-            .copied()
-            .filter(|&c| s.instances[c].startup == StartupMode::Eager)
-            .collect();
         let Some(program) = s.instances[index].decl.program.clone() else {
             // A component without a program only groups its children.
             s.instances[index].job = Some(job);
@@ -748,18 +741,8 @@ async fn serve_svc(
 ) {
     let transport = ChannelTransport::new(svc);
     let mut directory = SvcDirectory { opened: None };
-    loop {
-        let mut message = match transport.try_receive() {
-            Ok(message) => message,
-            Err(Status::SHOULD_WAIT) => {
-                let readable = Signals::CHANNEL_READABLE | Signals::PEER_CLOSED;
-                if on_signals(transport.channel(), readable).await.is_err() {
-                    return;
-                }
-                continue;
-            }
-            Err(_) => return, // the component's end is closed
-        };
+    // Until the component's end is closed.
+    while let Some(mut message) = zx_component::next_message(&transport).await {
         let reply = match dispatch_directory(&mut directory, &mut message) {
             Ok(reply) => reply,
             Err(_) => return, // a malformed request: drop the connection
@@ -907,23 +890,13 @@ fn open_route(
             zx_component::fs::serve(tree, String::new(), object, spawner);
             return;
         }
-        Ok(Provider::Realm) => {
+        Ok(Provider::Realm(scope)) => {
+            let scope = scope.map(|scope| (scope, state.borrow().instances[scope].generation));
             spawner.spawn(serve_realm(
                 Rc::clone(state),
                 spawner.clone(),
                 Rc::clone(idle),
-                None,
-                object,
-            ));
-            return;
-        }
-        Ok(Provider::ScopedRealm(scope)) => {
-            let generation = state.borrow().instances[scope].generation;
-            spawner.spawn(serve_realm(
-                Rc::clone(state),
-                spawner.clone(),
-                Rc::clone(idle),
-                Some((scope, generation)),
+                scope,
                 object,
             ));
             return;
@@ -1085,18 +1058,7 @@ async fn serve_realm(
         scope,
         pending: None,
     };
-    loop {
-        let mut message = match transport.try_receive() {
-            Ok(message) => message,
-            Err(Status::SHOULD_WAIT) => {
-                let readable = Signals::CHANNEL_READABLE | Signals::PEER_CLOSED;
-                if on_signals(transport.channel(), readable).await.is_err() {
-                    return;
-                }
-                continue;
-            }
-            Err(_) => return,
-        };
+    while let Some(mut message) = zx_component::next_message(&transport).await {
         let result = dispatch_realm(&mut realm, &mut message);
         // `Stop` and `DestroyChild` reply once the components have ended.
         if let Some(work) = realm.pending.take() {

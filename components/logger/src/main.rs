@@ -25,7 +25,7 @@ use alloc::string::String;
 use core::cell::RefCell;
 use core::fmt::Write;
 use idlc_runtime::{IncomingMessage, OutgoingMessage, Transport};
-use zx::{Channel, Signals, Status};
+use zx::Channel;
 use zx_component::bindings::zx_io::{DirEntry, EntryKind};
 use zx_component::fs::{Node, Tree};
 use zx_idl::ChannelTransport;
@@ -196,25 +196,11 @@ async fn serve(
     mut dispatch: impl FnMut(&mut IncomingMessage) -> Option<OutgoingMessage>,
 ) {
     let transport = ChannelTransport::new(channel);
-    loop {
-        match transport.try_receive() {
-            Ok(mut message) => {
-                if let Some(reply) = dispatch(&mut message) {
-                    if transport.send(reply).is_err() {
-                        return;
-                    }
-                }
+    while let Some(mut message) = zx_component::next_message(&transport).await {
+        if let Some(reply) = dispatch(&mut message) {
+            if transport.send(reply).is_err() {
+                return;
             }
-            Err(Status::SHOULD_WAIT) => {
-                let readable = Signals::CHANNEL_READABLE | Signals::PEER_CLOSED;
-                if zx_async::on_signals(transport.channel(), readable)
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            Err(_) => return,
         }
     }
 }

@@ -19,7 +19,7 @@ use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use idlc_runtime::Transport;
-use zx::{AsHandleRef, Channel, Handle, Signals, Status};
+use zx::{AsHandleRef, Channel, Handle, Status};
 use zx_async::Spawner;
 use zx_idl::ChannelTransport;
 
@@ -116,7 +116,7 @@ async fn serve_directory(tree: Rc<dyn Tree>, path: String, channel: Channel, spa
         path,
         opened: None,
     };
-    while let Some(mut message) = next_message(&transport).await {
+    while let Some(mut message) = crate::next_message(&transport).await {
         let reply = dispatch_directory(&mut connection, &mut message);
         if let Some(request) = connection.opened.take() {
             let object = Channel::from_handle(Handle::from_raw(request.object.into_raw()));
@@ -178,7 +178,7 @@ async fn serve_file(tree: Rc<dyn Tree>, path: String, snapshot: Option<Vec<u8>>,
         path,
         snapshot,
     };
-    while let Some(mut message) = next_message(&transport).await {
+    while let Some(mut message) = crate::next_message(&transport).await {
         match dispatch_file(&mut connection, &mut message) {
             Ok(Some(reply)) => {
                 if transport.send(reply).is_err() {
@@ -187,22 +187,6 @@ async fn serve_file(tree: Rc<dyn Tree>, path: String, snapshot: Option<Vec<u8>>,
             }
             Ok(None) => {}
             Err(_) => return,
-        }
-    }
-}
-
-/// The next request on `transport`; `None` once the client is gone.
-async fn next_message(transport: &ChannelTransport) -> Option<idlc_runtime::IncomingMessage> {
-    loop {
-        match transport.try_receive() {
-            Ok(message) => return Some(message),
-            Err(Status::SHOULD_WAIT) => {
-                let readable = Signals::CHANNEL_READABLE | Signals::PEER_CLOSED;
-                zx_async::on_signals(transport.channel(), readable)
-                    .await
-                    .ok()?;
-            }
-            Err(_) => return None,
         }
     }
 }

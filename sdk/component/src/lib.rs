@@ -84,6 +84,24 @@ pub fn connect(name: &str) -> Result<Channel, Status> {
     Ok(client)
 }
 
+/// The next message on `transport`, waiting for one on the executor;
+/// `None` once the peer is gone (or the channel cannot be waited on). The
+/// receive loop of every server.
+pub async fn next_message(transport: &ChannelTransport) -> Option<idlc_runtime::IncomingMessage> {
+    loop {
+        match transport.try_receive() {
+            Ok(message) => return Some(message),
+            Err(Status::SHOULD_WAIT) => {
+                let readable = zx::Signals::CHANNEL_READABLE | zx::Signals::PEER_CLOSED;
+                zx_async::on_signals(transport.channel(), readable)
+                    .await
+                    .ok()?;
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
 /// Sends `Directory.Open(name, object)` on the directory channel `directory`
 /// (borrowed).
 pub fn open(directory: u32, name: &str, object: Channel) -> Result<(), Status> {

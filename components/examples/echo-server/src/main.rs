@@ -19,7 +19,7 @@ extern crate alloc;
 
 use alloc::rc::Rc;
 use core::cell::Cell;
-use zx::{processargs, Channel, Signals, Status};
+use zx::{processargs, Channel};
 use zx_idl::ChannelTransport;
 use zx_runtime::println;
 
@@ -53,21 +53,8 @@ impl EchoServer for Echo {
 async fn serve(channel: Channel, calls: Rc<Cell<i64>>) {
     let transport = ChannelTransport::new(channel);
     let mut server = Echo { calls };
-    loop {
-        let mut request = match transport.try_receive() {
-            Ok(request) => request,
-            Err(Status::SHOULD_WAIT) => {
-                let readable = Signals::CHANNEL_READABLE | Signals::PEER_CLOSED;
-                if zx_async::on_signals(transport.channel(), readable)
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                continue;
-            }
-            Err(_) => return, // closed
-        };
+    // Each request until the client goes away.
+    while let Some(mut request) = zx_component::next_message(&transport).await {
         match dispatch_echo(&mut server, &mut request) {
             Ok(Some(reply)) => {
                 if transport.send(reply).is_err() {

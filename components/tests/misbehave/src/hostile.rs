@@ -3,6 +3,7 @@
 //! is refused with a typed error (or a closed channel) while the manager
 //! keeps serving. Prints one line per check and returns how many failed.
 
+use crate::status;
 use alloc::string::String;
 use alloc::vec;
 use zx::{processargs, AsHandleRef, Channel, Signals, Status};
@@ -48,15 +49,6 @@ fn connect(svc: &Channel, name: &str) -> Channel {
     let (client, server) = Channel::create().expect("channel");
     let _ = zx_component::open(svc.raw_handle(), name, server);
     client
-}
-
-/// The typed error of a Realm call (`OK` when it succeeded).
-fn status<T, E>(result: Result<Result<T, i32>, E>) -> Status {
-    match result {
-        Ok(Ok(_)) => Status::OK,
-        Ok(Err(code)) => Status(code),
-        Err(_) => Status::PEER_CLOSED,
-    }
 }
 
 pub fn run() -> i64 {

@@ -25,6 +25,15 @@ mod bindings {
     include!(concat!(env!("OUT_DIR"), "/idl.rs"));
 }
 
+/// The typed error of a Realm call (`OK` when it succeeded).
+fn status<T, E>(result: Result<Result<T, i32>, E>) -> zx::Status {
+    match result {
+        Ok(Ok(_)) => zx::Status::OK,
+        Ok(Err(code)) => zx::Status(code),
+        Err(_) => zx::Status::PEER_CLOSED,
+    }
+}
+
 use zx_runtime::println;
 
 zx_runtime::entry!(main);

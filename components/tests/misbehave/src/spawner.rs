@@ -9,18 +9,10 @@ use crate::bindings::zx_component::{
     RealmClient, RealmCreateChildRequest, RealmDestroyChildRequest, RealmShutdownRequest,
     RealmStartRequest, RealmStopRequest,
 };
+use crate::status;
 use zx::Status;
 use zx_idl::ChannelTransport;
 use zx_runtime::println;
-
-/// The typed error of a Realm call (`OK` when it succeeded).
-fn status<T, E>(result: Result<Result<T, i32>, E>) -> Status {
-    match result {
-        Ok(Ok(_)) => Status::OK,
-        Ok(Err(code)) => Status(code),
-        Err(_) => Status::PEER_CLOSED,
-    }
-}
 
 pub fn run() -> i64 {
     let realm = match zx_component::connect("zx.component.Realm") {

@@ -329,10 +329,8 @@ pub fn run(suite: &mut Suite) {
             0,
         ];
         // SAFETY: the kernel must reject the handle.
-        expect_status(
-            Status::from_raw(unsafe { zx::syscall_raw(nr::PROCESS_CREATE, args) }).ok(),
-            Status::WRONG_TYPE,
-        )
+        let raw = unsafe { zx::syscall_raw(nr::PROCESS_CREATE, args) };
+        expect_status(Status::from_raw(raw).ok(), Status::WRONG_TYPE)
     });
     suite.run("process_start.thread_of_another_process", || {
         let (a, _vmar_a) = step(job.create_process("a"), "create a")?;

@@ -84,11 +84,11 @@ pub fn run(suite: &mut Suite) {
         let vmo = step(Vmo::create(2 * PAGE, VMO_RESIZABLE), "create")?;
         let address = step(with_root(|root| root.map(0, &vmo, 0, 2 * PAGE, RW)), "map")?;
         let result = vmo.set_size(PAGE);
-        // SAFETY: nothing references the mapping.
-        step(
-            with_root(|root| unsafe { root.unmap(address, 2 * PAGE) }),
-            "unmap",
-        )?;
+        let unmapped = with_root(|root| {
+            // SAFETY: nothing references the mapping.
+            unsafe { root.unmap(address, 2 * PAGE) }
+        });
+        step(unmapped, "unmap")?;
         expect_status(result, Status::BAD_STATE)?;
         step(vmo.set_size(PAGE), "shrink after unmap")
     });
@@ -130,11 +130,11 @@ pub fn run(suite: &mut Suite) {
             memory[100] == 0x33,
             "VMO write not seen through the mapping",
         )?;
-        // SAFETY: `memory` is not used after this.
-        step(
-            with_root(|root| unsafe { root.unmap(address, 4 * PAGE) }),
-            "unmap",
-        )
+        let unmapped = with_root(|root| {
+            // SAFETY: `memory` is not used after this.
+            unsafe { root.unmap(address, 4 * PAGE) }
+        });
+        step(unmapped, "unmap")
     });
     suite.run("vmar.two_mappings_share_pages", || {
         let vmo = step(Vmo::create(PAGE, 0), "create")?;
