@@ -205,7 +205,12 @@ pub const TESTS: &[SystemTest] = &[
             // scoped to it, and can name nothing outside it...
             expect_line(
                 run,
-                "component_manager: created root/spawner/workers:w1 (thread_hog)",
+                "component_manager: created root/spawner/workers:w1 (echo_server)",
+            )?;
+            // (its job allows two processes: itself and w1)
+            expect_line(
+                run,
+                "component_manager: cannot start root/spawner/workers:w2: launch bin/echo-server: NO_RESOURCES",
             )?;
             expect_line(
                 run,

@@ -25,6 +25,7 @@ pub mod job;
 pub mod peered;
 pub mod port;
 pub mod process;
+pub mod resource;
 pub mod thread;
 pub mod timer;
 pub mod vmar;
