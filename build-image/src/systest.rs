@@ -383,6 +383,23 @@ pub const TESTS: &[SystemTest] = &[
         },
     },
     SystemTest {
+        name: "kernel.stack_overflow",
+        boot: Boot {
+            cmdline: "kernel.crash=stack-overflow",
+            ..Boot::product("minimal")
+        },
+        check: |run| {
+            // The guard page below the stack stops the overflow: a clear
+            // report, not silent corruption, a hang or a triple fault.
+            expect_line(
+                run,
+                "kernel stack overflow: the boot stack ran into its guard page",
+            )?;
+            expect_line(run, "cr2 0x")?;
+            expect_ending(run, Ending::Guest(guest_exit::KERNEL_PANIC))
+        },
+    },
+    SystemTest {
         name: "kernel.exception_report",
         boot: Boot {
             cmdline: "kernel.crash=page-fault",

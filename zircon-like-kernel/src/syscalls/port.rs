@@ -81,21 +81,21 @@ pub fn wait_async(raw: u64, port: u64, key: u64, signals: u64, options: u64) -> 
     let process = current_process();
     let object = process.any_object(value, Rights::WAIT)?;
     let port: Arc<Port> = process.object::<Port>(port_value, Rights::WRITE)?;
+    // Room for the packet first: a full port refuses (SHOULD_WAIT).
+    let slot = port.reserve()?;
     let observer = Observer {
-        target: ObserverTarget::Port {
-            port: Arc::downgrade(&port),
-            key,
-        },
+        target: ObserverTarget::Port { slot, key },
         trigger,
     };
     match object.base().observe(observer) {
         Ok(()) => ok(),
         // Already satisfied: the packet is queued at once.
-        Err(ObserveError::Satisfied(current)) => {
-            port.queue_signal(key, trigger, current);
+        Err((ObserveError::Satisfied(current), observer)) => {
+            observer.notify(current);
             ok()
         }
-        Err(ObserveError::TooMany) => Err(Status::NO_RESOURCES),
+        // Dropping the observer gives the room back.
+        Err((error, _)) => Err(error.status()),
     }
 }
 

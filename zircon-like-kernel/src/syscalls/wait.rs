@@ -40,11 +40,11 @@ pub fn wait_one(
     };
     match object.base().observe(observer) {
         Ok(()) => {}
-        Err(ObserveError::Satisfied(current)) => {
+        Err((ObserveError::Satisfied(current), _)) => {
             observed_out.write(&current.bits())?;
             return ok();
         }
-        Err(ObserveError::TooMany) => return Err(Status::NO_RESOURCES),
+        Err((error, _)) => return Err(error.status()),
     }
     if deadline <= now() {
         object.base().forget(token);
@@ -96,15 +96,15 @@ pub fn wait_many(
         };
         match object.base().observe(observer) {
             Ok(()) => {}
-            Err(ObserveError::Satisfied(_)) => {
+            Err((ObserveError::Satisfied(_), _)) => {
                 satisfied = true;
                 break;
             }
-            Err(ObserveError::TooMany) => {
+            Err((error, _)) => {
                 for object in &objects {
                     object.base().forget(token);
                 }
-                return Err(Status::NO_RESOURCES);
+                return Err(error.status());
             }
         }
     }

@@ -19,6 +19,7 @@ mod bindings {
     include!(concat!(env!("OUT_DIR"), "/idl.rs"));
 }
 mod channels;
+mod exhaustion;
 mod futexes;
 mod handles;
 mod pointers;

@@ -328,6 +328,7 @@ pub fn run(suite: &mut Suite) {
         let _second = step(process.create_thread("t2"), "second thread")?;
         expect_status(process.create_thread("t3").map(drop), Status::NO_RESOURCES)
     });
+    crate::exhaustion::run(suite, job);
     suite.run("process_create.bad_job", || {
         expect_status(
             Job::from_handle(Handle::from_raw(0x6666_6667))
