@@ -598,6 +598,8 @@ pub mod syscall {
     /// * `INVALID_ARGS`: `signals` does not fit in 32 bits, or `observed`
     ///   is not writable user memory.
     /// * `TIMED_OUT`: the deadline passed first.
+    /// * `CANCELED`: `handle` was closed (or moved) by another thread while
+    ///   waiting.
     /// * `NO_MEMORY`: the kernel is out of memory.
     pub const OBJECT_WAIT_ONE: u64 = 9;
 
@@ -618,6 +620,8 @@ pub mod syscall {
     ///   process.
     /// * `ACCESS_DENIED`: an item's handle lacks `WAIT`.
     /// * `TIMED_OUT`: the deadline passed first.
+    /// * `CANCELED`: one of the handles was closed (or moved) by another
+    ///   thread while waiting.
     /// * `NO_MEMORY`: the kernel is out of memory.
     pub const OBJECT_WAIT_MANY: u64 = 10;
 
@@ -819,6 +823,7 @@ pub mod syscall {
     /// * `ACCESS_DENIED`: `port` lacks `READ`.
     /// * `INVALID_ARGS`: `packet` is not writable user memory.
     /// * `TIMED_OUT`: the deadline passed with no packet.
+    /// * `CANCELED`: `handle` was closed by another thread while waiting.
     pub const PORT_WAIT: u64 = 22;
 
     /// `object_wait_async(handle: Handle, port: Handle, key: u64, signals: Signals, options: u32) -> Status`
@@ -1283,6 +1288,8 @@ pub mod syscall {
     ///   replying.
     /// * `SHOULD_WAIT`: the peer's queue is full.
     /// * `TIMED_OUT`: no reply came before `deadline`.
+    /// * `CANCELED`: `handle` was closed by another thread while waiting for
+    ///   the reply.
     /// * `BUFFER_TOO_SMALL`: the reply did not fit; it is discarded and the
     ///   actual counts receive its sizes.
     /// * `NO_RESOURCES`: the caller's handle table cannot take the reply's

@@ -158,7 +158,22 @@ impl Process {
     /// Removes and returns the handle `value`.
     pub fn take_handle(&self, value: HandleValue) -> Result<Handle, Status> {
         let handle = self.handles.lock().remove(value);
-        handle.ok_or(Status::BAD_HANDLE)
+        let handle = handle.ok_or(Status::BAD_HANDLE)?;
+        self.cancel_waits_through(value);
+        Ok(handle)
+    }
+
+    /// Wakes, with `CANCELED`, the threads blocked in a wait that goes
+    /// through handle `value`, just removed from the table. The running
+    /// thread removed it, so a process with one thread has no one to wake.
+    fn cancel_waits_through(&self, value: HandleValue) {
+        let threads = self.threads.lock();
+        if threads.len() < 2 {
+            return;
+        }
+        for thread in threads.iter() {
+            thread.cancel_wait_through(value);
+        }
     }
 
     /// Runs `f` on the handle `value`.
