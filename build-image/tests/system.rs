@@ -46,6 +46,7 @@ system_tests! {
     components_lifecycle => "components.lifecycle_collections",
     panic_report => "kernel.panic_report",
     exception_report => "kernel.exception_report",
+    stack_overflow => "kernel.stack_overflow",
 }
 
 /// The README's example, through the real command line: piped input

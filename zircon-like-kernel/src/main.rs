@@ -90,8 +90,8 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
         heap / 1024
     );
 
-    // Queued channel messages may use up to a quarter of RAM.
-    object::channel::set_message_budget(memory.usable_bytes / 4);
+    // One job's queued channel messages may use up to a quarter of RAM.
+    object::account::set_default_limit(memory.usable_bytes / 4);
     arch::x86_64::init_boot_cpu();
     debug!("GDT, TSS (4 IST stacks), IDT (256 vectors), syscall MSRs loaded");
 

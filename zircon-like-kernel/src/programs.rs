@@ -100,7 +100,7 @@ fn try_start(
     let theirs = Handle::new(theirs, Rights::DEFAULT_CHANNEL);
     let channel = ours.downcast::<Channel>().ok_or(Status::INTERNAL)?;
     channel
-        .write(Message::new(bytes, handles).map_err(|(status, _)| status)?)
+        .write(Message::new(bytes, handles, None).map_err(|(status, _)| status)?)
         .map_err(|(status, _)| status)?;
     drop(ours); // the message stays queued on userboot's end
     let bootstrap = process.add_handle(theirs)?;

@@ -205,13 +205,17 @@ fn retire(thread: Option<Arc<Thread>>) {
 /// Drops the threads retired during this trap (outside every lock: the
 /// last reference to a thread can end a process, whose teardown may wake
 /// threads). Called once the trap no longer uses its frame.
-pub fn drop_retired() {
+/// Returns whether it dropped any.
+#[inline]
+pub fn drop_retired() -> bool {
     // Only this CPU retires and drops, with interrupts off.
-    if !ANY_RETIRED.swap(false, Ordering::Relaxed) {
-        return;
+    if !ANY_RETIRED.load(Ordering::Relaxed) {
+        return false;
     }
+    ANY_RETIRED.store(false, Ordering::Relaxed);
     let retired = core::mem::take(&mut *RETIRED.lock());
     drop(retired);
+    true
 }
 
 /// Whether `frame` is `thread`'s own frame slot (where `syscall_entry`
@@ -351,7 +355,7 @@ pub fn kill_current_for_fault(frame: &mut TrapFrame, cr2: u64) {
             rip: frame.rip,
         };
         let bytes = zerocopy::IntoBytes::as_bytes(&record).to_vec();
-        let message = crate::object::channel::Message::new(bytes, alloc::vec::Vec::new());
+        let message = crate::object::channel::Message::new(bytes, alloc::vec::Vec::new(), None);
         if message
             .map_err(|_| ())
             .and_then(|m| channel.write(m).map_err(|_| ()))

@@ -48,7 +48,21 @@ impl UserSlice {
     /// Copies the range into a new vector (without zero-filling it
     /// first: the copy writes every byte).
     pub fn read_to_vec(&self) -> Result<alloc::vec::Vec<u8>, Status> {
-        let mut bytes = alloc::vec::Vec::with_capacity(self.len);
+        if self.len == 0 {
+            return Ok(alloc::vec::Vec::new());
+        }
+        // Allocated directly rather than with `try_reserve_exact`: this is
+        // on every message write, and the direct call is the short path.
+        let layout = core::alloc::Layout::array::<u8>(self.len).map_err(|_| Status::NO_MEMORY)?;
+        // SAFETY: the layout's size is not zero (checked above).
+        let buffer = unsafe { alloc::alloc::alloc(layout) };
+        if buffer.is_null() {
+            return Err(Status::NO_MEMORY);
+        }
+        // SAFETY: `buffer` was allocated by the global allocator with the
+        // layout of `len` bytes of `u8`: exactly what a vector of capacity
+        // `len` owns. Its length is 0, so nothing uninitialized is read.
+        let mut bytes = unsafe { alloc::vec::Vec::from_raw_parts(buffer, 0, self.len) };
         // SAFETY: the spare capacity holds `len` bytes; the user range was
         // validated. On success every byte was written, so `set_len` is
         // sound; on failure the length stays 0.

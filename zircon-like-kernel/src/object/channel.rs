@@ -9,7 +9,14 @@
 //! When an endpoint's last handle goes, its queue is dropped (closing the
 //! handles in it) and the peer sees `PEER_CLOSED`; writes to a closed peer
 //! fail with `PEER_CLOSED`, while reads still drain what is queued.
+//!
+//! A queued message's bytes are charged to the writer's job
+//! (`account.rs`) until it is read or dropped; endpoints carried in
+//! messages are tracked so that cycles no process can reach are found and
+//! dropped (`inflight.rs`).
 
+use super::account::Account;
+use super::inflight::{self, InFlight};
 use super::peered::PeerLink;
 use super::thread::{Thread, WakeReason};
 use super::{impl_into_any, Handle, KernelObject, ObjectBase};
@@ -17,7 +24,7 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::sync::Weak;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 use spin::Mutex;
 use zx_abi::{ObjectType, Signals, Status};
 
@@ -25,47 +32,85 @@ use zx_abi::{ObjectType, Signals, Status};
 /// (as Zircon's limit, so a stuck reader cannot exhaust kernel memory).
 pub const MAX_PENDING_MESSAGES: usize = 3500;
 
-/// Bytes of all queued messages, system-wide: messages live in the kernel
-/// heap, so their total is bounded (a share of RAM set at boot) and writes
-/// past it fail with `NO_MEMORY` instead of exhausting the kernel.
-static QUEUED_BYTES: AtomicU64 = AtomicU64::new(0);
-static QUEUED_BYTES_BUDGET: AtomicU64 = AtomicU64::new(0);
-
-/// Sets the budget for queued message bytes.
-pub fn set_message_budget(bytes: u64) {
-    QUEUED_BYTES_BUDGET.store(bytes, Ordering::Relaxed);
-}
-
-/// One message. Its bytes count against the message budget while it
-/// exists.
+/// One message. Its bytes are charged to the writer's job while it
+/// exists; the endpoints among its handles count as in flight.
 pub struct Message {
     bytes: Vec<u8>,
-    /// Its handles, in order.
-    pub handles: Vec<Handle>,
+    handles: Vec<Handle>,
+    /// Who its bytes are charged to (`None`: the kernel's own messages).
+    account: Option<Arc<Account>>,
 }
 
 impl Message {
-    /// A message, if the budget allows its bytes.
-    pub fn new(bytes: Vec<u8>, handles: Vec<Handle>) -> Result<Message, (Status, Vec<Handle>)> {
+    /// A message charged to `account`, if it has room for the bytes (if
+    /// not, unreachable channel cycles are collected first, in case they
+    /// hold what the account is missing).
+    pub fn new(
+        bytes: Vec<u8>,
+        handles: Vec<Handle>,
+        account: Option<&Arc<Account>>,
+    ) -> Result<Message, (Status, Vec<Handle>)> {
         let len = bytes.len() as u64;
-        let budget = QUEUED_BYTES_BUDGET.load(Ordering::Relaxed);
-        let charged = QUEUED_BYTES.fetch_add(len, Ordering::AcqRel) + len;
-        if charged > budget {
-            QUEUED_BYTES.fetch_sub(len, Ordering::AcqRel);
-            return Err((Status::NO_MEMORY, handles));
+        if let Some(account) = account {
+            if account.charge(len).is_err() {
+                if let Err(status) = charge_after_collecting(account, len) {
+                    return Err((status, handles));
+                }
+            }
         }
-        Ok(Message { bytes, handles })
+        if let Err(status) = inflight::count_in(&handles) {
+            if let Some(account) = account {
+                account.uncharge(len);
+            }
+            return Err((status, handles));
+        }
+        Ok(Message {
+            bytes,
+            handles,
+            account: account.cloned(),
+        })
     }
 
     /// The bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
+
+    /// The handles, in order.
+    pub fn handles(&self) -> &[Handle] {
+        &self.handles
+    }
+
+    /// Takes the handles out (for the reader's table).
+    #[inline]
+    pub fn take_handles(&mut self) -> Vec<Handle> {
+        inflight::count_out(&self.handles);
+        core::mem::take(&mut self.handles)
+    }
+}
+
+/// Makes room for one more message in a full queue.
+#[cold]
+fn grow(queue: &mut VecDeque<Message>) -> Result<(), Status> {
+    queue.try_reserve(1).map_err(|_| Status::NO_MEMORY)
+}
+
+/// Collects unreachable channel cycles, which may hold what `account`
+/// is missing, and charges it again.
+#[cold]
+fn charge_after_collecting(account: &Account, len: u64) -> Result<(), Status> {
+    inflight::collect();
+    super::run_deferred();
+    account.charge(len)
 }
 
 impl Drop for Message {
+    #[inline]
     fn drop(&mut self) {
-        QUEUED_BYTES.fetch_sub(self.bytes.len() as u64, Ordering::AcqRel);
+        if let Some(account) = &self.account {
+            account.uncharge(self.bytes.len() as u64);
+        }
+        inflight::count_out(&self.handles);
     }
 }
 
@@ -74,6 +119,8 @@ pub struct Channel {
     base: ObjectBase,
     link: PeerLink<Channel>,
     queue: Mutex<VecDeque<Message>>,
+    /// Handles to this endpoint inside messages (see `inflight.rs`).
+    in_flight: InFlight,
     /// Threads blocked in `channel_call` on this endpoint: (txid, thread,
     /// wait token). A reply whose txid matches goes straight to its caller.
     calls: Mutex<Vec<(u32, Weak<Thread>, u64)>>,
@@ -116,6 +163,7 @@ impl Channel {
                 base: ObjectBase::new(Signals::CHANNEL_WRITABLE),
                 link: PeerLink::new(),
                 queue: Mutex::new(VecDeque::new()),
+                in_flight: InFlight::new(),
                 calls: Mutex::new(Vec::new()),
             })
         };
@@ -157,7 +205,7 @@ impl Channel {
             if queue.len() >= MAX_PENDING_MESSAGES {
                 return Err((Status::SHOULD_WAIT, message));
             }
-            if queue.try_reserve(1).is_err() {
+            if queue.len() == queue.capacity() && grow(&mut queue).is_err() {
                 return Err((Status::NO_MEMORY, message));
             }
             queue.push_back(message);
@@ -205,6 +253,25 @@ impl Channel {
     /// Forgets the call waiting with `token` (it timed out).
     pub fn remove_call(&self, token: u64) {
         self.calls.lock().retain(|(_, _, t)| *t != token);
+    }
+
+    /// Its in-flight state.
+    pub fn in_flight(&self) -> &InFlight {
+        &self.in_flight
+    }
+
+    /// Runs `f` on every handle in the queued messages.
+    pub fn for_each_queued_handle(&self, mut f: impl FnMut(&Handle)) {
+        for message in self.queue.lock().iter() {
+            message.handles.iter().for_each(&mut f);
+        }
+    }
+
+    /// Drops every queued message (the collector found the endpoint
+    /// unreachable).
+    pub fn drop_queue(&self) {
+        let queued = core::mem::take(&mut *self.queue.lock());
+        drop(queued);
     }
 
     /// Puts a message that could not be delivered to the reader back at

@@ -3,6 +3,7 @@
 //! the processes of its subtree — for its whole subtree, and killing a job
 //! kills every process and job under it.
 
+use super::account::Account;
 use super::channel::Channel;
 use super::process::{Outcome, Process};
 use super::{impl_into_any, Handle, KernelObject, ObjectBase};
@@ -55,6 +56,9 @@ pub struct Job {
     parent: Option<Arc<Job>>,
     depth: usize,
     state: Mutex<JobState>,
+    /// The bytes its programs have queued in channels (`account.rs`),
+    /// limited by its memory limit.
+    pub account: Arc<Account>,
 }
 
 /// Deepest job tree (as Zircon's limit on job height).
@@ -67,6 +71,7 @@ impl Job {
             base: ObjectBase::new(Signals::empty()),
             parent: None,
             depth: 0,
+            account: Account::new(u64::MAX),
             state: Mutex::new(JobState {
                 children: Vec::new(),
                 processes: Vec::new(),
@@ -92,6 +97,7 @@ impl Job {
             base: ObjectBase::new(Signals::empty()),
             parent: Some(Arc::clone(self)),
             depth: self.depth + 1,
+            account: Account::new(self.account.limit()),
             state: Mutex::new(JobState {
                 children: Vec::new(),
                 processes: Vec::new(),
@@ -158,6 +164,7 @@ impl Job {
         }
         state.limits = limits;
         state.max_processes = processes;
+        self.account.tighten(limits.max_memory);
         Ok(())
     }
 

@@ -25,10 +25,12 @@
 //! scheduler, then a thread's state. Handles and messages are dropped only
 //! after the locks that guarded them are released.
 
+pub mod account;
 pub mod channel;
 pub mod event;
 pub mod eventpair;
 pub mod futex;
+pub mod inflight;
 pub mod job;
 pub mod peered;
 pub mod port;
@@ -43,7 +45,7 @@ use crate::koid::Koid;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use spin::Mutex;
 use thread::Thread;
 use zx_abi::{ObjectType, Rights, Signals};
@@ -189,9 +191,45 @@ pub struct ObjectBase {
 
 /// The top of the closing list (see the module docs).
 static CLOSING: Mutex<Option<Arc<dyn KernelObject>>> = Mutex::new(None);
-/// Whether the list may be non-empty, so that the common kernel exit
-/// takes no lock.
-static ANY_CLOSING: AtomicBool = AtomicBool::new(false);
+
+/// Work the kernel does before it returns to user mode, as bits, so that
+/// the common exit tests one word: objects on the closing list, a due
+/// collection of channel cycles (`inflight.rs`).
+static DEFERRED: AtomicU8 = AtomicU8::new(0);
+const DEFER_CLOSE: u8 = 1;
+/// A collection of unreachable channel cycles is due.
+pub const DEFER_COLLECT: u8 = 2;
+
+/// Asks for deferred work `bits` before the next return to user mode.
+pub fn defer(bits: u8) {
+    DEFERRED.fetch_or(bits, Ordering::AcqRel);
+}
+
+/// Does the deferred work: runs the closing list, collects channel
+/// cycles when due, until nothing is left. Called on every kernel exit,
+/// outside every lock.
+#[inline]
+pub fn run_deferred() {
+    if DEFERRED.load(Ordering::Acquire) != 0 {
+        run_deferred_slow();
+    }
+}
+
+#[cold]
+fn run_deferred_slow() {
+    loop {
+        let bits = DEFERRED.swap(0, Ordering::AcqRel);
+        if bits == 0 {
+            return;
+        }
+        if bits & DEFER_CLOSE != 0 {
+            run_closers();
+        }
+        if bits & DEFER_COLLECT != 0 {
+            inflight::collect();
+        }
+    }
+}
 
 /// Puts an object whose last handle went on the closing list, once.
 fn push_closing(object: &Arc<dyn KernelObject>) {
@@ -201,23 +239,18 @@ fn push_closing(object: &Arc<dyn KernelObject>) {
     let mut top = CLOSING.lock();
     *object.base().next_closing.lock() = top.take();
     *top = Some(Arc::clone(object));
-    ANY_CLOSING.store(true, Ordering::Release);
+    defer(DEFER_CLOSE);
 }
 
 /// Runs `on_zero_handles` of every object on the closing list, newest
-/// first, until it is empty (each may push more). Called on every kernel
-/// exit, outside every lock.
-pub fn run_closers() {
-    if !ANY_CLOSING.load(Ordering::Acquire) {
-        return;
-    }
+/// first, until it is empty (each may push more).
+fn run_closers() {
     loop {
         let next = {
             let mut top = CLOSING.lock();
             let next = top.take();
-            match &next {
-                Some(object) => *top = object.base().next_closing.lock().take(),
-                None => ANY_CLOSING.store(false, Ordering::Release),
+            if let Some(object) = &next {
+                *top = object.base().next_closing.lock().take();
             }
             next
         };
@@ -264,32 +297,28 @@ impl ObjectBase {
 
     /// Clears then sets signals and wakes the observers the new state
     /// satisfies.
+    ///
+    /// The observers are told under the object's lock, which the lock
+    /// order allows (an object's state, then a port's queue, the scheduler
+    /// and a thread's state; nothing told ever locks this object again), so
+    /// telling them allocates nothing and cannot fail.
     pub fn update_signals(&self, clear: Signals, set: Signals) {
-        let (woken, signals) = {
-            let mut state = self.state.lock();
-            let signals = (state.signals - clear) | set;
-            if signals == state.signals {
-                return;
+        let mut state = self.state.lock();
+        let signals = (state.signals - clear) | set;
+        if signals == state.signals {
+            return;
+        }
+        state.signals = signals;
+        let mut index = 0;
+        while index < state.observers.len() {
+            let observer = &state.observers[index];
+            if observer.trigger.intersects(signals) {
+                state.observers.swap_remove(index).notify(signals);
+            } else if !observer.alive() {
+                state.observers.swap_remove(index);
+            } else {
+                index += 1;
             }
-            state.signals = signals;
-            // The common case, nobody waiting, allocates nothing; otherwise
-            // the satisfied observers are moved out in place.
-            let mut woken = Vec::new();
-            let mut index = 0;
-            while index < state.observers.len() {
-                let observer = &state.observers[index];
-                if observer.trigger.intersects(signals) {
-                    woken.push(state.observers.swap_remove(index));
-                } else if !observer.alive() {
-                    state.observers.swap_remove(index);
-                } else {
-                    index += 1;
-                }
-            }
-            (woken, signals)
-        };
-        for observer in woken {
-            observer.notify(signals);
         }
     }
 
@@ -353,8 +382,21 @@ impl Handle {
     }
 
     /// The object as its concrete type, if it is one.
+    #[inline]
     pub fn downcast<T: KernelObject>(&self) -> Option<Arc<T>> {
-        Arc::clone(&self.object).into_any().downcast::<T>().ok()
+        // `Any::type_id` through the object's own vtable: one call, where
+        // going through `into_any` and `Arc<dyn Any>::downcast` takes two
+        // (this is on every syscall that names a handle).
+        let object: &dyn KernelObject = &*self.object;
+        if Any::type_id(object) != core::any::TypeId::of::<T>() {
+            return None;
+        }
+        let raw = Arc::into_raw(Arc::clone(&self.object)) as *const T;
+        // SAFETY: the object is a `T` (its type id says so), so the data
+        // pointer of the `Arc<dyn KernelObject>` points at a `T` inside an
+        // `Arc` allocation; `from_raw` takes over the reference count the
+        // clone added.
+        Some(unsafe { Arc::from_raw(raw) })
     }
 }
 

@@ -36,8 +36,10 @@ pub enum ThreadState {
 pub enum WaitKind {
     /// `object_wait_one`: the object and where to write the observed signals.
     One {
-        /// The object waited on.
+        /// The object waited on, and the handle it was named by.
         object: Arc<dyn KernelObject>,
+        /// The handle it was named by.
+        value: zx_abi::HandleValue,
         /// User address for the observed signals (0: none).
         observed: u64,
     },
@@ -45,6 +47,8 @@ pub enum WaitKind {
     Many {
         /// The objects, in item order.
         objects: Vec<Arc<dyn KernelObject>>,
+        /// The handles they were named by.
+        values: Vec<zx_abi::HandleValue>,
         /// User address of the `WaitItem` array.
         items: u64,
     },
@@ -59,6 +63,8 @@ pub enum WaitKind {
     Call {
         /// The caller's endpoint.
         channel: Arc<super::channel::Channel>,
+        /// The handle it was named by.
+        value: zx_abi::HandleValue,
         /// The reply, once the callee wrote it.
         reply: Option<super::channel::Message>,
         /// Where the reply goes: (bytes, handles, byte capacity, handle
@@ -69,6 +75,8 @@ pub enum WaitKind {
     Port {
         /// The port waited on.
         port: Arc<super::port::Port>,
+        /// The handle it was named by.
+        value: zx_abi::HandleValue,
         /// User address of the packet buffer.
         packet: u64,
     },
@@ -82,28 +90,19 @@ pub struct Wait {
     pub kind: WaitKind,
     /// When the wait times out.
     pub deadline: Time,
-    /// The handle values the wait goes through: removing one from the
+}
+
+impl Wait {
+    /// Whether the wait goes through handle `value`: removing it from the
     /// process's table (closing it, moving it into a message) cancels the
     /// wait with `CANCELED`.
-    pub handles: WaitHandles,
-}
-
-/// The handle values a wait goes through.
-pub enum WaitHandles {
-    /// None (`nanosleep`, `futex_wait`).
-    None,
-    /// One handle.
-    One(zx_abi::HandleValue),
-    /// Several (`object_wait_many`).
-    Many(Vec<zx_abi::HandleValue>),
-}
-
-impl WaitHandles {
-    fn contains(&self, value: zx_abi::HandleValue) -> bool {
-        match self {
-            WaitHandles::None => false,
-            WaitHandles::One(one) => *one == value,
-            WaitHandles::Many(many) => many.contains(&value),
+    fn goes_through(&self, handle: zx_abi::HandleValue) -> bool {
+        match &self.kind {
+            WaitKind::One { value, .. }
+            | WaitKind::Call { value, .. }
+            | WaitKind::Port { value, .. } => *value == handle,
+            WaitKind::Many { values, .. } => values.contains(&handle),
+            WaitKind::Sleep | WaitKind::Futex { .. } => false,
         }
     }
 }
@@ -185,7 +184,7 @@ impl Thread {
                 Some(wait)
                     if inner.state == ThreadState::Blocked
                         && inner.wake.is_none()
-                        && wait.handles.contains(value) =>
+                        && wait.goes_through(value) =>
                 {
                     wait.token
                 }

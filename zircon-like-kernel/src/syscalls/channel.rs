@@ -90,7 +90,7 @@ pub fn write(
             return Err(status);
         }
     };
-    let message = match Message::new(bytes, taken) {
+    let message = match Message::new(bytes, taken, Some(&process.job.account)) {
         Ok(message) => message,
         Err((status, handles)) => {
             drop(handles);
@@ -144,7 +144,7 @@ pub fn read(
     };
     // Copy the bytes and check the handle buffer first: if either faults,
     // the message goes back to the front of the queue and nothing is lost.
-    let probed = match message.handles.len() {
+    let probed = match message.handles().len() {
         0 => Ok(()),
         count => handle_buffer.write(&[0u8; 4 * CHANNEL_MAX_MSG_HANDLES][..4 * count]),
     };
@@ -190,8 +190,8 @@ fn install(
     actual_bytes: UserOut<u32>,
     actual_handles: UserOut<u32>,
 ) -> Result<(), Status> {
-    let (byte_count, handle_count) = (message.bytes().len() as u32, message.handles.len() as u32);
-    let handles = core::mem::take(&mut message.handles);
+    let (byte_count, handle_count) = (message.bytes().len() as u32, message.handles().len() as u32);
+    let handles = message.take_handles();
     drop(message);
     if handles.is_empty() {
         actual_bytes.write(&byte_count)?;
@@ -284,7 +284,8 @@ pub fn call(
     };
     let txid = crate::object::channel::new_call_txid();
     bytes[..4].copy_from_slice(&txid.to_le_bytes());
-    let message = Message::new(bytes, taken).map_err(|(status, _)| status)?;
+    let message =
+        Message::new(bytes, taken, Some(&process.job.account)).map_err(|(status, _)| status)?;
     let thread = crate::sched::current().ok_or(Status::INTERNAL)?;
     let token = crate::sched::new_token();
     channel.add_call(txid, &thread, token);
@@ -305,6 +306,7 @@ pub fn call(
     ];
     let kind = crate::object::thread::WaitKind::Call {
         channel,
+        value: raw as zx_abi::HandleValue,
         reply: None,
         buffers,
     };
@@ -314,7 +316,6 @@ pub fn call(
             token,
             kind,
             deadline,
-            handles: crate::object::thread::WaitHandles::One(raw as zx_abi::HandleValue),
         },
     );
     Ok(super::Flow::Switched)
@@ -337,9 +338,9 @@ pub fn complete_call(
     let [bytes, handles, num_bytes, num_handles, actual_bytes, actual_handles] = buffers;
     let actual_bytes = UserOut::<u32>::optional(actual_bytes)?;
     let actual_handles = UserOut::<u32>::optional(actual_handles)?;
-    if message.bytes().len() as u64 > num_bytes || message.handles.len() as u64 > num_handles {
+    if message.bytes().len() as u64 > num_bytes || message.handles().len() as u64 > num_handles {
         actual_bytes.write(&(message.bytes().len() as u32))?;
-        actual_handles.write(&(message.handles.len() as u32))?;
+        actual_handles.write(&(message.handles().len() as u32))?;
         return Err(Status::BUFFER_TOO_SMALL);
     }
     UserSlice::new(bytes, num_bytes as usize)?.write(message.bytes())?;

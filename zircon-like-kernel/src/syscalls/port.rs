@@ -5,7 +5,7 @@ use super::{handle_arg, ok, Flow, SysResult};
 use crate::arch::x86_64::trap::TrapFrame;
 use crate::mem::user_ptr::{read_value, UserOut};
 use crate::object::port::Port;
-use crate::object::thread::{Wait, WaitHandles, WaitKind};
+use crate::object::thread::{Wait, WaitKind};
 use crate::object::timer::Timer;
 use crate::object::{Handle, ObserveError, Observer, ObserverTarget};
 use crate::sched::{self, current_process};
@@ -63,9 +63,12 @@ pub fn port_wait(frame: &mut TrapFrame, raw: u64, deadline: u64, packet: u64) ->
         frame,
         Wait {
             token,
-            kind: WaitKind::Port { port, packet },
+            kind: WaitKind::Port {
+                port,
+                value,
+                packet,
+            },
             deadline,
-            handles: WaitHandles::One(value),
         },
     );
     Ok(Flow::Switched)

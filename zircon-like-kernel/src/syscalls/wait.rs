@@ -3,7 +3,7 @@
 
 use super::{handle_arg, ok, Flow, SysResult};
 use crate::mem::user_ptr::{read_value, UserOut, UserSlice};
-use crate::object::thread::{Wait, WaitHandles, WaitKind, WakeReason};
+use crate::object::thread::{Wait, WaitKind, WakeReason};
 use crate::object::{KernelObject, ObserveError, Observer, ObserverTarget};
 use crate::sched;
 use alloc::sync::Arc;
@@ -56,9 +56,12 @@ pub fn wait_one(
         frame,
         Wait {
             token,
-            kind: WaitKind::One { object, observed },
+            kind: WaitKind::One {
+                object,
+                value,
+                observed,
+            },
             deadline,
-            handles: WaitHandles::One(value),
         },
     );
     Ok(Flow::Switched)
@@ -124,9 +127,12 @@ pub fn wait_many(
         frame,
         Wait {
             token,
-            kind: WaitKind::Many { objects, items },
+            kind: WaitKind::Many {
+                objects,
+                values,
+                items,
+            },
             deadline,
-            handles: WaitHandles::Many(values),
         },
     );
     Ok(Flow::Switched)
@@ -163,7 +169,6 @@ pub fn nanosleep(frame: &mut crate::arch::x86_64::trap::TrapFrame, deadline: u64
             token,
             kind: WaitKind::Sleep,
             deadline,
-            handles: WaitHandles::None,
         },
     );
     Ok(Flow::Switched)
@@ -179,7 +184,9 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
         _ => Ok(()),
     };
     match wait.kind {
-        WaitKind::One { object, observed } => {
+        WaitKind::One {
+            object, observed, ..
+        } => {
             object.base().forget(wait.token);
             let signals = match reason {
                 WakeReason::Signaled { observed, .. } => observed,
@@ -187,7 +194,7 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
             };
             UserOut::<u32>::optional(observed)?.write(&signals.bits())?;
         }
-        WaitKind::Many { objects, items } => {
+        WaitKind::Many { objects, items, .. } => {
             let slice = UserSlice::new(items, objects.len() * core::mem::size_of::<WaitItem>())?;
             finish_many(&objects, wait.token, slice)?;
         }
@@ -196,6 +203,7 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
             channel,
             reply,
             buffers,
+            ..
         } => {
             return super::channel::complete_call(&channel, reply, buffers, wait.token, ending);
         }
@@ -204,7 +212,7 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
                 crate::object::futex::remove(key, wait.token);
             }
         }
-        WaitKind::Port { port, packet } => {
+        WaitKind::Port { port, packet, .. } => {
             if let WakeReason::Packet(received) = reason {
                 return UserOut::<PortPacket>::required(packet)?.write(&received);
             }
@@ -243,7 +251,6 @@ pub fn futex_wait(
             token,
             kind: WaitKind::Futex { key },
             deadline,
-            handles: WaitHandles::None,
         },
     );
     Ok(Flow::Switched)

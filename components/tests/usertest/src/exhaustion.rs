@@ -41,7 +41,7 @@ fn user_packet(key: u64) -> PortPacket {
     }
 }
 
-pub fn run(suite: &mut Suite, job: &Job) {
+pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
     suite.run("exhaustion.port_flood_of_satisfied_waits", || {
         // Registering on an object whose signals already hold queues a
         // packet at once; that used to be unbounded (a kernel panic after
@@ -182,5 +182,64 @@ pub fn run(suite: &mut Suite, job: &Job) {
             "the deepest link is alive",
         )?;
         Ok(())
+    });
+    suite.run("exhaustion.channel_cycle_collected", || {
+        // Two endpoints queued on each other, the only handles to a
+        // witness inside: no process can reach them. The collector runs
+        // once enough endpoints have been carried; carry some until it has.
+        let (witness, inside) = step(EventPair::create(), "eventpair")?;
+        let (x0, x1) = step(Channel::create(), "x")?;
+        let (y0, y1) = step(Channel::create(), "y")?;
+        step(
+            x0.write(b"x", vec![y1.into_handle(), inside.into_handle()]),
+            "write y1",
+        )?;
+        step(y0.write(b"y", vec![x1.into_handle()]), "write x1")?;
+        drop((x0, y0));
+        let (k0, k1) = step(Channel::create(), "k")?;
+        let mut buffer = zx::MessageBuf::default();
+        for _ in 0..20_000 {
+            if witness.wait_one(Signals::PEER_CLOSED, 0).is_ok() {
+                return Ok(());
+            }
+            let (a, _b) = step(Channel::create(), "a")?;
+            step(k0.write(b"carry", vec![a.into_handle()]), "carry")?;
+            step(k1.read(&mut buffer), "read back")?;
+            buffer.handles.clear();
+        }
+        Err("the cycle was never collected".into())
+    });
+    suite.run("exhaustion.channel_cycles_then_fresh_writer", || {
+        // A program fills its job's message budget (1 MiB) with cycles no
+        // one can reach, and exits. The budget is its job's alone: this
+        // process writes as before; and a fresh process in the same job
+        // can write too, once the collector has reclaimed the cycles.
+        let limited = step(job.create_child(), "job")?;
+        step(limited.set_limits(0, 1 << 20, 0, 0), "limit")?;
+        let filler = crate::processes::start(
+            &limited,
+            bootfs,
+            "bin/child-cycles",
+            &["bin/child-cycles", "fill", "8"],
+            vec![],
+        )?;
+        check(
+            crate::processes::wait_end(&filler)? == 8,
+            "the filler did not build its 8 cycles",
+        )?;
+        let (mine, _theirs) = step(Channel::create(), "channel")?;
+        step(mine.write(&[1; 1024], vec![]), "a write in another job")?;
+        let writer = crate::processes::start(
+            &limited,
+            bootfs,
+            "bin/child-cycles",
+            &["bin/child-cycles", "write", "8"],
+            vec![],
+        )?;
+        let written = crate::processes::wait_end(&writer)?;
+        check(
+            written == 8,
+            &alloc::format!("the fresh writer managed {written} of 8 writes"),
+        )
     });
 }

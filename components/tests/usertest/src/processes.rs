@@ -33,7 +33,7 @@ fn context() -> Result<Context, String> {
     })
 }
 
-fn start(
+pub(crate) fn start(
     job: &Job,
     bootfs: &[u8],
     name: &str,
@@ -55,7 +55,7 @@ fn start(
     .map_err(|e| alloc::format!("launch: {e}"))
 }
 
-fn wait_end(launched: &Launched) -> Result<i64, String> {
+pub(crate) fn wait_end(launched: &Launched) -> Result<i64, String> {
     step(
         launched
             .process
@@ -328,7 +328,7 @@ pub fn run(suite: &mut Suite) {
         let _second = step(process.create_thread("t2"), "second thread")?;
         expect_status(process.create_thread("t3").map(drop), Status::NO_RESOURCES)
     });
-    crate::exhaustion::run(suite, job);
+    crate::exhaustion::run(suite, job, bootfs);
     suite.run("process_create.bad_job", || {
         expect_status(
             Job::from_handle(Handle::from_raw(0x6666_6667))

@@ -330,12 +330,13 @@ extern "C" fn trap_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
         return frame;
     }
     dispatch_trap(trap);
-    crate::object::run_closers();
+    crate::object::run_deferred();
     let resume = super::percpu::take_resume_frame().unwrap_or(frame);
     // The last reference to a retired thread may end its process, whose
     // handles go on the closing list: run it again.
-    crate::sched::drop_retired();
-    crate::object::run_closers();
+    if crate::sched::drop_retired() {
+        crate::object::run_deferred();
+    }
     resume
 }
 

@@ -1,0 +1,68 @@
+//! A child process for the in-guest channel-accounting tests.
+//!
+//! - `child-cycles fill N`: builds N unreachable channel cycles, each two
+//!   endpoints queued on each other with 60 KiB of bytes apiece, closes
+//!   every handle it could still reach them by, and exits with the number
+//!   of cycles it built (or a negative step number on failure). Each
+//!   cycle's bytes are charged to this program's job.
+//! - `child-cycles write N`: writes N messages of 60 KiB to a channel it
+//!   keeps and never reads, and exits with how many writes succeeded.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::vec;
+use zx::Channel;
+
+zx_runtime::entry!(main);
+
+const BYTES: usize = 60 * 1024;
+
+fn main() -> i64 {
+    let args = zx_runtime::args();
+    let count: i64 = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(0);
+    match args.get(1).map(|mode| mode.as_str()) {
+        Some("fill") => fill(count),
+        Some("write") => write(count),
+        _ => -100,
+    }
+}
+
+fn fill(cycles: i64) -> i64 {
+    let payload = vec![0x5a_u8; BYTES];
+    for built in 0..cycles {
+        let Ok((x0, x1)) = Channel::create() else {
+            return -1;
+        };
+        let Ok((y0, y1)) = Channel::create() else {
+            return -2;
+        };
+        // y1 goes into x1's queue, x1 into y1's: each end is reachable
+        // only through the other.
+        if x0.write(&payload, vec![y1.into_handle()]).is_err() {
+            return -3 - 10 * built;
+        }
+        if y0.write(&payload, vec![x1.into_handle()]).is_err() {
+            return -4 - 10 * built;
+        }
+        drop((x0, y0));
+    }
+    cycles
+}
+
+fn write(messages: i64) -> i64 {
+    let payload = vec![0xa5_u8; BYTES];
+    let Ok((kept, _other)) = Channel::create() else {
+        return -1;
+    };
+    let mut written = 0;
+    for _ in 0..messages {
+        if kept.write(&payload, vec![]).is_err() {
+            break;
+        }
+        written += 1;
+    }
+    written
+}
