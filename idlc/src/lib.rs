@@ -29,3 +29,4 @@ pub mod syntax;
 pub use compile::{compile, CompileOptions};
 pub mod backend;
 pub mod driver;
+pub mod versioning;

@@ -22,7 +22,7 @@ pub fn method_ordinal(selector: &str) -> u64 {
     u64::from_le_bytes(bytes) & 0x7fff_ffff_ffff_ffff
 }
 
-impl Resolver<'_> {
+impl Resolver {
     pub(super) fn compile_protocol(
         &mut self,
         id: DeclId,
@@ -37,11 +37,7 @@ impl Resolver<'_> {
             .clone();
 
         let mut methods = Vec::new();
-        let available: Vec<&ast::Method> = protocol
-            .methods
-            .iter()
-            .filter(|m| self.is_available(&m.attributes))
-            .collect();
+        let available: Vec<&ast::Method> = protocol.methods.iter().collect();
         let names: Vec<&ast::Ident> = available.iter().map(|m| &m.name).collect();
         self.check_names(&names, "protocol");
         let syscall = protocol.attributes.iter().any(|a| {
