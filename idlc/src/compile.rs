@@ -118,6 +118,8 @@ impl Merged {
         if let Err(errors) = &checked.result {
             for error in errors {
                 match self.found.iter_mut().find(|(d, _)| key(d) == key(error)) {
+                    // Reported twice in one version: once is enough.
+                    Some((_, versions)) if versions.last().is_some_and(|v| v == label) => {}
                     Some((_, versions)) => versions.push(label.to_string()),
                     None => self.found.push((error.clone(), vec![label.to_string()])),
                 }
