@@ -92,8 +92,10 @@ fn check(files: &[(FileId, ast::File)], selection: &Selection) -> Checked {
 /// it was found at.
 #[derive(Default)]
 struct Merged {
-    /// In order of first appearance: the diagnostic and its versions.
-    found: Vec<(Diagnostic, Vec<String>)>,
+    /// In order of first appearance: the diagnostic and the indices (in
+    /// `versions`) of the versions it was found at.
+    found: Vec<(Diagnostic, Vec<usize>)>,
+    /// Labels of the versions checked, in version order.
     versions: Vec<String>,
     /// Unused `using` lines of every version that got that far.
     unused: Option<BTreeSet<DiagnosticKey>>,
@@ -114,14 +116,15 @@ fn key(d: &Diagnostic) -> DiagnosticKey {
 
 impl Merged {
     fn add(&mut self, label: &str, checked: &Checked) {
+        let index = self.versions.len();
         self.versions.push(label.to_string());
         if let Err(errors) = &checked.result {
             for error in errors {
                 match self.found.iter_mut().find(|(d, _)| key(d) == key(error)) {
                     // Reported twice in one version: once is enough.
-                    Some((_, versions)) if versions.last().is_some_and(|v| v == label) => {}
-                    Some((_, versions)) => versions.push(label.to_string()),
-                    None => self.found.push((error.clone(), vec![label.to_string()])),
+                    Some((_, versions)) if versions.last() == Some(&index) => {}
+                    Some((_, versions)) => versions.push(index),
+                    None => self.found.push((error.clone(), vec![index])),
                 }
             }
         }
@@ -138,35 +141,66 @@ impl Merged {
         }
     }
 
+    /// `version 3`, `versions 3, 5`, `versions 18 to HEAD` (every version
+    /// checked between them), or `fuchsia:3, other:5`.
+    fn describe(&self, versions: &[usize]) -> String {
+        let plain = versions
+            .iter()
+            .all(|&i| self.versions[i].starts_with("version "));
+        let name = |i: usize| {
+            let label = self.versions[i].as_str();
+            if plain {
+                label.trim_start_matches("version ").to_string()
+            } else {
+                label.to_string()
+            }
+        };
+        let mut parts = Vec::new();
+        let mut start = 0;
+        while start < versions.len() {
+            let mut end = start;
+            while end + 1 < versions.len() && versions[end + 1] == versions[end] + 1 {
+                end += 1;
+            }
+            match end - start {
+                0 => parts.push(name(versions[start])),
+                1 => {
+                    parts.push(name(versions[start]));
+                    parts.push(name(versions[end]));
+                }
+                _ => parts.push(format!(
+                    "{} to {}",
+                    name(versions[start]),
+                    name(versions[end])
+                )),
+            }
+            start = end + 1;
+        }
+        let list = parts.join(", ");
+        match (plain, versions.len()) {
+            (true, 1) => format!("version {list}"),
+            (true, _) => format!("versions {list}"),
+            (false, _) => list,
+        }
+    }
+
     fn finish(self) -> Vec<Diagnostic> {
         let everywhere = self.versions.len();
-        let mut out: Vec<Diagnostic> = self
-            .found
-            .into_iter()
-            .map(|(mut diagnostic, versions)| {
-                if versions.len() < everywhere {
-                    let (first, rest) = versions.split_first().expect("found at one version");
-                    let list = if rest.is_empty() {
-                        first.clone()
-                    } else {
-                        // `version 1, 2, HEAD` rather than repeating the word.
-                        let trimmed: Vec<&str> = rest
-                            .iter()
-                            .map(|v| v.strip_prefix("version ").unwrap_or(v))
-                            .collect();
-                        let head = first.replacen("version ", "versions ", 1);
-                        format!("{head}, {}", trimmed.join(", "))
-                    };
-                    diagnostic.message = format!("{} (at {list})", diagnostic.message);
-                }
-                diagnostic
-            })
-            .collect();
-        if let Some(unused) = self.unused {
+        let mut out = Vec::new();
+        for (diagnostic, versions) in &self.found {
+            let mut diagnostic = diagnostic.clone();
+            if versions.len() < everywhere {
+                diagnostic.message =
+                    format!("{} (at {})", diagnostic.message, self.describe(versions));
+            }
+            out.push(diagnostic);
+        }
+        if let Some(unused) = &self.unused {
             out.extend(
                 self.unused_first
-                    .into_iter()
-                    .filter(|d| unused.contains(&key(d))),
+                    .iter()
+                    .filter(|d| unused.contains(&key(d)))
+                    .cloned(),
             );
         }
         out

@@ -306,3 +306,18 @@ fn every_reproduction_builds_in_rust_at_each_version() {
     }
     check.check().unwrap();
 }
+
+#[test]
+fn long_runs_of_versions_are_ranges() {
+    let text = "@available(added=1) library r;
+        @available(added=2) type A = struct {};
+        @available(added=3) type B = struct {};
+        @available(removed=4) type Gone = struct {};
+        @available(added=5) type C = struct {};
+        type User = struct { g Gone; };";
+    let errors = compile_one(text, &[]).unwrap_err();
+    assert!(
+        errors.ends_with("cannot find `Gone` (at versions 4 to HEAD)"),
+        "{errors}"
+    );
+}

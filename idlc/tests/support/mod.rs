@@ -42,6 +42,21 @@ pub fn compile_one(text: &str, versions: &[&str]) -> Result<Ir, String> {
     compile(&[("test.idl".to_string(), text.to_string())], versions)
 }
 
+/// The module a case of [`RustCheck`] is generated into.
+pub fn case_module(case: &str) -> String {
+    let module: String = case
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("case_{module}")
+}
+
 /// Generated Rust of several compilations, each in a module of its own, to
 /// be checked by `cargo check`.
 pub struct RustCheck {
@@ -62,18 +77,8 @@ impl RustCheck {
     /// Adds the bindings of `ir` as module `case` (libraries are modules
     /// inside it, side by side, as `idlc-build` arranges them).
     pub fn add(&mut self, case: &str, ir: &Ir) {
-        let module = case
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect::<String>();
         self.cases
-            .push((format!("case_{module}"), idlc::backend::rust::generate(ir)));
+            .push((case_module(case), idlc::backend::rust::generate(ir)));
     }
 
     /// Writes the crate and runs `cargo check` on it.
