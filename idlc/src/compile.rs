@@ -7,7 +7,7 @@
 //! (`… (at version 12)`); one found at all of them says nothing more. The
 //! IR is that of the selected version.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::diagnostics::Diagnostic;
 use crate::ir::{self, Ir};
@@ -95,6 +95,8 @@ struct Merged {
     /// In order of first appearance: the diagnostic and the indices (in
     /// `versions`) of the versions it was found at.
     found: Vec<(Diagnostic, Vec<usize>)>,
+    /// Where each diagnostic is in `found`.
+    index: HashMap<DiagnosticKey, usize>,
     /// Labels of the versions checked, in version order.
     versions: Vec<String>,
     /// Unused `using` lines of every version that got that far.
@@ -120,11 +122,18 @@ impl Merged {
         self.versions.push(label.to_string());
         if let Err(errors) = &checked.result {
             for error in errors {
-                match self.found.iter_mut().find(|(d, _)| key(d) == key(error)) {
-                    // Reported twice in one version: once is enough.
-                    Some((_, versions)) if versions.last() == Some(&index) => {}
-                    Some((_, versions)) => versions.push(index),
-                    None => self.found.push((error.clone(), vec![index])),
+                match self.index.get(&key(error)) {
+                    Some(&at) => {
+                        let versions = &mut self.found[at].1;
+                        // Reported twice in one version: once is enough.
+                        if versions.last() != Some(&index) {
+                            versions.push(index);
+                        }
+                    }
+                    None => {
+                        self.index.insert(key(error), self.found.len());
+                        self.found.push((error.clone(), vec![index]));
+                    }
                 }
             }
         }

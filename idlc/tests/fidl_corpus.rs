@@ -194,9 +194,11 @@ fn report(outcomes: &[Outcome]) -> String {
                 format!("{level}: {}", if error.is_none() { "ok" } else { "FAIL" })
             })
             .collect();
-        let rust = match &outcome.rust {
-            None => "rust: ok",
-            Some(_) => "rust: FAIL",
+        let compiled = outcome.levels.iter().any(|(_, error)| error.is_none());
+        let rust = match (&outcome.rust, compiled) {
+            (Some(_), _) => "rust: FAIL",
+            (None, true) => "rust: ok",
+            (None, false) => "rust: -",
         };
         out.push_str(&format!(
             "{} {:<28} {} {rust}\n",

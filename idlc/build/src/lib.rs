@@ -232,6 +232,33 @@ mod tests {
     }
 
     #[test]
+    fn available_takes_versions_and_platforms() {
+        let out = std::env::temp_dir().join(format!("idlc-build-available-{}", std::process::id()));
+        let output = Builder::new()
+            .file(libs().join("conformance.idl"))
+            .library_path(libs())
+            .available("NEXT")
+            .available("fuchsia:12")
+            .out_dir(&out)
+            .emit_rerun_if_changed(false)
+            .compile()
+            .unwrap();
+        assert_eq!(output.libraries.len(), 2);
+        std::fs::remove_dir_all(out).unwrap();
+        let error = Builder::new()
+            .file(libs().join("conformance.idl"))
+            .available("fuchsia:zero")
+            .out_dir(std::env::temp_dir())
+            .emit_rerun_if_changed(false)
+            .compile()
+            .unwrap_err();
+        assert!(
+            matches!(&error, Error::InvalidVersion(m) if m.contains("zero")),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn reports_diagnostics_as_lines() {
         let error = Builder::new()
             .file(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/diagnostics/idl-0007.idl"))
