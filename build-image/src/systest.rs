@@ -205,7 +205,12 @@ pub const TESTS: &[SystemTest] = &[
             // scoped to it, and can name nothing outside it...
             expect_line(
                 run,
-                "component_manager: created root/spawner/workers:w1 (thread_hog)",
+                "component_manager: created root/spawner/workers:w1 (echo_server)",
+            )?;
+            // (its job allows two processes: itself and w1)
+            expect_line(
+                run,
+                "component_manager: cannot start root/spawner/workers:w2: launch bin/echo-server: NO_RESOURCES",
             )?;
             expect_line(
                 run,
@@ -374,6 +379,23 @@ pub const TESTS: &[SystemTest] = &[
         check: |run| {
             expect_line(run, "KERNEL PANIC at zircon-like-kernel/src/main.rs:")?;
             expect_line(run, "crash requested on the command line")?;
+            expect_ending(run, Ending::Guest(guest_exit::KERNEL_PANIC))
+        },
+    },
+    SystemTest {
+        name: "kernel.stack_overflow",
+        boot: Boot {
+            cmdline: "kernel.crash=stack-overflow",
+            ..Boot::product("minimal")
+        },
+        check: |run| {
+            // The guard page below the stack stops the overflow: a clear
+            // report, not silent corruption, a hang or a triple fault.
+            expect_line(
+                run,
+                "kernel stack overflow: the boot stack ran into its guard page",
+            )?;
+            expect_line(run, "cr2 0x")?;
             expect_ending(run, Ending::Guest(guest_exit::KERNEL_PANIC))
         },
     },

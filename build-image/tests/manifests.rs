@@ -591,7 +591,7 @@ fn an_entry_names_exactly_one_capability() {
                capabilities: [{ directory: 'logs', protocol: 'examples.echo.Echo' }] }",
         )],
         Code::InvalidValue,
-        "an entry of `capabilities` has both `protocol` and `directory`",
+        "an entry of `capabilities` has both `directory` and `protocol`",
     );
     fails_with(
         &[(
@@ -600,12 +600,12 @@ fn an_entry_names_exactly_one_capability() {
         ),
         ("c", "{}")],
         Code::MissingKey,
-        "an offer has no `protocol` or `directory`",
+        "an offer has no `protocol`, `directory` or `resource`",
     );
     fails_with(
         &[("root", "{ expose: [{ from: 'self' }] }")],
         Code::MissingKey,
-        "an expose has no `protocol` or `directory`",
+        "an expose has no `protocol`, `directory` or `resource`",
     );
 }
 

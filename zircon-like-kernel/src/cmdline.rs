@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `loglevel=error\|warn\|info\|debug\|trace` | most verbose log level printed (default `info`) |
 //! | `userboot.next=bin/a,bin/b` | read by userboot: bootfs programs it runs, in order |
-//! | `kernel.crash=panic\|page-fault` | test hook: crash the kernel after boot, to test the panic and fault reports |
+//! | `kernel.crash=panic\|page-fault\|stack-overflow` | test hook: crash the kernel after boot, to test the panic and fault reports |
 
 /// Parsed options; unknown ones are logged and ignored.
 pub struct Cmdline<'a> {

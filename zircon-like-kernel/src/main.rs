@@ -156,6 +156,10 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
             let value = unsafe { core::ptr::read_volatile(0x10 as *const u64) };
             panic!("read from an unmapped page returned {value}");
         }
+        Some("stack-overflow") => {
+            let depth = overflow_the_stack(0);
+            panic!("recursed {depth} levels without overflowing the stack");
+        }
         Some(other) => warn!("unknown kernel.crash={other:?}"),
         None => {}
     }
@@ -174,4 +178,15 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
     info!("bootfs: {} files, {} KiB", bootfs.len(), module.len / 1024);
     programs::start_userboot(bootfs, image, cmdline.as_str());
     sched::enter()
+}
+
+/// Recurses until the stack runs into its guard page (`kernel.crash=
+/// stack-overflow`, testing the guard); each level keeps 512 bytes live.
+#[inline(never)]
+fn overflow_the_stack(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 64]);
+    if core::hint::black_box(depth) == u64::MAX {
+        return depth;
+    }
+    overflow_the_stack(depth + 1).wrapping_add(frame[(depth % 64) as usize])
 }

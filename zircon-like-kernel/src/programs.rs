@@ -3,8 +3,9 @@
 //! everything else — in the first message on its bootstrap channel (the
 //! `processargs` protocol of `zx_abi`):
 //!
-//! - handles: its own process, its root VMAR, the root job, and a VMO
-//!   holding the bootfs image;
+//! - handles: its own process, its root VMAR, the root job, a VMO
+//!   holding the bootfs image, and the root resource (the only one: every
+//!   privileged right in the system is narrowed from it);
 //! - arguments: `bin/userboot` followed by the kernel command line's
 //!   options, so userboot reads `userboot.next=` and the like itself.
 //!
@@ -16,6 +17,7 @@ use crate::koid::Koid;
 use crate::object::channel::{Channel, Message};
 use crate::object::job::Job;
 use crate::object::process::{Outcome, Process};
+use crate::object::resource::Resource;
 use crate::object::thread::Thread;
 use crate::object::vmo::Vmo;
 use crate::object::Handle;
@@ -79,12 +81,14 @@ fn try_start(
         processargs::VMAR_ROOT,
         processargs::JOB_DEFAULT,
         processargs::BOOTFS_VMO,
+        processargs::resource(processargs::RESOURCE_ROOT),
     ];
     let handles = vec![
         Handle::new(process.clone(), Rights::DEFAULT_PROCESS),
         Handle::new(process.root_vmar().clone(), Rights::DEFAULT_VMAR),
         Handle::new(root_job, Rights::DEFAULT_JOB),
         Handle::new(bootfs_vmo, Rights::DEFAULT_VMO),
+        Handle::new(Resource::new_root(), Rights::DEFAULT_RESOURCE),
     ];
     let mut args: Vec<&str> = vec![USERBOOT];
     args.extend(cmdline.split_ascii_whitespace());

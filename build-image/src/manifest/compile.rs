@@ -22,6 +22,7 @@ fn kind(kind: document::CapabilityKind) -> decl::CapabilityKind {
     match kind {
         document::CapabilityKind::Protocol => decl::CapabilityKind::Protocol,
         document::CapabilityKind::Directory => decl::CapabilityKind::Directory,
+        document::CapabilityKind::Resource => decl::CapabilityKind::Resource,
     }
 }
 
@@ -129,6 +130,7 @@ pub fn declaration(manifest: &Manifest) -> ComponentDecl {
             memory_bytes: manifest.limits.memory_bytes,
             handles: manifest.limits.handles,
             threads: manifest.limits.threads,
+            processes: manifest.limits.processes,
         }),
         state_type: manifest.state.as_ref().map(|s| s.value.clone()),
         unknown_fields: Vec::new(),

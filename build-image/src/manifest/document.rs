@@ -50,7 +50,24 @@ pub enum CapabilityKind {
     Protocol,
     /// A read-only directory, used at a path of the component's namespace.
     Directory,
+    /// A kernel resource (`debug`, `power`, …): the right to use a
+    /// privileged kernel service, handed over as a start-up handle. Only
+    /// the component manager provides them; see [`RESOURCES`].
+    Resource,
 }
+
+/// The resources the component manager can hand out, by manifest name:
+/// each is a kernel resource narrowed from the root resource at boot
+/// (`zx_abi::processargs::RESOURCE_NAMES`).
+pub const RESOURCES: &[&str] = &{
+    let mut names = [""; zx_abi::processargs::RESOURCE_NAMES.len()];
+    let mut index = 0;
+    while index < names.len() {
+        names[index] = zx_abi::processargs::RESOURCE_NAMES[index].0;
+        index += 1;
+    }
+    names
+};
 
 impl CapabilityKind {
     /// The key that names one in a manifest: `protocol` or `directory`.
@@ -58,6 +75,7 @@ impl CapabilityKind {
         match self {
             CapabilityKind::Protocol => "protocol",
             CapabilityKind::Directory => "directory",
+            CapabilityKind::Resource => "resource",
         }
     }
 }
@@ -141,6 +159,7 @@ pub struct Limits {
     pub memory_bytes: u64,
     pub handles: u32,
     pub threads: u32,
+    pub processes: u32,
 }
 
 /// The longest child, collection, manifest or directory name (`string:100`
@@ -334,39 +353,80 @@ impl Reader {
         fields: &BTreeMap<&str, &Member>,
         context: &str,
     ) -> Option<(CapabilityKind, Spanned<String>)> {
-        match (fields.get("protocol"), fields.get("directory")) {
-            (None, None) => {
+        let mut present: Vec<&Member> = ["protocol", "directory", "resource"]
+            .iter()
+            .filter_map(|key| fields.get(key).copied())
+            .collect();
+        present.sort_by_key(|member| member.key_span.start);
+        match present.as_slice() {
+            [] => {
                 self.report(
                     Code::MissingKey,
-                    format!("{context} has no `protocol` or `directory`"),
+                    format!("{context} has no `protocol`, `directory` or `resource`"),
                     entry.span.start..entry.span.start + 1,
-                    "`protocol` or `directory` is required here",
+                    "`protocol`, `directory` or `resource` is required here",
                     "name the capability: add `protocol: \"<library.Protocol>\"` or `directory: \"<name>\"`",
                 );
                 None
             }
-            (Some(protocol), Some(directory)) => {
-                let (first, second) = if protocol.key_span.start < directory.key_span.start {
-                    (protocol, directory)
-                } else {
-                    (directory, protocol)
-                };
+            [member] => match member.key.as_str() {
+                "protocol" => self
+                    .string(&member.value, "`protocol`", MAX_STRING)
+                    .map(|name| (CapabilityKind::Protocol, name)),
+                "directory" => self
+                    .directory_name(&member.value)
+                    .map(|name| (CapabilityKind::Directory, name)),
+                _ => self
+                    .resource_name(&member.value)
+                    .map(|name| (CapabilityKind::Resource, name)),
+            },
+            [first, second, ..] => {
                 self.report(
                     Code::InvalidValue,
-                    format!("{context} has both `protocol` and `directory`"),
+                    format!("{context} has both `{}` and `{}`", first.key, second.key),
                     second.key_span.clone(),
                     format!("a second capability, after `{}`", first.key),
-                    "an entry names one capability: keep `protocol` or `directory`, and write the other as an entry of its own",
+                    format!(
+                        "an entry names one capability: keep `{}` or `{}`, and write the other as an entry of its own",
+                        first.key, second.key
+                    ),
                 );
                 None
             }
-            (Some(protocol), None) => self
-                .string(&protocol.value, "`protocol`", MAX_STRING)
-                .map(|name| (CapabilityKind::Protocol, name)),
-            (None, Some(directory)) => self
-                .directory_name(&directory.value)
-                .map(|name| (CapabilityKind::Directory, name)),
         }
+    }
+
+    /// A resource name: one of [`RESOURCES`].
+    fn resource_name(&mut self, value: &Value) -> Option<Spanned<String>> {
+        let name = self.string(value, "the resource name", MAX_NAME)?;
+        if !RESOURCES.contains(&name.value.as_str()) {
+            let suggestion = did_you_mean(&name.value, RESOURCES.iter().copied());
+            self.report(
+                Code::InvalidValue,
+                format!("`{}` is not a resource", name.value),
+                name.span,
+                "not a resource name",
+                format!(
+                    "{suggestion}the component manager provides these resources: {}",
+                    RESOURCES.join(", ")
+                ),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    /// Reports a resource where only the component manager may provide one
+    /// (declared in `capabilities`, exposed, or offered from `self` or a
+    /// child).
+    fn resource_not_served(&mut self, name: &Spanned<String>, what: &str) {
+        self.report(
+            Code::InvalidValue,
+            format!("resource `{}` cannot be {what}", name.value),
+            name.span.clone(),
+            "only the component manager provides resources",
+            "a resource comes from the component manager: use it, or offer it `from: \"parent\"` to a child",
+        );
     }
 
     /// A directory name: the rule of child names (so never a dot, and
@@ -400,11 +460,17 @@ impl Reader {
         let mut out = Vec::new();
         let context = "an entry of `capabilities`";
         for item in self.array(value, "`capabilities`") {
-            let Some(fields) = self.object(item, context, &["protocol", "directory"], &[]) else {
+            let Some(fields) =
+                self.object(item, context, &["protocol", "directory", "resource"], &[])
+            else {
                 continue;
             };
-            if let Some((kind, name)) = self.capability(item, &fields, context) {
-                out.push(Capability { kind, name });
+            match self.capability(item, &fields, context) {
+                Some((CapabilityKind::Resource, name)) => {
+                    self.resource_not_served(&name, "declared in `capabilities`")
+                }
+                Some((kind, name)) => out.push(Capability { kind, name }),
+                None => {}
             }
         }
         out
@@ -417,7 +483,7 @@ impl Reader {
             let Some(fields) = self.object(
                 item,
                 context,
-                &["protocol", "directory", "path", "from"],
+                &["protocol", "directory", "resource", "path", "from"],
                 &[],
             ) else {
                 continue;
@@ -463,7 +529,7 @@ impl Reader {
                 continue;
             };
             let path = match (kind, path) {
-                (CapabilityKind::Protocol, None) => None,
+                (CapabilityKind::Protocol | CapabilityKind::Resource, None) => None,
                 (CapabilityKind::Protocol, Some(path)) => {
                     self.report(
                         Code::InvalidValue,
@@ -477,6 +543,19 @@ impl Reader {
                             "remove `path`; a used protocol appears as `/svc/{}`",
                             name.value
                         ),
+                    );
+                    continue;
+                }
+                (CapabilityKind::Resource, Some(path)) => {
+                    self.report(
+                        Code::InvalidValue,
+                        format!(
+                            "resource `{}` is a start-up handle: it takes no `path`",
+                            name.value
+                        ),
+                        path.span.clone(),
+                        "`path` is only for directories",
+                        "remove `path`; the component takes the resource with `zx_component::resource(\"<name>\")`",
                     );
                     continue;
                 }
@@ -685,7 +764,7 @@ impl Reader {
         let fields = self.object(
             value,
             "an offer",
-            &["protocol", "directory", "from", "to"],
+            &["protocol", "directory", "resource", "from", "to"],
             &["from", "to"],
         )?;
         let capability = self.capability(value, &fields, "an offer");
@@ -710,10 +789,15 @@ impl Reader {
             }
         });
         let (kind, name) = capability?;
+        let from = from?;
+        if kind == CapabilityKind::Resource && from.value != Source::Parent {
+            self.resource_not_served(&name, "offered from `self` or a child");
+            return None;
+        }
         Some(Offer {
             kind,
             name,
-            from: from?,
+            from,
             to: to?,
         })
     }
@@ -722,12 +806,16 @@ impl Reader {
         let fields = self.object(
             value,
             "an expose",
-            &["protocol", "directory", "from"],
+            &["protocol", "directory", "resource", "from"],
             &["from"],
         )?;
         let capability = self.capability(value, &fields, "an expose");
         let from = self.source(&fields.get("from")?.value, false);
         let (kind, name) = capability?;
+        if kind == CapabilityKind::Resource {
+            self.resource_not_served(&name, "exposed");
+            return None;
+        }
         Some(Expose {
             kind,
             name,
@@ -795,8 +883,12 @@ impl Reader {
 
     fn limits(&mut self, value: &Value) -> Limits {
         let mut limits = Limits::default();
-        let Some(fields) = self.object(value, "`limits`", &["memory", "handles", "threads"], &[])
-        else {
+        let Some(fields) = self.object(
+            value,
+            "`limits`",
+            &["memory", "handles", "threads", "processes"],
+            &[],
+        ) else {
             return limits;
         };
         if let Some(member) = fields.get("memory") {
@@ -807,6 +899,7 @@ impl Reader {
         for (key, slot) in [
             ("handles", &mut limits.handles),
             ("threads", &mut limits.threads),
+            ("processes", &mut limits.processes),
         ] {
             let Some(member) = fields.get(key) else {
                 continue;
@@ -1074,7 +1167,7 @@ mod tests {
             expose: [{ protocol: "a.B", from: "self" }],
             children: [{ name: "kid", manifest: "kid", startup: "eager", on_terminate: "restart" }],
             collections: [{ name: "dynamic" }],
-            limits: { memory: "1MiB", handles: 10, threads: 2 },
+            limits: { memory: "1MiB", handles: 10, threads: 2, processes: 3 },
             state: "a/State",
         }"##;
         let (manifest, diagnostics) = read("m", "m.json5", text.into());
@@ -1090,7 +1183,8 @@ mod tests {
             Limits {
                 memory_bytes: 1 << 20,
                 handles: 10,
-                threads: 2
+                threads: 2,
+                processes: 3,
             }
         );
         assert_eq!(manifest.state.unwrap().value, "a/State");

@@ -430,7 +430,10 @@ fn builtins() -> impl Iterator<Item = (CapabilityKind, &'static str)> {
     let directories = BUILTIN_DIRECTORIES
         .iter()
         .map(|name| (CapabilityKind::Directory, *name));
-    protocols.chain(directories)
+    let resources = super::document::RESOURCES
+        .iter()
+        .map(|name| (CapabilityKind::Resource, *name));
+    protocols.chain(directories).chain(resources)
 }
 
 /// "the protocol `a.B` and the directory `boot`".
@@ -441,9 +444,10 @@ fn describe_builtins() -> String {
         format!("the {kind}{plural} {}", names.join(", "))
     };
     format!(
-        "{} and {}",
+        "{}, {} and {}",
         list("protocol", BUILTIN_PROTOCOLS),
-        list("directory", BUILTIN_DIRECTORIES)
+        list("directory", BUILTIN_DIRECTORIES),
+        list("resource", super::document::RESOURCES)
     )
 }
 

@@ -57,6 +57,9 @@ enum Provider {
     Realm(Option<usize>),
     /// The component manager's bootfs directory.
     Boot,
+    /// A kernel resource the component manager holds (its
+    /// `processargs::RESOURCE` argument): handed over as a start-up handle.
+    Resource(u16),
 }
 
 /// Deepest component tree accepted (guards against manifests that name
@@ -123,6 +126,10 @@ struct State {
     /// `Realm.Shutdown` is stopping everything: the manager powers the
     /// machine off itself once done, rather than exiting.
     shutting_down: bool,
+    /// The kernel resources userboot handed over, by their
+    /// `processargs::RESOURCE` argument: given to the components whose
+    /// manifests use them (and `power` serves `Realm.Shutdown`).
+    resources: Vec<(u16, zx::Resource)>,
 }
 
 /// The component manager's view of the system.
@@ -143,6 +150,13 @@ impl Realm {
         let bootfs =
             zx_runtime::ReadOnlyMapping::new(&vmo, size).map_err(|s| format!("map bootfs: {s}"))?;
         let idle = Rc::new(Event::create().map_err(|s| format!("event: {s}"))?);
+        let resources = processargs::RESOURCE_NAMES
+            .iter()
+            .filter_map(|&(_, arg)| {
+                let handle = zx_runtime::take_startup_handle(processargs::resource(arg))?;
+                Some((arg, zx::Resource::from_handle(handle)))
+            })
+            .collect();
         let state = State {
             instances: Vec::new(),
             free: Vec::new(),
@@ -151,6 +165,7 @@ impl Realm {
             active_eager: 0,
             idle: Rc::clone(&idle),
             shutting_down: false,
+            resources,
         };
         Ok(Realm {
             state: Rc::new(RefCell::new(state)),
@@ -498,8 +513,11 @@ impl State {
             return match (kind, name) {
                 (CapabilityKind::Protocol, REALM) => Ok(Provider::Realm(None)),
                 (CapabilityKind::Directory, BOOT) => Ok(Provider::Boot),
+                (CapabilityKind::Resource, name) => processargs::resource_arg(name)
+                    .map(Provider::Resource)
+                    .ok_or_else(|| format!("there is no resource {name}")),
                 _ => Err(
-                    "the component manager provides only the protocol zx.component.Realm and the directory boot"
+                    "the component manager provides only the protocol zx.component.Realm, the directory boot and resources"
                         .into(),
                 ),
             };
@@ -608,6 +626,7 @@ fn start(
                 limits.handles as u64,
                 limits.memory_bytes,
                 limits.threads as u64,
+                limits.processes as u64,
             )
             .map_err(|s| format!("limits: {s}"))?;
         }
@@ -639,6 +658,24 @@ fn start(
             handles.push((processargs::namespace_directory(slot), client.into_handle()));
             names.push(used.path.clone());
             connect.push((CapabilityKind::Directory, used.name.clone(), server));
+        }
+        // Resources are start-up handles, duplicated from the manager's own.
+        for used in uses.iter().filter(|u| u.kind == CapabilityKind::Resource) {
+            let arg = match s.route_use(index, CapabilityKind::Resource, &used.name) {
+                Ok(Provider::Resource(arg)) => arg,
+                Ok(_) => return Err(format!("resource {} is not a resource", used.name)),
+                Err(why) => return Err(format!("resource {}: {why}", used.name)),
+            };
+            let resource =
+                s.resources.iter().find(|(a, _)| *a == arg).ok_or_else(|| {
+                    format!("the component manager has no {} resource", used.name)
+                })?;
+            let copy = resource
+                .1
+                .handle()
+                .duplicate(Rights::SAME_RIGHTS)
+                .map_err(|s| format!("duplicate resource: {s}"))?;
+            handles.push((processargs::resource(arg), copy));
         }
         // A component that uses the log sink gets a connection to it ready
         // made; the request travels to the logger once it runs.
@@ -890,6 +927,7 @@ fn open_route(
             zx_component::fs::serve(tree, String::new(), object, spawner);
             return;
         }
+        Ok(Provider::Resource(_)) => return, // not something to open
         Ok(Provider::Realm(scope)) => {
             let scope = scope.map(|scope| (scope, state.borrow().instances[scope].generation));
             spawner.spawn(serve_realm(
@@ -1222,7 +1260,19 @@ impl RealmServer for RealmService {
             // first, each through its lifecycle channel.
             stop_tree(Rc::clone(&state), 0).await;
             println!("component_manager: every component has stopped; powering off");
-            zx::system_shutdown(status as u32);
+            let power = state
+                .borrow()
+                .resources
+                .iter()
+                .find(|(arg, _)| u64::from(*arg) == zx::RSRC_SYSTEM_POWER)
+                .and_then(|(_, r)| r.handle().duplicate(Rights::SAME_RIGHTS).ok());
+            let why = match power {
+                Some(power) => {
+                    zx::system_shutdown(&zx::Resource::from_handle(power), status as u32)
+                }
+                None => Status::ACCESS_DENIED,
+            };
+            println!("component_manager: cannot power off: {}", why);
         }));
     }
 

@@ -19,7 +19,9 @@
 //! | `klog` | prints the end of the kernel's log |
 //! | `shutdown` | stops every component, then powers the machine off (status 0) |
 //!
-//! Asked to stop through its lifecycle channel, it exits.
+//! Asked to stop through its lifecycle channel, it exits. Its manifest
+//! uses two kernel resources: `debug` (reading console input) and
+//! `debuglog` (`klog`).
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -55,12 +57,17 @@ fn main() -> i64 {
             return 1;
         }
     };
+    let Some(input) = zx_component::resource("debug") else {
+        println!("console: no debug resource: cannot read the console (its manifest must use it)");
+        return 1;
+    };
+    let debuglog = zx_component::resource("debuglog");
     let lifecycle = zx_component::Lifecycle::take();
     let mut history = Vec::new();
     println!("console: type help for the commands");
     loop {
         print!("> ");
-        let Some(line) = read_line(lifecycle.as_ref(), &mut history) else {
+        let Some(line) = read_line(&input, lifecycle.as_ref(), &mut history) else {
             println!("console: asked to stop");
             return 0;
         };
@@ -157,7 +164,10 @@ fn main() -> i64 {
                 }
             }
             (Some("log"), _) => print_component_log(),
-            (Some("klog"), _) => print_log(),
+            (Some("klog"), _) => match &debuglog {
+                Some(debuglog) => print_log(debuglog),
+                None => println!("klog: this console has no debuglog resource"),
+            },
             (Some("shutdown"), _) => {
                 println!("console: shutting down");
                 // The component manager stops everything, this console
@@ -170,7 +180,7 @@ fn main() -> i64 {
                     println!("console: stopped");
                     return 0;
                 }
-                zx::system_shutdown(0);
+                println!("console: the component manager did not take the shutdown");
             }
             (Some(other), _) => println!("unknown command {:?}; try help", other),
         }
@@ -185,6 +195,7 @@ const HISTORY: usize = 32;
 /// and down arrows (earlier lines, kept in `history`). `None` once the
 /// component manager asks the console to stop.
 fn read_line(
+    input: &zx::Resource,
     lifecycle: Option<&zx_component::Lifecycle>,
     history: &mut Vec<String>,
 ) -> Option<String> {
@@ -197,7 +208,7 @@ fn read_line(
     // in the kernel for the next call.
     let mut buffer = [0u8; 1];
     loop {
-        if zx::debug_read(&mut buffer).is_err() {
+        if zx::debug_read(input, &mut buffer).is_err() {
             if lifecycle.is_some_and(|l| l.try_stopped().is_some()) {
                 return None;
             }
@@ -328,11 +339,11 @@ fn print_component_log() {
 }
 
 /// Prints the last 2 KiB of the kernel's log.
-fn print_log() {
+fn print_log(debuglog: &zx::Resource) {
     let mut text = alloc::vec::Vec::new();
     let mut from = 0;
     let mut buffer = [0u8; 4096];
-    while let Ok((count, next)) = zx::debuglog_read(from, &mut buffer) {
+    while let Ok((count, next)) = zx::debuglog_read(debuglog, from, &mut buffer) {
         text.extend_from_slice(&buffer[..count]);
         from = next;
     }

@@ -12,6 +12,13 @@
 //! (`component_manager.root=...` for `bin/component_manager`).
 //! With no `userboot.next`, it greets and exits. Its own exit status (0 if
 //! the last program exited 0) becomes the machine's.
+//!
+//! It alone receives the root resource. It keeps it, and hands each
+//! program it starts the narrower resources of
+//! `processargs::RESOURCE_NAMES` (console input, the kernel log, power,
+//! contiguous memory, and whole MMIO, IRQ and I/O-port ranges), which the
+//! component manager passes on only to components whose manifests use
+//! them.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -19,7 +26,7 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
-use zx::{processargs, AsHandleRef, Job, Rights, Signals, Vmo};
+use zx::{processargs, AsHandleRef, Job, Resource, Rights, Signals, Vmo};
 use zx_launch::{launch, Program};
 use zx_runtime::println;
 
@@ -64,9 +71,17 @@ fn main() -> i64 {
             return 1;
         }
     };
+    let resources =
+        match zx_runtime::take_startup_handle(processargs::resource(processargs::RESOURCE_ROOT)) {
+            Some(root) => narrow(&Resource::from_handle(root)),
+            None => {
+                println!("userboot: no root resource; programs get no resources");
+                Vec::new()
+            }
+        };
     let mut last = 0;
     for name in next {
-        last = run(&job, &bootfs, &bootfs_vmo, name);
+        last = run(&job, &bootfs, &bootfs_vmo, &resources, name);
     }
     if last == 0 {
         0
@@ -75,8 +90,38 @@ fn main() -> i64 {
     }
 }
 
+/// The resources boot programs get, made from the root resource: each
+/// with its start-up handle kind.
+fn narrow(root: &Resource) -> Vec<(u32, Resource)> {
+    let mut resources = Vec::new();
+    for (name, arg) in processargs::RESOURCE_NAMES {
+        let made = if arg >= processargs::RESOURCE_WHOLE_KIND {
+            let kind = u32::from(arg - processargs::RESOURCE_WHOLE_KIND);
+            let size = match kind {
+                zx::RSRC_KIND_MMIO => 1 << 52, // every physical address
+                zx::RSRC_KIND_IRQ => 256,
+                _ => 1 << 16, // I/O ports
+            };
+            root.create(kind, 0, size)
+        } else {
+            root.system(u64::from(arg))
+        };
+        match made {
+            Ok(resource) => resources.push((processargs::resource(arg), resource)),
+            Err(status) => println!("userboot: cannot make the {} resource: {}", name, status),
+        }
+    }
+    resources
+}
+
 /// Starts `name` in a child job, waits for it, returns its exit code.
-fn run(job: &Job, bootfs: &bootfs::Bootfs<'_>, bootfs_vmo: &Vmo, name: &str) -> i64 {
+fn run(
+    job: &Job,
+    bootfs: &bootfs::Bootfs<'_>,
+    bootfs_vmo: &Vmo,
+    resources: &[(u32, Resource)],
+    name: &str,
+) -> i64 {
     let Some(file) = bootfs.find(name) else {
         println!("userboot: {} is not in the bootfs", name);
         return -1;
@@ -97,6 +142,11 @@ fn run(job: &Job, bootfs: &bootfs::Bootfs<'_>, bootfs_vmo: &Vmo, name: &str) -> 
     }
     if let Ok(job_copy) = child_job.handle().duplicate(Rights::SAME_RIGHTS) {
         handles.push((processargs::JOB_DEFAULT, job_copy));
+    }
+    for (kind, resource) in resources {
+        if let Ok(copy) = resource.handle().duplicate(Rights::SAME_RIGHTS) {
+            handles.push((*kind, copy));
+        }
     }
     // Kernel command-line options meant for this program
     // (`<basename>.key=value`) follow its name in its arguments.

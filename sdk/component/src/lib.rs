@@ -149,6 +149,14 @@ pub fn log(message: &str) {
     core::mem::forget(client);
 }
 
+/// Takes the kernel resource the manifest `use`s as `name` (`debug`,
+/// `debuglog`, `power`, `dma`, `mmio`, `irq`, `ioport`) from the start-up
+/// handles; `None` if it was not given (or was taken already).
+pub fn resource(name: &str) -> Option<zx::Resource> {
+    let arg = processargs::resource_arg(name)?;
+    zx_runtime::take_startup_handle(processargs::resource(arg)).map(zx::Resource::from_handle)
+}
+
 /// The server end of this component's outgoing directory.
 pub struct Outgoing {
     transport: ChannelTransport,

@@ -226,6 +226,8 @@ pub enum ObjectType {
     Event = 5,
     /// A port.
     Port = 6,
+    /// A resource: the right to use privileged kernel services.
+    Resource = 15,
     /// An event pair endpoint.
     EventPair = 16,
     /// A job.
@@ -413,6 +415,29 @@ pub const ROOT_VMAR_BASE: u64 = 0x1_0000;
 /// First address above user space: user pointers must lie entirely below
 /// it. (The top of the lower canonical half, less one guard page.)
 pub const USER_ADDRESS_LIMIT: u64 = 0x7fff_ffff_f000;
+/// Resource kind: a range of physical addresses (device memory).
+pub const RSRC_KIND_MMIO: u32 = 0;
+/// Resource kind: a range of interrupt lines.
+pub const RSRC_KIND_IRQ: u32 = 1;
+/// Resource kind: a range of I/O ports.
+pub const RSRC_KIND_IOPORT: u32 = 2;
+/// Resource kind: the root resource, which allows everything (only
+/// userboot receives it).
+pub const RSRC_KIND_ROOT: u32 = 4;
+/// Resource kind: one kernel service, named by its `base` (a
+/// `RSRC_SYSTEM_*` value; `size` 1).
+pub const RSRC_KIND_SYSTEM: u32 = 6;
+/// System resource: read console input (`debug_read`).
+pub const RSRC_SYSTEM_DEBUG: u64 = 0;
+/// System resource: read the kernel log (`debuglog_read`).
+pub const RSRC_SYSTEM_DEBUGLOG: u64 = 1;
+/// System resource: power the machine off (`system_shutdown`).
+pub const RSRC_SYSTEM_POWER: u64 = 2;
+/// System resource: physically contiguous memory and its physical
+/// addresses (`vmo_create_contiguous`), for device drivers.
+pub const RSRC_SYSTEM_DMA: u64 = 3;
+/// Number of system resources (`RSRC_SYSTEM_*` are below it).
+pub const RSRC_SYSTEM_COUNT: u64 = 4;
 
 /// System-call numbers, in `idl/zx.idl` order. Arguments are listed in
 /// register order (`rdi, rsi, rdx, r10, r8, r9, r12, r13`); `*mut` arguments
@@ -573,6 +598,8 @@ pub mod syscall {
     /// * `INVALID_ARGS`: `signals` does not fit in 32 bits, or `observed`
     ///   is not writable user memory.
     /// * `TIMED_OUT`: the deadline passed first.
+    /// * `CANCELED`: `handle` was closed (or moved) by another thread while
+    ///   waiting.
     /// * `NO_MEMORY`: the kernel is out of memory.
     pub const OBJECT_WAIT_ONE: u64 = 9;
 
@@ -593,6 +620,8 @@ pub mod syscall {
     ///   process.
     /// * `ACCESS_DENIED`: an item's handle lacks `WAIT`.
     /// * `TIMED_OUT`: the deadline passed first.
+    /// * `CANCELED`: one of the handles was closed (or moved) by another
+    ///   thread while waiting.
     /// * `NO_MEMORY`: the kernel is out of memory.
     pub const OBJECT_WAIT_MANY: u64 = 10;
 
@@ -794,6 +823,7 @@ pub mod syscall {
     /// * `ACCESS_DENIED`: `port` lacks `READ`.
     /// * `INVALID_ARGS`: `packet` is not writable user memory.
     /// * `TIMED_OUT`: the deadline passed with no packet.
+    /// * `CANCELED`: `handle` was closed by another thread while waiting.
     pub const PORT_WAIT: u64 = 22;
 
     /// `object_wait_async(handle: Handle, port: Handle, key: u64, signals: Signals, options: u32) -> Status`
@@ -938,16 +968,21 @@ pub mod syscall {
     /// * `NO_MEMORY`: the kernel is out of memory.
     pub const VMO_SET_SIZE: u64 = 31;
 
-    /// `vmo_create_contiguous(size: u64, options: u32, out: *mut Handle) -> Status`
+    /// `vmo_create_contiguous(resource: Handle, size: u64, options: u32, out: *mut Handle) -> Status`
     ///
     /// Creates a VMO of physically contiguous, committed pages, for device
     /// drivers (DMA buffers).
     ///
-    /// The handle has `Rights::DEFAULT_VMO`; `vmo_get_physical` gives the
-    /// pages' physical addresses.
+    /// Needs the `RSRC_SYSTEM_DMA` resource (or the root resource). The
+    /// handle has `Rights::DEFAULT_VMO`; `vmo_get_physical` gives the
+    /// pages' physical addresses. The pages are charged to the caller's
+    /// job.
     ///
     /// ## Errors
     ///
+    /// * `BAD_HANDLE`: `resource` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `resource` is not a resource.
+    /// * `ACCESS_DENIED`: `resource` does not grant `RSRC_SYSTEM_DMA`.
     /// * `INVALID_ARGS`: `options` is not 0, `size` is 0, or `out` is not
     ///   writable user memory.
     /// * `OUT_OF_RANGE`: `size` is above `VMO_MAX_SIZE`.
@@ -1074,11 +1109,11 @@ pub mod syscall {
     /// * `NO_MEMORY`: the kernel is out of memory.
     pub const JOB_CREATE: u64 = 38;
 
-    /// `job_set_limits(job: Handle, max_handles: u64, max_memory: u64, max_threads: u64) -> Status`
+    /// `job_set_limits(job: Handle, max_handles: u64, max_memory: u64, max_threads: u64, max_processes: u64) -> Status`
     ///
-    /// Tightens the per-process limits of a job's subtree: the most handles
-    /// a process may hold, the most bytes it may map, and the most threads
-    /// it may have.
+    /// Tightens the limits of a job's subtree: the most handles a process
+    /// may hold, the most bytes it may map, the most threads it may have,
+    /// and the most processes the job's subtree may hold at once.
     ///
     /// A value of 0 leaves that limit unchanged. Limits only tighten;
     /// processes created afterwards get them.
@@ -1088,7 +1123,8 @@ pub mod syscall {
     /// * `BAD_HANDLE`: `job` is not a handle of the calling process.
     /// * `WRONG_TYPE`: `job` is not a job.
     /// * `ACCESS_DENIED`: `job` lacks `SET_POLICY`, or a limit would grow.
-    /// * `INVALID_ARGS`: `max_handles` or `max_threads` is too large.
+    /// * `INVALID_ARGS`: `max_handles`, `max_threads` or `max_processes` is
+    ///   too large.
     pub const JOB_SET_LIMITS: u64 = 39;
 
     /// `process_create(job: Handle, name: *const u8, name_len: u64, options: u32, proc_handle: *mut Handle, vmar_handle: *mut Handle) -> Status`
@@ -1204,7 +1240,7 @@ pub mod syscall {
     ///   address.
     pub const FUTEX_WAKE: u64 = 45;
 
-    /// `debuglog_read(from: u64, buffer: *mut u8, len: u64, actual: *mut u64, next: *mut u64) -> Status`
+    /// `debuglog_read(resource: Handle, from: u64, buffer: *mut u8, len: u64, actual: *mut u64, next: *mut u64) -> Status`
     ///
     /// Reads the kernel's console output (its log ring), from stream
     /// position `from`.
@@ -1212,10 +1248,15 @@ pub mod syscall {
     /// Positions count bytes since boot; a position older than the ring
     /// reads from the oldest kept byte. At most `len` bytes (and at most
     /// `DEBUG_WRITE_MAX`) are copied; `next` receives the position after
-    /// them, to pass as `from` next time.
+    /// them, to pass as `from` next time. Needs the `RSRC_SYSTEM_DEBUGLOG`
+    /// resource (or the root resource): the log holds every program's
+    /// output.
     ///
     /// ## Errors
     ///
+    /// * `BAD_HANDLE`: `resource` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `resource` is not a resource.
+    /// * `ACCESS_DENIED`: `resource` does not grant `RSRC_SYSTEM_DEBUGLOG`.
     /// * `INVALID_ARGS`: `buffer`, `actual` or `next` is not writable user
     ///   memory.
     /// * `SHOULD_WAIT`: nothing new since `from` (`next` is still written).
@@ -1247,6 +1288,8 @@ pub mod syscall {
     ///   replying.
     /// * `SHOULD_WAIT`: the peer's queue is full.
     /// * `TIMED_OUT`: no reply came before `deadline`.
+    /// * `CANCELED`: `handle` was closed by another thread while waiting for
+    ///   the reply.
     /// * `BUFFER_TOO_SMALL`: the reply did not fit; it is discarded and the
     ///   actual counts receive its sizes.
     /// * `NO_RESOURCES`: the caller's handle table cannot take the reply's
@@ -1254,30 +1297,65 @@ pub mod syscall {
     /// * `NO_MEMORY`: the kernel is out of memory.
     pub const CHANNEL_CALL: u64 = 47;
 
-    /// `debug_read(buffer: *mut u8, len: u64, actual: *mut u64) -> Status`
+    /// `debug_read(resource: Handle, buffer: *mut u8, len: u64, actual: *mut u64) -> Status`
     ///
     /// Reads bytes typed on the serial console, without waiting.
     ///
     /// Returns what has arrived since the last read (at most `len` bytes);
-    /// `SHOULD_WAIT` if nothing has. A console polls it.
+    /// `SHOULD_WAIT` if nothing has. A console polls it. Needs the
+    /// `RSRC_SYSTEM_DEBUG` resource (or the root resource): typed input is
+    /// the console's alone.
     ///
     /// ## Errors
     ///
+    /// * `BAD_HANDLE`: `resource` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `resource` is not a resource.
+    /// * `ACCESS_DENIED`: `resource` does not grant `RSRC_SYSTEM_DEBUG`.
     /// * `INVALID_ARGS`: `buffer` or `actual` is not writable user memory.
     /// * `SHOULD_WAIT`: no byte is waiting.
     pub const DEBUG_READ: u64 = 48;
 
-    /// `system_shutdown(status: u32) -> !`
+    /// `system_shutdown(resource: Handle, status: u32) -> Status`
     ///
     /// Powers the machine off with `status` (0 for success), as the last
     /// thing the system does. Under QEMU the status becomes the exit code
-    /// of `build-image run`.
+    /// of `build-image run`. Needs the `RSRC_SYSTEM_POWER` resource (or the
+    /// root resource); on success the call does not return.
     ///
-    /// Known gap: any process may call it; Zircon requires a resource.
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `resource` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `resource` is not a resource.
+    /// * `ACCESS_DENIED`: `resource` does not grant `RSRC_SYSTEM_POWER`.
     pub const SYSTEM_SHUTDOWN: u64 = 49;
 
+    /// `resource_create(parent: Handle, kind: u32, base: u64, size: u64, out: *mut Handle) -> Status`
+    ///
+    /// Creates a resource narrower than `parent`: of kind `kind`, covering
+    /// `[base, base + size)` (for `RSRC_KIND_SYSTEM`, `base` is one
+    /// `RSRC_SYSTEM_*` value and `size` is 1).
+    ///
+    /// The root resource may create any resource; any other only one of its
+    /// own kind inside its own range. Only userboot receives the root
+    /// resource; it hands narrower ones on, and the component manager gives
+    /// them to the components whose manifests `use` them. The handle has
+    /// `Rights::DEFAULT_RESOURCE`.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `parent` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `parent` is not a resource.
+    /// * `ACCESS_DENIED`: `parent` lacks `WRITE`, or does not cover the
+    ///   requested kind and range.
+    /// * `INVALID_ARGS`: unknown `kind`, `size` is 0, the range wraps, a
+    ///   system resource is not one known `RSRC_SYSTEM_*` value of size 1,
+    ///   `kind` is `RSRC_KIND_ROOT`, or `out` is not writable user memory.
+    /// * `NO_RESOURCES`: the caller's handle table is full.
+    /// * `NO_MEMORY`: the kernel is out of memory.
+    pub const RESOURCE_CREATE: u64 = 50;
+
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 50;
+    pub const COUNT: u64 = 51;
 
     /// Name of a syscall number, for traces and reports (`invalid` if it is
     /// not a syscall).
@@ -1333,6 +1411,7 @@ pub mod syscall {
             "channel_call",
             "debug_read",
             "system_shutdown",
+            "resource_create",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")
     }

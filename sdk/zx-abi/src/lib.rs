@@ -139,6 +139,14 @@ impl Rights {
             | Rights::SIGNAL.bits()
             | Rights::MANAGE_THREAD.bits(),
     );
+    /// Default rights of a new resource (`WRITE` lets `resource_create`
+    /// narrow it; as Zircon's).
+    pub const DEFAULT_RESOURCE: Rights = Rights::from_bits_retain(
+        Rights::TRANSFER.bits()
+            | Rights::DUPLICATE.bits()
+            | Rights::INSPECT.bits()
+            | Rights::WRITE.bits(),
+    );
 }
 
 /// The start-up message protocol ("processargs"): the first message on a
@@ -178,6 +186,14 @@ pub mod processargs {
     /// Handle kind: a connection to the logger (`zx.logger/LogSink`),
     /// opened by the component manager in the component's name.
     pub const LOG_SINK: u32 = 8;
+    /// Handle kind: a resource (see `resource_create`); the argument says
+    /// which, see [`resource`].
+    pub const RESOURCE: u32 = 9;
+    /// [`RESOURCE`] argument of the root resource (userboot's alone).
+    pub const RESOURCE_ROOT: u16 = 0xffff;
+    /// [`RESOURCE`] argument of a whole-kind resource (`RSRC_KIND_MMIO`,
+    /// `_IRQ` or `_IOPORT` over its full range): this plus the kind.
+    pub const RESOURCE_WHOLE_KIND: u16 = 0x100;
     /// Handle kind: a directory of the component's namespace (a
     /// `zx.io/Directory` client end), whose path is name number `arg`; see
     /// [`namespace_directory`].
@@ -189,6 +205,36 @@ pub mod processargs {
     /// number `index`).
     pub const fn namespace_directory(index: u16) -> u32 {
         NAMESPACE_DIRECTORY | (index as u32) << 16
+    }
+
+    /// The resources a component may `use`, by manifest name, with their
+    /// [`RESOURCE`] argument: what the component manager hands out.
+    pub const RESOURCE_NAMES: [(&str, u16); 7] = [
+        ("debug", crate::RSRC_SYSTEM_DEBUG as u16),
+        ("debuglog", crate::RSRC_SYSTEM_DEBUGLOG as u16),
+        ("power", crate::RSRC_SYSTEM_POWER as u16),
+        ("dma", crate::RSRC_SYSTEM_DMA as u16),
+        ("mmio", RESOURCE_WHOLE_KIND + crate::RSRC_KIND_MMIO as u16),
+        ("irq", RESOURCE_WHOLE_KIND + crate::RSRC_KIND_IRQ as u16),
+        (
+            "ioport",
+            RESOURCE_WHOLE_KIND + crate::RSRC_KIND_IOPORT as u16,
+        ),
+    ];
+
+    /// The [`RESOURCE`] argument of the resource a manifest calls `name`.
+    pub fn resource_arg(name: &str) -> Option<u16> {
+        RESOURCE_NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, arg)| *arg)
+    }
+
+    /// The kind of a resource handle: `arg` is `RSRC_SYSTEM_*` for a system
+    /// resource, [`RESOURCE_WHOLE_KIND`] `+ kind` for a whole kind, or
+    /// [`RESOURCE_ROOT`].
+    pub const fn resource(arg: u16) -> u32 {
+        RESOURCE | (arg as u32) << 16
     }
 
     /// What a handle of kind `kind` is (its low 16 bits).

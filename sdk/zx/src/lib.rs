@@ -23,7 +23,7 @@ pub mod raw;
 pub use handle::{AsHandleRef, Handle, HandleRef};
 pub use objects::{
     create_exception_channel, task_kill, Channel, Event, EventPair, Job, MessageBuf, Port, Process,
-    Thread, Timer, Vmar, Vmo,
+    Resource, Thread, Timer, Vmar, Vmo,
 };
 pub use zx_abi::info;
 pub use zx_abi::processargs;
@@ -32,8 +32,10 @@ pub use zx_abi::{
     syscall as numbers, ChannelCallArgs, ExceptionReport, HandleValue, ObjectType, PortPacket,
     Rights, SignalPacket, Signals, Status, Time, WaitItem, CHANNEL_MAX_MSG_BYTES,
     CHANNEL_MAX_MSG_HANDLES, HANDLE_INVALID, PACKET_SIGNAL_ONE, PACKET_USER,
-    RETCODE_EXCEPTION_KILL, RETCODE_SYSCALL_KILL, ROOT_VMAR_BASE, TIME_INFINITE,
-    USER_ADDRESS_LIMIT, VMO_RESIZABLE,
+    RETCODE_EXCEPTION_KILL, RETCODE_SYSCALL_KILL, ROOT_VMAR_BASE, RSRC_KIND_IOPORT, RSRC_KIND_IRQ,
+    RSRC_KIND_MMIO, RSRC_KIND_ROOT, RSRC_KIND_SYSTEM, RSRC_SYSTEM_COUNT, RSRC_SYSTEM_DEBUG,
+    RSRC_SYSTEM_DEBUGLOG, RSRC_SYSTEM_DMA, RSRC_SYSTEM_POWER, TIME_INFINITE, USER_ADDRESS_LIMIT,
+    VMO_RESIZABLE,
 };
 
 /// Time since boot, in nanoseconds, from the monotonic clock.
@@ -173,12 +175,18 @@ pub fn futex_wake(word: &core::sync::atomic::AtomicU32, count: u32) -> Result<()
 
 /// Reads the kernel's console output from stream position `from` into
 /// `buffer`; returns (bytes read, the position to read from next).
-pub fn debuglog_read(from: u64, buffer: &mut [u8]) -> Result<(usize, u64), Status> {
+/// `resource` must grant `RSRC_SYSTEM_DEBUGLOG`.
+pub fn debuglog_read(
+    resource: &Resource,
+    from: u64,
+    buffer: &mut [u8],
+) -> Result<(usize, u64), Status> {
     let (mut actual, mut next) = (0u64, 0u64);
     // SAFETY: the buffer and outputs are valid for the kernel to write.
     status(unsafe {
-        raw::syscall5(
+        raw::syscall6(
             numbers::DEBUGLOG_READ,
+            resource.raw_handle() as u64,
             from,
             buffer.as_mut_ptr() as u64,
             buffer.len() as u64,
@@ -190,13 +198,15 @@ pub fn debuglog_read(from: u64, buffer: &mut [u8]) -> Result<(usize, u64), Statu
 }
 
 /// Reads bytes typed on the serial console, without waiting
-/// (`SHOULD_WAIT` when nothing has arrived).
-pub fn debug_read(buffer: &mut [u8]) -> Result<usize, Status> {
+/// (`SHOULD_WAIT` when nothing has arrived). `resource` must grant
+/// `RSRC_SYSTEM_DEBUG`.
+pub fn debug_read(resource: &Resource, buffer: &mut [u8]) -> Result<usize, Status> {
     let mut actual = 0u64;
     // SAFETY: the buffer and output are valid for the kernel to write.
     status(unsafe {
-        raw::syscall3(
+        raw::syscall4(
             numbers::DEBUG_READ,
+            resource.raw_handle() as u64,
             buffer.as_mut_ptr() as u64,
             buffer.len() as u64,
             &mut actual as *mut u64 as u64,
@@ -205,10 +215,15 @@ pub fn debug_read(buffer: &mut [u8]) -> Result<usize, Status> {
     Ok(actual as usize)
 }
 
-/// Powers the machine off with `status`.
-pub fn system_shutdown(status: u32) -> ! {
-    // SAFETY: no pointers; does not return.
-    unsafe { raw::syscall1(numbers::SYSTEM_SHUTDOWN, status as u64) };
-    #[allow(clippy::empty_loop)]
-    loop {}
+/// Powers the machine off with `status`; returns only if `resource` does
+/// not grant `RSRC_SYSTEM_POWER` (with why).
+pub fn system_shutdown(resource: &Resource, code: u32) -> Status {
+    // SAFETY: no pointers; on success it does not return.
+    Status::from_raw(unsafe {
+        raw::syscall2(
+            numbers::SYSTEM_SHUTDOWN,
+            resource.raw_handle() as u64,
+            code as u64,
+        )
+    })
 }

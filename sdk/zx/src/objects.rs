@@ -42,6 +42,36 @@ handle_type!(
     Channel
 );
 handle_type!(
+    /// A resource: the right to use privileged kernel services
+    /// (`zx_abi::RSRC_*`).
+    Resource
+);
+
+impl Resource {
+    /// A resource narrower than this one: `kind` (`RSRC_KIND_*`) over
+    /// `[base, base + size)`.
+    pub fn create(&self, kind: u32, base: u64, size: u64) -> Result<Resource, Status> {
+        let mut out = HANDLE_INVALID;
+        // SAFETY: `out` is valid for the kernel to write.
+        crate::status(unsafe {
+            raw::syscall5(
+                nr::RESOURCE_CREATE,
+                self.raw_handle() as u64,
+                kind as u64,
+                base,
+                size,
+                &mut out as *mut u32 as u64,
+            )
+        })?;
+        Ok(Resource(Handle::from_raw(out)))
+    }
+
+    /// The system resource `which` (`RSRC_SYSTEM_*`) made from this one.
+    pub fn system(&self, which: u64) -> Result<Resource, Status> {
+        self.create(zx_abi::RSRC_KIND_SYSTEM, which, 1)
+    }
+}
+handle_type!(
     /// An event.
     Event
 );
@@ -385,21 +415,24 @@ impl Job {
         Ok(Job(Handle::from_raw(out)))
     }
 
-    /// Tightens the per-process limits of the job's subtree (0: unchanged).
+    /// Tightens the limits of the job's subtree (0: unchanged): handles,
+    /// mapped bytes and threads per process, and processes in the subtree.
     pub fn set_limits(
         &self,
         max_handles: u64,
         max_memory: u64,
         max_threads: u64,
+        max_processes: u64,
     ) -> Result<(), Status> {
         // SAFETY: no memory is passed.
         crate::status(unsafe {
-            raw::syscall4(
+            raw::syscall5(
                 nr::JOB_SET_LIMITS,
                 self.raw_handle() as u64,
                 max_handles,
                 max_memory,
                 max_threads,
+                max_processes,
             )
         })
     }
@@ -536,13 +569,15 @@ impl Vmo {
         Ok(Vmo(Handle::from_raw(out)))
     }
 
-    /// A physically contiguous, committed VMO (for drivers).
-    pub fn create_contiguous(size: u64) -> Result<Vmo, Status> {
+    /// A physically contiguous, committed VMO (for drivers); `resource`
+    /// must grant `RSRC_SYSTEM_DMA`.
+    pub fn create_contiguous(resource: &Resource, size: u64) -> Result<Vmo, Status> {
         let mut out = HANDLE_INVALID;
         // SAFETY: `out` is valid for the kernel to write.
         crate::status(unsafe {
-            raw::syscall3(
+            raw::syscall4(
                 nr::VMO_CREATE_CONTIGUOUS,
+                resource.raw_handle() as u64,
                 size,
                 0,
                 &mut out as *mut u32 as u64,

@@ -149,12 +149,16 @@ pub fn init(boot: &BootInfo) -> KernelSpaceStats {
             },
         ),
     ];
+    // The guard pages below the kernel stacks stay unmapped.
+    let guards = crate::arch::x86_64::guard_pages();
     for ((start, end), access) in sections {
         let mut virt = start & !(PAGE_SIZE_4K - 1);
         while virt < end {
-            let phys = PhysAddr::new(virt - KERNEL_VIRT_BASE);
-            paging::map(&mut tables, root, virt, phys, PageSize::Size4K, access)
-                .expect("kernel image map");
+            if !guards.iter().any(|(guard, _)| *guard == virt) {
+                let phys = PhysAddr::new(virt - KERNEL_VIRT_BASE);
+                paging::map(&mut tables, root, virt, phys, PageSize::Size4K, access)
+                    .expect("kernel image map");
+            }
             virt += PAGE_SIZE_4K;
         }
     }

@@ -17,7 +17,7 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::sync::Weak;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use spin::Mutex;
 use zx_abi::{ObjectType, Signals, Status};
 
@@ -30,43 +30,6 @@ pub const MAX_PENDING_MESSAGES: usize = 3500;
 /// past it fail with `NO_MEMORY` instead of exhausting the kernel.
 static QUEUED_BYTES: AtomicU64 = AtomicU64::new(0);
 static QUEUED_BYTES_BUDGET: AtomicU64 = AtomicU64::new(0);
-
-/// Messages whose endpoint closed, waiting to be dropped.
-static GRAVEYARD: Mutex<Vec<Message>> = Mutex::new(Vec::new());
-/// Whether the graveyard may hold messages (set under its lock when one is
-/// added, cleared under it when it is found empty), so that the common
-/// kernel exit takes no lock.
-static GRAVEYARD_USED: AtomicBool = AtomicBool::new(false);
-
-fn defer_drop(messages: VecDeque<Message>) {
-    if !messages.is_empty() {
-        let mut graveyard = GRAVEYARD.lock();
-        graveyard.extend(messages);
-        GRAVEYARD_USED.store(true, Ordering::Release);
-    }
-}
-
-/// Drops the messages of closed endpoints, one at a time (dropping one may
-/// close more endpoints and add to the list). Called on every kernel exit.
-pub fn drain_graveyard() {
-    if !GRAVEYARD_USED.load(Ordering::Acquire) {
-        return;
-    }
-    loop {
-        let next = {
-            let mut graveyard = GRAVEYARD.lock();
-            let next = graveyard.pop();
-            if next.is_none() {
-                GRAVEYARD_USED.store(false, Ordering::Release);
-            }
-            next
-        };
-        match next {
-            Some(message) => drop(message),
-            None => return,
-        }
-    }
-}
 
 /// Sets the budget for queued message bytes.
 pub fn set_message_budget(bytes: u64) {
@@ -194,6 +157,9 @@ impl Channel {
             if queue.len() >= MAX_PENDING_MESSAGES {
                 return Err((Status::SHOULD_WAIT, message));
             }
+            if queue.try_reserve(1).is_err() {
+                return Err((Status::NO_MEMORY, message));
+            }
             queue.push_back(message);
         }
         peer.base
@@ -283,13 +249,12 @@ impl KernelObject for Channel {
                 }
             }
         }
-        // The queue is not dropped here: its handles may close other
-        // channels, whose queues hold more handles, and so on — a chain a
-        // process can make as long as it likes. Dropping recursively would
-        // overflow the kernel stack; the messages go to a worklist that
-        // the kernel empties, iteratively, before it returns to user mode.
+        // Dropping the queue closes the handles in it; the objects whose
+        // last handle that was go on the closing list (`object/mod.rs`),
+        // so a chain of endpoints inside endpoints is torn down one link
+        // at a time, never recursively.
         let queued = core::mem::take(&mut *self.queue.lock());
-        defer_drop(queued);
+        drop(queued);
         if let Some(peer) = self.link.live_peer(|p| p.link.is_closed()) {
             peer.base
                 .update_signals(Signals::CHANNEL_WRITABLE, Signals::PEER_CLOSED);

@@ -1,6 +1,7 @@
 //! Jobs: the tree that processes live in. A job holds policy — here, the
-//! per-process limits on handles, mapped memory and threads — for its whole subtree,
-//! and killing a job kills every process and job under it.
+//! per-process limits on handles, mapped memory and threads, and a limit on
+//! the processes of its subtree — for its whole subtree, and killing a job
+//! kills every process and job under it.
 
 use super::channel::Channel;
 use super::process::{Outcome, Process};
@@ -21,6 +22,10 @@ pub struct Limits {
     pub max_threads: usize,
 }
 
+/// The most processes one job's subtree may hold when nothing tighter is
+/// set: more than the kernel could ever make, so only memory bounds them.
+const UNLIMITED_PROCESSES: usize = usize::MAX;
+
 impl Limits {
     /// No limit beyond the kernel's own.
     pub const NONE: Limits = Limits {
@@ -34,6 +39,10 @@ struct JobState {
     children: Vec<Weak<Job>>,
     processes: Vec<Weak<Process>>,
     limits: Limits,
+    /// Processes of this job and its descendants, created and not yet
+    /// ended, and the most there may be (`job_set_limits`).
+    live_processes: usize,
+    max_processes: usize,
     killed: bool,
     exception_channel: Option<Handle>,
 }
@@ -62,6 +71,8 @@ impl Job {
                 children: Vec::new(),
                 processes: Vec::new(),
                 limits: Limits::NONE,
+                live_processes: 0,
+                max_processes: UNLIMITED_PROCESSES,
                 killed: false,
                 exception_channel: None,
             }),
@@ -85,6 +96,8 @@ impl Job {
                 children: Vec::new(),
                 processes: Vec::new(),
                 limits: state.limits,
+                live_processes: 0,
+                max_processes: UNLIMITED_PROCESSES,
                 killed: false,
                 exception_channel: None,
             }),
@@ -119,9 +132,14 @@ impl Job {
         max_handles: u64,
         max_memory: u64,
         max_threads: u64,
+        max_processes: u64,
     ) -> Result<(), Status> {
         let mut state = self.state.lock();
         let mut limits = state.limits;
+        let mut processes = state.max_processes;
+        if max_processes != 0 {
+            processes = usize::try_from(max_processes).map_err(|_| Status::INVALID_ARGS)?;
+        }
         if max_handles != 0 {
             limits.max_handles = usize::try_from(max_handles).map_err(|_| Status::INVALID_ARGS)?;
         }
@@ -134,14 +152,50 @@ impl Job {
         if limits.max_handles > state.limits.max_handles
             || limits.max_memory > state.limits.max_memory
             || limits.max_threads > state.limits.max_threads
+            || processes > state.max_processes
         {
             return Err(Status::ACCESS_DENIED);
         }
         state.limits = limits;
+        state.max_processes = processes;
         Ok(())
     }
 
-    /// Records a new process of this job.
+    /// Counts one more live process in this job's subtree, if every job
+    /// from here to the root has room for it (`NO_RESOURCES` if not).
+    pub fn reserve_process(&self) -> Result<(), Status> {
+        {
+            let mut state = self.state.lock();
+            if state.killed {
+                return Err(Status::BAD_STATE);
+            }
+            if state.live_processes >= state.max_processes {
+                return Err(Status::NO_RESOURCES);
+            }
+            state.live_processes += 1;
+        }
+        if let Some(parent) = &self.parent {
+            if let Err(status) = parent.reserve_process() {
+                self.state.lock().live_processes -= 1;
+                return Err(status);
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives back what [`Job::reserve_process`] counted: a process ended.
+    pub fn release_process(&self) {
+        let mut job = Some(self);
+        while let Some(current) = job {
+            let mut state = current.state.lock();
+            state.live_processes = state.live_processes.saturating_sub(1);
+            drop(state);
+            job = current.parent.as_deref();
+        }
+    }
+
+    /// Records a new process of this job (already counted by
+    /// [`Job::reserve_process`]).
     pub fn add_process(&self, process: &Arc<Process>) -> Result<(), Status> {
         let mut state = self.state.lock();
         if state.killed {

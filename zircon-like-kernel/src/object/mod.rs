@@ -12,6 +12,14 @@
 //! it is closed). A handle inside a channel message is still a handle, so an
 //! endpoint in transit is not closed — the property hot-swap relies on.
 //!
+//! Teardown is iterative. `on_zero_handles` often drops more handles (a
+//! channel's queued messages, a process's handle table), whose objects may
+//! drop more, to a depth user space chooses. So a handle whose count
+//! reaches zero does not run `on_zero_handles` itself: it pushes its object
+//! on the *closing list*, a stack linked through the objects themselves
+//! (no allocation, so it cannot fail), and the kernel runs the list until
+//! it is empty before it returns to user mode ([`run_closers`]).
+//!
 //! Locking: the kernel runs with interrupts off on one CPU, so locks never
 //! contend; they exist for soundness. Order: an object's state, then the
 //! scheduler, then a thread's state. Handles and messages are dropped only
@@ -25,6 +33,7 @@ pub mod job;
 pub mod peered;
 pub mod port;
 pub mod process;
+pub mod resource;
 pub mod thread;
 pub mod timer;
 pub mod vmar;
@@ -34,7 +43,7 @@ use crate::koid::Koid;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use spin::Mutex;
 use thread::Thread;
 use zx_abi::{ObjectType, Rights, Signals};
@@ -90,8 +99,9 @@ pub enum ObserverTarget {
     },
     /// An `object_wait_async` registration: queue a packet on the port.
     Port {
-        /// The port (a closed port drops the registration).
-        port: Weak<port::Port>,
+        /// The room kept for the packet in the port (a closed port drops
+        /// the registration).
+        slot: port::PacketSlot,
         /// The key of the packet.
         key: u64,
     },
@@ -109,12 +119,12 @@ impl Observer {
     fn alive(&self) -> bool {
         match &self.target {
             ObserverTarget::Thread { thread, .. } => thread.strong_count() > 0,
-            ObserverTarget::Port { port, .. } => port.strong_count() > 0,
+            ObserverTarget::Port { slot, .. } => slot.port_alive(),
         }
     }
 
     /// Tells the target that `signals` satisfied it.
-    fn notify(self, signals: Signals) {
+    pub fn notify(self, signals: Signals) {
         match self.target {
             ObserverTarget::Thread {
                 thread,
@@ -132,11 +142,7 @@ impl Observer {
                     );
                 }
             }
-            ObserverTarget::Port { port, key } => {
-                if let Some(port) = port.upgrade() {
-                    port.queue_signal(key, self.trigger, signals);
-                }
-            }
+            ObserverTarget::Port { slot, key } => slot.fill(key, self.trigger, signals),
         }
     }
 }
@@ -156,6 +162,19 @@ pub enum ObserveError {
     Satisfied(Signals),
     /// The object has [`MAX_OBSERVERS`] already.
     TooMany,
+    /// The kernel heap cannot grow the observer list.
+    NoMemory,
+}
+
+impl ObserveError {
+    /// The status a syscall returns for it (`Satisfied` is no error).
+    pub fn status(&self) -> zx_abi::Status {
+        match self {
+            ObserveError::Satisfied(_) => zx_abi::Status::OK,
+            ObserveError::TooMany => zx_abi::Status::NO_RESOURCES,
+            ObserveError::NoMemory => zx_abi::Status::NO_MEMORY,
+        }
+    }
 }
 
 /// The part every object shares.
@@ -163,6 +182,54 @@ pub struct ObjectBase {
     koid: Koid,
     handles: AtomicUsize,
     state: Mutex<SignalState>,
+    /// Whether the object is on the closing list, and the next one there.
+    closing: AtomicBool,
+    next_closing: Mutex<Option<Arc<dyn KernelObject>>>,
+}
+
+/// The top of the closing list (see the module docs).
+static CLOSING: Mutex<Option<Arc<dyn KernelObject>>> = Mutex::new(None);
+/// Whether the list may be non-empty, so that the common kernel exit
+/// takes no lock.
+static ANY_CLOSING: AtomicBool = AtomicBool::new(false);
+
+/// Puts an object whose last handle went on the closing list, once.
+fn push_closing(object: &Arc<dyn KernelObject>) {
+    if object.base().closing.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let mut top = CLOSING.lock();
+    *object.base().next_closing.lock() = top.take();
+    *top = Some(Arc::clone(object));
+    ANY_CLOSING.store(true, Ordering::Release);
+}
+
+/// Runs `on_zero_handles` of every object on the closing list, newest
+/// first, until it is empty (each may push more). Called on every kernel
+/// exit, outside every lock.
+pub fn run_closers() {
+    if !ANY_CLOSING.load(Ordering::Acquire) {
+        return;
+    }
+    loop {
+        let next = {
+            let mut top = CLOSING.lock();
+            let next = top.take();
+            match &next {
+                Some(object) => *top = object.base().next_closing.lock().take(),
+                None => ANY_CLOSING.store(false, Ordering::Release),
+            }
+            next
+        };
+        let Some(object) = next else { return };
+        object.base().closing.store(false, Ordering::Release);
+        // A handle made since (the kernel handing the object out again)
+        // keeps it open; its own last drop will push it again.
+        if object.base().handle_count() == 0 {
+            object.on_zero_handles();
+        }
+        drop(object);
+    }
 }
 
 impl ObjectBase {
@@ -175,6 +242,8 @@ impl ObjectBase {
                 signals,
                 observers: Vec::new(),
             }),
+            closing: AtomicBool::new(false),
+            next_closing: Mutex::new(None),
         }
     }
 
@@ -225,18 +294,22 @@ impl ObjectBase {
     }
 
     /// Registers `observer` unless the signals already satisfy it, in which
-    /// case the current signals are returned and nothing is registered.
-    pub fn observe(&self, observer: Observer) -> Result<(), ObserveError> {
+    /// case the current signals are returned and nothing is registered. On
+    /// error the observer comes back unregistered.
+    pub fn observe(&self, observer: Observer) -> Result<(), (ObserveError, Observer)> {
         let mut state = self.state.lock();
         if observer.trigger.intersects(state.signals) {
-            return Err(ObserveError::Satisfied(state.signals));
+            return Err((ObserveError::Satisfied(state.signals), observer));
         }
         if state.observers.len() >= MAX_OBSERVERS {
             // Drop the dead ones before refusing.
             state.observers.retain(Observer::alive);
             if state.observers.len() >= MAX_OBSERVERS {
-                return Err(ObserveError::TooMany);
+                return Err((ObserveError::TooMany, observer));
             }
+        }
+        if state.observers.try_reserve(1).is_err() {
+            return Err((ObserveError::NoMemory, observer));
         }
         state.observers.push(observer);
         Ok(())
@@ -288,7 +361,7 @@ impl Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         if self.object.base().handles.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.object.on_zero_handles();
+            push_closing(&self.object);
         }
     }
 }

@@ -2,6 +2,12 @@
 //! `port_queue` (user packets) and from `object_wait_async` registrations
 //! (signal packets). A waiting thread is handed the packet directly, so two
 //! waiters can never race for one packet.
+//!
+//! A port never holds more than [`MAX_PENDING_PACKETS`] packets, counting
+//! the packets armed registrations will deliver: `object_wait_async` takes
+//! a [`PacketSlot`] when it registers (refused with `SHOULD_WAIT` when the
+//! port is full), and the queue's memory for it is reserved then, so
+//! delivering a signal packet never allocates and never fails.
 
 use super::thread::{Thread, WakeReason};
 use super::{impl_into_any, KernelObject, ObjectBase};
@@ -11,12 +17,59 @@ use spin::Mutex;
 use zerocopy::IntoBytes;
 use zx_abi::{ObjectType, PortPacket, SignalPacket, Signals, Status, PACKET_SIGNAL_ONE};
 
-/// Most packets a port holds before `port_queue` is refused.
+/// Most packets a port holds, queued and promised to armed
+/// `object_wait_async` registrations together; past it `port_queue` and
+/// `object_wait_async` are refused with `SHOULD_WAIT`.
 pub const MAX_PENDING_PACKETS: usize = 4096;
 
 struct PortState {
     packets: VecDeque<PortPacket>,
+    /// Packets promised to armed registrations ([`PacketSlot`]s); the
+    /// queue's capacity always covers `packets.len() + armed`.
+    armed: usize,
     waiters: VecDeque<(Weak<Thread>, u64)>,
+}
+
+impl PortState {
+    /// Makes room for one more packet, queued or promised.
+    fn make_room(&mut self) -> Result<(), Status> {
+        if self.packets.len() + self.armed >= MAX_PENDING_PACKETS {
+            return Err(Status::SHOULD_WAIT);
+        }
+        self.packets
+            .try_reserve(self.armed + 1)
+            .map_err(|_| Status::NO_MEMORY)
+    }
+}
+
+/// A packet promised to an `object_wait_async` registration: room in its
+/// port's queue, given back if the registration is dropped unfired.
+pub struct PacketSlot {
+    port: Weak<Port>,
+}
+
+impl PacketSlot {
+    /// Whether the port still exists.
+    pub fn port_alive(&self) -> bool {
+        self.port.strong_count() > 0
+    }
+
+    /// Delivers the registration's packet into the room kept for it.
+    pub fn fill(self, key: u64, trigger: Signals, observed: Signals) {
+        let port = core::mem::take(&mut core::mem::ManuallyDrop::new(self).port);
+        if let Some(port) = port.upgrade() {
+            port.deliver_armed(key, trigger, observed);
+        }
+    }
+}
+
+impl Drop for PacketSlot {
+    fn drop(&mut self) {
+        if let Some(port) = self.port.upgrade() {
+            let mut state = port.state.lock();
+            state.armed = state.armed.saturating_sub(1);
+        }
+    }
 }
 
 /// A port.
@@ -32,22 +85,46 @@ impl Port {
             base: ObjectBase::new(Signals::empty()),
             state: Mutex::new(PortState {
                 packets: VecDeque::new(),
+                armed: 0,
                 waiters: VecDeque::new(),
             }),
         })
     }
 
-    /// Delivers `packet` to the first waiting thread, or queues it.
+    /// Delivers `packet` to the first waiting thread, or queues it if the
+    /// port has room.
     pub fn queue(&self, packet: PortPacket) -> Result<(), Status> {
+        self.deliver(packet, false)
+    }
+
+    /// Promises room for one packet to an `object_wait_async`
+    /// registration.
+    pub fn reserve(self: &Arc<Self>) -> Result<PacketSlot, Status> {
+        let mut state = self.state.lock();
+        state.make_room()?;
+        state.armed += 1;
+        Ok(PacketSlot {
+            port: Arc::downgrade(self),
+        })
+    }
+
+    /// Hands `packet` to a waiting thread or queues it; `armed`: it fills
+    /// the room a [`PacketSlot`] kept, so it cannot fail.
+    fn deliver(&self, packet: PortPacket, armed: bool) -> Result<(), Status> {
+        if armed {
+            let mut state = self.state.lock();
+            state.armed = state.armed.saturating_sub(1);
+        }
         loop {
             let waiter = {
                 let mut state = self.state.lock();
                 match state.waiters.pop_front() {
                     Some(waiter) => waiter,
                     None => {
-                        if state.packets.len() >= MAX_PENDING_PACKETS {
-                            return Err(Status::SHOULD_WAIT);
+                        if !armed {
+                            state.make_room()?;
                         }
+                        // Within the capacity kept for it: no allocation.
                         state.packets.push_back(packet);
                         return Ok(());
                     }
@@ -61,8 +138,8 @@ impl Port {
         }
     }
 
-    /// Queues the packet of a fired `object_wait_async` registration.
-    pub fn queue_signal(&self, key: u64, trigger: Signals, observed: Signals) {
+    /// Delivers the packet of a fired `object_wait_async` registration.
+    fn deliver_armed(&self, key: u64, trigger: Signals, observed: Signals) {
         let signal = SignalPacket {
             trigger: trigger.bits(),
             observed: observed.bits(),
@@ -72,28 +149,13 @@ impl Port {
         };
         let mut payload = [0u8; 32];
         payload.copy_from_slice(signal.as_bytes());
-        // Signal packets are never refused: each comes from a registration
-        // that user space made, bounded by its handles.
         let packet = PortPacket {
             key,
             packet_type: PACKET_SIGNAL_ONE,
             status: 0,
             payload,
         };
-        let mut state = self.state.lock();
-        if state.waiters.is_empty() {
-            state.packets.push_back(packet);
-            return;
-        }
-        drop(state);
-        let _ = self.queue(packet);
-        if self.state.lock().packets.len() > MAX_PENDING_PACKETS {
-            warn!(
-                "port {} holds more than {} packets",
-                self.base.koid(),
-                MAX_PENDING_PACKETS
-            );
-        }
+        let _ = self.deliver(packet, true);
     }
 
     /// Takes the first packet, or registers `thread` to be handed the next.

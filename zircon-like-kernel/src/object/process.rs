@@ -43,13 +43,20 @@ pub struct Process {
     /// The job it belongs to.
     pub job: Arc<Job>,
     started: core::sync::atomic::AtomicBool,
+    /// Whether the process still counts against its job's process limit
+    /// (until it ends or is dropped).
+    counted: core::sync::atomic::AtomicBool,
     exception_channel: Mutex<Option<Handle>>,
 }
 
 impl Process {
     /// A new process in `job` with an empty address space.
     pub fn new(name: &str, job: &Arc<Job>) -> Result<Arc<Process>, Status> {
-        let address_space = AddressSpace::new().ok_or(Status::NO_MEMORY)?;
+        job.reserve_process()?;
+        let Some(address_space) = AddressSpace::new() else {
+            job.release_process();
+            return Err(Status::NO_MEMORY);
+        };
         let base = ObjectBase::new(Signals::empty());
         // Handle values are scrambled with a per-process secret.
         let secret =
@@ -70,6 +77,7 @@ impl Process {
             outcome: Mutex::new(None),
             job: Arc::clone(job),
             started: core::sync::atomic::AtomicBool::new(false),
+            counted: core::sync::atomic::AtomicBool::new(true),
             exception_channel: Mutex::new(None),
         });
         job.add_process(&process)?;
@@ -150,7 +158,22 @@ impl Process {
     /// Removes and returns the handle `value`.
     pub fn take_handle(&self, value: HandleValue) -> Result<Handle, Status> {
         let handle = self.handles.lock().remove(value);
-        handle.ok_or(Status::BAD_HANDLE)
+        let handle = handle.ok_or(Status::BAD_HANDLE)?;
+        self.cancel_waits_through(value);
+        Ok(handle)
+    }
+
+    /// Wakes, with `CANCELED`, the threads blocked in a wait that goes
+    /// through handle `value`, just removed from the table. The running
+    /// thread removed it, so a process with one thread has no one to wake.
+    fn cancel_waits_through(&self, value: HandleValue) {
+        let threads = self.threads.lock();
+        if threads.len() < 2 {
+            return;
+        }
+        for thread in threads.iter() {
+            thread.cancel_wait_through(value);
+        }
     }
 
     /// Runs `f` on the handle `value`.
@@ -264,9 +287,28 @@ impl Process {
         let space = self.address_space.lock().take();
         drop(space);
         drop(threads);
+        self.leave_job();
         self.base
             .update_signals(Signals::empty(), Signals::TASK_TERMINATED);
         crate::programs::process_ended(self, outcome);
+    }
+
+    /// Stops counting against the job's process limit; once.
+    fn leave_job(&self) {
+        if self
+            .counted
+            .swap(false, core::sync::atomic::Ordering::AcqRel)
+        {
+            self.job.release_process();
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // A process dropped without ending (never started, or its job was
+        // killed while it was being made) still gives its place back.
+        self.leave_job();
     }
 }
 

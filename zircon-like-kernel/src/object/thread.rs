@@ -82,6 +82,30 @@ pub struct Wait {
     pub kind: WaitKind,
     /// When the wait times out.
     pub deadline: Time,
+    /// The handle values the wait goes through: removing one from the
+    /// process's table (closing it, moving it into a message) cancels the
+    /// wait with `CANCELED`.
+    pub handles: WaitHandles,
+}
+
+/// The handle values a wait goes through.
+pub enum WaitHandles {
+    /// None (`nanosleep`, `futex_wait`).
+    None,
+    /// One handle.
+    One(zx_abi::HandleValue),
+    /// Several (`object_wait_many`).
+    Many(Vec<zx_abi::HandleValue>),
+}
+
+impl WaitHandles {
+    fn contains(&self, value: zx_abi::HandleValue) -> bool {
+        match self {
+            WaitHandles::None => false,
+            WaitHandles::One(one) => *one == value,
+            WaitHandles::Many(many) => many.contains(&value),
+        }
+    }
 }
 
 /// Why a blocked thread was woken.
@@ -98,6 +122,8 @@ pub enum WakeReason {
     },
     /// The deadline passed.
     TimedOut,
+    /// A handle the wait goes through was closed.
+    Canceled,
 }
 
 /// The mutable part of a thread.
@@ -148,6 +174,25 @@ impl Thread {
     /// Its koid.
     pub fn koid(&self) -> crate::koid::Koid {
         self.base.koid()
+    }
+
+    /// Cancels the thread's wait if it goes through handle `value` (which
+    /// its process has just removed from its table).
+    pub fn cancel_wait_through(self: &Arc<Self>, value: zx_abi::HandleValue) {
+        let token = {
+            let inner = self.inner.lock();
+            match &inner.wait {
+                Some(wait)
+                    if inner.state == ThreadState::Blocked
+                        && inner.wake.is_none()
+                        && wait.handles.contains(value) =>
+                {
+                    wait.token
+                }
+                _ => return,
+            }
+        };
+        crate::sched::wake(self, token, WakeReason::Canceled);
     }
 
     /// Marks the thread dead and signals `TASK_TERMINATED`. Returns false if

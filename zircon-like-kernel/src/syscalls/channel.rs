@@ -314,6 +314,7 @@ pub fn call(
             token,
             kind,
             deadline,
+            handles: crate::object::thread::WaitHandles::One(raw as zx_abi::HandleValue),
         },
     );
     Ok(super::Flow::Switched)
@@ -325,15 +326,13 @@ pub fn complete_call(
     reply: Option<Message>,
     buffers: [u64; 6],
     token: u64,
-    timed_out: bool,
+    ending: Result<(), Status>,
 ) -> Result<(), Status> {
     let Some(message) = reply else {
         channel.remove_call(token);
-        return Err(if timed_out {
-            Status::TIMED_OUT
-        } else {
-            Status::PEER_CLOSED
-        });
+        // Timed out, canceled, or woken because the peer closed.
+        ending?;
+        return Err(Status::PEER_CLOSED);
     };
     let [bytes, handles, num_bytes, num_handles, actual_bytes, actual_handles] = buffers;
     let actual_bytes = UserOut::<u32>::optional(actual_bytes)?;

@@ -16,7 +16,15 @@ pub fn debug_write(address: u64, len: u64) -> SysResult {
     ok()
 }
 
-pub fn debuglog_read(from: u64, buffer: u64, len: u64, actual: u64, next: u64) -> SysResult {
+pub fn debuglog_read(
+    resource: u64,
+    from: u64,
+    buffer: u64,
+    len: u64,
+    actual: u64,
+    next: u64,
+) -> SysResult {
+    super::resource::require_system(resource, zx_abi::RSRC_SYSTEM_DEBUGLOG)?;
     let len = usize::try_from(len)
         .map_err(|_| Status::INVALID_ARGS)?
         .min(DEBUG_WRITE_MAX);
@@ -35,7 +43,8 @@ pub fn debuglog_read(from: u64, buffer: u64, len: u64, actual: u64, next: u64) -
     ok()
 }
 
-pub fn debug_read(buffer: u64, len: u64, actual: u64) -> SysResult {
+pub fn debug_read(resource: u64, buffer: u64, len: u64, actual: u64) -> SysResult {
+    super::resource::require_system(resource, zx_abi::RSRC_SYSTEM_DEBUG)?;
     let len = usize::try_from(len)
         .map_err(|_| Status::INVALID_ARGS)?
         .min(DEBUG_WRITE_MAX);
@@ -53,7 +62,8 @@ pub fn debug_read(buffer: u64, len: u64, actual: u64) -> SysResult {
     ok()
 }
 
-pub fn system_shutdown(status: u64) -> SysResult {
+pub fn system_shutdown(resource: u64, status: u64) -> SysResult {
+    super::resource::require_system(resource, zx_abi::RSRC_SYSTEM_POWER)?;
     let status = status.min(99) as u8;
     let process = crate::sched::current_process();
     info!(

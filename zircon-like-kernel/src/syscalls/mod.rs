@@ -16,6 +16,7 @@ mod debug;
 mod handle;
 mod object;
 mod port;
+mod resource;
 mod task;
 mod vm;
 mod wait;
@@ -93,24 +94,25 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::VMO_WRITE => vm::vmo_write(a[0], a[1], a[2], a[3]),
         nr::VMO_GET_SIZE => vm::vmo_get_size(a[0], a[1]),
         nr::VMO_SET_SIZE => vm::vmo_set_size(a[0], a[1]),
-        nr::VMO_CREATE_CONTIGUOUS => vm::vmo_create_contiguous(a[0], a[1], a[2]),
+        nr::VMO_CREATE_CONTIGUOUS => vm::vmo_create_contiguous(a[0], a[1], a[2], a[3]),
         nr::VMO_GET_PHYSICAL => vm::vmo_get_physical(a[0], a[1], a[2]),
         nr::VMAR_ALLOCATE => vm::vmar_allocate(a[0], a[1], a[2], a[3], a[4], a[5]),
         nr::VMAR_MAP => vm::vmar_map(a[0], a[1], a[2], a[3], a[4], a[5], a[6]),
         nr::VMAR_UNMAP => vm::vmar_unmap(a[0], a[1], a[2]),
         nr::VMAR_PROTECT => vm::vmar_protect(a[0], a[1], a[2], a[3]),
         nr::JOB_CREATE => task::job_create(a[0], a[1], a[2]),
-        nr::JOB_SET_LIMITS => task::job_set_limits(a[0], a[1], a[2], a[3]),
+        nr::JOB_SET_LIMITS => task::job_set_limits(a[0], a[1], a[2], a[3], a[4]),
         nr::PROCESS_CREATE => task::process_create(a[0], a[1], a[2], a[3], a[4], a[5]),
         nr::PROCESS_START => task::process_start(a[0], a[1], a[2], a[3], a[4], a[5]),
         nr::TASK_KILL => task::task_kill(a[0]),
         nr::TASK_CREATE_EXCEPTION_CHANNEL => task::create_exception_channel(a[0], a[1], a[2]),
         nr::FUTEX_WAIT => wait::futex_wait(frame, a[0], a[1], a[2]),
         nr::FUTEX_WAKE => wait::futex_wake(a[0], a[1]),
-        nr::DEBUGLOG_READ => debug::debuglog_read(a[0], a[1], a[2], a[3], a[4]),
+        nr::DEBUGLOG_READ => debug::debuglog_read(a[0], a[1], a[2], a[3], a[4], a[5]),
         nr::CHANNEL_CALL => channel::call(frame, a[0], a[1], a[2], a[3], a[4], a[5]),
-        nr::DEBUG_READ => debug::debug_read(a[0], a[1], a[2]),
-        nr::SYSTEM_SHUTDOWN => debug::system_shutdown(a[0]),
+        nr::DEBUG_READ => debug::debug_read(a[0], a[1], a[2], a[3]),
+        nr::SYSTEM_SHUTDOWN => debug::system_shutdown(a[0], a[1]),
+        nr::RESOURCE_CREATE => resource::resource_create(a[0], a[1], a[2], a[3], a[4]),
         _ => Err(Status::BAD_SYSCALL),
     };
     match result {
@@ -150,6 +152,7 @@ fn allocates(number: u64) -> bool {
             | nr::PROCESS_CREATE
             | nr::TASK_CREATE_EXCEPTION_CHANNEL
             | nr::FUTEX_WAIT
+            | nr::RESOURCE_CREATE
     )
 }
 

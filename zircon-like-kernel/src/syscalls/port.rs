@@ -5,7 +5,7 @@ use super::{handle_arg, ok, Flow, SysResult};
 use crate::arch::x86_64::trap::TrapFrame;
 use crate::mem::user_ptr::{read_value, UserOut};
 use crate::object::port::Port;
-use crate::object::thread::{Wait, WaitKind};
+use crate::object::thread::{Wait, WaitHandles, WaitKind};
 use crate::object::timer::Timer;
 use crate::object::{Handle, ObserveError, Observer, ObserverTarget};
 use crate::sched::{self, current_process};
@@ -65,6 +65,7 @@ pub fn port_wait(frame: &mut TrapFrame, raw: u64, deadline: u64, packet: u64) ->
             token,
             kind: WaitKind::Port { port, packet },
             deadline,
+            handles: WaitHandles::One(value),
         },
     );
     Ok(Flow::Switched)
@@ -81,21 +82,21 @@ pub fn wait_async(raw: u64, port: u64, key: u64, signals: u64, options: u64) -> 
     let process = current_process();
     let object = process.any_object(value, Rights::WAIT)?;
     let port: Arc<Port> = process.object::<Port>(port_value, Rights::WRITE)?;
+    // Room for the packet first: a full port refuses (SHOULD_WAIT).
+    let slot = port.reserve()?;
     let observer = Observer {
-        target: ObserverTarget::Port {
-            port: Arc::downgrade(&port),
-            key,
-        },
+        target: ObserverTarget::Port { slot, key },
         trigger,
     };
     match object.base().observe(observer) {
         Ok(()) => ok(),
         // Already satisfied: the packet is queued at once.
-        Err(ObserveError::Satisfied(current)) => {
-            port.queue_signal(key, trigger, current);
+        Err((ObserveError::Satisfied(current), observer)) => {
+            observer.notify(current);
             ok()
         }
-        Err(ObserveError::TooMany) => Err(Status::NO_RESOURCES),
+        // Dropping the observer gives the room back.
+        Err((error, _)) => Err(error.status()),
     }
 }
 

@@ -93,10 +93,16 @@ pub fn job_create(raw: u64, options: u64, out: u64) -> SysResult {
     install(&process, Handle::new(child, Rights::DEFAULT_JOB), out)
 }
 
-pub fn job_set_limits(raw: u64, max_handles: u64, max_memory: u64, max_threads: u64) -> SysResult {
+pub fn job_set_limits(
+    raw: u64,
+    max_handles: u64,
+    max_memory: u64,
+    max_threads: u64,
+    max_processes: u64,
+) -> SysResult {
     let value = handle_arg(raw)?;
     let job = sched::current_process().object::<Job>(value, Rights::SET_POLICY)?;
-    job.set_limits(max_handles, max_memory, max_threads)?;
+    job.set_limits(max_handles, max_memory, max_threads, max_processes)?;
     Ok(Flow::Done(0))
 }
 

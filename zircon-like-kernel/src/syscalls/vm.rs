@@ -30,7 +30,8 @@ pub fn vmo_create(size: u64, options: u64, out: u64) -> SysResult {
     ok()
 }
 
-pub fn vmo_create_contiguous(size: u64, options: u64, out: u64) -> SysResult {
+pub fn vmo_create_contiguous(resource: u64, size: u64, options: u64, out: u64) -> SysResult {
+    super::resource::require_system(resource, zx_abi::RSRC_SYSTEM_DMA)?;
     if options != 0 {
         return Err(Status::INVALID_ARGS);
     }

@@ -3,7 +3,7 @@
 
 use super::{handle_arg, ok, Flow, SysResult};
 use crate::mem::user_ptr::{read_value, UserOut, UserSlice};
-use crate::object::thread::{Wait, WaitKind, WakeReason};
+use crate::object::thread::{Wait, WaitHandles, WaitKind, WakeReason};
 use crate::object::{KernelObject, ObserveError, Observer, ObserverTarget};
 use crate::sched;
 use alloc::sync::Arc;
@@ -40,11 +40,11 @@ pub fn wait_one(
     };
     match object.base().observe(observer) {
         Ok(()) => {}
-        Err(ObserveError::Satisfied(current)) => {
+        Err((ObserveError::Satisfied(current), _)) => {
             observed_out.write(&current.bits())?;
             return ok();
         }
-        Err(ObserveError::TooMany) => return Err(Status::NO_RESOURCES),
+        Err((error, _)) => return Err(error.status()),
     }
     if deadline <= now() {
         object.base().forget(token);
@@ -58,6 +58,7 @@ pub fn wait_one(
             token,
             kind: WaitKind::One { object, observed },
             deadline,
+            handles: WaitHandles::One(value),
         },
     );
     Ok(Flow::Switched)
@@ -78,9 +79,11 @@ pub fn wait_many(
     let thread = sched::current().ok_or(Status::INTERNAL)?;
     let mut objects: Vec<Arc<dyn KernelObject>> = Vec::with_capacity(count);
     let mut triggers = Vec::with_capacity(count);
+    let mut values = Vec::with_capacity(count);
     for index in 0..count {
         let item: WaitItem = read_value(items + (index * core::mem::size_of::<WaitItem>()) as u64)?;
         objects.push(thread.process.any_object(item.handle, Rights::WAIT)?);
+        values.push(item.handle);
         triggers.push(Signals::from_bits_retain(item.wait_for));
     }
     let token = sched::new_token();
@@ -96,15 +99,15 @@ pub fn wait_many(
         };
         match object.base().observe(observer) {
             Ok(()) => {}
-            Err(ObserveError::Satisfied(_)) => {
+            Err((ObserveError::Satisfied(_), _)) => {
                 satisfied = true;
                 break;
             }
-            Err(ObserveError::TooMany) => {
+            Err((error, _)) => {
                 for object in &objects {
                     object.base().forget(token);
                 }
-                return Err(Status::NO_RESOURCES);
+                return Err(error.status());
             }
         }
     }
@@ -123,6 +126,7 @@ pub fn wait_many(
             token,
             kind: WaitKind::Many { objects, items },
             deadline,
+            handles: WaitHandles::Many(values),
         },
     );
     Ok(Flow::Switched)
@@ -159,6 +163,7 @@ pub fn nanosleep(frame: &mut crate::arch::x86_64::trap::TrapFrame, deadline: u64
             token,
             kind: WaitKind::Sleep,
             deadline,
+            handles: WaitHandles::None,
         },
     );
     Ok(Flow::Switched)
@@ -167,6 +172,12 @@ pub fn nanosleep(frame: &mut crate::arch::x86_64::trap::TrapFrame, deadline: u64
 /// Finishes a wait for the thread that was woken.
 pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
     let timed_out = reason == WakeReason::TimedOut;
+    // How the wait ends when nothing it waited for came.
+    let ending = match reason {
+        WakeReason::TimedOut => Err(Status::TIMED_OUT),
+        WakeReason::Canceled => Err(Status::CANCELED),
+        _ => Ok(()),
+    };
     match wait.kind {
         WaitKind::One { object, observed } => {
             object.base().forget(wait.token);
@@ -186,7 +197,7 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
             reply,
             buffers,
         } => {
-            return super::channel::complete_call(&channel, reply, buffers, wait.token, timed_out);
+            return super::channel::complete_call(&channel, reply, buffers, wait.token, ending);
         }
         WaitKind::Futex { key } => {
             if timed_out {
@@ -200,11 +211,7 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
             port.remove_waiter(wait.token);
         }
     }
-    if timed_out {
-        Err(Status::TIMED_OUT)
-    } else {
-        Ok(())
-    }
+    ending
 }
 
 pub fn futex_wait(
@@ -236,6 +243,7 @@ pub fn futex_wait(
             token,
             kind: WaitKind::Futex { key },
             deadline,
+            handles: WaitHandles::None,
         },
     );
     Ok(Flow::Switched)

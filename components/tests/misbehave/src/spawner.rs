@@ -1,8 +1,9 @@
 //! `misbehave spawner`: a component that manages children of its own
 //! through `zx.component.Realm` used `from: "framework"`, a connection
 //! scoped to itself. It creates, starts, lists and destroys a child in its
-//! collection, and checks that nothing outside its subtree can be named and
-//! that it may not shut the system down. Prints one line per check and
+//! collection, checks that its job's process limit stops a second child,
+//! that nothing outside its subtree can be named and that it may not shut
+//! the system down. Prints one line per check and
 //! returns how many failed.
 
 use crate::bindings::zx_component::{
@@ -46,7 +47,7 @@ pub fn run() -> i64 {
         parent: "".into(),
         collection: "workers".into(),
         name: "w1".into(),
-        manifest: "thread_hog".into(),
+        manifest: "echo_server".into(),
     });
     check("CreateChild workers:w1", status(create) == Status::OK);
     let start = realm.start(RealmStartRequest {
@@ -58,6 +59,26 @@ pub fn run() -> i64 {
         "List shows workers:w1, relative to itself",
         names.iter().any(|m| m == "workers:w1") && names.len() == 1,
     );
+    // Its manifest allows two processes in its job's subtree: itself and
+    // w1. A second worker is created but cannot start.
+    let create = realm.create_child(RealmCreateChildRequest {
+        parent: "".into(),
+        collection: "workers".into(),
+        name: "w2".into(),
+        manifest: "echo_server".into(),
+    });
+    check("CreateChild workers:w2", status(create) == Status::OK);
+    let start = realm.start(RealmStartRequest {
+        moniker: "workers:w2".into(),
+    });
+    check(
+        "Start workers:w2 is refused: a third process",
+        status(start) != Status::OK,
+    );
+    let destroy = realm.destroy_child(RealmDestroyChildRequest {
+        moniker: "workers:w2".into(),
+    });
+    check("DestroyChild workers:w2", status(destroy) == Status::OK);
     // Nothing outside its own subtree can be named.
     for outside in ["root/echo_server", "../echo_server", "echo_server"] {
         let stop = realm.stop(RealmStopRequest {

@@ -98,13 +98,14 @@ pub fn run(suite: &mut Suite) {
         .map(drop)
     });
     suite.run("debuglog_read.finds_own_output", || {
+        let debuglog = crate::resources::resource("debuglog")?;
         let marker = b"usertest: debuglog marker 7f3a\n";
         step(zx::debug_write(marker), "write")?;
         let mut from = 0;
         let mut text = alloc::vec::Vec::new();
         let mut buffer = [0u8; 4096];
         loop {
-            match zx::debuglog_read(from, &mut buffer) {
+            match zx::debuglog_read(&debuglog, from, &mut buffer) {
                 Ok((n, next)) => {
                     text.extend_from_slice(&buffer[..n]);
                     from = next;
@@ -116,19 +117,20 @@ pub fn run(suite: &mut Suite) {
         let found = text.windows(marker.len()).any(|window| window == marker);
         check(found, "marker not in the kernel log")?;
         expect_status(
-            zx::debuglog_read(from, &mut buffer).map(drop),
+            zx::debuglog_read(&debuglog, from, &mut buffer).map(drop),
             Status::SHOULD_WAIT,
         )
     });
     suite.run("debuglog_read.bad_buffer", || {
+        let debuglog = crate::resources::resource("debuglog")?;
         let (mut actual, mut next) = (0u64, 0u64);
         let args = [
+            debuglog.raw_handle() as u64,
             0,
             0xffff_8000_0000_0000,
             64,
             &mut actual as *mut u64 as u64,
             &mut next as *mut u64 as u64,
-            0,
             0,
             0,
         ];

@@ -19,11 +19,13 @@ mod bindings {
     include!(concat!(env!("OUT_DIR"), "/idl.rs"));
 }
 mod channels;
+mod exhaustion;
 mod futexes;
 mod handles;
 mod pointers;
 mod ports;
 mod processes;
+mod resources;
 mod threads;
 mod vm;
 mod waits;
@@ -98,6 +100,7 @@ fn main() -> i64 {
         failures: 0,
         passed: 0,
     };
+    resources::take_startup_resources();
     pointers::run(&mut suite);
     handles::run(&mut suite);
     waits::run(&mut suite);
@@ -108,6 +111,7 @@ fn main() -> i64 {
     threads::run(&mut suite);
     futexes::run(&mut suite);
     processes::run(&mut suite);
+    resources::run(&mut suite);
     println!(
         "usertest: {} passed, {} failures",
         suite.passed, suite.failures

@@ -251,7 +251,7 @@ pub fn run(suite: &mut Suite) {
     });
     suite.run("job_limits.memory", || {
         let child_job = step(job.create_child(), "job")?;
-        step(child_job.set_limits(0, 64 * 1024, 0), "limit")?;
+        step(child_job.set_limits(0, 64 * 1024, 0, 0), "limit")?;
         match start(
             &child_job,
             bootfs,
@@ -265,7 +265,7 @@ pub fn run(suite: &mut Suite) {
     });
     suite.run("job_limits.handles", || {
         let child_job = step(job.create_child(), "job")?;
-        step(child_job.set_limits(6, 0, 0), "limit")?;
+        step(child_job.set_limits(6, 0, 0, 0), "limit")?;
         let (mine, theirs) = step(Channel::create(), "create")?;
         let child = start(
             &child_job,
@@ -288,25 +288,47 @@ pub fn run(suite: &mut Suite) {
     });
     suite.run("job_limits.only_tighten", || {
         let child_job = step(job.create_child(), "job")?;
-        step(child_job.set_limits(100, 1 << 30, 8), "tighten")?;
-        expect_status(child_job.set_limits(200, 0, 0), Status::ACCESS_DENIED)?;
-        expect_status(child_job.set_limits(0, 0, 9), Status::ACCESS_DENIED)
+        step(child_job.set_limits(100, 1 << 30, 8, 5), "tighten")?;
+        expect_status(child_job.set_limits(200, 0, 0, 0), Status::ACCESS_DENIED)?;
+        expect_status(child_job.set_limits(0, 0, 9, 0), Status::ACCESS_DENIED)?;
+        expect_status(child_job.set_limits(0, 0, 0, 6), Status::ACCESS_DENIED)
+    });
+    suite.run("job_limits.processes", || {
+        let child_job = step(job.create_child(), "job")?;
+        step(child_job.set_limits(0, 0, 0, 2), "limit")?;
+        let first = step(child_job.create_process("p1"), "first process")?;
+        let grandchild = step(child_job.create_child(), "grandchild")?;
+        // The grandchild's processes count against the child's limit too.
+        let _second = step(grandchild.create_process("p2"), "second process")?;
+        expect_status(
+            child_job.create_process("p3").map(drop),
+            Status::NO_RESOURCES,
+        )?;
+        expect_status(
+            grandchild.create_process("p3").map(drop),
+            Status::NO_RESOURCES,
+        )?;
+        // A process that goes away (here never started) gives its place back.
+        drop(first);
+        let _third = step(child_job.create_process("p3"), "after one ended")?;
+        Ok(())
     });
     suite.run("job_limits.threads", || {
         let child_job = step(job.create_child(), "job")?;
-        step(child_job.set_limits(0, 0, 2), "limit")?;
+        step(child_job.set_limits(0, 0, 2, 0), "limit")?;
         let (process, _vmar) = step(child_job.create_process("threads"), "process")?;
         let _first = step(process.create_thread("t1"), "first thread")?;
         let _second = step(process.create_thread("t2"), "second thread")?;
         expect_status(process.create_thread("t3").map(drop), Status::NO_RESOURCES)?;
         // A grandchild job inherits the limit, and cannot loosen it.
         let grandchild = step(child_job.create_child(), "grandchild")?;
-        expect_status(grandchild.set_limits(0, 0, 3), Status::ACCESS_DENIED)?;
+        expect_status(grandchild.set_limits(0, 0, 3, 0), Status::ACCESS_DENIED)?;
         let (process, _vmar) = step(grandchild.create_process("threads"), "process")?;
         let _first = step(process.create_thread("t1"), "first thread")?;
         let _second = step(process.create_thread("t2"), "second thread")?;
         expect_status(process.create_thread("t3").map(drop), Status::NO_RESOURCES)
     });
+    crate::exhaustion::run(suite, job);
     suite.run("process_create.bad_job", || {
         expect_status(
             Job::from_handle(Handle::from_raw(0x6666_6667))

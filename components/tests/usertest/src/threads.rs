@@ -321,6 +321,77 @@ pub fn run(suite: &mut Suite) {
         )?;
         expect_status(result, Status::PEER_CLOSED)
     });
+    // Closing a handle cancels the waits that go through it: the waiter
+    // gets CANCELED at once instead of sleeping to its deadline (or
+    // forever).
+    fn closed_while_waiting(
+        handle: Handle,
+        wait: impl FnOnce(u32) -> Result<(), Status>,
+    ) -> crate::Outcome {
+        let value = handle.into_raw();
+        let thread = step(with_process(|p| p.create_thread("closer")), "thread")?;
+        step(
+            thread.start(closer as *const () as usize, stack_top(3), value as u64, 0),
+            "start",
+        )?;
+        let start = zx::clock_get_monotonic().into_nanos();
+        let result = wait(value);
+        let waited = zx::clock_get_monotonic().into_nanos() - start;
+        step(
+            thread.wait_one(Signals::TASK_TERMINATED, zx::deadline_after(1_000_000_000)),
+            "join",
+        )?;
+        expect_status(result, Status::CANCELED)?;
+        check(waited < 900_000_000, "the wait ran to its deadline")
+    }
+    suite.run("object_wait_one.canceled_by_close", || {
+        let event = step(Event::create(), "event")?;
+        closed_while_waiting(event.into_handle(), |value| {
+            HandleRef(value)
+                .wait_one(Signals::USER_0, zx::deadline_after(1_000_000_000))
+                .map(drop)
+        })
+    });
+    suite.run("object_wait_many.canceled_by_close", || {
+        let kept = step(Event::create(), "event")?;
+        let closed = step(Event::create(), "event")?;
+        closed_while_waiting(closed.into_handle(), |value| {
+            let mut items = [
+                zx::WaitItem {
+                    handle: kept.raw_handle(),
+                    wait_for: Signals::USER_0.bits(),
+                    pending: 0,
+                },
+                zx::WaitItem {
+                    handle: value,
+                    wait_for: Signals::USER_0.bits(),
+                    pending: 0,
+                },
+            ];
+            zx::object_wait_many(&mut items, zx::deadline_after(1_000_000_000))
+        })
+    });
+    suite.run("channel_call.canceled_by_close", || {
+        let (client, _server) = step(Channel::create(), "create")?;
+        closed_while_waiting(client.into_handle(), |value| {
+            let client =
+                core::mem::ManuallyDrop::new(Channel::from_handle(Handle::from_raw(value)));
+            let mut reply = zx::MessageBuf::default();
+            client.call(
+                b"\0\0\0\0x",
+                vec![],
+                zx::deadline_after(1_000_000_000),
+                &mut reply,
+            )
+        })
+    });
+    suite.run("port_wait.canceled_by_close", || {
+        let port = step(zx::Port::create(), "port")?;
+        closed_while_waiting(port.into_handle(), |value| {
+            let port = core::mem::ManuallyDrop::new(zx::Port::from_handle(Handle::from_raw(value)));
+            port.wait(zx::deadline_after(1_000_000_000)).map(drop)
+        })
+    });
     suite.run("channel_call.too_short", || {
         let (client, _server) = step(Channel::create(), "create")?;
         let mut reply = zx::MessageBuf::default();

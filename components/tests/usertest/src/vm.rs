@@ -93,7 +93,8 @@ pub fn run(suite: &mut Suite) {
         step(vmo.set_size(PAGE), "shrink after unmap")
     });
     suite.run("vmo.contiguous_physical_address", || {
-        let vmo = step(Vmo::create_contiguous(4 * PAGE), "create")?;
+        let dma = crate::resources::resource("dma")?;
+        let vmo = step(Vmo::create_contiguous(&dma, 4 * PAGE), "create")?;
         let first = step(vmo.physical_address(0), "physical")?;
         let last = step(vmo.physical_address(3 * PAGE + 5), "physical")?;
         check(

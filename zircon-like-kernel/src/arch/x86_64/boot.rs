@@ -121,7 +121,10 @@ boot_long_mode:
     jmp 2b
 
     .section .bss.boot_stack, "aw", @nobits
-    .balign 16
+    .balign 4096
+    .globl boot_stack_guard
+boot_stack_guard:               /* unmapped once the kernel's tables load */
+    .skip 4096
 boot_stack:
     .skip 65536
     .globl boot_stack_top

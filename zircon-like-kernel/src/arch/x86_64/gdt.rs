@@ -16,6 +16,7 @@
 //! 0x08 kernel code, 0x10 kernel data, 0x18 user data, 0x20 user code,
 //! 0x28 TSS.
 
+use super::percpu::{guard_and_top, GuardedStack};
 use spin::Once;
 use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
 use x86_64::instructions::tables::load_tss;
@@ -46,10 +47,13 @@ pub mod ist {
 
 const IST_STACK_SIZE: usize = 16 * 1024;
 
-#[repr(C, align(16))]
-struct Stack([u8; IST_STACK_SIZE]);
+static mut IST_STACKS: [GuardedStack<IST_STACK_SIZE>; 4] = [const { GuardedStack::new() }; 4];
 
-static mut IST_STACKS: [Stack; 4] = [const { Stack([0; IST_STACK_SIZE]) }; 4];
+/// The guard pages below the IST stacks.
+pub fn ist_guards() -> [u64; 4] {
+    // SAFETY: only addresses of the static are taken.
+    core::array::from_fn(|slot| guard_and_top(unsafe { core::ptr::addr_of!(IST_STACKS[slot]) }).0)
+}
 
 static TSS: Once<TaskStateSegment> = Once::new();
 static GDT: Once<GlobalDescriptorTable<8>> = Once::new();
@@ -64,8 +68,8 @@ pub fn init() {
             // SAFETY: only the address of the static is taken (no reference
             // to the mutable static exists); each stack is used by the CPU
             // alone, through the TSS.
-            let base = unsafe { core::ptr::addr_of!(IST_STACKS[slot]) } as u64;
-            *entry = VirtAddr::new(base + IST_STACK_SIZE as u64);
+            let (_, top) = guard_and_top(unsafe { core::ptr::addr_of!(IST_STACKS[slot]) });
+            *entry = VirtAddr::new(top);
         }
         tss.interrupt_stack_table = table;
         // Entries from ring 3 without an IST slot (page faults) use the

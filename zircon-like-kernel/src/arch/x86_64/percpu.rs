@@ -26,10 +26,32 @@ pub const CPU_STACK_OFFSET: usize = 24;
 
 const KERNEL_STACK_SIZE: usize = 64 * 1024;
 
-#[repr(C, align(16))]
-struct KernelStack([u8; KERNEL_STACK_SIZE]);
+/// A kernel stack with an unmapped guard page below it (see
+/// [`super::guard_pages`]): an overflow faults instead of overwriting what
+/// lies below.
+#[repr(C, align(4096))]
+pub struct GuardedStack<const SIZE: usize> {
+    guard: [u8; 4096],
+    stack: [u8; SIZE],
+}
 
-static mut CPU0_STACK: KernelStack = KernelStack([0; KERNEL_STACK_SIZE]);
+impl<const SIZE: usize> GuardedStack<SIZE> {
+    /// A zeroed stack (lives in `.bss`).
+    pub const fn new() -> Self {
+        GuardedStack {
+            guard: [0; 4096],
+            stack: [0; SIZE],
+        }
+    }
+}
+
+/// The guard page and the top of the stack at `stack`.
+pub fn guard_and_top<const SIZE: usize>(stack: *const GuardedStack<SIZE>) -> (u64, u64) {
+    let guard = stack as u64;
+    (guard, guard + 4096 + SIZE as u64)
+}
+
+static mut CPU0_STACK: GuardedStack<KERNEL_STACK_SIZE> = GuardedStack::new();
 
 /// The per-CPU block.
 #[repr(C)]
@@ -67,10 +89,10 @@ pub fn init_boot_cpu() {
     // pointers are taken, so no aliasing references to the statics exist.
     unsafe {
         let cpu = core::ptr::addr_of_mut!(CPU0);
-        let stack = core::ptr::addr_of!(CPU0_STACK) as u64;
+        let top = cpu0_stack_top();
         (*cpu).self_pointer = cpu as u64;
-        (*cpu).cpu_stack_top = stack + KERNEL_STACK_SIZE as u64;
-        (*cpu).syscall_frame_top = stack + KERNEL_STACK_SIZE as u64;
+        (*cpu).cpu_stack_top = top;
+        (*cpu).syscall_frame_top = top;
         GsBase::write(VirtAddr::new(cpu as u64));
         KernelGsBase::write(VirtAddr::new(0));
     }
@@ -78,7 +100,12 @@ pub fn init_boot_cpu() {
 
 /// Top of the boot CPU's kernel stack (for the TSS, before `gs` is set).
 pub fn cpu0_stack_top() -> u64 {
-    core::ptr::addr_of!(CPU0_STACK) as u64 + KERNEL_STACK_SIZE as u64
+    guard_and_top(core::ptr::addr_of!(CPU0_STACK)).1
+}
+
+/// The guard page below the boot CPU's kernel stack.
+pub fn cpu0_stack_guard() -> u64 {
+    guard_and_top(core::ptr::addr_of!(CPU0_STACK)).0
 }
 
 /// Top of this CPU's kernel stack.

@@ -330,9 +330,12 @@ extern "C" fn trap_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
         return frame;
     }
     dispatch_trap(trap);
-    crate::object::channel::drain_graveyard();
+    crate::object::run_closers();
     let resume = super::percpu::take_resume_frame().unwrap_or(frame);
+    // The last reference to a retired thread may end its process, whose
+    // handles go on the closing list: run it again.
     crate::sched::drop_retired();
+    crate::object::run_closers();
     resume
 }
 
@@ -375,5 +378,10 @@ fn exception(frame: &mut TrapFrame) {
         return;
     }
     let report = ExceptionReport { frame, cr2 };
+    if matches!(frame.vector, 8 | 14) {
+        if let Some(stack) = super::guard_page_of(cr2) {
+            panic!("kernel stack overflow: {stack} ran into its guard page\n{report}");
+        }
+    }
     panic!("kernel exception: {report}");
 }

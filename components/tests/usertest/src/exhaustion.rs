@@ -1,0 +1,186 @@
+//! Resource exhaustion and deep object graphs: what one program can do to
+//! the kernel with nothing but legal syscalls in large numbers. Each test
+//! reproduces an attack that once crashed, hung or starved the kernel
+//! (issue 10) and checks the kernel now refuses it with a status and keeps
+//! serving.
+
+use crate::{check, expect_status, step, Suite};
+use alloc::vec;
+use alloc::vec::Vec;
+use zx::{
+    AsHandleRef, Channel, Event, EventPair, Handle, Job, Port, PortPacket, Signals, Status,
+    VmOptions, Vmo,
+};
+
+/// Most packets a port holds, queued and promised (the kernel's
+/// `MAX_PENDING_PACKETS`).
+const PORT_PACKETS: usize = 4096;
+
+/// Depth of the teardown chain: far past what the kernel stack could
+/// recurse through (a few hundred levels once overflowed it).
+const CHAIN_DEPTH: usize = 3000;
+
+const PAGE: u64 = 4096;
+const MS: i64 = 1_000_000;
+
+/// x86-64 code for a thread that ends itself: `mov eax, THREAD_EXIT;
+/// syscall; ud2`.
+fn exit_thread_code() -> [u8; 9] {
+    let number = (zx::numbers::THREAD_EXIT as u32).to_le_bytes();
+    [
+        0xb8, number[0], number[1], number[2], number[3], 0x0f, 0x05, 0x0f, 0x0b,
+    ]
+}
+
+fn user_packet(key: u64) -> PortPacket {
+    PortPacket {
+        key,
+        packet_type: 0,
+        status: 0,
+        payload: [0; 32],
+    }
+}
+
+pub fn run(suite: &mut Suite, job: &Job) {
+    suite.run("exhaustion.port_flood_of_satisfied_waits", || {
+        // Registering on an object whose signals already hold queues a
+        // packet at once; that used to be unbounded (a kernel panic after
+        // about two million).
+        let port = step(Port::create(), "port")?;
+        let event = step(Event::create(), "event")?;
+        step(event.signal(Signals::empty(), Signals::USER_0), "signal")?;
+        let mut accepted = 0;
+        let refused = loop {
+            match event.wait_async(&port, accepted as u64, Signals::USER_0) {
+                Ok(()) => accepted += 1,
+                Err(status) => break status,
+            }
+            if accepted > PORT_PACKETS {
+                return Err("the port took more packets than its limit".into());
+            }
+        };
+        check(refused == Status::SHOULD_WAIT, "not SHOULD_WAIT")?;
+        check(accepted == PORT_PACKETS, "limit is not 4096 packets")?;
+        expect_status(port.queue(&user_packet(1)), Status::SHOULD_WAIT)?;
+        // Taking one packet makes room for one more.
+        let first = step(port.wait(0), "take a packet")?;
+        check(first.key == 0, "packets out of order")?;
+        step(
+            event.wait_async(&port, 9999, Signals::USER_0),
+            "after a take",
+        )?;
+        expect_status(port.queue(&user_packet(2)), Status::SHOULD_WAIT)
+    });
+    suite.run("exhaustion.port_armed_registrations_count", || {
+        // Armed registrations hold room for their packets: a port can
+        // never be promised more than it may hold.
+        let port = step(Port::create(), "port")?;
+        let events: Vec<Event> = (0..2)
+            .map(|_| Event::create())
+            .collect::<Result<_, _>>()
+            .map_err(|s| alloc::format!("event: {s:?}"))?;
+        for index in 0..PORT_PACKETS {
+            step(
+                events[index % 2].wait_async(&port, index as u64, Signals::USER_1),
+                "wait_async",
+            )?;
+        }
+        expect_status(
+            events[0].wait_async(&port, 1, Signals::USER_1),
+            Status::SHOULD_WAIT,
+        )?;
+        expect_status(port.queue(&user_packet(3)), Status::SHOULD_WAIT)?;
+        // Every promised packet is delivered when the signal comes.
+        step(
+            events[1].signal(Signals::empty(), Signals::USER_1),
+            "signal",
+        )?;
+        for _ in 0..PORT_PACKETS / 2 {
+            let packet = step(port.wait(0), "delivered packet")?;
+            check(packet.key % 2 == 1, "a packet of the wrong event")?;
+        }
+        expect_status(port.wait(0).map(drop), Status::TIMED_OUT)?;
+        // An object that goes away gives back the room of its waits.
+        drop(events);
+        step(port.queue(&user_packet(4)), "queue after the events closed")?;
+        Ok(())
+    });
+    suite.run("exhaustion.deep_teardown_chain", || {
+        // Each link is a started process whose first thread has exited,
+        // leaving an unstarted second thread that keeps the process alive,
+        // and whose handle table holds the last handle to the next link's
+        // unstarted thread. Closing the head's thread ends its process,
+        // which closes the next thread, which ends the next process... The
+        // kernel once recursed through that and overflowed its stack after
+        // a few hundred links; it must tear thousands down iteratively.
+        let code = step(Vmo::create(PAGE, 0), "code vmo")?;
+        step(code.write(&exit_thread_code(), 0), "write code")?;
+        let (witness, deepest) = step(EventPair::create(), "eventpair")?;
+        let mut previous: Handle = deepest.into_handle();
+        for level in 0..CHAIN_DEPTH {
+            let link =
+                |what| move |status: Status| alloc::format!("level {level}: {what}: {status:?}");
+            let (process, vmar) = job.create_process("link").map_err(link("process"))?;
+            let entry = vmar
+                .map(
+                    0,
+                    &code,
+                    0,
+                    PAGE,
+                    VmOptions::PERM_READ | VmOptions::PERM_EXECUTE,
+                )
+                .map_err(link("map"))?;
+            let first = process.create_thread("first").map_err(link("thread"))?;
+            let keeper = process.create_thread("keeper").map_err(link("thread"))?;
+            // `previous` moves into the new process's handle table.
+            process
+                .start(&first, entry, entry + PAGE as usize, previous, 0)
+                .map_err(link("start"))?;
+            previous = keeper.into_handle();
+        }
+        // Let every first thread run to its exit.
+        step(zx::nanosleep(zx::deadline_after(50 * MS)), "sleep")?;
+        expect_status(
+            witness.wait_one(Signals::PEER_CLOSED, 0).map(drop),
+            Status::TIMED_OUT,
+        )?;
+        drop(previous);
+        step(
+            witness.wait_one(Signals::PEER_CLOSED, zx::deadline_after(5_000 * MS)),
+            "the deepest link is still alive",
+        )?;
+        Ok(())
+    });
+    suite.run("exhaustion.deep_channel_chain", || {
+        // Channel endpoints inside channel endpoints, each link also
+        // holding the last handles of an unstarted process and its thread.
+        let (witness, deepest) = step(EventPair::create(), "eventpair")?;
+        let mut previous: Option<Handle> = Some(deepest.into_handle());
+        for level in 0..CHAIN_DEPTH {
+            let (process, vmar) = step(job.create_process("link"), "process")
+                .map_err(|why| alloc::format!("level {level}: {why}"))?;
+            let thread = step(process.create_thread("link"), "thread")?;
+            let (keep, send) = step(Channel::create(), "channel")?;
+            let mut handles = vec![
+                thread.into_handle(),
+                process.into_handle(),
+                vmar.into_handle(),
+            ];
+            handles.extend(previous.take());
+            step(send.write(b"link", handles), "write")?;
+            drop(send);
+            previous = Some(keep.into_handle());
+        }
+        expect_status(
+            witness.wait_one(Signals::PEER_CLOSED, 0).map(drop),
+            Status::TIMED_OUT,
+        )?;
+        drop(previous);
+        // By the time the close returned the whole chain is gone.
+        step(
+            witness.wait_one(Signals::PEER_CLOSED, 0),
+            "the deepest link is alive",
+        )?;
+        Ok(())
+    });
+}
