@@ -4,6 +4,8 @@
 //! before the compilation stops at the step's boundary.
 //!
 //! 1. [`syntax`]: a pest grammar produces a raw AST with spans, per file.
+//!    [`versioning`] checks `@available` once and cuts the AST into one
+//!    snapshot per version to check (the selected one gives the IR).
 //! 2. [`resolve`]: files are grouped into libraries, names are resolved
 //!    across files and libraries into an arena of declarations addressed by
 //!    typed ids, and types, constants and attributes are checked.
@@ -29,3 +31,4 @@ pub mod syntax;
 pub use compile::{compile, CompileOptions};
 pub mod backend;
 pub mod driver;
+pub mod versioning;

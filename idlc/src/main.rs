@@ -13,6 +13,7 @@ use idlc::diagnostics::Diagnostic;
 use idlc::driver::{self, LoadError};
 use idlc::resolve::ResolveOptions;
 use idlc::source::SourceMap;
+use idlc::versioning::Selection;
 use idlc::CompileOptions;
 
 #[derive(Parser)]
@@ -31,9 +32,12 @@ struct Inputs {
     /// `DIR/<name>/*.idl`, `DIR/<name>.idl` or `DIR/<a>/<b>/*.idl`.
     #[arg(long = "library-path", short = 'L')]
     library_path: Vec<PathBuf>,
-    /// Evaluate `@available` at this version (default: HEAD).
-    #[arg(long)]
-    available: Option<u64>,
+    /// The version to compile, `[PLATFORM:]VERSION`: a number, `NEXT` or
+    /// `HEAD` (the default). Without a platform it applies to every
+    /// platform not named by another `--available`. Errors are checked at
+    /// every version regardless.
+    #[arg(long, value_name = "[PLATFORM:]VERSION")]
+    available: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -109,10 +113,10 @@ fn read(path: &Path) -> Result<String, Failure> {
 }
 
 fn compile(inputs: &Inputs) -> Result<idlc::ir::Ir, Failure> {
+    let versions = Selection::parse(inputs.available.iter().map(String::as_str))
+        .map_err(|e| Failure::Usage(format!("--available: {e}")))?;
     let options = CompileOptions {
-        resolve: ResolveOptions {
-            target_version: inputs.available,
-        },
+        resolve: ResolveOptions { versions },
     };
     let compilation = driver::compile_files(&inputs.files, &inputs.library_path, &options);
     match compilation.result {

@@ -137,3 +137,46 @@ fn available_selects_a_version() {
     assert!(String::from_utf8_lossy(&old.stderr).contains("idl-0007"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn available_accepts_head_next_numbers_and_platforms() {
+    let dir = scratch("available-words");
+    let file = dir.join("versioned.idl");
+    std::fs::write(
+        &file,
+        "@available(added=1)\nlibrary versioned;\n@available(added=NEXT)\ntype New = struct {};\n",
+    )
+    .unwrap();
+    let at = |versions: &[&str]| {
+        let mut command = idlc();
+        command.arg("check").arg(&file);
+        for version in versions {
+            command.args(["--available", version]);
+        }
+        command.output().unwrap()
+    };
+    for versions in [
+        &["HEAD"][..],
+        &["NEXT"],
+        &["1"],
+        &["versioned:2"],
+        &["versioned:HEAD", "1"],
+    ] {
+        let output = at(versions);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{versions:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    for bad in ["0", "head", "versioned:", "V:1", "2147483648"] {
+        let output = at(&[bad]);
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("--available"),
+            "{bad}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 use idlc::driver::{self, LoadError};
 use idlc::resolve::ResolveOptions;
+use idlc::versioning::Selection;
 use idlc::CompileOptions;
 
 #[derive(Clone, Debug, Default)]
@@ -34,7 +35,7 @@ pub struct Builder {
     files: Vec<PathBuf>,
     library_paths: Vec<PathBuf>,
     out_dir: Option<PathBuf>,
-    available: Option<u64>,
+    available: Vec<String>,
     emit_rerun: bool,
     handle_type: Option<String>,
 }
@@ -50,6 +51,8 @@ pub enum Error {
     Diagnostics(Vec<String>),
     /// `OUT_DIR` is not set and no output directory was given.
     NoOutDir,
+    /// A version given to [`Builder::available`] is invalid.
+    InvalidVersion(String),
 }
 
 impl fmt::Display for Error {
@@ -64,6 +67,7 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::NoOutDir => f.write_str("OUT_DIR is not set; call Builder::out_dir"),
+            Error::InvalidVersion(message) => write!(f, "available: {message}"),
         }
     }
 }
@@ -111,9 +115,12 @@ impl Builder {
         self
     }
 
-    /// Evaluates `@available` at this version (default: `HEAD`).
-    pub fn available(mut self, version: u64) -> Builder {
-        self.available = Some(version);
+    /// Generates the bindings of this version: `[PLATFORM:]VERSION`, where
+    /// the version is a number, `NEXT` or `HEAD` (the default). Without a
+    /// platform it applies to every platform not named otherwise. May be
+    /// given once per platform.
+    pub fn available(mut self, version: impl Into<String>) -> Builder {
+        self.available.push(version.into());
         self
     }
 
@@ -139,10 +146,10 @@ impl Builder {
                 .map(PathBuf::from)
                 .ok_or(Error::NoOutDir)?,
         };
+        let versions = Selection::parse(self.available.iter().map(String::as_str))
+            .map_err(Error::InvalidVersion)?;
         let options = CompileOptions {
-            resolve: ResolveOptions {
-                target_version: self.available,
-            },
+            resolve: ResolveOptions { versions },
         };
         let compilation = driver::compile_files(&self.files, &self.library_paths, &options);
         if self.emit_rerun {
@@ -222,6 +229,33 @@ mod tests {
         assert!(root.contains("pub mod test_conformance {"));
         assert_eq!(output.libraries.len(), 2);
         std::fs::remove_dir_all(out).unwrap();
+    }
+
+    #[test]
+    fn available_takes_versions_and_platforms() {
+        let out = std::env::temp_dir().join(format!("idlc-build-available-{}", std::process::id()));
+        let output = Builder::new()
+            .file(libs().join("conformance.idl"))
+            .library_path(libs())
+            .available("NEXT")
+            .available("fuchsia:12")
+            .out_dir(&out)
+            .emit_rerun_if_changed(false)
+            .compile()
+            .unwrap();
+        assert_eq!(output.libraries.len(), 2);
+        std::fs::remove_dir_all(out).unwrap();
+        let error = Builder::new()
+            .file(libs().join("conformance.idl"))
+            .available("fuchsia:zero")
+            .out_dir(std::env::temp_dir())
+            .emit_rerun_if_changed(false)
+            .compile()
+            .unwrap_err();
+        assert!(
+            matches!(&error, Error::InvalidVersion(m) if m.contains("zero")),
+            "{error}"
+        );
     }
 
     #[test]

@@ -563,3 +563,48 @@ fn plain_structs_decode_in_place() {
         Err(DecodeError::Misaligned)
     );
 }
+
+#[test]
+fn endpoints_in_tables_and_unions_move_their_handles() {
+    use idlc_runtime::{ClientEnd, ServerEnd};
+    let channel = |raw| HandleDisposition {
+        handle: Handle::from_raw(raw),
+        object_type: 4,
+        rights: idlc_runtime::NO_RIGHTS_CHECK,
+    };
+    let mut table = Endpoints {
+        client: Some(ClientEnd::new(Handle::from_raw(7))),
+        server: Some(ServerEnd::new(Handle::from_raw(9))),
+        ..Default::default()
+    };
+    let mut bytes = Vec::new();
+    let mut handles = Vec::new();
+    encode(&mut table, &mut bytes, &mut handles).unwrap();
+    // Two envelopes, each an inlined handle marker with one handle.
+    let inline_handle: &[u8] = &[0xff, 0xff, 0xff, 0xff, 1, 0, 1, 0];
+    assert_eq!(
+        bytes,
+        cat(&[&2u64.to_le_bytes(), &PRESENT, inline_handle, inline_handle])
+    );
+    assert_eq!(handles, vec![channel(7), channel(9)]);
+    assert!(!table.client.as_ref().unwrap().handle().is_valid());
+    let info = |raw| HandleInfo {
+        handle: Handle::from_raw(raw),
+        object_type: 4,
+        rights: 0,
+    };
+    let decoded: Endpoints = decode(&bytes, &mut [info(7), info(9)]).unwrap();
+    assert_eq!(decoded.client.unwrap().into_handle(), Handle::from_raw(7));
+    assert_eq!(decoded.server.unwrap().into_handle(), Handle::from_raw(9));
+
+    let mut choice = EndpointChoice::Client(ClientEnd::new(Handle::from_raw(5)));
+    let (mut bytes, mut handles) = (Vec::new(), Vec::new());
+    encode(&mut choice, &mut bytes, &mut handles).unwrap();
+    assert_eq!(bytes, cat(&[&1u64.to_le_bytes(), inline_handle]));
+    assert_eq!(handles, vec![channel(5)]);
+    let decoded: EndpointChoice = decode(&bytes, &mut [info(5)]).unwrap();
+    assert_eq!(
+        decoded,
+        EndpointChoice::Client(ClientEnd::new(Handle::from_raw(5)))
+    );
+}

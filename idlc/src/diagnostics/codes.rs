@@ -92,6 +92,8 @@ error_codes! {
     ProtocolMemberNotAllowed = 60, "a method shape is not allowed in this protocol";
     WrongMemberSyntax = 61, "a member is written in the syntax of another layout";
     AnonymousLayoutNotAllowed = 62, "an anonymous layout is not allowed here";
+    ReplacedWithoutReplacement = 63, "a `replaced` element has no replacement";
+    RemovedWithReplacement = 64, "a `removed` element has a replacement";
 }
 
 impl ErrorCode {

@@ -326,9 +326,16 @@ impl Lowering<'_> {
                         .attributes
                         .iter()
                         .find(|a| a.name == "discoverable")
-                        .map(|a| match a.args.first() {
-                            Some((_, ConstValue::String(s))) => s.clone(),
-                            _ => format!("{}.{}", library.name, decl.name),
+                        .map(|a| {
+                            // `@discoverable("x.Y")` or `@discoverable(name="x.Y")`;
+                            // `client=` and `server=` stay in the attributes.
+                            let name = a.args.iter().find_map(|(key, value)| match value {
+                                ConstValue::String(s) if key == "value" || key == "name" => {
+                                    Some(s.clone())
+                                }
+                                _ => None,
+                            });
+                            name.unwrap_or_else(|| format!("{}.{}", library.name, decl.name))
                         });
                     out.protocols.push(Protocol {
                         name,

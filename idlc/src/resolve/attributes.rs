@@ -24,16 +24,7 @@ pub enum Placement {
 /// The transports `@transport` accepts.
 pub const TRANSPORTS: &[&str] = &["Channel", "Driver", "Banjo", "Syscall"];
 
-/// `@available` version: a positive integer or `HEAD`.
-pub fn version_of(value: &ast::Constant) -> Option<u64> {
-    match value {
-        ast::Constant::Literal(ast::Literal::Number(n), _) => n.parse().ok(),
-        ast::Constant::Identifier(id) if id.dotted() == "HEAD" => Some(u64::MAX - 1),
-        _ => None,
-    }
-}
-
-impl Resolver<'_> {
+impl Resolver {
     pub(super) fn attributes(
         &mut self,
         file: FileId,
@@ -108,7 +99,8 @@ impl Resolver<'_> {
             _ => None,
         };
         match name {
-            "available" => self.check_available(attribute, placement),
+            // Checked once for all versions, by `crate::versioning`.
+            "available" => {}
             "selector" | "transport" | "generated_name" => {
                 if attribute.args.is_empty() {
                     self.error(
@@ -158,100 +150,8 @@ impl Resolver<'_> {
                     );
                 }
             }
-            "discoverable" if !attribute.args.is_empty() && single_string(attribute).is_none() => {
-                self.error(
-                    Diagnostic::new(
-                        ErrorCode::InvalidAttributeArgument,
-                        attribute.args[0].span,
-                        "`@discoverable` takes an optional string argument",
-                    )
-                    .label("expected a string"),
-                );
-            }
+            "discoverable" => self.check_discoverable(attribute),
             _ => {}
-        }
-    }
-
-    /// Validates the `@available` of an element filtered out by it.
-    pub(super) fn check_unavailable(&mut self, attributes: &[ast::Attribute]) {
-        for attribute in attributes.iter().filter(|a| a.name.name == "available") {
-            self.check_available(attribute, Placement::Decl);
-        }
-    }
-
-    fn check_available(&mut self, attribute: &ast::Attribute, placement: Placement) {
-        let mut versions: BTreeMap<&str, (u64, crate::source::Span)> = BTreeMap::new();
-        for arg in &attribute.args {
-            let Some(key) = &arg.name else {
-                self.error(
-                    Diagnostic::new(
-                        ErrorCode::InvalidAttributeArgument,
-                        arg.span,
-                        "`@available` arguments must be named",
-                    )
-                    .label("unnamed argument")
-                    .help("write `@available(added=1)`"),
-                );
-                continue;
-            };
-            match key.name.as_str() {
-                "added" | "removed" | "deprecated" => match version_of(&arg.value) {
-                    Some(v) if v > 0 => {
-                        versions.insert(
-                            match key.name.as_str() {
-                                "added" => "added",
-                                "removed" => "removed",
-                                _ => "deprecated",
-                            },
-                            (v, arg.span),
-                        );
-                    }
-                    _ => self.error(
-                        Diagnostic::new(
-                            ErrorCode::InvalidAvailability,
-                            arg.value.span(),
-                            format!("`{}` must be a positive version or `HEAD`", key.name),
-                        )
-                        .label("invalid version"),
-                    ),
-                },
-                "platform" if placement == Placement::Library => {}
-                "note" | "legacy" | "replaced" | "renamed" => {}
-                other => {
-                    let help = crate::diagnostics::did_you_mean(
-                        other,
-                        ["added", "removed", "deprecated", "platform", "note"],
-                    );
-                    self.error(
-                        Diagnostic::new(
-                            ErrorCode::InvalidAttributeArgument,
-                            key.span,
-                            format!("`@available` has no argument `{other}`"),
-                        )
-                        .label("unknown argument")
-                        .maybe_help(help),
-                    );
-                }
-            }
-        }
-        let order = ["added", "deprecated", "removed"];
-        for (i, first) in order.iter().enumerate() {
-            for second in &order[i + 1..] {
-                if let (Some(a), Some(b)) = (versions.get(first), versions.get(second)) {
-                    if a.0 >= b.0 && !(*first == "added" && *second == "deprecated" && a.0 == b.0) {
-                        self.error(
-                            Diagnostic::new(
-                                ErrorCode::InvalidAvailability,
-                                b.1,
-                                format!("`{second}` must come after `{first}`"),
-                            )
-                            .label(format!("{second} = {}", b.0))
-                            .related(a.1, format!("{first} = {}", a.0))
-                            .help(format!("`{first}` < `{second}` is required")),
-                        );
-                    }
-                }
-            }
         }
     }
 
@@ -269,8 +169,8 @@ impl Resolver<'_> {
                 .or_else(|| n.parse::<f64>().ok().map(ConstValue::Float))
                 .unwrap_or_else(|| ConstValue::String(n.clone())),
             ast::Constant::Identifier(id) => {
-                if id.parts.len() == 1 && id.parts[0].name == "HEAD" {
-                    return ConstValue::String("HEAD".into());
+                if id.parts.len() == 1 && matches!(id.parts[0].name.as_str(), "HEAD" | "NEXT") {
+                    return ConstValue::String(id.parts[0].name.clone());
                 }
                 match self.lookup(file, id) {
                     super::Lookup::Decl(decl) => {
@@ -284,6 +184,83 @@ impl Resolver<'_> {
                 }
             }
             ast::Constant::Or(..) => ConstValue::String("<expression>".into()),
+        }
+    }
+}
+
+impl Resolver {
+    /// `@discoverable`, `@discoverable("name")` or fidlc's named arguments:
+    /// `name="…"`, `client="platform,external"`, `server="platform"`.
+    fn check_discoverable(&mut self, attribute: &ast::Attribute) {
+        for arg in &attribute.args {
+            let key = arg.name.as_ref().map_or("name", |n| n.name.as_str());
+            let value = match &arg.value {
+                ast::Constant::Literal(ast::Literal::String(s), _) => s,
+                other => {
+                    self.error(
+                        Diagnostic::new(
+                            ErrorCode::InvalidAttributeArgument,
+                            other.span(),
+                            format!("`@discoverable` argument `{key}` takes a string"),
+                        )
+                        .label("expected a string"),
+                    );
+                    continue;
+                }
+            };
+            match key {
+                "name" => {
+                    let valid = !value.is_empty()
+                        && value.split('.').all(|part| {
+                            part.starts_with(|c: char| c.is_ascii_alphabetic())
+                                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        });
+                    if !valid {
+                        self.error(
+                            Diagnostic::new(
+                                ErrorCode::InvalidAttributeArgument,
+                                arg.value.span(),
+                                format!("invalid discoverable name `{value}`"),
+                            )
+                            .label("not a dotted name")
+                            .help("a discoverable name looks like `fuchsia.example.Protocol`"),
+                        );
+                    }
+                }
+                "client" | "server" => {
+                    let valid = value
+                        .split(',')
+                        .all(|location| matches!(location.trim(), "platform" | "external"));
+                    if !valid {
+                        self.error(
+                            Diagnostic::new(
+                                ErrorCode::InvalidAttributeArgument,
+                                arg.value.span(),
+                                format!("invalid `@discoverable` location `{value}`"),
+                            )
+                            .label("unknown location")
+                            .help(
+                                "locations are `platform` and/or `external`, separated by commas",
+                            ),
+                        );
+                    }
+                }
+                other => {
+                    let help =
+                        crate::diagnostics::did_you_mean(other, ["name", "client", "server"]);
+                    self.error(
+                        Diagnostic::new(
+                            ErrorCode::InvalidAttributeArgument,
+                            arg.name.as_ref().map_or(arg.span, |n| n.span),
+                            format!("`@discoverable` has no argument `{other}`"),
+                        )
+                        .label("unknown argument")
+                        .maybe_help(help.or_else(|| {
+                            Some("`@discoverable` takes `name`, `client` and `server`".into())
+                        })),
+                    );
+                }
+            }
         }
     }
 }

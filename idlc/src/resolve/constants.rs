@@ -22,7 +22,7 @@ pub fn parse_number(text: &str) -> Option<i128> {
     Some(if negative { -value } else { value })
 }
 
-impl Resolver<'_> {
+impl Resolver {
     /// Describes a type for messages.
     pub(super) fn type_name(&self, ty: &Type) -> String {
         match ty {

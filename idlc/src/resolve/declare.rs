@@ -61,7 +61,7 @@ pub fn method_is_flexible(protocol: &ast::ProtocolDecl, method: &ast::Method) ->
     }
 }
 
-impl Resolver<'_> {
+impl Resolver {
     pub(super) fn declare_library(
         &mut self,
         library: LibraryId,
@@ -69,11 +69,6 @@ impl Resolver<'_> {
     ) {
         for (_, file) in files {
             for decl in &file.declarations {
-                if !self.is_available(attributes_of(decl)) {
-                    // Still check the `@available` of what is left out.
-                    self.check_unavailable(attributes_of(decl));
-                    continue;
-                }
                 match decl {
                     ast::Declaration::Const(d) => {
                         self.declare(
@@ -317,9 +312,6 @@ impl Resolver<'_> {
     fn declare_method_payloads(&mut self, library: LibraryId, protocol: &ast::ProtocolDecl) {
         let prefix = protocol.name.name.clone();
         for method in &protocol.methods {
-            if !self.is_available(&method.attributes) {
-                continue;
-            }
             let base = format!("{prefix}{}", upper_camel(&method.name.name));
             if let Some(request) = method.request.as_ref().and_then(|p| p.ty.as_ref()) {
                 self.declare_inline(library, &format!("{base}Request"), request);

@@ -19,7 +19,7 @@ pub(super) struct Modifiers {
     pub openness: Option<Openness>,
 }
 
-impl Resolver<'_> {
+impl Resolver {
     pub(super) fn compile_decl(&mut self, id: DeclId, source: &Source) -> DeclKind {
         let file = self.model.decls[id].span.file;
         match source {
@@ -198,11 +198,7 @@ impl Resolver<'_> {
         }
         self.check_member_syntax(layout);
         self.check_member_names(layout);
-        let members: Vec<&ast::LayoutMember> = layout
-            .members
-            .iter()
-            .filter(|m| self.is_available(member_attributes(m)))
-            .collect();
+        let members: Vec<&ast::LayoutMember> = layout.members.iter().collect();
         match layout.kind {
             LayoutKind::Struct => {
                 let mut out = Vec::new();
@@ -387,14 +383,18 @@ impl Resolver<'_> {
                 }
             },
         };
-        if members.is_empty() {
+        // Flexible enums and bits may be empty (fuchsia.io has such bits,
+        // to be filled later); strict ones could hold no value at all.
+        if members.is_empty() && strict {
+            let message = if is_bits {
+                "strict bits must have at least one member"
+            } else {
+                "a strict enum must have at least one member"
+            };
             self.error(
-                Diagnostic::new(
-                    ErrorCode::MustHaveMembers,
-                    layout.kind_span,
-                    format!("an {what} must have at least one member"),
-                )
-                .label("no members"),
+                Diagnostic::new(ErrorCode::MustHaveMembers, layout.kind_span, message)
+                    .label("no members")
+                    .help(format!("add a member, or make the {what} `flexible`")),
             );
         }
         let mut out: Vec<ValueMember> = Vec::new();
@@ -727,13 +727,5 @@ impl Resolver<'_> {
             DeclKind::Union(u) => u.resource,
             _ => false,
         }
-    }
-}
-
-pub(super) fn member_attributes(member: &ast::LayoutMember) -> &[ast::Attribute] {
-    match member {
-        ast::LayoutMember::Struct { attributes, .. }
-        | ast::LayoutMember::Ordinal { attributes, .. }
-        | ast::LayoutMember::Value { attributes, .. } => attributes,
     }
 }

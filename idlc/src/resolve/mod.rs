@@ -8,6 +8,10 @@
 //!    one's value (a constant, an alias, an enum's members) compiles it on
 //!    demand, and a cycle of such demands is an error.
 //! 4. `using` that nothing used are reported.
+//!
+//! Resolution sees one version: [`resolve`] takes the snapshot of the
+//! sources at the selected versions first (see [`crate::versioning`]), so
+//! nothing here knows about `@available` beyond keeping it as an attribute.
 
 pub mod arena;
 mod attributes;
@@ -26,13 +30,15 @@ use crate::source::{FileId, Span};
 use crate::syntax::ast;
 use model::{DeclId, Library, LibraryId, Model};
 
-pub use declare::canonical;
+pub use constants::parse_number;
+pub use declare::{attributes_of, canonical};
 
 /// Options that change what is compiled.
 #[derive(Clone, Debug, Default)]
 pub struct ResolveOptions {
-    /// The version `@available` is evaluated at; `None` means `HEAD`.
-    pub target_version: Option<u64>,
+    /// The version of each platform `@available` is evaluated at (default:
+    /// `HEAD`).
+    pub versions: crate::versioning::Selection,
 }
 
 /// The raw source of a declaration, kept until it is compiled.
@@ -75,8 +81,7 @@ struct UsingEntry {
     used: bool,
 }
 
-pub(crate) struct Resolver<'o> {
-    options: &'o ResolveOptions,
+pub(crate) struct Resolver {
     model: Model,
     sources: Vec<Option<Source>>,
     classes: Vec<Class>,
@@ -97,19 +102,50 @@ pub(crate) struct Resolver<'o> {
 /// followed, which bounds the compiler's stack use on any input.
 pub const MAX_DECL_DEPTH: usize = 128;
 
-/// Resolves parsed files into a model. Errors of every step are collected;
-/// the function returns at the first step boundary that saw errors.
+/// Resolves parsed files into a model, at the versions `options` select.
+/// Errors of every step are collected; the function returns at the first
+/// step boundary that saw errors. (It checks one version only; see
+/// [`crate::compile`] for the check of every version.)
 pub fn resolve(
     files: Vec<(FileId, ast::File)>,
     options: &ResolveOptions,
 ) -> Result<Model, Vec<Diagnostic>> {
+    let files = crate::versioning::snapshot(&files, &options.versions);
+    let snapshot = resolve_snapshot(files);
+    let unused = snapshot.unused_usings.unwrap_or_default();
+    match snapshot.model {
+        Ok(model) if unused.is_empty() => Ok(model),
+        Ok(_) => Err(unused),
+        Err(mut errors) => {
+            errors.extend(unused);
+            Err(errors)
+        }
+    }
+}
+
+/// The outcome of resolving one snapshot.
+pub struct Snapshot {
+    /// The model, or the errors (unused `using` apart).
+    pub model: Result<Model, Vec<Diagnostic>>,
+    /// `using` lines nothing used, one diagnostic each; `None` when the
+    /// resolution stopped before names were looked up. They are kept apart
+    /// because a `using` needs to be used at one version only.
+    pub unused_usings: Option<Vec<Diagnostic>>,
+}
+
+/// Resolves files already filtered to one version (see
+/// [`crate::versioning::snapshot`]).
+pub fn resolve_snapshot(files: Vec<(FileId, ast::File)>) -> Snapshot {
+    let stopped = |diagnostics: Diagnostics| Snapshot {
+        model: Err(diagnostics.into_vec()),
+        unused_usings: None,
+    };
     let mut diagnostics = Diagnostics::default();
     let groups = libraries::group_and_order(files, &mut diagnostics);
     if !diagnostics.is_empty() {
-        return Err(diagnostics.into_vec());
+        return stopped(diagnostics);
     }
     let mut resolver = Resolver {
-        options,
         model: Model::default(),
         sources: Vec::new(),
         classes: Vec::new(),
@@ -139,7 +175,7 @@ pub fn resolve(
         resolver.declare_library(library, &group.files);
     }
     if !resolver.diagnostics.is_empty() {
-        return Err(resolver.diagnostics.into_vec());
+        return stopped(resolver.diagnostics);
     }
 
     // Compile.
@@ -155,14 +191,18 @@ pub fn resolve(
     for id in resolver.model.decls.ids().collect::<Vec<_>>() {
         resolver.ensure(id);
     }
-    resolver.report_unused_usings();
-    if !resolver.diagnostics.is_empty() {
-        return Err(resolver.diagnostics.into_vec());
+    let unused_usings = Some(resolver.unused_usings());
+    Snapshot {
+        model: if resolver.diagnostics.is_empty() {
+            Ok(resolver.model)
+        } else {
+            Err(resolver.diagnostics.into_vec())
+        },
+        unused_usings,
     }
-    Ok(resolver.model)
 }
 
-impl Resolver<'_> {
+impl Resolver {
     fn error(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
     }
@@ -211,7 +251,7 @@ impl Resolver<'_> {
         }
     }
 
-    fn report_unused_usings(&mut self) {
+    fn unused_usings(&self) -> Vec<Diagnostic> {
         let mut unused = Vec::new();
         for entries in self.usings.values() {
             for entry in entries.iter().filter(|e| !e.used) {
@@ -227,7 +267,7 @@ impl Resolver<'_> {
             }
         }
         unused.sort_by_key(|d| (d.span.file, d.span.start));
-        self.diagnostics.extend(unused);
+        unused
     }
 
     /// Compiles a declaration if it has not been yet. Returns false when it
@@ -339,24 +379,6 @@ impl Resolver<'_> {
         )
         .label("not found in this scope")
         .maybe_help(help)
-    }
-
-    /// Whether an element is present at the target version.
-    fn is_available(&self, attributes: &[ast::Attribute]) -> bool {
-        let Some(available) = attributes.iter().find(|a| a.name.name == "available") else {
-            return true;
-        };
-        let target = self.options.target_version.unwrap_or(u64::MAX - 1);
-        let version = |key: &str| {
-            available
-                .args
-                .iter()
-                .find(|a| a.name.as_ref().is_some_and(|n| n.name == key))
-                .and_then(|a| attributes::version_of(&a.value))
-        };
-        let added = version("added").unwrap_or(0);
-        let removed = version("removed").unwrap_or(u64::MAX);
-        added <= target && target < removed
     }
 }
 

@@ -22,7 +22,7 @@ pub fn method_ordinal(selector: &str) -> u64 {
     u64::from_le_bytes(bytes) & 0x7fff_ffff_ffff_ffff
 }
 
-impl Resolver<'_> {
+impl Resolver {
     pub(super) fn compile_protocol(
         &mut self,
         id: DeclId,
@@ -37,11 +37,7 @@ impl Resolver<'_> {
             .clone();
 
         let mut methods = Vec::new();
-        let available: Vec<&ast::Method> = protocol
-            .methods
-            .iter()
-            .filter(|m| self.is_available(&m.attributes))
-            .collect();
+        let available: Vec<&ast::Method> = protocol.methods.iter().collect();
         let names: Vec<&ast::Ident> = available.iter().map(|m| &m.name).collect();
         self.check_names(&names, "protocol");
         let syscall = protocol.attributes.iter().any(|a| {
@@ -63,6 +59,8 @@ impl Resolver<'_> {
             }
             methods.push(self.compile_method(id, file, &library_name, protocol, openness, method));
         }
+        // Through which composed protocol each method came (`None`: own).
+        let mut routes: Vec<Option<DeclId>> = vec![None; methods.len()];
 
         let mut composes = Vec::new();
         for compose in &protocol.composes {
@@ -110,18 +108,23 @@ impl Resolver<'_> {
                         .any(|m: &Method| m.selector == method.selector)
                     {
                         methods.push(method.clone());
+                        routes.push(Some(target));
                     }
                 }
             }
         }
 
         // Name and ordinal collisions, own and composed methods together.
-        let mut by_name: BTreeMap<&str, &Method> = BTreeMap::new();
-        let mut by_ordinal: BTreeMap<u64, &Method> = BTreeMap::new();
+        // Two methods that came through the same composed protocol collide
+        // there already, and are reported there only, not again in every
+        // protocol that composes it.
+        let mut by_name: BTreeMap<&str, (&Method, Option<DeclId>)> = BTreeMap::new();
+        let mut by_ordinal: BTreeMap<u64, (&Method, Option<DeclId>)> = BTreeMap::new();
         let mut errors = Vec::new();
-        for method in &methods {
-            if let Some(first) = by_name.get(method.name.as_str()) {
-                if first.declared_in != method.declared_in {
+        for (method, &route) in methods.iter().zip(&routes) {
+            let new_here = |other: Option<DeclId>| route.is_none() || other != route;
+            if let Some(&(first, first_route)) = by_name.get(method.name.as_str()) {
+                if first.declared_in != method.declared_in && new_here(first_route) {
                     errors.push(
                         Diagnostic::new(
                             ErrorCode::DuplicateMemberName,
@@ -148,8 +151,11 @@ impl Resolver<'_> {
                 }
                 continue;
             }
-            by_name.insert(&method.name, method);
-            if let Some(first) = by_ordinal.get(&method.ordinal) {
+            by_name.insert(&method.name, (method, route));
+            if let Some(&(first, first_route)) = by_ordinal.get(&method.ordinal) {
+                if !new_here(first_route) {
+                    continue;
+                }
                 errors.push(
                     Diagnostic::new(
                         ErrorCode::MethodOrdinalCollision,
@@ -165,7 +171,7 @@ impl Resolver<'_> {
                 );
                 continue;
             }
-            by_ordinal.insert(method.ordinal, method);
+            by_ordinal.insert(method.ordinal, (method, route));
         }
         for e in errors {
             self.error(e);

@@ -29,7 +29,7 @@ pub const BUILTINS: &[&str] = &[
     "server_end",
 ];
 
-impl Resolver<'_> {
+impl Resolver {
     pub(super) fn resolve_type(&mut self, file: FileId, ctor: &ast::TypeCtor) -> Type {
         let name = match &ctor.layout {
             LayoutRef::Inline(layout) => {

@@ -83,10 +83,13 @@ impl ModifierKind {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Modifier {
     pub kind: ModifierKind,
     pub span: Span,
+    /// `added=…` / `removed=…` of a versioned modifier
+    /// (`open(added=24)`); empty for a plain one.
+    pub availability: Vec<AttributeArg>,
 }
 
 #[derive(Clone, Debug)]

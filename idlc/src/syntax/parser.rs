@@ -123,7 +123,8 @@ fn describe(rule: Rule) -> String {
         Rule::attribute_list | Rule::attribute => "an attribute",
         Rule::attribute_arg => "an attribute argument",
         Rule::doc_comment => "a doc comment",
-        Rule::modifier => "a modifier",
+        Rule::modifier | Rule::modifier_word => "a modifier",
+        Rule::modifier_args | Rule::modifier_arg => "a modifier's `added=` or `removed=`",
         Rule::ordinal => "an ordinal",
         Rule::ordinal_member | Rule::value_member | Rule::struct_member => "a member",
         Rule::reserved => "`reserved`",
@@ -657,7 +658,31 @@ impl Walker {
     }
 
     fn modifier(&mut self, pair: Pair<Rule>) -> Modifier {
-        let kind = match pair.as_str() {
+        let mut inner = pair.into_inner();
+        let word = inner.next().expect("modifier word");
+        // The pair's own span would include the whitespace pest skips while
+        // looking for arguments.
+        let mut span = self.span(&word);
+        let availability = inner
+            .next()
+            .map(|args| {
+                span = span.to(self.span(&args));
+                args.into_inner()
+                    .map(|arg| {
+                        let span = self.span(&arg);
+                        let mut parts = arg.into_inner();
+                        let name = self.ident(parts.next().expect("name"));
+                        let value = self.constant(parts.next().expect("value"));
+                        AttributeArg {
+                            name: Some(name),
+                            value,
+                            span,
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let kind = match word.as_str() {
             "strict" => ModifierKind::Strict,
             "flexible" => ModifierKind::Flexible,
             "resource" => ModifierKind::Resource,
@@ -667,7 +692,8 @@ impl Walker {
         };
         Modifier {
             kind,
-            span: self.span(&pair),
+            span,
+            availability,
         }
     }
 

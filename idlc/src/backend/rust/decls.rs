@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::names::{camel, screaming, snake};
+use super::names::{camel, free_name, screaming, snake};
 use super::types::primitive;
 use super::Generator;
 use crate::ir::{self, TypeKind};
@@ -70,13 +70,15 @@ impl Generator<'_> {
         self.doc(&e.attributes);
         self.line("#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]");
         let _ = writeln!(self.out, "pub enum {name} {{");
+        let variants: Vec<String> = e.members.iter().map(|m| camel(&m.name)).collect();
+        let unknown = free_name("Unknown", "UnknownValue", &variants);
         for m in &e.members {
             self.doc(&m.attributes);
             let _ = writeln!(self.out, "{},", camel(&m.name));
         }
         if !e.strict {
             self.line("/// A value this version of the library does not know.");
-            let _ = writeln!(self.out, "Unknown({prim}),");
+            let _ = writeln!(self.out, "{unknown}({prim}),");
         }
         self.line("}");
         self.line("");
@@ -98,7 +100,7 @@ impl Generator<'_> {
             let _ = writeln!(self.out, "Self::{} => {},", camel(&m.name), m.value);
         }
         if !e.strict {
-            self.line("Self::Unknown(value) => value,");
+            let _ = writeln!(self.out, "Self::{unknown}(value) => value,");
         }
         self.line("}");
         self.line("}");
@@ -107,7 +109,7 @@ impl Generator<'_> {
         let decode = if e.strict {
             "Self::from_primitive(value).ok_or(_rt::DecodeError::UnknownEnumValue { value: value as i128 })".to_string()
         } else {
-            "Ok(Self::from_primitive(value).unwrap_or(Self::Unknown(value)))".to_string()
+            format!("Ok(Self::from_primitive(value).unwrap_or(Self::{unknown}(value)))")
         };
         self.wire_impl(
             &name,
@@ -278,8 +280,13 @@ impl Generator<'_> {
                 self.rust_type(ty)
             );
         }
+        let fields: Vec<String> = members.iter().map(|(_, f, _)| snake(f)).collect();
+        let unknown_fields = free_name("unknown_fields", "unknown_fields_", &fields);
         self.line("/// Members this version of the library does not know, by ordinal.");
-        self.line("pub unknown_fields: Vec<(u64, _rt::codec::UnknownData)>,");
+        let _ = writeln!(
+            self.out,
+            "pub {unknown_fields}: Vec<(u64, _rt::codec::UnknownData)>,"
+        );
         self.line("}");
         self.line("");
 
@@ -292,11 +299,17 @@ impl Generator<'_> {
                 m.ordinal
             );
         }
-        encode.push_str("for (ordinal, _) in &self.unknown_fields { max_ordinal = max_ordinal.max(*ordinal); }\n");
+        let _ = writeln!(
+            encode,
+            "for (ordinal, _) in &self.{unknown_fields} {{ max_ordinal = max_ordinal.max(*ordinal); }}"
+        );
         encode.push_str("let (body, depth) = _rt::codec::encode_table_header(e, offset, depth, max_ordinal as usize)?;\n");
         // Envelopes in ordinal order, unknown ones (kept sorted by decoding)
         // interleaved, so out-of-line objects follow traversal order.
-        encode.push_str("let mut unknown = self.unknown_fields.iter_mut().peekable();\n");
+        let _ = writeln!(
+            encode,
+            "let mut unknown = self.{unknown_fields}.iter_mut().peekable();"
+        );
         let unknown_before = |limit: &str| {
             format!(
                 "while let Some((ordinal, data)) = unknown.next_if(|(o, _)| {limit}) {{ _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?; }}\n"
@@ -335,7 +348,10 @@ impl Generator<'_> {
                 ty.shape.inline_size
             );
         }
-        decode.push_str("_ => if let Some(data) = _rt::codec::decode_unknown_envelope(d, envelope, depth)? { table.unknown_fields.push((ordinal, data)); },\n}\n}\nOk(table)");
+        let _ = write!(
+            decode,
+            "_ => if let Some(data) = _rt::codec::decode_unknown_envelope(d, envelope, depth)? {{ table.{unknown_fields}.push((ordinal, data)); }},\n}}\n}}\nOk(table)"
+        );
         self.wire_impl(&name, 16, 8, &encode, &decode);
     }
 
@@ -358,9 +374,14 @@ impl Generator<'_> {
             self.doc(&m.attributes);
             let _ = writeln!(self.out, "{}({}),", camel(field), self.rust_type(ty));
         }
+        let variants: Vec<String> = members.iter().map(|(_, f, _)| camel(f)).collect();
+        let unknown = free_name("Unknown", "UnknownVariant", &variants);
         if !u.strict {
             self.line("/// A variant this version of the library does not know.");
-            self.line("Unknown { ordinal: u64, data: _rt::codec::UnknownData },");
+            let _ = writeln!(
+                self.out,
+                "{unknown} {{ ordinal: u64, data: _rt::codec::UnknownData }},"
+            );
         }
         self.line("}");
         self.line("");
@@ -376,7 +397,10 @@ impl Generator<'_> {
             );
         }
         if !u.strict {
-            encode.push_str("Self::Unknown { ordinal, data } => { e.write_u64(offset, *ordinal); _rt::codec::encode_unknown_envelope(e, offset + 8, data)?; }\n");
+            let _ = writeln!(
+                encode,
+                "Self::{unknown} {{ ordinal, data }} => {{ e.write_u64(offset, *ordinal); _rt::codec::encode_unknown_envelope(e, offset + 8, data)?; }}"
+            );
         }
         encode.push_str("}\nOk(())");
         let mut decode = String::from("let ordinal = d.read_u64(offset)?;\nmatch ordinal {\n");
@@ -394,7 +418,10 @@ impl Generator<'_> {
         if u.strict {
             decode.push_str("_ => Err(_rt::DecodeError::UnknownUnionOrdinal { ordinal }),\n");
         } else {
-            decode.push_str("_ => match _rt::codec::decode_unknown_envelope(d, offset + 8, depth)? { Some(data) => Ok(Self::Unknown { ordinal, data }), None => Err(_rt::DecodeError::UnexpectedAbsent { offset }) },\n");
+            let _ = writeln!(
+                decode,
+                "_ => match _rt::codec::decode_unknown_envelope(d, offset + 8, depth)? {{ Some(data) => Ok(Self::{unknown} {{ ordinal, data }}), None => Err(_rt::DecodeError::UnexpectedAbsent {{ offset }}) }},"
+            );
         }
         decode.push('}');
         self.wire_impl(&name, 16, 8, &encode, &decode);

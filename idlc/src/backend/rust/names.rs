@@ -93,6 +93,21 @@ pub fn type_name(name: &str) -> String {
     }
 }
 
+/// The name of a generated item that sits beside names taken from the IDL
+/// (the `Unknown` variant of a flexible enum or union, a table's
+/// `unknown_fields`): `base`, or `alternative` if a member already has
+/// `base`'s name (`UNKNOWN = 0;` in fuchsia.sysinfo), then `alternative2`,
+/// `alternative3`, … .
+pub fn free_name(base: &str, alternative: &str, taken: &[String]) -> String {
+    if !taken.iter().any(|t| t == base) {
+        return base.to_string();
+    }
+    std::iter::once(alternative.to_string())
+        .chain((2..).map(|n| format!("{alternative}{n}")))
+        .find(|candidate| !taken.iter().any(|t| t == candidate))
+        .expect("an unbounded sequence has a free name")
+}
+
 /// `fuchsia.io` → `fuchsia_io`.
 pub fn module_name(library: &str) -> String {
     escape(library.replace('.', "_"))
@@ -111,5 +126,26 @@ mod tests {
         assert_eq!(screaming("maxName"), "MAX_NAME");
         assert_eq!(type_name("Point"), "Point");
         assert_eq!(snake("self"), "self_");
+    }
+
+    #[test]
+    fn generated_names_avoid_members() {
+        let taken = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            free_name("Unknown", "UnknownValue", &taken(&["A"])),
+            "Unknown"
+        );
+        assert_eq!(
+            free_name("Unknown", "UnknownValue", &taken(&["Unknown"])),
+            "UnknownValue"
+        );
+        assert_eq!(
+            free_name(
+                "Unknown",
+                "UnknownValue",
+                &taken(&["Unknown", "UnknownValue"])
+            ),
+            "UnknownValue2"
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::names::{camel, screaming, snake};
+use super::names::{camel, free_name, screaming, snake};
 use super::Generator;
 use crate::ir::{self, MethodKind, Openness};
 
@@ -229,9 +229,10 @@ impl Generator<'_> {
                     }
                 }
             }
+            let unknown = unknown_event(&events);
             let _ = writeln!(
                 self.out,
-                "ordinal if header.is_flexible() => Ok({event_enum}::Unknown {{ ordinal }}),"
+                "ordinal if header.is_flexible() => Ok({event_enum}::{unknown} {{ ordinal }}),"
             );
             self.line("ordinal => Err(_rt::DecodeError::UnknownOrdinal { ordinal }.into()),");
             self.line("}");
@@ -272,7 +273,7 @@ impl Generator<'_> {
                 }
             }
             self.line("/// A flexible event this version does not know.");
-            self.line("Unknown { ordinal: u64 },");
+            let _ = writeln!(self.out, "{} {{ ordinal: u64 }},", unknown_event(&events));
             self.line("}");
             for m in &events {
                 self.line("");
@@ -445,4 +446,10 @@ impl Generator<'_> {
         self.line("}");
         self.line("}");
     }
+}
+
+/// The variant of an event enum for events this version does not know.
+fn unknown_event(events: &[&ir::Method]) -> String {
+    let variants: Vec<String> = events.iter().map(|m| camel(&m.name)).collect();
+    free_name("Unknown", "UnknownEvent", &variants)
 }

@@ -23,6 +23,17 @@ pub fn primitive(p: Primitive) -> &'static str {
     }
 }
 
+/// `place` ready for a method call: `*value` must become `(*value)`, or
+/// `*value.as_mut()` would call the method on the reference and then
+/// dereference its result.
+fn receiver(place: &str) -> String {
+    if place.starts_with('*') {
+        format!("({place})")
+    } else {
+        place.to_string()
+    }
+}
+
 fn bound(max: Option<u32>) -> String {
     match max {
         Some(m) => format!("Some({m})"),
@@ -129,10 +140,11 @@ impl Generator<'_> {
             return format!("_rt::Wire::encode(&mut {place}, e, {offset}, {depth})?;");
         }
         let c = "_rt::codec";
+        let receiver = receiver(place);
         match &ty.kind {
             TypeKind::String { max, optional } => {
                 if *optional {
-                    format!("{c}::encode_optional_string(e, {offset}, {depth}, {place}.as_deref(), {})?;", bound(*max))
+                    format!("{c}::encode_optional_string(e, {offset}, {depth}, {receiver}.as_deref(), {})?;", bound(*max))
                 } else {
                     format!(
                         "{c}::encode_string(e, {offset}, {depth}, &{place}, {})?;",
@@ -167,7 +179,7 @@ impl Generator<'_> {
                     )
                 };
                 if *optional {
-                    format!("if let Some({v}) = {place}.as_mut() {{ {body} }}")
+                    format!("if let Some({v}) = {receiver}.as_mut() {{ {body} }}")
                 } else {
                     format!("{{ let {v} = &mut {place}; {body} }}")
                 }
@@ -182,7 +194,7 @@ impl Generator<'_> {
                     level + 1,
                 );
                 format!(
-                    "for (i{level}, item{level}) in {place}.iter_mut().enumerate() {{ {inner} }}"
+                    "for (i{level}, item{level}) in {receiver}.iter_mut().enumerate() {{ {inner} }}"
                 )
             }
             TypeKind::Handle {
@@ -194,7 +206,7 @@ impl Generator<'_> {
                 let rights =
                     rights.map_or("_rt::NO_RIGHTS_CHECK".to_string(), |r| format!("{r:#x}"));
                 if *optional {
-                    format!("{c}::encode_optional_handle(e, {offset}, {place}.as_mut(), {object_type}, {rights})?;")
+                    format!("{c}::encode_optional_handle(e, {offset}, {receiver}.as_mut(), {object_type}, {rights})?;")
                 } else {
                     format!(
                         "{c}::encode_handle(e, {offset}, &mut {place}, {object_type}, {rights})?;"
@@ -203,16 +215,16 @@ impl Generator<'_> {
             }
             TypeKind::Endpoint { optional, .. } => {
                 if *optional {
-                    format!("{c}::encode_optional_handle(e, {offset}, {place}.as_mut().map(|end| end.handle_mut()), {CHANNEL_OBJECT_TYPE}, _rt::NO_RIGHTS_CHECK)?;")
+                    format!("{c}::encode_optional_handle(e, {offset}, {receiver}.as_mut().map(|end| end.handle_mut()), {CHANNEL_OBJECT_TYPE}, _rt::NO_RIGHTS_CHECK)?;")
                 } else {
-                    format!("{c}::encode_handle(e, {offset}, {place}.handle_mut(), {CHANNEL_OBJECT_TYPE}, _rt::NO_RIGHTS_CHECK)?;")
+                    format!("{c}::encode_handle(e, {offset}, {receiver}.handle_mut(), {CHANNEL_OBJECT_TYPE}, _rt::NO_RIGHTS_CHECK)?;")
                 }
             }
             TypeKind::Identifier { decl_kind, .. } => {
                 if *decl_kind == DeclKind::Struct {
-                    format!("{c}::encode_box(e, {offset}, {depth}, {place}.as_deref_mut())?;")
+                    format!("{c}::encode_box(e, {offset}, {depth}, {receiver}.as_deref_mut())?;")
                 } else {
-                    format!("{c}::encode_optional_union(e, {offset}, {depth}, {place}.as_deref_mut())?;")
+                    format!("{c}::encode_optional_union(e, {offset}, {depth}, {receiver}.as_deref_mut())?;")
                 }
             }
             TypeKind::Primitive { .. } => String::new(),

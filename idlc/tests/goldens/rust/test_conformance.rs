@@ -1002,6 +1002,128 @@ impl _rt::Wire for Sparse {
     }
 }
 
+#[derive(Debug, PartialEq, Default)]
+pub struct Endpoints {
+    pub client: Option<_rt::ClientEnd<PeerMarker, _rt::Handle>>,
+    pub server: Option<_rt::ServerEnd<PeerMarker, _rt::Handle>>,
+    /// Members this version of the library does not know, by ordinal.
+    pub unknown_fields: Vec<(u64, _rt::codec::UnknownData)>,
+}
+
+#[allow(unused_variables)]
+impl _rt::Wire for Endpoints {
+    const INLINE_SIZE: usize = 16;
+    const ALIGN: usize = 8;
+
+    fn encode(
+        &mut self,
+        e: &mut _rt::Encoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<(), _rt::EncodeError> {
+        let mut max_ordinal = 0u64;
+        if self.client.is_some() {
+            max_ordinal = max_ordinal.max(1);
+        }
+        if self.server.is_some() {
+            max_ordinal = max_ordinal.max(2);
+        }
+        for (ordinal, _) in &self.unknown_fields {
+            max_ordinal = max_ordinal.max(*ordinal);
+        }
+        let (body, depth) =
+            _rt::codec::encode_table_header(e, offset, depth, max_ordinal as usize)?;
+        let mut unknown = self.unknown_fields.iter_mut().peekable();
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| *o < 1) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        if let Some(value) = self.client.as_mut() {
+            _rt::codec::encode_envelope(e, body, depth, 4, |e, offset, depth| {
+                _rt::codec::encode_handle(
+                    e,
+                    offset,
+                    (*value).handle_mut(),
+                    4,
+                    _rt::NO_RIGHTS_CHECK,
+                )?;
+                Ok(())
+            })?;
+        }
+        while unknown.next_if(|(o, _)| *o == 1).is_some() {}
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| *o < 2) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        if let Some(value) = self.server.as_mut() {
+            _rt::codec::encode_envelope(e, body + 8, depth, 4, |e, offset, depth| {
+                _rt::codec::encode_handle(
+                    e,
+                    offset,
+                    (*value).handle_mut(),
+                    4,
+                    _rt::NO_RIGHTS_CHECK,
+                )?;
+                Ok(())
+            })?;
+        }
+        while unknown.next_if(|(o, _)| *o == 2).is_some() {}
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| true) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        Ok(())
+    }
+
+    fn decode(
+        d: &mut _rt::Decoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<Self, _rt::DecodeError> {
+        let (count, body, depth) = _rt::codec::decode_table_header(d, offset, depth)?;
+        let mut table = Self::default();
+        for index in 0..count {
+            let ordinal = index as u64 + 1;
+            let envelope = body + index * 8;
+            match ordinal {
+                1 => {
+                    table.client =
+                        _rt::codec::decode_envelope(d, envelope, depth, 4, |d, offset, depth| {
+                            Ok(_rt::codec::required(
+                                _rt::codec::decode_optional_handle::<_rt::Handle>(
+                                    d,
+                                    offset,
+                                    4,
+                                    _rt::NO_RIGHTS_CHECK,
+                                )?
+                                .map(_rt::ClientEnd::new),
+                                offset,
+                            )?)
+                        })?
+                }
+                2 => {
+                    table.server =
+                        _rt::codec::decode_envelope(d, envelope, depth, 4, |d, offset, depth| {
+                            Ok(_rt::codec::required(
+                                _rt::codec::decode_optional_handle::<_rt::Handle>(
+                                    d,
+                                    offset,
+                                    4,
+                                    _rt::NO_RIGHTS_CHECK,
+                                )?
+                                .map(_rt::ServerEnd::new),
+                                offset,
+                            )?)
+                        })?
+                }
+                _ => {
+                    if let Some(data) = _rt::codec::decode_unknown_envelope(d, envelope, depth)? {
+                        table.unknown_fields.push((ordinal, data));
+                    }
+                }
+            }
+        }
+        Ok(table)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum StrictChoice {
     A(u32),
@@ -1139,6 +1261,80 @@ impl _rt::Wire for FlexibleChoice {
     }
 }
 
+#[derive(Debug, PartialEq)]
+pub enum EndpointChoice {
+    Client(_rt::ClientEnd<PeerMarker, _rt::Handle>),
+    /// A variant this version of the library does not know.
+    Unknown {
+        ordinal: u64,
+        data: _rt::codec::UnknownData,
+    },
+}
+
+#[allow(unused_variables)]
+impl _rt::Wire for EndpointChoice {
+    const INLINE_SIZE: usize = 16;
+    const ALIGN: usize = 8;
+
+    fn encode(
+        &mut self,
+        e: &mut _rt::Encoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<(), _rt::EncodeError> {
+        match self {
+            Self::Client(value) => {
+                e.write_u64(offset, 1);
+                _rt::codec::encode_envelope(e, offset + 8, depth, 4, |e, offset, depth| {
+                    _rt::codec::encode_handle(
+                        e,
+                        offset,
+                        (*value).handle_mut(),
+                        4,
+                        _rt::NO_RIGHTS_CHECK,
+                    )?;
+                    Ok(())
+                })?;
+            }
+            Self::Unknown { ordinal, data } => {
+                e.write_u64(offset, *ordinal);
+                _rt::codec::encode_unknown_envelope(e, offset + 8, data)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn decode(
+        d: &mut _rt::Decoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<Self, _rt::DecodeError> {
+        let ordinal = d.read_u64(offset)?;
+        match ordinal {
+            1 => match _rt::codec::decode_envelope(d, offset + 8, depth, 4, |d, offset, depth| {
+                Ok(_rt::codec::required(
+                    _rt::codec::decode_optional_handle::<_rt::Handle>(
+                        d,
+                        offset,
+                        4,
+                        _rt::NO_RIGHTS_CHECK,
+                    )?
+                    .map(_rt::ClientEnd::new),
+                    offset,
+                )?)
+            })? {
+                Some(value) => Ok(Self::Client(value)),
+                None => Err(_rt::DecodeError::UnexpectedAbsent { offset }),
+            },
+            0 => Err(_rt::DecodeError::UnexpectedAbsent { offset }),
+            _ => match _rt::codec::decode_unknown_envelope(d, offset + 8, depth)? {
+                Some(data) => Ok(Self::Unknown { ordinal, data }),
+                None => Err(_rt::DecodeError::UnexpectedAbsent { offset }),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum EchoLookupResult {
     Response(EchoLookupResponse),
@@ -1211,6 +1407,63 @@ impl _rt::Wire for EchoLookupResult {
             0 => Err(_rt::DecodeError::UnexpectedAbsent { offset }),
             _ => Err(_rt::DecodeError::UnknownUnionOrdinal { ordinal }),
         }
+    }
+}
+
+/// Endpoints as table and union members (fuchsia.inspect's
+/// `InspectSink.Publish` has this shape).
+/// Marker type of protocol `test.conformance/Peer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerMarker;
+
+impl PeerMarker {
+    pub const DISCOVERABLE_NAME: Option<&'static str> = None;
+}
+
+/// Synchronous client of `test.conformance/Peer` over any transport.
+pub struct PeerClient<T: _rt::Transport> {
+    client: _rt::client::Client<T>,
+}
+
+impl<T: _rt::Transport> PeerClient<T> {
+    pub fn new(transport: T) -> Self {
+        Self {
+            client: _rt::client::Client::new(transport),
+        }
+    }
+    pub fn client(&self) -> &_rt::client::Client<T> {
+        &self.client
+    }
+}
+
+/// Asynchronous client of `test.conformance/Peer` over any transport.
+pub struct PeerAsyncClient<T: _rt::client::AsyncTransport> {
+    client: _rt::client::AsyncClient<T>,
+}
+
+impl<T: _rt::client::AsyncTransport> PeerAsyncClient<T> {
+    pub fn new(transport: T) -> Self {
+        Self {
+            client: _rt::client::AsyncClient::new(transport),
+        }
+    }
+    pub fn client(&self) -> &_rt::client::AsyncClient<T> {
+        &self.client
+    }
+}
+
+/// Implement this to serve `test.conformance/Peer`; see [`dispatch_peer`].
+pub trait PeerServer {}
+
+/// Decodes one message for `test.conformance/Peer`, calls the server, and returns the reply to send (if any).
+#[allow(unused_variables)]
+pub fn dispatch_peer<S: PeerServer>(
+    server: &mut S,
+    message: &mut _rt::IncomingMessage,
+) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
+    let header = message.header()?;
+    match header.ordinal {
+        ordinal => Err(_rt::server::DispatchError::UnknownMethod { ordinal }),
     }
 }
 
