@@ -64,3 +64,63 @@ impl Account {
         self.used.fetch_sub(bytes, Ordering::AcqRel);
     }
 }
+
+/// A job's committed memory: the pages of the VMOs its programs created
+/// (paged VMOs as they are committed, contiguous ones whole). Accounts
+/// nest as jobs do: a page is charged to the job and every ancestor, and
+/// each refuses past its own limit (the job's memory limit), so a
+/// component's limit bounds everything its subtree commits.
+pub struct MemoryAccount {
+    used: AtomicU64,
+    limit: AtomicU64,
+    parent: Option<Arc<MemoryAccount>>,
+}
+
+impl MemoryAccount {
+    /// An empty account with no limit of its own, inside `parent`'s.
+    pub fn new(parent: Option<&Arc<MemoryAccount>>) -> Arc<MemoryAccount> {
+        Arc::new(MemoryAccount {
+            used: AtomicU64::new(0),
+            limit: AtomicU64::new(u64::MAX),
+            parent: parent.cloned(),
+        })
+    }
+
+    /// Lowers the limit (never raises it).
+    pub fn tighten(&self, limit: u64) {
+        self.limit.fetch_min(limit, Ordering::Relaxed);
+    }
+
+    /// Charges `bytes` here and to every ancestor, or to none of them
+    /// (`NO_MEMORY`) if one would pass its limit.
+    pub fn charge(&self, bytes: u64) -> Result<(), Status> {
+        let mut account = Some(self);
+        while let Some(current) = account {
+            let total = current
+                .used
+                .fetch_add(bytes, Ordering::AcqRel)
+                .saturating_add(bytes);
+            if total > current.limit.load(Ordering::Relaxed) {
+                current.used.fetch_sub(bytes, Ordering::AcqRel);
+                // Give back what the accounts below took.
+                let mut below = Some(self);
+                while let Some(undo) = below.filter(|undo| !core::ptr::eq(*undo, current)) {
+                    undo.used.fetch_sub(bytes, Ordering::AcqRel);
+                    below = undo.parent.as_deref();
+                }
+                return Err(Status::NO_MEMORY);
+            }
+            account = current.parent.as_deref();
+        }
+        Ok(())
+    }
+
+    /// Gives back `bytes` charged before, here and to every ancestor.
+    pub fn uncharge(&self, bytes: u64) {
+        let mut account = Some(self);
+        while let Some(current) = account {
+            current.used.fetch_sub(bytes, Ordering::AcqRel);
+            account = current.parent.as_deref();
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! the processes of its subtree — for its whole subtree, and killing a job
 //! kills every process and job under it.
 
-use super::account::Account;
+use super::account::{Account, MemoryAccount};
 use super::channel::Channel;
 use super::process::{Outcome, Process};
 use super::{impl_into_any, Handle, KernelObject, ObjectBase};
@@ -59,6 +59,9 @@ pub struct Job {
     /// The bytes its programs have queued in channels (`account.rs`),
     /// limited by its memory limit.
     pub account: Arc<Account>,
+    /// The memory its subtree's VMOs have committed (`account.rs`),
+    /// limited by its memory limit.
+    pub memory: Arc<MemoryAccount>,
 }
 
 /// Deepest job tree (as Zircon's limit on job height).
@@ -72,6 +75,7 @@ impl Job {
             parent: None,
             depth: 0,
             account: Account::new(u64::MAX),
+            memory: MemoryAccount::new(None),
             state: Mutex::new(JobState {
                 children: Vec::new(),
                 processes: Vec::new(),
@@ -98,6 +102,7 @@ impl Job {
             parent: Some(Arc::clone(self)),
             depth: self.depth + 1,
             account: Account::new(self.account.limit()),
+            memory: MemoryAccount::new(Some(&self.memory)),
             state: Mutex::new(JobState {
                 children: Vec::new(),
                 processes: Vec::new(),
@@ -165,6 +170,7 @@ impl Job {
         state.limits = limits;
         state.max_processes = processes;
         self.account.tighten(limits.max_memory);
+        self.memory.tighten(limits.max_memory);
         Ok(())
     }
 

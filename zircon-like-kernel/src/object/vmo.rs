@@ -9,7 +9,14 @@
 //!
 //! Frames belong to the VMO and are freed when its last reference goes;
 //! mappings hold a reference, so a frame is never freed while mapped.
+//!
+//! A VMO a program creates is charged to its job's memory account
+//! (`account.rs`): a page is charged before it is committed and given
+//! back when it is freed, so a job's memory limit bounds what its subtree
+//! commits however the pages are touched (`vmo_write`, faults, the kernel's
+//! own copies).
 
+use super::account::MemoryAccount;
 use super::{impl_into_any, KernelObject, ObjectBase};
 use crate::mem::{frames, phys_to_virt};
 use alloc::collections::BTreeMap;
@@ -37,6 +44,8 @@ pub struct Vmo {
     resizable: bool,
     mappings: AtomicUsize,
     state: Mutex<VmoState>,
+    /// Who its committed pages are charged to (none: the kernel's own).
+    account: spin::Once<Arc<MemoryAccount>>,
 }
 
 fn page_count(size: u64) -> Result<u64, Status> {
@@ -58,6 +67,7 @@ impl Vmo {
                 size: pages * FRAME_SIZE,
                 backing: Backing::Paged(BTreeMap::new()),
             }),
+            account: spin::Once::new(),
         }))
     }
 
@@ -84,7 +94,21 @@ impl Vmo {
                 size: count * FRAME_SIZE,
                 backing: Backing::Contiguous { first, count },
             }),
+            account: spin::Once::new(),
         }))
+    }
+
+    /// Charges the VMO's pages, those committed already and those to
+    /// come, to `account` (once, right after creation).
+    pub fn charge_to(&self, account: &Arc<MemoryAccount>) -> Result<(), Status> {
+        let state = self.state.lock();
+        let committed = match &state.backing {
+            Backing::Paged(pages) => pages.len() as u64,
+            Backing::Contiguous { count, .. } => *count,
+        };
+        account.charge(committed * FRAME_SIZE)?;
+        self.account.call_once(|| Arc::clone(account));
+        Ok(())
     }
 
     /// Size in bytes (a multiple of the page size).
@@ -104,11 +128,21 @@ impl Vmo {
                 if let Some(frame) = pages.get(&index) {
                     return Ok(*frame);
                 }
-                // User-driven growth stops at the kernel's reserve.
+                // User-driven growth stops at the kernel's reserve, and at
+                // the job's limit.
                 if frames::below_fault_reserve() {
                     return Err(Status::NO_MEMORY);
                 }
-                let frame = frames::alloc_zeroed().ok_or(Status::NO_MEMORY)?;
+                let account = self.account.get();
+                if let Some(account) = account {
+                    account.charge(FRAME_SIZE)?;
+                }
+                let Some(frame) = frames::alloc_zeroed() else {
+                    if let Some(account) = account {
+                        account.uncharge(FRAME_SIZE);
+                    }
+                    return Err(Status::NO_MEMORY);
+                };
                 pages.insert(index, frame);
                 Ok(frame)
             }
@@ -165,25 +199,33 @@ impl Vmo {
 
     /// Changes the size of a resizable VMO; pages past the new end are
     /// freed. Shrinking a mapped VMO is refused (its pages may be mapped).
+    /// Neither way allocates: growing only moves the end (pages commit on
+    /// demand), and shrinking frees, so it works when memory is short.
     pub fn set_size(&self, size: u64) -> Result<(), Status> {
         if !self.resizable {
             return Err(Status::NOT_SUPPORTED);
         }
         let pages = page_count(size)?;
-        let freed: alloc::vec::Vec<Frame> = {
-            let mut state = self.state.lock();
-            let new_size = pages * FRAME_SIZE;
-            if new_size < state.size && self.mappings.load(Ordering::Acquire) > 0 {
-                return Err(Status::BAD_STATE);
-            }
-            state.size = new_size;
-            match &mut state.backing {
-                Backing::Paged(committed) => committed.split_off(&pages).into_values().collect(),
-                Backing::Contiguous { .. } => return Err(Status::NOT_SUPPORTED),
-            }
+        let mut state = self.state.lock();
+        let new_size = pages * FRAME_SIZE;
+        if new_size < state.size && self.mappings.load(Ordering::Acquire) > 0 {
+            return Err(Status::BAD_STATE);
+        }
+        let Backing::Paged(committed) = &mut state.backing else {
+            return Err(Status::NOT_SUPPORTED);
         };
-        for frame in freed {
-            frames::free(frame);
+        let mut freed = 0;
+        while let Some(entry) = committed.last_entry() {
+            if *entry.key() < pages {
+                break;
+            }
+            frames::free(entry.remove());
+            freed += 1;
+        }
+        state.size = new_size;
+        drop(state);
+        if let Some(account) = self.account.get() {
+            account.uncharge(freed * FRAME_SIZE);
         }
         Ok(())
     }
@@ -230,17 +272,23 @@ impl Vmo {
 
 impl Drop for Vmo {
     fn drop(&mut self) {
-        match &mut self.state.get_mut().backing {
+        let freed = match &mut self.state.get_mut().backing {
             Backing::Paged(pages) => {
+                let count = pages.len() as u64;
                 for frame in core::mem::take(pages).into_values() {
                     frames::free(frame);
                 }
+                count
             }
             Backing::Contiguous { first, count } => {
                 for index in 0..*count {
                     frames::free(Frame(first.0 + index));
                 }
+                *count
             }
+        };
+        if let Some(account) = self.account.get() {
+            account.uncharge(freed * FRAME_SIZE);
         }
     }
 }

@@ -31,6 +31,11 @@ pub enum Flow {
     Done(u64),
     /// The frame now belongs to another thread (or the idle loop).
     Switched,
+    /// Part of the work is done and the frame's argument registers now
+    /// describe the rest: return to user mode at the syscall instruction
+    /// itself, so the thread asks again (and can be preempted first).
+    /// Bounds the work done with interrupts off in one pass.
+    Restart,
 }
 
 /// A handler's result.
@@ -90,8 +95,8 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::TIMER_SET => port::timer_set(a[0], a[1], a[2]),
         nr::TIMER_CANCEL => port::timer_cancel(a[0]),
         nr::VMO_CREATE => vm::vmo_create(a[0], a[1], a[2]),
-        nr::VMO_READ => vm::vmo_read(a[0], a[1], a[2], a[3]),
-        nr::VMO_WRITE => vm::vmo_write(a[0], a[1], a[2], a[3]),
+        nr::VMO_READ => vm::vmo_read(frame, a[0], a[1], a[2], a[3]),
+        nr::VMO_WRITE => vm::vmo_write(frame, a[0], a[1], a[2], a[3]),
         nr::VMO_GET_SIZE => vm::vmo_get_size(a[0], a[1]),
         nr::VMO_SET_SIZE => vm::vmo_set_size(a[0], a[1]),
         nr::VMO_CREATE_CONTIGUOUS => vm::vmo_create_contiguous(a[0], a[1], a[2], a[3]),
@@ -118,6 +123,9 @@ pub fn dispatch(frame: &mut TrapFrame) {
     match result {
         Ok(Flow::Done(value)) => frame.rax = value,
         Ok(Flow::Switched) => {}
+        // `syscall` (0f 05) is two bytes long; `rax` still holds the
+        // number.
+        Ok(Flow::Restart) => frame.rip -= 2,
         Err(status) => frame.rax = status_raw(status),
     }
 }
@@ -144,7 +152,6 @@ fn allocates(number: u64) -> bool {
             | nr::TIMER_SET
             | nr::VMO_CREATE
             | nr::VMO_WRITE
-            | nr::VMO_SET_SIZE
             | nr::VMO_CREATE_CONTIGUOUS
             | nr::VMAR_ALLOCATE
             | nr::VMAR_MAP

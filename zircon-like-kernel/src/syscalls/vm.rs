@@ -1,6 +1,7 @@
 //! `vmo_*` and `vmar_*`: memory objects and address-space regions.
 
-use super::{handle_arg, ok, SysResult};
+use super::{handle_arg, ok, Flow, SysResult};
+use crate::arch::x86_64::trap::TrapFrame;
 use crate::mem::phys_to_virt;
 use crate::mem::user_ptr::{UserOut, UserSlice};
 use crate::object::vmar::Vmar;
@@ -26,6 +27,7 @@ pub fn vmo_create(size: u64, options: u64, out: u64) -> SysResult {
     }
     let out = UserOut::<HandleValue>::required(out)?;
     let vmo = Vmo::new_paged(size, options & VMO_RESIZABLE as u64 != 0)?;
+    vmo.charge_to(&current_process().job.memory)?;
     install(Handle::new(vmo, Rights::DEFAULT_VMO), out)?;
     ok()
 }
@@ -37,44 +39,75 @@ pub fn vmo_create_contiguous(resource: u64, size: u64, options: u64, out: u64) -
     }
     let out = UserOut::<HandleValue>::required(out)?;
     let vmo = Vmo::new_contiguous(size)?;
+    vmo.charge_to(&current_process().job.memory)?;
     install(Handle::new(vmo, Rights::DEFAULT_VMO), out)?;
     ok()
 }
 
-pub fn vmo_read(raw: u64, buffer: u64, offset: u64, len: u64) -> SysResult {
+/// Most bytes `vmo_read` and `vmo_write` copy in one pass with interrupts
+/// off; a longer request goes on by restarting the syscall with its
+/// arguments advanced ([`Flow::Restart`]), so other threads run between
+/// passes.
+const PASS_BYTES: u64 = 1 << 20;
+
+/// Advances a `vmo_read`/`vmo_write` frame past the `done` bytes.
+fn continue_copy(
+    frame: &mut TrapFrame,
+    buffer: u64,
+    offset: u64,
+    len: u64,
+    done: u64,
+) -> SysResult {
+    frame.rsi = buffer + done;
+    frame.rdx = offset + done;
+    frame.r10 = len - done;
+    Ok(Flow::Restart)
+}
+
+pub fn vmo_read(frame: &mut TrapFrame, raw: u64, buffer: u64, offset: u64, len: u64) -> SysResult {
     let value = handle_arg(raw)?;
     let len_usize = usize::try_from(len).map_err(|_| Status::OUT_OF_RANGE)?;
     let destination = UserSlice::new(buffer, len_usize)?;
     let vmo = current_process().object::<Vmo>(value, Rights::READ)?;
+    vmo.check_range(offset, len)?;
+    let pass = len.min(PASS_BYTES);
     let zeros = [0u8; 4096];
-    vmo.for_each_chunk(offset, len, false, |frame, in_page, chunk, done| {
+    vmo.for_each_chunk(offset, pass, false, |page, in_page, chunk, done| {
         let target = UserSlice::new(destination.address() + done as u64, chunk)?;
-        match frame {
+        match page {
             // SAFETY: the frame is committed to the VMO (which the caller
             // holds) and reachable through the direct map; the chunk stays
             // inside the page.
-            Some(frame) => target.write(unsafe {
-                core::slice::from_raw_parts(phys_to_virt(frame.addr() + in_page as u64), chunk)
+            Some(page) => target.write(unsafe {
+                core::slice::from_raw_parts(phys_to_virt(page.addr() + in_page as u64), chunk)
             }),
             None => target.write(&zeros[..chunk]),
         }
     })?;
+    if pass < len {
+        return continue_copy(frame, buffer, offset, len, pass);
+    }
     ok()
 }
 
-pub fn vmo_write(raw: u64, buffer: u64, offset: u64, len: u64) -> SysResult {
+pub fn vmo_write(frame: &mut TrapFrame, raw: u64, buffer: u64, offset: u64, len: u64) -> SysResult {
     let value = handle_arg(raw)?;
     let len_usize = usize::try_from(len).map_err(|_| Status::OUT_OF_RANGE)?;
     let source = UserSlice::new(buffer, len_usize)?;
     let vmo = current_process().object::<Vmo>(value, Rights::WRITE)?;
-    vmo.for_each_chunk(offset, len, true, |frame, in_page, chunk, done| {
-        let frame = frame.ok_or(Status::INTERNAL)?;
+    vmo.check_range(offset, len)?;
+    let pass = len.min(PASS_BYTES);
+    vmo.for_each_chunk(offset, pass, true, |page, in_page, chunk, done| {
+        let page = page.ok_or(Status::INTERNAL)?;
         // SAFETY: as in vmo_read; the kernel buffer is the committed page.
         let page = unsafe {
-            core::slice::from_raw_parts_mut(phys_to_virt(frame.addr() + in_page as u64), chunk)
+            core::slice::from_raw_parts_mut(phys_to_virt(page.addr() + in_page as u64), chunk)
         };
         UserSlice::new(source.address() + done as u64, chunk)?.read(page)
     })?;
+    if pass < len {
+        return continue_copy(frame, buffer, offset, len, pass);
+    }
     ok()
 }
 

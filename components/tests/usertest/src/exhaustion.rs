@@ -219,8 +219,8 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
         let filler = crate::processes::start(
             &limited,
             bootfs,
-            "bin/child-cycles",
-            &["bin/child-cycles", "fill", "8"],
+            "bin/child-limits",
+            &["bin/child-limits", "fill", "8"],
             vec![],
         )?;
         check(
@@ -232,8 +232,8 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
         let writer = crate::processes::start(
             &limited,
             bootfs,
-            "bin/child-cycles",
-            &["bin/child-cycles", "write", "8"],
+            "bin/child-limits",
+            &["bin/child-limits", "write", "8"],
             vec![],
         )?;
         let written = crate::processes::wait_end(&writer)?;
@@ -241,5 +241,64 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
             written == 8,
             &alloc::format!("the fresh writer managed {written} of 8 writes"),
         )
+    });
+    suite.run("exhaustion.job_memory_limit_counts_committed_pages", || {
+        // `vmo_write` commits pages without mapping them: a job's memory
+        // limit must still bound them.
+        let limited = step(job.create_child(), "job")?;
+        step(limited.set_limits(0, 1 << 20, 0, 0), "limit")?;
+        let run = |kib: &str| -> Result<i64, alloc::string::String> {
+            let child = crate::processes::start(
+                &limited,
+                bootfs,
+                "bin/child-limits",
+                &["bin/child-limits", "commit", kib],
+                vec![],
+            )?;
+            crate::processes::wait_end(&child)
+        };
+        let over = run("4096")?;
+        check(
+            over == i64::from(Status::NO_MEMORY.0),
+            &alloc::format!("committing 4 MiB in a 1 MiB job ended with {over}"),
+        )?;
+        let under = run("256")?;
+        check(
+            under == 0,
+            &alloc::format!("committing 256 KiB ended with {under}"),
+        )
+    });
+    suite.run("exhaustion.shrink_under_memory_pressure", || {
+        // Fill memory until the kernel refuses, then shrink: shrinking
+        // frees memory, so it must work right then.
+        let vmo = step(Vmo::create(0, zx::VMO_RESIZABLE), "vmo")?;
+        let chunk = [0x77u8; 4096];
+        let mut size = 0u64;
+        let refused = loop {
+            if let Err(status) = vmo.set_size(size + (1 << 20)) {
+                break status;
+            }
+            let mut offset = size;
+            let mut failed = None;
+            while offset < size + (1 << 20) {
+                if let Err(status) = vmo.write(&chunk, offset) {
+                    failed = Some(status);
+                    break;
+                }
+                offset += chunk.len() as u64;
+            }
+            size = offset;
+            if let Some(status) = failed {
+                break status;
+            }
+        };
+        check(
+            refused == Status::NO_MEMORY,
+            "filling ended without NO_MEMORY",
+        )?;
+        step(vmo.set_size(0), "shrink under pressure")?;
+        step(vmo.set_size(PAGE), "grow again")?;
+        step(vmo.write(&chunk, 0), "write after the shrink")?;
+        Ok(())
     });
 }

@@ -115,6 +115,18 @@ extern "C" fn closer(channel: u64, _unused: u64) -> ! {
     zx::thread_exit()
 }
 
+static TICKS: AtomicU64 = AtomicU64::new(0);
+static STOP_TICKING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Counts milliseconds (roughly) until told to stop.
+extern "C" fn ticker(_unused: u64, _unused2: u64) -> ! {
+    while !STOP_TICKING.load(Ordering::SeqCst) {
+        let _ = zx::nanosleep(zx::deadline_after(1_000_000));
+        TICKS.fetch_add(1, Ordering::SeqCst);
+    }
+    zx::thread_exit()
+}
+
 pub fn run(suite: &mut Suite) {
     suite.run("thread.start_run_exit", || {
         let event = step(Event::create(), "create")?;
@@ -391,6 +403,64 @@ pub fn run(suite: &mut Suite) {
             let port = core::mem::ManuallyDrop::new(zx::Port::from_handle(Handle::from_raw(value)));
             port.wait(zx::deadline_after(1_000_000_000)).map(drop)
         })
+    });
+    suite.run("vmo_read.long_copy_is_preemptible", || {
+        // A 64 MiB read into one 1 MiB VMO mapped 64 times over: once one
+        // call ran for seconds with interrupts off. The kernel now copies
+        // a pass at a time and lets other threads run between passes.
+        const MIB: u64 = 1 << 20;
+        let source = step(zx::Vmo::create(64 * MIB, 0), "source")?;
+        let target = step(zx::Vmo::create(MIB, 0), "target")?;
+        let root = core::mem::ManuallyDrop::new(zx::Vmar::from_handle(Handle::from_raw(
+            zx_runtime::vmar_root_self().0,
+        )));
+        let rw = zx::VmOptions::PERM_READ | zx::VmOptions::PERM_WRITE;
+        let (region, base) = step(
+            root.allocate(
+                0,
+                64 * MIB,
+                zx::VmOptions::CAN_MAP_READ
+                    | zx::VmOptions::CAN_MAP_WRITE
+                    | zx::VmOptions::CAN_MAP_SPECIFIC,
+            ),
+            "allocate",
+        )?;
+        for index in 0..64 {
+            step(
+                region.map(index * MIB, &target, 0, MIB, rw | zx::VmOptions::SPECIFIC),
+                "map",
+            )?;
+        }
+        STOP_TICKING.store(false, Ordering::SeqCst);
+        TICKS.store(0, Ordering::SeqCst);
+        let thread = step(with_process(|p| p.create_thread("ticker")), "thread")?;
+        step(
+            thread.start(ticker as *const () as usize, stack_top(3), 0, 0),
+            "start",
+        )?;
+        // SAFETY: the region is ours alone, mapped writable, 64 MiB long.
+        let buffer =
+            unsafe { core::slice::from_raw_parts_mut(base as *mut u8, (64 * MIB) as usize) };
+        let start = zx::clock_get_monotonic().into_nanos();
+        let read = source.read(buffer, 0);
+        let took = zx::clock_get_monotonic().into_nanos() - start;
+        let ticks = TICKS.load(Ordering::SeqCst);
+        STOP_TICKING.store(true, Ordering::SeqCst);
+        step(
+            thread.wait_one(Signals::TASK_TERMINATED, zx::deadline_after(1_000_000_000)),
+            "join",
+        )?;
+        // SAFETY: nothing refers to the region any more.
+        step(unsafe { root.unmap(base, 64 * MIB) }, "unmap")?;
+        step(read, "read")?;
+        // The ticker sleeps 1 ms at a time, which lasts until the next
+        // 10 ms timer tick: it must have run about once per tick of the
+        // read (at least half of them), not once or never.
+        let expected = (took / 10_000_000) / 2;
+        check(
+            took < 20_000_000 || ticks >= expected.max(2) as u64,
+            &alloc::format!("the other thread ran {ticks} times during a {took} ns read"),
+        )
     });
     suite.run("channel_call.too_short", || {
         let (client, _server) = step(Channel::create(), "create")?;

@@ -1,12 +1,16 @@
-//! A child process for the in-guest channel-accounting tests.
+//! A child process for the in-guest resource-limit tests, run in a job
+//! with a memory limit.
 //!
-//! - `child-cycles fill N`: builds N unreachable channel cycles, each two
+//! - `child-limits fill N`: builds N unreachable channel cycles, each two
 //!   endpoints queued on each other with 60 KiB of bytes apiece, closes
 //!   every handle it could still reach them by, and exits with the number
 //!   of cycles it built (or a negative step number on failure). Each
 //!   cycle's bytes are charged to this program's job.
-//! - `child-cycles write N`: writes N messages of 60 KiB to a channel it
+//! - `child-limits write N`: writes N messages of 60 KiB to a channel it
 //!   keeps and never reads, and exits with how many writes succeeded.
+//! - `child-limits commit N`: creates a VMO of N KiB and writes every byte
+//!   of it (committing its pages without mapping them); exits with 0, or
+//!   with the status the write failed with.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -26,6 +30,7 @@ fn main() -> i64 {
     match args.get(1).map(|mode| mode.as_str()) {
         Some("fill") => fill(count),
         Some("write") => write(count),
+        Some("commit") => commit(count),
         _ => -100,
     }
 }
@@ -65,4 +70,23 @@ fn write(messages: i64) -> i64 {
         written += 1;
     }
     written
+}
+
+fn commit(kib: i64) -> i64 {
+    let Ok(size) = u64::try_from(kib * 1024) else {
+        return -1;
+    };
+    let Ok(vmo) = zx::Vmo::create(size, 0) else {
+        return -2;
+    };
+    let chunk = vec![0x3c_u8; 64 * 1024];
+    let mut offset = 0;
+    while offset < size {
+        let len = (size - offset).min(chunk.len() as u64) as usize;
+        if let Err(status) = vmo.write(&chunk[..len], offset) {
+            return status.0.into();
+        }
+        offset += len as u64;
+    }
+    0
 }
