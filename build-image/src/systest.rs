@@ -201,6 +201,14 @@ pub const TESTS: &[SystemTest] = &[
             // refused, and the manager keeps serving...
             expect_line(run, "misbehave: hostile: 15 of 15 checks passed")?;
             expect_line(run, "component_manager: root/hostile exited with 0")?;
+            // ...a component flooding the manager with connections and
+            // requests is held to its share, and served again after...
+            expect_line(
+                run,
+                "component_manager: root/flood holds 16 connections to the manager; refusing more",
+            )?;
+            expect_line(run, "misbehave: flood: done, 0 failed")?;
+            expect_line(run, "component_manager: root/flood exited with 0")?;
             // ...a component manages its own collection through a Realm
             // scoped to it, and can name nothing outside it...
             expect_line(

@@ -34,7 +34,9 @@ use decl::zx_component::{
     RealmListResponse, RealmServer, RealmShutdownRequest, RealmStartRequest, RealmStartResponse,
     RealmStopRequest, RealmStopResponse,
 };
-use decl::zx_component_decl::{CapabilityKind, ComponentDecl, OnTerminate, Source, StartupMode};
+use decl::zx_component_decl::{
+    CapabilityKind, ComponentDecl, Limits, OnTerminate, Source, StartupMode,
+};
 use decl::zx_process_lifecycle::LifecycleClient;
 use idlc_runtime::Transport;
 
@@ -72,6 +74,20 @@ const MAX_RESTARTS: u32 = 5;
 const STOP_DEADLINE_NANOS: i64 = 1_000_000_000;
 /// Most children alive at once in one collection.
 const MAX_COLLECTION_CHILDREN: usize = 32;
+/// Most connections one component may hold open to what the manager
+/// serves itself (`Realm`, the `boot` directory): a component cannot make
+/// the manager hold without bound.
+const MAX_SERVED_PER_COMPONENT: u32 = 16;
+
+/// Limits a component's job gets when its manifest leaves them at 0:
+/// handles and threads per process for every component; mapped and
+/// committed memory and processes only for components without children or
+/// collections (a parent's job also bounds its children's, so a default
+/// there would squeeze them).
+const DEFAULT_HANDLES: u64 = 4096;
+const DEFAULT_THREADS: u64 = 64;
+const DEFAULT_MEMORY: u64 = 128 << 20;
+const DEFAULT_PROCESSES: u64 = 16;
 /// Most components one `Realm.List` reply holds (the IDL's bound).
 const MAX_LISTED: usize = 128;
 /// Longest moniker: `Realm` carries `string:256`, and the logger is opened
@@ -110,6 +126,10 @@ struct Instance {
     restart_pending: bool,
     /// Counted in `State::active_eager`.
     counted: bool,
+    /// Connections the manager serves it now ([`MAX_SERVED_PER_COMPONENT`]).
+    served: u32,
+    /// The manager said once that it refused it a connection.
+    refusal_reported: bool,
 }
 
 struct State {
@@ -271,6 +291,8 @@ impl State {
             stopping: false,
             restart_pending: false,
             counted: false,
+            served: 0,
+            refusal_reported: false,
         });
         for child in children {
             let added = self.add(
@@ -621,15 +643,9 @@ fn start(
         let job = parent_job.create_child().map_err(|s| format!("job: {s}"))?;
         let exceptions =
             zx::create_exception_channel(&job).map_err(|s| format!("exception channel: {s}"))?;
-        if let Some(limits) = &s.instances[index].decl.limits {
-            job.set_limits(
-                limits.handles as u64,
-                limits.memory_bytes,
-                limits.threads as u64,
-                limits.processes as u64,
-            )
+        let (handles, memory, threads, processes) = effective_limits(&s.instances[index].decl);
+        job.set_limits(handles, memory, threads, processes)
             .map_err(|s| format!("limits: {s}"))?;
-        }
         let Some(program) = s.instances[index].decl.program.clone() else {
             // A component without a program only groups its children.
             s.instances[index].job = Some(job);
@@ -827,6 +843,74 @@ impl DirectoryServer for SvcDirectory {
 /// directory): its file names are paths such as `bin/console`.
 struct BootTree {
     state: Rc<RefCell<State>>,
+    /// Counts this connection against its component's limit.
+    _served: Served,
+}
+
+/// One connection the manager serves a component itself, counted in its
+/// `served` while it lives.
+struct Served {
+    state: Rc<RefCell<State>>,
+    index: usize,
+    generation: u32,
+}
+
+impl Served {
+    /// Counts one more connection of `index`, unless it has
+    /// [`MAX_SERVED_PER_COMPONENT`] (said on the console once).
+    fn take(state: &Rc<RefCell<State>>, index: usize) -> Option<Served> {
+        let mut s = state.borrow_mut();
+        let instance = &mut s.instances[index];
+        if instance.served >= MAX_SERVED_PER_COMPONENT {
+            if !instance.refusal_reported {
+                instance.refusal_reported = true;
+                println!(
+                    "component_manager: {} holds {} connections to the manager; refusing more",
+                    instance.moniker, MAX_SERVED_PER_COMPONENT
+                );
+            }
+            return None;
+        }
+        instance.served += 1;
+        Some(Served {
+            state: Rc::clone(state),
+            index,
+            generation: instance.generation,
+        })
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let mut s = self.state.borrow_mut();
+        if s.live(self.index, self.generation) {
+            let instance = &mut s.instances[self.index];
+            instance.served = instance.served.saturating_sub(1);
+        }
+    }
+}
+
+/// The limits for a component's job: its manifest's, with the defaults
+/// where it says 0 (see [`DEFAULT_HANDLES`]).
+fn effective_limits(decl: &ComponentDecl) -> (u64, u64, u64, u64) {
+    let declared = decl.limits.clone().unwrap_or(Limits {
+        memory_bytes: 0,
+        handles: 0,
+        threads: 0,
+        processes: 0,
+    });
+    let leaf = decl.children.as_ref().is_none_or(|c| c.is_empty())
+        && decl.collections.as_ref().is_none_or(|c| c.is_empty());
+    let or = |value: u64, default: u64| if value == 0 { default } else { value };
+    (
+        or(declared.handles.into(), DEFAULT_HANDLES),
+        or(declared.memory_bytes, if leaf { DEFAULT_MEMORY } else { 0 }),
+        or(declared.threads.into(), DEFAULT_THREADS),
+        or(
+            declared.processes.into(),
+            if leaf { DEFAULT_PROCESSES } else { 0 },
+        ),
+    )
 }
 
 impl BootTree {
@@ -921,14 +1005,21 @@ fn open_route(
     let provider = match route {
         Ok(Provider::Component(provider)) => provider,
         Ok(Provider::Boot) => {
+            let Some(served) = Served::take(state, user) else {
+                return; // `object` closes
+            };
             let tree: Rc<dyn zx_component::fs::Tree> = Rc::new(BootTree {
                 state: Rc::clone(state),
+                _served: served,
             });
             zx_component::fs::serve(tree, String::new(), object, spawner);
             return;
         }
         Ok(Provider::Resource(_)) => return, // not something to open
         Ok(Provider::Realm(scope)) => {
+            let Some(served) = Served::take(state, user) else {
+                return; // `object` closes
+            };
             let scope = scope.map(|scope| (scope, state.borrow().instances[scope].generation));
             spawner.spawn(serve_realm(
                 Rc::clone(state),
@@ -936,6 +1027,7 @@ fn open_route(
                 Rc::clone(idle),
                 scope,
                 object,
+                served,
             ));
             return;
         }
@@ -1087,6 +1179,7 @@ async fn serve_realm(
     idle: Rc<Event>,
     scope: Option<(usize, u32)>,
     channel: Channel,
+    _served: Served,
 ) {
     let transport = ChannelTransport::new(channel);
     let mut realm = RealmService {

@@ -74,9 +74,21 @@ pub fn join(base: &str, relative: &str) -> Option<String> {
     })
 }
 
+/// Most connections open at once to one served tree (the first one and
+/// everything opened through it): past it, opens are refused by closing
+/// the new channel, so one client cannot make the server hold without
+/// bound.
+pub const MAX_CONNECTIONS_PER_TREE: usize = 64;
+
 /// Serves `path` of `tree` on `channel`: as a directory or a file, as the
-/// tree says; closes `channel` if `path` names nothing.
+/// tree says; closes `channel` if `path` names nothing, or if the tree has
+/// [`MAX_CONNECTIONS_PER_TREE`] connections already.
 pub fn serve(tree: Rc<dyn Tree>, path: String, channel: Channel, spawner: &Spawner) {
+    // Each connection holds the tree: the count is the connections open
+    // (plus this caller's reference).
+    if Rc::strong_count(&tree) > MAX_CONNECTIONS_PER_TREE {
+        return;
+    }
     match tree.lookup(&path) {
         Some(Node::Directory) => {
             spawner.spawn(serve_directory(tree, path, channel, spawner.clone()))

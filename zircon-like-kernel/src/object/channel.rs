@@ -58,11 +58,13 @@ impl Message {
                 }
             }
         }
-        if let Err(status) = inflight::count_in(&handles) {
-            if let Some(account) = account {
-                account.uncharge(len);
+        if !handles.is_empty() {
+            if let Err(status) = charge_handles(account, &handles) {
+                if let Some(account) = account {
+                    account.uncharge(len);
+                }
+                return Err((status, handles));
             }
-            return Err((status, handles));
         }
         Ok(Message {
             bytes,
@@ -84,9 +86,32 @@ impl Message {
     /// Takes the handles out (for the reader's table).
     #[inline]
     pub fn take_handles(&mut self) -> Vec<Handle> {
-        inflight::count_out(&self.handles);
+        if !self.handles.is_empty() {
+            self.uncharge_handles();
+        }
         core::mem::take(&mut self.handles)
     }
+
+    /// The handles leave the message (taken, or dropped with it).
+    fn uncharge_handles(&self) {
+        inflight::count_out(&self.handles);
+        if let Some(account) = &self.account {
+            account.uncharge_handles(self.handles.len() as u64);
+        }
+    }
+}
+
+/// Charges a message's handles to the writer's account and counts the
+/// endpoints among them as in flight.
+fn charge_handles(account: Option<&Arc<Account>>, handles: &[Handle]) -> Result<(), Status> {
+    if let Some(account) = account {
+        account.charge_handles(handles.len() as u64)?;
+    }
+    inflight::count_in(handles).inspect_err(|_| {
+        if let Some(account) = account {
+            account.uncharge_handles(handles.len() as u64);
+        }
+    })
 }
 
 /// Makes room for one more message in a full queue.
@@ -110,7 +135,9 @@ impl Drop for Message {
         if let Some(account) = &self.account {
             account.uncharge(self.bytes.len() as u64);
         }
-        inflight::count_out(&self.handles);
+        if !self.handles.is_empty() {
+            self.uncharge_handles();
+        }
     }
 }
 

@@ -74,7 +74,7 @@ impl Job {
             base: ObjectBase::new(Signals::empty()),
             parent: None,
             depth: 0,
-            account: Account::new(u64::MAX),
+            account: Account::new(u64::MAX, handle_table::DEFAULT_LIMIT as u64),
             memory: MemoryAccount::new(None),
             state: Mutex::new(JobState {
                 children: Vec::new(),
@@ -101,7 +101,7 @@ impl Job {
             base: ObjectBase::new(Signals::empty()),
             parent: Some(Arc::clone(self)),
             depth: self.depth + 1,
-            account: Account::new(self.account.limit()),
+            account: Account::new(self.account.limit(), self.account.handle_limit()),
             memory: MemoryAccount::new(Some(&self.memory)),
             state: Mutex::new(JobState {
                 children: Vec::new(),
@@ -170,6 +170,7 @@ impl Job {
         state.limits = limits;
         state.max_processes = processes;
         self.account.tighten(limits.max_memory);
+        self.account.tighten_handles(limits.max_handles as u64);
         self.memory.tighten(limits.max_memory);
         Ok(())
     }

@@ -11,6 +11,10 @@
 //! - `child-limits commit N`: creates a VMO of N KiB and writes every byte
 //!   of it (committing its pages without mapping them); exits with 0, or
 //!   with the status the write failed with.
+//! - `child-limits park`: parks events in a channel it keeps (each write
+//!   moves one handle out of its table into the queue) until a write is
+//!   refused; exits with how many it parked, negated if the refusal was
+//!   not `NO_RESOURCES`.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -31,6 +35,7 @@ fn main() -> i64 {
         Some("fill") => fill(count),
         Some("write") => write(count),
         Some("commit") => commit(count),
+        Some("park") => park(),
         _ => -100,
     }
 }
@@ -89,4 +94,24 @@ fn commit(kib: i64) -> i64 {
         offset += len as u64;
     }
     0
+}
+
+fn park() -> i64 {
+    let Ok((park, _keep)) = Channel::create() else {
+        return -1_000_000;
+    };
+    let mut parked = 0;
+    loop {
+        let Ok(event) = zx::Event::create() else {
+            return -2_000_000;
+        };
+        match park.write(b"parked", vec![event.into_handle()]) {
+            Ok(()) => parked += 1,
+            Err(zx::Status::NO_RESOURCES) => return parked,
+            Err(_) => return -parked,
+        }
+        if parked > 100_000 {
+            return -3_000_000;
+        }
+    }
 }

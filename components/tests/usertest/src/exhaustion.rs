@@ -301,4 +301,23 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
         step(vmo.write(&chunk, 0), "write after the shrink")?;
         Ok(())
     });
+    suite.run("exhaustion.handles_in_flight_are_charged", || {
+        // Handles written into a channel leave the writer's table; they
+        // still count against its job's handle limit until read, so a
+        // program cannot hoard handles in queues.
+        let limited = step(job.create_child(), "job")?;
+        step(limited.set_limits(64, 0, 0, 0), "limit")?;
+        let child = crate::processes::start(
+            &limited,
+            bootfs,
+            "bin/child-limits",
+            &["bin/child-limits", "park"],
+            vec![],
+        )?;
+        let parked = crate::processes::wait_end(&child)?;
+        check(
+            (32..=64).contains(&parked),
+            &alloc::format!("the child parked {parked} handles under a limit of 64"),
+        )
+    });
 }
