@@ -132,7 +132,14 @@ fn command(image: &Image, options: &RunOptions) -> Result<Command> {
     let mut command = Command::new(qemu_binary()?);
     command
         .args([
-            "-machine", "q35", "-cpu", "qemu64", "-display", "none", "-monitor", "none",
+            "-machine",
+            "q35",
+            "-cpu",
+            "qemu64,+smep,+smap",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
         ])
         .args(["-no-reboot", "-serial", "stdio"])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])

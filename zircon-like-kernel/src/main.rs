@@ -93,6 +93,20 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
     // One job's queued channel messages may use up to a quarter of RAM.
     object::account::set_default_limit(memory.usable_bytes / 4);
     arch::x86_64::init_boot_cpu();
+    let protections = arch::x86_64::protect::init();
+    info!(
+        "SMEP {}, SMAP {}",
+        if protections.smep {
+            "on"
+        } else {
+            "not offered by this CPU"
+        },
+        if protections.smap {
+            "on"
+        } else {
+            "not offered by this CPU"
+        }
+    );
     debug!("GDT, TSS (4 IST stacks), IDT (256 vectors), syscall MSRs loaded");
 
     let platform = match platform::discover(boot.rsdp) {

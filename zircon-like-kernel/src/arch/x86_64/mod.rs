@@ -8,6 +8,7 @@ pub mod idle;
 pub mod idt;
 pub mod percpu;
 pub mod power;
+pub mod protect;
 pub mod pvh;
 pub mod serial;
 pub mod syscall;
