@@ -354,10 +354,19 @@ pub fn kill_current_for_fault(frame: &mut TrapFrame, cr2: u64) {
             address: cr2,
             rip: frame.rip,
         };
-        let bytes = zerocopy::IntoBytes::as_bytes(&record).to_vec();
-        let message = crate::object::channel::Message::new(bytes, alloc::vec::Vec::new(), None);
-        if message
+        // Reported without risking a panic: a report that cannot be
+        // allocated is dropped (the process is killed all the same).
+        let record = zerocopy::IntoBytes::as_bytes(&record);
+        let mut bytes = alloc::vec::Vec::new();
+        let message = bytes
+            .try_reserve_exact(record.len())
             .map_err(|_| ())
+            .and_then(|()| {
+                bytes.extend_from_slice(record);
+                crate::object::channel::Message::new(bytes, alloc::vec::Vec::new(), None)
+                    .map_err(|_| ())
+            });
+        if message
             .and_then(|m| channel.write(m).map_err(|_| ()))
             .is_err()
         {

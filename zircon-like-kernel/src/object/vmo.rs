@@ -242,21 +242,38 @@ impl Vmo {
         }
     }
 
-    /// Indices of the committed pages in `[offset, offset + len)`, relative
-    /// to `offset`'s page (`offset` is page-aligned).
-    pub fn committed_pages(&self, offset: u64, len: u64) -> alloc::vec::Vec<u64> {
+    /// Fills `out` with the indices of the committed pages in `[offset,
+    /// offset + len)`, relative to `offset`'s page (`offset` is
+    /// page-aligned), starting at relative index `from`; returns how many
+    /// it wrote (fewer than `out` holds: there are no more).
+    pub fn committed_pages_from(&self, offset: u64, len: u64, from: u64, out: &mut [u64]) -> usize {
         let first = offset / FRAME_SIZE;
         let end = first + len.div_ceil(FRAME_SIZE);
+        let start = first.saturating_add(from).min(end);
         let state = self.state.lock();
+        let mut written = 0;
+        let mut put = |index: u64| {
+            out[written] = index - first;
+            written += 1;
+            written == out.len()
+        };
         match &state.backing {
-            Backing::Paged(pages) => pages
-                .range(first..end)
-                .map(|(&index, _)| index - first)
-                .collect(),
-            Backing::Contiguous { count, .. } => (first..end.min(*count))
-                .map(|index| index - first)
-                .collect(),
+            Backing::Paged(pages) => {
+                for (&index, _) in pages.range(start..end) {
+                    if put(index) {
+                        break;
+                    }
+                }
+            }
+            Backing::Contiguous { count, .. } => {
+                for index in start..end.min(*count) {
+                    if put(index) {
+                        break;
+                    }
+                }
+            }
         }
+        written
     }
 
     /// Counts a new mapping of the VMO.

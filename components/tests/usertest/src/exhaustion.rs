@@ -320,4 +320,48 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
             &alloc::format!("the child parked {parked} handles under a limit of 64"),
         )
     });
+    suite.run("exhaustion.mappings_are_bounded", || {
+        // Every mapping costs kernel memory: a process holds at most
+        // 16,384 regions, then NO_RESOURCES; unmapping gives them back.
+        const MAX_REGIONS: u64 = 16_384;
+        let vmo = step(Vmo::create(PAGE, 0), "vmo")?;
+        let root = core::mem::ManuallyDrop::new(zx::Vmar::from_handle(Handle::from_raw(
+            zx_runtime::vmar_root_self().0,
+        )));
+        let (region, base) = step(
+            root.allocate(
+                0,
+                (MAX_REGIONS + 1) * PAGE,
+                VmOptions::CAN_MAP_READ | VmOptions::CAN_MAP_SPECIFIC,
+            ),
+            "allocate",
+        )?;
+        let mut mapped = 0;
+        let refused = loop {
+            match region.map(
+                mapped * PAGE,
+                &vmo,
+                0,
+                PAGE,
+                VmOptions::PERM_READ | VmOptions::SPECIFIC,
+            ) {
+                Ok(_) => mapped += 1,
+                Err(status) => break status,
+            }
+            if mapped > MAX_REGIONS {
+                break Status::OK;
+            }
+        };
+        // SAFETY: nothing refers to the region's pages.
+        step(unsafe { root.unmap(base, (MAX_REGIONS + 1) * PAGE) }, "unmap")?;
+        check(refused == Status::NO_RESOURCES, "no NO_RESOURCES")?;
+        check(
+            mapped > MAX_REGIONS / 2 && mapped < MAX_REGIONS,
+            &alloc::format!("{mapped} mappings"),
+        )?;
+        // Given back: a new mapping works.
+        let address = step(root.map(0, &vmo, 0, PAGE, VmOptions::PERM_READ), "map again")?;
+        // SAFETY: nothing refers to the page.
+        step(unsafe { root.unmap(address, PAGE) }, "unmap again")
+    });
 }
