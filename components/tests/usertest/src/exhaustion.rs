@@ -353,15 +353,41 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
             }
         };
         // SAFETY: nothing refers to the region's pages.
-        step(unsafe { root.unmap(base, (MAX_REGIONS + 1) * PAGE) }, "unmap")?;
+        step(
+            unsafe { root.unmap(base, (MAX_REGIONS + 1) * PAGE) },
+            "unmap",
+        )?;
         check(refused == Status::NO_RESOURCES, "no NO_RESOURCES")?;
         check(
             mapped > MAX_REGIONS / 2 && mapped < MAX_REGIONS,
             &alloc::format!("{mapped} mappings"),
         )?;
         // Given back: a new mapping works.
-        let address = step(root.map(0, &vmo, 0, PAGE, VmOptions::PERM_READ), "map again")?;
+        let address = step(
+            root.map(0, &vmo, 0, PAGE, VmOptions::PERM_READ),
+            "map again",
+        )?;
         // SAFETY: nothing refers to the page.
         step(unsafe { root.unmap(address, PAGE) }, "unmap again")
+    });
+    suite.run("exhaustion.job_nesting_is_bounded", || {
+        // Jobs nest at most 32 deep (teardown and limit checks walk the
+        // chain).
+        let mut chain: Vec<Job> = Vec::new();
+        let refused = loop {
+            let parent = chain.last().unwrap_or(job);
+            match parent.create_child() {
+                Ok(child) => chain.push(child),
+                Err(status) => break status,
+            }
+            if chain.len() > 64 {
+                break Status::OK;
+            }
+        };
+        check(refused == Status::OUT_OF_RANGE, "no OUT_OF_RANGE")?;
+        check(
+            (1..32).contains(&chain.len()),
+            &alloc::format!("{} nested jobs", chain.len()),
+        )
     });
 }
