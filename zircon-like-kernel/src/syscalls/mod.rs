@@ -159,6 +159,8 @@ fn allocates(number: u64) -> bool {
             | nr::PROCESS_CREATE
             | nr::TASK_CREATE_EXCEPTION_CHANNEL
             | nr::FUTEX_WAIT
+            | nr::PORT_WAIT
+            | nr::NANOSLEEP
             | nr::RESOURCE_CREATE
     )
 }
