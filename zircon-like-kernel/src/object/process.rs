@@ -63,7 +63,7 @@ impl Process {
     /// A new process in `job` with an empty address space.
     pub fn new(name: &str, job: &Arc<Job>) -> Result<Arc<Process>, Status> {
         job.reserve_process()?;
-        let Some(address_space) = AddressSpace::new() else {
+        let Some(address_space) = AddressSpace::new(&job.memory) else {
             job.release_process();
             return Err(Status::NO_MEMORY);
         };

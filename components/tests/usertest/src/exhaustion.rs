@@ -390,4 +390,24 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
             &alloc::format!("{} nested jobs", chain.len()),
         )
     });
+    suite.run("exhaustion.page_tables_are_charged", || {
+        // One page mapped every 512 GiB costs the kernel three page tables
+        // (12 KiB) per 4 KiB page: they count against the job's memory
+        // limit, so a 1 MiB job runs out of them (and the mapper is
+        // killed at a fault) before its mappings reach the limit.
+        let limited = step(job.create_child(), "job")?;
+        step(limited.set_limits(0, 1 << 20, 0, 0), "limit")?;
+        let child = crate::processes::start(
+            &limited,
+            bootfs,
+            "bin/child-limits",
+            &["bin/child-limits", "sparse", "150"],
+            vec![],
+        )?;
+        let ended = crate::processes::wait_end(&child)?;
+        check(
+            ended == zx::RETCODE_EXCEPTION_KILL,
+            &alloc::format!("the sparse mapper ended with {ended}"),
+        )
+    });
 }
