@@ -15,6 +15,9 @@
 //!   touches each (the kernel allocates three page tables for every one);
 //!   exits with 0 if it got through all of them, or -(3000 + i) if the
 //!   i-th map was refused.
+//! - `child-limits ports N`: fills N ports with 4,096 signal packets
+//!   each; exits with the number of ports it filled when a wait is
+//!   refused with `NO_MEMORY`, or 1000 + N if none was.
 //! - `child-limits park`: parks events in a channel it keeps (each write
 //!   moves one handle out of its table into the queue) until a write is
 //!   refused; exits with how many it parked, negated if the refusal was
@@ -40,6 +43,7 @@ fn main() -> i64 {
         Some("commit") => commit(count),
         Some("park") => park(),
         Some("sparse") => sparse(count),
+        Some("ports") => ports(count),
         _ => -100,
     }
 }
@@ -153,4 +157,32 @@ fn sparse(pages: i64) -> i64 {
         unsafe { core::ptr::write_volatile(address as *mut u8, 1) };
     }
     0
+}
+
+fn ports(count: i64) -> i64 {
+    use zx::AsHandleRef;
+    let Ok(event) = zx::Event::create() else {
+        return -1;
+    };
+    if event
+        .signal(zx::Signals::empty(), zx::Signals::USER_0)
+        .is_err()
+    {
+        return -2;
+    }
+    let mut kept = alloc::vec::Vec::new();
+    for filled in 0..count {
+        let Ok(port) = zx::Port::create() else {
+            return -3;
+        };
+        for key in 0..4096 {
+            match event.wait_async(&port, key, zx::Signals::USER_0) {
+                Ok(()) => {}
+                Err(zx::Status::NO_MEMORY) => return filled,
+                Err(status) => return -(10_000 + i64::from(-status.0)),
+            }
+        }
+        kept.push(port);
+    }
+    1000 + count
 }

@@ -410,4 +410,23 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
             &alloc::format!("the sparse mapper ended with {ended}"),
         )
     });
+    suite.run("exhaustion.port_queues_are_charged", || {
+        // A full port holds 4,096 packets (and the observers behind them):
+        // its queue is charged to its creator's job, so a 1 MiB job fills
+        // a couple of ports, not sixteen.
+        let limited = step(job.create_child(), "job")?;
+        step(limited.set_limits(0, 1 << 20, 0, 0), "limit")?;
+        let child = crate::processes::start(
+            &limited,
+            bootfs,
+            "bin/child-limits",
+            &["bin/child-limits", "ports", "16"],
+            vec![],
+        )?;
+        let filled = crate::processes::wait_end(&child)?;
+        check(
+            (0..8).contains(&filled),
+            &alloc::format!("the child filled {filled} ports"),
+        )
+    });
 }
