@@ -50,7 +50,7 @@ impl PortState {
         if self.packets.len() + self.armed >= MAX_PENDING_PACKETS {
             return Err(Status::SHOULD_WAIT);
         }
-        if self.packets.capacity() >= self.packets.len() + self.armed + 1 {
+        if self.packets.capacity() > self.packets.len() + self.armed {
             return Ok(());
         }
         self.grow()
