@@ -21,6 +21,7 @@ pub mod channel;
 pub mod event;
 pub mod eventpair;
 pub mod futex;
+pub mod interrupt;
 pub mod job;
 pub mod peered;
 pub mod port;

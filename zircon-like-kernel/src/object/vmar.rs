@@ -217,6 +217,7 @@ impl Vmar {
         vmo.mapped();
         let access = Access {
             user: true,
+            uncached: vmo.is_physical(),
             ..access
         };
         let mapping = Arc::new(Mapping {
@@ -310,6 +311,10 @@ impl Vmar {
         };
         let process = self.process.upgrade();
         for mapping in mappings {
+            let access = Access {
+                uncached: mapping.vmo.is_physical(),
+                ..access
+            };
             *mapping.access.lock() = access;
             if let Some(process) = &process {
                 let pages = mapping

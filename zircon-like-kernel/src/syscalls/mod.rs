@@ -13,6 +13,7 @@
 
 mod channel;
 mod debug;
+mod device;
 mod handle;
 mod object;
 mod port;
@@ -113,6 +114,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::DEBUG_READ => debug::debug_read(a[0], a[1], a[2], a[3]),
         nr::SYSTEM_SHUTDOWN => debug::system_shutdown(a[0], a[1]),
         nr::RESOURCE_CREATE => resource::resource_create(a[0], a[1], a[2], a[3], a[4]),
+        nr::VMO_CREATE_PHYSICAL..=nr::SYSTEM_GET_PCI_ECAM => device::dispatch(frame, &a),
         _ => Err(Status::BAD_SYSCALL),
     };
     match result {

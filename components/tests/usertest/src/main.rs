@@ -19,6 +19,7 @@ mod bindings {
     include!(concat!(env!("OUT_DIR"), "/idl.rs"));
 }
 mod channels;
+mod devices;
 mod futexes;
 mod handles;
 mod pointers;
@@ -111,6 +112,7 @@ fn main() -> i64 {
     futexes::run(&mut suite);
     processes::run(&mut suite);
     resources::run(&mut suite);
+    devices::run(&mut suite);
     println!(
         "usertest: {} passed, {} failures",
         suite.passed, suite.failures
