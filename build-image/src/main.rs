@@ -139,7 +139,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 memory,
                 cpus,
                 extra_cmdline: cmdline,
+                machine_dir: None,
             };
+            let (_, ends) = qemu::devices(&image, &options)?;
+            for line in ends.describe() {
+                eprintln!("build-image: {line}");
+            }
             eprintln!(
                 "build-image: booting {} (QEMU, {:?}); the guest's console follows",
                 product.name, accel

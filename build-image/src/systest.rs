@@ -596,6 +596,18 @@ impl Harness {
         .clone()
     }
 
+    /// An empty directory for one boot's host ends (disk images, sockets).
+    pub fn fresh_machine_dir(&self, product: &str) -> PathBuf {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = self
+            .root
+            .join("target/systest")
+            .join(format!("{product}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
     /// The captured console of `boot` (booting it the first time).
     pub fn boot(&self, boot: Boot) -> Result<Captured, String> {
         let cell = Arc::clone(self.boots.lock().unwrap().entry(boot).or_default());
@@ -606,6 +618,7 @@ impl Harness {
                 memory: boot.memory.map(String::from),
                 cpus: boot.cpus,
                 extra_cmdline: boot.cmdline.into(),
+                machine_dir: Some(self.fresh_machine_dir(boot.product)),
                 ..RunOptions::default()
             };
             if boot.input.is_empty() {
