@@ -203,6 +203,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             }
+            for scenario in systest::SCENARIOS {
+                if filter
+                    .as_ref()
+                    .is_some_and(|f| !scenario.name.contains(f.as_str()))
+                {
+                    continue;
+                }
+                match (scenario.run)(&harness) {
+                    Ok(()) => {
+                        println!("test {} ... ok", scenario.name);
+                        passed += 1;
+                    }
+                    Err(why) => {
+                        println!("test {} ... FAILED\n{why}", scenario.name);
+                        failed += 1;
+                    }
+                }
+            }
             println!("{passed} passed, {failed} failed");
             Ok(if failed == 0 {
                 ExitCode::SUCCESS
