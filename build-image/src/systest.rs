@@ -69,15 +69,15 @@ pub const TESTS: &[SystemTest] = &[
             // and the disk listed with its name and size.
             expect_line(
                 run,
-                "00:04.0 1af4:1042 class 01.00 gsi 20 driver virtio_blk running /dev/block/0",
+                "00:04.0 1af4:1042 class 01.00 gsi 20 msi 128 driver virtio_blk running /dev/block/0",
             )?;
             expect_line(
                 run,
-                "00:05.0 1af4:1041 class 02.00 gsi 21 driver virtio_net running /dev/net/0",
+                "00:05.0 1af4:1041 class 02.00 gsi 21 msi 129 driver virtio_net running /dev/net/0",
             )?;
             expect_line(
                 run,
-                "00:06.0 1af4:1043 class 07.80 gsi 22 driver virtio_console running /dev/serial/0",
+                "00:06.0 1af4:1043 class 07.80 gsi 22 msi 130 driver virtio_console running /dev/serial/0",
             )?;
             expect_line(run, "00:00.0 8086:29c0 class 06.00 no driver")?;
             expect_line(run, "/dev/block/0   data           67108864    512")?;
@@ -710,6 +710,10 @@ fn drivers_scenario(harness: &Harness) -> Result<(), String> {
         ],
     )?;
     expect_line(&first, "devtest: 10.0.2.2 is at 52:55:0a:00:02:02")?;
+    // The disk and the card interrupt by MSI-X, the bridge by INTx through
+    // the I/O APIC: both paths carry real interrupts.
+    expect_line(&first, "virtio-blk: 00:04.0 interrupts by MSI-X (MSI 128)")?;
+    expect_line(&first, "virtio-net: 00:05.0 interrupts by MSI-X (MSI 129)")?;
     expect_ending(&first, Ending::Guest(guest_exit::SUCCESS))?;
     if !bridge.contains("devtest: ready") || !bridge.contains(BRIDGE_LINE) {
         return Err(format!(

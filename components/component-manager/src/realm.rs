@@ -471,6 +471,8 @@ impl State {
             instance.process = None;
             instance.outgoing = None;
             instance.lifecycle = None;
+            // The handles its creator gave it go with it.
+            instance.startup_handles.clear();
             instance.destroyed = true;
             instance.generation = instance.generation.wrapping_add(1);
             pending.extend(core::mem::take(&mut instance.children));

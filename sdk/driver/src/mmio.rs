@@ -51,6 +51,26 @@ impl Mapping {
         unsafe { core::ptr::read_volatile((self.address + offset) as *const u32) }
     }
 
+    /// The 16-bit register at `offset` (2-aligned, inside the mapping).
+    pub fn read_u16(&self, offset: usize) -> u16 {
+        assert!(
+            offset.is_multiple_of(2) && offset + 2 <= self.len,
+            "register outside the mapping"
+        );
+        // SAFETY: as in `read_u32`.
+        unsafe { core::ptr::read_volatile((self.address + offset) as *const u16) }
+    }
+
+    /// Writes the 16-bit register at `offset`.
+    pub fn write_u16(&self, offset: usize, value: u16) {
+        assert!(
+            offset.is_multiple_of(2) && offset + 2 <= self.len,
+            "register outside the mapping"
+        );
+        // SAFETY: as in `write_u32`.
+        unsafe { core::ptr::write_volatile((self.address + offset) as *mut u16, value) }
+    }
+
     /// Writes the 32-bit register at `offset`.
     pub fn write_u32(&self, offset: usize, value: u32) {
         assert!(

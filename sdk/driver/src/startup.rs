@@ -14,6 +14,9 @@ pub const DEVICE_BAR: u32 = processargs::USER_BASE + 2;
 /// Kind of the IRQ resource covering the device's interrupt line; the
 /// argument is the line (a GSI).
 pub const DEVICE_IRQ: u32 = processargs::USER_BASE + 3;
+/// Kind of the IRQ resource covering the MSI number the device may use
+/// (for MSI-X); the argument is the number.
+pub const DEVICE_MSI: u32 = processargs::USER_BASE + 5;
 /// Kind of the device token, which the driver shows the driver manager's
 /// registry when it publishes the device.
 pub const DEVICE_TOKEN: u32 = processargs::USER_BASE + 4;
@@ -66,6 +69,9 @@ pub struct DeviceHandles {
     pub bars: Vec<(u8, Vmo)>,
     /// Its interrupt line and the resource to claim it.
     pub irq: Option<(u32, Resource)>,
+    /// An MSI number for it and the resource to claim it, if the device
+    /// can signal by message (MSI-X).
+    pub msi: Option<(u32, Resource)>,
     /// The token to publish the device with.
     pub token: Event,
 }
@@ -87,12 +93,19 @@ impl DeviceHandles {
                 Resource::from_handle(handle),
             )
         });
+        let msi = zx_runtime::take_startup_handle_of_type(DEVICE_MSI).map(|(kind, handle)| {
+            (
+                processargs::kind_arg(kind) as u32,
+                Resource::from_handle(handle),
+            )
+        });
         let (_, token) = zx_runtime::take_startup_handle_of_type(DEVICE_TOKEN)?;
         Some(DeviceHandles {
             address,
             config: Vmo::from_handle(config),
             bars,
             irq,
+            msi,
             token: Event::from_handle(token),
         })
     }

@@ -21,7 +21,7 @@ use virtio_drivers::device::console::VirtIOConsole;
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::pci::bus::{DeviceFunction, PciRoot};
 use virtio_drivers::transport::pci::PciTransport;
-use zx::{Interrupt, Status, Time, INTERRUPT_GSI, TIME_INFINITE};
+use zx::{Interrupt, Status, Time, INTERRUPT_GSI, INTERRUPT_MSI, TIME_INFINITE};
 
 /// Why a device call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +63,7 @@ impl DeviceError {
 pub struct Irq {
     interrupt: Interrupt,
     taken: u64,
+    signalling: Signalling,
 }
 
 impl Irq {
@@ -83,6 +84,11 @@ impl Irq {
         self.taken
     }
 
+    /// How the device interrupts.
+    pub fn signalling(&self) -> Signalling {
+        self.signalling
+    }
+
     /// The kernel's count of the line's interrupts.
     pub fn fired(&self) -> u64 {
         self.interrupt.info().map(|info| info.count).unwrap_or(0)
@@ -90,7 +96,8 @@ impl Irq {
 }
 
 /// The transport of the device in `handles` and its interrupt: maps the
-/// configuration space and BARs, claims the line.
+/// configuration space and BARs, claims the INTx line (a device may move
+/// to MSI-X afterwards: `prefer_msix`).
 pub fn open(handles: &DeviceHandles) -> Result<(PciTransport, Irq), DeviceError> {
     for (_, bar) in &handles.bars {
         crate::hal::register_bar(bar)?;
@@ -111,8 +118,119 @@ pub fn open(handles: &DeviceHandles) -> Result<(PciTransport, Irq), DeviceError>
         Irq {
             interrupt,
             taken: 0,
+            signalling: Signalling::Intx(*line),
         },
     ))
+}
+
+/// How the device interrupts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signalling {
+    /// Its INTx pin, through the I/O APIC: this GSI.
+    Intx(u32),
+    /// MSI-X table entry 0: this MSI number.
+    MsiX(u32),
+}
+
+impl core::fmt::Display for Signalling {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Signalling::Intx(gsi) => write!(f, "INTx (GSI {gsi})"),
+            Signalling::MsiX(number) => write!(f, "MSI-X (MSI {number})"),
+        }
+    }
+}
+
+/// PCI capability ids (PCI Local Bus Specification 3.0, appendix H).
+const CAP_MSIX: u8 = 0x11;
+const CAP_VENDOR: u8 = 0x09;
+/// virtio PCI capability type of the common configuration (virtio 1.2
+/// §4.1.4).
+const VIRTIO_COMMON_CFG: u8 = 1;
+/// Offsets in the virtio common configuration (virtio 1.2 §4.1.4.3).
+const COMMON_MSIX_CONFIG: usize = 0x10;
+const COMMON_QUEUE_SELECT: usize = 0x16;
+const COMMON_QUEUE_MSIX_VECTOR: usize = 0x1a;
+/// "No vector" in the common configuration.
+const NO_VECTOR: u16 = 0xffff;
+
+/// The offsets of the capabilities in configuration space `config`, with
+/// their ids.
+fn capabilities(config: &Mapping) -> Vec<(usize, u8)> {
+    let mut found = Vec::new();
+    if config.read_u32(0x04) & (1 << 20) == 0 {
+        return found; // status: no capability list
+    }
+    let mut at = (config.read_u32(0x34) & 0xfc) as usize;
+    while (0x40..0x100).contains(&at) && found.len() < 48 {
+        let header = config.read_u32(at);
+        found.push((at, header as u8));
+        at = ((header >> 8) & 0xfc) as usize;
+    }
+    found
+}
+
+fn bar_mapping(handles: &DeviceHandles, index: u8) -> Result<Mapping, DeviceError> {
+    let (_, vmo) = handles
+        .bars
+        .iter()
+        .find(|(bar, _)| *bar == index)
+        .ok_or(DeviceError::NoInterrupt)?;
+    Ok(Mapping::map(vmo, vmo.size()?)?)
+}
+
+/// Moves the device's interrupts for `queues` to MSI-X table entry 0 and
+/// the MSI the driver manager gave (`virtio-drivers` leaves MSI-X off, so
+/// the device starts on INTx): the MSI's message goes into the table, the
+/// queues' `queue_msix_vector` to entry 0, and MSI-X is enabled, which
+/// turns INTx off. The INTx interrupt object is released. Errors leave the
+/// device on INTx.
+fn use_msix(handles: &DeviceHandles, irq: &mut Irq, queues: &[u16]) -> Result<(), DeviceError> {
+    let (number, resource) = handles.msi.as_ref().ok_or(DeviceError::NoInterrupt)?;
+    let config = Mapping::map(&handles.config, FUNCTION_BYTES)?;
+    let caps = capabilities(&config);
+    let msix = caps
+        .iter()
+        .find(|(_, id)| *id == CAP_MSIX)
+        .map(|(at, _)| *at)
+        .ok_or(DeviceError::NoInterrupt)?;
+    let common = caps
+        .iter()
+        .filter(|(_, id)| *id == CAP_VENDOR)
+        .map(|(at, _)| *at)
+        .find(|at| (config.read_u32(*at) >> 24) as u8 == VIRTIO_COMMON_CFG)
+        .ok_or(DeviceError::NoInterrupt)?;
+    let interrupt = Interrupt::create(resource, *number, INTERRUPT_MSI)?;
+    let info = interrupt.info()?;
+    // The table entry: address low, address high, data, vector control
+    // (0: not masked).
+    let table = config.read_u32(msix + 4);
+    let table_bar = bar_mapping(handles, (table & 7) as u8)?;
+    let entry = (table & !7) as usize;
+    table_bar.write_u32(entry, info.msi_address as u32);
+    table_bar.write_u32(entry + 4, (info.msi_address >> 32) as u32);
+    table_bar.write_u32(entry + 8, info.msi_data);
+    table_bar.write_u32(entry + 12, 0);
+    // Message control (the upper half of the capability's first dword):
+    // enable (bit 15), function mask off (bit 14).
+    let header = config.read_u32(msix);
+    config.write_u32(msix, (header | 1 << 31) & !(1 << 30));
+    // Point the queues at entry 0 (and configuration changes nowhere).
+    let common_bar = bar_mapping(handles, config.read_u32(common + 4) as u8)?;
+    let base = config.read_u32(common + 8) as usize;
+    common_bar.write_u16(base + COMMON_MSIX_CONFIG, NO_VECTOR);
+    for queue in queues {
+        common_bar.write_u16(base + COMMON_QUEUE_SELECT, *queue);
+        common_bar.write_u16(base + COMMON_QUEUE_MSIX_VECTOR, 0);
+        if common_bar.read_u16(base + COMMON_QUEUE_MSIX_VECTOR) != 0 {
+            // The device refused the vector: back to INTx.
+            config.write_u32(msix, header & !(1 << 31));
+            return Err(DeviceError::NoInterrupt);
+        }
+    }
+    irq.interrupt = interrupt;
+    irq.signalling = Signalling::MsiX(*number);
+    Ok(())
 }
 
 /// Sleeps on `irq` until `done` says the device finished, acknowledging
@@ -160,6 +278,13 @@ impl BlockDevice {
             requests: 0,
             polls: 0,
         })
+    }
+
+    /// Moves the disk's interrupts to MSI-X if the driver manager gave an
+    /// MSI; returns how it interrupts now.
+    pub fn prefer_msix(&mut self, handles: &DeviceHandles) -> Signalling {
+        let _ = use_msix(handles, &mut self.irq, &[0]);
+        self.irq.signalling()
     }
 
     /// Number of 512-byte sectors.
@@ -297,6 +422,13 @@ impl NetDevice {
         let token = unsafe { self.device.receive_begin(&mut buffer)? };
         self.receiving = Some((token, buffer));
         Ok(())
+    }
+
+    /// Moves the card's interrupts (both queues) to MSI-X if the driver
+    /// manager gave an MSI; returns how it interrupts now.
+    pub fn prefer_msix(&mut self, handles: &DeviceHandles) -> Signalling {
+        let _ = use_msix(handles, &mut self.irq, &[0, 1]);
+        self.irq.signalling()
     }
 
     /// The card's MAC address.

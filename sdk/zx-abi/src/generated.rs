@@ -337,7 +337,8 @@ pub struct InterruptInfo {
     pub vector: u32,
     /// The `INTERRUPT_*` option it was created with.
     pub kind: u32,
-    /// The global system interrupt it is routed from (0 for virtual ones).
+    /// The global system interrupt it is routed from, or its MSI number
+    /// (0 for virtual ones).
     pub gsi: u32,
     /// The CPU vector it is delivered on (0 for virtual ones).
     pub cpu_vector: u32,
@@ -345,9 +346,15 @@ pub struct InterruptInfo {
     pub count: u64,
     /// Whether it is pending (fired, not acknowledged): 1 or 0.
     pub pending: u64,
+    /// For an MSI: the address the device writes to raise it (0 else).
+    pub msi_address: u64,
+    /// For an MSI: the data the device writes (0 else).
+    pub msi_data: u32,
+    /// Zero.
+    pub reserved: u32,
 }
 
-const _: () = assert!(core::mem::size_of::<InterruptInfo>() == 32);
+const _: () = assert!(core::mem::size_of::<InterruptInfo>() == 48);
 
 /// Where PCI configuration space is (the ACPI MCFG table's first entry):
 /// what `system_get_pci_ecam` reports.
@@ -505,8 +512,18 @@ pub const INTERRUPT_ISA: u32 = 1;
 /// `interrupt_trigger` (for tests and software devices); `vector` must
 /// still lie in the resource's range.
 pub const INTERRUPT_VIRTUAL: u32 = 2;
+/// `interrupt_create` option: a message-signalled interrupt (MSI or
+/// MSI-X): `vector` is an MSI number, from `INTERRUPT_MSI_BASE` to
+/// `INTERRUPT_MSI_BASE + INTERRUPT_MSI_COUNT - 1`; `interrupt_get_info`
+/// gives the address and data the device must write.
+pub const INTERRUPT_MSI: u32 = 3;
 /// Highest global system interrupt `interrupt_create` accepts, plus one.
-pub const INTERRUPT_MAX_GSI: u32 = 176;
+/// Interrupt numbers (what IRQ resources cover) below it are GSIs.
+pub const INTERRUPT_MAX_GSI: u32 = 128;
+/// First MSI number: interrupt numbers from here on are MSIs.
+pub const INTERRUPT_MSI_BASE: u32 = 128;
+/// How many MSI numbers there are.
+pub const INTERRUPT_MSI_COUNT: u32 = 48;
 /// `vmo_create` option: the VMO can change size.
 pub const VMO_RESIZABLE: u32 = 2;
 /// Largest VMO, in bytes.
@@ -1485,9 +1502,13 @@ pub mod syscall {
     ///
     /// `options` is `INTERRUPT_GSI` (an I/O APIC input, level-triggered,
     /// active-low), `INTERRUPT_ISA` (an ISA IRQ, routed through the MADT's
-    /// interrupt source overrides) or `INTERRUPT_VIRTUAL`. Needs a resource
-    /// of kind `RSRC_KIND_IRQ` covering `vector` (the GSI or ISA IRQ
-    /// number) or the root resource. A line has at most one interrupt
+    /// interrupt source overrides), `INTERRUPT_MSI` (a message-signalled
+    /// interrupt: the device writes the address and data that
+    /// `interrupt_get_info` reports; it cannot be masked, so an MSI that
+    /// arrives while the interrupt is pending is only counted) or
+    /// `INTERRUPT_VIRTUAL`. Needs a resource of kind `RSRC_KIND_IRQ`
+    /// covering `vector` (the GSI, the ISA IRQ or the MSI number) or the
+    /// root resource. A line has at most one interrupt
     /// object at a time, so hardware interrupt objects are bounded by the
     /// number of lines; a virtual one is a small object bounded by the
     /// handle limit, like an event.
@@ -1508,7 +1529,8 @@ pub mod syscall {
     /// * `INVALID_ARGS`: unknown `options`, or `out` is not writable user
     ///   memory.
     /// * `OUT_OF_RANGE`: the line is at or above `INTERRUPT_MAX_GSI`,
-    ///   no I/O APIC serves it, or an ISA IRQ is above 15.
+    ///   no I/O APIC serves it, an ISA IRQ is above 15, or an MSI number
+    ///   is outside the MSI range.
     /// * `ALREADY_EXISTS`: another interrupt object holds the line.
     /// * `NO_RESOURCES`: the process's handle table is full.
     /// * `NO_MEMORY`: the kernel is out of memory.

@@ -9,8 +9,14 @@
 //! bound. Level-triggered lines (PCI) need exactly this: the driver clears
 //! the cause in the device before it acknowledges.
 //!
-//! A line has at most one interrupt object ([`LINES`], a fixed table), so
-//! hardware interrupt objects are bounded by the number of lines; virtual
+//! A message-signalled interrupt (MSI, MSI-X) is raised by the device
+//! writing a message (`interrupt_get_info` gives it); the kernel cannot
+//! mask it, so one that arrives while the object is pending is counted
+//! and coalesced — still at most one packet.
+//!
+//! A line or MSI number has at most one interrupt object ([`LINES`], a
+//! fixed table), so hardware interrupt objects are bounded by the number
+//! of lines; virtual
 //! ones allocate no more than an event and are bounded the same way (the
 //! process's handle limit). When the last handle closes — a driver that
 //! exits or is killed — the line is masked and released.
@@ -23,7 +29,7 @@ use spin::Mutex;
 use zerocopy::IntoBytes;
 use zx_abi::{
     InterruptInfo, InterruptPacket, ObjectType, PortPacket, Signals, Status, INTERRUPT_GSI,
-    INTERRUPT_ISA, INTERRUPT_MAX_GSI, INTERRUPT_VIRTUAL, PACKET_INTERRUPT,
+    INTERRUPT_ISA, INTERRUPT_MSI, INTERRUPT_VIRTUAL, PACKET_INTERRUPT,
 };
 
 /// Where an interrupt comes from.
@@ -31,6 +37,8 @@ use zx_abi::{
 enum Source {
     /// An I/O APIC input.
     Line(Line),
+    /// A message-signalled interrupt number.
+    Msi(u32),
     /// `interrupt_trigger` only.
     Virtual,
 }
@@ -59,9 +67,9 @@ pub struct Interrupt {
     state: Mutex<InterruptState>,
 }
 
-/// The interrupt object holding each GSI, if any.
-static LINES: Mutex<[Option<Weak<Interrupt>>; INTERRUPT_MAX_GSI as usize]> =
-    Mutex::new([const { None }; INTERRUPT_MAX_GSI as usize]);
+/// The interrupt object holding each interrupt number (GSIs, then MSIs).
+static LINES: Mutex<[Option<Weak<Interrupt>>; ioapic::NUMBERS as usize]> =
+    Mutex::new([const { None }; ioapic::NUMBERS as usize]);
 
 impl Interrupt {
     /// An interrupt for `vector` of kind `kind` (`INTERRUPT_*`); the caller
@@ -75,6 +83,12 @@ impl Interrupt {
                     .filter(|irq| *irq < 16)
                     .ok_or(Status::OUT_OF_RANGE)?;
                 Source::Line(ioapic::isa_line(irq))
+            }
+            INTERRUPT_MSI => {
+                if !ioapic::is_msi(vector) {
+                    return Err(Status::OUT_OF_RANGE);
+                }
+                Source::Msi(vector)
             }
             INTERRUPT_GSI => Source::Line(Line {
                 gsi: vector,
@@ -90,6 +104,11 @@ impl Interrupt {
                 return Err(Status::OUT_OF_RANGE);
             }
         }
+        let number = match source {
+            Source::Line(line) => Some(line.gsi),
+            Source::Msi(number) => Some(number),
+            Source::Virtual => None,
+        };
         let interrupt = Arc::new(Interrupt {
             base: ObjectBase::new(Signals::empty()),
             vector,
@@ -101,15 +120,15 @@ impl Interrupt {
                 binding: None,
             }),
         });
-        if let Source::Line(line) = source {
-            {
-                let mut lines = LINES.lock();
-                let slot = &mut lines[line.gsi as usize];
-                if slot.as_ref().is_some_and(|w| w.strong_count() > 0) {
-                    return Err(Status::ALREADY_EXISTS);
-                }
-                *slot = Some(Arc::downgrade(&interrupt));
+        if let Some(number) = number {
+            let mut lines = LINES.lock();
+            let slot = &mut lines[number as usize];
+            if slot.as_ref().is_some_and(|w| w.strong_count() > 0) {
+                return Err(Status::ALREADY_EXISTS);
             }
+            *slot = Some(Arc::downgrade(&interrupt));
+        }
+        if let Source::Line(line) = source {
             ioapic::route(line);
             ioapic::unmask(line.gsi);
         }
@@ -183,7 +202,12 @@ impl Interrupt {
         let state = self.state.lock();
         let (gsi, cpu_vector) = match self.source {
             Source::Line(line) => (line.gsi, ioapic::vector_of(line.gsi) as u32),
+            Source::Msi(number) => (number, ioapic::vector_of(number) as u32),
             Source::Virtual => (0, 0),
+        };
+        let (msi_address, msi_data) = match self.source {
+            Source::Msi(number) => ioapic::msi_message(number),
+            _ => (0, 0),
         };
         InterruptInfo {
             vector: self.vector,
@@ -192,23 +216,31 @@ impl Interrupt {
             cpu_vector,
             count: state.count,
             pending: (state.pending != Pending::No) as u64,
+            msi_address,
+            msi_data,
+            reserved: 0,
         }
     }
 
     fn release_line(&self) {
-        if let Source::Line(line) = self.source {
-            let mut lines = LINES.lock();
-            let Some(slot) = lines.get_mut(line.gsi as usize) else {
-                return;
-            };
-            // Only the holder masks: a refused second claim must not.
-            if slot
-                .as_ref()
-                .is_some_and(|w| core::ptr::eq(w.as_ptr(), self))
-            {
+        let number = match self.source {
+            Source::Line(line) => line.gsi,
+            Source::Msi(number) => number,
+            Source::Virtual => return,
+        };
+        let mut lines = LINES.lock();
+        let Some(slot) = lines.get_mut(number as usize) else {
+            return;
+        };
+        // Only the holder masks and frees: a refused second claim must not.
+        if slot
+            .as_ref()
+            .is_some_and(|w| core::ptr::eq(w.as_ptr(), self))
+        {
+            if let Source::Line(line) = self.source {
                 ioapic::mask(line.gsi);
-                *slot = None;
             }
+            *slot = None;
         }
     }
 }
@@ -232,19 +264,23 @@ fn queue_packet(port: &Port, key: u64, timestamp: i64, count: u64) {
     });
 }
 
-/// A device interrupt arrived on CPU `vector`: mask its line, end the
-/// interrupt at the local APIC, and fire the object holding the line.
+/// A device interrupt arrived on CPU `vector`: mask its line (a GSI), end
+/// the interrupt at the local APIC, and fire the object holding it.
 /// False if `vector` is not a device vector.
 pub fn on_vector(vector: u64) -> bool {
-    let Some(gsi) = ioapic::gsi_of(vector) else {
+    let Some(number) = ioapic::number_of(vector) else {
         return false;
     };
-    ioapic::mask(gsi);
+    if ioapic::is_gsi(number) {
+        ioapic::mask(number);
+    }
     crate::arch::x86_64::apic::end_of_interrupt();
-    let holder = LINES.lock()[gsi as usize].as_ref().and_then(Weak::upgrade);
+    let holder = LINES.lock()[number as usize]
+        .as_ref()
+        .and_then(Weak::upgrade);
     match holder {
         Some(interrupt) => interrupt.fire(),
-        None => warn!("interrupt on GSI {gsi} with no interrupt object; left masked"),
+        None => warn!("interrupt {number} with no interrupt object; ignored (a GSI stays masked)"),
     }
     true
 }

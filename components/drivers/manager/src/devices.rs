@@ -13,7 +13,10 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
-use zx::{AsHandleRef, Channel, Event, Handle, Resource, Status, Vmo, RSRC_KIND_IRQ};
+use zx::{
+    AsHandleRef, Channel, Event, Handle, Resource, Status, Vmo, INTERRUPT_MSI_BASE,
+    INTERRUPT_MSI_COUNT, RSRC_KIND_IRQ,
+};
 use zx_driver::startup::{self, kind};
 use zx_idl::ChannelTransport;
 
@@ -57,6 +60,8 @@ pub struct Device {
     /// What it published, and its index in `/dev/<class>/`.
     pub class: Option<(DeviceClass, usize)>,
     pub restarts: u32,
+    /// The MSI number set aside for it (a device with MSI-X and a driver).
+    pub msi: Option<u32>,
     token_koid: u64,
     /// The manager's copy of the token: a driver stopped on request raises
     /// `STOPPED_ON_REQUEST` on it.
@@ -108,12 +113,19 @@ impl Devices {
         mmio: Resource,
         irq: Resource,
     ) -> Devices {
+        let mut msi_numbers = INTERRUPT_MSI_BASE..INTERRUPT_MSI_BASE + INTERRUPT_MSI_COUNT;
         let list = bus
             .functions
             .iter()
             .map(|function| {
                 let driver = crate::drivers::find(drivers, function).map(|d| d.manifest.clone());
+                let msi = if driver.is_some() && function.msix {
+                    msi_numbers.next()
+                } else {
+                    None
+                };
                 Device {
+                    msi,
                     child: format!(
                         "{}-{:02x}{:02x}{}",
                         driver.as_deref().unwrap_or("none"),
@@ -175,6 +187,10 @@ impl Devices {
         if let Some(gsi) = function.gsi {
             let line = self.irq.create(RSRC_KIND_IRQ, gsi as u64, 1)?;
             add(kind(startup::DEVICE_IRQ, gsi as u16), line.into_handle());
+        }
+        if let Some(number) = self.list[index].msi {
+            let msi = self.irq.create(RSRC_KIND_IRQ, number as u64, 1)?;
+            add(kind(startup::DEVICE_MSI, number as u16), msi.into_handle());
         }
         let token = Event::create()?;
         self.list[index].token_koid = koid(&token);
@@ -310,6 +326,9 @@ impl Devices {
             );
             if let Some(gsi) = f.gsi {
                 let _ = write!(text, " gsi {gsi}");
+            }
+            if let Some(msi) = device.msi {
+                let _ = write!(text, " msi {msi}");
             }
             match &device.driver {
                 Some(driver) => {

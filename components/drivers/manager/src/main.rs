@@ -80,14 +80,23 @@ impl RegistryServer for Registry {
                 device.function.address
             ));
         }
-        self.spawner
-            .spawn(watch(Rc::clone(&self.devices), index, connector));
+        self.spawner.spawn(watch(
+            Rc::clone(&self.devices),
+            self.spawner.clone(),
+            index,
+            connector,
+        ));
         Ok(RegistryPublishResponse {})
     }
 }
 
 /// Waits for device `index`'s driver to end, then restarts it.
-async fn watch(devices: Rc<RefCell<Devices>>, index: usize, connector: Rc<Channel>) {
+async fn watch(
+    devices: Rc<RefCell<Devices>>,
+    spawner: Spawner,
+    index: usize,
+    connector: Rc<Channel>,
+) {
     let _ = zx_async::on_signals(&*connector, Signals::PEER_CLOSED).await;
     let stopped_on_request = devices.borrow().list[index]
         .token
@@ -97,6 +106,34 @@ async fn watch(devices: Rc<RefCell<Devices>>, index: usize, connector: Rc<Channe
         devices.borrow_mut().list[index].state = State::Stopped;
         return;
     }
+    restart(devices, spawner, index).await;
+}
+
+/// Watches a driver that has not published its device yet: if it ends
+/// first (a crash during start-up), restarts it.
+async fn watch_start(devices: Rc<RefCell<Devices>>, spawner: Spawner, index: usize) {
+    loop {
+        let _ = zx_async::sleep(zx::deadline_after(START_CHECK_NANOS)).await;
+        if !matches!(devices.borrow().list[index].state, State::Starting) {
+            return; // published (watched by `watch`), or given up
+        }
+        if devices.borrow().driver_stopped(index) {
+            let child = devices.borrow().list[index].child.clone();
+            log(&alloc::format!(
+                "{child} ended before publishing its device"
+            ));
+            restart(devices, spawner, index).await;
+            return;
+        }
+    }
+}
+
+/// How often a starting driver is checked.
+const START_CHECK_NANOS: i64 = 1_000_000_000;
+
+/// Starts device `index`'s driver again after it ended, with back-off;
+/// gives up after `MAX_RESTARTS`.
+async fn restart(devices: Rc<RefCell<Devices>>, spawner: Spawner, index: usize) {
     let restarts = {
         let mut table = devices.borrow_mut();
         let device = &mut table.list[index];
@@ -123,9 +160,13 @@ async fn watch(devices: Rc<RefCell<Devices>>, index: usize, connector: Rc<Channe
     }
     let backoff = 100_000_000i64 << (restarts - 1).min(4);
     let _ = zx_async::sleep(zx::deadline_after(backoff)).await;
-    if let Err(why) = devices.borrow_mut().start(index) {
-        log(&alloc::format!("cannot restart {child}: {why}"));
-        devices.borrow_mut().list[index].state = State::Failed(why);
+    let started = devices.borrow_mut().start(index);
+    match started {
+        Ok(()) => spawner.spawn(watch_start(Rc::clone(&devices), spawner.clone(), index)),
+        Err(why) => {
+            log(&alloc::format!("cannot restart {child}: {why}"));
+            devices.borrow_mut().list[index].state = State::Failed(why);
+        }
     }
 }
 
@@ -219,6 +260,11 @@ fn main() -> i64 {
         return 1;
     };
     let spawner = executor.spawner();
+    for index in 0..count {
+        if matches!(devices.borrow().list[index].state, State::Starting) {
+            spawner.spawn(watch_start(Rc::clone(&devices), spawner.clone(), index));
+        }
+    }
     let registry_name = RegistryMarker::DISCOVERABLE_NAME.unwrap_or("zx.driver.Registry");
     let accept = async move {
         while let Some((path, channel)) = outgoing.next().await {

@@ -39,6 +39,8 @@ pub struct Function {
     pub bars: Vec<Bar>,
     /// The GSI its INTx pin is routed to, if it has a pin.
     pub gsi: Option<u32>,
+    /// Whether it has an MSI-X capability.
+    pub msix: bool,
 }
 
 /// The bus and where its configuration space is.
@@ -61,6 +63,9 @@ impl Bus {
             })
     }
 }
+
+/// The MSI-X capability's id (PCI Local Bus Specification 3.0, appendix H).
+const CAP_MSIX: u8 = 0x11;
 
 /// The q35 routing of INTx pin `pin` (1–4) of bus 0 slot `slot`.
 fn q35_gsi(slot: u8, pin: u8) -> Option<u32> {
@@ -102,6 +107,7 @@ pub fn scan(mmio: &Resource) -> Result<Bus, Status> {
                 }
             }
         }
+        let msix = root.capabilities(function).any(|cap| cap.id == CAP_MSIX);
         // Interrupt pin: byte 1 of the register at 0x3c.
         let pin = (reader.read_word(function, 0x3c) >> 8) as u8;
         functions.push(Function {
@@ -116,6 +122,7 @@ pub fn scan(mmio: &Resource) -> Result<Bus, Status> {
             subclass: info.subclass,
             bars,
             gsi: q35_gsi(function.device, pin),
+            msix,
         });
     }
     Ok(Bus {

@@ -171,6 +171,11 @@ fn main() -> i64 {
             return 1;
         }
     };
+    let signalling = device.prefer_msix(&handles);
+    println!(
+        "virtio-blk: {} interrupts by {}",
+        handles.address, signalling
+    );
     let serial = device.serial();
     println!(
         "virtio-blk: {} disk {:?}, {} blocks of {} bytes",

@@ -87,13 +87,18 @@ fn main() -> i64 {
     };
     zx_driver::hal::init(dma);
     let card = virtio::open(&handles).and_then(|(transport, irq)| NetDevice::new(transport, irq));
-    let card = match card {
+    let mut card = match card {
         Ok(card) => card,
         Err(error) => {
             println!("virtio-net: {} cannot start: {:?}", handles.address, error);
             return 1;
         }
     };
+    let signalling = card.prefer_msix(&handles);
+    println!(
+        "virtio-net: {} interrupts by {}",
+        handles.address, signalling
+    );
     let mac = card.mac();
     println!(
         "virtio-net: {} MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",

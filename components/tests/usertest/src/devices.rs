@@ -9,7 +9,8 @@ use crate::{check, expect_status, raw, step, Suite};
 use zx::numbers as nr;
 use zx::{
     AsHandleRef, Event, Handle, Interrupt, Port, Resource, Status, VmOptions, Vmar, Vmo,
-    INTERRUPT_GSI, INTERRUPT_ISA, INTERRUPT_VIRTUAL, PACKET_INTERRUPT,
+    INTERRUPT_GSI, INTERRUPT_ISA, INTERRUPT_MSI, INTERRUPT_MSI_BASE, INTERRUPT_MSI_COUNT,
+    INTERRUPT_VIRTUAL, PACKET_INTERRUPT,
 };
 
 const PAGE: u64 = 4096;
@@ -251,6 +252,50 @@ pub fn run(suite: &mut Suite) {
         drop(first);
         step(
             Interrupt::create(&irq, 5, INTERRUPT_ISA),
+            "claim after release",
+        )?;
+        Ok(())
+    });
+    suite.run("interrupt.msi_message_and_range", || {
+        let irq = resource("irq")?;
+        let number = INTERRUPT_MSI_BASE + 2;
+        let msi = step(Interrupt::create(&irq, number, INTERRUPT_MSI), "claim")?;
+        let info = step(msi.info(), "info")?;
+        check(
+            info.msi_address & 0xfff0_0000 == 0xfee0_0000,
+            &alloc::format!("MSI address {:#x}", info.msi_address),
+        )?;
+        check(
+            info.msi_data == info.cpu_vector && info.cpu_vector != 0,
+            "MSI data is the vector",
+        )?;
+        expect_status(
+            Interrupt::create(&irq, number, INTERRUPT_MSI).map(drop),
+            Status::ALREADY_EXISTS,
+        )?;
+        expect_status(msi.trigger(), Status::BAD_STATE)?;
+        expect_status(msi.wait(past()), Status::TIMED_OUT)?;
+        step(msi.ack(), "ack")?;
+        for bad in [5, INTERRUPT_MSI_BASE + INTERRUPT_MSI_COUNT] {
+            expect_status(
+                Interrupt::create(&irq, bad, INTERRUPT_MSI).map(drop),
+                Status::OUT_OF_RANGE,
+            )
+            .map_err(|why| alloc::format!("MSI {bad}: {why}"))?;
+        }
+        // An MSI number is not a GSI.
+        expect_status(
+            Interrupt::create(&irq, number + 1, INTERRUPT_GSI).map(drop),
+            Status::OUT_OF_RANGE,
+        )?;
+        let one_line = step(irq.create(zx::RSRC_KIND_IRQ, 20, 1), "narrow")?;
+        expect_status(
+            Interrupt::create(&one_line, number + 1, INTERRUPT_MSI).map(drop),
+            Status::ACCESS_DENIED,
+        )?;
+        drop(msi);
+        step(
+            Interrupt::create(&irq, number, INTERRUPT_MSI),
             "claim after release",
         )?;
         Ok(())

@@ -3,9 +3,12 @@
 //! MADT's interrupt source overrides), and programming, masking and
 //! unmasking redirection entries.
 //!
-//! Each GSI `g` is delivered on CPU vector [`VECTOR_BASE`]` + g`, to the
-//! boot CPU, in fixed, physical-destination mode. The vector range stays
-//! below the remapped legacy PIC (0xe0). Register layout: the 82093AA I/O
+//! Interrupt number `n` (what IRQ resources cover) is delivered on CPU
+//! vector [`VECTOR_BASE`]` + n`: numbers below `INTERRUPT_MAX_GSI` are
+//! GSIs, routed here to the boot CPU in fixed, physical-destination mode;
+//! the `INTERRUPT_MSI_COUNT` numbers after them are message-signalled
+//! interrupts, which devices raise by writing [`msi_message`]. The vector
+//! range stays below the remapped legacy PIC (0xe0). Register layout: the 82093AA I/O
 //! APIC datasheet (IOREGSEL at +0, IOWIN at +0x10; entry `n` at registers
 //! `0x10 + 2n` (low) and `0x11 + 2n` (high)).
 
@@ -13,7 +16,7 @@ use crate::mem::phys_to_virt;
 use crate::platform::{InterruptOverride, IoApic};
 use alloc::vec::Vec;
 use spin::{Mutex, Once};
-use zx_abi::INTERRUPT_MAX_GSI;
+use zx_abi::{INTERRUPT_MAX_GSI, INTERRUPT_MSI_BASE, INTERRUPT_MSI_COUNT};
 
 /// The CPU vector of GSI 0.
 pub const VECTOR_BASE: u64 = 0x30;
@@ -57,15 +60,39 @@ pub fn init(io_apics: Vec<(IoApic, u32)>, overrides: Vec<InterruptOverride>) {
     });
 }
 
-/// The CPU vector GSI `gsi` is delivered on.
-pub fn vector_of(gsi: u32) -> u64 {
-    VECTOR_BASE + gsi as u64
+/// Interrupt numbers: GSIs, then MSIs.
+pub const NUMBERS: u32 = INTERRUPT_MSI_BASE + INTERRUPT_MSI_COUNT;
+const _: () = assert!(INTERRUPT_MSI_BASE == INTERRUPT_MAX_GSI);
+const _: () = assert!(VECTOR_BASE + NUMBERS as u64 <= 0xe0);
+
+/// The CPU vector interrupt number `number` is delivered on.
+pub fn vector_of(number: u32) -> u64 {
+    VECTOR_BASE + number as u64
 }
 
-/// The GSI delivered on CPU `vector`, if it is a device vector.
-pub fn gsi_of(vector: u64) -> Option<u32> {
-    let gsi = vector.checked_sub(VECTOR_BASE)?;
-    (gsi < INTERRUPT_MAX_GSI as u64).then_some(gsi as u32)
+/// The interrupt number delivered on CPU `vector`, if it is a device
+/// vector.
+pub fn number_of(vector: u64) -> Option<u32> {
+    let number = vector.checked_sub(VECTOR_BASE)?;
+    (number < NUMBERS as u64).then_some(number as u32)
+}
+
+/// Whether `number` is a GSI (else an MSI).
+pub fn is_gsi(number: u32) -> bool {
+    number < INTERRUPT_MAX_GSI
+}
+
+/// Whether `number` is an MSI number.
+pub fn is_msi(number: u32) -> bool {
+    (INTERRUPT_MSI_BASE..NUMBERS).contains(&number)
+}
+
+/// The (address, data) a device writes to raise MSI `number` on the boot
+/// CPU: Intel SDM Vol. 3A §11.11 — address `0xfee00000 | destination <<
+/// 12` (physical mode), data the vector (fixed delivery, edge).
+pub fn msi_message(number: u32) -> (u64, u32) {
+    let destination = super::apic::local_id() as u64;
+    (0xfee0_0000 | destination << 12, vector_of(number) as u32)
 }
 
 /// ISA IRQ `irq` as a line: its override if the MADT has one, else the
