@@ -808,12 +808,17 @@ impl Harness {
                 machine_dir: Some(self.fresh_machine_dir(boot.product)),
                 ..RunOptions::default()
             };
-            if boot.input.is_empty() {
+            let run = if boot.input.is_empty() {
                 qemu::run_captured(&image, &options).map_err(|e| format!("{e:#}"))
             } else {
                 qemu::run_captured_with_input(&image, &options, boot.input.as_bytes())
                     .map_err(|e| format!("{e:#}"))
+            };
+            // The console is captured; the disk images are not looked at.
+            if let Some(dir) = &options.machine_dir {
+                let _ = std::fs::remove_dir_all(dir);
             }
+            run
         })
         .clone()
     }

@@ -130,6 +130,7 @@ fn the_example_manifests_validate_and_compile() {
     assert_eq!(
         directory,
         [
+            "bench_blk",
             "drivers_tests",
             "lifecycle_tests",
             "robustness",

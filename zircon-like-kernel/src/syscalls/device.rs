@@ -14,25 +14,8 @@ use crate::object::Handle;
 use crate::sched::current_process;
 use pmm::{RegionKind, FRAME_SIZE};
 use zx_abi::{
-    syscall as nr, HandleValue, InterruptInfo, PciEcam, Rights, Signals, Status, RSRC_KIND_IRQ,
-    RSRC_KIND_MMIO,
+    HandleValue, InterruptInfo, PciEcam, Rights, Signals, Status, RSRC_KIND_IRQ, RSRC_KIND_MMIO,
 };
-
-/// Runs the driver syscalls (`VMO_CREATE_PHYSICAL` to
-/// `SYSTEM_GET_PCI_ECAM`), so that the main dispatcher needs one line.
-pub fn dispatch(frame: &mut TrapFrame, a: &[u64; 8]) -> SysResult {
-    match frame.rax {
-        nr::VMO_CREATE_PHYSICAL => vmo_create_physical(a[0], a[1], a[2], a[3]),
-        nr::INTERRUPT_CREATE => interrupt_create(a[0], a[1], a[2], a[3]),
-        nr::INTERRUPT_BIND => interrupt_bind(a[0], a[1], a[2], a[3]),
-        nr::INTERRUPT_WAIT => interrupt_wait(frame, a[0], a[1]),
-        nr::INTERRUPT_ACK => interrupt_ack(a[0]),
-        nr::INTERRUPT_TRIGGER => interrupt_trigger(a[0]),
-        nr::INTERRUPT_GET_INFO => interrupt_get_info(a[0], a[1]),
-        nr::SYSTEM_GET_PCI_ECAM => system_get_pci_ecam(a[0], a[1]),
-        _ => Err(Status::BAD_SYSCALL),
-    }
-}
 
 /// Bytes of configuration space per bus (32 devices × 8 functions × 4 KiB).
 const ECAM_BUS_BYTES: u64 = 1 << 20;

@@ -40,8 +40,9 @@ zx_runtime::entry!(main);
 
 /// Bytes per block (virtio-blk sectors).
 const BLOCK_SIZE: u64 = 512;
-/// Most blocks one request moves.
-const MAX_TRANSFER: u32 = 128;
+/// Most blocks one request moves (1 MiB: one virtio request, one bounce
+/// buffer of contiguous DMA memory).
+const MAX_TRANSFER: u32 = 2048;
 /// Most VMOs one connection attaches.
 const MAX_VMOS: usize = 16;
 
@@ -50,6 +51,8 @@ struct Disk {
     device: BlockDevice,
     serial: String,
     test_crash: bool,
+    /// The transfer buffer, kept between requests.
+    buffer: Vec<u8>,
 }
 
 /// One client connection: its attached VMOs.
@@ -106,13 +109,13 @@ impl BlockServer for Connection {
             panic!("virtio-blk: asked to crash (--test-crash)");
         }
         let (vmo, bytes) = self.transfer(request.vmo_id, request.block, request.count)?;
-        let mut buffer = vec![0u8; bytes];
-        self.disk
-            .borrow_mut()
-            .device
-            .read(request.block, &mut buffer)
+        let mut disk = self.disk.borrow_mut();
+        let Disk { device, buffer, .. } = &mut *disk;
+        device
+            .read(request.block, &mut buffer[..bytes])
             .map_err(|e| e.status().0)?;
-        vmo.write(&buffer, request.vmo_offset).map_err(|s| s.0)?;
+        vmo.write(&buffer[..bytes], request.vmo_offset)
+            .map_err(|s| s.0)?;
         Ok(BlockReadResponse {})
     }
 
@@ -121,12 +124,12 @@ impl BlockServer for Connection {
         if self.disk.borrow().device.read_only() {
             return Err(Status::ACCESS_DENIED.0);
         }
-        let mut buffer = vec![0u8; bytes];
-        vmo.read(&mut buffer, request.vmo_offset).map_err(|s| s.0)?;
-        self.disk
-            .borrow_mut()
-            .device
-            .write(request.block, &buffer)
+        let mut disk = self.disk.borrow_mut();
+        let Disk { device, buffer, .. } = &mut *disk;
+        vmo.read(&mut buffer[..bytes], request.vmo_offset)
+            .map_err(|s| s.0)?;
+        device
+            .write(request.block, &buffer[..bytes])
             .map_err(|e| e.status().0)?;
         Ok(BlockWriteResponse {})
     }
@@ -189,6 +192,7 @@ fn main() -> i64 {
         device,
         serial,
         test_crash,
+        buffer: vec![0u8; (MAX_TRANSFER as u64 * BLOCK_SIZE) as usize],
     }));
     let connector = match zx_driver::publish::publish(&handles.token, DeviceClass::Block) {
         Ok(connector) => connector,

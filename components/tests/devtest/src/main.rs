@@ -350,9 +350,11 @@ fn check_interrupts(suite: &mut Suite) {
                 return Err(format!("{name} looked at its device {polls} times"));
             }
         }
-        // The disk's requests wait for it: it must have interrupted.
-        if lines.iter().any(|(name, interrupts, _, _)| *name == "blk" && *interrupts == 0) {
-            return Err("the disk driver took no interrupt".into());
+        // A device may answer before its driver looks (then no wait, no
+        // interrupt taken); the bridge's second line always arrives while
+        // the driver waits, so interrupts were taken somewhere.
+        if lines.iter().all(|(_, interrupts, _, _)| *interrupts == 0) {
+            return Err("no driver took an interrupt".into());
         }
         (!lines.is_empty())
             .then_some(())
