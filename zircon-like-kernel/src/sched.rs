@@ -409,6 +409,18 @@ pub fn kill_current_for_fault(frame: &mut TrapFrame, cr2: u64) {
     abandon_current();
 }
 
+/// After a device interrupt: if the CPU was idle and the interrupt woke a
+/// thread, run it now rather than at the next tick.
+pub fn after_interrupt() {
+    let run = {
+        let sched = SCHED.lock();
+        sched.current.is_none() && sched.highest_runnable().is_some()
+    };
+    if run {
+        schedule();
+    }
+}
+
 /// A timer tick: wake threads whose deadline passed, and preempt the
 /// running thread when its slice is used up and another may run.
 pub fn on_timer_tick(frame: &mut TrapFrame) {

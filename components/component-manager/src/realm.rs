@@ -30,7 +30,8 @@ use core::future::Future;
 use core::pin::Pin;
 use decl::zx_component::{
     dispatch_realm, ComponentInfo, ComponentState, RealmCreateChildRequest,
-    RealmCreateChildResponse, RealmDestroyChildRequest, RealmDestroyChildResponse,
+    RealmCreateChildResponse, RealmCreateChildWithHandlesRequest,
+    RealmCreateChildWithHandlesResponse, RealmDestroyChildRequest, RealmDestroyChildResponse,
     RealmListResponse, RealmServer, RealmShutdownRequest, RealmStartRequest, RealmStartResponse,
     RealmStopRequest, RealmStopResponse,
 };
@@ -130,6 +131,8 @@ struct Instance {
     served: u32,
     /// The manager said once that it refused it a connection.
     refusal_reported: bool,
+    /// Given (duplicated) at every start: `Realm.CreateChildWithHandles`.
+    startup_handles: Vec<(u32, zx::Handle)>,
 }
 
 struct State {
@@ -293,6 +296,7 @@ impl State {
             counted: false,
             served: 0,
             refusal_reported: false,
+            startup_handles: Vec::new(),
         });
         for child in children {
             let added = self.add(
@@ -489,6 +493,8 @@ impl State {
             instance.process = None;
             instance.outgoing = None;
             instance.lifecycle = None;
+            // The handles its creator gave it go with it.
+            instance.startup_handles.clear();
             instance.destroyed = true;
             instance.generation = instance.generation.wrapping_add(1);
             pending.extend(core::mem::take(&mut instance.children));
@@ -692,6 +698,14 @@ fn start(
                 .duplicate(Rights::SAME_RIGHTS)
                 .map_err(|s| format!("duplicate resource: {s}"))?;
             handles.push((processargs::resource(arg), copy));
+        }
+        // Handles its creator gave it (`CreateChildWithHandles`), again at
+        // every start.
+        for (kind, handle) in &s.instances[index].startup_handles {
+            let copy = handle
+                .duplicate(Rights::SAME_RIGHTS)
+                .map_err(|s| format!("duplicate start-up handle: {s}"))?;
+            handles.push((*kind, copy));
         }
         // A component that uses the log sink gets a connection to it ready
         // made; the request travels to the logger once it runs.
@@ -1239,6 +1253,22 @@ impl RealmService {
 
     /// The absolute moniker of `moniker` as this connection names it: on a
     /// scoped connection, relative to the scope (`""`: the scope itself).
+    /// `CreateChild`: the new instance's index.
+    fn create(&mut self, mut request: RealmCreateChildRequest) -> Result<usize, i32> {
+        request.parent = self.absolute(&request.parent)?;
+        let index = self
+            .state
+            .borrow_mut()
+            .create_child(&request)
+            .map_err(|status| status.0)?;
+        println!(
+            "component_manager: created {} ({})",
+            self.state.borrow().instances[index].moniker,
+            request.manifest
+        );
+        Ok(index)
+    }
+
     fn absolute(&self, moniker: &str) -> Result<String, i32> {
         let prefix = self.prefix()?;
         if self.scope.is_some() && moniker.is_empty() {
@@ -1319,20 +1349,36 @@ impl RealmServer for RealmService {
 
     fn create_child(
         &mut self,
-        mut request: RealmCreateChildRequest,
+        request: RealmCreateChildRequest,
     ) -> Result<RealmCreateChildResponse, i32> {
-        request.parent = self.absolute(&request.parent)?;
-        let index = self
-            .state
-            .borrow_mut()
-            .create_child(&request)
-            .map_err(|status| status.0)?;
-        println!(
-            "component_manager: created {} ({})",
-            self.state.borrow().instances[index].moniker,
-            request.manifest
-        );
+        self.create(request)?;
         Ok(RealmCreateChildResponse {})
+    }
+
+    fn create_child_with_handles(
+        &mut self,
+        request: RealmCreateChildWithHandlesRequest,
+    ) -> Result<RealmCreateChildWithHandlesResponse, i32> {
+        let mut handles = Vec::with_capacity(request.handles.len());
+        for given in request.handles {
+            let handle = zx::Handle::from_raw(given.handle.into_raw());
+            if given.kind < processargs::USER_BASE {
+                return Err(Status::INVALID_ARGS.0);
+            }
+            let rights = handle.basic_info().map(|info| info.rights).unwrap_or(0);
+            if rights & Rights::DUPLICATE.bits() == 0 {
+                return Err(Status::ACCESS_DENIED.0);
+            }
+            handles.push((given.kind, handle));
+        }
+        let index = self.create(RealmCreateChildRequest {
+            parent: request.parent,
+            collection: request.collection,
+            name: request.name,
+            manifest: request.manifest,
+        })?;
+        self.state.borrow_mut().instances[index].startup_handles = handles;
+        Ok(RealmCreateChildWithHandlesResponse {})
     }
 
     fn shutdown(&mut self, request: RealmShutdownRequest) {

@@ -176,6 +176,14 @@ impl Outgoing {
         })
     }
 
+    /// Serves `channel` (the server end of a `zx.io/Directory`) the same
+    /// way: a driver's device connector, which the driver manager opens.
+    pub fn from_channel(channel: Channel) -> Outgoing {
+        Outgoing {
+            transport: ChannelTransport::new(channel),
+        }
+    }
+
     /// The directory's channel (to wait on it with an executor).
     pub fn channel(&self) -> &Channel {
         self.transport.channel()

@@ -219,6 +219,7 @@ impl Vmar {
         vmo.mapped();
         let access = Access {
             user: true,
+            uncached: vmo.is_physical(),
             ..access
         };
         let mapping = Arc::new(Mapping {
@@ -333,6 +334,10 @@ impl Vmar {
         };
         let process = self.process.upgrade();
         for mapping in mappings {
+            let access = Access {
+                uncached: mapping.vmo.is_physical(),
+                ..access
+            };
             *mapping.access.lock() = access;
             if let Some(process) = &process {
                 for_each_committed_page(&mapping, |page| {

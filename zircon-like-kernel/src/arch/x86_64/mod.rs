@@ -6,6 +6,7 @@ pub mod boot;
 pub mod gdt;
 pub mod idle;
 pub mod idt;
+pub mod ioapic;
 pub mod percpu;
 pub mod power;
 pub mod protect;

@@ -356,6 +356,7 @@ fn dispatch_trap(frame: &mut TrapFrame) {
             crate::sched::on_timer_tick(frame);
         }
         SPURIOUS_VECTOR => {}
+        vector if crate::object::interrupt::on_vector(vector) => crate::sched::after_interrupt(),
         vector => {
             warn!("unexpected interrupt vector {:#x}", vector);
             super::apic::end_of_interrupt();
