@@ -47,7 +47,14 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
             program_names.push(program.clone());
         }
     }
+    // The first build compiles every crate twice over (minutes): say what
+    // is being built rather than wait in silence.
+    report("building the kernel (cargo, profile os, target/os/kernel)".into());
     let kernel_built = cargo::build(root, Group::Kernel)?.remove(0);
+    report(format!(
+        "building the user programs (cargo, profile os, target/os/user): {}",
+        program_names.join(", ")
+    ));
     let programs = cargo::build(root, Group::User(&program_names))?;
 
     let dir = image_dir(root, &product.name);

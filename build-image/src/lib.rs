@@ -7,6 +7,7 @@
 //! - [`image`]: assembling `target/images/<product>/` (kernel + bootfs);
 //! - [`machine`]: the devices of a product's machine (disks, network,
 //!   bridge) and their host ends;
+//! - [`host`]: tools the host needs (QEMU), installed when missing;
 //! - [`qemu`]: booting an image, with a timeout and the guest's exit status;
 //! - [`systest`]: the system tests, shared by `build-image test` and
 //!   `cargo test`;
@@ -18,6 +19,7 @@
 pub mod abi;
 pub mod bench;
 pub mod cargo;
+pub mod host;
 pub mod image;
 pub mod machine;
 pub mod manifest;

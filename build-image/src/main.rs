@@ -29,14 +29,17 @@ enum Command {
         product: String,
     },
     /// Build a product and boot it under QEMU with the console on this
-    /// terminal. Exits with the guest's status when it powers off.
+    /// terminal. Exits with the guest's status when it powers off. Piped or
+    /// redirected input reaches the console too; when it ends without
+    /// powering the guest off, the run ends once the guest has been quiet
+    /// for 5 s (exit status 0).
     Run {
         /// Product name (manifests/products/<name>.toml).
         #[arg(long, default_value = "default")]
         product: String,
-        /// Give up (exit 124) after this many seconds.
-        #[arg(long, default_value_t = 300)]
-        timeout: u64,
+        /// Give up (exit 124) after this many seconds; no limit if unset.
+        #[arg(long)]
+        timeout: Option<u64>,
         /// QEMU accelerator; KVM is opt-in.
         #[arg(long, value_enum, default_value = "tcg")]
         accel: Accel,
@@ -135,7 +138,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })?;
             let options = RunOptions {
                 accel,
-                timeout: Duration::from_secs(timeout),
+                timeout: timeout.map_or(Duration::MAX, Duration::from_secs),
                 memory,
                 cpus,
                 extra_cmdline: cmdline,

@@ -3,7 +3,7 @@
 
 use crate::image::Image;
 use crate::machine::HostEnds;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -24,7 +24,7 @@ pub enum Accel {
 pub struct RunOptions {
     /// Accelerator.
     pub accel: Accel,
-    /// Give up after this long.
+    /// Give up after this long (`Duration::MAX`: never).
     pub timeout: Duration,
     /// Memory override (QEMU syntax).
     pub memory: Option<String>,
@@ -59,7 +59,15 @@ pub enum Ending {
     Qemu(Option<i32>),
     /// The timeout expired and QEMU was killed.
     Timeout,
+    /// `build-image run` with piped or redirected input: the input ended
+    /// without powering the guest off, and the guest then printed nothing
+    /// for [`INPUT_ENDED_IDLE`], so QEMU was stopped.
+    InputEnded,
 }
+
+/// How long a guest must stay quiet after piped input ends before
+/// `build-image run` stops it.
+pub const INPUT_ENDED_IDLE: Duration = Duration::from_secs(5);
 
 impl Ending {
     /// The process exit code `build-image run` reports for this ending.
@@ -68,6 +76,7 @@ impl Ending {
             Ending::Guest(status) => *status as i32,
             Ending::Qemu(_) => 2,
             Ending::Timeout => 124,
+            Ending::InputEnded => 0,
         }
     }
 
@@ -84,6 +93,10 @@ impl Ending {
                 code.map_or("signal".into(), |c| c.to_string())
             ),
             Ending::Timeout => "timeout: the guest did not power off in time".into(),
+            Ending::InputEnded => format!(
+                "input ended without `shutdown` and the guest was idle for {} s; QEMU stopped",
+                INPUT_ENDED_IDLE.as_secs()
+            ),
         }
     }
 }
@@ -116,14 +129,7 @@ impl Captured {
 }
 
 pub(crate) fn qemu_binary() -> Result<String> {
-    let binary = "qemu-system-x86_64";
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(binary).is_file()))
-        .unwrap_or(false);
-    if !found {
-        bail!("{binary} not found. Install QEMU: sudo apt-get install qemu-system-x86");
-    }
-    Ok(binary.into())
+    crate::host::ensure(crate::host::QEMU)
 }
 
 /// Where a run's host ends go.
@@ -206,28 +212,95 @@ fn ending(status: std::process::ExitStatus) -> Ending {
     }
 }
 
-/// Boots interactively: the console is this terminal (stdin reaches the
-/// guest). Returns how it ended.
+/// Boots interactively: the console is this terminal, or this process's
+/// stdin and stdout when they are piped or redirected. Returns how it
+/// ended.
+///
+/// On a terminal QEMU owns stdin (it switches the terminal to raw mode) and
+/// the run ends when the guest powers off, or at the timeout. Piped input is
+/// copied to QEMU by this process, so its end is seen: the run then ends
+/// when the guest powers off or, once the input has ended, when the guest
+/// has printed nothing for [`INPUT_ENDED_IDLE`] (`printf 'ls\n' |
+/// build-image run` lists and ends; a `shutdown` at the end powers off as
+/// before).
 pub fn run_interactive(image: &Image, options: &RunOptions) -> Result<Ending> {
-    // A terminal or a pipe goes straight to the guest: the UART holds one
-    // byte and QEMU reads no more until the guest takes it; the kernel
-    // drains it into a ring on every tick, so nothing is lost even in a
-    // burst (`printf 'ls\nshutdown\n' | build-image run`).
-    let mut child = command(image, options)?
-        .stdin(Stdio::inherit())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit())
+    use std::io::IsTerminal;
+    let deadline = Instant::now().checked_add(options.timeout);
+    let mut command = command(image, options)?;
+    command.stderr(Stdio::inherit());
+    if std::io::stdin().is_terminal() {
+        let mut child = command
+            .stdin(Stdio::inherit())
+            .stdout(Stdio::inherit())
+            .spawn()
+            .context("cannot start QEMU")?;
+        return wait(&mut child, deadline, || false);
+    }
+    // A pipe still goes to the guest byte by byte: the UART holds one byte
+    // and QEMU reads no more until the guest takes it; the kernel drains it
+    // into a ring on every tick, so nothing is lost even in a burst.
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .context("cannot start QEMU")?;
-    let deadline = Instant::now() + options.timeout;
+    // When the input ended, then when the guest last printed.
+    let activity = Arc::new(Mutex::new((None::<Instant>, Instant::now())));
+    let mut guest_input = child.stdin.take().expect("piped");
+    {
+        let activity = Arc::clone(&activity);
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut guest_input);
+            let now = Instant::now();
+            *activity.lock().unwrap() = (Some(now), now);
+            // QEMU's end stays open: the guest reads what is still queued.
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
+        });
+    }
+    let mut guest_output = child.stdout.take().expect("piped");
+    {
+        let activity = Arc::clone(&activity);
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let mut buffer = [0u8; 4096];
+            while let Ok(count @ 1..) = guest_output.read(&mut buffer) {
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(&buffer[..count]);
+                let _ = stdout.flush();
+                activity.lock().unwrap().1 = Instant::now();
+            }
+        });
+    }
+    wait(&mut child, deadline, || {
+        let (ended, last_output) = *activity.lock().unwrap();
+        ended.is_some() && last_output.elapsed() >= INPUT_ENDED_IDLE
+    })
+}
+
+/// Waits for QEMU to exit, killing it at `deadline` (`Ending::Timeout`) or
+/// once `input_ended_and_idle` (`Ending::InputEnded`).
+fn wait(
+    child: &mut std::process::Child,
+    deadline: Option<Instant>,
+    input_ended_and_idle: impl Fn() -> bool,
+) -> Result<Ending> {
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(ending(status));
         }
-        if Instant::now() >= deadline {
+        let stop = if deadline.is_some_and(|d| Instant::now() >= d) {
+            Some(Ending::Timeout)
+        } else if input_ended_and_idle() {
+            Some(Ending::InputEnded)
+        } else {
+            None
+        };
+        if let Some(ending) = stop {
             let _ = child.kill();
             let _ = child.wait();
-            return Ok(Ending::Timeout);
+            return Ok(ending);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -328,12 +401,12 @@ fn capture_with(
             }
         })
     };
-    let deadline = started + timeout;
+    let deadline = started.checked_add(timeout);
     let ending = loop {
         if let Some(status) = child.try_wait()? {
             break ending(status);
         }
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             let _ = child.kill();
             let _ = child.wait();
             break Ending::Timeout;

@@ -111,3 +111,39 @@ fn readme_piped_run_lists_components_and_exits_0() {
         assert!(stdout.contains(needle), "no {needle:?} in:\n{stdout}");
     }
 }
+
+/// Piped input that ends without `shutdown` ends the run once the guest is
+/// idle (status 0), long before the timeout.
+#[test]
+fn piped_run_without_shutdown_ends_when_input_ends() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_build-image"))
+        .current_dir(systest::workspace_root())
+        .args(["run", "--timeout", "300"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start build-image run");
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(b"ls\n").unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "exit status {:?}\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(
+        stderr.contains("input ended without `shutdown`"),
+        "no input-ended line in:\n{stderr}"
+    );
+    assert!(
+        stdout.contains("root/console                     running  bin/console"),
+        "ls did not run:\n{stdout}"
+    );
+}
