@@ -41,6 +41,12 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
         }
         None => None,
     };
+    let manifest_names: Vec<String> = components
+        .iter()
+        .flat_map(|c| &c.manifests)
+        .map(|m| m.name.clone())
+        .collect();
+    product.check_component_manager_root(&manifest_names)?;
     let mut program_names = product.programs.clone();
     for program in components.iter().flat_map(|c| &c.programs) {
         if !program_names.contains(program) {

@@ -9,6 +9,8 @@
 //!   bridge) and their host ends;
 //! - [`host`]: tools the host needs (QEMU), installed when missing;
 //! - [`qemu`]: booting an image, with a timeout and the guest's exit status;
+//! - [`scaffold`]: `build-image new component <name>`, a first component
+//!   that boots as written;
 //! - [`systest`]: the system tests, shared by `build-image test` and
 //!   `cargo test`;
 //! - [`manifest`]: component manifests (`manifests/components/*.json5`):
@@ -25,4 +27,5 @@ pub mod machine;
 pub mod manifest;
 pub mod product;
 pub mod qemu;
+pub mod scaffold;
 pub mod systest;

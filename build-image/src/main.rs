@@ -104,6 +104,23 @@ enum Command {
     /// Regenerate sdk/zx-abi/src/generated.rs and docs/syscalls.md from
     /// idl/zx.idl (the syscall ABI's single source).
     GenAbi,
+    /// Write something new into the workspace.
+    New {
+        #[command(subcommand)]
+        what: New,
+    },
+}
+
+#[derive(Subcommand)]
+enum New {
+    /// A protocol (idl/<name>.idl), a server and a client crate
+    /// (components/<name>/), their manifests, a root manifest and a
+    /// product (manifests/), added to the workspace: boot it with
+    /// `build-image run --product <name>`.
+    Component {
+        /// Lower-case letters, digits and '_' (e.g. greeter).
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -280,13 +297,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     if product.root.is_none() {
                         anyhow::bail!("product {name:?} has no `root` component");
                     }
-                    manifest::check_product(&root, &product, &context).map(|compiled| {
-                        compiled
-                            .into_iter()
-                            .flat_map(|c| c.manifests)
-                            .map(|m| m.name)
-                            .collect()
-                    })
+                    let names = manifest::check_product(&root, &product, &context).map(
+                        |compiled| -> Vec<String> {
+                            compiled
+                                .into_iter()
+                                .flat_map(|c| c.manifests)
+                                .map(|m| m.name)
+                                .collect()
+                        },
+                    );
+                    if let Ok(names) = &names {
+                        product.check_component_manager_root(names)?;
+                    }
+                    names
                 }
                 None => manifest::check_directory(
                     &root,
@@ -304,6 +327,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        Command::New {
+            what: New::Component { name },
+        } => {
+            build_image::scaffold::new_component(&root, &name, &mut |line| {
+                println!("build-image: {line}")
+            })?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::GenAbi => {
             let generated = build_image::abi::generate_from_workspace(&root)?;

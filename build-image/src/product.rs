@@ -113,6 +113,47 @@ impl Product {
     }
 }
 
+impl Product {
+    /// The manifest the component manager loads first, if the product
+    /// runs one: `component_manager.root=` on the command line, else
+    /// `root` (as components/component-manager reads it).
+    pub fn component_manager_root(&self) -> Option<&str> {
+        if !self.programs.iter().any(|p| p == "component_manager") {
+            return None;
+        }
+        Some(
+            self.cmdline
+                .split_whitespace()
+                .find_map(|arg| arg.strip_prefix("component_manager.root="))
+                .unwrap_or("root"),
+        )
+    }
+
+    /// Fails unless the manifest the component manager loads first is
+    /// among `manifests` (the names of those compiled into the bootfs): a
+    /// product whose `root` is not named `root` needs
+    /// `component_manager.root=<root>` on its command line.
+    pub fn check_component_manager_root(&self, manifests: &[String]) -> Result<()> {
+        let Some(loaded) = self.component_manager_root() else {
+            return Ok(());
+        };
+        if manifests.iter().any(|m| m == loaded) {
+            return Ok(());
+        }
+        let fix = match &self.root {
+            Some(root) => format!(
+                "add `component_manager.root={root}` to `cmdline` (the product's `root` is {root:?})"
+            ),
+            None => "give the product a `root` component".into(),
+        };
+        bail!(
+            "product {:?}: the component manager loads meta/{loaded}.cm first, which is not \
+             in the bootfs: {fix}",
+            self.name
+        )
+    }
+}
+
 /// Names of the products under `root`.
 pub fn list(root: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(root.join("manifests/products"))
@@ -129,4 +170,39 @@ pub fn list(root: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+#[cfg(test)]
+mod component_manager_root_tests {
+    use super::*;
+
+    fn product(cmdline: &str, root: &str) -> Product {
+        let mut product: Product = toml::from_str(&format!(
+            "description = \"d\"\nprograms = [\"userboot\", \"component_manager\"]\n\
+             cmdline = \"{cmdline}\"\nroot = \"{root}\"\n"
+        ))
+        .unwrap();
+        product.name = "p".into();
+        product
+    }
+
+    #[test]
+    fn a_root_not_named_root_needs_the_cmdline_option() {
+        let names = vec!["greeter_root".to_string(), "logger".to_string()];
+        let missing = product("userboot.next=bin/component_manager", "greeter_root");
+        let error = missing
+            .check_component_manager_root(&names)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("meta/root.cm")
+                && error.contains("add `component_manager.root=greeter_root` to `cmdline`"),
+            "{error}"
+        );
+        let named = product(
+            "userboot.next=bin/component_manager component_manager.root=greeter_root",
+            "greeter_root",
+        );
+        named.check_component_manager_root(&names).unwrap();
+    }
 }

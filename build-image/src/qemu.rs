@@ -260,7 +260,7 @@ pub fn run_interactive(image: &Image, options: &RunOptions) -> Result<Ending> {
         });
     }
     let mut guest_output = child.stdout.take().expect("piped");
-    {
+    let forward = {
         let activity = Arc::clone(&activity);
         std::thread::spawn(move || {
             use std::io::{Read, Write};
@@ -271,12 +271,15 @@ pub fn run_interactive(image: &Image, options: &RunOptions) -> Result<Ending> {
                 let _ = stdout.flush();
                 activity.lock().unwrap().1 = Instant::now();
             }
-        });
-    }
-    wait(&mut child, deadline, || {
+        })
+    };
+    let ending = wait(&mut child, deadline, || {
         let (ended, last_output) = *activity.lock().unwrap();
         ended.is_some() && last_output.elapsed() >= INPUT_ENDED_IDLE
-    })
+    });
+    // Everything QEMU printed is passed on before the run reports its end.
+    let _ = forward.join();
+    ending
 }
 
 /// Waits for QEMU to exit, killing it at `deadline` (`Ending::Timeout`) or

@@ -264,7 +264,11 @@ pub const TESTS: &[SystemTest] = &[
         boot: Boot {
             input: "ls\nstop root/echo_server\nbogus\n\
                     ls /boot/bin\ncat /boot/etc/product\ncat /logs/all\n\
-                    ls /nowhere\ncat /boot/nothing\nshutdown\n",
+                    ls /nowhere\ncat /boot/nothing\n\
+                    stop\ncreate root\ncat /boot/bin\nls /boot/etc/product\nls /\n\
+                    create root nocoll w2 echo_client\n\
+                    create root dynamic w3 nosuchmanifest\n\
+                    create nobody dynamic w4 echo_client\nklog\nshutdown\n",
             ..Boot::product("default")
         },
         check: |run| {
@@ -293,6 +297,65 @@ pub const TESTS: &[SystemTest] = &[
             expect_line(run, "cannot list /nowhere: NOT_FOUND")?;
             expect_line(run, "cannot read /boot/nothing: NOT_FOUND")?;
             expect_line(run, "unknown command \"bogus\"; try help")?;
+            // What the newcomer met (issue 16): a usage line for wrong
+            // arguments, what a path is, the namespace's roots, which part
+            // of a `create` is missing, the root and every collection as
+            // what they are, and only the kernel's lines in `klog`.
+            expect_line(run, "usage: stop <moniker>")?;
+            expect_line(run, "usage: create <parent> <collection> <name> <manifest>")?;
+            expect_line(run, "cat: /boot/bin is a directory (try ls /boot/bin)")?;
+            expect_line(
+                run,
+                "ls: /boot/etc/product is a file (try cat /boot/etc/product)",
+            )?;
+            for root in ["boot", "logs", "dev"] {
+                let listed = run
+                    .lines
+                    .iter()
+                    .any(|(_, l)| l.starts_with("dir ") && l.ends_with(&format!(" - {root}")));
+                if !listed {
+                    return Err(format!("ls / did not list {root}"));
+                }
+            }
+            expect_line(
+                run,
+                "cannot create root/nocoll:w2: root has no collection \"nocoll\" (its collections: dynamic)",
+            )?;
+            expect_line(
+                run,
+                "cannot create root/dynamic:w3: no manifest \"nosuchmanifest\" (meta/nosuchmanifest.cm is not in the bootfs)",
+            )?;
+            expect_line(
+                run,
+                "cannot create nobody/dynamic:w4: there is no component nobody",
+            )?;
+            expect_line(
+                run,
+                "root                             -        (no program: a realm of children)",
+            )?;
+            expect_line(
+                run,
+                "root/dynamic:                    collection (0 children)",
+            )?;
+            expect_line(run, "root/driver_manager/drivers:     collection (")?;
+            let klog = run
+                .lines
+                .iter()
+                .position(|(_, l)| l.ends_with("> klog"))
+                .ok_or("klog was not typed")?;
+            let shown: Vec<&str> = run.lines[klog + 1..]
+                .iter()
+                .map(|(_, l)| l.as_str())
+                .take_while(|l| !l.starts_with("> "))
+                .collect();
+            if !shown.iter().any(|l| l.contains("] I kernel: ")) {
+                return Err(format!("klog showed no kernel line: {shown:?}"));
+            }
+            if let Some(own) = shown.iter().find(|l| !l.starts_with('[')) {
+                return Err(format!(
+                    "klog showed a line that is not the kernel's: {own:?}"
+                ));
+            }
             expect_line(run, "system_shutdown(0) by process bin/component_manager")?;
             expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
         },
@@ -354,7 +417,10 @@ pub const TESTS: &[SystemTest] = &[
             // Only collection children can be destroyed; only declared
             // collections take children.
             expect_line(run, "cannot destroy root/echo_server: ACCESS_DENIED")?;
-            expect_line(run, "cannot create root/nowhere:x: NOT_FOUND")?;
+            expect_line(
+                run,
+                "cannot create root/nowhere:x: root has no collection \"nowhere\" (its collections: dynamic)",
+            )?;
             // The slot of a destroyed child is reused: the worker is
             // created a second time, and runs again.
             let created = run
@@ -623,10 +689,16 @@ pub struct Scenario {
 }
 
 /// Every scenario.
-pub const SCENARIOS: &[Scenario] = &[Scenario {
-    name: "drivers.disk_network_bridge_restart",
-    run: drivers_scenario,
-}];
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "drivers.disk_network_bridge_restart",
+        run: drivers_scenario,
+    },
+    Scenario {
+        name: "scaffold.new_component_boots",
+        run: crate::scaffold::boots_as_generated,
+    },
+];
 
 /// The scenario called `name`.
 pub fn find_scenario(name: &str) -> Option<&'static Scenario> {
@@ -793,6 +865,16 @@ impl Harness {
             images: Mutex::default(),
             boots: Mutex::default(),
         }
+    }
+
+    /// The workspace the harness builds from.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The per-boot timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The image of `product`, built once.

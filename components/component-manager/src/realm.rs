@@ -29,11 +29,11 @@ use alloc::boxed::Box;
 use core::future::Future;
 use core::pin::Pin;
 use decl::zx_component::{
-    dispatch_realm, ComponentInfo, ComponentState, RealmCreateChildRequest,
+    dispatch_realm, CollectionInfo, ComponentInfo, ComponentState, RealmCreateChildRequest,
     RealmCreateChildResponse, RealmCreateChildWithHandlesRequest,
     RealmCreateChildWithHandlesResponse, RealmDestroyChildRequest, RealmDestroyChildResponse,
-    RealmListResponse, RealmServer, RealmShutdownRequest, RealmStartRequest, RealmStartResponse,
-    RealmStopRequest, RealmStopResponse,
+    RealmListCollectionsResponse, RealmListResponse, RealmServer, RealmShutdownRequest,
+    RealmStartRequest, RealmStartResponse, RealmStopRequest, RealmStopResponse,
 };
 use decl::zx_component_decl::{
     CapabilityKind, ComponentDecl, Limits, OnTerminate, Source, StartupMode,
@@ -89,6 +89,10 @@ const DEFAULT_HANDLES: u64 = 4096;
 const DEFAULT_THREADS: u64 = 64;
 const DEFAULT_MEMORY: u64 = 128 << 20;
 const DEFAULT_PROCESSES: u64 = 16;
+/// Most collections one `Realm.ListCollections` reply holds (the IDL's
+/// bound).
+const MAX_LISTED_COLLECTIONS: usize = 64;
+
 /// Most components one `Realm.List` reply holds (the IDL's bound).
 const MAX_LISTED: usize = 128;
 /// Longest moniker: `Realm` carries `string:256`, and the logger is opened
@@ -1324,6 +1328,41 @@ impl RealmServer for RealmService {
             })
             .collect();
         RealmListResponse { components }
+    }
+
+    fn list_collections(&mut self) -> RealmListCollectionsResponse {
+        // A scope that is gone lists nothing; the scope itself is `""`.
+        let prefix = self.prefix().unwrap_or_else(|_| String::from("\0"));
+        let state = self.state.borrow();
+        let mut collections = Vec::new();
+        for instance in state.instances.iter().filter(|i| !i.destroyed) {
+            let parent = if prefix.strip_suffix('/') == Some(instance.moniker.as_str()) {
+                ""
+            } else {
+                match instance.moniker.strip_prefix(prefix.as_str()) {
+                    Some(relative) => relative,
+                    None => continue,
+                }
+            };
+            for declared in instance.decl.collections.as_deref().unwrap_or_default() {
+                let children = instance
+                    .children
+                    .iter()
+                    .filter(|&&c| {
+                        let child = &state.instances[c];
+                        !child.destroyed && child.collection.as_deref() == Some(&declared.name)
+                    })
+                    .count();
+                collections.push(CollectionInfo {
+                    parent: parent.to_string(),
+                    name: declared.name.clone(),
+                    children: children as u32,
+                });
+            }
+        }
+        // The reply holds at most 64 (`vector<CollectionInfo>:64`).
+        collections.truncate(MAX_LISTED_COLLECTIONS);
+        RealmListCollectionsResponse { collections }
     }
 
     fn start(&mut self, request: RealmStartRequest) -> Result<RealmStartResponse, i32> {

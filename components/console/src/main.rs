@@ -8,7 +8,8 @@
 //! | command | does |
 //! |---|---|
 //! | `help` | lists the commands |
-//! | `ls` | lists the components and whether they run |
+//! | `ls` | lists the components and whether they run, every collection, and a component without a program as such |
+//! | `ls /` | lists the namespace's roots |
 //! | `ls <path>` | lists a directory of the namespace (`/boot`, `/logs`) |
 //! | `cat <path>` | prints a file of the namespace (`/boot/etc/product`) |
 //! | `start <moniker>` | starts a component |
@@ -16,8 +17,15 @@
 //! | `create <parent> <collection> <name> <manifest>` | adds a child to a collection and starts it |
 //! | `destroy <moniker>` | stops and removes a child of a collection |
 //! | `log` | prints the components' log, from the logger |
-//! | `klog` | prints the end of the kernel's log |
+//! | `klog` | prints the end of the kernel's own log (its stamped lines) |
+//! | `lsdev`, `lsblk` | lists the devices and their drivers, the block devices |
 //! | `shutdown` | stops every component, then powers the machine off (status 0) |
+//!
+//! A command given the wrong number of arguments prints its usage line;
+//! `cat` of a directory and `ls` of a file say so; a `create` that finds
+//! nothing says whether the parent, the collection or the manifest is
+//! missing. When another program prints while the console waits for
+//! input, the prompt and the line being typed are drawn again below.
 //!
 //! Asked to stop through its lifecycle channel, it exits. Its manifest
 //! uses two kernel resources: `debug` (reading console input) and
@@ -48,6 +56,92 @@ zx_runtime::entry!(main);
 /// How often the serial port is polled for input.
 const POLL_NANOS: i64 = 10_000_000;
 
+/// One command: its name, its arguments (`[optional]` ones in brackets)
+/// and what it does. `help` prints the table; a command given the wrong
+/// number of arguments prints its line as a usage line.
+struct Command {
+    name: &'static str,
+    arguments: &'static str,
+    does: &'static str,
+}
+
+const COMMANDS: &[Command] = &[
+    Command {
+        name: "help",
+        arguments: "",
+        does: "lists the commands",
+    },
+    Command {
+        name: "ls",
+        arguments: "[path]",
+        does: "lists the components and collections, or a directory (ls / shows the namespace)",
+    },
+    Command {
+        name: "cat",
+        arguments: "<path>",
+        does: "prints a file of the namespace",
+    },
+    Command {
+        name: "start",
+        arguments: "<moniker>",
+        does: "starts a component",
+    },
+    Command {
+        name: "stop",
+        arguments: "<moniker>",
+        does: "stops a component (gracefully, then by force)",
+    },
+    Command {
+        name: "create",
+        arguments: "<parent> <collection> <name> <manifest>",
+        does: "adds a child to a collection and starts it",
+    },
+    Command {
+        name: "destroy",
+        arguments: "<moniker>",
+        does: "stops and removes a child of a collection",
+    },
+    Command {
+        name: "log",
+        arguments: "",
+        does: "prints the components' log, from the logger",
+    },
+    Command {
+        name: "klog",
+        arguments: "",
+        does: "prints the end of the kernel's own log",
+    },
+    Command {
+        name: "lsdev",
+        arguments: "",
+        does: "lists the devices and their drivers",
+    },
+    Command {
+        name: "lsblk",
+        arguments: "",
+        does: "lists the block devices",
+    },
+    Command {
+        name: "shutdown",
+        arguments: "",
+        does: "stops every component, then powers off (status 0)",
+    },
+];
+
+impl Command {
+    /// The command called `name`.
+    fn named(name: &str) -> Option<&'static Command> {
+        COMMANDS.iter().find(|c| c.name == name)
+    }
+
+    /// Whether it takes `count` arguments.
+    fn accepts(&self, count: usize) -> bool {
+        let words = self.arguments.split_whitespace();
+        let required = words.clone().filter(|w| !w.starts_with('[')).count();
+        (required..=words.count()).contains(&count)
+    }
+}
+
 fn main() -> i64 {
     let name = RealmMarker::DISCOVERABLE_NAME.unwrap_or("zx.component.Realm");
     let realm = match zx_component::connect(name) {
@@ -66,46 +160,40 @@ fn main() -> i64 {
     let mut history = Vec::new();
     println!("console: type help for the commands");
     loop {
-        print!("> ");
-        let Some(line) = read_line(&input, lifecycle.as_ref(), &mut history) else {
+        let Some(line) = read_line(&input, debuglog.as_ref(), lifecycle.as_ref(), &mut history)
+        else {
             println!("console: asked to stop");
             return 0;
         };
-        let mut words = line.split_whitespace();
-        match (words.next(), words.next()) {
-            (None, _) => {}
-            (Some("help"), _) => {
-                println!("help | ls | start <moniker> | stop <moniker> | log | klog | shutdown");
-                println!(
-                    "ls <path> | cat <path>  (namespace: {})",
-                    zx_component::namespace::paths().join(" ")
-                );
-                println!("create <parent> <collection> <name> <manifest> | destroy <moniker>");
-                println!("lsdev (devices and their drivers) | lsblk (block devices)");
-            }
-            (Some("lsdev"), _) => print_file("/dev/devices"),
-            (Some("lsblk"), _) => list_block_devices(),
-            (Some("ls"), Some(path)) => list_directory(path),
-            (Some("cat"), Some(path)) => print_file(path),
-            (Some("ls"), None) => match realm.list() {
-                Ok(list) => {
-                    for component in list.components {
-                        let state = match component.state {
-                            ComponentState::Running => "running",
-                            ComponentState::Stopped => "stopped",
-                            ComponentState::Stopping => "stopping",
-                        };
-                        println!(
-                            "{:<32} {:<8} {:<20} restarts {}",
-                            component.moniker, state, component.binary, component.restarts
-                        );
-                    }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some((&name, arguments)) = words.split_first() else {
+            continue;
+        };
+        let Some(command) = Command::named(name) else {
+            println!("unknown command {:?}; try help", name);
+            continue;
+        };
+        if !command.accepts(arguments.len()) {
+            println!("usage: {} {}", command.name, command.arguments);
+            continue;
+        }
+        match (name, arguments) {
+            ("help", _) => {
+                for command in COMMANDS {
+                    let usage = alloc::format!("{} {}", command.name, command.arguments);
+                    println!("{:<50} {}", usage, command.does);
                 }
-                Err(error) => println!("console: ls failed: {:?}", error),
-            },
-            (Some("start"), Some(moniker)) => {
+                println!("namespace: {}", zx_component::namespace::paths().join(" "));
+            }
+            ("lsdev", _) => print_file("/dev/devices"),
+            ("lsblk", _) => list_block_devices(),
+            ("ls", ["/"]) => list_namespace(),
+            ("ls", [path]) => list_directory(path),
+            ("cat", [path]) => print_file(path),
+            ("ls", _) => list_components(&realm),
+            ("start", [moniker]) => {
                 let request = RealmStartRequest {
-                    moniker: moniker.into(),
+                    moniker: (*moniker).into(),
                 };
                 match realm.start(request) {
                     Ok(Ok(_)) => println!("started {}", moniker),
@@ -113,9 +201,9 @@ fn main() -> i64 {
                     Err(error) => println!("console: start failed: {:?}", error),
                 }
             }
-            (Some("stop"), Some(moniker)) => {
+            ("stop", [moniker]) => {
                 let request = RealmStopRequest {
-                    moniker: moniker.into(),
+                    moniker: (*moniker).into(),
                 };
                 match realm.stop(request) {
                     Ok(Ok(_)) => println!("stopped {}", moniker),
@@ -123,42 +211,12 @@ fn main() -> i64 {
                     Err(error) => println!("console: stop failed: {:?}", error),
                 }
             }
-            (Some("create"), Some(parent)) => {
-                let (Some(collection), Some(name), Some(manifest)) =
-                    (words.next(), words.next(), words.next())
-                else {
-                    println!("usage: create <parent> <collection> <name> <manifest>");
-                    continue;
-                };
-                let request = RealmCreateChildRequest {
-                    parent: parent.into(),
-                    collection: collection.into(),
-                    name: name.into(),
-                    manifest: manifest.into(),
-                };
-                let moniker = alloc::format!("{}/{}:{}", parent, collection, name);
-                match realm.create_child(request) {
-                    Ok(Ok(_)) => println!("created {}", moniker),
-                    Ok(Err(code)) => {
-                        println!("cannot create {}: {}", moniker, zx::Status(code));
-                        continue;
-                    }
-                    Err(error) => {
-                        println!("console: create failed: {:?}", error);
-                        continue;
-                    }
-                }
-                match realm.start(RealmStartRequest {
-                    moniker: moniker.clone(),
-                }) {
-                    Ok(Ok(_)) => println!("started {}", moniker),
-                    Ok(Err(code)) => println!("cannot start {}: {}", moniker, zx::Status(code)),
-                    Err(error) => println!("console: start failed: {:?}", error),
-                }
+            ("create", [parent, collection, name, manifest]) => {
+                create(&realm, parent, collection, name, manifest)
             }
-            (Some("destroy"), Some(moniker)) => {
+            ("destroy", [moniker]) => {
                 let request = RealmDestroyChildRequest {
-                    moniker: moniker.into(),
+                    moniker: (*moniker).into(),
                 };
                 match realm.destroy_child(request) {
                     Ok(Ok(_)) => println!("destroyed {}", moniker),
@@ -166,12 +224,12 @@ fn main() -> i64 {
                     Err(error) => println!("console: destroy failed: {:?}", error),
                 }
             }
-            (Some("log"), _) => print_component_log(),
-            (Some("klog"), _) => match &debuglog {
-                Some(debuglog) => print_log(debuglog),
+            ("log", _) => print_component_log(),
+            ("klog", _) => match &debuglog {
+                Some(debuglog) => print_kernel_log(debuglog),
                 None => println!("klog: this console has no debuglog resource"),
             },
-            (Some("shutdown"), _) => {
+            ("shutdown", _) => {
                 println!("console: shutting down");
                 // The component manager stops everything, this console
                 // included (through its lifecycle channel), then powers off.
@@ -185,24 +243,176 @@ fn main() -> i64 {
                 }
                 println!("console: the component manager did not take the shutdown");
             }
-            (Some(other), _) => println!("unknown command {:?}; try help", other),
+            _ => println!("usage: {} {}", command.name, command.arguments),
         }
+    }
+}
+
+/// Lists the components, each collection (empty ones too) and the root as
+/// what it is: a component with no program of its own neither runs nor
+/// stops.
+fn list_components(realm: &RealmClient<ChannelTransport>) {
+    let list = match realm.list() {
+        Ok(list) => list,
+        Err(error) => return println!("console: ls failed: {:?}", error),
+    };
+    let collections = realm
+        .list_collections()
+        .map(|reply| reply.collections)
+        .unwrap_or_default();
+    for component in list.components {
+        if component.binary.is_empty() {
+            println!(
+                "{:<32} -        (no program: a realm of children)",
+                component.moniker
+            );
+        } else {
+            let state = match component.state {
+                ComponentState::Running => "running",
+                ComponentState::Stopped => "stopped",
+                ComponentState::Stopping => "stopping",
+            };
+            println!(
+                "{:<32} {:<8} {:<20} restarts {}",
+                component.moniker, state, component.binary, component.restarts
+            );
+        }
+        for collection in collections.iter().filter(|c| c.parent == component.moniker) {
+            let moniker = alloc::format!("{}/{}:", collection.parent, collection.name);
+            println!(
+                "{:<32} collection ({} children)",
+                moniker, collection.children
+            );
+        }
+    }
+}
+
+/// `create`: adds the child and starts it. The component manager answers
+/// `NOT_FOUND` for a missing parent, collection or manifest alike; the
+/// console finds out which and says so.
+fn create(
+    realm: &RealmClient<ChannelTransport>,
+    parent: &str,
+    collection: &str,
+    name: &str,
+    manifest: &str,
+) {
+    let request = RealmCreateChildRequest {
+        parent: parent.into(),
+        collection: collection.into(),
+        name: name.into(),
+        manifest: manifest.into(),
+    };
+    let moniker = alloc::format!("{}/{}:{}", parent, collection, name);
+    match realm.create_child(request) {
+        Ok(Ok(_)) => println!("created {}", moniker),
+        Ok(Err(code)) if zx::Status(code) == zx::Status::NOT_FOUND => {
+            let parents = realm.list().map(|l| l.components).unwrap_or_default();
+            let collections = realm
+                .list_collections()
+                .map(|l| l.collections)
+                .unwrap_or_default();
+            let theirs: Vec<&str> = collections
+                .iter()
+                .filter(|c| c.parent == parent)
+                .map(|c| c.name.as_str())
+                .collect();
+            if !parents.iter().any(|c| c.moniker == parent) {
+                println!(
+                    "cannot create {}: there is no component {}",
+                    moniker, parent
+                );
+            } else if !theirs.contains(&collection) {
+                println!(
+                    "cannot create {}: {} has no collection {:?} (its collections: {})",
+                    moniker,
+                    parent,
+                    collection,
+                    if theirs.is_empty() {
+                        String::from("none")
+                    } else {
+                        theirs.join(", ")
+                    }
+                );
+            } else {
+                println!(
+                    "cannot create {}: no manifest {:?} (meta/{}.cm is not in the bootfs)",
+                    moniker, manifest, manifest
+                );
+            }
+            return;
+        }
+        Ok(Err(code)) => return println!("cannot create {}: {}", moniker, zx::Status(code)),
+        Err(error) => return println!("console: create failed: {:?}", error),
+    }
+    match realm.start(RealmStartRequest {
+        moniker: moniker.clone(),
+    }) {
+        Ok(Ok(_)) => println!("started {}", moniker),
+        Ok(Err(code)) => println!("cannot start {}: {}", moniker, zx::Status(code)),
+        Err(error) => println!("console: start failed: {:?}", error),
+    }
+}
+
+/// `ls /`: the roots of the namespace (each a directory capability).
+fn list_namespace() {
+    for path in zx_component::namespace::paths() {
+        println!("{:<8} {:>8} {}", "dir", "-", path.trim_start_matches('/'));
     }
 }
 
 /// Most lines kept for the up and down arrows.
 const HISTORY: usize = 32;
 
-/// Reads one line with line editing, echoing it: backspace, Ctrl-U (erase
-/// the line), Ctrl-W (erase a word), Ctrl-C (abandon the line), and the up
-/// and down arrows (earlier lines, kept in `history`). `None` once the
-/// component manager asks the console to stop.
+/// The prompt.
+const PROMPT: &str = "> ";
+
+/// Where the console's output ends in the kernel's log (`debuglog`): the
+/// console reads on from here to see whether another program printed
+/// since it drew the prompt.
+struct LogPosition<'a> {
+    debuglog: &'a zx::Resource,
+    end: u64,
+}
+
+impl<'a> LogPosition<'a> {
+    /// The end of the log now.
+    fn new(debuglog: &'a zx::Resource) -> LogPosition<'a> {
+        let mut position = LogPosition { debuglog, end: 0 };
+        position.take_new();
+        position
+    }
+
+    /// What was written since the last call (at most the ring's length),
+    /// moving `end` past it.
+    fn take_new(&mut self) -> Vec<u8> {
+        let mut text = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while let Ok((count, next)) = zx::debuglog_read(self.debuglog, self.end, &mut buffer) {
+            text.extend_from_slice(&buffer[..count]);
+            self.end = next;
+        }
+        text
+    }
+}
+
+/// Reads one line with line editing, echoing it after the prompt:
+/// backspace, Ctrl-U (erase the line), Ctrl-W (erase a word), Ctrl-C
+/// (abandon the line), and the up and down arrows (earlier lines, kept in
+/// `history`). When other programs print while the console waits (the
+/// component manager's and drivers' log lines), the prompt and what has
+/// been typed are drawn again below their output, so the line being typed
+/// stays whole and visible. `None` once the component manager asks the
+/// console to stop.
 fn read_line(
     input: &zx::Resource,
+    debuglog: Option<&zx::Resource>,
     lifecycle: Option<&zx_component::Lifecycle>,
     history: &mut Vec<String>,
 ) -> Option<String> {
     let mut line = String::new();
+    print!("{}", PROMPT);
+    let mut log = debuglog.map(LogPosition::new);
     // Where the arrows are in `history` (`history.len()`: the new line).
     let mut recalled = history.len();
     // Bytes of an escape sequence (`ESC [ A`) seen so far.
@@ -214,6 +424,18 @@ fn read_line(
         if zx::debug_read(input, &mut buffer).is_err() {
             if lifecycle.is_some_and(|l| l.try_stopped().is_some()) {
                 return None;
+            }
+            if let Some(log) = log.as_mut() {
+                let foreign = log.take_new();
+                if !foreign.is_empty() {
+                    // Another program printed over the prompt: draw it
+                    // again on a line of its own.
+                    if foreign.last() != Some(&b'\n') {
+                        println!();
+                    }
+                    print!("{}{}", PROMPT, line);
+                    log.take_new();
+                }
             }
             let _ = zx::nanosleep(zx::deadline_after(POLL_NANOS));
             continue;
@@ -260,6 +482,10 @@ fn read_line(
             }
             _ => {}
         }
+        // The echo is the console's own output, not another program's.
+        if let Some(log) = log.as_mut() {
+            log.take_new();
+        }
     }
 }
 
@@ -287,8 +513,23 @@ fn list_directory(path: &str) {
                 );
             }
         }
+        Err(_) if is_file(path) => println!("ls: {} is a file (try cat {})", path, path),
         Err(status) => println!("cannot list {}: {}", path, status),
     }
+}
+
+/// Whether `path` opens as a directory that lists.
+fn is_directory(path: &str) -> bool {
+    zx_component::namespace::open(path)
+        .and_then(zx_component::fs::read_dir)
+        .is_ok()
+}
+
+/// Whether `path` opens as a file that reads.
+fn is_file(path: &str) -> bool {
+    zx_component::namespace::open(path)
+        .and_then(|file| zx_component::fs::read_file(file, 1))
+        .is_ok()
 }
 
 /// Lists `/dev/block`: each disk's name, size and the driver's counters.
@@ -346,6 +587,9 @@ fn print_file(path: &str) {
                 .collect();
             print!("{}", text);
         }
+        Err(_) if is_directory(path) => {
+            println!("cat: {} is a directory (try ls {})", path, path)
+        }
         Err(status) => println!("cannot read {}: {}", path, status),
     }
 }
@@ -378,8 +622,12 @@ fn print_component_log() {
     }
 }
 
-/// Prints the last 2 KiB of the kernel's log.
-fn print_log(debuglog: &zx::Resource) {
+/// Prints the end of the kernel's own log: the lines the kernel stamped
+/// (`[  seconds] L module: …`) out of everything on the console, which the
+/// kernel's log ring also holds (programs' output, this console's prompt
+/// and echo). A kernel line that landed after a program's partial line is
+/// shown from its stamp.
+fn print_kernel_log(debuglog: &zx::Resource) {
     let mut text = alloc::vec::Vec::new();
     let mut from = 0;
     let mut buffer = [0u8; 4096];
@@ -387,10 +635,36 @@ fn print_log(debuglog: &zx::Resource) {
         text.extend_from_slice(&buffer[..count]);
         from = next;
     }
-    let start = text.len().saturating_sub(2048);
-    let start = text[start..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(start, |p| start + p + 1);
-    println!("{}", String::from_utf8_lossy(&text[start..]));
+    let text = String::from_utf8_lossy(&text);
+    let kernel: Vec<&str> = text.lines().filter_map(kernel_line).collect();
+    for line in &kernel[kernel.len().saturating_sub(KLOG_LINES)..] {
+        println!("{}", line);
+    }
+}
+
+/// Most kernel lines `klog` prints.
+const KLOG_LINES: usize = 40;
+
+/// The kernel's line within `line` (from its `[  0.123456] I ` stamp), if
+/// there is one.
+fn kernel_line(line: &str) -> Option<&str> {
+    let mut from = 0;
+    while let Some(open) = line[from..].find('[').map(|at| from + at) {
+        let rest = &line[open + 1..];
+        if let Some(close) = rest.find("] ") {
+            let stamp = rest[..close].trim_start();
+            let level = &rest.as_bytes()[close + 2..];
+            let is_stamp = !stamp.is_empty()
+                && stamp.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                && stamp.contains('.');
+            let is_level = level.len() >= 2
+                && matches!(level[0], b'E' | b'W' | b'I' | b'D' | b'T')
+                && level[1] == b' ';
+            if is_stamp && is_level {
+                return Some(&line[open..]);
+            }
+        }
+        from = open + 1;
+    }
+    None
 }
