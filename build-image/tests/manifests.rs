@@ -897,3 +897,37 @@ fn the_realm_may_be_used_from_the_framework_and_nothing_else() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A misspelt `startup` is reported once, as what it is, with no
+/// follow-on errors about the child that holds it (issue 16).
+#[test]
+fn a_misspelt_startup_is_reported_once() {
+    let diagnostics = check_files(&[
+        (
+            "root",
+            r##"{
+                children: [
+                    { name: "logger", manifest: "logger" },
+                    { name: "kid", manifest: "kid", startup: "eagre" },
+                ],
+                offer: [{ protocol: "zx.logger.LogSink", from: "#logger", to: "#kid" }],
+            }"##,
+        ),
+        (
+            "kid",
+            r##"{ program: { binary: "bin/echo-client" }, use: [{ protocol: "zx.logger.LogSink" }] }"##,
+        ),
+        (
+            "logger",
+            r##"{
+                program: { binary: "bin/logger" },
+                capabilities: [{ protocol: "zx.logger.LogSink" }],
+                expose: [{ protocol: "zx.logger.LogSink", from: "self" }],
+            }"##,
+        ),
+    ])
+    .expect_err("must fail");
+    let rendered = diagnostics.render();
+    assert_eq!(diagnostics.0.len(), 1, "{rendered}");
+    assert!(rendered.contains("eagre"), "{rendered}");
+}

@@ -31,9 +31,33 @@ pub struct Compilation {
 }
 
 fn read(path: &Path) -> Result<String, LoadError> {
-    std::fs::read_to_string(path).map_err(|error| LoadError::Io {
+    read_source(path).map_err(|error| LoadError::Io {
         path: path.to_path_buf(),
         error,
+    })
+}
+
+/// Reads an IDL file as UTF-8; a file that is not says where
+/// (`not UTF-8 at byte 41 (line 3, column 7)`), which
+/// `std::fs::read_to_string` does not.
+pub fn read_source(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    String::from_utf8(bytes).map_err(|error| {
+        let offset = error.utf8_error().valid_up_to();
+        let valid = &error.as_bytes()[..offset];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = valid
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |at| at + 1);
+        let column = String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count()
+            + 1;
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 at byte {offset} (line {line}, column {column})"),
+        )
     })
 }
 
@@ -91,8 +115,9 @@ fn load_and_compile(
 }
 
 /// The files of library `name` in the first directory that has them:
-/// `DIR/name/*.idl`, `DIR/a/b/*.idl` (for `a.b`), or `DIR/name.idl`
-/// (`.fidl` is accepted too).
+/// `DIR/name/*.idl`, `DIR/a/b/*.idl` (for `a.b`), `DIR/name.idl`, or else
+/// the files directly in DIR that declare `library name;` whatever they
+/// are called (`.fidl` is accepted too).
 pub fn find_library(dirs: &[PathBuf], name: &str) -> Vec<PathBuf> {
     for dir in dirs {
         for candidate in [dir.join(name), dir.join(name.replace('.', "/"))] {
@@ -113,8 +138,36 @@ pub fn find_library(dirs: &[PathBuf], name: &str) -> Vec<PathBuf> {
                 return vec![file];
             }
         }
+        let declaring = files_declaring(dir, name);
+        if !declaring.is_empty() {
+            return declaring;
+        }
     }
     Vec::new()
+}
+
+/// The `.idl`/`.fidl` files directly in `dir` whose `library` line names
+/// `name`.
+fn files_declaring(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "idl" || x == "fidl"))
+        .filter(|p| {
+            std::fs::read_to_string(p).is_ok_and(|text| {
+                text.lines().any(|line| {
+                    line.trim()
+                        .strip_prefix("library ")
+                        .and_then(|rest| rest.trim().strip_suffix(';'))
+                        .is_some_and(|declared| declared.trim() == name)
+                })
+            })
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 /// Formats Rust code with `rustfmt` if it is installed and accepts it.

@@ -108,7 +108,7 @@ fn main() -> ExitCode {
 }
 
 fn read(path: &Path) -> Result<String, Failure> {
-    std::fs::read_to_string(path)
+    idlc::driver::read_source(path)
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))
 }
 

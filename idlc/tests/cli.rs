@@ -180,3 +180,82 @@ fn available_accepts_head_next_numbers_and_platforms() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A file that is not UTF-8 is named with the byte offset, line and
+/// column of its first bad byte (issue 16).
+#[test]
+fn a_non_utf8_file_is_named_with_its_offset() {
+    let dir = scratch("non-utf8");
+    let file = dir.join("bad.idl");
+    std::fs::write(
+        &file,
+        b"library bad;\ntype T = struct {\n    x \xff bool;\n};\n",
+    )
+    .unwrap();
+    let output = idlc().arg("check").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("bad.idl: not UTF-8 at byte 37 (line 3, column 7)"),
+        "{stderr}"
+    );
+}
+
+/// `--library-path DIR` also finds a library in a file of DIR that
+/// declares it, whatever the file is called (issue 16).
+#[test]
+fn library_path_finds_a_file_that_declares_the_library() {
+    let dir = scratch("declaring");
+    std::fs::write(
+        dir.join("shapes_v1.idl"),
+        "library geometry.shapes;\n\ntype Point = struct {\n    x int32;\n};\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("main.idl"),
+        "library app;\n\nusing geometry.shapes;\n\ntype Line = struct {\n    from geometry.shapes.Point;\n};\n",
+    )
+    .unwrap();
+    let output = idlc()
+        .arg("check")
+        .arg(dir.join("main.idl"))
+        .arg("--library-path")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A missing `;` is reported as such, after the token that needs it, not
+/// as whatever the next line cannot be (issue 16).
+#[test]
+fn a_missing_semicolon_says_so() {
+    let dir = scratch("semicolon");
+    let file = dir.join("greeter.idl");
+    std::fs::write(
+        &file,
+        "library greeter;\n\n@discoverable\nclosed protocol Greeter {\n    strict Greet(struct {\n        name string:256\n        polite bool;\n    });\n};\n",
+    )
+    .unwrap();
+    let output = idlc().arg("check").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("greeter.idl:6:24: error[idl-0001]: missing `;`"),
+        "{stderr}"
+    );
+    // An attribute alone on its line is not a missing `;`.
+    std::fs::write(
+        &file,
+        "library greeter;\n\n@discoverable\nprotocl Greeter {};\n",
+    )
+    .unwrap();
+    let output = idlc().arg("check").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("missing `;`"), "{stderr}");
+}

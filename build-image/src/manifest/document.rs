@@ -867,11 +867,14 @@ impl Reader {
                 ],
             ),
         };
+        // A bad `startup` or `on_terminate` is reported above; the child
+        // is still declared (with the default in its place), so that
+        // offers to it and routes through it raise no follow-on errors.
         Some(Child {
             name: name?,
             manifest: manifest?,
-            startup: startup?,
-            on_terminate: on_terminate?,
+            startup: startup.unwrap_or(Startup::Lazy),
+            on_terminate: on_terminate.unwrap_or(OnTerminate::None),
         })
     }
 

@@ -23,7 +23,8 @@ pub const MAX_NESTING: usize = 64;
 /// first syntax error of a file; other files are still parsed).
 pub fn parse(file: FileId, text: &str) -> Result<File, Vec<Diagnostic>> {
     check_nesting(file, text)?;
-    let mut pairs = FidlParser::parse(Rule::file, text).map_err(|e| vec![syntax_error(file, e)])?;
+    let mut pairs =
+        FidlParser::parse(Rule::file, text).map_err(|e| vec![syntax_error(file, text, e)])?;
     let root = pairs.next().expect("the file rule always yields one pair");
     let mut walker = Walker {
         file,
@@ -70,11 +71,20 @@ fn check_nesting(file: FileId, text: &str) -> Result<(), Vec<Diagnostic>> {
     Ok(())
 }
 
-fn syntax_error(file: FileId, error: pest::error::Error<Rule>) -> Diagnostic {
+fn syntax_error(file: FileId, text: &str, error: pest::error::Error<Rule>) -> Diagnostic {
     let (start, end) = match error.location {
         pest::error::InputLocation::Pos(p) => (p, p),
         pest::error::InputLocation::Span((s, e)) => (s, e),
     };
+    if let Some(after) = missing_semicolon(text, start) {
+        return Diagnostic::new(
+            ErrorCode::Syntax,
+            Span::new(file, after, after),
+            "missing `;`",
+        )
+        .label("expected `;` after this")
+        .help("every declaration and member ends with `;`");
+    }
     let message = match &error.variant {
         pest::error::ErrorVariant::ParsingError { positives, .. } => {
             let mut expected: Vec<String> = positives.iter().map(|r| describe(*r)).collect();
@@ -93,6 +103,61 @@ fn syntax_error(file: FileId, error: pest::error::Error<Rule>) -> Diagnostic {
     };
     Diagnostic::new(ErrorCode::Syntax, Span::new(file, start, end), message)
         .label("unexpected here")
+}
+
+/// Where a `;` is missing, if that is what makes the parse fail at `at`:
+/// after the last token before `at` when `at` starts a later line, or at
+/// the end of `at`'s own line. A candidate counts only if the text with a
+/// `;` inserted there parses past the line of `at`, so other mistakes keep
+/// the parser's own message.
+fn missing_semicolon(text: &str, at: usize) -> Option<usize> {
+    let line_end = |from: usize| text[from..].find('\n').map_or(text.len(), |n| from + n);
+    let fixed_by = |end: usize| {
+        let fixed = format!("{};{}", &text[..end], &text[end..]);
+        match FidlParser::parse(Rule::file, &fixed) {
+            Ok(_) => true,
+            Err(error) => {
+                let position = match error.location {
+                    pest::error::InputLocation::Pos(p) => p,
+                    pest::error::InputLocation::Span((s, _)) => s,
+                };
+                position > line_end(at) + 1
+            }
+        }
+    };
+    let candidates = [previous_token_end(text, at), own_line_end(text, at)];
+    candidates.into_iter().flatten().find(|&end| fixed_by(end))
+}
+
+/// The end of the last token before `at` (skipping blank space and `//`
+/// lines), if `at` is on a later line and that token is not an attribute.
+fn previous_token_end(text: &str, at: usize) -> Option<usize> {
+    let before = text.get(..at)?;
+    let mut end = before.trim_end().len();
+    loop {
+        let line_start = before[..end].rfind('\n').map_or(0, |n| n + 1);
+        let line = before[line_start..end].trim_start();
+        if line.starts_with('@') {
+            return None; // what follows an attribute is on its own line
+        }
+        if !line.starts_with("//") {
+            break;
+        }
+        end = before[..line_start].trim_end().len();
+        if end == 0 {
+            return None;
+        }
+    }
+    before[end..].contains('\n').then_some(end)
+}
+
+/// The end of the text on `at`'s line, if `at` is inside it and no `;`
+/// follows `at` there.
+fn own_line_end(text: &str, at: usize) -> Option<usize> {
+    let rest = text.get(at..)?;
+    let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
+    let line = line.split("//").next().unwrap_or_default().trim_end();
+    (!line.is_empty() && !line.contains(';')).then_some(at + line.len())
 }
 
 fn describe(rule: Rule) -> String {
