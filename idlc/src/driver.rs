@@ -110,8 +110,50 @@ fn load_and_compile(
             break parsed;
         }
     };
-    crate::compile::compile_parsed(&compilation.sources, parsed, options)
-        .map_err(LoadError::Diagnostics)
+    crate::compile::compile_parsed(&compilation.sources, parsed, options).map_err(|diagnostics| {
+        LoadError::Diagnostics(
+            diagnostics
+                .into_iter()
+                .map(|d| say_where_libraries_were_sought(d, library_paths))
+                .collect(),
+        )
+    })
+}
+
+/// An unknown library's diagnostic, with the places `--library-path` was
+/// searched for it added to its help.
+fn say_where_libraries_were_sought(
+    diagnostic: Diagnostic,
+    library_paths: &[PathBuf],
+) -> Diagnostic {
+    let name = diagnostic
+        .message
+        .strip_prefix("unknown library `")
+        .and_then(|rest| rest.strip_suffix('`'));
+    let (crate::diagnostics::ErrorCode::UnknownLibrary, Some(name)) = (diagnostic.code, name)
+    else {
+        return diagnostic;
+    };
+    if library_paths.is_empty() {
+        return diagnostic;
+    }
+    let tried: Vec<String> = library_paths
+        .iter()
+        .map(|dir| {
+            let dir = dir.display();
+            format!(
+                "{dir}/{name}/*.idl, {dir}/{}/*.idl, {dir}/{name}.idl, \
+                 and files in {dir} that declare `library {name};`",
+                name.replace('.', "/")
+            )
+        })
+        .collect();
+    let searched = format!("searched {}", tried.join("; "));
+    let help = match &diagnostic.help {
+        Some(help) => format!("{help}\n{searched}"),
+        None => searched,
+    };
+    diagnostic.help(help)
 }
 
 /// The files of library `name` in the first directory that has them:

@@ -259,3 +259,51 @@ fn a_missing_semicolon_says_so() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("missing `;`"), "{stderr}");
 }
+
+/// Two labels of one diagnostic far apart are shown in two snippets, not
+/// with every line between them (issue 16).
+#[test]
+fn far_apart_labels_elide_the_lines_between() {
+    let dir = scratch("far");
+    let file = dir.join("far.idl");
+    let mut text = String::from("library far;\n\ntype A = struct {};\n");
+    for i in 0..20 {
+        text.push_str(&format!("// filler {i}\n"));
+    }
+    text.push_str("type A = struct {};\n");
+    std::fs::write(&file, text).unwrap();
+    let output = idlc().arg("check").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("declared again here"), "{stderr}");
+    assert!(stderr.contains("first declared here"), "{stderr}");
+    assert!(!stderr.contains("filler 10"), "{stderr}");
+}
+
+/// A library not found on `--library-path` says where it was sought
+/// (issue 16).
+#[test]
+fn a_library_not_found_says_where_it_was_sought() {
+    let dir = scratch("sought");
+    std::fs::write(
+        dir.join("app.idl"),
+        "library app;\n\nusing nowhere.lib;\n\ntype T = struct {\n    x nowhere.lib.P;\n};\n",
+    )
+    .unwrap();
+    let output = idlc()
+        .arg("check")
+        .arg(dir.join("app.idl"))
+        .arg("--library-path")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let dir = dir.display();
+    assert!(
+        stderr.contains(&format!(
+            "searched {dir}/nowhere.lib/*.idl, {dir}/nowhere/lib/*.idl"
+        )),
+        "{stderr}"
+    );
+}

@@ -77,8 +77,26 @@ impl Diagnostic {
             to_source_span(self.span),
         )];
         let mut notes = Vec::new();
+        let mut far = Vec::new();
+        let (primary_line, _) = file.line_col(self.span.start);
         for (span, text) in &self.related {
-            if span.file == self.span.file {
+            let same_file = span.file == self.span.file;
+            if same_file && file.line_col(span.start).0.abs_diff(primary_line) > MAX_LABEL_GAP {
+                // Far from the primary span: its own snippet, so the lines
+                // between the two are not all printed.
+                far.push(Report {
+                    code: None,
+                    message: text.clone(),
+                    help: None,
+                    labels: vec![miette::LabeledSpan::new_primary_with_span(
+                        Some(text.clone()),
+                        to_source_span(*span),
+                    )],
+                    source: miette::NamedSource::new(file.name.clone(), file.text.to_string())
+                        .with_language("fidl"),
+                    related: Vec::new(),
+                });
+            } else if same_file {
                 labels.push(miette::LabeledSpan::new_with_span(
                     Some(text.clone()),
                     to_source_span(*span),
@@ -95,9 +113,10 @@ impl Diagnostic {
             (Some(help), false) => Some(format!("{help}\n{}", notes.join("\n"))),
         };
         Report {
-            code: self.code.code(),
+            code: Some(self.code.code()),
             message: self.message.clone(),
             help,
+            related: far,
             labels,
             source: miette::NamedSource::new(file.name.clone(), file.text.to_string())
                 .with_language("fidl"),
@@ -109,10 +128,16 @@ fn to_source_span(span: Span) -> miette::SourceSpan {
     miette::SourceSpan::new((span.start as usize).into(), span.len())
 }
 
+/// Lines between the primary span and a related one of the same file
+/// beyond which the related one gets a snippet of its own.
+const MAX_LABEL_GAP: usize = 6;
+
 /// One diagnostic, ready for a `miette` handler.
 #[derive(Debug)]
 pub struct Report {
-    code: String,
+    code: Option<String>,
+    /// Related spans far from the primary one, each with its own snippet.
+    related: Vec<Report>,
     message: String,
     help: Option<String>,
     labels: Vec<miette::LabeledSpan>,
@@ -129,7 +154,23 @@ impl std::error::Error for Report {}
 
 impl miette::Diagnostic for Report {
     fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        Some(Box::new(&self.code))
+        self.code
+            .as_ref()
+            .map(|code| Box::new(code) as Box<dyn std::fmt::Display>)
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        // A far related span is a note on the error above it.
+        self.code.is_none().then_some(miette::Severity::Advice)
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(
+            self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+        ))
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
