@@ -521,7 +521,8 @@ pub fn boots_as_generated(harness: &crate::systest::Harness) -> Result<(), Strin
     let _ = std::fs::remove_dir_all(base.join("machine"));
     let run = run.map_err(|e| format!("{e:#}"))?;
     crate::systest::expect_line(&run, "greeter-client: the server says \"hello, greeter\"")?;
-    crate::systest::expect_line(&run, "log root/client: greeter-client: hello, greeter")?;
+    // The client's log record (`log root/client: …`) is not waited for:
+    // the guest may power off before the logger prints it.
     if run.ending != crate::qemu::Ending::Guest(zx_abi::guest_exit::SUCCESS) {
         return Err(format!(
             "the boot ended otherwise: {}",
