@@ -28,9 +28,9 @@ enum Arg {
     OutHandle(Kind),
     /// As `OutHandle`, of the kind of the call's first (handle) argument.
     OutHandleLikeFirst,
-    /// A pointer the kernel reads.
+    /// A pointer the kernel reads (usually to valid memory).
     In,
-    /// A pointer the kernel writes.
+    /// A pointer the kernel writes (usually to valid memory).
     Out,
     /// A pointer to a name (its length follows).
     Name,
@@ -168,7 +168,7 @@ const SIGNATURES: [Signature; nr::COUNT as usize] = [
             Options,
         ],
     ),
-    /* timer_create */ sig(5, &[Options, Small, OutHandle(Kind::Timer)]),
+    /* timer_create */ sig(5, &[Options, Options, OutHandle(Kind::Timer)]),
     /* timer_set */ sig(6, &[Handle(Kind::Timer), Deadline, Integer]),
     /* timer_cancel */ sig(4, &[Handle(Kind::Timer)]),
     /* vmo_create */ sig(8, &[Size, Options, OutHandle(Kind::Vmo)]),
@@ -384,7 +384,17 @@ impl Planner<'_> {
             }
             OutHandle(kind) => self.out_handle(kind),
             OutHandleLikeFirst => self.out_handle(self.first_handle_kind.unwrap_or(Kind::Unknown)),
-            In | Out => values::pointer(rng, self.arena),
+            In | Out => {
+                if rng.percent(75) {
+                    // Somewhere in the thread's block of prepared input
+                    // (the rest of the scratch area is the pointer
+                    // generator's).
+                    let within = rng.below(2048) & !7;
+                    self.arena.base + self.arena.prepared(self.thread) + 2048 + within
+                } else {
+                    values::pointer(rng, self.arena)
+                }
+            }
             Name => {
                 let len = rng.pick(&[0, 1, 5, 31, 32, 33, 200]);
                 let mut name = [0u8; 200];
@@ -579,9 +589,10 @@ fn number(rng: &mut Rng) -> u64 {
     }
 }
 
-/// Plans thread `thread`'s next call.
-pub fn plan(rng: &mut Rng, arena: &Arena, thread: usize) -> Call {
-    let number = number(rng);
+/// Plans thread `thread`'s next call: of syscall `number` if given (a
+/// burst of one syscall, to reach limits), else of a random one.
+pub fn plan(rng: &mut Rng, arena: &Arena, thread: usize, number: Option<u64>) -> Call {
+    let number = number.unwrap_or_else(|| self::number(rng));
     let mut planner = Planner {
         rng,
         arena,
@@ -625,7 +636,18 @@ pub fn plan(rng: &mut Rng, arena: &Arena, thread: usize) -> Call {
 /// After `call` returned `result`: pools what it created or received,
 /// forgets what it closed or moved, and closes what the pool displaced.
 pub fn harvest(rng: &mut Rng, arena: &Arena, call: &Call, result: u64) {
-    if result != 0 || call.number >= nr::COUNT {
+    if call.number >= nr::COUNT {
+        return;
+    }
+    // Handles sent with channel_write and channel_call (and the one
+    // process_start hands over) leave the caller's table whatever the
+    // outcome, as in Zircon.
+    for harvest in call.harvests {
+        if let Harvest::Gone(handle) = harvest {
+            POOL.forget(rng, handle);
+        }
+    }
+    if result != 0 {
         return;
     }
     match call.number {
@@ -634,18 +656,13 @@ pub fn harvest(rng: &mut Rng, arena: &Arena, call: &Call, result: u64) {
     }
     for harvest in call.harvests {
         match harvest {
-            Harvest::Nothing => {}
+            Harvest::Nothing | Harvest::Gone(_) => {}
             Harvest::Handle { offset, kind } => keep(rng, arena.word(offset), kind),
             Harvest::Received { count, array } => {
                 let count = arena.word(count).min(64) as u64;
                 for index in 0..count {
                     keep(rng, arena.word(array + 4 * index), Kind::Unknown);
                 }
-            }
-            Harvest::Gone(handle) => {
-                // Moved only if the call took the handles (channel_write
-                // and channel_call take them on success).
-                POOL.forget(rng, handle)
             }
         }
     }

@@ -166,27 +166,21 @@ fn pool(rng: &mut Rng, handle: Handle, kind: Kind) {
 }
 
 /// Fills the pool with the generation's own process, root VMAR and job,
-/// its arena, and fresh objects of every type.
+/// its arena, and fresh objects of every type. Those of kinds the calls
+/// cannot easily make again are kept in the pool's reserve.
 fn stock_pool(rng: &mut Rng, job: Job) -> Result<(), Status> {
     // The runtime owns these two: borrow them without closing them.
     let process = own_process();
     let vmar_self = zx_runtime::vmar_root_self();
     let root_vmar = core::mem::ManuallyDrop::new(Vmar::from_handle(Handle::from_raw(vmar_self.0)));
-    pool(
-        rng,
-        process.handle().duplicate(Rights::SAME_RIGHTS)?,
-        Kind::Process,
-    );
-    pool(
-        rng,
-        root_vmar.handle().duplicate(Rights::SAME_RIGHTS)?,
-        Kind::Vmar,
-    );
+    let copy = |handle: &Handle| handle.duplicate(Rights::SAME_RIGHTS);
+    POOL.reserve(rng, copy(process.handle())?, Kind::Process);
+    POOL.reserve(rng, copy(root_vmar.handle())?, Kind::Vmar);
     let arena = Arena::build(&root_vmar)?;
-    pool(rng, arena.vmar.into_handle(), Kind::Vmar);
-    pool(rng, arena.read_only.into_handle(), Kind::Vmo);
+    POOL.reserve(rng, arena.vmar.into_handle(), Kind::Vmar);
+    POOL.reserve(rng, arena.read_only.into_handle(), Kind::Vmo);
     let scratch = core::mem::ManuallyDrop::new(Handle::from_raw(Arena::get().scratch_vmo));
-    pool(rng, scratch.duplicate(Rights::SAME_RIGHTS)?, Kind::Vmo);
+    pool(rng, copy(&scratch)?, Kind::Vmo);
     for _ in 0..2 {
         let (a, b) = Channel::create()?;
         pool(rng, a.into_handle(), Kind::Channel);
@@ -195,8 +189,6 @@ fn stock_pool(rng: &mut Rng, job: Job) -> Result<(), Status> {
         pool(rng, a.into_handle(), Kind::EventPair);
         pool(rng, b.into_handle(), Kind::EventPair);
         pool(rng, Event::create()?.into_handle(), Kind::Event);
-        pool(rng, Port::create()?.into_handle(), Kind::Port);
-        pool(rng, Timer::create()?.into_handle(), Kind::Timer);
         pool(rng, Vmo::create(64 * 1024, 0)?.into_handle(), Kind::Vmo);
         pool(
             rng,
@@ -204,21 +196,23 @@ fn stock_pool(rng: &mut Rng, job: Job) -> Result<(), Status> {
             Kind::Vmo,
         );
     }
+    POOL.reserve(rng, Port::create()?.into_handle(), Kind::Port);
+    POOL.reserve(rng, Timer::create()?.into_handle(), Kind::Timer);
     let (victim, victim_vmar) = job.create_process("fuzz-victim")?;
-    pool(
+    POOL.reserve(
         rng,
         victim.create_thread("victim")?.into_handle(),
         Kind::Thread,
     );
-    pool(rng, victim.into_handle(), Kind::Process);
-    pool(rng, victim_vmar.into_handle(), Kind::Vmar);
-    pool(
+    POOL.reserve(rng, victim.into_handle(), Kind::Process);
+    POOL.reserve(rng, victim_vmar.into_handle(), Kind::Vmar);
+    POOL.reserve(
         rng,
         process.create_thread("fuzz-spare")?.into_handle(),
         Kind::Thread,
     );
-    pool(rng, job.create_child()?.into_handle(), Kind::Job);
-    pool(rng, job.into_handle(), Kind::Job);
+    POOL.reserve(rng, job.create_child()?.into_handle(), Kind::Job);
+    POOL.reserve(rng, job.into_handle(), Kind::Job);
     Ok(())
 }
 
@@ -230,12 +224,24 @@ extern "C" fn worker(index: u64, _unused: u64) -> ! {
     let mut rng = Rng::derive(SEED.load(Ordering::Relaxed), generation, index);
     let quota = QUOTA.load(Ordering::Relaxed);
     let trace = TRACE.load(Ordering::Relaxed);
+    // Now and then a burst: the same syscall many times in a row, to run
+    // into limits (queue lengths, handle tables, memory) and exhaustion
+    // paths that scattered calls rarely reach.
+    let mut burst: Option<(u64, u32)> = None;
     loop {
         let sequence = CLAIMED.fetch_add(1, Ordering::Relaxed);
         if sequence >= quota {
             break;
         }
-        let call = calls::plan(&mut rng, &arena, thread);
+        burst = match burst {
+            Some((number, left)) if left > 0 => Some((number, left - 1)),
+            _ if rng.below(1000) < 3 => {
+                let number = calls::plan(&mut rng, &arena, thread, None).number;
+                Some((number, 20 + rng.below(2000) as u32))
+            }
+            _ => None,
+        };
+        let call = calls::plan(&mut rng, &arena, thread, burst.map(|(number, _)| number));
         if trace {
             let a = &call.args;
             println!(

@@ -56,17 +56,23 @@ impl Kind {
 const SLOTS: usize = 96;
 /// Remembered values of closed handles.
 const STALE: usize = 16;
+/// Handles kept out of reach of the calls, duplicated into the pool when
+/// it has no handle of their kind left (VMARs, processes and jobs are
+/// hard to make again once closed).
+const RESERVE: usize = 16;
 
 /// The pool (one per generation process).
 pub struct Pool {
     slots: [AtomicU64; SLOTS],
     stale: [AtomicU32; STALE],
+    reserve: [AtomicU64; RESERVE],
 }
 
 /// The generation's pool.
 pub static POOL: Pool = Pool {
     slots: [const { AtomicU64::new(0) }; SLOTS],
     stale: [const { AtomicU32::new(0) }; STALE],
+    reserve: [const { AtomicU64::new(0) }; RESERVE],
 };
 
 fn pack(handle: u32, kind: Kind) -> u64 {
@@ -88,12 +94,44 @@ impl Pool {
         unpack(slot.swap(pack(handle, kind), Ordering::Relaxed)).map(|(old, _)| old)
     }
 
-    /// A pooled handle, of kind `wanted` if one is found quickly, else of
-    /// any kind.
+    /// Keeps `handle` in reserve (see [`RESERVE`]); the pool gets a
+    /// duplicate.
+    pub fn reserve(&self, rng: &mut Rng, handle: zx::Handle, kind: Kind) {
+        if let Ok(copy) = handle.duplicate(zx::Rights::SAME_RIGHTS) {
+            let _ = self.insert(rng, copy.into_raw(), kind);
+        }
+        let free = self
+            .reserve
+            .iter()
+            .find(|slot| slot.load(Ordering::Relaxed) == 0);
+        if let Some(slot) = free {
+            slot.store(pack(handle.into_raw(), kind), Ordering::Relaxed);
+        }
+    }
+
+    /// A duplicate of a reserved handle of kind `wanted`, put in the pool.
+    fn duplicate_reserved(&self, rng: &mut Rng, wanted: Kind) -> Option<(u32, Kind)> {
+        let start = rng.below(RESERVE as u64) as usize;
+        let (handle, kind) = (0..RESERVE)
+            .filter_map(|index| {
+                unpack(self.reserve[(start + index) % RESERVE].load(Ordering::Relaxed))
+            })
+            .find(|(_, kind)| *kind == wanted)?;
+        let reserved = core::mem::ManuallyDrop::new(zx::Handle::from_raw(handle));
+        let copy = reserved.duplicate(zx::Rights::SAME_RIGHTS).ok()?.into_raw();
+        // A handle displaced from the pool stays open (leaked into the
+        // generation, which is fuzzing too).
+        let _ = self.insert(rng, copy, kind);
+        Some((copy, kind))
+    }
+
+    /// A pooled handle, of kind `wanted` if the pool (or its reserve) has
+    /// one, else of any kind (`None` if the pool is empty).
     pub fn pick(&self, rng: &mut Rng, wanted: Kind) -> Option<(u32, Kind)> {
+        let start = rng.below(SLOTS as u64) as usize;
         let mut any = None;
-        for _ in 0..24 {
-            let slot = &self.slots[rng.below(SLOTS as u64) as usize];
+        for index in 0..SLOTS {
+            let slot = &self.slots[(start + index) % SLOTS];
             if let Some((handle, kind)) = unpack(slot.load(Ordering::Relaxed)) {
                 if kind == wanted {
                     return Some((handle, kind));
@@ -101,7 +139,7 @@ impl Pool {
                 any.get_or_insert((handle, kind));
             }
         }
-        any
+        self.duplicate_reserved(rng, wanted).or(any)
     }
 
     /// Forgets `handle` (it was closed or moved away) and remembers its

@@ -183,7 +183,10 @@ pub fn rights(rng: &mut Rng) -> u64 {
 /// Signals: a subset of the real ones, or junk.
 pub fn signals(rng: &mut Rng) -> u64 {
     match rng.below(20) {
-        0..=15 => rng.next() & 0xff00_001f,
+        // What object_signal may change: the user signals and
+        // EVENT_SIGNALED.
+        0..=9 => rng.next() & 0xff00_0008,
+        10..=15 => rng.next() & 0xff00_001f,
         16 => 0,
         _ => integer(rng),
     }
