@@ -140,6 +140,10 @@ pub fn run(options: &Options) -> i64 {
         println!("syscall-fuzz: {GIVE_UP_AFTER} generations in a row made no call; giving up");
         return 1;
     }
+    if let Err(why) = still_works(&job, elf, options) {
+        println!("syscall-fuzz: after the campaign the system is degraded: {why}");
+        return 1;
+    }
     println!(
         "syscall-fuzz: {} calls in {} generations, seed {}, done",
         tally.calls, tally.generations, options.seed
@@ -149,6 +153,30 @@ pub fn run(options: &Options) -> i64 {
     } else {
         0
     }
+}
+
+/// Checks that what the generations did left nothing permanently broken:
+/// a fresh process still starts and ends normally, and a 64 KiB message
+/// still goes through a fresh channel.
+fn still_works(job: &Job, elf: &[u8], options: &Options) -> Result<(), String> {
+    let ending = run_generation(job, elf, options, u64::MAX, 0);
+    if !matches!(ending.how, How::Completed) {
+        return Err(alloc::format!(
+            "a generation of no calls {}",
+            ending.how.describe()
+        ));
+    }
+    let (a, b) = zx::Channel::create().map_err(|s| alloc::format!("channel_create: {s}"))?;
+    let bytes = alloc::vec![0x5a_u8; zx::CHANNEL_MAX_MSG_BYTES];
+    a.write(&bytes, Vec::new())
+        .map_err(|s| alloc::format!("channel_write: {s}"))?;
+    let mut message = zx::MessageBuf::default();
+    b.read(&mut message)
+        .map_err(|s| alloc::format!("channel_read: {s}"))?;
+    if message.bytes != bytes {
+        return Err("a message came back different".into());
+    }
+    Ok(())
 }
 
 enum How {
