@@ -5,6 +5,8 @@
 //! - [`cargo`]: building the kernel and user programs with bare-metal flags,
 //!   apart from host builds;
 //! - [`image`]: assembling `target/images/<product>/` (kernel + bootfs);
+//! - [`machine`]: the devices of a product's machine (disks, network,
+//!   bridge) and their host ends;
 //! - [`qemu`]: booting an image, with a timeout and the guest's exit status;
 //! - [`systest`]: the system tests, shared by `build-image test` and
 //!   `cargo test`;
@@ -20,6 +22,7 @@ pub mod bench;
 pub mod cargo;
 pub mod fuzz;
 pub mod image;
+pub mod machine;
 pub mod manifest;
 pub mod product;
 pub mod qemu;

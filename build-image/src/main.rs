@@ -163,7 +163,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 memory,
                 cpus,
                 extra_cmdline: cmdline,
+                machine_dir: None,
             };
+            let (_, ends) = qemu::devices(&image, &options)?;
+            for line in ends.describe() {
+                eprintln!("build-image: {line}");
+            }
             eprintln!(
                 "build-image: booting {} (QEMU, {:?}); the guest's console follows",
                 product.name, accel
@@ -219,6 +224,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             "     boot time: QEMU start to first user-program output {} ms",
                             at.as_millis()
                         );
+                    }
+                }
+            }
+            for scenario in systest::SCENARIOS {
+                if filter
+                    .as_ref()
+                    .is_some_and(|f| !scenario.name.contains(f.as_str()))
+                {
+                    continue;
+                }
+                match (scenario.run)(&harness) {
+                    Ok(()) => {
+                        println!("test {} ... ok", scenario.name);
+                        passed += 1;
+                    }
+                    Err(why) => {
+                        println!("test {} ... FAILED\n{why}", scenario.name);
+                        failed += 1;
                     }
                 }
             }

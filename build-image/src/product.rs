@@ -29,8 +29,8 @@ pub struct Product {
     /// The kernel command line.
     #[serde(default)]
     pub cmdline: String,
-    /// Machine settings.
-    #[serde(default)]
+    /// Machine settings (`[machine]`; `[qemu]` is the older name).
+    #[serde(default, alias = "machine")]
     pub qemu: MachineConfig,
     /// The product's name (its file name), filled in on load.
     #[serde(skip)]
@@ -47,6 +47,19 @@ pub struct MachineConfig {
     /// Number of CPUs.
     #[serde(default = "default_cpus")]
     pub cpus: u32,
+    /// virtio-blk disks, each backed by an image file.
+    #[serde(default)]
+    pub disks: Vec<crate::machine::Disk>,
+    /// A virtio-net card and its back end.
+    #[serde(default)]
+    pub net: Option<crate::machine::Net>,
+    /// Host port forwards of the user-mode network, in QEMU's `hostfwd`
+    /// syntax (`tcp:127.0.0.1:8080-:80`).
+    #[serde(default)]
+    pub forwards: Vec<String>,
+    /// The host bridge: a virtio-console port on a Unix socket.
+    #[serde(default)]
+    pub bridge: bool,
 }
 
 fn default_memory() -> String {
@@ -62,6 +75,10 @@ impl Default for MachineConfig {
         MachineConfig {
             memory: default_memory(),
             cpus: default_cpus(),
+            disks: Vec::new(),
+            net: None,
+            forwards: Vec::new(),
+            bridge: false,
         }
     }
 }
@@ -90,6 +107,8 @@ impl Product {
         if product.programs.is_empty() {
             bail!("{}: a product needs at least one program", path.display());
         }
+        crate::machine::check(&product.qemu.disks)
+            .with_context(|| format!("in {}", path.display()))?;
         Ok(product)
     }
 }

@@ -2,6 +2,7 @@
 //! guest's exit means.
 
 use crate::image::Image;
+use crate::machine::HostEnds;
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -31,6 +32,9 @@ pub struct RunOptions {
     pub cpus: Option<u32>,
     /// Appended to the product's kernel command line.
     pub extra_cmdline: String,
+    /// Where the machine's host ends go (disk images, the bridge socket);
+    /// `target/machines/<product>/` if unset.
+    pub machine_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -41,6 +45,7 @@ impl Default for RunOptions {
             memory: None,
             cpus: None,
             extra_cmdline: String::new(),
+            machine_dir: None,
         }
     }
 }
@@ -121,8 +126,35 @@ pub(crate) fn qemu_binary() -> Result<String> {
     Ok(binary.into())
 }
 
+/// Where a run's host ends go.
+pub fn machine_dir(image: &Image, options: &RunOptions) -> std::path::PathBuf {
+    options.machine_dir.clone().unwrap_or_else(|| {
+        // The kernel is target/images/<product>/kernel.elf.
+        let target = image
+            .kernel
+            .parent()
+            .and_then(|dir| dir.parent())
+            .and_then(|dir| dir.parent())
+            .unwrap_or(std::path::Path::new("target"));
+        target.join("machines").join(&image.product.name)
+    })
+}
+
+/// The devices' QEMU arguments and host ends (disk images are created).
+pub fn devices(image: &Image, options: &RunOptions) -> Result<(Vec<String>, HostEnds)> {
+    let machine = &image.product.qemu;
+    crate::machine::qemu_args(
+        &machine.disks,
+        machine.net,
+        &machine.forwards,
+        machine.bridge,
+        &machine_dir(image, options),
+    )
+}
+
 fn command(image: &Image, options: &RunOptions) -> Result<Command> {
     let machine = &image.product.qemu;
+    let (device_args, _) = devices(image, options)?;
     let mut cmdline = image.product.cmdline.clone();
     if !options.extra_cmdline.is_empty() {
         cmdline = format!("{cmdline} {}", options.extra_cmdline)
@@ -132,7 +164,14 @@ fn command(image: &Image, options: &RunOptions) -> Result<Command> {
     let mut command = Command::new(qemu_binary()?);
     command
         .args([
-            "-machine", "q35", "-cpu", "qemu64", "-display", "none", "-monitor", "none",
+            "-machine",
+            "q35",
+            "-cpu",
+            "qemu64,+smep,+smap",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
         ])
         .args(["-no-reboot", "-serial", "stdio"])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
@@ -149,7 +188,8 @@ fn command(image: &Image, options: &RunOptions) -> Result<Command> {
         .arg("-kernel")
         .arg(&image.kernel)
         .arg("-initrd")
-        .arg(&image.bootfs);
+        .arg(&image.bootfs)
+        .args(device_args);
     if !cmdline.is_empty() {
         command.args(["-append", &cmdline]);
     }

@@ -59,6 +59,32 @@ pub struct SystemTest {
 /// Every system test.
 pub const TESTS: &[SystemTest] = &[
     SystemTest {
+        name: "drivers.console_lsdev_lsblk",
+        boot: Boot {
+            input: "lsdev\nlsblk\nshutdown\n",
+            ..Boot::product("default")
+        },
+        check: |run| {
+            // The default machine's devices, each with its driver running,
+            // and the disk listed with its name and size.
+            expect_line(
+                run,
+                "00:04.0 1af4:1042 class 01.00 gsi 20 msi 128 driver virtio_blk running /dev/block/0",
+            )?;
+            expect_line(
+                run,
+                "00:05.0 1af4:1041 class 02.00 gsi 21 msi 129 driver virtio_net running /dev/net/0",
+            )?;
+            expect_line(
+                run,
+                "00:06.0 1af4:1043 class 07.80 gsi 22 msi 130 driver virtio_console running /dev/serial/0",
+            )?;
+            expect_line(run, "00:00.0 8086:29c0 class 06.00 no driver")?;
+            expect_line(run, "/dev/block/0   data           67108864    512")?;
+            expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+        },
+    },
+    SystemTest {
         name: "boot.minimal",
         boot: Boot::product("minimal"),
         check: check_default_boot,
@@ -201,6 +227,14 @@ pub const TESTS: &[SystemTest] = &[
             // refused, and the manager keeps serving...
             expect_line(run, "misbehave: hostile: 15 of 15 checks passed")?;
             expect_line(run, "component_manager: root/hostile exited with 0")?;
+            // ...a component flooding the manager with connections and
+            // requests is held to its share, and served again after...
+            expect_line(
+                run,
+                "component_manager: root/flood holds 16 connections to the manager; refusing more",
+            )?;
+            expect_line(run, "misbehave: flood: done, 0 failed")?;
+            expect_line(run, "component_manager: root/flood exited with 0")?;
             // ...a component manages its own collection through a Realm
             // scoped to it, and can name nothing outside it...
             expect_line(
@@ -586,6 +620,166 @@ fn check_guest_suite(run: &Captured) -> Result<(), String> {
     expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
 }
 
+/// A system test that is more than one boot and a look at its console:
+/// it drives QEMU and the host ends of the machine itself.
+pub struct Scenario {
+    /// Name, as `cargo test` and `build-image test` show it.
+    pub name: &'static str,
+    /// The test.
+    pub run: fn(&Harness) -> Result<(), String>,
+}
+
+/// Every scenario.
+pub const SCENARIOS: &[Scenario] = &[Scenario {
+    name: "drivers.disk_network_bridge_restart",
+    run: drivers_scenario,
+}];
+
+/// The scenario called `name`.
+pub fn find_scenario(name: &str) -> Option<&'static Scenario> {
+    SCENARIOS.iter().find(|s| s.name == name)
+}
+
+/// What the host writes into the bridge; the guest echoes it.
+const BRIDGE_LINE: &str = "hello over the bridge\n";
+/// Written once the first line came back, so the guest's driver must
+/// wait for it (an interrupt) rather than find it already there.
+const BRIDGE_SECOND_LINE: &str = "and a second line\n";
+/// Where devtest writes its pattern, and how it starts
+/// (`components/tests/devtest`).
+const PATTERN_OFFSET: u64 = 100 * 512;
+const PATTERN_MAGIC: &[u8] = b"ZXDEVTEST-PATTERN";
+
+/// The host end of the bridge: connects to the socket once QEMU made it,
+/// writes [`BRIDGE_LINE`] and collects what comes back until the line has
+/// been echoed (or 60 s pass).
+fn bridge_peer(socket: PathBuf) -> std::thread::JoinHandle<Result<String, String>> {
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let start = std::time::Instant::now();
+        let mut stream = loop {
+            match std::os::unix::net::UnixStream::connect(&socket) {
+                Ok(stream) => break stream,
+                Err(_) if start.elapsed() < Duration::from_secs(60) => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Err(e) => return Err(format!("cannot connect to {}: {e}", socket.display())),
+            }
+        };
+        stream
+            .write_all(BRIDGE_LINE.as_bytes())
+            .map_err(|e| format!("write: {e}"))?;
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 256];
+        let mut sent_second = false;
+        while start.elapsed() < Duration::from_secs(90) {
+            match stream.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => seen.extend_from_slice(&buffer[..n]),
+                Err(_) => {}
+            }
+            let text = String::from_utf8_lossy(&seen);
+            if !sent_second && text.contains(BRIDGE_LINE) {
+                std::thread::sleep(Duration::from_millis(200));
+                stream
+                    .write_all(BRIDGE_SECOND_LINE.as_bytes())
+                    .map_err(|e| format!("write: {e}"))?;
+                sent_second = true;
+            }
+            if text.contains(BRIDGE_SECOND_LINE) {
+                break;
+            }
+        }
+        Ok(String::from_utf8_lossy(&seen).into_owned())
+    })
+}
+
+/// One boot of the drivers' test image on the machine in `dir`, with the
+/// host end of the bridge attached.
+fn drivers_boot(harness: &Harness, dir: &Path) -> Result<(Captured, String), String> {
+    let image = harness.image("drivers-tests")?;
+    let options = RunOptions {
+        timeout: harness.timeout,
+        machine_dir: Some(dir.to_path_buf()),
+        ..RunOptions::default()
+    };
+    let peer = bridge_peer(dir.join("bridge.sock"));
+    let run = qemu::run_captured(&image, &options).map_err(|e| format!("{e:#}"))?;
+    let bridge = peer.join().map_err(|_| "the bridge thread panicked")??;
+    Ok((run, bridge))
+}
+
+fn expect_passes(run: &Captured, names: &[&str]) -> Result<(), String> {
+    for (name, result) in guest_results(run) {
+        if let Err(why) = result {
+            return Err(format!("[FAIL] {name}: {why}\n{}", tail(run)));
+        }
+    }
+    for name in names {
+        expect_line(run, &format!("[PASS] {name}"))?;
+    }
+    Ok(())
+}
+
+/// The drivers end to end: a virtio-blk disk written and flushed, found
+/// by the host in the image file after power-off, and read back after a
+/// reboot; an ARP reply from the user-net gateway; bytes echoed over the
+/// virtio-console bridge; a component without the resources refused; a
+/// crashed driver restarted with its device working; interrupt counts.
+fn drivers_scenario(harness: &Harness) -> Result<(), String> {
+    let dir = harness.fresh_machine_dir("drivers-tests");
+    let (first, bridge) = drivers_boot(harness, &dir)?;
+    expect_passes(
+        &first,
+        &[
+            "resource.component_without_mmio_or_irq_is_refused",
+            "blk.write_flush",
+            "blk.out_of_range",
+            "net.arp_gateway_replies",
+            "serial.host_bytes_echoed",
+            "drivers.wait_for_interrupts",
+        ],
+    )?;
+    expect_line(&first, "devtest: 10.0.2.2 is at 52:55:0a:00:02:02")?;
+    // The disk and the card interrupt by MSI-X, the bridge by INTx through
+    // the I/O APIC: both paths carry real interrupts.
+    expect_line(&first, "virtio-blk: 00:04.0 interrupts by MSI-X (MSI 128)")?;
+    expect_line(&first, "virtio-net: 00:05.0 interrupts by MSI-X (MSI 129)")?;
+    expect_ending(&first, Ending::Guest(guest_exit::SUCCESS))?;
+    if !bridge.contains("devtest: ready") || !bridge.contains(BRIDGE_LINE) {
+        return Err(format!(
+            "the bridge got {bridge:?}, not the greeting and the echo"
+        ));
+    }
+    // The guest is off: the disk image holds the pattern.
+    let image = std::fs::read(dir.join("data.img")).map_err(|e| format!("disk image: {e}"))?;
+    let at = PATTERN_OFFSET as usize;
+    if image.get(at..at + PATTERN_MAGIC.len()) != Some(PATTERN_MAGIC) {
+        return Err(format!(
+            "the disk image has {:?} at byte {at}, not the pattern",
+            image.get(at..at + 32)
+        ));
+    }
+    // A reboot reads it back, then the block driver crashes and returns.
+    let (second, _) = drivers_boot(harness, &dir)?;
+    expect_passes(
+        &second,
+        &[
+            "blk.read_back_after_reboot",
+            "blk.crashed_driver_restarts",
+            "net.arp_gateway_replies",
+            "serial.host_bytes_echoed",
+            "drivers.wait_for_interrupts",
+        ],
+    )?;
+    expect_line(&second, "virtio-blk: asked to crash")?;
+    expect_line(&second, "ended; restarting it (restart 1)")?;
+    expect_ending(&second, Ending::Guest(guest_exit::SUCCESS))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 /// A value computed at most once, shared by every test that needs it.
 type Shared<T> = Arc<OnceLock<Result<T, String>>>;
 
@@ -608,7 +802,8 @@ impl Harness {
         }
     }
 
-    fn image(&self, product: &'static str) -> Result<Image, String> {
+    /// The image of `product`, built once.
+    pub fn image(&self, product: &'static str) -> Result<Image, String> {
         let cell = Arc::clone(self.images.lock().unwrap().entry(product).or_default());
         cell.get_or_init(|| {
             let product = Product::load(&self.root, product).map_err(|e| format!("{e:#}"))?;
@@ -618,6 +813,18 @@ impl Harness {
             .map_err(|e| format!("{e:#}"))
         })
         .clone()
+    }
+
+    /// An empty directory for one boot's host ends (disk images, sockets).
+    pub fn fresh_machine_dir(&self, product: &str) -> PathBuf {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = self
+            .root
+            .join("target/systest")
+            .join(format!("{product}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
     }
 
     /// The captured console of `boot` (booting it the first time).
@@ -630,14 +837,20 @@ impl Harness {
                 memory: boot.memory.map(String::from),
                 cpus: boot.cpus,
                 extra_cmdline: boot.cmdline.into(),
+                machine_dir: Some(self.fresh_machine_dir(boot.product)),
                 ..RunOptions::default()
             };
-            if boot.input.is_empty() {
+            let run = if boot.input.is_empty() {
                 qemu::run_captured(&image, &options).map_err(|e| format!("{e:#}"))
             } else {
                 qemu::run_captured_with_input(&image, &options, boot.input.as_bytes())
                     .map_err(|e| format!("{e:#}"))
+            };
+            // The console is captured; the disk images are not looked at.
+            if let Some(dir) = &options.machine_dir {
+                let _ = std::fs::remove_dir_all(dir);
             }
+            run
         })
         .clone()
     }

@@ -129,7 +129,14 @@ fn the_example_manifests_validate_and_compile() {
     .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
     assert_eq!(
         directory,
-        ["lifecycle_tests", "robustness", "root", "system"]
+        [
+            "bench_blk",
+            "drivers_tests",
+            "lifecycle_tests",
+            "robustness",
+            "root",
+            "system"
+        ]
     );
 }
 

@@ -10,6 +10,29 @@ fn harness() -> &'static Harness {
     HARNESS.get_or_init(|| Harness::new(&systest::workspace_root(), Duration::from_secs(120)))
 }
 
+fn scenario(name: &str) {
+    let test = systest::find_scenario(name).unwrap_or_else(|| panic!("no scenario {name}"));
+    if let Err(why) = (test.run)(harness()) {
+        panic!("{name} failed:\n{why}");
+    }
+}
+
+#[test]
+fn drivers_disk_network_bridge_restart() {
+    scenario("drivers.disk_network_bridge_restart");
+}
+
+#[test]
+fn every_scenario_is_listed() {
+    for test in systest::SCENARIOS {
+        assert_eq!(
+            test.name, "drivers.disk_network_bridge_restart",
+            "{} has no #[test] in tests/system.rs",
+            test.name
+        );
+    }
+}
+
 fn run(name: &str) {
     let test = systest::find(name).unwrap_or_else(|| panic!("no system test {name}"));
     if let Err(why) = harness().run(test) {
@@ -48,6 +71,7 @@ system_tests! {
     panic_report => "kernel.panic_report",
     exception_report => "kernel.exception_report",
     stack_overflow => "kernel.stack_overflow",
+    drivers_console_lsdev_lsblk => "drivers.console_lsdev_lsblk",
 }
 
 /// The README's example, through the real command line: piped input

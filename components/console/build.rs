@@ -3,6 +3,8 @@ fn main() {
     idlc_build::Builder::new()
         .file("../../idl/realm.idl")
         .file("../../idl/logger.idl")
+        .file("../../idl/block.idl")
+        .library_path("../../idl")
         .compile()
         .unwrap_or_else(|error| panic!("{error}"));
 }

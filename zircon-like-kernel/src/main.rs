@@ -49,7 +49,7 @@ use spin::Once;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const MIB: u64 = 1024 * 1024;
 
-static BOOT_INFO: Once<BootInfo> = Once::new();
+pub static BOOT_INFO: Once<BootInfo> = Once::new();
 
 /// Called by the boot assembly, on the boot stack, with the physical
 /// address of the PVH start-info structure.
@@ -93,6 +93,20 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
     // One job's queued channel messages may use up to a quarter of RAM.
     object::account::set_default_limit(memory.usable_bytes / 4);
     arch::x86_64::init_boot_cpu();
+    let protections = arch::x86_64::protect::init();
+    info!(
+        "SMEP {}, SMAP {}",
+        if protections.smep {
+            "on"
+        } else {
+            "not offered by this CPU"
+        },
+        if protections.smap {
+            "on"
+        } else {
+            "not offered by this CPU"
+        }
+    );
     debug!("GDT, TSS (4 IST stacks), IDT (256 vectors), syscall MSRs loaded");
 
     let platform = match platform::discover(boot.rsdp) {
@@ -100,13 +114,17 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
         Err(error) => panic!("ACPI: {error}"),
     };
     apic::init_local(platform.local_apic);
+    let mut io_apics = alloc::vec::Vec::new();
     for io_apic in &platform.io_apics {
         let lines = apic::init_io_apic(io_apic.address);
         info!(
             "ioapic at {:#x}: {} lines from GSI {}, all masked",
             io_apic.address, lines, io_apic.gsi_base
         );
+        io_apics.push((*io_apic, lines));
     }
+    arch::x86_64::ioapic::init(io_apics, platform.overrides.clone());
+    platform::record(&platform);
     let reference = match platform.hpet {
         Some(address) => Reference::hpet(address),
         None => Reference::Pit,

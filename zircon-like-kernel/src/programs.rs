@@ -105,7 +105,7 @@ fn try_start(
     drop(ours); // the message stays queued on userboot's end
     let bootstrap = process.add_handle(theirs)?;
 
-    let thread = Thread::new(&process, "main");
+    let thread = Thread::new(&process, "main")?;
     process.add_thread(&thread)?;
     process.mark_started();
     *thread.inner.lock().frame =

@@ -51,6 +51,10 @@ struct Scheduler {
     deadlines: BTreeMap<(Time, u64), DeadlineTarget>,
     slice_left: u32,
     next_token: u64,
+    /// Threads that exist: every run queue keeps room for all of them, so
+    /// making a thread runnable (on any wake, in any teardown) never
+    /// allocates.
+    threads: usize,
 }
 
 static SCHED: Mutex<Scheduler> = Mutex::new(Scheduler {
@@ -60,11 +64,35 @@ static SCHED: Mutex<Scheduler> = Mutex::new(Scheduler {
     deadlines: BTreeMap::new(),
     slice_left: SLICE_TICKS,
     next_token: 1,
+    threads: 0,
 });
+
+/// Makes room in the run queues for one more thread (before it is made);
+/// `NO_MEMORY` if there is none.
+pub fn reserve_thread() -> Result<(), zx_abi::Status> {
+    let mut sched = SCHED.lock();
+    let needed = sched.threads + 1;
+    for queue in sched.queues.iter_mut() {
+        let additional = needed.saturating_sub(queue.len());
+        queue
+            .try_reserve(additional)
+            .map_err(|_| zx_abi::Status::NO_MEMORY)?;
+    }
+    sched.threads = needed;
+    Ok(())
+}
+
+/// Gives back what [`reserve_thread`] counted (a thread was dropped).
+pub fn release_thread() {
+    let mut sched = SCHED.lock();
+    sched.threads = sched.threads.saturating_sub(1);
+}
 
 impl Scheduler {
     fn enqueue(&mut self, thread: Arc<Thread>, priority: u8) {
         let level = (priority as usize).min(PRIORITY_LEVELS - 1);
+        // Within the room `reserve_thread` kept: a thread is queued at
+        // most once.
         self.queues[level].push_back(thread);
         self.ready |= 1 << level;
     }
@@ -354,10 +382,19 @@ pub fn kill_current_for_fault(frame: &mut TrapFrame, cr2: u64) {
             address: cr2,
             rip: frame.rip,
         };
-        let bytes = zerocopy::IntoBytes::as_bytes(&record).to_vec();
-        let message = crate::object::channel::Message::new(bytes, alloc::vec::Vec::new(), None);
-        if message
+        // Reported without risking a panic: a report that cannot be
+        // allocated is dropped (the process is killed all the same).
+        let record = zerocopy::IntoBytes::as_bytes(&record);
+        let mut bytes = alloc::vec::Vec::new();
+        let message = bytes
+            .try_reserve_exact(record.len())
             .map_err(|_| ())
+            .and_then(|()| {
+                bytes.extend_from_slice(record);
+                crate::object::channel::Message::new(bytes, alloc::vec::Vec::new(), None)
+                    .map_err(|_| ())
+            });
+        if message
             .and_then(|m| channel.write(m).map_err(|_| ()))
             .is_err()
         {
@@ -370,6 +407,18 @@ pub fn kill_current_for_fault(frame: &mut TrapFrame, cr2: u64) {
     drop(thread);
     process.end(crate::object::process::Outcome::Killed);
     abandon_current();
+}
+
+/// After a device interrupt: if the CPU was idle and the interrupt woke a
+/// thread, run it now rather than at the next tick.
+pub fn after_interrupt() {
+    let run = {
+        let sched = SCHED.lock();
+        sched.current.is_none() && sched.highest_runnable().is_some()
+    };
+    if run {
+        schedule();
+    }
 }
 
 /// A timer tick: wake threads whose deadline passed, and preempt the

@@ -28,6 +28,8 @@
 #include <sys/eventfd.h>
 #include <sys/io.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -41,6 +43,9 @@
 #define ITERS_ROUNDTRIP 1000
 #define ITERS_WAKEUP 1000
 #define ITERS_PROCESS 100
+
+#define ITERS_BLOCK_SEQUENTIAL 32
+#define ITERS_BLOCK_RANDOM 256
 
 #define MAX_ITERS 10000
 #define DEBUG_EXIT_PORT 0xf4
@@ -299,6 +304,89 @@ static void bench_fork_exec_wait(void)
     report("process_create", ITERS_PROCESS);
 }
 
+/*
+ * The block-device cases: /dev/vda, the benchmark disk (64 MiB, the same
+ * image our side reads), with O_DIRECT so that every read reaches the
+ * device, as ours does. Debian builds virtio and virtio_blk as modules:
+ * the initramfs carries them in /lib/modules and this loads them (in
+ * dependency order), then mounts devtmpfs to find the disk.
+ */
+#define DISK_PAGES 16384
+#define SEQUENTIAL_BYTES (1 << 20)
+
+static const char *const block_modules[] = {
+    "/lib/modules/virtio_ring.ko",
+    "/lib/modules/virtio.ko",
+    "/lib/modules/virtio_pci_legacy_dev.ko",
+    "/lib/modules/virtio_pci_modern_dev.ko",
+    "/lib/modules/virtio_pci.ko",
+    "/lib/modules/virtio_blk.ko",
+};
+
+/* Knuth's MMIX LCG, as in components/bench/src/bin/blkbench.rs. */
+static uint64_t next_page(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return (*state >> 33) % DISK_PAGES;
+}
+
+static int open_disk(void)
+{
+    for (size_t i = 0; i < sizeof block_modules / sizeof block_modules[0]; i++) {
+        int fd = open(block_modules[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST)) {
+            fail(block_modules[i]);
+            return -1;
+        }
+        close(fd);
+    }
+    if (mount("devtmpfs", "/dev", "devtmpfs", 0, NULL) != 0 && errno != EBUSY) {
+        fail("mount devtmpfs");
+        return -1;
+    }
+    /* The disk appears once virtio_blk has probed it. */
+    for (int tries = 0; tries < 1000; tries++) {
+        int fd = open("/dev/vda", O_RDONLY | O_DIRECT);
+        if (fd >= 0)
+            return fd;
+        usleep(10000);
+    }
+    fail("open /dev/vda");
+    return -1;
+}
+
+static void bench_block(void)
+{
+    int fd = open_disk();
+    if (fd < 0)
+        return;
+    void *buffer;
+    if (posix_memalign(&buffer, 4096, SEQUENTIAL_BYTES) != 0) {
+        fail("posix_memalign");
+        return;
+    }
+    for (int i = 0; i < ITERS_BLOCK_SEQUENTIAL; i++) {
+        uint64_t t0 = tsc();
+        ssize_t got = pread(fd, buffer, SEQUENTIAL_BYTES, (off_t)i * SEQUENTIAL_BYTES);
+        samples[i] = tsc() - t0;
+        if (got != SEQUENTIAL_BYTES)
+            fail("pread 1 MiB");
+    }
+    report("blk_seq_read_1m", ITERS_BLOCK_SEQUENTIAL);
+    uint64_t state = 1;
+    for (int i = 0; i < ITERS_BLOCK_RANDOM; i++) {
+        uint64_t page = next_page(&state);
+        uint64_t t0 = tsc();
+        ssize_t got = pread(fd, buffer, 4096, (off_t)page * 4096);
+        samples[i] = tsc() - t0;
+        if (got != 4096)
+            fail("pread 4 KiB");
+    }
+    report("blk_rand_read_4k", ITERS_BLOCK_RANDOM);
+    free(buffer);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     uint64_t boot = tsc();
@@ -332,6 +420,7 @@ int main(int argc, char **argv)
     bench_unix_roundtrip(64, "unix_roundtrip_64");
     bench_wakeup();
     bench_fork_exec_wait();
+    bench_block();
 
     printf("BENCH-END\n");
     power_off(0);

@@ -204,6 +204,32 @@ pub const ROWS: &[Row] = &[
         ("process_create", "fork + exec + wait of a static binary"),
         None,
     ),
+    Row {
+        title: "virtio-blk: sequential 1 MiB read",
+        ours: (
+            "blk_seq_read_1m",
+            "one Block.Read of 1 MiB through /dev/block/0 into a VMO (the virtio-blk driver, interrupt-driven)",
+        ),
+        linux: Some((
+            "blk_seq_read_1m",
+            "pread of 1 MiB from /dev/vda with O_DIRECT",
+        )),
+        pending: None,
+        bytes: Some(1 << 20),
+    },
+    Row {
+        title: "virtio-blk: random 4 KiB read",
+        ours: (
+            "blk_rand_read_4k",
+            "one Block.Read of 4 KiB at a pseudo-random page",
+        ),
+        linux: Some((
+            "blk_rand_read_4k",
+            "pread of 4 KiB from /dev/vda with O_DIRECT, the same pages",
+        )),
+        pending: None,
+        bytes: Some(4096),
+    },
 ];
 
 #[cfg(test)]

@@ -7,8 +7,9 @@
 //! `dpkg -x` into `target/bench/linux/` (no install: nothing on the host
 //! changes), builds the peer with `gcc -static` (installing `libc6-dev` if
 //! its static libraries are missing), and packs it as `/init` in a gzip'd
-//! newc cpio written by [`super::cpio`]. No modules are needed: the peer
-//! uses only what the kernel has built in. The downloaded kernel is kept
+//! newc cpio written by [`super::cpio`], with the virtio block modules of
+//! the same package (Debian builds virtio as modules), which the peer
+//! loads for the block-device cases. The downloaded kernel is kept
 //! and reused by later runs.
 //!
 //! The init powers the machine off through `ioperm` + `outb` to QEMU's
@@ -64,7 +65,7 @@ pub fn setup(root: &Path, log: &mut dyn FnMut(String)) -> Result<LinuxGuest> {
     let (vmlinuz, package) = kernel(&dir, &tools, log)?;
     let peer = build_peer(root, &dir, &tools, log)?;
     let initramfs = dir.join("initramfs.cpio.gz");
-    write_initramfs(&peer, &initramfs)?;
+    write_initramfs(&peer, &dir.join("linux/lib/modules"), &initramfs)?;
     log(format!(
         "wrote {} (/init = {})",
         initramfs.display(),
@@ -93,21 +94,60 @@ pub fn run(
     Ok((captured, report))
 }
 
-/// The initramfs: `/init` and the `/dev/console` node the kernel opens as
-/// init's standard streams (without it, init's output goes nowhere).
-pub fn initramfs_bytes(init: &[u8]) -> Vec<u8> {
+/// The initramfs: `/init`, the `/dev/console` node the kernel opens as
+/// init's standard streams (without it, init's output goes nowhere), and
+/// the virtio block modules in `/lib/modules` (name, contents).
+pub fn initramfs_bytes(init: &[u8], modules: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut archive = Archive::new();
     archive.directory("dev", 0o755);
     archive.char_device("dev/console", 0o600, (5, 1));
     archive.directory("proc", 0o755);
     archive.directory("tmp", 0o1777);
+    archive.directory("lib", 0o755);
+    archive.directory("lib/modules", 0o755);
+    for (name, data) in modules {
+        archive.file(&format!("lib/modules/{name}"), 0o644, data);
+    }
     archive.file("init", 0o755, init);
     cpio::gzip(&archive.finish())
 }
 
-fn write_initramfs(peer: &Path, out: &Path) -> Result<()> {
+/// The modules the peer loads for the block cases (Debian builds virtio
+/// as modules), in the order it loads them.
+pub const BLOCK_MODULES: [&str; 6] = [
+    "virtio_ring.ko",
+    "virtio.ko",
+    "virtio_pci_legacy_dev.ko",
+    "virtio_pci_modern_dev.ko",
+    "virtio_pci.ko",
+    "virtio_blk.ko",
+];
+
+/// Finds `name` below `dir` (the unpacked package's `lib/modules`).
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for entry in fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if path.file_name().is_some_and(|n| n == name) {
+            return Some(path);
+        }
+    }
+    None
+}
+
+fn write_initramfs(peer: &Path, modules_dir: &Path, out: &Path) -> Result<()> {
     let init = fs::read(peer).with_context(|| format!("cannot read {}", peer.display()))?;
-    fs::write(out, initramfs_bytes(&init))
+    let mut modules = Vec::new();
+    for name in BLOCK_MODULES {
+        let path = find_file(modules_dir, name)
+            .with_context(|| format!("no {name} in {}", modules_dir.display()))?;
+        let data = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        modules.push((name.to_string(), data));
+    }
+    fs::write(out, initramfs_bytes(&init, &modules))
         .with_context(|| format!("cannot write {}", out.display()))
 }
 
@@ -364,7 +404,7 @@ mod tests {
     fn the_initramfs_has_init_and_a_console() {
         use std::io::Read;
         let mut cpio = Vec::new();
-        flate2::read::GzDecoder::new(&initramfs_bytes(b"\x7fELF")[..])
+        flate2::read::GzDecoder::new(&initramfs_bytes(b"\x7fELF", &[])[..])
             .read_to_end(&mut cpio)
             .unwrap();
         let text = String::from_utf8_lossy(&cpio);

@@ -13,6 +13,8 @@
 //!   1–2 % between runs.
 //! - `-cpu qemu64`, pinned: instruction counts differ between CPU models
 //!   (features change which code paths the kernels and libc take).
+//! - the benchmark disk: one image file, read-only (both guests run at
+//!   once and share it), as a modern virtio-blk device in PCI slot 4.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -33,6 +35,8 @@ pub struct Machine {
     pub memory: String,
     /// Number of CPUs.
     pub cpus: u32,
+    /// The benchmark disk's image, if the machine has one.
+    pub disk: Option<std::path::PathBuf>,
 }
 
 /// What to boot on the machine.
@@ -79,6 +83,17 @@ impl Machine {
             "-smp".into(),
             self.cpus.to_string(),
         ])
+        .chain(self.disk.iter().flat_map(|disk| {
+            [
+                "-drive".into(),
+                format!(
+                    "file={},if=none,id=benchdisk,format=raw,readonly=on",
+                    disk.display()
+                ),
+                "-device".into(),
+                "virtio-blk-pci,drive=benchdisk,addr=0x4,disable-legacy=on".into(),
+            ]
+        }))
         .collect()
     }
 
@@ -106,6 +121,7 @@ mod tests {
         let machine = Machine {
             memory: "512M".into(),
             cpus: 1,
+            disk: Some("disk.img".into()),
         };
         let args: Vec<String> = machine
             .args(&Boot {
@@ -124,6 +140,7 @@ mod tests {
             "-accel tcg",
             "-m 512M",
             "-kernel k -initrd i -append console=ttyS0",
+            "file=disk.img,if=none,id=benchdisk,format=raw,readonly=on",
         ] {
             assert!(text.contains(needle), "{needle} missing from {text}");
         }

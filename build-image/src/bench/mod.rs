@@ -72,11 +72,16 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
 
     let product = ours::product(root)?;
+    let disk = dir.join("disk.img");
+    write_disk(&disk)?;
     let machine = Machine {
         memory: product.qemu.memory.clone(),
         cpus: product.qemu.cpus,
+        disk: Some(disk),
     };
     let image = ours::build(root, &product, &mut say)?;
+    let block_product = crate::product::Product::load(root, ours::BLOCK_PRODUCT)?;
+    let block_image = ours::build(root, &block_product, &mut say)?;
     let guest = linux::setup(root, &mut say)?;
 
     say(format!(
@@ -93,13 +98,17 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
     });
     let (ours_console, ours_report) = ours_run?;
     let (linux_console, linux_report) = linux_run?;
+    let (block_console, block_report) = ours::run(&block_image, &machine, options.timeout)?;
     save_console(&dir.join("ours.log"), &ours_console)?;
+    save_console(&dir.join("ours-blk.log"), &block_console)?;
     save_console(&dir.join("linux.log"), &linux_console)?;
+    let ours_report = ours::merge(ours_report, block_report.clone());
 
     let table = Table::build(&ours_report, &linux_report);
     let mut problems = table.problems();
     for (side, console, report) in [
         ("ours", &ours_console, &ours_report),
+        ("ours (block)", &block_console, &block_report),
         ("Linux", &linux_console, &linux_report),
     ] {
         problems.extend(guest_problems(side, console, report));
@@ -170,6 +179,22 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
         dir.display()
     ));
     Ok(problems.is_empty())
+}
+
+/// Size of the benchmark disk (both guests read it).
+const DISK_BYTES: u64 = 64 << 20;
+
+/// Writes the benchmark disk if it is missing: 64 MiB whose every 4 KiB
+/// page starts with its number (so a read of the wrong page would show).
+fn write_disk(path: &Path) -> Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == DISK_BYTES) {
+        return Ok(());
+    }
+    let mut bytes = vec![0u8; DISK_BYTES as usize];
+    for (page, chunk) in bytes.chunks_mut(4096).enumerate() {
+        chunk[..8].copy_from_slice(&(page as u64).to_le_bytes());
+    }
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// What went wrong with one guest's run, if anything.
@@ -245,7 +270,12 @@ fewer instructions.
 
 - Machine (both sides): `qemu-system-x86_64 {args}` ({qemu}).
 - Ours: the `bench` product (kernel + `components/bench`), kernel
-  command line `{cmdline}`.
+  command line `{cmdline}`; for the virtio-blk rows the `bench-blk`
+  product (component manager, driver manager, the virtio-blk driver and
+  `components/bench/src/bin/blkbench.rs`).
+- Both sides read the same 64 MiB disk image (`target/bench/disk.img`,
+  read-only) as a modern virtio-blk device; Linux loads Debian's virtio
+  modules from the initramfs and reads `/dev/vda` with `O_DIRECT`.
 - Linux: Debian's `{linux_package}`, `-append \"{append}\"`, with
   `/init` = `build-image/bench/linux-peer/peer.c` (`gcc -O2 -static`).
 
@@ -289,6 +319,16 @@ Reading the numbers:
   counted instruction (`rep movsq` / `rep stosq`, then the tail byte by
   byte); glibc's copy moves 16 bytes per SSE2 load and store. QEMU counts
   every `rep` iteration as one instruction.
+- The virtio-blk rows are not instruction counts like the others. A
+  read waits for the device; under `sleep=off` a guest that halts while
+  it waits jumps to its next timer deadline (ours ticks every 10 ms,
+  Debian's Linux every 4 ms), and whether the device has answered
+  before the guest halts depends on the host's timing. So these figures
+  change from run to run and measure how often each side slept, not
+  the work of its block path; a sample that did not sleep (ours often
+  does not: the request completes while the driver is still on its way
+  into `interrupt_wait`) shows the path's instructions. A fair
+  comparison needs each guest to subtract its idle time (known gap).
 - Linux runs with Debian's default mitigations, which on the `qemu64`
   CPU model (an AMD model, so no page-table isolation) are retpolines,
   RSB filling on context switch and `swapgs` barriers.

@@ -1,5 +1,7 @@
 //! Our side: the `bench` product (the kernel and `components/bench` as the
-//! only program), booted on the benchmark machine.
+//! only program), booted on the benchmark machine, and the `bench-blk`
+//! product for the block-device cases (a component tree with the driver
+//! manager), booted on the same machine; their reports are merged.
 
 use super::machine::{Boot, Machine};
 use super::measurement::GuestReport;
@@ -12,6 +14,9 @@ use std::time::Duration;
 
 /// The product booted for our side.
 pub const PRODUCT: &str = "bench";
+/// The product booted for our block-device cases: the component manager,
+/// the driver manager, the virtio-blk driver and `blkbench`.
+pub const BLOCK_PRODUCT: &str = "bench-blk";
 
 /// Loads the `bench` product: its machine settings are used for both sides.
 pub fn product(root: &Path) -> Result<Product> {
@@ -33,4 +38,22 @@ pub fn run(image: &Image, machine: &Machine, timeout: Duration) -> Result<(Captu
     let captured = qemu::run_args_captured(&args, timeout)?;
     let report = GuestReport::parse(captured.lines.iter().map(|(_, line)| line.as_str()));
     Ok((captured, report))
+}
+
+/// Both reports as one: `second`'s cases that `first` has too (the TSC
+/// overhead) are left out.
+pub fn merge(first: GuestReport, second: GuestReport) -> GuestReport {
+    let mut merged = first;
+    for measurement in second.measurements {
+        if !merged
+            .measurements
+            .iter()
+            .any(|m| m.name == measurement.name)
+        {
+            merged.measurements.push(measurement);
+        }
+    }
+    merged.errors.extend(second.errors);
+    merged.finished &= second.finished;
+    merged
 }

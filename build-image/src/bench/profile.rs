@@ -203,6 +203,7 @@ pub fn run(root: &Path, options: &Options) -> Result<Profile> {
     let machine = Machine {
         memory: product.qemu.memory.clone(),
         cpus: product.qemu.cpus,
+        disk: None,
     };
     let image = ours::build(root, &product, &mut |line| {
         eprintln!("build-image profile: {line}")

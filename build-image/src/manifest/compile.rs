@@ -5,7 +5,7 @@
 //! component manager decodes.
 //!
 //! Every vector and `limits` are always present (possibly empty, or zero
-//! for "no limit"); `program` and `state_type` only when declared. A
+//! for "no limit"); `program`, `state_type` and `driver` only when declared. A
 //! `Use` of a protocol has an empty `path`.
 
 use super::bindings::zx_component_decl as decl;
@@ -133,6 +133,19 @@ pub fn declaration(manifest: &Manifest) -> ComponentDecl {
             processes: manifest.limits.processes,
         }),
         state_type: manifest.state.as_ref().map(|s| s.value.clone()),
+        driver: (!manifest.driver.is_empty()).then(|| {
+            let any = |v: Option<u32>| v.unwrap_or(decl::ANY);
+            manifest
+                .driver
+                .iter()
+                .map(|m| decl::DeviceMatch {
+                    vendor: any(m.vendor.map(u32::from)),
+                    device: any(m.device.map(u32::from)),
+                    class: any(m.class.map(u32::from)),
+                    subclass: any(m.subclass.map(u32::from)),
+                })
+                .collect()
+        }),
         unknown_fields: Vec::new(),
     }
 }

@@ -32,6 +32,17 @@ pub struct Manifest {
     pub limits: Limits,
     /// `library/Type` of its hot-swap state.
     pub state: Option<Spanned<String>>,
+    /// For a driver: the devices it binds to (`driver.bind`).
+    pub driver: Vec<DeviceMatch>,
+}
+
+/// One `driver.bind` entry; `None` matches every value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeviceMatch {
+    pub vendor: Option<u16>,
+    pub device: Option<u16>,
+    pub class: Option<u8>,
+    pub subclass: Option<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -179,6 +190,7 @@ const TOP_KEYS: &[&str] = &[
     "collections",
     "limits",
     "state",
+    "driver",
 ];
 
 /// Reads manifest `name` (whose text is `text`, shown as `path`). Returns
@@ -678,6 +690,7 @@ impl Reader {
             collections: Vec::new(),
             limits: Limits::default(),
             state: None,
+            driver: Vec::new(),
         };
         if let Some(member) = top.get("program") {
             manifest.program = self.program(&member.value);
@@ -721,6 +734,9 @@ impl Reader {
         }
         if let Some(member) = top.get("state") {
             manifest.state = self.state(&member.value);
+        }
+        if let Some(member) = top.get("driver") {
+            manifest.driver = self.driver(&member.value);
         }
         self.duplicates(&manifest);
         Some(manifest)
@@ -879,6 +895,50 @@ impl Reader {
             format!("{suggestion}{context} is one of: {}", words.join(", ")),
         );
         None
+    }
+
+    fn driver(&mut self, value: &Value) -> Vec<DeviceMatch> {
+        let mut matches = Vec::new();
+        let Some(fields) = self.object(value, "`driver`", &["bind"], &["bind"]) else {
+            return matches;
+        };
+        let Some(bind) = fields.get("bind") else {
+            return matches;
+        };
+        for item in self.array(&bind.value, "`driver.bind`") {
+            let keys = ["vendor", "device", "class", "subclass"];
+            let Some(fields) = self.object(item, "a device match", &keys, &[]) else {
+                continue;
+            };
+            let mut found = DeviceMatch::default();
+            for key in keys {
+                let Some(member) = fields.get(key) else {
+                    continue;
+                };
+                let limit: i128 = if key == "vendor" || key == "device" {
+                    0xffff
+                } else {
+                    0xff
+                };
+                match &member.value.kind {
+                    Kind::Number(Number::Integer(n)) if (0..=limit).contains(n) => match key {
+                        "vendor" => found.vendor = Some(*n as u16),
+                        "device" => found.device = Some(*n as u16),
+                        "class" => found.class = Some(*n as u8),
+                        _ => found.subclass = Some(*n as u8),
+                    },
+                    _ => self.report(
+                        Code::InvalidValue,
+                        format!("`{key}` must be a whole number from 0 to {limit:#x}"),
+                        member.value.span.clone(),
+                        "not a PCI id",
+                        "write a PCI id such as `vendor: 0x1af4, device: 0x1042`",
+                    ),
+                }
+            }
+            matches.push(found);
+        }
+        matches
     }
 
     fn limits(&mut self, value: &Value) -> Limits {
@@ -1169,6 +1229,7 @@ mod tests {
             collections: [{ name: "dynamic" }],
             limits: { memory: "1MiB", handles: 10, threads: 2, processes: 3 },
             state: "a/State",
+            driver: { bind: [{ vendor: 0x1af4, device: 0x1042 }, { class: 1 }] },
         }"##;
         let (manifest, diagnostics) = read("m", "m.json5", text.into());
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
@@ -1178,6 +1239,9 @@ mod tests {
         assert_eq!(manifest.offers[0].to.value, "kid");
         assert_eq!(manifest.children[0].startup, Startup::Eager);
         assert_eq!(manifest.children[0].on_terminate, OnTerminate::Restart);
+        assert_eq!(manifest.driver[0].vendor, Some(0x1af4));
+        assert_eq!(manifest.driver[1].class, Some(1));
+        assert_eq!(manifest.driver[1].device, None);
         assert_eq!(
             manifest.limits,
             Limits {

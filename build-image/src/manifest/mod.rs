@@ -222,7 +222,9 @@ fn key_value_span(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
 
 /// Checks every manifest in `<workspace>/<dir>`: each file on its own, and
 /// the tree of every manifest that no other names as a child (a top-level
-/// manifest). Returns the names of the top-level manifests.
+/// manifest); a driver's manifest (one with `driver`) is checked as a
+/// child of a collection. Returns the names of the top-level manifests
+/// that are not drivers.
 pub fn check_directory(
     workspace: &Path,
     dir: &Path,
@@ -245,6 +247,9 @@ pub fn check_directory(
     names.sort();
     let mut found = Vec::new();
     let mut children = BTreeSet::new();
+    // Drivers are created at run time in the driver manager's collection:
+    // checked as collection children (their uses depend on the offers).
+    let mut drivers = BTreeSet::new();
     for name in &names {
         if !document::is_valid_name(name) {
             found.push(Diagnostic {
@@ -260,6 +265,9 @@ pub fn check_directory(
         let mut local = Vec::new();
         if let Some(Some(manifest)) = loader.read(name, &mut local) {
             children.extend(manifest.children.iter().map(|c| c.manifest.value.clone()));
+            if !manifest.driver.is_empty() {
+                drivers.insert(name.clone());
+            }
         }
         // Trees report these again; only keep them for files no tree reads.
         found.extend(local);
@@ -270,13 +278,18 @@ pub fn check_directory(
         .cloned()
         .collect();
     for root in &roots {
-        if let Err(diagnostics) = check_tree(workspace, dir, root, None, context) {
+        let place = if drivers.contains(root) {
+            RootPlace::Collection
+        } else {
+            RootPlace::ProductRoot
+        };
+        if let Err(diagnostics) = check_tree_at(workspace, dir, root, place, None, context) {
             found.extend(diagnostics.0);
         }
     }
     let mut diagnostics = Diagnostics(found);
     if diagnostics.is_empty() {
-        Ok(roots)
+        Ok(roots.into_iter().filter(|r| !drivers.contains(r)).collect())
     } else {
         diagnostics.normalize();
         Err(diagnostics)

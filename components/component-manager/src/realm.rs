@@ -30,11 +30,14 @@ use core::future::Future;
 use core::pin::Pin;
 use decl::zx_component::{
     dispatch_realm, ComponentInfo, ComponentState, RealmCreateChildRequest,
-    RealmCreateChildResponse, RealmDestroyChildRequest, RealmDestroyChildResponse,
+    RealmCreateChildResponse, RealmCreateChildWithHandlesRequest,
+    RealmCreateChildWithHandlesResponse, RealmDestroyChildRequest, RealmDestroyChildResponse,
     RealmListResponse, RealmServer, RealmShutdownRequest, RealmStartRequest, RealmStartResponse,
     RealmStopRequest, RealmStopResponse,
 };
-use decl::zx_component_decl::{CapabilityKind, ComponentDecl, OnTerminate, Source, StartupMode};
+use decl::zx_component_decl::{
+    CapabilityKind, ComponentDecl, Limits, OnTerminate, Source, StartupMode,
+};
 use decl::zx_process_lifecycle::LifecycleClient;
 use idlc_runtime::Transport;
 
@@ -72,6 +75,20 @@ const MAX_RESTARTS: u32 = 5;
 const STOP_DEADLINE_NANOS: i64 = 1_000_000_000;
 /// Most children alive at once in one collection.
 const MAX_COLLECTION_CHILDREN: usize = 32;
+/// Most connections one component may hold open to what the manager
+/// serves itself (`Realm`, the `boot` directory): a component cannot make
+/// the manager hold without bound.
+const MAX_SERVED_PER_COMPONENT: u32 = 16;
+
+/// Limits a component's job gets when its manifest leaves them at 0:
+/// handles and threads per process for every component; mapped and
+/// committed memory and processes only for components without children or
+/// collections (a parent's job also bounds its children's, so a default
+/// there would squeeze them).
+const DEFAULT_HANDLES: u64 = 4096;
+const DEFAULT_THREADS: u64 = 64;
+const DEFAULT_MEMORY: u64 = 128 << 20;
+const DEFAULT_PROCESSES: u64 = 16;
 /// Most components one `Realm.List` reply holds (the IDL's bound).
 const MAX_LISTED: usize = 128;
 /// Longest moniker: `Realm` carries `string:256`, and the logger is opened
@@ -110,6 +127,12 @@ struct Instance {
     restart_pending: bool,
     /// Counted in `State::active_eager`.
     counted: bool,
+    /// Connections the manager serves it now ([`MAX_SERVED_PER_COMPONENT`]).
+    served: u32,
+    /// The manager said once that it refused it a connection.
+    refusal_reported: bool,
+    /// Given (duplicated) at every start: `Realm.CreateChildWithHandles`.
+    startup_handles: Vec<(u32, zx::Handle)>,
 }
 
 struct State {
@@ -271,6 +294,9 @@ impl State {
             stopping: false,
             restart_pending: false,
             counted: false,
+            served: 0,
+            refusal_reported: false,
+            startup_handles: Vec::new(),
         });
         for child in children {
             let added = self.add(
@@ -467,6 +493,8 @@ impl State {
             instance.process = None;
             instance.outgoing = None;
             instance.lifecycle = None;
+            // The handles its creator gave it go with it.
+            instance.startup_handles.clear();
             instance.destroyed = true;
             instance.generation = instance.generation.wrapping_add(1);
             pending.extend(core::mem::take(&mut instance.children));
@@ -621,15 +649,9 @@ fn start(
         let job = parent_job.create_child().map_err(|s| format!("job: {s}"))?;
         let exceptions =
             zx::create_exception_channel(&job).map_err(|s| format!("exception channel: {s}"))?;
-        if let Some(limits) = &s.instances[index].decl.limits {
-            job.set_limits(
-                limits.handles as u64,
-                limits.memory_bytes,
-                limits.threads as u64,
-                limits.processes as u64,
-            )
+        let (handles, memory, threads, processes) = effective_limits(&s.instances[index].decl);
+        job.set_limits(handles, memory, threads, processes)
             .map_err(|s| format!("limits: {s}"))?;
-        }
         let Some(program) = s.instances[index].decl.program.clone() else {
             // A component without a program only groups its children.
             s.instances[index].job = Some(job);
@@ -676,6 +698,14 @@ fn start(
                 .duplicate(Rights::SAME_RIGHTS)
                 .map_err(|s| format!("duplicate resource: {s}"))?;
             handles.push((processargs::resource(arg), copy));
+        }
+        // Handles its creator gave it (`CreateChildWithHandles`), again at
+        // every start.
+        for (kind, handle) in &s.instances[index].startup_handles {
+            let copy = handle
+                .duplicate(Rights::SAME_RIGHTS)
+                .map_err(|s| format!("duplicate start-up handle: {s}"))?;
+            handles.push((*kind, copy));
         }
         // A component that uses the log sink gets a connection to it ready
         // made; the request travels to the logger once it runs.
@@ -827,6 +857,74 @@ impl DirectoryServer for SvcDirectory {
 /// directory): its file names are paths such as `bin/console`.
 struct BootTree {
     state: Rc<RefCell<State>>,
+    /// Counts this connection against its component's limit.
+    _served: Served,
+}
+
+/// One connection the manager serves a component itself, counted in its
+/// `served` while it lives.
+struct Served {
+    state: Rc<RefCell<State>>,
+    index: usize,
+    generation: u32,
+}
+
+impl Served {
+    /// Counts one more connection of `index`, unless it has
+    /// [`MAX_SERVED_PER_COMPONENT`] (said on the console once).
+    fn take(state: &Rc<RefCell<State>>, index: usize) -> Option<Served> {
+        let mut s = state.borrow_mut();
+        let instance = &mut s.instances[index];
+        if instance.served >= MAX_SERVED_PER_COMPONENT {
+            if !instance.refusal_reported {
+                instance.refusal_reported = true;
+                println!(
+                    "component_manager: {} holds {} connections to the manager; refusing more",
+                    instance.moniker, MAX_SERVED_PER_COMPONENT
+                );
+            }
+            return None;
+        }
+        instance.served += 1;
+        Some(Served {
+            state: Rc::clone(state),
+            index,
+            generation: instance.generation,
+        })
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let mut s = self.state.borrow_mut();
+        if s.live(self.index, self.generation) {
+            let instance = &mut s.instances[self.index];
+            instance.served = instance.served.saturating_sub(1);
+        }
+    }
+}
+
+/// The limits for a component's job: its manifest's, with the defaults
+/// where it says 0 (see [`DEFAULT_HANDLES`]).
+fn effective_limits(decl: &ComponentDecl) -> (u64, u64, u64, u64) {
+    let declared = decl.limits.clone().unwrap_or(Limits {
+        memory_bytes: 0,
+        handles: 0,
+        threads: 0,
+        processes: 0,
+    });
+    let leaf = decl.children.as_ref().is_none_or(|c| c.is_empty())
+        && decl.collections.as_ref().is_none_or(|c| c.is_empty());
+    let or = |value: u64, default: u64| if value == 0 { default } else { value };
+    (
+        or(declared.handles.into(), DEFAULT_HANDLES),
+        or(declared.memory_bytes, if leaf { DEFAULT_MEMORY } else { 0 }),
+        or(declared.threads.into(), DEFAULT_THREADS),
+        or(
+            declared.processes.into(),
+            if leaf { DEFAULT_PROCESSES } else { 0 },
+        ),
+    )
 }
 
 impl BootTree {
@@ -921,14 +1019,21 @@ fn open_route(
     let provider = match route {
         Ok(Provider::Component(provider)) => provider,
         Ok(Provider::Boot) => {
+            let Some(served) = Served::take(state, user) else {
+                return; // `object` closes
+            };
             let tree: Rc<dyn zx_component::fs::Tree> = Rc::new(BootTree {
                 state: Rc::clone(state),
+                _served: served,
             });
             zx_component::fs::serve(tree, String::new(), object, spawner);
             return;
         }
         Ok(Provider::Resource(_)) => return, // not something to open
         Ok(Provider::Realm(scope)) => {
+            let Some(served) = Served::take(state, user) else {
+                return; // `object` closes
+            };
             let scope = scope.map(|scope| (scope, state.borrow().instances[scope].generation));
             spawner.spawn(serve_realm(
                 Rc::clone(state),
@@ -936,6 +1041,7 @@ fn open_route(
                 Rc::clone(idle),
                 scope,
                 object,
+                served,
             ));
             return;
         }
@@ -1052,7 +1158,8 @@ async fn watch(
         (instance.moniker.clone(), restart, instance.restarts)
     };
     println!("component_manager: {} exited with {}", moniker, code);
-    if restart {
+    let (mut restart, mut attempt) = (restart, attempt);
+    while restart {
         let delay = 50_000_000i64 << attempt.min(5);
         println!(
             "component_manager: restarting {} in {} ms (attempt {})",
@@ -1071,10 +1178,24 @@ async fn watch(
         };
         if cancelled {
             println!("component_manager: restart of {} cancelled", moniker);
-        } else if let Err(why) = start(&state, &spawner, &idle, index) {
-            println!("component_manager: cannot restart {}: {}", moniker, why);
-        } else {
+            break;
+        }
+        let Err(why) = start(&state, &spawner, &idle, index) else {
             return;
+        };
+        println!("component_manager: cannot restart {}: {}", moniker, why);
+        // A start that failed (memory short for a moment, say) counts as
+        // an attempt: try again later, as after a crash.
+        let mut guard = state.borrow_mut();
+        if !guard.live(index, generation) {
+            return;
+        }
+        let instance = &mut guard.instances[index];
+        restart = instance.restarts < MAX_RESTARTS && !instance.stopping;
+        if restart {
+            instance.restarts += 1;
+            instance.restart_pending = true;
+            attempt = instance.restarts;
         }
     }
     state.borrow_mut().uncount(index);
@@ -1087,6 +1208,7 @@ async fn serve_realm(
     idle: Rc<Event>,
     scope: Option<(usize, u32)>,
     channel: Channel,
+    _served: Served,
 ) {
     let transport = ChannelTransport::new(channel);
     let mut realm = RealmService {
@@ -1146,6 +1268,22 @@ impl RealmService {
 
     /// The absolute moniker of `moniker` as this connection names it: on a
     /// scoped connection, relative to the scope (`""`: the scope itself).
+    /// `CreateChild`: the new instance's index.
+    fn create(&mut self, mut request: RealmCreateChildRequest) -> Result<usize, i32> {
+        request.parent = self.absolute(&request.parent)?;
+        let index = self
+            .state
+            .borrow_mut()
+            .create_child(&request)
+            .map_err(|status| status.0)?;
+        println!(
+            "component_manager: created {} ({})",
+            self.state.borrow().instances[index].moniker,
+            request.manifest
+        );
+        Ok(index)
+    }
+
     fn absolute(&self, moniker: &str) -> Result<String, i32> {
         let prefix = self.prefix()?;
         if self.scope.is_some() && moniker.is_empty() {
@@ -1226,20 +1364,36 @@ impl RealmServer for RealmService {
 
     fn create_child(
         &mut self,
-        mut request: RealmCreateChildRequest,
+        request: RealmCreateChildRequest,
     ) -> Result<RealmCreateChildResponse, i32> {
-        request.parent = self.absolute(&request.parent)?;
-        let index = self
-            .state
-            .borrow_mut()
-            .create_child(&request)
-            .map_err(|status| status.0)?;
-        println!(
-            "component_manager: created {} ({})",
-            self.state.borrow().instances[index].moniker,
-            request.manifest
-        );
+        self.create(request)?;
         Ok(RealmCreateChildResponse {})
+    }
+
+    fn create_child_with_handles(
+        &mut self,
+        request: RealmCreateChildWithHandlesRequest,
+    ) -> Result<RealmCreateChildWithHandlesResponse, i32> {
+        let mut handles = Vec::with_capacity(request.handles.len());
+        for given in request.handles {
+            let handle = zx::Handle::from_raw(given.handle.into_raw());
+            if given.kind < processargs::USER_BASE {
+                return Err(Status::INVALID_ARGS.0);
+            }
+            let rights = handle.basic_info().map(|info| info.rights).unwrap_or(0);
+            if rights & Rights::DUPLICATE.bits() == 0 {
+                return Err(Status::ACCESS_DENIED.0);
+            }
+            handles.push((given.kind, handle));
+        }
+        let index = self.create(RealmCreateChildRequest {
+            parent: request.parent,
+            collection: request.collection,
+            name: request.name,
+            manifest: request.manifest,
+        })?;
+        self.state.borrow_mut().instances[index].startup_handles = handles;
+        Ok(RealmCreateChildWithHandlesResponse {})
     }
 
     fn shutdown(&mut self, request: RealmShutdownRequest) {

@@ -81,7 +81,10 @@ fn main() -> i64 {
                     zx_component::namespace::paths().join(" ")
                 );
                 println!("create <parent> <collection> <name> <manifest> | destroy <moniker>");
+                println!("lsdev (devices and their drivers) | lsblk (block devices)");
             }
+            (Some("lsdev"), _) => print_file("/dev/devices"),
+            (Some("lsblk"), _) => list_block_devices(),
             (Some("ls"), Some(path)) => list_directory(path),
             (Some("cat"), Some(path)) => print_file(path),
             (Some("ls"), None) => match realm.list() {
@@ -285,6 +288,43 @@ fn list_directory(path: &str) {
             }
         }
         Err(status) => println!("cannot list {}: {}", path, status),
+    }
+}
+
+/// Lists `/dev/block`: each disk's name, size and the driver's counters.
+fn list_block_devices() {
+    use bindings::zx_device_block::BlockClient;
+    let entries = zx_component::namespace::open("/dev/block").and_then(zx_component::fs::read_dir);
+    let entries = match entries {
+        Ok(entries) => entries,
+        Err(status) => {
+            println!("cannot list /dev/block: {}", status);
+            return;
+        }
+    };
+    println!(
+        "{:<14} {:<10} {:>12} {:>6}  interrupts/requests",
+        "device", "serial", "bytes", "block"
+    );
+    for entry in entries {
+        let path = alloc::format!("/dev/block/{}", entry.name);
+        let Ok(channel) = zx_component::namespace::open(&path) else {
+            continue;
+        };
+        let disk = BlockClient::new(ChannelTransport::new(channel));
+        match (disk.get_info(), disk.get_stats()) {
+            (Ok(info), Ok(stats)) => println!(
+                "{:<14} {:<10} {:>12} {:>6}  {}/{}/{}",
+                path,
+                info.serial,
+                info.info.block_count * info.info.block_size as u64,
+                info.info.block_size,
+                stats.stats.interrupts,
+                stats.stats.requests,
+                stats.stats.polls
+            ),
+            (Err(error), _) | (_, Err(error)) => println!("{}: {:?}", path, error),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 fn main() {
     idlc_build::Builder::new()
         .file("../../../idl/realm.idl")
+        .library_path("../../../idl")
         .compile()
         .unwrap_or_else(|error| panic!("{error}"));
 }

@@ -30,6 +30,8 @@ pub enum Node {
     Directory,
     /// A file of this many bytes.
     File(u64),
+    /// A service: an `Open` of it is handed to [`Tree::connect`].
+    Service,
 }
 
 /// A read-only tree of directories and files. Paths are relative to its
@@ -42,6 +44,8 @@ pub trait Tree {
     fn list(&self, path: &str) -> Vec<DirEntry>;
     /// Up to `count` bytes of file `path` from `offset`.
     fn read(&self, path: &str, offset: u64, count: usize) -> Option<Vec<u8>>;
+    /// Connects `channel` to service `path` (the default closes it).
+    fn connect(&self, _path: &str, _channel: Channel) {}
     /// The whole contents of file `path` as of now, for a file whose
     /// contents change: a connection opened to it then reads that copy,
     /// never a mix of two versions. `None` (the default): reads go to
@@ -74,9 +78,21 @@ pub fn join(base: &str, relative: &str) -> Option<String> {
     })
 }
 
+/// Most connections open at once to one served tree (the first one and
+/// everything opened through it): past it, opens are refused by closing
+/// the new channel, so one client cannot make the server hold without
+/// bound.
+pub const MAX_CONNECTIONS_PER_TREE: usize = 64;
+
 /// Serves `path` of `tree` on `channel`: as a directory or a file, as the
-/// tree says; closes `channel` if `path` names nothing.
+/// tree says; closes `channel` if `path` names nothing, or if the tree has
+/// [`MAX_CONNECTIONS_PER_TREE`] connections already.
 pub fn serve(tree: Rc<dyn Tree>, path: String, channel: Channel, spawner: &Spawner) {
+    // Each connection holds the tree: the count is the connections open
+    // (plus this caller's reference).
+    if Rc::strong_count(&tree) > MAX_CONNECTIONS_PER_TREE {
+        return;
+    }
     match tree.lookup(&path) {
         Some(Node::Directory) => {
             spawner.spawn(serve_directory(tree, path, channel, spawner.clone()))
@@ -85,6 +101,7 @@ pub fn serve(tree: Rc<dyn Tree>, path: String, channel: Channel, spawner: &Spawn
             let snapshot = tree.snapshot(&path);
             spawner.spawn(serve_file(tree, path, snapshot, channel))
         }
+        Some(Node::Service) => tree.connect(&path, channel),
         None => {} // `channel` closes: the client sees PEER_CLOSED
     }
 }

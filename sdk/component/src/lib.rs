@@ -111,7 +111,12 @@ pub fn open(directory: u32, name: &str, object: Channel) -> Result<(), Status> {
         path: String::from(name),
         object: idlc_runtime::Handle::from_raw(object.into_handle().into_raw()),
     };
-    let result = directory.open(request).map_err(|_| Status::PEER_CLOSED);
+    // The kernel's refusal (NO_RESOURCES, NO_MEMORY, PEER_CLOSED...) is
+    // passed on; anything else means the directory is unusable.
+    let result = directory.open(request).map_err(|error| match error {
+        idlc_runtime::client::ClientError::Transport(status) => status,
+        _ => Status::PEER_CLOSED,
+    });
     // The transport wraps a borrowed value: do not close it.
     core::mem::forget(directory);
     result
@@ -169,6 +174,14 @@ impl Outgoing {
         Some(Outgoing {
             transport: ChannelTransport::new(Channel::from_handle(handle)),
         })
+    }
+
+    /// Serves `channel` (the server end of a `zx.io/Directory`) the same
+    /// way: a driver's device connector, which the driver manager opens.
+    pub fn from_channel(channel: Channel) -> Outgoing {
+        Outgoing {
+            transport: ChannelTransport::new(channel),
+        }
     }
 
     /// The directory's channel (to wait on it with an executor).

@@ -51,6 +51,16 @@ pub fn take_startup_handle(kind: u32) -> Option<zx::Handle> {
     Some(handles.remove(index).1)
 }
 
+/// Takes the first start-up handle whose kind's type (low 16 bits) is
+/// `kind_type`, with its full kind (the argument is in the high 16 bits).
+pub fn take_startup_handle_of_type(kind_type: u32) -> Option<(u32, zx::Handle)> {
+    let mut handles = STARTUP.get()?.handles.lock();
+    let index = handles
+        .iter()
+        .position(|(k, _)| zx::processargs::kind_type(*k) == kind_type)?;
+    Some(handles.remove(index))
+}
+
 /// Takes the namespace directories among the start-up handles: each with
 /// its path (e.g. `/boot`).
 pub fn take_namespace() -> Vec<(String, zx::Handle)> {

@@ -174,6 +174,8 @@ bitflags::bitflags! {
         const TASK_TERMINATED = Self::EVENT_SIGNALED.bits();
         /// Timer: its deadline passed.
         const TIMER_SIGNALED = Self::EVENT_SIGNALED.bits();
+        /// Interrupt: it fired and has not been acknowledged (`interrupt_ack`).
+        const INTERRUPT_SIGNALED = Self::EVENT_SIGNALED.bits();
         /// All user signals.
         const USER_ALL = Self::USER_0.bits()
             | Self::USER_1.bits()
@@ -226,6 +228,9 @@ pub enum ObjectType {
     Event = 5,
     /// A port.
     Port = 6,
+    /// An interrupt: a hardware interrupt line (or a virtual one) a driver
+    /// waits on.
+    Interrupt = 9,
     /// A resource: the right to use privileged kernel services.
     Resource = 15,
     /// An event pair endpoint.
@@ -287,6 +292,98 @@ pub struct PortPacket {
 }
 
 const _: () = assert!(core::mem::size_of::<PortPacket>() == 48);
+
+/// The payload of a `PACKET_INTERRUPT` packet.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    zerocopy::FromBytes,
+    zerocopy::IntoBytes,
+    zerocopy::Immutable,
+)]
+#[repr(C)]
+pub struct InterruptPacket {
+    /// Monotonic time when the interrupt fired.
+    pub timestamp: i64,
+    /// How many times the interrupt has fired since it was created.
+    pub count: u64,
+    /// Zero.
+    pub reserved0: u64,
+    /// Zero.
+    pub reserved1: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<InterruptPacket>() == 32);
+
+/// What `interrupt_get_info` reports.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    zerocopy::FromBytes,
+    zerocopy::IntoBytes,
+    zerocopy::Immutable,
+)]
+#[repr(C)]
+pub struct InterruptInfo {
+    /// The `vector` given to `interrupt_create`.
+    pub vector: u32,
+    /// The `INTERRUPT_*` option it was created with.
+    pub kind: u32,
+    /// The global system interrupt it is routed from, or its MSI number
+    /// (0 for virtual ones).
+    pub gsi: u32,
+    /// The CPU vector it is delivered on (0 for virtual ones).
+    pub cpu_vector: u32,
+    /// How many times it has fired.
+    pub count: u64,
+    /// Whether it is pending (fired, not acknowledged): 1 or 0.
+    pub pending: u64,
+    /// For an MSI: the address the device writes to raise it (0 else).
+    pub msi_address: u64,
+    /// For an MSI: the data the device writes (0 else).
+    pub msi_data: u32,
+    /// Zero.
+    pub reserved: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<InterruptInfo>() == 48);
+
+/// Where PCI configuration space is (the ACPI MCFG table's first entry):
+/// what `system_get_pci_ecam` reports.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    zerocopy::FromBytes,
+    zerocopy::IntoBytes,
+    zerocopy::Immutable,
+)]
+#[repr(C)]
+pub struct PciEcam {
+    /// Physical address of the enhanced configuration space of bus 0.
+    pub base: u64,
+    /// PCI segment group.
+    pub segment: u32,
+    /// First bus.
+    pub bus_start: u32,
+    /// Last bus.
+    pub bus_end: u32,
+    /// Zero.
+    pub reserved: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<PciEcam>() == 24);
 
 /// The payload of a `PACKET_SIGNAL_ONE` packet.
 #[derive(
@@ -401,6 +498,32 @@ pub const DEBUG_WRITE_MAX: usize = 4096;
 pub const PACKET_USER: u32 = 0;
 /// A port packet's type: an `object_wait_async` registration fired.
 pub const PACKET_SIGNAL_ONE: u32 = 1;
+/// A port packet's type: a bound interrupt fired (`interrupt_bind`); the
+/// payload is an `InterruptPacket`.
+pub const PACKET_INTERRUPT: u32 = 2;
+/// `interrupt_create` option: `vector` is a global system interrupt (an
+/// I/O APIC input), level-triggered and active-low as PCI lines are.
+pub const INTERRUPT_GSI: u32 = 0;
+/// `interrupt_create` option: `vector` is a legacy ISA IRQ (0–15), mapped
+/// to its global system interrupt, trigger mode and polarity by the ACPI
+/// MADT's interrupt source overrides (edge-triggered, active-high if none).
+pub const INTERRUPT_ISA: u32 = 1;
+/// `interrupt_create` option: a virtual interrupt, fired only by
+/// `interrupt_trigger` (for tests and software devices); `vector` must
+/// still lie in the resource's range.
+pub const INTERRUPT_VIRTUAL: u32 = 2;
+/// `interrupt_create` option: a message-signalled interrupt (MSI or
+/// MSI-X): `vector` is an MSI number, from `INTERRUPT_MSI_BASE` to
+/// `INTERRUPT_MSI_BASE + INTERRUPT_MSI_COUNT - 1`; `interrupt_get_info`
+/// gives the address and data the device must write.
+pub const INTERRUPT_MSI: u32 = 3;
+/// Highest global system interrupt `interrupt_create` accepts, plus one.
+/// Interrupt numbers (what IRQ resources cover) below it are GSIs.
+pub const INTERRUPT_MAX_GSI: u32 = 128;
+/// First MSI number: interrupt numbers from here on are MSIs.
+pub const INTERRUPT_MSI_BASE: u32 = 128;
+/// How many MSI numbers there are.
+pub const INTERRUPT_MSI_COUNT: u32 = 48;
 /// `vmo_create` option: the VMO can change size.
 pub const VMO_RESIZABLE: u32 = 2;
 /// Largest VMO, in bytes.
@@ -1354,8 +1477,159 @@ pub mod syscall {
     /// * `NO_MEMORY`: the kernel is out of memory.
     pub const RESOURCE_CREATE: u64 = 50;
 
+    /// `vmo_create_physical(resource: Handle, paddr: u64, size: u64, out: *mut Handle) -> Status`
+    ///
+    /// Creates a VMO over physical device memory `[paddr, paddr + size)`
+    /// (a PCI BAR, configuration space), for drivers.
+    ///
+    /// Needs a resource of kind `RSRC_KIND_MMIO` covering the range (or the
+    /// root resource). The range must not overlap RAM the kernel manages,
+    /// nor the interrupt controllers and timer the kernel drives. Mappings
+    /// of the VMO are uncached; its pages are never freed (they are not
+    /// RAM) and `vmo_get_physical` reports their addresses. The handle has
+    /// `Rights::DEFAULT_VMO` less `EXECUTE`.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `resource` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `resource` is not a resource.
+    /// * `ACCESS_DENIED`: `resource` does not cover the range as MMIO.
+    /// * `INVALID_ARGS`: `paddr` or `size` is not page-aligned, `size` is
+    ///   0, the range wraps, it overlaps RAM or a kernel-owned device, or
+    ///   `out` is not writable user memory.
+    /// * `OUT_OF_RANGE`: `size` is above `VMO_MAX_SIZE`.
+    /// * `NO_RESOURCES`: the process's handle table is full.
+    /// * `NO_MEMORY`: the kernel is out of memory.
+    pub const VMO_CREATE_PHYSICAL: u64 = 51;
+
+    /// `interrupt_create(resource: Handle, vector: u32, options: u32, out: *mut Handle) -> Status`
+    ///
+    /// Creates an interrupt object for a hardware interrupt line (or a
+    /// virtual one).
+    ///
+    /// `options` is `INTERRUPT_GSI` (an I/O APIC input, level-triggered,
+    /// active-low), `INTERRUPT_ISA` (an ISA IRQ, routed through the MADT's
+    /// interrupt source overrides), `INTERRUPT_MSI` (a message-signalled
+    /// interrupt: the device writes the address and data that
+    /// `interrupt_get_info` reports; it cannot be masked, so an MSI that
+    /// arrives while the interrupt is pending is only counted) or
+    /// `INTERRUPT_VIRTUAL`. Needs a resource of kind `RSRC_KIND_IRQ`
+    /// covering `vector` (the GSI, the ISA IRQ or the MSI number) or the
+    /// root resource. A line has at most one interrupt
+    /// object at a time, so hardware interrupt objects are bounded by the
+    /// number of lines; a virtual one is a small object bounded by the
+    /// handle limit, like an event.
+    ///
+    /// The line starts unmasked. When it fires, the kernel masks it,
+    /// counts it, raises `INTERRUPT_SIGNALED` and, if the object is bound
+    /// to a port, queues one `PACKET_INTERRUPT` packet; it stays masked
+    /// until `interrupt_ack`, so at most one packet per interrupt object is
+    /// ever queued. When the last handle closes (a driver that dies), the
+    /// line is masked and released. The handle has `BASIC`, `READ`,
+    /// `WRITE`, `SIGNAL` and `INSPECT`.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `resource` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `resource` is not a resource.
+    /// * `ACCESS_DENIED`: `resource` does not cover `vector` as an IRQ.
+    /// * `INVALID_ARGS`: unknown `options`, or `out` is not writable user
+    ///   memory.
+    /// * `OUT_OF_RANGE`: the line is at or above `INTERRUPT_MAX_GSI`,
+    ///   no I/O APIC serves it, an ISA IRQ is above 15, or an MSI number
+    ///   is outside the MSI range.
+    /// * `ALREADY_EXISTS`: another interrupt object holds the line.
+    /// * `NO_RESOURCES`: the process's handle table is full.
+    /// * `NO_MEMORY`: the kernel is out of memory.
+    pub const INTERRUPT_CREATE: u64 = 52;
+
+    /// `interrupt_bind(interrupt: Handle, port: Handle, key: u64, options: u32) -> Status`
+    ///
+    /// Binds an interrupt to a port: from now on each time it fires one
+    /// `PACKET_INTERRUPT` packet with `key` is queued on `port` (at once if
+    /// it is pending now). An interrupt is bound at most once.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: a handle is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `interrupt` is not an interrupt, or `port` not a port.
+    /// * `ACCESS_DENIED`: `interrupt` lacks `READ`, or `port` lacks `WRITE`.
+    /// * `INVALID_ARGS`: `options` is not 0.
+    /// * `ALREADY_EXISTS`: the interrupt is already bound.
+    pub const INTERRUPT_BIND: u64 = 53;
+
+    /// `interrupt_wait(interrupt: Handle, deadline: i64) -> Status`
+    ///
+    /// Waits until the interrupt is pending (`INTERRUPT_SIGNALED`) or
+    /// `deadline` passes. The caller then serves the device and calls
+    /// `interrupt_ack`.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `interrupt` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `interrupt` is not an interrupt.
+    /// * `ACCESS_DENIED`: `interrupt` lacks `WAIT`.
+    /// * `TIMED_OUT`: the deadline passed first.
+    /// * `NO_RESOURCES`: too many threads wait on the interrupt.
+    pub const INTERRUPT_WAIT: u64 = 54;
+
+    /// `interrupt_ack(interrupt: Handle) -> Status`
+    ///
+    /// Acknowledges a pending interrupt: clears `INTERRUPT_SIGNALED` and
+    /// unmasks the line, so that it can fire again. Acknowledging an
+    /// interrupt that is not pending does nothing.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `interrupt` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `interrupt` is not an interrupt.
+    /// * `ACCESS_DENIED`: `interrupt` lacks `WRITE`.
+    pub const INTERRUPT_ACK: u64 = 55;
+
+    /// `interrupt_trigger(interrupt: Handle) -> Status`
+    ///
+    /// Fires a virtual interrupt, as the hardware fires a line.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `interrupt` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `interrupt` is not an interrupt.
+    /// * `ACCESS_DENIED`: `interrupt` lacks `SIGNAL`.
+    /// * `BAD_STATE`: the interrupt is not virtual.
+    pub const INTERRUPT_TRIGGER: u64 = 56;
+
+    /// `interrupt_get_info(interrupt: Handle, info: *mut InterruptInfo) -> Status`
+    ///
+    /// Reports an interrupt's line, CPU vector, fire count and state.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `interrupt` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `interrupt` is not an interrupt.
+    /// * `ACCESS_DENIED`: `interrupt` lacks `INSPECT`.
+    /// * `INVALID_ARGS`: `info` is not writable user memory.
+    pub const INTERRUPT_GET_INFO: u64 = 57;
+
+    /// `system_get_pci_ecam(resource: Handle, info: *mut PciEcam) -> Status`
+    ///
+    /// Reports where PCI configuration space is (the ACPI MCFG table), for
+    /// the driver manager, which then maps it with `vmo_create_physical`.
+    ///
+    /// Needs a resource of kind `RSRC_KIND_MMIO` covering the
+    /// configuration space of the first bus (or the root resource).
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `resource` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `resource` is not a resource.
+    /// * `ACCESS_DENIED`: `resource` does not cover the region as MMIO.
+    /// * `NOT_FOUND`: the firmware describes no PCI Express configuration
+    ///   space (no MCFG table).
+    /// * `INVALID_ARGS`: `info` is not writable user memory.
+    pub const SYSTEM_GET_PCI_ECAM: u64 = 58;
+
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 51;
+    pub const COUNT: u64 = 59;
 
     /// Name of a syscall number, for traces and reports (`invalid` if it is
     /// not a syscall).
@@ -1412,6 +1686,14 @@ pub mod syscall {
             "debug_read",
             "system_shutdown",
             "resource_create",
+            "vmo_create_physical",
+            "interrupt_create",
+            "interrupt_bind",
+            "interrupt_wait",
+            "interrupt_ack",
+            "interrupt_trigger",
+            "interrupt_get_info",
+            "system_get_pci_ecam",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")
     }

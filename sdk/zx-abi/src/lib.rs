@@ -139,6 +139,15 @@ impl Rights {
             | Rights::SIGNAL.bits()
             | Rights::MANAGE_THREAD.bits(),
     );
+    /// Default rights of a new interrupt object (`READ` to bind it,
+    /// `WRITE` to acknowledge it, `SIGNAL` to trigger a virtual one).
+    pub const DEFAULT_INTERRUPT: Rights = Rights::from_bits_retain(
+        Rights::BASIC.bits() | Rights::READ.bits() | Rights::WRITE.bits() | Rights::SIGNAL.bits(),
+    );
+    /// Default rights of a physical VMO: a VMO's, less `EXECUTE` (device
+    /// memory holds no code).
+    pub const DEFAULT_PHYSICAL_VMO: Rights =
+        Rights::from_bits_retain(Rights::DEFAULT_VMO.bits() & !Rights::EXECUTE.bits());
     /// Default rights of a new resource (`WRITE` lets `resource_create`
     /// narrow it; as Zircon's).
     pub const DEFAULT_RESOURCE: Rights = Rights::from_bits_retain(

@@ -6,9 +6,16 @@
 //! them on demand (`mem::fault`) and leave when a mapping is removed. The
 //! frames they point at belong to VMOs, so tearing the tables down frees
 //! the table frames only.
+//!
+//! Table frames are charged to the process's job (its memory account),
+//! like the pages of its VMOs: a program mapping single pages far apart
+//! makes the kernel allocate up to three tables per page, and those count
+//! against its memory limit.
 
 use super::kernel_space::{kernel_root, DirectMapTables};
-use paging::{Access, PageSize, PhysAddr, TableAccess};
+use crate::object::account::MemoryAccount;
+use alloc::sync::Arc;
+use paging::{Access, PageSize, PageTable, PhysAddr, TableAccess};
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::PhysFrame;
 use zx_abi::USER_ADDRESS_LIMIT;
@@ -16,6 +23,38 @@ use zx_abi::USER_ADDRESS_LIMIT;
 /// One process's page tables.
 pub struct AddressSpace {
     root: PhysAddr,
+    /// Who the table frames are charged to, and how many are.
+    account: Arc<MemoryAccount>,
+    tables: u64,
+}
+
+/// Table frames allocated for a process: charged to its account first.
+struct ChargedTables<'a> {
+    direct: DirectMapTables,
+    account: &'a MemoryAccount,
+    allocated: &'a mut u64,
+}
+
+impl TableAccess for ChargedTables<'_> {
+    fn table(&mut self, phys: PhysAddr) -> &mut PageTable {
+        self.direct.table(phys)
+    }
+
+    fn alloc_table(&mut self) -> Option<PhysAddr> {
+        self.account.charge(pmm::FRAME_SIZE).ok()?;
+        let Some(table) = self.direct.alloc_table() else {
+            self.account.uncharge(pmm::FRAME_SIZE);
+            return None;
+        };
+        *self.allocated += 1;
+        Some(table)
+    }
+
+    fn free_table(&mut self, phys: PhysAddr) {
+        self.direct.free_table(phys);
+        *self.allocated -= 1;
+        self.account.uncharge(pmm::FRAME_SIZE);
+    }
 }
 
 /// Number of top-level entries of the user half.
@@ -26,13 +65,23 @@ fn flush(page: u64) {
 }
 
 impl AddressSpace {
-    /// A new, empty address space.
-    pub fn new() -> Option<AddressSpace> {
-        let mut tables = DirectMapTables::new();
-        let root = tables.alloc_table()?;
-        let kernel = tables.table(kernel_root()).clone();
-        tables.table(root).entries[USER_SLOTS..].copy_from_slice(&kernel.entries[USER_SLOTS..]);
-        Some(AddressSpace { root })
+    /// A new, empty address space whose tables are charged to `account`.
+    pub fn new(account: &Arc<MemoryAccount>) -> Option<AddressSpace> {
+        let mut tables = 0;
+        let root = ChargedTables {
+            direct: DirectMapTables::new(),
+            account,
+            allocated: &mut tables,
+        }
+        .alloc_table()?;
+        let mut direct = DirectMapTables::new();
+        let kernel = direct.table(kernel_root()).clone();
+        direct.table(root).entries[USER_SLOTS..].copy_from_slice(&kernel.entries[USER_SLOTS..]);
+        Some(AddressSpace {
+            root,
+            account: Arc::clone(account),
+            tables,
+        })
     }
 
     fn is_active(&self) -> bool {
@@ -54,7 +103,11 @@ impl AddressSpace {
             ..access
         };
         paging::map(
-            &mut DirectMapTables::new(),
+            &mut ChargedTables {
+                direct: DirectMapTables::new(),
+                account: &self.account,
+                allocated: &mut self.tables,
+            },
             self.root,
             virt,
             PhysAddr::new(phys),
@@ -103,5 +156,6 @@ impl Drop for AddressSpace {
         // Leaf frames belong to VMOs: only the tables are freed here.
         paging::free_subtrees(&mut tables, self.root, 0..USER_SLOTS, &mut |_, _| {});
         tables.free_table(self.root);
+        self.account.uncharge(self.tables * pmm::FRAME_SIZE);
     }
 }

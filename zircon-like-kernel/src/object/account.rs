@@ -1,12 +1,17 @@
-//! Accounts: the kernel memory a job's programs hold in queued channel
-//! messages.
+//! Accounts: what a job's programs hold in the kernel beyond their own
+//! handle tables and mappings.
 //!
 //! A message's bytes live in the kernel heap from the write until the read
 //! (or until the message is dropped), and are charged to the *writer's*
-//! job for that long. Each job has its own account, limited by the job's
-//! memory limit (`job_set_limits`), and never by more than a share of RAM
-//! set at boot, so a program that floods channels no one reads runs out of
-//! its own budget (`NO_MEMORY`) while every other job keeps writing.
+//! job for that long; so are the handles it carries, which have left the
+//! writer's table but not yet reached a reader's. Each job has its own
+//! account, limited by the job's memory limit and its handle limit
+//! (`job_set_limits`; bytes never more than a share of RAM set at boot),
+//! so a program that floods channels no one reads, or parks handles in
+//! them, runs out of its own budget (`NO_MEMORY`, `NO_RESOURCES`) while
+//! every other job keeps writing.
+//!
+//! [`MemoryAccount`] counts the pages of a job subtree's VMOs.
 
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -20,20 +25,50 @@ pub fn set_default_limit(bytes: u64) {
     DEFAULT_LIMIT.store(bytes, Ordering::Relaxed);
 }
 
-/// One job's queued-message bytes and their limit.
+/// One job's queued-message bytes and handles, and their limits.
 pub struct Account {
     used: AtomicU64,
     limit: AtomicU64,
+    handles: AtomicU64,
+    handle_limit: AtomicU64,
 }
 
 impl Account {
     /// A new account holding nothing, limited to `limit` bytes (and to the
     /// default limit).
-    pub fn new(limit: u64) -> Arc<Account> {
+    pub fn new(limit: u64, handle_limit: u64) -> Arc<Account> {
         Arc::new(Account {
             used: AtomicU64::new(0),
             limit: AtomicU64::new(limit.min(DEFAULT_LIMIT.load(Ordering::Relaxed))),
+            handles: AtomicU64::new(0),
+            handle_limit: AtomicU64::new(handle_limit),
         })
+    }
+
+    /// The handle limit.
+    pub fn handle_limit(&self) -> u64 {
+        self.handle_limit.load(Ordering::Relaxed)
+    }
+
+    /// Lowers the handle limit (never raises it).
+    pub fn tighten_handles(&self, limit: u64) {
+        self.handle_limit.fetch_min(limit, Ordering::Relaxed);
+    }
+
+    /// Charges `count` handles in flight, or refuses with `NO_RESOURCES`
+    /// past the limit.
+    pub fn charge_handles(&self, count: u64) -> Result<(), Status> {
+        let total = self.handles.fetch_add(count, Ordering::AcqRel) + count;
+        if total > self.handle_limit() {
+            self.handles.fetch_sub(count, Ordering::AcqRel);
+            return Err(Status::NO_RESOURCES);
+        }
+        Ok(())
+    }
+
+    /// Gives back `count` handles charged before.
+    pub fn uncharge_handles(&self, count: u64) {
+        self.handles.fetch_sub(count, Ordering::AcqRel);
     }
 
     /// The limit.

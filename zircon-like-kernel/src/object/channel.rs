@@ -28,6 +28,10 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use spin::Mutex;
 use zx_abi::{ObjectType, Signals, Status};
 
+/// What a queued message costs beyond its bytes (its header, its slot in
+/// the queue), charged with them.
+const MESSAGE_OVERHEAD: u64 = core::mem::size_of::<Message>() as u64 + 16;
+
 /// Most messages a channel endpoint queues before writes are refused
 /// (as Zircon's limit, so a stuck reader cannot exhaust kernel memory).
 pub const MAX_PENDING_MESSAGES: usize = 3500;
@@ -50,7 +54,9 @@ impl Message {
         handles: Vec<Handle>,
         account: Option<&Arc<Account>>,
     ) -> Result<Message, (Status, Vec<Handle>)> {
-        let len = bytes.len() as u64;
+        // A message costs its bytes and its place in the queue: an empty
+        // message is not free.
+        let len = bytes.len() as u64 + MESSAGE_OVERHEAD;
         if let Some(account) = account {
             if account.charge(len).is_err() {
                 if let Err(status) = charge_after_collecting(account, len) {
@@ -58,11 +64,13 @@ impl Message {
                 }
             }
         }
-        if let Err(status) = inflight::count_in(&handles) {
-            if let Some(account) = account {
-                account.uncharge(len);
+        if !handles.is_empty() {
+            if let Err(status) = charge_handles(account, &handles) {
+                if let Some(account) = account {
+                    account.uncharge(len);
+                }
+                return Err((status, handles));
             }
-            return Err((status, handles));
         }
         Ok(Message {
             bytes,
@@ -84,9 +92,32 @@ impl Message {
     /// Takes the handles out (for the reader's table).
     #[inline]
     pub fn take_handles(&mut self) -> Vec<Handle> {
-        inflight::count_out(&self.handles);
+        if !self.handles.is_empty() {
+            self.uncharge_handles();
+        }
         core::mem::take(&mut self.handles)
     }
+
+    /// The handles leave the message (taken, or dropped with it).
+    fn uncharge_handles(&self) {
+        inflight::count_out(&self.handles);
+        if let Some(account) = &self.account {
+            account.uncharge_handles(self.handles.len() as u64);
+        }
+    }
+}
+
+/// Charges a message's handles to the writer's account and counts the
+/// endpoints among them as in flight.
+fn charge_handles(account: Option<&Arc<Account>>, handles: &[Handle]) -> Result<(), Status> {
+    if let Some(account) = account {
+        account.charge_handles(handles.len() as u64)?;
+    }
+    inflight::count_in(handles).inspect_err(|_| {
+        if let Some(account) = account {
+            account.uncharge_handles(handles.len() as u64);
+        }
+    })
 }
 
 /// Makes room for one more message in a full queue.
@@ -99,7 +130,7 @@ fn grow(queue: &mut VecDeque<Message>) -> Result<(), Status> {
 /// is missing, and charges it again.
 #[cold]
 fn charge_after_collecting(account: &Account, len: u64) -> Result<(), Status> {
-    inflight::collect();
+    inflight::collect_if_changed();
     super::run_deferred();
     account.charge(len)
 }
@@ -108,9 +139,11 @@ impl Drop for Message {
     #[inline]
     fn drop(&mut self) {
         if let Some(account) = &self.account {
-            account.uncharge(self.bytes.len() as u64);
+            account.uncharge(self.bytes.len() as u64 + MESSAGE_OVERHEAD);
         }
-        inflight::count_out(&self.handles);
+        if !self.handles.is_empty() {
+            self.uncharge_handles();
+        }
     }
 }
 

@@ -74,7 +74,7 @@ impl Job {
             base: ObjectBase::new(Signals::empty()),
             parent: None,
             depth: 0,
-            account: Account::new(u64::MAX),
+            account: Account::new(u64::MAX, handle_table::DEFAULT_LIMIT as u64),
             memory: MemoryAccount::new(None),
             state: Mutex::new(JobState {
                 children: Vec::new(),
@@ -101,7 +101,7 @@ impl Job {
             base: ObjectBase::new(Signals::empty()),
             parent: Some(Arc::clone(self)),
             depth: self.depth + 1,
-            account: Account::new(self.account.limit()),
+            account: Account::new(self.account.limit(), self.account.handle_limit()),
             memory: MemoryAccount::new(Some(&self.memory)),
             state: Mutex::new(JobState {
                 children: Vec::new(),
@@ -113,7 +113,15 @@ impl Job {
                 exception_channel: None,
             }),
         });
-        state.children.retain(|c| c.strong_count() > 0);
+        // Forget dead children only when the list must grow: amortized,
+        // not a walk of every child per creation.
+        if state.children.len() == state.children.capacity() {
+            state.children.retain(|c| c.strong_count() > 0);
+        }
+        state
+            .children
+            .try_reserve(1)
+            .map_err(|_| Status::NO_MEMORY)?;
         state.children.push(Arc::downgrade(&child));
         Ok(child)
     }
@@ -170,6 +178,7 @@ impl Job {
         state.limits = limits;
         state.max_processes = processes;
         self.account.tighten(limits.max_memory);
+        self.account.tighten_handles(limits.max_handles as u64);
         self.memory.tighten(limits.max_memory);
         Ok(())
     }
@@ -214,7 +223,13 @@ impl Job {
         if state.killed {
             return Err(Status::BAD_STATE);
         }
-        state.processes.retain(|p| p.strong_count() > 0);
+        if state.processes.len() == state.processes.capacity() {
+            state.processes.retain(|p| p.strong_count() > 0);
+        }
+        state
+            .processes
+            .try_reserve(1)
+            .map_err(|_| Status::NO_MEMORY)?;
         state.processes.push(Arc::downgrade(process));
         Ok(())
     }

@@ -31,6 +31,7 @@ pub mod event;
 pub mod eventpair;
 pub mod futex;
 pub mod inflight;
+pub mod interrupt;
 pub mod job;
 pub mod peered;
 pub mod port;

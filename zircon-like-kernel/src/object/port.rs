@@ -8,7 +8,13 @@
 //! a [`PacketSlot`] when it registers (refused with `SHOULD_WAIT` when the
 //! port is full), and the queue's memory for it is reserved then, so
 //! delivering a signal packet never allocates and never fails.
+//!
+//! The queue's memory is charged to the job of the program that created
+//! the port as it grows (twice a packet's size per slot: the slot, and the
+//! observer entry an armed registration keeps on the object it watches),
+//! and given back when the port goes.
 
+use super::account::MemoryAccount;
 use super::thread::{Thread, WakeReason};
 use super::{impl_into_any, KernelObject, ObjectBase};
 use alloc::collections::VecDeque;
@@ -22,8 +28,16 @@ use zx_abi::{ObjectType, PortPacket, SignalPacket, Signals, Status, PACKET_SIGNA
 /// `object_wait_async` are refused with `SHOULD_WAIT`.
 pub const MAX_PENDING_PACKETS: usize = 4096;
 
+/// Bytes charged per slot of a port's queue: the packet, and the observer
+/// entry an armed registration for it keeps on the watched object.
+const SLOT_COST: u64 =
+    (core::mem::size_of::<PortPacket>() + core::mem::size_of::<super::Observer>()) as u64;
+
 struct PortState {
     packets: VecDeque<PortPacket>,
+    /// Who the queue's capacity is charged to, and how much is.
+    account: Option<Arc<MemoryAccount>>,
+    charged: u64,
     /// Packets promised to armed registrations ([`PacketSlot`]s); the
     /// queue's capacity always covers `packets.len() + armed`.
     armed: usize,
@@ -36,9 +50,28 @@ impl PortState {
         if self.packets.len() + self.armed >= MAX_PENDING_PACKETS {
             return Err(Status::SHOULD_WAIT);
         }
+        if self.packets.capacity() > self.packets.len() + self.armed {
+            return Ok(());
+        }
+        self.grow()
+    }
+
+    /// Grows the queue's capacity, charging the growth.
+    #[cold]
+    fn grow(&mut self) -> Result<(), Status> {
+        let before = self.packets.capacity();
         self.packets
             .try_reserve(self.armed + 1)
-            .map_err(|_| Status::NO_MEMORY)
+            .map_err(|_| Status::NO_MEMORY)?;
+        let grown = (self.packets.capacity() - before) as u64 * SLOT_COST;
+        if let Some(account) = &self.account {
+            if let Err(status) = account.charge(grown) {
+                self.packets.shrink_to(before);
+                return Err(status);
+            }
+            self.charged += grown;
+        }
+        Ok(())
     }
 }
 
@@ -79,12 +112,14 @@ pub struct Port {
 }
 
 impl Port {
-    /// A new, empty port.
-    pub fn new() -> Arc<Port> {
+    /// A new, empty port whose queue is charged to `account`.
+    pub fn new(account: Option<Arc<MemoryAccount>>) -> Arc<Port> {
         Arc::new(Port {
             base: ObjectBase::new(Signals::empty()),
             state: Mutex::new(PortState {
                 packets: VecDeque::new(),
+                account,
+                charged: 0,
                 armed: 0,
                 waiters: VecDeque::new(),
             }),
@@ -176,6 +211,15 @@ impl Port {
     /// Forgets the waiter of `token` (its wait timed out).
     pub fn remove_waiter(&self, token: u64) {
         self.state.lock().waiters.retain(|(_, t)| *t != token);
+    }
+}
+
+impl Drop for Port {
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        if let Some(account) = &state.account {
+            account.uncharge(state.charged);
+        }
     }
 }
 

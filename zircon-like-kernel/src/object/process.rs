@@ -30,6 +30,11 @@ pub enum Outcome {
     Killed,
 }
 
+/// Most regions (mappings and child VMARs) one process's VMAR tree holds:
+/// each costs kernel memory, and the search for a free range is linear in
+/// them.
+pub const MAX_REGIONS: usize = 16_384;
+
 /// A process.
 pub struct Process {
     base: ObjectBase,
@@ -46,6 +51,11 @@ pub struct Process {
     /// Whether the process still counts against its job's process limit
     /// (until it ends or is dropped).
     counted: core::sync::atomic::AtomicBool,
+    /// Bytes mapped in its address space, and regions (mappings and child
+    /// VMARs) in its VMAR tree: kept as counters so a map checks its
+    /// limits without walking the tree.
+    mapped: core::sync::atomic::AtomicU64,
+    regions: core::sync::atomic::AtomicUsize,
     exception_channel: Mutex<Option<Handle>>,
 }
 
@@ -53,7 +63,7 @@ impl Process {
     /// A new process in `job` with an empty address space.
     pub fn new(name: &str, job: &Arc<Job>) -> Result<Arc<Process>, Status> {
         job.reserve_process()?;
-        let Some(address_space) = AddressSpace::new() else {
+        let Some(address_space) = AddressSpace::new(&job.memory) else {
             job.release_process();
             return Err(Status::NO_MEMORY);
         };
@@ -78,6 +88,8 @@ impl Process {
             job: Arc::clone(job),
             started: core::sync::atomic::AtomicBool::new(false),
             counted: core::sync::atomic::AtomicBool::new(true),
+            mapped: core::sync::atomic::AtomicU64::new(0),
+            regions: core::sync::atomic::AtomicUsize::new(0),
             exception_channel: Mutex::new(None),
         });
         job.add_process(&process)?;
@@ -100,6 +112,33 @@ impl Process {
     /// Most bytes the process may map (its job's limit).
     pub fn memory_limit(&self) -> u64 {
         self.job.limits().max_memory
+    }
+
+    /// Counts a new region of its VMAR tree mapping `bytes` (0 for a child
+    /// VMAR): `NO_MEMORY` past the job's memory limit, `NO_RESOURCES` past
+    /// [`MAX_REGIONS`].
+    pub fn charge_region(&self, bytes: u64) -> Result<(), Status> {
+        use core::sync::atomic::Ordering;
+        if self.regions.fetch_add(1, Ordering::AcqRel) >= MAX_REGIONS {
+            self.regions.fetch_sub(1, Ordering::AcqRel);
+            return Err(Status::NO_RESOURCES);
+        }
+        let mapped = self
+            .mapped
+            .fetch_add(bytes, Ordering::AcqRel)
+            .saturating_add(bytes);
+        if mapped > self.memory_limit() {
+            self.release_region(bytes);
+            return Err(Status::NO_MEMORY);
+        }
+        Ok(())
+    }
+
+    /// Gives back what [`Process::charge_region`] counted.
+    pub fn release_region(&self, bytes: u64) {
+        use core::sync::atomic::Ordering;
+        self.regions.fetch_sub(1, Ordering::AcqRel);
+        self.mapped.fetch_sub(bytes, Ordering::AcqRel);
     }
 
     /// Sets the exception channel (the kernel's end); one per process.
@@ -151,8 +190,28 @@ impl Process {
     /// Adds a handle; fails with `NO_RESOURCES` when the table is full (the
     /// handle is dropped).
     pub fn add_handle(&self, handle: Handle) -> Result<HandleValue, Status> {
+        // An ended process takes no more: what it held is gone, and a
+        // handle parked in it now would stay forever (or keep it alive).
+        if self.outcome.lock().is_some() {
+            return Err(Status::BAD_STATE);
+        }
         let result = self.handles.lock().insert(handle);
-        result.map_err(|_| Status::NO_RESOURCES)
+        result.map_err(|error| match error {
+            handle_table::TableError::Full => Status::NO_RESOURCES,
+            handle_table::TableError::NoMemory => Status::NO_MEMORY,
+        })
+    }
+
+    /// Makes sure `count` more handles fit in the table (a read checks
+    /// before it takes a message off the queue, so nothing is lost).
+    pub fn reserve_handles(&self, count: usize) -> Result<(), Status> {
+        self.handles
+            .lock()
+            .reserve(count)
+            .map_err(|error| match error {
+                handle_table::TableError::Full => Status::NO_RESOURCES,
+                handle_table::TableError::NoMemory => Status::NO_MEMORY,
+            })
     }
 
     /// Removes and returns the handle `value`.
@@ -256,7 +315,7 @@ impl Process {
 
     /// Bytes of memory mapped into the process.
     pub fn mapped_bytes(&self) -> u64 {
-        self.root_vmar.mapped_bytes()
+        self.mapped.load(core::sync::atomic::Ordering::Relaxed)
     }
 
     /// How the process ended, if it has.
@@ -280,7 +339,9 @@ impl Process {
         }
         // Drop handles and memory outside the locks: closing handles wakes
         // other threads and may end other objects.
-        let handles: Vec<Handle> = self.handles.lock().drain().collect();
+        // The whole table is taken (an empty one allocates nothing), so
+        // ending a process never allocates.
+        let handles = core::mem::replace(&mut *self.handles.lock(), HandleTable::new(0));
         drop(handles);
         self.root_vmar.destroy();
         self.exception_channel.lock().take();
@@ -288,6 +349,8 @@ impl Process {
         drop(space);
         drop(threads);
         self.leave_job();
+        // Its handles are gone: a channel cycle may now be unreachable.
+        super::inflight::note_change();
         self.base
             .update_signals(Signals::empty(), Signals::TASK_TERMINATED);
         crate::programs::process_ended(self, outcome);

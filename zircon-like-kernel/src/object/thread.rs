@@ -153,10 +153,18 @@ pub struct Thread {
 /// The priority threads get unless told otherwise.
 pub const DEFAULT_PRIORITY: u8 = 16;
 
+impl Drop for Thread {
+    fn drop(&mut self) {
+        crate::sched::release_thread();
+    }
+}
+
 impl Thread {
-    /// A new, unstarted thread in `process`.
-    pub fn new(process: &Arc<Process>, name: &str) -> Arc<Thread> {
-        Arc::new(Thread {
+    /// A new, unstarted thread in `process`, once the scheduler has room
+    /// for it.
+    pub fn new(process: &Arc<Process>, name: &str) -> Result<Arc<Thread>, zx_abi::Status> {
+        crate::sched::reserve_thread()?;
+        Ok(Arc::new(Thread {
             base: ObjectBase::new(Signals::empty()),
             process: Arc::clone(process),
             name: name.into(),
@@ -167,7 +175,7 @@ impl Thread {
                 wake: None,
                 priority: DEFAULT_PRIORITY,
             }),
-        })
+        }))
     }
 
     /// Its koid.

@@ -167,6 +167,10 @@ impl Vmar {
             return Err(Status::OUT_OF_RANGE);
         }
         let start = self.place(&state, offset, size)?;
+        let process = self.process.upgrade();
+        if let Some(process) = &process {
+            process.charge_region(0)?;
+        }
         let child = Arc::new(Vmar {
             base: ObjectBase::new(Signals::empty()),
             start,
@@ -204,19 +208,18 @@ impl Vmar {
             .checked_next_multiple_of(FRAME_SIZE)
             .ok_or(Status::OUT_OF_RANGE)?;
         vmo.check_range(vmo_offset, len)?;
-        if let Some(process) = self.process.upgrade() {
-            if process.mapped_bytes().saturating_add(len) > process.memory_limit() {
-                return Err(Status::NO_MEMORY);
-            }
-        }
         let mut state = self.state.lock();
         if state.destroyed {
             return Err(Status::BAD_STATE);
         }
         let start = self.place(&state, offset, len)?;
+        if let Some(process) = self.process.upgrade() {
+            process.charge_region(len)?;
+        }
         vmo.mapped();
         let access = Access {
             user: true,
+            uncached: vmo.is_physical(),
             ..access
         };
         let mapping = Arc::new(Mapping {
@@ -231,9 +234,16 @@ impl Vmar {
         Ok(start)
     }
 
-    /// The regions wholly inside `[address, address + len)`, or
-    /// `INVALID_ARGS` if the range cuts one.
-    fn whole_regions(&self, state: &VmarState, address: u64, len: u64) -> Result<Vec<u64>, Status> {
+    /// Checks `[address, address + len)`: page-aligned, inside this
+    /// region, cutting no region. Returns its end and how many regions lie
+    /// in it. Looks only at the regions in the range (a range query), not
+    /// at every region.
+    fn whole_regions(
+        &self,
+        state: &VmarState,
+        address: u64,
+        len: u64,
+    ) -> Result<(u64, usize), Status> {
         if !page_aligned(address) || len == 0 {
             return Err(Status::INVALID_ARGS);
         }
@@ -243,36 +253,47 @@ impl Vmar {
         if address < self.start || end > self.start + self.size {
             return Err(Status::INVALID_ARGS);
         }
-        let mut starts = Vec::new();
-        for (&start, region) in state.regions.iter() {
+        // A region starting before the range must end before it.
+        if let Some((_, region)) = state.regions.range(..address).next_back() {
             let (s, size) = region.span();
-            let overlaps = s < end && address < s + size;
-            if !overlaps {
-                continue;
-            }
-            if s < address || s + size > end {
+            if s + size > address {
                 return Err(Status::INVALID_ARGS);
             }
-            starts.push(start);
         }
-        Ok(starts)
+        let mut count = 0;
+        for region in state.regions.range(address..end).map(|(_, r)| r) {
+            let (s, size) = region.span();
+            if s + size > end {
+                return Err(Status::INVALID_ARGS);
+            }
+            count += 1;
+        }
+        Ok((end, count))
     }
 
-    /// Removes the mappings and child regions inside the range.
+    /// Removes the mappings and child regions inside the range, one at a
+    /// time (nothing is allocated: unmapping frees, so it must work when
+    /// memory is short).
     pub fn unmap(&self, address: u64, len: u64) -> Result<(), Status> {
-        let removed: Vec<Region> = {
-            let mut state = self.state.lock();
-            let starts = self.whole_regions(&state, address, len)?;
-            if starts.is_empty() {
+        let end = {
+            let state = self.state.lock();
+            let (end, count) = self.whole_regions(&state, address, len)?;
+            if count == 0 {
                 return Err(Status::NOT_FOUND);
             }
-            starts
-                .iter()
-                .filter_map(|s| state.regions.remove(s))
-                .collect()
+            end
         };
-        for region in removed {
-            self.tear_down(region);
+        loop {
+            let region = {
+                let mut state = self.state.lock();
+                let Some((&start, _)) = state.regions.range(address..end).next() else {
+                    break;
+                };
+                state.regions.remove(&start)
+            };
+            if let Some(region) = region {
+                self.tear_down(region);
+            }
         }
         Ok(())
     }
@@ -288,12 +309,15 @@ impl Vmar {
         };
         let mappings: Vec<Arc<Mapping>> = {
             let state = self.state.lock();
-            let starts = self.whole_regions(&state, address, len)?;
+            let (end, count) = self.whole_regions(&state, address, len)?;
             let mut mappings = Vec::new();
-            for start in starts {
-                match state.regions.get(&start) {
-                    Some(Region::Mapping(mapping)) => mappings.push(Arc::clone(mapping)),
-                    _ => return Err(Status::INVALID_ARGS),
+            mappings
+                .try_reserve_exact(count)
+                .map_err(|_| Status::NO_MEMORY)?;
+            for (_, region) in state.regions.range(address..end) {
+                match region {
+                    Region::Mapping(mapping) => mappings.push(Arc::clone(mapping)),
+                    Region::Child(_) => return Err(Status::INVALID_ARGS),
                 }
             }
             if mappings.is_empty() {
@@ -310,16 +334,14 @@ impl Vmar {
         };
         let process = self.process.upgrade();
         for mapping in mappings {
+            let access = Access {
+                uncached: mapping.vmo.is_physical(),
+                ..access
+            };
             *mapping.access.lock() = access;
             if let Some(process) = &process {
-                let pages = mapping
-                    .vmo
-                    .committed_pages(mapping.vmo_offset, mapping.size);
-                process.with_address_space(|space| {
-                    for index in pages {
-                        let page = mapping.start + index * FRAME_SIZE;
-                        space.protect_page(page, access);
-                    }
+                for_each_committed_page(&mapping, |page| {
+                    process.with_address_space(|space| space.protect_page(page, access));
                 });
             }
         }
@@ -327,35 +349,37 @@ impl Vmar {
     }
 
     fn tear_down(&self, region: Region) {
+        let process = self.process.upgrade();
         match region {
             Region::Mapping(mapping) => {
-                if let Some(process) = self.process.upgrade() {
+                if let Some(process) = &process {
                     // Only committed pages can be in the page tables: walk
                     // those, not every page of a possibly huge mapping.
-                    let pages = mapping
-                        .vmo
-                        .committed_pages(mapping.vmo_offset, mapping.size);
-                    process.with_address_space(|space| {
-                        for index in pages {
-                            let page = mapping.start + index * FRAME_SIZE;
-                            space.unmap_page(page);
-                        }
+                    for_each_committed_page(&mapping, |page| {
+                        process.with_address_space(|space| space.unmap_page(page));
                     });
+                    process.release_region(mapping.size);
                 }
                 mapping.vmo.unmapped();
             }
-            Region::Child(child) => child.destroy(),
+            Region::Child(child) => {
+                if let Some(process) = &process {
+                    process.release_region(0);
+                }
+                child.destroy();
+            }
         }
     }
 
-    /// Unmaps everything in the region and refuses further use.
+    /// Unmaps everything in the region and refuses further use. Allocates
+    /// nothing (a process's teardown runs it).
     pub fn destroy(&self) {
-        let regions: Vec<Region> = {
+        let mut regions = {
             let mut state = self.state.lock();
             state.destroyed = true;
-            core::mem::take(&mut state.regions).into_values().collect()
+            core::mem::take(&mut state.regions)
         };
-        for region in regions {
+        while let Some((_, region)) = regions.pop_first() {
             self.tear_down(region);
         }
     }
@@ -376,18 +400,26 @@ impl Vmar {
         };
         region.find_mapping(address)
     }
+}
 
-    /// Bytes mapped in this region and its children.
-    pub fn mapped_bytes(&self) -> u64 {
-        let state = self.state.lock();
-        state
-            .regions
-            .values()
-            .map(|region| match region {
-                Region::Mapping(mapping) => mapping.size,
-                Region::Child(child) => child.mapped_bytes(),
-            })
-            .sum()
+/// Runs `f` on the address of every page of `mapping` whose VMO page is
+/// committed (only those can be in the page tables), a batch at a time:
+/// nothing is allocated, and no VMO lock is held while `f` runs.
+fn for_each_committed_page(mapping: &Mapping, mut f: impl FnMut(u64)) {
+    let mut batch = [0u64; 64];
+    let mut from = 0;
+    loop {
+        let found =
+            mapping
+                .vmo
+                .committed_pages_from(mapping.vmo_offset, mapping.size, from, &mut batch);
+        for &index in &batch[..found] {
+            f(mapping.start + index * FRAME_SIZE);
+        }
+        if found < batch.len() {
+            return;
+        }
+        from = batch[found - 1] + 1;
     }
 }
 

@@ -5,7 +5,10 @@
 //! (written with `vmo_write`, or faulted on through a mapping); reading an
 //! uncommitted page reads zeros without committing it. A contiguous VMO is
 //! committed at creation, physically contiguous, and can report its
-//! physical address — what a device driver needs for DMA.
+//! physical address — what a device driver needs for DMA. A physical VMO
+//! names device memory (a PCI BAR, configuration space) that is not RAM:
+//! its pages are never allocated or freed, mappings of it are uncached, and
+//! the kernel never reads or writes it itself.
 //!
 //! Frames belong to the VMO and are freed when its last reference goes;
 //! mappings hold a reference, so a frame is never freed while mapped.
@@ -31,6 +34,8 @@ enum Backing {
     Paged(BTreeMap<u64, Frame>),
     /// One physically contiguous run, committed at creation.
     Contiguous { first: Frame, count: u64 },
+    /// Device memory from `first` on (not RAM: never freed).
+    Physical { first: Frame },
 }
 
 struct VmoState {
@@ -105,10 +110,37 @@ impl Vmo {
         let committed = match &state.backing {
             Backing::Paged(pages) => pages.len() as u64,
             Backing::Contiguous { count, .. } => *count,
+            Backing::Physical { .. } => 0,
         };
         account.charge(committed * FRAME_SIZE)?;
         self.account.call_once(|| Arc::clone(account));
         Ok(())
+    }
+
+    /// A VMO over device memory `[paddr, paddr + size)`; the caller has
+    /// checked the range (page-aligned, not RAM, covered by a resource).
+    pub fn new_physical(paddr: u64, size: u64) -> Result<Arc<Vmo>, Status> {
+        let count = page_count(size)?;
+        if count == 0 || !paddr.is_multiple_of(FRAME_SIZE) {
+            return Err(Status::INVALID_ARGS);
+        }
+        Ok(Arc::new(Vmo {
+            base: ObjectBase::new(Signals::empty()),
+            resizable: false,
+            mappings: AtomicUsize::new(0),
+            state: Mutex::new(VmoState {
+                size: count * FRAME_SIZE,
+                backing: Backing::Physical {
+                    first: Frame(paddr / FRAME_SIZE),
+                },
+            }),
+            account: spin::Once::new(),
+        }))
+    }
+
+    /// Whether the VMO is device memory (mapped uncached).
+    pub fn is_physical(&self) -> bool {
+        matches!(self.state.lock().backing, Backing::Physical { .. })
     }
 
     /// Size in bytes (a multiple of the page size).
@@ -123,7 +155,9 @@ impl Vmo {
             return Err(Status::OUT_OF_RANGE);
         }
         match &mut state.backing {
-            Backing::Contiguous { first, .. } => Ok(Frame(first.0 + index)),
+            Backing::Contiguous { first, .. } | Backing::Physical { first } => {
+                Ok(Frame(first.0 + index))
+            }
             Backing::Paged(pages) => {
                 if let Some(frame) = pages.get(&index) {
                     return Ok(*frame);
@@ -156,6 +190,9 @@ impl Vmo {
             Backing::Contiguous { first, count } => {
                 (index < *count).then(|| Frame(first.0 + index))
             }
+            Backing::Physical { first } => {
+                (index < state.size / FRAME_SIZE).then(|| Frame(first.0 + index))
+            }
             Backing::Paged(pages) => pages.get(&index).copied(),
         }
     }
@@ -179,6 +216,11 @@ impl Vmo {
         commit: bool,
         mut f: impl FnMut(Option<Frame>, usize, usize, usize) -> Result<(), Status>,
     ) -> Result<(), Status> {
+        // Device memory may lie outside the direct map, and reading it can
+        // have side effects: only mappings reach it.
+        if self.is_physical() {
+            return Err(Status::NOT_SUPPORTED);
+        }
         self.check_range(offset, len)?;
         let mut done = 0u64;
         while done < len {
@@ -237,26 +279,51 @@ impl Vmo {
             Backing::Contiguous { first, count } if offset < count * FRAME_SIZE => {
                 Ok(first.addr() + offset)
             }
-            Backing::Contiguous { .. } => Err(Status::OUT_OF_RANGE),
+            Backing::Physical { first } if offset < state.size => Ok(first.addr() + offset),
+            Backing::Contiguous { .. } | Backing::Physical { .. } => Err(Status::OUT_OF_RANGE),
             Backing::Paged(_) => Err(Status::NOT_SUPPORTED),
         }
     }
 
-    /// Indices of the committed pages in `[offset, offset + len)`, relative
-    /// to `offset`'s page (`offset` is page-aligned).
-    pub fn committed_pages(&self, offset: u64, len: u64) -> alloc::vec::Vec<u64> {
+    /// Fills `out` with the indices of the committed pages in `[offset,
+    /// offset + len)`, relative to `offset`'s page (`offset` is
+    /// page-aligned), starting at relative index `from`; returns how many
+    /// it wrote (fewer than `out` holds: there are no more).
+    pub fn committed_pages_from(&self, offset: u64, len: u64, from: u64, out: &mut [u64]) -> usize {
         let first = offset / FRAME_SIZE;
         let end = first + len.div_ceil(FRAME_SIZE);
+        let start = first.saturating_add(from).min(end);
         let state = self.state.lock();
+        let mut written = 0;
+        let mut put = |index: u64| {
+            out[written] = index - first;
+            written += 1;
+            written == out.len()
+        };
         match &state.backing {
-            Backing::Paged(pages) => pages
-                .range(first..end)
-                .map(|(&index, _)| index - first)
-                .collect(),
-            Backing::Contiguous { count, .. } => (first..end.min(*count))
-                .map(|index| index - first)
-                .collect(),
+            Backing::Paged(pages) => {
+                for (&index, _) in pages.range(start..end) {
+                    if put(index) {
+                        break;
+                    }
+                }
+            }
+            Backing::Contiguous { count, .. } => {
+                for index in start..end.min(*count) {
+                    if put(index) {
+                        break;
+                    }
+                }
+            }
+            Backing::Physical { .. } => {
+                for index in start..end.min(state.size / FRAME_SIZE) {
+                    if put(index) {
+                        break;
+                    }
+                }
+            }
         }
+        written
     }
 
     /// Counts a new mapping of the VMO.
@@ -286,6 +353,7 @@ impl Drop for Vmo {
                 }
                 *count
             }
+            Backing::Physical { .. } => 0,
         };
         if let Some(account) = self.account.get() {
             account.uncharge(freed * FRAME_SIZE);

@@ -26,10 +26,15 @@ pub fn create(options: u64, out0: u64, out1: u64) -> SysResult {
     )
 }
 
+#[inline]
 fn read_handle_values(address: u64, count: usize) -> Result<Vec<HandleValue>, Status> {
     if count == 0 {
         return Ok(Vec::new()); // most messages carry none
     }
+    read_handle_values_slow(address, count)
+}
+
+fn read_handle_values_slow(address: u64, count: usize) -> Result<Vec<HandleValue>, Status> {
     let bytes = UserSlice::new(address, count * 4)?.read_to_vec()?;
     Ok(bytes
         .chunks_exact(4)
@@ -142,11 +147,14 @@ pub fn read(
             return Err(Status::BUFFER_TOO_SMALL);
         }
     };
-    // Copy the bytes and check the handle buffer first: if either faults,
-    // the message goes back to the front of the queue and nothing is lost.
+    // Copy the bytes, check the handle buffer and make room in the handle
+    // table first: if any of that fails, the message goes back to the
+    // front of the queue and nothing is lost.
     let probed = match message.handles().len() {
         0 => Ok(()),
-        count => handle_buffer.write(&[0u8; 4 * CHANNEL_MAX_MSG_HANDLES][..4 * count]),
+        count => handle_buffer
+            .write(&[0u8; 4 * CHANNEL_MAX_MSG_HANDLES][..4 * count])
+            .and_then(|()| process.reserve_handles(count)),
     };
     if let Err(status) = probed.and_then(|()| byte_buffer.write(message.bytes())) {
         channel.unread(message);
@@ -165,10 +173,15 @@ pub fn read(
 /// Checks the handles a message would carry: each needs `TRANSFER`, and
 /// none may be the channel's other end (an endpoint queued on its own peer
 /// would keep itself and its queue alive forever).
+#[inline]
 fn check_carried(channel: &Channel, handles: &[Handle]) -> Result<(), Status> {
     if handles.is_empty() {
         return Ok(());
     }
+    check_carried_slow(channel, handles)
+}
+
+fn check_carried_slow(channel: &Channel, handles: &[Handle]) -> Result<(), Status> {
     let peer = channel.peer().map(|peer| peer.base().koid());
     for handle in handles {
         if Some(handle.object().base().koid()) == peer {

@@ -13,6 +13,7 @@
 
 mod channel;
 mod debug;
+mod device;
 mod handle;
 mod object;
 mod port;
@@ -118,6 +119,14 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::DEBUG_READ => debug::debug_read(a[0], a[1], a[2], a[3]),
         nr::SYSTEM_SHUTDOWN => debug::system_shutdown(a[0], a[1]),
         nr::RESOURCE_CREATE => resource::resource_create(a[0], a[1], a[2], a[3], a[4]),
+        nr::VMO_CREATE_PHYSICAL => device::vmo_create_physical(a[0], a[1], a[2], a[3]),
+        nr::INTERRUPT_CREATE => device::interrupt_create(a[0], a[1], a[2], a[3]),
+        nr::INTERRUPT_BIND => device::interrupt_bind(a[0], a[1], a[2], a[3]),
+        nr::INTERRUPT_WAIT => device::interrupt_wait(frame, a[0], a[1]),
+        nr::INTERRUPT_ACK => device::interrupt_ack(a[0]),
+        nr::INTERRUPT_TRIGGER => device::interrupt_trigger(a[0]),
+        nr::INTERRUPT_GET_INFO => device::interrupt_get_info(a[0], a[1]),
+        nr::SYSTEM_GET_PCI_ECAM => device::system_get_pci_ecam(a[0], a[1]),
         _ => Err(Status::BAD_SYSCALL),
     };
     match result {
@@ -159,6 +168,8 @@ fn allocates(number: u64) -> bool {
             | nr::PROCESS_CREATE
             | nr::TASK_CREATE_EXCEPTION_CHANNEL
             | nr::FUTEX_WAIT
+            | nr::PORT_WAIT
+            | nr::NANOSLEEP
             | nr::RESOURCE_CREATE
     )
 }

@@ -29,7 +29,11 @@ pub fn port_create(options: u64, out: u64) -> SysResult {
         return Err(Status::INVALID_ARGS);
     }
     let out = UserOut::<HandleValue>::required(out)?;
-    install(Handle::new(Port::new(), Rights::DEFAULT_PORT), out)
+    let account = Arc::clone(&current_process().job.memory);
+    install(
+        Handle::new(Port::new(Some(account)), Rights::DEFAULT_PORT),
+        out,
+    )
 }
 
 pub fn port_queue(raw: u64, packet: u64) -> SysResult {

@@ -35,7 +35,7 @@ pub fn thread_create(raw: u64, name: u64, name_len: u64, options: u64, out: u64)
     let out = UserOut::<HandleValue>::required(out)?;
     let caller = sched::current_process();
     let target = caller.object::<Process>(value, Rights::MANAGE_THREAD)?;
-    let thread = Thread::new(&target, &name);
+    let thread = Thread::new(&target, &name)?;
     target.add_thread(&thread)?;
     let handle_value = caller.add_handle(Handle::new(thread, Rights::DEFAULT_THREAD))?;
     if let Err(status) = out.write(&handle_value) {

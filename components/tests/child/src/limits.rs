@@ -11,9 +11,19 @@
 //! - `child-limits commit N`: creates a VMO of N KiB and writes every byte
 //!   of it (committing its pages without mapping them); exits with 0, or
 //!   with the status the write failed with.
+//! - `child-limits sparse N`: maps one page N times, 512 GiB apart, and
+//!   touches each (the kernel allocates three page tables for every one);
+//!   exits with 0 if it got through all of them, or -(3000 + i) if the
+//!   i-th map was refused.
+//! - `child-limits ports N`: fills N ports with 4,096 signal packets
+//!   each; exits with the number of ports it filled when a wait is
+//!   refused with `NO_MEMORY`, or 1000 + N if none was.
+//! - `child-limits park`: parks events in a channel it keeps (each write
+//!   moves one handle out of its table into the queue) until a write is
+//!   refused; exits with how many it parked, negated if the refusal was
+//!   not `NO_RESOURCES`.
 #![no_std]
 #![no_main]
-#![forbid(unsafe_code)]
 
 extern crate alloc;
 
@@ -31,6 +41,9 @@ fn main() -> i64 {
         Some("fill") => fill(count),
         Some("write") => write(count),
         Some("commit") => commit(count),
+        Some("park") => park(),
+        Some("sparse") => sparse(count),
+        Some("ports") => ports(count),
         _ => -100,
     }
 }
@@ -89,4 +102,87 @@ fn commit(kib: i64) -> i64 {
         offset += len as u64;
     }
     0
+}
+
+fn park() -> i64 {
+    let Ok((park, _keep)) = Channel::create() else {
+        return -1_000_000;
+    };
+    let mut parked = 0;
+    loop {
+        let Ok(event) = zx::Event::create() else {
+            return -2_000_000;
+        };
+        match park.write(b"parked", vec![event.into_handle()]) {
+            Ok(()) => parked += 1,
+            Err(zx::Status::NO_RESOURCES) => return parked,
+            Err(_) => return -parked,
+        }
+        if parked > 100_000 {
+            return -3_000_000;
+        }
+    }
+}
+
+fn sparse(pages: i64) -> i64 {
+    const SPACING: u64 = 512 << 30;
+    let Ok(vmo) = zx::Vmo::create(4096, 0) else {
+        return -1;
+    };
+    let root = core::mem::ManuallyDrop::new(zx::Vmar::from_handle(zx::Handle::from_raw(
+        zx_runtime::vmar_root_self().0,
+    )));
+    let span = (pages as u64 + 1) * SPACING;
+    let Ok((region, _)) = root.allocate(
+        0,
+        span,
+        zx::VmOptions::CAN_MAP_READ
+            | zx::VmOptions::CAN_MAP_WRITE
+            | zx::VmOptions::CAN_MAP_SPECIFIC,
+    ) else {
+        return -2;
+    };
+    for index in 0..pages as u64 {
+        let Ok(address) = region.map(
+            index * SPACING,
+            &vmo,
+            0,
+            4096,
+            zx::VmOptions::PERM_READ | zx::VmOptions::PERM_WRITE | zx::VmOptions::SPECIFIC,
+        ) else {
+            return -3000 - index as i64;
+        };
+        // SAFETY: the page was just mapped writable, and nothing else
+        // refers to it.
+        unsafe { core::ptr::write_volatile(address as *mut u8, 1) };
+    }
+    0
+}
+
+fn ports(count: i64) -> i64 {
+    use zx::AsHandleRef;
+    let Ok(event) = zx::Event::create() else {
+        return -1;
+    };
+    if event
+        .signal(zx::Signals::empty(), zx::Signals::USER_0)
+        .is_err()
+    {
+        return -2;
+    }
+    let mut kept = alloc::vec::Vec::new();
+    for filled in 0..count {
+        let Ok(port) = zx::Port::create() else {
+            return -3;
+        };
+        for key in 0..4096 {
+            match event.wait_async(&port, key, zx::Signals::USER_0) {
+                Ok(()) => {}
+                Err(zx::Status::NO_MEMORY) => return filled,
+                Err(status) => return -(10_000 + i64::from(-status.0)),
+            }
+        }
+        kept.push(port);
+    }
+    1000 + count
 }

@@ -11,11 +11,15 @@
 //! the handles it created or received to the pool and forgets those it
 //! closed or moved.
 
-use crate::arena::{Arena, ACTUAL_HANDLES_SLOT, PREPARED_BYTES, READ_HANDLES_SLOT};
+use crate::arena::{Arena, ACTUAL_HANDLES_SLOT, PREPARED_BYTES, READ_HANDLES_SLOT, SCRATCH_SIZE};
 use crate::pool::{Kind, POOL};
 use crate::rng::Rng;
 use crate::values;
 use zx::numbers as nr;
+
+const PAGE: u64 = 4096;
+/// Size of the generation's big VMO (see `generation.rs`).
+pub const BIG_VMO: u64 = 64 << 20;
 
 /// What an argument means.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -265,7 +269,33 @@ const SIGNATURES: [Signature; nr::COUNT as usize] = [
             Integer,
             OutHandle(Kind::Unknown),
         ],
+    ), // Drivers' calls: the generations hold no resource, so these are
+    // checked for refusal (and for what they do with foreign handles).
+    /* vmo_create_physical */
+    sig(
+        2,
+        &[Handle(Kind::Unknown), Integer, Size, OutHandle(Kind::Vmo)],
     ),
+    /* interrupt_create */
+    sig(
+        2,
+        &[
+            Handle(Kind::Unknown),
+            Small,
+            Options,
+            OutHandle(Kind::Unknown),
+        ],
+    ),
+    /* interrupt_bind */
+    sig(
+        2,
+        &[Handle(Kind::Unknown), Handle(Kind::Port), Integer, Options],
+    ),
+    /* interrupt_wait */ sig(2, &[Handle(Kind::Unknown), Deadline]),
+    /* interrupt_ack */ sig(2, &[Handle(Kind::Unknown)]),
+    /* interrupt_trigger */ sig(2, &[Handle(Kind::Unknown)]),
+    /* interrupt_get_info */ sig(2, &[Handle(Kind::Unknown), Out]),
+    /* system_get_pci_ecam */ sig(1, &[Handle(Kind::Unknown), Out]),
 ];
 
 const TOTAL_WEIGHT: u64 = {
@@ -613,6 +643,18 @@ pub fn plan(rng: &mut Rng, arena: &Arena, thread: usize, number: Option<u64>) ->
         if planner.rng.percent(3) {
             args[index] = values::integer(planner.rng);
         }
+    }
+    // Big, valid copies now and then, so that VMO pages get committed in
+    // bulk and the job's memory limit (and, on a small machine, the
+    // kernel's reserve) is reached.
+    if (number == nr::VMO_WRITE || number == nr::VMO_READ) && planner.rng.percent(30) {
+        args[1] = arena.base;
+        args[2] = if planner.rng.percent(50) {
+            planner.rng.below(16) * PAGE
+        } else {
+            planner.rng.below(BIG_VMO / PAGE) * PAGE
+        };
+        args[3] = (1 + planner.rng.below(SCRATCH_SIZE / PAGE)) * PAGE;
     }
     // What debug_write accepts goes to the console: a few bytes are
     // enough to cover it, more would drown the console in junk.

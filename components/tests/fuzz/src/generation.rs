@@ -196,6 +196,12 @@ fn stock_pool(rng: &mut Rng, job: Job) -> Result<(), Status> {
             Kind::Vmo,
         );
     }
+    // A big VMO (committed only as it is written) to fill memory with.
+    POOL.reserve(
+        rng,
+        Vmo::create(calls::BIG_VMO, 0)?.into_handle(),
+        Kind::Vmo,
+    );
     POOL.reserve(rng, Port::create()?.into_handle(), Kind::Port);
     POOL.reserve(rng, Timer::create()?.into_handle(), Kind::Timer);
     let (victim, victim_vmar) = job.create_process("fuzz-victim")?;

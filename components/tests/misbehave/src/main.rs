@@ -17,6 +17,7 @@
 
 extern crate alloc;
 
+mod flood;
 mod hostile;
 mod spawner;
 
@@ -87,6 +88,7 @@ fn main() -> i64 {
             0
         }
         Some("hostile") => hostile::run(),
+        Some("flood") => flood::run(),
         Some("spawner") => spawner::run(),
         Some("ignore-stop") => {
             println!("misbehave: ignoring my lifecycle channel");
@@ -95,7 +97,7 @@ fn main() -> i64 {
             }
         }
         _ => {
-            println!("misbehave: say crash, hog, threads, ignore-stop, hostile or spawner");
+            println!("misbehave: say crash, hog, threads, ignore-stop, hostile, flood or spawner");
             2
         }
     }

@@ -301,4 +301,168 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
         step(vmo.write(&chunk, 0), "write after the shrink")?;
         Ok(())
     });
+    suite.run("exhaustion.close_under_memory_pressure", || {
+        // Endpoints queued inside endpoints, each with full-ish queues;
+        // then memory is filled to the kernel's reserve; then the head is
+        // closed. Teardown must allocate nothing (it once moved the queues
+        // into a growing list and panicked here).
+        let (witness, deepest) = step(EventPair::create(), "eventpair")?;
+        let mut head: Handle = deepest.into_handle();
+        for _ in 0..64 {
+            let (keep, send) = step(Channel::create(), "channel")?;
+            step(send.write(b"link", vec![head]), "link")?;
+            for _ in 0..200 {
+                step(send.write(&[0x11; 256], vec![]), "filler")?;
+            }
+            drop(send);
+            head = keep.into_handle();
+        }
+        let vmo = step(Vmo::create(0, zx::VMO_RESIZABLE), "vmo")?;
+        let chunk = [0x55u8; 4096];
+        let mut size = 0u64;
+        loop {
+            if vmo.set_size(size + PAGE).is_err() || vmo.write(&chunk, size).is_err() {
+                break;
+            }
+            size += PAGE;
+        }
+        // Memory is at the reserve: close the chain (waits are refused
+        // now, so look after freeing the filler; the teardown happened
+        // within the close).
+        drop(head);
+        step(vmo.set_size(0), "free the filler")?;
+        step(
+            witness.wait_one(Signals::PEER_CLOSED, 0),
+            "the chain was not torn down",
+        )?;
+        Ok(())
+    });
+    suite.run("exhaustion.handles_in_flight_are_charged", || {
+        // Handles written into a channel leave the writer's table; they
+        // still count against its job's handle limit until read, so a
+        // program cannot hoard handles in queues.
+        let limited = step(job.create_child(), "job")?;
+        step(limited.set_limits(64, 0, 0, 0), "limit")?;
+        let child = crate::processes::start(
+            &limited,
+            bootfs,
+            "bin/child-limits",
+            &["bin/child-limits", "park"],
+            vec![],
+        )?;
+        let parked = crate::processes::wait_end(&child)?;
+        check(
+            (32..=64).contains(&parked),
+            &alloc::format!("the child parked {parked} handles under a limit of 64"),
+        )
+    });
+    suite.run("exhaustion.mappings_are_bounded", || {
+        // Every mapping costs kernel memory: a process holds at most
+        // 16,384 regions, then NO_RESOURCES; unmapping gives them back.
+        const MAX_REGIONS: u64 = 16_384;
+        let vmo = step(Vmo::create(PAGE, 0), "vmo")?;
+        let root = core::mem::ManuallyDrop::new(zx::Vmar::from_handle(Handle::from_raw(
+            zx_runtime::vmar_root_self().0,
+        )));
+        let (region, base) = step(
+            root.allocate(
+                0,
+                (MAX_REGIONS + 1) * PAGE,
+                VmOptions::CAN_MAP_READ | VmOptions::CAN_MAP_SPECIFIC,
+            ),
+            "allocate",
+        )?;
+        let mut mapped = 0;
+        let refused = loop {
+            match region.map(
+                mapped * PAGE,
+                &vmo,
+                0,
+                PAGE,
+                VmOptions::PERM_READ | VmOptions::SPECIFIC,
+            ) {
+                Ok(_) => mapped += 1,
+                Err(status) => break status,
+            }
+            if mapped > MAX_REGIONS {
+                break Status::OK;
+            }
+        };
+        // SAFETY: nothing refers to the region's pages.
+        step(
+            unsafe { root.unmap(base, (MAX_REGIONS + 1) * PAGE) },
+            "unmap",
+        )?;
+        check(refused == Status::NO_RESOURCES, "no NO_RESOURCES")?;
+        check(
+            mapped > MAX_REGIONS / 2 && mapped < MAX_REGIONS,
+            &alloc::format!("{mapped} mappings"),
+        )?;
+        // Given back: a new mapping works.
+        let address = step(
+            root.map(0, &vmo, 0, PAGE, VmOptions::PERM_READ),
+            "map again",
+        )?;
+        // SAFETY: nothing refers to the page.
+        step(unsafe { root.unmap(address, PAGE) }, "unmap again")
+    });
+    suite.run("exhaustion.job_nesting_is_bounded", || {
+        // Jobs nest at most 32 deep (teardown and limit checks walk the
+        // chain).
+        let mut chain: Vec<Job> = Vec::new();
+        let refused = loop {
+            let parent = chain.last().unwrap_or(job);
+            match parent.create_child() {
+                Ok(child) => chain.push(child),
+                Err(status) => break status,
+            }
+            if chain.len() > 64 {
+                break Status::OK;
+            }
+        };
+        check(refused == Status::OUT_OF_RANGE, "no OUT_OF_RANGE")?;
+        check(
+            (1..32).contains(&chain.len()),
+            &alloc::format!("{} nested jobs", chain.len()),
+        )
+    });
+    suite.run("exhaustion.page_tables_are_charged", || {
+        // One page mapped every 512 GiB costs the kernel three page tables
+        // (12 KiB) per 4 KiB page: they count against the job's memory
+        // limit, so a 1 MiB job runs out of them (and the mapper is
+        // killed at a fault) before its mappings reach the limit.
+        let limited = step(job.create_child(), "job")?;
+        step(limited.set_limits(0, 1 << 20, 0, 0), "limit")?;
+        let child = crate::processes::start(
+            &limited,
+            bootfs,
+            "bin/child-limits",
+            &["bin/child-limits", "sparse", "150"],
+            vec![],
+        )?;
+        let ended = crate::processes::wait_end(&child)?;
+        check(
+            ended == zx::RETCODE_EXCEPTION_KILL,
+            &alloc::format!("the sparse mapper ended with {ended}"),
+        )
+    });
+    suite.run("exhaustion.port_queues_are_charged", || {
+        // A full port holds 4,096 packets (and the observers behind them):
+        // its queue is charged to its creator's job, so a 1 MiB job fills
+        // a couple of ports, not sixteen.
+        let limited = step(job.create_child(), "job")?;
+        step(limited.set_limits(0, 1 << 20, 0, 0), "limit")?;
+        let child = crate::processes::start(
+            &limited,
+            bootfs,
+            "bin/child-limits",
+            &["bin/child-limits", "ports", "16"],
+            vec![],
+        )?;
+        let filled = crate::processes::wait_end(&child)?;
+        check(
+            (0..8).contains(&filled),
+            &alloc::format!("the child filled {filled} ports"),
+        )
+    });
 }

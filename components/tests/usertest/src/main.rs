@@ -19,6 +19,7 @@ mod bindings {
     include!(concat!(env!("OUT_DIR"), "/idl.rs"));
 }
 mod channels;
+mod devices;
 mod exhaustion;
 mod futexes;
 mod handles;
@@ -112,6 +113,7 @@ fn main() -> i64 {
     futexes::run(&mut suite);
     processes::run(&mut suite);
     resources::run(&mut suite);
+    devices::run(&mut suite);
     println!(
         "usertest: {} passed, {} failures",
         suite.passed, suite.failures

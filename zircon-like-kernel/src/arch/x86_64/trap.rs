@@ -320,6 +320,10 @@ extern "C" fn trap_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
     // during the trap (the scheduler compares addresses only), and the
     // slot's thread is kept alive until `drop_retired` below.
     let trap = unsafe { &mut *frame };
+    // User space may have set RFLAGS.AC (`syscall` clears it, interrupts
+    // and exceptions do not): close the SMAP window. A nested exception's
+    // return restores the flags it interrupted.
+    super::protect::close_user_window();
     if trap.vector < 32 && !trap.came_from_user() {
         // An exception inside the kernel (a user copy touching a page not
         // yet mapped, an NMI) nests in a trap still running: handle it and
@@ -352,6 +356,7 @@ fn dispatch_trap(frame: &mut TrapFrame) {
             crate::sched::on_timer_tick(frame);
         }
         SPURIOUS_VECTOR => {}
+        vector if crate::object::interrupt::on_vector(vector) => crate::sched::after_interrupt(),
         vector => {
             warn!("unexpected interrupt vector {:#x}", vector);
             super::apic::end_of_interrupt();

@@ -1,0 +1,10 @@
+//! Generates the bindings `blkbench` uses: the block protocol and the
+//! Realm (to power off when done).
+fn main() {
+    idlc_build::Builder::new()
+        .file("../../idl/block.idl")
+        .file("../../idl/realm.idl")
+        .library_path("../../idl")
+        .compile()
+        .unwrap_or_else(|error| panic!("{error}"));
+}
