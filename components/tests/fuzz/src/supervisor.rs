@@ -123,7 +123,7 @@ pub fn run(options: &Options) -> i64 {
         }
         if !matches!(ending.how, How::Completed) {
             println!(
-                "syscall-fuzz: generation {generation} {} after {} calls",
+                "syscall-fuzz: generation {generation} {} after {} counted calls",
                 ending.how.describe(),
                 ending.calls
             );
