@@ -296,6 +296,14 @@ const SIGNATURES: [Signature; nr::COUNT as usize] = [
     /* interrupt_trigger */ sig(2, &[Handle(Kind::Unknown)]),
     /* interrupt_get_info */ sig(2, &[Handle(Kind::Unknown), Out]),
     /* system_get_pci_ecam */ sig(1, &[Handle(Kind::Unknown), Out]),
+    /* socket_create */
+    sig(
+        6,
+        &[Options, OutHandle(Kind::Unknown), OutHandle(Kind::Unknown)],
+    ),
+    /* socket_write */ sig(8, &[Handle(Kind::Unknown), Options, In, Length, Out]),
+    /* socket_read */ sig(8, &[Handle(Kind::Unknown), Options, Out, Length, Out]),
+    /* socket_shutdown */ sig(4, &[Handle(Kind::Unknown), Options]),
 ];
 
 const TOTAL_WEIGHT: u64 = {
