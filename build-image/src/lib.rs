@@ -15,12 +15,15 @@
 //!   `cargo test`;
 //! - [`manifest`]: component manifests (`manifests/components/*.json5`):
 //!   checked at build time and compiled into the bootfs as `meta/<name>.cm`;
+//! - [`fuzz`]: the in-guest syscall fuzzer's verdict and `build-image
+//!   fuzz`;
 //! - [`abi`]: the syscall ABI backend, generating `zx-abi` and
 //!   `docs/syscalls.md` from `idl/zx.idl` (`build-image gen-abi`).
 
 pub mod abi;
 pub mod bench;
 pub mod cargo;
+pub mod fuzz;
 pub mod host;
 pub mod image;
 pub mod machine;

@@ -101,6 +101,30 @@ enum Command {
         #[arg(long)]
         no_binary_check: bool,
     },
+    /// Run the in-guest syscall fuzzer (product `fuzz`) for a campaign of
+    /// any length, with the console shown live; exits 0 if the kernel
+    /// survived it (docs/fuzzing.md).
+    Fuzz {
+        /// Calls to make in all.
+        #[arg(long, default_value_t = 1_000_000)]
+        calls: u64,
+        /// The seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Worker threads per generation (1 to 8).
+        #[arg(long, default_value_t = 3)]
+        threads: u32,
+        /// Calls per generation (each generation is a fresh process).
+        #[arg(long, default_value_t = 2_000)]
+        per_generation: u64,
+        /// More kernel command-line options, e.g. to replay one
+        /// generation: "syscall-fuzz.first=12 syscall-fuzz.trace=1".
+        #[arg(long, default_value = "")]
+        cmdline: String,
+        /// Give up after this many seconds (default: 120 + calls / 2000).
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
     /// Regenerate sdk/zx-abi/src/generated.rs and docs/syscalls.md from
     /// idl/zx.idl (the syscall ABI's single source).
     GenAbi,
@@ -335,6 +359,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("build-image: {line}")
             })?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Fuzz {
+            calls,
+            seed,
+            threads,
+            per_generation,
+            cmdline,
+            timeout,
+        } => {
+            let campaign = build_image::fuzz::Campaign {
+                calls,
+                seed,
+                threads,
+                per_generation,
+                cmdline,
+                timeout: timeout.map(Duration::from_secs),
+            };
+            match build_image::fuzz::run(&root, &campaign)? {
+                Ok(verdict) => {
+                    println!(
+                        "build-image: fuzz passed: {} calls in {} generations, seed {}; no panic, no hang",
+                        verdict.calls, verdict.generations, verdict.seed
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(why) => {
+                    println!("build-image: fuzz FAILED (seed {seed}): {why}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Command::GenAbi => {
             let generated = build_image::abi::generate_from_workspace(&root)?;

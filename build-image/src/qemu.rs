@@ -340,7 +340,7 @@ pub fn run_captured_with_input(
     let mut command = command(image, options)?;
     command.stdin(Stdio::piped());
     let input = input.to_vec();
-    capture_with(command, options.timeout, move |stdin| {
+    capture_with(command, options.timeout, false, move |stdin| {
         std::thread::spawn(move || type_slowly(stdin, input));
     })
 }
@@ -348,6 +348,14 @@ pub fn run_captured_with_input(
 /// Boots with the console captured (no input), for tests.
 pub fn run_captured(image: &Image, options: &RunOptions) -> Result<Captured> {
     capture(command(image, options)?, options.timeout)
+}
+
+/// Boots with the console captured and also printed as it arrives, for
+/// long runs (`build-image fuzz`).
+pub fn run_captured_echoing(image: &Image, options: &RunOptions) -> Result<Captured> {
+    let mut command = command(image, options)?;
+    command.stdin(Stdio::null());
+    capture_with(command, options.timeout, true, |_| {})
 }
 
 /// Runs QEMU with exactly `args` (the caller describes the whole machine)
@@ -364,12 +372,13 @@ pub fn run_args_captured(args: &[std::ffi::OsString], timeout: Duration) -> Resu
 /// line by line, killing it after `timeout`.
 fn capture(mut command: Command, timeout: Duration) -> Result<Captured> {
     command.stdin(Stdio::null());
-    capture_with(command, timeout, |_| {})
+    capture_with(command, timeout, false, |_| {})
 }
 
 fn capture_with(
     mut command: Command,
     timeout: Duration,
+    echo: bool,
     feed: impl FnOnce(std::process::ChildStdin),
 ) -> Result<Captured> {
     let started = Instant::now();
@@ -388,6 +397,9 @@ fn capture_with(
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).split(b'\n').map_while(|l| l.ok()) {
                 let text = String::from_utf8_lossy(&line).replace('\r', "");
+                if echo {
+                    println!("{text}");
+                }
                 lines.lock().unwrap().push((started.elapsed(), text));
             }
         })

@@ -471,6 +471,13 @@ pub const TESTS: &[SystemTest] = &[
         },
     },
     SystemTest {
+        name: "kernel.syscall_fuzz",
+        // The product's own settings: seed 1, 300,000 calls (about 20 s
+        // under TCG); `build-image fuzz` runs longer campaigns.
+        boot: Boot::product(crate::fuzz::PRODUCT),
+        check: |run| crate::fuzz::verdict(run, 300_000).map(drop),
+    },
+    SystemTest {
         name: "kernel.panic_report",
         boot: Boot {
             cmdline: "kernel.crash=panic",

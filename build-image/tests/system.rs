@@ -72,6 +72,7 @@ system_tests! {
     boot_smp_2 => "boot.smp_2",
     user_faults_are_survived => "kernel.user_faults_are_survived",
     syscall_suite => "kernel.syscall_suite",
+    syscall_fuzz => "kernel.syscall_fuzz",
     components_echo_routing => "components.echo_routing",
     components_crash_restart_memory_limit => "components.crash_restart_memory_limit",
     components_console => "components.console_ls_stop_shutdown",

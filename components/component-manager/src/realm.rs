@@ -1162,7 +1162,8 @@ async fn watch(
         (instance.moniker.clone(), restart, instance.restarts)
     };
     println!("component_manager: {} exited with {}", moniker, code);
-    if restart {
+    let (mut restart, mut attempt) = (restart, attempt);
+    while restart {
         let delay = 50_000_000i64 << attempt.min(5);
         println!(
             "component_manager: restarting {} in {} ms (attempt {})",
@@ -1181,10 +1182,24 @@ async fn watch(
         };
         if cancelled {
             println!("component_manager: restart of {} cancelled", moniker);
-        } else if let Err(why) = start(&state, &spawner, &idle, index) {
-            println!("component_manager: cannot restart {}: {}", moniker, why);
-        } else {
+            break;
+        }
+        let Err(why) = start(&state, &spawner, &idle, index) else {
             return;
+        };
+        println!("component_manager: cannot restart {}: {}", moniker, why);
+        // A start that failed (memory short for a moment, say) counts as
+        // an attempt: try again later, as after a crash.
+        let mut guard = state.borrow_mut();
+        if !guard.live(index, generation) {
+            return;
+        }
+        let instance = &mut guard.instances[index];
+        restart = instance.restarts < MAX_RESTARTS && !instance.stopping;
+        if restart {
+            instance.restarts += 1;
+            instance.restart_pending = true;
+            attempt = instance.restarts;
         }
     }
     state.borrow_mut().uncount(index);

@@ -22,8 +22,11 @@ pub const CLASS_SIZES: [usize; 12] = [16, 32, 48, 64, 96, 128, 192, 256, 384, 51
 pub const MAX_CLASS_SIZE: usize = 1024;
 /// Alignment of every class block.
 pub const CLASS_ALIGN: usize = 16;
-/// Most free blocks one class keeps.
-pub const MAX_CACHED: usize = 256;
+/// Most free blocks one class keeps. Large: a block given back to the
+/// allocator costs a walk of its hole list, so tearing down many small
+/// objects at once (a process with thousands of mappings) would be
+/// quadratic if most frees went there.
+pub const MAX_CACHED: usize = 16_384;
 
 /// The class serving `layout`, if one does.
 #[inline]

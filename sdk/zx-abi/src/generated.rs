@@ -154,6 +154,8 @@ bitflags::bitflags! {
         const EVENT_SIGNALED = 1 << 3;
         /// Thread: it is running or runnable.
         const THREAD_RUNNING = 1 << 4;
+        /// Socket: this end can no longer write (`socket_shutdown`).
+        const SOCKET_WRITE_DISABLED = 1 << 5;
         /// User signal 0.
         const USER_0 = 1 << 24;
         /// User signal 1.
@@ -185,6 +187,14 @@ bitflags::bitflags! {
             | Self::USER_5.bits()
             | Self::USER_6.bits()
             | Self::USER_7.bits();
+        /// Socket: bytes (stream) or a datagram are waiting to be read.
+        const SOCKET_READABLE = Self::CHANNEL_READABLE.bits();
+        /// Socket: a write can succeed (the peer's buffer has room).
+        const SOCKET_WRITABLE = Self::CHANNEL_WRITABLE.bits();
+        /// Socket: the peer can no longer write to this end (it shut down
+        /// writing, or this end shut down reading); what is buffered can still be
+        /// read. Shares `THREAD_RUNNING`'s bit, as in Zircon.
+        const SOCKET_PEER_WRITE_DISABLED = Self::THREAD_RUNNING.bits();
     }
 }
 
@@ -241,6 +251,8 @@ pub enum ObjectType {
     Vmar = 18,
     /// A timer.
     Timer = 22,
+    /// A socket endpoint.
+    Socket = 14,
 }
 
 /// One entry of `object_wait_many` (`zx_wait_item_t`).
@@ -561,6 +573,24 @@ pub const RSRC_SYSTEM_POWER: u64 = 2;
 pub const RSRC_SYSTEM_DMA: u64 = 3;
 /// Number of system resources (`RSRC_SYSTEM_*` are below it).
 pub const RSRC_SYSTEM_COUNT: u64 = 4;
+/// `socket_create`: a byte stream.
+pub const SOCKET_STREAM: u32 = 0;
+/// `socket_create`: datagrams that keep their boundaries.
+pub const SOCKET_DATAGRAM: u32 = 1;
+/// `socket_shutdown`: this end stops writing (the peer reads what is
+/// buffered, then `BAD_STATE`).
+pub const SOCKET_SHUTDOWN_WRITE: u32 = 1;
+/// `socket_shutdown`: this end stops reading (the peer's writes fail with
+/// `BAD_STATE`; what is buffered can still be read).
+pub const SOCKET_SHUTDOWN_READ: u32 = 2;
+/// `socket_read`: copy without taking the data out.
+pub const SOCKET_PEEK: u32 = 8;
+/// Most bytes buffered at one end of a socket (the peer's writes past it
+/// return `SHOULD_WAIT`, or write part for a stream); also the largest
+/// datagram.
+pub const SOCKET_MAX_BUFFER: usize = 0x4_0000;
+/// Most datagrams buffered at one end of a datagram socket.
+pub const SOCKET_MAX_DATAGRAMS: usize = 3500;
 
 /// System-call numbers, in `idl/zx.idl` order. Arguments are listed in
 /// register order (`rdi, rsi, rdx, r10, r8, r9, r12, r13`); `*mut` arguments
@@ -1628,8 +1658,108 @@ pub mod syscall {
     /// * `INVALID_ARGS`: `info` is not writable user memory.
     pub const SYSTEM_GET_PCI_ECAM: u64 = 58;
 
+    /// `socket_create(options: u32, out0: *mut Handle, out1: *mut Handle) -> Status`
+    ///
+    /// Creates a socket: two endpoints; the bytes written to one are read
+    /// from the other. `options` is `SOCKET_STREAM` (a byte stream: writes
+    /// may be split or joined by reads) or `SOCKET_DATAGRAM` (each write is
+    /// one datagram, read whole or truncated).
+    ///
+    /// Each end buffers at most `SOCKET_MAX_BUFFER` bytes (and a datagram
+    /// socket at most `SOCKET_MAX_DATAGRAMS` datagrams) written by its peer
+    /// and not yet read; the bytes are charged to the writer's job until
+    /// they are read or the socket goes, as a channel message's are.
+    /// Sockets carry no handles. A new end has `SOCKET_WRITABLE`. Read
+    /// and write thresholds (Zircon's `SOCKET_READ_THRESHOLD` and
+    /// `SOCKET_WRITE_THRESHOLD`) are not implemented: this kernel has no
+    /// object properties yet.
+    ///
+    /// Both handles have `Rights::DEFAULT_SOCKET`.
+    ///
+    /// ## Errors
+    ///
+    /// * `INVALID_ARGS`: `options` is neither `SOCKET_STREAM` nor
+    ///   `SOCKET_DATAGRAM`, or an out pointer is not writable user memory.
+    /// * `NO_RESOURCES`: the process's handle table is full.
+    /// * `NO_MEMORY`: the kernel is out of memory.
+    pub const SOCKET_CREATE: u64 = 59;
+
+    /// `socket_write(handle: Handle, options: u32, buffer: *const u8, buffer_size: u64, actual: *mut u64) -> Status`
+    ///
+    /// Writes to a socket, for its peer to read.
+    ///
+    /// A stream socket takes as many bytes as the peer's buffer has room
+    /// for and reports how many in `actual` (a partial write); it returns
+    /// `SHOULD_WAIT` only when there is no room at all. A datagram socket
+    /// takes the whole buffer as one datagram or nothing. Writing 0 bytes
+    /// to a stream socket succeeds with `actual` 0. The call does not
+    /// wait: combine it with `object_wait_one` on `SOCKET_WRITABLE`.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `handle` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `handle` is not a socket.
+    /// * `ACCESS_DENIED`: `handle` lacks `WRITE`.
+    /// * `INVALID_ARGS`: `options` is not 0, `buffer` is not readable user
+    ///   memory, `actual` is not writable user memory, or a datagram is
+    ///   empty.
+    /// * `OUT_OF_RANGE`: a datagram is longer than `SOCKET_MAX_BUFFER`.
+    /// * `PEER_CLOSED`: the other end is closed.
+    /// * `BAD_STATE`: writing is disabled (this end shut down writing, or
+    ///   the peer shut down reading).
+    /// * `SHOULD_WAIT`: the peer's buffer is full (for a datagram: has no
+    ///   room for this one, or holds `SOCKET_MAX_DATAGRAMS`).
+    /// * `NO_MEMORY`: the writer's job is at its memory limit, or the
+    ///   kernel is out of memory.
+    pub const SOCKET_WRITE: u64 = 60;
+
+    /// `socket_read(handle: Handle, options: u32, buffer: *mut u8, buffer_size: u64, actual: *mut u64) -> Status`
+    ///
+    /// Reads from a socket what its peer wrote.
+    ///
+    /// A stream socket gives up to `buffer_size` bytes, in order. A datagram
+    /// socket gives its next datagram; if the buffer is shorter the datagram
+    /// is truncated and the rest of it discarded (as in Zircon). With
+    /// `SOCKET_PEEK` the data is copied but stays buffered. A read of 0
+    /// bytes takes nothing. The call does not wait: combine it with
+    /// `object_wait_one` on `SOCKET_READABLE`.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `handle` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `handle` is not a socket.
+    /// * `ACCESS_DENIED`: `handle` lacks `READ`.
+    /// * `INVALID_ARGS`: `options` is not 0 or `SOCKET_PEEK`, or `buffer`
+    ///   or `actual` is not writable user memory (nothing is taken).
+    /// * `SHOULD_WAIT`: nothing is buffered.
+    /// * `PEER_CLOSED`: nothing is buffered and the other end is closed.
+    /// * `BAD_STATE`: nothing is buffered and the peer can no longer write
+    ///   (`SOCKET_PEER_WRITE_DISABLED`).
+    pub const SOCKET_READ: u64 = 61;
+
+    /// `socket_shutdown(handle: Handle, options: u32) -> Status`
+    ///
+    /// Shuts a socket down in one direction or both, for good.
+    ///
+    /// `SOCKET_SHUTDOWN_WRITE`: this end can no longer write; it gets
+    /// `SOCKET_WRITE_DISABLED` (and loses `SOCKET_WRITABLE`), the peer
+    /// gets `SOCKET_PEER_WRITE_DISABLED` and, once it has read what is
+    /// buffered, its reads return `BAD_STATE`. `SOCKET_SHUTDOWN_READ`: the
+    /// same from the other side (the peer can no longer write to this
+    /// end). Shutting down what is already shut down does nothing, and
+    /// so does the peer's part once the peer is closed.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `handle` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `handle` is not a socket.
+    /// * `ACCESS_DENIED`: `handle` lacks `WRITE`.
+    /// * `INVALID_ARGS`: `options` has bits other than
+    ///   `SOCKET_SHUTDOWN_WRITE` and `SOCKET_SHUTDOWN_READ`.
+    pub const SOCKET_SHUTDOWN: u64 = 62;
+
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 59;
+    pub const COUNT: u64 = 63;
 
     /// Name of a syscall number, for traces and reports (`invalid` if it is
     /// not a syscall).
@@ -1694,6 +1824,10 @@ pub mod syscall {
             "interrupt_trigger",
             "interrupt_get_info",
             "system_get_pci_ecam",
+            "socket_create",
+            "socket_write",
+            "socket_read",
+            "socket_shutdown",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")
     }

@@ -156,6 +156,14 @@ impl Rights {
             | Rights::INSPECT.bits()
             | Rights::WRITE.bits(),
     );
+    /// Default rights of a new socket endpoint (as Zircon's).
+    pub const DEFAULT_SOCKET: Rights = Rights::from_bits_retain(
+        Rights::BASIC.bits()
+            | Rights::IO.bits()
+            | Rights::PROPERTY.bits()
+            | Rights::SIGNAL.bits()
+            | Rights::SIGNAL_PEER.bits(),
+    );
 }
 
 /// The start-up message protocol ("processargs"): the first message on a

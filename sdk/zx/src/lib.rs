@@ -4,7 +4,7 @@
 //!   instruction with up to eight arguments, per the convention in
 //!   [`zx_abi`]);
 //! - safe wrappers: owned handle types ([`Handle`], [`Channel`], [`Event`],
-//!   [`EventPair`], [`Process`], [`Thread`]) that close on drop, with methods
+//!   [`EventPair`], [`Process`], [`Thread`], [`Socket`]) that close on drop, with methods
 //!   for what each object does; free functions for the rest.
 //!
 //! On the host the stubs would talk to Linux, so they are compiled only
@@ -20,6 +20,7 @@ mod device;
 mod handle;
 mod objects;
 pub mod raw;
+mod socket;
 
 pub use device::{pci_ecam, Interrupt};
 pub use handle::{AsHandleRef, Handle, HandleRef};
@@ -27,6 +28,7 @@ pub use objects::{
     create_exception_channel, task_kill, Channel, Event, EventPair, Job, MessageBuf, Port, Process,
     Resource, Thread, Timer, Vmar, Vmo,
 };
+pub use socket::{Socket, SocketKind};
 pub use zx_abi::info;
 pub use zx_abi::processargs;
 pub use zx_abi::VmOptions;
@@ -38,7 +40,9 @@ pub use zx_abi::{
     INTERRUPT_VIRTUAL, PACKET_INTERRUPT, PACKET_SIGNAL_ONE, PACKET_USER, RETCODE_EXCEPTION_KILL,
     RETCODE_SYSCALL_KILL, ROOT_VMAR_BASE, RSRC_KIND_IOPORT, RSRC_KIND_IRQ, RSRC_KIND_MMIO,
     RSRC_KIND_ROOT, RSRC_KIND_SYSTEM, RSRC_SYSTEM_COUNT, RSRC_SYSTEM_DEBUG, RSRC_SYSTEM_DEBUGLOG,
-    RSRC_SYSTEM_DMA, RSRC_SYSTEM_POWER, TIME_INFINITE, USER_ADDRESS_LIMIT, VMO_RESIZABLE,
+    RSRC_SYSTEM_DMA, RSRC_SYSTEM_POWER, SOCKET_DATAGRAM, SOCKET_MAX_BUFFER, SOCKET_MAX_DATAGRAMS,
+    SOCKET_PEEK, SOCKET_SHUTDOWN_READ, SOCKET_SHUTDOWN_WRITE, SOCKET_STREAM, TIME_INFINITE,
+    USER_ADDRESS_LIMIT, VMO_RESIZABLE,
 };
 
 /// Time since boot, in nanoseconds, from the monotonic clock.

@@ -28,6 +28,10 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use spin::Mutex;
 use zx_abi::{ObjectType, Signals, Status};
 
+/// What a queued message costs beyond its bytes (its header, its slot in
+/// the queue), charged with them.
+const MESSAGE_OVERHEAD: u64 = core::mem::size_of::<Message>() as u64 + 16;
+
 /// Most messages a channel endpoint queues before writes are refused
 /// (as Zircon's limit, so a stuck reader cannot exhaust kernel memory).
 pub const MAX_PENDING_MESSAGES: usize = 3500;
@@ -50,7 +54,9 @@ impl Message {
         handles: Vec<Handle>,
         account: Option<&Arc<Account>>,
     ) -> Result<Message, (Status, Vec<Handle>)> {
-        let len = bytes.len() as u64;
+        // A message costs its bytes and its place in the queue: an empty
+        // message is not free.
+        let len = bytes.len() as u64 + MESSAGE_OVERHEAD;
         if let Some(account) = account {
             if account.charge(len).is_err() {
                 if let Err(status) = charge_after_collecting(account, len) {
@@ -124,7 +130,7 @@ fn grow(queue: &mut VecDeque<Message>) -> Result<(), Status> {
 /// is missing, and charges it again.
 #[cold]
 fn charge_after_collecting(account: &Account, len: u64) -> Result<(), Status> {
-    inflight::collect();
+    inflight::collect_if_changed();
     super::run_deferred();
     account.charge(len)
 }
@@ -133,7 +139,7 @@ impl Drop for Message {
     #[inline]
     fn drop(&mut self) {
         if let Some(account) = &self.account {
-            account.uncharge(self.bytes.len() as u64);
+            account.uncharge(self.bytes.len() as u64 + MESSAGE_OVERHEAD);
         }
         if !self.handles.is_empty() {
             self.uncharge_handles();

@@ -58,6 +58,11 @@ pub struct InFlight {
 }
 
 impl InFlight {
+    /// Whether some handle to the endpoint is inside a message.
+    pub fn carried(&self) -> bool {
+        self.count.load(Ordering::Relaxed) > 0
+    }
+
     /// Nothing in flight.
     pub const fn new() -> InFlight {
         InFlight {
@@ -135,6 +140,23 @@ fn count_out_slow(handles: &[Handle]) {
             channel.in_flight().count.fetch_sub(1, Ordering::AcqRel);
         }
     }
+}
+
+/// Notes that an unreachable cycle may have formed without anything
+/// being carried (a handle to an endpoint in flight was closed, a process
+/// holding some ended), so the next refusal collects.
+pub fn note_change() {
+    CARRIED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Collects if anything changed since the last collection (a write
+/// refused for lack of budget asks for one; refusals in a row must not
+/// each walk every endpoint in flight).
+pub fn collect_if_changed() -> usize {
+    if CARRIED.load(Ordering::Relaxed) == 0 {
+        return 0;
+    }
+    collect()
 }
 
 /// Finds the unreachable endpoints and drops their queues. Returns how

@@ -113,7 +113,15 @@ impl Job {
                 exception_channel: None,
             }),
         });
-        state.children.retain(|c| c.strong_count() > 0);
+        // Forget dead children only when the list must grow: amortized,
+        // not a walk of every child per creation.
+        if state.children.len() == state.children.capacity() {
+            state.children.retain(|c| c.strong_count() > 0);
+        }
+        state
+            .children
+            .try_reserve(1)
+            .map_err(|_| Status::NO_MEMORY)?;
         state.children.push(Arc::downgrade(&child));
         Ok(child)
     }
@@ -215,7 +223,13 @@ impl Job {
         if state.killed {
             return Err(Status::BAD_STATE);
         }
-        state.processes.retain(|p| p.strong_count() > 0);
+        if state.processes.len() == state.processes.capacity() {
+            state.processes.retain(|p| p.strong_count() > 0);
+        }
+        state
+            .processes
+            .try_reserve(1)
+            .map_err(|_| Status::NO_MEMORY)?;
         state.processes.push(Arc::downgrade(process));
         Ok(())
     }

@@ -37,6 +37,7 @@ pub mod peered;
 pub mod port;
 pub mod process;
 pub mod resource;
+pub mod socket;
 pub mod thread;
 pub mod timer;
 pub mod vmar;

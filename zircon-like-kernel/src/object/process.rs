@@ -196,7 +196,22 @@ impl Process {
             return Err(Status::BAD_STATE);
         }
         let result = self.handles.lock().insert(handle);
-        result.map_err(|_| Status::NO_RESOURCES)
+        result.map_err(|error| match error {
+            handle_table::TableError::Full => Status::NO_RESOURCES,
+            handle_table::TableError::NoMemory => Status::NO_MEMORY,
+        })
+    }
+
+    /// Makes sure `count` more handles fit in the table (a read checks
+    /// before it takes a message off the queue, so nothing is lost).
+    pub fn reserve_handles(&self, count: usize) -> Result<(), Status> {
+        self.handles
+            .lock()
+            .reserve(count)
+            .map_err(|error| match error {
+                handle_table::TableError::Full => Status::NO_RESOURCES,
+                handle_table::TableError::NoMemory => Status::NO_MEMORY,
+            })
     }
 
     /// Removes and returns the handle `value`.
@@ -334,6 +349,8 @@ impl Process {
         drop(space);
         drop(threads);
         self.leave_job();
+        // Its handles are gone: a channel cycle may now be unreachable.
+        super::inflight::note_change();
         self.base
             .update_signals(Signals::empty(), Signals::TASK_TERMINATED);
         crate::programs::process_ended(self, outcome);

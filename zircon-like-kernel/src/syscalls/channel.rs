@@ -147,11 +147,14 @@ pub fn read(
             return Err(Status::BUFFER_TOO_SMALL);
         }
     };
-    // Copy the bytes and check the handle buffer first: if either faults,
-    // the message goes back to the front of the queue and nothing is lost.
+    // Copy the bytes, check the handle buffer and make room in the handle
+    // table first: if any of that fails, the message goes back to the
+    // front of the queue and nothing is lost.
     let probed = match message.handles().len() {
         0 => Ok(()),
-        count => handle_buffer.write(&[0u8; 4 * CHANNEL_MAX_MSG_HANDLES][..4 * count]),
+        count => handle_buffer
+            .write(&[0u8; 4 * CHANNEL_MAX_MSG_HANDLES][..4 * count])
+            .and_then(|()| process.reserve_handles(count)),
     };
     if let Err(status) = probed.and_then(|()| byte_buffer.write(message.bytes())) {
         channel.unread(message);

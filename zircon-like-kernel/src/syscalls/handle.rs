@@ -10,7 +10,17 @@ pub fn close(raw: u64) -> SysResult {
     if value == HANDLE_INVALID {
         return ok();
     }
-    drop(current_process().take_handle(value)?);
+    let handle = current_process().take_handle(value)?;
+    // Closing an outside handle to an endpoint in flight may leave a
+    // channel cycle unreachable: the collector should look again.
+    if handle.object().object_type() == zx_abi::ObjectType::Channel {
+        if let Some(channel) = handle.downcast::<crate::object::channel::Channel>() {
+            if channel.in_flight().carried() {
+                crate::object::inflight::note_change();
+            }
+        }
+    }
+    drop(handle);
     ok()
 }
 

@@ -18,6 +18,7 @@ mod handle;
 mod object;
 mod port;
 mod resource;
+mod socket;
 mod task;
 mod vm;
 mod wait;
@@ -127,6 +128,10 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::INTERRUPT_TRIGGER => device::interrupt_trigger(a[0]),
         nr::INTERRUPT_GET_INFO => device::interrupt_get_info(a[0], a[1]),
         nr::SYSTEM_GET_PCI_ECAM => device::system_get_pci_ecam(a[0], a[1]),
+        nr::SOCKET_CREATE => socket::create(a[0], a[1], a[2]),
+        nr::SOCKET_WRITE => socket::write(a[0], a[1], a[2], a[3], a[4]),
+        nr::SOCKET_READ => socket::read(a[0], a[1], a[2], a[3], a[4]),
+        nr::SOCKET_SHUTDOWN => socket::shutdown(a[0], a[1]),
         _ => Err(Status::BAD_SYSCALL),
     };
     match result {
@@ -171,6 +176,8 @@ fn allocates(number: u64) -> bool {
             | nr::PORT_WAIT
             | nr::NANOSLEEP
             | nr::RESOURCE_CREATE
+            | nr::SOCKET_CREATE
+            | nr::SOCKET_WRITE
     )
 }
 

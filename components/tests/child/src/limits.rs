@@ -22,6 +22,15 @@
 //!   moves one handle out of its table into the queue) until a write is
 //!   refused; exits with how many it parked, negated if the refusal was
 //!   not `NO_RESOURCES`.
+//! - `child-limits sockets N` / `child-limits datagrams N`: fills N
+//!   stream (64 KiB writes) or datagram (16 KiB datagrams) sockets it
+//!   keeps and never reads, until a write is refused; exits with the KiB
+//!   it got buffered if the refusal was `NO_MEMORY`, -1 if none was, or
+//!   -(10000 + status) for another refusal.
+//! - `child-limits socket-echo`: echoes what arrives on the socket it
+//!   gets as its first user start-up handle until the peer shuts down
+//!   writing (then shuts down its own writing) or closes; exits with the
+//!   bytes echoed.
 #![no_std]
 #![no_main]
 
@@ -44,6 +53,9 @@ fn main() -> i64 {
         Some("park") => park(),
         Some("sparse") => sparse(count),
         Some("ports") => ports(count),
+        Some("sockets") => sockets(count, zx::SocketKind::Stream, 64 * 1024),
+        Some("datagrams") => sockets(count, zx::SocketKind::Datagram, 16 * 1024),
+        Some("socket-echo") => socket_echo(),
         _ => -100,
     }
 }
@@ -185,4 +197,67 @@ fn ports(count: i64) -> i64 {
         kept.push(port);
     }
     1000 + count
+}
+
+fn sockets(count: i64, kind: zx::SocketKind, chunk: usize) -> i64 {
+    let payload = vec![0x3c_u8; chunk];
+    let mut kept = alloc::vec::Vec::new();
+    let mut buffered = 0;
+    for _ in 0..count {
+        let Ok((writer, reader)) = zx::Socket::create(kind) else {
+            return -2;
+        };
+        loop {
+            match writer.write(&payload) {
+                Ok(written) => buffered += written as i64,
+                Err(zx::Status::SHOULD_WAIT) => break,
+                Err(zx::Status::NO_MEMORY) => return buffered / 1024,
+                Err(status) => return -(10_000 + i64::from(-status.0)),
+            }
+        }
+        kept.push((writer, reader));
+    }
+    -1
+}
+
+fn socket_echo() -> i64 {
+    use zx::{AsHandleRef, Signals};
+    let Some(handle) = zx_runtime::take_startup_handle(zx::processargs::USER_BASE) else {
+        return -1;
+    };
+    let socket = zx::Socket::from_handle(handle);
+    let mut buffer = [0u8; 4096];
+    let mut echoed = 0;
+    loop {
+        let ready =
+            Signals::SOCKET_READABLE | Signals::PEER_CLOSED | Signals::SOCKET_PEER_WRITE_DISABLED;
+        if socket.wait_one(ready, zx::TIME_INFINITE).is_err() {
+            return -2;
+        }
+        let count = match socket.read(&mut buffer) {
+            Ok(count) => count,
+            Err(zx::Status::BAD_STATE) => {
+                return match socket.shutdown(true, false) {
+                    Ok(()) => echoed,
+                    Err(_) => -3,
+                };
+            }
+            Err(zx::Status::PEER_CLOSED) => return echoed,
+            Err(_) => return -4,
+        };
+        let mut sent = 0;
+        while sent < count {
+            match socket.write(&buffer[sent..count]) {
+                Ok(written) => sent += written,
+                Err(zx::Status::SHOULD_WAIT) => {
+                    let ready = Signals::SOCKET_WRITABLE | Signals::PEER_CLOSED;
+                    if socket.wait_one(ready, zx::TIME_INFINITE).is_err() {
+                        return -5;
+                    }
+                }
+                Err(_) => return echoed,
+            }
+        }
+        echoed += count as i64;
+    }
 }

@@ -301,6 +301,42 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
         step(vmo.write(&chunk, 0), "write after the shrink")?;
         Ok(())
     });
+    suite.run("exhaustion.close_under_memory_pressure", || {
+        // Endpoints queued inside endpoints, each with full-ish queues;
+        // then memory is filled to the kernel's reserve; then the head is
+        // closed. Teardown must allocate nothing (it once moved the queues
+        // into a growing list and panicked here).
+        let (witness, deepest) = step(EventPair::create(), "eventpair")?;
+        let mut head: Handle = deepest.into_handle();
+        for _ in 0..64 {
+            let (keep, send) = step(Channel::create(), "channel")?;
+            step(send.write(b"link", vec![head]), "link")?;
+            for _ in 0..200 {
+                step(send.write(&[0x11; 256], vec![]), "filler")?;
+            }
+            drop(send);
+            head = keep.into_handle();
+        }
+        let vmo = step(Vmo::create(0, zx::VMO_RESIZABLE), "vmo")?;
+        let chunk = [0x55u8; 4096];
+        let mut size = 0u64;
+        loop {
+            if vmo.set_size(size + PAGE).is_err() || vmo.write(&chunk, size).is_err() {
+                break;
+            }
+            size += PAGE;
+        }
+        // Memory is at the reserve: close the chain (waits are refused
+        // now, so look after freeing the filler; the teardown happened
+        // within the close).
+        drop(head);
+        step(vmo.set_size(0), "free the filler")?;
+        step(
+            witness.wait_one(Signals::PEER_CLOSED, 0),
+            "the chain was not torn down",
+        )?;
+        Ok(())
+    });
     suite.run("exhaustion.handles_in_flight_are_charged", || {
         // Handles written into a channel leave the writer's table; they
         // still count against its job's handle limit until read, so a

@@ -27,6 +27,7 @@ mod pointers;
 mod ports;
 mod processes;
 mod resources;
+mod sockets;
 mod threads;
 mod vm;
 mod waits;
@@ -106,6 +107,7 @@ fn main() -> i64 {
     handles::run(&mut suite);
     waits::run(&mut suite);
     channels::run(&mut suite);
+    sockets::run(&mut suite);
     ports::run(&mut suite);
     asyncs::run(&mut suite);
     vm::run(&mut suite);

@@ -28,6 +28,8 @@ pub const DEFAULT_LIMIT: usize = 1 << 16;
 pub enum TableError {
     /// The table already holds its limit of handles.
     Full,
+    /// The table would have to grow and memory is short.
+    NoMemory,
 }
 
 /// A handle table holding values of type `H`.
@@ -66,10 +68,15 @@ impl<H> HandleTable<H> {
         self.limit = limit;
     }
 
-    /// Adds a handle and returns its new value.
+    /// Adds a handle and returns its new value. Never allocates without
+    /// asking: if the table must grow and memory is short, it is
+    /// [`TableError::NoMemory`].
     pub fn insert(&mut self, handle: H) -> Result<u32, TableError> {
         if self.entries.len() >= self.limit {
             return Err(TableError::Full);
+        }
+        if self.entries.try_reserve(1).is_err() {
+            return Err(TableError::NoMemory);
         }
         loop {
             self.counter = self.counter.wrapping_add(1);
@@ -81,6 +88,17 @@ impl<H> HandleTable<H> {
                 return Ok(value);
             }
         }
+    }
+
+    /// Makes sure `count` more handles fit: within the limit, and without
+    /// the table having to grow (the room is allocated now, if needed).
+    pub fn reserve(&mut self, count: usize) -> Result<(), TableError> {
+        if self.entries.len().saturating_add(count) > self.limit {
+            return Err(TableError::Full);
+        }
+        self.entries
+            .try_reserve(count)
+            .map_err(|_| TableError::NoMemory)
     }
 
     /// The handle named `value`.
