@@ -334,7 +334,17 @@ Reading the numbers:
   RSB filling on context switch and `swapgs` barriers.
 ",
         heading = report::SECTION_HEADING,
-        args = machine.common_args().join(" "),
+        // The disk as the workspace names it, not as this machine does.
+        args = Machine {
+            memory: machine.memory.clone(),
+            cpus: machine.cpus,
+            disk: machine
+                .disk
+                .as_ref()
+                .map(|_| std::path::PathBuf::from("target/bench/disk.img")),
+        }
+        .common_args()
+        .join(" "),
         append = linux::APPEND,
         table = table.to_markdown(),
         cases = table.cases_markdown(),
