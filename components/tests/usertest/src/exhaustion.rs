@@ -41,6 +41,15 @@ fn user_packet(key: u64) -> PortPacket {
     }
 }
 
+/// Runs `bin/child-limits` with `args` in `job` (a job with limits) and
+/// returns its exit code.
+fn child_limits(job: &Job, bootfs: &[u8], args: &[&str]) -> Result<i64, alloc::string::String> {
+    let mut argv = vec!["bin/child-limits"];
+    argv.extend_from_slice(args);
+    let child = crate::processes::start(job, bootfs, "bin/child-limits", &argv, vec![])?;
+    crate::processes::wait_end(&child)
+}
+
 pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
     suite.run("exhaustion.port_flood_of_satisfied_waits", || {
         // Registering on an object whose signals already hold queues a
@@ -216,27 +225,13 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
         // can write too, once the collector has reclaimed the cycles.
         let limited = step(job.create_child(), "job")?;
         step(limited.set_limits(0, 1 << 20, 0, 0), "limit")?;
-        let filler = crate::processes::start(
-            &limited,
-            bootfs,
-            "bin/child-limits",
-            &["bin/child-limits", "fill", "8"],
-            vec![],
-        )?;
         check(
-            crate::processes::wait_end(&filler)? == 8,
+            child_limits(&limited, bootfs, &["fill", "8"])? == 8,
             "the filler did not build its 8 cycles",
         )?;
         let (mine, _theirs) = step(Channel::create(), "channel")?;
         step(mine.write(&[1; 1024], vec![]), "a write in another job")?;
-        let writer = crate::processes::start(
-            &limited,
-            bootfs,
-            "bin/child-limits",
-            &["bin/child-limits", "write", "8"],
-            vec![],
-        )?;
-        let written = crate::processes::wait_end(&writer)?;
+        let written = child_limits(&limited, bootfs, &["write", "8"])?;
         check(
             written == 8,
             &alloc::format!("the fresh writer managed {written} of 8 writes"),
@@ -247,16 +242,7 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
         // limit must still bound them.
         let limited = step(job.create_child(), "job")?;
         step(limited.set_limits(0, 1 << 20, 0, 0), "limit")?;
-        let run = |kib: &str| -> Result<i64, alloc::string::String> {
-            let child = crate::processes::start(
-                &limited,
-                bootfs,
-                "bin/child-limits",
-                &["bin/child-limits", "commit", kib],
-                vec![],
-            )?;
-            crate::processes::wait_end(&child)
-        };
+        let run = |kib: &str| child_limits(&limited, bootfs, &["commit", kib]);
         let over = run("4096")?;
         check(
             over == i64::from(Status::NO_MEMORY.0),
@@ -343,14 +329,7 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
         // program cannot hoard handles in queues.
         let limited = step(job.create_child(), "job")?;
         step(limited.set_limits(64, 0, 0, 0), "limit")?;
-        let child = crate::processes::start(
-            &limited,
-            bootfs,
-            "bin/child-limits",
-            &["bin/child-limits", "park"],
-            vec![],
-        )?;
-        let parked = crate::processes::wait_end(&child)?;
+        let parked = child_limits(&limited, bootfs, &["park"])?;
         check(
             (32..=64).contains(&parked),
             &alloc::format!("the child parked {parked} handles under a limit of 64"),
@@ -389,10 +368,8 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
             }
         };
         // SAFETY: nothing refers to the region's pages.
-        step(
-            unsafe { root.unmap(base, (MAX_REGIONS + 1) * PAGE) },
-            "unmap",
-        )?;
+        let unmapped = unsafe { root.unmap(base, (MAX_REGIONS + 1) * PAGE) };
+        step(unmapped, "unmap")?;
         check(refused == Status::NO_RESOURCES, "no NO_RESOURCES")?;
         check(
             mapped > MAX_REGIONS / 2 && mapped < MAX_REGIONS,
@@ -433,14 +410,7 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
         // killed at a fault) before its mappings reach the limit.
         let limited = step(job.create_child(), "job")?;
         step(limited.set_limits(0, 1 << 20, 0, 0), "limit")?;
-        let child = crate::processes::start(
-            &limited,
-            bootfs,
-            "bin/child-limits",
-            &["bin/child-limits", "sparse", "150"],
-            vec![],
-        )?;
-        let ended = crate::processes::wait_end(&child)?;
+        let ended = child_limits(&limited, bootfs, &["sparse", "150"])?;
         check(
             ended == zx::RETCODE_EXCEPTION_KILL,
             &alloc::format!("the sparse mapper ended with {ended}"),
@@ -452,14 +422,7 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
         // a couple of ports, not sixteen.
         let limited = step(job.create_child(), "job")?;
         step(limited.set_limits(0, 1 << 20, 0, 0), "limit")?;
-        let child = crate::processes::start(
-            &limited,
-            bootfs,
-            "bin/child-limits",
-            &["bin/child-limits", "ports", "16"],
-            vec![],
-        )?;
-        let filled = crate::processes::wait_end(&child)?;
+        let filled = child_limits(&limited, bootfs, &["ports", "16"])?;
         check(
             (0..8).contains(&filled),
             &alloc::format!("the child filled {filled} ports"),

@@ -438,9 +438,9 @@ pub fn run(suite: &mut Suite) {
             thread.start(ticker as *const () as usize, stack_top(3), 0, 0),
             "start",
         )?;
+        let len = (64 * MIB) as usize;
         // SAFETY: the region is ours alone, mapped writable, 64 MiB long.
-        let buffer =
-            unsafe { core::slice::from_raw_parts_mut(base as *mut u8, (64 * MIB) as usize) };
+        let buffer = unsafe { core::slice::from_raw_parts_mut(base as *mut u8, len) };
         let start = zx::clock_get_monotonic().into_nanos();
         let read = source.read(buffer, 0);
         let took = zx::clock_get_monotonic().into_nanos() - start;
