@@ -416,6 +416,41 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
             &alloc::format!("the sparse mapper ended with {ended}"),
         )
     });
+    suite.run("exhaustion.kernel_heap_gives_memory_back", || {
+        // Programs in three jobs without memory limits each queue 60 KiB
+        // messages into a channel this process holds the other end of,
+        // until the kernel refuses (each job's message budget is a quarter
+        // of RAM: together they fill memory with the kernel's heap). Once
+        // this process closes those channels, the heap gives the pages
+        // back: user programs can commit as much memory as before (the old
+        // heap kept every page it ever grew to, for good).
+        let before = committable_mib()?;
+        let mut queues = Vec::new();
+        let mut queued = 0;
+        for _ in 0..3 {
+            let hoarder = step(job.create_child(), "job")?;
+            let (mine, theirs) = step(Channel::create(), "channel")?;
+            let child = crate::processes::start(
+                &hoarder,
+                bootfs,
+                "bin/child-limits",
+                &["bin/child-limits", "write-into", "100000"],
+                vec![(zx::processargs::USER_BASE, theirs.into_handle())],
+            )?;
+            queued += crate::processes::wait_end(&child)?;
+            queues.push(mine);
+        }
+        check(
+            queued * 60 > 1024 * before as i64 * 2 / 3,
+            &alloc::format!("only {queued} messages of 60 KiB queued, with {before} MiB free"),
+        )?;
+        drop(queues);
+        let after = committable_mib()?;
+        check(
+            after + 1 >= before,
+            &alloc::format!("{before} MiB committable before, {after} MiB after"),
+        )
+    });
     suite.run("exhaustion.port_queues_are_charged", || {
         // A full port holds 4,096 packets (and the observers behind them):
         // its queue is charged to its creator's job, so a 1 MiB job fills
@@ -428,4 +463,16 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
             &alloc::format!("the child filled {filled} ports"),
         )
     });
+}
+
+/// How many MiB this process can commit (writing a VMO MiB by MiB until
+/// the kernel refuses), given back before returning.
+fn committable_mib() -> Result<u64, alloc::string::String> {
+    let vmo = step(Vmo::create(1 << 30, 0), "probe vmo")?;
+    let chunk = vec![0x11_u8; 1 << 20];
+    let mut mib = 0;
+    while mib < 1024 && vmo.write(&chunk, mib << 20).is_ok() {
+        mib += 1;
+    }
+    Ok(mib)
 }
