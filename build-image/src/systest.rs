@@ -111,6 +111,16 @@ pub const TESTS: &[SystemTest] = &[
                 run,
                 "log root/echo_client: echo-client: 1000 calls answered",
             )?;
+            // Components log while the console's prompt waits: their lines
+            // start on a fresh line (the kernel begins another writer's
+            // output on one), never after the `> `.
+            let text = run.text();
+            if let Some(line) = text.lines().find(|line| {
+                line.strip_prefix("> ")
+                    .is_some_and(|rest| !rest.is_empty() && rest != "ls" && rest != "shutdown")
+            }) {
+                return Err(format!("output after the prompt: {line:?}"));
+            }
             // `shutdown` stops every component through its lifecycle
             // channel, the logger (declared first) last, then powers off.
             expect_line(run, "component_manager: shutting down (status 0)")?;

@@ -602,7 +602,9 @@ pub mod syscall {
     ///
     /// The bytes appear on the serial console as they are (no prefix, no
     /// added newline) and are kept in the kernel's log ring, which
-    /// `debuglog_read` reads.
+    /// `debuglog_read` reads. One exception keeps lines whole: when
+    /// another writer (another process, or the kernel) left the output in
+    /// the middle of a line, a newline is written first.
     ///
     /// ## Errors
     ///
