@@ -156,6 +156,12 @@ bitflags::bitflags! {
         const THREAD_RUNNING = 1 << 4;
         /// Socket: this end can no longer write (`socket_shutdown`).
         const SOCKET_WRITE_DISABLED = 1 << 5;
+        /// Socket: at least the read threshold's bytes wait to be read
+        /// (`socket_set_threshold`).
+        const SOCKET_READ_THRESHOLD = 1 << 10;
+        /// Socket: the peer's buffer has room for at least the write
+        /// threshold's bytes (`socket_set_threshold`).
+        const SOCKET_WRITE_THRESHOLD = 1 << 11;
         /// User signal 0.
         const USER_0 = 1 << 24;
         /// User signal 1.
@@ -591,6 +597,10 @@ pub const SOCKET_PEEK: u32 = 8;
 pub const SOCKET_MAX_BUFFER: usize = 0x4_0000;
 /// Most datagrams buffered at one end of a datagram socket.
 pub const SOCKET_MAX_DATAGRAMS: usize = 3500;
+/// `socket_set_threshold`: the read threshold.
+pub const SOCKET_THRESHOLD_READ: u32 = 0;
+/// `socket_set_threshold`: the write threshold.
+pub const SOCKET_THRESHOLD_WRITE: u32 = 1;
 
 /// System-call numbers, in `idl/zx.idl` order. Arguments are listed in
 /// register order (`rdi, rsi, rdx, r10, r8, r9, r12, r13`); `*mut` arguments
@@ -1671,10 +1681,8 @@ pub mod syscall {
     /// socket at most `SOCKET_MAX_DATAGRAMS` datagrams) written by its peer
     /// and not yet read; the bytes are charged to the writer's job until
     /// they are read or the socket goes, as a channel message's are.
-    /// Sockets carry no handles. A new end has `SOCKET_WRITABLE`. Read
-    /// and write thresholds (Zircon's `SOCKET_READ_THRESHOLD` and
-    /// `SOCKET_WRITE_THRESHOLD`) are not implemented: this kernel has no
-    /// object properties yet.
+    /// Sockets carry no handles. A new end has `SOCKET_WRITABLE`; its
+    /// thresholds are off (`socket_set_threshold`).
     ///
     /// Both handles have `Rights::DEFAULT_SOCKET`.
     ///
@@ -1760,8 +1768,32 @@ pub mod syscall {
     ///   `SOCKET_SHUTDOWN_WRITE` and `SOCKET_SHUTDOWN_READ`.
     pub const SOCKET_SHUTDOWN: u64 = 62;
 
+    /// `socket_set_threshold(handle: Handle, options: u32, threshold: u64) -> Status`
+    ///
+    /// Sets one of an end's thresholds (Zircon's
+    /// `PROP_SOCKET_RX_THRESHOLD` and `PROP_SOCKET_TX_THRESHOLD`).
+    ///
+    /// `SOCKET_THRESHOLD_READ`: the end has `SOCKET_READ_THRESHOLD` while
+    /// at least `threshold` bytes wait to be read from it.
+    /// `SOCKET_THRESHOLD_WRITE`: the end has `SOCKET_WRITE_THRESHOLD` while
+    /// the peer's buffer has room for at least `threshold` bytes (never once
+    /// the peer is closed or this end cannot write). `threshold` 0 turns the
+    /// threshold off and clears its signal. A datagram socket counts the
+    /// bytes of its datagrams. The signal is updated at once, and after
+    /// every read and write.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `handle` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `handle` is not a socket.
+    /// * `ACCESS_DENIED`: `handle` lacks `SET_PROPERTY`.
+    /// * `INVALID_ARGS`: `options` is neither `SOCKET_THRESHOLD_READ` nor
+    ///   `SOCKET_THRESHOLD_WRITE`, or `threshold` is more than
+    ///   `SOCKET_MAX_BUFFER`.
+    pub const SOCKET_SET_THRESHOLD: u64 = 63;
+
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 63;
+    pub const COUNT: u64 = 64;
 
     /// Name of a syscall number, for traces and reports (`invalid` if it is
     /// not a syscall).
@@ -1830,6 +1862,7 @@ pub mod syscall {
             "socket_write",
             "socket_read",
             "socket_shutdown",
+            "socket_set_threshold",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")
     }
