@@ -19,7 +19,7 @@ use super::frames;
 use super::kernel_space::{kernel_root, DirectMapTables};
 use super::{phys_to_virt, DIRECT_MAP_BASE};
 use core::alloc::{GlobalAlloc, Layout};
-use kheap::{Backing, Heap};
+use kheap::{Backing, Heap, Stats};
 use paging::{Access, PageSize, PhysAddr};
 use spin::Mutex;
 
@@ -89,6 +89,11 @@ static HEAP: LockedHeap = LockedHeap(Mutex::new(Heap::new(
     KERNEL_HEAP_BASE as usize,
     KERNEL_HEAP_SIZE as usize,
 )));
+
+/// The pages the heap holds now.
+pub fn stats() -> Stats {
+    HEAP.0.lock().stats()
+}
 
 // SAFETY: `kheap::Heap` hands out blocks of at least the layout's size and
 // alignment that nothing else uses until they are given back; the lock makes
