@@ -304,6 +304,18 @@ const SIGNATURES: [Signature; nr::COUNT as usize] = [
     /* socket_write */ sig(8, &[Handle(Kind::Unknown), Options, In, Length, Out]),
     /* socket_read */ sig(8, &[Handle(Kind::Unknown), Options, Out, Length, Out]),
     /* socket_shutdown */ sig(4, &[Handle(Kind::Unknown), Options]),
+    /* channel_recv */
+    sig(
+        10,
+        &[
+            Handle(Kind::Channel),
+            Options,
+            Deadline,
+            CallArgs,
+            Out,
+            ReceivedCount,
+        ],
+    ),
 ];
 
 const TOTAL_WEIGHT: u64 = {
