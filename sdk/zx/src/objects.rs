@@ -196,7 +196,9 @@ impl Channel {
         reply: &mut MessageBuf,
     ) -> Result<(), Status> {
         let values: Vec<HandleValue> = handles.into_iter().map(Handle::into_raw).collect();
-        let mut reply_handles = [HANDLE_INVALID; zx_abi::CHANNEL_MAX_MSG_HANDLES];
+        // Not initialised: the kernel writes as many values as it reports.
+        let mut reply_handles =
+            core::mem::MaybeUninit::<[HandleValue; zx_abi::CHANNEL_MAX_MSG_HANDLES]>::uninit();
         // Room for the largest reply, without initialising it: the kernel
         // writes the bytes and says how many.
         reply.bytes.clear();
@@ -209,7 +211,7 @@ impl Channel {
             write_num_bytes: bytes.len() as u32,
             write_num_handles: values.len() as u32,
             read_num_bytes: zx_abi::CHANNEL_MAX_MSG_BYTES as u32,
-            read_num_handles: reply_handles.len() as u32,
+            read_num_handles: zx_abi::CHANNEL_MAX_MSG_HANDLES as u32,
         };
         let (mut actual_bytes, mut actual_handles) = (0u32, 0u32);
         // SAFETY: every buffer in `args` is valid for its length for the
@@ -230,10 +232,13 @@ impl Channel {
                 // SAFETY: the kernel wrote `actual_bytes` (at most the
                 // capacity reserved above) bytes at the start of the buffer.
                 unsafe { reply.bytes.set_len(actual_bytes as usize) };
-                reply.handles = reply_handles[..actual_handles as usize]
-                    .iter()
-                    .map(|&h| Handle::from_raw(h))
-                    .collect();
+                let count = (actual_handles as usize).min(zx_abi::CHANNEL_MAX_MSG_HANDLES);
+                // SAFETY: the kernel wrote `actual_handles` values (at most
+                // the array's length) at its start; only those are read.
+                let received = unsafe {
+                    core::slice::from_raw_parts(reply_handles.as_ptr().cast::<HandleValue>(), count)
+                };
+                reply.handles = received.iter().map(|&h| Handle::from_raw(h)).collect();
                 Ok(())
             }
             Err(status) => {
