@@ -601,6 +601,11 @@ pub const SOCKET_MAX_DATAGRAMS: usize = 3500;
 pub const SOCKET_THRESHOLD_READ: u32 = 0;
 /// `socket_set_threshold`: the write threshold.
 pub const SOCKET_THRESHOLD_WRITE: u32 = 1;
+/// `channel_recv`: write `args.write_*` (a reply) before receiving.
+pub const CHANNEL_RECV_REPLY: u32 = 1;
+/// `channel_recv`: hand the unanswered request whose txid starts
+/// `args.write_bytes` back to the front of the queue; receive nothing.
+pub const CHANNEL_RECV_RETURN: u32 = 2;
 
 /// System-call numbers, in `idl/zx.idl` order. Arguments are listed in
 /// register order (`rdi, rsi, rdx, r10, r8, r9, r12, r13`); `*mut` arguments
@@ -1797,8 +1802,60 @@ pub mod syscall {
     ///   `SOCKET_MAX_BUFFER`.
     pub const SOCKET_SET_THRESHOLD: u64 = 63;
 
+    /// `channel_recv(handle: Handle, options: u32, deadline: i64, args: *const ChannelCallArgs, actual_bytes: *mut u32, actual_handles: *mut u32) -> Status`
+    ///
+    /// Receives a message, waiting inside the receive: the server half of
+    /// the call fastpath (issue 18), seL4's `Recv`/`ReplyRecv`.
+    ///
+    /// With `options` 0, reads the first queued message on `handle` into
+    /// `args.read_*` as `channel_read` would; if none is queued, the thread
+    /// waits *in* the receive until `deadline`, and a message written to
+    /// the endpoint meanwhile goes straight to it (a `channel_call` also
+    /// switches the CPU to it when its priority is at least that of every
+    /// runnable thread, and it runs on the rest of the caller's time
+    /// slice). Several threads may wait on one endpoint: each message goes
+    /// to one of them, first come first served.
+    ///
+    /// With `CHANNEL_RECV_REPLY`, first writes `args.write_*` on `handle`
+    /// as `channel_write` would (a reply goes straight to its waiting
+    /// caller, which runs next if this thread waits), then receives.
+    ///
+    /// A request (a message whose first four bytes are a `channel_call`
+    /// txid) read this way stays the kernel's until it is answered: if the
+    /// reading process ends first, or hands it back with
+    /// `CHANNEL_RECV_RETURN` (`args.write_bytes` starts with its txid;
+    /// nothing is read), it goes back to the front of the endpoint's queue
+    /// (without the handles it carried, which the reader received). A
+    /// message that does not fit the buffers also stays queued.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `handle` or a reply handle is not a handle of the
+    ///   calling process.
+    /// * `WRONG_TYPE`: `handle` is not a channel.
+    /// * `ACCESS_DENIED`: `handle` lacks `READ` (or `WRITE`, to reply), or
+    ///   a reply handle lacks `TRANSFER`.
+    /// * `INVALID_ARGS`: `options` is not 0, `CHANNEL_RECV_REPLY` or
+    ///   `CHANNEL_RECV_RETURN`; a buffer or pointer is not valid user
+    ///   memory; `CHANNEL_RECV_RETURN` with fewer than 4 bytes.
+    /// * `NOT_FOUND`: `CHANNEL_RECV_RETURN` names no request this process
+    ///   read on `handle` and has not answered.
+    /// * `NOT_SUPPORTED`: the reply would carry `handle` itself.
+    /// * `OUT_OF_RANGE`: the reply is larger than 64 KiB or 64 handles.
+    /// * `PEER_CLOSED`: the other endpoint is closed (and, when receiving,
+    ///   nothing is queued).
+    /// * `SHOULD_WAIT`: the peer's queue is full (for the reply).
+    /// * `TIMED_OUT`: no message came before `deadline`.
+    /// * `CANCELED`: `handle` was closed by another thread while waiting.
+    /// * `BUFFER_TOO_SMALL`: the message did not fit; it stays queued and
+    ///   the actual counts receive its sizes.
+    /// * `NO_RESOURCES`: the handle table cannot take the message's
+    ///   handles (it stays queued).
+    /// * `NO_MEMORY`: the kernel is out of memory.
+    pub const CHANNEL_RECV: u64 = 64;
+
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 64;
+    pub const COUNT: u64 = 65;
 
     /// Name of a syscall number, for traces and reports (`invalid` if it is
     /// not a syscall).
@@ -1868,6 +1925,7 @@ pub mod syscall {
             "socket_read",
             "socket_shutdown",
             "socket_set_threshold",
+            "channel_recv",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")
     }
