@@ -5,6 +5,8 @@
 //! - [`cargo`]: building the kernel and user programs with bare-metal flags,
 //!   apart from host builds;
 //! - [`image`]: assembling `target/images/<product>/` (kernel + bootfs);
+//! - [`disk`]: the system disk (GPT, blobfs with the product's blobs,
+//!   data);
 //! - [`machine`]: the devices of a product's machine (disks, network,
 //!   bridge) and their host ends;
 //! - [`host`]: tools the host needs (QEMU), installed when missing;
@@ -26,6 +28,7 @@ pub mod abi;
 pub mod bench;
 pub mod blob;
 pub mod cargo;
+pub mod disk;
 pub mod fuzz;
 pub mod host;
 pub mod image;

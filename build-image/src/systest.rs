@@ -85,6 +85,14 @@ pub const TESTS: &[SystemTest] = &[
         },
     },
     SystemTest {
+        name: "storage.console_ls_blob_df",
+        boot: Boot {
+            input: "ls /blob\ndf\nshutdown\n",
+            ..Boot::product("default")
+        },
+        check: crate::systest_storage::check_console_ls_blob_df,
+    },
+    SystemTest {
         name: "boot.minimal",
         boot: Boot::product("minimal"),
         check: check_default_boot,

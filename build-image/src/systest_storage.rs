@@ -62,6 +62,41 @@ fn check_guest_roots(run: &Captured) -> Result<(), String> {
     Ok(())
 }
 
+/// The default product's console: `ls /blob` lists every blob the host
+/// put on the system disk (`target/images/default/data.blobs`), with its
+/// size, and `df` counts them.
+pub fn check_console_ls_blob_df(run: &Captured) -> Result<(), String> {
+    let listing = crate::systest::workspace_root().join("target/images/default/data.blobs");
+    let listing =
+        std::fs::read_to_string(&listing).map_err(|e| format!("{}: {e}", listing.display()))?;
+    let mut roots: Vec<&str> = listing
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    roots.sort();
+    roots.dedup();
+    if roots.is_empty() {
+        return Err("the system disk holds no blobs".into());
+    }
+    expect_line(run, "blobfs: partition ")?;
+    for root in &roots {
+        expect_line(run, root).map_err(|e| format!("ls /blob: {e}\n{}", run.text()))?;
+    }
+    let df = run
+        .lines
+        .iter()
+        .map(|(_, line)| line.as_str())
+        .find(|line| line.contains("blobfs ") && line.contains(" of 256"))
+        .ok_or_else(|| format!("df printed no blobfs line\n{}", run.text()))?;
+    if !df.contains(&format!("{} of 256", roots.len())) {
+        return Err(format!("df says {df:?}, not {} blobs", roots.len()));
+    }
+    if run.ending != Ending::Guest(guest_exit::SUCCESS) {
+        return Err(run.ending.describe());
+    }
+    Ok(())
+}
+
 fn expect_passes(run: &Captured, names: &[&str]) -> Result<(), String> {
     for (name, result) in guest_results(run) {
         if let Err(why) = result {

@@ -93,6 +93,7 @@ system_tests! {
     exception_report => "kernel.exception_report",
     stack_overflow => "kernel.stack_overflow",
     drivers_console_lsdev_lsblk => "drivers.console_lsdev_lsblk",
+    storage_console_ls_blob_df => "storage.console_ls_blob_df",
 }
 
 /// `build-image run` boots the default product on its one machine

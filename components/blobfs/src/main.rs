@@ -16,8 +16,13 @@
 //! A blank device is formatted at first mount; a device with anything else
 //! on it that is not blobfs is refused (`docs/blobfs.md`).
 //!
+//! The volume is the disk's GPT partition of type
+//! `partitions::BLOBFS_TYPE` (the system disk `build-image` writes, with
+//! the product's blobs); a disk without a GPT is a blobfs volume whole.
+//!
 //! Known gaps: requests are served one at a time (each device transfer
-//! blocks the executor); the volume is the whole device.
+//! blocks the executor); blobfs finds its partition itself (fshost is
+//! still to come).
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -33,6 +38,7 @@ mod device;
 use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
+use alloc::vec;
 use alloc::vec::Vec;
 use bindings::zx_blob::{
     dispatch_blob_writer, dispatch_blobfs, BlobWriterCommitResponse, BlobWriterServer,
@@ -40,7 +46,7 @@ use bindings::zx_blob::{
     BlobfsDeleteRequest, BlobfsDeleteResponse, BlobfsGetInfoResponse, BlobfsMarker, BlobfsServer,
     FilesystemInfo,
 };
-use blobfs_core::store::{Store, StoreError, Writer};
+use blobfs_core::store::{Device, Store, StoreError, Writer};
 use blobfs_core::{FormatError, BLOCK_SIZE};
 use core::cell::RefCell;
 use device::BlockVolume;
@@ -89,11 +95,45 @@ fn open_disk() -> Result<Channel, Status> {
     }
 }
 
+/// The volume: the disk's blobfs partition (GPT type
+/// `partitions::BLOBFS_TYPE`), or the whole disk if it has no GPT.
+fn open_volume() -> Result<BlockVolume, String> {
+    let disk = open_disk().map_err(|s| format!("no disk: {s}"))?;
+    let mut whole = BlockVolume::open(disk, None).map_err(|s| format!("disk: {s}"))?;
+    let sector = whole.sector_size() as usize;
+    let sectors = whole.size() / sector as u64;
+    let mut lba1 = vec![0u8; sector];
+    whole
+        .read(sector as u64, &mut lba1)
+        .map_err(|_| String::from("cannot read the disk"))?;
+    let header = match partitions::read_header(&lba1, sectors) {
+        Ok(header) => header,
+        Err(partitions::GptError::NoTable) => return Ok(whole),
+        Err(error) => return Err(format!("the disk's partition table: {error}")),
+    };
+    let mut entries = vec![0u8; header.entries_bytes().div_ceil(sector) * sector];
+    whole
+        .read(header.entries_lba * sector as u64, &mut entries)
+        .map_err(|_| String::from("cannot read the partition table"))?;
+    let found = header
+        .partitions(&entries, sectors)
+        .map_err(|error| format!("the disk's partition table: {error}"))?;
+    let partition = found
+        .iter()
+        .find(|p| p.type_guid == partitions::BLOBFS_TYPE)
+        .ok_or_else(|| String::from("the disk's GPT has no blobfs partition"))?;
+    println!(
+        "blobfs: partition {} at sector {}, {} sectors",
+        partition.unique_guid, partition.first_lba, partition.sectors
+    );
+    whole
+        .narrow(partition.first_lba, partition.sectors)
+        .map_err(|s| format!("partition: {s}"))
+}
+
 /// Mounts the volume, formatting it if it is blank.
 fn mount() -> Result<Store<BlockVolume>, String> {
-    let disk = open_disk().map_err(|s| format!("no disk: {s}"))?;
-    let volume = BlockVolume::open(disk, None).map_err(|s| format!("disk: {s}"))?;
-    match Store::mount(volume) {
+    match Store::mount(open_volume()?) {
         Ok((store, report)) => {
             let usage = store.usage();
             println!(
@@ -115,11 +155,9 @@ fn mount() -> Result<Store<BlockVolume>, String> {
             Ok(store)
         }
         Err(StoreError::Format(FormatError::Blank)) => {
-            // Only a blank device is formatted: anything else might be
+            // Only a blank volume is formatted: anything else might be
             // someone's data.
-            let disk = open_disk().map_err(|s| format!("no disk: {s}"))?;
-            let volume = BlockVolume::open(disk, None).map_err(|s| format!("disk: {s}"))?;
-            let store = Store::format(volume).map_err(|e| format!("format: {e}"))?;
+            let store = Store::format(open_volume()?).map_err(|e| format!("format: {e}"))?;
             println!(
                 "blobfs: formatted a blank volume of {} blocks",
                 store.usage().total_blocks

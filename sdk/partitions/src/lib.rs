@@ -202,7 +202,11 @@ impl Header {
 
     /// The partitions in `entries` (the entry array's bytes, at least
     /// [`Header::entries_bytes`]); unused entries (type all zero) skipped.
-    pub fn partitions(&self, entries: &[u8], disk_sectors: u64) -> Result<Vec<Partition>, GptError> {
+    pub fn partitions(
+        &self,
+        entries: &[u8],
+        disk_sectors: u64,
+    ) -> Result<Vec<Partition>, GptError> {
         let bytes = entries
             .get(..self.entries_bytes())
             .ok_or(GptError::Geometry)?;
@@ -244,8 +248,8 @@ mod tests {
         assert_eq!(
             guid.0,
             [
-                0x0e, 0x38, 0x67, 0x29, 0x4c, 0x13, 0xbb, 0x4c, 0xb6, 0xda, 0x17, 0xe7, 0xce,
-                0x1c, 0xa4, 0x5d
+                0x0e, 0x38, 0x67, 0x29, 0x4c, 0x13, 0xbb, 0x4c, 0xb6, 0xda, 0x17, 0xe7, 0xce, 0x1c,
+                0xa4, 0x5d
             ]
         );
         assert_eq!(guid.to_string(), "2967380E-134C-4CBB-B6DA-17E7CE1CA45D");
