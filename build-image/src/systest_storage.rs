@@ -78,7 +78,7 @@ pub fn check_console_ls_blob_df(run: &Captured) -> Result<(), String> {
     if roots.is_empty() {
         return Err("the system disk holds no blobs".into());
     }
-    expect_line(run, "blobfs: partition ")?;
+    expect_line(run, "fshost: blobfs partition ")?;
     for root in &roots {
         expect_line(run, root).map_err(|e| format!("ls /blob: {e}\n{}", run.text()))?;
     }

@@ -64,28 +64,6 @@ impl BlockVolume {
         })
     }
 
-    /// Bytes of one device sector.
-    pub fn sector_size(&self) -> u64 {
-        self.sector_size
-    }
-
-    /// The same device narrowed to `sectors` sectors from `first_sector`
-    /// (a partition).
-    pub fn narrow(self, first_sector: u64, sectors: u64) -> Result<BlockVolume, Status> {
-        let end = first_sector
-            .checked_add(sectors)
-            .and_then(|end| end.checked_mul(self.sector_size))
-            .ok_or(Status::OUT_OF_RANGE)?;
-        if end > self.base + self.size {
-            return Err(Status::OUT_OF_RANGE);
-        }
-        Ok(BlockVolume {
-            base: first_sector * self.sector_size,
-            size: sectors * self.sector_size,
-            ..self
-        })
-    }
-
     /// The device's sector for byte `offset` of the volume; checks bounds
     /// and alignment.
     fn sector(&self, offset: u64, length: u64) -> Result<u64, IoError> {

@@ -4,7 +4,7 @@
 //!
 //! The format and the logic are `blobfs-core`'s (host-tested, including a
 //! power cut after every write); this component puts them on
-//! `/dev/block/0` (`zx.device.block`) and serves:
+//! its partition (`zx.device.block`, from fshost) and serves:
 //!
 //! - `zx.blob.Blobfs` (`idl/blob.idl`): create a blob with its root and
 //!   size, stream its bytes over a `BlobWriter`, commit (refused, leaving
@@ -16,13 +16,12 @@
 //! A blank device is formatted at first mount; a device with anything else
 //! on it that is not blobfs is refused (`docs/blobfs.md`).
 //!
-//! The volume is the disk's GPT partition of type
-//! `partitions::BLOBFS_TYPE` (the system disk `build-image` writes, with
-//! the product's blobs); a disk without a GPT is a blobfs volume whole.
+//! The volume is `/partitions/blobfs`, which its parent fshost serves: the
+//! disk's GPT partition of the blobfs type (the system disk `build-image`
+//! writes, with the product's blobs), or a disk without a GPT whole.
 //!
 //! Known gaps: requests are served one at a time (each device transfer
-//! blocks the executor); blobfs finds its partition itself (fshost is
-//! still to come).
+//! blocks the executor).
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -38,7 +37,6 @@ mod device;
 use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
-use alloc::vec;
 use alloc::vec::Vec;
 use bindings::zx_blob::{
     dispatch_blob_writer, dispatch_blobfs, BlobWriterCommitResponse, BlobWriterServer,
@@ -46,7 +44,7 @@ use bindings::zx_blob::{
     BlobfsDeleteRequest, BlobfsDeleteResponse, BlobfsGetInfoResponse, BlobfsMarker, BlobfsServer,
     FilesystemInfo,
 };
-use blobfs_core::store::{Device, Store, StoreError, Writer};
+use blobfs_core::store::{Store, StoreError, Writer};
 use blobfs_core::{FormatError, BLOCK_SIZE};
 use core::cell::RefCell;
 use device::BlockVolume;
@@ -77,58 +75,12 @@ fn status(error: StoreError) -> Status {
     }
 }
 
-/// Opens `/dev/block/0`, waiting up to 10 s for the driver to publish it.
-fn open_disk() -> Result<Channel, Status> {
-    let deadline = zx::deadline_after(10_000_000_000);
-    loop {
-        let listed = zx_component::namespace::open("/dev/block")
-            .and_then(zx_component::fs::read_dir)
-            .map(|entries| entries.iter().any(|e| e.name == "0"))
-            .unwrap_or(false);
-        if listed {
-            return zx_component::namespace::open("/dev/block/0");
-        }
-        if zx::clock_get_monotonic().into_nanos() > deadline {
-            return Err(Status::TIMED_OUT);
-        }
-        let _ = zx::nanosleep(zx::deadline_after(50_000_000));
-    }
-}
-
-/// The volume: the disk's blobfs partition (GPT type
-/// `partitions::BLOBFS_TYPE`), or the whole disk if it has no GPT.
+/// The volume: fshost's `partitions/blobfs` (the disk's partition of the
+/// blobfs GPT type, or a disk without a GPT whole).
 fn open_volume() -> Result<BlockVolume, String> {
-    let disk = open_disk().map_err(|s| format!("no disk: {s}"))?;
-    let mut whole = BlockVolume::open(disk, None).map_err(|s| format!("disk: {s}"))?;
-    let sector = whole.sector_size() as usize;
-    let sectors = whole.size() / sector as u64;
-    let mut lba1 = vec![0u8; sector];
-    whole
-        .read(sector as u64, &mut lba1)
-        .map_err(|_| String::from("cannot read the disk"))?;
-    let header = match partitions::read_header(&lba1, sectors) {
-        Ok(header) => header,
-        Err(partitions::GptError::NoTable) => return Ok(whole),
-        Err(error) => return Err(format!("the disk's partition table: {error}")),
-    };
-    let mut entries = vec![0u8; header.entries_bytes().div_ceil(sector) * sector];
-    whole
-        .read(header.entries_lba * sector as u64, &mut entries)
-        .map_err(|_| String::from("cannot read the partition table"))?;
-    let found = header
-        .partitions(&entries, sectors)
-        .map_err(|error| format!("the disk's partition table: {error}"))?;
-    let partition = found
-        .iter()
-        .find(|p| p.type_guid == partitions::BLOBFS_TYPE)
-        .ok_or_else(|| String::from("the disk's GPT has no blobfs partition"))?;
-    println!(
-        "blobfs: partition {} at sector {}, {} sectors",
-        partition.unique_guid, partition.first_lba, partition.sectors
-    );
-    whole
-        .narrow(partition.first_lba, partition.sectors)
-        .map_err(|s| format!("partition: {s}"))
+    let partition = zx_component::namespace::open("/partitions/blobfs")
+        .map_err(|s| format!("no blobfs partition: {s}"))?;
+    BlockVolume::open(partition, None).map_err(|s| format!("the blobfs partition: {s}"))
 }
 
 /// Mounts the volume, formatting it if it is blank.
