@@ -50,6 +50,11 @@ impl Status {
     pub const ALREADY_EXISTS: Status = Status(-26);
     /// The handle lacks a right this operation needs.
     pub const ACCESS_DENIED: Status = Status(-30);
+    /// A device or file system failed to read or write.
+    pub const IO: Status = Status(-40);
+    /// Data read back does not match what its integrity check (a Merkle
+    /// tree, a checksum) says it must be: it is refused, never returned.
+    pub const IO_DATA_INTEGRITY: Status = Status(-41);
 
     /// The status's name, as in Zircon (`ZX_ERR_` dropped); `UNKNOWN_STATUS` for
     /// a value that is not a status.
@@ -74,6 +79,8 @@ impl Status {
             -25 => "NOT_FOUND",
             -26 => "ALREADY_EXISTS",
             -30 => "ACCESS_DENIED",
+            -40 => "IO",
+            -41 => "IO_DATA_INTEGRITY",
             _ => "UNKNOWN_STATUS",
         }
     }
