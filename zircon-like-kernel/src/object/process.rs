@@ -7,6 +7,7 @@
 //! threads and raises `TASK_TERMINATED`.
 
 use super::channel::Channel;
+use super::escrow::EscrowBindings;
 use super::job::Job;
 use super::thread::{Thread, ThreadState};
 use super::vmar::Vmar;
@@ -57,6 +58,8 @@ pub struct Process {
     mapped: core::sync::atomic::AtomicU64,
     regions: core::sync::atomic::AtomicUsize,
     exception_channel: Mutex<Option<Handle>>,
+    /// Handles to move to an escrow channel, not close, when it ends.
+    escrow: EscrowBindings,
 }
 
 impl Process {
@@ -91,6 +94,7 @@ impl Process {
             mapped: core::sync::atomic::AtomicU64::new(0),
             regions: core::sync::atomic::AtomicUsize::new(0),
             exception_channel: Mutex::new(None),
+            escrow: EscrowBindings::new(),
         });
         job.add_process(&process)?;
         Ok(process)
@@ -218,6 +222,7 @@ impl Process {
     pub fn take_handle(&self, value: HandleValue) -> Result<Handle, Status> {
         let handle = self.handles.lock().remove(value);
         let handle = handle.ok_or(Status::BAD_HANDLE)?;
+        self.escrow.forget(value);
         self.cancel_waits_through(value);
         Ok(handle)
     }
@@ -270,6 +275,11 @@ impl Process {
             return Err(Status::ACCESS_DENIED);
         }
         Ok(object)
+    }
+
+    /// Binds handle `value` to `escrow` (`handle_bind_escrow`).
+    pub fn bind_escrow(&self, value: HandleValue, escrow: Arc<Channel>) -> Result<(), Status> {
+        self.escrow.bind(value, escrow)
     }
 
     /// Number of handles held.
@@ -341,7 +351,9 @@ impl Process {
         // other threads and may end other objects.
         // The whole table is taken (an empty one allocates nothing), so
         // ending a process never allocates.
-        let handles = core::mem::replace(&mut *self.handles.lock(), HandleTable::new(0));
+        let mut handles = core::mem::replace(&mut *self.handles.lock(), HandleTable::new(0));
+        // Bound handles move to their escrow channels instead of closing.
+        super::escrow::deliver(self.escrow.take_all(), &mut handles, &self.job.account);
         drop(handles);
         self.root_vmar.destroy();
         self.exception_channel.lock().take();

@@ -20,6 +20,7 @@ mod bindings {
 }
 mod channels;
 mod devices;
+mod escrow;
 mod exhaustion;
 mod futexes;
 mod handles;
@@ -105,6 +106,7 @@ fn main() -> i64 {
     resources::take_startup_resources();
     pointers::run(&mut suite);
     handles::run(&mut suite);
+    escrow::run(&mut suite);
     waits::run(&mut suite);
     channels::run(&mut suite);
     sockets::run(&mut suite);
