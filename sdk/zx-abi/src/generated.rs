@@ -613,6 +613,9 @@ pub const CHANNEL_RECV_REPLY: u32 = 1;
 /// `channel_recv`: hand the unanswered request whose txid starts
 /// `args.write_bytes` back to the front of the queue; receive nothing.
 pub const CHANNEL_RECV_RETURN: u32 = 2;
+/// Most handles one process may bind to escrow channels at once
+/// (`handle_bind_escrow`).
+pub const HANDLE_ESCROW_MAX_BINDINGS: usize = 64;
 
 /// System-call numbers, in `idl/zx.idl` order. Arguments are listed in
 /// register order (`rdi, rsi, rdx, r10, r8, r9, r12, r13`); `*mut` arguments
@@ -1861,8 +1864,39 @@ pub mod syscall {
     /// * `NO_MEMORY`: the kernel is out of memory.
     pub const CHANNEL_RECV: u64 = 64;
 
+    /// `handle_bind_escrow(handle: Handle, escrow: Handle) -> Status`
+    ///
+    /// Binds `handle` to the escrow channel `escrow`: if the calling
+    /// process ends (exits, is killed, faults) while it still holds
+    /// `handle`, the kernel moves the handle into a message on `escrow`
+    /// instead of closing it, so a channel endpoint stays open and what is
+    /// queued on it stays queued (the hot-swap's rollback,
+    /// docs/hot-swap.md). The message's bytes are the handle's value in the
+    /// process, as a little-endian `uint32`; it is charged to the
+    /// process's job like a write.
+    ///
+    /// The binding ends when the handle leaves the process (closed,
+    /// replaced, written into a message); binding a bound handle again
+    /// replaces its escrow. If, when the process ends, `escrow`'s peer is
+    /// closed, its queue is full or the charge is refused, the handle is
+    /// closed as if unbound. A process holds at most
+    /// `HANDLE_ESCROW_MAX_BINDINGS` bindings.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `handle` or `escrow` is not a handle of the calling
+    ///   process.
+    /// * `WRONG_TYPE`: `escrow` is not a channel.
+    /// * `ACCESS_DENIED`: `handle` lacks `TRANSFER`, or `escrow` lacks
+    ///   `WRITE`.
+    /// * `INVALID_ARGS`: `handle` and `escrow` are the same handle.
+    /// * `NO_RESOURCES`: the process already holds
+    ///   `HANDLE_ESCROW_MAX_BINDINGS` bindings.
+    /// * `NO_MEMORY`: the kernel is out of memory.
+    pub const HANDLE_BIND_ESCROW: u64 = 65;
+
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 65;
+    pub const COUNT: u64 = 66;
 
     /// Name of a syscall number, for traces and reports (`invalid` if it is
     /// not a syscall).
@@ -1933,6 +1967,7 @@ pub mod syscall {
             "socket_shutdown",
             "socket_set_threshold",
             "channel_recv",
+            "handle_bind_escrow",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")
     }

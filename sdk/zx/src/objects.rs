@@ -554,6 +554,22 @@ pub fn task_kill(task: &impl AsHandleRef) -> Result<(), Status> {
     crate::status(unsafe { raw::syscall1(nr::TASK_KILL, task.raw_handle() as u64) })
 }
 
+/// Binds `handle` to the escrow channel `escrow`: if this process ends
+/// while it still holds `handle`, the kernel moves the handle into a
+/// message on `escrow` (its bytes: the handle's value, little-endian
+/// `u32`) instead of closing it. The binding ends when the handle leaves
+/// the process. See `handle_bind_escrow` in docs/syscalls.md.
+pub fn handle_bind_escrow(handle: &impl AsHandleRef, escrow: &Channel) -> Result<(), Status> {
+    // SAFETY: no memory is passed.
+    crate::status(unsafe {
+        raw::syscall2(
+            nr::HANDLE_BIND_ESCROW,
+            handle.raw_handle() as u64,
+            escrow.raw_handle() as u64,
+        )
+    })
+}
+
 /// A channel that receives an `ExceptionReport` when a thread of `task` (a
 /// process, or any process under a job) faults.
 pub fn create_exception_channel(task: &impl AsHandleRef) -> Result<Channel, Status> {

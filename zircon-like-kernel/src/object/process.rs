@@ -7,6 +7,7 @@
 //! threads and raises `TASK_TERMINATED`.
 
 use super::channel::Channel;
+use super::escrow::EscrowBindings;
 use super::job::Job;
 use super::thread::{Thread, ThreadState};
 use super::vmar::Vmar;
@@ -61,6 +62,8 @@ pub struct Process {
     /// may hold reply records of it): when it ends, its unanswered
     /// requests go back to their queues.
     served: Mutex<Vec<alloc::sync::Weak<Channel>>>,
+    /// Handles to move to an escrow channel, not close, when it ends.
+    escrow: EscrowBindings,
 }
 
 impl Process {
@@ -96,6 +99,7 @@ impl Process {
             regions: core::sync::atomic::AtomicUsize::new(0),
             exception_channel: Mutex::new(None),
             served: Mutex::new(Vec::new()),
+            escrow: EscrowBindings::new(),
         });
         job.add_process(&process)?;
         Ok(process)
@@ -243,6 +247,7 @@ impl Process {
     pub fn take_handle(&self, value: HandleValue) -> Result<Handle, Status> {
         let handle = self.handles.lock().remove(value);
         let handle = handle.ok_or(Status::BAD_HANDLE)?;
+        self.escrow.forget(value);
         self.cancel_waits_through(value);
         Ok(handle)
     }
@@ -295,6 +300,11 @@ impl Process {
             return Err(Status::ACCESS_DENIED);
         }
         Ok(object)
+    }
+
+    /// Binds handle `value` to `escrow` (`handle_bind_escrow`).
+    pub fn bind_escrow(&self, value: HandleValue, escrow: Arc<Channel>) -> Result<(), Status> {
+        self.escrow.bind(value, escrow)
     }
 
     /// Number of handles held.
@@ -372,7 +382,9 @@ impl Process {
         // other threads and may end other objects.
         // The whole table is taken (an empty one allocates nothing), so
         // ending a process never allocates.
-        let handles = core::mem::replace(&mut *self.handles.lock(), HandleTable::new(0));
+        let mut handles = core::mem::replace(&mut *self.handles.lock(), HandleTable::new(0));
+        // Bound handles move to their escrow channels instead of closing.
+        super::escrow::deliver(self.escrow.take_all(), &mut handles, &self.job.account);
         drop(handles);
         self.root_vmar.destroy();
         self.exception_channel.lock().take();

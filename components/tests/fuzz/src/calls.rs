@@ -317,6 +317,7 @@ const SIGNATURES: [Signature; nr::COUNT as usize] = [
             ReceivedCount,
         ],
     ),
+    /* handle_bind_escrow */ sig(2, &[Handle(Kind::Unknown), Handle(Kind::Channel)]),
 ];
 
 const TOTAL_WEIGHT: u64 = {

@@ -20,6 +20,7 @@ mod bindings {
 }
 mod channels;
 mod devices;
+mod escrow;
 mod exhaustion;
 mod fastpath;
 mod futexes;
@@ -106,6 +107,7 @@ fn main() -> i64 {
     resources::take_startup_resources();
     pointers::run(&mut suite);
     handles::run(&mut suite);
+    escrow::run(&mut suite);
     waits::run(&mut suite);
     channels::run(&mut suite);
     fastpath::run(&mut suite);
