@@ -1,3 +1,4 @@
 //! Code generators. Each reads only the IR.
 
+pub mod c;
 pub mod rust;
