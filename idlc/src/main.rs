@@ -83,6 +83,16 @@ enum Backend {
         #[arg(long)]
         out: PathBuf,
     },
+    /// A Python package: `__init__.py`, `_wire.py` (the runtime) and a
+    /// module of dataclasses per library.
+    Python {
+        /// The IR produced by `idlc compile`.
+        #[arg(long)]
+        ir: PathBuf,
+        /// The package directory to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 enum Failure {
@@ -109,6 +119,9 @@ fn main() -> ExitCode {
         Command::Gen {
             backend: Backend::C { ir, out },
         } => gen_files(&ir, &out, idlc::backend::c::generate),
+        Command::Gen {
+            backend: Backend::Python { ir, out },
+        } => gen_files(&ir, &out, idlc::backend::python::generate),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
