@@ -18,7 +18,9 @@
 //! - [`fuzz`]: the in-guest syscall fuzzer's verdict and `build-image
 //!   fuzz`;
 //! - [`abi`]: the syscall ABI backend, generating `zx-abi` and
-//!   `docs/syscalls.md` from `idl/zx.idl` (`build-image gen-abi`).
+//!   `docs/syscalls.md` from `idl/zx.idl` (`build-image gen-abi`);
+//! - [`sdk`]: the client SDK bundle (`build-image sdk --out DIR`): Rust
+//!   crates, C, Python, IR and docs from the IDL libraries.
 
 pub mod abi;
 pub mod bench;
@@ -31,4 +33,5 @@ pub mod manifest;
 pub mod product;
 pub mod qemu;
 pub mod scaffold;
+pub mod sdk;
 pub mod systest;
