@@ -26,6 +26,12 @@ pub const QEMU: Tool = Tool {
     package: "qemu-system-x86",
 };
 
+/// SPIN, which checks the hot-swap protocol's model (docs/hot-swap.pml).
+pub const SPIN: Tool = Tool {
+    binary: "spin",
+    package: "spin",
+};
+
 /// Whether `binary` is an executable file on `PATH`.
 pub fn on_path(binary: &str) -> bool {
     std::env::var_os("PATH")
@@ -49,10 +55,16 @@ pub fn ensure(tool: Tool) -> Result<String> {
     let command = format!("apt-get update && apt-get install -y {}", tool.package);
     let debian_like = std::path::Path::new("/etc/debian_version").exists() && on_path("apt-get");
     if !debian_like {
+        if tool.binary == QEMU.binary {
+            bail!(
+                "{} not found: install QEMU with your package manager \
+                 (Debian/Ubuntu: sudo {command}; Fedora: sudo dnf install qemu-system-x86; \
+                 macOS: brew install qemu)",
+                tool.binary
+            );
+        }
         bail!(
-            "{} not found: install QEMU with your package manager \
-             (Debian/Ubuntu: sudo {command}; Fedora: sudo dnf install qemu-system-x86; \
-             macOS: brew install qemu)",
+            "{} not found: install it with your package manager (Debian/Ubuntu: sudo {command})",
             tool.binary
         );
     }

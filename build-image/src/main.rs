@@ -125,6 +125,13 @@ enum Command {
         #[arg(long)]
         timeout: Option<u64>,
     },
+    /// Print each file's blob name, its Fuchsia Merkle root, as
+    /// `<root>  <file>` (the way `sha256sum` prints).
+    BlobRoot {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
     /// Regenerate sdk/zx-abi/src/generated.rs and docs/syscalls.md from
     /// idl/zx.idl (the syscall ABI's single source).
     GenAbi,
@@ -413,6 +420,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 bundle.libraries.join(", "),
                 out.display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BlobRoot { files } => {
+            for file in files {
+                println!("{}", build_image::blob::root_line(&file)?);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::GenAbi => {

@@ -135,6 +135,8 @@ fn the_example_manifests_validate_and_compile() {
             "lifecycle_tests",
             "robustness",
             "root",
+            "storage_crash",
+            "storage_tests",
             "system"
         ]
     );
@@ -143,12 +145,13 @@ fn the_example_manifests_validate_and_compile() {
 #[test]
 fn compiled_manifests_decode_to_what_was_declared() {
     use compile::ComponentDecl;
+    let context = context();
     let compiled = manifest::check_tree(
         &workspace(),
         Path::new(manifest::COMPONENTS_DIR),
         "root",
         None,
-        &context(),
+        &context,
     )
     .unwrap_or_else(|diagnostics| panic!("{diagnostics}"));
     for written in &compiled.manifests {
@@ -157,15 +160,25 @@ fn compiled_manifests_decode_to_what_was_declared() {
         let text = std::fs::read_to_string(workspace().join(&path)).unwrap();
         let (source, diagnostics) = document::read(&written.name, &path, text);
         assert!(diagnostics.is_empty());
-        assert_eq!(decoded, compile::declaration(&source.unwrap()));
+        assert_eq!(
+            decoded,
+            compile::declaration(&source.unwrap(), &context.abis)
+        );
         assert_eq!(compile::encode(&decoded).unwrap(), written.bytes);
     }
-    let root = compiled
-        .manifests
-        .iter()
-        .find(|m| m.name == "root")
-        .unwrap();
-    let root = compile::decode(&root.bytes).unwrap();
+    // The server carries the ABI of what it serves, for the hot-swap's
+    // compatibility check; the client serves nothing.
+    let decoded = |name: &str| {
+        let written = compiled.manifests.iter().find(|m| m.name == name).unwrap();
+        compile::decode(&written.bytes).unwrap()
+    };
+    let server_abis = decoded("echo_server").protocol_abis.unwrap();
+    assert_eq!(server_abis.len(), 1);
+    assert_eq!(server_abis[0].name, "examples.echo.Echo");
+    assert_eq!(server_abis[0].methods[0].name, "EchoString");
+    assert!(!server_abis[0].types.is_empty());
+    assert_eq!(decoded("echo_client").protocol_abis, Some(vec![]));
+    let root = decoded("root");
     let children = root.children.unwrap();
     let child = |name: &str| children.iter().find(|c| c.name == name).unwrap();
     assert_eq!(

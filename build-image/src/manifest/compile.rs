@@ -7,7 +7,11 @@
 //! Every vector and `limits` are always present (possibly empty, or zero
 //! for "no limit"); `program`, `state_type` and `driver` only when declared. A
 //! `Use` of a protocol has an empty `path`.
+//!
+//! For the hot-swap, a manifest also carries the ABI of each protocol it
+//! serves and of its state table ([`super::abi`]), and its grace period.
 
+use super::abi::{self, Abis};
 use super::bindings::zx_component_decl as decl;
 use super::document::{self, Manifest};
 
@@ -34,8 +38,12 @@ fn source(source: &document::Source) -> (decl::Source, String) {
     }
 }
 
-/// The declaration of a checked manifest.
-pub fn declaration(manifest: &Manifest) -> ComponentDecl {
+/// The grace period of a swap whose manifest does not set one: 2 s.
+pub const DEFAULT_SWAP_GRACE_MS: u32 = 2000;
+
+/// The declaration of a checked manifest; `abis` are those of `idl/`.
+pub fn declaration(manifest: &Manifest, abis: &Abis) -> ComponentDecl {
+    let state = manifest.state.as_ref().map(|s| s.value.clone());
     ComponentDecl {
         name: Some(manifest.name.clone()),
         program: manifest.program.as_ref().map(|program| decl::Program {
@@ -132,7 +140,25 @@ pub fn declaration(manifest: &Manifest) -> ComponentDecl {
             threads: manifest.limits.threads,
             processes: manifest.limits.processes,
         }),
-        state_type: manifest.state.as_ref().map(|s| s.value.clone()),
+        protocol_abis: Some(
+            manifest
+                .capabilities
+                .iter()
+                .filter(|c| c.kind == document::CapabilityKind::Protocol)
+                .filter_map(|c| abis.protocols.get(&c.name.value))
+                .map(abi::to_decl_protocol)
+                .collect(),
+        ),
+        state_abi: state.as_ref().map(|state| {
+            abis.tables
+                .get(state)
+                .map(|types| types.iter().map(abi::to_decl_type).collect())
+                .unwrap_or_default()
+        }),
+        swap_grace_nanos: state.as_ref().map(|_| {
+            u64::from(manifest.swap_grace_ms.unwrap_or(DEFAULT_SWAP_GRACE_MS)) * 1_000_000
+        }),
+        state_type: state,
         driver: (!manifest.driver.is_empty()).then(|| {
             let any = |v: Option<u32>| v.unwrap_or(decl::ANY);
             manifest

@@ -32,6 +32,9 @@ pub struct Manifest {
     pub limits: Limits,
     /// `library/Type` of its hot-swap state.
     pub state: Option<Spanned<String>>,
+    /// `swap_grace_ms`: how long a new version must run after a hot-swap
+    /// before the swap is final (`None`: the default, 2 s).
+    pub swap_grace_ms: Option<u32>,
     /// For a driver: the devices it binds to (`driver.bind`).
     pub driver: Vec<DeviceMatch>,
 }
@@ -180,6 +183,9 @@ pub const MAX_NAME: usize = 100;
 /// namespace path (`string:256`).
 pub const MAX_STRING: usize = 256;
 
+/// The longest hot-swap grace period a manifest may ask for.
+pub const MAX_SWAP_GRACE_MS: u32 = 60_000;
+
 const TOP_KEYS: &[&str] = &[
     "program",
     "capabilities",
@@ -190,6 +196,7 @@ const TOP_KEYS: &[&str] = &[
     "collections",
     "limits",
     "state",
+    "swap_grace_ms",
     "driver",
 ];
 
@@ -690,6 +697,7 @@ impl Reader {
             collections: Vec::new(),
             limits: Limits::default(),
             state: None,
+            swap_grace_ms: None,
             driver: Vec::new(),
         };
         if let Some(member) = top.get("program") {
@@ -734,6 +742,9 @@ impl Reader {
         }
         if let Some(member) = top.get("state") {
             manifest.state = self.state(&member.value);
+        }
+        if let Some(member) = top.get("swap_grace_ms") {
+            manifest.swap_grace_ms = self.swap_grace(&member.value, manifest.state.is_some());
         }
         if let Some(member) = top.get("driver") {
             manifest.driver = self.driver(&member.value);
@@ -1004,6 +1015,36 @@ impl Reader {
         bytes
     }
 
+    /// `swap_grace_ms`: 1 ms to 1 min, and only beside a `state`.
+    fn swap_grace(&mut self, value: &Value, has_state: bool) -> Option<u32> {
+        let grace = match &value.kind {
+            Kind::Number(Number::Integer(n)) if (1..=MAX_SWAP_GRACE_MS as i128).contains(n) => {
+                *n as u32
+            }
+            _ => {
+                self.report(
+                    Code::InvalidValue,
+                    format!("`swap_grace_ms` must be a whole number from 1 to {MAX_SWAP_GRACE_MS}"),
+                    value.span.clone(),
+                    "not a grace period",
+                    "write milliseconds of guest time, e.g. `swap_grace_ms: 2000`",
+                );
+                return None;
+            }
+        };
+        if !has_state {
+            self.report(
+                Code::InvalidValue,
+                "`swap_grace_ms` without a `state`: only a component with a state can be swapped",
+                value.span.clone(),
+                "no `state` in this manifest",
+                "declare the component's state table (`state: \"library/Type\"`) or remove this key",
+            );
+            return None;
+        }
+        Some(grace)
+    }
+
     fn state(&mut self, value: &Value) -> Option<Spanned<String>> {
         let text = self.string(value, "`state`", MAX_STRING)?;
         let well_formed = text.value.split_once('/').is_some_and(|(library, ty)| {
@@ -1232,6 +1273,7 @@ mod tests {
             collections: [{ name: "dynamic" }],
             limits: { memory: "1MiB", handles: 10, threads: 2, processes: 3 },
             state: "a/State",
+            swap_grace_ms: 500,
             driver: { bind: [{ vendor: 0x1af4, device: 0x1042 }, { class: 1 }] },
         }"##;
         let (manifest, diagnostics) = read("m", "m.json5", text.into());
@@ -1255,10 +1297,36 @@ mod tests {
             }
         );
         assert_eq!(manifest.state.unwrap().value, "a/State");
+        assert_eq!(manifest.swap_grace_ms, Some(500));
         assert_eq!(manifest.capabilities[0].kind, CapabilityKind::Protocol);
         assert_eq!(manifest.uses[0].path, None);
         assert_eq!(manifest.offers[0].name.value, "a.C");
         assert_eq!(manifest.exposes[0].kind, CapabilityKind::Protocol);
+    }
+
+    #[test]
+    fn a_swap_grace_period_needs_a_state_and_a_sane_value() {
+        let read_grace = |text: &str| {
+            let (manifest, diagnostics) = read("m", "m.json5", text.into());
+            let messages: Vec<String> = diagnostics.iter().map(|d| d.message.clone()).collect();
+            (manifest.and_then(|m| m.swap_grace_ms), messages)
+        };
+        assert_eq!(
+            read_grace(r#"{ state: "a/S", swap_grace_ms: 2000 }"#),
+            (Some(2000), vec![])
+        );
+        let (grace, messages) = read_grace(r#"{ swap_grace_ms: 2000 }"#);
+        assert_eq!(grace, None);
+        assert!(messages[0].contains("without a `state`"), "{messages:?}");
+        for bad in ["0", "60001", "-1", "\"2s\"", "1.5"] {
+            let (grace, messages) =
+                read_grace(&format!(r#"{{ state: "a/S", swap_grace_ms: {bad} }}"#));
+            assert_eq!(grace, None, "{bad}");
+            assert!(
+                messages[0].contains("must be a whole number from 1 to 60000"),
+                "{bad}: {messages:?}"
+            );
+        }
     }
 
     #[test]

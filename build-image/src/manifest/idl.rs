@@ -1,7 +1,7 @@
 //! What manifests may name from the IDL: every `@discoverable` protocol of
 //! the libraries in `idl/`, by its discoverable name (`library.Protocol`
 //! unless the attribute gives another), and every named table, as
-//! `library/Type`, for `state`.
+//! `library/Type`, for `state`; and the ABIs of both, for the hot-swap.
 
 use anyhow::{bail, Context as _, Result};
 use std::collections::BTreeSet;
@@ -14,6 +14,8 @@ pub struct IdlNames {
     pub protocols: BTreeSet<String>,
     /// Tables, as `library/Type`.
     pub tables: BTreeSet<String>,
+    /// The ABIs of the protocols and tables, for the hot-swap.
+    pub abis: super::abi::Abis,
 }
 
 /// Compiles every `idl/*.idl` under `root` with idlc and collects the names.
@@ -45,6 +47,7 @@ pub fn names(root: &Path) -> Result<IdlNames> {
     };
     let libraries = &ir.libraries;
     Ok(IdlNames {
+        abis: super::abi::abis(&ir),
         protocols: libraries
             .iter()
             .flat_map(|library| &library.protocols)

@@ -11,7 +11,8 @@
 //! 4. [`routing`]: protocols and state types against the IDL ([`idl`]), binaries
 //!    against the workspace, child references, routes of protocols and
 //!    directories, cycles;
-//! 5. [`compile`]: encode each manifest as a `zx.component.decl`
+//! 5. [`compile`]: encode each manifest (with the [`abi`] of what it serves
+//!    and of its state) as a `zx.component.decl`
 //!    `ComponentDecl` with the IDL's generated bindings, for the bootfs.
 //!
 //! Every problem is a [`Diagnostic`] with a stable code (`cm-NNNN`), the
@@ -21,6 +22,7 @@
 //! (used at a path of the namespace). What is offered to a collection is checked at build time; what the children
 //! created in it at run time `use` is checked by the component manager.
 
+pub mod abi;
 pub mod bindings;
 pub mod compile;
 pub mod diagnostic;
@@ -49,6 +51,9 @@ pub struct Context {
     pub protocols: BTreeSet<String>,
     /// The tables of `idl/`, as `library/Type` (for `state`).
     pub tables: BTreeSet<String>,
+    /// The ABIs of `idl/`'s protocols and tables, for the compiled
+    /// manifests (the hot-swap's compatibility check).
+    pub abis: abi::Abis,
     /// The workspace's binary targets; `None` skips the missing-binary check.
     pub binaries: Option<BTreeSet<String>>,
 }
@@ -60,6 +65,7 @@ impl Context {
         Ok(Context {
             protocols: names.protocols,
             tables: names.tables,
+            abis: names.abis,
             binaries: Some(crate::cargo::binary_owners(root)?.into_keys().collect()),
         })
     }
@@ -119,7 +125,7 @@ pub fn check_tree_at(
     let mut compiled = Compiled::default();
     if found.is_empty() {
         for manifest in tree.manifests.values() {
-            match compile::encode(&compile::declaration(manifest)) {
+            match compile::encode(&compile::declaration(manifest, &context.abis)) {
                 Ok(bytes) => compiled.manifests.push(CompiledManifest {
                     name: manifest.name.clone(),
                     path: compile::bootfs_path(&manifest.name),

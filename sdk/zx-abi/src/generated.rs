@@ -50,6 +50,11 @@ impl Status {
     pub const ALREADY_EXISTS: Status = Status(-26);
     /// The handle lacks a right this operation needs.
     pub const ACCESS_DENIED: Status = Status(-30);
+    /// A device or file system failed to read or write.
+    pub const IO: Status = Status(-40);
+    /// Data read back does not match what its integrity check (a Merkle
+    /// tree, a checksum) says it must be: it is refused, never returned.
+    pub const IO_DATA_INTEGRITY: Status = Status(-41);
 
     /// The status's name, as in Zircon (`ZX_ERR_` dropped); `UNKNOWN_STATUS` for
     /// a value that is not a status.
@@ -74,6 +79,8 @@ impl Status {
             -25 => "NOT_FOUND",
             -26 => "ALREADY_EXISTS",
             -30 => "ACCESS_DENIED",
+            -40 => "IO",
+            -41 => "IO_DATA_INTEGRITY",
             _ => "UNKNOWN_STATUS",
         }
     }
@@ -156,6 +163,12 @@ bitflags::bitflags! {
         const THREAD_RUNNING = 1 << 4;
         /// Socket: this end can no longer write (`socket_shutdown`).
         const SOCKET_WRITE_DISABLED = 1 << 5;
+        /// Socket: at least the read threshold's bytes wait to be read
+        /// (`socket_set_threshold`).
+        const SOCKET_READ_THRESHOLD = 1 << 10;
+        /// Socket: the peer's buffer has room for at least the write
+        /// threshold's bytes (`socket_set_threshold`).
+        const SOCKET_WRITE_THRESHOLD = 1 << 11;
         /// User signal 0.
         const USER_0 = 1 << 24;
         /// User signal 1.
@@ -591,6 +604,18 @@ pub const SOCKET_PEEK: u32 = 8;
 pub const SOCKET_MAX_BUFFER: usize = 0x4_0000;
 /// Most datagrams buffered at one end of a datagram socket.
 pub const SOCKET_MAX_DATAGRAMS: usize = 3500;
+/// `socket_set_threshold`: the read threshold.
+pub const SOCKET_THRESHOLD_READ: u32 = 0;
+/// `socket_set_threshold`: the write threshold.
+pub const SOCKET_THRESHOLD_WRITE: u32 = 1;
+/// `channel_recv`: write `args.write_*` (a reply) before receiving.
+pub const CHANNEL_RECV_REPLY: u32 = 1;
+/// `channel_recv`: hand the unanswered request whose txid starts
+/// `args.write_bytes` back to the front of the queue; receive nothing.
+pub const CHANNEL_RECV_RETURN: u32 = 2;
+/// Most handles one process may bind to escrow channels at once
+/// (`handle_bind_escrow`).
+pub const HANDLE_ESCROW_MAX_BINDINGS: usize = 64;
 
 /// System-call numbers, in `idl/zx.idl` order. Arguments are listed in
 /// register order (`rdi, rsi, rdx, r10, r8, r9, r12, r13`); `*mut` arguments
@@ -602,7 +627,9 @@ pub mod syscall {
     ///
     /// The bytes appear on the serial console as they are (no prefix, no
     /// added newline) and are kept in the kernel's log ring, which
-    /// `debuglog_read` reads.
+    /// `debuglog_read` reads. One exception keeps lines whole: when
+    /// another writer (another process, or the kernel) left the output in
+    /// the middle of a line, a newline is written first.
     ///
     /// ## Errors
     ///
@@ -686,15 +713,20 @@ pub mod syscall {
     /// `PROCESS_RESOURCES` (an `info::ProcessResources` of a process:
     /// handles, threads, mapped bytes) and `PROCESS_STATE` (an
     /// `info::ProcessState`: started, exited, exit code), which need a
-    /// process handle with `INSPECT`. Every topic has exactly one record:
+    /// process handle with `INSPECT`; `KMEM_STATS` (an `info::KmemStats`:
+    /// RAM, free memory, the kernel heap), which needs a resource granting
+    /// `RSRC_SYSTEM_DEBUG`. Every topic has exactly one record:
     /// `actual` receives 1 if it was written and 0 if the buffer was too
     /// small, `avail` always 1.
     ///
     /// ## Errors
     ///
     /// * `BAD_HANDLE`: `handle` is not a handle of the calling process.
-    /// * `WRONG_TYPE`: a process topic on a handle that is not a process.
-    /// * `ACCESS_DENIED`: a process topic on a handle without `INSPECT`.
+    /// * `WRONG_TYPE`: a process topic on a handle that is not a process,
+    ///   `KMEM_STATS` on one that is not a resource.
+    /// * `ACCESS_DENIED`: a process topic on a handle without `INSPECT`;
+    ///   `KMEM_STATS` with a resource that does not grant
+    ///   `RSRC_SYSTEM_DEBUG`.
     /// * `INVALID_ARGS`: unknown `topic`, or `buffer`, `actual` or `avail`
     ///   is not writable user memory.
     /// * `BUFFER_TOO_SMALL`: `buffer_size` is smaller than the record
@@ -1669,10 +1701,8 @@ pub mod syscall {
     /// socket at most `SOCKET_MAX_DATAGRAMS` datagrams) written by its peer
     /// and not yet read; the bytes are charged to the writer's job until
     /// they are read or the socket goes, as a channel message's are.
-    /// Sockets carry no handles. A new end has `SOCKET_WRITABLE`. Read
-    /// and write thresholds (Zircon's `SOCKET_READ_THRESHOLD` and
-    /// `SOCKET_WRITE_THRESHOLD`) are not implemented: this kernel has no
-    /// object properties yet.
+    /// Sockets carry no handles. A new end has `SOCKET_WRITABLE`; its
+    /// thresholds are off (`socket_set_threshold`).
     ///
     /// Both handles have `Rights::DEFAULT_SOCKET`.
     ///
@@ -1758,8 +1788,115 @@ pub mod syscall {
     ///   `SOCKET_SHUTDOWN_WRITE` and `SOCKET_SHUTDOWN_READ`.
     pub const SOCKET_SHUTDOWN: u64 = 62;
 
+    /// `socket_set_threshold(handle: Handle, options: u32, threshold: u64) -> Status`
+    ///
+    /// Sets one of an end's thresholds (Zircon's
+    /// `PROP_SOCKET_RX_THRESHOLD` and `PROP_SOCKET_TX_THRESHOLD`).
+    ///
+    /// `SOCKET_THRESHOLD_READ`: the end has `SOCKET_READ_THRESHOLD` while
+    /// at least `threshold` bytes wait to be read from it.
+    /// `SOCKET_THRESHOLD_WRITE`: the end has `SOCKET_WRITE_THRESHOLD` while
+    /// the peer's buffer has room for at least `threshold` bytes (never once
+    /// the peer is closed or this end cannot write). `threshold` 0 turns the
+    /// threshold off and clears its signal. A datagram socket counts the
+    /// bytes of its datagrams. The signal is updated at once, and after
+    /// every read and write.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `handle` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `handle` is not a socket.
+    /// * `ACCESS_DENIED`: `handle` lacks `SET_PROPERTY`.
+    /// * `INVALID_ARGS`: `options` is neither `SOCKET_THRESHOLD_READ` nor
+    ///   `SOCKET_THRESHOLD_WRITE`, or `threshold` is more than
+    ///   `SOCKET_MAX_BUFFER`.
+    pub const SOCKET_SET_THRESHOLD: u64 = 63;
+
+    /// `channel_recv(handle: Handle, options: u32, deadline: i64, args: *const ChannelCallArgs, actual_bytes: *mut u32, actual_handles: *mut u32) -> Status`
+    ///
+    /// Receives a message, waiting inside the receive: the server half of
+    /// the call fastpath (issue 18), seL4's `Recv`/`ReplyRecv`.
+    ///
+    /// With `options` 0, reads the first queued message on `handle` into
+    /// `args.read_*` as `channel_read` would; if none is queued, the thread
+    /// waits *in* the receive until `deadline`, and a message written to
+    /// the endpoint meanwhile goes straight to it (a `channel_call` also
+    /// switches the CPU to it when its priority is at least that of every
+    /// runnable thread, and it runs on the rest of the caller's time
+    /// slice). Several threads may wait on one endpoint: each message goes
+    /// to one of them, first come first served.
+    ///
+    /// With `CHANNEL_RECV_REPLY`, first writes `args.write_*` on `handle`
+    /// as `channel_write` would (a reply goes straight to its waiting
+    /// caller, which runs next if this thread waits), then receives.
+    ///
+    /// A request (a message whose first four bytes are a `channel_call`
+    /// txid) read this way stays the kernel's until it is answered: if the
+    /// reading process ends first, or hands it back with
+    /// `CHANNEL_RECV_RETURN` (`args.write_bytes` starts with its txid;
+    /// nothing is read), it goes back to the front of the endpoint's queue
+    /// (without the handles it carried, which the reader received). A
+    /// message that does not fit the buffers also stays queued.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `handle` or a reply handle is not a handle of the
+    ///   calling process.
+    /// * `WRONG_TYPE`: `handle` is not a channel.
+    /// * `ACCESS_DENIED`: `handle` lacks `READ` (or `WRITE`, to reply), or
+    ///   a reply handle lacks `TRANSFER`.
+    /// * `INVALID_ARGS`: `options` is not 0, `CHANNEL_RECV_REPLY` or
+    ///   `CHANNEL_RECV_RETURN`; a buffer or pointer is not valid user
+    ///   memory; `CHANNEL_RECV_RETURN` with fewer than 4 bytes.
+    /// * `NOT_FOUND`: `CHANNEL_RECV_RETURN` names no request this process
+    ///   read on `handle` and has not answered.
+    /// * `NOT_SUPPORTED`: the reply would carry `handle` itself.
+    /// * `OUT_OF_RANGE`: the reply is larger than 64 KiB or 64 handles.
+    /// * `PEER_CLOSED`: the other endpoint is closed (and, when receiving,
+    ///   nothing is queued).
+    /// * `SHOULD_WAIT`: the peer's queue is full (for the reply).
+    /// * `TIMED_OUT`: no message came before `deadline`.
+    /// * `CANCELED`: `handle` was closed by another thread while waiting.
+    /// * `BUFFER_TOO_SMALL`: the message did not fit; it stays queued and
+    ///   the actual counts receive its sizes.
+    /// * `NO_RESOURCES`: the handle table cannot take the message's
+    ///   handles (it stays queued).
+    /// * `NO_MEMORY`: the kernel is out of memory.
+    pub const CHANNEL_RECV: u64 = 64;
+
+    /// `handle_bind_escrow(handle: Handle, escrow: Handle) -> Status`
+    ///
+    /// Binds `handle` to the escrow channel `escrow`: if the calling
+    /// process ends (exits, is killed, faults) while it still holds
+    /// `handle`, the kernel moves the handle into a message on `escrow`
+    /// instead of closing it, so a channel endpoint stays open and what is
+    /// queued on it stays queued (the hot-swap's rollback,
+    /// docs/hot-swap.md). The message's bytes are the handle's value in the
+    /// process, as a little-endian `uint32`; it is charged to the
+    /// process's job like a write.
+    ///
+    /// The binding ends when the handle leaves the process (closed,
+    /// replaced, written into a message); binding a bound handle again
+    /// replaces its escrow. If, when the process ends, `escrow`'s peer is
+    /// closed, its queue is full or the charge is refused, the handle is
+    /// closed as if unbound. A process holds at most
+    /// `HANDLE_ESCROW_MAX_BINDINGS` bindings.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `handle` or `escrow` is not a handle of the calling
+    ///   process.
+    /// * `WRONG_TYPE`: `escrow` is not a channel.
+    /// * `ACCESS_DENIED`: `handle` lacks `TRANSFER`, or `escrow` lacks
+    ///   `WRITE`.
+    /// * `INVALID_ARGS`: `handle` and `escrow` are the same handle.
+    /// * `NO_RESOURCES`: the process already holds
+    ///   `HANDLE_ESCROW_MAX_BINDINGS` bindings.
+    /// * `NO_MEMORY`: the kernel is out of memory.
+    pub const HANDLE_BIND_ESCROW: u64 = 65;
+
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 63;
+    pub const COUNT: u64 = 66;
 
     /// Name of a syscall number, for traces and reports (`invalid` if it is
     /// not a syscall).
@@ -1828,6 +1965,9 @@ pub mod syscall {
             "socket_write",
             "socket_read",
             "socket_shutdown",
+            "socket_set_threshold",
+            "channel_recv",
+            "handle_bind_escrow",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")
     }

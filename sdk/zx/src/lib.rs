@@ -25,24 +25,24 @@ mod socket;
 pub use device::{pci_ecam, Interrupt};
 pub use handle::{AsHandleRef, Handle, HandleRef};
 pub use objects::{
-    create_exception_channel, task_kill, Channel, Event, EventPair, Job, MessageBuf, Port, Process,
-    Resource, Thread, Timer, Vmar, Vmo,
+    create_exception_channel, handle_bind_escrow, task_kill, Channel, Event, EventPair, Job,
+    MessageBuf, Port, Process, Resource, Thread, Timer, Vmar, Vmo,
 };
-pub use socket::{Socket, SocketKind};
+pub use socket::{Socket, SocketKind, SocketThreshold};
 pub use zx_abi::info;
 pub use zx_abi::processargs;
 pub use zx_abi::VmOptions;
 pub use zx_abi::{
     syscall as numbers, ChannelCallArgs, ExceptionReport, HandleValue, InterruptInfo,
     InterruptPacket, ObjectType, PciEcam, PortPacket, Rights, SignalPacket, Signals, Status, Time,
-    WaitItem, CHANNEL_MAX_MSG_BYTES, CHANNEL_MAX_MSG_HANDLES, HANDLE_INVALID, INTERRUPT_GSI,
-    INTERRUPT_ISA, INTERRUPT_MAX_GSI, INTERRUPT_MSI, INTERRUPT_MSI_BASE, INTERRUPT_MSI_COUNT,
-    INTERRUPT_VIRTUAL, PACKET_INTERRUPT, PACKET_SIGNAL_ONE, PACKET_USER, RETCODE_EXCEPTION_KILL,
-    RETCODE_SYSCALL_KILL, ROOT_VMAR_BASE, RSRC_KIND_IOPORT, RSRC_KIND_IRQ, RSRC_KIND_MMIO,
-    RSRC_KIND_ROOT, RSRC_KIND_SYSTEM, RSRC_SYSTEM_COUNT, RSRC_SYSTEM_DEBUG, RSRC_SYSTEM_DEBUGLOG,
-    RSRC_SYSTEM_DMA, RSRC_SYSTEM_POWER, SOCKET_DATAGRAM, SOCKET_MAX_BUFFER, SOCKET_MAX_DATAGRAMS,
-    SOCKET_PEEK, SOCKET_SHUTDOWN_READ, SOCKET_SHUTDOWN_WRITE, SOCKET_STREAM, TIME_INFINITE,
-    USER_ADDRESS_LIMIT, VMO_RESIZABLE,
+    WaitItem, CHANNEL_MAX_MSG_BYTES, CHANNEL_MAX_MSG_HANDLES, HANDLE_ESCROW_MAX_BINDINGS,
+    HANDLE_INVALID, INTERRUPT_GSI, INTERRUPT_ISA, INTERRUPT_MAX_GSI, INTERRUPT_MSI,
+    INTERRUPT_MSI_BASE, INTERRUPT_MSI_COUNT, INTERRUPT_VIRTUAL, PACKET_INTERRUPT,
+    PACKET_SIGNAL_ONE, PACKET_USER, RETCODE_EXCEPTION_KILL, RETCODE_SYSCALL_KILL, ROOT_VMAR_BASE,
+    RSRC_KIND_IOPORT, RSRC_KIND_IRQ, RSRC_KIND_MMIO, RSRC_KIND_ROOT, RSRC_KIND_SYSTEM,
+    RSRC_SYSTEM_COUNT, RSRC_SYSTEM_DEBUG, RSRC_SYSTEM_DEBUGLOG, RSRC_SYSTEM_DMA, RSRC_SYSTEM_POWER,
+    SOCKET_DATAGRAM, SOCKET_MAX_BUFFER, SOCKET_MAX_DATAGRAMS, SOCKET_PEEK, SOCKET_SHUTDOWN_READ,
+    SOCKET_SHUTDOWN_WRITE, SOCKET_STREAM, TIME_INFINITE, USER_ADDRESS_LIMIT, VMO_RESIZABLE,
 };
 
 /// Time since boot, in nanoseconds, from the monotonic clock.

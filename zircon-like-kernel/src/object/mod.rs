@@ -27,6 +27,7 @@
 
 pub mod account;
 pub mod channel;
+pub mod escrow;
 pub mod event;
 pub mod eventpair;
 pub mod futex;

@@ -7,6 +7,7 @@
 //! threads and raises `TASK_TERMINATED`.
 
 use super::channel::Channel;
+use super::escrow::EscrowBindings;
 use super::job::Job;
 use super::thread::{Thread, ThreadState};
 use super::vmar::Vmar;
@@ -57,6 +58,12 @@ pub struct Process {
     mapped: core::sync::atomic::AtomicU64,
     regions: core::sync::atomic::AtomicUsize,
     exception_channel: Mutex<Option<Handle>>,
+    /// Endpoints on which it read requests through `channel_recv` (they
+    /// may hold reply records of it): when it ends, its unanswered
+    /// requests go back to their queues.
+    served: Mutex<Vec<alloc::sync::Weak<Channel>>>,
+    /// Handles to move to an escrow channel, not close, when it ends.
+    escrow: EscrowBindings,
 }
 
 impl Process {
@@ -91,6 +98,8 @@ impl Process {
             mapped: core::sync::atomic::AtomicU64::new(0),
             regions: core::sync::atomic::AtomicUsize::new(0),
             exception_channel: Mutex::new(None),
+            served: Mutex::new(Vec::new()),
+            escrow: EscrowBindings::new(),
         });
         job.add_process(&process)?;
         Ok(process)
@@ -165,6 +174,26 @@ impl Process {
         self.job.exception_channel()
     }
 
+    /// Notes that it holds a reply record on `channel` (see `served`).
+    pub fn note_served(&self, channel: &Arc<Channel>) {
+        let mut served = self.served.lock();
+        let known = served
+            .iter()
+            .rev()
+            .any(|c| core::ptr::eq(c.as_ptr(), Arc::as_ptr(channel)));
+        if known {
+            return;
+        }
+        if served.len() == served.capacity() {
+            // Forget endpoints that are gone or hold nothing of it.
+            let koid = self.koid().0;
+            served.retain(|c| c.upgrade().is_some_and(|c| c.has_records_of(koid)));
+        }
+        if served.try_reserve(1).is_ok() {
+            served.push(Arc::downgrade(channel));
+        }
+    }
+
     /// The root of its address-space tree.
     pub fn root_vmar(&self) -> &Arc<Vmar> {
         &self.root_vmar
@@ -218,6 +247,7 @@ impl Process {
     pub fn take_handle(&self, value: HandleValue) -> Result<Handle, Status> {
         let handle = self.handles.lock().remove(value);
         let handle = handle.ok_or(Status::BAD_HANDLE)?;
+        self.escrow.forget(value);
         self.cancel_waits_through(value);
         Ok(handle)
     }
@@ -270,6 +300,11 @@ impl Process {
             return Err(Status::ACCESS_DENIED);
         }
         Ok(object)
+    }
+
+    /// Binds handle `value` to `escrow` (`handle_bind_escrow`).
+    pub fn bind_escrow(&self, value: HandleValue, escrow: Arc<Channel>) -> Result<(), Status> {
+        self.escrow.bind(value, escrow)
     }
 
     /// Number of handles held.
@@ -337,11 +372,19 @@ impl Process {
         for thread in &threads {
             thread.mark_dead();
         }
+        // Requests it read and never answered go back to their endpoints.
+        let served = core::mem::take(&mut *self.served.lock());
+        for channel in served.iter().filter_map(alloc::sync::Weak::upgrade) {
+            channel.return_requests_of(self.koid().0);
+        }
+        drop(served);
         // Drop handles and memory outside the locks: closing handles wakes
         // other threads and may end other objects.
         // The whole table is taken (an empty one allocates nothing), so
         // ending a process never allocates.
-        let handles = core::mem::replace(&mut *self.handles.lock(), HandleTable::new(0));
+        let mut handles = core::mem::replace(&mut *self.handles.lock(), HandleTable::new(0));
+        // Bound handles move to their escrow channels instead of closing.
+        super::escrow::deliver(self.escrow.take_all(), &mut handles, &self.job.account);
         drop(handles);
         self.root_vmar.destroy();
         self.exception_channel.lock().take();

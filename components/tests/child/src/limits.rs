@@ -27,6 +27,15 @@
 //!   keeps and never reads, until a write is refused; exits with the KiB
 //!   it got buffered if the refusal was `NO_MEMORY`, -1 if none was, or
 //!   -(10000 + status) for another refusal.
+//! - `child-limits write-into N`: like `write`, into the channel it gets
+//!   as its first user start-up handle (whose peer someone else holds, so
+//!   the messages outlive this program).
+//! - `child-limits escrow HOW`: binds the handle it gets as its first user
+//!   start-up handle to the escrow channel it gets as its second
+//!   (`handle_bind_escrow`), signals `USER_0` on the event it gets as its
+//!   third, then: `exit` returns 0; `park` waits to be killed; `close`
+//!   closes the bound handle first (which ends the binding), then returns
+//!   0. Exits with -(10000 + status) if the binding is refused.
 //! - `child-limits socket-echo`: echoes what arrives on the socket it
 //!   gets as its first user start-up handle until the peer shuts down
 //!   writing (then shuts down its own writing) or closes; exits with the
@@ -56,6 +65,11 @@ fn main() -> i64 {
         Some("sockets") => sockets(count, zx::SocketKind::Stream, 64 * 1024),
         Some("datagrams") => sockets(count, zx::SocketKind::Datagram, 16 * 1024),
         Some("socket-echo") => socket_echo(),
+        Some("write-into") => match zx_runtime::take_startup_handle(zx::processargs::USER_BASE) {
+            Some(handle) => write_into(&Channel::from_handle(handle), count),
+            None => -1,
+        },
+        Some("escrow") => escrow(args.get(2).map(|how| how.as_str())),
         _ => -100,
     }
 }
@@ -83,10 +97,14 @@ fn fill(cycles: i64) -> i64 {
 }
 
 fn write(messages: i64) -> i64 {
-    let payload = vec![0xa5_u8; BYTES];
     let Ok((kept, _other)) = Channel::create() else {
         return -1;
     };
+    write_into(&kept, messages)
+}
+
+fn write_into(kept: &Channel, messages: i64) -> i64 {
+    let payload = vec![0xa5_u8; BYTES];
     let mut written = 0;
     for _ in 0..messages {
         if kept.write(&payload, vec![]).is_err() {
@@ -259,5 +277,43 @@ fn socket_echo() -> i64 {
             }
         }
         echoed += count as i64;
+    }
+}
+
+fn escrow(how: Option<&str>) -> i64 {
+    use zx::{AsHandleRef, Signals};
+    let take = |slot: u32| zx_runtime::take_startup_handle(zx::processargs::USER_BASE + slot);
+    let (Some(bound), Some(escrow), Some(ready)) = (take(0), take(1), take(2)) else {
+        return -1;
+    };
+    let escrow = zx::Channel::from_handle(escrow);
+    if let Err(status) = zx::handle_bind_escrow(&bound, &escrow) {
+        return -(10_000 + i64::from(-status.0));
+    }
+    let bound = match how {
+        Some("close") => match bound.close() {
+            Ok(()) => None,
+            Err(_) => return -2,
+        },
+        _ => Some(bound),
+    };
+    if zx::Event::from_handle(ready)
+        .signal(Signals::empty(), Signals::USER_0)
+        .is_err()
+    {
+        return -3;
+    }
+    match how {
+        Some("park") => {
+            // Until the parent kills it.
+            let _ = escrow.wait_one(Signals::USER_1, zx::TIME_INFINITE);
+            -4
+        }
+        _ => {
+            // Exit still holding both (dropping them would close them).
+            core::mem::forget(bound);
+            core::mem::forget(escrow);
+            0
+        }
     }
 }

@@ -20,7 +20,9 @@ mod bindings {
 }
 mod channels;
 mod devices;
+mod escrow;
 mod exhaustion;
+mod fastpath;
 mod futexes;
 mod handles;
 mod pointers;
@@ -105,8 +107,10 @@ fn main() -> i64 {
     resources::take_startup_resources();
     pointers::run(&mut suite);
     handles::run(&mut suite);
+    escrow::run(&mut suite);
     waits::run(&mut suite);
     channels::run(&mut suite);
+    fastpath::run(&mut suite);
     sockets::run(&mut suite);
     ports::run(&mut suite);
     asyncs::run(&mut suite);

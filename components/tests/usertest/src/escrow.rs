@@ -1,0 +1,206 @@
+//! `handle_bind_escrow`: a bound handle survives its process's end (exit
+//! or kill) by moving into a message on the escrow channel, with what is
+//! queued on it; an unbound, closed or undeliverable one is closed; bad
+//! arguments and the per-process limit.
+
+use crate::{check, expect_status, raw, step, Suite};
+use alloc::format;
+use alloc::vec;
+use alloc::vec::Vec;
+use zx::numbers as nr;
+use zx::{
+    handle_bind_escrow, AsHandleRef, Channel, Event, Handle, Job, MessageBuf, Rights, Signals,
+    Status, HANDLE_ESCROW_MAX_BINDINGS,
+};
+
+const SECOND: i64 = 1_000_000_000;
+
+/// Whether `channel`'s peer is closed, now.
+fn peer_closed(channel: &Channel) -> bool {
+    channel.wait_one(Signals::PEER_CLOSED, 0).is_ok()
+}
+
+pub fn run(suite: &mut Suite) {
+    suite.run("handle_bind_escrow.bad_arguments", || {
+        let (escrow, _peer) = step(Channel::create(), "channel")?;
+        let event = step(Event::create(), "event")?;
+        expect_status(
+            raw(
+                nr::HANDLE_BIND_ESCROW,
+                [0x6666_6667, escrow.raw_handle() as u64, 0, 0, 0, 0, 0, 0],
+            ),
+            Status::BAD_HANDLE,
+        )?;
+        expect_status(
+            raw(
+                nr::HANDLE_BIND_ESCROW,
+                [event.raw_handle() as u64, 0x6666_6667, 0, 0, 0, 0, 0, 0],
+            ),
+            Status::BAD_HANDLE,
+        )?;
+        let not_a_channel = step(Event::create(), "event")?;
+        expect_status(
+            raw(
+                nr::HANDLE_BIND_ESCROW,
+                [
+                    event.raw_handle() as u64,
+                    not_a_channel.raw_handle() as u64,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+            ),
+            Status::WRONG_TYPE,
+        )?;
+        let (other, _other_peer) = step(Channel::create(), "channel")?;
+        let read_only = Channel::from_handle(step(
+            other.into_handle().replace(Rights::READ | Rights::TRANSFER),
+            "replace",
+        )?);
+        expect_status(
+            handle_bind_escrow(&event, &read_only),
+            Status::ACCESS_DENIED,
+        )?;
+        let kept = step(event.handle().duplicate(Rights::SAME_RIGHTS), "dup")?;
+        let untransferable = step(kept.replace(Rights::SIGNAL | Rights::WAIT), "replace")?;
+        expect_status(
+            handle_bind_escrow(&untransferable, &escrow),
+            Status::ACCESS_DENIED,
+        )?;
+        expect_status(handle_bind_escrow(&escrow, &escrow), Status::INVALID_ARGS)?;
+        // A good binding, made twice (the second replaces the first).
+        step(handle_bind_escrow(&event, &escrow), "bind")?;
+        step(handle_bind_escrow(&event, &escrow), "bind again")
+    });
+
+    suite.run("handle_bind_escrow.limit_per_process", || {
+        let (escrow, peer) = step(Channel::create(), "channel")?;
+        let mut bound: Vec<Event> = Vec::new();
+        for i in 0..HANDLE_ESCROW_MAX_BINDINGS {
+            let event = step(Event::create(), "event")?;
+            step(handle_bind_escrow(&event, &escrow), &format!("bind {i}"))?;
+            bound.push(event);
+        }
+        let one_more = step(Event::create(), "event")?;
+        expect_status(handle_bind_escrow(&one_more, &escrow), Status::NO_RESOURCES)?;
+        // Binding a bound handle again needs no new slot.
+        step(
+            handle_bind_escrow(&bound[0], &escrow),
+            "rebind at the limit",
+        )?;
+        // A handle that leaves the process frees its slot.
+        drop(bound.pop());
+        step(handle_bind_escrow(&one_more, &escrow), "bind after a close")?;
+        // Nothing is escrowed while the process lives.
+        check(
+            peer.wait_one(Signals::CHANNEL_READABLE, 0).is_err(),
+            "the escrow received something from a live process",
+        )
+    });
+}
+
+/// A child that binds `bound` to a new escrow channel and then ends as
+/// `how` says (`child-limits escrow HOW`); returns it, the manager's end
+/// of the escrow, and the event it signals once bound.
+fn start_child(
+    job: &Job,
+    bootfs: &[u8],
+    how: &str,
+    bound: Channel,
+) -> Result<(zx_launch::Launched, Channel, Event), alloc::string::String> {
+    let (manager_end, child_end) = step(Channel::create(), "escrow channel")?;
+    let ready = step(Event::create(), "event")?;
+    let ready_copy = step(ready.handle().duplicate(Rights::SAME_RIGHTS), "dup")?;
+    let base = zx::processargs::USER_BASE;
+    let child = crate::processes::start(
+        job,
+        bootfs,
+        "bin/child-limits",
+        &["bin/child-limits", "escrow", how],
+        vec![
+            (base, bound.into_handle()),
+            (base + 1, child_end.into_handle()),
+            (base + 2, ready_copy),
+        ],
+    )?;
+    step(
+        ready.wait_one(Signals::USER_0, zx::deadline_after(5 * SECOND)),
+        "wait for the binding",
+    )?;
+    Ok((child, manager_end, ready))
+}
+
+/// Reads the escrowed endpoint from `escrow` and checks it still holds,
+/// in order, what `client` had sent, and still works.
+fn check_recovered(client: &Channel, escrow: &Channel) -> crate::Outcome {
+    check(!peer_closed(client), "the client saw PEER_CLOSED")?;
+    let mut message = MessageBuf::default();
+    step(escrow.read(&mut message), "read the escrow")?;
+    check(message.bytes.len() == 4, "the record is the handle's value")?;
+    check(message.handles.len() == 1, "one handle escrowed")?;
+    let server = Channel::from_handle(message.handles.pop().unwrap_or(Handle::invalid()));
+    for expected in [&b"first"[..], b"second"] {
+        let mut request = MessageBuf::default();
+        step(server.read(&mut request), "read a queued request")?;
+        check(request.bytes == expected, "queued requests kept, in order")?;
+    }
+    step(client.write(b"after", vec![]), "write after the move")?;
+    let mut request = MessageBuf::default();
+    step(server.read(&mut request), "read after the move")?;
+    check(request.bytes == b"after", "the endpoint works")?;
+    step(server.write(b"reply", vec![]), "reply")?;
+    let mut reply = MessageBuf::default();
+    step(client.read(&mut reply), "read the reply")?;
+    check(reply.bytes == b"reply", "the client gets the reply")
+}
+
+/// The tests that start other processes.
+pub fn run_with_processes(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
+    for (name, how) in [
+        ("handle_bind_escrow.endpoint_survives_exit", "exit"),
+        ("handle_bind_escrow.endpoint_survives_kill", "park"),
+    ] {
+        suite.run(name, || {
+            let (client, server) = step(Channel::create(), "channel")?;
+            step(client.write(b"first", vec![]), "write")?;
+            step(client.write(b"second", vec![]), "write")?;
+            let (child, escrow, _ready) = start_child(job, bootfs, how, server)?;
+            if how == "park" {
+                step(zx::task_kill(&child.process), "kill")?;
+            }
+            let code = crate::processes::wait_end(&child)?;
+            if how == "exit" {
+                check(code == 0, &format!("the child exited with {code}"))?;
+            }
+            check_recovered(&client, &escrow)
+        });
+    }
+
+    suite.run("handle_bind_escrow.closed_handle_is_not_escrowed", || {
+        let (client, server) = step(Channel::create(), "channel")?;
+        let (child, escrow, _ready) = start_child(job, bootfs, "close", server)?;
+        let code = crate::processes::wait_end(&child)?;
+        check(code == 0, &format!("the child exited with {code}"))?;
+        check(peer_closed(&client), "the closed endpoint's peer is closed")?;
+        let mut message = MessageBuf::default();
+        expect_status(escrow.read(&mut message), Status::PEER_CLOSED)
+    });
+
+    suite.run("handle_bind_escrow.undeliverable_is_closed", || {
+        // The escrow's other end is gone when the child dies: the handle
+        // is closed as if it were not bound, and nothing waits forever.
+        let (client, server) = step(Channel::create(), "channel")?;
+        let (child, escrow, _ready) = start_child(job, bootfs, "park", server)?;
+        drop(escrow);
+        step(zx::task_kill(&child.process), "kill")?;
+        crate::processes::wait_end(&child)?;
+        step(
+            client.wait_one(Signals::PEER_CLOSED, zx::deadline_after(5 * SECOND)),
+            "the client sees PEER_CLOSED",
+        )
+        .map(drop)
+    });
+}
