@@ -22,7 +22,9 @@
 //! - [`blob`]: blobs on the host, named by their Fuchsia Merkle root
 //!   (`build-image blob-root`);
 //! - [`abi`]: the syscall ABI backend, generating `zx-abi` and
-//!   `docs/syscalls.md` from `idl/zx.idl` (`build-image gen-abi`).
+//!   `docs/syscalls.md` from `idl/zx.idl` (`build-image gen-abi`);
+//! - [`sdk`]: the client SDK bundle (`build-image sdk --out DIR`): Rust
+//!   crates, C, Python, IR and docs from the IDL libraries.
 
 pub mod abi;
 pub mod bench;
@@ -37,5 +39,6 @@ pub mod manifest;
 pub mod product;
 pub mod qemu;
 pub mod scaffold;
+pub mod sdk;
 pub mod systest;
 pub mod systest_storage;

@@ -135,6 +135,15 @@ enum Command {
     /// Regenerate sdk/zx-abi/src/generated.rs and docs/syscalls.md from
     /// idl/zx.idl (the syscall ABI's single source).
     GenAbi,
+    /// Write the client SDK bundle (Rust crates, C, Python, IR, docs) for
+    /// the system's IDL libraries (idl/*.idl), or for the files given.
+    Sdk {
+        /// The directory to write (created; existing files are replaced).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// IDL files (default: every idl/*.idl).
+        files: Vec<std::path::PathBuf>,
+    },
     /// Write something new into the workspace.
     New {
         #[command(subcommand)]
@@ -396,6 +405,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+        Command::Sdk { out, files } => {
+            let files = if files.is_empty() {
+                build_image::sdk::system_idl_files(&root)?
+            } else {
+                files
+            };
+            let bundle = build_image::sdk::write(&root, &files, &out)?;
+            println!(
+                "build-image: wrote {} files for {} libraries ({}) into {}",
+                bundle.files,
+                bundle.libraries.len(),
+                bundle.libraries.join(", "),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::BlobRoot { files } => {
             for file in files {

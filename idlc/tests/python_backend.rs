@@ -103,3 +103,42 @@ fn every_test_library_imports() {
         String::from_utf8_lossy(&run.stderr)
     );
 }
+
+/// The Python decoder under hypothesis (bounded here; `docs/sdk.md` has
+/// a longer run): no exception but `DecodeError`, and no invalid message
+/// accepted (what decodes re-encodes to the same bytes and handles).
+/// Skipped when hypothesis is not installed (`pip install hypothesis`).
+#[test]
+fn python_decoder_under_hypothesis() {
+    if !have_python() {
+        eprintln!("python3 not found: the Python backend is not checked");
+        return;
+    }
+    let probe = Command::new("python3")
+        .args(["-c", "import hypothesis"])
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        eprintln!("hypothesis is not installed: the Python decoder is not fuzzed");
+        return;
+    }
+    let ir = compile(&["conformance.idl", "zx.idl"]);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-fuzz");
+    write_package(&ir, &dir, "fuzz_sdk");
+    let run = Command::new("python3")
+        .arg(root().join("conformance/runners/python_fuzz.py"))
+        .arg("fuzz_sdk")
+        .arg(root().join("conformance/cases/wire.json"))
+        .arg("100")
+        .env("PYTHONPATH", &dir)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("no invalid message accepted"), "{stdout}");
+}

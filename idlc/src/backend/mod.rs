@@ -1,5 +1,6 @@
 //! Code generators. Each reads only the IR.
 
 pub mod c;
+pub mod markdown;
 pub mod python;
 pub mod rust;

@@ -251,7 +251,7 @@ impl<'a> Generator<'a> {
 
     fn doc(&mut self, attributes: &[ir::Attribute]) {
         if let Some(doc) = ir::doc(attributes) {
-            let text = doc.replace("*/", "* /");
+            let text = doc.replace("*/", "* /").replace("/*", "/ *");
             let lines: Vec<&str> = text.trim_end().lines().collect();
             self.line("/*");
             for l in lines {
