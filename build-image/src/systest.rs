@@ -705,6 +705,10 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "scaffold.new_component_boots",
         run: crate::scaffold::boots_as_generated,
     },
+    Scenario {
+        name: "net.http_echo_hostile_restart",
+        run: crate::nettest::scenario,
+    },
 ];
 
 /// The scenario called `name`.

@@ -28,10 +28,16 @@ fn scaffold_new_component_boots() {
 }
 
 #[test]
+fn net_http_echo_hostile_restart() {
+    scenario("net.http_echo_hostile_restart");
+}
+
+#[test]
 fn every_scenario_is_listed() {
     let listed = [
         "drivers.disk_network_bridge_restart",
         "scaffold.new_component_boots",
+        "net.http_echo_hostile_restart",
     ];
     for test in systest::SCENARIOS {
         assert!(
