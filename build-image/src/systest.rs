@@ -85,6 +85,14 @@ pub const TESTS: &[SystemTest] = &[
         },
     },
     SystemTest {
+        name: "storage.console_ls_blob_df",
+        boot: Boot {
+            input: "ls /blob\ndf\nshutdown\n",
+            ..Boot::product("default")
+        },
+        check: crate::systest_storage::check_console_ls_blob_df,
+    },
+    SystemTest {
         name: "boot.minimal",
         boot: Boot::product("minimal"),
         check: check_default_boot,
@@ -92,7 +100,7 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "boot.default",
         boot: Boot {
-            input: "ls\nshutdown\n",
+            input: "ls\nmem\nshutdown\n",
             ..Boot::product("default")
         },
         check: |run| {
@@ -111,6 +119,25 @@ pub const TESTS: &[SystemTest] = &[
                 run,
                 "log root/echo_client: echo-client: 1000 calls answered",
             )?;
+            // `mem` reads the kernel's figures (`KMEM_STATS`).
+            let mem = expect_line(run, "kernel heap ")?;
+            if !(mem.starts_with("memory: ")
+                && mem.contains(" MiB free; kernel heap ")
+                && mem.contains(" KiB of it kept free)"))
+            {
+                return Err(format!("mem printed {mem:?}"));
+            }
+            // Components log while the console's prompt waits: their lines
+            // start on a fresh line (the kernel begins another writer's
+            // output on one), never after the `> `.
+            let text = run.text();
+            if let Some(line) = text.lines().find(|line| {
+                line.strip_prefix("> ").is_some_and(|rest| {
+                    !rest.is_empty() && !["ls", "mem", "shutdown"].contains(&rest)
+                })
+            }) {
+                return Err(format!("output after the prompt: {line:?}"));
+            }
             // `shutdown` stops every component through its lifecycle
             // channel, the logger (declared first) last, then powers off.
             expect_line(run, "component_manager: shutting down (status 0)")?;
@@ -547,7 +574,7 @@ pub fn expect_line<'a>(run: &'a Captured, needle: &str) -> Result<&'a str, Strin
         .ok_or_else(|| format!("no console line contains {needle:?}\n{}", tail(run)))
 }
 
-fn expect_ending(run: &Captured, expected: Ending) -> Result<(), String> {
+pub(crate) fn expect_ending(run: &Captured, expected: Ending) -> Result<(), String> {
     if run.ending == expected {
         Ok(())
     } else {
@@ -708,6 +735,14 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "net.http_echo_hostile_restart",
         run: crate::nettest::scenario,
+    },
+    Scenario {
+        name: "storage.blobfs_write_read_integrity",
+        run: crate::systest_storage::blobfs_scenario,
+    },
+    Scenario {
+        name: "storage.blobfs_crash_consistency",
+        run: crate::systest_storage::crash_scenario,
     },
 ];
 

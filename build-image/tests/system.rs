@@ -33,11 +33,23 @@ fn net_http_echo_hostile_restart() {
 }
 
 #[test]
+fn storage_blobfs_write_read_integrity() {
+    scenario("storage.blobfs_write_read_integrity");
+}
+
+#[test]
+fn storage_blobfs_crash_consistency() {
+    scenario("storage.blobfs_crash_consistency");
+}
+
+#[test]
 fn every_scenario_is_listed() {
     let listed = [
         "drivers.disk_network_bridge_restart",
         "scaffold.new_component_boots",
         "net.http_echo_hostile_restart",
+        "storage.blobfs_write_read_integrity",
+        "storage.blobfs_crash_consistency",
     ];
     for test in systest::SCENARIOS {
         assert!(
@@ -87,6 +99,7 @@ system_tests! {
     exception_report => "kernel.exception_report",
     stack_overflow => "kernel.stack_overflow",
     drivers_console_lsdev_lsblk => "drivers.console_lsdev_lsblk",
+    storage_console_ls_blob_df => "storage.console_ls_blob_df",
 }
 
 /// `build-image run` boots the default product on its one machine

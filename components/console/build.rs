@@ -5,6 +5,7 @@ fn main() {
         .file("../../idl/logger.idl")
         .file("../../idl/block.idl")
         .file("../../idl/net.idl")
+        .file("../../idl/blob.idl")
         .library_path("../../idl")
         .compile()
         .unwrap_or_else(|error| panic!("{error}"));

@@ -50,6 +50,11 @@ impl Status {
     pub const ALREADY_EXISTS: Status = Status(-26);
     /// The handle lacks a right this operation needs.
     pub const ACCESS_DENIED: Status = Status(-30);
+    /// A device or file system failed to read or write.
+    pub const IO: Status = Status(-40);
+    /// Data read back does not match what its integrity check (a Merkle
+    /// tree, a checksum) says it must be: it is refused, never returned.
+    pub const IO_DATA_INTEGRITY: Status = Status(-41);
 
     /// The status's name, as in Zircon (`ZX_ERR_` dropped); `UNKNOWN_STATUS` for
     /// a value that is not a status.
@@ -74,6 +79,8 @@ impl Status {
             -25 => "NOT_FOUND",
             -26 => "ALREADY_EXISTS",
             -30 => "ACCESS_DENIED",
+            -40 => "IO",
+            -41 => "IO_DATA_INTEGRITY",
             _ => "UNKNOWN_STATUS",
         }
     }
@@ -601,6 +608,11 @@ pub const SOCKET_MAX_DATAGRAMS: usize = 3500;
 pub const SOCKET_THRESHOLD_READ: u32 = 0;
 /// `socket_set_threshold`: the write threshold.
 pub const SOCKET_THRESHOLD_WRITE: u32 = 1;
+/// `channel_recv`: write `args.write_*` (a reply) before receiving.
+pub const CHANNEL_RECV_REPLY: u32 = 1;
+/// `channel_recv`: hand the unanswered request whose txid starts
+/// `args.write_bytes` back to the front of the queue; receive nothing.
+pub const CHANNEL_RECV_RETURN: u32 = 2;
 
 /// System-call numbers, in `idl/zx.idl` order. Arguments are listed in
 /// register order (`rdi, rsi, rdx, r10, r8, r9, r12, r13`); `*mut` arguments
@@ -612,7 +624,9 @@ pub mod syscall {
     ///
     /// The bytes appear on the serial console as they are (no prefix, no
     /// added newline) and are kept in the kernel's log ring, which
-    /// `debuglog_read` reads.
+    /// `debuglog_read` reads. One exception keeps lines whole: when
+    /// another writer (another process, or the kernel) left the output in
+    /// the middle of a line, a newline is written first.
     ///
     /// ## Errors
     ///
@@ -696,15 +710,20 @@ pub mod syscall {
     /// `PROCESS_RESOURCES` (an `info::ProcessResources` of a process:
     /// handles, threads, mapped bytes) and `PROCESS_STATE` (an
     /// `info::ProcessState`: started, exited, exit code), which need a
-    /// process handle with `INSPECT`. Every topic has exactly one record:
+    /// process handle with `INSPECT`; `KMEM_STATS` (an `info::KmemStats`:
+    /// RAM, free memory, the kernel heap), which needs a resource granting
+    /// `RSRC_SYSTEM_DEBUG`. Every topic has exactly one record:
     /// `actual` receives 1 if it was written and 0 if the buffer was too
     /// small, `avail` always 1.
     ///
     /// ## Errors
     ///
     /// * `BAD_HANDLE`: `handle` is not a handle of the calling process.
-    /// * `WRONG_TYPE`: a process topic on a handle that is not a process.
-    /// * `ACCESS_DENIED`: a process topic on a handle without `INSPECT`.
+    /// * `WRONG_TYPE`: a process topic on a handle that is not a process,
+    ///   `KMEM_STATS` on one that is not a resource.
+    /// * `ACCESS_DENIED`: a process topic on a handle without `INSPECT`;
+    ///   `KMEM_STATS` with a resource that does not grant
+    ///   `RSRC_SYSTEM_DEBUG`.
     /// * `INVALID_ARGS`: unknown `topic`, or `buffer`, `actual` or `avail`
     ///   is not writable user memory.
     /// * `BUFFER_TOO_SMALL`: `buffer_size` is smaller than the record
@@ -1790,8 +1809,60 @@ pub mod syscall {
     ///   `SOCKET_MAX_BUFFER`.
     pub const SOCKET_SET_THRESHOLD: u64 = 63;
 
+    /// `channel_recv(handle: Handle, options: u32, deadline: i64, args: *const ChannelCallArgs, actual_bytes: *mut u32, actual_handles: *mut u32) -> Status`
+    ///
+    /// Receives a message, waiting inside the receive: the server half of
+    /// the call fastpath (issue 18), seL4's `Recv`/`ReplyRecv`.
+    ///
+    /// With `options` 0, reads the first queued message on `handle` into
+    /// `args.read_*` as `channel_read` would; if none is queued, the thread
+    /// waits *in* the receive until `deadline`, and a message written to
+    /// the endpoint meanwhile goes straight to it (a `channel_call` also
+    /// switches the CPU to it when its priority is at least that of every
+    /// runnable thread, and it runs on the rest of the caller's time
+    /// slice). Several threads may wait on one endpoint: each message goes
+    /// to one of them, first come first served.
+    ///
+    /// With `CHANNEL_RECV_REPLY`, first writes `args.write_*` on `handle`
+    /// as `channel_write` would (a reply goes straight to its waiting
+    /// caller, which runs next if this thread waits), then receives.
+    ///
+    /// A request (a message whose first four bytes are a `channel_call`
+    /// txid) read this way stays the kernel's until it is answered: if the
+    /// reading process ends first, or hands it back with
+    /// `CHANNEL_RECV_RETURN` (`args.write_bytes` starts with its txid;
+    /// nothing is read), it goes back to the front of the endpoint's queue
+    /// (without the handles it carried, which the reader received). A
+    /// message that does not fit the buffers also stays queued.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `handle` or a reply handle is not a handle of the
+    ///   calling process.
+    /// * `WRONG_TYPE`: `handle` is not a channel.
+    /// * `ACCESS_DENIED`: `handle` lacks `READ` (or `WRITE`, to reply), or
+    ///   a reply handle lacks `TRANSFER`.
+    /// * `INVALID_ARGS`: `options` is not 0, `CHANNEL_RECV_REPLY` or
+    ///   `CHANNEL_RECV_RETURN`; a buffer or pointer is not valid user
+    ///   memory; `CHANNEL_RECV_RETURN` with fewer than 4 bytes.
+    /// * `NOT_FOUND`: `CHANNEL_RECV_RETURN` names no request this process
+    ///   read on `handle` and has not answered.
+    /// * `NOT_SUPPORTED`: the reply would carry `handle` itself.
+    /// * `OUT_OF_RANGE`: the reply is larger than 64 KiB or 64 handles.
+    /// * `PEER_CLOSED`: the other endpoint is closed (and, when receiving,
+    ///   nothing is queued).
+    /// * `SHOULD_WAIT`: the peer's queue is full (for the reply).
+    /// * `TIMED_OUT`: no message came before `deadline`.
+    /// * `CANCELED`: `handle` was closed by another thread while waiting.
+    /// * `BUFFER_TOO_SMALL`: the message did not fit; it stays queued and
+    ///   the actual counts receive its sizes.
+    /// * `NO_RESOURCES`: the handle table cannot take the message's
+    ///   handles (it stays queued).
+    /// * `NO_MEMORY`: the kernel is out of memory.
+    pub const CHANNEL_RECV: u64 = 64;
+
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 64;
+    pub const COUNT: u64 = 65;
 
     /// Name of a syscall number, for traces and reports (`invalid` if it is
     /// not a syscall).
@@ -1861,6 +1932,7 @@ pub mod syscall {
             "socket_read",
             "socket_shutdown",
             "socket_set_threshold",
+            "channel_recv",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")
     }

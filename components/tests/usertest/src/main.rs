@@ -21,6 +21,7 @@ mod bindings {
 mod channels;
 mod devices;
 mod exhaustion;
+mod fastpath;
 mod futexes;
 mod handles;
 mod pointers;
@@ -107,6 +108,7 @@ fn main() -> i64 {
     handles::run(&mut suite);
     waits::run(&mut suite);
     channels::run(&mut suite);
+    fastpath::run(&mut suite);
     sockets::run(&mut suite);
     ports::run(&mut suite);
     asyncs::run(&mut suite);
