@@ -14,7 +14,8 @@
 //! - [`scaffold`]: `build-image new component <name>`, a first component
 //!   that boots as written;
 //! - [`systest`]: the system tests, shared by `build-image test` and
-//!   `cargo test`; [`systest_storage`]: blobfs's;
+//!   `cargo test`; [`systest_storage`]: blobfs's; [`nettest`]: the
+//!   netstack's, from the host side;
 //! - [`manifest`]: component manifests (`manifests/components/*.json5`):
 //!   checked at build time and compiled into the bootfs as `meta/<name>.cm`;
 //! - [`fuzz`]: the in-guest syscall fuzzer's verdict and `build-image
@@ -36,6 +37,7 @@ pub mod host;
 pub mod image;
 pub mod machine;
 pub mod manifest;
+pub mod nettest;
 pub mod product;
 pub mod qemu;
 pub mod scaffold;

@@ -89,6 +89,38 @@ impl HostEnds {
     }
 }
 
+/// The forwards with each host port 0 (`tcp:127.0.0.1:0-:80`) replaced by
+/// a port that is free now, so that a run never collides with another on
+/// the same machine. The resolved forwards and, for each, its host port
+/// and guest port.
+pub fn resolve_forwards(forwards: &[String]) -> Result<Vec<(String, u16, u16)>> {
+    let mut resolved = Vec::new();
+    for forward in forwards {
+        let (host, guest) = forward
+            .split_once('-')
+            .with_context(|| format!("forward {forward:?}: expected HOST-GUEST"))?;
+        let (host_address, host_port) = host
+            .rsplit_once(':')
+            .with_context(|| format!("forward {forward:?}: no host port"))?;
+        let guest_port: u16 = guest
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .with_context(|| format!("forward {forward:?}: bad guest port"))?;
+        let mut port: u16 = host_port
+            .parse()
+            .with_context(|| format!("forward {forward:?}: bad host port"))?;
+        if port == 0 {
+            let ip = host_address.rsplit(':').next().filter(|a| !a.is_empty());
+            let listener = std::net::TcpListener::bind((ip.unwrap_or("127.0.0.1"), 0))
+                .with_context(|| format!("forward {forward:?}: no free host port"))?;
+            port = listener.local_addr()?.port();
+        }
+        resolved.push((format!("{host_address}:{port}-{guest}"), port, guest_port));
+    }
+    Ok(resolved)
+}
+
 /// Bytes of a size in QEMU's syntax.
 pub fn parse_size(size: &str) -> Result<u64> {
     let size = size.trim();

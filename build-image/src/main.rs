@@ -193,6 +193,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let image = image::build(&root, &product, &mut |line| {
                 eprintln!("build-image: {line}")
             })?;
+            let forwards = build_image::machine::resolve_forwards(&product.qemu.forwards)?;
             let options = RunOptions {
                 accel,
                 timeout: timeout.map_or(Duration::MAX, Duration::from_secs),
@@ -200,10 +201,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 cpus,
                 extra_cmdline: cmdline,
                 machine_dir: None,
+                forwards: Some(forwards.iter().map(|f| f.0.clone()).collect()),
             };
             let (_, ends) = qemu::devices(&image, &options)?;
             for line in ends.describe() {
                 eprintln!("build-image: {line}");
+            }
+            for (_, host, guest) in &forwards {
+                if *guest == 80 {
+                    eprintln!("build-image: the guest's web server: http://127.0.0.1:{host}/");
+                }
             }
             eprintln!(
                 "build-image: booting {} (QEMU, {:?}); the guest's console follows",

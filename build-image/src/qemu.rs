@@ -35,6 +35,9 @@ pub struct RunOptions {
     /// Where the machine's host ends go (disk images, the bridge socket);
     /// `target/machines/<product>/` if unset.
     pub machine_dir: Option<std::path::PathBuf>,
+    /// Host port forwards to use instead of the product's (already
+    /// resolved: no host port 0, see `machine::resolve_forwards`).
+    pub forwards: Option<Vec<String>>,
 }
 
 impl Default for RunOptions {
@@ -46,6 +49,7 @@ impl Default for RunOptions {
             cpus: None,
             extra_cmdline: String::new(),
             machine_dir: None,
+            forwards: None,
         }
     }
 }
@@ -147,8 +151,17 @@ pub fn machine_dir(image: &Image, options: &RunOptions) -> std::path::PathBuf {
 }
 
 /// The devices' QEMU arguments and host ends (disk images are created).
+/// A product's forwards with host port 0 get a free port each time this
+/// is called, unless `options.forwards` fixes them.
 pub fn devices(image: &Image, options: &RunOptions) -> Result<(Vec<String>, HostEnds)> {
     let machine = &image.product.qemu;
+    let forwards = match &options.forwards {
+        Some(forwards) => forwards.clone(),
+        None => crate::machine::resolve_forwards(&machine.forwards)?
+            .into_iter()
+            .map(|(forward, _, _)| forward)
+            .collect(),
+    };
     let dir = machine_dir(image, options);
     for disk in &machine.disks {
         let path = dir.join(format!("{}.img", disk.name));
@@ -160,13 +173,14 @@ pub fn devices(image: &Image, options: &RunOptions) -> Result<(Vec<String>, Host
     crate::machine::qemu_args(
         &machine.disks,
         machine.net,
-        &machine.forwards,
+        &forwards,
         machine.bridge,
         &machine_dir(image, options),
     )
 }
 
-fn command(image: &Image, options: &RunOptions) -> Result<Command> {
+/// The QEMU command line of a boot (stdin, stdout and stderr not yet set).
+pub fn command(image: &Image, options: &RunOptions) -> Result<Command> {
     let machine = &image.product.qemu;
     let (device_args, _) = devices(image, options)?;
     let mut cmdline = image.product.cmdline.clone();

@@ -733,6 +733,10 @@ pub const SCENARIOS: &[Scenario] = &[
         run: crate::scaffold::boots_as_generated,
     },
     Scenario {
+        name: "net.http_echo_hostile_restart",
+        run: crate::nettest::scenario,
+    },
+    Scenario {
         name: "storage.blobfs_write_read_integrity",
         run: crate::systest_storage::blobfs_scenario,
     },

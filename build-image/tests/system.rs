@@ -28,6 +28,11 @@ fn scaffold_new_component_boots() {
 }
 
 #[test]
+fn net_http_echo_hostile_restart() {
+    scenario("net.http_echo_hostile_restart");
+}
+
+#[test]
 fn storage_blobfs_write_read_integrity() {
     scenario("storage.blobfs_write_read_integrity");
 }
@@ -42,6 +47,7 @@ fn every_scenario_is_listed() {
     let listed = [
         "drivers.disk_network_bridge_restart",
         "scaffold.new_component_boots",
+        "net.http_echo_hostile_restart",
         "storage.blobfs_write_read_integrity",
         "storage.blobfs_crash_consistency",
     ];

@@ -123,6 +123,11 @@ const COMMANDS: &[Command] = &[
         does: "lists the block devices",
     },
     Command {
+        name: "net",
+        arguments: "[crash]",
+        does: "shows the network interface and counters (crash: the netstack's test hook)",
+    },
+    Command {
         name: "mem",
         arguments: "",
         does: "prints the memory: RAM, free, the kernel heap",
@@ -237,6 +242,8 @@ fn main() -> i64 {
                 }
             }
             ("log", _) => print_component_log(),
+            ("net", []) => print_interface(),
+            ("net", ["crash"]) => crash_netstack(),
             ("mem", _) => match input.kmem_stats() {
                 Ok(stats) => println!(
                     "memory: {} MiB, {} MiB free; kernel heap {} KiB ({} KiB of it kept free)",
@@ -648,6 +655,60 @@ fn print_file(path: &str) {
             println!("cat: {} is a directory (try ls {})", path, path)
         }
         Err(status) => println!("cannot read {}: {}", path, status),
+    }
+}
+
+/// `net`: the netstack's interface: address, gateway and counters.
+fn print_interface() {
+    use bindings::zx_net::ProviderClient;
+    let provider = match zx_component::connect("zx.net.Provider") {
+        Ok(channel) => ProviderClient::new(ChannelTransport::new(channel)),
+        Err(status) => return println!("net: no netstack: {}", status),
+    };
+    let info = match provider.get_interface() {
+        Ok(response) => response.info,
+        Err(error) => return println!("net: the netstack did not answer: {:?}", error),
+    };
+    let ip = |a: [u8; 4]| alloc::format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3]);
+    let m = info.mac;
+    println!(
+        "eth0  {}/{}  gateway {}  dns {}  MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        ip(info.address),
+        info.prefix_len,
+        ip(info.gateway),
+        ip(info.dns),
+        m[0],
+        m[1],
+        m[2],
+        m[3],
+        m[4],
+        m[5]
+    );
+    println!(
+        "  ethernet  frames received {}  sent {}",
+        info.frames_received, info.frames_sent
+    );
+    println!(
+        "  tcp       accepted {}  connected {}  open {}",
+        info.tcp_accepted, info.tcp_connected, info.tcp_open
+    );
+    println!(
+        "  udp       received {}  sent {}",
+        info.udp_received, info.udp_sent
+    );
+}
+
+/// `net crash`: asks the netstack to crash (its test hook).
+fn crash_netstack() {
+    use bindings::zx_net::TestHookClient;
+    let hook = match zx_component::connect("zx.net.TestHook") {
+        Ok(channel) => TestHookClient::new(ChannelTransport::new(channel)),
+        Err(status) => return println!("net: no test hook: {}", status),
+    };
+    // The netstack crashes instead of answering.
+    match hook.crash() {
+        Ok(()) => println!("net: the netstack answered instead of crashing"),
+        Err(_) => println!("net: the netstack crashed"),
     }
 }
 

@@ -1,0 +1,877 @@
+//! The netstack: a TCP/IP stack (`smoltcp`) over the network device that
+//! the virtio-net driver serves at `/dev/net/0` (`idl/network.idl`), and
+//! the socket provider (`idl/net.idl`) through which components open TCP
+//! and UDP sockets. A socket's data path is a kernel socket object: the
+//! client holds one end, the netstack the other, and moves bytes between
+//! it and smoltcp. DHCPv4 configures the interface (QEMU's user network
+//! gives 10.0.2.15, gateway 10.0.2.2, DNS 10.0.2.3); smoltcp answers ICMP
+//! echo requests itself.
+//!
+//! One thread runs everything in a loop: serve provider requests, let
+//! smoltcp process what arrived, move bytes between smoltcp and the
+//! kernel sockets, and wait for the next frame (the device's `Receive`
+//! with a deadline: the next smoltcp timer, at most 2 ms while sockets
+//! are open, 20 ms otherwise). `docs/netstack.md` has the design and its
+//! limits.
+//!
+//! Memory stays bounded whatever the traffic: at most [`MAX_TCP`] TCP
+//! sockets (listening ones included) of fixed buffers, at most
+//! [`MAX_UDP`] UDP sockets, and at most about [`KERNEL_BUFFERED`] bytes
+//! waiting in each connection's kernel socket for a client that does not
+//! read (the socket's write threshold tells when there is room again),
+//! so a client that stops reading only closes its own TCP window.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod bindings {
+    #![allow(clippy::all, dead_code, unused_imports)]
+    include!(concat!(env!("OUT_DIR"), "/idl.rs"));
+}
+
+use alloc::collections::VecDeque;
+use alloc::vec;
+use alloc::vec::Vec;
+use bindings::zx_device_network::{NetworkClient, NetworkReceiveRequest, NetworkSendRequest};
+use bindings::zx_net::{
+    dispatch_provider, dispatch_test_hook, InterfaceInfo, ProviderGetInterfaceResponse,
+    ProviderMarker, ProviderServer, ProviderTcpConnectRequest, ProviderTcpConnectResponse,
+    ProviderTcpListenRequest, ProviderTcpListenResponse, ProviderUdpBindRequest,
+    ProviderUdpBindResponse, TestHookMarker, TestHookServer,
+};
+use idlc_runtime::Transport;
+use smoltcp::iface::{Config, Interface, PollIngressSingleResult, SocketHandle, SocketSet};
+use smoltcp::phy::{Device, DeviceCapabilities, Medium};
+use smoltcp::socket::{dhcpv4, tcp, udp};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{
+    EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address,
+};
+use zx::{AsHandleRef, Channel, Signals, Socket, SocketKind, SocketThreshold, Status};
+use zx_idl::ChannelTransport;
+use zx_runtime::println;
+
+zx_runtime::entry!(main);
+
+/// Most TCP sockets at once (connections and listening sockets).
+const MAX_TCP: usize = 128;
+/// Most UDP sockets at once.
+const MAX_UDP: usize = 16;
+/// A TCP socket's receive and send buffers (smoltcp's).
+const TCP_RX: usize = 32 * 1024;
+const TCP_TX: usize = 16 * 1024;
+/// A UDP socket's buffers: bytes and datagrams each way.
+const UDP_BYTES: usize = 16 * 1024;
+const UDP_DATAGRAMS: usize = 16;
+/// Bytes the netstack lets wait in a connection's kernel socket for its
+/// client (past it, data stays in smoltcp and the TCP window closes).
+const KERNEL_BUFFERED: usize = 64 * 1024;
+/// Most half-open connections one listener keeps.
+const MAX_BACKLOG: usize = 32;
+/// How long a connection may go without hearing from its peer.
+const TCP_TIMEOUT: Duration = Duration::from_secs(60);
+/// First port of the range `TcpConnect` and `UdpBind(0)` pick from.
+const EPHEMERAL: u16 = 49152;
+/// Address and port in front of an accepted connection's message and of
+/// every UDP datagram (`idl/net.idl`).
+const HEADER: usize = 6;
+
+fn now() -> Instant {
+    Instant::from_micros(zx::clock_get_monotonic().into_nanos() / 1000)
+}
+
+/// The network device, as smoltcp sees it: frames received ahead of
+/// smoltcp's poll, and sends straight through the driver.
+struct Card {
+    client: NetworkClient<ChannelTransport>,
+    received: VecDeque<Vec<u8>>,
+    frames_received: u64,
+    frames_sent: u64,
+}
+
+struct RxFrame(Vec<u8>);
+
+struct TxFrame<'a> {
+    client: &'a NetworkClient<ChannelTransport>,
+    sent: &'a mut u64,
+}
+
+impl smoltcp::phy::RxToken for RxFrame {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl smoltcp::phy::TxToken for TxFrame<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = vec![0u8; len];
+        let result = f(&mut frame);
+        if let Ok(Ok(_)) = self.client.send(NetworkSendRequest { frame }) {
+            *self.sent += 1;
+        }
+        result
+    }
+}
+
+impl Device for Card {
+    type RxToken<'a> = RxFrame;
+    type TxToken<'a> = TxFrame<'a>;
+
+    fn receive(&mut self, _: Instant) -> Option<(RxFrame, TxFrame<'_>)> {
+        let frame = self.received.pop_front()?;
+        Some((
+            RxFrame(frame),
+            TxFrame {
+                client: &self.client,
+                sent: &mut self.frames_sent,
+            },
+        ))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<TxFrame<'_>> {
+        Some(TxFrame {
+            client: &self.client,
+            sent: &mut self.frames_sent,
+        })
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut capabilities = DeviceCapabilities::default();
+        capabilities.medium = Medium::Ethernet;
+        capabilities.max_transmission_unit = 1514;
+        capabilities
+    }
+}
+
+impl Card {
+    /// Waits until `deadline` for a frame, then takes what else is
+    /// already there (a bounded batch).
+    fn receive_until(&mut self, deadline: i64) {
+        let mut deadline = deadline;
+        for _ in 0..64 {
+            match self.client.receive(NetworkReceiveRequest { deadline }) {
+                Ok(Ok(response)) => {
+                    self.frames_received += 1;
+                    self.received.push_back(response.frame);
+                    deadline = 0;
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
+/// A connection: a smoltcp TCP socket and the netstack's end of the
+/// kernel socket its client holds.
+struct Conn {
+    handle: SocketHandle,
+    local: Socket,
+    /// The client shut down writing (its FIN is passed on).
+    client_eof: bool,
+    /// The client closed its end.
+    client_gone: bool,
+    /// The peer's FIN was passed on to the client.
+    fin_passed: bool,
+}
+
+/// A listening port: the channel accepted connections go to, and the
+/// listening smoltcp sockets that wait for them.
+struct Listener {
+    port: u16,
+    channel: Channel,
+    backlog: usize,
+    waiting: Vec<SocketHandle>,
+}
+
+/// A bound UDP socket and the netstack's end of its kernel socket.
+struct Udp {
+    handle: SocketHandle,
+    local: Socket,
+    port: u16,
+}
+
+#[derive(Default)]
+struct Counters {
+    tcp_accepted: u64,
+    tcp_connected: u64,
+    udp_received: u64,
+    udp_sent: u64,
+}
+
+struct Stack {
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    card: Card,
+    mac: [u8; 6],
+    dhcp: SocketHandle,
+    gateway: Option<Ipv4Address>,
+    dns: Option<Ipv4Address>,
+    conns: Vec<Conn>,
+    listeners: Vec<Listener>,
+    udps: Vec<Udp>,
+    next_port: u16,
+    counters: Counters,
+}
+
+/// Whether `socket` has `signal` now.
+fn has(socket: &impl AsHandleRef, signal: Signals) -> bool {
+    socket
+        .wait_one(signal, 0)
+        .is_ok_and(|seen| seen.contains(signal))
+}
+
+fn octets(address: Option<Ipv4Address>) -> [u8; 4] {
+    address.map(|a| a.octets()).unwrap_or([0; 4])
+}
+
+/// A new pair of kernel sockets; the netstack's end gets its write
+/// threshold (so it can tell when its client has read enough).
+fn socket_pair(kind: SocketKind) -> Result<(Socket, Socket), i32> {
+    let (local, remote) = Socket::create(kind).map_err(|s| s.0)?;
+    if kind == SocketKind::Stream {
+        local
+            .set_threshold(
+                SocketThreshold::Write,
+                zx::SOCKET_MAX_BUFFER - KERNEL_BUFFERED,
+            )
+            .map_err(|s| s.0)?;
+    }
+    Ok((local, remote))
+}
+
+impl Stack {
+    fn tcp_sockets(&self) -> usize {
+        self.conns.len()
+            + self
+                .listeners
+                .iter()
+                .map(|l| l.waiting.len())
+                .sum::<usize>()
+    }
+
+    fn new_tcp(&mut self) -> Option<tcp::Socket<'static>> {
+        if self.tcp_sockets() >= MAX_TCP {
+            return None;
+        }
+        let mut socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; TCP_RX]),
+            tcp::SocketBuffer::new(vec![0; TCP_TX]),
+        );
+        socket.set_timeout(Some(TCP_TIMEOUT));
+        socket.set_nagle_enabled(false);
+        Some(socket)
+    }
+
+    fn port_in_use(&self, port: u16) -> bool {
+        self.listeners.iter().any(|l| l.port == port) || self.udps.iter().any(|u| u.port == port)
+    }
+
+    fn ephemeral_port(&mut self) -> u16 {
+        loop {
+            let port = self.next_port;
+            self.next_port = if port == u16::MAX {
+                EPHEMERAL
+            } else {
+                port + 1
+            };
+            if !self.port_in_use(port) {
+                return port;
+            }
+        }
+    }
+
+    /// Takes a DHCP event, if one came, into the interface.
+    fn dhcp(&mut self) {
+        let event = self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).poll();
+        match event {
+            Some(dhcpv4::Event::Configured(config)) => {
+                self.iface.update_ip_addrs(|addresses| {
+                    addresses.clear();
+                    let _ = addresses.push(IpCidr::Ipv4(config.address));
+                });
+                self.gateway = config.router;
+                match config.router {
+                    Some(router) => {
+                        let _ = self.iface.routes_mut().add_default_ipv4_route(router);
+                    }
+                    None => {
+                        self.iface.routes_mut().remove_default_ipv4_route();
+                    }
+                }
+                self.dns = config.dns_servers.first().copied();
+                let message = alloc::format!(
+                    "netstack: address {} gateway {} dns {}",
+                    config.address,
+                    octets_text(octets(self.gateway)),
+                    octets_text(octets(self.dns)),
+                );
+                println!("{message}");
+                zx_component::log(&message);
+            }
+            Some(dhcpv4::Event::Deconfigured) => {
+                if self.iface.ipv4_addr().is_none() {
+                    return; // smoltcp's first event: nothing was configured
+                }
+                self.iface.update_ip_addrs(|addresses| addresses.clear());
+                self.iface.routes_mut().remove_default_ipv4_route();
+                self.gateway = None;
+                self.dns = None;
+                zx_component::log("netstack: DHCP lease lost");
+            }
+            None => {}
+        }
+    }
+
+    /// Hands established connections to their listeners' clients and
+    /// keeps each listener's backlog full; drops listeners whose client
+    /// closed the channel.
+    fn serve_listeners(&mut self) {
+        let mut index = 0;
+        while index < self.listeners.len() {
+            if has(&self.listeners[index].channel, Signals::PEER_CLOSED) {
+                let listener = self.listeners.remove(index);
+                for handle in listener.waiting {
+                    self.sockets.remove(handle);
+                }
+                continue;
+            }
+            let waiting = core::mem::take(&mut self.listeners[index].waiting);
+            let mut still = Vec::with_capacity(waiting.len());
+            for handle in waiting {
+                let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+                match socket.state() {
+                    tcp::State::Listen | tcp::State::SynReceived => still.push(handle),
+                    tcp::State::Closed | tcp::State::TimeWait => {
+                        self.sockets.remove(handle);
+                    }
+                    _ => {
+                        let remote = socket.remote_endpoint();
+                        if !self.hand_off(index, handle, remote) {
+                            // No client to take it (the peer's next
+                            // segment meets no socket and gets a reset).
+                            self.sockets.remove(handle);
+                        }
+                    }
+                }
+            }
+            self.listeners[index].waiting = still;
+            index += 1;
+        }
+        self.refill_listeners();
+    }
+
+    /// Tops up each listener's listening sockets to its backlog. Run after
+    /// every incoming frame, so a burst of SYNs finds sockets waiting.
+    fn refill_listeners(&mut self) {
+        for index in 0..self.listeners.len() {
+            let port = self.listeners[index].port;
+            while self.listeners[index].waiting.len() < self.listeners[index].backlog {
+                let Some(mut socket) = self.new_tcp() else {
+                    return;
+                };
+                if socket.listen(IpListenEndpoint::from(port)).is_err() {
+                    break;
+                }
+                let handle = self.sockets.add(socket);
+                self.listeners[index].waiting.push(handle);
+            }
+        }
+    }
+
+    /// Lets smoltcp take the frames received, one at a time, keeping the
+    /// listeners' sockets topped up in between, then send what is due.
+    fn poll(&mut self, time: Instant) {
+        loop {
+            let result = self
+                .iface
+                .poll_ingress_single(time, &mut self.card, &mut self.sockets);
+            if result == PollIngressSingleResult::None {
+                break;
+            }
+            self.refill_listeners();
+        }
+        self.iface.poll(time, &mut self.card, &mut self.sockets);
+    }
+
+    /// Gives an established connection to listener `index`'s client.
+    fn hand_off(&mut self, index: usize, handle: SocketHandle, remote: Option<IpEndpoint>) -> bool {
+        let Ok((local, client)) = socket_pair(SocketKind::Stream) else {
+            return false;
+        };
+        let mut message = [0u8; HEADER];
+        if let Some(IpEndpoint {
+            addr: IpAddress::Ipv4(address),
+            port,
+        }) = remote
+        {
+            message[..4].copy_from_slice(&address.octets());
+            message[4..].copy_from_slice(&port.to_be_bytes());
+        }
+        let listener = &self.listeners[index];
+        if listener
+            .channel
+            .write(&message, vec![client.into_handle()])
+            .is_err()
+        {
+            return false;
+        }
+        self.counters.tcp_accepted += 1;
+        self.conns.push(Conn {
+            handle,
+            local,
+            client_eof: false,
+            client_gone: false,
+            fin_passed: false,
+        });
+        true
+    }
+
+    /// Moves bytes between each connection's smoltcp socket and its
+    /// kernel socket, passes FINs and closes both ways, and drops
+    /// connections that ended.
+    fn pump_connections(&mut self) {
+        let mut index = 0;
+        while index < self.conns.len() {
+            let conn = &mut self.conns[index];
+            let socket = self.sockets.get_mut::<tcp::Socket>(conn.handle);
+            if !conn.client_gone {
+                pump_connection(conn, socket);
+            }
+            if conn.client_gone {
+                // Nobody reads any more: drop what arrives.
+                let _ = socket.recv(|bytes| (bytes.len(), ()));
+                if socket.is_open() && socket.state() != tcp::State::Closed {
+                    socket.close();
+                }
+            }
+            let ended = matches!(socket.state(), tcp::State::Closed | tcp::State::TimeWait)
+                && (conn.client_gone || !socket.can_recv());
+            if ended {
+                let conn = self.conns.swap_remove(index);
+                self.sockets.remove(conn.handle);
+                // Dropping `conn.local` closes the kernel socket: the
+                // client reads what is buffered, then PEER_CLOSED.
+                continue;
+            }
+            index += 1;
+        }
+    }
+
+    /// Moves datagrams between each UDP socket and its kernel socket.
+    fn pump_udp(&mut self) {
+        let mut index = 0;
+        let mut datagram = vec![0u8; HEADER + UDP_BYTES];
+        while index < self.udps.len() {
+            let udp = &self.udps[index];
+            let socket = self.sockets.get_mut::<udp::Socket>(udp.handle);
+            let mut gone = false;
+            while socket.can_send() {
+                match udp.local.read(&mut datagram) {
+                    Ok(len) if len > HEADER => {
+                        let address =
+                            Ipv4Address::new(datagram[0], datagram[1], datagram[2], datagram[3]);
+                        let port = u16::from_be_bytes([datagram[4], datagram[5]]);
+                        let to = IpEndpoint::new(IpAddress::Ipv4(address), port);
+                        if socket.send_slice(&datagram[HEADER..len], to).is_ok() {
+                            self.counters.udp_sent += 1;
+                        }
+                    }
+                    Ok(_) => {} // too short to say where to: dropped
+                    Err(Status::SHOULD_WAIT) => break,
+                    Err(_) => {
+                        gone = true;
+                        break;
+                    }
+                }
+            }
+            while socket.can_recv() {
+                let Ok((payload, meta)) = socket.recv() else {
+                    break;
+                };
+                let len = HEADER + payload.len();
+                // IPv4 is the only protocol built in.
+                let IpAddress::Ipv4(address) = meta.endpoint.addr;
+                datagram[..4].copy_from_slice(&address.octets());
+                datagram[4..HEADER].copy_from_slice(&meta.endpoint.port.to_be_bytes());
+                datagram[HEADER..len].copy_from_slice(payload);
+                match udp.local.write(&datagram[..len]) {
+                    Ok(_) => self.counters.udp_received += 1,
+                    Err(Status::SHOULD_WAIT) => {} // the client is behind: dropped
+                    Err(_) => gone = true,
+                }
+            }
+            if gone || has(&udp.local, Signals::PEER_CLOSED) {
+                let udp = self.udps.swap_remove(index);
+                self.sockets.remove(udp.handle);
+                continue;
+            }
+            index += 1;
+        }
+    }
+
+    fn tcp_listen(&mut self, port: u16, backlog: u16) -> Result<Channel, i32> {
+        if port == 0 {
+            return Err(Status::INVALID_ARGS.0);
+        }
+        if self.port_in_use(port) {
+            return Err(Status::ALREADY_EXISTS.0);
+        }
+        let (local, client) = Channel::create().map_err(|s| s.0)?;
+        self.listeners.push(Listener {
+            port,
+            channel: local,
+            backlog: usize::from(backlog).clamp(1, MAX_BACKLOG),
+            waiting: Vec::new(),
+        });
+        Ok(client)
+    }
+
+    fn tcp_connect(&mut self, address: [u8; 4], port: u16) -> Result<Socket, i32> {
+        if port == 0 {
+            return Err(Status::INVALID_ARGS.0);
+        }
+        if self.iface.ipv4_addr().is_none() {
+            return Err(Status::BAD_STATE.0);
+        }
+        let mut socket = self.new_tcp().ok_or(Status::NO_RESOURCES.0)?;
+        let remote = IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::from(address)), port);
+        let local_port = self.ephemeral_port();
+        socket
+            .connect(self.iface.context(), remote, local_port)
+            .map_err(|_| Status::INVALID_ARGS.0)?;
+        let (local, client) = socket_pair(SocketKind::Stream)?;
+        let handle = self.sockets.add(socket);
+        self.counters.tcp_connected += 1;
+        self.conns.push(Conn {
+            handle,
+            local,
+            client_eof: false,
+            client_gone: false,
+            fin_passed: false,
+        });
+        Ok(client)
+    }
+
+    fn udp_bind(&mut self, port: u16) -> Result<(Socket, u16), i32> {
+        if self.udps.len() >= MAX_UDP {
+            return Err(Status::NO_RESOURCES.0);
+        }
+        let port = if port == 0 {
+            self.ephemeral_port()
+        } else if self.port_in_use(port) {
+            return Err(Status::ALREADY_EXISTS.0);
+        } else {
+            port
+        };
+        let buffer = || {
+            udp::PacketBuffer::new(
+                vec![udp::PacketMetadata::EMPTY; UDP_DATAGRAMS],
+                vec![0; UDP_BYTES],
+            )
+        };
+        let mut socket = udp::Socket::new(buffer(), buffer());
+        socket.bind(port).map_err(|_| Status::INVALID_ARGS.0)?;
+        let (local, client) = socket_pair(SocketKind::Datagram)?;
+        let handle = self.sockets.add(socket);
+        self.udps.push(Udp {
+            handle,
+            local,
+            port,
+        });
+        Ok((client, port))
+    }
+
+    fn interface(&self) -> InterfaceInfo {
+        let cidr = self.iface.ip_addrs().iter().find_map(|cidr| match cidr {
+            IpCidr::Ipv4(cidr) => Some(*cidr),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        });
+        InterfaceInfo {
+            address: octets(cidr.map(|c| c.address())),
+            prefix_len: cidr.map(|c| c.prefix_len()).unwrap_or(0),
+            gateway: octets(self.gateway),
+            dns: octets(self.dns),
+            mac: self.mac,
+            frames_received: self.card.frames_received,
+            frames_sent: self.card.frames_sent,
+            tcp_accepted: self.counters.tcp_accepted,
+            tcp_connected: self.counters.tcp_connected,
+            tcp_open: self.conns.len() as u32,
+            udp_received: self.counters.udp_received,
+            udp_sent: self.counters.udp_sent,
+        }
+    }
+}
+
+/// One connection's bytes both ways.
+fn pump_connection(conn: &mut Conn, socket: &mut tcp::Socket) {
+    // Client → peer.
+    if !conn.client_eof {
+        while socket.can_send() {
+            let read = socket.send(|space| match conn.local.read(space) {
+                Ok(n) => (n, Ok(n)),
+                Err(status) => (0, Err(status)),
+            });
+            match read {
+                Ok(Ok(n)) if n > 0 => continue,
+                Ok(Ok(_)) | Ok(Err(Status::SHOULD_WAIT)) | Err(_) => break,
+                Ok(Err(Status::BAD_STATE)) => {
+                    // The client shut down writing: FIN.
+                    conn.client_eof = true;
+                    socket.close();
+                    break;
+                }
+                Ok(Err(_)) => {
+                    conn.client_gone = true;
+                    return;
+                }
+            }
+        }
+        // A closed client's last bytes are still sent (its reads above
+        // end with PEER_CLOSED once they are all taken), unless the
+        // connection can no longer send at all.
+        if !socket.may_send() && has(&conn.local, Signals::PEER_CLOSED) {
+            conn.client_gone = true;
+            return;
+        }
+    } else if has(&conn.local, Signals::PEER_CLOSED) {
+        conn.client_gone = true;
+        return;
+    }
+    // Peer → client, while the client keeps up.
+    while socket.can_recv() && has(&conn.local, Signals::SOCKET_WRITE_THRESHOLD) {
+        let written = socket.recv(|bytes| match conn.local.write(bytes) {
+            Ok(n) => (n, Ok(n)),
+            Err(status) => (0, Err(status)),
+        });
+        match written {
+            Ok(Ok(n)) if n > 0 => continue,
+            Ok(Ok(_)) | Ok(Err(Status::SHOULD_WAIT)) | Ok(Err(Status::NO_MEMORY)) | Err(_) => break,
+            Ok(Err(_)) => {
+                conn.client_gone = true;
+                return;
+            }
+        }
+    }
+    // The peer's FIN, once everything before it reached the client.
+    if !conn.fin_passed
+        && !socket.may_recv()
+        && !socket.can_recv()
+        && !matches!(
+            socket.state(),
+            tcp::State::Listen | tcp::State::SynSent | tcp::State::SynReceived
+        )
+    {
+        conn.fin_passed = true;
+        let _ = conn.local.shutdown(true, false);
+    }
+}
+
+fn octets_text(o: [u8; 4]) -> alloc::string::String {
+    alloc::format!("{}.{}.{}.{}", o[0], o[1], o[2], o[3])
+}
+
+/// Provider requests on one connection, against the stack.
+struct Requests<'a>(&'a mut Stack);
+
+impl ProviderServer for Requests<'_> {
+    fn tcp_listen(
+        &mut self,
+        request: ProviderTcpListenRequest,
+    ) -> Result<ProviderTcpListenResponse, i32> {
+        let channel = self.0.tcp_listen(request.port, request.backlog)?;
+        Ok(ProviderTcpListenResponse {
+            listener: idlc_runtime::Handle::from_raw(channel.into_handle().into_raw()),
+        })
+    }
+
+    fn tcp_connect(
+        &mut self,
+        request: ProviderTcpConnectRequest,
+    ) -> Result<ProviderTcpConnectResponse, i32> {
+        let socket = self
+            .0
+            .tcp_connect(request.remote.address, request.remote.port)?;
+        Ok(ProviderTcpConnectResponse {
+            socket: idlc_runtime::Handle::from_raw(socket.into_handle().into_raw()),
+        })
+    }
+
+    fn udp_bind(
+        &mut self,
+        request: ProviderUdpBindRequest,
+    ) -> Result<ProviderUdpBindResponse, i32> {
+        let (socket, port) = self.0.udp_bind(request.port)?;
+        Ok(ProviderUdpBindResponse {
+            socket: idlc_runtime::Handle::from_raw(socket.into_handle().into_raw()),
+            port,
+        })
+    }
+
+    fn get_interface(&mut self) -> ProviderGetInterfaceResponse {
+        ProviderGetInterfaceResponse {
+            info: self.0.interface(),
+        }
+    }
+}
+
+/// The test hook: crashing on request.
+struct Hook;
+
+impl TestHookServer for Hook {
+    fn crash(&mut self) {
+        panic!("netstack: asked to crash (zx.net.TestHook)");
+    }
+}
+
+/// A client connection of one of the two protocols.
+enum Client {
+    Provider(ChannelTransport),
+    Hook(ChannelTransport),
+}
+
+/// Serves what is queued on each client connection; drops closed ones.
+fn serve_clients(stack: &mut Stack, clients: &mut Vec<Client>) {
+    clients.retain(|client| {
+        let transport = match client {
+            Client::Provider(t) | Client::Hook(t) => t,
+        };
+        // A bounded number per round, so one client cannot hold the
+        // loop.
+        for _ in 0..16 {
+            let mut message = match transport.try_receive() {
+                Ok(message) => message,
+                Err(Status::SHOULD_WAIT) => return true,
+                Err(_) => return false,
+            };
+            let reply = match client {
+                Client::Provider(_) => dispatch_provider(&mut Requests(stack), &mut message),
+                Client::Hook(_) => dispatch_test_hook(&mut Hook, &mut message),
+            };
+            match reply {
+                Ok(Some(reply)) => {
+                    if transport.send(reply).is_err() {
+                        return false;
+                    }
+                }
+                Ok(None) => {}
+                Err(_) => return false, // a bad message: drop the client
+            }
+        }
+        true
+    });
+}
+
+/// Opens `/dev/net/0`, waiting up to 10 s for the driver to publish it.
+fn open_card() -> Option<Channel> {
+    let deadline = zx::deadline_after(10_000_000_000);
+    loop {
+        let listed = zx_component::namespace::open("/dev/net")
+            .and_then(zx_component::fs::read_dir)
+            .map(|entries| entries.iter().any(|e| e.name == "0"))
+            .unwrap_or(false);
+        if listed {
+            return zx_component::namespace::open("/dev/net/0").ok();
+        }
+        if zx::clock_get_monotonic().into_nanos() > deadline {
+            return None;
+        }
+        let _ = zx::nanosleep(zx::deadline_after(50_000_000));
+    }
+}
+
+fn main() -> i64 {
+    let Some(outgoing) = zx_component::Outgoing::take() else {
+        println!("netstack: no outgoing directory (start it as a component)");
+        return 1;
+    };
+    let lifecycle = zx_component::Lifecycle::take();
+    let Some(channel) = open_card() else {
+        println!("netstack: /dev/net/0 did not appear");
+        return 1;
+    };
+    let client = NetworkClient::new(ChannelTransport::new(channel));
+    let mac = match client.get_info() {
+        Ok(info) => info.mac,
+        Err(error) => {
+            println!("netstack: the network device does not answer: {error:?}");
+            return 1;
+        }
+    };
+    let mut card = Card {
+        client,
+        received: VecDeque::new(),
+        frames_received: 0,
+        frames_sent: 0,
+    };
+    let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
+    config.random_seed = zx::clock_get_monotonic().into_nanos() as u64 ^ u64::from(mac[5]);
+    let iface = Interface::new(config, &mut card, now());
+    let mut sockets = SocketSet::new(Vec::new());
+    let dhcp = sockets.add(dhcpv4::Socket::new());
+    let mut stack = Stack {
+        iface,
+        sockets,
+        card,
+        mac,
+        dhcp,
+        gateway: None,
+        dns: None,
+        conns: Vec::new(),
+        listeners: Vec::new(),
+        udps: Vec::new(),
+        next_port: EPHEMERAL,
+        counters: Counters::default(),
+    };
+    println!(
+        "netstack: up on /dev/net/0 (MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}), asking DHCP",
+        mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
+    );
+    let mut clients: Vec<Client> = Vec::new();
+    loop {
+        // New connections through the outgoing directory.
+        loop {
+            match outgoing.try_next() {
+                Ok((name, channel)) => {
+                    let transport = ChannelTransport::new(channel);
+                    if Some(name.as_str()) == ProviderMarker::DISCOVERABLE_NAME {
+                        clients.push(Client::Provider(transport));
+                    } else if Some(name.as_str()) == TestHookMarker::DISCOVERABLE_NAME {
+                        clients.push(Client::Hook(transport));
+                    }
+                }
+                Err(Status::PEER_CLOSED) => return 0,
+                Err(_) => break,
+            }
+        }
+        if let Some(lifecycle) = &lifecycle {
+            if let Some(reason) = lifecycle.try_stopped() {
+                println!("netstack: stopping ({reason:?})");
+                return 0;
+            }
+        }
+        serve_clients(&mut stack, &mut clients);
+        let time = now();
+        stack.poll(time);
+        stack.dhcp();
+        stack.serve_listeners();
+        stack.pump_connections();
+        stack.pump_udp();
+        stack.poll(time);
+        let busy = !stack.conns.is_empty() || !stack.udps.is_empty();
+        let cap = if busy {
+            Duration::from_millis(2)
+        } else {
+            Duration::from_millis(20)
+        };
+        let delay = stack
+            .iface
+            .poll_delay(now(), &stack.sockets)
+            .map_or(cap, |delay| delay.min(cap));
+        let deadline = zx::clock_get_monotonic().into_nanos() + delay.total_micros() as i64 * 1000;
+        stack.card.receive_until(deadline);
+    }
+}
