@@ -5,12 +5,12 @@
 //! (or until the message is dropped), and are charged to the *writer's*
 //! job for that long; so are the handles it carries, which have left the
 //! writer's table but not yet reached a reader's. Each job has its own
-//! account, limited by the job's memory limit and its handle limit
-//! (`job_set_limits`; bytes never more than a share of RAM set at boot),
-//! inside its parent's, so a program that floods channels no one reads,
-//! or parks handles in them, runs out of its own budget (`NO_MEMORY`,
-//! `NO_RESOURCES`) — and so does its whole subtree — while every other
-//! job keeps writing.
+//! account inside its parent's (see [`Account`]): the job's memory and
+//! handle limits (`job_set_limits`) bound its whole subtree, and default
+//! caps (a share of RAM set at boot) bound what its own programs queue. A
+//! program that floods channels no one reads, or parks handles in them,
+//! runs out of its own budget (`NO_MEMORY`, `NO_RESOURCES`) while its
+//! parent and every other job keep writing.
 //!
 //! [`MemoryAccount`] counts the pages of a job subtree's VMOs.
 
@@ -26,78 +26,106 @@ pub fn set_default_limit(bytes: u64) {
     DEFAULT_LIMIT.store(bytes, Ordering::Relaxed);
 }
 
-/// One job's queued-message bytes and handles, and their limits. Accounts
-/// nest as jobs do: what a job's programs queue is charged to the job and
-/// to every ancestor, and each refuses past its own limit, so a program
-/// cannot multiply its budget by making child jobs, and a limit set on a
-/// job later bounds what its whole subtree has queued.
+/// One job's queued-message bytes and handles, and their limits.
+///
+/// Two kinds of limit, so that neither a parent nor a sibling can be
+/// starved through the accounts:
+/// - a job's *explicit* limits (`job_set_limits`: its memory and handle
+///   limits) bound its whole subtree: what any descendant queues is charged
+///   to every ancestor's subtree count too, so a program cannot multiply
+///   its budget by making child jobs, and a limit set later bounds what is
+///   already there;
+/// - the *default* caps (a share of RAM set at boot, 65,536 handles) bound
+///   only what a job's own programs queue, never its descendants': a job
+///   without explicit limits (the component manager's, say) keeps its own
+///   budget however much its children queue.
 pub struct Account {
-    used: AtomicU64,
-    limit: AtomicU64,
+    /// Charged by this job's own programs, against the default caps.
+    own_bytes: AtomicU64,
+    own_bytes_cap: u64,
+    own_handles: AtomicU64,
+    own_handles_cap: u64,
+    /// Charged by the whole subtree, against the explicit limits.
+    bytes: AtomicU64,
+    bytes_limit: AtomicU64,
     handles: AtomicU64,
-    handle_limit: AtomicU64,
+    handles_limit: AtomicU64,
     parent: Option<Arc<Account>>,
 }
 
 impl Account {
-    /// The root job's account: no limits of its own (the kernel's memory
-    /// reserve bounds it).
+    /// The root job's account: no limits (the kernel's memory reserve
+    /// bounds it).
     pub fn root() -> Arc<Account> {
         Arc::new(Account {
-            used: AtomicU64::new(0),
-            limit: AtomicU64::new(u64::MAX),
+            own_bytes: AtomicU64::new(0),
+            own_bytes_cap: u64::MAX,
+            own_handles: AtomicU64::new(0),
+            own_handles_cap: u64::MAX,
+            bytes: AtomicU64::new(0),
+            bytes_limit: AtomicU64::new(u64::MAX),
             handles: AtomicU64::new(0),
-            handle_limit: AtomicU64::new(u64::MAX),
+            handles_limit: AtomicU64::new(u64::MAX),
             parent: None,
         })
     }
 
-    /// A new account inside `parent`'s, holding nothing, limited to the
-    /// default share of RAM and to `handle_limit` handles until its job
-    /// sets limits.
-    pub fn new(parent: &Arc<Account>, handle_limit: u64) -> Arc<Account> {
+    /// A new account inside `parent`'s, holding nothing: its own programs
+    /// capped at the default share of RAM and `handle_cap` handles, its
+    /// subtree unlimited until its job sets limits.
+    pub fn new(parent: &Arc<Account>, handle_cap: u64) -> Arc<Account> {
         Arc::new(Account {
-            used: AtomicU64::new(0),
-            limit: AtomicU64::new(DEFAULT_LIMIT.load(Ordering::Relaxed)),
+            own_bytes: AtomicU64::new(0),
+            own_bytes_cap: DEFAULT_LIMIT.load(Ordering::Relaxed),
+            own_handles: AtomicU64::new(0),
+            own_handles_cap: handle_cap,
+            bytes: AtomicU64::new(0),
+            bytes_limit: AtomicU64::new(u64::MAX),
             handles: AtomicU64::new(0),
-            handle_limit: AtomicU64::new(handle_limit),
+            handles_limit: AtomicU64::new(u64::MAX),
             parent: Some(Arc::clone(parent)),
         })
     }
 
-    /// Lowers the handle limit (never raises it).
+    /// Lowers the subtree's handle limit (never raises it).
     pub fn tighten_handles(&self, limit: u64) {
-        self.handle_limit.fetch_min(limit, Ordering::Relaxed);
+        self.handles_limit.fetch_min(limit, Ordering::Relaxed);
     }
 
-    /// Lowers the byte limit (never raises it).
+    /// Lowers the subtree's byte limit (never raises it).
     pub fn tighten(&self, limit: u64) {
-        self.limit.fetch_min(limit, Ordering::Relaxed);
+        self.bytes_limit.fetch_min(limit, Ordering::Relaxed);
     }
 
-    /// Adds `amount` to one counter here and in every ancestor, or to
-    /// none of them (`refusal`) if one would pass its limit.
+    /// Adds `amount` to this job's own count (against its default cap) and
+    /// to the subtree count of it and every ancestor (against their
+    /// explicit limits), or to none of them (`refusal`).
     #[inline]
-    fn charge_up(
-        &self,
-        amount: u64,
-        counter: fn(&Account) -> &AtomicU64,
-        limit: fn(&Account) -> &AtomicU64,
-        refusal: Status,
-    ) -> Result<(), Status> {
+    fn charge_up(&self, amount: u64, kind: Kind, refusal: Status) -> Result<(), Status> {
+        let (own, cap) = kind.own(self);
+        if own
+            .fetch_add(amount, Ordering::AcqRel)
+            .saturating_add(amount)
+            > cap
+        {
+            own.fetch_sub(amount, Ordering::AcqRel);
+            return Err(refusal);
+        }
         let mut account = Some(self);
         while let Some(current) = account {
-            let total = counter(current)
+            let (counter, limit) = kind.subtree(current);
+            let total = counter
                 .fetch_add(amount, Ordering::AcqRel)
                 .saturating_add(amount);
-            if total > limit(current).load(Ordering::Relaxed) {
-                counter(current).fetch_sub(amount, Ordering::AcqRel);
+            if total > limit.load(Ordering::Relaxed) {
+                counter.fetch_sub(amount, Ordering::AcqRel);
                 // Give back what the accounts below took.
                 let mut below = Some(self);
                 while let Some(undo) = below.filter(|undo| !core::ptr::eq(*undo, current)) {
-                    counter(undo).fetch_sub(amount, Ordering::AcqRel);
+                    kind.subtree(undo).0.fetch_sub(amount, Ordering::AcqRel);
                     below = undo.parent.as_deref();
                 }
+                own.fetch_sub(amount, Ordering::AcqRel);
                 return Err(refusal);
             }
             account = current.parent.as_deref();
@@ -105,12 +133,13 @@ impl Account {
         Ok(())
     }
 
-    /// Takes `amount` from one counter here and in every ancestor.
+    /// Takes `amount` from this job's own count and every subtree count.
     #[inline]
-    fn uncharge_up(&self, amount: u64, counter: fn(&Account) -> &AtomicU64) {
+    fn uncharge_up(&self, amount: u64, kind: Kind) {
+        kind.own(self).0.fetch_sub(amount, Ordering::AcqRel);
         let mut account = Some(self);
         while let Some(current) = account {
-            counter(current).fetch_sub(amount, Ordering::AcqRel);
+            kind.subtree(current).0.fetch_sub(amount, Ordering::AcqRel);
             account = current.parent.as_deref();
         }
     }
@@ -118,29 +147,51 @@ impl Account {
     /// Charges `count` handles in flight, or refuses with `NO_RESOURCES`
     /// past a limit.
     pub fn charge_handles(&self, count: u64) -> Result<(), Status> {
-        self.charge_up(
-            count,
-            |a| &a.handles,
-            |a| &a.handle_limit,
-            Status::NO_RESOURCES,
-        )
+        self.charge_up(count, Kind::Handles, Status::NO_RESOURCES)
     }
 
     /// Gives back `count` handles charged before.
     pub fn uncharge_handles(&self, count: u64) {
-        self.uncharge_up(count, |a| &a.handles);
+        self.uncharge_up(count, Kind::Handles);
     }
 
     /// Charges `bytes`, or refuses with `NO_MEMORY` past a limit.
     #[inline]
     pub fn charge(&self, bytes: u64) -> Result<(), Status> {
-        self.charge_up(bytes, |a| &a.used, |a| &a.limit, Status::NO_MEMORY)
+        self.charge_up(bytes, Kind::Bytes, Status::NO_MEMORY)
     }
 
     /// Gives back `bytes` charged before.
     #[inline]
     pub fn uncharge(&self, bytes: u64) {
-        self.uncharge_up(bytes, |a| &a.used);
+        self.uncharge_up(bytes, Kind::Bytes);
+    }
+}
+
+/// Which pair of counters a charge is for.
+#[derive(Clone, Copy)]
+enum Kind {
+    Bytes,
+    Handles,
+}
+
+impl Kind {
+    /// The job's own counter and its default cap.
+    #[inline]
+    fn own(self, account: &Account) -> (&AtomicU64, u64) {
+        match self {
+            Kind::Bytes => (&account.own_bytes, account.own_bytes_cap),
+            Kind::Handles => (&account.own_handles, account.own_handles_cap),
+        }
+    }
+
+    /// The subtree counter and its explicit limit.
+    #[inline]
+    fn subtree(self, account: &Account) -> (&AtomicU64, &AtomicU64) {
+        match self {
+            Kind::Bytes => (&account.bytes, &account.bytes_limit),
+            Kind::Handles => (&account.handles, &account.handles_limit),
+        }
     }
 }
 

@@ -437,6 +437,32 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
             &alloc::format!("the children queued {counts:?} messages"),
         )
     });
+    suite.run(
+        "exhaustion.a_child_job_cannot_take_its_parents_budget",
+        || {
+            // A program in a child job without limits of its own queues as
+            // much as it may (the default cap: a quarter of RAM). That cap
+            // bounds its own job only: this process, in the parent job, still
+            // writes (once, a component could starve the component manager
+            // this way).
+            let child = step(job.create_child(), "job")?;
+            let (mine, theirs) = step(Channel::create(), "channel")?;
+            let queued = write_into(&child, bootfs, theirs, 100_000)?;
+            check(
+                queued > 100,
+                &alloc::format!("the child queued only {queued}"),
+            )?;
+            let (a, _b) = step(Channel::create(), "channel")?;
+            for index in 0..16 {
+                step(
+                    a.write(&vec![7u8; 60 * 1024], vec![]),
+                    &alloc::format!("write {index} in the parent job"),
+                )?;
+            }
+            drop(mine);
+            Ok(())
+        },
+    );
     suite.run("exhaustion.kernel_heap_gives_memory_back", || {
         // A program in a job without a memory limit queues 60 KiB messages
         // into a channel this process holds the other end of, until the
