@@ -130,6 +130,8 @@ fn the_example_manifests_validate_and_compile() {
     assert_eq!(
         directory,
         [
+            "attack_fanout_root",
+            "attack_msgbudget",
             "bench_blk",
             "drivers_tests",
             "lifecycle_tests",

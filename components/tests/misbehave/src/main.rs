@@ -17,6 +17,7 @@
 
 extern crate alloc;
 
+mod fanout;
 mod flood;
 mod hostile;
 mod spawner;
@@ -90,6 +91,12 @@ fn main() -> i64 {
         Some("hostile") => hostile::run(),
         Some("flood") => flood::run(),
         Some("spawner") => spawner::run(),
+        Some("fanout") => fanout::run(
+            zx_runtime::args()
+                .get(2)
+                .and_then(|depth| depth.parse().ok())
+                .unwrap_or(0),
+        ),
         Some("ignore-stop") => {
             println!("misbehave: ignoring my lifecycle channel");
             loop {
