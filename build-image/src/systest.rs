@@ -92,7 +92,7 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "boot.default",
         boot: Boot {
-            input: "ls\nshutdown\n",
+            input: "ls\nmem\nshutdown\n",
             ..Boot::product("default")
         },
         check: |run| {
@@ -111,6 +111,25 @@ pub const TESTS: &[SystemTest] = &[
                 run,
                 "log root/echo_client: echo-client: 1000 calls answered",
             )?;
+            // `mem` reads the kernel's figures (`KMEM_STATS`).
+            let mem = expect_line(run, "kernel heap ")?;
+            if !(mem.starts_with("memory: ")
+                && mem.contains(" MiB free; kernel heap ")
+                && mem.contains(" KiB of it kept free)"))
+            {
+                return Err(format!("mem printed {mem:?}"));
+            }
+            // Components log while the console's prompt waits: their lines
+            // start on a fresh line (the kernel begins another writer's
+            // output on one), never after the `> `.
+            let text = run.text();
+            if let Some(line) = text.lines().find(|line| {
+                line.strip_prefix("> ").is_some_and(|rest| {
+                    !rest.is_empty() && !["ls", "mem", "shutdown"].contains(&rest)
+                })
+            }) {
+                return Err(format!("output after the prompt: {line:?}"));
+            }
             // `shutdown` stops every component through its lifecycle
             // channel, the logger (declared first) last, then powers off.
             expect_line(run, "component_manager: shutting down (status 0)")?;

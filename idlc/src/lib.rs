@@ -31,4 +31,5 @@ pub mod syntax;
 pub use compile::{compile, CompileOptions};
 pub mod backend;
 pub mod driver;
+pub mod gidl;
 pub mod versioning;

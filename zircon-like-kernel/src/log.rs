@@ -64,6 +64,8 @@ static CONSOLE: Mutex<Console> = Mutex::new(Console {
     input: [0; INPUT],
     input_start: 0,
     input_len: 0,
+    writer: 0,
+    line_start: true,
 });
 
 /// Bytes of typed input held until a program reads them.
@@ -85,6 +87,12 @@ struct Console {
     input: [u8; INPUT],
     input_start: usize,
     input_len: usize,
+    /// Who wrote last (a process's koid; 0: the kernel), and whether the
+    /// output stands at the start of a line: when someone else writes in
+    /// the middle of a line (another program's prompt), their output
+    /// starts on a fresh line.
+    writer: u64,
+    line_start: bool,
 }
 
 impl Console {
@@ -115,12 +123,31 @@ impl Console {
             self.ring[(self.written % HISTORY as u64) as usize] = byte;
             self.written += 1;
         }
+        if let Some(&last) = bytes.last() {
+            self.line_start = last == b'\n';
+        }
+    }
+
+    /// Writes `bytes` for `writer`, on a fresh line if another writer left
+    /// the output in the middle of one.
+    fn write_as(&mut self, writer: u64, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        if writer != self.writer && !self.line_start {
+            self.write_bytes(b"\n");
+        }
+        self.writer = writer;
+        self.write_bytes(bytes);
     }
 }
 
-impl core::fmt::Write for Console {
+/// The kernel's own output (its log, fault and panic reports).
+struct KernelOutput<'a>(&'a mut Console);
+
+impl core::fmt::Write for KernelOutput<'_> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        self.write_bytes(s.as_bytes());
+        self.0.write_as(0, s.as_bytes());
         Ok(())
     }
 }
@@ -159,7 +186,7 @@ pub fn _log(level: Level, module: &str, args: core::fmt::Arguments<'_>) {
     let nanos = crate::clock::monotonic_nanos();
     let module = module.strip_prefix("kernel::").unwrap_or(module);
     let _ = writeln!(
-        CONSOLE.lock(),
+        KernelOutput(&mut CONSOLE.lock()),
         "[{:6}.{:06}] {} {}: {}",
         nanos / 1_000_000_000,
         (nanos % 1_000_000_000) / 1000,
@@ -197,14 +224,15 @@ pub fn poll_input() {
     }
 }
 
-/// Writes raw bytes (user programs' debug output) to the console.
-pub fn write_raw(bytes: &[u8]) {
-    CONSOLE.lock().write_bytes(bytes);
+/// Writes a user program's debug output (`writer`: its process's koid)
+/// to the console.
+pub fn write_raw(writer: u64, bytes: &[u8]) {
+    CONSOLE.lock().write_as(writer, bytes);
 }
 
 /// Writes formatted text with no prefix (panic and fault reports).
 pub fn write_fmt_raw(args: core::fmt::Arguments<'_>) {
-    let _ = CONSOLE.lock().write_fmt(args);
+    let _ = KernelOutput(&mut CONSOLE.lock()).write_fmt(args);
 }
 
 /// Frees the console lock if the panicking code held it.

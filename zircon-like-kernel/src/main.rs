@@ -78,16 +78,14 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
 
     let memory = mem::frames::init(boot);
     let space = mem::kernel_space::init(boot);
-    let heap = mem::heap::init(memory.usable_bytes);
     info!(
-        "memory: {} MiB usable in {} ranges (top {:#x}), {} MiB free; direct map {} MiB in {} table pages; heap {} KiB (grows)",
+        "memory: {} MiB usable in {} ranges (top {:#x}), {} MiB free; direct map {} MiB in {} table pages",
         memory.usable_bytes / MIB,
         memory.usable_ranges,
         memory.top,
         memory.free_bytes / MIB,
         space.direct_map_bytes / MIB,
         space.table_frames,
-        heap / 1024
     );
 
     // One job's queued channel messages may use up to a quarter of RAM.

@@ -122,6 +122,11 @@ const COMMANDS: &[Command] = &[
         does: "lists the block devices",
     },
     Command {
+        name: "mem",
+        arguments: "",
+        does: "prints the memory: RAM, free, the kernel heap",
+    },
+    Command {
         name: "shutdown",
         arguments: "",
         does: "stops every component, then powers off (status 0)",
@@ -225,6 +230,16 @@ fn main() -> i64 {
                 }
             }
             ("log", _) => print_component_log(),
+            ("mem", _) => match input.kmem_stats() {
+                Ok(stats) => println!(
+                    "memory: {} MiB, {} MiB free; kernel heap {} KiB ({} KiB of it kept free)",
+                    stats.total_bytes >> 20,
+                    stats.free_bytes >> 20,
+                    stats.heap_bytes >> 10,
+                    stats.heap_free_bytes >> 10
+                ),
+                Err(status) => println!("mem: {}", status),
+            },
             ("klog", _) => match &debuglog {
                 Some(debuglog) => print_kernel_log(debuglog),
                 None => println!("klog: this console has no debuglog resource"),

@@ -1,5 +1,5 @@
 //! Size classes: free lists of small blocks kept in front of a general
-//! allocator (`linked_list_allocator` in the kernel and in user programs).
+//! allocator (`linked_list_allocator` in user programs).
 //!
 //! A block of at most [`MAX_CLASS_SIZE`] bytes and alignment at most
 //! [`CLASS_ALIGN`] is allocated with its class's layout ([`class_layout`]);

@@ -156,6 +156,12 @@ bitflags::bitflags! {
         const THREAD_RUNNING = 1 << 4;
         /// Socket: this end can no longer write (`socket_shutdown`).
         const SOCKET_WRITE_DISABLED = 1 << 5;
+        /// Socket: at least the read threshold's bytes wait to be read
+        /// (`socket_set_threshold`).
+        const SOCKET_READ_THRESHOLD = 1 << 10;
+        /// Socket: the peer's buffer has room for at least the write
+        /// threshold's bytes (`socket_set_threshold`).
+        const SOCKET_WRITE_THRESHOLD = 1 << 11;
         /// User signal 0.
         const USER_0 = 1 << 24;
         /// User signal 1.
@@ -591,6 +597,10 @@ pub const SOCKET_PEEK: u32 = 8;
 pub const SOCKET_MAX_BUFFER: usize = 0x4_0000;
 /// Most datagrams buffered at one end of a datagram socket.
 pub const SOCKET_MAX_DATAGRAMS: usize = 3500;
+/// `socket_set_threshold`: the read threshold.
+pub const SOCKET_THRESHOLD_READ: u32 = 0;
+/// `socket_set_threshold`: the write threshold.
+pub const SOCKET_THRESHOLD_WRITE: u32 = 1;
 /// Most handles one process may bind to escrow channels at once
 /// (`handle_bind_escrow`).
 pub const HANDLE_ESCROW_MAX_BINDINGS: usize = 64;
@@ -605,7 +615,9 @@ pub mod syscall {
     ///
     /// The bytes appear on the serial console as they are (no prefix, no
     /// added newline) and are kept in the kernel's log ring, which
-    /// `debuglog_read` reads.
+    /// `debuglog_read` reads. One exception keeps lines whole: when
+    /// another writer (another process, or the kernel) left the output in
+    /// the middle of a line, a newline is written first.
     ///
     /// ## Errors
     ///
@@ -689,15 +701,20 @@ pub mod syscall {
     /// `PROCESS_RESOURCES` (an `info::ProcessResources` of a process:
     /// handles, threads, mapped bytes) and `PROCESS_STATE` (an
     /// `info::ProcessState`: started, exited, exit code), which need a
-    /// process handle with `INSPECT`. Every topic has exactly one record:
+    /// process handle with `INSPECT`; `KMEM_STATS` (an `info::KmemStats`:
+    /// RAM, free memory, the kernel heap), which needs a resource granting
+    /// `RSRC_SYSTEM_DEBUG`. Every topic has exactly one record:
     /// `actual` receives 1 if it was written and 0 if the buffer was too
     /// small, `avail` always 1.
     ///
     /// ## Errors
     ///
     /// * `BAD_HANDLE`: `handle` is not a handle of the calling process.
-    /// * `WRONG_TYPE`: a process topic on a handle that is not a process.
-    /// * `ACCESS_DENIED`: a process topic on a handle without `INSPECT`.
+    /// * `WRONG_TYPE`: a process topic on a handle that is not a process,
+    ///   `KMEM_STATS` on one that is not a resource.
+    /// * `ACCESS_DENIED`: a process topic on a handle without `INSPECT`;
+    ///   `KMEM_STATS` with a resource that does not grant
+    ///   `RSRC_SYSTEM_DEBUG`.
     /// * `INVALID_ARGS`: unknown `topic`, or `buffer`, `actual` or `avail`
     ///   is not writable user memory.
     /// * `BUFFER_TOO_SMALL`: `buffer_size` is smaller than the record
@@ -1672,10 +1689,8 @@ pub mod syscall {
     /// socket at most `SOCKET_MAX_DATAGRAMS` datagrams) written by its peer
     /// and not yet read; the bytes are charged to the writer's job until
     /// they are read or the socket goes, as a channel message's are.
-    /// Sockets carry no handles. A new end has `SOCKET_WRITABLE`. Read
-    /// and write thresholds (Zircon's `SOCKET_READ_THRESHOLD` and
-    /// `SOCKET_WRITE_THRESHOLD`) are not implemented: this kernel has no
-    /// object properties yet.
+    /// Sockets carry no handles. A new end has `SOCKET_WRITABLE`; its
+    /// thresholds are off (`socket_set_threshold`).
     ///
     /// Both handles have `Rights::DEFAULT_SOCKET`.
     ///
@@ -1761,6 +1776,30 @@ pub mod syscall {
     ///   `SOCKET_SHUTDOWN_WRITE` and `SOCKET_SHUTDOWN_READ`.
     pub const SOCKET_SHUTDOWN: u64 = 62;
 
+    /// `socket_set_threshold(handle: Handle, options: u32, threshold: u64) -> Status`
+    ///
+    /// Sets one of an end's thresholds (Zircon's
+    /// `PROP_SOCKET_RX_THRESHOLD` and `PROP_SOCKET_TX_THRESHOLD`).
+    ///
+    /// `SOCKET_THRESHOLD_READ`: the end has `SOCKET_READ_THRESHOLD` while
+    /// at least `threshold` bytes wait to be read from it.
+    /// `SOCKET_THRESHOLD_WRITE`: the end has `SOCKET_WRITE_THRESHOLD` while
+    /// the peer's buffer has room for at least `threshold` bytes (never once
+    /// the peer is closed or this end cannot write). `threshold` 0 turns the
+    /// threshold off and clears its signal. A datagram socket counts the
+    /// bytes of its datagrams. The signal is updated at once, and after
+    /// every read and write.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `handle` is not a handle of the calling process.
+    /// * `WRONG_TYPE`: `handle` is not a socket.
+    /// * `ACCESS_DENIED`: `handle` lacks `SET_PROPERTY`.
+    /// * `INVALID_ARGS`: `options` is neither `SOCKET_THRESHOLD_READ` nor
+    ///   `SOCKET_THRESHOLD_WRITE`, or `threshold` is more than
+    ///   `SOCKET_MAX_BUFFER`.
+    pub const SOCKET_SET_THRESHOLD: u64 = 63;
+
     /// `handle_bind_escrow(handle: Handle, escrow: Handle) -> Status`
     ///
     /// Binds `handle` to the escrow channel `escrow`: if the calling
@@ -1790,10 +1829,10 @@ pub mod syscall {
     /// * `NO_RESOURCES`: the process already holds
     ///   `HANDLE_ESCROW_MAX_BINDINGS` bindings.
     /// * `NO_MEMORY`: the kernel is out of memory.
-    pub const HANDLE_BIND_ESCROW: u64 = 63;
+    pub const HANDLE_BIND_ESCROW: u64 = 64;
 
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 64;
+    pub const COUNT: u64 = 65;
 
     /// Name of a syscall number, for traces and reports (`invalid` if it is
     /// not a syscall).
@@ -1862,6 +1901,7 @@ pub mod syscall {
             "socket_write",
             "socket_read",
             "socket_shutdown",
+            "socket_set_threshold",
             "handle_bind_escrow",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")

@@ -363,6 +363,9 @@ pub mod info {
     pub const PROCESS_RESOURCES: u32 = 0x1000;
     /// Topic: [`ProcessState`] of a process.
     pub const PROCESS_STATE: u32 = 0x1001;
+    /// Topic: [`KmemStats`], the kernel's memory; asked of a resource
+    /// granting `RSRC_SYSTEM_DEBUG`.
+    pub const KMEM_STATS: u32 = 0x2000;
 
     /// [`ProcessState::flags`]: the process has started.
     pub const PROCESS_STARTED: u32 = 1 << 0;
@@ -415,6 +418,30 @@ pub mod info {
         pub related_koid: u64,
         /// Zero.
         pub reserved: u64,
+    }
+
+    /// The kernel's memory (`zx_info_kmem_stats_t`, in part).
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        Default,
+        PartialEq,
+        Eq,
+        zerocopy::FromBytes,
+        zerocopy::IntoBytes,
+        zerocopy::Immutable,
+    )]
+    #[repr(C)]
+    pub struct KmemStats {
+        /// Bytes of RAM the frame allocator manages.
+        pub total_bytes: u64,
+        /// Bytes of it free now.
+        pub free_bytes: u64,
+        /// Bytes the kernel heap holds (in use, or kept for reuse).
+        pub heap_bytes: u64,
+        /// Of those, bytes kept free for reuse.
+        pub heap_free_bytes: u64,
     }
 
     /// What a process holds.

@@ -28,7 +28,7 @@ pub use objects::{
     create_exception_channel, handle_bind_escrow, task_kill, Channel, Event, EventPair, Job,
     MessageBuf, Port, Process, Resource, Thread, Timer, Vmar, Vmo,
 };
-pub use socket::{Socket, SocketKind};
+pub use socket::{Socket, SocketKind, SocketThreshold};
 pub use zx_abi::info;
 pub use zx_abi::processargs;
 pub use zx_abi::VmOptions;

@@ -70,6 +70,25 @@ impl Resource {
     pub fn system(&self, which: u64) -> Result<Resource, Status> {
         self.create(zx_abi::RSRC_KIND_SYSTEM, which, 1)
     }
+
+    /// The kernel's memory figures (this resource must grant
+    /// `RSRC_SYSTEM_DEBUG`).
+    pub fn kmem_stats(&self) -> Result<zx_abi::info::KmemStats, Status> {
+        let mut record = zx_abi::info::KmemStats::default();
+        // SAFETY: `record` is valid for the kernel to write its size.
+        crate::status(unsafe {
+            raw::syscall6(
+                nr::OBJECT_GET_INFO,
+                self.raw_handle() as u64,
+                zx_abi::info::KMEM_STATS as u64,
+                &mut record as *mut zx_abi::info::KmemStats as u64,
+                core::mem::size_of::<zx_abi::info::KmemStats>() as u64,
+                0,
+                0,
+            )
+        })?;
+        Ok(record)
+    }
 }
 handle_type!(
     /// An event.

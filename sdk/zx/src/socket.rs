@@ -125,6 +125,42 @@ impl Socket {
     }
 }
 
+/// Which threshold [`Socket::set_threshold`] sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketThreshold {
+    /// `SOCKET_READ_THRESHOLD` while at least this many bytes wait to be
+    /// read from this end.
+    Read,
+    /// `SOCKET_WRITE_THRESHOLD` while the peer has room for at least this
+    /// many bytes from this end.
+    Write,
+}
+
+impl Socket {
+    /// Sets a threshold in bytes (0 turns it off): `socket_set_threshold`.
+    pub fn set_threshold(&self, which: SocketThreshold, bytes: usize) -> Result<(), Status> {
+        let options = match which {
+            SocketThreshold::Read => zx_abi::SOCKET_THRESHOLD_READ,
+            SocketThreshold::Write => zx_abi::SOCKET_THRESHOLD_WRITE,
+        };
+        Self::set_threshold_raw(self.raw_handle(), options, bytes as u64)
+    }
+
+    /// `socket_set_threshold` with any arguments (for tests of the
+    /// kernel's checks).
+    pub fn set_threshold_raw(handle: HandleValue, options: u32, bytes: u64) -> Result<(), Status> {
+        // SAFETY: no pointers.
+        crate::status(unsafe {
+            raw::syscall3(
+                nr::SOCKET_SET_THRESHOLD,
+                handle as u64,
+                options as u64,
+                bytes,
+            )
+        })
+    }
+}
+
 impl AsHandleRef for Socket {
     fn raw_handle(&self) -> HandleValue {
         self.0.raw_handle()

@@ -115,6 +115,7 @@ pub fn init(boot: &BootInfo) -> MemoryStats {
         top,
     };
     FREE_FRAMES.store(allocator.free_frames(), Ordering::Relaxed);
+    TOTAL_FRAMES.store(allocator.free_frames(), Ordering::Relaxed);
     *FRAMES.lock() = Some(allocator);
     stats
 }
@@ -122,6 +123,9 @@ pub fn init(boot: &BootInfo) -> MemoryStats {
 /// The allocator's free-frame count as of its last use, readable without
 /// its lock (every syscall checks it against the reserve).
 static FREE_FRAMES: AtomicU64 = AtomicU64::new(0);
+
+/// Frames free once the kernel's own image and boot data were reserved.
+static TOTAL_FRAMES: AtomicU64 = AtomicU64::new(0);
 
 fn with<R>(f: impl FnOnce(&mut FrameAllocator<'static>) -> R) -> R {
     let mut guard = FRAMES.lock();
@@ -155,6 +159,11 @@ pub fn free(frame: Frame) {
     if let Err(error) = with(|a| a.free(frame)) {
         panic!("frame allocator: bad free: {error:?}");
     }
+}
+
+/// Frames the allocator hands out (free or not): those free at boot.
+pub fn total_frames() -> u64 {
+    TOTAL_FRAMES.load(Ordering::Relaxed)
 }
 
 /// Free frames now.

@@ -74,7 +74,7 @@ impl Job {
             base: ObjectBase::new(Signals::empty()),
             parent: None,
             depth: 0,
-            account: Account::new(u64::MAX, handle_table::DEFAULT_LIMIT as u64),
+            account: Account::root(),
             memory: MemoryAccount::new(None),
             state: Mutex::new(JobState {
                 children: Vec::new(),
@@ -101,7 +101,7 @@ impl Job {
             base: ObjectBase::new(Signals::empty()),
             parent: Some(Arc::clone(self)),
             depth: self.depth + 1,
-            account: Account::new(self.account.limit(), self.account.handle_limit()),
+            account: Account::new(&self.account, handle_table::DEFAULT_LIMIT as u64),
             memory: MemoryAccount::new(Some(&self.memory)),
             state: Mutex::new(JobState {
                 children: Vec::new(),

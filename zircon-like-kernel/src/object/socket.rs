@@ -26,9 +26,14 @@
 //! (`writes_disabled`), so `SOCKET_SHUTDOWN_WRITE` on one end and
 //! `SOCKET_SHUTDOWN_READ` on the other are the same state.
 //!
-//! Known gap: no read or write thresholds (Zircon's
-//! `SOCKET_READ_THRESHOLD`/`SOCKET_WRITE_THRESHOLD` properties): this
-//! kernel has no object properties yet.
+//! Thresholds (Zircon's `PROP_SOCKET_RX_THRESHOLD`/`_TX_THRESHOLD`, set
+//! with `socket_set_threshold`): an end with a read threshold has
+//! `SOCKET_READ_THRESHOLD` while its inbox holds at least that many
+//! bytes; one with a write threshold has `SOCKET_WRITE_THRESHOLD` while
+//! the peer's inbox has room for at least that many and it may write
+//! there. Every write, read, shutdown and close recomputes the signals of
+//! the inbox it touched (its reader's read threshold, its writer's write
+//! threshold). Thresholds are two words per end: nothing to charge.
 
 use super::account::Account;
 use super::peered::PeerLink;
@@ -36,6 +41,7 @@ use super::{impl_into_any, KernelObject, ObjectBase};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use spin::Mutex;
 use zx_abi::{ObjectType, Signals, Status, SOCKET_MAX_BUFFER, SOCKET_MAX_DATAGRAMS};
 
@@ -230,6 +236,14 @@ enum Buffered {
 }
 
 impl Buffered {
+    /// Bytes buffered (a datagram queue counts its datagrams' bytes).
+    fn len(&self) -> usize {
+        match self {
+            Buffered::Stream(ring) => ring.len,
+            Buffered::Datagrams { bytes, .. } => *bytes,
+        }
+    }
+
     fn is_empty(&self) -> bool {
         match self {
             Buffered::Stream(ring) => ring.len == 0,
@@ -254,6 +268,41 @@ struct Inbox {
     /// The peer can no longer write here (it shut down writing, or this
     /// end shut down reading).
     writes_disabled: bool,
+}
+
+impl Inbox {
+    /// Room for a writer: what a stream or datagram write may still add
+    /// (0 once writes are disabled).
+    fn room(&self) -> usize {
+        if self.writes_disabled {
+            0
+        } else {
+            SOCKET_MAX_BUFFER - self.buffered.len().min(SOCKET_MAX_BUFFER)
+        }
+    }
+}
+
+/// Which threshold `socket_set_threshold` sets.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Threshold {
+    /// Bytes waiting to be read from this end.
+    Read,
+    /// Room in the peer's inbox for this end's writes.
+    Write,
+}
+
+/// Whether a threshold (0: off) is met by `amount`.
+fn met(threshold: usize, amount: usize) -> bool {
+    threshold != 0 && amount >= threshold
+}
+
+/// The signal change that sets `signal` if `on`, clears it otherwise.
+fn toggle(signal: Signals, on: bool) -> (Signals, Signals) {
+    if on {
+        (Signals::empty(), signal)
+    } else {
+        (signal, Signals::empty())
+    }
 }
 
 /// Why a read returned nothing.
@@ -286,6 +335,10 @@ pub struct Socket {
     link: PeerLink<Socket>,
     kind: SocketKind,
     inbox: Mutex<Inbox>,
+    /// Read threshold in bytes (0: off).
+    read_threshold: AtomicUsize,
+    /// Write threshold in bytes (0: off).
+    write_threshold: AtomicUsize,
 }
 
 impl Socket {
@@ -306,6 +359,8 @@ impl Socket {
                     },
                     writes_disabled: false,
                 }),
+                read_threshold: AtomicUsize::new(0),
+                write_threshold: AtomicUsize::new(0),
             })
         };
         let (a, b) = (new(), new());
@@ -330,7 +385,7 @@ impl Socket {
         fill: impl FnOnce(&mut [u8], &mut [u8]) -> Result<(), Status>,
     ) -> Result<usize, Status> {
         let peer = self.live_peer().ok_or(Status::PEER_CLOSED)?;
-        let (written, now_full) = {
+        let (written, now_full, buffered, room) = {
             let mut inbox = peer.inbox.lock();
             if inbox.writes_disabled {
                 return Err(Status::BAD_STATE);
@@ -341,16 +396,31 @@ impl Socket {
                     write_datagram(queue, bytes, len, account, fill)?
                 }
             };
-            (written, inbox.buffered.is_full())
+            (
+                written,
+                inbox.buffered.is_full(),
+                inbox.buffered.len(),
+                inbox.room(),
+            )
         };
         if written > 0 {
+            let (clear, set) = toggle(
+                Signals::SOCKET_READ_THRESHOLD,
+                met(peer.read_threshold.load(Ordering::Relaxed), buffered),
+            );
             peer.base
-                .update_signals(Signals::empty(), Signals::SOCKET_READABLE);
+                .update_signals(clear, set | Signals::SOCKET_READABLE);
         }
-        if now_full {
-            self.base
-                .update_signals(Signals::SOCKET_WRITABLE, Signals::empty());
-        }
+        let (clear, set) = toggle(
+            Signals::SOCKET_WRITE_THRESHOLD,
+            met(self.write_threshold.load(Ordering::Relaxed), room),
+        );
+        let clear = if now_full {
+            clear | Signals::SOCKET_WRITABLE
+        } else {
+            clear
+        };
+        self.base.update_signals(clear, set);
         Ok(written)
     }
 
@@ -364,7 +434,7 @@ impl Socket {
         peek: bool,
         deliver: impl FnOnce(&[u8], &[u8]) -> Result<(), Status>,
     ) -> Result<usize, ReadError> {
-        let (count, now_empty, has_room) = {
+        let (count, now_empty, has_room, buffered, room) = {
             let mut inbox = self.inbox.lock();
             if inbox.buffered.is_empty() {
                 let closed = inbox.writes_disabled;
@@ -403,17 +473,38 @@ impl Socket {
                 }
             };
             let has_room = !inbox.buffered.is_full() && !inbox.writes_disabled;
-            (count, inbox.buffered.is_empty(), has_room)
+            (
+                count,
+                inbox.buffered.is_empty(),
+                has_room,
+                inbox.buffered.len(),
+                inbox.room(),
+            )
         };
-        if now_empty {
-            self.base
-                .update_signals(Signals::SOCKET_READABLE, Signals::empty());
+        if peek {
+            return Ok(count);
         }
-        if !peek && has_room {
-            if let Some(peer) = self.live_peer() {
-                peer.base
-                    .update_signals(Signals::empty(), Signals::SOCKET_WRITABLE);
-            }
+        let (clear, set) = toggle(
+            Signals::SOCKET_READ_THRESHOLD,
+            met(self.read_threshold.load(Ordering::Relaxed), buffered),
+        );
+        let clear = if now_empty {
+            clear | Signals::SOCKET_READABLE
+        } else {
+            clear
+        };
+        self.base.update_signals(clear, set);
+        if let Some(peer) = self.live_peer() {
+            let (clear, set) = toggle(
+                Signals::SOCKET_WRITE_THRESHOLD,
+                met(peer.write_threshold.load(Ordering::Relaxed), room),
+            );
+            let set = if has_room {
+                set | Signals::SOCKET_WRITABLE
+            } else {
+                set
+            };
+            peer.base.update_signals(clear, set);
         }
         Ok(count)
     }
@@ -427,8 +518,10 @@ impl Socket {
                 .update_signals(Signals::empty(), Signals::SOCKET_PEER_WRITE_DISABLED);
         }
         if write {
-            self.base
-                .update_signals(Signals::SOCKET_WRITABLE, Signals::SOCKET_WRITE_DISABLED);
+            self.base.update_signals(
+                Signals::SOCKET_WRITABLE | Signals::SOCKET_WRITE_THRESHOLD,
+                Signals::SOCKET_WRITE_DISABLED,
+            );
         }
         let Some(peer) = self.live_peer() else {
             return;
@@ -439,9 +532,47 @@ impl Socket {
                 .update_signals(Signals::empty(), Signals::SOCKET_PEER_WRITE_DISABLED);
         }
         if read {
-            peer.base
-                .update_signals(Signals::SOCKET_WRITABLE, Signals::SOCKET_WRITE_DISABLED);
+            peer.base.update_signals(
+                Signals::SOCKET_WRITABLE | Signals::SOCKET_WRITE_THRESHOLD,
+                Signals::SOCKET_WRITE_DISABLED,
+            );
         }
+    }
+
+    /// Sets this end's read or write threshold (`socket_set_threshold`;
+    /// 0 turns it off) and updates its signal at once.
+    pub fn set_threshold(&self, which: Threshold, threshold: usize) -> Result<(), Status> {
+        if threshold > SOCKET_MAX_BUFFER {
+            return Err(Status::INVALID_ARGS);
+        }
+        match which {
+            Threshold::Read => {
+                // Under the inbox lock, so a concurrent write sees either
+                // the old threshold before or the new one after.
+                let buffered = {
+                    let inbox = self.inbox.lock();
+                    self.read_threshold.store(threshold, Ordering::Relaxed);
+                    inbox.buffered.len()
+                };
+                let (clear, set) = toggle(Signals::SOCKET_READ_THRESHOLD, met(threshold, buffered));
+                self.base.update_signals(clear, set);
+            }
+            Threshold::Write => {
+                self.write_threshold.store(threshold, Ordering::Relaxed);
+                let room = match self.live_peer() {
+                    Some(peer) => peer.inbox.lock().room(),
+                    None => 0,
+                };
+                let room = if self.base.signals().contains(Signals::SOCKET_WRITE_DISABLED) {
+                    0
+                } else {
+                    room
+                };
+                let (clear, set) = toggle(Signals::SOCKET_WRITE_THRESHOLD, met(threshold, room));
+                self.base.update_signals(clear, set);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -558,8 +689,10 @@ impl KernelObject for Socket {
         };
         drop(buffered);
         if let Some(peer) = self.live_peer() {
-            peer.base
-                .update_signals(Signals::SOCKET_WRITABLE, Signals::PEER_CLOSED);
+            peer.base.update_signals(
+                Signals::SOCKET_WRITABLE | Signals::SOCKET_WRITE_THRESHOLD,
+                Signals::PEER_CLOSED,
+            );
         }
     }
 

@@ -12,7 +12,8 @@ pub fn debug_write(address: u64, len: u64) -> SysResult {
     let source = UserSlice::new(address, len)?;
     let mut buffer = [0u8; DEBUG_WRITE_MAX];
     source.read(&mut buffer[..len])?;
-    crate::log::write_raw(&buffer[..len]);
+    let writer = crate::sched::current_process().koid().0;
+    crate::log::write_raw(writer, &buffer[..len]);
     ok()
 }
 

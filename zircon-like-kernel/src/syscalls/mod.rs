@@ -133,6 +133,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::SOCKET_WRITE => socket::write(a[0], a[1], a[2], a[3], a[4]),
         nr::SOCKET_READ => socket::read(a[0], a[1], a[2], a[3], a[4]),
         nr::SOCKET_SHUTDOWN => socket::shutdown(a[0], a[1]),
+        nr::SOCKET_SET_THRESHOLD => socket::set_threshold(a[0], a[1], a[2]),
         nr::HANDLE_BIND_ESCROW => escrow::bind(a[0], a[1]),
         _ => Err(Status::BAD_SYSCALL),
     };

@@ -73,6 +73,19 @@ pub fn get_info(
             .as_bytes()
             .into()
         }
+        info::KMEM_STATS => {
+            super::resource::require_system(raw, zx_abi::RSRC_SYSTEM_DEBUG)?;
+            let heap = crate::mem::heap::stats();
+            let page = pmm::FRAME_SIZE;
+            info::KmemStats {
+                total_bytes: crate::mem::frames::total_frames() * page,
+                free_bytes: crate::mem::frames::free_frames() * page,
+                heap_bytes: heap.total() as u64 * page,
+                heap_free_bytes: heap.cached_pages as u64 * page,
+            }
+            .as_bytes()
+            .into()
+        }
         _ => return Err(Status::INVALID_ARGS),
     };
     actual.write(&if buffer_size >= record.len() { 1 } else { 0 })?;

@@ -1,14 +1,15 @@
-//! `socket_create`, `socket_write`, `socket_read`, `socket_shutdown`.
+//! `socket_create`, `socket_write`, `socket_read`, `socket_shutdown`,
+//! `socket_set_threshold`.
 
 use super::object::install_pair;
 use super::{handle_arg, ok, SysResult};
 use crate::mem::user_ptr::{UserOut, UserSlice};
-use crate::object::socket::{Socket, SocketKind};
+use crate::object::socket::{Socket, SocketKind, Threshold};
 use crate::object::Handle;
 use crate::sched::current_process;
 use zx_abi::{
     HandleValue, Rights, Status, SOCKET_DATAGRAM, SOCKET_PEEK, SOCKET_SHUTDOWN_READ,
-    SOCKET_SHUTDOWN_WRITE, SOCKET_STREAM,
+    SOCKET_SHUTDOWN_WRITE, SOCKET_STREAM, SOCKET_THRESHOLD_READ, SOCKET_THRESHOLD_WRITE,
 };
 
 pub fn create(options: u64, out0: u64, out1: u64) -> SysResult {
@@ -112,5 +113,18 @@ pub fn shutdown(raw: u64, options: u64) -> SysResult {
         options & SOCKET_SHUTDOWN_WRITE != 0,
         options & SOCKET_SHUTDOWN_READ != 0,
     );
+    ok()
+}
+
+pub fn set_threshold(raw: u64, options: u64, threshold: u64) -> SysResult {
+    let value = handle_arg(raw)?;
+    let socket = current_process().object::<Socket>(value, Rights::SET_PROPERTY)?;
+    let which = match u32::try_from(options) {
+        Ok(SOCKET_THRESHOLD_READ) => Threshold::Read,
+        Ok(SOCKET_THRESHOLD_WRITE) => Threshold::Write,
+        _ => return Err(Status::INVALID_ARGS),
+    };
+    let threshold = usize::try_from(threshold).map_err(|_| Status::INVALID_ARGS)?;
+    socket.set_threshold(which, threshold)?;
     ok()
 }

@@ -27,6 +27,9 @@
 //!   keeps and never reads, until a write is refused; exits with the KiB
 //!   it got buffered if the refusal was `NO_MEMORY`, -1 if none was, or
 //!   -(10000 + status) for another refusal.
+//! - `child-limits write-into N`: like `write`, into the channel it gets
+//!   as its first user start-up handle (whose peer someone else holds, so
+//!   the messages outlive this program).
 //! - `child-limits escrow HOW`: binds the handle it gets as its first user
 //!   start-up handle to the escrow channel it gets as its second
 //!   (`handle_bind_escrow`), signals `USER_0` on the event it gets as its
@@ -62,6 +65,10 @@ fn main() -> i64 {
         Some("sockets") => sockets(count, zx::SocketKind::Stream, 64 * 1024),
         Some("datagrams") => sockets(count, zx::SocketKind::Datagram, 16 * 1024),
         Some("socket-echo") => socket_echo(),
+        Some("write-into") => match zx_runtime::take_startup_handle(zx::processargs::USER_BASE) {
+            Some(handle) => write_into(&Channel::from_handle(handle), count),
+            None => -1,
+        },
         Some("escrow") => escrow(args.get(2).map(|how| how.as_str())),
         _ => -100,
     }
@@ -90,10 +97,14 @@ fn fill(cycles: i64) -> i64 {
 }
 
 fn write(messages: i64) -> i64 {
-    let payload = vec![0xa5_u8; BYTES];
     let Ok((kept, _other)) = Channel::create() else {
         return -1;
     };
+    write_into(&kept, messages)
+}
+
+fn write_into(kept: &Channel, messages: i64) -> i64 {
+    let payload = vec![0xa5_u8; BYTES];
     let mut written = 0;
     for _ in 0..messages {
         if kept.write(&payload, vec![]).is_err() {

@@ -304,6 +304,7 @@ const SIGNATURES: [Signature; nr::COUNT as usize] = [
     /* socket_write */ sig(8, &[Handle(Kind::Unknown), Options, In, Length, Out]),
     /* socket_read */ sig(8, &[Handle(Kind::Unknown), Options, Out, Length, Out]),
     /* socket_shutdown */ sig(4, &[Handle(Kind::Unknown), Options]),
+    /* socket_set_threshold */ sig(4, &[Handle(Kind::Unknown), Options, Size]),
     /* handle_bind_escrow */ sig(2, &[Handle(Kind::Unknown), Handle(Kind::Channel)]),
 ];
 

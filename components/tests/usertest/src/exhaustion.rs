@@ -416,6 +416,88 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
             &alloc::format!("the sparse mapper ended with {ended}"),
         )
     });
+    suite.run("exhaustion.child_jobs_share_their_budget", || {
+        // Four child jobs of a job limited to 1 MiB each queue up to eight
+        // 60 KiB messages into channels this process holds the other ends
+        // of: what they queue is charged to their parent too, so together
+        // they get 1 MiB (17 messages), not 1 MiB each (32).
+        let limited = step(job.create_child(), "job")?;
+        step(limited.set_limits(0, 1 << 20, 0, 0), "limit")?;
+        let mut queues = Vec::new();
+        let mut counts = Vec::new();
+        for _ in 0..4 {
+            let child_job = step(limited.create_child(), "child job")?;
+            let (mine, theirs) = step(Channel::create(), "channel")?;
+            counts.push(write_into(&child_job, bootfs, theirs, 8)?);
+            queues.push(mine);
+        }
+        let total: i64 = counts.iter().sum();
+        check(
+            counts[0] == 8 && (15..=17).contains(&total),
+            &alloc::format!("the children queued {counts:?} messages"),
+        )
+    });
+    suite.run("exhaustion.kernel_heap_gives_memory_back", || {
+        // A program in a job without a memory limit queues 60 KiB messages
+        // into a channel this process holds the other end of, until the
+        // kernel refuses (a quarter of RAM). The kernel's heap grows by
+        // that much; once this process closes the channel, the heap gives
+        // the pages back (the old heap kept every page it ever grew to),
+        // and user programs can commit as much memory as before.
+        let debug = crate::resources::resource("debug")?;
+        let before = step(debug.kmem_stats(), "kmem stats")?;
+        let committable = committable_mib()?;
+        let hoarder = step(job.create_child(), "job")?;
+        let (mine, theirs) = step(Channel::create(), "channel")?;
+        let queued = write_into(&hoarder, bootfs, theirs, 100_000)?;
+        let during = step(debug.kmem_stats(), "kmem stats")?;
+        let queued_bytes = queued as u64 * 60 * 1024;
+        check(
+            queued_bytes > before.total_bytes / 8,
+            &alloc::format!("only {queued} messages of 60 KiB queued"),
+        )?;
+        check(
+            // (Pages the heap kept free before are used first.)
+            during.heap_bytes >= before.heap_bytes + queued_bytes * 9 / 10,
+            &alloc::format!(
+                "the heap held {} KiB before and {} KiB with {queued} messages queued",
+                before.heap_bytes / 1024,
+                during.heap_bytes / 1024
+            ),
+        )?;
+        drop(mine);
+        let after = step(debug.kmem_stats(), "kmem stats")?;
+        check(
+            after.heap_bytes <= before.heap_bytes + (1 << 20),
+            &alloc::format!(
+                "the heap held {} KiB before and still {} KiB after",
+                before.heap_bytes / 1024,
+                after.heap_bytes / 1024
+            ),
+        )?;
+        let committable_after = committable_mib()?;
+        check(
+            committable_after + 1 >= committable,
+            &alloc::format!("{committable} MiB committable before, {committable_after} MiB after"),
+        )
+    });
+    suite.run("exhaustion.kmem_stats_needs_the_debug_resource", || {
+        let event = step(Event::create(), "event")?;
+        let not_resource = zx::Resource::from_handle(event.into_handle());
+        expect_status(not_resource.kmem_stats().map(drop), Status::WRONG_TYPE)?;
+        let mmio = crate::resources::resource("mmio")?;
+        expect_status(mmio.kmem_stats().map(drop), Status::ACCESS_DENIED)?;
+        let stats = step(
+            crate::resources::resource("debug")?.kmem_stats(),
+            "kmem stats",
+        )?;
+        check(
+            stats.free_bytes <= stats.total_bytes
+                && stats.total_bytes > 16 << 20
+                && stats.heap_free_bytes <= stats.heap_bytes,
+            &alloc::format!("{stats:?}"),
+        )
+    });
     suite.run("exhaustion.port_queues_are_charged", || {
         // A full port holds 4,096 packets (and the observers behind them):
         // its queue is charged to its creator's job, so a 1 MiB job fills
@@ -428,4 +510,35 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
             &alloc::format!("the child filled {filled} ports"),
         )
     });
+}
+
+/// Runs `child-limits write-into messages` in `job` with `channel` (whose
+/// other end the caller keeps); returns how many messages it queued.
+fn write_into(
+    job: &Job,
+    bootfs: &[u8],
+    channel: Channel,
+    messages: u32,
+) -> Result<i64, alloc::string::String> {
+    let count = alloc::format!("{messages}");
+    let child = crate::processes::start(
+        job,
+        bootfs,
+        "bin/child-limits",
+        &["bin/child-limits", "write-into", &count],
+        vec![(zx::processargs::USER_BASE, channel.into_handle())],
+    )?;
+    crate::processes::wait_end(&child)
+}
+
+/// How many MiB this process can commit (writing a VMO MiB by MiB until
+/// the kernel refuses), given back before returning.
+fn committable_mib() -> Result<u64, alloc::string::String> {
+    let vmo = step(Vmo::create(1 << 30, 0), "probe vmo")?;
+    let chunk = vec![0x11_u8; 1 << 20];
+    let mut mib = 0;
+    while mib < 1024 && vmo.write(&chunk, mib << 20).is_ok() {
+        mib += 1;
+    }
+    Ok(mib)
 }

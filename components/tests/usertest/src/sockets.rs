@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use zx::numbers as nr;
 use zx::{
     processargs, AsHandleRef, Channel, Event, Job, MessageBuf, ObjectType, Rights, Signals, Socket,
-    SocketKind, Status, SOCKET_MAX_BUFFER, SOCKET_MAX_DATAGRAMS,
+    SocketKind, SocketThreshold, Status, SOCKET_MAX_BUFFER, SOCKET_MAX_DATAGRAMS,
 };
 
 /// A kernel address and an unmapped user one.
@@ -24,6 +24,8 @@ fn socket_signals() -> Signals {
         | Signals::PEER_CLOSED
         | Signals::SOCKET_PEER_WRITE_DISABLED
         | Signals::SOCKET_WRITE_DISABLED
+        | Signals::SOCKET_READ_THRESHOLD
+        | Signals::SOCKET_WRITE_THRESHOLD
 }
 
 /// The socket signals `socket` has now.
@@ -69,6 +71,7 @@ fn raw_read(handle: u32, options: u64, buffer: u64, len: u64, actual: u64) -> Re
 }
 
 pub fn run(suite: &mut Suite) {
+    thresholds(suite);
     suite.run("socket.stream_round_trip", || {
         let (a, b) = step(Socket::create(SocketKind::Stream), "create")?;
         expect_signals(&a, Signals::SOCKET_WRITABLE, "new end")?;
@@ -573,4 +576,161 @@ pub fn run_with_processes(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
             )
         });
     }
+}
+
+/// Whether `socket` has `signal` now.
+fn has(socket: &Socket, signal: Signals) -> bool {
+    signals(socket).contains(signal)
+}
+
+/// `socket_set_threshold`: read and write thresholds on streams and
+/// datagrams, updated by writes, reads, shutdown and close, and its
+/// checks.
+fn thresholds(suite: &mut Suite) {
+    use SocketThreshold::{Read, Write};
+    suite.run("socket.read_threshold_follows_buffered_bytes", || {
+        let (a, b) = step(Socket::create(SocketKind::Stream), "create")?;
+        step(b.set_threshold(Read, 10), "set")?;
+        check(!has(&b, Signals::SOCKET_READ_THRESHOLD), "set on empty")?;
+        step(a.write(b"12345"), "write")?;
+        check(!has(&b, Signals::SOCKET_READ_THRESHOLD), "5 of 10")?;
+        step(a.write(b"67890"), "write")?;
+        check(has(&b, Signals::SOCKET_READ_THRESHOLD), "10 of 10")?;
+        // A peek takes nothing; a read below the threshold clears it.
+        step(b.peek(&mut [0; 4]), "peek")?;
+        check(has(&b, Signals::SOCKET_READ_THRESHOLD), "after peek")?;
+        step(b.read(&mut [0; 1]), "read")?;
+        check(!has(&b, Signals::SOCKET_READ_THRESHOLD), "9 of 10")?;
+        // Lowering it raises the signal at once; 0 turns it off.
+        step(b.set_threshold(Read, 9), "lower")?;
+        check(has(&b, Signals::SOCKET_READ_THRESHOLD), "9 of 9")?;
+        step(b.set_threshold(Read, 0), "off")?;
+        check(!has(&b, Signals::SOCKET_READ_THRESHOLD), "off")?;
+        // The writer's end never sees the reader's threshold.
+        check(!has(&a, Signals::SOCKET_READ_THRESHOLD), "writer")?;
+        // It stays readable past the peer's close.
+        step(b.set_threshold(Read, 9), "again")?;
+        drop(a);
+        check(has(&b, Signals::SOCKET_READ_THRESHOLD), "peer closed")
+    });
+    suite.run("socket.write_threshold_follows_peer_room", || {
+        let (a, b) = step(Socket::create(SocketKind::Stream), "create")?;
+        step(a.set_threshold(Write, 100 * 1024), "set")?;
+        check(has(&a, Signals::SOCKET_WRITE_THRESHOLD), "empty peer")?;
+        let chunk = vec![3u8; SOCKET_MAX_BUFFER - 100 * 1024];
+        step(a.write(&chunk), "write")?;
+        check(
+            has(&a, Signals::SOCKET_WRITE_THRESHOLD),
+            "room == threshold",
+        )?;
+        step(a.write(b"x"), "write")?;
+        check(!has(&a, Signals::SOCKET_WRITE_THRESHOLD), "one byte short")?;
+        check(has(&a, Signals::SOCKET_WRITABLE), "still writable")?;
+        step(b.read(&mut [0; 1]), "read")?;
+        check(has(&a, Signals::SOCKET_WRITE_THRESHOLD), "room again")?;
+        // Shutting writes down clears it for good.
+        step(a.shutdown(true, false), "shutdown")?;
+        check(!has(&a, Signals::SOCKET_WRITE_THRESHOLD), "after shutdown")?;
+        step(a.set_threshold(Write, 1), "set after shutdown")?;
+        check(
+            !has(&a, Signals::SOCKET_WRITE_THRESHOLD),
+            "set after shutdown",
+        )
+    });
+    suite.run("socket.write_threshold_cleared_by_peer_close", || {
+        let (a, b) = step(Socket::create(SocketKind::Stream), "create")?;
+        step(a.set_threshold(Write, 1), "set")?;
+        check(has(&a, Signals::SOCKET_WRITE_THRESHOLD), "set")?;
+        // The reader shutting down reading is the same as the writer
+        // shutting down writing.
+        let (c, d) = step(Socket::create(SocketKind::Stream), "create")?;
+        step(c.set_threshold(Write, 1), "set")?;
+        step(d.shutdown(false, true), "shutdown read")?;
+        check(
+            !has(&c, Signals::SOCKET_WRITE_THRESHOLD),
+            "peer stopped reading",
+        )?;
+        drop(b);
+        check(!has(&a, Signals::SOCKET_WRITE_THRESHOLD), "peer closed")?;
+        step(a.set_threshold(Write, 1), "set again")?;
+        check(
+            !has(&a, Signals::SOCKET_WRITE_THRESHOLD),
+            "set on closed peer",
+        )
+    });
+    suite.run("socket.datagram_thresholds_count_bytes", || {
+        let (a, b) = step(Socket::create(SocketKind::Datagram), "create")?;
+        step(b.set_threshold(Read, 6), "set read")?;
+        step(a.set_threshold(Write, SOCKET_MAX_BUFFER - 5), "set write")?;
+        step(a.write(b"abc"), "write")?;
+        check(!has(&b, Signals::SOCKET_READ_THRESHOLD), "3 of 6")?;
+        check(has(&a, Signals::SOCKET_WRITE_THRESHOLD), "room for 5 more")?;
+        step(a.write(b"defg"), "write")?;
+        check(has(&b, Signals::SOCKET_READ_THRESHOLD), "7 of 6")?;
+        check(!has(&a, Signals::SOCKET_WRITE_THRESHOLD), "7 used")?;
+        check(step(read_vec(&b, 64), "read")? == b"abc", "first")?;
+        check(!has(&b, Signals::SOCKET_READ_THRESHOLD), "4 of 6")?;
+        check(has(&a, Signals::SOCKET_WRITE_THRESHOLD), "4 used")
+    });
+    suite.run("socket.threshold_wakes_a_waiter", || {
+        // A reader that waits for a whole record (the netstack's use).
+        let (a, b) = step(Socket::create(SocketKind::Stream), "create")?;
+        step(b.set_threshold(Read, 8), "set")?;
+        step(a.write(b"1234"), "write")?;
+        expect_err(
+            b.wait_one(Signals::SOCKET_READ_THRESHOLD, 0),
+            Status::TIMED_OUT,
+        )?;
+        step(a.write(b"5678"), "write")?;
+        let seen = step(b.wait_one(Signals::SOCKET_READ_THRESHOLD, 0), "wait")?;
+        check(seen.contains(Signals::SOCKET_READ_THRESHOLD), "woken")
+    });
+    suite.run("socket.threshold_checks", || {
+        let (a, b) = step(Socket::create(SocketKind::Stream), "create")?;
+        let handle = a.raw_handle();
+        for options in [2u32, 3, 0x8000_0000] {
+            expect_status(
+                Socket::set_threshold_raw(handle, options, 1),
+                Status::INVALID_ARGS,
+            )?;
+        }
+        expect_status(
+            Socket::set_threshold_raw(handle, 0, SOCKET_MAX_BUFFER as u64 + 1),
+            Status::INVALID_ARGS,
+        )?;
+        expect_status(
+            Socket::set_threshold_raw(handle, 1, u64::MAX),
+            Status::INVALID_ARGS,
+        )?;
+        expect_status(
+            raw(
+                nr::SOCKET_SET_THRESHOLD,
+                [handle as u64, 1 << 32, 1, 0, 0, 0, 0, 0],
+            ),
+            Status::INVALID_ARGS,
+        )?;
+        step(a.set_threshold(Read, SOCKET_MAX_BUFFER), "the largest")?;
+        let no_property = Socket::from_handle(step(
+            a.handle()
+                .duplicate(Rights::DEFAULT_SOCKET - Rights::SET_PROPERTY),
+            "duplicate",
+        )?);
+        expect_status(no_property.set_threshold(Read, 1), Status::ACCESS_DENIED)?;
+        let event = step(Event::create(), "event")?;
+        expect_status(
+            Socket::set_threshold_raw(event.raw_handle(), 0, 1),
+            Status::WRONG_TYPE,
+        )?;
+        expect_status(
+            Socket::set_threshold_raw(0xdead_beef, 0, 1),
+            Status::BAD_HANDLE,
+        )?;
+        // The largest threshold is not met by one byte, and no refused
+        // call changed it.
+        step(b.write(b"x"), "write")?;
+        check(
+            !has(&a, Signals::SOCKET_READ_THRESHOLD),
+            "one byte met the largest threshold",
+        )
+    });
 }

@@ -151,6 +151,56 @@ impl _rt::Wire for Error {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Signed {
+    Low,
+    High,
+}
+
+impl Signed {
+    pub fn from_primitive(value: i64) -> Option<Self> {
+        match value {
+            -9000000000 => Some(Self::Low),
+            9000000000 => Some(Self::High),
+            _ => None,
+        }
+    }
+    pub fn into_primitive(self) -> i64 {
+        match self {
+            Self::Low => -9000000000,
+            Self::High => 9000000000,
+        }
+    }
+}
+
+#[allow(unused_variables)]
+impl _rt::Wire for Signed {
+    const INLINE_SIZE: usize = 8;
+    const ALIGN: usize = 8;
+
+    fn encode(
+        &mut self,
+        e: &mut _rt::Encoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<(), _rt::EncodeError> {
+        let mut value = self.into_primitive();
+        _rt::Wire::encode(&mut value, e, offset, depth)?;
+        Ok(())
+    }
+
+    fn decode(
+        d: &mut _rt::Decoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<Self, _rt::DecodeError> {
+        let value = <i64 as _rt::Wire>::decode(d, offset, depth)?;
+        Self::from_primitive(value).ok_or(_rt::DecodeError::UnknownEnumValue {
+            value: value as i128,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Access(pub u8);
 
@@ -205,6 +255,56 @@ impl _rt::Wire for Access {
                 value: value.0 as u64,
             });
         }
+        Ok(value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Permissions(pub u32);
+
+impl Permissions {
+    pub const READ: Self = Self(1);
+    pub const EXEC: Self = Self(4);
+    /// Every known bit.
+    pub const MASK: u32 = 5;
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+    pub fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+    pub fn has_unknown_bits(self) -> bool {
+        self.0 & !Self::MASK != 0
+    }
+}
+
+impl core::ops::BitOr for Permissions {
+    type Output = Self;
+    fn bitor(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+}
+
+#[allow(unused_variables)]
+impl _rt::Wire for Permissions {
+    const INLINE_SIZE: usize = 4;
+    const ALIGN: usize = 4;
+
+    fn encode(
+        &mut self,
+        e: &mut _rt::Encoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<(), _rt::EncodeError> {
+        _rt::Wire::encode(&mut self.0, e, offset, depth)
+    }
+
+    fn decode(
+        d: &mut _rt::Decoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<Self, _rt::DecodeError> {
+        let value = Self(<u32 as _rt::Wire>::decode(d, offset, depth)?);
         Ok(value)
     }
 }
@@ -910,6 +1010,344 @@ impl _rt::Wire for EchoOnAlertRequest {
     }
 }
 
+/// Every primitive, in declaration order (the data-driven cases in
+/// `idlc/conformance/cases/` use the types from here on too).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Primitives {
+    pub b: bool,
+    pub i8: i8,
+    pub i16: i16,
+    pub i32: i32,
+    pub i64: i64,
+    pub u8: u8,
+    pub u16: u16,
+    pub u32: u32,
+    pub u64: u64,
+    pub f32: f32,
+    pub f64: f64,
+}
+
+#[allow(unused_variables)]
+impl _rt::Wire for Primitives {
+    const INLINE_SIZE: usize = 48;
+    const ALIGN: usize = 8;
+
+    fn encode(
+        &mut self,
+        e: &mut _rt::Encoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<(), _rt::EncodeError> {
+        _rt::Wire::encode(&mut self.b, e, offset, depth)?;
+        _rt::Wire::encode(&mut self.i8, e, offset + 1, depth)?;
+        _rt::Wire::encode(&mut self.i16, e, offset + 2, depth)?;
+        _rt::Wire::encode(&mut self.i32, e, offset + 4, depth)?;
+        _rt::Wire::encode(&mut self.i64, e, offset + 8, depth)?;
+        _rt::Wire::encode(&mut self.u8, e, offset + 16, depth)?;
+        _rt::Wire::encode(&mut self.u16, e, offset + 18, depth)?;
+        _rt::Wire::encode(&mut self.u32, e, offset + 20, depth)?;
+        _rt::Wire::encode(&mut self.u64, e, offset + 24, depth)?;
+        _rt::Wire::encode(&mut self.f32, e, offset + 32, depth)?;
+        _rt::Wire::encode(&mut self.f64, e, offset + 40, depth)?;
+        Ok(())
+    }
+
+    fn decode(
+        d: &mut _rt::Decoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<Self, _rt::DecodeError> {
+        d.check_zero(offset + 17, 1)?;
+        d.check_zero(offset + 36, 4)?;
+        Ok(Self {
+            b: <bool as _rt::Wire>::decode(d, offset, depth)?,
+            i8: <i8 as _rt::Wire>::decode(d, offset + 1, depth)?,
+            i16: <i16 as _rt::Wire>::decode(d, offset + 2, depth)?,
+            i32: <i32 as _rt::Wire>::decode(d, offset + 4, depth)?,
+            i64: <i64 as _rt::Wire>::decode(d, offset + 8, depth)?,
+            u8: <u8 as _rt::Wire>::decode(d, offset + 16, depth)?,
+            u16: <u16 as _rt::Wire>::decode(d, offset + 18, depth)?,
+            u32: <u32 as _rt::Wire>::decode(d, offset + 20, depth)?,
+            u64: <u64 as _rt::Wire>::decode(d, offset + 24, depth)?,
+            f32: <f32 as _rt::Wire>::decode(d, offset + 32, depth)?,
+            f64: <f64 as _rt::Wire>::decode(d, offset + 40, depth)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Empty {}
+
+#[allow(unused_variables)]
+impl _rt::Wire for Empty {
+    const INLINE_SIZE: usize = 1;
+    const ALIGN: usize = 1;
+
+    fn encode(
+        &mut self,
+        e: &mut _rt::Encoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<(), _rt::EncodeError> {
+        Ok(())
+    }
+
+    fn decode(
+        d: &mut _rt::Decoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<Self, _rt::DecodeError> {
+        d.check_zero(offset, 1)?;
+        Ok(Self {})
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptionalBytes {
+    pub data: Option<Vec<u8>>,
+}
+
+#[allow(unused_variables)]
+impl _rt::Wire for OptionalBytes {
+    const INLINE_SIZE: usize = 16;
+    const ALIGN: usize = 8;
+
+    fn encode(
+        &mut self,
+        e: &mut _rt::Encoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<(), _rt::EncodeError> {
+        if let Some(v0) = self.data.as_mut() {
+            _rt::codec::encode_plain_vector(e, offset, depth, v0, Some(16))?;
+        }
+        Ok(())
+    }
+
+    fn decode(
+        d: &mut _rt::Decoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<Self, _rt::DecodeError> {
+        Ok(Self {
+            data: _rt::codec::decode_optional_plain_vector::<u8>(d, offset, depth, Some(16))?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unbounded {
+    pub s: String,
+    pub v: Vec<i64>,
+}
+
+#[allow(unused_variables)]
+impl _rt::Wire for Unbounded {
+    const INLINE_SIZE: usize = 32;
+    const ALIGN: usize = 8;
+
+    fn encode(
+        &mut self,
+        e: &mut _rt::Encoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<(), _rt::EncodeError> {
+        _rt::codec::encode_string(e, offset, depth, &self.s, None)?;
+        {
+            let v0 = &mut self.v;
+            _rt::codec::encode_plain_vector(e, offset + 16, depth, v0, None)?;
+        }
+        Ok(())
+    }
+
+    fn decode(
+        d: &mut _rt::Decoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<Self, _rt::DecodeError> {
+        Ok(Self {
+            s: _rt::codec::required(
+                _rt::codec::decode_optional_string(d, offset, depth, None)?,
+                offset,
+            )?,
+            v: _rt::codec::required(
+                _rt::codec::decode_optional_plain_vector::<i64>(d, offset + 16, depth, None)?,
+                offset + 16,
+            )?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Structs {
+    pub pairs: [Pair; 2],
+    pub empty: Empty,
+    pub inners: Vec<Inner>,
+}
+
+#[allow(unused_variables)]
+impl _rt::Wire for Structs {
+    const INLINE_SIZE: usize = 40;
+    const ALIGN: usize = 8;
+
+    fn encode(
+        &mut self,
+        e: &mut _rt::Encoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<(), _rt::EncodeError> {
+        _rt::Wire::encode(&mut self.pairs, e, offset, depth)?;
+        _rt::Wire::encode(&mut self.empty, e, offset + 16, depth)?;
+        {
+            let v0 = &mut self.inners;
+            _rt::codec::encode_plain_vector(e, offset + 24, depth, v0, Some(4))?;
+        }
+        Ok(())
+    }
+
+    fn decode(
+        d: &mut _rt::Decoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<Self, _rt::DecodeError> {
+        d.check_zero(offset + 17, 7)?;
+        Ok(Self {
+            pairs: <[Pair; 2] as _rt::Wire>::decode(d, offset, depth)?,
+            empty: <Empty as _rt::Wire>::decode(d, offset + 16, depth)?,
+            inners: _rt::codec::required(
+                _rt::codec::decode_optional_plain_vector::<Inner>(d, offset + 24, depth, Some(4))?,
+                offset + 24,
+            )?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flexible {
+    pub permissions: Permissions,
+    pub open: OpenMode,
+}
+
+#[allow(unused_variables)]
+impl _rt::Wire for Flexible {
+    const INLINE_SIZE: usize = 8;
+    const ALIGN: usize = 4;
+
+    fn encode(
+        &mut self,
+        e: &mut _rt::Encoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<(), _rt::EncodeError> {
+        _rt::Wire::encode(&mut self.permissions, e, offset, depth)?;
+        _rt::Wire::encode(&mut self.open, e, offset + 4, depth)?;
+        Ok(())
+    }
+
+    fn decode(
+        d: &mut _rt::Decoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<Self, _rt::DecodeError> {
+        d.check_zero(offset + 5, 3)?;
+        Ok(Self {
+            permissions: <Permissions as _rt::Wire>::decode(d, offset, depth)?,
+            open: <OpenMode as _rt::Wire>::decode(d, offset + 4, depth)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signs {
+    pub sign: Signed,
+}
+
+#[allow(unused_variables)]
+impl _rt::Wire for Signs {
+    const INLINE_SIZE: usize = 8;
+    const ALIGN: usize = 8;
+
+    fn encode(
+        &mut self,
+        e: &mut _rt::Encoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<(), _rt::EncodeError> {
+        _rt::Wire::encode(&mut self.sign, e, offset, depth)?;
+        Ok(())
+    }
+
+    fn decode(
+        d: &mut _rt::Decoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<Self, _rt::DecodeError> {
+        Ok(Self {
+            sign: <Signed as _rt::Wire>::decode(d, offset, depth)?,
+        })
+    }
+}
+
+#[derive(Debug, PartialEq)]
+pub struct HandleList {
+    pub handles: Vec<_rt::Handle>,
+}
+
+#[allow(unused_variables)]
+impl _rt::Wire for HandleList {
+    const INLINE_SIZE: usize = 16;
+    const ALIGN: usize = 8;
+
+    fn encode(
+        &mut self,
+        e: &mut _rt::Encoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<(), _rt::EncodeError> {
+        {
+            let v0 = &mut self.handles;
+            #[allow(unused_variables)]
+            let (body0, depth0) =
+                _rt::codec::encode_vector_header(e, offset, depth, v0.len(), 4, Some(2))?;
+            for (i0, item0) in v0.iter_mut().enumerate() {
+                _rt::codec::encode_handle(e, body0 + i0 * 4, &mut *item0, 5, _rt::NO_RIGHTS_CHECK)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn decode(
+        d: &mut _rt::Decoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<Self, _rt::DecodeError> {
+        Ok(Self {
+            handles: _rt::codec::required(
+                match _rt::codec::decode_vector_header(d, offset, depth, 4, Some(2))? {
+                    #[allow(unused_variables)]
+                    Some((len0, body0, depth0)) => {
+                        let mut items0 = Vec::with_capacity(len0);
+                        for i0 in 0..len0 {
+                            items0.push(_rt::codec::required(
+                                _rt::codec::decode_optional_handle::<_rt::Handle>(
+                                    d,
+                                    body0 + i0 * 4,
+                                    5,
+                                    _rt::NO_RIGHTS_CHECK,
+                                )?,
+                                body0 + i0 * 4,
+                            )?);
+                        }
+                        Some(items0)
+                    }
+                    None => None,
+                },
+                offset,
+            )?,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Sparse {
     pub a: Option<u32>,
@@ -1109,6 +1547,153 @@ impl _rt::Wire for Endpoints {
                                     _rt::NO_RIGHTS_CHECK,
                                 )?
                                 .map(_rt::ServerEnd::new),
+                                offset,
+                            )?)
+                        })?
+                }
+                _ => {
+                    if let Some(data) = _rt::codec::decode_unknown_envelope(d, envelope, depth)? {
+                        table.unknown_fields.push((ordinal, data));
+                    }
+                }
+            }
+        }
+        Ok(table)
+    }
+}
+
+/// A table and a union nested in each other, with out-of-line members.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Nested {
+    pub choice: Option<StrictChoice>,
+    pub text: Option<String>,
+    pub pairs: Option<Vec<Pair>>,
+    /// Members this version of the library does not know, by ordinal.
+    pub unknown_fields: Vec<(u64, _rt::codec::UnknownData)>,
+}
+
+#[allow(unused_variables)]
+impl _rt::Wire for Nested {
+    const INLINE_SIZE: usize = 16;
+    const ALIGN: usize = 8;
+
+    fn encode(
+        &mut self,
+        e: &mut _rt::Encoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<(), _rt::EncodeError> {
+        let mut max_ordinal = 0u64;
+        if self.choice.is_some() {
+            max_ordinal = max_ordinal.max(1);
+        }
+        if self.text.is_some() {
+            max_ordinal = max_ordinal.max(2);
+        }
+        if self.pairs.is_some() {
+            max_ordinal = max_ordinal.max(3);
+        }
+        for (ordinal, _) in &self.unknown_fields {
+            max_ordinal = max_ordinal.max(*ordinal);
+        }
+        let (body, depth) =
+            _rt::codec::encode_table_header(e, offset, depth, max_ordinal as usize)?;
+        let mut unknown = self.unknown_fields.iter_mut().peekable();
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| *o < 1) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        if let Some(value) = self.choice.as_mut() {
+            _rt::codec::encode_envelope(e, body, depth, 16, |e, offset, depth| {
+                _rt::Wire::encode(&mut *value, e, offset, depth)?;
+                Ok(())
+            })?;
+        }
+        while unknown.next_if(|(o, _)| *o == 1).is_some() {}
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| *o < 2) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        if let Some(value) = self.text.as_mut() {
+            _rt::codec::encode_envelope(e, body + 8, depth, 16, |e, offset, depth| {
+                _rt::codec::encode_string(e, offset, depth, &*value, Some(8))?;
+                Ok(())
+            })?;
+        }
+        while unknown.next_if(|(o, _)| *o == 2).is_some() {}
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| *o < 3) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        if let Some(value) = self.pairs.as_mut() {
+            _rt::codec::encode_envelope(e, body + 16, depth, 16, |e, offset, depth| {
+                {
+                    let v0 = &mut *value;
+                    #[allow(unused_variables)]
+                    let (body0, depth0) =
+                        _rt::codec::encode_vector_header(e, offset, depth, v0.len(), 8, Some(2))?;
+                    for (i0, item0) in v0.iter_mut().enumerate() {
+                        _rt::Wire::encode(&mut *item0, e, body0 + i0 * 8, depth0)?;
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        while unknown.next_if(|(o, _)| *o == 3).is_some() {}
+        while let Some((ordinal, data)) = unknown.next_if(|(o, _)| true) {
+            _rt::codec::encode_unknown_envelope(e, body + (*ordinal as usize - 1) * 8, data)?;
+        }
+        Ok(())
+    }
+
+    fn decode(
+        d: &mut _rt::Decoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<Self, _rt::DecodeError> {
+        let (count, body, depth) = _rt::codec::decode_table_header(d, offset, depth)?;
+        let mut table = Self::default();
+        for index in 0..count {
+            let ordinal = index as u64 + 1;
+            let envelope = body + index * 8;
+            match ordinal {
+                1 => {
+                    table.choice =
+                        _rt::codec::decode_envelope(d, envelope, depth, 16, |d, offset, depth| {
+                            Ok(<StrictChoice as _rt::Wire>::decode(d, offset, depth)?)
+                        })?
+                }
+                2 => {
+                    table.text =
+                        _rt::codec::decode_envelope(d, envelope, depth, 16, |d, offset, depth| {
+                            Ok(_rt::codec::required(
+                                _rt::codec::decode_optional_string(d, offset, depth, Some(8))?,
+                                offset,
+                            )?)
+                        })?
+                }
+                3 => {
+                    table.pairs =
+                        _rt::codec::decode_envelope(d, envelope, depth, 16, |d, offset, depth| {
+                            Ok(_rt::codec::required(
+                                match _rt::codec::decode_vector_header(
+                                    d,
+                                    offset,
+                                    depth,
+                                    8,
+                                    Some(2),
+                                )? {
+                                    #[allow(unused_variables)]
+                                    Some((len0, body0, depth0)) => {
+                                        let mut items0 = Vec::with_capacity(len0);
+                                        for i0 in 0..len0 {
+                                            items0.push(<Pair as _rt::Wire>::decode(
+                                                d,
+                                                body0 + i0 * 8,
+                                                depth0,
+                                            )?);
+                                        }
+                                        Some(items0)
+                                    }
+                                    None => None,
+                                },
                                 offset,
                             )?)
                         })?
@@ -1406,6 +1991,79 @@ impl _rt::Wire for EchoLookupResult {
             },
             0 => Err(_rt::DecodeError::UnexpectedAbsent { offset }),
             _ => Err(_rt::DecodeError::UnknownUnionOrdinal { ordinal }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NestedChoice {
+    Table(Nested),
+    Empty(Empty),
+    /// A variant this version of the library does not know.
+    Unknown {
+        ordinal: u64,
+        data: _rt::codec::UnknownData,
+    },
+}
+
+#[allow(unused_variables)]
+impl _rt::Wire for NestedChoice {
+    const INLINE_SIZE: usize = 16;
+    const ALIGN: usize = 8;
+
+    fn encode(
+        &mut self,
+        e: &mut _rt::Encoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<(), _rt::EncodeError> {
+        match self {
+            Self::Table(value) => {
+                e.write_u64(offset, 1);
+                _rt::codec::encode_envelope(e, offset + 8, depth, 16, |e, offset, depth| {
+                    _rt::Wire::encode(&mut *value, e, offset, depth)?;
+                    Ok(())
+                })?;
+            }
+            Self::Empty(value) => {
+                e.write_u64(offset, 2);
+                _rt::codec::encode_envelope(e, offset + 8, depth, 1, |e, offset, depth| {
+                    _rt::Wire::encode(&mut *value, e, offset, depth)?;
+                    Ok(())
+                })?;
+            }
+            Self::Unknown { ordinal, data } => {
+                e.write_u64(offset, *ordinal);
+                _rt::codec::encode_unknown_envelope(e, offset + 8, data)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn decode(
+        d: &mut _rt::Decoder<'_>,
+        offset: usize,
+        depth: usize,
+    ) -> Result<Self, _rt::DecodeError> {
+        let ordinal = d.read_u64(offset)?;
+        match ordinal {
+            1 => match _rt::codec::decode_envelope(d, offset + 8, depth, 16, |d, offset, depth| {
+                Ok(<Nested as _rt::Wire>::decode(d, offset, depth)?)
+            })? {
+                Some(value) => Ok(Self::Table(value)),
+                None => Err(_rt::DecodeError::UnexpectedAbsent { offset }),
+            },
+            2 => match _rt::codec::decode_envelope(d, offset + 8, depth, 1, |d, offset, depth| {
+                Ok(<Empty as _rt::Wire>::decode(d, offset, depth)?)
+            })? {
+                Some(value) => Ok(Self::Empty(value)),
+                None => Err(_rt::DecodeError::UnexpectedAbsent { offset }),
+            },
+            0 => Err(_rt::DecodeError::UnexpectedAbsent { offset }),
+            _ => match _rt::codec::decode_unknown_envelope(d, offset + 8, depth)? {
+                Some(data) => Ok(Self::Unknown { ordinal, data }),
+                None => Err(_rt::DecodeError::UnexpectedAbsent { offset }),
+            },
         }
     }
 }
