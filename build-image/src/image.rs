@@ -112,6 +112,40 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
         file_kib(&bootfs),
         contents.join(", ")
     ));
+    for disk in &product.qemu.disks {
+        if disk.contents != crate::machine::DiskContents::System {
+            continue;
+        }
+        let blobs: Vec<crate::disk::Blob> = program_names
+            .iter()
+            .zip(&programs)
+            .map(|(name, path)| {
+                Ok(crate::disk::Blob {
+                    path: format!("bin/{name}"),
+                    data: std::fs::read(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        let size = crate::machine::parse_size(&disk.size)?;
+        let path = dir.join(format!("{}.img", disk.name));
+        let roots = crate::disk::write_system_disk(&path, size, &blobs)?;
+        let listing: String = roots
+            .iter()
+            .zip(&blobs)
+            .map(|(root, blob)| format!("{root}  {}\n", blob.path))
+            .collect();
+        write_if_changed(
+            &dir.join(format!("{}.blobs", disk.name)),
+            listing.as_bytes(),
+        )?;
+        report(format!(
+            "wrote {} (GPT: blobfs with {} blobs, data; {} MiB)",
+            path.display(),
+            blobs.len(),
+            size >> 20
+        ));
+    }
     Ok(Image {
         product: product.clone(),
         kernel,

@@ -5,6 +5,8 @@
 //! - [`cargo`]: building the kernel and user programs with bare-metal flags,
 //!   apart from host builds;
 //! - [`image`]: assembling `target/images/<product>/` (kernel + bootfs);
+//! - [`disk`]: the system disk (GPT, blobfs with the product's blobs,
+//!   data);
 //! - [`machine`]: the devices of a product's machine (disks, network,
 //!   bridge) and their host ends;
 //! - [`host`]: tools the host needs (QEMU), installed when missing;
@@ -12,17 +14,21 @@
 //! - [`scaffold`]: `build-image new component <name>`, a first component
 //!   that boots as written;
 //! - [`systest`]: the system tests, shared by `build-image test` and
-//!   `cargo test`;
+//!   `cargo test`; [`systest_storage`]: blobfs's;
 //! - [`manifest`]: component manifests (`manifests/components/*.json5`):
 //!   checked at build time and compiled into the bootfs as `meta/<name>.cm`;
 //! - [`fuzz`]: the in-guest syscall fuzzer's verdict and `build-image
 //!   fuzz`;
+//! - [`blob`]: blobs on the host, named by their Fuchsia Merkle root
+//!   (`build-image blob-root`);
 //! - [`abi`]: the syscall ABI backend, generating `zx-abi` and
 //!   `docs/syscalls.md` from `idl/zx.idl` (`build-image gen-abi`).
 
 pub mod abi;
 pub mod bench;
+pub mod blob;
 pub mod cargo;
+pub mod disk;
 pub mod fuzz;
 pub mod host;
 pub mod image;
@@ -32,3 +38,4 @@ pub mod product;
 pub mod qemu;
 pub mod scaffold;
 pub mod systest;
+pub mod systest_storage;

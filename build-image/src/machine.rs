@@ -26,6 +26,22 @@ pub struct Disk {
     pub name: String,
     /// Its size, in QEMU's syntax (`64M`, `1G`, bytes without a suffix).
     pub size: String,
+    /// What a new image of it holds.
+    #[serde(default)]
+    pub contents: DiskContents,
+}
+
+/// What a disk image holds when it is created.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum DiskContents {
+    /// Zeros.
+    #[default]
+    Blank,
+    /// The system disk: a GPT with a blobfs partition holding the
+    /// product's blobs and a data partition (`crate::disk`), written by
+    /// `build` and copied when the machine's image is created.
+    System,
 }
 
 /// The network card's back end.
@@ -216,6 +232,7 @@ mod tests {
     fn devices_get_slots_in_order_and_disks_are_created() {
         let dir = std::env::temp_dir().join(format!("machine-test-{}", std::process::id()));
         let disks = [Disk {
+            contents: DiskContents::Blank,
             name: "data".into(),
             size: "1M".into(),
         }];
@@ -233,6 +250,7 @@ mod tests {
     fn bad_disks_are_refused() {
         let bad = |name: &str, size: &str| {
             check(&[Disk {
+                contents: DiskContents::Blank,
                 name: name.into(),
                 size: size.into(),
             }])

@@ -125,6 +125,13 @@ enum Command {
         #[arg(long)]
         timeout: Option<u64>,
     },
+    /// Print each file's blob name, its Fuchsia Merkle root, as
+    /// `<root>  <file>` (the way `sha256sum` prints).
+    BlobRoot {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
     /// Regenerate sdk/zx-abi/src/generated.rs and docs/syscalls.md from
     /// idl/zx.idl (the syscall ABI's single source).
     GenAbi,
@@ -389,6 +396,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+        Command::BlobRoot { files } => {
+            for file in files {
+                println!("{}", build_image::blob::root_line(&file)?);
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::GenAbi => {
             let generated = build_image::abi::generate_from_workspace(&root)?;

@@ -149,6 +149,14 @@ pub fn machine_dir(image: &Image, options: &RunOptions) -> std::path::PathBuf {
 /// The devices' QEMU arguments and host ends (disk images are created).
 pub fn devices(image: &Image, options: &RunOptions) -> Result<(Vec<String>, HostEnds)> {
     let machine = &image.product.qemu;
+    let dir = machine_dir(image, options);
+    for disk in &machine.disks {
+        let path = dir.join(format!("{}.img", disk.name));
+        if disk.contents == crate::machine::DiskContents::System && !path.exists() {
+            std::fs::create_dir_all(&dir)?;
+            crate::disk::copy_sparse(&crate::disk::template(image, &disk.name), &path)?;
+        }
+    }
     crate::machine::qemu_args(
         &machine.disks,
         machine.net,

@@ -85,6 +85,14 @@ pub const TESTS: &[SystemTest] = &[
         },
     },
     SystemTest {
+        name: "storage.console_ls_blob_df",
+        boot: Boot {
+            input: "ls /blob\ndf\nshutdown\n",
+            ..Boot::product("default")
+        },
+        check: crate::systest_storage::check_console_ls_blob_df,
+    },
+    SystemTest {
         name: "boot.minimal",
         boot: Boot::product("minimal"),
         check: check_default_boot,
@@ -566,7 +574,7 @@ pub fn expect_line<'a>(run: &'a Captured, needle: &str) -> Result<&'a str, Strin
         .ok_or_else(|| format!("no console line contains {needle:?}\n{}", tail(run)))
 }
 
-fn expect_ending(run: &Captured, expected: Ending) -> Result<(), String> {
+pub(crate) fn expect_ending(run: &Captured, expected: Ending) -> Result<(), String> {
     if run.ending == expected {
         Ok(())
     } else {
@@ -723,6 +731,14 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "scaffold.new_component_boots",
         run: crate::scaffold::boots_as_generated,
+    },
+    Scenario {
+        name: "storage.blobfs_write_read_integrity",
+        run: crate::systest_storage::blobfs_scenario,
+    },
+    Scenario {
+        name: "storage.blobfs_crash_consistency",
+        run: crate::systest_storage::crash_scenario,
     },
 ];
 

@@ -135,6 +135,8 @@ fn the_example_manifests_validate_and_compile() {
             "lifecycle_tests",
             "robustness",
             "root",
+            "storage_crash",
+            "storage_tests",
             "system"
         ]
     );

@@ -28,10 +28,22 @@ fn scaffold_new_component_boots() {
 }
 
 #[test]
+fn storage_blobfs_write_read_integrity() {
+    scenario("storage.blobfs_write_read_integrity");
+}
+
+#[test]
+fn storage_blobfs_crash_consistency() {
+    scenario("storage.blobfs_crash_consistency");
+}
+
+#[test]
 fn every_scenario_is_listed() {
     let listed = [
         "drivers.disk_network_bridge_restart",
         "scaffold.new_component_boots",
+        "storage.blobfs_write_read_integrity",
+        "storage.blobfs_crash_consistency",
     ];
     for test in systest::SCENARIOS {
         assert!(
@@ -81,6 +93,7 @@ system_tests! {
     exception_report => "kernel.exception_report",
     stack_overflow => "kernel.stack_overflow",
     drivers_console_lsdev_lsblk => "drivers.console_lsdev_lsblk",
+    storage_console_ls_blob_df => "storage.console_ls_blob_df",
 }
 
 /// `build-image run` boots the default product on its one machine

@@ -1,7 +1,9 @@
 //! Generates the bindings `blkbench` uses: the block protocol and the
-//! Realm (to power off when done).
+//! Realm (to power off when done); and the echo protocol, whose round trip
+//! through the generated bindings `bench` measures.
 fn main() {
     idlc_build::Builder::new()
+        .file("../../idl/echo.idl")
         .file("../../idl/block.idl")
         .file("../../idl/realm.idl")
         .library_path("../../idl")

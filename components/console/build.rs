@@ -4,6 +4,7 @@ fn main() {
         .file("../../idl/realm.idl")
         .file("../../idl/logger.idl")
         .file("../../idl/block.idl")
+        .file("../../idl/blob.idl")
         .library_path("../../idl")
         .compile()
         .unwrap_or_else(|error| panic!("{error}"));

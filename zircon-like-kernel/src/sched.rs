@@ -16,7 +16,15 @@
 //! resumes, in its own address space.
 //!
 //! Deadlines (timeouts of waits, `nanosleep`) sit in an ordered map checked
-//! on every timer tick, so their resolution is the tick (10 ms).
+//! on every timer tick, so their resolution is the tick (10 ms). A thread
+//! that blocks with a deadline first puts it in a small unordered list
+//! (room for one per thread is kept, so this never allocates); the tick
+//! moves what is still there into the map. A wait that ends before the
+//! next tick (a `channel_call` answered at once, the common case) removes
+//! its entry from the end of that list and never touches the map.
+//!
+//! The running thread is also recorded in the per-CPU block
+//! (`percpu::current_thread`), so finding it takes no lock.
 
 use crate::arch::x86_64::trap::TrapFrame;
 use crate::object::process::Process;
@@ -24,7 +32,7 @@ use crate::object::thread::{Thread, ThreadState, Wait, WakeReason};
 use crate::object::timer::Timer;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::{Arc, Weak};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use spin::Mutex;
 use zx_abi::{Time, TIME_INFINITE};
 
@@ -49,8 +57,10 @@ struct Scheduler {
     /// Bit `level` is set while `queues[level]` is not empty.
     ready: u32,
     deadlines: BTreeMap<(Time, u64), DeadlineTarget>,
+    /// Deadlines of blocked threads not yet moved into `deadlines` (by the
+    /// next tick): (deadline, token, thread).
+    armed: alloc::vec::Vec<(Time, u64, Weak<Thread>)>,
     slice_left: u32,
-    next_token: u64,
     /// Threads that exist: every run queue keeps room for all of them, so
     /// making a thread runnable (on any wake, in any teardown) never
     /// allocates.
@@ -62,8 +72,8 @@ static SCHED: Mutex<Scheduler> = Mutex::new(Scheduler {
     queues: [const { VecDeque::new() }; PRIORITY_LEVELS],
     ready: 0,
     deadlines: BTreeMap::new(),
+    armed: alloc::vec::Vec::new(),
     slice_left: SLICE_TICKS,
-    next_token: 1,
     threads: 0,
 });
 
@@ -78,6 +88,11 @@ pub fn reserve_thread() -> Result<(), zx_abi::Status> {
             .try_reserve(additional)
             .map_err(|_| zx_abi::Status::NO_MEMORY)?;
     }
+    let additional = needed.saturating_sub(sched.armed.len());
+    sched
+        .armed
+        .try_reserve(additional)
+        .map_err(|_| zx_abi::Status::NO_MEMORY)?;
     sched.threads = needed;
     Ok(())
 }
@@ -89,6 +104,26 @@ pub fn release_thread() {
 }
 
 impl Scheduler {
+    /// Replaces the running thread, keeping the per-CPU record in step.
+    fn set_current(&mut self, thread: Option<Arc<Thread>>) -> Option<Arc<Thread>> {
+        let pointer = thread.as_ref().map_or(core::ptr::null(), Arc::as_ptr);
+        crate::arch::x86_64::percpu::set_current_thread(pointer);
+        core::mem::replace(&mut self.current, thread)
+    }
+
+    /// Arms a blocked thread's deadline.
+    fn arm(&mut self, deadline: Time, token: u64, thread: &Arc<Thread>) {
+        let target = Arc::downgrade(thread);
+        if self.armed.len() < self.armed.capacity() {
+            self.armed.push((deadline, token, target));
+        } else {
+            // Cannot happen (room is kept for every thread); keep it
+            // correct all the same.
+            self.deadlines
+                .insert((deadline, token), DeadlineTarget::Thread(target));
+        }
+    }
+
     fn enqueue(&mut self, thread: Arc<Thread>, priority: u8) {
         let level = (priority as usize).min(PRIORITY_LEVELS - 1);
         // Within the room `reserve_thread` kept: a thread is queued at
@@ -115,23 +150,43 @@ impl Scheduler {
     }
 }
 
+/// Runs `f` on the running thread, if any (none while idle), without a
+/// lock or a reference-count change.
+#[inline]
+pub fn with_current<R>(f: impl FnOnce(&Arc<Thread>) -> R) -> Option<R> {
+    let pointer = crate::arch::x86_64::percpu::current_thread();
+    if pointer.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null record is `Arc::as_ptr` of the reference held in
+    // `SCHED.current` (`set_current` keeps the two in step); once the
+    // scheduler lets go of it, it retires the thread until the trap ends,
+    // so the count stays above zero while `f` runs. `ManuallyDrop` keeps
+    // the borrowed reference from being released.
+    let thread = core::mem::ManuallyDrop::new(unsafe { Arc::from_raw(pointer) });
+    Some(f(&thread))
+}
+
 /// The running thread, if any (none while idle).
+#[inline]
 pub fn current() -> Option<Arc<Thread>> {
-    SCHED.lock().current.clone()
+    with_current(Arc::clone)
 }
 
 /// The running thread's process. Only called from syscalls and user
 /// faults, which always have one.
+#[inline]
 pub fn current_process() -> Arc<Process> {
-    let thread = current().expect("a syscall always has a current thread");
-    Arc::clone(&thread.process)
+    with_current(|thread| Arc::clone(&thread.process))
+        .expect("a syscall always has a current thread")
 }
 
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+
 /// A fresh wait token.
+#[inline]
 pub fn new_token() -> u64 {
-    let mut sched = SCHED.lock();
-    sched.next_token += 1;
-    sched.next_token
+    NEXT_TOKEN.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 /// Makes a new or woken thread runnable.
@@ -166,10 +221,14 @@ pub fn wake(thread: &Arc<Thread>, token: u64, reason: WakeReason) -> bool {
 
 /// Hands `message` to `thread`, blocked in `channel_call` with `token`, and
 /// wakes it; gives the message back if the thread no longer waits there.
+///
+/// With `run` false the thread is not made runnable: the caller switches
+/// to it ([`block_current_and_switch`]) or calls [`make_runnable`].
 pub fn deliver_reply(
     thread: &Arc<Thread>,
     token: u64,
     message: crate::object::channel::Message,
+    run: bool,
 ) -> Result<(), crate::object::channel::Message> {
     {
         let mut inner = thread.inner.lock();
@@ -187,7 +246,40 @@ pub fn deliver_reply(
             observed: zx_abi::Signals::CHANNEL_READABLE,
         });
     }
-    make_runnable(thread);
+    if run {
+        make_runnable(thread);
+    }
+    Ok(())
+}
+
+/// Hands `message` to `thread`, blocked in `channel_recv` with `token`
+/// (see [`deliver_reply`] for `run`); gives the message back if the thread
+/// no longer waits there.
+pub fn deliver_request(
+    thread: &Arc<Thread>,
+    token: u64,
+    message: crate::object::channel::Message,
+    run: bool,
+) -> Result<(), crate::object::channel::Message> {
+    {
+        let mut inner = thread.inner.lock();
+        let waiting = inner.state == ThreadState::Blocked && inner.wake.is_none();
+        let wait = match inner.wait.as_mut() {
+            Some(wait) if waiting && wait.token == token => wait,
+            _ => return Err(message),
+        };
+        let crate::object::thread::WaitKind::Recv { request, .. } = &mut wait.kind else {
+            return Err(message);
+        };
+        *request = Some(message);
+        inner.wake = Some(WakeReason::Signaled {
+            index: 0,
+            observed: zx_abi::Signals::CHANNEL_READABLE,
+        });
+    }
+    if run {
+        make_runnable(thread);
+    }
     Ok(())
 }
 
@@ -258,14 +350,10 @@ pub fn block_current(frame: &mut TrapFrame, wait: Wait) {
     {
         let mut sched = SCHED.lock();
         let thread = sched
-            .current
-            .take()
+            .set_current(None)
             .expect("blocking without a current thread");
         if wait.deadline != TIME_INFINITE {
-            sched.deadlines.insert(
-                (wait.deadline, wait.token),
-                DeadlineTarget::Thread(Arc::downgrade(&thread)),
-            );
+            sched.arm(wait.deadline, wait.token, &thread);
         }
         drop(sched);
         let mut inner = thread.inner.lock();
@@ -282,17 +370,113 @@ pub fn block_current(frame: &mut TrapFrame, wait: Wait) {
     schedule();
 }
 
+/// Blocks the running thread in `wait` and runs `next` (woken, not yet
+/// runnable: see [`deliver_reply`]) in its place: directly, without the
+/// run queue, when `next`'s priority is at least that of every runnable
+/// thread, and then `next` runs on the rest of the blocked thread's time
+/// slice (donation: a call and its reply share one slice, so a busy
+/// thread of the same priority still gets its turn). Otherwise `next` is
+/// queued and the scheduler picks.
+pub fn block_current_and_switch(frame: &mut TrapFrame, wait: Wait, next: Arc<Thread>) {
+    {
+        let mut sched = SCHED.lock();
+        let thread = sched
+            .set_current(None)
+            .expect("blocking without a current thread");
+        if wait.deadline != TIME_INFINITE {
+            sched.arm(wait.deadline, wait.token, &thread);
+        }
+        drop(sched);
+        let mut inner = thread.inner.lock();
+        if !in_slot(frame, &inner.frame) {
+            *inner.frame = frame.clone();
+        }
+        inner.state = ThreadState::Blocked;
+        inner.wait = Some(wait);
+        inner.wake = None;
+        drop(inner);
+        retire(Some(thread));
+    }
+    let priority = {
+        let inner = next.inner.lock();
+        if inner.state != ThreadState::Blocked {
+            None // died in between: nothing to run
+        } else {
+            Some(inner.priority as usize)
+        }
+    };
+    let Some(priority) = priority else {
+        schedule();
+        return;
+    };
+    let highest = SCHED.lock().highest_runnable();
+    if highest.is_some_and(|level| level > priority) {
+        make_runnable(&next);
+        schedule();
+        return;
+    }
+    run_now(next, false);
+}
+
+/// Makes `thread` (blocked, with its wake recorded) the running thread:
+/// finishes its syscall and returns into its frame. `fresh_slice` gives
+/// it a new time slice; otherwise it runs on what is left of the current
+/// one.
+fn run_now(thread: Arc<Thread>, fresh_slice: bool) {
+    use crate::arch::x86_64::percpu;
+    let (wait, wake, saved) = {
+        let mut inner = thread.inner.lock();
+        inner.state = ThreadState::Running;
+        let saved: *mut TrapFrame = &mut *inner.frame;
+        (inner.wait.take(), inner.wake.take(), saved)
+    };
+    thread.process.activate();
+    let old = {
+        let mut sched = SCHED.lock();
+        if fresh_slice {
+            sched.slice_left = SLICE_TICKS;
+        }
+        sched.set_current(Some(thread))
+    };
+    retire(old);
+    if let Some(wait) = wait {
+        cancel_deadline(wait.deadline, wait.token);
+        let reason = wake.unwrap_or(WakeReason::TimedOut);
+        // SAFETY: `saved` is the boxed frame of the thread now current
+        // (the scheduler holds it), so it is neither freed nor written by
+        // anyone else until that thread stops running; no other reference
+        // to it exists while this one lives.
+        crate::syscalls::complete_wait(wait, reason, unsafe { &mut *saved });
+    }
+    percpu::set_resume_frame(saved);
+    percpu::set_syscall_frame(Some(saved));
+}
+
 /// Forgets a deadline (the wait ended before it).
 pub fn cancel_deadline(deadline: Time, token: u64) {
-    if deadline != TIME_INFINITE {
-        SCHED.lock().deadlines.remove(&(deadline, token));
+    if deadline == TIME_INFINITE {
+        return;
+    }
+    let mut sched = SCHED.lock();
+    // Most often the newest entry of the list.
+    match sched.armed.iter().rposition(|entry| entry.1 == token) {
+        Some(index) => {
+            let entry = sched.armed.swap_remove(index);
+            drop(sched);
+            drop(entry);
+        }
+        None => {
+            let entry = sched.deadlines.remove(&(deadline, token));
+            drop(sched);
+            drop(entry);
+        }
     }
 }
 
 /// The running thread can no longer run (it exited or its process ended):
 /// pick another without saving anything.
 pub fn abandon_current() {
-    let old = SCHED.lock().current.take();
+    let old = SCHED.lock().set_current(None);
     retire(old);
     schedule();
 }
@@ -304,7 +488,7 @@ pub fn schedule() {
     loop {
         let next = SCHED.lock().dequeue();
         let Some(thread) = next else {
-            let old = SCHED.lock().current.take();
+            let old = SCHED.lock().set_current(None);
             retire(old);
             let slot = percpu::idle_frame_slot();
             // SAFETY: the idle slot is this CPU's alone, and no trap
@@ -315,34 +499,11 @@ pub fn schedule() {
             percpu::set_syscall_frame(None);
             return;
         };
-        let (wait, wake, saved) = {
-            let mut inner = thread.inner.lock();
-            if inner.state != ThreadState::Runnable {
-                continue; // died while queued
-            }
-            inner.state = ThreadState::Running;
-            // The exit path returns straight from the saved frame.
-            let saved: *mut TrapFrame = &mut *inner.frame;
-            (inner.wait.take(), inner.wake.take(), saved)
-        };
-        thread.process.activate();
-        let old = {
-            let mut sched = SCHED.lock();
-            sched.slice_left = SLICE_TICKS;
-            sched.current.replace(Arc::clone(&thread))
-        };
-        retire(old);
-        if let Some(wait) = wait {
-            cancel_deadline(wait.deadline, wait.token);
-            let reason = wake.unwrap_or(WakeReason::TimedOut);
-            // SAFETY: `saved` is the boxed frame of `thread`, which is now
-            // current (the scheduler holds it) and so is neither freed nor
-            // written by anyone else until it stops running; no other
-            // reference to it exists while this one lives.
-            crate::syscalls::complete_wait(wait, reason, unsafe { &mut *saved });
+        if thread.inner.lock().state != ThreadState::Runnable {
+            continue; // died while queued
         }
-        percpu::set_resume_frame(saved);
-        percpu::set_syscall_frame(Some(saved));
+        // The exit path returns straight from the saved frame.
+        run_now(thread, true);
         return;
     }
 }
@@ -427,6 +588,12 @@ pub fn on_timer_tick(frame: &mut TrapFrame) {
     let now = crate::clock::monotonic_nanos() as Time;
     let expired = {
         let mut sched = SCHED.lock();
+        let sched = &mut *sched;
+        for (deadline, token, thread) in sched.armed.drain(..) {
+            sched
+                .deadlines
+                .insert((deadline, token), DeadlineTarget::Thread(thread));
+        }
         let later = sched.deadlines.split_off(&(now + 1, 0));
         core::mem::replace(&mut sched.deadlines, later)
     };
@@ -453,7 +620,7 @@ pub fn on_timer_tick(frame: &mut TrapFrame) {
                 sched.slice_left = sched.slice_left.saturating_sub(1);
                 let priority = current.inner.lock().priority as usize;
                 if sched.slice_left == 0 && waiting.is_some_and(|level| level >= priority) {
-                    sched.current = None;
+                    sched.set_current(None);
                     drop(sched);
                     {
                         let mut inner = current.inner.lock();

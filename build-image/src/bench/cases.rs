@@ -188,6 +188,14 @@ pub const ROWS: &[Row] = &[
         None,
     ),
     row(
+        "IDL echo round trip, two processes (vs pipe, 1 B)",
+        (
+            "idl_echo_roundtrip",
+            "`Echo.EchoString(\"\")` through the generated bindings (a `channel_call`), served by `bin/echo-server` (a `channel_recv` loop)",
+        ),
+        Some(("pipe_roundtrip_1", "pipe write + read, echoed by the child")),
+    ),
+    row(
         "wake-up of a blocked thread (Linux: process)",
         (
             "port_wakeup",

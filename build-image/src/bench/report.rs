@@ -228,6 +228,24 @@ pub const TARGETS: &[(&str, &str, &str, f64)] = &[
         "pipe_roundtrip_1",
         0.5,
     ),
+    (
+        "issue 18: channel call round trip (0 B) at most a quarter of Linux's pipe round trip",
+        "call_roundtrip_0",
+        "pipe_roundtrip_1",
+        0.25,
+    ),
+    (
+        "issue 18: IDL echo round trip at most 0.35 of Linux's pipe round trip",
+        "idl_echo_roundtrip",
+        "pipe_roundtrip_1",
+        0.35,
+    ),
+    (
+        "issue 18: null syscall at most 0.3 of Linux's getpid",
+        "null_syscall",
+        "null_syscall",
+        0.3,
+    ),
 ];
 
 impl Table {

@@ -1,8 +1,10 @@
-//! Cases between processes: a channel round trip to an echo process, and
-//! creating, starting and reaping a process.
+//! Cases between processes: a channel round trip to an echo process, an
+//! IDL call through the generated bindings, and creating, starting and
+//! reaping a process.
 //!
-//! The other process is `bin/child-echo` from the bootfs, started with
-//! `zx-launch` in a child job — the same path userboot and the tests use.
+//! The other process is `bin/child-echo` (or `bin/echo-server`) from the
+//! bootfs, started with `zx-launch` in a child job — the same path
+//! userboot and the tests use.
 
 use crate::stats::{self, Bench};
 use crate::tsc;
@@ -12,6 +14,7 @@ use zx::{processargs, AsHandleRef, Channel, Job, Signals, Status, Vmo};
 use zx_launch::{launch, Program};
 
 const CHILD: &str = "bin/child-echo";
+const ECHO_SERVER: &str = "bin/echo-server";
 const PATIENCE_NANOS: i64 = 20_000_000_000;
 
 /// The job and bootfs userboot gave this program.
@@ -35,10 +38,19 @@ impl Launcher {
         args: &[&str],
         handles: Vec<(u32, zx::Handle)>,
     ) -> Result<zx_launch::Launched, Status> {
+        self.start_program(CHILD, args, handles)
+    }
+
+    fn start_program(
+        &self,
+        name: &str,
+        args: &[&str],
+        handles: Vec<(u32, zx::Handle)>,
+    ) -> Result<zx_launch::Launched, Status> {
         let fs = bootfs::Bootfs::parse(&self.bootfs).map_err(|_| Status::INTERNAL)?;
-        let file = fs.find(CHILD).ok_or(Status::NOT_FOUND)?;
+        let file = fs.find(name).ok_or(Status::NOT_FOUND)?;
         let program = Program {
-            name: CHILD,
+            name,
             elf: file.data,
             args,
             handles,
@@ -99,6 +111,56 @@ fn run_roundtrip(
     });
     drop(ours);
     child.process.wait_one(Signals::TASK_TERMINATED, deadline)?;
+    failure.map_or(Ok(()), Err)
+}
+
+/// Round trips of `Echo.EchoString("")` through the generated bindings
+/// (`EchoClient` over `zx_idl::ChannelTransport`: a `channel_call`) to
+/// `bin/echo-server` serving a bare channel (its `channel_recv` loop): the
+/// figure a service call costs.
+pub fn idl_echo(launcher: &Launcher, bench: &mut Bench, name: &str, iterations: usize) {
+    if let Err(status) = run_idl_echo(launcher, bench, name, iterations) {
+        stats::error(name, status);
+    }
+}
+
+fn run_idl_echo(
+    launcher: &Launcher,
+    bench: &mut Bench,
+    name: &str,
+    iterations: usize,
+) -> Result<(), Status> {
+    use crate::bindings::examples_echo::{EchoClient, EchoEchoStringRequest};
+    let (ours, theirs) = Channel::create()?;
+    let server = launcher.start_program(
+        ECHO_SERVER,
+        &[ECHO_SERVER],
+        vec![(processargs::USER_BASE, theirs.into_handle())],
+    )?;
+    let echo = EchoClient::new(zx_idl::ChannelTransport::new(ours));
+    let mut failure = None;
+    bench.run_timed(name, iterations, |_| {
+        if failure.is_some() {
+            return 0;
+        }
+        let request = EchoEchoStringRequest {
+            value: alloc::string::String::new(),
+        };
+        let start = tsc::read();
+        let result = echo.echo_string(request);
+        let end = tsc::read();
+        match result {
+            Ok(reply) if reply.response.is_empty() => {}
+            Ok(_) => failure = Some(Status::INTERNAL),
+            Err(_) => failure = Some(Status::INTERNAL),
+        }
+        end - start
+    });
+    drop(echo);
+    let deadline = zx::deadline_after(PATIENCE_NANOS);
+    server
+        .process
+        .wait_one(Signals::TASK_TERMINATED, deadline)?;
     failure.map_or(Ok(()), Err)
 }
 

@@ -19,6 +19,7 @@
 //! | `log` | prints the components' log, from the logger |
 //! | `klog` | prints the end of the kernel's own log (its stamped lines) |
 //! | `lsdev`, `lsblk` | lists the devices and their drivers, the block devices |
+//! | `df` | how full blobfs is (`ls /blob` lists the blobs by Merkle root) |
 //! | `shutdown` | stops every component, then powers the machine off (status 0) |
 //!
 //! A command given the wrong number of arguments prints its usage line;
@@ -127,6 +128,11 @@ const COMMANDS: &[Command] = &[
         does: "prints the memory: RAM, free, the kernel heap",
     },
     Command {
+        name: "df",
+        arguments: "",
+        does: "shows how full blobfs is (ls /blob lists its blobs)",
+    },
+    Command {
         name: "shutdown",
         arguments: "",
         does: "stops every component, then powers off (status 0)",
@@ -192,6 +198,7 @@ fn main() -> i64 {
             }
             ("lsdev", _) => print_file("/dev/devices"),
             ("lsblk", _) => list_block_devices(),
+            ("df", _) => print_disk_usage(),
             ("ls", ["/"]) => list_namespace(),
             ("ls", [path]) => list_directory(path),
             ("cat", [path]) => print_file(path),
@@ -548,6 +555,41 @@ fn is_file(path: &str) -> bool {
 }
 
 /// Lists `/dev/block`: each disk's name, size and the driver's counters.
+/// `df`: blobfs's usage, from `zx.blob.Blobfs.GetInfo`.
+fn print_disk_usage() {
+    use bindings::zx_blob::{BlobfsClient, BlobfsMarker};
+    let name = BlobfsMarker::DISCOVERABLE_NAME.unwrap_or("zx.blob.Blobfs");
+    let info = zx_component::connect(name)
+        .map_err(|status| alloc::format!("{status}"))
+        .and_then(|channel| {
+            BlobfsClient::new(ChannelTransport::new(channel))
+                .get_info()
+                .map_err(|error| alloc::format!("{error:?}"))
+        });
+    let info = match info {
+        Ok(response) => response.info,
+        Err(why) => return println!("df: blobfs does not answer: {why}"),
+    };
+    let block = u64::from(info.block_size);
+    let total = info.total_blocks * block;
+    let used = info.used_blocks * block;
+    let percent = (used * 100).checked_div(total).unwrap_or(0);
+    println!(
+        "{:<10} {:>12} {:>12} {:>12} {:>5}  blobs",
+        "filesystem", "bytes", "used", "free", "use%"
+    );
+    println!(
+        "{:<10} {:>12} {:>12} {:>12} {:>4}%  {} of {}",
+        "blobfs",
+        total,
+        used,
+        total - used,
+        percent,
+        info.blob_count,
+        info.max_blobs
+    );
+}
+
 fn list_block_devices() {
     use bindings::zx_device_block::BlockClient;
     let entries = zx_component::namespace::open("/dev/block").and_then(zx_component::fs::read_dir);

@@ -160,6 +160,74 @@ fn events_and_epitaphs() {
     );
 }
 
+/// A loopback whose transport makes a two-way call in one step, as the
+/// kernel's `channel_call` does: it picks the txid and leaves every other
+/// queued message where it is.
+struct CallingLoopback {
+    inner: Loopback,
+    calls: std::cell::Cell<u32>,
+}
+
+impl Transport for CallingLoopback {
+    type Error = DispatchError;
+
+    fn send(&self, message: OutgoingMessage) -> Result<(), DispatchError> {
+        self.inner.send(message)
+    }
+
+    fn receive(&self) -> Result<IncomingMessage, DispatchError> {
+        self.inner.receive()
+    }
+
+    fn can_call(&self) -> bool {
+        true
+    }
+
+    fn call(&self, mut message: OutgoingMessage) -> Result<IncomingMessage, DispatchError> {
+        self.calls.set(self.calls.get() + 1);
+        message.set_txid(0x8000_0001);
+        let mut incoming = IncomingMessage::from_outgoing(message);
+        let reply = dispatch_echo(&mut *self.inner.server.borrow_mut(), &mut incoming)?
+            .ok_or(DispatchError::UnknownMethod { ordinal: 0 })?;
+        Ok(IncomingMessage::from_outgoing(reply))
+    }
+}
+
+#[test]
+fn two_way_calls_through_a_calling_transport() {
+    let client = EchoClient::new(CallingLoopback {
+        inner: Loopback {
+            server: RefCell::new(EchoImpl { notified: vec![] }),
+            inbox: RefCell::new(VecDeque::new()),
+        },
+        calls: std::cell::Cell::new(0),
+    });
+    // An event queued before the call stays queued through it.
+    let event = echo_on_alert_event(EchoOnAlertRequest { level: 5 }).unwrap();
+    client
+        .client()
+        .transport()
+        .inner
+        .inbox
+        .borrow_mut()
+        .push_back(IncomingMessage::from_outgoing(event));
+    let reply = client
+        .echo(EchoEchoRequest {
+            value: "fast".into(),
+        })
+        .unwrap();
+    assert_eq!(reply.value, "fast");
+    assert_eq!(
+        client.lookup(EchoLookupRequest { key: 2 }).unwrap(),
+        Ok(EchoLookupResponse { value: 20 })
+    );
+    assert_eq!(client.client().transport().calls.get(), 2);
+    assert_eq!(
+        client.next_event().unwrap(),
+        EchoEvent::OnAlert(EchoOnAlertRequest { level: 5 })
+    );
+}
+
 #[test]
 fn unknown_methods() {
     let mut server = EchoImpl { notified: vec![] };

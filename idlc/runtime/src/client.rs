@@ -78,6 +78,21 @@ impl<T: Transport> Client<T> {
         self.next_txid
             .set(if txid >= 0x7fff_ffff { 1 } else { txid + 1 });
         message.set_txid(txid);
+        if self.transport.can_call() {
+            // One step (the call fastpath): events stay queued in the
+            // transport for `next_event`.
+            let reply = self
+                .transport
+                .call(message)
+                .map_err(ClientError::Transport)?;
+            let header = reply.header()?;
+            if header.ordinal == EPITAPH_ORDINAL {
+                return Err(ClientError::Closed {
+                    status: reply.epitaph_status()?,
+                });
+            }
+            return Ok(reply);
+        }
         self.send(message)?;
         loop {
             let reply = self.transport.receive().map_err(ClientError::Transport)?;

@@ -16,6 +16,22 @@ pub trait Transport {
 
     /// Waits for the next message.
     fn receive(&self) -> Result<IncomingMessage, Self::Error>;
+
+    /// Whether [`Transport::call`] sends a request and takes its reply in
+    /// one step (a kernel `channel_call`), leaving other messages queued.
+    fn can_call(&self) -> bool {
+        false
+    }
+
+    /// Sends a two-way request and waits for the reply with its
+    /// transaction id, which the transport may choose (the kernel does).
+    /// Only used when [`Transport::can_call`]; the default sends and
+    /// receives. A peer that closes while the call waits is the
+    /// transport's error; an epitaph it sent stays queued.
+    fn call(&self, message: OutgoingMessage) -> Result<IncomingMessage, Self::Error> {
+        self.send(message)?;
+        self.receive()
+    }
 }
 
 /// An encoded message with the handles to transfer.

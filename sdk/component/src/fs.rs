@@ -44,6 +44,12 @@ pub trait Tree {
     fn list(&self, path: &str) -> Vec<DirEntry>;
     /// Up to `count` bytes of file `path` from `offset`.
     fn read(&self, path: &str, offset: u64, count: usize) -> Option<Vec<u8>>;
+    /// [`Tree::read`] with a reason when it fails: a tree whose reads can
+    /// fail for more than "no such file" (blobfs: `IO_DATA_INTEGRITY`)
+    /// overrides this. The default is `NOT_FOUND` where `read` is `None`.
+    fn read_checked(&self, path: &str, offset: u64, count: usize) -> Result<Vec<u8>, Status> {
+        self.read(path, offset, count).ok_or(Status::NOT_FOUND)
+    }
     /// Connects `channel` to service `path` (the default closes it).
     fn connect(&self, _path: &str, _channel: Channel) {}
     /// The whole contents of file `path` as of now, for a file whose
@@ -165,9 +171,9 @@ impl FileServer for FileConnection {
         let Some(snapshot) = &self.snapshot else {
             return self
                 .tree
-                .read(&self.path, request.offset, count)
+                .read_checked(&self.path, request.offset, count)
                 .map(|data| FileReadResponse { data })
-                .ok_or(Status::NOT_FOUND.0);
+                .map_err(|status| status.0);
         };
         let start = usize::try_from(request.offset)
             .unwrap_or(usize::MAX)

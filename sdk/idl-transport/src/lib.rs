@@ -7,6 +7,12 @@
 //! rights (`object_get_info`), which the decoder checks against what the
 //! IDL declared.
 //!
+//! Two-way calls use the kernel's call fastpath: `channel_call` writes the
+//! request and takes its reply in one syscall (the kernel chooses the
+//! transaction id), and a server loop ([`ChannelTransport::serve`]) replies
+//! and waits for the next request in one `channel_recv`, reusing one
+//! buffer.
+//!
 //! ```ignore
 //! let echo = EchoClient::new(ChannelTransport::new(channel));
 //! let reply = echo.echo_string(EchoEchoStringRequest { value: "hi".into() })?;
@@ -16,6 +22,7 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
+use core::cell::RefCell;
 use idlc_runtime::{Handle as WireHandle, HandleInfo};
 use idlc_runtime::{IncomingMessage, OutgoingMessage, Transport};
 use zx::{AsHandleRef, Channel, Handle, MessageBuf, Signals, Status};
@@ -23,12 +30,77 @@ use zx::{AsHandleRef, Channel, Handle, MessageBuf, Signals, Status};
 /// A channel carrying IDL messages.
 pub struct ChannelTransport {
     channel: Channel,
+    /// Room for the largest reply, kept between calls (a reply is copied
+    /// out at its own size).
+    reply: RefCell<MessageBuf>,
+}
+
+/// Turns received handles into what the decoder checks.
+fn handle_infos(handles: Vec<Handle>) -> Vec<HandleInfo> {
+    handles
+        .into_iter()
+        .map(|handle| {
+            let info = handle.basic_info().unwrap_or_default();
+            HandleInfo {
+                handle: WireHandle::from_raw(handle.into_raw()),
+                object_type: info.object_type,
+                rights: info.rights,
+            }
+        })
+        .collect()
+}
+
+/// The handles of an outgoing message, as kernel handles.
+fn outgoing_handles(message: &mut OutgoingMessage) -> Vec<Handle> {
+    core::mem::take(&mut message.handles)
+        .into_iter()
+        .map(|d| Handle::from_raw(d.handle.into_raw()))
+        .collect()
 }
 
 impl ChannelTransport {
+    /// Serves requests until the peer closes or a receive fails (the
+    /// status says why): `handle` answers each request (`None`: no
+    /// reply), and the reply goes out in the same `channel_recv` that
+    /// waits for the next request. One buffer is reused for every
+    /// request.
+    pub fn serve(
+        &self,
+        mut handle: impl FnMut(&mut IncomingMessage) -> Option<OutgoingMessage>,
+    ) -> Status {
+        let mut buffer = MessageBuf::default();
+        let mut reply: Option<OutgoingMessage> = None;
+        loop {
+            let result = match reply.as_mut() {
+                Some(message) => {
+                    let handles = outgoing_handles(message);
+                    self.channel.recv(
+                        Some((&message.bytes, handles)),
+                        &mut buffer,
+                        zx::TIME_INFINITE,
+                    )
+                }
+                None => self.channel.recv(None, &mut buffer, zx::TIME_INFINITE),
+            };
+            if let Err(status) = result {
+                return status;
+            }
+            let mut request = IncomingMessage {
+                bytes: core::mem::take(&mut buffer.bytes),
+                handles: handle_infos(core::mem::take(&mut buffer.handles)),
+            };
+            reply = handle(&mut request);
+            // The request's memory holds the next one.
+            buffer.bytes = request.bytes;
+        }
+    }
+
     /// Wraps a channel endpoint.
     pub fn new(channel: Channel) -> ChannelTransport {
-        ChannelTransport { channel }
+        ChannelTransport {
+            channel,
+            reply: RefCell::new(MessageBuf::default()),
+        }
     }
 
     /// The endpoint.
@@ -45,21 +117,9 @@ impl ChannelTransport {
     pub fn try_receive(&self) -> Result<IncomingMessage, Status> {
         let mut message = MessageBuf::default();
         self.channel.read(&mut message)?;
-        let handles = message
-            .handles
-            .into_iter()
-            .map(|handle| {
-                let info = handle.basic_info().unwrap_or_default();
-                HandleInfo {
-                    handle: WireHandle::from_raw(handle.into_raw()),
-                    object_type: info.object_type,
-                    rights: info.rights,
-                }
-            })
-            .collect();
         Ok(IncomingMessage {
             bytes: message.bytes,
-            handles,
+            handles: handle_infos(message.handles),
         })
     }
 }
@@ -67,13 +127,24 @@ impl ChannelTransport {
 impl Transport for ChannelTransport {
     type Error = Status;
 
-    fn send(&self, message: OutgoingMessage) -> Result<(), Status> {
-        let handles: Vec<Handle> = message
-            .handles
-            .into_iter()
-            .map(|d| Handle::from_raw(d.handle.into_raw()))
-            .collect();
+    fn send(&self, mut message: OutgoingMessage) -> Result<(), Status> {
+        let handles = outgoing_handles(&mut message);
         self.channel.write(&message.bytes, handles)
+    }
+
+    fn can_call(&self) -> bool {
+        true
+    }
+
+    fn call(&self, mut message: OutgoingMessage) -> Result<IncomingMessage, Status> {
+        let handles = outgoing_handles(&mut message);
+        let mut reply = self.reply.borrow_mut();
+        self.channel
+            .call(&message.bytes, handles, zx::TIME_INFINITE, &mut reply)?;
+        Ok(IncomingMessage {
+            bytes: reply.bytes.as_slice().to_vec(),
+            handles: handle_infos(core::mem::take(&mut reply.handles)),
+        })
     }
 
     fn receive(&self) -> Result<IncomingMessage, Status> {

@@ -50,6 +50,11 @@ impl Status {
     pub const ALREADY_EXISTS: Status = Status(-26);
     /// The handle lacks a right this operation needs.
     pub const ACCESS_DENIED: Status = Status(-30);
+    /// A device or file system failed to read or write.
+    pub const IO: Status = Status(-40);
+    /// Data read back does not match what its integrity check (a Merkle
+    /// tree, a checksum) says it must be: it is refused, never returned.
+    pub const IO_DATA_INTEGRITY: Status = Status(-41);
 
     /// The status's name, as in Zircon (`ZX_ERR_` dropped); `UNKNOWN_STATUS` for
     /// a value that is not a status.
@@ -74,6 +79,8 @@ impl Status {
             -25 => "NOT_FOUND",
             -26 => "ALREADY_EXISTS",
             -30 => "ACCESS_DENIED",
+            -40 => "IO",
+            -41 => "IO_DATA_INTEGRITY",
             _ => "UNKNOWN_STATUS",
         }
     }
@@ -601,6 +608,11 @@ pub const SOCKET_MAX_DATAGRAMS: usize = 3500;
 pub const SOCKET_THRESHOLD_READ: u32 = 0;
 /// `socket_set_threshold`: the write threshold.
 pub const SOCKET_THRESHOLD_WRITE: u32 = 1;
+/// `channel_recv`: write `args.write_*` (a reply) before receiving.
+pub const CHANNEL_RECV_REPLY: u32 = 1;
+/// `channel_recv`: hand the unanswered request whose txid starts
+/// `args.write_bytes` back to the front of the queue; receive nothing.
+pub const CHANNEL_RECV_RETURN: u32 = 2;
 /// Most handles one process may bind to escrow channels at once
 /// (`handle_bind_escrow`).
 pub const HANDLE_ESCROW_MAX_BINDINGS: usize = 64;
@@ -1800,6 +1812,58 @@ pub mod syscall {
     ///   `SOCKET_MAX_BUFFER`.
     pub const SOCKET_SET_THRESHOLD: u64 = 63;
 
+    /// `channel_recv(handle: Handle, options: u32, deadline: i64, args: *const ChannelCallArgs, actual_bytes: *mut u32, actual_handles: *mut u32) -> Status`
+    ///
+    /// Receives a message, waiting inside the receive: the server half of
+    /// the call fastpath (issue 18), seL4's `Recv`/`ReplyRecv`.
+    ///
+    /// With `options` 0, reads the first queued message on `handle` into
+    /// `args.read_*` as `channel_read` would; if none is queued, the thread
+    /// waits *in* the receive until `deadline`, and a message written to
+    /// the endpoint meanwhile goes straight to it (a `channel_call` also
+    /// switches the CPU to it when its priority is at least that of every
+    /// runnable thread, and it runs on the rest of the caller's time
+    /// slice). Several threads may wait on one endpoint: each message goes
+    /// to one of them, first come first served.
+    ///
+    /// With `CHANNEL_RECV_REPLY`, first writes `args.write_*` on `handle`
+    /// as `channel_write` would (a reply goes straight to its waiting
+    /// caller, which runs next if this thread waits), then receives.
+    ///
+    /// A request (a message whose first four bytes are a `channel_call`
+    /// txid) read this way stays the kernel's until it is answered: if the
+    /// reading process ends first, or hands it back with
+    /// `CHANNEL_RECV_RETURN` (`args.write_bytes` starts with its txid;
+    /// nothing is read), it goes back to the front of the endpoint's queue
+    /// (without the handles it carried, which the reader received). A
+    /// message that does not fit the buffers also stays queued.
+    ///
+    /// ## Errors
+    ///
+    /// * `BAD_HANDLE`: `handle` or a reply handle is not a handle of the
+    ///   calling process.
+    /// * `WRONG_TYPE`: `handle` is not a channel.
+    /// * `ACCESS_DENIED`: `handle` lacks `READ` (or `WRITE`, to reply), or
+    ///   a reply handle lacks `TRANSFER`.
+    /// * `INVALID_ARGS`: `options` is not 0, `CHANNEL_RECV_REPLY` or
+    ///   `CHANNEL_RECV_RETURN`; a buffer or pointer is not valid user
+    ///   memory; `CHANNEL_RECV_RETURN` with fewer than 4 bytes.
+    /// * `NOT_FOUND`: `CHANNEL_RECV_RETURN` names no request this process
+    ///   read on `handle` and has not answered.
+    /// * `NOT_SUPPORTED`: the reply would carry `handle` itself.
+    /// * `OUT_OF_RANGE`: the reply is larger than 64 KiB or 64 handles.
+    /// * `PEER_CLOSED`: the other endpoint is closed (and, when receiving,
+    ///   nothing is queued).
+    /// * `SHOULD_WAIT`: the peer's queue is full (for the reply).
+    /// * `TIMED_OUT`: no message came before `deadline`.
+    /// * `CANCELED`: `handle` was closed by another thread while waiting.
+    /// * `BUFFER_TOO_SMALL`: the message did not fit; it stays queued and
+    ///   the actual counts receive its sizes.
+    /// * `NO_RESOURCES`: the handle table cannot take the message's
+    ///   handles (it stays queued).
+    /// * `NO_MEMORY`: the kernel is out of memory.
+    pub const CHANNEL_RECV: u64 = 64;
+
     /// `handle_bind_escrow(handle: Handle, escrow: Handle) -> Status`
     ///
     /// Binds `handle` to the escrow channel `escrow`: if the calling
@@ -1829,10 +1893,10 @@ pub mod syscall {
     /// * `NO_RESOURCES`: the process already holds
     ///   `HANDLE_ESCROW_MAX_BINDINGS` bindings.
     /// * `NO_MEMORY`: the kernel is out of memory.
-    pub const HANDLE_BIND_ESCROW: u64 = 64;
+    pub const HANDLE_BIND_ESCROW: u64 = 65;
 
     /// Number of syscalls; numbers at or above it return `BAD_SYSCALL`.
-    pub const COUNT: u64 = 65;
+    pub const COUNT: u64 = 66;
 
     /// Name of a syscall number, for traces and reports (`invalid` if it is
     /// not a syscall).
@@ -1902,6 +1966,7 @@ pub mod syscall {
             "socket_read",
             "socket_shutdown",
             "socket_set_threshold",
+            "channel_recv",
             "handle_bind_escrow",
         ];
         NAMES.get(number as usize).copied().unwrap_or("invalid")

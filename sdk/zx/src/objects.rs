@@ -215,7 +215,9 @@ impl Channel {
         reply: &mut MessageBuf,
     ) -> Result<(), Status> {
         let values: Vec<HandleValue> = handles.into_iter().map(Handle::into_raw).collect();
-        let mut reply_handles = [HANDLE_INVALID; zx_abi::CHANNEL_MAX_MSG_HANDLES];
+        // Not initialised: the kernel writes as many values as it reports.
+        let mut reply_handles =
+            core::mem::MaybeUninit::<[HandleValue; zx_abi::CHANNEL_MAX_MSG_HANDLES]>::uninit();
         // Room for the largest reply, without initialising it: the kernel
         // writes the bytes and says how many.
         reply.bytes.clear();
@@ -228,7 +230,7 @@ impl Channel {
             write_num_bytes: bytes.len() as u32,
             write_num_handles: values.len() as u32,
             read_num_bytes: zx_abi::CHANNEL_MAX_MSG_BYTES as u32,
-            read_num_handles: reply_handles.len() as u32,
+            read_num_handles: zx_abi::CHANNEL_MAX_MSG_HANDLES as u32,
         };
         let (mut actual_bytes, mut actual_handles) = (0u32, 0u32);
         // SAFETY: every buffer in `args` is valid for its length for the
@@ -249,10 +251,13 @@ impl Channel {
                 // SAFETY: the kernel wrote `actual_bytes` (at most the
                 // capacity reserved above) bytes at the start of the buffer.
                 unsafe { reply.bytes.set_len(actual_bytes as usize) };
-                reply.handles = reply_handles[..actual_handles as usize]
-                    .iter()
-                    .map(|&h| Handle::from_raw(h))
-                    .collect();
+                let count = (actual_handles as usize).min(zx_abi::CHANNEL_MAX_MSG_HANDLES);
+                // SAFETY: the kernel wrote `actual_handles` values (at most
+                // the array's length) at its start; only those are read.
+                let received = unsafe {
+                    core::slice::from_raw_parts(reply_handles.as_ptr().cast::<HandleValue>(), count)
+                };
+                reply.handles = received.iter().map(|&h| Handle::from_raw(h)).collect();
                 Ok(())
             }
             Err(status) => {
@@ -260,6 +265,153 @@ impl Channel {
                 Err(status)
             }
         }
+    }
+
+    /// The receive fastpath (`channel_recv`): writes `reply` first when
+    /// given (bytes and handle values, which leave this process), then
+    /// receives the next message into `bytes` and `handles`, waiting
+    /// inside the receive until `deadline` if none is queued. Returns the
+    /// counts received; on `BUFFER_TOO_SMALL` the message stays queued and
+    /// `needed` receives its sizes.
+    pub fn recv_raw(
+        &self,
+        reply: Option<(&[u8], &[HandleValue])>,
+        bytes: &mut [u8],
+        handles: &mut [HandleValue],
+        deadline: Time,
+        needed: &mut (u32, u32),
+    ) -> Result<(usize, usize), Status> {
+        let (options, write) = match reply {
+            Some(write) => (zx_abi::CHANNEL_RECV_REPLY, write),
+            None => (0, (&[][..], &[][..])),
+        };
+        let args = zx_abi::ChannelCallArgs {
+            write_bytes: write.0.as_ptr() as u64,
+            write_handles: write.1.as_ptr() as u64,
+            read_bytes: bytes.as_mut_ptr() as u64,
+            read_handles: handles.as_mut_ptr() as u64,
+            write_num_bytes: write.0.len() as u32,
+            write_num_handles: write.1.len() as u32,
+            read_num_bytes: bytes.len() as u32,
+            read_num_handles: handles.len() as u32,
+        };
+        let (mut actual_bytes, mut actual_handles) = (0u32, 0u32);
+        // SAFETY: every buffer in `args` is valid for its length for the
+        // kernel to read or write; the outputs are valid u32s.
+        let result = crate::status(unsafe {
+            raw::syscall6(
+                nr::CHANNEL_RECV,
+                self.raw_handle() as u64,
+                options as u64,
+                deadline as u64,
+                &args as *const zx_abi::ChannelCallArgs as u64,
+                &mut actual_bytes as *mut u32 as u64,
+                &mut actual_handles as *mut u32 as u64,
+            )
+        });
+        *needed = (actual_bytes, actual_handles);
+        result.map(|()| (actual_bytes as usize, actual_handles as usize))
+    }
+
+    /// Receives the next message into `buffer` (reusing its memory),
+    /// waiting inside the receive until `deadline`; with `reply`, writes
+    /// it first (`channel_recv` with `CHANNEL_RECV_REPLY`: a server's
+    /// reply-and-wait in one syscall). The reply's handles are consumed
+    /// whatever the outcome.
+    pub fn recv(
+        &self,
+        reply: Option<(&[u8], Vec<Handle>)>,
+        buffer: &mut MessageBuf,
+        deadline: Time,
+    ) -> Result<(), Status> {
+        let values: Vec<HandleValue>;
+        let reply = match reply {
+            Some((bytes, handles)) => {
+                values = handles.into_iter().map(Handle::into_raw).collect();
+                Some((bytes, &values[..]))
+            }
+            None => None,
+        };
+        let mut handles =
+            core::mem::MaybeUninit::<[HandleValue; zx_abi::CHANNEL_MAX_MSG_HANDLES]>::uninit();
+        // Room for the largest message, without initialising it: the
+        // kernel writes the bytes and says how many.
+        buffer.bytes.clear();
+        buffer.bytes.reserve(zx_abi::CHANNEL_MAX_MSG_BYTES);
+        let capacity = buffer.bytes.capacity().min(u32::MAX as usize);
+        let args = zx_abi::ChannelCallArgs {
+            write_bytes: reply.map_or(0, |r| r.0.as_ptr() as u64),
+            write_handles: reply.map_or(0, |r| r.1.as_ptr() as u64),
+            read_bytes: buffer.bytes.spare_capacity_mut().as_mut_ptr() as u64,
+            read_handles: handles.as_mut_ptr() as u64,
+            write_num_bytes: reply.map_or(0, |r| r.0.len() as u32),
+            write_num_handles: reply.map_or(0, |r| r.1.len() as u32),
+            read_num_bytes: capacity as u32,
+            read_num_handles: zx_abi::CHANNEL_MAX_MSG_HANDLES as u32,
+        };
+        let options = if reply.is_some() {
+            zx_abi::CHANNEL_RECV_REPLY
+        } else {
+            0
+        };
+        let (mut actual_bytes, mut actual_handles) = (0u32, 0u32);
+        // SAFETY: every buffer in `args` is valid for its length for the
+        // kernel to read or write; the outputs are valid u32s.
+        let result = crate::status(unsafe {
+            raw::syscall6(
+                nr::CHANNEL_RECV,
+                self.raw_handle() as u64,
+                options as u64,
+                deadline as u64,
+                &args as *const zx_abi::ChannelCallArgs as u64,
+                &mut actual_bytes as *mut u32 as u64,
+                &mut actual_handles as *mut u32 as u64,
+            )
+        });
+        buffer.handles.clear();
+        result?;
+        // SAFETY: the kernel wrote `actual_bytes` (at most the capacity
+        // given) bytes at the start of the buffer.
+        unsafe { buffer.bytes.set_len(actual_bytes as usize) };
+        let count = (actual_handles as usize).min(zx_abi::CHANNEL_MAX_MSG_HANDLES);
+        // SAFETY: the kernel wrote `actual_handles` values at the start of
+        // the array (at most its length); only those are read.
+        let received =
+            unsafe { core::slice::from_raw_parts(handles.as_ptr().cast::<HandleValue>(), count) };
+        buffer
+            .handles
+            .extend(received.iter().map(|&h| Handle::from_raw(h)));
+        Ok(())
+    }
+
+    /// Hands the request with call txid `txid`, read with [`Channel::recv`]
+    /// and not answered, back to the front of the queue
+    /// (`CHANNEL_RECV_RETURN`).
+    pub fn return_request(&self, txid: u32) -> Result<(), Status> {
+        let txid = txid.to_le_bytes();
+        let args = zx_abi::ChannelCallArgs {
+            write_bytes: txid.as_ptr() as u64,
+            write_handles: 0,
+            read_bytes: 0,
+            read_handles: 0,
+            write_num_bytes: 4,
+            write_num_handles: 0,
+            read_num_bytes: 0,
+            read_num_handles: 0,
+        };
+        // SAFETY: `args` and the four bytes it names are valid for the
+        // kernel to read.
+        crate::status(unsafe {
+            raw::syscall6(
+                nr::CHANNEL_RECV,
+                self.raw_handle() as u64,
+                zx_abi::CHANNEL_RECV_RETURN as u64,
+                0,
+                &args as *const zx_abi::ChannelCallArgs as u64,
+                0,
+                0,
+            )
+        })
     }
 
     /// Reads the next message, growing `buffer` as needed.

@@ -9,6 +9,44 @@ use crate::arch::x86_64::usercopy;
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 use zx_abi::{Status, USER_ADDRESS_LIMIT};
 
+/// Largest byte buffer kept for reuse (see [`recycle`]).
+const SPARE_MAX: usize = 512;
+
+/// Byte buffers of freed messages, kept for the next ones: a call and its
+/// reply each free one and need one, so the IPC path runs without the
+/// heap. At most two small buffers are kept (kernel memory, bounded).
+static SPARE: spin::Mutex<[Option<alloc::vec::Vec<u8>>; 2]> = spin::Mutex::new([None, None]);
+
+/// An empty kept buffer with room for `len` bytes, if one is kept.
+#[inline]
+fn take_spare(len: usize) -> Option<alloc::vec::Vec<u8>> {
+    if len > SPARE_MAX {
+        return None;
+    }
+    let mut spare = SPARE.lock();
+    spare
+        .iter_mut()
+        .find(|slot| slot.as_ref().is_some_and(|v| v.capacity() >= len))
+        .and_then(Option::take)
+}
+
+/// Gives a message's byte buffer back for reuse (or frees it).
+#[inline]
+pub fn recycle(mut bytes: alloc::vec::Vec<u8>) {
+    let capacity = bytes.capacity();
+    if capacity == 0 || capacity > SPARE_MAX {
+        return;
+    }
+    bytes.clear();
+    let mut spare = SPARE.lock();
+    if let Some(slot) = spare.iter_mut().find(|slot| slot.is_none()) {
+        *slot = Some(bytes);
+        return;
+    }
+    drop(spare);
+    drop(bytes);
+}
+
 /// A range of the current process's memory that lies wholly in user space.
 #[derive(Clone, Copy, Debug)]
 pub struct UserSlice {
@@ -50,6 +88,18 @@ impl UserSlice {
     pub fn read_to_vec(&self) -> Result<alloc::vec::Vec<u8>, Status> {
         if self.len == 0 {
             return Ok(alloc::vec::Vec::new());
+        }
+        if let Some(mut bytes) = take_spare(self.len) {
+            // SAFETY: the spare vector is empty with room for `len` bytes;
+            // the user range was validated. On success every byte was
+            // written, so `set_len` is sound; on failure the length stays 0
+            // (and the vector is freed).
+            unsafe {
+                usercopy::copy(bytes.as_mut_ptr(), self.address as *const u8, self.len)
+                    .map_err(|_| Status::INVALID_ARGS)?;
+                bytes.set_len(self.len);
+            }
+            return Ok(bytes);
         }
         // Allocated directly rather than with `try_reserve_exact`: this is
         // on every message write, and the direct call is the short path.

@@ -14,6 +14,19 @@
 //! (`account.rs`) until it is read or dropped; endpoints carried in
 //! messages are tracked so that cycles no process can reach are found and
 //! dropped (`inflight.rs`).
+//!
+//! The receive fastpath (`channel_recv`): a thread may wait *inside* a
+//! receive on an endpoint (it registers as a receiver). A message written
+//! to an endpoint with a waiting receiver skips the queue and the signals:
+//! it goes straight into that receiver's wait, and a `channel_call` then
+//! switches to the receiver directly (`sched::block_current_and_switch`).
+//! A request (a message with a call txid) read through `channel_recv`
+//! stays the kernel's until it is answered: a *reply record* keeps its
+//! bytes (still charged to the writer) on the endpoint. The reply removes
+//! the record; if the reader's process ends first, or the reader hands it
+//! back (`CHANNEL_RECV_RETURN`), the request goes back to the front of the
+//! endpoint's queue, so an endpoint that outlives its server (hot-swap)
+//! loses no request. The handles a request carried stay with the reader.
 
 use super::account::Account;
 use super::inflight::{self, InFlight};
@@ -24,7 +37,7 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::sync::Weak;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use spin::Mutex;
 use zx_abi::{ObjectType, Signals, Status};
 
@@ -144,6 +157,7 @@ impl Drop for Message {
         if !self.handles.is_empty() {
             self.uncharge_handles();
         }
+        crate::mem::user_ptr::recycle(core::mem::take(&mut self.bytes));
     }
 }
 
@@ -157,7 +171,29 @@ pub struct Channel {
     /// Threads blocked in `channel_call` on this endpoint: (txid, thread,
     /// wait token). A reply whose txid matches goes straight to its caller.
     calls: Mutex<Vec<(u32, Weak<Thread>, u64)>>,
+    /// Threads blocked in `channel_recv` on this endpoint, first come
+    /// first served: (thread, wait token).
+    receivers: Mutex<VecDeque<(Weak<Thread>, u64)>>,
+    /// Whether `receivers` may hold a thread (so a write to an endpoint
+    /// nobody receives on takes no extra lock).
+    has_receivers: AtomicBool,
+    /// Requests read through `channel_recv` and not yet answered.
+    replies: Mutex<Vec<ReplyRecord>>,
 }
+
+/// A request read through `channel_recv`, kept until it is answered.
+pub struct ReplyRecord {
+    /// Its call txid.
+    txid: u32,
+    /// Koid of the process that read it.
+    reader: u64,
+    /// The request (its bytes; its handles went to the reader).
+    message: Message,
+}
+
+/// Most unanswered requests one endpoint keeps records of; past it, a
+/// request is read without a record (as by `channel_read`).
+pub const MAX_REPLY_RECORDS: usize = 4096;
 
 static NEXT_CALL_TXID: AtomicU32 = AtomicU32::new(0);
 
@@ -168,7 +204,7 @@ pub fn new_call_txid() -> u32 {
 }
 
 /// The call txid a message carries, if any.
-fn call_txid(bytes: &[u8]) -> Option<u32> {
+pub fn call_txid(bytes: &[u8]) -> Option<u32> {
     let txid = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?);
     (txid & 0x8000_0000 != 0).then_some(txid)
 }
@@ -198,6 +234,9 @@ impl Channel {
                 queue: Mutex::new(VecDeque::new()),
                 in_flight: InFlight::new(),
                 calls: Mutex::new(Vec::new()),
+                receivers: Mutex::new(VecDeque::new()),
+                has_receivers: AtomicBool::new(false),
+                replies: Mutex::new(Vec::new()),
             })
         };
         let (a, b) = (new(), new());
@@ -206,19 +245,46 @@ impl Channel {
         (a, b)
     }
 
-    fn live_peer(&self) -> Option<Arc<Channel>> {
+    /// The other endpoint, unless it is closed.
+    pub fn live_peer(&self) -> Option<Arc<Channel>> {
         self.link.live_peer(|peer| peer.link.is_closed())
     }
 
     /// Queues `message` for the peer. On failure the message is returned
     /// so the caller decides when its handles are dropped.
+    #[inline]
     pub fn write(&self, message: Message) -> Result<(), (Status, Message)> {
+        // The common case, kept short: not a reply, nobody receiving.
+        if call_txid(&message.bytes).is_none() {
+            if let Some(peer) = self.live_peer() {
+                if !peer.has_receivers.load(Ordering::Acquire) {
+                    return peer.enqueue(message);
+                }
+            }
+        }
+        self.write_direct(message, false).map(|_| ())
+    }
+
+    /// [`Channel::write`]; with `direct`, a thread that was handed the
+    /// message (a caller waiting for this reply, or a receiver waiting on
+    /// the peer) is not made runnable but returned, for the caller to
+    /// switch to (or make runnable).
+    pub fn write_direct(
+        &self,
+        message: Message,
+        direct: bool,
+    ) -> Result<Option<Arc<Thread>>, (Status, Message)> {
         let Some(peer) = self.live_peer() else {
+            if let Some(txid) = call_txid(&message.bytes) {
+                self.forget_record(txid);
+            }
             return Err((Status::PEER_CLOSED, message));
         };
         // A reply to a waiting `channel_call` goes to its caller directly.
         let mut message = message;
         if let Some(txid) = call_txid(&message.bytes) {
+            // An answer to a request read through `channel_recv`.
+            self.forget_record(txid);
             let caller = {
                 let mut calls = peer.calls.lock();
                 let index = calls.iter().position(|(t, _, _)| *t == txid);
@@ -226,13 +292,26 @@ impl Channel {
             };
             if let Some((_, thread, token)) = caller {
                 if let Some(thread) = thread.upgrade() {
-                    match crate::sched::deliver_reply(&thread, token, message) {
-                        Ok(()) => return Ok(()),
+                    match crate::sched::deliver_reply(&thread, token, message, !direct) {
+                        Ok(()) => return Ok(direct.then_some(thread)),
                         Err(unclaimed) => message = unclaimed,
                     }
                 }
             }
         }
+        if peer.has_receivers.load(Ordering::Acquire) {
+            match peer.hand_to_receiver(message, direct) {
+                Ok(thread) => return Ok(thread),
+                Err(unclaimed) => message = unclaimed,
+            }
+        }
+        peer.enqueue(message).map(|()| None)
+    }
+
+    /// Queues `message` on this endpoint and raises `CHANNEL_READABLE`.
+    #[inline]
+    fn enqueue(&self, message: Message) -> Result<(), (Status, Message)> {
+        let peer = self;
         {
             let mut queue = peer.queue.lock();
             if queue.len() >= MAX_PENDING_MESSAGES {
@@ -246,6 +325,149 @@ impl Channel {
         peer.base
             .update_signals(Signals::empty(), Signals::CHANNEL_READABLE);
         Ok(())
+    }
+
+    /// Takes the first thread waiting in `channel_recv` here.
+    fn pop_receiver(&self) -> Option<(Weak<Thread>, u64)> {
+        let mut receivers = self.receivers.lock();
+        let first = receivers.pop_front();
+        self.has_receivers
+            .store(!receivers.is_empty(), Ordering::Release);
+        first
+    }
+
+    /// Hands `message` to the first thread waiting in `channel_recv` on
+    /// this endpoint (see [`Channel::write_direct`] for `direct`); gives
+    /// it back if none takes it.
+    #[inline]
+    fn hand_to_receiver(
+        &self,
+        message: Message,
+        direct: bool,
+    ) -> Result<Option<Arc<Thread>>, Message> {
+        let mut message = message;
+        while let Some((thread, token)) = self.pop_receiver() {
+            let Some(thread) = thread.upgrade() else {
+                continue;
+            };
+            match crate::sched::deliver_request(&thread, token, message, !direct) {
+                Ok(()) => return Ok(direct.then_some(thread)),
+                Err(unclaimed) => message = unclaimed,
+            }
+        }
+        Err(message)
+    }
+
+    /// Registers a thread waiting in `channel_recv` (the queue is empty);
+    /// `NO_MEMORY` if there is no room.
+    pub fn add_receiver(&self, thread: &Arc<Thread>, token: u64) -> Result<(), Status> {
+        let mut receivers = self.receivers.lock();
+        // Drop registrations of threads that are gone before growing.
+        if receivers.len() == receivers.capacity() {
+            receivers.retain(|(t, _)| t.strong_count() > 0);
+        }
+        receivers.try_reserve(1).map_err(|_| Status::NO_MEMORY)?;
+        receivers.push_back((Arc::downgrade(thread), token));
+        self.has_receivers.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Forgets the receiver waiting with `token` (its wait ended).
+    pub fn remove_receiver(&self, token: u64) {
+        if !self.has_receivers.load(Ordering::Acquire) {
+            return;
+        }
+        let mut receivers = self.receivers.lock();
+        receivers.retain(|(_, t)| *t != token);
+        self.has_receivers
+            .store(!receivers.is_empty(), Ordering::Release);
+    }
+
+    /// Takes a message handed to a receiver back (it could not take it:
+    /// it died, timed out or its buffers were bad) to the front of the
+    /// queue, or to the next receiver.
+    pub fn give_back(&self, message: Message) {
+        if let Err(message) = self.hand_to_receiver(message, false) {
+            self.unread(message);
+        }
+    }
+
+    /// Keeps `message` (a request with a call txid, its handles taken)
+    /// until `reader`'s process answers it. Returns false (and drops
+    /// nothing: the message comes back) if there is no room.
+    pub fn keep_record(&self, txid: u32, reader: u64, message: Message) -> Result<(), Message> {
+        let mut replies = self.replies.lock();
+        if replies.len() >= MAX_REPLY_RECORDS || replies.try_reserve(1).is_err() {
+            return Err(message);
+        }
+        replies.push(ReplyRecord {
+            txid,
+            reader,
+            message,
+        });
+        Ok(())
+    }
+
+    /// The request `txid` was answered (or can no longer be): drop its
+    /// record.
+    fn forget_record(&self, txid: u32) {
+        let record = {
+            let mut replies = self.replies.lock();
+            if replies.is_empty() {
+                return;
+            }
+            let index = replies.iter().rposition(|r| r.txid == txid);
+            index.map(|index| replies.swap_remove(index))
+        };
+        drop(record);
+    }
+
+    /// Puts request `txid`, read by process `reader` and not answered,
+    /// back at the front of the queue; false if there is no such record.
+    pub fn return_request(&self, txid: u32, reader: u64) -> bool {
+        let record = {
+            let mut replies = self.replies.lock();
+            let index = replies
+                .iter()
+                .position(|r| r.txid == txid && r.reader == reader);
+            index.map(|index| replies.swap_remove(index))
+        };
+        match record {
+            Some(record) => {
+                self.return_to_queue(record.message);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Puts every request process `reader` read and did not answer back
+    /// at the front of the queue (its process ended).
+    pub fn return_requests_of(&self, reader: u64) {
+        loop {
+            let record = {
+                let mut replies = self.replies.lock();
+                let index = replies.iter().rposition(|r| r.reader == reader);
+                index.map(|index| replies.swap_remove(index))
+            };
+            let Some(record) = record else { return };
+            self.return_to_queue(record.message);
+        }
+    }
+
+    /// Whether process `reader` holds requests read here.
+    pub fn has_records_of(&self, reader: u64) -> bool {
+        self.replies.lock().iter().any(|r| r.reader == reader)
+    }
+
+    /// A returned request: to a waiting receiver or the queue's front;
+    /// dropped if this endpoint is closed (nobody can read it).
+    fn return_to_queue(&self, message: Message) {
+        if self.link.is_closed() {
+            drop(message);
+            return;
+        }
+        self.give_back(message);
     }
 
     /// Takes the first message if it fits `max_bytes` and `max_handles`.
@@ -305,6 +527,8 @@ impl Channel {
     pub fn drop_queue(&self) {
         let queued = core::mem::take(&mut *self.queue.lock());
         drop(queued);
+        let replies = core::mem::take(&mut *self.replies.lock());
+        drop(replies);
     }
 
     /// Puts a message that could not be delivered to the reader back at
@@ -335,6 +559,12 @@ impl KernelObject for Channel {
         if !self.link.close() {
             return;
         }
+        // Nobody can read or answer here any more.
+        let receivers = core::mem::take(&mut *self.receivers.lock());
+        self.has_receivers.store(false, Ordering::Release);
+        drop(receivers);
+        let replies = core::mem::take(&mut *self.replies.lock());
+        drop(replies);
         // Callers waiting on the peer for a reply from this end will never
         // get one.
         if let Some(peer) = self.link.any_peer() {
@@ -358,6 +588,19 @@ impl KernelObject for Channel {
         if let Some(peer) = self.link.live_peer(|p| p.link.is_closed()) {
             peer.base
                 .update_signals(Signals::CHANNEL_WRITABLE, Signals::PEER_CLOSED);
+            // Receivers waiting on the peer wake to drain it or see
+            // PEER_CLOSED.
+            let receivers = core::mem::take(&mut *peer.receivers.lock());
+            peer.has_receivers.store(false, Ordering::Release);
+            for (thread, token) in receivers {
+                if let Some(thread) = thread.upgrade() {
+                    let reason = WakeReason::Signaled {
+                        index: 0,
+                        observed: Signals::PEER_CLOSED,
+                    };
+                    crate::sched::wake(&thread, token, reason);
+                }
+            }
         }
     }
 

@@ -58,6 +58,10 @@ pub struct Process {
     mapped: core::sync::atomic::AtomicU64,
     regions: core::sync::atomic::AtomicUsize,
     exception_channel: Mutex<Option<Handle>>,
+    /// Endpoints on which it read requests through `channel_recv` (they
+    /// may hold reply records of it): when it ends, its unanswered
+    /// requests go back to their queues.
+    served: Mutex<Vec<alloc::sync::Weak<Channel>>>,
     /// Handles to move to an escrow channel, not close, when it ends.
     escrow: EscrowBindings,
 }
@@ -94,6 +98,7 @@ impl Process {
             mapped: core::sync::atomic::AtomicU64::new(0),
             regions: core::sync::atomic::AtomicUsize::new(0),
             exception_channel: Mutex::new(None),
+            served: Mutex::new(Vec::new()),
             escrow: EscrowBindings::new(),
         });
         job.add_process(&process)?;
@@ -167,6 +172,26 @@ impl Process {
             return Some(channel);
         }
         self.job.exception_channel()
+    }
+
+    /// Notes that it holds a reply record on `channel` (see `served`).
+    pub fn note_served(&self, channel: &Arc<Channel>) {
+        let mut served = self.served.lock();
+        let known = served
+            .iter()
+            .rev()
+            .any(|c| core::ptr::eq(c.as_ptr(), Arc::as_ptr(channel)));
+        if known {
+            return;
+        }
+        if served.len() == served.capacity() {
+            // Forget endpoints that are gone or hold nothing of it.
+            let koid = self.koid().0;
+            served.retain(|c| c.upgrade().is_some_and(|c| c.has_records_of(koid)));
+        }
+        if served.try_reserve(1).is_ok() {
+            served.push(Arc::downgrade(channel));
+        }
     }
 
     /// The root of its address-space tree.
@@ -347,6 +372,12 @@ impl Process {
         for thread in &threads {
             thread.mark_dead();
         }
+        // Requests it read and never answered go back to their endpoints.
+        let served = core::mem::take(&mut *self.served.lock());
+        for channel in served.iter().filter_map(alloc::sync::Weak::upgrade) {
+            channel.return_requests_of(self.koid().0);
+        }
+        drop(served);
         // Drop handles and memory outside the locks: closing handles wakes
         // other threads and may end other objects.
         // The whole table is taken (an empty one allocates nothing), so

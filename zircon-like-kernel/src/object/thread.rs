@@ -71,6 +71,18 @@ pub enum WaitKind {
         /// capacity, actual bytes out, actual handles out).
         buffers: [u64; 6],
     },
+    /// `channel_recv`: waiting for a message on an endpoint.
+    Recv {
+        /// The endpoint.
+        channel: Arc<super::channel::Channel>,
+        /// The handle it was named by.
+        value: zx_abi::HandleValue,
+        /// The message, once a writer handed it over.
+        request: Option<super::channel::Message>,
+        /// Where it goes: (bytes, handles, byte capacity, handle capacity,
+        /// actual bytes out, actual handles out).
+        buffers: [u64; 6],
+    },
     /// `port_wait`: the port and where to write the packet.
     Port {
         /// The port waited on.
@@ -100,6 +112,7 @@ impl Wait {
         match &self.kind {
             WaitKind::One { value, .. }
             | WaitKind::Call { value, .. }
+            | WaitKind::Recv { value, .. }
             | WaitKind::Port { value, .. } => *value == handle,
             WaitKind::Many { values, .. } => values.contains(&handle),
             WaitKind::Sleep | WaitKind::Futex { .. } => false,
@@ -213,9 +226,10 @@ impl Thread {
             inner.state = ThreadState::Dead;
             (inner.wait.take(), inner.wake.take())
         };
+        let mut abandoned = abandoned;
         // Dropped after the lock: a wait may hold the last reference to an
         // object whose teardown notifies observers, which locks threads.
-        if let (Some(wait), _) = &abandoned {
+        if let (Some(wait), _) = &mut abandoned {
             forget_wait(wait);
         }
         drop(abandoned);
@@ -226,12 +240,21 @@ impl Thread {
 }
 
 /// Removes a dead thread's registrations (futex queue, port waiter) so
-/// nothing stale accumulates.
-fn forget_wait(wait: &Wait) {
-    match &wait.kind {
+/// nothing stale accumulates; a message handed to it in `channel_recv`
+/// goes back to its endpoint.
+fn forget_wait(wait: &mut Wait) {
+    match &mut wait.kind {
         WaitKind::Futex { key } => super::futex::remove(*key, wait.token),
         WaitKind::Port { port, .. } => port.remove_waiter(wait.token),
         WaitKind::Call { channel, .. } => channel.remove_call(wait.token),
+        WaitKind::Recv {
+            channel, request, ..
+        } => {
+            channel.remove_receiver(wait.token);
+            if let Some(message) = request.take() {
+                channel.give_back(message);
+            }
+        }
         WaitKind::One { object, .. } => object.base().forget(wait.token),
         WaitKind::Many { objects, .. } => objects.iter().for_each(|o| o.base().forget(wait.token)),
         WaitKind::Sleep => {}

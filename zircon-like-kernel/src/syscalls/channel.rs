@@ -1,4 +1,5 @@
-//! `channel_create`, `channel_write`, `channel_read`.
+//! `channel_create`, `channel_write`, `channel_read`, `channel_call` and
+//! the receive fastpath `channel_recv`.
 
 use super::object::install_pair;
 use super::{handle_arg, ok, SysResult};
@@ -6,6 +7,7 @@ use crate::mem::user_ptr::{UserOut, UserSlice};
 use crate::object::channel::{Channel, Message, ReadError};
 use crate::object::{Handle, KernelObject};
 use crate::sched::current_process;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use zerocopy::IntoBytes;
 use zx_abi::{HandleValue, Rights, Status, CHANNEL_MAX_MSG_BYTES, CHANNEL_MAX_MSG_HANDLES};
@@ -50,6 +52,36 @@ pub fn write(
     handles: u64,
     num_handles: u64,
 ) -> SysResult {
+    let process = current_process();
+    let (channel, message) = build_message(
+        &process,
+        raw,
+        Rights::WRITE,
+        options,
+        [bytes, num_bytes, handles, num_handles],
+    )?;
+    match channel.write(message) {
+        Ok(()) => ok(),
+        Err((status, message)) => {
+            drop(message);
+            Err(status)
+        }
+    }
+}
+
+/// Decodes a message to write on `raw` (which needs `rights`): takes its
+/// handles out of the table (consumed whatever happens next, as in
+/// Zircon), copies its bytes and charges it to the writer's job.
+/// `options` must be 0 (checked where `channel_write` always has);
+/// `message` is (bytes, byte count, handles, handle count).
+fn build_message(
+    process: &Arc<crate::object::process::Process>,
+    raw: u64,
+    rights: Rights,
+    options: u64,
+    message: [u64; 4],
+) -> Result<(Arc<Channel>, Message), Status> {
+    let [bytes, num_bytes, handles, num_handles] = message;
     let num_handles = usize::try_from(num_handles).map_err(|_| Status::OUT_OF_RANGE)?;
     if num_handles > CHANNEL_MAX_MSG_HANDLES {
         return Err(Status::OUT_OF_RANGE);
@@ -59,7 +91,6 @@ pub fn write(
     // is never taken: a channel cannot carry itself.
     let values = read_handle_values(handles, num_handles)?;
     let carries_itself = values.iter().any(|&v| u64::from(v) == raw);
-    let process = current_process();
     let mut taken = Vec::with_capacity(values.len());
     let mut bad_handle = false;
     for value in values.iter().filter(|&&v| u64::from(v) != raw) {
@@ -70,7 +101,7 @@ pub fn write(
     }
     let result = (|| {
         let value = handle_arg(raw)?;
-        let channel = process.object::<Channel>(value, Rights::WRITE)?;
+        let channel = process.object::<Channel>(value, rights)?;
         if options != 0 {
             return Err(Status::INVALID_ARGS);
         }
@@ -95,17 +126,10 @@ pub fn write(
             return Err(status);
         }
     };
-    let message = match Message::new(bytes, taken, Some(&process.job.account)) {
-        Ok(message) => message,
+    match Message::new(bytes, taken, Some(&process.job.account)) {
+        Ok(message) => Ok((channel, message)),
         Err((status, handles)) => {
             drop(handles);
-            return Err(status);
-        }
-    };
-    match channel.write(message) {
-        Ok(()) => ok(),
-        Err((status, message)) => {
-            drop(message);
             Err(status)
         }
     }
@@ -170,6 +194,222 @@ pub fn read(
     ok()
 }
 
+/// `channel_recv(handle, options, deadline, *args, *actual_bytes,
+/// *actual_handles)`: the receive fastpath. With `CHANNEL_RECV_REPLY`,
+/// first writes the message `args.write_*` describes (a reply: it goes
+/// straight to its waiting caller); then reads the next message into
+/// `args.read_*`, waiting inside the receive until `deadline` if none is
+/// queued. A request it reads keeps a reply record until it is answered.
+/// With `CHANNEL_RECV_RETURN`, hands the unanswered request whose txid is
+/// the first four bytes of `args.write_bytes` back to the front of the
+/// queue, and reads nothing.
+pub fn recv(
+    frame: &mut crate::arch::x86_64::trap::TrapFrame,
+    raw: u64,
+    options: u64,
+    deadline: u64,
+    args: u64,
+    actual_bytes: u64,
+    actual_handles: u64,
+) -> SysResult {
+    use zx_abi::{CHANNEL_RECV_REPLY, CHANNEL_RECV_RETURN};
+    let value = handle_arg(raw)?;
+    let options = u32::try_from(options).map_err(|_| Status::INVALID_ARGS)?;
+    if options & !(CHANNEL_RECV_REPLY | CHANNEL_RECV_RETURN) != 0
+        || options == CHANNEL_RECV_REPLY | CHANNEL_RECV_RETURN
+    {
+        return Err(Status::INVALID_ARGS);
+    }
+    let args: zx_abi::ChannelCallArgs = crate::mem::user_ptr::read_value(args)?;
+    let process = current_process();
+    if options == CHANNEL_RECV_RETURN {
+        let channel = process.object::<Channel>(value, Rights::READ)?;
+        if args.write_num_bytes < 4 {
+            return Err(Status::INVALID_ARGS);
+        }
+        let txid: u32 = crate::mem::user_ptr::read_value(args.write_bytes)?;
+        return if channel.return_request(txid, process.koid().0) {
+            ok()
+        } else {
+            Err(Status::NOT_FOUND)
+        };
+    }
+    let buffers = [
+        args.read_bytes,
+        args.read_handles,
+        args.read_num_bytes as u64,
+        args.read_num_handles as u64,
+        actual_bytes,
+        actual_handles,
+    ];
+    UserSlice::new(args.read_bytes, args.read_num_bytes as usize)?;
+    UserSlice::new(args.read_handles, (args.read_num_handles as usize) * 4)?;
+    UserOut::<u32>::optional(actual_bytes)?;
+    UserOut::<u32>::optional(actual_handles)?;
+    // The thread the reply was handed to, to switch to if this one waits.
+    let mut woken = None;
+    let channel = if options == CHANNEL_RECV_REPLY {
+        let (channel, message) = build_message(
+            &process,
+            raw,
+            Rights::READ | Rights::WRITE,
+            0,
+            [
+                args.write_bytes,
+                args.write_num_bytes as u64,
+                args.write_handles,
+                args.write_num_handles as u64,
+            ],
+        )?;
+        match channel.write_direct(message, true) {
+            Ok(thread) => woken = thread,
+            Err((status, message)) => {
+                drop(message);
+                return Err(status);
+            }
+        }
+        channel
+    } else {
+        process.object::<Channel>(value, Rights::READ)?
+    };
+    let run_woken = |woken: Option<Arc<crate::object::thread::Thread>>| {
+        if let Some(thread) = woken {
+            crate::sched::make_runnable(&thread);
+        }
+    };
+    match receive_now(&process, &channel, buffers) {
+        Err(Status::SHOULD_WAIT) => {}
+        result => {
+            run_woken(woken);
+            return result.map(|()| super::Flow::Done(0));
+        }
+    }
+    let deadline = deadline as zx_abi::Time;
+    if deadline <= crate::clock::monotonic_nanos() as zx_abi::Time {
+        run_woken(woken);
+        return Err(Status::TIMED_OUT);
+    }
+    let Some(thread) = crate::sched::current() else {
+        run_woken(woken);
+        return Err(Status::INTERNAL);
+    };
+    let token = crate::sched::new_token();
+    if let Err(status) = channel.add_receiver(&thread, token) {
+        run_woken(woken);
+        return Err(status);
+    }
+    drop(thread);
+    let wait = crate::object::thread::Wait {
+        token,
+        kind: crate::object::thread::WaitKind::Recv {
+            channel,
+            value,
+            request: None,
+            buffers,
+        },
+        deadline,
+    };
+    match woken {
+        Some(next) => crate::sched::block_current_and_switch(frame, wait, next),
+        None => crate::sched::block_current(frame, wait),
+    }
+    Ok(super::Flow::Switched)
+}
+
+/// Reads the first queued message into `buffers` (see [`recv`]);
+/// `SHOULD_WAIT` if none is queued and the peer is open.
+fn receive_now(
+    process: &Arc<crate::object::process::Process>,
+    channel: &Arc<Channel>,
+    buffers: [u64; 6],
+) -> Result<(), Status> {
+    let [_, _, num_bytes, num_handles, actual_bytes, actual_handles] = buffers;
+    match channel.read(num_bytes as usize, num_handles as usize) {
+        Ok(message) => deliver(process, channel, message, buffers),
+        Err(ReadError::ShouldWait) => Err(Status::SHOULD_WAIT),
+        Err(ReadError::PeerClosed) => Err(Status::PEER_CLOSED),
+        Err(ReadError::TooSmall { bytes, handles }) => {
+            UserOut::<u32>::optional(actual_bytes)?.write(&(bytes as u32))?;
+            UserOut::<u32>::optional(actual_handles)?.write(&(handles as u32))?;
+            Err(Status::BUFFER_TOO_SMALL)
+        }
+    }
+}
+
+/// Gives `message`, taken from `channel` for a `channel_recv`, to the
+/// reader: bytes and handles into `buffers`, and a reply record if it is
+/// a request. If it cannot (too small, bad buffers, full handle table),
+/// the message goes back to the endpoint and nothing is lost.
+fn deliver(
+    process: &Arc<crate::object::process::Process>,
+    channel: &Arc<Channel>,
+    mut message: Message,
+    buffers: [u64; 6],
+) -> Result<(), Status> {
+    let [bytes, handles, num_bytes, num_handles, actual_bytes, actual_handles] = buffers;
+    let byte_count = message.bytes().len();
+    let handle_count = message.handles().len();
+    let checked = (|| {
+        let actual_bytes = UserOut::<u32>::optional(actual_bytes)?;
+        let actual_handles = UserOut::<u32>::optional(actual_handles)?;
+        if byte_count as u64 > num_bytes || handle_count as u64 > num_handles {
+            actual_bytes.write(&(byte_count as u32))?;
+            actual_handles.write(&(handle_count as u32))?;
+            return Err(Status::BUFFER_TOO_SMALL);
+        }
+        let handle_buffer = UserSlice::new(handles, num_handles as usize * 4)?;
+        if handle_count > 0 {
+            handle_buffer.write(&[0u8; 4 * CHANNEL_MAX_MSG_HANDLES][..4 * handle_count])?;
+            process.reserve_handles(handle_count)?;
+        }
+        UserSlice::new(bytes, num_bytes as usize)?.write(message.bytes())?;
+        Ok((handle_buffer, actual_bytes, actual_handles))
+    })();
+    let (handle_buffer, actual_bytes, actual_handles) = match checked {
+        Ok(checked) => checked,
+        Err(status) => {
+            channel.give_back(message);
+            return Err(status);
+        }
+    };
+    let taken = message.take_handles();
+    match crate::object::channel::call_txid(message.bytes()) {
+        Some(txid) => match channel.keep_record(txid, process.koid().0, message) {
+            Ok(()) => process.note_served(channel),
+            Err(message) => drop(message),
+        },
+        None => drop(message),
+    }
+    install_handles(
+        process,
+        taken,
+        handle_buffer,
+        actual_bytes,
+        actual_handles,
+        byte_count as u32,
+    )
+}
+
+/// Finishes a `channel_recv` for the woken reader.
+pub fn complete_recv(
+    channel: &Arc<Channel>,
+    request: Option<Message>,
+    buffers: [u64; 6],
+    token: u64,
+    ending: Result<(), Status>,
+) -> Result<(), Status> {
+    let process = current_process();
+    match request {
+        Some(message) => deliver(&process, channel, message, buffers),
+        None => {
+            channel.remove_receiver(token);
+            ending?;
+            // Woken because the peer closed: drain what is queued first.
+            receive_now(&process, channel, buffers)
+        }
+    }
+}
+
 /// Checks the handles a message would carry: each needs `TRANSFER`, and
 /// none may be the channel's other end (an endpoint queued on its own peer
 /// would keep itself and its queue alive forever).
@@ -203,9 +443,30 @@ fn install(
     actual_bytes: UserOut<u32>,
     actual_handles: UserOut<u32>,
 ) -> Result<(), Status> {
-    let (byte_count, handle_count) = (message.bytes().len() as u32, message.handles().len() as u32);
+    let byte_count = message.bytes().len() as u32;
     let handles = message.take_handles();
     drop(message);
+    install_handles(
+        process,
+        handles,
+        handle_buffer,
+        actual_bytes,
+        actual_handles,
+        byte_count,
+    )
+}
+
+/// Hands received handles to `process` and writes their values and the
+/// sizes (the bytes are already copied).
+fn install_handles(
+    process: &crate::object::process::Process,
+    handles: Vec<Handle>,
+    handle_buffer: UserSlice,
+    actual_bytes: UserOut<u32>,
+    actual_handles: UserOut<u32>,
+    byte_count: u32,
+) -> Result<(), Status> {
+    let handle_count = handles.len() as u32;
     if handles.is_empty() {
         actual_bytes.write(&byte_count)?;
         actual_handles.write(&0)?;
@@ -302,11 +563,16 @@ pub fn call(
     let thread = crate::sched::current().ok_or(Status::INTERNAL)?;
     let token = crate::sched::new_token();
     channel.add_call(txid, &thread, token);
-    if let Err((status, message)) = channel.write(message) {
-        channel.remove_call(token);
-        drop(message);
-        return Err(status);
-    }
+    // A receiver waiting on the peer gets the request directly, and the
+    // CPU with it.
+    let receiver = match channel.write_direct(message, true) {
+        Ok(receiver) => receiver,
+        Err((status, message)) => {
+            channel.remove_call(token);
+            drop(message);
+            return Err(status);
+        }
+    };
     let deadline = deadline as zx_abi::Time;
     drop(thread);
     let buffers = [
@@ -323,14 +589,15 @@ pub fn call(
         reply: None,
         buffers,
     };
-    crate::sched::block_current(
-        frame,
-        crate::object::thread::Wait {
-            token,
-            kind,
-            deadline,
-        },
-    );
+    let wait = crate::object::thread::Wait {
+        token,
+        kind,
+        deadline,
+    };
+    match receiver {
+        Some(next) => crate::sched::block_current_and_switch(frame, wait, next),
+        None => crate::sched::block_current(frame, wait),
+    }
     Ok(super::Flow::Switched)
 }
 

@@ -134,6 +134,7 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::SOCKET_READ => socket::read(a[0], a[1], a[2], a[3], a[4]),
         nr::SOCKET_SHUTDOWN => socket::shutdown(a[0], a[1]),
         nr::SOCKET_SET_THRESHOLD => socket::set_threshold(a[0], a[1], a[2]),
+        nr::CHANNEL_RECV => channel::recv(frame, a[0], a[1], a[2], a[3], a[4], a[5]),
         nr::HANDLE_BIND_ESCROW => escrow::bind(a[0], a[1]),
         _ => Err(Status::BAD_SYSCALL),
     };
@@ -159,6 +160,7 @@ fn allocates(number: u64) -> bool {
             | nr::CHANNEL_CREATE
             | nr::CHANNEL_WRITE
             | nr::CHANNEL_CALL
+            | nr::CHANNEL_RECV
             | nr::THREAD_CREATE
             | nr::PORT_CREATE
             | nr::PORT_QUEUE

@@ -207,6 +207,14 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
         } => {
             return super::channel::complete_call(&channel, reply, buffers, wait.token, ending);
         }
+        WaitKind::Recv {
+            channel,
+            request,
+            buffers,
+            ..
+        } => {
+            return super::channel::complete_recv(&channel, request, buffers, wait.token, ending);
+        }
         WaitKind::Futex { key } => {
             if timed_out {
                 crate::object::futex::remove(key, wait.token);

@@ -305,6 +305,18 @@ const SIGNATURES: [Signature; nr::COUNT as usize] = [
     /* socket_read */ sig(8, &[Handle(Kind::Unknown), Options, Out, Length, Out]),
     /* socket_shutdown */ sig(4, &[Handle(Kind::Unknown), Options]),
     /* socket_set_threshold */ sig(4, &[Handle(Kind::Unknown), Options, Size]),
+    /* channel_recv */
+    sig(
+        10,
+        &[
+            Handle(Kind::Channel),
+            Options,
+            Deadline,
+            CallArgs,
+            Out,
+            ReceivedCount,
+        ],
+    ),
     /* handle_bind_escrow */ sig(2, &[Handle(Kind::Unknown), Handle(Kind::Channel)]),
 ];
 

@@ -22,6 +22,7 @@ mod channels;
 mod devices;
 mod escrow;
 mod exhaustion;
+mod fastpath;
 mod futexes;
 mod handles;
 mod pointers;
@@ -109,6 +110,7 @@ fn main() -> i64 {
     escrow::run(&mut suite);
     waits::run(&mut suite);
     channels::run(&mut suite);
+    fastpath::run(&mut suite);
     sockets::run(&mut suite);
     ports::run(&mut suite);
     asyncs::run(&mut suite);

@@ -382,6 +382,43 @@ pub fn run(suite: &mut Suite) {
         step(zx::task_kill(&child.process), "kill")?;
         expect_status(result, Status::BAD_STATE)
     });
+    suite.run("channel_recv.request_returns_when_reader_dies", || {
+        // A request read through channel_recv is the kernel's until it is
+        // answered: the reader's process ends without answering while the
+        // endpoint lives on (sent back here), and the request is queued
+        // on it again.
+        let (client, server) = step(Channel::create(), "create")?;
+        let (back, back_theirs) = step(Channel::create(), "create")?;
+        let mut request = 0x8000_1234u32.to_le_bytes().to_vec();
+        request.extend_from_slice(b"unanswered");
+        step(client.write(&request, vec![]), "write the request")?;
+        let child = start(
+            job,
+            bootfs,
+            "bin/child-echo",
+            &["bin/child-echo", "take-one"],
+            vec![
+                (processargs::USER_BASE, server.into_handle()),
+                (processargs::USER_BASE + 1, back_theirs.into_handle()),
+            ],
+        )?;
+        check(
+            wait_end(&child)? == request.len() as i64,
+            "the child did not read the request",
+        )?;
+        let mut returned = zx::MessageBuf::default();
+        step(back.read(&mut returned), "the endpoint")?;
+        let endpoint = returned.handles.pop().ok_or("no endpoint came back")?;
+        let endpoint = Channel::from_handle(endpoint);
+        let mut again = zx::MessageBuf::default();
+        step(endpoint.read(&mut again), "read the request again")?;
+        check(again.bytes == request, "the request was lost or changed")?;
+        // Answering it reaches the client.
+        step(endpoint.write(&again.bytes, vec![]), "answer")?;
+        let mut answer = zx::MessageBuf::default();
+        step(client.read(&mut answer), "the answer")?;
+        check(answer.bytes == request, "wrong answer")
+    });
     suite.run("process_start.no_transfer_right", || {
         let (process, _vmar) = step(job.create_process("c"), "create")?;
         let thread = step(process.create_thread("t"), "thread")?;

@@ -68,6 +68,9 @@ pub struct PerCpu {
     /// The saved frame the exit path returns into instead of the one on
     /// the stack (0: none); see [`set_resume_frame`].
     resume_frame: u64,
+    /// The running thread (`Arc::as_ptr` of the scheduler's own
+    /// reference; 0 while idle): finding it takes no lock and no clone.
+    current_thread: u64,
 }
 
 static mut CPU0: PerCpu = PerCpu {
@@ -77,6 +80,7 @@ static mut CPU0: PerCpu = PerCpu {
     cpu_stack_top: 0,
     cpu_number: 0,
     resume_frame: 0,
+    current_thread: 0,
 };
 
 /// Where the boot CPU's idle frame is kept while it runs the idle loop.
@@ -148,4 +152,20 @@ pub fn take_resume_frame() -> Option<*mut super::trap::TrapFrame> {
     // SAFETY: only this CPU touches its block, with interrupts off.
     let value = unsafe { core::mem::take(&mut (*core::ptr::addr_of_mut!(CPU0)).resume_frame) };
     (value != 0).then_some(value as *mut super::trap::TrapFrame)
+}
+
+/// Records the running thread (`Arc::as_ptr` of the reference the
+/// scheduler holds while it runs; null while idle).
+#[inline]
+pub fn set_current_thread(thread: *const crate::object::thread::Thread) {
+    // SAFETY: only this CPU touches its block, with interrupts off.
+    unsafe { (*core::ptr::addr_of_mut!(CPU0)).current_thread = thread as u64 }
+}
+
+/// The running thread as recorded by [`set_current_thread`] (null while
+/// idle).
+#[inline]
+pub fn current_thread() -> *const crate::object::thread::Thread {
+    // SAFETY: only this CPU touches its block, with interrupts off.
+    unsafe { (*core::ptr::addr_of!(CPU0)).current_thread as *const crate::object::thread::Thread }
 }

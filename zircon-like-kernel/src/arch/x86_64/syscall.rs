@@ -6,8 +6,9 @@
 //! entry code builds the same `TrapFrame` an interrupt would, marked with
 //! `SYSCALL_VECTOR`, right in the running thread's frame slot (so that a
 //! thread blocking in a syscall needs no copy of its registers), then
-//! moves to this CPU's kernel stack; syscalls and interrupts share one exit
-//! path (`trap_return`).
+//! moves to this CPU's kernel stack and calls `trap::syscall_dispatch` (the
+//! syscall-only half of `trap_dispatch`); syscalls and interrupts share one
+//! exit path (`trap_return`).
 
 use super::gdt::{KERNEL_CS, USER_DS};
 use super::percpu::{CPU_STACK_OFFSET, SYSCALL_FRAME_OFFSET, USER_RSP_OFFSET};
@@ -56,7 +57,7 @@ syscall_entry:
     fxsave64 (%rsp)
     mov %rsp, %rdi
     mov %gs:{cpu_stack}, %rsp    /* Rust runs on the CPU's stack */
-    call trap_dispatch
+    call syscall_dispatch
     mov %rax, %rsp               /* the frame to return into */
     jmp trap_return
 "#,

@@ -344,6 +344,25 @@ extern "C" fn trap_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
     resume
 }
 
+/// The Rust side of `syscall_entry`: `trap_dispatch` without what only
+/// interrupts and exceptions need (`syscall` has cleared RFLAGS.AC and
+/// came from user mode, with the vector known).
+#[no_mangle]
+extern "C" fn syscall_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
+    // SAFETY: as in `trap_dispatch`: `syscall_entry` passes the frame it
+    // has just built in the running thread's slot, which nothing else
+    // refers to during the trap and which stays alive until
+    // `drop_retired` below.
+    let trap = unsafe { &mut *frame };
+    crate::syscalls::dispatch(trap);
+    crate::object::run_deferred();
+    let resume = super::percpu::take_resume_frame().unwrap_or(frame);
+    if crate::sched::drop_retired() {
+        crate::object::run_deferred();
+    }
+    resume
+}
+
 fn dispatch_trap(frame: &mut TrapFrame) {
     use super::idt::{SPURIOUS_VECTOR, SYSCALL_VECTOR, TIMER_VECTOR};
     match frame.vector {

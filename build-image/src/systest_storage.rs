@@ -1,0 +1,319 @@
+//! The storage system tests (`storage.*`): blobfs on a virtio-blk disk,
+//! driven by the `blobtest` component (`components/tests/blobtest`), with
+//! the host reading, damaging and power-cutting the disk between boots.
+
+use crate::qemu::{self, Captured, Ending, RunOptions};
+use crate::systest::{expect_line, guest_results, Harness};
+use blobfs_core::{data_offset, Slot, Superblock, Volume, BLOCK_SIZE, NODE_BLOCKS};
+use merkle::{root_of, MerkleRoot};
+use std::path::Path;
+use std::time::Duration;
+use zx_abi::guest_exit;
+
+/// blobtest's content number `seed` of `size` bytes (the same function as
+/// `pattern` in `components/tests/blobtest`).
+fn pattern(size: usize, seed: u32) -> Vec<u8> {
+    (0..size as u32)
+        .map(|i| (i.wrapping_mul(7).wrapping_add(seed.wrapping_mul(13)) % 251) as u8)
+        .collect()
+}
+
+/// The bytes of each Merkle vector blobtest prints, by name.
+fn vector(name: &str) -> Option<Vec<u8>> {
+    Some(match name {
+        "empty" => Vec::new(),
+        "one_block" => vec![0xff; 8192],
+        "eight_blocks" => vec![0xff; 65536],
+        "multi_level" => vec![0xff; 2105344],
+        "unaligned" => vec![0xff; 2109440],
+        "pattern_10000" => pattern(10_000, 3),
+        _ => return None,
+    })
+}
+
+/// Every `blobtest: merkle <name> <size> <root>` line agrees with the
+/// host's root of the same bytes, and all six vectors are there.
+fn check_guest_roots(run: &Captured) -> Result<(), String> {
+    let mut seen = 0;
+    for (_, line) in &run.lines {
+        let Some(rest) = line.strip_prefix("blobtest: merkle ") else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let [name, size, root] = fields[..] else {
+            return Err(format!("a malformed line: {line:?}"));
+        };
+        let data = vector(name).ok_or_else(|| format!("unknown vector {name}"))?;
+        let host = root_of(&data);
+        if size != data.len().to_string() || root != host.to_string() {
+            return Err(format!(
+                "the guest says {name} ({size} bytes) is {root}; the host computes {host} ({} bytes)",
+                data.len()
+            ));
+        }
+        seen += 1;
+    }
+    if seen != 6 {
+        return Err(format!(
+            "{seen} Merkle vectors printed, not 6\n{}",
+            run.text()
+        ));
+    }
+    Ok(())
+}
+
+/// The default product's console: `ls /blob` lists every blob the host
+/// put on the system disk (`target/images/default/data.blobs`), with its
+/// size, and `df` counts them.
+pub fn check_console_ls_blob_df(run: &Captured) -> Result<(), String> {
+    let listing = crate::systest::workspace_root().join("target/images/default/data.blobs");
+    let listing =
+        std::fs::read_to_string(&listing).map_err(|e| format!("{}: {e}", listing.display()))?;
+    let mut roots: Vec<&str> = listing
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    roots.sort();
+    roots.dedup();
+    if roots.is_empty() {
+        return Err("the system disk holds no blobs".into());
+    }
+    expect_line(run, "fshost: blobfs partition ")?;
+    for root in &roots {
+        expect_line(run, root).map_err(|e| format!("ls /blob: {e}\n{}", run.text()))?;
+    }
+    let df = run
+        .lines
+        .iter()
+        .map(|(_, line)| line.as_str())
+        .find(|line| line.contains("blobfs ") && line.contains(" of 256"))
+        .ok_or_else(|| format!("df printed no blobfs line\n{}", run.text()))?;
+    if !df.contains(&format!("{} of 256", roots.len())) {
+        return Err(format!("df says {df:?}, not {} blobs", roots.len()));
+    }
+    if run.ending != Ending::Guest(guest_exit::SUCCESS) {
+        return Err(run.ending.describe());
+    }
+    Ok(())
+}
+
+fn expect_passes(run: &Captured, names: &[&str]) -> Result<(), String> {
+    for (name, result) in guest_results(run) {
+        if let Err(why) = result {
+            return Err(format!("[FAIL] {name}: {why}\n{}", run.text()));
+        }
+    }
+    for name in names {
+        expect_line(run, &format!("[PASS] {name}")).map_err(|e| format!("{e}\n{}", run.text()))?;
+    }
+    Ok(())
+}
+
+fn boot(
+    harness: &Harness,
+    product: &'static str,
+    dir: &Path,
+    timeout: Duration,
+) -> Result<Captured, String> {
+    let image = harness.image(product)?;
+    let options = RunOptions {
+        timeout,
+        machine_dir: Some(dir.to_path_buf()),
+        ..RunOptions::default()
+    };
+    qemu::run_captured(&image, &options).map_err(|e| format!("{e:#}"))
+}
+
+/// The superblock and the listed nodes of the blobfs in a disk image.
+fn read_volume(disk: &[u8]) -> Result<(Superblock, Volume), String> {
+    let blocks = disk.len() as u64 / BLOCK_SIZE as u64;
+    let superblock = Superblock::decode(disk.get(..BLOCK_SIZE).unwrap_or(&[]), blocks)
+        .map_err(|e| format!("the disk's blobfs: {e}"))?;
+    let start = superblock.nodes_start as usize * BLOCK_SIZE;
+    let table = &disk[start..start + NODE_BLOCKS as usize * BLOCK_SIZE];
+    Ok((superblock, Volume::new(superblock, table)))
+}
+
+/// blobfs end to end: Merkle roots computed in the guest equal the
+/// host's; blobs written, listed, read back verified; a wrong-content
+/// write refused leaving nothing; a duplicate refused; a delete; then the
+/// host flips one byte of a blob's data on the disk and the next boot's
+/// read of it fails with an integrity error while another blob reads.
+pub fn blobfs_scenario(harness: &Harness) -> Result<(), String> {
+    let dir = harness.fresh_machine_dir("storage-tests");
+    let first = boot(harness, "storage-tests", &dir, harness.timeout())?;
+    expect_line(&first, "blobfs: formatted a blank volume")?;
+    expect_passes(
+        &first,
+        &[
+            "blob.write",
+            "blob.list",
+            "blob.read_verified",
+            "blob.wrong_content_refused",
+            "blob.duplicate_refused",
+            "blob.delete",
+        ],
+    )?;
+    check_guest_roots(&first)?;
+    if first.ending != Ending::Guest(guest_exit::SUCCESS) {
+        return Err(format!("first boot: {}", first.ending.describe()));
+    }
+    // Flip one byte in the second data block of the blob blobtest names.
+    let damaged: MerkleRoot = first
+        .lines
+        .iter()
+        .find_map(|(_, l)| l.strip_prefix("blobtest: damage "))
+        .ok_or("blobtest did not name the blob to damage")?
+        .trim()
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    let path = dir.join("data.img");
+    let mut disk = std::fs::read(&path).map_err(|e| format!("disk image: {e}"))?;
+    let (superblock, volume) = read_volume(&disk)?;
+    let node = volume
+        .slots
+        .iter()
+        .find_map(|slot| match slot {
+            Slot::Blob(node) if node.root == damaged => Some(*node),
+            _ => None,
+        })
+        .ok_or_else(|| format!("the host finds no node for {damaged} on the disk"))?;
+    let at = data_offset(&superblock, node.data_block(1)) as usize + 100;
+    disk[at] ^= 0x20;
+    std::fs::write(&path, &disk).map_err(|e| format!("disk image: {e}"))?;
+    let second = boot(harness, "storage-tests", &dir, harness.timeout())?;
+    expect_line(&second, "blobfs: mounted: ")?;
+    expect_passes(
+        &second,
+        &["blob.integrity_error", "blob.intact_after_damage"],
+    )?;
+    expect_line(&second, &format!("blobfs: {damaged}: integrity error"))?;
+    if second.ending != Ending::Guest(guest_exit::SUCCESS) {
+        return Err(format!("second boot: {}", second.ending.describe()));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// How many power cuts the bounded test makes (`BLOBFS_CRASH_KILLS`
+/// overrides it for a longer run; `BLOBFS_CRASH_SEED` replays one).
+const DEFAULT_KILLS: usize = 10;
+
+/// A small deterministic generator (xorshift64*), so a failing run can be
+/// replayed from its seed.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok()?.parse().ok()
+}
+
+/// Crash consistency: the blobtest workload writes and deletes blobs
+/// without end; the host kills QEMU (SIGKILL: a power cut, queued writes
+/// lost) at a random instant while it writes, many times over the same
+/// disk. After every cut blobfs must mount and every listed blob read back
+/// whole with its root as its name; the host also checks the disk itself:
+/// every listed node's extent holds bytes whose root is the node's name.
+pub fn crash_scenario(harness: &Harness) -> Result<(), String> {
+    let kills = env_number("BLOBFS_CRASH_KILLS").map_or(DEFAULT_KILLS, |n| n as usize);
+    let seed = env_number("BLOBFS_CRASH_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1
+    });
+    let mut random = Random(seed);
+    let dir = harness.fresh_machine_dir("storage-crash");
+    let context = |why: String| format!("{why} (seed {seed}; BLOBFS_CRASH_SEED={seed} replays it)");
+    // The first boot finds when writing starts on this machine.
+    let first = boot(harness, "storage-crash", &dir, Duration::from_secs(40)).map_err(context)?;
+    let start = first.time_of("blobtest: writing").ok_or_else(|| {
+        context(format!(
+            "the workload never started writing\n{}",
+            first.text()
+        ))
+    })?;
+    let mut cuts_while_writing = 0;
+    for kill in 0..=kills {
+        let last = kill == kills;
+        // Cut within the first 4 s of writing; the last boot only checks.
+        let timeout = if last {
+            start + Duration::from_secs(20)
+        } else {
+            start + Duration::from_millis(random.next() % 4000)
+        };
+        let run = boot(harness, "storage-crash", &dir, timeout).map_err(context)?;
+        for (name, result) in guest_results(&run) {
+            if let Err(why) = result {
+                return Err(context(format!(
+                    "after cut {kill}: [FAIL] {name}: {why}\n{}",
+                    run.text()
+                )));
+            }
+        }
+        if run
+            .lines
+            .iter()
+            .any(|(_, l)| l.contains("blobfs: cannot mount"))
+        {
+            return Err(context(format!(
+                "after cut {kill}: blobfs did not mount\n{}",
+                run.text()
+            )));
+        }
+        if run.time_of("blobtest: writing").is_some() {
+            cuts_while_writing += 1;
+        }
+        if last {
+            let line = expect_line(&run, " verified")
+                .map_err(|e| context(format!("the final boot: {e}\n{}", run.text())))?;
+            let counts: Vec<&str> = line.split_whitespace().collect();
+            if counts.get(1) != counts.get(4) || counts.get(1).is_none() {
+                return Err(context(format!("the final boot: {line}")));
+            }
+        }
+        check_disk(&dir.join("data.img")).map_err(|e| context(format!("after cut {kill}: {e}")))?;
+    }
+    if cuts_while_writing < kills / 2 {
+        return Err(context(format!(
+            "only {cuts_while_writing} of {kills} cuts landed while blobs were being written"
+        )));
+    }
+    eprintln!(
+        "storage: {kills} power cuts (seed {seed}), {cuts_while_writing} while blobs were being written; every listed blob verified after each"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Reads every listed blob straight from the disk image and checks its
+/// root: the host's own proof that nothing partial is listed.
+fn check_disk(path: &Path) -> Result<(), String> {
+    let disk = std::fs::read(path).map_err(|e| format!("disk image: {e}"))?;
+    let (superblock, volume) = read_volume(&disk)?;
+    let (listed, _) = volume.nodes();
+    for (_, node) in listed {
+        let mut data = Vec::with_capacity(node.size as usize);
+        let blocks = node.size.div_ceil(BLOCK_SIZE as u64);
+        for index in 0..blocks {
+            let at = data_offset(&superblock, node.data_block(index)) as usize;
+            let length = (node.size - index * BLOCK_SIZE as u64).min(BLOCK_SIZE as u64) as usize;
+            data.extend_from_slice(
+                disk.get(at..at + length)
+                    .ok_or("a listed extent is past the disk's end")?,
+            );
+        }
+        if root_of(&data) != node.root {
+            return Err(format!("the disk lists {} but its bytes differ", node.root));
+        }
+    }
+    Ok(())
+}
