@@ -73,6 +73,26 @@ enum Backend {
         #[arg(long, default_value = "_rt::Handle")]
         handle_type: String,
     },
+    /// C11 bindings: `idl.h`/`idl.c` (the runtime) and a header and codec
+    /// per library.
+    C {
+        /// The IR produced by `idlc compile`.
+        #[arg(long)]
+        ir: PathBuf,
+        /// The output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// A Python package: `__init__.py`, `_wire.py` (the runtime) and a
+    /// module of dataclasses per library.
+    Python {
+        /// The IR produced by `idlc compile`.
+        #[arg(long)]
+        ir: PathBuf,
+        /// The package directory to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 enum Failure {
@@ -96,6 +116,12 @@ fn main() -> ExitCode {
                     handle_type,
                 },
         } => gen_rust(&ir, &out, handle_type),
+        Command::Gen {
+            backend: Backend::C { ir, out },
+        } => gen_files(&ir, &out, idlc::backend::c::generate),
+        Command::Gen {
+            backend: Backend::Python { ir, out },
+        } => gen_files(&ir, &out, idlc::backend::python::generate),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -151,6 +177,29 @@ fn report(sources: &SourceMap, diagnostics: &[Diagnostic]) -> Failure {
         if diagnostics.len() == 1 { "" } else { "s" }
     );
     Failure::Diagnostics
+}
+
+fn read_ir(ir_path: &Path) -> Result<idlc::ir::Ir, Failure> {
+    let text = read(ir_path)?;
+    idlc::ir::Ir::from_json(&text)
+        .map_err(|e| Failure::Usage(format!("{}: invalid IR: {e}", ir_path.display())))
+}
+
+/// Writes what a backend generates into `out`.
+fn gen_files(
+    ir_path: &Path,
+    out: &Path,
+    backend: fn(&idlc::ir::Ir) -> Vec<(String, String)>,
+) -> Result<(), Failure> {
+    let ir = read_ir(ir_path)?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", out.display())))?;
+    for (name, code) in backend(&ir) {
+        let path = out.join(name);
+        std::fs::write(&path, code)
+            .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(())
 }
 
 fn gen_rust(ir_path: &Path, out: &Path, handle_type: String) -> Result<(), Failure> {

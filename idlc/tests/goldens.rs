@@ -1,4 +1,4 @@
-//! Goldens: the IR and the Rust output for the test libraries, checked in
+//! Goldens: the IR and the Rust, C and Python output for the test libraries, checked in
 //! under `tests/goldens/`. Regenerate with
 //! `UPDATE_GOLDENS=1 cargo test -p idlc --test goldens`.
 
@@ -82,6 +82,30 @@ fn ir_and_rust_goldens() {
         check(
             &root().join("tests/goldens/rust").join(file),
             &formatted,
+            &mut failures,
+        );
+    }
+    for (file, code) in idlc::backend::c::generate(&ir) {
+        // The runtime is checked in as it is (`src/backend/c/runtime`).
+        if file == "idl.h" || file == "idl.c" {
+            continue;
+        }
+        assert!(code.starts_with(idlc::backend::c::BANNER));
+        check(
+            &root().join("tests/goldens/c").join(file),
+            &code,
+            &mut failures,
+        );
+    }
+    for (file, code) in idlc::backend::python::generate(&ir) {
+        // The runtime is checked in as it is (`src/backend/python/runtime`).
+        if file == "_wire.py" {
+            continue;
+        }
+        assert!(code.starts_with(idlc::backend::python::BANNER));
+        check(
+            &root().join("tests/goldens/python").join(file),
+            &code,
             &mut failures,
         );
     }

@@ -23,6 +23,7 @@
 //! Like GIDL, the suite is turned into ordinary test code per backend
 //! ([`rust`], [`c`]); the Python runner reads the JSON directly.
 
+pub mod c;
 pub mod rust;
 
 use std::collections::HashMap;

@@ -176,8 +176,11 @@ impl<T: IntoBytes + Immutable> UserOut<T> {
 }
 
 /// Reads a `T` from user memory.
-pub fn read_value<T: FromBytes>(address: u64) -> Result<T, Status> {
+pub fn read_value<T: FromBytes + IntoBytes>(address: u64) -> Result<T, Status> {
     let slice = UserSlice::new(address, core::mem::size_of::<T>())?;
-    let bytes = slice.read_to_vec()?;
-    T::read_from_bytes(&bytes).map_err(|_| Status::INTERNAL)
+    // Straight into the value (on the stack): syscall arguments such as
+    // `ChannelCallArgs` cost no heap allocation.
+    let mut value = T::new_zeroed();
+    slice.read(value.as_mut_bytes())?;
+    Ok(value)
 }

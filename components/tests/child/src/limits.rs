@@ -36,7 +36,8 @@
 //!   third, then: `exit` returns 0; `park` waits to be killed; `recv`
 //!   first reads one request on the bound channel with `channel_recv`
 //!   and never answers it, then waits to be killed; `close` closes the
-//!   bound handle first (which ends the binding), then returns 0. Exits with -(10000 + status) if the binding is refused.
+//!   bound handle first (which ends the binding), then returns 0. Exits
+//!   with -(10000 + status) if the binding is refused.
 //! - `child-limits socket-echo`: echoes what arrives on the socket it
 //!   gets as its first user start-up handle until the peer shuts down
 //!   writing (then shuts down its own writing) or closes; exits with the

@@ -16,7 +16,7 @@ use std::fmt::Write;
 
 use crate::ir::{self, Ir};
 
-pub use names::{camel, free_name, module_name, snake, type_name};
+pub use names::{camel, free_name, module_name, screaming, snake, type_name};
 pub use types::primitive;
 
 /// The first line of every generated file.

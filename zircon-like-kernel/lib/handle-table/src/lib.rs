@@ -5,23 +5,41 @@
 //! not be able to name a handle it was not given, nor reach a closed handle
 //! through a stale value that happens to be reused.
 //!
-//! Design choice: values come from a per-table counter passed through a
-//! bijective 32-bit mixing function keyed with a per-process secret. The
-//! bijection means two live handles never collide and a value is not
-//! reissued until 2³² handles later; the mixing and the secret mean values
-//! look random, so guessing one is a 1-in-2³² shot rather than "try 3, 5,
-//! 7". Zero is never issued (it is `HANDLE_INVALID`).
+//! Design choice: the table is a vector of slots indexed directly, and a
+//! value names a slot and its *generation*: `mix((generation << 16 |
+//! index) ^ secret)`, where `mix` is a bijective 32-bit mixing function
+//! and the secret is per process. A lookup inverts the mix, checks the
+//! index and compares the generation (a closed handle's slot has moved
+//! on), with no hashing and no probing. The mixing and the secret make
+//! values look random, so guessing one is a 1-in-2³² shot rather than
+//! "try 3, 5, 7"; the bijection means two live handles never collide.
+//! Removing a handle bumps its slot's generation, and freed slots are
+//! reused first in, first out and only once [`REUSE_AFTER`] of them are
+//! waiting (the table grows new slots until then), so a value is not
+//! reissued until at least `REUSE_AFTER × 65,536` handles later. Zero is
+//! never issued (it is `HANDLE_INVALID`).
 //!
-//! The table is a `hashbrown` map, generic over what a handle is, so it is
-//! tested here on the host. It also enforces the per-process handle limit
-//! that jobs set.
+//! The table is generic over what a handle is, so it is tested here on the
+//! host. It also enforces the per-process handle limit that jobs set (at
+//! most [`DEFAULT_LIMIT`], which is also the number of slot indices).
+//! Removing never allocates: the free list keeps room for every slot.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
-use hashbrown::HashMap;
+extern crate alloc;
 
-/// The per-table limit that applies when the job sets none.
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+/// The per-table limit that applies when the job sets none; also the most
+/// slots a table has (the index is the low 16 bits of a value's preimage).
 pub const DEFAULT_LIMIT: usize = 1 << 16;
+
+/// Freed slots waiting before the oldest is reused.
+pub const REUSE_AFTER: usize = 64;
+
+const INDEX_BITS: u32 = 16;
+const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
 
 /// Why an insertion failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,10 +50,17 @@ pub enum TableError {
     NoMemory,
 }
 
+struct Slot<H> {
+    generation: u16,
+    handle: Option<H>,
+}
+
 /// A handle table holding values of type `H`.
 pub struct HandleTable<H> {
-    entries: HashMap<u32, H>,
-    counter: u32,
+    slots: Vec<Slot<H>>,
+    /// Indices of empty slots, oldest first.
+    free: VecDeque<u32>,
+    len: usize,
     secret: u32,
     limit: usize,
 }
@@ -51,84 +76,143 @@ fn mix(mut x: u32) -> u32 {
     x
 }
 
+/// The inverse of [`mix`].
+fn unmix(mut x: u32) -> u32 {
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x4302_1123);
+    x ^= (x >> 15) ^ (x >> 30);
+    x = x.wrapping_mul(0x1d69_e2a5);
+    x ^= x >> 16;
+    x
+}
+
 impl<H> HandleTable<H> {
     /// An empty table whose values are scrambled with `secret` (the kernel
-    /// derives it from the TSC and the process koid).
+    /// derives it from the TSC and the process koid). Allocates nothing.
     pub fn new(secret: u32) -> HandleTable<H> {
         HandleTable {
-            entries: HashMap::new(),
-            counter: 0,
+            slots: Vec::new(),
+            free: VecDeque::new(),
+            len: 0,
             secret,
             limit: DEFAULT_LIMIT,
         }
     }
 
-    /// Sets the most handles the table may hold.
+    /// Sets the most handles the table may hold (at most
+    /// [`DEFAULT_LIMIT`]).
     pub fn set_limit(&mut self, limit: usize) {
-        self.limit = limit;
+        self.limit = limit.min(DEFAULT_LIMIT);
+    }
+
+    fn value(&self, index: u32, generation: u16) -> u32 {
+        mix(((u32::from(generation) << INDEX_BITS) | index) ^ self.secret)
+    }
+
+    /// The slot index `value` names, if its generation is current and the
+    /// slot holds a handle.
+    #[inline]
+    fn index_of(&self, value: u32) -> Option<usize> {
+        let raw = unmix(value) ^ self.secret;
+        let index = (raw & INDEX_MASK) as usize;
+        let slot = self.slots.get(index)?;
+        (slot.handle.is_some() && u32::from(slot.generation) == raw >> INDEX_BITS).then_some(index)
+    }
+
+    /// Makes room for `count` more slots (and their places in the free
+    /// list), so neither inserting them nor removing them allocates.
+    fn grow_room(&mut self, count: usize) -> Result<(), TableError> {
+        let slots = self.slots.len().saturating_add(count).min(DEFAULT_LIMIT);
+        self.slots
+            .try_reserve(slots.saturating_sub(self.slots.len()))
+            .map_err(|_| TableError::NoMemory)?;
+        self.free
+            .try_reserve(slots.saturating_sub(self.free.len()))
+            .map_err(|_| TableError::NoMemory)
     }
 
     /// Adds a handle and returns its new value. Never allocates without
     /// asking: if the table must grow and memory is short, it is
     /// [`TableError::NoMemory`].
     pub fn insert(&mut self, handle: H) -> Result<u32, TableError> {
-        if self.entries.len() >= self.limit {
+        if self.len >= self.limit {
             return Err(TableError::Full);
         }
-        if self.entries.try_reserve(1).is_err() {
-            return Err(TableError::NoMemory);
-        }
-        loop {
-            self.counter = self.counter.wrapping_add(1);
-            let value = mix(self.counter ^ self.secret);
-            // Zero is HANDLE_INVALID; a live collision can only happen after
-            // the counter wrapped.
-            if value != 0 && !self.entries.contains_key(&value) {
-                self.entries.insert(value, handle);
-                return Ok(value);
+        let reuse = self.free.len() >= REUSE_AFTER || self.slots.len() >= DEFAULT_LIMIT;
+        let index = match self.free.front() {
+            Some(&index) if reuse => {
+                self.free.pop_front();
+                index
             }
+            _ => {
+                self.grow_room(1)?;
+                self.slots.push(Slot {
+                    generation: 0,
+                    handle: None,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        // Zero is HANDLE_INVALID: skip the one generation that maps to it.
+        let mut generation = slot.generation;
+        if mix(((u32::from(generation) << INDEX_BITS) | index) ^ self.secret) == 0 {
+            generation = generation.wrapping_add(1);
         }
+        slot.generation = generation;
+        slot.handle = Some(handle);
+        self.len += 1;
+        Ok(self.value(index, generation))
     }
 
     /// Makes sure `count` more handles fit: within the limit, and without
     /// the table having to grow (the room is allocated now, if needed).
     pub fn reserve(&mut self, count: usize) -> Result<(), TableError> {
-        if self.entries.len().saturating_add(count) > self.limit {
+        if self.len.saturating_add(count) > self.limit {
             return Err(TableError::Full);
         }
-        self.entries
-            .try_reserve(count)
-            .map_err(|_| TableError::NoMemory)
+        self.grow_room(count)
     }
 
     /// The handle named `value`.
+    #[inline]
     pub fn get(&self, value: u32) -> Option<&H> {
-        self.entries.get(&value)
+        let index = self.index_of(value)?;
+        self.slots[index].handle.as_ref()
     }
 
-    /// Removes and returns the handle named `value`.
+    /// Removes and returns the handle named `value`. Never allocates.
     pub fn remove(&mut self, value: u32) -> Option<H> {
-        self.entries.remove(&value)
+        let index = self.index_of(value)?;
+        let slot = &mut self.slots[index];
+        let handle = slot.handle.take();
+        slot.generation = slot.generation.wrapping_add(1);
+        self.len -= 1;
+        // Room for every slot is kept in the free list (`grow_room`).
+        self.free.push_back(index as u32);
+        handle
     }
 
     /// Whether `value` names a handle.
     pub fn contains(&self, value: u32) -> bool {
-        self.entries.contains_key(&value)
+        self.index_of(value).is_some()
     }
 
     /// Number of handles held.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
     /// Removes every handle (process teardown), yielding them.
     pub fn drain(&mut self) -> impl Iterator<Item = H> + '_ {
-        self.entries.drain().map(|(_, handle)| handle)
+        self.len = 0;
+        self.free.clear();
+        self.slots.drain(..).filter_map(|slot| slot.handle)
     }
 }
 
@@ -195,9 +279,53 @@ mod tests {
             table.insert(()).unwrap();
         }
         assert_eq!(table.insert(()), Err(TableError::Full));
-        let any = *table.entries.keys().next().unwrap();
-        table.remove(any);
+        let values: Vec<u32> = (0..3).map(|i| table.value(i, 0)).collect();
+        assert!(values.iter().all(|&v| table.contains(v)));
+        table.remove(values[0]);
         assert!(table.insert(()).is_ok());
+    }
+
+    #[test]
+    fn mix_is_inverted() {
+        for x in [0u32, 1, 2, 0xffff, 0x1_0000, 0x8000_0000, u32::MAX]
+            .into_iter()
+            .chain((0..100_000u32).map(|i| i.wrapping_mul(0x9e37_79b9)))
+        {
+            assert_eq!(unmix(mix(x)), x);
+        }
+    }
+
+    #[test]
+    fn slots_are_reused_with_new_values() {
+        let mut table = HandleTable::new(0x5555_aaaa);
+        let mut live = Vec::new();
+        for i in 0..200 {
+            live.push(table.insert(i).unwrap());
+        }
+        for value in live.drain(..) {
+            table.remove(value);
+        }
+        // The slots are reused (the table does not grow), with values
+        // that name nothing closed before.
+        let before = table.slots.len();
+        let mut seen = HashSet::new();
+        for i in 0..(200 - REUSE_AFTER as i32) {
+            let value = table.insert(i).unwrap();
+            assert!(seen.insert(value));
+            assert_eq!(table.get(value), Some(&i));
+        }
+        assert_eq!(table.slots.len(), before);
+    }
+
+    #[test]
+    fn removing_never_allocates() {
+        let mut table = HandleTable::new(9);
+        let values: Vec<u32> = (0..1000).map(|i| table.insert(i).unwrap()).collect();
+        assert!(table.free.capacity() >= table.slots.len());
+        for value in values {
+            assert!(table.remove(value).is_some());
+        }
+        assert!(table.is_empty());
     }
 
     #[test]
