@@ -33,9 +33,11 @@
 //! - `child-limits escrow HOW`: binds the handle it gets as its first user
 //!   start-up handle to the escrow channel it gets as its second
 //!   (`handle_bind_escrow`), signals `USER_0` on the event it gets as its
-//!   third, then: `exit` returns 0; `park` waits to be killed; `close`
-//!   closes the bound handle first (which ends the binding), then returns
-//!   0. Exits with -(10000 + status) if the binding is refused.
+//!   third, then: `exit` returns 0; `park` waits to be killed; `recv`
+//!   first reads one request on the bound channel with `channel_recv`
+//!   and never answers it, then waits to be killed; `close` closes the
+//!   bound handle first (which ends the binding), then returns 0. Exits
+//!   with -(10000 + status) if the binding is refused.
 //! - `child-limits socket-echo`: echoes what arrives on the socket it
 //!   gets as its first user start-up handle until the peer shuts down
 //!   writing (then shuts down its own writing) or closes; exits with the
@@ -295,6 +297,15 @@ fn escrow(how: Option<&str>) -> i64 {
             Ok(()) => None,
             Err(_) => return -2,
         },
+        Some("recv") => {
+            // Read one request through `channel_recv` and never answer it.
+            let channel = zx::Channel::from_handle(bound);
+            let mut request = zx::MessageBuf::default();
+            if channel.recv(None, &mut request, zx::TIME_INFINITE).is_err() {
+                return -5;
+            }
+            Some(channel.into_handle())
+        }
         _ => Some(bound),
     };
     if zx::Event::from_handle(ready)
@@ -304,7 +315,7 @@ fn escrow(how: Option<&str>) -> i64 {
         return -3;
     }
     match how {
-        Some("park") => {
+        Some("park") | Some("recv") => {
             // Until the parent kills it.
             let _ = escrow.wait_one(Signals::USER_1, zx::TIME_INFINITE);
             -4

@@ -179,6 +179,36 @@ pub fn run_with_processes(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
         });
     }
 
+    suite.run("handle_bind_escrow.unanswered_request_comes_back", || {
+        // The child reads a request through `channel_recv` (the kernel
+        // keeps it until the reply) and is killed before answering: the
+        // endpoint arrives on the escrow with the request back in front.
+        let (client, server) = step(Channel::create(), "channel")?;
+        let mut request = 0x8000_4321u32.to_le_bytes().to_vec();
+        request.extend_from_slice(b"in flight");
+        step(client.write(&request, vec![]), "write the request")?;
+        step(client.write(b"queued", vec![]), "write another")?;
+        let (child, escrow, _ready) = start_child(job, bootfs, "recv", server)?;
+        step(zx::task_kill(&child.process), "kill")?;
+        crate::processes::wait_end(&child)?;
+        check(!peer_closed(&client), "the client saw PEER_CLOSED")?;
+        let mut message = MessageBuf::default();
+        step(escrow.read(&mut message), "read the escrow")?;
+        let server = Channel::from_handle(message.handles.pop().ok_or("no endpoint escrowed")?);
+        let mut again = MessageBuf::default();
+        step(server.read(&mut again), "read the request again")?;
+        check(
+            again.bytes == request,
+            "the unanswered request is back in front",
+        )?;
+        step(server.read(&mut again), "read the next")?;
+        check(again.bytes == b"queued", "the queue behind it is intact")?;
+        step(server.write(&request, vec![]), "answer")?;
+        let mut answer = MessageBuf::default();
+        step(client.read(&mut answer), "the answer")?;
+        check(answer.bytes == request, "the client gets the answer")
+    });
+
     suite.run("handle_bind_escrow.closed_handle_is_not_escrowed", || {
         let (client, server) = step(Channel::create(), "channel")?;
         let (child, escrow, _ready) = start_child(job, bootfs, "close", server)?;
