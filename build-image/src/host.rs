@@ -32,6 +32,24 @@ pub const SPIN: Tool = Tool {
     package: "spin",
 };
 
+/// curl, with which the network system test fetches pages from the guest.
+pub const CURL: Tool = Tool {
+    binary: "curl",
+    package: "curl",
+};
+
+/// make, which builds the C part of an SDK bundle.
+pub const MAKE: Tool = Tool {
+    binary: "make",
+    package: "make",
+};
+
+/// Python 3, which runs the Python part of an SDK bundle.
+pub const PYTHON: Tool = Tool {
+    binary: "python3",
+    package: "python3",
+};
+
 /// Whether `binary` is an executable file on `PATH`.
 pub fn on_path(binary: &str) -> bool {
     std::env::var_os("PATH")

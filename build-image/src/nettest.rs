@@ -143,7 +143,8 @@ fn boot(harness: &Harness) -> Result<Guest, String> {
 
 /// `curl` of `path` on the guest's web server: the body.
 fn curl(port: u16, path: &str) -> Result<String, String> {
-    let output = std::process::Command::new("curl")
+    let curl = crate::host::ensure(crate::host::CURL).map_err(|e| format!("{e:#}"))?;
+    let output = std::process::Command::new(curl)
         .args(["-sS", "--fail", "--max-time", "60"])
         .arg(format!("http://127.0.0.1:{port}{path}"))
         .output()
