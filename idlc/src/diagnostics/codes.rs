@@ -94,6 +94,7 @@ error_codes! {
     AnonymousLayoutNotAllowed = 62, "an anonymous layout is not allowed here";
     ReplacedWithoutReplacement = 63, "a `replaced` element has no replacement";
     RemovedWithReplacement = 64, "a `removed` element has a replacement";
+    ComposedProtocolTooOpen = 65, "a protocol composes one that is more open than itself";
 }
 
 impl ErrorCode {

@@ -1215,117 +1215,6 @@ idl_status_t test_everything_DivisionError_decode_at(idl_decoder_t *d, test_ever
   return IDL_OK;
 }
 
-idl_status_t test_everything_BasePingResponse_encode(const test_everything_BasePingResponse *value, uint8_t *bytes, size_t capacity, size_t *actual_bytes,
-    idl_handle_disposition_t *handles, size_t handle_capacity, size_t *actual_handles) {
-  idl_encoder_t e;
-  size_t offset;
-  idl_encoder_init(&e, bytes, capacity, handles, handle_capacity);
-  IDL_TRY(idl_alloc(&e, 1, &offset));
-  IDL_TRY(test_everything_BasePingResponse_encode_at(&e, value, offset, 0));
-  return idl_encode_finish(&e, actual_bytes, actual_handles);
-}
-
-idl_status_t test_everything_BasePingResponse_decode(const uint8_t *bytes, size_t num_bytes, const idl_handle_info_t *handles,
-    size_t num_handles, void *arena, size_t arena_size, test_everything_BasePingResponse *out) {
-  idl_decoder_t d;
-  size_t offset;
-  idl_decoder_init(&d, bytes, num_bytes, handles, num_handles, arena, arena_size);
-  IDL_TRY(idl_claim(&d, 1, &offset));
-  IDL_TRY(test_everything_BasePingResponse_decode_at(&d, out, offset, 0));
-  return idl_decode_finish(&d);
-}
-
-idl_status_t test_everything_BasePingResponse_encode_at(idl_encoder_t *e, const test_everything_BasePingResponse *value, size_t offset, uint32_t depth) {
-  (void)e; (void)value; (void)offset; (void)depth;
-  return IDL_OK;
-}
-
-idl_status_t test_everything_BasePingResponse_decode_at(idl_decoder_t *d, test_everything_BasePingResponse *out, size_t offset, uint32_t depth) {
-  (void)d; (void)out; (void)offset; (void)depth;
-  IDL_TRY(idl_check_zero(d, offset, 1));
-  out->reserved_ = 0;
-  return IDL_OK;
-}
-
-idl_status_t test_everything_BasePingResult_encode(const test_everything_BasePingResult *value, uint8_t *bytes, size_t capacity, size_t *actual_bytes,
-    idl_handle_disposition_t *handles, size_t handle_capacity, size_t *actual_handles) {
-  idl_encoder_t e;
-  size_t offset;
-  idl_encoder_init(&e, bytes, capacity, handles, handle_capacity);
-  IDL_TRY(idl_alloc(&e, 16, &offset));
-  IDL_TRY(test_everything_BasePingResult_encode_at(&e, value, offset, 0));
-  return idl_encode_finish(&e, actual_bytes, actual_handles);
-}
-
-idl_status_t test_everything_BasePingResult_decode(const uint8_t *bytes, size_t num_bytes, const idl_handle_info_t *handles,
-    size_t num_handles, void *arena, size_t arena_size, test_everything_BasePingResult *out) {
-  idl_decoder_t d;
-  size_t offset;
-  idl_decoder_init(&d, bytes, num_bytes, handles, num_handles, arena, arena_size);
-  IDL_TRY(idl_claim(&d, 16, &offset));
-  IDL_TRY(test_everything_BasePingResult_decode_at(&d, out, offset, 0));
-  return idl_decode_finish(&d);
-}
-
-idl_status_t test_everything_BasePingResult_encode_at(idl_encoder_t *e, const test_everything_BasePingResult *value, size_t offset, uint32_t depth) {
-  (void)e; (void)value; (void)offset; (void)depth;
-  switch (value->tag) {
-  case 1: {
-    idl_envelope_t env50;
-    idl_put_u64(e, offset, 1);
-    IDL_TRY(idl_encode_envelope_begin(e, offset + 8, depth, 1, &env50));
-    IDL_TRY(test_everything_BasePingResponse_encode_at(e, &value->response, env50.content, env50.depth));
-    idl_encode_envelope_end(e, &env50);
-    break;
-  }
-  case 3: {
-    idl_envelope_t env51;
-    idl_put_u64(e, offset, 3);
-    IDL_TRY(idl_encode_envelope_begin(e, offset + 8, depth, 4, &env51));
-    idl_put_u32(e, env51.content, (uint32_t)value->framework_err);
-    idl_encode_envelope_end(e, &env51);
-    break;
-  }
-  case 0:
-    return IDL_ERR_INVALID_VALUE;
-  default:
-    return IDL_ERR_UNKNOWN_UNION_VARIANT;
-  }
-  return IDL_OK;
-}
-
-idl_status_t test_everything_BasePingResult_decode_at(idl_decoder_t *d, test_everything_BasePingResult *out, size_t offset, uint32_t depth) {
-  (void)d; (void)out; (void)offset; (void)depth;
-  uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
-  memset(out, 0, sizeof *out);
-  out->tag = ordinal;
-  switch (ordinal) {
-  case 1: {
-    idl_envelope_t env52;
-    IDL_TRY(idl_decode_envelope_begin(d, offset + 8, depth, 1, &present, &env52));
-    if (!present) return IDL_ERR_UNEXPECTED_ABSENT;
-    IDL_TRY(test_everything_BasePingResponse_decode_at(d, &out->response, env52.content, env52.depth));
-    IDL_TRY(idl_decode_envelope_end(d, &env52));
-    break;
-  }
-  case 3: {
-    idl_envelope_t env53;
-    IDL_TRY(idl_decode_envelope_begin(d, offset + 8, depth, 4, &present, &env53));
-    if (!present) return IDL_ERR_UNEXPECTED_ABSENT;
-    out->framework_err = (int32_t)idl_get_u32(d, env53.content);
-    IDL_TRY(idl_decode_envelope_end(d, &env53));
-    break;
-  }
-  case 0:
-    return IDL_ERR_UNEXPECTED_ABSENT;
-  default:
-    (void)present;
-    return IDL_ERR_UNKNOWN_UNION_ORDINAL;
-  }
-  return IDL_OK;
-}
-
 idl_status_t test_everything_CalculatorAddRequest_encode(const test_everything_CalculatorAddRequest *value, uint8_t *bytes, size_t capacity, size_t *actual_bytes,
     idl_handle_disposition_t *handles, size_t handle_capacity, size_t *actual_handles) {
   idl_encoder_t e;
@@ -1484,19 +1373,19 @@ idl_status_t test_everything_CalculatorDivideResult_encode_at(idl_encoder_t *e, 
   (void)e; (void)value; (void)offset; (void)depth;
   switch (value->tag) {
   case 1: {
-    idl_envelope_t env54;
+    idl_envelope_t env50;
     idl_put_u64(e, offset, 1);
-    IDL_TRY(idl_encode_envelope_begin(e, offset + 8, depth, 16, &env54));
-    IDL_TRY(test_everything_CalculatorDivideResponse_encode_at(e, &value->response, env54.content, env54.depth));
-    idl_encode_envelope_end(e, &env54);
+    IDL_TRY(idl_encode_envelope_begin(e, offset + 8, depth, 16, &env50));
+    IDL_TRY(test_everything_CalculatorDivideResponse_encode_at(e, &value->response, env50.content, env50.depth));
+    idl_encode_envelope_end(e, &env50);
     break;
   }
   case 2: {
-    idl_envelope_t env55;
+    idl_envelope_t env51;
     idl_put_u64(e, offset, 2);
-    IDL_TRY(idl_encode_envelope_begin(e, offset + 8, depth, 4, &env55));
-    IDL_TRY(test_everything_DivisionError_encode_at(e, &value->err, env55.content, env55.depth));
-    idl_encode_envelope_end(e, &env55);
+    IDL_TRY(idl_encode_envelope_begin(e, offset + 8, depth, 4, &env51));
+    IDL_TRY(test_everything_DivisionError_encode_at(e, &value->err, env51.content, env51.depth));
+    idl_encode_envelope_end(e, &env51);
     break;
   }
   case 0:
@@ -1515,19 +1404,19 @@ idl_status_t test_everything_CalculatorDivideResult_decode_at(idl_decoder_t *d, 
   out->tag = ordinal;
   switch (ordinal) {
   case 1: {
-    idl_envelope_t env56;
-    IDL_TRY(idl_decode_envelope_begin(d, offset + 8, depth, 16, &present, &env56));
+    idl_envelope_t env52;
+    IDL_TRY(idl_decode_envelope_begin(d, offset + 8, depth, 16, &present, &env52));
     if (!present) return IDL_ERR_UNEXPECTED_ABSENT;
-    IDL_TRY(test_everything_CalculatorDivideResponse_decode_at(d, &out->response, env56.content, env56.depth));
-    IDL_TRY(idl_decode_envelope_end(d, &env56));
+    IDL_TRY(test_everything_CalculatorDivideResponse_decode_at(d, &out->response, env52.content, env52.depth));
+    IDL_TRY(idl_decode_envelope_end(d, &env52));
     break;
   }
   case 2: {
-    idl_envelope_t env57;
-    IDL_TRY(idl_decode_envelope_begin(d, offset + 8, depth, 4, &present, &env57));
+    idl_envelope_t env53;
+    IDL_TRY(idl_decode_envelope_begin(d, offset + 8, depth, 4, &present, &env53));
     if (!present) return IDL_ERR_UNEXPECTED_ABSENT;
-    IDL_TRY(test_everything_DivisionError_decode_at(d, &out->err, env57.content, env57.depth));
-    IDL_TRY(idl_decode_envelope_end(d, &env57));
+    IDL_TRY(test_everything_DivisionError_decode_at(d, &out->err, env53.content, env53.depth));
+    IDL_TRY(idl_decode_envelope_end(d, &env53));
     break;
   }
   case 0:
@@ -1627,19 +1516,19 @@ idl_status_t test_everything_CalculatorResetAllResult_encode_at(idl_encoder_t *e
   (void)e; (void)value; (void)offset; (void)depth;
   switch (value->tag) {
   case 1: {
-    idl_envelope_t env58;
+    idl_envelope_t env54;
     idl_put_u64(e, offset, 1);
-    IDL_TRY(idl_encode_envelope_begin(e, offset + 8, depth, 1, &env58));
-    IDL_TRY(test_everything_CalculatorResetAllResponse_encode_at(e, &value->response, env58.content, env58.depth));
-    idl_encode_envelope_end(e, &env58);
+    IDL_TRY(idl_encode_envelope_begin(e, offset + 8, depth, 1, &env54));
+    IDL_TRY(test_everything_CalculatorResetAllResponse_encode_at(e, &value->response, env54.content, env54.depth));
+    idl_encode_envelope_end(e, &env54);
     break;
   }
   case 2: {
-    idl_envelope_t env59;
+    idl_envelope_t env55;
     idl_put_u64(e, offset, 2);
-    IDL_TRY(idl_encode_envelope_begin(e, offset + 8, depth, 4, &env59));
-    idl_put_u32(e, env59.content, (uint32_t)value->err);
-    idl_encode_envelope_end(e, &env59);
+    IDL_TRY(idl_encode_envelope_begin(e, offset + 8, depth, 4, &env55));
+    idl_put_u32(e, env55.content, (uint32_t)value->err);
+    idl_encode_envelope_end(e, &env55);
     break;
   }
   case 0:
@@ -1658,19 +1547,19 @@ idl_status_t test_everything_CalculatorResetAllResult_decode_at(idl_decoder_t *d
   out->tag = ordinal;
   switch (ordinal) {
   case 1: {
-    idl_envelope_t env60;
-    IDL_TRY(idl_decode_envelope_begin(d, offset + 8, depth, 1, &present, &env60));
+    idl_envelope_t env56;
+    IDL_TRY(idl_decode_envelope_begin(d, offset + 8, depth, 1, &present, &env56));
     if (!present) return IDL_ERR_UNEXPECTED_ABSENT;
-    IDL_TRY(test_everything_CalculatorResetAllResponse_decode_at(d, &out->response, env60.content, env60.depth));
-    IDL_TRY(idl_decode_envelope_end(d, &env60));
+    IDL_TRY(test_everything_CalculatorResetAllResponse_decode_at(d, &out->response, env56.content, env56.depth));
+    IDL_TRY(idl_decode_envelope_end(d, &env56));
     break;
   }
   case 2: {
-    idl_envelope_t env61;
-    IDL_TRY(idl_decode_envelope_begin(d, offset + 8, depth, 4, &present, &env61));
+    idl_envelope_t env57;
+    IDL_TRY(idl_decode_envelope_begin(d, offset + 8, depth, 4, &present, &env57));
     if (!present) return IDL_ERR_UNEXPECTED_ABSENT;
-    out->err = (int32_t)idl_get_u32(d, env61.content);
-    IDL_TRY(idl_decode_envelope_end(d, &env61));
+    out->err = (int32_t)idl_get_u32(d, env57.content);
+    IDL_TRY(idl_decode_envelope_end(d, &env57));
     break;
   }
   case 0:
@@ -1738,19 +1627,19 @@ idl_status_t test_everything_StorageGetResult_encode_at(idl_encoder_t *e, const 
   (void)e; (void)value; (void)offset; (void)depth;
   switch (value->tag) {
   case 1: {
-    idl_envelope_t env62;
+    idl_envelope_t env58;
     idl_put_u64(e, offset, 1);
-    IDL_TRY(idl_encode_envelope_begin(e, offset + 8, depth, 16, &env62));
-    IDL_TRY(test_everything_Value_encode_at(e, &value->response, env62.content, env62.depth));
-    idl_encode_envelope_end(e, &env62);
+    IDL_TRY(idl_encode_envelope_begin(e, offset + 8, depth, 16, &env58));
+    IDL_TRY(test_everything_Value_encode_at(e, &value->response, env58.content, env58.depth));
+    idl_encode_envelope_end(e, &env58);
     break;
   }
   case 3: {
-    idl_envelope_t env63;
+    idl_envelope_t env59;
     idl_put_u64(e, offset, 3);
-    IDL_TRY(idl_encode_envelope_begin(e, offset + 8, depth, 4, &env63));
-    idl_put_u32(e, env63.content, (uint32_t)value->framework_err);
-    idl_encode_envelope_end(e, &env63);
+    IDL_TRY(idl_encode_envelope_begin(e, offset + 8, depth, 4, &env59));
+    idl_put_u32(e, env59.content, (uint32_t)value->framework_err);
+    idl_encode_envelope_end(e, &env59);
     break;
   }
   case 0:
@@ -1769,19 +1658,19 @@ idl_status_t test_everything_StorageGetResult_decode_at(idl_decoder_t *d, test_e
   out->tag = ordinal;
   switch (ordinal) {
   case 1: {
-    idl_envelope_t env64;
-    IDL_TRY(idl_decode_envelope_begin(d, offset + 8, depth, 16, &present, &env64));
+    idl_envelope_t env60;
+    IDL_TRY(idl_decode_envelope_begin(d, offset + 8, depth, 16, &present, &env60));
     if (!present) return IDL_ERR_UNEXPECTED_ABSENT;
-    IDL_TRY(test_everything_Value_decode_at(d, &out->response, env64.content, env64.depth));
-    IDL_TRY(idl_decode_envelope_end(d, &env64));
+    IDL_TRY(test_everything_Value_decode_at(d, &out->response, env60.content, env60.depth));
+    IDL_TRY(idl_decode_envelope_end(d, &env60));
     break;
   }
   case 3: {
-    idl_envelope_t env65;
-    IDL_TRY(idl_decode_envelope_begin(d, offset + 8, depth, 4, &present, &env65));
+    idl_envelope_t env61;
+    IDL_TRY(idl_decode_envelope_begin(d, offset + 8, depth, 4, &present, &env61));
     if (!present) return IDL_ERR_UNEXPECTED_ABSENT;
-    out->framework_err = (int32_t)idl_get_u32(d, env65.content);
-    IDL_TRY(idl_decode_envelope_end(d, &env65));
+    out->framework_err = (int32_t)idl_get_u32(d, env61.content);
+    IDL_TRY(idl_decode_envelope_end(d, &env61));
     break;
   }
   case 0:

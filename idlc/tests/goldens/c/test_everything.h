@@ -27,8 +27,6 @@ typedef struct test_everything_WithOptionalUnion test_everything_WithOptionalUni
 typedef struct test_everything_Resources test_everything_Resources;
 typedef struct test_everything_ResourceTable test_everything_ResourceTable;
 typedef struct test_everything_ResourceUnion test_everything_ResourceUnion;
-typedef struct test_everything_BasePingResponse test_everything_BasePingResponse;
-typedef struct test_everything_BasePingResult test_everything_BasePingResult;
 typedef struct test_everything_CalculatorAddRequest test_everything_CalculatorAddRequest;
 typedef struct test_everything_CalculatorAddResponse test_everything_CalculatorAddResponse;
 typedef struct test_everything_CalculatorDivideRequest test_everything_CalculatorDivideRequest;
@@ -328,38 +326,6 @@ typedef uint32_t test_everything_DivisionError; /* strict enum */
 #define test_everything_DivisionError_DIVIDE_BY_ZERO ((test_everything_DivisionError)UINT32_C(1))
 idl_status_t test_everything_DivisionError_encode_at(idl_encoder_t *e, const test_everything_DivisionError *value, size_t offset, uint32_t depth);
 idl_status_t test_everything_DivisionError_decode_at(idl_decoder_t *d, test_everything_DivisionError *out, size_t offset, uint32_t depth);
-
-struct test_everything_BasePingResponse {
-  uint8_t reserved_; /* an empty struct is one zero byte */
-};
-#define test_everything_BasePingResponse_INLINE_SIZE 1u
-/* Encodes a whole message body; `*actual_bytes` and `*actual_handles` say how much was written. */
-idl_status_t test_everything_BasePingResponse_encode(const test_everything_BasePingResponse *value, uint8_t *bytes, size_t capacity, size_t *actual_bytes,
-    idl_handle_disposition_t *handles, size_t handle_capacity, size_t *actual_handles);
-/* Decodes and validates a whole message body. Vectors and boxes are placed in `arena`; strings point into `bytes`. */
-idl_status_t test_everything_BasePingResponse_decode(const uint8_t *bytes, size_t num_bytes, const idl_handle_info_t *handles,
-    size_t num_handles, void *arena, size_t arena_size, test_everything_BasePingResponse *out);
-idl_status_t test_everything_BasePingResponse_encode_at(idl_encoder_t *e, const test_everything_BasePingResponse *value, size_t offset, uint32_t depth);
-idl_status_t test_everything_BasePingResponse_decode_at(idl_decoder_t *d, test_everything_BasePingResponse *out, size_t offset, uint32_t depth);
-
-#define test_everything_BasePingResult_TAG_response UINT64_C(1)
-#define test_everything_BasePingResult_TAG_framework_err UINT64_C(3)
-struct test_everything_BasePingResult {
-  /* The member's ordinal (test_everything_BasePingResult_TAG_*). */
-  uint64_t tag;
-  union {
-    test_everything_BasePingResponse response;
-    int32_t framework_err;
-  };
-};
-/* Encodes a whole message body; `*actual_bytes` and `*actual_handles` say how much was written. */
-idl_status_t test_everything_BasePingResult_encode(const test_everything_BasePingResult *value, uint8_t *bytes, size_t capacity, size_t *actual_bytes,
-    idl_handle_disposition_t *handles, size_t handle_capacity, size_t *actual_handles);
-/* Decodes and validates a whole message body. Vectors and boxes are placed in `arena`; strings point into `bytes`. */
-idl_status_t test_everything_BasePingResult_decode(const uint8_t *bytes, size_t num_bytes, const idl_handle_info_t *handles,
-    size_t num_handles, void *arena, size_t arena_size, test_everything_BasePingResult *out);
-idl_status_t test_everything_BasePingResult_encode_at(idl_encoder_t *e, const test_everything_BasePingResult *value, size_t offset, uint32_t depth);
-idl_status_t test_everything_BasePingResult_decode_at(idl_decoder_t *d, test_everything_BasePingResult *out, size_t offset, uint32_t depth);
 
 struct test_everything_CalculatorAddRequest {
   int64_t a;

@@ -154,17 +154,6 @@ class DivisionError(enum.IntEnum):
 
 
 @dataclasses.dataclass
-class BasePingResponse:
-    pass
-
-
-@dataclasses.dataclass
-class BasePingResult:
-    response: Optional[BasePingResponse] = None
-    framework_err: Optional[int] = None
-
-
-@dataclasses.dataclass
 class CalculatorAddRequest:
     a: int
     b: int
@@ -282,8 +271,6 @@ Resources._idl = _w.Struct(Resources, 40, [("vmo", 0, _w.Handle(3, 0x24, False))
 ResourceTable._idl = _w.Table(ResourceTable, {1: ("event", _w.Handle(5, _w.NO_RIGHTS_CHECK, False))}, "unknown_fields")
 ResourceUnion._idl = _w.Union(ResourceUnion, False, {1: ("vmo", _w.Handle(3, _w.NO_RIGHTS_CHECK, False)), 2: ("nothing", _w.UINT8)}, "unknown_variant")
 DivisionError._idl = _w.Enum(DivisionError, _w.UINT32, strict=True)
-BasePingResponse._idl = _w.Struct(BasePingResponse, 1, [], [(0, 1)])
-BasePingResult._idl = _w.Union(BasePingResult, True, {1: ("response", _w.Named(BasePingResponse, False)), 3: ("framework_err", _w.INT32)}, "unknown_variant")
 CalculatorAddRequest._idl = _w.Struct(CalculatorAddRequest, 16, [("a", 0, _w.INT64), ("b", 8, _w.INT64)], [])
 CalculatorAddResponse._idl = _w.Struct(CalculatorAddResponse, 8, [("sum", 0, _w.INT64)], [])
 CalculatorDivideRequest._idl = _w.Struct(CalculatorDivideRequest, 16, [("dividend", 0, _w.INT64), ("divisor", 8, _w.INT64)], [])

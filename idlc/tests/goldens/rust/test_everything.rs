@@ -712,33 +712,6 @@ impl _rt::Wire for Resources {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct BasePingResponse {}
-
-#[allow(unused_variables)]
-impl _rt::Wire for BasePingResponse {
-    const INLINE_SIZE: usize = 1;
-    const ALIGN: usize = 1;
-
-    fn encode(
-        &mut self,
-        e: &mut _rt::Encoder<'_>,
-        offset: usize,
-        depth: usize,
-    ) -> Result<(), _rt::EncodeError> {
-        Ok(())
-    }
-
-    fn decode(
-        d: &mut _rt::Decoder<'_>,
-        offset: usize,
-        depth: usize,
-    ) -> Result<Self, _rt::DecodeError> {
-        d.check_zero(offset, 1)?;
-        Ok(Self {})
-    }
-}
-
 #[derive(
     Debug,
     Clone,
@@ -1728,67 +1701,6 @@ impl _rt::Wire for ResourceUnion {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum BasePingResult {
-    Response(BasePingResponse),
-    FrameworkErr(i32),
-}
-
-#[allow(unused_variables)]
-impl _rt::Wire for BasePingResult {
-    const INLINE_SIZE: usize = 16;
-    const ALIGN: usize = 8;
-
-    fn encode(
-        &mut self,
-        e: &mut _rt::Encoder<'_>,
-        offset: usize,
-        depth: usize,
-    ) -> Result<(), _rt::EncodeError> {
-        match self {
-            Self::Response(value) => {
-                e.write_u64(offset, 1);
-                _rt::codec::encode_envelope(e, offset + 8, depth, 1, |e, offset, depth| {
-                    _rt::Wire::encode(&mut *value, e, offset, depth)?;
-                    Ok(())
-                })?;
-            }
-            Self::FrameworkErr(value) => {
-                e.write_u64(offset, 3);
-                _rt::codec::encode_envelope(e, offset + 8, depth, 4, |e, offset, depth| {
-                    _rt::Wire::encode(&mut *value, e, offset, depth)?;
-                    Ok(())
-                })?;
-            }
-        }
-        Ok(())
-    }
-
-    fn decode(
-        d: &mut _rt::Decoder<'_>,
-        offset: usize,
-        depth: usize,
-    ) -> Result<Self, _rt::DecodeError> {
-        let ordinal = d.read_u64(offset)?;
-        match ordinal {
-            1 => match _rt::codec::decode_envelope(d, offset + 8, depth, 1, |d, offset, depth| {
-                Ok(<BasePingResponse as _rt::Wire>::decode(d, offset, depth)?)
-            })? {
-                Some(value) => Ok(Self::Response(value)),
-                None => Err(_rt::DecodeError::UnexpectedAbsent { offset }),
-            },
-            3 => match _rt::codec::decode_envelope(d, offset + 8, depth, 4, |d, offset, depth| {
-                Ok(<i32 as _rt::Wire>::decode(d, offset, depth)?)
-            })? {
-                Some(value) => Ok(Self::FrameworkErr(value)),
-                None => Err(_rt::DecodeError::UnexpectedAbsent { offset }),
-            },
-            0 => Err(_rt::DecodeError::UnexpectedAbsent { offset }),
-            _ => Err(_rt::DecodeError::UnknownUnionOrdinal { ordinal }),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
 pub enum CalculatorDivideResult {
     Response(CalculatorDivideResponse),
     Err(DivisionError),
@@ -2000,17 +1912,15 @@ impl<T: _rt::Transport> BaseClient<T> {
         &self.client
     }
 
-    pub fn ping(&self) -> Result<BasePingResponse, _rt::client::ClientError<T::Error>> {
+    pub fn ping(&self) -> Result<(), _rt::client::ClientError<T::Error>> {
         let message = _rt::OutgoingMessage::empty(_rt::TransactionHeader::new(
             0,
             BaseMarker::PING_ORDINAL,
-            true,
+            false,
         ));
-        let mut reply = self.client.call(message)?;
-        match reply.decode_body::<BasePingResult>()? {
-            BasePingResult::Response(value) => Ok(value),
-            BasePingResult::FrameworkErr(_) => Err(_rt::client::ClientError::UnknownMethod),
-        }
+        let reply = self.client.call(message)?;
+        reply.decode_empty()?;
+        Ok(())
     }
 }
 
@@ -2029,23 +1939,21 @@ impl<T: _rt::client::AsyncTransport> BaseAsyncClient<T> {
         &self.client
     }
 
-    pub async fn ping(&self) -> Result<BasePingResponse, _rt::client::ClientError<T::Error>> {
+    pub async fn ping(&self) -> Result<(), _rt::client::ClientError<T::Error>> {
         let message = _rt::OutgoingMessage::empty(_rt::TransactionHeader::new(
             0,
             BaseMarker::PING_ORDINAL,
-            true,
+            false,
         ));
-        let mut reply = self.client.call(message).await?;
-        match reply.decode_body::<BasePingResult>()? {
-            BasePingResult::Response(value) => Ok(value),
-            BasePingResult::FrameworkErr(_) => Err(_rt::client::ClientError::UnknownMethod),
-        }
+        let reply = self.client.call(message).await?;
+        reply.decode_empty()?;
+        Ok(())
     }
 }
 
 /// Implement this to serve `test.everything/Base`; see [`dispatch_base`].
 pub trait BaseServer {
-    fn ping(&mut self) -> BasePingResponse;
+    fn ping(&mut self);
 }
 
 /// Decodes one message for `test.everything/Base`, calls the server, and returns the reply to send (if any).
@@ -2058,16 +1966,11 @@ pub fn dispatch_base<S: BaseServer>(
     match header.ordinal {
         BaseMarker::PING_ORDINAL => {
             message.decode_empty()?;
-            let mut reply = BasePingResult::Response(server.ping());
-            Ok(Some(_rt::OutgoingMessage::encode(
-                _rt::TransactionHeader::new(header.txid, BaseMarker::PING_ORDINAL, true),
-                &mut reply,
-            )?))
+            server.ping();
+            Ok(Some(_rt::OutgoingMessage::empty(
+                _rt::TransactionHeader::new(header.txid, BaseMarker::PING_ORDINAL, false),
+            )))
         }
-        _ if header.is_flexible() && header.txid != 0 => {
-            Ok(Some(_rt::server::unknown_method_reply(&header)))
-        }
-        _ if header.is_flexible() => Ok(None),
         ordinal => Err(_rt::server::DispatchError::UnknownMethod { ordinal }),
     }
 }
@@ -2160,17 +2063,15 @@ impl<T: _rt::Transport> CalculatorClient<T> {
         }
     }
 
-    pub fn ping(&self) -> Result<BasePingResponse, _rt::client::ClientError<T::Error>> {
+    pub fn ping(&self) -> Result<(), _rt::client::ClientError<T::Error>> {
         let message = _rt::OutgoingMessage::empty(_rt::TransactionHeader::new(
             0,
             CalculatorMarker::PING_ORDINAL,
-            true,
+            false,
         ));
-        let mut reply = self.client.call(message)?;
-        match reply.decode_body::<BasePingResult>()? {
-            BasePingResult::Response(value) => Ok(value),
-            BasePingResult::FrameworkErr(_) => Err(_rt::client::ClientError::UnknownMethod),
-        }
+        let reply = self.client.call(message)?;
+        reply.decode_empty()?;
+        Ok(())
     }
 
     /// Waits for the next event.
@@ -2254,17 +2155,15 @@ impl<T: _rt::client::AsyncTransport> CalculatorAsyncClient<T> {
         }
     }
 
-    pub async fn ping(&self) -> Result<BasePingResponse, _rt::client::ClientError<T::Error>> {
+    pub async fn ping(&self) -> Result<(), _rt::client::ClientError<T::Error>> {
         let message = _rt::OutgoingMessage::empty(_rt::TransactionHeader::new(
             0,
             CalculatorMarker::PING_ORDINAL,
-            true,
+            false,
         ));
-        let mut reply = self.client.call(message).await?;
-        match reply.decode_body::<BasePingResult>()? {
-            BasePingResult::Response(value) => Ok(value),
-            BasePingResult::FrameworkErr(_) => Err(_rt::client::ClientError::UnknownMethod),
-        }
+        let reply = self.client.call(message).await?;
+        reply.decode_empty()?;
+        Ok(())
     }
 
     /// Waits for the next event.
@@ -2310,7 +2209,7 @@ pub trait CalculatorServer {
     ) -> Result<CalculatorDivideResponse, DivisionError>;
     fn clear(&mut self);
     fn reset_all(&mut self) -> Result<CalculatorResetAllResponse, i32>;
-    fn ping(&mut self) -> BasePingResponse;
+    fn ping(&mut self);
 }
 
 /// Decodes one message for `test.everything/Calculator`, calls the server, and returns the reply to send (if any).
@@ -2362,11 +2261,10 @@ pub fn dispatch_calculator<S: CalculatorServer>(
         }
         CalculatorMarker::PING_ORDINAL => {
             message.decode_empty()?;
-            let mut reply = BasePingResult::Response(server.ping());
-            Ok(Some(_rt::OutgoingMessage::encode(
-                _rt::TransactionHeader::new(header.txid, CalculatorMarker::PING_ORDINAL, true),
-                &mut reply,
-            )?))
+            server.ping();
+            Ok(Some(_rt::OutgoingMessage::empty(
+                _rt::TransactionHeader::new(header.txid, CalculatorMarker::PING_ORDINAL, false),
+            )))
         }
         ordinal => Err(_rt::server::DispatchError::UnknownMethod { ordinal }),
     }
