@@ -186,12 +186,26 @@ pub struct ValueMember {
     pub value: i128,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// Ordered from most to least open (`Open < Ajar < Closed`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Openness {
     Open,
     Ajar,
     Closed,
+}
+
+impl Openness {
+    /// The modifier as written in IDL.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Openness::Open => "open",
+            Openness::Ajar => "ajar",
+            Openness::Closed => "closed",
+        }
+    }
 }
 
 #[derive(Debug)]

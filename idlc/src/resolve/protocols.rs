@@ -104,17 +104,7 @@ impl Resolver {
                 // FIDL's rule: a closed protocol composes only closed ones,
                 // an ajar one closed or ajar ones (a protocol must be able
                 // to handle every method it takes in).
-                let rank = |o: Openness| match o {
-                    Openness::Closed => 0,
-                    Openness::Ajar => 1,
-                    Openness::Open => 2,
-                };
-                if rank(p.openness) > rank(openness) {
-                    let name = |o: Openness| match o {
-                        Openness::Closed => "closed",
-                        Openness::Ajar => "ajar",
-                        Openness::Open => "open",
-                    };
+                if p.openness < openness {
                     self.error(
                         Diagnostic::new(
                             ErrorCode::ComposedProtocolTooOpen,
@@ -122,17 +112,17 @@ impl Resolver {
                             format!(
                                 "`{}` is {}, more open than this {} protocol",
                                 compose.protocol.dotted(),
-                                name(p.openness),
-                                name(openness)
+                                p.openness.keyword(),
+                                openness.keyword()
                             ),
                         )
                         .label("composed here")
                         .help(format!(
                             "a {} protocol can compose only {} protocols; make this protocol {} or the composed one {}",
-                            name(openness),
+                            openness.keyword(),
                             if openness == Openness::Closed { "closed" } else { "closed or ajar" },
-                            name(p.openness),
-                            name(openness)
+                            p.openness.keyword(),
+                            openness.keyword()
                         )),
                     );
                     continue;

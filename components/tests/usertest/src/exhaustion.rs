@@ -44,9 +44,19 @@ fn user_packet(key: u64) -> PortPacket {
 /// Runs `bin/child-limits` with `args` in `job` (a job with limits) and
 /// returns its exit code.
 fn child_limits(job: &Job, bootfs: &[u8], args: &[&str]) -> Result<i64, alloc::string::String> {
+    child_limits_with(job, bootfs, args, vec![])
+}
+
+/// [`child_limits`], handing the child start-up `handles`.
+fn child_limits_with(
+    job: &Job,
+    bootfs: &[u8],
+    args: &[&str],
+    handles: Vec<(u32, Handle)>,
+) -> Result<i64, alloc::string::String> {
     let mut argv = vec!["bin/child-limits"];
     argv.extend_from_slice(args);
-    let child = crate::processes::start(job, bootfs, "bin/child-limits", &argv, vec![])?;
+    let child = crate::processes::start(job, bootfs, "bin/child-limits", &argv, handles)?;
     crate::processes::wait_end(&child)
 }
 
@@ -547,14 +557,12 @@ fn write_into(
     messages: u32,
 ) -> Result<i64, alloc::string::String> {
     let count = alloc::format!("{messages}");
-    let child = crate::processes::start(
+    child_limits_with(
         job,
         bootfs,
-        "bin/child-limits",
-        &["bin/child-limits", "write-into", &count],
+        &["write-into", &count],
         vec![(zx::processargs::USER_BASE, channel.into_handle())],
-    )?;
-    crate::processes::wait_end(&child)
+    )
 }
 
 /// How many MiB this process can commit (writing a VMO MiB by MiB until

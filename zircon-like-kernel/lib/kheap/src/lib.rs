@@ -24,9 +24,11 @@
 //!   allocated again per message).
 //!
 //! What stays with the heap for good is bounded: the metadata of the
-//! virtual range (8 bytes per virtual page ever handed out, 1/512 of the
-//! largest range used), the page tables of the range, the empty slab pages
-//! and the cached runs (together well under 1 MiB).
+//! virtual range (8 bytes per virtual page ever handed out; runs are
+//! reused per order, never split or merged, so the range grows to the sum
+//! of each order's peak), the page tables of the range, and what it keeps
+//! against churn: the empty slab pages, the cached runs and up to
+//! [`KEEP_PAGES`] free pages (together well under 1 MiB).
 //!
 //! The crate does no I/O and takes its pages from a [`Backing`], so the
 //! same code runs in host tests over ordinary memory.
@@ -237,7 +239,8 @@ impl<B: Backing> Heap<B> {
     }
 
     /// The backing (for tests).
-    pub fn backing(&self) -> &B {
+    #[cfg(test)]
+    fn backing(&self) -> &B {
         &self.backing
     }
 
