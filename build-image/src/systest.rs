@@ -287,6 +287,14 @@ pub const TESTS: &[SystemTest] = &[
         },
     },
     SystemTest {
+        name: "components.fanout_budget",
+        boot: Boot {
+            input: crate::systest_budget::INPUT,
+            ..Boot::product("attack-fanout")
+        },
+        check: crate::systest_budget::check,
+    },
+    SystemTest {
         name: "components.console_ls_stop_shutdown",
         boot: Boot {
             input: "ls\nstop root/echo_server\nbogus\n\
