@@ -752,6 +752,10 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "storage.blobfs_crash_consistency",
         run: crate::systest_storage::crash_scenario,
     },
+    Scenario {
+        name: "storage.data_survives_reboot",
+        run: crate::systest_storage::data_scenario,
+    },
 ];
 
 /// The scenario called `name`.

@@ -43,6 +43,11 @@ fn storage_blobfs_crash_consistency() {
 }
 
 #[test]
+fn storage_data_survives_reboot() {
+    scenario("storage.data_survives_reboot");
+}
+
+#[test]
 fn every_scenario_is_listed() {
     let listed = [
         "drivers.disk_network_bridge_restart",
@@ -50,6 +55,7 @@ fn every_scenario_is_listed() {
         "net.http_echo_hostile_restart",
         "storage.blobfs_write_read_integrity",
         "storage.blobfs_crash_consistency",
+        "storage.data_survives_reboot",
     ];
     for test in systest::SCENARIOS {
         assert!(

@@ -19,9 +19,11 @@
 //! | `log` | prints the components' log, from the logger |
 //! | `klog` | prints the end of the kernel's own log (its stamped lines) |
 //! | `lsdev`, `lsblk` | lists the devices and their drivers, the block devices |
-//! | `df` | how full blobfs is (`ls /blob` lists the blobs by Merkle root) |
+//! | `df` | how full blobfs and `/data` are (`ls /blob` lists the blobs by Merkle root) |
 //! | `net`, `net crash` | the netstack's interface and counters; its test hook |
 //! | `ping <host> [count]`, `lookup <host>` | ICMP echo and name lookup through the netstack |
+//! | `write /data/<file> <text...>` | writes the text and a newline to a file of `/data` (replacing it) |
+//! | `rm /data/<file>` | removes a file of `/data` |
 //! | `shutdown` | stops every component, then powers the machine off (status 0) |
 //!
 //! A command given the wrong number of arguments prints its usage line;
@@ -38,6 +40,8 @@
 #![forbid(unsafe_code)]
 
 extern crate alloc;
+
+mod data;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -147,7 +151,17 @@ const COMMANDS: &[Command] = &[
     Command {
         name: "df",
         arguments: "",
-        does: "shows how full blobfs is (ls /blob lists its blobs)",
+        does: "shows how full blobfs and /data are (ls /blob lists its blobs)",
+    },
+    Command {
+        name: "write",
+        arguments: "</data/file> <text...>",
+        does: "writes the text and a newline to a file of /data (replacing it)",
+    },
+    Command {
+        name: "rm",
+        arguments: "</data/file>",
+        does: "removes a file of /data",
     },
     Command {
         name: "shutdown",
@@ -166,6 +180,9 @@ impl Command {
     fn accepts(&self, count: usize) -> bool {
         let words = self.arguments.split_whitespace();
         let required = words.clone().filter(|w| !w.starts_with('[')).count();
+        if self.arguments.ends_with("...>") {
+            return count >= required;
+        }
         (required..=words.count()).contains(&count)
     }
 }
@@ -216,6 +233,8 @@ fn main() -> i64 {
             ("lsdev", _) => print_file("/dev/devices"),
             ("lsblk", _) => list_block_devices(),
             ("df", _) => print_disk_usage(),
+            ("write", [path, text @ ..]) => data::write(path, &text.join(" ")),
+            ("rm", [path]) => data::remove(path),
             ("ls", ["/"]) => list_namespace(),
             ("ls", [path]) => list_directory(path),
             ("cat", [path]) => print_file(path),
@@ -590,7 +609,10 @@ fn print_disk_usage() {
         });
     let info = match info {
         Ok(response) => response.info,
-        Err(why) => return println!("df: blobfs does not answer: {why}"),
+        Err(why) => {
+            println!("df: blobfs does not answer: {why}");
+            return data::print_usage();
+        }
     };
     let block = u64::from(info.block_size);
     let total = info.total_blocks * block;
@@ -610,6 +632,7 @@ fn print_disk_usage() {
         info.blob_count,
         info.max_blobs
     );
+    data::print_usage();
 }
 
 fn list_block_devices() {
