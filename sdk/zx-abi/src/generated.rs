@@ -959,8 +959,10 @@ pub mod syscall {
     ///
     /// Ends the calling thread.
     ///
-    /// When the last thread of a process ends, the process ends with exit
-    /// code 0. The call does not return.
+    /// When the last thread of a process ends, or the last one that was
+    /// started (threads never started do not keep a process alive, as in
+    /// Zircon; starting one afterwards is `BAD_STATE`), the process ends
+    /// with exit code 0. The call does not return.
     pub const THREAD_EXIT: u64 = 19;
 
     /// `port_create(options: u32, out: *mut Handle) -> Status`

@@ -336,12 +336,25 @@ impl Process {
             .count()
     }
 
-    /// Called when `thread` exits: the process ends with its last thread.
-    pub fn thread_exited(self: &Arc<Self>, thread: &Thread) {
+    /// Called when `thread` ends (`started`: it had been started). The
+    /// process ends with its last thread, and, as in Zircon, with its last
+    /// started thread: threads never started do not keep it alive. Without
+    /// that, two processes whose handle tables held each other's unstarted
+    /// threads stayed forever, reachable by no one. With it, a handle table
+    /// is never kept by nothing: only a started process's table holds
+    /// handles (`process_start` fills it), and a started process lives only
+    /// while one of its started threads does.
+    pub fn thread_exited(self: &Arc<Self>, thread: &Thread, started: bool) {
         let last = {
             let mut threads = self.threads.lock();
             threads.retain(|t| t.koid() != thread.koid());
+            // Only a started thread's end applies the second rule: while
+            // `process_start` runs, its first thread is still new.
             threads.is_empty()
+                || (started
+                    && threads
+                        .iter()
+                        .all(|t| t.inner.lock().state == ThreadState::New))
         };
         if last {
             self.end(Outcome::Exited(0));

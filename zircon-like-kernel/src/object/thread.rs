@@ -275,7 +275,7 @@ impl KernelObject for Thread {
     /// never run: it ends, so its process is not kept alive by it.
     fn on_zero_handles(&self) {
         if self.inner.lock().state == ThreadState::New && self.mark_dead() {
-            self.process.thread_exited(self);
+            self.process.thread_exited(self, false);
         }
     }
 

@@ -75,7 +75,7 @@ pub fn thread_exit() -> SysResult {
     let thread = sched::current().ok_or(Status::INTERNAL)?;
     thread.mark_dead();
     let process = alloc::sync::Arc::clone(&thread.process);
-    process.thread_exited(&thread);
+    process.thread_exited(&thread, true);
     drop(thread);
     sched::abandon_current();
     Ok(Flow::Switched)
@@ -221,9 +221,10 @@ pub fn task_kill(raw: u64) -> SysResult {
         }
         zx_abi::ObjectType::Thread => {
             let thread = any.downcast::<Thread>().map_err(|_| Status::INTERNAL)?;
+            let started = thread.inner.lock().state != ThreadState::New;
             if thread.mark_dead() {
                 let process = Arc::clone(&thread.process);
-                process.thread_exited(&thread);
+                process.thread_exited(&thread, started);
             }
         }
         _ => return Err(Status::WRONG_TYPE),

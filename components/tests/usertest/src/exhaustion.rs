@@ -124,14 +124,72 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
         step(port.queue(&user_packet(4)), "queue after the events closed")?;
         Ok(())
     });
+    suite.run("exhaustion.unstarted_thread_cycle_ends", || {
+        // Two started processes, each holding in its handle table the last
+        // handle to the other's unstarted thread, each with a first thread
+        // that exits. Unstarted threads once kept a process alive: the two
+        // kept each other for good, reachable by no one. A process now
+        // ends with its last started thread, so both end.
+        let code = step(Vmo::create(PAGE, 0), "code vmo")?;
+        step(code.write(&exit_thread_code(), 0), "write code")?;
+        let mut links = Vec::new();
+        for name in ["a", "b"] {
+            let (process, vmar) = step(job.create_process(name), "process")?;
+            let entry = step(
+                vmar.map(
+                    0,
+                    &code,
+                    0,
+                    PAGE,
+                    VmOptions::PERM_READ | VmOptions::PERM_EXECUTE,
+                ),
+                "map",
+            )?;
+            let first = step(process.create_thread("first"), "thread")?;
+            let keeper = step(process.create_thread("keeper"), "thread")?;
+            links.push((process, entry, first, keeper));
+        }
+        let (b, a) = (links.pop().unwrap(), links.pop().unwrap());
+        let (a_process, a_entry, a_first, a_keeper) = a;
+        let (b_process, b_entry, b_first, b_keeper) = b;
+        step(
+            a_process.start(
+                &a_first,
+                a_entry,
+                a_entry + PAGE as usize,
+                b_keeper.into_handle(),
+                0,
+            ),
+            "start a",
+        )?;
+        step(
+            b_process.start(
+                &b_first,
+                b_entry,
+                b_entry + PAGE as usize,
+                a_keeper.into_handle(),
+                0,
+            ),
+            "start b",
+        )?;
+        for (name, process) in [("a", &a_process), ("b", &b_process)] {
+            step(
+                process.wait_one(Signals::TASK_TERMINATED, zx::deadline_after(5_000 * MS)),
+                name,
+            )
+            .map_err(|why| alloc::format!("process {name} did not end: {why}"))?;
+        }
+        Ok(())
+    });
     suite.run("exhaustion.deep_teardown_chain", || {
-        // Each link is a started process whose first thread has exited,
-        // leaving an unstarted second thread that keeps the process alive,
-        // and whose handle table holds the last handle to the next link's
-        // unstarted thread. Closing the head's thread ends its process,
-        // which closes the next thread, which ends the next process... The
-        // kernel once recursed through that and overflowed its stack after
-        // a few hundred links; it must tear thousands down iteratively.
+        // Each link is a started process whose first thread exits, with an
+        // unstarted second thread, and whose handle table holds the last
+        // handle to the next link's unstarted thread. Unstarted threads
+        // once kept each link alive, and closing the head's thread tore
+        // the chain down through every link at once (the kernel recursed
+        // through that and overflowed its stack after a few hundred
+        // links). Now each link ends with its first thread: thousands of
+        // links end, none waits for the head.
         let code = step(Vmo::create(PAGE, 0), "code vmo")?;
         step(code.write(&exit_thread_code(), 0), "write code")?;
         let (witness, deepest) = step(EventPair::create(), "eventpair")?;
@@ -157,17 +215,13 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
                 .map_err(link("start"))?;
             previous = keeper.into_handle();
         }
-        // Let every first thread run to its exit.
-        step(zx::nanosleep(zx::deadline_after(50 * MS)), "sleep")?;
-        expect_status(
-            witness.wait_one(Signals::PEER_CLOSED, 0).map(drop),
-            Status::TIMED_OUT,
-        )?;
-        drop(previous);
+        // Every first thread runs to its exit, and its link ends with it,
+        // while the head's unstarted thread is still held here.
         step(
             witness.wait_one(Signals::PEER_CLOSED, zx::deadline_after(5_000 * MS)),
-            "the deepest link is still alive",
+            "the deepest link did not end",
         )?;
+        drop(previous);
         Ok(())
     });
     suite.run("exhaustion.deep_channel_chain", || {
