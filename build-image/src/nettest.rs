@@ -27,14 +27,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long the abandoning client opens connections (up to 500). QEMU's
-/// user network accepts forwarded connections on the host with a listen
+/// Connections opened and abandoned.
+const ABANDONED: usize = 500;
+/// Host ports forwarded to the web server for them alone. QEMU's user
+/// network accepts forwarded connections on the host with a listen
 /// backlog of one, and while other clients connect too, about every other
-/// connect waits for a SYN retransmission (about 0.4 s each on the
-/// development machine): 500 would take over three minutes.
-const ABANDON_SECONDS: u64 = 60;
-/// Fewest connections it must have opened and abandoned by then.
-const MIN_ABANDONED: usize = 100;
+/// connect waits for a SYN retransmission (about 0.4 s on the development
+/// machine): through one port, 500 took over three minutes. Each port is
+/// a listener of its own, and one thread per port opens its share.
+const ABANDON_PORTS: usize = 8;
+/// How long they may take.
+const ABANDON_SECONDS: u64 = 180;
 
 /// The guest, running, with its console.
 struct Guest {
@@ -43,6 +46,8 @@ struct Guest {
     lines: Arc<Mutex<Vec<String>>>,
     http: u16,
     echo: u16,
+    /// More host ports forwarded to the web server (port 80).
+    abandon: Vec<u16>,
 }
 
 impl Drop for Guest {
@@ -102,11 +107,12 @@ impl Guest {
 /// ports.
 fn boot(harness: &Harness) -> Result<Guest, String> {
     let image = harness.image("default")?;
-    let forwards = crate::machine::resolve_forwards(&[
-        "tcp:127.0.0.1:0-:80".into(),
+    let mut wanted = vec![
+        "tcp:127.0.0.1:0-:80".to_string(),
         "tcp:127.0.0.1:0-:7".into(),
-    ])
-    .map_err(|e| format!("{e:#}"))?;
+    ];
+    wanted.extend((0..ABANDON_PORTS).map(|_| "tcp:127.0.0.1:0-:80".to_string()));
+    let forwards = crate::machine::resolve_forwards(&wanted).map_err(|e| format!("{e:#}"))?;
     let options = RunOptions {
         timeout: harness.timeout(),
         machine_dir: Some(harness.fresh_machine_dir("default-net")),
@@ -142,6 +148,7 @@ fn boot(harness: &Harness) -> Result<Guest, String> {
         lines,
         http: forwards[0].1,
         echo: forwards[1].1,
+        abandon: forwards[2..].iter().map(|f| f.1).collect(),
     })
 }
 
@@ -268,7 +275,12 @@ fn echo_digest(port: u16, size: usize) -> Result<(String, String), String> {
 
 /// The hostile clients, all at once, until `stop` is set: returns how
 /// many connections each kind made.
-fn hostile(http: u16, echo: u16, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<String>> {
+fn hostile(
+    http: u16,
+    echo: u16,
+    abandon: Vec<u16>,
+    stop: Arc<AtomicBool>,
+) -> Vec<std::thread::JoinHandle<String>> {
     let mut threads = Vec::new();
     // Random bytes at both servers.
     for port in [http, echo] {
@@ -314,28 +326,53 @@ fn hostile(http: u16, echo: u16, stop: Arc<AtomicBool>) -> Vec<std::thread::Join
         }
         format!("half-open: {} connections held", held.len())
     }));
-    // 500 connections opened and abandoned (closed unused), 25 held at a
-    // time. Opened one after the other: QEMU accepts forwarded
-    // connections with a listen backlog of one, so a burst would mostly
-    // measure the host's SYN retransmission back-off.
+    // 500 connections opened and abandoned (closed unused), by one thread
+    // per extra forwarded port, each opening one after the other (QEMU
+    // accepts each port's connections with a listen backlog of one, so a
+    // burst on one port would mostly measure the host's SYN
+    // retransmission back-off) and holding 4 at a time (32 in all).
     threads.push(std::thread::spawn(move || {
-        let address = std::net::SocketAddr::from(([127, 0, 0, 1], http));
+        let opened = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let start = Instant::now();
-        let (mut opened, mut failed) = (0, 0);
-        let mut batch = Vec::new();
-        while opened < 500 && start.elapsed() < Duration::from_secs(ABANDON_SECONDS) {
-            match TcpStream::connect_timeout(&address, Duration::from_secs(2)) {
-                Ok(stream) => {
-                    opened += 1;
-                    batch.push(stream);
-                    if batch.len() == 25 {
-                        batch.clear();
+        let openers: Vec<_> = abandon
+            .into_iter()
+            .map(|port| {
+                let (opened, failed) = (Arc::clone(&opened), Arc::clone(&failed));
+                std::thread::spawn(move || {
+                    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+                    let mut batch = Vec::new();
+                    while start.elapsed() < Duration::from_secs(ABANDON_SECONDS) {
+                        // Claim one of the 500 first, so exactly 500 open.
+                        if opened.fetch_add(1, Ordering::Relaxed) >= ABANDONED {
+                            opened.fetch_sub(1, Ordering::Relaxed);
+                            break;
+                        }
+                        match TcpStream::connect_timeout(&address, Duration::from_secs(2)) {
+                            Ok(stream) => {
+                                batch.push(stream);
+                                if batch.len() == 4 {
+                                    batch.clear();
+                                }
+                            }
+                            Err(_) => {
+                                opened.fetch_sub(1, Ordering::Relaxed);
+                                failed.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
                     }
-                }
-                Err(_) => failed += 1,
-            }
+                })
+            })
+            .collect();
+        for opener in openers {
+            let _ = opener.join();
         }
-        format!("abandoned: {opened} connections opened and dropped ({failed} connects failed)")
+        format!(
+            "abandoned: {} connections opened and dropped in {:.0} s ({} connects failed)",
+            opened.load(Ordering::Relaxed),
+            start.elapsed().as_secs_f64(),
+            failed.load(Ordering::Relaxed)
+        )
     }));
     // Slowloris: a byte at a time, never finishing the request.
     let stop_here = Arc::clone(&stop);
@@ -454,6 +491,16 @@ fn in_guest(guest: &mut Guest) -> Result<(), String> {
     Ok(())
 }
 
+/// The netstack manifest's memory limit, in bytes.
+fn netstack_memory_limit() -> Result<u64, String> {
+    let path = crate::systest::workspace_root().join("manifests/components/netstack.json5");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.split_once("memory: \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .and_then(|(size, _)| crate::manifest::document::parse_size(size))
+        .ok_or_else(|| format!("no memory limit in {}", path.display()))
+}
+
 /// The scenario.
 pub fn scenario(harness: &Harness) -> Result<(), String> {
     let mut guest = boot(harness)?;
@@ -533,7 +580,12 @@ fn run(guest: &mut Guest) -> Result<(), String> {
     // They run until 500 connections are opened (at most ABANDON_SECONDS);
     // the well-behaved client asks for a page every 100 ms meanwhile.
     let stop = Arc::new(AtomicBool::new(false));
-    let threads = hostile(guest.http, guest.echo, Arc::clone(&stop));
+    let threads = hostile(
+        guest.http,
+        guest.echo,
+        guest.abandon.clone(),
+        Arc::clone(&stop),
+    );
     let (mut served, mut refused_by_qemu) = (0, 0);
     while !threads[3].is_finished() {
         match expect_ok(
@@ -563,7 +615,7 @@ fn run(guest: &mut Guest) -> Result<(), String> {
                 .next()
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0);
-            if opened < MIN_ABANDONED {
+            if opened < ABANDONED {
                 return Err(format!("too few connections opened: {report}"));
             }
         }
@@ -586,6 +638,34 @@ fn run(guest: &mut Guest) -> Result<(), String> {
         return Err(format!(
             "the netstack restarted during the hostile clients: {netstack_row}\n{}",
             guest.tail()
+        ));
+    }
+    // Its memory, as its own process counts it, stayed inside its
+    // manifest's limit.
+    guest.type_line("net")?;
+    guest.wait_for("  memory    mapped ", 1, Duration::from_secs(30))?;
+    let peak_kib = guest
+        .lines
+        .lock()
+        .unwrap()
+        .iter()
+        .find_map(|l| {
+            let rest = l.split_once("  memory    mapped ")?.1;
+            rest.split_once("peak ")?
+                .1
+                .strip_suffix(" KiB")?
+                .parse::<u64>()
+                .ok()
+        })
+        .ok_or("no memory line in `net`")?;
+    let limit = netstack_memory_limit()?;
+    println!(
+        "     netstack memory: peak {peak_kib} KiB mapped, limit {} KiB",
+        limit >> 10
+    );
+    if peak_kib == 0 || peak_kib << 10 >= limit {
+        return Err(format!(
+            "the netstack's peak, {peak_kib} KiB, is not inside its limit of {limit} bytes"
         ));
     }
 

@@ -652,6 +652,47 @@ fn directory_names_are_like_child_names() {
 }
 
 #[test]
+fn optional_uses_need_no_offer() {
+    const CHILD: &str = "{ program: { binary: 'bin/echo-client' },
+        use: [{ protocol: 'examples.echo.Echo', availability: 'optional' },
+              { directory: 'boot', path: '/boot', availability: 'optional' }] }";
+    const ROOT: &str = "{ children: [{ name: 'c', manifest: 'c' }] }";
+    check_files(&[("root", ROOT), ("c", CHILD)]).unwrap_or_else(|d| panic!("{d}"));
+    // Required (the default, or said) still needs its offer.
+    for availability in ["", ", availability: 'required'"] {
+        let child = format!(
+            "{{ program: {{ binary: 'bin/echo-client' }},
+                use: [{{ protocol: 'examples.echo.Echo'{availability} }}] }}"
+        );
+        fails_with(
+            &[("root", ROOT), ("c", &child)],
+            Code::NotOffered,
+            "`examples.echo.Echo` is not offered to this component",
+        );
+    }
+    // Offered as another kind is wrong even when optional.
+    let root = "{ children: [{ name: 'c', manifest: 'c' }],
+        offer: [{ directory: 'boot', from: 'parent', to: '#c' }] }";
+    let child = "{ program: { binary: 'bin/echo-client' },
+        use: [{ protocol: 'boot', availability: 'optional' }] }";
+    let rendered = check_files(&[("root", root), ("c", child)])
+        .expect_err("must fail")
+        .render();
+    assert!(
+        rendered.contains("offered to this component as a directory"),
+        "{rendered}"
+    );
+    fails_with(
+        &[(
+            "root",
+            "{ use: [{ directory: 'boot', path: '/boot', availability: 'maybe' }] }",
+        )],
+        Code::InvalidValue,
+        "`availability: \"maybe\"` is not an availability",
+    );
+}
+
+#[test]
 fn directory_paths_are_absolute_and_outside_svc() {
     let root = |path: &str| format!("{{ use: [{{ directory: 'boot', path: '{path}' }}] }}");
     for (path, needle) in [

@@ -118,6 +118,9 @@ pub struct Use {
     /// `from: "framework"`: the component manager's `zx.component.Realm`,
     /// scoped to this component, rather than a route from the parent.
     pub from_framework: bool,
+    /// `availability: "optional"`: the parent need not offer it (the
+    /// component copes without; connecting to it then fails at run time).
+    pub optional: bool,
 }
 
 /// The one capability a component may use `from: "framework"`.
@@ -506,12 +509,39 @@ impl Reader {
             let Some(fields) = self.object(
                 item,
                 context,
-                &["protocol", "directory", "resource", "path", "from"],
+                &[
+                    "protocol",
+                    "directory",
+                    "resource",
+                    "path",
+                    "from",
+                    "availability",
+                ],
                 &[],
             ) else {
                 continue;
             };
             let capability = self.capability(item, &fields, context);
+            let availability = fields.get("availability").map(|member| &member.value);
+            let optional =
+                match availability.and_then(|v| self.string(v, "`availability`", MAX_NAME)) {
+                    None => false,
+                    Some(availability) if availability.value == "required" => false,
+                    Some(availability) if availability.value == "optional" => true,
+                    Some(availability) => {
+                        self.report(
+                        Code::InvalidValue,
+                        format!(
+                            "`availability: \"{}\"` is not an availability",
+                            availability.value
+                        ),
+                        availability.span.clone(),
+                        "expected `required` or `optional`",
+                        "a use is `required` (the default: its parent must offer it) or `optional`",
+                    );
+                        continue;
+                    }
+                };
             let from = fields.get("from").map(|member| &member.value);
             let from_framework = match from.and_then(|v| self.string(v, "`from`", MAX_NAME)) {
                 None => false,
@@ -605,6 +635,7 @@ impl Reader {
                 name,
                 path,
                 from_framework,
+                optional,
             });
         }
         out

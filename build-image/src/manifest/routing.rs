@@ -524,7 +524,8 @@ fn check_offered(tree: &Tree, place: RootPlace, diagnostics: &mut Vec<Diagnostic
         };
         for used in manifest.uses.iter().filter(|u| !u.from_framework) {
             let found = offered(used.kind, &used.name.value);
-            if found != Found::Yes {
+            // An optional use may go unoffered, not offered as another kind.
+            if found != Found::Yes && !(used.optional && found == Found::No) {
                 diagnostics.push(missing(used.kind, &used.name, &used.name.span, found));
             }
         }

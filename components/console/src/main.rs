@@ -734,6 +734,12 @@ fn print_interface() {
         "  udp       received {}  sent {}",
         info.udp_received, info.udp_sent
     );
+    println!(
+        "  memory    mapped {} KiB  peak {} KiB",
+        info.memory_mapped >> 10,
+        info.memory_peak >> 10
+    );
+    println!("  loop      rounds {}", info.rounds);
 }
 
 /// The netstack's provider, or why not.
