@@ -116,17 +116,33 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
         if disk.contents != crate::machine::DiskContents::System {
             continue;
         }
-        let blobs: Vec<crate::disk::Blob> = program_names
+        let built: Vec<(String, Vec<u8>)> = program_names
             .iter()
             .zip(&programs)
             .map(|(name, path)| {
-                Ok(crate::disk::Blob {
-                    path: format!("bin/{name}"),
-                    data: std::fs::read(path)
-                        .with_context(|| format!("cannot read {}", path.display()))?,
-                })
+                let data = std::fs::read(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                Ok((name.clone(), data))
             })
             .collect::<Result<_>>()?;
+        // A package per component: its meta blob beside the programs.
+        let packages = match &components {
+            Some(components) => crate::packages::build(components, &built)?,
+            None => Vec::new(),
+        };
+        let mut blobs: Vec<crate::disk::Blob> = built
+            .into_iter()
+            .map(|(name, data)| crate::disk::Blob {
+                path: format!("bin/{name}"),
+                data,
+            })
+            .collect();
+        for (package, meta) in &packages {
+            blobs.push(crate::disk::Blob {
+                path: format!("meta/{}.pkg", package.name),
+                data: meta.clone(),
+            });
+        }
         let size = crate::machine::parse_size(&disk.size)?;
         let path = dir.join(format!("{}.img", disk.name));
         let roots = crate::disk::write_system_disk(&path, size, &blobs)?;
@@ -139,10 +155,26 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
             &dir.join(format!("{}.blobs", disk.name)),
             listing.as_bytes(),
         )?;
+        let package_listing: String = packages
+            .iter()
+            .map(|(package, meta)| {
+                format!(
+                    "{}  {} {}\n",
+                    merkle::root_of(meta),
+                    package.name,
+                    package.version
+                )
+            })
+            .collect();
+        write_if_changed(
+            &dir.join(format!("{}.packages", disk.name)),
+            package_listing.as_bytes(),
+        )?;
         report(format!(
-            "wrote {} (GPT: blobfs with {} blobs, data; {} MiB)",
+            "wrote {} (GPT: blobfs with {} blobs, {} of them packages' meta blobs; data; {} MiB)",
             path.display(),
             blobs.len(),
+            packages.len(),
             size >> 20
         ));
     }

@@ -39,6 +39,7 @@ pub mod image;
 pub mod machine;
 pub mod manifest;
 pub mod nettest;
+pub mod packages;
 pub mod product;
 pub mod qemu;
 pub mod scaffold;

@@ -91,9 +91,40 @@ pub fn check_console_ls_blob_df(run: &Captured) -> Result<(), String> {
     if !df.contains(&format!("{} of 256", roots.len())) {
         return Err(format!("df says {df:?}, not {} blobs", roots.len()));
     }
+    check_pkg_list(run)?;
     if run.ending != Ending::Guest(guest_exit::SUCCESS) {
         return Err(run.ending.describe());
     }
+    Ok(())
+}
+
+/// `pkg list` printed every package the host wrote onto the system disk
+/// (`target/images/default/data.packages`), with its version and root.
+fn check_pkg_list(run: &Captured) -> Result<(), String> {
+    let listing = crate::systest::workspace_root().join("target/images/default/data.packages");
+    let listing =
+        std::fs::read_to_string(&listing).map_err(|e| format!("{}: {e}", listing.display()))?;
+    let mut count = 0;
+    for line in listing.lines() {
+        let [root, name, version] = line.split_whitespace().collect::<Vec<_>>()[..] else {
+            return Err(format!("data.packages has {line:?}"));
+        };
+        let printed = run.lines.iter().any(|(_, l)| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            words == [name, version, root]
+        });
+        if !printed {
+            return Err(format!(
+                "pkg list did not print {name} {version} {root}\n{}",
+                run.text()
+            ));
+        }
+        count += 1;
+    }
+    if count == 0 {
+        return Err("the system disk holds no packages".into());
+    }
+    expect_line(run, &format!("{count} packages"))?;
     Ok(())
 }
 

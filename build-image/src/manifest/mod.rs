@@ -79,6 +79,8 @@ pub struct CompiledManifest {
     pub path: String,
     /// The encoded `ComponentDecl`.
     pub bytes: Vec<u8>,
+    /// The binary its program names (without `bin/`), if it has one.
+    pub binary: Option<String>,
 }
 
 /// The result of checking a component tree.
@@ -130,6 +132,7 @@ pub fn check_tree_at(
                     name: manifest.name.clone(),
                     path: compile::bootfs_path(&manifest.name),
                     bytes,
+                    binary: manifest.program.as_ref().map(|p| p.binary.value.clone()),
                 }),
                 Err(error) => found.push(Diagnostic {
                     code: Code::InvalidValue,

@@ -24,6 +24,7 @@
 //! | `ping <host> [count]`, `lookup <host>` | ICMP echo and name lookup through the netstack |
 //! | `write /data/<file> <text...>` | writes the text and a newline to a file of `/data` (replacing it) |
 //! | `rm /data/<file>` | removes a file of `/data` |
+//! | `pkg list` | the packages in blobfs: name, version, root (`docs/packages.md`) |
 //! | `shutdown` | stops every component, then powers the machine off (status 0) |
 //!
 //! A command given the wrong number of arguments prints its usage line;
@@ -42,6 +43,7 @@
 extern crate alloc;
 
 mod data;
+mod pkg;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -159,6 +161,11 @@ const COMMANDS: &[Command] = &[
         does: "writes the text and a newline to a file of /data (replacing it)",
     },
     Command {
+        name: "pkg",
+        arguments: "<list>",
+        does: "lists the packages in blobfs: name, version, root",
+    },
+    Command {
         name: "rm",
         arguments: "</data/file>",
         does: "removes a file of /data",
@@ -235,6 +242,8 @@ fn main() -> i64 {
             ("df", _) => print_disk_usage(),
             ("write", [path, text @ ..]) => data::write(path, &text.join(" ")),
             ("rm", [path]) => data::remove(path),
+            ("pkg", ["list"]) => pkg::list(),
+            ("pkg", _) => println!("usage: pkg list"),
             ("ls", ["/"]) => list_namespace(),
             ("ls", [path]) => list_directory(path),
             ("cat", [path]) => print_file(path),
