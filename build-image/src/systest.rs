@@ -744,6 +744,14 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "storage.blobfs_crash_consistency",
         run: crate::systest_storage::crash_scenario,
     },
+    Scenario {
+        name: "bridge.ls_log_echo_push_hostile",
+        run: crate::bridge::scenario::scenario,
+    },
+    Scenario {
+        name: "bridge.python_and_c_clients",
+        run: crate::bridge::scenario::clients_scenario,
+    },
 ];
 
 /// The scenario called `name`.
