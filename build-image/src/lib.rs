@@ -25,12 +25,15 @@
 //!   (`build-image blob-root`);
 //! - [`abi`]: the syscall ABI backend, generating `zx-abi` and
 //!   `docs/syscalls.md` from `idl/zx.idl` (`build-image gen-abi`);
+//! - [`bridge`]: the host end of the bridge: `build-image ls`, `log`,
+//!   `push` against a running system, and the bridge's system test;
 //! - [`sdk`]: the client SDK bundle (`build-image sdk --out DIR`): Rust
 //!   crates, C, Python, IR and docs from the IDL libraries.
 
 pub mod abi;
 pub mod bench;
 pub mod blob;
+pub mod bridge;
 pub mod cargo;
 pub mod disk;
 pub mod fuzz;

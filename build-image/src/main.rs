@@ -144,11 +144,68 @@ enum Command {
         /// IDL files (default: every idl/*.idl).
         files: Vec<std::path::PathBuf>,
     },
+    /// List the components of the system `build-image run` started (its
+    /// bridge socket, docs/bridge.md).
+    Ls {
+        #[command(flatten)]
+        system: RunningSystem,
+    },
+    /// Print the running system's log from the start; with -f, follow it.
+    Log {
+        #[command(flatten)]
+        system: RunningSystem,
+        /// Keep printing new records until the system goes away.
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Build a component's program and write it into the running system's
+    /// blobfs, unless it has that blob already; prints its Merkle root.
+    Push {
+        #[command(flatten)]
+        system: RunningSystem,
+        /// The program (a workspace binary, as `bin/<name>` in manifests).
+        component: String,
+    },
+    /// Hot-swap a running component (not yet: the component manager's swap).
+    Swap {
+        #[command(flatten)]
+        system: RunningSystem,
+        moniker: String,
+        component: String,
+    },
+    /// Roll a swapped component back (not yet: the component manager's swap).
+    Rollback {
+        #[command(flatten)]
+        system: RunningSystem,
+        moniker: String,
+    },
     /// Write something new into the workspace.
     New {
         #[command(subcommand)]
         what: New,
     },
+}
+
+/// Which running system a bridge command talks to.
+#[derive(clap::Args)]
+struct RunningSystem {
+    /// The product `build-image run` booted (its socket is
+    /// target/machines/<product>/bridge.sock).
+    #[arg(long, default_value = "default")]
+    product: String,
+    /// The bridge socket itself, overriding --product.
+    #[arg(long)]
+    socket: Option<std::path::PathBuf>,
+}
+
+impl RunningSystem {
+    fn session(&self, root: &std::path::Path) -> Result<build_image::bridge::Session> {
+        let path = self
+            .socket
+            .clone()
+            .unwrap_or_else(|| build_image::bridge::socket_path(root, &self.product));
+        build_image::bridge::Session::connect(&path)
+    }
 }
 
 #[derive(Subcommand)]
@@ -190,6 +247,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             cmdline,
         } => {
             let product = Product::load(&root, &product)?;
+            let bridge = build_image::bridge::socket_path(&root, &product.name);
+            if product.qemu.bridge && std::os::unix::net::UnixStream::connect(&bridge).is_ok() {
+                // Its disk and socket are this machine's: a second run
+                // would take them from under the first.
+                anyhow::bail!(
+                    "a system of product {} is already running (its bridge answers at {})",
+                    product.name,
+                    bridge.display()
+                );
+            }
             let image = image::build(&root, &product, &mut |line| {
                 eprintln!("build-image: {line}")
             })?;
@@ -206,6 +273,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (_, ends) = qemu::devices(&image, &options)?;
             for line in ends.describe() {
                 eprintln!("build-image: {line}");
+            }
+            if product.qemu.bridge {
+                let flag = if product.name == "default" {
+                    String::new()
+                } else {
+                    format!(" --product {}", product.name)
+                };
+                eprintln!(
+                    "build-image: from another terminal: `build-image ls{flag}`, `build-image log -f{flag}`"
+                );
             }
             for (_, host, guest) in &forwards {
                 if *guest == 80 {
@@ -434,6 +511,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", build_image::blob::root_line(&file)?);
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Ls { system } => {
+            let session = system.session(&root)?;
+            let components = build_image::bridge::commands::list(&session)?;
+            print!(
+                "{}",
+                build_image::bridge::commands::render_list(&components)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Log { system, follow } => {
+            let session = system.session(&root)?;
+            build_image::bridge::commands::log(&session, follow, &mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Push { system, component } => {
+            let session = system.session(&root)?;
+            let (blob, pushed) = build_image::bridge::commands::push(&root, &session, &component)?;
+            match pushed {
+                build_image::bridge::commands::Pushed::AlreadyThere => {
+                    println!("{blob}  {component} (the system has it: nothing sent)")
+                }
+                build_image::bridge::commands::Pushed::Written(bytes) => {
+                    println!("{blob}  {component} ({bytes} bytes written to blobfs)")
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Swap { .. } | Command::Rollback { .. } => {
+            anyhow::bail!(
+                "not yet: the component manager's hot-swap (issue 14) has not landed; \
+                 once it has, `swap` pushes the component and forwards the swap through \
+                 one more zx.host.RemoteControl method (docs/bridge.md)"
+            )
         }
         Command::GenAbi => {
             let generated = build_image::abi::generate_from_workspace(&root)?;

@@ -756,6 +756,14 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "storage.data_survives_reboot",
         run: crate::systest_storage::data_scenario,
     },
+    Scenario {
+        name: "bridge.ls_log_echo_push_hostile",
+        run: crate::bridge::scenario::scenario,
+    },
+    Scenario {
+        name: "bridge.python_and_c_clients",
+        run: crate::bridge::scenario::clients_scenario,
+    },
 ];
 
 /// The scenario called `name`.

@@ -48,6 +48,16 @@ fn storage_data_survives_reboot() {
 }
 
 #[test]
+fn bridge_ls_log_echo_push_hostile() {
+    scenario("bridge.ls_log_echo_push_hostile");
+}
+
+#[test]
+fn bridge_python_and_c_clients() {
+    scenario("bridge.python_and_c_clients");
+}
+
+#[test]
 fn every_scenario_is_listed() {
     let listed = [
         "drivers.disk_network_bridge_restart",
@@ -56,6 +66,8 @@ fn every_scenario_is_listed() {
         "storage.blobfs_write_read_integrity",
         "storage.blobfs_crash_consistency",
         "storage.data_survives_reboot",
+        "bridge.ls_log_echo_push_hostile",
+        "bridge.python_and_c_clients",
     ];
     for test in systest::SCENARIOS {
         assert!(

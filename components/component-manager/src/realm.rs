@@ -16,6 +16,8 @@
 //! - `start`: a component's job, start-up handles and launch;
 //! - `watch`: crash reports, and `on_terminate` (restarts with back-off);
 //! - `stop`: stopping a subtree through the lifecycle protocol;
+//! - `exposed`: connecting to what a component exposes
+//!   (`Realm.OpenExposed`, for the host bridge);
 //! - `svc_directory`, `boot_directory`, `realm_service`: what the manager
 //!   serves itself (each component's `/svc`, the `boot` directory, the
 //!   `zx.component.Realm` protocol), with `served` bounding how many of
@@ -26,6 +28,7 @@
 mod boot_directory;
 mod budget;
 mod collections;
+mod exposed;
 mod realm_service;
 mod routing;
 mod served;

@@ -19,9 +19,11 @@ use super::decl::zx_component::{
     dispatch_realm, CollectionInfo, ComponentInfo, ComponentState, RealmCreateChildRequest,
     RealmCreateChildResponse, RealmCreateChildWithHandlesRequest,
     RealmCreateChildWithHandlesResponse, RealmDestroyChildRequest, RealmDestroyChildResponse,
-    RealmListCollectionsResponse, RealmListResponse, RealmServer, RealmShutdownRequest,
-    RealmStartRequest, RealmStartResponse, RealmStopRequest, RealmStopResponse,
+    RealmListCollectionsResponse, RealmListResponse, RealmOpenExposedRequest,
+    RealmOpenExposedResponse, RealmServer, RealmShutdownRequest, RealmStartRequest,
+    RealmStartResponse, RealmStopRequest, RealmStopResponse,
 };
+use super::exposed::open_exposed;
 use super::served::Served;
 use super::start::start;
 use super::stop::stop_tree;
@@ -318,5 +320,23 @@ impl RealmServer for RealmService {
             }
         }));
         Ok(RealmDestroyChildResponse {})
+    }
+
+    fn open_exposed(
+        &mut self,
+        request: RealmOpenExposedRequest,
+    ) -> Result<RealmOpenExposedResponse, i32> {
+        let server = Channel::from_handle(zx::Handle::from_raw(request.server.into_raw()));
+        let index = self.find(&request.moniker)?;
+        open_exposed(
+            &self.state,
+            &self.spawner,
+            &self.idle,
+            index,
+            &request.protocol,
+            server,
+        )
+        .map_err(|status| status.0)?;
+        Ok(RealmOpenExposedResponse {})
     }
 }

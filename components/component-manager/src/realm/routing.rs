@@ -120,7 +120,7 @@ impl State {
         }
     }
 
-    fn route_expose(
+    pub(super) fn route_expose(
         &self,
         component: usize,
         kind: CapabilityKind,

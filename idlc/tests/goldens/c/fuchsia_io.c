@@ -2084,3 +2084,416 @@ idl_status_t fuchsia_io_DirectoryWatchResult_decode_at(idl_decoder_t *d, fuchsia
   return IDL_OK;
 }
 
+/* Calls `Sync`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Node_Sync_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_NodeSyncResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_Node_Sync_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_Node_Sync_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_io_NodeSyncResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `GetAttributes`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Node_GetAttributes_call(const idl_transport_t *transport,
+    const fuchsia_io_NodeGetAttributesRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_NodeGetAttributesResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_Node_GetAttributes_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(fuchsia_io_NodeGetAttributesRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_Node_GetAttributes_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_io_NodeGetAttributesResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Close`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Node_Close_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_CloseableCloseResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_Node_Close_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_Node_Close_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_unknown_CloseableCloseResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Query`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Node_Query_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_QueryableQueryResponse *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_Node_Query_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_Node_Query_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_unknown_QueryableQueryResponse_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Read`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_Read_call(const idl_transport_t *transport,
+    const fuchsia_io_FileReadRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_FileReadResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_File_Read_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(fuchsia_io_FileReadRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_File_Read_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_io_FileReadResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Seek`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_Seek_call(const idl_transport_t *transport,
+    const fuchsia_io_FileSeekRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_FileSeekResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_File_Seek_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(fuchsia_io_FileSeekRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_File_Seek_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_io_FileSeekResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `GetBackingMemory`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_GetBackingMemory_call(const idl_transport_t *transport,
+    const fuchsia_io_FileGetBackingMemoryRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_FileGetBackingMemoryResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_File_GetBackingMemory_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(fuchsia_io_FileGetBackingMemoryRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_File_GetBackingMemory_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_io_FileGetBackingMemoryResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Allocate`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_Allocate_call(const idl_transport_t *transport,
+    const fuchsia_io_FileAllocateRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_FileAllocateResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, true, fuchsia_io_File_Allocate_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(fuchsia_io_FileAllocateRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_File_Allocate_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_io_FileAllocateResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Sync`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_Sync_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_NodeSyncResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_File_Sync_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_File_Sync_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_io_NodeSyncResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `GetAttributes`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_GetAttributes_call(const idl_transport_t *transport,
+    const fuchsia_io_NodeGetAttributesRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_NodeGetAttributesResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_File_GetAttributes_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(fuchsia_io_NodeGetAttributesRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_File_GetAttributes_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_io_NodeGetAttributesResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Close`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_Close_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_CloseableCloseResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_File_Close_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_File_Close_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_unknown_CloseableCloseResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Query`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_Query_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_QueryableQueryResponse *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_File_Query_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_File_Query_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_unknown_QueryableQueryResponse_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Sends `Open` (one-way); `buffer` holds the encoded message. */
+idl_status_t fuchsia_io_Directory_Open_send(const idl_transport_t *transport,
+    const fuchsia_io_DirectoryOpenRequest *request,
+    uint8_t *buffer, size_t buffer_size)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_Directory_Open_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(fuchsia_io_DirectoryOpenRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  return transport->send(transport->context, buffer, size);
+}
+
+/* Calls `Rename`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Directory_Rename_call(const idl_transport_t *transport,
+    const fuchsia_io_DirectoryRenameRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_DirectoryRenameResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_Directory_Rename_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(fuchsia_io_DirectoryRenameRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_Directory_Rename_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_io_DirectoryRenameResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Watch`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Directory_Watch_call(const idl_transport_t *transport,
+    const fuchsia_io_DirectoryWatchRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_DirectoryWatchResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, true, fuchsia_io_Directory_Watch_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(fuchsia_io_DirectoryWatchRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_Directory_Watch_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_io_DirectoryWatchResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Sync`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Directory_Sync_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_NodeSyncResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_Directory_Sync_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_Directory_Sync_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_io_NodeSyncResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `GetAttributes`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Directory_GetAttributes_call(const idl_transport_t *transport,
+    const fuchsia_io_NodeGetAttributesRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_NodeGetAttributesResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_Directory_GetAttributes_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(fuchsia_io_NodeGetAttributesRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_Directory_GetAttributes_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_io_NodeGetAttributesResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Close`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Directory_Close_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_CloseableCloseResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_Directory_Close_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_Directory_Close_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_unknown_CloseableCloseResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Query`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Directory_Query_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_QueryableQueryResponse *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_io_Directory_Query_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_io_Directory_Query_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_unknown_QueryableQueryResponse_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+

@@ -578,6 +578,32 @@ idl_status_t fuchsia_io_DirectoryWatchResult_decode_at(idl_decoder_t *d, fuchsia
 #define fuchsia_io_Node_Close_ORDINAL UINT64_C(0x74f5d243849cb458)
 #define fuchsia_io_Node_Query_ORDINAL UINT64_C(0x2658edee9decfc06)
 
+/* Calls `Sync`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Node_Sync_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_NodeSyncResult *out);
+/* Calls `GetAttributes`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Node_GetAttributes_call(const idl_transport_t *transport,
+    const fuchsia_io_NodeGetAttributesRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_NodeGetAttributesResult *out);
+/* Calls `Close`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Node_Close_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_CloseableCloseResult *out);
+/* Calls `Query`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Node_Query_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_QueryableQueryResponse *out);
+
 #define fuchsia_io_File_Read_ORDINAL UINT64_C(0x57e419a298c8ede)
 #define fuchsia_io_File_Seek_ORDINAL UINT64_C(0x78079168162c5207)
 #define fuchsia_io_File_GetBackingMemory_ORDINAL UINT64_C(0xa6a9e654cbf62b)
@@ -591,6 +617,60 @@ idl_status_t fuchsia_io_DirectoryWatchResult_decode_at(idl_decoder_t *d, fuchsia
 #define fuchsia_io_File_Close_ORDINAL UINT64_C(0x74f5d243849cb458)
 #define fuchsia_io_File_Query_ORDINAL UINT64_C(0x2658edee9decfc06)
 
+/* Calls `Read`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_Read_call(const idl_transport_t *transport,
+    const fuchsia_io_FileReadRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_FileReadResult *out);
+/* Calls `Seek`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_Seek_call(const idl_transport_t *transport,
+    const fuchsia_io_FileSeekRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_FileSeekResult *out);
+/* Calls `GetBackingMemory`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_GetBackingMemory_call(const idl_transport_t *transport,
+    const fuchsia_io_FileGetBackingMemoryRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_FileGetBackingMemoryResult *out);
+/* Calls `Allocate`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_Allocate_call(const idl_transport_t *transport,
+    const fuchsia_io_FileAllocateRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_FileAllocateResult *out);
+/* Calls `Sync`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_Sync_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_NodeSyncResult *out);
+/* Calls `GetAttributes`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_GetAttributes_call(const idl_transport_t *transport,
+    const fuchsia_io_NodeGetAttributesRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_NodeGetAttributesResult *out);
+/* Calls `Close`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_Close_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_CloseableCloseResult *out);
+/* Calls `Query`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_File_Query_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_QueryableQueryResponse *out);
+
 #define fuchsia_io_Directory_Open_ORDINAL UINT64_C(0x2fbc4fbbff7c54d6)
 #define fuchsia_io_Directory_Rename_ORDINAL UINT64_C(0x7060e7723b9928de)
 #define fuchsia_io_Directory_Watch_ORDINAL UINT64_C(0x72d330b9a551d879)
@@ -602,6 +682,51 @@ idl_status_t fuchsia_io_DirectoryWatchResult_decode_at(idl_decoder_t *d, fuchsia
  */
 #define fuchsia_io_Directory_Close_ORDINAL UINT64_C(0x74f5d243849cb458)
 #define fuchsia_io_Directory_Query_ORDINAL UINT64_C(0x2658edee9decfc06)
+
+/* Sends `Open` (one-way); `buffer` holds the encoded message. */
+idl_status_t fuchsia_io_Directory_Open_send(const idl_transport_t *transport,
+    const fuchsia_io_DirectoryOpenRequest *request,
+    uint8_t *buffer, size_t buffer_size);
+/* Calls `Rename`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Directory_Rename_call(const idl_transport_t *transport,
+    const fuchsia_io_DirectoryRenameRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_DirectoryRenameResult *out);
+/* Calls `Watch`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Directory_Watch_call(const idl_transport_t *transport,
+    const fuchsia_io_DirectoryWatchRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_DirectoryWatchResult *out);
+/* Calls `Sync`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Directory_Sync_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_NodeSyncResult *out);
+/* Calls `GetAttributes`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Directory_GetAttributes_call(const idl_transport_t *transport,
+    const fuchsia_io_NodeGetAttributesRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_NodeGetAttributesResult *out);
+/* Calls `Close`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Directory_Close_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_CloseableCloseResult *out);
+/* Calls `Query`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_io_Directory_Query_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_QueryableQueryResponse *out);
+
 
 
 #ifdef __cplusplus

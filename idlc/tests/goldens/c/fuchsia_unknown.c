@@ -201,3 +201,58 @@ idl_status_t fuchsia_unknown_QueryableQueryResponse_decode_at(idl_decoder_t *d, 
   return IDL_OK;
 }
 
+/* Sends `Clone2` (one-way); `buffer` holds the encoded message. */
+idl_status_t fuchsia_unknown_Cloneable_Clone2_send(const idl_transport_t *transport,
+    const fuchsia_unknown_CloneableClone2Request *request,
+    uint8_t *buffer, size_t buffer_size)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_unknown_Cloneable_Clone2_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(fuchsia_unknown_CloneableClone2Request_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  return transport->send(transport->context, buffer, size);
+}
+
+/* Calls `Close`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_unknown_Closeable_Close_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_CloseableCloseResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_unknown_Closeable_Close_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_unknown_Closeable_Close_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_unknown_CloseableCloseResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Query`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_unknown_Queryable_Query_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_QueryableQueryResponse *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, fuchsia_unknown_Queryable_Query_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != fuchsia_unknown_Queryable_Query_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return fuchsia_unknown_QueryableQueryResponse_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+

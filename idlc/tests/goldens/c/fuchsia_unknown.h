@@ -78,6 +78,11 @@ idl_status_t fuchsia_unknown_QueryableQueryResponse_decode_at(idl_decoder_t *d, 
  */
 #define fuchsia_unknown_Cloneable_Clone2_ORDINAL UINT64_C(0x33a91f5e70ff90a2)
 
+/* Sends `Clone2` (one-way); `buffer` holds the encoded message. */
+idl_status_t fuchsia_unknown_Cloneable_Clone2_send(const idl_transport_t *transport,
+    const fuchsia_unknown_CloneableClone2Request *request,
+    uint8_t *buffer, size_t buffer_size);
+
 /*
  * Provides a means of synchronously closing a connection.
  */
@@ -86,10 +91,24 @@ idl_status_t fuchsia_unknown_QueryableQueryResponse_decode_at(idl_decoder_t *d, 
  */
 #define fuchsia_unknown_Closeable_Close_ORDINAL UINT64_C(0x74f5d243849cb458)
 
+/* Calls `Close`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_unknown_Closeable_Close_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_CloseableCloseResult *out);
+
 /*
  * Provides a means of identifying a type-erased protocol.
  */
 #define fuchsia_unknown_Queryable_Query_ORDINAL UINT64_C(0x2658edee9decfc06)
+
+/* Calls `Query`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t fuchsia_unknown_Queryable_Query_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_unknown_QueryableQueryResponse *out);
 
 #ifdef __cplusplus
 }

@@ -2004,3 +2004,88 @@ idl_status_t test_conformance_HandleList_decode_at(idl_decoder_t *d, test_confor
   return IDL_OK;
 }
 
+/* Calls `Echo`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_conformance_Echo_Echo_call(const idl_transport_t *transport,
+    const test_conformance_EchoEchoRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_conformance_EchoEchoResponse *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, test_conformance_Echo_Echo_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(test_conformance_EchoEchoRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != test_conformance_Echo_Echo_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return test_conformance_EchoEchoResponse_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Lookup`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_conformance_Echo_Lookup_call(const idl_transport_t *transport,
+    const test_conformance_EchoLookupRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_conformance_EchoLookupResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, true, test_conformance_Echo_Lookup_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(test_conformance_EchoLookupRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != test_conformance_Echo_Lookup_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return test_conformance_EchoLookupResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Sends `Notify` (one-way); `buffer` holds the encoded message. */
+idl_status_t test_conformance_Echo_Notify_send(const idl_transport_t *transport,
+    const test_conformance_EchoNotifyRequest *request,
+    uint8_t *buffer, size_t buffer_size)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, test_conformance_Echo_Notify_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(test_conformance_EchoNotifyRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  return transport->send(transport->context, buffer, size);
+}
+
+/* Calls `Ping`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_conformance_Echo_Ping_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, test_conformance_Echo_Ping_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != test_conformance_Echo_Ping_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return reply_size == IDL_HEADER_SIZE ? IDL_OK : IDL_ERR_EXTRA_BYTES;
+}
+

@@ -594,11 +594,36 @@ idl_status_t test_conformance_HandleList_decode_at(idl_decoder_t *d, test_confor
  * `InspectSink.Publish` has this shape).
  */
 
+
 #define test_conformance_Echo_Echo_ORDINAL UINT64_C(0xd1b5067bf2e8090)
 #define test_conformance_Echo_Lookup_ORDINAL UINT64_C(0x7bbe388ebd000c8e)
 #define test_conformance_Echo_Notify_ORDINAL UINT64_C(0x35a00f0a1b96fb49)
 #define test_conformance_Echo_Ping_ORDINAL UINT64_C(0x29395ceb0aaebc34)
 #define test_conformance_Echo_OnAlert_ORDINAL UINT64_C(0x300de8b3922b1a77)
+
+/* Calls `Echo`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_conformance_Echo_Echo_call(const idl_transport_t *transport,
+    const test_conformance_EchoEchoRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_conformance_EchoEchoResponse *out);
+/* Calls `Lookup`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_conformance_Echo_Lookup_call(const idl_transport_t *transport,
+    const test_conformance_EchoLookupRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_conformance_EchoLookupResult *out);
+/* Sends `Notify` (one-way); `buffer` holds the encoded message. */
+idl_status_t test_conformance_Echo_Notify_send(const idl_transport_t *transport,
+    const test_conformance_EchoNotifyRequest *request,
+    uint8_t *buffer, size_t buffer_size);
+/* Calls `Ping`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_conformance_Echo_Ping_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size);
 
 #ifdef __cplusplus
 }

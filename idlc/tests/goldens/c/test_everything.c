@@ -1778,3 +1778,221 @@ idl_status_t test_everything_ListenerNotifyRequest_decode_at(idl_decoder_t *d, t
   return IDL_OK;
 }
 
+/* Calls `Ping`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Base_Ping_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, test_everything_Base_Ping_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != test_everything_Base_Ping_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return reply_size == IDL_HEADER_SIZE ? IDL_OK : IDL_ERR_EXTRA_BYTES;
+}
+
+/* Calls `Add`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Calculator_Add_call(const idl_transport_t *transport,
+    const test_everything_CalculatorAddRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_everything_CalculatorAddResponse *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, test_everything_Calculator_Add_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(test_everything_CalculatorAddRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != test_everything_Calculator_Add_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return test_everything_CalculatorAddResponse_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Divide`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Calculator_Divide_call(const idl_transport_t *transport,
+    const test_everything_CalculatorDivideRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_everything_CalculatorDivideResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, test_everything_Calculator_Divide_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(test_everything_CalculatorDivideRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != test_everything_Calculator_Divide_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return test_everything_CalculatorDivideResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Sends `Clear` (one-way); `buffer` holds the encoded message. */
+idl_status_t test_everything_Calculator_Clear_send(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, test_everything_Calculator_Clear_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  return transport->send(transport->context, buffer, size);
+}
+
+/* Calls `ResetAll`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Calculator_ResetAll_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_everything_CalculatorResetAllResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, test_everything_Calculator_ResetAll_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != test_everything_Calculator_ResetAll_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return test_everything_CalculatorResetAllResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Calls `Ping`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Calculator_Ping_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, test_everything_Calculator_Ping_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != test_everything_Calculator_Ping_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return reply_size == IDL_HEADER_SIZE ? IDL_OK : IDL_ERR_EXTRA_BYTES;
+}
+
+/* Calls `Get`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Storage_Get_call(const idl_transport_t *transport,
+    const test_everything_StorageGetRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_everything_StorageGetResult *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, true, test_everything_Storage_Get_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(test_everything_StorageGetRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != test_everything_Storage_Get_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return test_everything_StorageGetResult_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Sends `Put` (one-way); `buffer` holds the encoded message. */
+idl_status_t test_everything_Storage_Put_send(const idl_transport_t *transport,
+    const test_everything_Record *request,
+    uint8_t *buffer, size_t buffer_size)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, true, test_everything_Storage_Put_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(test_everything_Record_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  return transport->send(transport->context, buffer, size);
+}
+
+/* Calls `Share`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Storage_Share_call(const idl_transport_t *transport,
+    const test_everything_StorageShareRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_everything_StorageShareResponse *out)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, test_everything_Storage_Share_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(test_everything_StorageShareRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != test_everything_Storage_Share_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return test_everything_StorageShareResponse_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Sends `Notify` (one-way); `buffer` holds the encoded message. */
+idl_status_t test_everything_Listener_Notify_send(const idl_transport_t *transport,
+    const test_everything_ListenerNotifyRequest *request,
+    uint8_t *buffer, size_t buffer_size)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, true, test_everything_Listener_Notify_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  idl_handle_disposition_t handles[64];
+  size_t body = 0, num_handles = 0;
+  IDL_TRY(test_everything_ListenerNotifyRequest_encode(request, buffer + IDL_HEADER_SIZE, buffer_size - IDL_HEADER_SIZE, &body, handles, 64, &num_handles));
+  if (num_handles != 0) return IDL_ERR_INVALID_HANDLE; /* handles cannot cross a transport */
+  size += body;
+  return transport->send(transport->context, buffer, size);
+}
+
+/* Calls `Ask`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Listener_Ask_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size)
+{
+  if (buffer_size < IDL_HEADER_SIZE) return IDL_ERR_BUFFER_TOO_SMALL;
+  idl_header_t header = {0, false, test_everything_Listener_Ask_ORDINAL};
+  idl_encode_header(&header, buffer);
+  size_t size = IDL_HEADER_SIZE;
+  size_t reply_size = 0;
+  IDL_TRY(transport->call(transport->context, buffer, size, buffer, buffer_size, &reply_size));
+  idl_header_t reply;
+  IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
+  if (reply.ordinal != test_everything_Listener_Ask_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
+  return reply_size == IDL_HEADER_SIZE ? IDL_OK : IDL_ERR_EXTRA_BYTES;
+}
+

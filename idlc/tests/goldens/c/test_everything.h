@@ -519,6 +519,12 @@ idl_status_t test_everything_ListenerNotifyRequest_decode_at(idl_decoder_t *d, t
 
 #define test_everything_Base_Ping_ORDINAL UINT64_C(0x2ba752c9aeec3fec)
 
+/* Calls `Ping`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Base_Ping_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size);
+
 /*
  * A calculator.
  */
@@ -530,13 +536,71 @@ idl_status_t test_everything_ListenerNotifyRequest_decode_at(idl_decoder_t *d, t
 #define test_everything_Calculator_ResetAll_ORDINAL UINT64_C(0x5ef7391179c8484a)
 #define test_everything_Calculator_Ping_ORDINAL UINT64_C(0x2ba752c9aeec3fec)
 
+/* Calls `Add`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Calculator_Add_call(const idl_transport_t *transport,
+    const test_everything_CalculatorAddRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_everything_CalculatorAddResponse *out);
+/* Calls `Divide`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Calculator_Divide_call(const idl_transport_t *transport,
+    const test_everything_CalculatorDivideRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_everything_CalculatorDivideResult *out);
+/* Sends `Clear` (one-way); `buffer` holds the encoded message. */
+idl_status_t test_everything_Calculator_Clear_send(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size);
+/* Calls `ResetAll`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Calculator_ResetAll_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_everything_CalculatorResetAllResult *out);
+/* Calls `Ping`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Calculator_Ping_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size);
+
 #define test_everything_Storage_Get_ORDINAL UINT64_C(0x6c5d798eda518c24)
 #define test_everything_Storage_Put_ORDINAL UINT64_C(0x3b19965c181b772f)
 #define test_everything_Storage_Share_ORDINAL UINT64_C(0x652faa0aabbf6f7d)
 #define test_everything_Storage_OnChange_ORDINAL UINT64_C(0x5ef0796805183d71)
 
+/* Calls `Get`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Storage_Get_call(const idl_transport_t *transport,
+    const test_everything_StorageGetRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_everything_StorageGetResult *out);
+/* Sends `Put` (one-way); `buffer` holds the encoded message. */
+idl_status_t test_everything_Storage_Put_send(const idl_transport_t *transport,
+    const test_everything_Record *request,
+    uint8_t *buffer, size_t buffer_size);
+/* Calls `Share`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Storage_Share_call(const idl_transport_t *transport,
+    const test_everything_StorageShareRequest *request,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_everything_StorageShareResponse *out);
+
 #define test_everything_Listener_Notify_ORDINAL UINT64_C(0x569147d62ef5bed5)
 #define test_everything_Listener_Ask_ORDINAL UINT64_C(0x47ac21e79699e7e3)
+
+/* Sends `Notify` (one-way); `buffer` holds the encoded message. */
+idl_status_t test_everything_Listener_Notify_send(const idl_transport_t *transport,
+    const test_everything_ListenerNotifyRequest *request,
+    uint8_t *buffer, size_t buffer_size);
+/* Calls `Ask`: encodes the request into `buffer`, calls through `transport`, and decodes
+ * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
+ * `buffer`, vectors and boxes are placed in `arena`. */
+idl_status_t test_everything_Listener_Ask_call(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 """
 
 from . import _wire
+from ._bridge import Bridge, BridgeError
 from . import zx
 from . import fuchsia_unknown
 from . import fuchsia_io

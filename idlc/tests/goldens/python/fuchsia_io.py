@@ -237,6 +237,29 @@ class Node:
     QUERY_ORDINAL = 0x2658edee9decfc06
 
 
+class NodeClient:
+    """Synchronous client of ``fuchsia.io/Node`` over a transport (``Bridge.connect``)."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+    def sync(self) -> NodeSyncResponse:
+        return _w.call(self.transport, "fuchsia.io/Node.Sync", Node.SYNC_ORDINAL, False, None, NodeSyncResult, True)
+
+    def get_attributes(self, request: Optional[NodeGetAttributesRequest] = None, /, **fields) -> NodeAttributes2:
+        if request is None:
+            request = NodeGetAttributesRequest(**fields)
+        return _w.call(self.transport, "fuchsia.io/Node.GetAttributes", Node.GET_ATTRIBUTES_ORDINAL, False, request, NodeGetAttributesResult, True)
+
+    def close(self) -> fuchsia_unknown.CloseableCloseResponse:
+        """Terminates the connection.
+        """
+        return _w.call(self.transport, "fuchsia.unknown/Closeable.Close", Node.CLOSE_ORDINAL, False, None, fuchsia_unknown.CloseableCloseResult, True)
+
+    def query(self) -> fuchsia_unknown.QueryableQueryResponse:
+        return _w.call(self.transport, "fuchsia.unknown/Queryable.Query", Node.QUERY_ORDINAL, False, None, fuchsia_unknown.QueryableQueryResponse, False)
+
+
 class File:
     READ_ORDINAL = 0x57e419a298c8ede
     SEEK_ORDINAL = 0x78079168162c5207
@@ -247,6 +270,49 @@ class File:
     ON_REPRESENTATION_ORDINAL = 0x5cb40567d80a510c
     CLOSE_ORDINAL = 0x74f5d243849cb458
     QUERY_ORDINAL = 0x2658edee9decfc06
+
+
+class FileClient:
+    """Synchronous client of ``fuchsia.io/File`` over a transport (``Bridge.connect``)."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+    def read(self, request: Optional[FileReadRequest] = None, /, **fields) -> FileReadResponse:
+        if request is None:
+            request = FileReadRequest(**fields)
+        return _w.call(self.transport, "fuchsia.io/File.Read", File.READ_ORDINAL, False, request, FileReadResult, True)
+
+    def seek(self, request: Optional[FileSeekRequest] = None, /, **fields) -> FileSeekResponse:
+        if request is None:
+            request = FileSeekRequest(**fields)
+        return _w.call(self.transport, "fuchsia.io/File.Seek", File.SEEK_ORDINAL, False, request, FileSeekResult, True)
+
+    def get_backing_memory(self, request: Optional[FileGetBackingMemoryRequest] = None, /, **fields) -> FileGetBackingMemoryResponse:
+        if request is None:
+            request = FileGetBackingMemoryRequest(**fields)
+        return _w.call(self.transport, "fuchsia.io/File.GetBackingMemory", File.GET_BACKING_MEMORY_ORDINAL, False, request, FileGetBackingMemoryResult, True)
+
+    def allocate(self, request: Optional[FileAllocateRequest] = None, /, **fields) -> FileAllocateResponse:
+        if request is None:
+            request = FileAllocateRequest(**fields)
+        return _w.call(self.transport, "fuchsia.io/File.Allocate", File.ALLOCATE_ORDINAL, True, request, FileAllocateResult, True)
+
+    def sync(self) -> NodeSyncResponse:
+        return _w.call(self.transport, "fuchsia.io/Node.Sync", File.SYNC_ORDINAL, False, None, NodeSyncResult, True)
+
+    def get_attributes(self, request: Optional[NodeGetAttributesRequest] = None, /, **fields) -> NodeAttributes2:
+        if request is None:
+            request = NodeGetAttributesRequest(**fields)
+        return _w.call(self.transport, "fuchsia.io/Node.GetAttributes", File.GET_ATTRIBUTES_ORDINAL, False, request, NodeGetAttributesResult, True)
+
+    def close(self) -> fuchsia_unknown.CloseableCloseResponse:
+        """Terminates the connection.
+        """
+        return _w.call(self.transport, "fuchsia.unknown/Closeable.Close", File.CLOSE_ORDINAL, False, None, fuchsia_unknown.CloseableCloseResult, True)
+
+    def query(self) -> fuchsia_unknown.QueryableQueryResponse:
+        return _w.call(self.transport, "fuchsia.unknown/Queryable.Query", File.QUERY_ORDINAL, False, None, fuchsia_unknown.QueryableQueryResponse, False)
 
 
 class Directory:
@@ -260,8 +326,53 @@ class Directory:
     QUERY_ORDINAL = 0x2658edee9decfc06
 
 
+class DirectoryClient:
+    """Synchronous client of ``fuchsia.io/Directory`` over a transport (``Bridge.connect``)."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+    def open(self, request: Optional[DirectoryOpenRequest] = None, /, **fields) -> None:
+        if request is None:
+            request = DirectoryOpenRequest(**fields)
+        _w.send(self.transport, Directory.OPEN_ORDINAL, False, request)
+
+    def rename(self, request: Optional[DirectoryRenameRequest] = None, /, **fields) -> DirectoryRenameResponse:
+        if request is None:
+            request = DirectoryRenameRequest(**fields)
+        return _w.call(self.transport, "fuchsia.io/Directory.Rename", Directory.RENAME_ORDINAL, False, request, DirectoryRenameResult, True)
+
+    def watch(self, request: Optional[DirectoryWatchRequest] = None, /, **fields) -> DirectoryWatchResponse:
+        if request is None:
+            request = DirectoryWatchRequest(**fields)
+        return _w.call(self.transport, "fuchsia.io/Directory.Watch", Directory.WATCH_ORDINAL, True, request, DirectoryWatchResult, True)
+
+    def sync(self) -> NodeSyncResponse:
+        return _w.call(self.transport, "fuchsia.io/Node.Sync", Directory.SYNC_ORDINAL, False, None, NodeSyncResult, True)
+
+    def get_attributes(self, request: Optional[NodeGetAttributesRequest] = None, /, **fields) -> NodeAttributes2:
+        if request is None:
+            request = NodeGetAttributesRequest(**fields)
+        return _w.call(self.transport, "fuchsia.io/Node.GetAttributes", Directory.GET_ATTRIBUTES_ORDINAL, False, request, NodeGetAttributesResult, True)
+
+    def close(self) -> fuchsia_unknown.CloseableCloseResponse:
+        """Terminates the connection.
+        """
+        return _w.call(self.transport, "fuchsia.unknown/Closeable.Close", Directory.CLOSE_ORDINAL, False, None, fuchsia_unknown.CloseableCloseResult, True)
+
+    def query(self) -> fuchsia_unknown.QueryableQueryResponse:
+        return _w.call(self.transport, "fuchsia.unknown/Queryable.Query", Directory.QUERY_ORDINAL, False, None, fuchsia_unknown.QueryableQueryResponse, False)
+
+
 class DirectoryWatcher:
     pass
+
+
+class DirectoryWatcherClient:
+    """Synchronous client of ``fuchsia.io/DirectoryWatcher`` over a transport (``Bridge.connect``)."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
 
 # Wire layouts, set once every class exists (types may refer to each other).
 Operations._idl = _w.Bits(Operations, _w.UINT64, strict=True, mask=0x1f)

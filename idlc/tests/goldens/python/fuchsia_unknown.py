@@ -38,16 +38,50 @@ class Cloneable:
     CLONE2_ORDINAL = 0x33a91f5e70ff90a2
 
 
+class CloneableClient:
+    """Synchronous client of ``fuchsia.unknown/Cloneable`` over a transport (``Bridge.connect``)."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+    def clone2(self, request: Optional[CloneableClone2Request] = None, /, **fields) -> None:
+        if request is None:
+            request = CloneableClone2Request(**fields)
+        _w.send(self.transport, Cloneable.CLONE2_ORDINAL, False, request)
+
+
 class Closeable:
     """Provides a means of synchronously closing a connection.
     """
     CLOSE_ORDINAL = 0x74f5d243849cb458
 
 
+class CloseableClient:
+    """Synchronous client of ``fuchsia.unknown/Closeable`` over a transport (``Bridge.connect``)."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+    def close(self) -> CloseableCloseResponse:
+        """Terminates the connection.
+        """
+        return _w.call(self.transport, "fuchsia.unknown/Closeable.Close", Closeable.CLOSE_ORDINAL, False, None, CloseableCloseResult, True)
+
+
 class Queryable:
     """Provides a means of identifying a type-erased protocol.
     """
     QUERY_ORDINAL = 0x2658edee9decfc06
+
+
+class QueryableClient:
+    """Synchronous client of ``fuchsia.unknown/Queryable`` over a transport (``Bridge.connect``)."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+    def query(self) -> QueryableQueryResponse:
+        return _w.call(self.transport, "fuchsia.unknown/Queryable.Query", Queryable.QUERY_ORDINAL, False, None, QueryableQueryResponse, False)
 
 # Wire layouts, set once every class exists (types may refer to each other).
 CloneableClone2Request._idl = _w.Struct(CloneableClone2Request, 4, [("request", 0, _w.Handle(_w.CHANNEL_OBJECT_TYPE, _w.NO_RIGHTS_CHECK, False))], [])

@@ -256,12 +256,44 @@ class Peer:
     pass
 
 
+class PeerClient:
+    """Synchronous client of ``test.conformance/Peer`` over a transport (``Bridge.connect``)."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+
 class Echo:
     ECHO_ORDINAL = 0xd1b5067bf2e8090
     LOOKUP_ORDINAL = 0x7bbe388ebd000c8e
     NOTIFY_ORDINAL = 0x35a00f0a1b96fb49
     PING_ORDINAL = 0x29395ceb0aaebc34
     ON_ALERT_ORDINAL = 0x300de8b3922b1a77
+
+
+class EchoClient:
+    """Synchronous client of ``test.conformance/Echo`` over a transport (``Bridge.connect``)."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+    def echo(self, request: Optional[EchoEchoRequest] = None, /, **fields) -> EchoEchoResponse:
+        if request is None:
+            request = EchoEchoRequest(**fields)
+        return _w.call(self.transport, "test.conformance/Echo.Echo", Echo.ECHO_ORDINAL, False, request, EchoEchoResponse, False)
+
+    def lookup(self, request: Optional[EchoLookupRequest] = None, /, **fields) -> EchoLookupResponse:
+        if request is None:
+            request = EchoLookupRequest(**fields)
+        return _w.call(self.transport, "test.conformance/Echo.Lookup", Echo.LOOKUP_ORDINAL, True, request, EchoLookupResult, True)
+
+    def notify(self, request: Optional[EchoNotifyRequest] = None, /, **fields) -> None:
+        if request is None:
+            request = EchoNotifyRequest(**fields)
+        _w.send(self.transport, Echo.NOTIFY_ORDINAL, False, request)
+
+    def ping(self) -> None:
+        return _w.call(self.transport, "test.conformance/Echo.Ping", Echo.PING_ORDINAL, False, None, None, False)
 
 # Wire layouts, set once every class exists (types may refer to each other).
 Bytes._idl = _w.Struct(Bytes, 16, [("data", 0, _w.Vector(_w.UINT8, 16, False))], [])

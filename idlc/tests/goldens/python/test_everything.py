@@ -228,6 +228,16 @@ class Base:
     PING_ORDINAL = 0x2ba752c9aeec3fec
 
 
+class BaseClient:
+    """Synchronous client of ``test.everything/Base`` over a transport (``Bridge.connect``)."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+    def ping(self) -> None:
+        return _w.call(self.transport, "test.everything/Base.Ping", Base.PING_ORDINAL, False, None, None, False)
+
+
 class Calculator:
     """A calculator.
     """
@@ -240,6 +250,32 @@ class Calculator:
     PING_ORDINAL = 0x2ba752c9aeec3fec
 
 
+class CalculatorClient:
+    """Synchronous client of ``test.everything/Calculator`` over a transport (``Bridge.connect``)."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+    def add(self, request: Optional[CalculatorAddRequest] = None, /, **fields) -> CalculatorAddResponse:
+        if request is None:
+            request = CalculatorAddRequest(**fields)
+        return _w.call(self.transport, "test.everything/Calculator.Add", Calculator.ADD_ORDINAL, False, request, CalculatorAddResponse, False)
+
+    def divide(self, request: Optional[CalculatorDivideRequest] = None, /, **fields) -> CalculatorDivideResponse:
+        if request is None:
+            request = CalculatorDivideRequest(**fields)
+        return _w.call(self.transport, "test.everything/Calculator.Divide", Calculator.DIVIDE_ORDINAL, False, request, CalculatorDivideResult, True)
+
+    def clear(self) -> None:
+        _w.send(self.transport, Calculator.CLEAR_ORDINAL, False, None)
+
+    def reset_all(self) -> CalculatorResetAllResponse:
+        return _w.call(self.transport, "test.everything/Calculator.Reset", Calculator.RESET_ALL_ORDINAL, False, None, CalculatorResetAllResult, True)
+
+    def ping(self) -> None:
+        return _w.call(self.transport, "test.everything/Base.Ping", Calculator.PING_ORDINAL, False, None, None, False)
+
+
 class Storage:
     GET_ORDINAL = 0x6c5d798eda518c24
     PUT_ORDINAL = 0x3b19965c181b772f
@@ -247,9 +283,46 @@ class Storage:
     ON_CHANGE_ORDINAL = 0x5ef0796805183d71
 
 
+class StorageClient:
+    """Synchronous client of ``test.everything/Storage`` over a transport (``Bridge.connect``)."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+    def get(self, request: Optional[StorageGetRequest] = None, /, **fields) -> Value:
+        if request is None:
+            request = StorageGetRequest(**fields)
+        return _w.call(self.transport, "test.everything/Storage.Get", Storage.GET_ORDINAL, True, request, StorageGetResult, True)
+
+    def put(self, request: Optional[Record] = None, /, **fields) -> None:
+        if request is None:
+            request = Record(**fields)
+        _w.send(self.transport, Storage.PUT_ORDINAL, True, request)
+
+    def share(self, request: Optional[StorageShareRequest] = None, /, **fields) -> StorageShareResponse:
+        if request is None:
+            request = StorageShareRequest(**fields)
+        return _w.call(self.transport, "test.everything/Storage.Share", Storage.SHARE_ORDINAL, False, request, StorageShareResponse, False)
+
+
 class Listener:
     NOTIFY_ORDINAL = 0x569147d62ef5bed5
     ASK_ORDINAL = 0x47ac21e79699e7e3
+
+
+class ListenerClient:
+    """Synchronous client of ``test.everything/Listener`` over a transport (``Bridge.connect``)."""
+
+    def __init__(self, transport) -> None:
+        self.transport = transport
+
+    def notify(self, request: Optional[ListenerNotifyRequest] = None, /, **fields) -> None:
+        if request is None:
+            request = ListenerNotifyRequest(**fields)
+        _w.send(self.transport, Listener.NOTIFY_ORDINAL, True, request)
+
+    def ask(self) -> None:
+        return _w.call(self.transport, "test.everything/Listener.Ask", Listener.ASK_ORDINAL, False, None, None, False)
 
 # Wire layouts, set once every class exists (types may refer to each other).
 Color._idl = _w.Enum(Color, _w.UINT8, strict=True)

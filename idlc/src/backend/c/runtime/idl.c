@@ -44,6 +44,8 @@ const char *idl_status_name(idl_status_t status) {
     case IDL_ERR_BUFFER_TOO_SMALL: return "buffer_too_small";
     case IDL_ERR_TOO_MANY_HANDLES: return "too_many_handles";
     case IDL_ERR_ARENA_EXHAUSTED: return "arena_exhausted";
+    case IDL_ERR_TRANSPORT: return "transport";
+    case IDL_ERR_UNEXPECTED_REPLY: return "unexpected_reply";
   }
   return "unknown_status";
 }

@@ -64,6 +64,9 @@ typedef enum idl_status {
   IDL_ERR_BUFFER_TOO_SMALL,
   IDL_ERR_TOO_MANY_HANDLES,
   IDL_ERR_ARENA_EXHAUSTED,
+  /* clients */
+  IDL_ERR_TRANSPORT,        /* the transport failed or timed out */
+  IDL_ERR_UNEXPECTED_REPLY, /* a reply to another method */
 } idl_status_t;
 
 /* `out_of_bounds`, `too_long`, ... ("ok" for IDL_OK). */
@@ -128,6 +131,21 @@ typedef struct idl_header {
 void idl_encode_header(const idl_header_t *header, uint8_t out[IDL_HEADER_SIZE]);
 /* Checks the magic number and the v2 wire-format flag. */
 idl_status_t idl_decode_header(const uint8_t *bytes, size_t num_bytes, idl_header_t *out);
+
+/* ---- clients ------------------------------------------------------- */
+
+/* What generated clients (`<library>_<Protocol>_<Method>_call`) call
+ * through: the host bridge (`idl_bridge.h`), or anything that moves whole
+ * messages. `call` sends a two-way request and writes its reply into
+ * `reply` (which may be the request's own buffer: the request is sent
+ * before the reply is written); the transport picks the transaction id.
+ * `send` sends a one-way message. Handles do not cross a transport. */
+typedef struct idl_transport {
+  void *context;
+  idl_status_t (*call)(void *context, const uint8_t *request, size_t request_size,
+                       uint8_t *reply, size_t reply_capacity, size_t *reply_size);
+  idl_status_t (*send)(void *context, const uint8_t *message, size_t size);
+} idl_transport_t;
 
 /* ---- used by generated code ---------------------------------------- */
 

@@ -635,3 +635,68 @@ def encode_message(header: Header, body: Any = None) -> Tuple[bytes, List[Handle
         return header.to_bytes(), []
     data, handles = encode(body)
     return header.to_bytes() + data, handles
+
+
+# Clients. A generated ``<Protocol>Client`` calls through a transport: any
+# object with ``call(message: bytes) -> bytes`` (send a two-way request,
+# return its reply; the transport picks the transaction id) and
+# ``send(message: bytes)`` (a one-way message). ``_bridge.Channel`` is one,
+# over the host bridge (``docs/bridge.md``). Handles cannot cross such a
+# transport.
+
+
+class MethodError(Exception):
+    """A method answered with its declared error (``error``)."""
+
+    def __init__(self, method: str, error: Any):
+        super().__init__(f"{method} failed: {error!r}")
+        self.method = method
+        self.error = error
+
+
+class UnknownMethodError(Exception):
+    """The server does not know this flexible method."""
+
+
+def _request(ordinal: int, flexible: bool, request: Any) -> bytes:
+    message, handles = encode_message(Header(0, ordinal, flexible), request)
+    if handles:
+        raise EncodeError("invalid_handle", "handles cannot cross a host transport")
+    return message
+
+
+def send(transport: Any, ordinal: int, flexible: bool, request: Any) -> None:
+    """Sends a one-way message."""
+    transport.send(_request(ordinal, flexible, request))
+
+
+def call(
+    transport: Any,
+    method: str,
+    ordinal: int,
+    flexible: bool,
+    request: Any,
+    reply: Optional[type],
+    result: bool = False,
+) -> Any:
+    """Sends a two-way request and decodes its reply: the reply payload
+    (``None`` for ``()``). With ``result``, the reply is a result union:
+    its success payload is returned, its error raised as
+    :class:`MethodError` (or :class:`UnknownMethodError`)."""
+    message = transport.call(_request(ordinal, flexible, request))
+    header = Header.parse(message)
+    if header.ordinal != ordinal:
+        raise DecodeError("unknown_ordinal")
+    body = message[HEADER_SIZE:]
+    if reply is None:
+        if body:
+            raise DecodeError("extra_bytes", HEADER_SIZE)
+        return None
+    value = decode(reply, body)
+    if not result:
+        return value
+    if getattr(value, "err", None) is not None:
+        raise MethodError(method, value.err)
+    if getattr(value, "framework_err", None) is not None:
+        raise UnknownMethodError(method)
+    return value.response
