@@ -748,6 +748,10 @@ pub const SCENARIOS: &[Scenario] = &[
         name: "storage.data_survives_reboot",
         run: crate::systest_storage::data_scenario,
     },
+    Scenario {
+        name: "storage.damaged_package_refused",
+        run: crate::systest_storage::damaged_package_scenario,
+    },
 ];
 
 /// The scenario called `name`.

@@ -48,6 +48,11 @@ fn storage_data_survives_reboot() {
 }
 
 #[test]
+fn storage_damaged_package_refused() {
+    scenario("storage.damaged_package_refused");
+}
+
+#[test]
 fn every_scenario_is_listed() {
     let listed = [
         "drivers.disk_network_bridge_restart",
@@ -56,6 +61,7 @@ fn every_scenario_is_listed() {
         "storage.blobfs_write_read_integrity",
         "storage.blobfs_crash_consistency",
         "storage.data_survives_reboot",
+        "storage.damaged_package_refused",
     ];
     for test in systest::SCENARIOS {
         assert!(
