@@ -107,6 +107,7 @@ system_tests! {
     components_crash_restart_memory_limit => "components.crash_restart_memory_limit",
     components_console => "components.console_ls_stop_shutdown",
     components_lifecycle => "components.lifecycle_collections",
+    components_parent_started_on_demand => "components.parent_started_on_demand",
     panic_report => "kernel.panic_report",
     exception_report => "kernel.exception_report",
     stack_overflow => "kernel.stack_overflow",
