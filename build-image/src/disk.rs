@@ -223,6 +223,20 @@ pub fn layout(path: &Path) -> Result<Option<Layout>> {
     )
 }
 
+/// A name for the product's blobfs partition in the system disk
+/// `template`: the Merkle root of its bytes. The machine's disk keeps the
+/// stamp of the product it was last brought up to date with
+/// (`<disk>.img.product`), so a boot refreshes it only when the product
+/// changed, never undoing what the guest (or a test) did to it otherwise.
+pub fn blobfs_stamp(template: &Path) -> Result<String> {
+    let layout = layout(template)?
+        .with_context(|| format!("{} is not a system disk", template.display()))?;
+    let file = File::open(template)?;
+    let mut bytes = vec![0u8; (layout.blobfs.sectors * SECTOR) as usize];
+    file.read_exact_at(&mut bytes, layout.blobfs.first * SECTOR)?;
+    Ok(format!("{}\n", root_of(&bytes)))
+}
+
 /// What [`refresh_system_disk`] did to a machine's disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refresh {
@@ -482,14 +496,17 @@ mod tests {
         let template = dir.join("template.img");
         write_system_disk(&machine, 16 << 20, &blobs(0)).unwrap();
         put_data_file(&machine, "kept", b"user data");
-        // The same product: nothing to do.
+        // The same product: nothing to do, and the same stamp.
         write_system_disk(&template, 16 << 20, &blobs(0)).unwrap();
+        let stamp = blobfs_stamp(&template).unwrap();
+        assert_eq!(blobfs_stamp(&machine).unwrap(), stamp);
         assert_eq!(
             refresh_system_disk(&template, &machine).unwrap(),
             Refresh::Unchanged
         );
         // A rebuilt product: new blobs, /data kept.
         write_system_disk(&template, 16 << 20, &blobs(7)).unwrap();
+        assert_ne!(blobfs_stamp(&template).unwrap(), stamp);
         let mut expected = write_system_disk(&template, 16 << 20, &blobs(7)).unwrap();
         expected.sort_by_key(|r| r.to_string());
         assert_eq!(

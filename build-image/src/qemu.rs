@@ -167,13 +167,19 @@ pub fn devices(image: &Image, options: &RunOptions) -> Result<(Vec<String>, Host
         let path = dir.join(format!("{}.img", disk.name));
         if disk.contents == crate::machine::DiskContents::System {
             let template = crate::disk::template(image, &disk.name);
+            // Which product's blobfs the machine's disk was made from.
+            let stamp_path = path.with_extension("img.product");
+            let stamp = crate::disk::blobfs_stamp(&template)?;
             if !path.exists() {
                 std::fs::create_dir_all(&dir)?;
                 crate::disk::copy_sparse(&template, &path)?;
-            } else {
-                // The product may have changed since: its blobfs partition
-                // is brought up to date, /data kept (docs/blobfs.md).
-                match crate::disk::refresh_system_disk(&template, &path)? {
+                std::fs::write(&stamp_path, &stamp)?;
+            } else if std::fs::read_to_string(&stamp_path).ok().as_deref() != Some(stamp.as_str()) {
+                // The product changed since: its blobfs partition is
+                // brought up to date, /data kept (docs/blobfs.md).
+                let refreshed = crate::disk::refresh_system_disk(&template, &path)?;
+                std::fs::write(&stamp_path, &stamp)?;
+                match refreshed {
                     crate::disk::Refresh::Unchanged => {}
                     crate::disk::Refresh::BlobfsReplaced => eprintln!(
                         "build-image: {}: the product changed: blobfs partition rewritten, /data kept",

@@ -93,6 +93,35 @@ pub const TESTS: &[SystemTest] = &[
         check: crate::systest_storage::check_console_ls_blob_df,
     },
     SystemTest {
+        name: "components.parent_started_on_demand",
+        boot: Boot {
+            input: "df\nshutdown\n",
+            ..Boot::product("lifecycle-tests")
+        },
+        check: |run| {
+            // fshost is lazy here: the console's `df` opens
+            // zx.blob.Blobfs, which fshost's child blobfs provides, so the
+            // component manager starts fshost first, then blobfs (this
+            // machine has no disk: blobfs then finds no partition).
+            let fshost = run
+                .time_of("component_manager: started root/fshost")
+                .ok_or_else(|| format!("fshost was not started\n{}", tail(run)))?;
+            let blobfs = run
+                .time_of("component_manager: started root/fshost/blobfs")
+                .ok_or_else(|| format!("blobfs was not started\n{}", tail(run)))?;
+            if blobfs < fshost {
+                return Err("blobfs started before its parent".into());
+            }
+            if run.lines.iter().any(|(_, l)| l.contains("has no job")) {
+                return Err(format!(
+                    "a start failed for want of a parent\n{}",
+                    tail(run)
+                ));
+            }
+            expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+        },
+    },
+    SystemTest {
         name: "boot.minimal",
         boot: Boot::product("minimal"),
         check: check_default_boot,
@@ -763,6 +792,10 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "bridge.python_and_c_clients",
         run: crate::bridge::scenario::clients_scenario,
+    },
+    Scenario {
+        name: "storage.damaged_package_refused",
+        run: crate::systest_storage::damaged_package_scenario,
     },
 ];
 

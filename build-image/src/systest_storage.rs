@@ -460,3 +460,77 @@ pub fn data_scenario(harness: &Harness) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// A damaged package: the default product's packages resolve through the
+/// package resolver (`pkg resolve`); then the host flips one byte of
+/// echo_server's program blob in the machine's disk, and the next boot's
+/// resolver refuses that package with `IO_DATA_INTEGRITY` (blobfs names
+/// the blob) while other packages resolve and the system runs on to a
+/// clean shutdown.
+pub fn damaged_package_scenario(harness: &Harness) -> Result<(), String> {
+    let dir = harness.fresh_machine_dir("default");
+    let first = boot_typing(
+        harness,
+        &dir,
+        "pkg resolve echo_server\npkg resolve system\npkg resolve nothing\nshutdown\n",
+        harness.timeout(),
+    )?;
+    let resolved = expect_line(&first, "resolved pkg://echo_server: version ")
+        .map_err(|e| format!("{e}\n{}", first.text()))?;
+    if !resolved.contains(" bytes, program ") || resolved.ends_with(" program 0 bytes") {
+        return Err(format!("the resolver said {resolved:?}"));
+    }
+    expect_line(&first, "program 0 bytes")?; // `system` groups, no program
+    expect_line(&first, "pkg: cannot resolve pkg://nothing: NOT_FOUND")?;
+    if first.ending != Ending::Guest(guest_exit::SUCCESS) {
+        return Err(format!("first boot: {}", first.ending.describe()));
+    }
+    // echo_server's program: its root from the host's listing.
+    let listing = crate::systest::workspace_root().join("target/images/default/data.blobs");
+    let listing =
+        std::fs::read_to_string(&listing).map_err(|e| format!("{}: {e}", listing.display()))?;
+    let program: MerkleRoot = listing
+        .lines()
+        .find_map(|l| l.strip_suffix("  bin/echo-server"))
+        .ok_or("data.blobs lists no bin/echo-server")?
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    let path = dir.join("data.img");
+    let layout = crate::disk::layout(&path)
+        .map_err(|e| format!("{e:#}"))?
+        .ok_or("the machine's disk has no system GPT")?;
+    let mut disk = std::fs::read(&path).map_err(|e| format!("disk image: {e}"))?;
+    let base = (layout.blobfs.first * 512) as usize;
+    let end = base + (layout.blobfs.sectors * 512) as usize;
+    let (superblock, volume) = read_volume(&disk[base..end])?;
+    let node = volume
+        .slots
+        .iter()
+        .find_map(|slot| match slot {
+            Slot::Blob(node) if node.root == program => Some(*node),
+            _ => None,
+        })
+        .ok_or_else(|| format!("the host finds no node for {program}"))?;
+    let at = base + data_offset(&superblock, node.data_block(1)) as usize + 10;
+    disk[at] ^= 0x08;
+    std::fs::write(&path, &disk).map_err(|e| format!("disk image: {e}"))?;
+    let second = boot_typing(
+        harness,
+        &dir,
+        "pkg resolve echo_server\npkg resolve httpd\nshutdown\n",
+        harness.timeout(),
+    )?;
+    expect_line(
+        &second,
+        "pkg: cannot resolve pkg://echo_server: IO_DATA_INTEGRITY",
+    )
+    .map_err(|e| format!("{e}\n{}", second.text()))?;
+    expect_line(&second, &format!("blobfs: {program}: integrity error"))?;
+    expect_line(&second, &format!("(blob {program}): IO_DATA_INTEGRITY"))?;
+    expect_line(&second, "resolved pkg://httpd: version ")?;
+    if second.ending != Ending::Guest(guest_exit::SUCCESS) {
+        return Err(format!("second boot: {}", second.ending.describe()));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

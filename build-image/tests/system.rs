@@ -58,6 +58,11 @@ fn bridge_python_and_c_clients() {
 }
 
 #[test]
+fn storage_damaged_package_refused() {
+    scenario("storage.damaged_package_refused");
+}
+
+#[test]
 fn every_scenario_is_listed() {
     let listed = [
         "drivers.disk_network_bridge_restart",
@@ -68,6 +73,7 @@ fn every_scenario_is_listed() {
         "storage.data_survives_reboot",
         "bridge.ls_log_echo_push_hostile",
         "bridge.python_and_c_clients",
+        "storage.damaged_package_refused",
     ];
     for test in systest::SCENARIOS {
         assert!(
@@ -114,6 +120,7 @@ system_tests! {
     components_console => "components.console_ls_stop_shutdown",
     components_lifecycle => "components.lifecycle_collections",
     components_fanout_budget => "components.fanout_budget",
+    components_parent_started_on_demand => "components.parent_started_on_demand",
     panic_report => "kernel.panic_report",
     exception_report => "kernel.exception_report",
     stack_overflow => "kernel.stack_overflow",

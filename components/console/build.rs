@@ -7,6 +7,7 @@ fn main() {
         .file("../../idl/net.idl")
         .file("../../idl/blob.idl")
         .file("../../idl/data.idl")
+        .file("../../idl/pkg.idl")
         .library_path("../../idl")
         .compile()
         .unwrap_or_else(|error| panic!("{error}"));

@@ -25,6 +25,7 @@
 //! | `write /data/<file> <text...>` | writes the text and a newline to a file of `/data` (replacing it) |
 //! | `rm /data/<file>` | removes a file of `/data` |
 //! | `pkg list` | the packages in blobfs: name, version, root (`docs/packages.md`) |
+//! | `pkg resolve <name>` | asks the package resolver for `pkg://<name>` |
 //! | `shutdown` | stops every component, then powers the machine off (status 0) |
 //!
 //! A command given the wrong number of arguments prints its usage line;
@@ -162,8 +163,8 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "pkg",
-        arguments: "<list>",
-        does: "lists the packages in blobfs: name, version, root",
+        arguments: "<list|resolve> [name]",
+        does: "lists the packages in blobfs (name, version, root), or resolves pkg://name",
     },
     Command {
         name: "rm",
@@ -243,7 +244,8 @@ fn main() -> i64 {
             ("write", [path, text @ ..]) => data::write(path, &text.join(" ")),
             ("rm", [path]) => data::remove(path),
             ("pkg", ["list"]) => pkg::list(),
-            ("pkg", _) => println!("usage: pkg list"),
+            ("pkg", ["resolve", name]) => pkg::resolve(name),
+            ("pkg", _) => println!("usage: pkg list | pkg resolve <name>"),
             ("ls", ["/"]) => list_namespace(),
             ("ls", [path]) => list_directory(path),
             ("cat", [path]) => print_file(path),

@@ -46,3 +46,29 @@ pub fn list() {
     }
     println!("{} packages", found.len());
 }
+
+/// `pkg resolve <name>`: asks the package resolver for `pkg://<name>`.
+pub fn resolve(name: &str) {
+    use crate::bindings::zx_pkg::{ResolverClient, ResolverMarker, ResolverResolveRequest};
+    use zx_idl::ChannelTransport;
+    let url = format!("pkg://{name}");
+    let service = ResolverMarker::DISCOVERABLE_NAME.unwrap_or("zx.pkg.Resolver");
+    let client = match zx_component::connect(service) {
+        Ok(channel) => ResolverClient::new(ChannelTransport::new(channel)),
+        Err(status) => return println!("pkg: no resolver: {status}"),
+    };
+    match client.resolve(ResolverResolveRequest { url: url.clone() }) {
+        Ok(Ok(resolved)) => {
+            let root: alloc::string::String =
+                resolved.root.iter().map(|b| format!("{b:02x}")).collect();
+            println!(
+                "resolved {url}: version {}, root {root}, manifest {} bytes, program {} bytes",
+                resolved.version,
+                resolved.manifest.len(),
+                resolved.program_size
+            );
+        }
+        Ok(Err(code)) => println!("pkg: cannot resolve {url}: {}", zx::Status(code)),
+        Err(error) => println!("pkg: the resolver does not answer: {error:?}"),
+    }
+}

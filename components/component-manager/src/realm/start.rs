@@ -36,6 +36,19 @@ pub(super) fn start(
     idle: &Rc<Event>,
     index: usize,
 ) -> Result<(), String> {
+    // A component's job is made in its parent's: a parent that has not
+    // started (a lazy one, whose child's capability is opened first) is
+    // started first, and so up the chain. One being stopped is not.
+    let parent = {
+        let s = state.borrow();
+        s.instances[index].parent.filter(|&p| {
+            let parent = &s.instances[p];
+            parent.job.is_none() && !parent.destroyed && !parent.stopping
+        })
+    };
+    if let Some(parent) = parent {
+        start(state, spawner, idle, parent).map_err(|why| format!("its parent: {why}"))?;
+    }
     let (svc_server, process, eager_children, exceptions, moniker, connect, generation) = {
         let mut guard = state.borrow_mut();
         let s = &mut *guard;

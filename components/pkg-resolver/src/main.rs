@@ -1,0 +1,187 @@
+//! The package resolver (`docs/packages.md`): serves `zx.pkg.Resolver`,
+//! which turns `pkg://<name>` into the component that package holds: the
+//! compiled manifest from its meta blob and its program (`bin/<binary>`)
+//! in a VMO. Everything is read through `/blob` (blobfs), which checks
+//! every block against the blob's Merkle tree, and the blob names come
+//! from the meta blob: a damaged byte anywhere in a package is
+//! `IO_DATA_INTEGRITY` for that package, logged with the blob it is in.
+//!
+//! The meta blobs are found by scanning `/blob` once, at the first
+//! request (blobfs holds at most 256 blobs).
+//!
+//! Known gap: the component manager does not ask it yet (components still
+//! start from the bootfs); the console's `pkg resolve` does.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod bindings {
+    #![allow(clippy::all, dead_code, unused_imports)]
+    include!(concat!(env!("OUT_DIR"), "/idl.rs"));
+}
+
+use alloc::format;
+use alloc::vec::Vec;
+use bindings::zx_pkg::{
+    dispatch_resolver, ResolverMarker, ResolverResolveRequest, ResolverResolveResponse,
+    ResolverServer, MAX_MANIFEST,
+};
+use idlc_runtime::Transport;
+use merkle::MerkleRoot;
+use zx::{Channel, Status, Vmo};
+use zx_idl::ChannelTransport;
+use zx_runtime::println;
+
+zx_runtime::entry!(main);
+
+/// Meta blobs are small: larger blobs are not looked at when scanning.
+const MAX_META: u64 = 64 * 1024;
+
+/// Reads the whole blob `root` (`size` bytes) through `/blob`, verified.
+fn read_blob(root: &MerkleRoot, size: u64) -> Result<Vec<u8>, Status> {
+    let file = zx_component::namespace::open(&format!("/blob/{root}"))?;
+    let data = zx_component::fs::read_file(file, size as usize)?;
+    if data.len() as u64 != size {
+        return Err(Status::IO_DATA_INTEGRITY);
+    }
+    Ok(data)
+}
+
+/// The packages in blobfs: each meta blob's root and decoded content.
+struct Index {
+    packages: Vec<(MerkleRoot, package::Package)>,
+}
+
+impl Index {
+    fn scan() -> Result<Index, Status> {
+        let entries =
+            zx_component::namespace::open("/blob").and_then(zx_component::fs::read_dir)?;
+        let mut packages = Vec::new();
+        for entry in entries.iter().filter(|e| e.size <= MAX_META) {
+            let Ok(root) = entry.name.parse::<MerkleRoot>() else {
+                continue;
+            };
+            let head = zx_component::namespace::open(&format!("/blob/{root}"))
+                .and_then(|file| zx_component::fs::read_file(file, package::MAGIC.len() + 1));
+            match head {
+                Ok(head) if package::looks_like_meta(&head) => {}
+                Ok(_) => continue,
+                Err(status) => {
+                    // A damaged blob may be a meta blob: say so, go on.
+                    println!("pkg-resolver: blob {root}: {status}");
+                    continue;
+                }
+            }
+            match read_blob(&root, entry.size).map(|bytes| package::decode(&bytes)) {
+                Ok(Ok(decoded)) => packages.push((root, decoded)),
+                Ok(Err(error)) => println!("pkg-resolver: meta blob {root}: {error}"),
+                Err(status) => println!("pkg-resolver: meta blob {root}: {status}"),
+            }
+        }
+        Ok(Index { packages })
+    }
+}
+
+/// The package name a `pkg://<name>` URL names.
+fn package_name(url: &str) -> Option<&str> {
+    let name = url.strip_prefix("pkg://")?;
+    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b'/')).then_some(name)
+}
+
+struct Resolver {
+    index: Option<Index>,
+}
+
+impl Resolver {
+    fn resolve(&mut self, url: &str) -> Result<ResolverResolveResponse, Status> {
+        let name = package_name(url).ok_or(Status::INVALID_ARGS)?;
+        if self.index.is_none() {
+            self.index = Some(Index::scan()?);
+        }
+        let index = self.index.as_ref().ok_or(Status::INTERNAL)?;
+        let (root, found) = index
+            .packages
+            .iter()
+            .find(|(_, p)| p.name == name)
+            .ok_or(Status::NOT_FOUND)?;
+        if found.manifest.len() > MAX_MANIFEST as usize {
+            return Err(Status::OUT_OF_RANGE);
+        }
+        let program = found.files.iter().find(|f| f.path.starts_with("bin/"));
+        let (vmo, size) = match program {
+            Some(file) => {
+                let bytes = read_blob(&file.root, file.size).inspect_err(|status| {
+                    println!(
+                        "pkg-resolver: {url}: {} (blob {}): {status}",
+                        file.path, file.root
+                    )
+                })?;
+                let vmo = Vmo::create(file.size.max(1), 0)?;
+                vmo.write(&bytes, 0)?;
+                (vmo, file.size)
+            }
+            None => (Vmo::create(1, 0)?, 0),
+        };
+        Ok(ResolverResolveResponse {
+            root: root.0,
+            version: found.version.clone(),
+            manifest: found.manifest.clone(),
+            program: idlc_runtime::Handle::from_raw(vmo.into_handle().into_raw()),
+            program_size: size,
+        })
+    }
+}
+
+impl ResolverServer for Resolver {
+    fn resolve(&mut self, request: ResolverResolveRequest) -> Result<ResolverResolveResponse, i32> {
+        Resolver::resolve(self, &request.url).map_err(|status| {
+            println!("pkg-resolver: cannot resolve {}: {status}", request.url);
+            status.0
+        })
+    }
+}
+
+async fn serve(channel: Channel) {
+    let transport = ChannelTransport::new(channel);
+    let mut resolver = Resolver { index: None };
+    while let Some(mut message) = zx_component::next_message(&transport).await {
+        if let Some(reply) = dispatch_resolver(&mut resolver, &mut message)
+            .ok()
+            .flatten()
+        {
+            if transport.send(reply).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn main() -> i64 {
+    let Some(outgoing) = zx_component::Outgoing::take() else {
+        println!("pkg-resolver: no outgoing directory");
+        return 1;
+    };
+    let Ok(mut executor) = zx_async::Executor::new() else {
+        return 1;
+    };
+    let spawner = executor.spawner();
+    let accept = async move {
+        while let Some((path, channel)) = outgoing.next().await {
+            if Some(path.as_str()) == ResolverMarker::DISCOVERABLE_NAME {
+                spawner.spawn(serve(channel));
+            } else {
+                println!("pkg-resolver: no service named {path}");
+            }
+        }
+    };
+    let Some(lifecycle) = zx_component::Lifecycle::take() else {
+        executor.run(accept);
+        return 0;
+    };
+    executor.spawner().spawn(accept);
+    executor.run(async move { lifecycle.stopped().await });
+    println!("pkg-resolver: stopping");
+    0
+}
