@@ -19,7 +19,10 @@
 //! - `svc_directory`, `boot_directory`, `realm_service`: what the manager
 //!   serves itself (each component's `/svc`, the `boot` directory, the
 //!   `zx.component.Realm` protocol), with `served` bounding how many of
-//!   those connections one component holds.
+//!   those connections one component holds;
+//! - `swap` (with its escrow provider, the compatibility check and the
+//!   launch of a new version) and `swap_controller`: the hot swap, and the
+//!   `zx.component.swap.SwapController` protocol that asks for it.
 
 mod boot_directory;
 mod collections;
@@ -29,6 +32,8 @@ mod served;
 mod start;
 mod stop;
 mod svc_directory;
+mod swap;
+mod swap_controller;
 mod tree;
 mod watch;
 
@@ -91,6 +96,8 @@ struct Instance {
     refusal_reported: bool,
     /// Given (duplicated) at every start: `Realm.CreateChildWithHandles`.
     startup_handles: Vec<(u32, zx::Handle)>,
+    /// The manifest it runs and its last hot swap.
+    swap: swap::Record,
 }
 
 /// Everything the manager's tasks share.
