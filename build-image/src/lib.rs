@@ -15,7 +15,8 @@
 //!   that boots as written;
 //! - [`systest`]: the system tests, shared by `build-image test` and
 //!   `cargo test`; [`systest_storage`]: blobfs's; [`systest_budget`]: the
-//!   component manager's budget under attack; [`nettest`]: the
+//!   component manager's budget under attack; [`systest_swap`]: the
+//!   hot swap's; [`nettest`]: the
 //!   netstack's, from the host side;
 //! - [`manifest`]: component manifests (`manifests/components/*.json5`):
 //!   checked at build time and compiled into the bootfs as `meta/<name>.cm`;
@@ -50,3 +51,4 @@ pub mod sdk;
 pub mod systest;
 pub mod systest_budget;
 pub mod systest_storage;
+pub mod systest_swap;

@@ -425,6 +425,19 @@ pub const TESTS: &[SystemTest] = &[
         },
     },
     SystemTest {
+        name: "swap.hundred_swaps_under_a_steady_client",
+        boot: Boot::product("swap-tests"),
+        check: crate::systest_swap::check_hundred_swaps,
+    },
+    SystemTest {
+        name: "swap.console_swap_rollback_ls",
+        boot: Boot {
+            input: crate::systest_swap::CONSOLE_INPUT,
+            ..Boot::product("lifecycle-tests")
+        },
+        check: crate::systest_swap::check_console,
+    },
+    SystemTest {
         name: "components.lifecycle_collections",
         boot: Boot {
             input: "stop root/crasher\n\

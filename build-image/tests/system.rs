@@ -126,6 +126,8 @@ system_tests! {
     stack_overflow => "kernel.stack_overflow",
     drivers_console_lsdev_lsblk => "drivers.console_lsdev_lsblk",
     storage_console_ls_blob_df => "storage.console_ls_blob_df",
+    swap_hundred_swaps => "swap.hundred_swaps_under_a_steady_client",
+    swap_console => "swap.console_swap_rollback_ls",
 }
 
 /// `build-image run` boots the default product on its one machine

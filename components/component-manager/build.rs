@@ -4,6 +4,7 @@ fn main() {
         .file("../../idl/component_decl.idl")
         .file("../../idl/realm.idl")
         .file("../../idl/lifecycle.idl")
+        .file("../../idl/swap.idl")
         .library_path("../../idl")
         .compile()
         .unwrap_or_else(|error| panic!("{error}"));

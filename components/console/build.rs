@@ -8,6 +8,7 @@ fn main() {
         .file("../../idl/blob.idl")
         .file("../../idl/data.idl")
         .file("../../idl/pkg.idl")
+        .file("../../idl/swap.idl")
         .library_path("../../idl")
         .compile()
         .unwrap_or_else(|error| panic!("{error}"));

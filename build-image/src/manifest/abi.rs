@@ -12,8 +12,14 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The ABIs of one compilation of `idl/`.
 #[derive(Debug, Clone, Default)]
 pub struct Abis {
-    /// By discoverable name.
+    /// By discoverable name. A name several libraries declare (versions
+    /// of one protocol, `@discoverable("examples.echo.Echo")` in
+    /// `examples.echo.v2`) maps to the library the name starts with.
     pub protocols: BTreeMap<String, ProtocolAbi>,
+    /// By discoverable name and declaring library: a component whose
+    /// `state` table lives in a library that declares the protocol gets
+    /// that library's version of it (see `compile.rs`).
+    pub versions: BTreeMap<(String, String), ProtocolAbi>,
     /// For each named table (`library/Name`), the types it reaches, itself
     /// first.
     pub tables: BTreeMap<String, Vec<TypeAbi>>,
@@ -27,8 +33,15 @@ pub fn abis(ir: &ir::Ir) -> Abis {
     for library in &ir.libraries {
         for protocol in &library.protocols {
             if let Some(name) = &protocol.discoverable_name {
-                abis.protocols
-                    .insert(name.clone(), index.protocol(name, protocol));
+                let abi = index.protocol(name, protocol);
+                let canonical = name
+                    .strip_prefix(library.name.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'));
+                if canonical || !abis.protocols.contains_key(name) {
+                    abis.protocols.insert(name.clone(), abi.clone());
+                }
+                abis.versions
+                    .insert((name.clone(), library.name.clone()), abi);
             }
         }
         for table in library.tables.iter().filter(|t| !t.anonymous) {

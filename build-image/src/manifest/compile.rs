@@ -147,7 +147,13 @@ pub fn declaration(manifest: &Manifest, abis: &Abis) -> ComponentDecl {
                 .capabilities
                 .iter()
                 .filter(|c| c.kind == document::CapabilityKind::Protocol)
-                .filter_map(|c| abis.protocols.get(&c.name.value))
+                .filter_map(|c| {
+                    // The version declared beside the state table, if any.
+                    let library = state.as_ref().and_then(|s| s.split('/').next());
+                    library
+                        .and_then(|l| abis.versions.get(&(c.name.value.clone(), l.to_string())))
+                        .or_else(|| abis.protocols.get(&c.name.value))
+                })
                 .map(abi::to_decl_protocol)
                 .collect(),
         ),

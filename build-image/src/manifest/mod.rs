@@ -259,6 +259,10 @@ pub fn check_directory(
     // Drivers are created at run time in the driver manager's collection:
     // checked as collection children (their uses depend on the offers).
     let mut drivers = BTreeSet::new();
+    // Versions a running component is hot-swapped to (a `state`, and no
+    // tree names them): checked like collection children, since they run
+    // in the place of the component they replace.
+    let mut versions = BTreeSet::new();
     for name in &names {
         if !document::is_valid_name(name) {
             found.push(Diagnostic {
@@ -277,6 +281,9 @@ pub fn check_directory(
             if !manifest.driver.is_empty() {
                 drivers.insert(name.clone());
             }
+            if manifest.state.is_some() {
+                versions.insert(name.clone());
+            }
         }
         // Trees report these again; only keep them for files no tree reads.
         found.extend(local);
@@ -287,7 +294,7 @@ pub fn check_directory(
         .cloned()
         .collect();
     for root in &roots {
-        let place = if drivers.contains(root) {
+        let place = if drivers.contains(root) || versions.contains(root) {
             RootPlace::Collection
         } else {
             RootPlace::ProductRoot
@@ -298,7 +305,10 @@ pub fn check_directory(
     }
     let mut diagnostics = Diagnostics(found);
     if diagnostics.is_empty() {
-        Ok(roots.into_iter().filter(|r| !drivers.contains(r)).collect())
+        Ok(roots
+            .into_iter()
+            .filter(|r| !drivers.contains(r) && !versions.contains(r))
+            .collect())
     } else {
         diagnostics.normalize();
         Err(diagnostics)

@@ -416,7 +416,7 @@ fn check_cycles(manifest: &Manifest, diagnostics: &mut Vec<Diagnostic>) {
 
 /// Protocols the component manager serves itself, offered to the root
 /// component as if by a parent.
-pub const BUILTIN_PROTOCOLS: &[&str] = &["zx.component.Realm"];
+pub const BUILTIN_PROTOCOLS: &[&str] = &["zx.component.Realm", "zx.component.swap.SwapController"];
 
 /// Directories the component manager serves itself, offered to the root
 /// component as if by a parent: `boot` is the bootfs, read-only.

@@ -23,6 +23,9 @@
 //!   `zx.component.Realm` protocol), with `served` bounding how many of
 //!   those connections one component holds, and `budget` how many
 //!   instances and connections the manager holds, in all and per subtree;
+//! - `swap` (with its escrow provider, the compatibility check and the
+//!   launch of a new version) and `swap_controller`: the hot swap, and the
+//!   `zx.component.swap.SwapController` protocol that asks for it;
 //! - `waits`: waiting for signals through a port that may be full.
 
 mod boot_directory;
@@ -35,6 +38,8 @@ mod served;
 mod start;
 mod stop;
 mod svc_directory;
+mod swap;
+mod swap_controller;
 mod tree;
 mod waits;
 mod watch;
@@ -98,6 +103,8 @@ struct Instance {
     refusal_reported: bool,
     /// Given (duplicated) at every start: `Realm.CreateChildWithHandles`.
     startup_handles: Vec<(u32, zx::Handle)>,
+    /// The manifest it runs and its last hot swap.
+    swap: swap::Record,
 }
 
 /// Everything the manager's tasks share.

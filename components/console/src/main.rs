@@ -60,6 +60,10 @@ use bindings::zx_component::{
     ComponentState, RealmClient, RealmCreateChildRequest, RealmDestroyChildRequest, RealmMarker,
     RealmShutdownRequest, RealmStartRequest, RealmStopRequest,
 };
+use bindings::zx_component_swap::{
+    Outcome, SwapControllerClient, SwapControllerMarker, SwapControllerRollbackRequest,
+    SwapControllerSwapRequest, SwapReport, Version,
+};
 
 zx_runtime::entry!(main);
 
@@ -172,6 +176,16 @@ const COMMANDS: &[Command] = &[
         does: "removes a file of /data",
     },
     Command {
+        name: "swap",
+        arguments: "<moniker> <manifest>",
+        does: "hot-swaps a running component to another version (meta/<manifest>.cm)",
+    },
+    Command {
+        name: "rollback",
+        arguments: "<moniker>",
+        does: "swaps a component back to the version it ran before its last swap",
+    },
+    Command {
         name: "shutdown",
         arguments: "",
         does: "stops every component, then powers off (status 0)",
@@ -250,6 +264,27 @@ fn main() -> i64 {
             ("ls", [path]) => list_directory(path),
             ("cat", [path]) => print_file(path),
             ("ls", _) => list_components(&realm),
+            ("swap", [moniker, source]) => {
+                let request = SwapControllerSwapRequest {
+                    moniker: (*moniker).into(),
+                    source: (*source).into(),
+                };
+                match swap_controller().map(|c| c.swap(request)) {
+                    Some(Ok(reply)) => print_report(moniker, &reply.report),
+                    Some(Err(error)) => println!("console: swap failed: {:?}", error),
+                    None => {}
+                }
+            }
+            ("rollback", [moniker]) => {
+                let request = SwapControllerRollbackRequest {
+                    moniker: (*moniker).into(),
+                };
+                match swap_controller().map(|c| c.rollback(request)) {
+                    Some(Ok(reply)) => print_report(moniker, &reply.report),
+                    Some(Err(error)) => println!("console: rollback failed: {:?}", error),
+                    None => {}
+                }
+            }
             ("start", [moniker]) => {
                 let request = RealmStartRequest {
                     moniker: (*moniker).into(),
@@ -322,10 +357,53 @@ fn main() -> i64 {
     }
 }
 
+/// A connection to the component manager's `SwapController` (its absence
+/// is said once per command).
+fn swap_controller() -> Option<SwapControllerClient<ChannelTransport>> {
+    let name =
+        SwapControllerMarker::DISCOVERABLE_NAME.unwrap_or("zx.component.swap.SwapController");
+    match zx_component::connect(name) {
+        Ok(channel) => Some(SwapControllerClient::new(ChannelTransport::new(channel))),
+        Err(status) => {
+            println!("console: cannot reach {}: {}", name, status);
+            None
+        }
+    }
+}
+
+/// Prints what became of a swap or a rollback.
+fn print_report(moniker: &str, report: &SwapReport) {
+    let gap = report.gap_nanos / 1000;
+    match report.outcome {
+        Outcome::Swapped => println!("swapped {} (gap {} us)", moniker, gap),
+        Outcome::Refused => println!("swap of {} refused: {}", moniker, report.reason),
+        Outcome::RolledBack => println!(
+            "swap of {} rolled back: {} (gap {} us)",
+            moniker, report.reason, gap
+        ),
+    }
+}
+
+/// Each component's manifest and last swap, from the `SwapController`
+/// (empty if the console cannot reach it).
+fn versions() -> Vec<Version> {
+    let Ok(channel) = zx_component::connect(
+        SwapControllerMarker::DISCOVERABLE_NAME.unwrap_or("zx.component.swap.SwapController"),
+    ) else {
+        return Vec::new();
+    };
+    SwapControllerClient::new(ChannelTransport::new(channel))
+        .versions()
+        .map(|reply| reply.versions)
+        .unwrap_or_default()
+}
+
 /// Lists the components, each collection (empty ones too) and the root as
 /// what it is: a component with no program of its own neither runs nor
-/// stops.
+/// stops. Each running one shows its version (the manifest it runs) and
+/// its last swap.
 fn list_components(realm: &RealmClient<ChannelTransport>) {
+    let versions = versions();
     let list = match realm.list() {
         Ok(list) => list,
         Err(error) => return println!("console: ls failed: {:?}", error),
@@ -346,9 +424,20 @@ fn list_components(realm: &RealmClient<ChannelTransport>) {
                 ComponentState::Stopped => "stopped",
                 ComponentState::Stopping => "stopping",
             };
+            let version = versions
+                .iter()
+                .find(|v| v.moniker == component.moniker)
+                .map(|v| {
+                    if v.last_swap.is_empty() {
+                        alloc::format!("  version {}", v.manifest)
+                    } else {
+                        alloc::format!("  version {} ({})", v.manifest, v.last_swap)
+                    }
+                })
+                .unwrap_or_default();
             println!(
-                "{:<32} {:<8} {:<20} restarts {}",
-                component.moniker, state, component.binary, component.restarts
+                "{:<32} {:<8} {:<20} restarts {}{}",
+                component.moniker, state, component.binary, component.restarts, version
             );
         }
         for collection in collections.iter().filter(|c| c.parent == component.moniker) {

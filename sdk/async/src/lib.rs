@@ -168,6 +168,11 @@ fn task_id(waker: &Waker) -> Option<u64> {
 pub struct OnSignals {
     handle: HandleRef,
     signals: Signals,
+    /// A wait is registered with the executor's port: polled again (a
+    /// task polls all the futures it waits on when any wakes it), it
+    /// checks the signals without registering another, so a future polled
+    /// often holds one port slot, not one per poll.
+    armed: bool,
 }
 
 /// Waits asynchronously for one of `signals` on `object`.
@@ -175,23 +180,31 @@ pub fn on_signals(object: &impl AsHandleRef, signals: Signals) -> OnSignals {
     OnSignals {
         handle: object.as_handle_ref(),
         signals,
+        armed: false,
     }
 }
 
 impl Future for OnSignals {
     type Output = Result<Signals, Status>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.handle.wait_one(self.signals, 0) {
             Ok(observed) => return Poll::Ready(Ok(observed)),
             Err(Status::TIMED_OUT) => {}
             Err(status) => return Poll::Ready(Err(status)),
         }
+        if self.armed {
+            // The registered wait wakes this task when a signal comes.
+            return Poll::Pending;
+        }
         let Some(key) = task_id(cx.waker()) else {
             return Poll::Ready(Err(Status::NOT_SUPPORTED));
         };
         match self.handle.wait_async(&executor_port(), key, self.signals) {
-            Ok(()) => Poll::Pending,
+            Ok(()) => {
+                self.armed = true;
+                Poll::Pending
+            }
             Err(status) => Poll::Ready(Err(status)),
         }
     }

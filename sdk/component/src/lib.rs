@@ -25,6 +25,7 @@
 extern crate alloc;
 
 pub mod fs;
+pub mod serve;
 
 use alloc::string::String;
 use zx::{processargs, Channel, Handle, Status};
@@ -86,10 +87,12 @@ pub fn connect(name: &str) -> Result<Channel, Status> {
 
 /// The next message on `transport`, waiting for one on the executor;
 /// `None` once the peer is gone (or the channel cannot be waited on). The
-/// receive loop of every server.
+/// receive loop of every server. It reads through `channel_recv`
+/// ([`ChannelTransport::try_recv`]): a request this process dies before
+/// answering goes back to the queue rather than vanishing.
 pub async fn next_message(transport: &ChannelTransport) -> Option<idlc_runtime::IncomingMessage> {
     loop {
-        match transport.try_receive() {
+        match transport.try_recv() {
             Ok(message) => return Some(message),
             Err(Status::SHOULD_WAIT) => {
                 let readable = zx::Signals::CHANNEL_READABLE | zx::Signals::PEER_CLOSED;
@@ -187,6 +190,12 @@ impl Outgoing {
     /// The directory's channel (to wait on it with an executor).
     pub fn channel(&self) -> &Channel {
         self.transport.channel()
+    }
+
+    /// Gives the directory's channel back (to hand it to the next version
+    /// in a hot swap).
+    pub fn into_channel(self) -> Channel {
+        self.transport.into_channel()
     }
 
     /// The next request: the capability's name (and the path below it,
@@ -292,14 +301,6 @@ pub enum StopReason {
     ManagerGone,
 }
 
-struct StopFlag(bool);
-
-impl bindings::zx_process_lifecycle::LifecycleServer for StopFlag {
-    fn stop(&mut self) {
-        self.0 = true;
-    }
-}
-
 impl Lifecycle {
     /// Takes the lifecycle channel from the start-up handles.
     pub fn take() -> Option<Lifecycle> {
@@ -312,14 +313,13 @@ impl Lifecycle {
     /// Whether the component manager has asked this component to stop,
     /// without waiting (for components that poll rather than await).
     pub fn try_stopped(&self) -> Option<StopReason> {
-        let mut flag = StopFlag(false);
         loop {
             match self.transport.try_receive() {
-                Ok(mut message) => {
-                    // Anything that is not a well-formed `Stop` is ignored.
-                    let _ =
-                        bindings::zx_process_lifecycle::dispatch_lifecycle(&mut flag, &mut message);
-                    if flag.0 {
+                Ok(message) => {
+                    // Anything but `Stop` is ignored: the swap's requests
+                    // are for servers run by [`serve::Server`].
+                    let stop = bindings::zx_process_lifecycle::LifecycleMarker::STOP_ORDINAL;
+                    if message.header().is_ok_and(|h| h.ordinal == stop) {
                         return Some(StopReason::Requested);
                     }
                 }

@@ -113,6 +113,25 @@ impl ChannelTransport {
         self.channel
     }
 
+    /// Receives a request if one is queued, without waiting, through
+    /// `channel_recv`: a two-way request read this way stays the kernel's
+    /// until it is answered (a reply with its txid on this endpoint), so if
+    /// this process ends first it goes back to the front of the queue, for
+    /// the next reader (a hot swap's rollback, docs/hot-swap.md). It comes
+    /// back without the handles it carried, which this process received.
+    /// `SHOULD_WAIT` when nothing is queued.
+    pub fn try_recv(&self) -> Result<IncomingMessage, Status> {
+        let mut message = MessageBuf::default();
+        match self.channel.recv(None, &mut message, 0) {
+            Ok(()) => Ok(IncomingMessage {
+                bytes: message.bytes,
+                handles: handle_infos(message.handles),
+            }),
+            Err(Status::TIMED_OUT) => Err(Status::SHOULD_WAIT),
+            Err(status) => Err(status),
+        }
+    }
+
     /// Receives a message if one is queued, without waiting.
     pub fn try_receive(&self) -> Result<IncomingMessage, Status> {
         let mut message = MessageBuf::default();

@@ -15,6 +15,7 @@ use super::decl::zx_component_decl::{CapabilityKind, Source};
 use super::realm_service::serve_realm;
 use super::served::Served;
 use super::start::start;
+use super::swap_controller::serve_swap_controller;
 use super::State;
 
 /// Connections to the logger carry the requester's moniker.
@@ -23,6 +24,8 @@ pub(super) const LOG_SINK: &str = "zx.logger.LogSink";
 /// What the component manager serves itself (to the root, as its parent):
 /// the `Realm` protocol...
 const REALM: &str = "zx.component.Realm";
+/// The hot swap's protocol (`idl/swap.idl`), offered to the root.
+const SWAP_CONTROLLER: &str = "zx.component.swap.SwapController";
 /// ...and the bootfs, as a read-only directory.
 const BOOT: &str = "boot";
 
@@ -36,6 +39,8 @@ pub(super) enum Provider {
     Realm(Option<usize>),
     /// The component manager's bootfs directory.
     Boot,
+    /// The component manager's `SwapController`.
+    SwapController,
     /// A kernel resource the component manager holds (its
     /// `processargs::RESOURCE` argument): handed over as a start-up handle.
     Resource(u16),
@@ -82,12 +87,13 @@ impl State {
             // The root's parent is the component manager.
             return match (kind, name) {
                 (CapabilityKind::Protocol, REALM) => Ok(Provider::Realm(None)),
+                (CapabilityKind::Protocol, SWAP_CONTROLLER) => Ok(Provider::SwapController),
                 (CapabilityKind::Directory, BOOT) => Ok(Provider::Boot),
                 (CapabilityKind::Resource, name) => processargs::resource_arg(name)
                     .map(Provider::Resource)
                     .ok_or_else(|| format!("there is no resource {name}")),
                 _ => Err(
-                    "the component manager provides only the protocol zx.component.Realm, the directory boot and resources"
+                    "the component manager provides only the protocols zx.component.Realm and zx.component.swap.SwapController, the directory boot and resources"
                         .into(),
                 ),
             };
@@ -175,6 +181,19 @@ pub(super) fn open_route(
             return;
         }
         Ok(Provider::Resource(_)) => return, // not something to open
+        Ok(Provider::SwapController) => {
+            let Some(served) = Served::take(state, user) else {
+                return; // `object` closes
+            };
+            spawner.spawn(serve_swap_controller(
+                Rc::clone(state),
+                spawner.clone(),
+                Rc::clone(idle),
+                object,
+                served,
+            ));
+            return;
+        }
         Ok(Provider::Realm(scope)) => {
             let Some(served) = Served::take(state, user, Connection::Realm) else {
                 return; // `object` closes

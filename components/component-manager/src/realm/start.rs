@@ -237,7 +237,7 @@ fn start_children(
 
 /// The limits for a component's job: its manifest's, with the defaults
 /// where it says 0 (see [`DEFAULT_HANDLES`]).
-fn effective_limits(decl: &ComponentDecl) -> (u64, u64, u64, u64) {
+pub(super) fn effective_limits(decl: &ComponentDecl) -> (u64, u64, u64, u64) {
     let declared = decl.limits.clone().unwrap_or(Limits {
         memory_bytes: 0,
         handles: 0,

@@ -82,6 +82,7 @@ impl State {
             served: 0,
             refusal_reported: false,
             startup_handles: Vec::new(),
+            swap: super::swap::Record::new(manifest),
         });
         for child in children {
             let added = self.add(

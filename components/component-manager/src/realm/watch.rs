@@ -81,6 +81,9 @@ pub(super) async fn watch(
     if !state.borrow().live(index, generation) {
         return; // destroyed meanwhile: nothing to report or restart
     }
+    if super::swap::replaced(&state.borrow().instances[index], &process) {
+        return; // a version a hot swap replaced: the swap retires it
+    }
     let (moniker, restart, attempt) = {
         let mut guard = state.borrow_mut();
         let instance = &mut guard.instances[index];

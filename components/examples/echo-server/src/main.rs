@@ -7,19 +7,20 @@
 //! This file says what echoing means and runs the serving loops.
 //!
 //! Started as a component, it serves each connection that arrives through
-//! its outgoing directory, all at once, on an async executor, until the
-//! component manager asks it to stop through its lifecycle channel. Started
-//! by a test with a bare channel (its first user start-up handle), it
-//! serves that one channel.
+//! its outgoing directory with the SDK's [`zx_component::serve::Server`],
+//! which makes it hot-swappable: its manifest names its state
+//! (`examples.echo/EchoState`, a call counter), and that is all the swap
+//! asks of it (docs/hot-swap.md). Started by a test with a bare channel
+//! (its first user start-up handle), it serves that one channel.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
-use alloc::rc::Rc;
-use core::cell::Cell;
+use alloc::format;
 use zx::{processargs, Channel};
+use zx_component::serve::Server;
 use zx_idl::ChannelTransport;
 use zx_runtime::println;
 
@@ -29,99 +30,64 @@ mod bindings {
 }
 
 use bindings::examples_echo::{
-    dispatch_echo, EchoEchoStringRequest, EchoEchoStringResponse, EchoMarker, EchoServer,
+    dispatch_echo, EchoEchoStringRequest, EchoEchoStringResponse, EchoMarker, EchoServer, EchoState,
 };
-use idlc_runtime::Transport;
 
 zx_runtime::entry!(main);
 
-/// Echoing, and counting what was echoed.
-struct Echo {
-    calls: Rc<Cell<i64>>,
+/// Echoing, and counting what was echoed in the state.
+struct Echo<'a> {
+    state: &'a mut EchoState,
 }
 
-impl EchoServer for Echo {
+impl EchoServer for Echo<'_> {
     fn echo_string(&mut self, request: EchoEchoStringRequest) -> EchoEchoStringResponse {
-        self.calls.set(self.calls.get() + 1);
+        self.state.calls = Some(self.state.calls.unwrap_or(0) + 1);
         EchoEchoStringResponse {
             response: request.value,
         }
     }
 }
 
-/// Answers requests on one connection until the client goes away.
-async fn serve(channel: Channel, calls: Rc<Cell<i64>>) {
-    let transport = ChannelTransport::new(channel);
-    let mut server = Echo { calls };
-    // Each request until the client goes away.
-    while let Some(mut request) = zx_component::next_message(&transport).await {
-        match dispatch_echo(&mut server, &mut request) {
-            Ok(Some(reply)) => {
-                if transport.send(reply).is_err() {
-                    return;
-                }
-            }
-            Ok(None) => {}
-            Err(error) => println!("echo-server: bad request: {:?}", error),
-        }
-    }
-}
-
 fn main() -> i64 {
-    let calls = Rc::new(Cell::new(0));
-    if let Some(outgoing) = zx_component::Outgoing::take() {
-        // A component: serve every connection the outgoing directory gets.
-        let Ok(mut executor) = zx_async::Executor::new() else {
-            return -1;
-        };
-        let spawner = executor.spawner();
-        let counter = Rc::clone(&calls);
-        let lifecycle = zx_component::Lifecycle::take();
-        let accept = async move {
-            // Each request names a capability of our manifest; `None` once
-            // the component manager is gone.
-            while let Some((name, channel)) = outgoing.next().await {
-                if Some(name.as_str()) == EchoMarker::DISCOVERABLE_NAME {
-                    zx_component::log("echo-server: a client connected");
-                    spawner.spawn(serve(channel, Rc::clone(&counter)));
-                } else {
-                    println!("echo-server: no service named {}", name);
-                }
-            }
-        };
-        let Some(lifecycle) = lifecycle else {
-            executor.run(accept);
-            return calls.get();
-        };
-        // Serve until asked to stop. The executor runs one task at a time,
-        // so when this main future resumes, no call is half answered.
-        executor.spawner().spawn(accept);
-        let reason = executor.run(async move { lifecycle.stopped().await });
-        let message = alloc::format!(
-            "echo-server: stopping ({:?}) after {} calls",
-            reason,
-            calls.get()
-        );
-        println!("{}", message);
-        zx_component::log(&message);
-        return 0;
-    }
     let Some(channel) = zx_runtime::take_startup_handle(processargs::USER_BASE) else {
-        println!("echo-server: nothing to serve on");
-        return -1;
+        // A component: the SDK serves its outgoing directory and answers
+        // the component manager (stop, and the hot swap).
+        return Server::new(
+            EchoMarker::DISCOVERABLE_NAME.unwrap_or_default(),
+            |state: &mut EchoState, request| dispatch_echo(&mut Echo { state }, request),
+        )
+        .on_takeover(|state| {
+            let message = format!(
+                "echo-server: serving, {} calls so far",
+                state.calls.unwrap_or(0)
+            );
+            println!("{}", message);
+            zx_component::log(&message);
+        })
+        .on_stop(|reason, state| {
+            let message = format!(
+                "echo-server: stopping ({:?}) after {} calls",
+                reason,
+                state.calls.unwrap_or(0)
+            );
+            println!("{}", message);
+            zx_component::log(&message);
+        })
+        .run();
     };
     // One connection, served to the end with the call fastpath: each
     // reply goes out in the syscall that waits for the next request.
     let transport = ChannelTransport::new(Channel::from_handle(channel));
-    let mut server = Echo {
-        calls: Rc::clone(&calls),
-    };
-    transport.serve(|request| match dispatch_echo(&mut server, request) {
-        Ok(reply) => reply,
-        Err(error) => {
-            println!("echo-server: bad request: {:?}", error);
-            None
-        }
-    });
-    calls.get()
+    let mut state = EchoState::default();
+    transport.serve(
+        |request| match dispatch_echo(&mut Echo { state: &mut state }, request) {
+            Ok(reply) => reply,
+            Err(error) => {
+                println!("echo-server: bad request: {:?}", error);
+                None
+            }
+        },
+    );
+    state.calls.unwrap_or(0) as i64
 }

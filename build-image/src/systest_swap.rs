@@ -1,0 +1,140 @@
+//! The hot swap's system tests (docs/hot-swap.md): the echo server swapped
+//! 100 times under a client calling at a steady rate (`swap-tests`), and
+//! the console's `swap`, `rollback` and `ls` (`lifecycle-tests`).
+
+use crate::qemu::{Captured, Ending};
+use crate::systest::{expect_ending, expect_line};
+use zx_abi::guest_exit;
+
+/// The number in `line` right after `prefix`.
+fn number_after(line: &str, prefix: &str) -> Option<u64> {
+    let rest = &line[line.find(prefix)? + prefix.len()..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// `swap-tests`: 100 swaps (version 1 to 2, then 2 to 2), 5 to a failing
+/// version 3 (rolled back), refusals for the incompatible version 4 and for
+/// going back to version 1; the client loses nothing, gets no wrong reply
+/// and never sees its channel close; the server's counter, carried in the
+/// state across every version, ends equal to the client's count.
+pub fn check_hundred_swaps(run: &Captured) -> Result<(), String> {
+    expect_line(
+        run,
+        "swap-driver: Refused as expected: examples.echo.Echo.EchoString: type examples.echo/EchoEchoStringRequest changed: member 1 (`value`) was string:1024, now string:64",
+    )?;
+    expect_line(
+        run,
+        "swap-driver: Refused as expected: examples.echo.Echo.Calls: the new version has no such method",
+    )?;
+    expect_line(
+        run,
+        "swap-driver: RolledBack as expected: echo_server_v3_start failed to start",
+    )?;
+    expect_line(
+        run,
+        "swap-driver: RolledBack as expected: echo_server_v3_takeover ended within its grace period",
+    )?;
+    expect_line(
+        run,
+        "swap-driver: 100 swaps, 5 rolled back, 0 unexpected outcomes",
+    )?;
+    let count = |needle: &str| run.lines.iter().filter(|(_, l)| l.contains(needle)).count();
+    let swapped = count("component_manager: swap of root/echo_server to echo_server_v2: swapped");
+    let rolled_back = count("component_manager: swap of root/echo_server to echo_server_v3");
+    if (swapped, rolled_back) != (100, 5) {
+        return Err(format!(
+            "the manager reported {swapped} swaps and {rolled_back} rollbacks, not 100 and 5"
+        ));
+    }
+    if let Some((_, line)) = run.lines.iter().find(|(_, l)| l.contains("failed after")) {
+        return Err(format!("the client saw a call fail: {line}"));
+    }
+    let client = expect_line(run, "swap-client: ").and_then(|_| {
+        run.lines
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .find(|l| l.contains(" wrong replies, none failed"))
+            .ok_or_else(|| "the client did not report".to_string())
+    })?;
+    let calls = number_after(client, "swap-client: ").ok_or("no call count")?;
+    let wrong = number_after(client, "calls, ").ok_or("no wrong count")?;
+    if wrong != 0 {
+        return Err(format!("{wrong} wrong replies: {client}"));
+    }
+    // A steady client makes calls across the whole run (hundreds).
+    if calls < 200 {
+        return Err(format!("only {calls} calls during 100 swaps: {client}"));
+    }
+    let counted = number_after(
+        expect_line(run, "swap-driver: the server counted ")?,
+        "the server counted ",
+    )
+    .ok_or("no server count")?;
+    if counted != calls {
+        return Err(format!(
+            "the client made {calls} calls, the server counted {counted}: the state was not continuous"
+        ));
+    }
+    // Each version takes over the count where the previous one left it.
+    let mut last = 0;
+    for (_, line) in &run.lines {
+        if let Some(calls) = number_after(line, "serving, ") {
+            if line.starts_with("[") {
+                continue; // the logger's copy
+            }
+            if calls < last {
+                return Err(format!("the call counter went back from {last}: {line}"));
+            }
+            last = calls;
+        }
+    }
+    expect_line(run, "system_shutdown(0) by process bin/component_manager")?;
+    expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+}
+
+/// The console input of [`check_console`].
+pub const CONSOLE_INPUT: &str = "start root/echo_server\n\
+                                 swap root/echo_server echo_server_v4\n\
+                                 swap root/echo_server echo_server_v2\n\
+                                 ls\n\
+                                 rollback root/echo_server\n\
+                                 swap root/stubborn echo_server_v2\n\
+                                 swap root/nobody echo_server_v2\n\
+                                 shutdown\n";
+
+/// `swap`, `rollback` and `ls` at the console.
+pub fn check_console(run: &Captured) -> Result<(), String> {
+    expect_line(run, "started root/echo_server")?;
+    expect_line(
+        run,
+        "swap of root/echo_server refused: examples.echo.Echo.EchoString: type examples.echo/EchoEchoStringRequest changed",
+    )?;
+    expect_line(run, "swapped root/echo_server (gap ")?;
+    let listed = expect_line(
+        run,
+        "root/echo_server                 running  bin/echo-server-v2",
+    )?;
+    if !listed.contains("version echo_server_v2 (swapped from echo_server)") {
+        return Err(format!(
+            "ls does not show the version and the swap: {listed}"
+        ));
+    }
+    expect_line(
+        run,
+        "swap of root/echo_server refused: examples.echo.Echo.Calls: the new version has no such method",
+    )?;
+    expect_line(
+        run,
+        "swap of root/stubborn refused: root/stubborn declares no state in its manifest, so it cannot be swapped",
+    )?;
+    expect_line(
+        run,
+        "swap of root/nobody refused: there is no component root/nobody",
+    )?;
+    expect_line(run, "echo-server-v2: stopping (Requested)")?;
+    expect_line(run, "system_shutdown(0) by process bin/component_manager")?;
+    expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+}

@@ -1,0 +1,555 @@
+//! The hot swap (docs/hot-swap.md, DESIGN §7): replacing a running
+//! component with another version while its clients keep calling.
+//!
+//! 1. **Check** before anything stops: both manifests declare a `state`,
+//!    and the new one serves every protocol of the old one compatibly
+//!    ([`compat`]). A refusal changes nothing.
+//! 2. **Start** the new version without an outgoing directory
+//!    ([`launch`]) and `Prepare` it: it binds its lifecycle channel to a
+//!    fresh escrow ([`escrow`]) and answers. A version that ends or does
+//!    not answer is killed; the old one never stopped.
+//! 3. **Escrow** the old version: it answers every request it read, then
+//!    hands over its outgoing directory, every connection and its state.
+//!    Clients' requests wait in the kernel queues meanwhile.
+//! 4. **Resume** the new version with them; it binds each to the escrow.
+//! 5. **Grace period** (`swap_grace_nanos` of the new manifest): if the new
+//!    version ends in it, the kernel has moved its endpoints (and its
+//!    lifecycle channel, with a `Resume` it had not read) to the escrow,
+//!    each with what was queued, requests it had read but not answered
+//!    back in front: they go back to the old version, which is still
+//!    running, waiting, with the state it handed over. Otherwise the old
+//!    version is told to `Stop` and the new one is the instance.
+//!
+//! The old version's endpoints are never closed, so clients never see
+//! `PEER_CLOSED`. The measured gap is from the `Escrow` request to the
+//! `Resume` that hands the endpoints on (to the new version, or back to
+//! the old one on a rollback).
+
+mod compat;
+mod escrow;
+mod launch;
+
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use idlc_runtime::Handle as WireHandle;
+use zx::{Channel, Event, Handle, Process, Rights};
+use zx_async::Spawner;
+use zx_idl::ChannelTransport;
+use zx_runtime::println;
+
+use super::decl::zx_component_decl::ComponentDecl;
+use super::decl::zx_component_swap::{Outcome, SwapReport};
+use super::decl::zx_process_lifecycle::LifecycleMarker as Ordinals;
+use super::decl::zx_process_lifecycle::{
+    Handover, LifecycleClient, LifecycleEscrowResponse, LifecyclePrepareRequest,
+    LifecycleResumeRequest,
+};
+use super::routing::open_route;
+use super::svc_directory::serve_svc;
+use super::watch::{report_crashes, watch};
+use super::State;
+use escrow::{ended_by, message, request, send, Escrow};
+use launch::{koid, launch, Launched};
+
+/// How long the old version may take to hand over (`Escrow`), and a new
+/// one to answer `Prepare`, before the swap is given up.
+const ANSWER_DEADLINE_NANOS: i64 = 2_000_000_000;
+/// How long a replaced version may take to exit after `Stop`.
+const RETIRE_DEADLINE_NANOS: i64 = 1_000_000_000;
+
+/// An instance's versions: what it runs and what became of its last swap.
+pub(super) struct Record {
+    /// The manifest it runs (`meta/<manifest>.cm`).
+    pub manifest: String,
+    /// The manifest it ran before its last successful swap.
+    pub previous: Option<String>,
+    /// What became of the last swap, for `ls`; empty if none.
+    pub last: String,
+    /// A swap of it is under way: a second one is refused.
+    pub busy: bool,
+}
+
+impl Record {
+    /// An instance started from `manifest`, never swapped.
+    pub fn new(manifest: &str) -> Record {
+        Record {
+            manifest: manifest.to_string(),
+            previous: None,
+            last: String::new(),
+            busy: false,
+        }
+    }
+}
+
+/// Most bytes of a reason (`SwapReport.reason`, `Version.last_swap`).
+pub(super) const MAX_REASON: usize = 1024;
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+pub(super) fn truncated(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+fn report(outcome: Outcome, reason: String, gap_nanos: u64) -> SwapReport {
+    SwapReport {
+        outcome,
+        reason: truncated(reason, MAX_REASON),
+        gap_nanos,
+    }
+}
+
+fn refused(reason: String) -> SwapReport {
+    report(Outcome::Refused, reason, 0)
+}
+
+/// Swaps instance `moniker` to manifest `source`.
+pub(super) async fn swap(
+    state: &Rc<RefCell<State>>,
+    spawner: &Spawner,
+    idle: &Rc<Event>,
+    moniker: &str,
+    source: &str,
+) -> SwapReport {
+    let checked = {
+        let mut guard = state.borrow_mut();
+        check(&mut guard, moniker, source)
+    };
+    let (index, generation, new_decl) = match checked {
+        Ok(checked) => checked,
+        Err(reason) => {
+            let mut guard = state.borrow_mut();
+            if let Some(index) = guard.find(moniker) {
+                guard.instances[index].swap.last = format!("refused {source}: {reason}");
+            }
+            return refused(reason);
+        }
+    };
+    state.borrow_mut().instances[index].swap.busy = true;
+    let result = run(state, spawner, idle, (index, generation), source, new_decl).await;
+    let mut guard = state.borrow_mut();
+    if guard.live(index, generation) {
+        let record = &mut guard.instances[index].swap;
+        record.busy = false;
+        record.last = match result.outcome {
+            Outcome::Swapped => {
+                format!("swapped from {}", record.previous.as_deref().unwrap_or("?"))
+            }
+            Outcome::Refused => format!("refused {source}: {}", result.reason),
+            Outcome::RolledBack => format!("rolled back from {source}: {}", result.reason),
+        };
+    }
+    println!(
+        "component_manager: swap of {} to {}: {} {}(gap {} us)",
+        moniker,
+        source,
+        match result.outcome {
+            Outcome::Swapped => "swapped",
+            Outcome::Refused => "refused",
+            Outcome::RolledBack => "rolled back",
+        },
+        if result.reason.is_empty() {
+            String::new()
+        } else {
+            format!("({}) ", result.reason)
+        },
+        result.gap_nanos / 1000
+    );
+    result
+}
+
+/// Swaps `moniker` back to the manifest it ran before its last swap (a
+/// swap like any other: checked, and rolled back if that version fails).
+pub(super) async fn rollback(
+    state: &Rc<RefCell<State>>,
+    spawner: &Spawner,
+    idle: &Rc<Event>,
+    moniker: &str,
+) -> SwapReport {
+    let previous = {
+        let guard = state.borrow();
+        guard
+            .find(moniker)
+            .map(|index| guard.instances[index].swap.previous.clone())
+    };
+    match previous {
+        None => refused(format!("there is no component {moniker}")),
+        Some(None) => refused(format!("{moniker} was never swapped")),
+        Some(Some(previous)) => swap(state, spawner, idle, moniker, &previous).await,
+    }
+}
+
+/// Step 1: the instance, its generation and the new manifest, or why not.
+fn check(
+    s: &mut State,
+    moniker: &str,
+    source: &str,
+) -> Result<(usize, u32, ComponentDecl), String> {
+    let index = s
+        .find(moniker)
+        .ok_or_else(|| format!("there is no component {moniker}"))?;
+    let instance = &s.instances[index];
+    if instance.swap.busy {
+        return Err(format!("{moniker} is being swapped already"));
+    }
+    if instance.process.is_none() || instance.lifecycle.is_none() {
+        return Err(format!("{moniker} is not running"));
+    }
+    if instance.stopping {
+        return Err(format!("{moniker} is stopping"));
+    }
+    let bytes = s
+        .bootfs_file(&format!("meta/{source}.cm"))
+        .map_err(|why| format!("no manifest {source:?} ({why})"))?;
+    let new_decl: ComponentDecl =
+        idlc_runtime::decode(&bytes, &mut []).map_err(|e| format!("meta/{source}.cm: {e:?}"))?;
+    let instance = &s.instances[index];
+    if instance.decl.state_type.is_none() {
+        return Err(format!(
+            "{moniker} declares no state in its manifest, so it cannot be swapped"
+        ));
+    }
+    if new_decl.state_type.is_none() {
+        return Err(format!(
+            "{source} declares no state in its manifest, so it cannot take over"
+        ));
+    }
+    compat::check(&instance.decl, &new_decl)?;
+    Ok((index, instance.generation, new_decl))
+}
+
+/// What the old version handed over, with the koids that identify its
+/// endpoints when the kernel moves them back.
+struct Handed {
+    outgoing_koid: u64,
+    state: Vec<u8>,
+}
+
+/// Steps 2 to 5.
+async fn run(
+    state: &Rc<RefCell<State>>,
+    spawner: &Spawner,
+    idle: &Rc<Event>,
+    (index, generation): (usize, u32),
+    source: &str,
+    new_decl: ComponentDecl,
+) -> SwapReport {
+    // 2. Start the new version and prepare it.
+    let launched = {
+        let guard = state.borrow();
+        launch(&guard, index, &new_decl)
+    };
+    let launched = match launched {
+        Ok(launched) => launched,
+        Err(why) => {
+            return report(
+                Outcome::RolledBack,
+                format!("cannot start {source}: {why}"),
+                0,
+            )
+        }
+    };
+    let moniker = state.borrow().instances[index].moniker.clone();
+    println!(
+        "component_manager: started {} ({}) to take over",
+        moniker, source
+    );
+    let Launched {
+        job,
+        process,
+        lifecycle,
+        lifecycle_koid,
+        svc_server,
+        exceptions,
+        connect,
+    } = launched;
+    let new = ChannelTransport::new(lifecycle);
+    spawner.spawn(report_crashes(moniker.clone(), exceptions));
+    spawner.spawn(serve_svc(
+        Rc::clone(state),
+        spawner.clone(),
+        Rc::clone(idle),
+        (index, generation),
+        svc_server,
+    ));
+    for (kind, name, server) in connect {
+        open_route(state, spawner, idle, index, kind, &name, server);
+    }
+    let kill_new = || {
+        let _ = zx::task_kill(&job);
+    };
+    let (escrow, escrow_writer) = match Escrow::create() {
+        Ok(escrow) => escrow,
+        Err(status) => {
+            kill_new();
+            return report(Outcome::RolledBack, format!("escrow channel: {status}"), 0);
+        }
+    };
+    let mut prepare = LifecyclePrepareRequest {
+        escrow: WireHandle::from_raw(escrow_writer.into_handle().into_raw()),
+    };
+    let prepared = match message(Ordinals::PREPARE_ORDINAL, Some(&mut prepare)) {
+        Ok(message) => {
+            request(
+                &new,
+                &process,
+                message,
+                zx::deadline_after(ANSWER_DEADLINE_NANOS),
+            )
+            .await
+        }
+        Err(status) => Err(escrow::NoAnswer::Transport(status)),
+    };
+    if let Err(why) = prepared {
+        kill_new();
+        return report(
+            Outcome::RolledBack,
+            format!("{source} failed to start: {why}"),
+            0,
+        );
+    }
+
+    // 3. Escrow the old version. Its lifecycle client is borrowed from
+    // the instance for the swap.
+    let Some((old_client, old_process)) = take_old(state, index) else {
+        kill_new();
+        return report(
+            Outcome::RolledBack,
+            format!("{moniker} stopped meanwhile"),
+            0,
+        );
+    };
+    let old = old_client.client().transport();
+    let started = zx::clock_get_monotonic().0;
+    let answer = match message::<LifecycleEscrowResponse>(Ordinals::ESCROW_ORDINAL, None) {
+        Ok(message) => {
+            request(
+                old,
+                &old_process,
+                message,
+                zx::deadline_after(ANSWER_DEADLINE_NANOS),
+            )
+            .await
+        }
+        Err(status) => Err(escrow::NoAnswer::Transport(status)),
+    };
+    let handover = match answer.map(|mut reply| reply.decode_body::<LifecycleEscrowResponse>()) {
+        Ok(Ok(response)) => response.handover,
+        Ok(Err(error)) => {
+            kill_new();
+            give_back_old(state, (index, generation), old_client);
+            return report(
+                Outcome::RolledBack,
+                format!("{moniker} handed over a malformed escrow: {error:?}"),
+                0,
+            );
+        }
+        Err(why) => {
+            kill_new();
+            give_back_old(state, (index, generation), old_client);
+            return report(
+                Outcome::RolledBack,
+                format!("{moniker} did not hand over ({why}); it is not served by the SDK's serving helper?"),
+                0,
+            );
+        }
+    };
+    let handed = Handed {
+        outgoing_koid: koid(&handle_ref(&handover.outgoing)),
+        state: handover.state.clone(),
+    };
+
+    // 4. Hand over to the new version.
+    let mut resume = LifecycleResumeRequest { handover };
+    let sent = message(Ordinals::RESUME_ORDINAL, Some(&mut resume)).and_then(|m| send(&new, m));
+    let gap = (zx::clock_get_monotonic().0 - started).max(0) as u64;
+
+    // 5. The grace period.
+    let grace = new_decl
+        .swap_grace_nanos
+        .unwrap_or(2_000_000_000)
+        .min(i64::MAX as u64) as i64;
+    let ended = match sent {
+        Ok(()) => ended_by(&process, zx::deadline_after(grace)).await,
+        Err(status) => {
+            println!(
+                "component_manager: cannot hand over to {}: {}",
+                source, status
+            );
+            kill_new();
+            ended_by(&process, zx::deadline_after(RETIRE_DEADLINE_NANOS)).await
+        }
+    };
+    if let Some(code) = ended {
+        kill_new();
+        let restarted = zx::clock_get_monotonic().0;
+        let back = take_back(&escrow, lifecycle_koid, &handed);
+        let reason = if code == zx_component::serve::EXIT_STATE_REJECTED {
+            format!("{source} rejected the state (exit code {code})")
+        } else {
+            format!("{source} ended within its grace period (exit code {code})")
+        };
+        let resumed = message(
+            Ordinals::RESUME_ORDINAL,
+            Some(&mut LifecycleResumeRequest { handover: back }),
+        )
+        .and_then(|m| send(old, m));
+        let gap = gap + (zx::clock_get_monotonic().0 - restarted).max(0) as u64;
+        give_back_old(state, (index, generation), old_client);
+        if let Err(status) = resumed {
+            return report(
+                Outcome::RolledBack,
+                format!("{reason}; the old version could not be resumed: {status}"),
+                gap,
+            );
+        }
+        return report(Outcome::RolledBack, reason, gap);
+    }
+
+    // Final: the new version is the instance; the old one stops.
+    let _ = send(
+        old,
+        match message::<LifecycleEscrowResponse>(Ordinals::STOP_ORDINAL, None) {
+            Ok(message) => message,
+            Err(_) => return report(Outcome::Swapped, String::new(), gap),
+        },
+    );
+    drop(escrow);
+    let watched = process.handle().duplicate(Rights::SAME_RIGHTS);
+    let old_job = {
+        let mut guard = state.borrow_mut();
+        if !guard.live(index, generation) || guard.instances[index].stopping {
+            // Stopped or destroyed during the swap: the new version goes
+            // with it.
+            let _ = zx::task_kill(&job);
+            return report(
+                Outcome::RolledBack,
+                format!("{moniker} was stopped or destroyed during the swap"),
+                gap,
+            );
+        }
+        let instance = &mut guard.instances[index];
+        let old_job = instance.job.replace(job);
+        instance.process = Some(process);
+        instance.lifecycle = Some(LifecycleClient::new(new));
+        instance.decl = new_decl;
+        let previous = core::mem::replace(&mut instance.swap.manifest, source.to_string());
+        instance.swap.previous = Some(previous);
+        old_job
+    };
+    if let Ok(watched) = watched {
+        spawner.spawn(watch(
+            Rc::clone(state),
+            spawner.clone(),
+            Rc::clone(idle),
+            (index, generation),
+            Process::from_handle(watched),
+        ));
+    }
+    spawner.spawn(retire(old_process, old_job));
+    report(Outcome::Swapped, String::new(), gap)
+}
+
+/// Whether `process` is a version of `instance` that a swap replaced (so
+/// its end is not the instance's).
+pub(super) fn replaced(instance: &super::Instance, process: &Process) -> bool {
+    instance
+        .process
+        .as_ref()
+        .is_some_and(|current| koid(current) != koid(process))
+}
+
+/// The running version's lifecycle client (taken from the instance for
+/// the swap) and a handle to its process.
+fn take_old(
+    state: &Rc<RefCell<State>>,
+    index: usize,
+) -> Option<(LifecycleClient<ChannelTransport>, Process)> {
+    let mut guard = state.borrow_mut();
+    let instance = &mut guard.instances[index];
+    let process = instance
+        .process
+        .as_ref()?
+        .handle()
+        .duplicate(Rights::SAME_RIGHTS)
+        .ok()?;
+    let lifecycle = instance.lifecycle.take()?;
+    Some((lifecycle, Process::from_handle(process)))
+}
+
+/// Puts the old version's lifecycle client back.
+fn give_back_old(
+    state: &Rc<RefCell<State>>,
+    (index, generation): (usize, u32),
+    old: LifecycleClient<ChannelTransport>,
+) {
+    let mut guard = state.borrow_mut();
+    if guard.live(index, generation) && guard.instances[index].process.is_some() {
+        guard.instances[index].lifecycle = Some(old);
+    }
+}
+
+/// Waits for a replaced version to exit after `Stop`, and kills its job
+/// (if it has not exited by then, it is killed anyway).
+async fn retire(process: Process, job: Option<zx::Job>) {
+    let _ = ended_by(&process, zx::deadline_after(RETIRE_DEADLINE_NANOS)).await;
+    if let Some(job) = job {
+        let _ = zx::task_kill(&job);
+    }
+}
+
+/// What a failed new version held, back from the escrow: its lifecycle
+/// channel (with the `Resume` in it if it never read it), or the outgoing
+/// directory and the connections it had bound. Rebuilt as a handover with
+/// the state the old version handed over.
+fn take_back(escrow: &Escrow, lifecycle_koid: u64, handed: &Handed) -> Handover {
+    let mut outgoing: Option<Handle> = None;
+    let mut connections: Vec<Handle> = Vec::new();
+    for handle in escrow.drain() {
+        let object = koid(&handle);
+        if object == lifecycle_koid {
+            // Its lifecycle channel: a `Resume` it had not read is in it.
+            let transport = ChannelTransport::new(Channel::from_handle(handle));
+            while let Ok(mut unread) = transport.try_receive() {
+                if unread
+                    .header()
+                    .is_ok_and(|h| h.ordinal == Ordinals::RESUME_ORDINAL)
+                {
+                    if let Ok(request) = unread.decode_body::<LifecycleResumeRequest>() {
+                        let handover = request.handover;
+                        outgoing = Some(Handle::from_raw(handover.outgoing.into_raw()));
+                        connections.extend(
+                            handover
+                                .connections
+                                .into_iter()
+                                .map(|h| Handle::from_raw(h.into_raw())),
+                        );
+                    }
+                }
+            }
+        } else if object == handed.outgoing_koid && outgoing.is_none() {
+            outgoing = Some(handle);
+        } else {
+            connections.push(handle);
+        }
+    }
+    let wire = |h: Handle| WireHandle::from_raw(h.into_raw());
+    Handover {
+        outgoing: outgoing.map_or(WireHandle::from_raw(0), wire),
+        connections: connections.into_iter().map(wire).collect(),
+        state: handed.state.clone(),
+    }
+}
+
+/// A borrowed view of a wire handle, to read its koid.
+fn handle_ref(handle: &WireHandle) -> zx::HandleRef {
+    zx::HandleRef(handle.raw())
+}

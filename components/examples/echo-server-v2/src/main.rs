@@ -1,0 +1,88 @@
+//! Version 2 of the echo server, for the hot-swap tests (docs/hot-swap.md).
+//!
+//! It serves `examples.echo.Echo` as declared in `idl/echo_v2.idl`: the
+//! same `EchoString` as version 1, plus `Calls`, and a state with one more
+//! field than version 1's (the last string echoed). Swapped in for a
+//! version 1 server, it reads its state (the new field empty) and goes on
+//! counting.
+//!
+//! With an argument it is the failing "version 3" of the tests
+//! (`manifests/components/echo_server_v3*.json5`): `crash-on-start` ends
+//! before it is handed anything; `crash-after-takeover` ends right after
+//! it took the endpoints and the state. Either way the swap is rolled back.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use zx_component::serve::Server;
+use zx_runtime::println;
+
+mod bindings {
+    #![allow(clippy::all, dead_code, unused_imports)]
+    include!(concat!(env!("OUT_DIR"), "/idl.rs"));
+}
+
+use bindings::examples_echo_v2::{
+    dispatch_echo, EchoCallsResponse, EchoEchoStringRequest, EchoEchoStringResponse, EchoMarker,
+    EchoServer, EchoState,
+};
+
+zx_runtime::entry!(main);
+
+/// Echoing, counting and remembering what was echoed.
+struct Echo<'a> {
+    state: &'a mut EchoState,
+}
+
+impl EchoServer for Echo<'_> {
+    fn echo_string(&mut self, request: EchoEchoStringRequest) -> EchoEchoStringResponse {
+        self.state.calls = Some(self.state.calls.unwrap_or(0) + 1);
+        self.state.last = Some(request.value.clone());
+        EchoEchoStringResponse {
+            response: request.value,
+        }
+    }
+
+    fn calls(&mut self) -> EchoCallsResponse {
+        EchoCallsResponse {
+            calls: self.state.calls.unwrap_or(0),
+        }
+    }
+}
+
+fn main() -> i64 {
+    let crash: Option<&str> = zx_runtime::args().get(1).map(String::as_str);
+    if crash == Some("crash-on-start") {
+        panic!("echo-server-v3: crashing during start-up (as the test asks)");
+    }
+    Server::new(
+        EchoMarker::DISCOVERABLE_NAME.unwrap_or_default(),
+        |state: &mut EchoState, request| dispatch_echo(&mut Echo { state }, request),
+    )
+    .on_takeover(move |state| {
+        if crash == Some("crash-after-takeover") {
+            panic!(
+                "echo-server-v3: crashing right after taking over at {} calls (as the test asks)",
+                state.calls.unwrap_or(0)
+            );
+        }
+        let message = format!(
+            "echo-server-v2: serving, {} calls so far",
+            state.calls.unwrap_or(0)
+        );
+        println!("{}", message);
+        zx_component::log(&message);
+    })
+    .on_stop(|reason, state| {
+        println!(
+            "echo-server-v2: stopping ({:?}) after {} calls",
+            reason,
+            state.calls.unwrap_or(0)
+        );
+    })
+    .run()
+}
