@@ -66,6 +66,9 @@ pub(super) const DEFAULT_SUBTREE_CONNECTIONS: u32 = 128;
 pub(super) enum Connection {
     /// A `zx.component.Realm` connection.
     Realm,
+    /// A `zx.component.swap.SwapController` connection (served as a
+    /// Realm connection is: one task, one channel).
+    SwapController,
     /// A `boot` directory tree, which serves up to
     /// `MAX_CONNECTIONS_PER_TREE` connections.
     BootTree,
@@ -75,7 +78,7 @@ impl Connection {
     /// Connections it counts as in its subtree's `limits.connections`.
     fn connections(self) -> u32 {
         match self {
-            Connection::Realm => 1,
+            Connection::Realm | Connection::SwapController => 1,
             Connection::BootTree => zx_component::fs::MAX_CONNECTIONS_PER_TREE as u32,
         }
     }
@@ -83,7 +86,7 @@ impl Connection {
     /// Port slots it may hold.
     fn slots(self) -> u32 {
         match self {
-            Connection::Realm => SLOTS_PER_REALM,
+            Connection::Realm | Connection::SwapController => SLOTS_PER_REALM,
             Connection::BootTree => zx_component::fs::MAX_CONNECTIONS_PER_TREE as u32,
         }
     }

@@ -182,7 +182,7 @@ pub(super) fn open_route(
         }
         Ok(Provider::Resource(_)) => return, // not something to open
         Ok(Provider::SwapController) => {
-            let Some(served) = Served::take(state, user) else {
+            let Some(served) = Served::take(state, user, Connection::SwapController) else {
                 return; // `object` closes
             };
             spawner.spawn(serve_swap_controller(
