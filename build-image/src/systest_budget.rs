@@ -71,7 +71,15 @@ pub fn check(run: &Captured) -> Result<(), String> {
         restart,
         "attack: canwrite: channel_write from a fresh channel: Ok(())",
     )?;
-    let listed = position(run, held, "root/console ")?;
+    // (`ls` prints one line per component, starting with its moniker;
+    // other programs' lines may come between.)
+    let listed = run
+        .lines
+        .iter()
+        .skip(held)
+        .position(|(_, line)| line.starts_with("root/console "))
+        .map(|at| at + held)
+        .ok_or_else(|| format!("`ls` did not list root/console\n{}", run.text()))?;
     if !run.lines[listed].1.contains("running") {
         return Err(format!(
             "the console is not listed as running\n{}",
