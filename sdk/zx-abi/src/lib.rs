@@ -438,7 +438,8 @@ pub mod info {
         pub total_bytes: u64,
         /// Bytes of it free now.
         pub free_bytes: u64,
-        /// Bytes the kernel heap holds (in use, or kept for reuse).
+        /// Bytes the kernel heap holds (in use, or kept for reuse), the
+        /// metadata and page tables of its large-block range included.
         pub heap_bytes: u64,
         /// Of those, bytes kept free for reuse.
         pub heap_free_bytes: u64,

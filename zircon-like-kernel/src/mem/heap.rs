@@ -19,9 +19,41 @@ use super::frames;
 use super::kernel_space::{kernel_root, DirectMapTables};
 use super::{phys_to_virt, DIRECT_MAP_BASE};
 use core::alloc::{GlobalAlloc, Layout};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kheap::{Backing, Heap, Stats};
-use paging::{Access, PageSize, PhysAddr};
+use paging::{Access, PageSize, PageTable, PhysAddr, TableAccess};
 use spin::Mutex;
+
+/// Page-table frames that map the heap's range now.
+static TABLE_PAGES: AtomicUsize = AtomicUsize::new(0);
+
+/// The kernel's tables, counting those made and freed for the heap's range
+/// (so `KMEM_STATS` shows them, and a table that maps nothing any more is
+/// given back: `paging::unmap_and_prune`).
+struct HeapTables(DirectMapTables);
+
+impl TableAccess for HeapTables {
+    fn table(&mut self, phys: PhysAddr) -> &mut PageTable {
+        self.0.table(phys)
+    }
+
+    fn alloc_table(&mut self) -> Option<PhysAddr> {
+        let table = self.0.alloc_table()?;
+        TABLE_PAGES.fetch_add(1, Ordering::Relaxed);
+        Some(table)
+    }
+
+    fn free_table(&mut self, phys: PhysAddr) {
+        TABLE_PAGES.fetch_sub(1, Ordering::Relaxed);
+        self.0.free_table(phys);
+    }
+}
+
+/// Page-table frames that map the heap's range now (held by the heap, not
+/// in [`stats`]).
+pub fn table_pages() -> usize {
+    TABLE_PAGES.load(Ordering::Relaxed)
+}
 
 /// Where the heap's virtual range lives (PML4 slot 510, created at boot and
 /// shared).
@@ -58,7 +90,7 @@ unsafe impl Backing for Frames {
             ..Access::READ
         };
         paging::map(
-            &mut DirectMapTables::new(),
+            &mut HeapTables(DirectMapTables::new()),
             kernel_root(),
             virt as u64,
             PhysAddr::new(page as u64 - DIRECT_MAP_BASE),
@@ -69,9 +101,14 @@ unsafe impl Backing for Frames {
     }
 
     fn unmap(&mut self, virt: usize) -> usize {
-        let Ok(translation) =
-            paging::unmap(&mut DirectMapTables::new(), kernel_root(), virt as u64)
-        else {
+        // A page table (and directory) left empty is freed at once; the
+        // flush below drops the paging-structure caches for `virt` before
+        // anything can reuse their frames (the heap's lock is held).
+        let Ok((translation, _)) = paging::unmap_and_prune(
+            &mut HeapTables(DirectMapTables::new()),
+            kernel_root(),
+            virt as u64,
+        ) else {
             // The heap only unmaps what it mapped: never reached. No log
             // here (logging may allocate, under the heap's lock).
             return 0;

@@ -80,7 +80,7 @@ pub fn get_info(
             info::KmemStats {
                 total_bytes: crate::mem::frames::total_frames() * page,
                 free_bytes: crate::mem::frames::free_frames() * page,
-                heap_bytes: heap.total() as u64 * page,
+                heap_bytes: (heap.total() + crate::mem::heap::table_pages()) as u64 * page,
                 heap_free_bytes: heap.cached_pages as u64 * page,
             }
             .as_bytes()

@@ -26,9 +26,12 @@
 //! What stays with the heap for good is bounded: the metadata of the
 //! virtual range (8 bytes per virtual page ever handed out; runs are
 //! reused per order, never split or merged, so the range grows to the sum
-//! of each order's peak), the page tables of the range, and what it keeps
+//! of each order's peak), and what it keeps
 //! against churn: the empty slab pages, the cached runs and up to
 //! [`KEEP_PAGES`] free pages (together well under 1 MiB).
+//!
+//! (The range's page tables belong to the [`Backing`]: the kernel's frees
+//! a table once it maps nothing.)
 //!
 //! The crate does no I/O and takes its pages from a [`Backing`], so the
 //! same code runs in host tests over ordinary memory.

@@ -312,6 +312,41 @@ pub fn unmap<A: TableAccess>(
     })
 }
 
+/// [`unmap`]s the 4 KiB page at `virt`, then frees the page table that
+/// mapped it if it maps nothing any more, and the page directory above it
+/// likewise, so a range mapped and unmapped again keeps no tables. Returns
+/// what was mapped and how many tables were freed. The top two levels stay
+/// (their entries may be shared by every address space). The caller
+/// flushes the TLB for `virt`, which also drops the paging-structure
+/// caches for it, before the freed tables' frames are used again.
+pub fn unmap_and_prune<A: TableAccess>(
+    tables: &mut A,
+    root: PhysAddr,
+    virt: u64,
+) -> Result<(Translation, usize), MapError> {
+    let translation = unmap(tables, root, virt)?;
+    if translation.size != PageSize::Size4K {
+        return Ok((translation, 0));
+    }
+    // `unmap` found a 4 KiB leaf: every level above it is present.
+    let [l4, l3, l2, _] = indices(canonical(virt)?);
+    let pdpt = entry_addr(tables.table(root).entries[l4]);
+    let pd = entry_addr(tables.table(pdpt).entries[l3]);
+    let pt = entry_addr(tables.table(pd).entries[l2]);
+    let mut freed = 0;
+    if tables.table(pt).entries.iter().all(|&entry| entry == 0) {
+        tables.table(pd).entries[l2] = 0;
+        tables.free_table(pt);
+        freed += 1;
+        if tables.table(pd).entries.iter().all(|&entry| entry == 0) {
+            tables.table(pdpt).entries[l3] = 0;
+            tables.free_table(pd);
+            freed += 1;
+        }
+    }
+    Ok((translation, freed))
+}
+
 /// Changes the access of the page mapping `virt`. The caller flushes the TLB.
 pub fn protect<A: TableAccess>(
     tables: &mut A,
@@ -438,6 +473,55 @@ mod tests {
         global: false,
         uncached: false,
     };
+
+    #[test]
+    fn unmap_and_prune_frees_empty_tables_only() {
+        let (mut t, root) = Arena::new();
+        let base = 0xffff_ff00_0000_0000;
+        // Two pages under one page table, a third under another table of
+        // the same directory.
+        for (i, virt) in [base, base + 0x1000, base + 0x20_0000]
+            .into_iter()
+            .enumerate()
+        {
+            map(
+                &mut t,
+                root,
+                virt,
+                PhysAddr::new(0x10_0000 + i as u64 * 0x1000),
+                PageSize::Size4K,
+                RW,
+            )
+            .unwrap();
+        }
+        // root, PDPT, PD and two PTs.
+        assert_eq!(t.live(), 5);
+        let (tr, freed) = unmap_and_prune(&mut t, root, base).unwrap();
+        assert_eq!((tr.phys.as_u64(), freed), (0x10_0000, 0));
+        assert_eq!(t.live(), 5);
+        // The first table maps nothing now: it goes, the directory stays.
+        let (_, freed) = unmap_and_prune(&mut t, root, base + 0x1000).unwrap();
+        assert_eq!((freed, t.live()), (1, 4));
+        assert!(translate(&mut t, root, base + 0x20_0000).is_some());
+        // The last page: its table and the directory go; the PDPT stays.
+        let (_, freed) = unmap_and_prune(&mut t, root, base + 0x20_0000).unwrap();
+        assert_eq!((freed, t.live()), (2, 2));
+        // Mapping there again builds what it needs.
+        map(
+            &mut t,
+            root,
+            base,
+            PhysAddr::new(0x10_0000),
+            PageSize::Size4K,
+            RW,
+        )
+        .unwrap();
+        assert_eq!(t.live(), 4);
+        assert_eq!(
+            unmap_and_prune(&mut t, root, base + 0x1000).map(|(_, n)| n),
+            Err(MapError::NotMapped)
+        );
+    }
 
     #[test]
     fn map_then_translate_small_and_large() {
