@@ -393,6 +393,9 @@ impl Stack {
                     let Some(mut socket) = self.new_tcp() else {
                         return;
                     };
+                    if net == Net::Loopback {
+                        socket.set_ack_delay(None);
+                    }
                     if socket.listen(IpListenEndpoint::from(port)).is_err() {
                         break;
                     }
@@ -601,6 +604,12 @@ impl Stack {
             return Err(Status::BAD_STATE.0);
         }
         let mut socket = self.new_tcp().ok_or(Status::NO_RESOURCES.0)?;
+        if net == Net::Loopback {
+            // Nothing to save by delaying ACKs on the loopback interface,
+            // and a connection with a small send buffer would wait for
+            // each one.
+            socket.set_ack_delay(None);
+        }
         let remote = IpEndpoint::new(IpAddress::Ipv4(address), port);
         let local_port = self.ephemeral_port();
         let context = match net {
