@@ -1,5 +1,8 @@
 //! The network device as smoltcp sees it: `/dev/net/0`'s frame protocol
-//! (`idl/network.idl`), with frames taken ahead of smoltcp's poll.
+//! (`idl/network.idl`), with frames taken ahead of smoltcp's poll. The
+//! driver raises `USER_0` on `frames` when a frame waits
+//! (`GetFrameSignal`); the netstack waits on it with everything else and
+//! takes frames with `Receive(0)`, which never blocks the driver.
 
 use crate::bindings::zx_device_network::{
     NetworkClient, NetworkReceiveRequest, NetworkSendRequest,
@@ -11,6 +14,9 @@ use smoltcp::phy::{Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use zx_idl::ChannelTransport;
 
+/// Most frames taken from the device per round.
+const FRAMES_PER_ROUND: usize = 64;
+
 /// The network device, as smoltcp sees it: frames received ahead of
 /// smoltcp's poll, and sends straight through the driver.
 pub struct Card {
@@ -18,6 +24,8 @@ pub struct Card {
     pub received: VecDeque<Vec<u8>>,
     pub frames_received: u64,
     pub frames_sent: u64,
+    /// The driver's frame event.
+    pub frames: zx::Event,
 }
 
 pub struct RxFrame(Vec<u8>);
@@ -75,19 +83,19 @@ impl Device for Card {
 }
 
 impl Card {
-    /// Waits until `deadline` for a frame, then takes what else is
-    /// already there (a bounded batch).
-    pub fn receive_until(&mut self, deadline: i64) {
-        let mut deadline = deadline;
-        for _ in 0..64 {
-            match self.client.receive(NetworkReceiveRequest { deadline }) {
+    /// Takes the frames that wait (a bounded batch, [`FRAMES_PER_ROUND`]);
+    /// whether the batch was full (more may wait: the driver cleared its
+    /// event, so the caller must not wait for it).
+    pub fn take_frames(&mut self) -> bool {
+        for _ in 0..FRAMES_PER_ROUND {
+            match self.client.receive(NetworkReceiveRequest { deadline: 0 }) {
                 Ok(Ok(response)) => {
                     self.frames_received += 1;
                     self.received.push_back(response.frame);
-                    deadline = 0;
                 }
-                _ => return,
+                _ => return false,
             }
         }
+        true
     }
 }

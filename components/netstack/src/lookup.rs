@@ -70,11 +70,6 @@ pub fn parse(name: &str) -> Result<Name, i32> {
 }
 
 impl Stack {
-    /// Whether lookups are in progress.
-    pub fn looking_up(&self) -> bool {
-        !self.lookups.is_empty()
-    }
-
     /// Starts looking `name` up; `Ok(Some)` if it is answered at once,
     /// `Ok(None)` if the reply to `reply` comes from
     /// [`Stack::lookup_results`].

@@ -7,12 +7,12 @@
 //! gives 10.0.2.15, gateway 10.0.2.2, DNS 10.0.2.3); smoltcp answers ICMP
 //! echo requests itself.
 //!
-//! One thread runs everything in a loop: serve provider requests, let
-//! smoltcp process what arrived, move bytes between smoltcp and the
-//! kernel sockets, and wait for the next frame (the device's `Receive`
-//! with a deadline: the next smoltcp timer, at most 2 ms while sockets
-//! are open, 20 ms otherwise). `docs/netstack.md` has the design and its
-//! limits.
+//! One thread runs everything in a loop: serve provider requests, take
+//! the frames the driver has, let smoltcp process them, move bytes
+//! between smoltcp and the kernel sockets, and wait on a port for the next
+//! thing to do ([`waiting`]: the driver's frame event, a client, a kernel
+//! socket, or smoltcp's next timer). `docs/netstack.md` has the design and
+//! its limits.
 //!
 //! Memory stays bounded whatever the traffic: at most [`MAX_TCP`] TCP
 //! sockets (listening ones included) of fixed buffers, at most
@@ -36,6 +36,7 @@ mod loopback;
 mod options;
 mod ping;
 mod replies;
+mod waiting;
 
 use alloc::collections::VecDeque;
 use alloc::vec;
@@ -81,6 +82,10 @@ const KERNEL_BUFFERED: usize = 64 * 1024;
 const MAX_BACKLOG: usize = 32;
 /// How long a connection may go without hearing from its peer.
 const TCP_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest the netstack waits with nothing to do (everything it
+/// waits for is signalled; this only bounds the cost of a missed
+/// signal).
+const MAX_WAIT: Duration = Duration::from_secs(1);
 /// Most listening sockets a listener keeps on the loopback interface.
 const LOOPBACK_BACKLOG: usize = 4;
 /// Most rounds of the loopback interface per poll (each round receives
@@ -388,6 +393,9 @@ impl Stack {
                     let Some(mut socket) = self.new_tcp() else {
                         return;
                     };
+                    if net == Net::Loopback {
+                        socket.set_ack_delay(None);
+                    }
                     if socket.listen(IpListenEndpoint::from(port)).is_err() {
                         break;
                     }
@@ -596,6 +604,12 @@ impl Stack {
             return Err(Status::BAD_STATE.0);
         }
         let mut socket = self.new_tcp().ok_or(Status::NO_RESOURCES.0)?;
+        if net == Net::Loopback {
+            // Nothing to save by delaying ACKs on the loopback interface,
+            // and a connection with a small send buffer would wait for
+            // each one.
+            socket.set_ack_delay(None);
+        }
         let remote = IpEndpoint::new(IpAddress::Ipv4(address), port);
         let local_port = self.ephemeral_port();
         let context = match net {
@@ -884,11 +898,19 @@ fn main() -> i64 {
             return 1;
         }
     };
+    let frames = match client.get_frame_signal() {
+        Ok(Ok(response)) => zx::Event::from_handle(zx::Handle::from_raw(response.event.into_raw())),
+        other => {
+            println!("netstack: the network device gives no frame event: {other:?}");
+            return 1;
+        }
+    };
     let mut card = Card {
         client,
         received: VecDeque::new(),
         frames_received: 0,
         frames_sent: 0,
+        frames,
     };
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
     config.random_seed = zx::clock_get_monotonic().into_nanos() as u64 ^ u64::from(mac[5]);
@@ -968,6 +990,7 @@ fn main() -> i64 {
             }
         }
         replies::serve_clients(&mut stack, &mut clients);
+        let more_frames = stack.card.take_frames();
         let time = now();
         stack.poll(time);
         stack.dhcp();
@@ -976,17 +999,8 @@ fn main() -> i64 {
         stack.pump_udp();
         stack.poll(time);
         replies::send_results(&mut stack, &clients);
-        let busy = !stack.conns.is_empty()
-            || !stack.udps.is_empty()
-            || stack.pinging()
-            || stack.looking_up();
-        let cap = if busy {
-            Duration::from_millis(2)
-        } else {
-            Duration::from_millis(20)
-        };
         let time = now();
-        let delay = if stack.lo_device.pending() {
+        let delay = if more_frames || stack.lo_device.pending() {
             Duration::ZERO
         } else {
             let ethernet = stack.iface.poll_delay(time, &stack.sockets);
@@ -994,9 +1008,19 @@ fn main() -> i64 {
             [ethernet, loopback]
                 .into_iter()
                 .flatten()
-                .fold(cap, Duration::min)
+                .fold(MAX_WAIT, Duration::min)
         };
-        let deadline = zx::clock_get_monotonic().into_nanos() + delay.total_micros() as i64 * 1000;
-        stack.card.receive_until(deadline);
+        let mut deadline =
+            zx::clock_get_monotonic().into_nanos() + delay.total_micros() as i64 * 1000;
+        if let Some(ping) = stack.next_ping_deadline() {
+            deadline = deadline.min(ping);
+        }
+        waiting::wait(
+            &stack,
+            &clients,
+            outgoing.channel(),
+            lifecycle.as_ref().map(|l| l.channel()),
+            deadline,
+        );
     }
 }

@@ -52,10 +52,9 @@ pub fn socket() -> icmp::Socket<'static> {
 }
 
 impl Stack {
-    /// Whether echo requests wait for replies (the loop then wakes often
-    /// enough to time them out).
-    pub fn pinging(&self) -> bool {
-        !self.pings.is_empty()
+    /// When the first ping in flight times out (monotonic nanoseconds).
+    pub fn next_ping_deadline(&self) -> Option<i64> {
+        self.pings.iter().map(|ping| ping.deadline).min()
     }
 
     /// Sends the echo request `request` asks for; the reply to `reply`

@@ -310,6 +310,12 @@ impl Lifecycle {
         })
     }
 
+    /// The lifecycle channel, to wait on with other objects (readable:
+    /// `try_stopped` may have news).
+    pub fn channel(&self) -> &Channel {
+        self.transport.channel()
+    }
+
     /// Whether the component manager has asked this component to stop,
     /// without waiting (for components that poll rather than await).
     pub fn try_stopped(&self) -> Option<StopReason> {

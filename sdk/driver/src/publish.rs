@@ -36,17 +36,41 @@ pub fn run<C: 'static>(
     token: &Event,
     connector: Outgoing,
     protocol: &'static str,
+    new_connection: impl FnMut() -> C + 'static,
+    dispatch: fn(
+        &mut C,
+        &mut idlc_runtime::IncomingMessage,
+    ) -> Option<idlc_runtime::OutgoingMessage>,
+) -> i64 {
+    run_with(
+        token,
+        connector,
+        protocol,
+        new_connection,
+        dispatch,
+        core::future::pending(),
+    )
+}
+
+/// As [`run`], with `beside` running on the same executor (a driver's
+/// interrupt task, say).
+pub fn run_with<C: 'static>(
+    token: &Event,
+    connector: Outgoing,
+    protocol: &'static str,
     mut new_connection: impl FnMut() -> C + 'static,
     dispatch: fn(
         &mut C,
         &mut idlc_runtime::IncomingMessage,
     ) -> Option<idlc_runtime::OutgoingMessage>,
+    beside: impl core::future::Future<Output = ()> + 'static,
 ) -> i64 {
     use idlc_runtime::Transport;
     let Ok(mut executor) = zx_async::Executor::new() else {
         return 1;
     };
     let spawner = executor.spawner();
+    spawner.spawn(beside);
     let accept = async move {
         while let Some((name, channel)) = connector.next().await {
             if name != protocol {

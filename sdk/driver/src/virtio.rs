@@ -493,6 +493,31 @@ impl NetDevice {
     pub fn stats(&self) -> (u64, u64, u64) {
         (self.irq.taken(), self.requests, self.polls)
     }
+
+    /// The card's interrupt object, to wait for `INTERRUPT_SIGNALED`
+    /// asynchronously (then call [`NetDevice::take_interrupt`]).
+    pub fn interrupt(&self) -> &Interrupt {
+        &self.irq.interrupt
+    }
+
+    /// Acknowledges an interrupt (device and line; one that `send` or
+    /// `receive` took meanwhile is acknowledged again, harmlessly) and
+    /// says whether a received frame waits.
+    pub fn take_interrupt(&mut self) -> bool {
+        self.device.ack_interrupt();
+        let _ = self.irq.ack();
+        self.irq.taken += 1;
+        self.frame_ready()
+    }
+
+    /// Whether a received frame waits to be taken with `receive`.
+    pub fn frame_ready(&mut self) -> bool {
+        self.polls += 1;
+        match &self.receiving {
+            Some((token, _)) => self.device.poll_receive() == Some(*token),
+            None => false,
+        }
+    }
 }
 
 /// A virtio-console port (the host bridge).
