@@ -249,6 +249,27 @@ pub enum Refresh {
     /// from the template, with the old data partition copied into the new
     /// one (which is at least as large).
     DataMoved,
+    /// The old disk had no partition table and held only zeros (a blank
+    /// disk made before system disks existed): the template replaced it.
+    BlankReplaced,
+}
+
+/// Whether every byte of the file at `path` is zero.
+fn all_zero(path: &Path) -> Result<bool> {
+    const CHUNK: usize = 64 * 1024;
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let length = file.metadata()?.len();
+    let mut buffer = vec![0u8; CHUNK];
+    let mut at = 0;
+    while at < length {
+        let n = (length - at).min(CHUNK as u64) as usize;
+        file.read_exact_at(&mut buffer[..n], at)?;
+        if buffer[..n].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        at += n as u64;
+    }
+    Ok(true)
 }
 
 /// Brings the machine's system disk at `machine` up to date with the
@@ -256,12 +277,22 @@ pub enum Refresh {
 /// blobfs partition is rewritten when its bytes differ from the
 /// template's; if they do not, a new disk is made from the template and
 /// the old data partition copied in. An error, touching nothing, when the
-/// data cannot be kept: the old disk has no GPT (an older blank disk) or
-/// its data partition is larger than the new one.
+/// data cannot be kept: the old disk has no GPT but holds something, or
+/// its data partition is larger than the new one. An old disk with no GPT
+/// and only zeros (made before system disks existed) is replaced.
 pub fn refresh_system_disk(template: &Path, machine: &Path) -> Result<Refresh> {
     let new = layout(template)?
         .with_context(|| format!("{} is not a system disk", template.display()))?;
     let Some(old) = layout(machine)? else {
+        if all_zero(machine)? {
+            // A blank disk from before system disks existed: nothing on it
+            // to keep.
+            let partial = machine.with_extension("partial");
+            copy_sparse(template, &partial)?;
+            std::fs::rename(&partial, machine)
+                .with_context(|| format!("cannot write {}", machine.display()))?;
+            return Ok(Refresh::BlankReplaced);
+        }
         anyhow::bail!(
             "{} has no system-disk GPT (an older disk): its contents cannot be kept; \
              remove it to get the product's new system disk",
@@ -533,9 +564,23 @@ mod tests {
             "{error}"
         );
         assert_eq!(std::fs::read(&machine).unwrap(), before);
-        // A disk without a GPT: an error too.
-        std::fs::write(&machine, vec![0u8; 1 << 20]).unwrap();
+        // A disk without a GPT that holds something: an error too,
+        // nothing touched.
+        let mut old = vec![0u8; 1 << 20];
+        old[4096] = 1;
+        std::fs::write(&machine, &old).unwrap();
         assert!(refresh_system_disk(&template, &machine).is_err());
+        assert_eq!(std::fs::read(&machine).unwrap(), old);
+        // A blank one (from before system disks): replaced.
+        std::fs::write(&machine, vec![0u8; 1 << 20]).unwrap();
+        assert_eq!(
+            refresh_system_disk(&template, &machine).unwrap(),
+            Refresh::BlankReplaced
+        );
+        assert_eq!(
+            std::fs::read(&machine).unwrap(),
+            std::fs::read(&template).unwrap()
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -185,6 +185,10 @@ pub fn devices(image: &Image, options: &RunOptions) -> Result<(Vec<String>, Host
                         "build-image: {}: the product changed: blobfs partition rewritten, /data kept",
                         path.display()
                     ),
+                    crate::disk::Refresh::BlankReplaced => eprintln!(
+                        "build-image: {}: a blank disk from an older build: replaced by the system disk",
+                        path.display()
+                    ),
                     crate::disk::Refresh::DataMoved => eprintln!(
                         "build-image: {}: the disk's layout changed: written anew, /data copied over",
                         path.display()
