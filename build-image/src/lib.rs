@@ -14,7 +14,8 @@
 //! - [`scaffold`]: `build-image new component <name>`, a first component
 //!   that boots as written;
 //! - [`systest`]: the system tests, shared by `build-image test` and
-//!   `cargo test`; [`systest_storage`]: blobfs's; [`nettest`]: the
+//!   `cargo test`; [`systest_storage`]: blobfs's; [`systest_budget`]: the
+//!   component manager's budget under attack; [`nettest`]: the
 //!   netstack's, from the host side;
 //! - [`manifest`]: component manifests (`manifests/components/*.json5`):
 //!   checked at build time and compiled into the bootfs as `meta/<name>.cm`;
@@ -46,4 +47,5 @@ pub mod qemu;
 pub mod scaffold;
 pub mod sdk;
 pub mod systest;
+pub mod systest_budget;
 pub mod systest_storage;

@@ -4,7 +4,11 @@
 //! QEMU's user network while the guest's console is watched and typed
 //! into.
 //!
-//! One boot, in order: `curl` fetches `/` and `/logs`; 100 sequential and
+//! One boot, in order: the in-guest checks (`net-check`, a lazy child
+//! the test starts: loopback TCP and UDP, socket options, ping, name
+//! lookup, whose answer is compared with what the host's own DNS server
+//! says) and the console's `ping` and `lookup`; `curl` fetches `/` and
+//! `/logs`; 100 sequential and
 //! 20 concurrent requests; 10 MiB through the echo server, compared by
 //! SHA-256; hostile clients (random bytes, half-open connections, 500
 //! connections opened and abandoned, slowloris) while another client keeps
@@ -356,6 +360,100 @@ fn hostile(http: u16, echo: u16, stop: Arc<AtomicBool>) -> Vec<std::thread::Join
     threads
 }
 
+/// The name `net-check` asks the DNS server about (its manifest's
+/// argument).
+const LOOKED_UP: &str = "example.com";
+
+/// What the host's DNS server (the first `nameserver` of
+/// `/etc/resolv.conf`, which QEMU's 10.0.2.3 forwards to) says about
+/// `name`: `Some(true)` addresses, `Some(false)` no such name, `None` no
+/// answer.
+fn host_dns_answer(name: &str) -> Option<bool> {
+    let conf = std::fs::read_to_string("/etc/resolv.conf").ok()?;
+    let server = conf
+        .lines()
+        .find_map(|l| l.strip_prefix("nameserver "))?
+        .trim();
+    let server: std::net::IpAddr = server.parse().ok()?;
+    let mut query = vec![0x4e, 0x54, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 1, 0, 1]); // type A, class IN
+    let socket = std::net::UdpSocket::bind(("0.0.0.0", 0)).ok()?;
+    socket.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    socket.send_to(&query, (server, 53)).ok()?;
+    let mut answer = [0u8; 512];
+    let n = socket.recv(&mut answer).ok()?;
+    if n < 12 || answer[..2] != query[..2] {
+        return None;
+    }
+    let rcode = answer[3] & 0x0f;
+    let answers = u16::from_be_bytes([answer[6], answer[7]]);
+    match rcode {
+        0 if answers > 0 => Some(true),
+        0 | 3 => Some(false),
+        _ => None,
+    }
+}
+
+/// The in-guest checks, the console's `ping` and `lookup`.
+fn in_guest(guest: &mut Guest) -> Result<(), String> {
+    guest.type_line("start root/net_check")?;
+    guest.wait_for("net-check: lookup ", 1, Duration::from_secs(120))?;
+    guest.wait_for(" passed, ", 1, Duration::from_secs(30))?;
+    if guest.count("net-check: FAILED") > 0 || guest.count("net-check: 6 passed, 0 failed") != 1 {
+        return Err("net-check failed".into());
+    }
+    let lines = guest.lines.lock().unwrap().clone();
+    let guest_answer = lines
+        .iter()
+        .find_map(|l| {
+            l.split_once("net-check: lookup ")
+                .map(|(_, rest)| rest.to_string())
+        })
+        .unwrap_or_default();
+    let expected = host_dns_answer(LOOKED_UP);
+    println!("     lookup {LOOKED_UP}: the host's DNS server says {expected:?} (addresses?), the guest got {guest_answer:?}");
+    let prefix = format!("{LOOKED_UP} -> ");
+    let got = guest_answer.strip_prefix(&prefix).unwrap_or("");
+    let is_address = got
+        .split(' ')
+        .next()
+        .is_some_and(|a| a.parse::<std::net::Ipv4Addr>().is_ok());
+    match expected {
+        Some(true) if !is_address => {
+            return Err(format!(
+                "the host resolves {LOOKED_UP}, the guest got {got:?}"
+            ))
+        }
+        Some(false) if got != "NOT_FOUND" => {
+            return Err(format!(
+                "the host's DNS server has no {LOOKED_UP}, the guest got {got:?}, not NOT_FOUND"
+            ))
+        }
+        None if !is_address && got != "NOT_FOUND" && got != "TIMED_OUT" => {
+            return Err(format!("lookup {LOOKED_UP}: {got:?}"))
+        }
+        _ => {}
+    }
+    guest.type_line("ping 10.0.2.2 3")?;
+    guest.wait_for("3 sent, 3 received, 0% loss", 1, Duration::from_secs(60))?;
+    guest.type_line("ping localhost 2")?;
+    guest.wait_for("PING localhost (127.0.0.1)", 1, Duration::from_secs(30))?;
+    guest.wait_for("2 sent, 2 received, 0% loss", 1, Duration::from_secs(60))?;
+    guest.type_line("ping 10.0.2.99 1")?;
+    guest.wait_for("1 sent, 0 received, 100% loss", 1, Duration::from_secs(60))?;
+    guest.type_line("lookup localhost")?;
+    guest.wait_for(
+        "localhost has address 127.0.0.1",
+        1,
+        Duration::from_secs(30),
+    )?;
+    Ok(())
+}
+
 /// The scenario.
 pub fn scenario(harness: &Harness) -> Result<(), String> {
     let mut guest = boot(harness)?;
@@ -390,6 +488,8 @@ fn run(guest: &mut Guest) -> Result<(), String> {
     guest.wait_for("httpd: listening on port 80", 1, boot_wait)?;
 
     phase("boot");
+    in_guest(guest)?;
+    phase("in-guest checks, ping and lookup");
     // curl: the page and the log.
     let page = curl(guest.http, "/")?;
     for needle in ["Uptime:", "root/netstack", "root/httpd", "running"] {

@@ -165,9 +165,26 @@ pub fn devices(image: &Image, options: &RunOptions) -> Result<(Vec<String>, Host
     let dir = machine_dir(image, options);
     for disk in &machine.disks {
         let path = dir.join(format!("{}.img", disk.name));
-        if disk.contents == crate::machine::DiskContents::System && !path.exists() {
-            std::fs::create_dir_all(&dir)?;
-            crate::disk::copy_sparse(&crate::disk::template(image, &disk.name), &path)?;
+        if disk.contents == crate::machine::DiskContents::System {
+            let template = crate::disk::template(image, &disk.name);
+            if !path.exists() {
+                std::fs::create_dir_all(&dir)?;
+                crate::disk::copy_sparse(&template, &path)?;
+            } else {
+                // The product may have changed since: its blobfs partition
+                // is brought up to date, /data kept (docs/blobfs.md).
+                match crate::disk::refresh_system_disk(&template, &path)? {
+                    crate::disk::Refresh::Unchanged => {}
+                    crate::disk::Refresh::BlobfsReplaced => eprintln!(
+                        "build-image: {}: the product changed: blobfs partition rewritten, /data kept",
+                        path.display()
+                    ),
+                    crate::disk::Refresh::DataMoved => eprintln!(
+                        "build-image: {}: the disk's layout changed: written anew, /data copied over",
+                        path.display()
+                    ),
+                }
+            }
         }
     }
     crate::machine::qemu_args(

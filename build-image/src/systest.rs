@@ -287,6 +287,14 @@ pub const TESTS: &[SystemTest] = &[
         },
     },
     SystemTest {
+        name: "components.fanout_budget",
+        boot: Boot {
+            input: crate::systest_budget::INPUT,
+            ..Boot::product("attack-fanout")
+        },
+        check: crate::systest_budget::check,
+    },
+    SystemTest {
         name: "components.console_ls_stop_shutdown",
         boot: Boot {
             input: "ls\nstop root/echo_server\nbogus\n\
@@ -743,6 +751,10 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "storage.blobfs_crash_consistency",
         run: crate::systest_storage::crash_scenario,
+    },
+    Scenario {
+        name: "storage.data_survives_reboot",
+        run: crate::systest_storage::data_scenario,
     },
     Scenario {
         name: "bridge.ls_log_echo_push_hostile",

@@ -317,3 +317,115 @@ fn check_disk(path: &Path) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Boots the default product on the machine in `dir`, typing `input`.
+fn boot_typing(
+    harness: &Harness,
+    dir: &Path,
+    input: &str,
+    timeout: Duration,
+) -> Result<Captured, String> {
+    let image = harness.image("default")?;
+    let options = RunOptions {
+        timeout,
+        machine_dir: Some(dir.to_path_buf()),
+        ..RunOptions::default()
+    };
+    qemu::run_captured_with_input(&image, &options, input.as_bytes()).map_err(|e| format!("{e:#}"))
+}
+
+/// The text the first boot writes to `/data/greeting`.
+const GREETING: &str = "hello from the first boot";
+
+/// `/data` survives a reboot: the first boot of the default product
+/// writes a file at the console (datafs formats the blank data partition)
+/// and shuts down; the host finds the file in the disk image's data
+/// partition (mounted with `datafs-core`); a second boot, QEMU started
+/// anew on the same disk, lists and prints it. A third boot is cut
+/// (SIGKILL) while the console writes the file over and over: the next
+/// boot mounts, and the file holds one whole version (`docs/datafs.md`).
+pub fn data_scenario(harness: &Harness) -> Result<(), String> {
+    let dir = harness.fresh_machine_dir("default");
+    let first = boot_typing(
+        harness,
+        &dir,
+        &format!("write /data/greeting {GREETING}\nls /data\ndf\nshutdown\n"),
+        harness.timeout(),
+    )?;
+    expect_line(&first, "datafs: formatted a blank volume")
+        .map_err(|e| format!("{e}\n{}", first.text()))?;
+    expect_line(&first, "wrote 26 bytes to /data/greeting")
+        .map_err(|e| format!("{e}\n{}", first.text()))?;
+    expect_line(&first, " 26 greeting")?;
+    expect_line(&first, "1 files")?;
+    if first.ending != Ending::Guest(guest_exit::SUCCESS) {
+        return Err(format!("first boot: {}", first.ending.describe()));
+    }
+    let disk = dir.join("data.img");
+    let files = crate::disk::data_files(&disk).map_err(|e| format!("{e:#}"))?;
+    let expected = vec![("greeting".to_string(), format!("{GREETING}\n").into_bytes())];
+    if files != expected {
+        return Err(format!("the host reads /data as {files:?}"));
+    }
+    let second = boot_typing(
+        harness,
+        &dir,
+        "ls /data\ncat /data/greeting\nshutdown\n",
+        harness.timeout(),
+    )?;
+    expect_line(&second, "datafs: mounted generation 2: 1 files")
+        .map_err(|e| format!("{e}\n{}", second.text()))?;
+    expect_line(&second, " 26 greeting")?;
+    let printed = second
+        .lines
+        .iter()
+        .filter(|(_, line)| line.trim_end() == GREETING)
+        .count();
+    if printed == 0 {
+        return Err(format!(
+            "cat /data/greeting did not print it\n{}",
+            second.text()
+        ));
+    }
+    if second.ending != Ending::Guest(guest_exit::SUCCESS) {
+        return Err(format!("second boot: {}", second.ending.describe()));
+    }
+    // A power cut while the console rewrites the file.
+    let rewrites: String = (0..40)
+        .map(|i| format!("write /data/greeting version {i}\n"))
+        .collect();
+    let third = boot_typing(harness, &dir, &rewrites, Duration::from_secs(14))?;
+    if !matches!(third.ending, Ending::Timeout) {
+        return Err(format!("the cut boot ended: {}", third.ending.describe()));
+    }
+    let written = third
+        .lines
+        .iter()
+        .filter(|(_, line)| line.contains("bytes to /data/greeting"))
+        .count();
+    let files = crate::disk::data_files(&disk).map_err(|e| format!("after the cut: {e:#}"))?;
+    let [(name, content)] = &files[..] else {
+        return Err(format!("after the cut the host reads /data as {files:?}"));
+    };
+    let content = String::from_utf8_lossy(content);
+    let whole =
+        content == format!("{GREETING}\n") || (0..40).any(|i| content == format!("version {i}\n"));
+    if name != "greeting" || !whole {
+        return Err(format!("after the cut /data/{name} holds {content:?}"));
+    }
+    let fourth = boot_typing(
+        harness,
+        &dir,
+        "cat /data/greeting\nshutdown\n",
+        harness.timeout(),
+    )?;
+    expect_line(&fourth, "datafs: mounted generation ")
+        .map_err(|e| format!("after the cut: {e}\n{}", fourth.text()))?;
+    expect_line(&fourth, content.trim_end())?;
+    eprintln!(
+        "storage: /data kept across reboots; cut after {written} rewrites, the file held {:?}",
+        content.trim_end()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

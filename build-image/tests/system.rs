@@ -43,6 +43,11 @@ fn storage_blobfs_crash_consistency() {
 }
 
 #[test]
+fn storage_data_survives_reboot() {
+    scenario("storage.data_survives_reboot");
+}
+
+#[test]
 fn bridge_ls_log_echo_push_hostile() {
     scenario("bridge.ls_log_echo_push_hostile");
 }
@@ -60,6 +65,7 @@ fn every_scenario_is_listed() {
         "net.http_echo_hostile_restart",
         "storage.blobfs_write_read_integrity",
         "storage.blobfs_crash_consistency",
+        "storage.data_survives_reboot",
         "bridge.ls_log_echo_push_hostile",
         "bridge.python_and_c_clients",
     ];
@@ -107,6 +113,7 @@ system_tests! {
     components_crash_restart_memory_limit => "components.crash_restart_memory_limit",
     components_console => "components.console_ls_stop_shutdown",
     components_lifecycle => "components.lifecycle_collections",
+    components_fanout_budget => "components.fanout_budget",
     panic_report => "kernel.panic_report",
     exception_report => "kernel.exception_report",
     stack_overflow => "kernel.stack_overflow",

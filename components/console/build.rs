@@ -6,6 +6,7 @@ fn main() {
         .file("../../idl/block.idl")
         .file("../../idl/net.idl")
         .file("../../idl/blob.idl")
+        .file("../../idl/data.idl")
         .library_path("../../idl")
         .compile()
         .unwrap_or_else(|error| panic!("{error}"));

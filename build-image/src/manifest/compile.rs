@@ -139,6 +139,8 @@ pub fn declaration(manifest: &Manifest, abis: &Abis) -> ComponentDecl {
             handles: manifest.limits.handles,
             threads: manifest.limits.threads,
             processes: manifest.limits.processes,
+            components: manifest.limits.components,
+            connections: manifest.limits.connections,
         }),
         protocol_abis: Some(
             manifest

@@ -174,6 +174,10 @@ pub struct Limits {
     pub handles: u32,
     pub threads: u32,
     pub processes: u32,
+    /// Most component instances below it (the component manager's).
+    pub components: u32,
+    /// Most connections the component manager serves its subtree.
+    pub connections: u32,
 }
 
 /// The longest child, collection, manifest or directory name (`string:100`
@@ -960,7 +964,14 @@ impl Reader {
         let Some(fields) = self.object(
             value,
             "`limits`",
-            &["memory", "handles", "threads", "processes"],
+            &[
+                "memory",
+                "handles",
+                "threads",
+                "processes",
+                "components",
+                "connections",
+            ],
             &[],
         ) else {
             return limits;
@@ -974,6 +985,8 @@ impl Reader {
             ("handles", &mut limits.handles),
             ("threads", &mut limits.threads),
             ("processes", &mut limits.processes),
+            ("components", &mut limits.components),
+            ("connections", &mut limits.connections),
         ] {
             let Some(member) = fields.get(key) else {
                 continue;
@@ -1271,7 +1284,7 @@ mod tests {
             expose: [{ protocol: "a.B", from: "self" }],
             children: [{ name: "kid", manifest: "kid", startup: "eager", on_terminate: "restart" }],
             collections: [{ name: "dynamic" }],
-            limits: { memory: "1MiB", handles: 10, threads: 2, processes: 3 },
+            limits: { memory: "1MiB", handles: 10, threads: 2, processes: 3, components: 5, connections: 40 },
             state: "a/State",
             swap_grace_ms: 500,
             driver: { bind: [{ vendor: 0x1af4, device: 0x1042 }, { class: 1 }] },
@@ -1294,6 +1307,8 @@ mod tests {
                 handles: 10,
                 threads: 2,
                 processes: 3,
+                components: 5,
+                connections: 40,
             }
         );
         assert_eq!(manifest.state.unwrap().value, "a/State");

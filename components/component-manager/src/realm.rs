@@ -21,9 +21,12 @@
 //! - `svc_directory`, `boot_directory`, `realm_service`: what the manager
 //!   serves itself (each component's `/svc`, the `boot` directory, the
 //!   `zx.component.Realm` protocol), with `served` bounding how many of
-//!   those connections one component holds.
+//!   those connections one component holds, and `budget` how many
+//!   instances and connections the manager holds, in all and per subtree;
+//! - `waits`: waiting for signals through a port that may be full.
 
 mod boot_directory;
+mod budget;
 mod collections;
 mod exposed;
 mod realm_service;
@@ -33,6 +36,7 @@ mod start;
 mod stop;
 mod svc_directory;
 mod tree;
+mod waits;
 mod watch;
 
 use alloc::format;
@@ -115,6 +119,8 @@ struct State {
     /// `processargs::RESOURCE` argument: given to the components whose
     /// manifests use them (and `power` serves `Realm.Shutdown`).
     resources: Vec<(u16, zx::Resource)>,
+    /// What instances and served connections hold (`budget`).
+    budget: budget::Budget,
 }
 
 /// The component manager's view of the system.
@@ -151,6 +157,7 @@ impl Realm {
             idle: Rc::clone(&idle),
             shutting_down: false,
             resources,
+            budget: budget::Budget::default(),
         };
         Ok(Realm {
             state: Rc::new(RefCell::new(state)),

@@ -19,7 +19,11 @@
 //! | `log` | prints the components' log, from the logger |
 //! | `klog` | prints the end of the kernel's own log (its stamped lines) |
 //! | `lsdev`, `lsblk` | lists the devices and their drivers, the block devices |
-//! | `df` | how full blobfs is (`ls /blob` lists the blobs by Merkle root) |
+//! | `df` | how full blobfs and `/data` are (`ls /blob` lists the blobs by Merkle root) |
+//! | `net`, `net crash` | the netstack's interface and counters; its test hook |
+//! | `ping <host> [count]`, `lookup <host>` | ICMP echo and name lookup through the netstack |
+//! | `write /data/<file> <text...>` | writes the text and a newline to a file of `/data` (replacing it) |
+//! | `rm /data/<file>` | removes a file of `/data` |
 //! | `shutdown` | stops every component, then powers the machine off (status 0) |
 //!
 //! A command given the wrong number of arguments prints its usage line;
@@ -36,6 +40,8 @@
 #![forbid(unsafe_code)]
 
 extern crate alloc;
+
+mod data;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -128,6 +134,16 @@ const COMMANDS: &[Command] = &[
         does: "shows the network interface and counters (crash: the netstack's test hook)",
     },
     Command {
+        name: "ping",
+        arguments: "<host> [count]",
+        does: "ICMP echo through the netstack: round trips and loss",
+    },
+    Command {
+        name: "lookup",
+        arguments: "<host>",
+        does: "the host's addresses, from the DNS server (10.0.2.3 on QEMU's network)",
+    },
+    Command {
         name: "mem",
         arguments: "",
         does: "prints the memory: RAM, free, the kernel heap",
@@ -135,7 +151,17 @@ const COMMANDS: &[Command] = &[
     Command {
         name: "df",
         arguments: "",
-        does: "shows how full blobfs is (ls /blob lists its blobs)",
+        does: "shows how full blobfs and /data are (ls /blob lists its blobs)",
+    },
+    Command {
+        name: "write",
+        arguments: "</data/file> <text...>",
+        does: "writes the text and a newline to a file of /data (replacing it)",
+    },
+    Command {
+        name: "rm",
+        arguments: "</data/file>",
+        does: "removes a file of /data",
     },
     Command {
         name: "shutdown",
@@ -154,6 +180,9 @@ impl Command {
     fn accepts(&self, count: usize) -> bool {
         let words = self.arguments.split_whitespace();
         let required = words.clone().filter(|w| !w.starts_with('[')).count();
+        if self.arguments.ends_with("...>") {
+            return count >= required;
+        }
         (required..=words.count()).contains(&count)
     }
 }
@@ -204,6 +233,8 @@ fn main() -> i64 {
             ("lsdev", _) => print_file("/dev/devices"),
             ("lsblk", _) => list_block_devices(),
             ("df", _) => print_disk_usage(),
+            ("write", [path, text @ ..]) => data::write(path, &text.join(" ")),
+            ("rm", [path]) => data::remove(path),
             ("ls", ["/"]) => list_namespace(),
             ("ls", [path]) => list_directory(path),
             ("cat", [path]) => print_file(path),
@@ -244,6 +275,9 @@ fn main() -> i64 {
             ("log", _) => print_component_log(),
             ("net", []) => print_interface(),
             ("net", ["crash"]) => crash_netstack(),
+            ("ping", [host]) => ping(host, "4"),
+            ("ping", [host, count]) => ping(host, count),
+            ("lookup", [host]) => lookup(host),
             ("mem", _) => match input.kmem_stats() {
                 Ok(stats) => println!(
                     "memory: {} MiB, {} MiB free; kernel heap {} KiB ({} KiB of it kept free)",
@@ -575,7 +609,10 @@ fn print_disk_usage() {
         });
     let info = match info {
         Ok(response) => response.info,
-        Err(why) => return println!("df: blobfs does not answer: {why}"),
+        Err(why) => {
+            println!("df: blobfs does not answer: {why}");
+            return data::print_usage();
+        }
     };
     let block = u64::from(info.block_size);
     let total = info.total_blocks * block;
@@ -595,6 +632,7 @@ fn print_disk_usage() {
         info.blob_count,
         info.max_blobs
     );
+    data::print_usage();
 }
 
 fn list_block_devices() {
@@ -696,6 +734,109 @@ fn print_interface() {
         "  udp       received {}  sent {}",
         info.udp_received, info.udp_sent
     );
+}
+
+/// The netstack's provider, or why not.
+fn net_provider(command: &str) -> Option<bindings::zx_net::ProviderClient<ChannelTransport>> {
+    match zx_component::connect("zx.net.Provider") {
+        Ok(channel) => Some(bindings::zx_net::ProviderClient::new(
+            ChannelTransport::new(channel),
+        )),
+        Err(status) => {
+            println!("{}: no netstack: {}", command, status);
+            None
+        }
+    }
+}
+
+fn dotted(a: [u8; 4]) -> alloc::string::String {
+    alloc::format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])
+}
+
+/// The addresses of `host` (a dotted address is its own).
+fn resolve(
+    provider: &bindings::zx_net::ProviderClient<ChannelTransport>,
+    host: &str,
+) -> Result<alloc::vec::Vec<[u8; 4]>, alloc::string::String> {
+    use bindings::zx_net::ProviderLookupHostRequest;
+    match provider.lookup_host(ProviderLookupHostRequest { name: host.into() }) {
+        Ok(Ok(response)) => Ok(response.addresses),
+        Ok(Err(code)) => Err(alloc::format!("{}", zx::Status(code))),
+        Err(error) => Err(alloc::format!("the netstack did not answer: {:?}", error)),
+    }
+}
+
+/// `lookup <host>`: the host's addresses.
+fn lookup(host: &str) {
+    let Some(provider) = net_provider("lookup") else {
+        return;
+    };
+    match resolve(&provider, host) {
+        Ok(addresses) => {
+            let text: alloc::vec::Vec<_> = addresses.into_iter().map(dotted).collect();
+            println!("{} has address {}", host, text.join(" "));
+        }
+        Err(why) => println!("lookup {}: {}", host, why),
+    }
+}
+
+/// `ping <host> [count]`: `count` echo requests (1 to 100), one a
+/// second, each waiting 1 s for its reply; round trips in the guest's
+/// monotonic time.
+fn ping(host: &str, count: &str) {
+    use bindings::zx_net::ProviderPingRequest;
+    let count = match count.parse::<u32>() {
+        Ok(count) if (1..=100).contains(&count) => count,
+        _ => return println!("ping: the count is 1 to 100"),
+    };
+    let Some(provider) = net_provider("ping") else {
+        return;
+    };
+    let address = match resolve(&provider, host) {
+        Ok(addresses) if !addresses.is_empty() => addresses[0],
+        Ok(_) => return println!("ping: {} has no address", host),
+        Err(why) => return println!("ping: {}: {}", host, why),
+    };
+    println!("PING {} ({}): 56 data bytes", host, dotted(address));
+    let (mut received, mut min, mut max, mut total) = (0u32, i64::MAX, 0i64, 0i64);
+    for sequence in 0..count {
+        if sequence > 0 {
+            let _ = zx::nanosleep(zx::deadline_after(1_000_000_000));
+        }
+        let request = ProviderPingRequest {
+            address,
+            payload_size: 56,
+            timeout: 1_000_000_000,
+        };
+        match provider.ping(request) {
+            Ok(Ok(response)) => {
+                received += 1;
+                min = min.min(response.rtt);
+                max = max.max(response.rtt);
+                total += response.rtt;
+                println!(
+                    "64 bytes from {}: seq={} time={}.{:03} ms",
+                    dotted(address),
+                    sequence,
+                    response.rtt / 1_000_000,
+                    response.rtt / 1_000 % 1_000
+                );
+            }
+            Ok(Err(code)) => println!("seq={}: {}", sequence, zx::Status(code)),
+            Err(error) => return println!("ping: the netstack did not answer: {:?}", error),
+        }
+    }
+    let loss = (count - received) * 100 / count;
+    println!("{} sent, {} received, {}% loss", count, received, loss);
+    if received > 0 {
+        let ms = |ns: i64| alloc::format!("{}.{:03}", ns / 1_000_000, ns / 1_000 % 1_000);
+        println!(
+            "rtt min/avg/max = {}/{}/{} ms",
+            ms(min),
+            ms(total / i64::from(received)),
+            ms(max)
+        );
+    }
 }
 
 /// `net crash`: asks the netstack to crash (its test hook).

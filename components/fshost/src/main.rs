@@ -3,7 +3,9 @@
 //! each one found as a block device of its own in the `partitions`
 //! directory: `partitions/blobfs` and `partitions/data`. Its child blobfs
 //! mounts `partitions/blobfs`; fshost exposes blobfs's `blob` directory and
-//! `zx.blob.Blobfs` on to the components that `use` them.
+//! `zx.blob.Blobfs` on to the components that `use` them. Its child datafs
+//! mounts `partitions/data`, and fshost exposes its `data` directory and
+//! `zx.data.DataFs` (`/data`).
 //!
 //! A partition is `zx.device.block.Block` narrowed: block numbers are
 //! relative to the partition's first sector, `GetInfo` reports the
@@ -14,8 +16,7 @@
 //! A disk without a GPT (a test machine's blank disk) is served whole as
 //! `partitions/blobfs`.
 //!
-//! Known gaps: one disk (`/dev/block/0`); the `data` partition is served
-//! but nothing mounts it yet.
+//! Known gaps: one disk (`/dev/block/0`).
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]

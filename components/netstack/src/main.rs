@@ -30,21 +30,30 @@ mod bindings {
     #![allow(clippy::all, dead_code, unused_imports)]
     include!(concat!(env!("OUT_DIR"), "/idl.rs"));
 }
+mod card;
+mod lookup;
+mod loopback;
+mod options;
+mod ping;
+mod replies;
 
 use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
-use bindings::zx_device_network::{NetworkClient, NetworkReceiveRequest, NetworkSendRequest};
+use bindings::zx_device_network::NetworkClient;
 use bindings::zx_net::{
-    dispatch_provider, dispatch_test_hook, InterfaceInfo, ProviderGetInterfaceResponse,
-    ProviderMarker, ProviderServer, ProviderTcpConnectRequest, ProviderTcpConnectResponse,
-    ProviderTcpListenRequest, ProviderTcpListenResponse, ProviderUdpBindRequest,
-    ProviderUdpBindResponse, TestHookMarker, TestHookServer,
+    InterfaceInfo, ProviderGetInterfaceResponse, ProviderGetOptionRequest,
+    ProviderGetOptionResponse, ProviderLookupHostRequest, ProviderLookupHostResponse,
+    ProviderMarker, ProviderPingRequest, ProviderPingResponse, ProviderServer,
+    ProviderSetOptionRequest, ProviderSetOptionResponse, ProviderTcpConnectRequest,
+    ProviderTcpConnectResponse, ProviderTcpListenRequest, ProviderTcpListenResponse,
+    ProviderUdpBindRequest, ProviderUdpBindResponse, TestHookMarker, TestHookServer,
 };
-use idlc_runtime::Transport;
+use card::Card;
+use loopback::LoopbackDevice;
+use replies::{Client, Protocol};
 use smoltcp::iface::{Config, Interface, PollIngressSingleResult, SocketHandle, SocketSet};
-use smoltcp::phy::{Device, DeviceCapabilities, Medium};
-use smoltcp::socket::{dhcpv4, tcp, udp};
+use smoltcp::socket::{dhcpv4, dns, tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{
     EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address,
@@ -72,6 +81,11 @@ const KERNEL_BUFFERED: usize = 64 * 1024;
 const MAX_BACKLOG: usize = 32;
 /// How long a connection may go without hearing from its peer.
 const TCP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most listening sockets a listener keeps on the loopback interface.
+const LOOPBACK_BACKLOG: usize = 4;
+/// Most rounds of the loopback interface per poll (each round receives
+/// what the one before sent).
+const LOOPBACK_ROUNDS: usize = 16;
 /// First port of the range `TcpConnect` and `UdpBind(0)` pick from.
 const EPHEMERAL: u16 = 49152;
 /// Address and port in front of an accepted connection's message and of
@@ -82,83 +96,23 @@ fn now() -> Instant {
     Instant::from_micros(zx::clock_get_monotonic().into_nanos() / 1000)
 }
 
-/// The network device, as smoltcp sees it: frames received ahead of
-/// smoltcp's poll, and sends straight through the driver.
-struct Card {
-    client: NetworkClient<ChannelTransport>,
-    received: VecDeque<Vec<u8>>,
-    frames_received: u64,
-    frames_sent: u64,
+/// Which interface a smoltcp socket belongs to: each has its own socket
+/// set, so a socket is only ever polled by the interface it talks on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Net {
+    /// `/dev/net/0`, configured by DHCP.
+    Ethernet,
+    /// 127.0.0.0/8.
+    Loopback,
 }
 
-struct RxFrame(Vec<u8>);
-
-struct TxFrame<'a> {
-    client: &'a NetworkClient<ChannelTransport>,
-    sent: &'a mut u64,
-}
-
-impl smoltcp::phy::RxToken for RxFrame {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-impl smoltcp::phy::TxToken for TxFrame<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut frame = vec![0u8; len];
-        let result = f(&mut frame);
-        if let Ok(Ok(_)) = self.client.send(NetworkSendRequest { frame }) {
-            *self.sent += 1;
-        }
-        result
-    }
-}
-
-impl Device for Card {
-    type RxToken<'a> = RxFrame;
-    type TxToken<'a> = TxFrame<'a>;
-
-    fn receive(&mut self, _: Instant) -> Option<(RxFrame, TxFrame<'_>)> {
-        let frame = self.received.pop_front()?;
-        Some((
-            RxFrame(frame),
-            TxFrame {
-                client: &self.client,
-                sent: &mut self.frames_sent,
-            },
-        ))
-    }
-
-    fn transmit(&mut self, _: Instant) -> Option<TxFrame<'_>> {
-        Some(TxFrame {
-            client: &self.client,
-            sent: &mut self.frames_sent,
-        })
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut capabilities = DeviceCapabilities::default();
-        capabilities.medium = Medium::Ethernet;
-        capabilities.max_transmission_unit = 1514;
-        capabilities
-    }
-}
-
-impl Card {
-    /// Waits until `deadline` for a frame, then takes what else is
-    /// already there (a bounded batch).
-    fn receive_until(&mut self, deadline: i64) {
-        let mut deadline = deadline;
-        for _ in 0..64 {
-            match self.client.receive(NetworkReceiveRequest { deadline }) {
-                Ok(Ok(response)) => {
-                    self.frames_received += 1;
-                    self.received.push_back(response.frame);
-                    deadline = 0;
-                }
-                _ => return,
-            }
+impl Net {
+    /// The interface that reaches `address`.
+    fn toward(address: Ipv4Address) -> Net {
+        if address.octets()[0] == 127 {
+            Net::Loopback
+        } else {
+            Net::Ethernet
         }
     }
 }
@@ -166,8 +120,15 @@ impl Card {
 /// A connection: a smoltcp TCP socket and the netstack's end of the
 /// kernel socket its client holds.
 struct Conn {
+    net: Net,
     handle: SocketHandle,
     local: Socket,
+    /// Bytes received that may wait in the kernel socket for the client
+    /// (`SO_RCVBUF`).
+    receive_buffer: usize,
+    /// Bytes taken from the client ahead of the peer's acknowledgements
+    /// (`SO_SNDBUF`).
+    send_buffer: usize,
     /// The client shut down writing (its FIN is passed on).
     client_eof: bool,
     /// The client closed its end.
@@ -182,12 +143,14 @@ struct Listener {
     port: u16,
     channel: Channel,
     backlog: usize,
-    waiting: Vec<SocketHandle>,
+    waiting: Vec<(Net, SocketHandle)>,
 }
 
-/// A bound UDP socket and the netstack's end of its kernel socket.
+/// A bound UDP socket (one smoltcp socket on each interface) and the
+/// netstack's end of its kernel socket.
 struct Udp {
-    handle: SocketHandle,
+    ethernet: SocketHandle,
+    loopback: SocketHandle,
     local: Socket,
     port: u16,
 }
@@ -204,8 +167,18 @@ struct Stack {
     iface: Interface,
     sockets: SocketSet<'static>,
     card: Card,
+    lo: Interface,
+    lo_sockets: SocketSet<'static>,
+    lo_device: LoopbackDevice,
     mac: [u8; 6],
     dhcp: SocketHandle,
+    /// The DNS client (on the Ethernet interface's set).
+    resolver: SocketHandle,
+    /// The ICMP echo socket of each interface ([`ping`]).
+    icmp: [SocketHandle; 2],
+    pings: Vec<ping::Ping>,
+    next_ping: u16,
+    lookups: Vec<lookup::Lookup>,
     gateway: Option<Ipv4Address>,
     dns: Option<Ipv4Address>,
     conns: Vec<Conn>,
@@ -242,6 +215,14 @@ fn socket_pair(kind: SocketKind) -> Result<(Socket, Socket), i32> {
 }
 
 impl Stack {
+    /// The socket set of `net`.
+    fn set(&mut self, net: Net) -> &mut SocketSet<'static> {
+        match net {
+            Net::Ethernet => &mut self.sockets,
+            Net::Loopback => &mut self.lo_sockets,
+        }
+    }
+
     fn tcp_sockets(&self) -> usize {
         self.conns.len()
             + self
@@ -284,6 +265,8 @@ impl Stack {
 
     /// Takes a DHCP event, if one came, into the interface.
     fn dhcp(&mut self) {
+        // The DNS client's new server, once the event is handled.
+        let mut servers: Option<Option<IpAddress>> = None;
         let event = self.sockets.get_mut::<dhcpv4::Socket>(self.dhcp).poll();
         match event {
             Some(dhcpv4::Event::Configured(config)) => {
@@ -301,6 +284,7 @@ impl Stack {
                     }
                 }
                 self.dns = config.dns_servers.first().copied();
+                servers = Some(self.dns.map(IpAddress::Ipv4));
                 let message = alloc::format!(
                     "netstack: address {} gateway {} dns {}",
                     config.address,
@@ -318,9 +302,16 @@ impl Stack {
                 self.iface.routes_mut().remove_default_ipv4_route();
                 self.gateway = None;
                 self.dns = None;
+                servers = Some(None);
                 zx_component::log("netstack: DHCP lease lost");
             }
             None => {}
+        }
+        if let Some(server) = servers {
+            let servers: Vec<IpAddress> = server.into_iter().collect();
+            self.sockets
+                .get_mut::<dns::Socket>(self.resolver)
+                .update_servers(&servers);
         }
     }
 
@@ -332,26 +323,26 @@ impl Stack {
         while index < self.listeners.len() {
             if has(&self.listeners[index].channel, Signals::PEER_CLOSED) {
                 let listener = self.listeners.remove(index);
-                for handle in listener.waiting {
-                    self.sockets.remove(handle);
+                for (net, handle) in listener.waiting {
+                    self.set(net).remove(handle);
                 }
                 continue;
             }
             let waiting = core::mem::take(&mut self.listeners[index].waiting);
             let mut still = Vec::with_capacity(waiting.len());
-            for handle in waiting {
-                let socket = self.sockets.get_mut::<tcp::Socket>(handle);
+            for (net, handle) in waiting {
+                let socket = self.set(net).get_mut::<tcp::Socket>(handle);
                 match socket.state() {
-                    tcp::State::Listen | tcp::State::SynReceived => still.push(handle),
+                    tcp::State::Listen | tcp::State::SynReceived => still.push((net, handle)),
                     tcp::State::Closed | tcp::State::TimeWait => {
-                        self.sockets.remove(handle);
+                        self.set(net).remove(handle);
                     }
                     _ => {
                         let remote = socket.remote_endpoint();
-                        if !self.hand_off(index, handle, remote) {
+                        if !self.hand_off(index, net, handle, remote) {
                             // No client to take it (the peer's next
                             // segment meets no socket and gets a reset).
-                            self.sockets.remove(handle);
+                            self.set(net).remove(handle);
                         }
                     }
                 }
@@ -362,26 +353,42 @@ impl Stack {
         self.refill_listeners();
     }
 
-    /// Tops up each listener's listening sockets to its backlog. Run after
-    /// every incoming frame, so a burst of SYNs finds sockets waiting.
+    /// Tops up each listener's listening sockets to its backlog on the
+    /// Ethernet interface and to [`LOOPBACK_BACKLOG`] on the loopback
+    /// one. Run after every incoming frame, so a burst of SYNs finds
+    /// sockets waiting.
     fn refill_listeners(&mut self) {
         for index in 0..self.listeners.len() {
             let port = self.listeners[index].port;
-            while self.listeners[index].waiting.len() < self.listeners[index].backlog {
-                let Some(mut socket) = self.new_tcp() else {
-                    return;
+            for net in [Net::Ethernet, Net::Loopback] {
+                let want = match net {
+                    Net::Ethernet => self.listeners[index].backlog,
+                    Net::Loopback => self.listeners[index].backlog.min(LOOPBACK_BACKLOG),
                 };
-                if socket.listen(IpListenEndpoint::from(port)).is_err() {
-                    break;
+                while self.listeners[index]
+                    .waiting
+                    .iter()
+                    .filter(|(n, _)| *n == net)
+                    .count()
+                    < want
+                {
+                    let Some(mut socket) = self.new_tcp() else {
+                        return;
+                    };
+                    if socket.listen(IpListenEndpoint::from(port)).is_err() {
+                        break;
+                    }
+                    let handle = self.set(net).add(socket);
+                    self.listeners[index].waiting.push((net, handle));
                 }
-                let handle = self.sockets.add(socket);
-                self.listeners[index].waiting.push(handle);
             }
         }
     }
 
     /// Lets smoltcp take the frames received, one at a time, keeping the
-    /// listeners' sockets topped up in between, then send what is due.
+    /// listeners' sockets topped up in between, then send what is due;
+    /// then the same on the loopback interface, until what it sent
+    /// itself has been received (a bounded number of rounds).
     fn poll(&mut self, time: Instant) {
         loop {
             let result = self
@@ -393,10 +400,24 @@ impl Stack {
             self.refill_listeners();
         }
         self.iface.poll(time, &mut self.card, &mut self.sockets);
+        for _ in 0..LOOPBACK_ROUNDS {
+            self.lo
+                .poll(time, &mut self.lo_device, &mut self.lo_sockets);
+            self.refill_listeners();
+            if !self.lo_device.pending() {
+                break;
+            }
+        }
     }
 
     /// Gives an established connection to listener `index`'s client.
-    fn hand_off(&mut self, index: usize, handle: SocketHandle, remote: Option<IpEndpoint>) -> bool {
+    fn hand_off(
+        &mut self,
+        index: usize,
+        net: Net,
+        handle: SocketHandle,
+        remote: Option<IpEndpoint>,
+    ) -> bool {
         let Ok((local, client)) = socket_pair(SocketKind::Stream) else {
             return false;
         };
@@ -419,8 +440,11 @@ impl Stack {
         }
         self.counters.tcp_accepted += 1;
         self.conns.push(Conn {
+            net,
             handle,
             local,
+            receive_buffer: KERNEL_BUFFERED,
+            send_buffer: TCP_TX,
             client_eof: false,
             client_gone: false,
             fin_passed: false,
@@ -435,7 +459,11 @@ impl Stack {
         let mut index = 0;
         while index < self.conns.len() {
             let conn = &mut self.conns[index];
-            let socket = self.sockets.get_mut::<tcp::Socket>(conn.handle);
+            let set = match conn.net {
+                Net::Ethernet => &mut self.sockets,
+                Net::Loopback => &mut self.lo_sockets,
+            };
+            let socket = set.get_mut::<tcp::Socket>(conn.handle);
             if !conn.client_gone {
                 pump_connection(conn, socket);
             }
@@ -450,7 +478,7 @@ impl Stack {
                 && (conn.client_gone || !socket.can_recv());
             if ended {
                 let conn = self.conns.swap_remove(index);
-                self.sockets.remove(conn.handle);
+                self.set(conn.net).remove(conn.handle);
                 // Dropping `conn.local` closes the kernel socket: the
                 // client reads what is buffered, then PEER_CLOSED.
                 continue;
@@ -465,15 +493,25 @@ impl Stack {
         let mut datagram = vec![0u8; HEADER + UDP_BYTES];
         while index < self.udps.len() {
             let udp = &self.udps[index];
-            let socket = self.sockets.get_mut::<udp::Socket>(udp.handle);
             let mut gone = false;
-            while socket.can_send() {
+            // Client → peers, through the socket of the interface that
+            // reaches each destination (while both have room).
+            loop {
+                let room = self.sockets.get::<udp::Socket>(udp.ethernet).can_send()
+                    && self.lo_sockets.get::<udp::Socket>(udp.loopback).can_send();
+                if !room {
+                    break;
+                }
                 match udp.local.read(&mut datagram) {
                     Ok(len) if len > HEADER => {
                         let address =
                             Ipv4Address::new(datagram[0], datagram[1], datagram[2], datagram[3]);
                         let port = u16::from_be_bytes([datagram[4], datagram[5]]);
                         let to = IpEndpoint::new(IpAddress::Ipv4(address), port);
+                        let socket = match Net::toward(address) {
+                            Net::Ethernet => self.sockets.get_mut::<udp::Socket>(udp.ethernet),
+                            Net::Loopback => self.lo_sockets.get_mut::<udp::Socket>(udp.loopback),
+                        };
                         if socket.send_slice(&datagram[HEADER..len], to).is_ok() {
                             self.counters.udp_sent += 1;
                         }
@@ -486,25 +524,32 @@ impl Stack {
                     }
                 }
             }
-            while socket.can_recv() {
-                let Ok((payload, meta)) = socket.recv() else {
-                    break;
-                };
-                let len = HEADER + payload.len();
-                // IPv4 is the only protocol built in.
-                let IpAddress::Ipv4(address) = meta.endpoint.addr;
-                datagram[..4].copy_from_slice(&address.octets());
-                datagram[4..HEADER].copy_from_slice(&meta.endpoint.port.to_be_bytes());
-                datagram[HEADER..len].copy_from_slice(payload);
-                match udp.local.write(&datagram[..len]) {
-                    Ok(_) => self.counters.udp_received += 1,
-                    Err(Status::SHOULD_WAIT) => {} // the client is behind: dropped
-                    Err(_) => gone = true,
+            // Peers → client, from both interfaces.
+            for socket in [
+                self.sockets.get_mut::<udp::Socket>(udp.ethernet),
+                self.lo_sockets.get_mut::<udp::Socket>(udp.loopback),
+            ] {
+                while socket.can_recv() {
+                    let Ok((payload, meta)) = socket.recv() else {
+                        break;
+                    };
+                    let len = HEADER + payload.len();
+                    // IPv4 is the only protocol built in.
+                    let IpAddress::Ipv4(address) = meta.endpoint.addr;
+                    datagram[..4].copy_from_slice(&address.octets());
+                    datagram[4..HEADER].copy_from_slice(&meta.endpoint.port.to_be_bytes());
+                    datagram[HEADER..len].copy_from_slice(payload);
+                    match udp.local.write(&datagram[..len]) {
+                        Ok(_) => self.counters.udp_received += 1,
+                        Err(Status::SHOULD_WAIT) => {} // the client is behind: dropped
+                        Err(_) => gone = true,
+                    }
                 }
             }
             if gone || has(&udp.local, Signals::PEER_CLOSED) {
                 let udp = self.udps.swap_remove(index);
-                self.sockets.remove(udp.handle);
+                self.sockets.remove(udp.ethernet);
+                self.lo_sockets.remove(udp.loopback);
                 continue;
             }
             index += 1;
@@ -532,21 +577,30 @@ impl Stack {
         if port == 0 {
             return Err(Status::INVALID_ARGS.0);
         }
-        if self.iface.ipv4_addr().is_none() {
+        let address = Ipv4Address::from(address);
+        let net = Net::toward(address);
+        if net == Net::Ethernet && self.iface.ipv4_addr().is_none() {
             return Err(Status::BAD_STATE.0);
         }
         let mut socket = self.new_tcp().ok_or(Status::NO_RESOURCES.0)?;
-        let remote = IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::from(address)), port);
+        let remote = IpEndpoint::new(IpAddress::Ipv4(address), port);
         let local_port = self.ephemeral_port();
+        let context = match net {
+            Net::Ethernet => self.iface.context(),
+            Net::Loopback => self.lo.context(),
+        };
         socket
-            .connect(self.iface.context(), remote, local_port)
+            .connect(context, remote, local_port)
             .map_err(|_| Status::INVALID_ARGS.0)?;
         let (local, client) = socket_pair(SocketKind::Stream)?;
-        let handle = self.sockets.add(socket);
+        let handle = self.set(net).add(socket);
         self.counters.tcp_connected += 1;
         self.conns.push(Conn {
+            net,
             handle,
             local,
+            receive_buffer: KERNEL_BUFFERED,
+            send_buffer: TCP_TX,
             client_eof: false,
             client_gone: false,
             fin_passed: false,
@@ -571,12 +625,16 @@ impl Stack {
                 vec![0; UDP_BYTES],
             )
         };
-        let mut socket = udp::Socket::new(buffer(), buffer());
-        socket.bind(port).map_err(|_| Status::INVALID_ARGS.0)?;
+        let mut ethernet = udp::Socket::new(buffer(), buffer());
+        ethernet.bind(port).map_err(|_| Status::INVALID_ARGS.0)?;
+        let mut loopback = udp::Socket::new(buffer(), buffer());
+        loopback.bind(port).map_err(|_| Status::INVALID_ARGS.0)?;
         let (local, client) = socket_pair(SocketKind::Datagram)?;
-        let handle = self.sockets.add(socket);
+        let ethernet = self.sockets.add(ethernet);
+        let loopback = self.lo_sockets.add(loopback);
         self.udps.push(Udp {
-            handle,
+            ethernet,
+            loopback,
             local,
             port,
         });
@@ -611,9 +669,17 @@ fn pump_connection(conn: &mut Conn, socket: &mut tcp::Socket) {
     // Client → peer.
     if !conn.client_eof {
         while socket.can_send() {
-            let read = socket.send(|space| match conn.local.read(space) {
-                Ok(n) => (n, Ok(n)),
-                Err(status) => (0, Err(status)),
+            let room = conn.send_buffer.saturating_sub(socket.send_queue());
+            if room == 0 {
+                break;
+            }
+            let read = socket.send(|space| {
+                let len = room.min(space.len());
+                let space = &mut space[..len];
+                match conn.local.read(space) {
+                    Ok(n) => (n, Ok(n)),
+                    Err(status) => (0, Err(status)),
+                }
             });
             match read {
                 Ok(Ok(n)) if n > 0 => continue,
@@ -716,6 +782,37 @@ impl ProviderServer for Requests<'_> {
             info: self.0.interface(),
         }
     }
+
+    fn ping(&mut self, _: ProviderPingRequest) -> Result<ProviderPingResponse, i32> {
+        // Taken off before dispatch and answered later (`replies`).
+        Err(Status::INTERNAL.0)
+    }
+
+    fn lookup_host(
+        &mut self,
+        _: ProviderLookupHostRequest,
+    ) -> Result<ProviderLookupHostResponse, i32> {
+        // Taken off before dispatch and answered later (`replies`).
+        Err(Status::INTERNAL.0)
+    }
+
+    fn set_option(
+        &mut self,
+        request: ProviderSetOptionRequest,
+    ) -> Result<ProviderSetOptionResponse, i32> {
+        let socket = zx::Handle::from_raw(request.socket.into_raw());
+        self.0.set_option(&socket, request.option, request.value)?;
+        Ok(ProviderSetOptionResponse {})
+    }
+
+    fn get_option(
+        &mut self,
+        request: ProviderGetOptionRequest,
+    ) -> Result<ProviderGetOptionResponse, i32> {
+        let socket = zx::Handle::from_raw(request.socket.into_raw());
+        let value = self.0.get_option(&socket, request.option)?;
+        Ok(ProviderGetOptionResponse { value })
+    }
 }
 
 /// The test hook: crashing on request.
@@ -725,44 +822,6 @@ impl TestHookServer for Hook {
     fn crash(&mut self) {
         panic!("netstack: asked to crash (zx.net.TestHook)");
     }
-}
-
-/// A client connection of one of the two protocols.
-enum Client {
-    Provider(ChannelTransport),
-    Hook(ChannelTransport),
-}
-
-/// Serves what is queued on each client connection; drops closed ones.
-fn serve_clients(stack: &mut Stack, clients: &mut Vec<Client>) {
-    clients.retain(|client| {
-        let transport = match client {
-            Client::Provider(t) | Client::Hook(t) => t,
-        };
-        // A bounded number per round, so one client cannot hold the
-        // loop.
-        for _ in 0..16 {
-            let mut message = match transport.try_receive() {
-                Ok(message) => message,
-                Err(Status::SHOULD_WAIT) => return true,
-                Err(_) => return false,
-            };
-            let reply = match client {
-                Client::Provider(_) => dispatch_provider(&mut Requests(stack), &mut message),
-                Client::Hook(_) => dispatch_test_hook(&mut Hook, &mut message),
-            };
-            match reply {
-                Ok(Some(reply)) => {
-                    if transport.send(reply).is_err() {
-                        return false;
-                    }
-                }
-                Ok(None) => {}
-                Err(_) => return false, // a bad message: drop the client
-            }
-        }
-        true
-    });
 }
 
 /// Opens `/dev/net/0`, waiting up to 10 s for the driver to publish it.
@@ -812,12 +871,29 @@ fn main() -> i64 {
     let iface = Interface::new(config, &mut card, now());
     let mut sockets = SocketSet::new(Vec::new());
     let dhcp = sockets.add(dhcpv4::Socket::new());
+    let resolver = sockets.add(lookup::socket());
+    let ethernet_icmp = sockets.add(ping::socket());
+    let mut lo_device = LoopbackDevice::default();
+    let mut lo = Interface::new(Config::new(HardwareAddress::Ip), &mut lo_device, now());
+    lo.update_ip_addrs(|addresses| {
+        let _ = addresses.push(IpCidr::new(IpAddress::v4(127, 0, 0, 1), 8));
+    });
+    let mut lo_sockets = SocketSet::new(Vec::new());
+    let loopback_icmp = lo_sockets.add(ping::socket());
     let mut stack = Stack {
         iface,
         sockets,
         card,
+        lo,
+        lo_sockets,
+        lo_device,
         mac,
         dhcp,
+        resolver,
+        icmp: [ethernet_icmp, loopback_icmp],
+        pings: Vec::new(),
+        next_ping: 0,
+        lookups: Vec::new(),
         gateway: None,
         dns: None,
         conns: Vec::new(),
@@ -831,17 +907,25 @@ fn main() -> i64 {
         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
     );
     let mut clients: Vec<Client> = Vec::new();
+    let mut next_client = 0u64;
     loop {
         // New connections through the outgoing directory.
         loop {
             match outgoing.try_next() {
                 Ok((name, channel)) => {
-                    let transport = ChannelTransport::new(channel);
-                    if Some(name.as_str()) == ProviderMarker::DISCOVERABLE_NAME {
-                        clients.push(Client::Provider(transport));
+                    let protocol = if Some(name.as_str()) == ProviderMarker::DISCOVERABLE_NAME {
+                        Protocol::Provider
                     } else if Some(name.as_str()) == TestHookMarker::DISCOVERABLE_NAME {
-                        clients.push(Client::Hook(transport));
-                    }
+                        Protocol::Hook
+                    } else {
+                        continue;
+                    };
+                    next_client += 1;
+                    clients.push(Client {
+                        id: next_client,
+                        protocol,
+                        transport: ChannelTransport::new(channel),
+                    });
                 }
                 Err(Status::PEER_CLOSED) => return 0,
                 Err(_) => break,
@@ -853,7 +937,7 @@ fn main() -> i64 {
                 return 0;
             }
         }
-        serve_clients(&mut stack, &mut clients);
+        replies::serve_clients(&mut stack, &mut clients);
         let time = now();
         stack.poll(time);
         stack.dhcp();
@@ -861,16 +945,27 @@ fn main() -> i64 {
         stack.pump_connections();
         stack.pump_udp();
         stack.poll(time);
-        let busy = !stack.conns.is_empty() || !stack.udps.is_empty();
+        replies::send_results(&mut stack, &clients);
+        let busy = !stack.conns.is_empty()
+            || !stack.udps.is_empty()
+            || stack.pinging()
+            || stack.looking_up();
         let cap = if busy {
             Duration::from_millis(2)
         } else {
             Duration::from_millis(20)
         };
-        let delay = stack
-            .iface
-            .poll_delay(now(), &stack.sockets)
-            .map_or(cap, |delay| delay.min(cap));
+        let time = now();
+        let delay = if stack.lo_device.pending() {
+            Duration::ZERO
+        } else {
+            let ethernet = stack.iface.poll_delay(time, &stack.sockets);
+            let loopback = stack.lo.poll_delay(time, &stack.lo_sockets);
+            [ethernet, loopback]
+                .into_iter()
+                .flatten()
+                .fold(cap, Duration::min)
+        };
         let deadline = zx::clock_get_monotonic().into_nanos() + delay.total_micros() as i64 * 1000;
         stack.card.receive_until(deadline);
     }

@@ -17,10 +17,12 @@ mod bindings {
 }
 
 use alloc::vec;
-pub use bindings::zx_net::InterfaceInfo;
+use alloc::vec::Vec;
+pub use bindings::zx_net::{InterfaceInfo, SocketOption};
 use bindings::zx_net::{
-    ProviderClient, ProviderMarker, ProviderTcpConnectRequest, ProviderTcpListenRequest,
-    ProviderUdpBindRequest, SocketAddress,
+    ProviderClient, ProviderGetOptionRequest, ProviderLookupHostRequest, ProviderMarker,
+    ProviderPingRequest, ProviderSetOptionRequest, ProviderTcpConnectRequest,
+    ProviderTcpListenRequest, ProviderUdpBindRequest, SocketAddress,
 };
 use zx::{AsHandleRef, Channel, MessageBuf, Signals, Socket, Status, Time};
 use zx_idl::ChannelTransport;
@@ -84,6 +86,50 @@ pub fn interface() -> Result<InterfaceInfo, Status> {
         .get_interface()
         .map(|response| response.info)
         .map_err(|_| Status::PEER_CLOSED)
+}
+
+/// Sends one ICMP echo request of `payload_size` bytes to `address` and
+/// waits for its reply: the round trip in nanoseconds of the guest's
+/// monotonic clock. `TIMED_OUT` if no reply came within `timeout`
+/// nanoseconds (1 ms to 10 s, else `OUT_OF_RANGE`).
+pub fn ping(address: [u8; 4], payload_size: u16, timeout: i64) -> Result<i64, Status> {
+    outcome(provider()?.ping(ProviderPingRequest {
+        address,
+        payload_size,
+        timeout,
+    }))
+    .map(|response| response.rtt)
+}
+
+/// The IPv4 addresses of host `name`, from the DNS server DHCP gave (a
+/// dotted address and `localhost` are answered at once). `NOT_FOUND` if
+/// the server knows no such name, `TIMED_OUT` if it did not answer,
+/// `INVALID_ARGS` for a name that is not a host name.
+pub fn lookup_host(name: &str) -> Result<Vec<[u8; 4]>, Status> {
+    outcome(provider()?.lookup_host(ProviderLookupHostRequest { name: name.into() }))
+        .map(|response| response.addresses)
+}
+
+/// Sets `option` of the connection `socket` is the client's end of.
+fn set_option(socket: &Socket, option: SocketOption, value: u64) -> Result<(), Status> {
+    let duplicate = socket.handle().duplicate(zx::Rights::SAME_RIGHTS)?;
+    outcome(provider()?.set_option(ProviderSetOptionRequest {
+        socket: idlc_runtime::Handle::from_raw(duplicate.into_raw()),
+        option,
+        value,
+    }))
+    .map(drop)
+}
+
+/// The value of `option` of the connection `socket` is the client's end
+/// of.
+fn get_option(socket: &Socket, option: SocketOption) -> Result<u64, Status> {
+    let duplicate = socket.handle().duplicate(zx::Rights::SAME_RIGHTS)?;
+    outcome(provider()?.get_option(ProviderGetOptionRequest {
+        socket: idlc_runtime::Handle::from_raw(duplicate.into_raw()),
+        option,
+    }))
+    .map(|response| response.value)
 }
 
 /// Waits for one of `signals` on `object` until `deadline`.
@@ -191,6 +237,12 @@ impl TcpStream {
         })
     }
 
+    /// A stream over `socket`, the client's end of a connection the
+    /// netstack made (received over a channel, say).
+    pub fn from_socket(socket: Socket) -> TcpStream {
+        TcpStream { socket }
+    }
+
     /// The kernel socket behind the stream.
     pub fn socket(&self) -> &Socket {
         &self.socket
@@ -286,6 +338,28 @@ impl TcpStream {
     pub fn shutdown_write(&self) -> Result<(), Status> {
         self.socket.shutdown(true, false)
     }
+
+    /// Sets a socket option (`idl/net.idl` gives each one's bounds):
+    /// `OUT_OF_RANGE` or `INVALID_ARGS` for a value outside them,
+    /// `NOT_FOUND` once the netstack no longer knows the connection.
+    pub fn set_option(&self, option: SocketOption, value: u64) -> Result<(), Status> {
+        set_option(&self.socket, option, value)
+    }
+
+    /// A socket option's value.
+    pub fn option(&self, option: SocketOption) -> Result<u64, Status> {
+        get_option(&self.socket, option)
+    }
+
+    /// Turns Nagle's algorithm off (`true`, the default) or on.
+    pub fn set_nodelay(&self, no_delay: bool) -> Result<(), Status> {
+        self.set_option(SocketOption::TcpNodelay, u64::from(no_delay))
+    }
+
+    /// Keep-alive probes every `interval_ms` milliseconds (`None`: off).
+    pub fn set_keepalive(&self, interval_ms: Option<u64>) -> Result<(), Status> {
+        self.set_option(SocketOption::SoKeepalive, interval_ms.unwrap_or(0))
+    }
 }
 
 /// A bound UDP socket.
@@ -308,6 +382,12 @@ impl UdpSocket {
     /// The port bound.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Sets a socket option; the options there are are TCP's, so this
+    /// fails with `NOT_SUPPORTED` (it is here so that callers can tell).
+    pub fn set_option(&self, option: SocketOption, value: u64) -> Result<(), Status> {
+        set_option(&self.socket, option, value)
     }
 
     fn datagram(payload: &[u8], to: SocketAddr) -> alloc::vec::Vec<u8> {

@@ -49,6 +49,8 @@ impl State {
         if members.len() >= MAX_COLLECTION_CHILDREN {
             return Err(Status::NO_RESOURCES);
         }
+        self.instance_fits_or_report(parent)
+            .map_err(|refusal| refusal.status())?;
         if self
             .bootfs_file(&format!("meta/{}.cm", request.manifest))
             .is_err()
@@ -74,6 +76,10 @@ impl State {
                     "component_manager: cannot create {}/{}:{}: {}",
                     request.parent, request.collection, request.name, why
                 );
+                // Its static children did not fit the budget.
+                if why.starts_with(super::budget::REFUSED) {
+                    return Err(Status::NO_RESOURCES);
+                }
                 Err(Status::INVALID_ARGS)
             }
         }
@@ -102,6 +108,7 @@ impl State {
             // Its manifest is not needed any more.
             instance.decl = ComponentDecl::default();
             self.uncount(at);
+            self.release_instance(at);
             self.free.push(at);
         }
     }

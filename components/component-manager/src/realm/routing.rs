@@ -10,6 +10,7 @@ use zx_async::Spawner;
 use zx_runtime::println;
 
 use super::boot_directory::BootTree;
+use super::budget::Connection;
 use super::decl::zx_component_decl::{CapabilityKind, Source};
 use super::realm_service::serve_realm;
 use super::served::Served;
@@ -163,7 +164,7 @@ pub(super) fn open_route(
     let provider = match route {
         Ok(Provider::Component(provider)) => provider,
         Ok(Provider::Boot) => {
-            let Some(served) = Served::take(state, user) else {
+            let Some(served) = Served::take(state, user, Connection::BootTree) else {
                 return; // `object` closes
             };
             let tree: Rc<dyn zx_component::fs::Tree> = Rc::new(BootTree {
@@ -175,7 +176,7 @@ pub(super) fn open_route(
         }
         Ok(Provider::Resource(_)) => return, // not something to open
         Ok(Provider::Realm(scope)) => {
-            let Some(served) = Served::take(state, user) else {
+            let Some(served) = Served::take(state, user, Connection::Realm) else {
                 return; // `object` closes
             };
             let scope = scope.map(|scope| (scope, state.borrow().instances[scope].generation));

@@ -230,6 +230,8 @@ fn effective_limits(decl: &ComponentDecl) -> (u64, u64, u64, u64) {
         handles: 0,
         threads: 0,
         processes: 0,
+        components: 0,
+        connections: 0,
     });
     let leaf = decl.children.as_ref().is_none_or(|c| c.is_empty())
         && decl.collections.as_ref().is_none_or(|c| c.is_empty());

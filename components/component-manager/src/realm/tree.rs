@@ -58,6 +58,8 @@ impl State {
             ));
         }
         let children: Vec<_> = decl.children.clone().unwrap_or_default();
+        self.charge_instance(parent)
+            .map_err(|_| format!("{}: {moniker}", super::budget::REFUSED))?;
         let index = self.alloc(Instance {
             moniker,
             name: name.to_string(),

@@ -6,11 +6,12 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use core::cell::RefCell;
 use zx::{Channel, Event, Process, Signals, Status};
-use zx_async::{on_signals, sleep, Spawner};
+use zx_async::{sleep, Spawner};
 use zx_runtime::println;
 
 use super::decl::zx_component_decl::OnTerminate;
 use super::start::start;
+use super::waits::until_signalled;
 use super::State;
 
 /// How often a component is restarted before the manager gives up.
@@ -47,7 +48,8 @@ pub(super) async fn report_crashes(moniker: String, exceptions: Channel) {
             }
             Err(Status::SHOULD_WAIT) => {
                 let readable = Signals::CHANNEL_READABLE | Signals::PEER_CLOSED;
-                if on_signals(&exceptions, readable).await.is_err() {
+                let what = alloc::format!("{moniker}'s crash reports");
+                if until_signalled(&exceptions, readable, &what).await.is_err() {
                     return;
                 }
             }
@@ -65,7 +67,16 @@ pub(super) async fn watch(
     (index, generation): (usize, u32),
     process: Process,
 ) {
-    let _ = on_signals(&process, Signals::TASK_TERMINATED).await;
+    // A wait the kernel refuses for now is retried, never taken for an
+    // end; one that fails for good (a bad handle) leaves it running.
+    let what = alloc::format!("{}'s end", state.borrow().instances[index].moniker);
+    if until_signalled(&process, Signals::TASK_TERMINATED, &what)
+        .await
+        .is_err()
+    {
+        println!("component_manager: cannot watch {}", what);
+        return;
+    }
     let code = process.state().map(|s| s.return_code).unwrap_or(-1);
     if !state.borrow().live(index, generation) {
         return; // destroyed meanwhile: nothing to report or restart

@@ -3,7 +3,7 @@
 //! collection with copies of itself (32, each doing the same), so the
 //! number of connections the manager serves grows with the tree while
 //! each component stays within its caps. Prints what it managed and
-//! holds everything.
+//! holds everything until the manager asks it to stop.
 
 use crate::bindings::zx_component::{RealmClient, RealmCreateChildRequest, RealmStartRequest};
 use crate::status;
@@ -58,6 +58,14 @@ pub fn run(depth: u32) -> i64 {
         "misbehave: fanout{depth}: {} connections held, {started} children started, then {last}",
         held.len() + 1
     );
-    let _ = zx::nanosleep(zx::TIME_INFINITE);
+    // Holds everything until the manager asks it to stop (so that a
+    // shutdown does not wait out every stop deadline).
+    let stopped = zx_component::Lifecycle::take().and_then(|lifecycle| {
+        let mut executor = zx_async::Executor::new().ok()?;
+        Some(executor.run(async move { lifecycle.stopped().await }))
+    });
+    if stopped.is_none() {
+        let _ = zx::nanosleep(zx::TIME_INFINITE);
+    }
     0
 }
