@@ -63,6 +63,7 @@ class Channel:
     def close(self) -> None:
         """Asks the bridge to close the channel."""
         self.bridge.control.close(channel=self.id)
+        self.bridge._open.discard(self.id)
 
 
 class Bridge:
@@ -86,6 +87,7 @@ class Bridge:
         self.closed: Dict[int, int] = {}
         self.frame_errors: List[Tuple[Any, int]] = []
         self._next_channel = 1
+        self._open: set = set()
         self.control = zx_host.RemoteControlClient(Channel(self, 0))
         self._hello()
 
@@ -133,8 +135,15 @@ class Bridge:
         """A channel to ``protocol`` (a generated protocol class, or its
         discoverable name) as the component at ``moniker`` exposes it."""
         name = protocol if isinstance(protocol, str) else protocol.NAME
-        channel_id = self._next_channel
-        self._next_channel = channel_id % 16 + 1
+        # The next id that is not open in this session (1-16).
+        for _ in range(16):
+            channel_id = self._next_channel
+            self._next_channel = channel_id % 16 + 1
+            if channel_id not in self._open or channel_id in self.closed:
+                break
+        else:
+            raise BridgeError("every channel of the session is open (16)")
+        self._open.discard(channel_id)
         self.closed.pop(channel_id, None)
         self._queues.pop(channel_id, None)
         try:
@@ -143,6 +152,7 @@ class Bridge:
             raise BridgeError(
                 f"cannot connect to {name} of {moniker}: status {error.error}", error.error
             ) from None
+        self._open.add(channel_id)
         return Channel(self, channel_id)
 
     # Frames.
