@@ -5,8 +5,10 @@
 //! The bootfs holds `bin/<program>` for each of the product's `programs`
 //! and, for a product with a `root` component, `meta/<manifest>.cm` for
 //! each manifest of its tree plus `bin/<binary>` for each program those
-//! manifests name. The manifests are checked first: any problem stops the
-//! build with every diagnostic.
+//! manifests name; a product whose components load from packages on its
+//! system disk keeps only the bootstrap set's programs there
+//! ([`crate::packages::bootfs_programs`]). The manifests are checked
+//! first: any problem stops the build with every diagnostic.
 
 use crate::cargo::{self, Group};
 use crate::manifest;
@@ -77,7 +79,11 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
 
     let mut builder = bootfs::Builder::new();
     let mut contents = Vec::new();
+    let in_bootfs = crate::packages::bootfs_programs(product, components.as_ref());
     for (name, path) in program_names.iter().zip(&programs) {
+        if !in_bootfs.as_ref().is_none_or(|keep| keep.contains(name)) {
+            continue; // loaded from its package
+        }
         let data =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let path = format!("bin/{name}");

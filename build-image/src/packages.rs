@@ -3,13 +3,58 @@
 //! program by Merkle root and holding its compiled manifest. The system
 //! disk's blobfs gets the meta blobs beside the programs' blobs.
 
+use crate::machine::DiskContents;
 use crate::manifest::Compiled;
+use crate::product::Product;
 use anyhow::{anyhow, Result};
 use merkle::root_of;
 use package::{File, Package};
 
 /// The packages' version: the workspace's.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The components whose programs stay in the bootfs of a product that
+/// loads the others from packages: what it takes to reach blobfs and
+/// resolve a package (the driver manager and the block driver, fshost,
+/// blobfs, the resolver) and the logger they write to.
+pub const BOOTSTRAP: &[&str] = &[
+    "logger",
+    "driver_manager",
+    "virtio_blk",
+    "fshost",
+    "blobfs",
+    "pkg_resolver",
+];
+
+/// The programs a product's bootfs holds, if not all of them: for a
+/// product with a system disk whose tree has the package resolver, the
+/// product's own `programs` and the [`BOOTSTRAP`] components' binaries;
+/// every other component's program is loaded from its package (the
+/// component manager asks the resolver for it, `docs/packages.md`).
+pub fn bootfs_programs(product: &Product, components: Option<&Compiled>) -> Option<Vec<String>> {
+    let components = components?;
+    let system_disk = product
+        .qemu
+        .disks
+        .iter()
+        .any(|d| d.contents == DiskContents::System);
+    let resolver = components
+        .manifests
+        .iter()
+        .any(|m| m.name == "pkg_resolver");
+    if !system_disk || !resolver {
+        return None;
+    }
+    let mut keep = product.programs.clone();
+    keep.extend(
+        components
+            .manifests
+            .iter()
+            .filter(|m| BOOTSTRAP.contains(&m.name.as_str()))
+            .filter_map(|m| m.binary.clone()),
+    );
+    Some(keep)
+}
 
 /// One package per manifest of `components`, in manifest order, with its
 /// meta blob. `programs` are the built programs, `(name, bytes)`.

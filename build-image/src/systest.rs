@@ -343,12 +343,18 @@ pub const TESTS: &[SystemTest] = &[
             // Directory capabilities: the bootfs (the component manager's
             // `boot`) and the logger's `logs`, routed to the console.
             expect_line(run, "file       ").and_then(|_| expect_line(run, " console"))?;
-            let listed = run
-                .lines
-                .iter()
-                .any(|(_, l)| l.starts_with("file ") && l.ends_with(" echo-server"));
-            if !listed {
-                return Err("ls /boot/bin did not list bin/echo-server".into());
+            // The bootfs holds the bootstrap set (fshost among them); the
+            // echo server comes from its package (docs/packages.md).
+            let listed = |name: &str| {
+                run.lines
+                    .iter()
+                    .any(|(_, l)| l.starts_with("file ") && l.ends_with(&format!(" {name}")))
+            };
+            if !listed("fshost") {
+                return Err("ls /boot/bin did not list bin/fshost".into());
+            }
+            if listed("echo-server") {
+                return Err("ls /boot/bin listed bin/echo-server (a package's)".into());
             }
             expect_line(run, "product: default")?;
             expect_line(run, "root component: system")?;

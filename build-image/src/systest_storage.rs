@@ -92,8 +92,61 @@ pub fn check_console_ls_blob_df(run: &Captured) -> Result<(), String> {
         return Err(format!("df says {df:?}, not {} blobs", roots.len()));
     }
     check_pkg_list(run)?;
+    check_loaded_from_packages(run)?;
     if run.ending != Ending::Guest(guest_exit::SUCCESS) {
         return Err(run.ending.describe());
+    }
+    Ok(())
+}
+
+/// Every default component outside the bootstrap set was loaded from its
+/// package: the bootfs holds no program of theirs, and the component
+/// manager logged each one's package (with the root the host wrote)
+/// before starting it.
+fn check_loaded_from_packages(run: &Captured) -> Result<(), String> {
+    let images = crate::systest::workspace_root().join("target/images/default");
+    let image = std::fs::read(images.join("bootfs.img")).map_err(|e| format!("bootfs: {e}"))?;
+    let bootfs = bootfs::Bootfs::parse(&image).map_err(|e| format!("bootfs: {e:?}"))?;
+    let listing = std::fs::read_to_string(images.join("data.packages"))
+        .map_err(|e| format!("data.packages: {e}"))?;
+    let root_of_package = |name: &str| {
+        listing.lines().find_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            (words.get(1) == Some(&name)).then(|| words[0].to_string())
+        })
+    };
+    // (moniker, package, binary): what the default product starts at boot
+    // (echo_server on echo_client's call, virtio_net and virtio_console
+    // as the driver manager's drivers).
+    let expected = [
+        ("root/console ", "console", "console"),
+        ("root/echo_client ", "echo_client", "echo-client"),
+        ("root/echo_server ", "echo_server", "echo-server"),
+        ("root/netstack ", "netstack", "netstack"),
+        ("root/httpd ", "httpd", "httpd"),
+        ("root/tcp_echo ", "tcp_echo", "tcp-echo"),
+        ("root/bridge ", "bridge", "bridge"),
+        ("", "virtio_net", "virtio-net"),
+        ("", "virtio_console", "virtio-console"),
+    ];
+    for (moniker, package, binary) in expected {
+        if bootfs.find(&format!("bin/{binary}")).is_some() {
+            return Err(format!("the bootfs still holds bin/{binary}"));
+        }
+        let root =
+            root_of_package(package).ok_or_else(|| format!("data.packages lists no {package}"))?;
+        let line = format!("{moniker}from pkg://{package} ({root})");
+        expect_line(run, &line).map_err(|e| format!("{e}\n{}", run.text()))?;
+    }
+    for kept in [
+        "bin/fshost",
+        "bin/blobfs",
+        "bin/pkg-resolver",
+        "bin/virtio-blk",
+    ] {
+        if bootfs.find(kept).is_none() {
+            return Err(format!("the bootfs lacks {kept} (bootstrap)"));
+        }
     }
     Ok(())
 }
@@ -528,6 +581,15 @@ pub fn damaged_package_scenario(harness: &Harness) -> Result<(), String> {
     expect_line(&second, &format!("blobfs: {program}: integrity error"))?;
     expect_line(&second, &format!("(blob {program}): IO_DATA_INTEGRITY"))?;
     expect_line(&second, "resolved pkg://httpd: version ")?;
+    // The component manager could not start echo_server (echo_client's
+    // call started it) and said why; the rest runs: httpd came from its
+    // package, the console answered.
+    expect_line(
+        &second,
+        "component_manager: cannot start root/echo_server: pkg://echo_server: IO_DATA_INTEGRITY",
+    )
+    .map_err(|e| format!("{e}\n{}", second.text()))?;
+    expect_line(&second, "component_manager: root/httpd from pkg://httpd (")?;
     if second.ending != Ending::Guest(guest_exit::SUCCESS) {
         return Err(format!("second boot: {}", second.ending.describe()));
     }

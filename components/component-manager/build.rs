@@ -5,6 +5,7 @@ fn main() {
         .file("../../idl/realm.idl")
         .file("../../idl/lifecycle.idl")
         .file("../../idl/swap.idl")
+        .file("../../idl/pkg.idl")
         .library_path("../../idl")
         .compile()
         .unwrap_or_else(|error| panic!("{error}"));

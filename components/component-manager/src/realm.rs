@@ -26,6 +26,7 @@
 //! - `swap` (with its escrow provider, the compatibility check and the
 //!   launch of a new version) and `swap_controller`: the hot swap, and the
 //!   `zx.component.swap.SwapController` protocol that asks for it;
+//! - `resolve`: starting components from packages (`zx.pkg.Resolver`);
 //! - `waits`: waiting for signals through a port that may be full.
 
 mod boot_directory;
@@ -33,6 +34,7 @@ mod budget;
 mod collections;
 mod exposed;
 mod realm_service;
+mod resolve;
 mod routing;
 mod served;
 mod start;
@@ -105,6 +107,8 @@ struct Instance {
     startup_handles: Vec<(u32, zx::Handle)>,
     /// The manifest it runs and its last hot swap.
     swap: swap::Record,
+    /// Its package, for a program not in the bootfs (`resolve`).
+    package: resolve::Package,
 }
 
 /// Everything the manager's tasks share.

@@ -7,10 +7,11 @@
 //! `IO_DATA_INTEGRITY` for that package, logged with the blob it is in.
 //!
 //! The meta blobs are found by scanning `/blob` once, at the first
-//! request (blobfs holds at most 256 blobs).
+//! request of any connection (blobfs holds at most 256 blobs).
 //!
-//! Known gap: the component manager does not ask it yet (components still
-//! start from the bootfs); the console's `pkg resolve` does.
+//! The component manager asks it for every component whose program is not
+//! in the bootfs (`realm/resolve.rs` there); the console's `pkg resolve`
+//! asks it too.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -23,11 +24,13 @@ mod bindings {
 }
 
 use alloc::format;
+use alloc::rc::Rc;
 use alloc::vec::Vec;
 use bindings::zx_pkg::{
     dispatch_resolver, ResolverMarker, ResolverResolveRequest, ResolverResolveResponse,
     ResolverServer, MAX_MANIFEST,
 };
+use core::cell::RefCell;
 use idlc_runtime::Transport;
 use merkle::MerkleRoot;
 use zx::{Channel, Status, Vmo};
@@ -90,17 +93,20 @@ fn package_name(url: &str) -> Option<&str> {
     (!name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b'/')).then_some(name)
 }
 
+/// The index, shared by every connection (scanned once).
 struct Resolver {
-    index: Option<Index>,
+    index: Rc<RefCell<Option<Index>>>,
 }
 
 impl Resolver {
     fn resolve(&mut self, url: &str) -> Result<ResolverResolveResponse, Status> {
         let name = package_name(url).ok_or(Status::INVALID_ARGS)?;
-        if self.index.is_none() {
-            self.index = Some(Index::scan()?);
+        if self.index.borrow().is_none() {
+            let scanned = Index::scan()?;
+            *self.index.borrow_mut() = Some(scanned);
         }
-        let index = self.index.as_ref().ok_or(Status::INTERNAL)?;
+        let index = self.index.borrow();
+        let index = index.as_ref().ok_or(Status::INTERNAL)?;
         let (root, found) = index
             .packages
             .iter()
@@ -143,9 +149,9 @@ impl ResolverServer for Resolver {
     }
 }
 
-async fn serve(channel: Channel) {
+async fn serve(channel: Channel, index: Rc<RefCell<Option<Index>>>) {
     let transport = ChannelTransport::new(channel);
-    let mut resolver = Resolver { index: None };
+    let mut resolver = Resolver { index };
     while let Some(mut message) = zx_component::next_message(&transport).await {
         if let Some(reply) = dispatch_resolver(&mut resolver, &mut message)
             .ok()
@@ -167,10 +173,11 @@ fn main() -> i64 {
         return 1;
     };
     let spawner = executor.spawner();
+    let index = Rc::new(RefCell::new(None));
     let accept = async move {
         while let Some((path, channel)) = outgoing.next().await {
             if Some(path.as_str()) == ResolverMarker::DISCOVERABLE_NAME {
-                spawner.spawn(serve(channel));
+                spawner.spawn(serve(channel, Rc::clone(&index)));
             } else {
                 println!("pkg-resolver: no service named {path}");
             }

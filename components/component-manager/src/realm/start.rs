@@ -14,6 +14,7 @@ use zx_runtime::println;
 
 use super::decl::zx_component_decl::{CapabilityKind, ComponentDecl, Limits, StartupMode};
 use super::decl::zx_process_lifecycle::LifecycleClient;
+use super::resolve;
 use super::routing::{open_route, Provider, LOG_SINK};
 use super::svc_directory::serve_svc;
 use super::watch::{report_crashes, watch};
@@ -58,6 +59,14 @@ pub(super) fn start(
         if s.instances[index].process.is_some() {
             return Ok(());
         }
+        // A program not in the bootfs comes from its package: resolved
+        // first, launched by `resolve` once it has arrived.
+        if let Some(program) = &s.instances[index].decl.program {
+            if !resolve::ready(s, index, &program.binary) {
+                drop(guard);
+                return resolve::begin(state, spawner, idle, index);
+            }
+        }
         s.instances[index].stopping = false;
         let eager: Vec<usize> = s.instances[index]
             .children
@@ -96,9 +105,12 @@ pub(super) fn start(
             start_children(state, spawner, idle, &eager);
             return Ok(());
         };
-        let elf = s.bootfs_file(&program.binary)?;
+        let elf = resolve::take_program(s, index, &program.binary)?;
         let (svc_client, svc_server) = Channel::create().map_err(|s| format!("channel: {s}"))?;
-        let (out_client, out_server) = Channel::create().map_err(|s| format!("channel: {s}"))?;
+        let (out_client, out_server) = match resolve::take_outgoing(s, index) {
+            Some(pair) => pair,
+            None => Channel::create().map_err(|s| format!("channel: {s}"))?,
+        };
         let (lifecycle_client, lifecycle_server) =
             Channel::create().map_err(|s| format!("channel: {s}"))?;
         let mut handles = vec![

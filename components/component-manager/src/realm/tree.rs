@@ -83,6 +83,7 @@ impl State {
             refusal_reported: false,
             startup_handles: Vec::new(),
             swap: super::swap::Record::new(manifest),
+            package: Default::default(),
         });
         for child in children {
             let added = self.add(

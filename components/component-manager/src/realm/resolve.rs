@@ -1,0 +1,346 @@
+//! Starting components from packages (`docs/packages.md`, issue 12).
+//!
+//! A component whose program is not in the bootfs is loaded from its
+//! package: `pkg://<manifest name>`, asked of the package resolver
+//! (`zx.pkg.Resolver`, exposed by an instance of the tree), which reads
+//! the package's meta blob and program through `/blob`, verified by
+//! blobfs. The bootfs of a product with a system disk keeps only the
+//! bootstrap set (`build-image`), so every other program comes from here;
+//! a product without a disk keeps every program in its bootfs and never
+//! asks.
+//!
+//! The resolution is asynchronous (the resolver needs blobfs, which needs
+//! the driver manager, which needs the manager's `Realm`): [`start`] of
+//! such a component makes its outgoing directory at once, so what is
+//! opened there meanwhile waits in the channel, and launches the process
+//! once the program has arrived. A package that is missing, damaged or
+//! whose manifest is not the one the tree was built from fails that
+//! component alone, logged as
+//! `component_manager: cannot start <moniker>: pkg://<name>: <why>`, and
+//! its `on_terminate` applies as after a crash.
+//!
+//! [`start`]: super::start::start
+
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use idlc_runtime::client::AsyncTransport;
+use idlc_runtime::{HandleInfo, IncomingMessage, OutgoingMessage};
+use zx::{AsHandleRef, Channel, Event, Handle, Signals, Status, Vmo};
+use zx_async::{sleep, Spawner};
+use zx_runtime::println;
+
+use super::decl::zx_component_decl::{CapabilityKind, OnTerminate};
+use super::decl::zx_pkg::{ResolverAsyncClient, ResolverMarker, ResolverResolveRequest};
+use super::exposed::open_exposed;
+use super::start::start;
+use super::waits::until_signalled;
+use super::State;
+
+/// The resolver's protocol.
+const RESOLVER: &str = "zx.pkg.Resolver";
+/// How often a component whose package cannot be resolved is tried again
+/// (if its manifest says `on_terminate: restart`).
+const MAX_RESOLVE_ATTEMPTS: u32 = 5;
+
+/// An instance's package state.
+#[derive(Default)]
+pub(super) struct Package {
+    /// A resolution is under way.
+    resolving: bool,
+    /// The resolved program, taken by the next launch.
+    program: Option<Vec<u8>>,
+    /// The server end of the outgoing directory made when the resolution
+    /// began (its client end is the instance's `outgoing`).
+    outgoing: Option<Channel>,
+    /// The root of the package it was last started from (64 hex digits).
+    pub root: Option<String>,
+}
+
+/// Whether instance `index`'s program (`binary`) can be launched now:
+/// it is in the bootfs, or its package has been resolved.
+pub(super) fn ready(s: &State, index: usize, binary: &str) -> bool {
+    s.instances[index].package.program.is_some() || in_bootfs(s, binary)
+}
+
+fn in_bootfs(s: &State, binary: &str) -> bool {
+    bootfs::Bootfs::parse(&s.bootfs).is_ok_and(|fs| fs.find(binary).is_some())
+}
+
+/// The ELF to launch for instance `index`: the resolved program, or the
+/// bootfs file.
+pub(super) fn take_program(s: &mut State, index: usize, binary: &str) -> Result<Vec<u8>, String> {
+    match s.instances[index].package.program.take() {
+        Some(program) => Ok(program),
+        None => s.bootfs_file(binary),
+    }
+}
+
+/// The outgoing directory made while the package was being resolved
+/// (client end, server end), if any.
+pub(super) fn take_outgoing(s: &mut State, index: usize) -> Option<(Channel, Channel)> {
+    let instance = &mut s.instances[index];
+    let server = instance.package.outgoing.take()?;
+    // Without a client end (stopped meanwhile) a new pair is made.
+    instance.outgoing.take().map(|client| (client, server))
+}
+
+/// Begins resolving instance `index`'s package, unless that is under
+/// way: its outgoing directory exists from now on; the process is
+/// launched by [`start`] once the program has arrived.
+pub(super) fn begin(
+    state: &Rc<RefCell<State>>,
+    spawner: &Spawner,
+    idle: &Rc<Event>,
+    index: usize,
+) -> Result<(), String> {
+    let generation = {
+        let mut guard = state.borrow_mut();
+        let instance = &mut guard.instances[index];
+        if instance.package.resolving {
+            return Ok(());
+        }
+        let (client, server) = Channel::create().map_err(|s| format!("channel: {s}"))?;
+        instance.package.resolving = true;
+        instance.package.outgoing = Some(server);
+        instance.outgoing = Some(client);
+        instance.generation
+    };
+    spawner.spawn(resolve_and_start(
+        Rc::clone(state),
+        spawner.clone(),
+        Rc::clone(idle),
+        (index, generation),
+    ));
+    Ok(())
+}
+
+/// What follows a resolution.
+enum Next {
+    /// The program is there: launch it.
+    Start(String),
+    /// Try again after the back-off (`on_terminate: restart`).
+    Retry,
+    /// Nothing more to do.
+    Done,
+}
+
+/// Resolves the package and starts the instance; applies its
+/// `on_terminate` if the package cannot be had.
+async fn resolve_and_start(
+    state: Rc<RefCell<State>>,
+    spawner: Spawner,
+    idle: Rc<Event>,
+    (index, generation): (usize, u32),
+) {
+    let mut attempt = 0u32;
+    loop {
+        let (name, moniker) = {
+            let s = state.borrow();
+            let instance = &s.instances[index];
+            (instance.swap.manifest.clone(), instance.moniker.clone())
+        };
+        let resolved = resolve(&state, &spawner, &idle, &name).await;
+        let next = settle(
+            &mut state.borrow_mut(),
+            (index, generation),
+            &name,
+            resolved,
+        );
+        match next {
+            Next::Start(root) => {
+                println!(
+                    "component_manager: {} from pkg://{} ({})",
+                    moniker, name, root
+                );
+                if let Err(why) = start(&state, &spawner, &idle, index) {
+                    println!("component_manager: cannot start {}: {}", moniker, why);
+                }
+                return;
+            }
+            Next::Done => return,
+            Next::Retry if attempt >= MAX_RESOLVE_ATTEMPTS => return,
+            Next::Retry => {}
+        }
+        attempt += 1;
+        let delay = 50_000_000i64 << attempt.min(5);
+        println!(
+            "component_manager: restarting {} in {} ms (attempt {})",
+            moniker,
+            delay / 1_000_000,
+            attempt
+        );
+        let _ = sleep(zx::deadline_after(delay)).await;
+        let s = &mut *state.borrow_mut();
+        if !s.live(index, generation) || s.instances[index].stopping {
+            return;
+        }
+        let instance = &mut s.instances[index];
+        if instance.process.is_some() || instance.package.resolving {
+            return; // started meanwhile (a connection to it)
+        }
+        let Ok((client, server)) = Channel::create() else {
+            return;
+        };
+        instance.package.resolving = true;
+        instance.package.outgoing = Some(server);
+        instance.outgoing = Some(client);
+    }
+}
+
+/// Records what the resolver said of instance `index`'s package `name`.
+fn settle(
+    s: &mut State,
+    (index, generation): (usize, u32),
+    name: &str,
+    resolved: Result<Resolved, String>,
+) -> Next {
+    if !s.live(index, generation) {
+        return Next::Done; // destroyed meanwhile
+    }
+    // The tree was built from the bootfs's manifest: the package must
+    // hold the same one.
+    let same = match (&resolved, s.bootfs_file(&format!("meta/{name}.cm"))) {
+        (Ok(resolved), Ok(bytes)) => resolved.manifest == bytes,
+        _ => false,
+    };
+    let instance = &mut s.instances[index];
+    instance.package.resolving = false;
+    let why = match resolved {
+        Ok(resolved) if same => {
+            instance.package.program = Some(resolved.program);
+            instance.package.root = Some(resolved.root.clone());
+            if instance.stopping {
+                return Next::Done;
+            }
+            return Next::Start(resolved.root);
+        }
+        Ok(_) => format!("pkg://{name}: its manifest is not meta/{name}.cm of the bootfs"),
+        Err(why) => format!("pkg://{name}: {why}"),
+    };
+    println!(
+        "component_manager: cannot start {}: {}",
+        instance.moniker, why
+    );
+    // Nothing was launched: what waits in its outgoing directory is
+    // closed, as for a component that ended.
+    instance.outgoing = None;
+    instance.package.outgoing = None;
+    if instance.on_terminate == OnTerminate::Restart && !instance.stopping {
+        Next::Retry
+    } else {
+        Next::Done
+    }
+}
+
+/// A resolved package.
+pub(super) struct Resolved {
+    /// The meta blob's root, in hex.
+    pub root: String,
+    /// The compiled manifest.
+    pub manifest: Vec<u8>,
+    /// The program's ELF.
+    pub program: Vec<u8>,
+}
+
+/// Asks the tree's package resolver for `pkg://<name>` (a function the
+/// hot swap may call for a `source` that is a package).
+pub(super) async fn resolve(
+    state: &Rc<RefCell<State>>,
+    spawner: &Spawner,
+    idle: &Rc<Event>,
+    name: &str,
+) -> Result<Resolved, String> {
+    let resolver = state
+        .borrow()
+        .resolver()
+        .ok_or("no component exposes zx.pkg.Resolver")?;
+    let (client, server) = Channel::create().map_err(|s| format!("channel: {s}"))?;
+    let protocol = ResolverMarker::DISCOVERABLE_NAME.unwrap_or(RESOLVER);
+    open_exposed(state, spawner, idle, resolver, protocol, server)
+        .map_err(|s| format!("the resolver: {s}"))?;
+    let client = ResolverAsyncClient::new(AsyncChannel(client));
+    let reply = client
+        .resolve(ResolverResolveRequest {
+            url: format!("pkg://{name}"),
+        })
+        .await
+        .map_err(|e| format!("the resolver does not answer: {e:?}"))?
+        .map_err(|status| format!("{}", Status(status)))?;
+    let vmo = Vmo::from_handle(Handle::from_raw(reply.program.into_raw()));
+    let size = usize::try_from(reply.program_size).map_err(|_| "program too large")?;
+    let mut program = vec![0u8; size];
+    vmo.read(&mut program, 0)
+        .map_err(|s| format!("read the program: {s}"))?;
+    let root = reply.root.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Resolved {
+        root,
+        manifest: reply.manifest,
+        program,
+    })
+}
+
+impl State {
+    /// The first live instance with a program that exposes the resolver.
+    fn resolver(&self) -> Option<usize> {
+        self.instances.iter().position(|instance| {
+            !instance.destroyed
+                && instance.decl.program.is_some()
+                && instance.decl.exposes.as_ref().is_some_and(|exposes| {
+                    exposes
+                        .iter()
+                        .any(|e| e.kind == CapabilityKind::Protocol && e.name == RESOLVER)
+                })
+        })
+    }
+}
+
+/// A channel as an asynchronous IDL transport, waiting through the
+/// manager's executor (never blocking it).
+struct AsyncChannel(Channel);
+
+impl AsyncTransport for AsyncChannel {
+    type Error = Status;
+
+    async fn send(&self, mut message: OutgoingMessage) -> Result<(), Status> {
+        let handles = core::mem::take(&mut message.handles)
+            .into_iter()
+            .map(|d| Handle::from_raw(d.handle.into_raw()))
+            .collect();
+        self.0.write(&message.bytes, handles)
+    }
+
+    async fn receive(&self) -> Result<IncomingMessage, Status> {
+        loop {
+            let mut buffer = zx::MessageBuf::default();
+            match self.0.read(&mut buffer) {
+                Ok(()) => {
+                    let handles = buffer
+                        .handles
+                        .into_iter()
+                        .map(|handle| {
+                            let info = handle.basic_info().unwrap_or_default();
+                            HandleInfo {
+                                handle: idlc_runtime::Handle::from_raw(handle.into_raw()),
+                                object_type: info.object_type,
+                                rights: info.rights,
+                            }
+                        })
+                        .collect();
+                    return Ok(IncomingMessage {
+                        bytes: buffer.bytes,
+                        handles,
+                    });
+                }
+                Err(Status::SHOULD_WAIT) => {
+                    let signals = Signals::CHANNEL_READABLE | Signals::PEER_CLOSED;
+                    until_signalled(&self.0, signals, "the package resolver's reply").await?;
+                }
+                Err(status) => return Err(status),
+            }
+        }
+    }
+}
