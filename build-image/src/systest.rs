@@ -444,6 +444,27 @@ pub const TESTS: &[SystemTest] = &[
         check: crate::systest_swap::check_console,
     },
     SystemTest {
+        // A swap of a collection child that is destroyed and re-created
+        // (in the same slot) while the new version prepares must leave the
+        // re-created child alone (components/tests/swaptest/src/race.rs).
+        name: "swap.destroyed_mid_swap_slot_reused",
+        boot: Boot::product("attack-swap-race"),
+        check: |run| {
+            expect_line(run, "swap-race: destroy Ok(Ok(")?;
+            expect_line(
+                run,
+                "component_manager: swap of root/dynamic:w to echo_server_slow: rolled back (root/dynamic:w stopped or was destroyed meanwhile)",
+            )?;
+            expect_line(
+                run,
+                "swap-race: echo of the re-created child after the swap: ok",
+            )?;
+            expect_line(run, "swap-race: echo on a new connection: ok")?;
+            expect_line(run, "swap-race: the re-created child was left alone")?;
+            expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+        },
+    },
+    SystemTest {
         name: "components.lifecycle_collections",
         boot: Boot {
             input: "stop root/crasher\n\

@@ -128,6 +128,7 @@ system_tests! {
     storage_console_ls_blob_df => "storage.console_ls_blob_df",
     swap_hundred_swaps => "swap.hundred_swaps_under_a_steady_client",
     swap_console => "swap.console_swap_rollback_ls",
+    swap_destroyed_mid_swap => "swap.destroyed_mid_swap_slot_reused",
 }
 
 /// `build-image run` boots the default product on its one machine

@@ -319,11 +319,11 @@ async fn run(
 
     // 3. Escrow the old version. Its lifecycle client is borrowed from
     // the instance for the swap.
-    let Some((old_client, old_process)) = take_old(state, index) else {
+    let Some((old_client, old_process)) = take_old(state, (index, generation)) else {
         kill_new();
         return report(
             Outcome::RolledBack,
-            format!("{moniker} stopped meanwhile"),
+            format!("{moniker} stopped or was destroyed meanwhile"),
             0,
         );
     };
@@ -468,12 +468,16 @@ pub(super) fn replaced(instance: &super::Instance, process: &Process) -> bool {
 }
 
 /// The running version's lifecycle client (taken from the instance for
-/// the swap) and a handle to its process.
+/// the swap) and a handle to its process; `None` if the instance was
+/// destroyed meanwhile (its slot may hold another component by now).
 fn take_old(
     state: &Rc<RefCell<State>>,
-    index: usize,
+    (index, generation): (usize, u32),
 ) -> Option<(LifecycleClient<ChannelTransport>, Process)> {
     let mut guard = state.borrow_mut();
+    if !guard.live(index, generation) {
+        return None;
+    }
     let instance = &mut guard.instances[index];
     let process = instance
         .process

@@ -38,6 +38,8 @@ use bindings::zx_component_swap::{Outcome, SwapControllerClient, SwapControllerS
 
 zx_runtime::entry!(main);
 
+mod race;
+
 /// Pause between two calls of the client.
 const CALL_INTERVAL_NANOS: i64 = 200_000;
 /// Swaps between versions 1 and 2 (the first 1 → 2, then 2 → 2).
@@ -49,6 +51,9 @@ fn main() -> i64 {
     match zx_runtime::args().get(1).map(String::as_str) {
         Some("client") => client(),
         Some("driver") => driver(),
+        Some("race") => race::race(),
+        Some("unbound") => race::unbound(),
+        Some("unbound-driver") => race::unbound_driver(),
         _ => {
             println!("swaptest: say client or driver");
             2

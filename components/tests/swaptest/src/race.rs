@@ -1,0 +1,203 @@
+//! Attack (adversarial review): a swap of a child in a collection whose
+//! slot is destroyed and reused while the new version prepares. The
+//! manager must not escrow, stop or take the lifecycle channel of the
+//! component that now holds the slot.
+
+use alloc::vec::Vec;
+use idlc_runtime::{OutgoingMessage, TransactionHeader};
+use zx::{AsHandleRef, Signals};
+use zx_idl::ChannelTransport;
+use zx_runtime::println;
+
+use crate::bindings::examples_echo::{EchoClient, EchoEchoStringRequest, EchoMarker};
+use crate::bindings::zx_component::{
+    RealmClient, RealmCreateChildRequest, RealmDestroyChildRequest, RealmOpenExposedRequest,
+    RealmShutdownRequest, RealmStartRequest,
+};
+use crate::bindings::zx_component_swap::{SwapControllerMarker, SwapControllerSwapRequest};
+
+const MONIKER: &str = "root/dynamic:w";
+
+fn create(realm: &RealmClient<ChannelTransport>) -> bool {
+    let created = realm.create_child(RealmCreateChildRequest {
+        parent: "root".into(),
+        collection: "dynamic".into(),
+        name: "w".into(),
+        manifest: "echo_server".into(),
+    });
+    let started = realm.start(RealmStartRequest {
+        moniker: MONIKER.into(),
+    });
+    println!("swap-race: create {:?} start {:?}", created, started);
+    matches!((created, started), (Ok(Ok(_)), Ok(Ok(_))))
+}
+
+fn echo(realm: &RealmClient<ChannelTransport>) -> Option<EchoClient<ChannelTransport>> {
+    let (client, server) = zx::Channel::create().ok()?;
+    let opened = realm.open_exposed(RealmOpenExposedRequest {
+        moniker: MONIKER.into(),
+        protocol: EchoMarker::DISCOVERABLE_NAME.unwrap_or_default().into(),
+        server: idlc_runtime::Handle::from_raw(server.into_handle().into_raw()),
+    });
+    if !matches!(opened, Ok(Ok(_))) {
+        println!("swap-race: OpenExposed {:?}", opened);
+        return None;
+    }
+    Some(EchoClient::new(ChannelTransport::new(client)))
+}
+
+fn call(echo: &EchoClient<ChannelTransport>, what: &str) -> bool {
+    let reply = echo.echo_string(EchoEchoStringRequest {
+        value: "ping".into(),
+    });
+    let ok = matches!(&reply, Ok(r) if r.response == "ping");
+    println!(
+        "swap-race: echo {}: {}",
+        what,
+        if ok { "ok" } else { "FAILED" }
+    );
+    ok
+}
+
+pub fn race() -> i64 {
+    let (Ok(swaps), Ok(realm)) = (
+        zx_component::connect("zx.component.swap.SwapController"),
+        zx_component::connect("zx.component.Realm"),
+    ) else {
+        println!("swap-race: cannot connect");
+        return 1;
+    };
+    let realm = RealmClient::new(ChannelTransport::new(realm));
+    if !create(&realm) {
+        return 1;
+    }
+    // Send the swap without waiting for its answer.
+    let mut request = SwapControllerSwapRequest {
+        moniker: MONIKER.into(),
+        source: "echo_server_slow".into(),
+    };
+    let Ok(message) = OutgoingMessage::encode(
+        TransactionHeader::new(1, SwapControllerMarker::SWAP_ORDINAL, false),
+        &mut request,
+    ) else {
+        return 1;
+    };
+    if swaps.write(&message.bytes, Vec::new()).is_err() {
+        return 1;
+    }
+    // While the new version prepares: destroy the child, create another
+    // with the same name (it takes the freed slot), start it.
+    let destroyed = realm.destroy_child(RealmDestroyChildRequest {
+        moniker: MONIKER.into(),
+    });
+    println!("swap-race: destroy {:?}", destroyed);
+    if !create(&realm) {
+        return 1;
+    }
+    let Some(second) = echo(&realm) else {
+        return 1;
+    };
+    let before = call(&second, "of the re-created child before the swap answers");
+    let _ = swaps.wait_one(
+        Signals::CHANNEL_READABLE | Signals::PEER_CLOSED,
+        zx::deadline_after(10_000_000_000),
+    );
+    println!("swap-race: the swap answered");
+    let _ = zx::nanosleep(zx::deadline_after(1_500_000_000));
+    let after = call(&second, "of the re-created child after the swap");
+    let fresh = echo(&realm).is_some_and(|e| call(&e, "on a new connection"));
+    println!(
+        "swap-race: {}",
+        if before && after && fresh {
+            "the re-created child was left alone"
+        } else {
+            "BUG: the swap hit the re-created child"
+        }
+    );
+    let _ = realm.shutdown(RealmShutdownRequest { status: 0 });
+    0
+}
+
+/// A hostile new version: answers `Prepare` but never binds its lifecycle
+/// channel to the escrow, then ends once the `Resume` (holding every
+/// endpoint the old version handed over) has arrived, without reading it.
+pub fn unbound() -> i64 {
+    let Some(handle) = zx_runtime::take_startup_handle(zx::processargs::LIFECYCLE) else {
+        println!("swap-unbound: no lifecycle channel");
+        return 1;
+    };
+    let lifecycle = zx::Channel::from_handle(handle);
+    let wait = |what: &str| {
+        let waited = lifecycle.wait_one(
+            Signals::CHANNEL_READABLE | Signals::PEER_CLOSED,
+            zx::deadline_after(10_000_000_000),
+        );
+        println!("swap-unbound: waited for {}: {:?}", what, waited.is_ok());
+    };
+    wait("Prepare");
+    if zx_runtime::args().get(2).map(alloc::string::String::as_str) == Some("slow") {
+        // Widens the window in which the swapped instance's slot can be
+        // reused.
+        let _ = zx::nanosleep(zx::deadline_after(1_000_000_000));
+    }
+    let mut prepare = zx::MessageBuf::default();
+    if lifecycle.read(&mut prepare).is_err() || prepare.bytes.len() < 16 {
+        return 1;
+    }
+    // The reply is the request's header (same txid and ordinal); the
+    // escrow channel is kept, never used.
+    let _escrow = core::mem::take(&mut prepare.handles);
+    let _ = lifecycle.write(&prepare.bytes[..16], Vec::new());
+    wait("Resume");
+    println!("swap-unbound: ending with the Resume unread");
+    7
+}
+
+/// Swaps root/echo_server to the hostile `unbound` version with a client
+/// connected, then checks that the client's connection survived the
+/// rollback.
+pub fn unbound_driver() -> i64 {
+    let (Ok(swaps), Ok(realm), Ok(echo)) = (
+        zx_component::connect("zx.component.swap.SwapController"),
+        zx_component::connect("zx.component.Realm"),
+        zx_component::connect(EchoMarker::DISCOVERABLE_NAME.unwrap_or_default()),
+    ) else {
+        println!("swap-unbound-driver: cannot connect");
+        return 1;
+    };
+    let swaps =
+        crate::bindings::zx_component_swap::SwapControllerClient::new(ChannelTransport::new(swaps));
+    let realm = RealmClient::new(ChannelTransport::new(realm));
+    let echo = EchoClient::new(ChannelTransport::new(echo));
+    let before = call(&echo, "before the swap");
+    let report = swaps.swap(SwapControllerSwapRequest {
+        moniker: "root/echo_server".into(),
+        source: "echo_server_unbound".into(),
+    });
+    match &report {
+        Ok(reply) => println!(
+            "swap-unbound-driver: swap {:?}: {}",
+            reply.report.outcome, reply.report.reason
+        ),
+        Err(error) => println!("swap-unbound-driver: swap failed: {:?}", error),
+    }
+    let after = call(&echo, "on the same connection after the rollback");
+    let fresh = zx_component::connect(EchoMarker::DISCOVERABLE_NAME.unwrap_or_default())
+        .map(|c| {
+            call(
+                &EchoClient::new(ChannelTransport::new(c)),
+                "on a new connection",
+            )
+        })
+        .unwrap_or(false);
+    println!(
+        "swap-unbound-driver: {}",
+        if before && after && fresh {
+            "nothing lost"
+        } else {
+            "BUG: the rollback lost the server's endpoints"
+        }
+    );
+    let _ = realm.shutdown(RealmShutdownRequest { status: 0 });
+    0
+}
