@@ -5,7 +5,7 @@
 //! component that serves the protocol or names the table as its `state`.
 
 use super::bindings::zx_component_decl as decl;
-use idl_abi::{MemberAbi, MethodAbi, MethodKind, ProtocolAbi, TypeAbi, TypeKind};
+use idl_abi::{MemberAbi, MethodAbi, MethodKind, Openness, ProtocolAbi, TypeAbi, TypeKind};
 use idlc::ir;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -121,6 +121,11 @@ impl<'a> Index<'a> {
             .cloned();
         ProtocolAbi {
             name: name.to_string(),
+            openness: match protocol.openness {
+                ir::Openness::Closed => Openness::Closed,
+                ir::Openness::Ajar => Openness::Ajar,
+                ir::Openness::Open => Openness::Open,
+            },
             methods,
             types: self.reachable(roots),
         }
@@ -290,6 +295,11 @@ pub fn expression(ty: &ir::Type) -> String {
 pub fn to_decl_protocol(abi: &ProtocolAbi) -> decl::ProtocolAbi {
     decl::ProtocolAbi {
         name: abi.name.clone(),
+        openness: match abi.openness {
+            Openness::Closed => decl::ProtocolOpenness::Closed,
+            Openness::Ajar => decl::ProtocolOpenness::Ajar,
+            Openness::Open => decl::ProtocolOpenness::Open,
+        },
         methods: abi
             .methods
             .iter()

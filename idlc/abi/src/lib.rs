@@ -16,17 +16,19 @@
 //! clients built against the old one keep calling: the new version serves
 //! every protocol the old one served, every old method keeps its ordinal,
 //! direction, strictness and wire-compatible types (tables and flexible
-//! unions and enums may gain members; nothing else may change), it adds no
-//! strict event, and its state table reads the old state (it may gain
-//! fields, never lose or change one). A refusal ([`Refusal`]) names the
-//! protocol, the method and the type that changed.
+//! unions and enums may gain members; non-resource tables may lose them;
+//! nothing else may change), it adds no strict event, and its state table
+//! reads the old state. Following FIDL's evolution rules, a *flexible*
+//! method may be removed when the new version's protocol answers it as
+//! unknown (`open` for a two-way method, `open` or `ajar` for a one-way
+//! one): a client calling it gets the framework's `UNKNOWN_METHOD` and its
+//! channel stays open. A strict method may not be removed. A refusal
+//! ([`Refusal`]) names the protocol, the method and the type that changed.
 //!
 //! The crate is `no_std` (with `alloc`) so that the component manager runs
-//! the very check the host tests exercise. Known gaps: protocol openness
-//! (`open`/`ajar`/`closed`) is not compared (a client built for the old
-//! version never sends a method the old version did not have), and
-//! constraints that do not change the wire format (a handle's rights) are
-//! compared as written, so loosening them counts as a change.
+//! the very check the host tests exercise. Known gap: constraints that do
+//! not change the wire format (a handle's rights) are compared as written,
+//! so loosening them counts as a change.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -135,9 +137,48 @@ pub struct MethodAbi {
 pub struct ProtocolAbi {
     /// Its discoverable name, e.g. `examples.echo.Echo`.
     pub name: String,
+    /// What its servers do with a flexible method they do not know.
+    pub openness: Openness,
     pub methods: Vec<MethodAbi>,
     /// Every named type its methods reach.
     pub types: Vec<TypeAbi>,
+}
+
+/// What a protocol's servers do with a flexible method they do not know
+/// (FIDL's `open`, `ajar`, `closed`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Openness {
+    /// Unknown methods close the channel.
+    #[default]
+    Closed,
+    /// Unknown flexible one-way methods are ignored.
+    Ajar,
+    /// Unknown flexible one-way methods are ignored, unknown flexible
+    /// two-way methods answered with the framework's `UNKNOWN_METHOD`.
+    Open,
+}
+
+impl Openness {
+    /// Whether a server of this openness answers a call of a flexible
+    /// method of `kind` it does not know without closing the channel.
+    pub fn tolerates(self, kind: MethodKind) -> bool {
+        match kind {
+            MethodKind::OneWay => self != Openness::Closed,
+            MethodKind::TwoWay => self == Openness::Open,
+            // An event the server no longer sends costs its clients nothing.
+            MethodKind::Event => true,
+        }
+    }
+}
+
+impl fmt::Display for Openness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Openness::Closed => "closed",
+            Openness::Ajar => "ajar",
+            Openness::Open => "open",
+        })
+    }
 }
 
 /// What a version of a component offers to a swap.
@@ -184,7 +225,14 @@ pub enum Refusal {
     /// The new version does not serve a protocol the old one served.
     ProtocolRemoved { protocol: String },
     /// A method of the old version is gone from the new one.
-    MethodRemoved { protocol: String, method: String },
+    /// Refused when it was strict, or flexible and the new version's
+    /// protocol would close the channel of a client calling it.
+    MethodRemoved {
+        protocol: String,
+        method: String,
+        strict: bool,
+        openness: Openness,
+    },
     /// A method kept its name but not its ordinal, direction or
     /// strictness.
     MethodChanged {
@@ -222,9 +270,24 @@ impl fmt::Display for Refusal {
             Refusal::ProtocolRemoved { protocol } => {
                 write!(f, "the new version does not serve {protocol}")
             }
-            Refusal::MethodRemoved { protocol, method } => {
-                write!(f, "{protocol}.{method}: the new version has no such method")
-            }
+            Refusal::MethodRemoved {
+                protocol,
+                method,
+                strict: true,
+                ..
+            } => write!(
+                f,
+                "{protocol}.{method}: the new version has no such method, and it is strict"
+            ),
+            Refusal::MethodRemoved {
+                protocol,
+                method,
+                openness,
+                ..
+            } => write!(
+                f,
+                "{protocol}.{method}: the new version has no such method, and its protocol is {openness}: a call would close the channel"
+            ),
             Refusal::MethodChanged {
                 protocol,
                 method,
@@ -282,9 +345,17 @@ fn check_protocol(old: &ProtocolAbi, new: &ProtocolAbi) -> Result<(), Refusal> {
     for old_method in &old.methods {
         let method = || old_method.name.clone();
         let Some(new_method) = new.methods.iter().find(|m| m.name == old_method.name) else {
+            // FIDL's evolution rule: a flexible method may go when the new
+            // server answers it as unknown (the client gets the framework's
+            // `UNKNOWN_METHOD`, its channel stays open); a strict one may not.
+            if !old_method.strict && new.openness.tolerates(old_method.kind) {
+                continue;
+            }
             return Err(Refusal::MethodRemoved {
                 protocol: protocol(),
                 method: method(),
+                strict: old_method.strict,
+                openness: new.openness,
             });
         };
         let changed = |what: String| Refusal::MethodChanged {
@@ -452,6 +523,14 @@ impl Types<'_> {
                 .iter()
                 .find(|m| m.ordinal == old_member.ordinal)
             else {
+                // A table may lose a member (FIDL's evolution rule): its
+                // readers keep what they do not know as unknown fields and
+                // write it back unchanged (a state read by an older version
+                // comes back whole). Not a resource table: an unknown
+                // field's handles would be closed.
+                if old_type.kind == TypeKind::Table && !old_type.resource {
+                    continue;
+                }
                 return Err(change(format!("{} was removed", member(old_member))));
             };
             if let Err(found) = self.expression(&old_member.ty, &new_member.ty) {

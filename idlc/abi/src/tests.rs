@@ -54,6 +54,7 @@ fn v1() -> ComponentAbi {
         )],
         protocols: vec![ProtocolAbi {
             name: "e.Echo".into(),
+            openness: Openness::Open,
             methods: vec![two_way("EchoString", 0x11, "@e/Req", "@e/Resp")],
             types: vec![
                 named(
@@ -73,15 +74,25 @@ fn v1() -> ComponentAbi {
     }
 }
 
-/// Version 2: v1 plus a method and a state field.
+/// Version 2: v1 plus a flexible method and a state field.
 fn v2() -> ComponentAbi {
     let mut v2 = v1();
     v2.state_types[0]
         .members
         .push(member(2, "last", "string:1024"));
     let echo = &mut v2.protocols[0];
-    echo.methods
-        .push(two_way("Count", 0x22, "", "@e/CountResp"));
+    let mut count = two_way("Count", 0x22, "", "@e/CountResult");
+    count.strict = false;
+    echo.methods.push(count);
+    echo.types.push(named(
+        "e/CountResult",
+        TypeKind::Union,
+        false,
+        vec![
+            member(1, "response", "@e/CountResp"),
+            member(3, "framework_err", "int32"),
+        ],
+    ));
     echo.types.push(named(
         "e/CountResp",
         TypeKind::Struct,
@@ -98,21 +109,63 @@ fn identical_and_additive_versions_are_compatible() {
 }
 
 #[test]
-fn going_back_drops_a_method_and_a_state_field() {
-    // v2 → v1: v1 lacks `Count`.
+fn going_back_drops_a_flexible_method_and_a_state_field() {
+    // v2 → v1: v1 lacks the flexible `Count`, and its open protocol answers
+    // a call of it with `UNKNOWN_METHOD`; its state table lacks `last`,
+    // which it keeps as an unknown field. Both directions, alternately.
+    assert_eq!(check_swap(&v2(), &v1()), Ok(()));
+    assert_eq!(check_swap(&v1(), &v2()), Ok(()));
+}
+
+#[test]
+fn a_removed_method_is_refused_when_strict_or_when_the_protocol_would_close() {
+    let mut strict = v2();
+    strict.protocols[0].methods[1].strict = true;
+    let refusal = check_swap(&strict, &v1()).unwrap_err();
     assert_eq!(
-        check_swap(&v2(), &v1()),
-        Err(Refusal::MethodRemoved {
+        refusal,
+        Refusal::MethodRemoved {
             protocol: "e.Echo".into(),
-            method: "Count".into()
-        })
+            method: "Count".into(),
+            strict: true,
+            openness: Openness::Open,
+        }
     );
-    // With the method kept, the state is what is lost.
-    let mut back = v1();
-    back.protocols = v2().protocols;
-    let refusal = check_swap(&v2(), &back).unwrap_err();
     assert_eq!(
         refusal.to_string(),
+        "e.Echo.Count: the new version has no such method, and it is strict"
+    );
+    // Flexible, but the new version's protocol is closed (or ajar, for a
+    // two-way method): a call would close the client's channel.
+    for openness in [Openness::Closed, Openness::Ajar] {
+        let mut closed = v1();
+        closed.protocols[0].openness = openness;
+        assert_eq!(
+            check_swap(&v2(), &closed).unwrap_err().to_string(),
+            format!("e.Echo.Count: the new version has no such method, and its protocol is {openness}: a call would close the channel")
+        );
+    }
+    // A flexible one-way method may go to an ajar protocol.
+    let mut one_way = v1();
+    let mut notify = two_way("Notify", 0x33, "", "");
+    notify.kind = MethodKind::OneWay;
+    notify.strict = false;
+    one_way.protocols[0].methods.push(notify);
+    let mut ajar = v1();
+    ajar.protocols[0].openness = Openness::Ajar;
+    assert_eq!(check_swap(&one_way, &ajar), Ok(()));
+    ajar.protocols[0].openness = Openness::Closed;
+    assert!(check_swap(&one_way, &ajar).is_err());
+}
+
+#[test]
+fn a_state_table_may_lose_a_field_unless_it_is_a_resource() {
+    let mut resource = v2();
+    resource.state_types[0].resource = true;
+    let mut back = v1();
+    back.state_types[0].resource = true;
+    assert_eq!(
+        check_swap(&resource, &back).unwrap_err().to_string(),
         "state: the new version cannot read the old state: type e/State changed: member 2 (`last`) was removed"
     );
 }
@@ -291,6 +344,8 @@ fn recursive_types_terminate() {
         let mut members = vec![member(1, "next", "@e/Node")];
         if extra {
             members.push(member(2, "label", "string:8"));
+        } else {
+            members.push(member(2, "label", "string:4"));
         }
         v.protocols[0].types[0].members[0].ty = "@e/Node".into();
         v.protocols[0]
@@ -298,8 +353,9 @@ fn recursive_types_terminate() {
             .push(named("e/Node", TypeKind::Table, false, members));
         v
     };
-    assert_eq!(check_swap(&node(false), &node(true)), Ok(()));
     assert!(check_swap(&node(true), &node(false)).is_err());
+    assert!(check_swap(&node(false), &node(true)).is_err());
+    assert_eq!(check_swap(&node(true), &node(true)), Ok(()));
 }
 
 #[test]

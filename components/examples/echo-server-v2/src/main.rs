@@ -70,9 +70,12 @@ fn main() -> i64 {
                 state.calls.unwrap_or(0)
             );
         }
+        // `last` is version 2's field: after a stint of version 1 it is
+        // still here (version 1 kept it as an unknown field of its state).
         let message = format!(
-            "echo-server-v2: serving, {} calls so far",
-            state.calls.unwrap_or(0)
+            "echo-server-v2: serving, {} calls so far, last echoed {:?}",
+            state.calls.unwrap_or(0),
+            state.last.as_deref().unwrap_or("")
         );
         println!("{}", message);
         zx_component::log(&message);

@@ -8,12 +8,14 @@
 //!   closed channel) ends it at once with the failure.
 //! - `swaptest driver` swaps the echo server under it through the
 //!   component manager's `SwapController`: one refused swap to the
-//!   incompatible version 4, a refused swap from version 2 back to version
-//!   1 (it would drop `Calls`), 100 swaps (version 1 to 2, then 2 to 2,
-//!   each to a new process), and 5 swaps to a failing version 3 among them
-//!   (rolled back). Then it stops the client, asks the server how many calls
-//!   it counted over all its versions (`Calls`, version 2), and shuts the
-//!   machine down. The test compares the counts.
+//!   incompatible version 4, 100 swaps alternating between versions 1 and 2
+//!   (each to a new process; version 2 adds the flexible `Calls` and a
+//!   state field, version 1 answers `Calls` as unknown and keeps the field),
+//!   and 5 swaps to a failing version 3 among them (rolled back). Then it
+//!   stops the client, calls `Calls` on version 1 (`UNKNOWN_METHOD`, the
+//!   channel stays open), swaps once more to version 2, asks it how many
+//!   calls were counted over all the versions, and shuts the machine down.
+//!   The test compares the counts.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -23,6 +25,7 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use idlc_runtime::client::ClientError;
 use zx_idl::ChannelTransport;
 use zx_runtime::println;
 
@@ -42,7 +45,8 @@ mod race;
 
 /// Pause between two calls of the client.
 const CALL_INTERVAL_NANOS: i64 = 200_000;
-/// Swaps between versions 1 and 2 (the first 1 → 2, then 2 → 2).
+/// Swaps alternating between versions 1 and 2 (1 → 2, 2 → 1, ...; the
+/// last one back to version 1).
 const SWAPS: usize = 100;
 /// Swaps to a failing version 3, spread among them.
 const FAILING_SWAPS: usize = 5;
@@ -166,12 +170,13 @@ fn driver() -> i64 {
     let mut rolled_back = 0;
     let failing = ["echo_server_v3_start", "echo_server_v3_takeover"];
     for swap_number in 0..SWAPS {
-        if let Some(gap) = expect("echo_server_v2", Outcome::Swapped) {
+        let version = if swap_number % 2 == 0 {
+            "echo_server_v2"
+        } else {
+            "echo_server"
+        };
+        if let Some(gap) = expect(version, Outcome::Swapped) {
             gaps.push(gap);
-        }
-        if swap_number == 0 {
-            // Back to version 1 would drop `Calls`: refused.
-            expect("echo_server", Outcome::Refused);
         }
         if swap_number % (SWAPS / FAILING_SWAPS) == 1
             && expect(failing[rolled_back % 2], Outcome::RolledBack).is_some()
@@ -197,12 +202,26 @@ fn driver() -> i64 {
     if !matches!(stopped, Ok(Ok(_))) {
         println!("swap-driver: cannot stop the client: {:?}", stopped);
     }
-    match connect(EchoMarker::DISCOVERABLE_NAME.unwrap_or_default())
-        .map(|c| EchoV2Client::new(c).calls())
-    {
-        Some(Ok(reply)) => println!("swap-driver: the server counted {} calls", reply.calls),
-        Some(Err(error)) => println!("swap-driver: Calls failed: {:?}", error),
-        None => {}
+    let Some(echo) = connect(EchoMarker::DISCOVERABLE_NAME.unwrap_or_default()) else {
+        return 1;
+    };
+    let echo = EchoV2Client::new(echo);
+    // Version 1 serves now: `Calls` (version 2's, flexible) is answered as
+    // unknown, and the channel stays open.
+    match echo.calls() {
+        Err(ClientError::UnknownMethod) => {
+            println!("swap-driver: version 1 answered Calls with UNKNOWN_METHOD")
+        }
+        other => println!("swap-driver: version 1 answered Calls with {:?}", other),
+    }
+    // Once more to version 2, which reads the count.
+    match swap("echo_server_v2") {
+        Some(report) if report.outcome == Outcome::Swapped => {}
+        other => println!("swap-driver: the last swap to version 2 was {:?}", other),
+    }
+    match echo.calls() {
+        Ok(reply) => println!("swap-driver: the server counted {} calls", reply.calls),
+        Err(error) => println!("swap-driver: Calls failed: {:?}", error),
     }
     let _ = realm.shutdown(RealmShutdownRequest { status: 0 });
     0

@@ -5,7 +5,9 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use idl_abi::{ComponentAbi, MemberAbi, MethodAbi, MethodKind, ProtocolAbi, TypeAbi, TypeKind};
+use idl_abi::{
+    ComponentAbi, MemberAbi, MethodAbi, MethodKind, Openness, ProtocolAbi, TypeAbi, TypeKind,
+};
 
 use super::super::decl::zx_component_decl as decl;
 
@@ -30,6 +32,11 @@ fn component(decl: &decl::ComponentDecl) -> ComponentAbi {
 fn protocol(abi: &decl::ProtocolAbi) -> ProtocolAbi {
     ProtocolAbi {
         name: abi.name.clone(),
+        openness: match abi.openness {
+            decl::ProtocolOpenness::Closed => Openness::Closed,
+            decl::ProtocolOpenness::Ajar => Openness::Ajar,
+            decl::ProtocolOpenness::Open => Openness::Open,
+        },
         methods: abi
             .methods
             .iter()
