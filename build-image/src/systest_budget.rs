@@ -76,14 +76,15 @@ pub fn check(run: &Captured) -> Result<(), String> {
     )?;
     // (`ls` prints one line per component, starting with its moniker;
     // other programs' lines may come between.)
-    let listed = run
+    let Some((_, row)) = run
         .lines
         .iter()
         .skip(held)
-        .position(|(_, line)| line.starts_with("root/console "))
-        .map(|at| at + held)
-        .ok_or_else(|| format!("`ls` did not list root/console\n{}", run.text()))?;
-    if !run.lines[listed].1.contains("running") {
+        .find(|(_, line)| line.starts_with("root/console "))
+    else {
+        return Err(format!("`ls` did not list root/console\n{}", run.text()));
+    };
+    if !row.contains("running") {
         return Err(format!(
             "the console is not listed as running\n{}",
             run.text()
