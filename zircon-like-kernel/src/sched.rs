@@ -51,6 +51,13 @@ enum DeadlineTarget {
     Timer(Weak<Timer>),
 }
 
+/// A removed deadline, dropped once the scheduler lock is released.
+#[allow(dead_code)] // held only to be dropped
+enum Disarmed {
+    Armed((Time, u64, Weak<Thread>)),
+    Map(DeadlineTarget),
+}
+
 struct Scheduler {
     current: Option<Arc<Thread>>,
     queues: [VecDeque<Arc<Thread>>; PRIORITY_LEVELS],
@@ -121,6 +128,19 @@ impl Scheduler {
             // correct all the same.
             self.deadlines
                 .insert((deadline, token), DeadlineTarget::Thread(target));
+        }
+    }
+
+    /// Removes the deadline of wait `token` (it ended first); returns
+    /// what it held, for the caller to drop outside the lock.
+    fn disarm(&mut self, deadline: Time, token: u64) -> Option<Disarmed> {
+        if deadline == TIME_INFINITE {
+            return None;
+        }
+        // Most often the newest entry of the list.
+        match self.armed.iter().rposition(|entry| entry.1 == token) {
+            Some(index) => Some(Disarmed::Armed(self.armed.swap_remove(index))),
+            None => self.deadlines.remove(&(deadline, token)).map(Disarmed::Map),
         }
     }
 
@@ -294,31 +314,39 @@ pub fn add_timer_deadline(deadline: Time, token: u64, timer: Weak<Timer>) {
 /// Threads that stopped running during the current trap, dropped at its
 /// end (`drop_retired`): the trap's frame may be in such a thread's frame
 /// slot, and the last reference to a thread frees it.
-static RETIRED: Mutex<[Option<Arc<Thread>>; 2]> = Mutex::new([None, None]);
-/// Whether `RETIRED` may hold a thread (so most traps take no lock).
+static RETIRED: RetiredSlots = RetiredSlots(core::cell::UnsafeCell::new([None, None]));
+/// Whether `RETIRED` may hold a thread (so most traps look no further).
 static ANY_RETIRED: AtomicBool = AtomicBool::new(false);
+
+/// This CPU's retired threads. No lock: only this CPU touches them, with
+/// interrupts off, and never from a nested trap (a nested exception
+/// neither switches threads nor drops retired ones).
+struct RetiredSlots(core::cell::UnsafeCell<[Option<Arc<Thread>>; 2]>);
+
+// SAFETY: one CPU, interrupts off, no nesting (see `RetiredSlots`): no two
+// references to the slots ever exist at once.
+unsafe impl Sync for RetiredSlots {}
 
 /// Keeps `thread` (the previous current thread) until the trap ends.
 fn retire(thread: Option<Arc<Thread>>) {
     let Some(thread) = thread else {
         return;
     };
-    let extra = {
-        let mut retired = RETIRED.lock();
-        match retired.iter_mut().find(|slot| slot.is_none()) {
-            Some(slot) => {
-                *slot = Some(thread);
-                ANY_RETIRED.store(true, Ordering::Relaxed);
-                None
-            }
-            None => Some(thread), // cannot happen: one switch per trap
+    // SAFETY: see `RetiredSlots`; the reference ends before anything that
+    // could retire again runs.
+    let retired = unsafe { &mut *RETIRED.0.get() };
+    match retired.iter_mut().find(|slot| slot.is_none()) {
+        Some(slot) => {
+            *slot = Some(thread);
+            ANY_RETIRED.store(true, Ordering::Relaxed);
         }
-    };
-    if let Some(thread) = extra {
-        // Never free a thread whose slot the trap may be using: keep it
-        // (a leak, which would be a kernel bug) rather than risk that.
-        warn!("more threads retired in one trap than expected; keeping one");
-        core::mem::forget(thread);
+        None => {
+            // Cannot happen (one switch per trap). Never free a thread
+            // whose slot the trap may be using: keep it (a leak, which
+            // would be a kernel bug) rather than risk that.
+            warn!("more threads retired in one trap than expected; keeping one");
+            core::mem::forget(thread);
+        }
     }
 }
 
@@ -333,7 +361,9 @@ pub fn drop_retired() -> bool {
         return false;
     }
     ANY_RETIRED.store(false, Ordering::Relaxed);
-    let retired = core::mem::take(&mut *RETIRED.lock());
+    // SAFETY: see `RetiredSlots`; the slots are emptied before the
+    // threads are dropped, so a teardown that retires finds them free.
+    let retired = core::mem::take(unsafe { &mut *RETIRED.0.get() });
     drop(retired);
     true
 }
@@ -377,45 +407,66 @@ pub fn block_current(frame: &mut TrapFrame, wait: Wait) {
 /// slice (donation: a call and its reply share one slice, so a busy
 /// thread of the same priority still gets its turn). Otherwise `next` is
 /// queued and the scheduler picks.
+///
+/// One scheduler-lock round trip: arming the blocked thread's deadline,
+/// the priority check, disarming `next`'s deadline and the change of the
+/// running thread happen under the same lock.
 pub fn block_current_and_switch(frame: &mut TrapFrame, wait: Wait, next: Arc<Thread>) {
-    {
-        let mut sched = SCHED.lock();
-        let thread = sched
-            .set_current(None)
-            .expect("blocking without a current thread");
-        if wait.deadline != TIME_INFINITE {
-            sched.arm(wait.deadline, wait.token, &thread);
+    // `next` is still blocked (its wake recorded) unless it died in
+    // between: then there is nothing to run.
+    let next_wait = {
+        let inner = next.inner.lock();
+        (inner.state == ThreadState::Blocked).then(|| {
+            let wait = inner.wait.as_ref().map(|w| (w.deadline, w.token));
+            (inner.priority as usize, wait)
+        })
+    };
+    let mut sched = SCHED.lock();
+    let blocked = sched
+        .set_current(None)
+        .expect("blocking without a current thread");
+    if wait.deadline != TIME_INFINITE {
+        sched.arm(wait.deadline, wait.token, &blocked);
+    }
+    let highest = sched.highest_runnable();
+    let direct = next_wait.filter(|(priority, _)| highest.is_none_or(|level| level <= *priority));
+    // Either `next` becomes the running thread (its frame slot to return
+    // into), or it is given back to be queued.
+    let (disarmed, switch) = match direct {
+        Some((_, next_deadline)) => {
+            let disarmed =
+                next_deadline.and_then(|(deadline, token)| sched.disarm(deadline, token));
+            let saved: *mut TrapFrame = {
+                let mut inner = next.inner.lock();
+                &mut *inner.frame
+            };
+            sched.set_current(Some(next));
+            (disarmed, Ok(saved))
         }
-        drop(sched);
-        let mut inner = thread.inner.lock();
+        None => (None, Err(next)),
+    };
+    drop(sched);
+    drop(disarmed);
+    {
+        let mut inner = blocked.inner.lock();
         if !in_slot(frame, &inner.frame) {
             *inner.frame = frame.clone();
         }
         inner.state = ThreadState::Blocked;
         inner.wait = Some(wait);
         inner.wake = None;
-        drop(inner);
-        retire(Some(thread));
     }
-    let priority = {
-        let inner = next.inner.lock();
-        if inner.state != ThreadState::Blocked {
-            None // died in between: nothing to run
-        } else {
-            Some(inner.priority as usize)
+    retire(Some(blocked));
+    match switch {
+        Ok(saved) => resume_current(saved),
+        Err(next) => {
+            if next_wait.is_some() {
+                make_runnable(&next);
+            }
+            drop(next);
+            schedule();
         }
-    };
-    let Some(priority) = priority else {
-        schedule();
-        return;
-    };
-    let highest = SCHED.lock().highest_runnable();
-    if highest.is_some_and(|level| level > priority) {
-        make_runnable(&next);
-        schedule();
-        return;
     }
-    run_now(next, false);
 }
 
 /// Makes `thread` (blocked, with its wake recorded) the running thread:
@@ -423,31 +474,47 @@ pub fn block_current_and_switch(frame: &mut TrapFrame, wait: Wait, next: Arc<Thr
 /// it a new time slice; otherwise it runs on what is left of the current
 /// one.
 fn run_now(thread: Arc<Thread>, fresh_slice: bool) {
-    use crate::arch::x86_64::percpu;
-    let (wait, wake, saved) = {
+    let (deadline, saved) = {
         let mut inner = thread.inner.lock();
-        inner.state = ThreadState::Running;
         let saved: *mut TrapFrame = &mut *inner.frame;
-        (inner.wait.take(), inner.wake.take(), saved)
+        (inner.wait.as_ref().map(|w| (w.deadline, w.token)), saved)
     };
-    thread.process.activate();
-    let old = {
+    let (old, disarmed) = {
         let mut sched = SCHED.lock();
         if fresh_slice {
             sched.slice_left = SLICE_TICKS;
         }
-        sched.set_current(Some(thread))
+        let disarmed = deadline.and_then(|(deadline, token)| sched.disarm(deadline, token));
+        (sched.set_current(Some(thread)), disarmed)
     };
+    drop(disarmed);
     retire(old);
-    if let Some(wait) = wait {
-        cancel_deadline(wait.deadline, wait.token);
-        let reason = wake.unwrap_or(WakeReason::TimedOut);
-        // SAFETY: `saved` is the boxed frame of the thread now current
-        // (the scheduler holds it), so it is neither freed nor written by
-        // anyone else until that thread stops running; no other reference
-        // to it exists while this one lives.
-        crate::syscalls::complete_wait(wait, reason, unsafe { &mut *saved });
-    }
+    resume_current(saved);
+}
+
+/// Finishes the switch to the thread just made current (its deadline
+/// already disarmed): marks it running, activates its address space,
+/// completes the syscall it was blocked in, and makes the exit path
+/// return into `saved`, its frame slot.
+fn resume_current(saved: *mut TrapFrame) {
+    use crate::arch::x86_64::percpu;
+    let finished = with_current(|thread| {
+        let (wait, wake) = {
+            let mut inner = thread.inner.lock();
+            inner.state = ThreadState::Running;
+            (inner.wait.take(), inner.wake.take())
+        };
+        thread.process.activate();
+        if let Some(wait) = wait {
+            let reason = wake.unwrap_or(WakeReason::TimedOut);
+            // SAFETY: `saved` is the boxed frame of the thread now current
+            // (the scheduler holds it), so it is neither freed nor written
+            // by anyone else until that thread stops running; no other
+            // reference to it exists while this one lives.
+            crate::syscalls::complete_wait(wait, reason, unsafe { &mut *saved });
+        }
+    });
+    debug_assert!(finished.is_some());
     percpu::set_resume_frame(saved);
     percpu::set_syscall_frame(Some(saved));
 }
@@ -457,20 +524,8 @@ pub fn cancel_deadline(deadline: Time, token: u64) {
     if deadline == TIME_INFINITE {
         return;
     }
-    let mut sched = SCHED.lock();
-    // Most often the newest entry of the list.
-    match sched.armed.iter().rposition(|entry| entry.1 == token) {
-        Some(index) => {
-            let entry = sched.armed.swap_remove(index);
-            drop(sched);
-            drop(entry);
-        }
-        None => {
-            let entry = sched.deadlines.remove(&(deadline, token));
-            drop(sched);
-            drop(entry);
-        }
-    }
+    let entry = SCHED.lock().disarm(deadline, token);
+    drop(entry);
 }
 
 /// The running thread can no longer run (it exited or its process ended):

@@ -59,86 +59,325 @@ fn status_raw(status: Status) -> u64 {
     status.0 as i64 as u64
 }
 
+/// A syscall's handler: decodes its arguments from the frame and runs it.
+type Handler = fn(&mut TrapFrame) -> SysResult;
+
+/// The handlers, indexed by syscall number (every number below
+/// `nr::COUNT` has one: checked when the kernel is compiled).
+static HANDLERS: [Handler; nr::COUNT as usize] = handlers();
+
+/// The argument registers, in order (`rdi, rsi, rdx, r10, r8, r9, r12,
+/// r13`); inlined, so a handler loads only those it uses.
+#[inline(always)]
+fn args(frame: &TrapFrame) -> [u64; 8] {
+    [
+        frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9, frame.r12, frame.r13,
+    ]
+}
+
+/// Puts `handler` at `number` (once).
+const fn set(table: &mut [Option<Handler>; nr::COUNT as usize], number: u64, handler: Handler) {
+    assert!(
+        table[number as usize].is_none(),
+        "two handlers for one syscall"
+    );
+    table[number as usize] = Some(handler);
+}
+
+const fn handlers() -> [Handler; nr::COUNT as usize] {
+    let mut table: [Option<Handler>; nr::COUNT as usize] = [None; nr::COUNT as usize];
+    set(&mut table, nr::DEBUG_WRITE, |f| {
+        let a = args(f);
+        debug::debug_write(a[0], a[1])
+    });
+    set(&mut table, nr::CLOCK_GET_MONOTONIC, |_| {
+        Ok(Flow::Done(crate::clock::monotonic_nanos()))
+    });
+    set(&mut table, nr::PROCESS_EXIT, |f| {
+        let a = args(f);
+        task::process_exit(a[0] as i64)
+    });
+    set(&mut table, nr::HANDLE_CLOSE, |f| {
+        let a = args(f);
+        handle::close(a[0])
+    });
+    set(&mut table, nr::HANDLE_DUPLICATE, |f| {
+        let a = args(f);
+        handle::duplicate(a[0], a[1], a[2])
+    });
+    set(&mut table, nr::HANDLE_REPLACE, |f| {
+        let a = args(f);
+        handle::replace(a[0], a[1], a[2])
+    });
+    set(&mut table, nr::OBJECT_GET_INFO, |f| {
+        let a = args(f);
+        object::get_info(a[0], a[1], a[2], a[3], a[4], a[5])
+    });
+    set(&mut table, nr::OBJECT_SIGNAL, |f| {
+        let a = args(f);
+        object::signal(a[0], a[1], a[2])
+    });
+    set(&mut table, nr::OBJECT_SIGNAL_PEER, |f| {
+        let a = args(f);
+        object::signal_peer(a[0], a[1], a[2])
+    });
+    set(&mut table, nr::OBJECT_WAIT_ONE, |f| {
+        let a = args(f);
+        wait::wait_one(f, a[0], a[1], a[2], a[3])
+    });
+    set(&mut table, nr::OBJECT_WAIT_MANY, |f| {
+        let a = args(f);
+        wait::wait_many(f, a[0], a[1], a[2])
+    });
+    set(&mut table, nr::EVENT_CREATE, |f| {
+        let a = args(f);
+        object::event_create(a[0], a[1])
+    });
+    set(&mut table, nr::EVENTPAIR_CREATE, |f| {
+        let a = args(f);
+        object::eventpair_create(a[0], a[1], a[2])
+    });
+    set(&mut table, nr::CHANNEL_CREATE, |f| {
+        let a = args(f);
+        channel::create(a[0], a[1], a[2])
+    });
+    set(&mut table, nr::CHANNEL_WRITE, |f| {
+        let a = args(f);
+        channel::write(a[0], a[1], a[2], a[3], a[4], a[5])
+    });
+    set(&mut table, nr::CHANNEL_READ, |f| {
+        let a = args(f);
+        channel::read(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7])
+    });
+    set(&mut table, nr::NANOSLEEP, |f| {
+        let a = args(f);
+        wait::nanosleep(f, a[0])
+    });
+    set(&mut table, nr::THREAD_CREATE, |f| {
+        let a = args(f);
+        task::thread_create(a[0], a[1], a[2], a[3], a[4])
+    });
+    set(&mut table, nr::THREAD_START, |f| {
+        let a = args(f);
+        task::thread_start(a[0], a[1], a[2], a[3], a[4])
+    });
+    set(&mut table, nr::THREAD_EXIT, |_| task::thread_exit());
+    set(&mut table, nr::PORT_CREATE, |f| {
+        let a = args(f);
+        port::port_create(a[0], a[1])
+    });
+    set(&mut table, nr::PORT_QUEUE, |f| {
+        let a = args(f);
+        port::port_queue(a[0], a[1])
+    });
+    set(&mut table, nr::PORT_WAIT, |f| {
+        let a = args(f);
+        port::port_wait(f, a[0], a[1], a[2])
+    });
+    set(&mut table, nr::OBJECT_WAIT_ASYNC, |f| {
+        let a = args(f);
+        port::wait_async(a[0], a[1], a[2], a[3], a[4])
+    });
+    set(&mut table, nr::TIMER_CREATE, |f| {
+        let a = args(f);
+        port::timer_create(a[0], a[1], a[2])
+    });
+    set(&mut table, nr::TIMER_SET, |f| {
+        let a = args(f);
+        port::timer_set(a[0], a[1], a[2])
+    });
+    set(&mut table, nr::TIMER_CANCEL, |f| {
+        let a = args(f);
+        port::timer_cancel(a[0])
+    });
+    set(&mut table, nr::VMO_CREATE, |f| {
+        let a = args(f);
+        vm::vmo_create(a[0], a[1], a[2])
+    });
+    set(&mut table, nr::VMO_READ, |f| {
+        let a = args(f);
+        vm::vmo_read(f, a[0], a[1], a[2], a[3])
+    });
+    set(&mut table, nr::VMO_WRITE, |f| {
+        let a = args(f);
+        vm::vmo_write(f, a[0], a[1], a[2], a[3])
+    });
+    set(&mut table, nr::VMO_GET_SIZE, |f| {
+        let a = args(f);
+        vm::vmo_get_size(a[0], a[1])
+    });
+    set(&mut table, nr::VMO_SET_SIZE, |f| {
+        let a = args(f);
+        vm::vmo_set_size(a[0], a[1])
+    });
+    set(&mut table, nr::VMO_CREATE_CONTIGUOUS, |f| {
+        let a = args(f);
+        vm::vmo_create_contiguous(a[0], a[1], a[2], a[3])
+    });
+    set(&mut table, nr::VMO_GET_PHYSICAL, |f| {
+        let a = args(f);
+        vm::vmo_get_physical(a[0], a[1], a[2])
+    });
+    set(&mut table, nr::VMAR_ALLOCATE, |f| {
+        let a = args(f);
+        vm::vmar_allocate(a[0], a[1], a[2], a[3], a[4], a[5])
+    });
+    set(&mut table, nr::VMAR_MAP, |f| {
+        let a = args(f);
+        vm::vmar_map(a[0], a[1], a[2], a[3], a[4], a[5], a[6])
+    });
+    set(&mut table, nr::VMAR_UNMAP, |f| {
+        let a = args(f);
+        vm::vmar_unmap(a[0], a[1], a[2])
+    });
+    set(&mut table, nr::VMAR_PROTECT, |f| {
+        let a = args(f);
+        vm::vmar_protect(a[0], a[1], a[2], a[3])
+    });
+    set(&mut table, nr::JOB_CREATE, |f| {
+        let a = args(f);
+        task::job_create(a[0], a[1], a[2])
+    });
+    set(&mut table, nr::JOB_SET_LIMITS, |f| {
+        let a = args(f);
+        task::job_set_limits(a[0], a[1], a[2], a[3], a[4])
+    });
+    set(&mut table, nr::PROCESS_CREATE, |f| {
+        let a = args(f);
+        task::process_create(a[0], a[1], a[2], a[3], a[4], a[5])
+    });
+    set(&mut table, nr::PROCESS_START, |f| {
+        let a = args(f);
+        task::process_start(a[0], a[1], a[2], a[3], a[4], a[5])
+    });
+    set(&mut table, nr::TASK_KILL, |f| {
+        let a = args(f);
+        task::task_kill(a[0])
+    });
+    set(&mut table, nr::TASK_CREATE_EXCEPTION_CHANNEL, |f| {
+        let a = args(f);
+        task::create_exception_channel(a[0], a[1], a[2])
+    });
+    set(&mut table, nr::FUTEX_WAIT, |f| {
+        let a = args(f);
+        wait::futex_wait(f, a[0], a[1], a[2])
+    });
+    set(&mut table, nr::FUTEX_WAKE, |f| {
+        let a = args(f);
+        wait::futex_wake(a[0], a[1])
+    });
+    set(&mut table, nr::DEBUGLOG_READ, |f| {
+        let a = args(f);
+        debug::debuglog_read(a[0], a[1], a[2], a[3], a[4], a[5])
+    });
+    set(&mut table, nr::CHANNEL_CALL, |f| {
+        let a = args(f);
+        channel::call(f, a[0], a[1], a[2], a[3], a[4], a[5])
+    });
+    set(&mut table, nr::DEBUG_READ, |f| {
+        let a = args(f);
+        debug::debug_read(a[0], a[1], a[2], a[3])
+    });
+    set(&mut table, nr::SYSTEM_SHUTDOWN, |f| {
+        let a = args(f);
+        debug::system_shutdown(a[0], a[1])
+    });
+    set(&mut table, nr::RESOURCE_CREATE, |f| {
+        let a = args(f);
+        resource::resource_create(a[0], a[1], a[2], a[3], a[4])
+    });
+    set(&mut table, nr::VMO_CREATE_PHYSICAL, |f| {
+        let a = args(f);
+        device::vmo_create_physical(a[0], a[1], a[2], a[3])
+    });
+    set(&mut table, nr::INTERRUPT_CREATE, |f| {
+        let a = args(f);
+        device::interrupt_create(a[0], a[1], a[2], a[3])
+    });
+    set(&mut table, nr::INTERRUPT_BIND, |f| {
+        let a = args(f);
+        device::interrupt_bind(a[0], a[1], a[2], a[3])
+    });
+    set(&mut table, nr::INTERRUPT_WAIT, |f| {
+        let a = args(f);
+        device::interrupt_wait(f, a[0], a[1])
+    });
+    set(&mut table, nr::INTERRUPT_ACK, |f| {
+        let a = args(f);
+        device::interrupt_ack(a[0])
+    });
+    set(&mut table, nr::INTERRUPT_TRIGGER, |f| {
+        let a = args(f);
+        device::interrupt_trigger(a[0])
+    });
+    set(&mut table, nr::INTERRUPT_GET_INFO, |f| {
+        let a = args(f);
+        device::interrupt_get_info(a[0], a[1])
+    });
+    set(&mut table, nr::SYSTEM_GET_PCI_ECAM, |f| {
+        let a = args(f);
+        device::system_get_pci_ecam(a[0], a[1])
+    });
+    set(&mut table, nr::SOCKET_CREATE, |f| {
+        let a = args(f);
+        socket::create(a[0], a[1], a[2])
+    });
+    set(&mut table, nr::SOCKET_WRITE, |f| {
+        let a = args(f);
+        socket::write(a[0], a[1], a[2], a[3], a[4])
+    });
+    set(&mut table, nr::SOCKET_READ, |f| {
+        let a = args(f);
+        socket::read(a[0], a[1], a[2], a[3], a[4])
+    });
+    set(&mut table, nr::SOCKET_SHUTDOWN, |f| {
+        let a = args(f);
+        socket::shutdown(a[0], a[1])
+    });
+    set(&mut table, nr::SOCKET_SET_THRESHOLD, |f| {
+        let a = args(f);
+        socket::set_threshold(a[0], a[1], a[2])
+    });
+    set(&mut table, nr::CHANNEL_RECV, |f| {
+        let a = args(f);
+        channel::recv(f, a[0], a[1], a[2], a[3], a[4], a[5])
+    });
+    set(&mut table, nr::HANDLE_BIND_ESCROW, |f| {
+        let a = args(f);
+        escrow::bind(a[0], a[1])
+    });
+    let mut handlers: [Handler; nr::COUNT as usize] = [unknown; nr::COUNT as usize];
+    let mut number = 0;
+    while number < table.len() {
+        match table[number] {
+            Some(handler) => handlers[number] = handler,
+            None => panic!("a syscall number without a handler"),
+        }
+        number += 1;
+    }
+    handlers
+}
+
+/// The handler of numbers without one (none below `nr::COUNT`).
+fn unknown(_: &mut TrapFrame) -> SysResult {
+    Err(Status::BAD_SYSCALL)
+}
+
 /// Runs the syscall described by `frame` (number in `rax`, arguments in
 /// `rdi, rsi, rdx, r10, r8, r9, r12, r13`).
+#[inline]
 pub fn dispatch(frame: &mut TrapFrame) {
-    let a = [
-        frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9, frame.r12, frame.r13,
-    ];
-    if allocates(frame.rax) && crate::mem::frames::below_reserve() {
+    let number = frame.rax;
+    let Some(&handler) = HANDLERS.get(number as usize) else {
+        frame.rax = status_raw(Status::BAD_SYSCALL);
+        return;
+    };
+    // The memory reserve is checked only by calls that allocate.
+    if allocates(number) && crate::mem::frames::below_reserve() {
         frame.rax = status_raw(Status::NO_MEMORY);
         return;
     }
-    let result = match frame.rax {
-        nr::DEBUG_WRITE => debug::debug_write(a[0], a[1]),
-        nr::CLOCK_GET_MONOTONIC => Ok(Flow::Done(crate::clock::monotonic_nanos())),
-        nr::PROCESS_EXIT => task::process_exit(a[0] as i64),
-        nr::HANDLE_CLOSE => handle::close(a[0]),
-        nr::HANDLE_DUPLICATE => handle::duplicate(a[0], a[1], a[2]),
-        nr::HANDLE_REPLACE => handle::replace(a[0], a[1], a[2]),
-        nr::OBJECT_GET_INFO => object::get_info(a[0], a[1], a[2], a[3], a[4], a[5]),
-        nr::OBJECT_SIGNAL => object::signal(a[0], a[1], a[2]),
-        nr::OBJECT_SIGNAL_PEER => object::signal_peer(a[0], a[1], a[2]),
-        nr::OBJECT_WAIT_ONE => wait::wait_one(frame, a[0], a[1], a[2], a[3]),
-        nr::OBJECT_WAIT_MANY => wait::wait_many(frame, a[0], a[1], a[2]),
-        nr::EVENT_CREATE => object::event_create(a[0], a[1]),
-        nr::EVENTPAIR_CREATE => object::eventpair_create(a[0], a[1], a[2]),
-        nr::CHANNEL_CREATE => channel::create(a[0], a[1], a[2]),
-        nr::CHANNEL_WRITE => channel::write(a[0], a[1], a[2], a[3], a[4], a[5]),
-        nr::CHANNEL_READ => channel::read(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]),
-        nr::NANOSLEEP => wait::nanosleep(frame, a[0]),
-        nr::THREAD_CREATE => task::thread_create(a[0], a[1], a[2], a[3], a[4]),
-        nr::THREAD_START => task::thread_start(a[0], a[1], a[2], a[3], a[4]),
-        nr::THREAD_EXIT => task::thread_exit(),
-        nr::PORT_CREATE => port::port_create(a[0], a[1]),
-        nr::PORT_QUEUE => port::port_queue(a[0], a[1]),
-        nr::PORT_WAIT => port::port_wait(frame, a[0], a[1], a[2]),
-        nr::OBJECT_WAIT_ASYNC => port::wait_async(a[0], a[1], a[2], a[3], a[4]),
-        nr::TIMER_CREATE => port::timer_create(a[0], a[1], a[2]),
-        nr::TIMER_SET => port::timer_set(a[0], a[1], a[2]),
-        nr::TIMER_CANCEL => port::timer_cancel(a[0]),
-        nr::VMO_CREATE => vm::vmo_create(a[0], a[1], a[2]),
-        nr::VMO_READ => vm::vmo_read(frame, a[0], a[1], a[2], a[3]),
-        nr::VMO_WRITE => vm::vmo_write(frame, a[0], a[1], a[2], a[3]),
-        nr::VMO_GET_SIZE => vm::vmo_get_size(a[0], a[1]),
-        nr::VMO_SET_SIZE => vm::vmo_set_size(a[0], a[1]),
-        nr::VMO_CREATE_CONTIGUOUS => vm::vmo_create_contiguous(a[0], a[1], a[2], a[3]),
-        nr::VMO_GET_PHYSICAL => vm::vmo_get_physical(a[0], a[1], a[2]),
-        nr::VMAR_ALLOCATE => vm::vmar_allocate(a[0], a[1], a[2], a[3], a[4], a[5]),
-        nr::VMAR_MAP => vm::vmar_map(a[0], a[1], a[2], a[3], a[4], a[5], a[6]),
-        nr::VMAR_UNMAP => vm::vmar_unmap(a[0], a[1], a[2]),
-        nr::VMAR_PROTECT => vm::vmar_protect(a[0], a[1], a[2], a[3]),
-        nr::JOB_CREATE => task::job_create(a[0], a[1], a[2]),
-        nr::JOB_SET_LIMITS => task::job_set_limits(a[0], a[1], a[2], a[3], a[4]),
-        nr::PROCESS_CREATE => task::process_create(a[0], a[1], a[2], a[3], a[4], a[5]),
-        nr::PROCESS_START => task::process_start(a[0], a[1], a[2], a[3], a[4], a[5]),
-        nr::TASK_KILL => task::task_kill(a[0]),
-        nr::TASK_CREATE_EXCEPTION_CHANNEL => task::create_exception_channel(a[0], a[1], a[2]),
-        nr::FUTEX_WAIT => wait::futex_wait(frame, a[0], a[1], a[2]),
-        nr::FUTEX_WAKE => wait::futex_wake(a[0], a[1]),
-        nr::DEBUGLOG_READ => debug::debuglog_read(a[0], a[1], a[2], a[3], a[4], a[5]),
-        nr::CHANNEL_CALL => channel::call(frame, a[0], a[1], a[2], a[3], a[4], a[5]),
-        nr::DEBUG_READ => debug::debug_read(a[0], a[1], a[2], a[3]),
-        nr::SYSTEM_SHUTDOWN => debug::system_shutdown(a[0], a[1]),
-        nr::RESOURCE_CREATE => resource::resource_create(a[0], a[1], a[2], a[3], a[4]),
-        nr::VMO_CREATE_PHYSICAL => device::vmo_create_physical(a[0], a[1], a[2], a[3]),
-        nr::INTERRUPT_CREATE => device::interrupt_create(a[0], a[1], a[2], a[3]),
-        nr::INTERRUPT_BIND => device::interrupt_bind(a[0], a[1], a[2], a[3]),
-        nr::INTERRUPT_WAIT => device::interrupt_wait(frame, a[0], a[1]),
-        nr::INTERRUPT_ACK => device::interrupt_ack(a[0]),
-        nr::INTERRUPT_TRIGGER => device::interrupt_trigger(a[0]),
-        nr::INTERRUPT_GET_INFO => device::interrupt_get_info(a[0], a[1]),
-        nr::SYSTEM_GET_PCI_ECAM => device::system_get_pci_ecam(a[0], a[1]),
-        nr::SOCKET_CREATE => socket::create(a[0], a[1], a[2]),
-        nr::SOCKET_WRITE => socket::write(a[0], a[1], a[2], a[3], a[4]),
-        nr::SOCKET_READ => socket::read(a[0], a[1], a[2], a[3], a[4]),
-        nr::SOCKET_SHUTDOWN => socket::shutdown(a[0], a[1]),
-        nr::SOCKET_SET_THRESHOLD => socket::set_threshold(a[0], a[1], a[2]),
-        nr::CHANNEL_RECV => channel::recv(frame, a[0], a[1], a[2], a[3], a[4], a[5]),
-        nr::HANDLE_BIND_ESCROW => escrow::bind(a[0], a[1]),
-        _ => Err(Status::BAD_SYSCALL),
-    };
-    match result {
+    match handler(frame) {
         Ok(Flow::Done(value)) => frame.rax = value,
         Ok(Flow::Switched) => {}
         // `syscall` (0f 05) is two bytes long; `rax` still holds the

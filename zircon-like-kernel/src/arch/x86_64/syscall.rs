@@ -23,6 +23,28 @@ const RFLAGS_IF: u64 = 1 << 9;
 const RFLAGS_DF: u64 = 1 << 10;
 const RFLAGS_AC: u64 = 1 << 18;
 
+use super::trap::TrapFrame;
+const FRAME_SIZE: usize = core::mem::size_of::<TrapFrame>();
+/// Offset of a field of the frame from its top (where `syscall_entry`
+/// starts pushing), as the fast exit below addresses them.
+const fn from_top(offset: usize) -> i64 {
+    offset as i64 - FRAME_SIZE as i64
+}
+// The fast exit's offsets, checked against the frame's layout.
+const _: () = {
+    assert!(from_top(core::mem::offset_of!(TrapFrame, rax)) == -64);
+    assert!(from_top(core::mem::offset_of!(TrapFrame, rdx)) == -88);
+    assert!(from_top(core::mem::offset_of!(TrapFrame, rsi)) == -96);
+    assert!(from_top(core::mem::offset_of!(TrapFrame, rdi)) == -104);
+    assert!(from_top(core::mem::offset_of!(TrapFrame, r8)) == -120);
+    assert!(from_top(core::mem::offset_of!(TrapFrame, r9)) == -128);
+    assert!(from_top(core::mem::offset_of!(TrapFrame, r10)) == -136);
+    assert!(from_top(core::mem::offset_of!(TrapFrame, rip)) == -40);
+    assert!(from_top(core::mem::offset_of!(TrapFrame, rflags)) == -24);
+    assert!(from_top(core::mem::offset_of!(TrapFrame, rsp)) == -16);
+    assert!(FRAME_SIZE.is_multiple_of(16)); // fxrstor64 needs 16-byte alignment
+};
+
 core::arch::global_asm!(
     r#"
     .text
@@ -58,9 +80,47 @@ syscall_entry:
     mov %rsp, %rdi
     mov %gs:{cpu_stack}, %rsp    /* Rust runs on the CPU's stack */
     call syscall_dispatch
-    mov %rax, %rsp               /* the frame to return into */
+    test %rax, %rax
+    jz 1f
+    mov %rax, %rsp               /* another frame to return into */
+    jmp trap_return
+    /* The syscall-only exit: back into the thread that entered, whose
+       frame is still where `syscall_dispatch` found it. The callee-saved
+       registers (rbx, rbp, r12-r15) still hold the user's values (the Rust
+       code preserved them and no syscall changes them in its own frame),
+       so only what Rust may have clobbered is reloaded. */
+1:  mov %gs:{syscall_frame}, %rsp
+    mov {rip}(%rsp), %rcx
+    movabs ${user_top}, %r11
+    cmp %r11, %rcx
+    ja 2f                        /* not a canonical user address: iretq */
+    fxrstor64 -{frame_size}(%rsp)
+    mov {rax}(%rsp), %rax
+    mov {rdx}(%rsp), %rdx
+    mov {rsi}(%rsp), %rsi
+    mov {rdi}(%rsp), %rdi
+    mov {r8}(%rsp), %r8
+    mov {r9}(%rsp), %r9
+    mov {r10}(%rsp), %r10
+    mov {rflags}(%rsp), %r11
+    mov {rsp}(%rsp), %rsp        /* user stack; interrupts stay off until sysret */
+    swapgs
+    sysretq
+2:  sub ${frame_size}, %rsp
     jmp trap_return
 "#,
+    frame_size = const FRAME_SIZE,
+    user_top = const 0x0000_7fff_ffff_ffffu64,
+    rax = const -64i64,
+    rdx = const -88i64,
+    rsi = const -96i64,
+    rdi = const -104i64,
+    r8 = const -120i64,
+    r9 = const -128i64,
+    r10 = const -136i64,
+    rip = const -40i64,
+    rflags = const -24i64,
+    rsp = const -16i64,
     user_rsp = const USER_RSP_OFFSET,
     syscall_frame = const SYSCALL_FRAME_OFFSET,
     cpu_stack = const CPU_STACK_OFFSET,

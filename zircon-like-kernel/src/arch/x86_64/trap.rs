@@ -346,7 +346,9 @@ extern "C" fn trap_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
 
 /// The Rust side of `syscall_entry`: `trap_dispatch` without what only
 /// interrupts and exceptions need (`syscall` has cleared RFLAGS.AC and
-/// came from user mode, with the vector known).
+/// came from user mode, with the vector known). Returns the frame to
+/// return into, or null to return into `frame` by the syscall-only exit
+/// (the thread that entered runs on: no switch happened).
 #[no_mangle]
 extern "C" fn syscall_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
     // SAFETY: as in `trap_dispatch`: `syscall_entry` passes the frame it
@@ -356,11 +358,13 @@ extern "C" fn syscall_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
     let trap = unsafe { &mut *frame };
     crate::syscalls::dispatch(trap);
     crate::object::run_deferred();
-    let resume = super::percpu::take_resume_frame().unwrap_or(frame);
+    let resume = super::percpu::take_resume_frame();
     if crate::sched::drop_retired() {
         crate::object::run_deferred();
     }
-    resume
+    // The same frame (a thread woken and resumed within its own syscall)
+    // goes the general way too: only "no switch at all" takes the fast one.
+    resume.unwrap_or(core::ptr::null_mut())
 }
 
 fn dispatch_trap(frame: &mut TrapFrame) {
