@@ -424,6 +424,7 @@ pub fn block_current_and_switch(frame: &mut TrapFrame, wait: Wait, next: Arc<Thr
 /// one.
 fn run_now(thread: Arc<Thread>, fresh_slice: bool) {
     use crate::arch::x86_64::percpu;
+    crate::idle_time::leave();
     let (wait, wake, saved) = {
         let mut inner = thread.inner.lock();
         inner.state = ThreadState::Running;
@@ -497,6 +498,7 @@ pub fn schedule() {
             unsafe { slot.write(crate::arch::x86_64::idle::idle_frame()) };
             percpu::set_resume_frame(slot);
             percpu::set_syscall_frame(None);
+            crate::idle_time::enter();
             return;
         };
         if thread.inner.lock().state != ThreadState::Runnable {
