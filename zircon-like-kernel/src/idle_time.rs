@@ -4,9 +4,11 @@
 //! subtracts this figure from a TSC interval to count the instructions
 //! the system really ran (the network cases, which wait for the host).
 //!
-//! An idle period starts when the scheduler picks the idle frame and ends
-//! at the next trap or when a thread is picked after all (one CPU: plain
-//! atomics suffice).
+//! An idle period starts when the scheduler picks the idle frame, or when
+//! an interrupt of the idle loop switches to nothing, and ends at the next
+//! trap or when the scheduler picks a thread after all in the same trap
+//! (one CPU: plain atomics suffice). The direct switch of a call to its
+//! server never involves the idle frame and pays nothing.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -23,6 +25,7 @@ pub fn enter() {
 }
 
 /// A trap began, or a thread was picked: the idle period (if any) ends.
+#[inline(always)]
 pub fn leave() {
     let since = SINCE.swap(0, Ordering::Relaxed);
     if since != 0 {

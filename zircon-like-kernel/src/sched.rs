@@ -424,7 +424,6 @@ pub fn block_current_and_switch(frame: &mut TrapFrame, wait: Wait, next: Arc<Thr
 /// one.
 fn run_now(thread: Arc<Thread>, fresh_slice: bool) {
     use crate::arch::x86_64::percpu;
-    crate::idle_time::leave();
     let (wait, wake, saved) = {
         let mut inner = thread.inner.lock();
         inner.state = ThreadState::Running;
@@ -504,6 +503,8 @@ pub fn schedule() {
         if thread.inner.lock().state != ThreadState::Runnable {
             continue; // died while queued
         }
+        // An idle period this trap started (an earlier pick) ends.
+        crate::idle_time::leave();
         // The exit path returns straight from the saved frame.
         run_now(thread, true);
         return;
