@@ -440,7 +440,7 @@ fn in_guest(guest: &mut Guest) -> Result<(), String> {
     guest.type_line("start root/net_check")?;
     guest.wait_for("net-check: lookup ", 1, Duration::from_secs(120))?;
     guest.wait_for(" passed, ", 1, Duration::from_secs(30))?;
-    if guest.count("net-check: FAILED") > 0 || guest.count("net-check: 6 passed, 0 failed") != 1 {
+    if guest.count("net-check: FAILED") > 0 || guest.count("net-check: 7 passed, 0 failed") != 1 {
         return Err("net-check failed".into());
     }
     let lines = guest.lines.lock().unwrap().clone();

@@ -417,6 +417,23 @@ pub fn run_args_captured(args: &[std::ffi::OsString], timeout: Duration) -> Resu
     capture(command, timeout)
 }
 
+/// The console lines of a run so far (each with the time since QEMU
+/// started), shared with a watcher while the run goes on.
+pub type ConsoleLines = Arc<Mutex<Vec<(Duration, String)>>>;
+
+/// Like [`run_args_captured`], and `watch` is given the console as it
+/// grows, right after QEMU starts (to start a host-side client that
+/// waits for the guest's cue; it must not block).
+pub fn run_args_captured_watching(
+    args: &[std::ffi::OsString],
+    timeout: Duration,
+    watch: impl FnOnce(ConsoleLines),
+) -> Result<Captured> {
+    let mut command = Command::new(qemu_binary()?);
+    command.args(args).stdin(Stdio::null());
+    capture_lines(command, timeout, false, |_| {}, watch)
+}
+
 /// Runs `command` (a QEMU command line) with stdout and stderr captured
 /// line by line, killing it after `timeout`.
 fn capture(mut command: Command, timeout: Duration) -> Result<Captured> {
@@ -425,10 +442,20 @@ fn capture(mut command: Command, timeout: Duration) -> Result<Captured> {
 }
 
 fn capture_with(
+    command: Command,
+    timeout: Duration,
+    echo: bool,
+    feed: impl FnOnce(std::process::ChildStdin),
+) -> Result<Captured> {
+    capture_lines(command, timeout, echo, feed, |_| {})
+}
+
+fn capture_lines(
     mut command: Command,
     timeout: Duration,
     echo: bool,
     feed: impl FnOnce(std::process::ChildStdin),
+    watch: impl FnOnce(ConsoleLines),
 ) -> Result<Captured> {
     let started = Instant::now();
     let mut child = command
@@ -439,7 +466,8 @@ fn capture_with(
     if let Some(stdin) = child.stdin.take() {
         feed(stdin);
     }
-    let lines = Arc::new(Mutex::new(Vec::new()));
+    let lines: ConsoleLines = Arc::new(Mutex::new(Vec::new()));
+    watch(Arc::clone(&lines));
     let stdout = child.stdout.take().expect("piped");
     let reader = {
         let lines = Arc::clone(&lines);

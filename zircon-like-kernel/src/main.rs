@@ -32,6 +32,7 @@ mod log;
 mod arch;
 mod clock;
 mod cmdline;
+mod idle_time;
 mod koid;
 mod loader;
 mod mem;

@@ -552,11 +552,14 @@ pub fn schedule() {
             unsafe { slot.write(crate::arch::x86_64::idle::idle_frame()) };
             percpu::set_resume_frame(slot);
             percpu::set_syscall_frame(None);
+            crate::idle_time::enter();
             return;
         };
         if thread.inner.lock().state != ThreadState::Runnable {
             continue; // died while queued
         }
+        // An idle period this trap started (an earlier pick) ends.
+        crate::idle_time::leave();
         // The exit path returns straight from the saved frame.
         run_now(thread, true);
         return;

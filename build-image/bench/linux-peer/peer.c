@@ -25,7 +25,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/io.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -46,6 +52,8 @@
 
 #define ITERS_BLOCK_SEQUENTIAL 32
 #define ITERS_BLOCK_RANDOM 256
+#define ITERS_NET_RX 8
+#define ITERS_NET_RR 100
 
 #define MAX_ITERS 10000
 #define DEBUG_EXIT_PORT 0xf4
@@ -387,6 +395,183 @@ static void bench_block(void)
     close(fd);
 }
 
+/*
+ * The network cases: the same servers as components/bench/src/bin/netbench.rs
+ * on the same ports, reached by build-image's host client through QEMU's
+ * user network (host forwards to 10.0.2.15). The address is static, the
+ * one DHCP gives ours. A sample counts the instructions the whole system
+ * ran: the TSC interval less those of an idle-priority (SCHED_IDLE)
+ * spinner, which runs whenever nothing else can, two instructions per
+ * turn, so the CPU never halts (a halt would skip virtual time).
+ */
+#define RX_BYTES (4 << 20)
+#define REQUEST_BYTES 64
+#define RX_PORT 5001
+#define RR_PORT 5002
+
+static const char *const net_modules[] = {
+    "/lib/modules/failover.ko",
+    "/lib/modules/net_failover.ko",
+    "/lib/modules/virtio_net.ko",
+};
+
+static volatile uint64_t *spins;
+
+/* Instructions run by everything but the spinner so far. */
+static uint64_t busy(void)
+{
+    return tsc() - 2 * *spins;
+}
+
+static pid_t start_spinner(void)
+{
+    spins = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (spins == MAP_FAILED) {
+        fail("mmap (spinner)");
+        return -1;
+    }
+    *spins = 0;
+    pid_t child = fork();
+    if (child == 0) {
+        struct sched_param param = {0};
+        if (sched_setscheduler(0, SCHED_IDLE, &param) != 0)
+            _exit(1);
+        __asm__ volatile("1: incq (%0)\n\tjmp 1b" ::"r"(spins) : "memory");
+    }
+    if (child < 0)
+        fail("fork (spinner)");
+    return child;
+}
+
+static int configure(int s, const char *name, const char *address, const char *mask)
+{
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+    if (address) {
+        sin->sin_family = AF_INET;
+        inet_pton(AF_INET, address, &sin->sin_addr);
+        if (ioctl(s, SIOCSIFADDR, &ifr) != 0)
+            return -1;
+        inet_pton(AF_INET, mask, &sin->sin_addr);
+        if (ioctl(s, SIOCSIFNETMASK, &ifr) != 0)
+            return -1;
+    }
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0)
+        return -1;
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    return ioctl(s, SIOCSIFFLAGS, &ifr);
+}
+
+static int listen_on(int port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in at = {.sin_family = AF_INET, .sin_port = htons(port)};
+    if (s < 0 || bind(s, (struct sockaddr *)&at, sizeof at) != 0 || listen(s, 4) != 0) {
+        fail("listen");
+        return -1;
+    }
+    return s;
+}
+
+/* One request + reply connection; false if it failed. */
+static int serve_request(int server)
+{
+    char request[REQUEST_BYTES];
+    int c = accept(server, NULL, NULL);
+    if (c < 0)
+        return 0;
+    size_t got = 0;
+    while (got < REQUEST_BYTES) {
+        ssize_t n = read(c, request + got, REQUEST_BYTES - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    int ok = got == REQUEST_BYTES && write(c, request, REQUEST_BYTES) == REQUEST_BYTES;
+    close(c);
+    return ok;
+}
+
+static void bench_net(void)
+{
+    for (size_t i = 0; i < sizeof net_modules / sizeof net_modules[0]; i++) {
+        int fd = open(net_modules[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST)) {
+            fail(net_modules[i]);
+            return;
+        }
+        close(fd);
+    }
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    configure(s, "lo", NULL, NULL);
+    int configured = -1;
+    for (int tries = 0; tries < 1000 && configured != 0; tries++) {
+        configured = configure(s, "eth0", "10.0.2.15", "255.255.255.0");
+        if (configured != 0)
+            usleep(10000);
+    }
+    if (configured != 0) {
+        fail("configure eth0");
+        return;
+    }
+    /* A datagram to the gateway: QEMU's user network learns our MAC from
+     * the ARP request (ours does DHCP first, to the same effect). */
+    struct sockaddr_in gateway = {.sin_family = AF_INET, .sin_port = htons(9)};
+    inet_pton(AF_INET, "10.0.2.2", &gateway.sin_addr);
+    sendto(s, "x", 1, 0, (struct sockaddr *)&gateway, sizeof gateway);
+    close(s);
+    int sink = listen_on(RX_PORT), server = listen_on(RR_PORT);
+    if (sink < 0 || server < 0)
+        return;
+    pid_t spinner = start_spinner();
+    if (spinner < 0)
+        return;
+    static char buffer[65536];
+    printf("NETBENCH-READY\n");
+    fflush(stdout);
+    int failed = 0;
+    for (int i = 0; i < ITERS_NET_RX; i++) {
+        uint64_t start = busy();
+        size_t received = 0;
+        int c = accept(sink, NULL, NULL);
+        if (c < 0) {
+            failed = 1;
+        } else {
+            for (;;) {
+                ssize_t n = read(c, buffer, sizeof buffer);
+                if (n <= 0) {
+                    failed |= n < 0;
+                    break;
+                }
+                received += (size_t)n;
+            }
+            close(c);
+        }
+        samples[i] = (busy() - start) * (1 << 20) / RX_BYTES;
+        failed |= received != RX_BYTES;
+    }
+    report("net_tcp_rx_mib", ITERS_NET_RX);
+    uint64_t last = busy();
+    for (int i = 0; i < ITERS_NET_RR; i++) {
+        failed |= !serve_request(server);
+        uint64_t now = busy();
+        samples[i] = now - last;
+        last = now;
+    }
+    failed |= !serve_request(server);
+    report("net_tcp_connect_rr_close", ITERS_NET_RR);
+    kill(spinner, SIGKILL);
+    waitpid(spinner, NULL, 0);
+    if (failed)
+        fail("a network transfer or round trip");
+    close(sink);
+    close(server);
+}
+
 int main(int argc, char **argv)
 {
     uint64_t boot = tsc();
@@ -421,6 +606,7 @@ int main(int argc, char **argv)
     bench_wakeup();
     bench_fork_exec_wait();
     bench_block();
+    bench_net();
 
     printf("BENCH-END\n");
     power_off(0);

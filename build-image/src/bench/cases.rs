@@ -238,6 +238,30 @@ pub const ROWS: &[Row] = &[
         pending: None,
         bytes: Some(4096),
     },
+    Row {
+        title: "TCP from the host: guest instructions per MiB received",
+        ours: (
+            "net_tcp_rx_mib",
+            "`netbench` reads 4 MiB a connection from a host client through QEMU's user network (host forward, virtio-net, the netstack, a kernel socket); the system's instructions (TSC less idle ticks) per MiB",
+        ),
+        linux: Some((
+            "net_tcp_rx_mib",
+            "`read` of 4 MiB a connection from the same client, same network; the system's instructions (TSC less an idle-priority spinner's) per MiB",
+        )),
+        pending: None,
+        bytes: Some(1 << 20),
+    },
+    row(
+        "TCP connect + 64 B request + reply + close, from the host",
+        (
+            "net_tcp_connect_rr_close",
+            "`netbench` accepts, reads 64 B, writes them back, closes; one connection's cycle, the system's instructions",
+        ),
+        Some((
+            "net_tcp_connect_rr_close",
+            "`accept`, `read` 64 B, `write`, `close`; one connection's cycle, the system's instructions",
+        )),
+    ),
 ];
 
 #[cfg(test)]

@@ -19,7 +19,8 @@
 use super::cpio::{self, Archive};
 use super::machine::{Boot, Machine};
 use super::measurement::GuestReport;
-use crate::qemu::{self, Captured};
+use super::net::Wall;
+use crate::qemu::Captured;
 use anyhow::{bail, Context, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -83,15 +84,15 @@ pub fn run(
     guest: &LinuxGuest,
     machine: &Machine,
     timeout: Duration,
-) -> Result<(Captured, GuestReport)> {
+) -> Result<(Captured, GuestReport, Option<Result<Wall>>)> {
     let args = machine.args(&Boot {
         kernel: &guest.vmlinuz,
         initrd: &guest.initramfs,
         append: APPEND,
     });
-    let captured = qemu::run_args_captured(&args, timeout)?;
+    let (captured, wall) = super::net::boot(&args, timeout, machine.net)?;
     let report = GuestReport::parse(captured.lines.iter().map(|(_, line)| line.as_str()));
-    Ok((captured, report))
+    Ok((captured, report, wall))
 }
 
 /// The initramfs: `/init`, the `/dev/console` node the kernel opens as
@@ -112,15 +113,18 @@ pub fn initramfs_bytes(init: &[u8], modules: &[(String, Vec<u8>)]) -> Vec<u8> {
     cpio::gzip(&archive.finish())
 }
 
-/// The modules the peer loads for the block cases (Debian builds virtio
-/// as modules), in the order it loads them.
-pub const BLOCK_MODULES: [&str; 6] = [
+/// The modules the peer loads for the block and network cases (Debian
+/// builds virtio as modules), in the order it loads them.
+pub const BLOCK_MODULES: [&str; 9] = [
     "virtio_ring.ko",
     "virtio.ko",
     "virtio_pci_legacy_dev.ko",
     "virtio_pci_modern_dev.ko",
     "virtio_pci.ko",
     "virtio_blk.ko",
+    "failover.ko",
+    "net_failover.ko",
+    "virtio_net.ko",
 ];
 
 /// Finds `name` below `dir` (the unpacked package's `lib/modules`).

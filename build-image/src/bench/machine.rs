@@ -37,7 +37,25 @@ pub struct Machine {
     pub cpus: u32,
     /// The benchmark disk's image, if the machine has one.
     pub disk: Option<std::path::PathBuf>,
+    /// A virtio-net card on QEMU's user network with host forwards to the
+    /// guest's benchmark ports, if the machine has one.
+    pub net: Option<NetPorts>,
 }
+
+/// The host ports QEMU forwards to the guest's benchmark servers
+/// (`127.0.0.1:<host>` to the guest's 10.0.2.15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetPorts {
+    /// Forwarded to [`RX_PORT`], the TCP sink.
+    pub rx: u16,
+    /// Forwarded to [`RR_PORT`], the request + reply server.
+    pub rr: u16,
+}
+
+/// The guest's TCP sink port (both guests).
+pub const RX_PORT: u16 = 5001;
+/// The guest's request + reply port (both guests).
+pub const RR_PORT: u16 = 5002;
 
 /// What to boot on the machine.
 #[derive(Debug, Clone)]
@@ -94,6 +112,17 @@ impl Machine {
                 "virtio-blk-pci,drive=benchdisk,addr=0x4,disable-legacy=on".into(),
             ]
         }))
+        .chain(self.net.iter().flat_map(|ports| {
+            [
+                "-netdev".into(),
+                format!(
+                    "user,id=net0,hostfwd=tcp:127.0.0.1:{}-:{RX_PORT},hostfwd=tcp:127.0.0.1:{}-:{RR_PORT}",
+                    ports.rx, ports.rr
+                ),
+                "-device".into(),
+                "virtio-net-pci,netdev=net0,addr=0x5,disable-legacy=on".into(),
+            ]
+        }))
         .collect()
     }
 
@@ -122,6 +151,7 @@ mod tests {
             memory: "512M".into(),
             cpus: 1,
             disk: Some("disk.img".into()),
+            net: Some(NetPorts { rx: 4001, rr: 4002 }),
         };
         let args: Vec<String> = machine
             .args(&Boot {
@@ -141,6 +171,8 @@ mod tests {
             "-m 512M",
             "-kernel k -initrd i -append console=ttyS0",
             "file=disk.img,if=none,id=benchdisk,format=raw,readonly=on",
+            "hostfwd=tcp:127.0.0.1:4001-:5001,hostfwd=tcp:127.0.0.1:4002-:5002",
+            "virtio-net-pci,netdev=net0,addr=0x5,disable-legacy=on",
         ] {
             assert!(text.contains(needle), "{needle} missing from {text}");
         }

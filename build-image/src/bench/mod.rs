@@ -22,6 +22,7 @@ pub mod cpio;
 pub mod linux;
 pub mod machine;
 pub mod measurement;
+pub mod net;
 pub mod ours;
 pub mod profile;
 pub mod report;
@@ -60,7 +61,15 @@ struct Results<'a> {
     table: &'a Table,
     ours: &'a GuestReport,
     linux: &'a GuestReport,
+    net_wall: &'a NetWall,
     problems: &'a [String],
+}
+
+/// The host's wall-clock figures of the network cases, for information.
+#[derive(Debug, Default, Serialize)]
+struct NetWall {
+    ours: Option<net::Wall>,
+    linux: Option<net::Wall>,
 }
 
 /// Runs the benchmarks. Returns whether everything ran (both guests
@@ -74,14 +83,25 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
     let product = ours::product(root)?;
     let disk = dir.join("disk.img");
     write_disk(&disk)?;
+    // Every boot has the network card (the Linux guest runs every case in
+    // one boot), each with host ports of its own (ours and Linux boot at
+    // the same time); only the network boots get the host's client.
     let machine = Machine {
         memory: product.qemu.memory.clone(),
         cpus: product.qemu.cpus,
         disk: Some(disk),
+        net: Some(net::free_ports()?),
     };
+    let linux_machine = Machine {
+        net: Some(net::free_ports()?),
+        ..machine.clone()
+    };
+    let net_machine = machine.clone();
     let image = ours::build(root, &product, &mut say)?;
     let block_product = crate::product::Product::load(root, ours::BLOCK_PRODUCT)?;
     let block_image = ours::build(root, &block_product, &mut say)?;
+    let net_product = crate::product::Product::load(root, ours::NET_PRODUCT)?;
+    let net_image = ours::build(root, &net_product, &mut say)?;
     let guest = linux::setup(root, &mut say)?;
 
     say(format!(
@@ -90,28 +110,52 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
     ));
     let (ours_run, linux_run) = std::thread::scope(|scope| {
         let ours = scope.spawn(|| ours::run(&image, &machine, options.timeout));
-        let linux = scope.spawn(|| linux::run(&guest, &machine, options.timeout));
+        let linux = scope.spawn(|| linux::run(&guest, &linux_machine, options.timeout));
         (
             ours.join().expect("the boot thread does not panic"),
             linux.join().expect("the boot thread does not panic"),
         )
     });
     let (ours_console, ours_report) = ours_run?;
-    let (linux_console, linux_report) = linux_run?;
+    let (linux_console, linux_report, linux_wall) = linux_run?;
     let (block_console, block_report) = ours::run(&block_image, &machine, options.timeout)?;
+    let (net_console, net_report, net_wall) =
+        ours::run_net(&net_image, &net_machine, options.timeout)?;
     save_console(&dir.join("ours.log"), &ours_console)?;
     save_console(&dir.join("ours-blk.log"), &block_console)?;
+    save_console(&dir.join("ours-net.log"), &net_console)?;
     save_console(&dir.join("linux.log"), &linux_console)?;
     let ours_report = ours::merge(ours_report, block_report.clone());
+    let ours_report = ours::merge(ours_report, net_report.clone());
 
     let table = Table::build(&ours_report, &linux_report);
     let mut problems = table.problems();
     for (side, console, report) in [
         ("ours", &ours_console, &ours_report),
         ("ours (block)", &block_console, &block_report),
+        ("ours (network)", &net_console, &net_report),
         ("Linux", &linux_console, &linux_report),
     ] {
         problems.extend(guest_problems(side, console, report));
+    }
+    let mut wall = NetWall::default();
+    for (side, result, slot) in [
+        ("ours", net_wall, &mut wall.ours),
+        ("Linux", linux_wall, &mut wall.linux),
+    ] {
+        match result {
+            Some(Ok(figures)) => *slot = Some(figures),
+            Some(Err(error)) => problems.push(format!("{side}: network client: {error:#}")),
+            None => problems.push(format!("{side}: the network client did not run")),
+        }
+    }
+    for (side, figures) in [("ours", wall.ours), ("Linux", wall.linux)] {
+        if let Some(figures) = figures {
+            say(format!(
+                "{side}: TCP to the guest {:.2} MB/s, connect + request + close {:.2} ms (host wall clock)",
+                figures.rx_mb_per_s, figures.round_trip_ms
+            ));
+        }
     }
 
     println!("{}", table.to_text());
@@ -139,6 +183,7 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
         table: &table,
         ours: &ours_report,
         linux: &linux_report,
+        net_wall: &wall,
         problems: &problems,
     };
     let json_path = dir.join("results.json");
@@ -154,15 +199,7 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
         let existing = std::fs::read_to_string(&docs).unwrap_or_else(|_| {
             "# Performance\n\nMeasurements of the system, each section written by the tool that measures it.\n".into()
         });
-        let section = docs_section(
-            &table,
-            &ours_report,
-            &linux_report,
-            &machine,
-            &qemu,
-            &product.cmdline,
-            &guest.package,
-        );
+        let section = docs_section(&results, &machine);
         let updated = report::replace_section(&existing, report::SECTION_HEADING, &section);
         std::fs::write(&docs, updated)
             .with_context(|| format!("cannot write {}", docs.display()))?;
@@ -232,15 +269,16 @@ fn qemu_version() -> String {
 }
 
 /// The "Kernel benchmarks" section of `docs/performance.md`.
-fn docs_section(
-    table: &Table,
-    ours: &GuestReport,
-    linux: &GuestReport,
-    machine: &Machine,
-    qemu: &str,
-    cmdline: &str,
-    linux_package: &str,
-) -> String {
+fn docs_section(results: &Results<'_>, machine: &Machine) -> String {
+    let Results {
+        table,
+        ours,
+        linux,
+        net_wall: wall,
+        ..
+    } = results;
+    let (qemu, cmdline, linux_package) =
+        (&results.qemu, results.ours_cmdline, results.linux_package);
     format!(
         "{heading}
 
@@ -329,11 +367,24 @@ Reading the numbers:
   does not: the request completes while the driver is still on its way
   into `interrupt_wait`) shows the path's instructions. A fair
   comparison needs each guest to subtract its idle time (known gap).
+- The network rows ({net_wall}) count what the whole system ran
+  for the traffic: the guest waits for the host, so each side subtracts
+  its idle time from the TSC interval (ours: the kernel's idle ticks,
+  `info::CPU_STATS`; Linux: the turns of a `SCHED_IDLE` spinner, two
+  instructions each, which keeps its CPU from halting). The host client
+  is `build-image/src/bench/net.rs`; both guests are 10.0.2.15 on QEMU's
+  user network with a virtio-net card (slot 5) and host forwards to
+  ports 5001 (sink) and 5002 (request + reply); ours gets its address by
+  DHCP, Linux statically (`peer.c`). How often a guest waits changes from
+  run to run with the host's pace, and with it the counts somewhat.
+- What dominates ours in the network rows: {net_breakdown}
 - Linux runs with Debian's default mitigations, which on the `qemu64`
   CPU model (an AMD model, so no page-table isolation) are retpolines,
   RSB filling on context switch and `swapgs` barriers.
 ",
         heading = report::SECTION_HEADING,
+        net_wall = wall_text(wall),
+        net_breakdown = net_breakdown(ours),
         // The disk as the workspace names it, not as this machine does.
         args = Machine {
             memory: machine.memory.clone(),
@@ -342,6 +393,7 @@ Reading the numbers:
                 .disk
                 .as_ref()
                 .map(|_| std::path::PathBuf::from("target/bench/disk.img")),
+            net: machine.net.map(|_| machine::NetPorts { rx: 0, rr: 0 }),
         }
         .common_args()
         .join(" "),
@@ -351,5 +403,54 @@ Reading the numbers:
         targets = table.targets_markdown(ours, linux),
         ours_only = report::unpaired_markdown(&report::unpaired(ours, report::Side::Ours)),
         linux_only = report::unpaired_markdown(&report::unpaired(linux, report::Side::Linux)),
+    )
+}
+
+/// The wall-clock figures of the network cases, for the docs.
+fn wall_text(wall: &NetWall) -> String {
+    let side = |name: &str, figures: Option<net::Wall>| match figures {
+        Some(f) => format!(
+            "{name} {:.2} MB/s and {:.1} ms a round trip",
+            f.rx_mb_per_s, f.round_trip_ms
+        ),
+        None => format!("{name} not measured"),
+    };
+    format!(
+        "host wall clock in this run, for information only: {}, {}",
+        side("ours", wall.ours),
+        side("Linux", wall.linux)
+    )
+}
+
+/// The paragraph on what our receive path spends its instructions on,
+/// from `netbench`'s breakdown cases.
+fn net_breakdown(ours: &GuestReport) -> String {
+    let median = |name: &str| ours.get(name).map(|m| m.median);
+    let (Some(per_mib), Some(frames), Some(sent), Some(rounds)) = (
+        median("net_tcp_rx_mib"),
+        median("net_rx_frames_received_per_mib"),
+        median("net_rx_frames_sent_per_mib"),
+        median("net_rx_netstack_rounds_per_mib"),
+    ) else {
+        return "not measured in this run.".into();
+    };
+    let per_frame = per_mib / frames.max(1);
+    format!(
+        "per MiB received the netstack took {frames} frames from the driver \
+  in {rounds} rounds of its loop and sent {sent} (ACKs), so about \
+  {frames_per_round} frames a round and {per_frame} instructions a \
+  received frame, all layers together. Per frame: the virtio used ring \
+  and a copy out of the DMA buffer in the driver, the frame's share of \
+  one `ReceiveBatch` call (up to 16 frames a call; a call per frame, as \
+  `Receive` did, cost about 11,600 instructions a frame more: 18.2 \
+  million a MiB before, docs/netstack.md), smoltcp's TCP processing \
+  with its software checksum and the copy into its receive buffer, and \
+  the kernel socket's copy in and out; per round, the port the netstack \
+  waits on with its registrations and the `Send` calls of its ACKs. \
+  Linux does the same work in one address space with no IPC, and its \
+  virtio-net driver builds socket buffers around its receive pages \
+  (copying at most the headers).",
+        frames_per_round = frames / rounds.max(1),
+        per_frame = report::group_digits(per_frame),
     )
 }

@@ -5,9 +5,10 @@
 
 use super::machine::{Boot, Machine};
 use super::measurement::GuestReport;
+use super::net::Wall;
 use crate::image::{self, Image};
 use crate::product::Product;
-use crate::qemu::{self, Captured};
+use crate::qemu::Captured;
 use anyhow::Result;
 use std::path::Path;
 use std::time::Duration;
@@ -17,6 +18,10 @@ pub const PRODUCT: &str = "bench";
 /// The product booted for our block-device cases: the component manager,
 /// the driver manager, the virtio-blk driver and `blkbench`.
 pub const BLOCK_PRODUCT: &str = "bench-blk";
+
+/// The product booted for our network cases: the component manager, the
+/// driver manager, the virtio-net driver, the netstack and `netbench`.
+pub const NET_PRODUCT: &str = "bench-net";
 
 /// Loads the `bench` product: its machine settings are used for both sides.
 pub fn product(root: &Path) -> Result<Product> {
@@ -35,9 +40,26 @@ pub fn run(image: &Image, machine: &Machine, timeout: Duration) -> Result<(Captu
         initrd: &image.bootfs,
         append: &image.product.cmdline,
     });
-    let captured = qemu::run_args_captured(&args, timeout)?;
+    let (captured, _) = super::net::boot(&args, timeout, None)?;
     let report = GuestReport::parse(captured.lines.iter().map(|(_, line)| line.as_str()));
     Ok((captured, report))
+}
+
+/// As [`run`], with the host's network client running meanwhile against
+/// the machine's network card; its wall-clock figures come back too.
+pub fn run_net(
+    image: &Image,
+    machine: &Machine,
+    timeout: Duration,
+) -> Result<(Captured, GuestReport, Option<Result<Wall>>)> {
+    let args = machine.args(&Boot {
+        kernel: &image.kernel,
+        initrd: &image.bootfs,
+        append: &image.product.cmdline,
+    });
+    let (captured, wall) = super::net::boot(&args, timeout, machine.net)?;
+    let report = GuestReport::parse(captured.lines.iter().map(|(_, line)| line.as_str()));
+    Ok((captured, report, wall))
 }
 
 /// Both reports as one: `second`'s cases that `first` has too (the TSC

@@ -204,6 +204,7 @@ pub fn run(root: &Path, options: &Options) -> Result<Profile> {
         memory: product.qemu.memory.clone(),
         cpus: product.qemu.cpus,
         disk: None,
+        net: None,
     };
     let image = ours::build(root, &product, &mut |line| {
         eprintln!("build-image profile: {line}")

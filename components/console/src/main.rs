@@ -831,8 +831,8 @@ fn print_interface() {
         info.tcp_accepted, info.tcp_connected, info.tcp_open
     );
     println!(
-        "  udp       received {}  sent {}",
-        info.udp_received, info.udp_sent
+        "  udp       received {}  sent {}  dropped unsent {}",
+        info.udp_received, info.udp_sent, info.udp_unsent_dropped
     );
     println!(
         "  memory    mapped {} KiB  peak {} KiB",

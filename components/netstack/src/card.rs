@@ -2,10 +2,11 @@
 //! (`idl/network.idl`), with frames taken ahead of smoltcp's poll. The
 //! driver raises `USER_0` on `frames` when a frame waits
 //! (`GetFrameSignal`); the netstack waits on it with everything else and
-//! takes frames with `Receive(0)`, which never blocks the driver.
+//! takes frames with `ReceiveBatch` (up to 16 a call), which never
+//! blocks the driver.
 
 use crate::bindings::zx_device_network::{
-    NetworkClient, NetworkReceiveRequest, NetworkSendRequest,
+    NetworkClient, NetworkReceiveBatchRequest, NetworkSendRequest,
 };
 use alloc::collections::VecDeque;
 use alloc::vec;
@@ -16,6 +17,8 @@ use zx_idl::ChannelTransport;
 
 /// Most frames taken from the device per round.
 const FRAMES_PER_ROUND: usize = 64;
+/// Most frames taken per `ReceiveBatch` (the protocol's `MAX_BATCH`).
+const BATCH: usize = 16;
 
 /// The network device, as smoltcp sees it: frames received ahead of
 /// smoltcp's poll, and sends straight through the driver.
@@ -87,13 +90,28 @@ impl Card {
     /// whether the batch was full (more may wait: the driver cleared its
     /// event, so the caller must not wait for it).
     pub fn take_frames(&mut self) -> bool {
-        for _ in 0..FRAMES_PER_ROUND {
-            match self.client.receive(NetworkReceiveRequest { deadline: 0 }) {
-                Ok(Ok(response)) => {
-                    self.frames_received += 1;
-                    self.received.push_back(response.frame);
-                }
-                _ => return false,
+        let mut taken = 0;
+        while taken < FRAMES_PER_ROUND {
+            let max = BATCH.min(FRAMES_PER_ROUND - taken);
+            let Ok(Ok(batch)) = self
+                .client
+                .receive_batch(NetworkReceiveBatchRequest { max: max as u8 })
+            else {
+                return false;
+            };
+            let mut at = 0;
+            for &length in &batch.lengths {
+                let end = at + usize::from(length);
+                let Some(frame) = batch.frames.get(at..end) else {
+                    break; // a malformed reply: what is left is dropped
+                };
+                self.received.push_back(frame.to_vec());
+                self.frames_received += 1;
+                at = end;
+            }
+            taken += batch.lengths.len();
+            if batch.lengths.len() < max {
+                return false; // none left
             }
         }
         true

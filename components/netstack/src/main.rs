@@ -75,6 +75,12 @@ const TCP_TX: usize = 16 * 1024;
 /// A UDP socket's buffers: bytes and datagrams each way.
 const UDP_BYTES: usize = 16 * 1024;
 const UDP_DATAGRAMS: usize = 16;
+/// How long datagrams may wait in a UDP socket's Ethernet send queue with
+/// none leaving before they are all dropped (nanoseconds). smoltcp sends
+/// a socket's datagrams in order and keeps the first until its next hop
+/// answers ARP: without a bound, one datagram to a neighbour that never
+/// answers would hold every later one for good.
+const UDP_STUCK_NANOS: i64 = 5_000_000_000;
 /// Bytes the netstack lets wait in a connection's kernel socket for its
 /// client (past it, data stays in smoltcp and the TCP window closes).
 const KERNEL_BUFFERED: usize = 64 * 1024;
@@ -158,6 +164,52 @@ struct Udp {
     loopback: SocketHandle,
     local: Socket,
     port: u16,
+    /// The Ethernet send queue's progress ([`UDP_STUCK_NANOS`]).
+    queue: SendProgress,
+}
+
+/// Whether a UDP socket's Ethernet send queue moves.
+#[derive(Default)]
+struct SendProgress {
+    /// Bytes queued at the last check, and queued since.
+    bytes: usize,
+    added: usize,
+    /// Datagrams queued since the queue was last empty.
+    datagrams: u64,
+    /// Since when nothing has left (None: the queue is empty or moved at
+    /// the last check).
+    stuck_since: Option<i64>,
+}
+
+impl SendProgress {
+    /// Notes `len` bytes queued.
+    fn queued(&mut self, len: usize) {
+        self.added += len;
+        self.datagrams += 1;
+    }
+
+    /// Checks the queue (`bytes` in it now) at `now`: the number of
+    /// datagrams to drop, if it has not moved for [`UDP_STUCK_NANOS`].
+    fn check(&mut self, bytes: usize, now: i64) -> Option<u64> {
+        let moved = bytes < self.bytes + self.added;
+        self.bytes = bytes;
+        self.added = 0;
+        if bytes == 0 {
+            self.datagrams = 0;
+            self.stuck_since = None;
+            return None;
+        }
+        if moved || self.stuck_since.is_none() {
+            self.stuck_since = Some(now);
+            return None;
+        }
+        if now - self.stuck_since? < UDP_STUCK_NANOS {
+            return None;
+        }
+        let dropped = self.datagrams.max(1);
+        *self = SendProgress::default();
+        Some(dropped)
+    }
 }
 
 #[derive(Default)]
@@ -166,6 +218,7 @@ struct Counters {
     tcp_connected: u64,
     udp_received: u64,
     udp_sent: u64,
+    udp_unsent_dropped: u64,
 }
 
 struct Stack {
@@ -512,9 +565,12 @@ impl Stack {
     fn pump_udp(&mut self) {
         let mut index = 0;
         let mut datagram = vec![0u8; HEADER + UDP_BYTES];
+        // Sizes of the datagrams queued on Ethernet this round.
+        let mut queued_now: Vec<usize> = Vec::new();
         while index < self.udps.len() {
             let udp = &self.udps[index];
             let mut gone = false;
+            queued_now.clear();
             // Client → peers, through the socket of the interface that
             // reaches each destination (while both have room).
             loop {
@@ -535,6 +591,9 @@ impl Stack {
                         };
                         if socket.send_slice(&datagram[HEADER..len], to).is_ok() {
                             self.counters.udp_sent += 1;
+                            if Net::toward(address) == Net::Ethernet {
+                                queued_now.push(len - HEADER);
+                            }
                         }
                     }
                     Ok(_) => {} // too short to say where to: dropped
@@ -567,6 +626,26 @@ impl Stack {
                     }
                 }
             }
+            let udp = &mut self.udps[index];
+            for len in queued_now.iter() {
+                udp.queue.queued(*len);
+            }
+            let queued = self.sockets.get::<udp::Socket>(udp.ethernet).send_queue();
+            let now = zx::clock_get_monotonic().into_nanos();
+            if let Some(dropped) = udp.queue.check(queued, now) {
+                // smoltcp cannot drop one queued datagram: a fresh socket
+                // on the same port takes the stuck one's place (what it
+                // had received is already with the client).
+                self.counters.udp_unsent_dropped += dropped;
+                self.sockets.remove(udp.ethernet);
+                let mut fresh = udp::Socket::new(udp_buffer(), udp_buffer());
+                if fresh.bind(udp.port).is_ok() {
+                    udp.ethernet = self.sockets.add(fresh);
+                } else {
+                    gone = true;
+                }
+            }
+            let udp = &self.udps[index];
             if gone || has(&udp.local, Signals::PEER_CLOSED) {
                 let udp = self.udps.swap_remove(index);
                 self.sockets.remove(udp.ethernet);
@@ -646,12 +725,7 @@ impl Stack {
         } else {
             port
         };
-        let buffer = || {
-            udp::PacketBuffer::new(
-                vec![udp::PacketMetadata::EMPTY; UDP_DATAGRAMS],
-                vec![0; UDP_BYTES],
-            )
-        };
+        let buffer = udp_buffer;
         let mut ethernet = udp::Socket::new(buffer(), buffer());
         ethernet.bind(port).map_err(|_| Status::INVALID_ARGS.0)?;
         let mut loopback = udp::Socket::new(buffer(), buffer());
@@ -664,6 +738,7 @@ impl Stack {
             loopback,
             local,
             port,
+            queue: SendProgress::default(),
         });
         Ok((client, port))
     }
@@ -695,11 +770,20 @@ impl Stack {
             tcp_open: self.conns.len() as u32,
             udp_received: self.counters.udp_received,
             udp_sent: self.counters.udp_sent,
+            udp_unsent_dropped: self.counters.udp_unsent_dropped,
             memory_mapped,
             memory_peak: self.memory_peak,
             rounds: self.rounds,
         }
     }
+}
+
+/// A UDP socket's buffer, one direction.
+fn udp_buffer() -> udp::PacketBuffer<'static> {
+    udp::PacketBuffer::new(
+        vec![udp::PacketMetadata::EMPTY; UDP_DATAGRAMS],
+        vec![0; UDP_BYTES],
+    )
 }
 
 /// One connection's bytes both ways.

@@ -389,18 +389,20 @@ const NET_QUEUE: usize = 16;
 /// Receive buffer size: the virtio-net header and a full frame.
 const NET_BUFFER: usize = 2048;
 
-/// A virtio-net card: one frame in flight each way.
+/// A virtio-net card: every receive descriptor holds a posted buffer, so
+/// frames the host sends while the driver is busy wait in the ring (not
+/// in QEMU, one at a time); one frame in flight for sending.
 pub struct NetDevice {
     device: VirtIONetRaw<ZxHal, PciTransport, NET_QUEUE>,
     irq: Irq,
     requests: u64,
     polls: u64,
-    /// The posted receive buffer and its token.
-    receiving: Option<(u16, Box<[u8]>)>,
+    /// The posted receive buffers, by token (descriptor index).
+    receiving: Vec<Option<Box<[u8]>>>,
 }
 
 impl NetDevice {
-    /// Starts the card and posts a receive buffer.
+    /// Starts the card and posts a receive buffer in every descriptor.
     pub fn new(transport: PciTransport, irq: Irq) -> Result<NetDevice, DeviceError> {
         let mut device = VirtIONetRaw::new(transport)?;
         device.enable_interrupts();
@@ -409,18 +411,25 @@ impl NetDevice {
             irq,
             requests: 0,
             polls: 0,
-            receiving: None,
+            receiving: (0..NET_QUEUE).map(|_| None).collect(),
         };
-        net.post_receive()?;
+        for _ in 0..NET_QUEUE {
+            net.post_receive(vec![0u8; NET_BUFFER].into_boxed_slice())?;
+        }
         Ok(net)
     }
 
-    fn post_receive(&mut self) -> Result<(), DeviceError> {
-        let mut buffer = vec![0u8; NET_BUFFER].into_boxed_slice();
-        // SAFETY: the buffer is kept in `self.receiving`, untouched, until
+    /// Posts `buffer` (a new one, or one whose frame was taken).
+    fn post_receive(&mut self, mut buffer: Box<[u8]>) -> Result<(), DeviceError> {
+        // SAFETY: the buffer's heap block is kept in `self.receiving`,
+        // untouched (moving the box does not move it), until
         // `receive_complete` gets it back.
         let token = unsafe { self.device.receive_begin(&mut buffer)? };
-        self.receiving = Some((token, buffer));
+        let slot = self
+            .receiving
+            .get_mut(usize::from(token))
+            .ok_or(DeviceError::Kernel(Status::INTERNAL))?;
+        *slot = Some(buffer);
         Ok(())
     }
 
@@ -466,26 +475,30 @@ impl NetDevice {
 
     /// The next frame received, waiting until `deadline`.
     pub fn receive(&mut self, deadline: Time) -> Result<Vec<u8>, DeviceError> {
-        let (token, mut buffer) = self.receiving.take().ok_or(DeviceError::NoInterrupt)?;
-        let waited = wait_until(
+        wait_until(
             &mut self.device,
             &mut self.irq,
             &mut self.polls,
             deadline,
-            |device| device.poll_receive() == Some(token),
+            |device| device.poll_receive().is_some(),
             |device| {
                 device.ack_interrupt();
             },
-        );
-        if let Err(status) = waited {
-            self.receiving = Some((token, buffer));
-            return Err(status.into());
-        }
-        // SAFETY: the same buffer as `receive_begin` was given.
+        )?;
+        let token = self
+            .device
+            .poll_receive()
+            .ok_or(DeviceError::Kernel(Status::INTERNAL))?;
+        let mut buffer = self
+            .receiving
+            .get_mut(usize::from(token))
+            .and_then(Option::take)
+            .ok_or(DeviceError::Kernel(Status::INTERNAL))?;
+        // SAFETY: the same buffer as `receive_begin` was given for `token`.
         let (header, length) = unsafe { self.device.receive_complete(token, &mut buffer)? };
         let frame = buffer[header..header + length].to_vec();
         self.requests += 1;
-        self.post_receive()?;
+        self.post_receive(buffer)?;
         Ok(frame)
     }
 
@@ -513,10 +526,7 @@ impl NetDevice {
     /// Whether a received frame waits to be taken with `receive`.
     pub fn frame_ready(&mut self) -> bool {
         self.polls += 1;
-        match &self.receiving {
-            Some((token, _)) => self.device.poll_receive() == Some(*token),
-            None => false,
-        }
+        self.device.poll_receive().is_some()
     }
 }
 

@@ -714,8 +714,9 @@ pub mod syscall {
     /// handles, threads, mapped bytes) and `PROCESS_STATE` (an
     /// `info::ProcessState`: started, exited, exit code), which need a
     /// process handle with `INSPECT`; `KMEM_STATS` (an `info::KmemStats`:
-    /// RAM, free memory, the kernel heap), which needs a resource granting
-    /// `RSRC_SYSTEM_DEBUG`. Every topic has exactly one record:
+    /// RAM, free memory, the kernel heap) and `CPU_STATS` (an
+    /// `info::CpuStats`: TSC ticks spent idle), which need a resource
+    /// granting `RSRC_SYSTEM_DEBUG`. Every topic has exactly one record:
     /// `actual` receives 1 if it was written and 0 if the buffer was too
     /// small, `avail` always 1.
     ///
@@ -723,9 +724,9 @@ pub mod syscall {
     ///
     /// * `BAD_HANDLE`: `handle` is not a handle of the calling process.
     /// * `WRONG_TYPE`: a process topic on a handle that is not a process,
-    ///   `KMEM_STATS` on one that is not a resource.
+    ///   `KMEM_STATS` or `CPU_STATS` on one that is not a resource.
     /// * `ACCESS_DENIED`: a process topic on a handle without `INSPECT`;
-    ///   `KMEM_STATS` with a resource that does not grant
+    ///   `KMEM_STATS` or `CPU_STATS` with a resource that does not grant
     ///   `RSRC_SYSTEM_DEBUG`.
     /// * `INVALID_ARGS`: unknown `topic`, or `buffer`, `actual` or `avail`
     ///   is not writable user memory.

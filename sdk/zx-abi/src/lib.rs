@@ -366,6 +366,9 @@ pub mod info {
     /// Topic: [`KmemStats`], the kernel's memory; asked of a resource
     /// granting `RSRC_SYSTEM_DEBUG`.
     pub const KMEM_STATS: u32 = 0x2000;
+    /// Topic: [`CpuStats`], the CPU's idle time; asked of a resource
+    /// granting `RSRC_SYSTEM_DEBUG`.
+    pub const CPU_STATS: u32 = 0x2001;
 
     /// [`ProcessState::flags`]: the process has started.
     pub const PROCESS_STARTED: u32 = 1 << 0;
@@ -443,6 +446,27 @@ pub mod info {
         pub heap_bytes: u64,
         /// Of those, bytes kept free for reuse.
         pub heap_free_bytes: u64,
+    }
+
+    /// The CPU's time (`zx_info_cpu_stats_t`, in part).
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        Default,
+        PartialEq,
+        Eq,
+        zerocopy::FromBytes,
+        zerocopy::IntoBytes,
+        zerocopy::Immutable,
+    )]
+    #[repr(C)]
+    pub struct CpuStats {
+        /// TSC ticks spent halted with nothing to run since boot (under
+        /// QEMU `-icount`, the virtual time skipped while idle).
+        pub idle_ticks: u64,
+        /// Zero.
+        pub reserved: u64,
     }
 
     /// What a process holds.

@@ -89,6 +89,24 @@ impl Resource {
         })?;
         Ok(record)
     }
+
+    /// The CPU's idle time (this resource must grant `RSRC_SYSTEM_DEBUG`).
+    pub fn cpu_stats(&self) -> Result<zx_abi::info::CpuStats, Status> {
+        let mut record = zx_abi::info::CpuStats::default();
+        // SAFETY: `record` is valid for the kernel to write its size.
+        crate::status(unsafe {
+            raw::syscall6(
+                nr::OBJECT_GET_INFO,
+                self.raw_handle() as u64,
+                zx_abi::info::CPU_STATS as u64,
+                &mut record as *mut zx_abi::info::CpuStats as u64,
+                core::mem::size_of::<zx_abi::info::CpuStats>() as u64,
+                0,
+                0,
+            )
+        })?;
+        Ok(record)
+    }
 }
 handle_type!(
     /// An event.

@@ -86,6 +86,15 @@ pub fn get_info(
             .as_bytes()
             .into()
         }
+        info::CPU_STATS => {
+            super::resource::require_system(raw, zx_abi::RSRC_SYSTEM_DEBUG)?;
+            info::CpuStats {
+                idle_ticks: crate::idle_time::total(),
+                reserved: 0,
+            }
+            .as_bytes()
+            .into()
+        }
         _ => return Err(Status::INVALID_ARGS),
     };
     actual.write(&if buffer_size >= record.len() { 1 } else { 0 })?;

@@ -284,6 +284,61 @@ fn ping() -> Check {
     )
 }
 
+/// UDP to a neighbour that never answers ARP: smoltcp keeps a socket's
+/// first datagram until its next hop answers, and every later one waits
+/// behind it; the netstack drops them after 5 s without progress
+/// (counted in `udp_unsent_dropped`), and the socket sends again.
+fn udp_unreachable() -> Check {
+    let dropped = || ok("interface", zx_net::interface()).map(|i| i.udp_unsent_dropped);
+    let before = dropped()?;
+    let socket = ok("bind", UdpSocket::bind(0))?;
+    let nobody = SocketAddr {
+        ip: [10, 0, 2, 99],
+        port: 9,
+    };
+    ok("send to 10.0.2.99", socket.send_to(b"nobody", nobody))?;
+    ok(
+        "send to 10.0.2.99 again",
+        socket.send_to(b"nobody 2", nobody),
+    )?;
+    let started = zx::clock_get_monotonic().into_nanos();
+    let mut after = before;
+    while after < before + 2 && zx::clock_get_monotonic().into_nanos() - started < 15_000_000_000 {
+        let _ = zx::nanosleep(zx::deadline_after(200_000_000));
+        after = dropped()?;
+    }
+    let waited = (zx::clock_get_monotonic().into_nanos() - started) / 1_000_000;
+    if after != before + 2 {
+        return Err(format!(
+            "udp_unsent_dropped went from {before} to {after} in {waited} ms, not by 2"
+        ));
+    }
+    if waited < 4_000 {
+        return Err(format!("dropped after {waited} ms, before the 5 s bound"));
+    }
+    // The same socket reaches a neighbour that answers: a DNS question
+    // for example.com to QEMU's server (any answer will do).
+    let query = [
+        0x4e, 0x43, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 7, b'e', b'x', b'a', b'm', b'p', b'l',
+        b'e', 3, b'c', b'o', b'm', 0, 0, 1, 0, 1,
+    ];
+    let server = SocketAddr {
+        ip: [10, 0, 2, 3],
+        port: 53,
+    };
+    ok("send a DNS question", socket.send_to(&query, server))?;
+    let mut buffer = [0u8; 512];
+    let (n, from) = ok(
+        "the DNS answer",
+        socket.recv_from_until(&mut buffer, zx::deadline_after(10_000_000_000)),
+    )?;
+    if n < 12 || buffer[..2] != query[..2] || from != server {
+        return Err(format!("got {n} bytes from {from}"));
+    }
+    println!("net-check: udp to 10.0.2.99 dropped after {waited} ms; DNS answered after");
+    Ok(())
+}
+
 /// Names answered without asking, and a bad name.
 fn lookup() -> Check {
     let local = ok("lookup localhost", zx_net::lookup_host("localhost"))?;
@@ -311,13 +366,14 @@ fn main() -> i64 {
             return 1;
         }
     };
-    let checks: [(&str, &dyn Fn() -> Check); 6] = [
+    let checks: [(&str, &dyn Fn() -> Check); 7] = [
         ("loopback tcp", &|| loopback_tcp(&listener)),
         ("loopback tcp echo", &loopback_echo),
         ("loopback udp", &loopback_udp),
         ("socket options", &|| options(&listener)),
         ("ping", &ping),
         ("lookup", &lookup),
+        ("udp to a neighbour that never answers", &udp_unreachable),
     ];
     let mut failed = 0;
     for (name, check) in checks {

@@ -159,6 +159,28 @@ pub fn run(suite: &mut Suite) {
         )?;
         expect_status(zx::system_shutdown(&nothing, 7).ok(), Status::BAD_HANDLE)
     });
+    suite.run("resource.cpu_stats_counts_idle_time", || {
+        // Only the debug resource reads it.
+        let not_resource = Resource::from_handle(step(Event::create(), "event")?.into_handle());
+        expect_status(not_resource.cpu_stats().map(drop), Status::WRONG_TYPE)?;
+        expect_status(
+            resource("mmio")?.cpu_stats().map(drop),
+            Status::ACCESS_DENIED,
+        )?;
+        let debug = resource("debug")?;
+        let before = step(debug.cpu_stats(), "cpu stats")?;
+        // Nothing else runs during the tests: a sleep halts the CPU.
+        step(zx::nanosleep(zx::deadline_after(30_000_000)), "sleep")?;
+        let after = step(debug.cpu_stats(), "cpu stats")?;
+        if after.idle_ticks <= before.idle_ticks || after.reserved != 0 {
+            return Err(alloc::format!(
+                "idle ticks {} then {} across a 30 ms sleep",
+                before.idle_ticks,
+                after.idle_ticks
+            ));
+        }
+        Ok(())
+    });
     suite.run("resource.granted_calls_work", || {
         let debug = resource("debug")?;
         let mut buffer = [0u8; 16];

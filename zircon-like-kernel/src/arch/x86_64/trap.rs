@@ -324,6 +324,7 @@ extern "C" fn trap_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
     // and exceptions do not): close the SMAP window. A nested exception's
     // return restores the flags it interrupted.
     super::protect::close_user_window();
+    crate::idle_time::leave();
     if trap.vector < 32 && !trap.came_from_user() {
         // An exception inside the kernel (a user copy touching a page not
         // yet mapped, an NMI) nests in a trap still running: handle it and
@@ -336,6 +337,11 @@ extern "C" fn trap_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
     dispatch_trap(trap);
     crate::object::run_deferred();
     let resume = super::percpu::take_resume_frame().unwrap_or(frame);
+    if resume == frame && !trap.came_from_user() {
+        // An interrupt of the idle loop (the only kernel code that runs
+        // with interrupts on) that switched to nothing: idle goes on.
+        crate::idle_time::enter();
+    }
     // The last reference to a retired thread may end its process, whose
     // handles go on the closing list: run it again.
     if crate::sched::drop_retired() {
