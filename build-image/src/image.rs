@@ -6,8 +6,9 @@
 //! and, for a product with a `root` component, `meta/<manifest>.cm` for
 //! each manifest of its tree plus `bin/<binary>` for each program those
 //! manifests name; a product whose components load from packages on its
-//! system disk keeps only the bootstrap set's programs there
-//! ([`crate::packages::bootfs_programs`]). The manifests are checked
+//! system disk keeps only the bootstrap set's programs and manifests there
+//! ([`crate::packages::bootfs_programs`], [`crate::packages::bootfs_manifests`]),
+//! with `meta/packages` naming the others. The manifests are checked
 //! first: any problem stops the build with every diagnostic.
 
 use crate::cargo::{self, Group};
@@ -32,9 +33,31 @@ pub fn image_dir(root: &Path, product: &str) -> PathBuf {
     root.join("target/images").join(product)
 }
 
+/// Where a product with a system disk keeps its components' programs and
+/// manifests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Outside the bootstrap set, in packages on the system disk (what
+    /// every product with one does).
+    Packages,
+    /// All in the bootfs, the packages still written to the disk: the
+    /// bench's point of comparison.
+    BootfsOnly,
+}
+
 /// Builds the kernel and the product's programs and writes the image.
 /// `report` receives one line per file written.
 pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> Result<Image> {
+    build_with(root, product, Layout::Packages, report)
+}
+
+/// [`build`], with the components where `layout` says.
+pub fn build_with(
+    root: &Path,
+    product: &Product,
+    layout: Layout,
+    report: &mut dyn FnMut(String),
+) -> Result<Image> {
     let components = match &product.root {
         Some(_) => {
             let context = manifest::Context::from_workspace(root)?;
@@ -79,7 +102,9 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
 
     let mut builder = bootfs::Builder::new();
     let mut contents = Vec::new();
-    let in_bootfs = crate::packages::bootfs_programs(product, components.as_ref());
+    let from_packages = layout == Layout::Packages;
+    let in_bootfs =
+        crate::packages::bootfs_programs(product, components.as_ref()).filter(|_| from_packages);
     for (name, path) in program_names.iter().zip(&programs) {
         if !in_bootfs.as_ref().is_none_or(|keep| keep.contains(name)) {
             continue; // loaded from its package
@@ -92,11 +117,27 @@ pub fn build(root: &Path, product: &Product, report: &mut dyn FnMut(String)) -> 
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         contents.push(path);
     }
+    let manifests_kept =
+        crate::packages::bootfs_manifests(product, components.as_ref()).filter(|_| from_packages);
     for compiled in components.iter().flat_map(|c| &c.manifests) {
+        if !manifests_kept
+            .as_ref()
+            .is_none_or(|keep| keep.contains(&compiled.name))
+        {
+            continue; // it comes with its package
+        }
         builder
             .add(&compiled.path, compiled.bytes.clone())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         contents.push(compiled.path.clone());
+    }
+    if let (Some(kept), Some(components)) = (&manifests_kept, &components) {
+        for (path, bytes) in crate::packages::bootfs_index(components, kept)? {
+            builder
+                .add(&path, bytes)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            contents.push(path);
+        }
     }
     // A text file describing the image, readable in the guest at
     // /boot/etc/product through the `boot` directory capability.

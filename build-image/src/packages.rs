@@ -56,6 +56,50 @@ pub fn bootfs_programs(product: &Product, components: Option<&Compiled>) -> Opti
     Some(keep)
 }
 
+/// The compiled manifests a product's bootfs holds, if not all of them:
+/// for a product that loads components from packages (see
+/// [`bootfs_programs`]), the [`BOOTSTRAP`] components' and the root's (the
+/// component manager loads it first); every other component's manifest
+/// comes with its package.
+pub fn bootfs_manifests(product: &Product, components: Option<&Compiled>) -> Option<Vec<String>> {
+    bootfs_programs(product, components)?;
+    let mut keep: Vec<String> = BOOTSTRAP.iter().map(|name| name.to_string()).collect();
+    keep.extend(product.component_manager_root().map(str::to_string));
+    Some(keep)
+}
+
+/// What else the bootfs of a product that loads components from packages
+/// holds (`kept`: [`bootfs_manifests`]), as `(path, bytes)`:
+/// `meta/packages`, the names of the components whose manifests come with
+/// their packages, one a line, so the component manager knows them; and,
+/// for each of those that is a driver, `meta/<name>.bind`: a declaration
+/// with only its `driver` matches, which the driver manager reads to know
+/// which device it binds to.
+pub fn bootfs_index(components: &Compiled, kept: &[String]) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::new();
+    let mut names = String::new();
+    for manifest in &components.manifests {
+        if kept.contains(&manifest.name) {
+            continue;
+        }
+        names.push_str(&manifest.name);
+        names.push('\n');
+        let decl = crate::manifest::compile::decode(&manifest.bytes)
+            .map_err(|e| anyhow!("{}: {e:?}", manifest.path))?;
+        if let Some(driver) = decl.driver.filter(|m| !m.is_empty()) {
+            let bind = crate::manifest::bindings::zx_component_decl::ComponentDecl {
+                driver: Some(driver),
+                ..Default::default()
+            };
+            let bytes = crate::manifest::compile::encode(&bind)
+                .map_err(|e| anyhow!("{}: {e:?}", manifest.path))?;
+            files.push((format!("meta/{}.bind", manifest.name), bytes));
+        }
+    }
+    files.push(("meta/packages".into(), names.into_bytes()));
+    Ok(files)
+}
+
 /// One package per manifest of `components`, in manifest order, with its
 /// meta blob. `programs` are the built programs, `(name, bytes)`.
 pub fn build(

@@ -393,7 +393,7 @@ pub const TESTS: &[SystemTest] = &[
             )?;
             expect_line(
                 run,
-                "cannot create root/dynamic:w3: no manifest \"nosuchmanifest\" (meta/nosuchmanifest.cm is not in the bootfs)",
+                "cannot create root/dynamic:w3: no manifest \"nosuchmanifest\" (meta/nosuchmanifest.cm is not in the bootfs, nor is it a package)",
             )?;
             expect_line(
                 run,

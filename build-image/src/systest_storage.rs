@@ -120,6 +120,7 @@ fn check_loaded_from_packages(run: &Captured) -> Result<(), String> {
     // as the driver manager's drivers).
     let expected = [
         ("root/console ", "console", "console"),
+        ("root/fshost/datafs ", "datafs", "datafs"),
         ("root/echo_client ", "echo_client", "echo-client"),
         ("root/echo_server ", "echo_server", "echo-server"),
         ("root/netstack ", "netstack", "netstack"),
@@ -133,10 +134,39 @@ fn check_loaded_from_packages(run: &Captured) -> Result<(), String> {
         if bootfs.find(&format!("bin/{binary}")).is_some() {
             return Err(format!("the bootfs still holds bin/{binary}"));
         }
+        // Its manifest, too, came with its package.
+        if bootfs.find(&format!("meta/{package}.cm")).is_some() {
+            return Err(format!("the bootfs still holds meta/{package}.cm"));
+        }
         let root =
             root_of_package(package).ok_or_else(|| format!("data.packages lists no {package}"))?;
         let line = format!("{moniker}from pkg://{package} ({root})");
         expect_line(run, &line).map_err(|e| format!("{e}\n{}", run.text()))?;
+    }
+    // The bootfs's manifests: the bootstrap set's and the root's alone;
+    // `meta/packages` names every other package of the tree.
+    let mut manifests: Vec<&str> = bootfs
+        .files()
+        .filter_map(|f| f.name.strip_prefix("meta/")?.strip_suffix(".cm"))
+        .collect();
+    manifests.sort_unstable();
+    let mut bootstrap: Vec<&str> = crate::packages::BOOTSTRAP.to_vec();
+    bootstrap.push("system");
+    bootstrap.sort_unstable();
+    if manifests != bootstrap {
+        return Err(format!(
+            "the bootfs holds the manifests {manifests:?}, not {bootstrap:?}"
+        ));
+    }
+    let index = bootfs
+        .find("meta/packages")
+        .ok_or("the bootfs has no meta/packages")?;
+    let index = String::from_utf8_lossy(index.data);
+    for line in listing.lines() {
+        let name = line.split_whitespace().nth(1).unwrap_or_default();
+        if !bootstrap.contains(&name) && !index.lines().any(|l| l == name) {
+            return Err(format!("meta/packages does not name {name}"));
+        }
     }
     for kept in [
         "bin/fshost",
@@ -281,7 +311,7 @@ pub fn blobfs_scenario(harness: &Harness) -> Result<(), String> {
 
 /// How many power cuts the bounded test makes (`BLOBFS_CRASH_KILLS`
 /// overrides it for a longer run; `BLOBFS_CRASH_SEED` replays one).
-const DEFAULT_KILLS: usize = 10;
+const DEFAULT_KILLS: usize = 30;
 
 /// A small deterministic generator (xorshift64*), so a failing run can be
 /// replayed from its seed.
@@ -516,10 +546,11 @@ pub fn data_scenario(harness: &Harness) -> Result<(), String> {
 
 /// A damaged package: the default product's packages resolve through the
 /// package resolver (`pkg resolve`); then the host flips one byte of
-/// echo_server's program blob in the machine's disk, and the next boot's
-/// resolver refuses that package with `IO_DATA_INTEGRITY` (blobfs names
-/// the blob) while other packages resolve and the system runs on to a
-/// clean shutdown.
+/// echo_server's program blob and one of tcp_echo's meta blob in the
+/// machine's disk, and the next boot's resolver refuses both packages
+/// with `IO_DATA_INTEGRITY` (blobfs names the blobs), the component
+/// manager starts neither, while other packages resolve and the system
+/// runs on to a clean shutdown.
 pub fn damaged_package_scenario(harness: &Harness) -> Result<(), String> {
     let dir = harness.fresh_machine_dir("default");
     let first = boot_typing(
@@ -556,21 +587,39 @@ pub fn damaged_package_scenario(harness: &Harness) -> Result<(), String> {
     let base = (layout.blobfs.first * 512) as usize;
     let end = base + (layout.blobfs.sectors * 512) as usize;
     let (superblock, volume) = read_volume(&disk[base..end])?;
-    let node = volume
-        .slots
-        .iter()
-        .find_map(|slot| match slot {
-            Slot::Blob(node) if node.root == program => Some(*node),
-            _ => None,
+    // tcp_echo's meta blob: its root from the host's package listing.
+    let packages = crate::systest::workspace_root().join("target/images/default/data.packages");
+    let packages =
+        std::fs::read_to_string(&packages).map_err(|e| format!("{}: {e}", packages.display()))?;
+    let meta: MerkleRoot = packages
+        .lines()
+        .find_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let wanted = ["tcp_echo", crate::packages::VERSION];
+            (words.get(1..) == Some(&wanted[..])).then(|| words[0])
         })
-        .ok_or_else(|| format!("the host finds no node for {program}"))?;
-    let at = base + data_offset(&superblock, node.data_block(1)) as usize + 10;
-    disk[at] ^= 0x08;
+        .ok_or("data.packages lists no tcp_echo")?
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    // One byte of echo_server's program (its second block) and one of
+    // tcp_echo's meta blob (its first).
+    for (root, block) in [(program, 1), (meta, 0)] {
+        let node = volume
+            .slots
+            .iter()
+            .find_map(|slot| match slot {
+                Slot::Blob(node) if node.root == root => Some(*node),
+                _ => None,
+            })
+            .ok_or_else(|| format!("the host finds no node for {root}"))?;
+        let at = base + data_offset(&superblock, node.data_block(block)) as usize + 10;
+        disk[at] ^= 0x08;
+    }
     std::fs::write(&path, &disk).map_err(|e| format!("disk image: {e}"))?;
     let second = boot_typing(
         harness,
         &dir,
-        "pkg resolve echo_server\npkg resolve httpd\nshutdown\n",
+        "pkg resolve echo_server\npkg resolve httpd\npkg resolve tcp_echo\nshutdown\n",
         harness.timeout(),
     )?;
     expect_line(
@@ -590,6 +639,26 @@ pub fn damaged_package_scenario(harness: &Harness) -> Result<(), String> {
     )
     .map_err(|e| format!("{e}\n{}", second.text()))?;
     expect_line(&second, "component_manager: root/httpd from pkg://httpd (")?;
+    // A damaged meta blob: the package is refused the same way.
+    expect_line(
+        &second,
+        &format!("pkg-resolver: blob {meta}: IO_DATA_INTEGRITY"),
+    )?;
+    expect_line(
+        &second,
+        "pkg: cannot resolve pkg://tcp_echo: IO_DATA_INTEGRITY",
+    )?;
+    expect_line(
+        &second,
+        "component_manager: cannot start root/tcp_echo: pkg://tcp_echo: IO_DATA_INTEGRITY",
+    )?;
+    if second
+        .lines
+        .iter()
+        .any(|(_, l)| l.contains("started root/tcp_echo") || l.contains("started root/echo_server"))
+    {
+        return Err(format!("a damaged package was started\n{}", second.text()));
+    }
     if second.ending != Ending::Guest(guest_exit::SUCCESS) {
         return Err(format!("second boot: {}", second.ending.describe()));
     }

@@ -26,6 +26,7 @@ pub mod net;
 pub mod ours;
 pub mod profile;
 pub mod report;
+pub mod storage;
 
 use crate::qemu::{Captured, Ending};
 use anyhow::{Context, Result};
@@ -158,6 +159,13 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
         }
     }
 
+    // The storage rows (issue 12): their own guests and section.
+    let storage = storage::run(root, &machine, &dir, options.timeout, &mut say)
+        .inspect_err(|e| problems.push(format!("storage: {e:#}")))
+        .ok();
+    let storage_problems = storage.as_ref().map(storage::problems);
+    problems.extend(storage_problems.iter().flatten().cloned());
+
     println!("{}", table.to_text());
     let ours_only = report::unpaired(&ours_report, report::Side::Ours);
     if !ours_only.is_empty() {
@@ -193,6 +201,20 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
 
     for problem in &problems {
         say(format!("problem: {problem}"));
+    }
+    if let (true, Some(figures), Some([])) =
+        (options.write_docs, &storage, storage_problems.as_deref())
+    {
+        let docs = root.join("docs/performance.md");
+        let existing = std::fs::read_to_string(&docs).unwrap_or_default();
+        let section = storage::markdown(figures, COMMAND)?;
+        let updated = report::replace_section(&existing, storage::SECTION_HEADING, &section);
+        std::fs::write(&docs, updated)
+            .with_context(|| format!("cannot write {}", docs.display()))?;
+        say(format!(
+            "updated the \"Storage benchmarks\" section of {}",
+            docs.display()
+        ));
     }
     if options.write_docs && problems.is_empty() {
         let docs = root.join("docs/performance.md");

@@ -26,13 +26,15 @@
 //! - `swap` (with its escrow provider, the compatibility check and the
 //!   launch of a new version) and `swap_controller`: the hot swap, and the
 //!   `zx.component.swap.SwapController` protocol that asks for it;
-//! - `resolve`: starting components from packages (`zx.pkg.Resolver`);
+//! - `resolve`: starting components from packages (`zx.pkg.Resolver`),
+//!   and `manifests`: their manifests, which come with them;
 //! - `waits`: waiting for signals through a port that may be full.
 
 mod boot_directory;
 mod budget;
 mod collections;
 mod exposed;
+mod manifests;
 mod realm_service;
 mod resolve;
 mod routing;
@@ -132,6 +134,8 @@ struct State {
     resources: Vec<(u16, zx::Resource)>,
     /// What instances and served connections hold (`budget`).
     budget: budget::Budget,
+    /// Every static instance's package manifest was tried (`manifests`).
+    static_resolved: bool,
 }
 
 /// The component manager's view of the system.
@@ -169,6 +173,7 @@ impl Realm {
             shutting_down: false,
             resources,
             budget: budget::Budget::default(),
+            static_resolved: false,
         };
         Ok(Realm {
             state: Rc::new(RefCell::new(state)),
@@ -200,6 +205,13 @@ impl Realm {
                 println!("component_manager: cannot start the root: {}", why);
                 return;
             }
+            // The manifests that come with packages, while the bootstrap
+            // set runs; then the eager components among them.
+            spawner.spawn(manifests::resolve_static(
+                Rc::clone(&state),
+                spawner.clone(),
+                Rc::clone(&idle),
+            ));
             // Done once no eager component runs.
             if state.borrow().active_eager > 0 {
                 let _ = on_signals(&*idle, Signals::USER_0).await;

@@ -225,7 +225,13 @@ fn main() -> i64 {
     let debuglog = zx_component::resource("debuglog");
     let lifecycle = zx_component::Lifecycle::take();
     let mut history = Vec::new();
-    println!("console: type help for the commands");
+    // When the console became ready, in monotonic nanoseconds since the
+    // kernel's entry (guest instructions under `-icount shift=0`: the
+    // boot figure of `build-image bench`).
+    println!(
+        "console: type help for the commands (up {} ns)",
+        zx::clock_get_monotonic().0
+    );
     loop {
         let Some(line) = read_line(&input, debuglog.as_ref(), lifecycle.as_ref(), &mut history)
         else {
@@ -499,7 +505,7 @@ fn create(
                 );
             } else {
                 println!(
-                    "cannot create {}: no manifest {:?} (meta/{}.cm is not in the bootfs)",
+                    "cannot create {}: no manifest {:?} (meta/{}.cm is not in the bootfs, nor is it a package)",
                     moniker, manifest, manifest
                 );
             }

@@ -5,6 +5,8 @@
 //! every block against the blob's Merkle tree, and the blob names come
 //! from the meta blob: a damaged byte anywhere in a package is
 //! `IO_DATA_INTEGRITY` for that package, logged with the blob it is in.
+//! A program is streamed from blobfs into its VMO one reply at a time:
+//! the resolver never holds a copy of it.
 //!
 //! The meta blobs are found by scanning `/blob` once, at the first
 //! request of any connection (blobfs holds at most 256 blobs).
@@ -52,9 +54,27 @@ fn read_blob(root: &MerkleRoot, size: u64) -> Result<Vec<u8>, Status> {
     Ok(data)
 }
 
+/// Blob `root` (`size` bytes, read verified through `/blob`) in a new
+/// VMO, streamed: each reply of blobfs goes straight into the VMO, so the
+/// resolver holds no copy of the program, whatever its size.
+fn program_vmo(root: &MerkleRoot, size: u64) -> Result<Vmo, Status> {
+    let length = usize::try_from(size).map_err(|_| Status::OUT_OF_RANGE)?;
+    let vmo = Vmo::create(size.max(1), 0)?;
+    let file = zx_component::namespace::open(&format!("/blob/{root}"))?;
+    let read =
+        zx_component::fs::read_file_with(file, length, |offset, piece| vmo.write(piece, offset))?;
+    if read != size {
+        return Err(Status::IO_DATA_INTEGRITY);
+    }
+    Ok(vmo)
+}
+
 /// The packages in blobfs: each meta blob's root and decoded content.
 struct Index {
     packages: Vec<(MerkleRoot, package::Package)>,
+    /// Blobs small enough to be meta blobs that failed verification: a
+    /// package not found may be one of them.
+    damaged: Vec<MerkleRoot>,
 }
 
 impl Index {
@@ -62,6 +82,7 @@ impl Index {
         let entries =
             zx_component::namespace::open("/blob").and_then(zx_component::fs::read_dir)?;
         let mut packages = Vec::new();
+        let mut damaged = Vec::new();
         for entry in entries.iter().filter(|e| e.size <= MAX_META) {
             let Ok(root) = entry.name.parse::<MerkleRoot>() else {
                 continue;
@@ -74,16 +95,24 @@ impl Index {
                 Err(status) => {
                     // A damaged blob may be a meta blob: say so, go on.
                     println!("pkg-resolver: blob {root}: {status}");
+                    if status == Status::IO_DATA_INTEGRITY {
+                        damaged.push(root);
+                    }
                     continue;
                 }
             }
             match read_blob(&root, entry.size).map(|bytes| package::decode(&bytes)) {
                 Ok(Ok(decoded)) => packages.push((root, decoded)),
                 Ok(Err(error)) => println!("pkg-resolver: meta blob {root}: {error}"),
-                Err(status) => println!("pkg-resolver: meta blob {root}: {status}"),
+                Err(status) => {
+                    println!("pkg-resolver: meta blob {root}: {status}");
+                    if status == Status::IO_DATA_INTEGRITY {
+                        damaged.push(root);
+                    }
+                }
             }
         }
-        Ok(Index { packages })
+        Ok(Index { packages, damaged })
     }
 }
 
@@ -107,25 +136,27 @@ impl Resolver {
         }
         let index = self.index.borrow();
         let index = index.as_ref().ok_or(Status::INTERNAL)?;
-        let (root, found) = index
-            .packages
-            .iter()
-            .find(|(_, p)| p.name == name)
-            .ok_or(Status::NOT_FOUND)?;
+        let Some((root, found)) = index.packages.iter().find(|(_, p)| p.name == name) else {
+            // Its meta blob may be one that failed verification: that is
+            // an integrity error, not an absence.
+            if let Some(blob) = index.damaged.first() {
+                println!("pkg-resolver: {url}: not among the verified meta blobs (blob {blob}): IO_DATA_INTEGRITY");
+                return Err(Status::IO_DATA_INTEGRITY);
+            }
+            return Err(Status::NOT_FOUND);
+        };
         if found.manifest.len() > MAX_MANIFEST as usize {
             return Err(Status::OUT_OF_RANGE);
         }
         let program = found.files.iter().find(|f| f.path.starts_with("bin/"));
         let (vmo, size) = match program {
             Some(file) => {
-                let bytes = read_blob(&file.root, file.size).inspect_err(|status| {
+                let vmo = program_vmo(&file.root, file.size).inspect_err(|status| {
                     println!(
                         "pkg-resolver: {url}: {} (blob {}): {status}",
                         file.path, file.root
                     )
                 })?;
-                let vmo = Vmo::create(file.size.max(1), 0)?;
-                vmo.write(&bytes, 0)?;
                 (vmo, file.size)
             }
             None => (Vmo::create(1, 0)?, 0),

@@ -237,22 +237,42 @@ pub fn read_dir(directory: Channel) -> Result<Vec<DirEntry>, Status> {
 /// server closed it (an `Open` of something that is not there, or not a
 /// file).
 pub fn read_file(file: Channel, limit: usize) -> Result<Vec<u8>, Status> {
-    let client = FileClient::new(ChannelTransport::new(file));
     let mut data = Vec::new();
-    while data.len() < limit {
-        let count = (limit - data.len()).min(MAX_READ as usize) as u32;
+    read_file_with(file, limit, |_, piece| {
+        data.extend_from_slice(piece);
+        Ok(())
+    })?;
+    Ok(data)
+}
+
+/// Reads at most `limit` bytes of `file` one reply at a time, giving each
+/// piece to `sink` with its offset, so that a large file never needs to
+/// be held whole; the number of bytes read.
+pub fn read_file_with(
+    file: Channel,
+    limit: usize,
+    mut sink: impl FnMut(u64, &[u8]) -> Result<(), Status>,
+) -> Result<u64, Status> {
+    let client = FileClient::new(ChannelTransport::new(file));
+    let mut read = 0usize;
+    while read < limit {
+        let count = (limit - read).min(MAX_READ as usize) as u32;
         let request = FileReadRequest {
-            offset: data.len() as u64,
+            offset: read as u64,
             count,
         };
         match client.read(request) {
             Ok(Ok(response)) if response.data.is_empty() => break,
-            Ok(Ok(response)) => data.extend_from_slice(&response.data),
+            Ok(Ok(response)) => {
+                let piece = &response.data[..response.data.len().min(limit - read)];
+                sink(read as u64, piece)?;
+                read += piece.len();
+            }
             Ok(Err(status)) => return Err(Status(status)),
             Err(_) => return Err(Status::NOT_FOUND),
         }
     }
-    Ok(data)
+    Ok(read as u64)
 }
 
 /// The kind of an entry, as a word for listings.

@@ -121,6 +121,10 @@ struct Root {
     table_hash: [u8; 32],
 }
 
+/// Blocks an append copies at a time (64 KiB): what it holds of the old
+/// content, whatever the file's size.
+const COPY_BLOCKS: usize = 16;
+
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
     let mut b = [0u8; 4];
     b.copy_from_slice(&bytes[at..at + 4]);
@@ -462,15 +466,15 @@ impl<D: Device> DataFs<D> {
         if found.is_err() && self.entries.len() >= MAX_FILES {
             return Err(Error::TooManyFiles);
         }
-        let mut content = Vec::new();
-        let data = if append && found.is_ok() {
-            content = self.read_all(name)?;
-            content.extend_from_slice(data);
-            &content[..]
-        } else {
-            data
+        // An append keeps the old content's whole blocks where they are
+        // on the device and copies them to the new extent in bounded
+        // pieces; only its last, partial block is carried in memory.
+        let old = match found {
+            Ok(i) if append => Some(self.entries[i].clone()),
+            _ => None,
         };
-        let size = data.len() as u64;
+        let kept = old.as_ref().map_or(0, |old| old.size);
+        let size = kept.checked_add(data.len() as u64).ok_or(Error::NoSpace)?;
         let blocks = blocks_for(size);
         let mut taken = self.used.clone();
         let start = if blocks > 0 {
@@ -489,12 +493,31 @@ impl<D: Device> DataFs<D> {
             Ok(i) => entries[i] = entry,
             Err(i) => entries.insert(i, entry),
         }
-        if blocks > 0 {
-            let mut padded = vec![0u8; (blocks as usize) * BLOCK_SIZE];
-            padded[..data.len()].copy_from_slice(data);
-            self.device.write(start * BLOCK_SIZE as u64, &padded)?;
+        let block_size = BLOCK_SIZE as u64;
+        let whole = kept / block_size;
+        if let Some(old) = &old {
+            let mut piece = vec![0u8; COPY_BLOCKS * BLOCK_SIZE];
+            let mut block = 0;
+            while block < whole {
+                let count = (whole - block).min(COPY_BLOCKS as u64);
+                let piece = &mut piece[..count as usize * BLOCK_SIZE];
+                self.device.read((old.start + block) * block_size, piece)?;
+                self.device.write((start + block) * block_size, piece)?;
+                block += count;
+            }
         }
-        drop(content);
+        if blocks > whole {
+            // The old content's partial last block, then the new bytes.
+            let partial = (kept - whole * block_size) as usize;
+            let mut tail = vec![0u8; (blocks - whole) as usize * BLOCK_SIZE];
+            if let (Some(old), true) = (&old, partial > 0) {
+                self.device
+                    .read((old.start + whole) * block_size, &mut tail[..BLOCK_SIZE])?;
+            }
+            tail[partial..partial + data.len()].copy_from_slice(data);
+            tail[partial + data.len()..].fill(0);
+            self.device.write((start + whole) * block_size, &tail)?;
+        }
         self.commit(entries, taken)
     }
 

@@ -1,7 +1,6 @@
 //! Children created and destroyed at run time in a parent's collections
 //! (`Realm.CreateChild`, `Realm.DestroyChild`).
 
-use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
 use zx::Status;
@@ -51,10 +50,7 @@ impl State {
         }
         self.instance_fits_or_report(parent)
             .map_err(|refusal| refusal.status())?;
-        if self
-            .bootfs_file(&format!("meta/{}.cm", request.manifest))
-            .is_err()
-        {
+        if self.manifest(&request.manifest).is_err() {
             return Err(Status::NOT_FOUND);
         }
         let depth = self.depth(parent) + 1;

@@ -1,20 +1,20 @@
 //! Starting components from packages (`docs/packages.md`, issue 12).
 //!
-//! A component whose program is not in the bootfs is loaded from its
-//! package: `pkg://<manifest name>`, asked of the package resolver
-//! (`zx.pkg.Resolver`, exposed by an instance of the tree), which reads
-//! the package's meta blob and program through `/blob`, verified by
+//! A component whose manifest or program is not in the bootfs is loaded
+//! from its package: `pkg://<manifest name>`, asked of the package
+//! resolver (`zx.pkg.Resolver`, exposed by an instance of the tree), which
+//! reads the package's meta blob and program through `/blob`, verified by
 //! blobfs. The bootfs of a product with a system disk keeps only the
-//! bootstrap set (`build-image`), so every other program comes from here;
-//! a product without a disk keeps every program in its bootfs and never
-//! asks.
+//! bootstrap set (`build-image`), so every other manifest (`manifests`)
+//! and program comes from here; a product without a disk keeps everything
+//! in its bootfs and never asks.
 //!
 //! The resolution is asynchronous (the resolver needs blobfs, which needs
 //! the driver manager, which needs the manager's `Realm`): [`start`] of
 //! such a component makes its outgoing directory at once, so what is
 //! opened there meanwhile waits in the channel, and launches the process
 //! once the program has arrived. A package that is missing, damaged or
-//! whose manifest is not the one the tree was built from fails that
+//! whose manifest is not the one the instance was built from fails that
 //! component alone, logged as
 //! `component_manager: cannot start <moniker>: pkg://<name>: <why>`, and
 //! its `on_terminate` applies as after a crash.
@@ -52,18 +52,45 @@ pub(super) struct Package {
     /// A resolution is under way.
     resolving: bool,
     /// The resolved program, taken by the next launch.
-    program: Option<Vec<u8>>,
+    pub program: Option<Vec<u8>>,
     /// The server end of the outgoing directory made when the resolution
     /// began (its client end is the instance's `outgoing`).
     outgoing: Option<Channel>,
     /// The root of the package it was last started from (64 hex digits).
     pub root: Option<String>,
+    /// Its manifest comes with its package, which has not been resolved
+    /// yet: its declaration is empty (`manifests`).
+    pub pending: bool,
+    /// The boot's pass over the static tree tried its package.
+    pub swept: bool,
+    /// Asked to start while that pass ran: started at its end.
+    pub start_wanted: bool,
+    /// The compiled manifest its package brought (what `decl` holds).
+    pub manifest: Option<Vec<u8>>,
 }
 
-/// Whether instance `index`'s program (`binary`) can be launched now:
-/// it is in the bootfs, or its package has been resolved.
-pub(super) fn ready(s: &State, index: usize, binary: &str) -> bool {
-    s.instances[index].package.program.is_some() || in_bootfs(s, binary)
+impl Package {
+    /// The package state of a new instance, `pending` if its manifest
+    /// comes with its package.
+    pub(super) fn pending(pending: bool) -> Package {
+        Package {
+            pending,
+            ..Package::default()
+        }
+    }
+}
+
+/// Whether instance `index` can be launched now: its manifest is known
+/// and its program is in the bootfs or has been resolved.
+pub(super) fn ready(s: &State, index: usize) -> bool {
+    let instance = &s.instances[index];
+    if instance.package.pending {
+        return false;
+    }
+    match &instance.decl.program {
+        Some(program) => instance.package.program.is_some() || in_bootfs(s, &program.binary),
+        None => true,
+    }
 }
 
 fn in_bootfs(s: &State, binary: &str) -> bool {
@@ -99,8 +126,14 @@ pub(super) fn begin(
 ) -> Result<(), String> {
     let generation = {
         let mut guard = state.borrow_mut();
+        let boot_pass = !guard.static_resolved;
         let instance = &mut guard.instances[index];
         if instance.package.resolving {
+            return Ok(());
+        }
+        if boot_pass && instance.package.pending && instance.collection.is_none() {
+            // Started with the rest once every static manifest is known.
+            instance.package.start_wanted = true;
             return Ok(());
         }
         let (client, server) = Channel::create().map_err(|s| format!("channel: {s}"))?;
@@ -201,16 +234,29 @@ fn settle(
     if !s.live(index, generation) {
         return Next::Done; // destroyed meanwhile
     }
-    // The tree was built from the bootfs's manifest: the package must
-    // hold the same one.
-    let same = match (&resolved, s.bootfs_file(&format!("meta/{name}.cm"))) {
-        (Ok(resolved), Ok(bytes)) => resolved.manifest == bytes,
-        _ => false,
+    // A pending instance takes the package's manifest; one that runs a
+    // manifest already must find the same one in the package.
+    let accepted = match &resolved {
+        Ok(resolved) if s.instances[index].package.pending => s.install(index, &resolved.manifest),
+        Ok(resolved) => {
+            let current = match &s.instances[index].package.manifest {
+                Some(bytes) => Ok(bytes.clone()),
+                None => s.bootfs_file(&format!("meta/{name}.cm")),
+            };
+            if current.is_ok_and(|bytes| bytes == resolved.manifest) {
+                Ok(())
+            } else {
+                Err(String::from(
+                    "its manifest is not the one the instance was built from",
+                ))
+            }
+        }
+        Err(_) => Ok(()),
     };
     let instance = &mut s.instances[index];
     instance.package.resolving = false;
-    let why = match resolved {
-        Ok(resolved) if same => {
+    let why = match (resolved, accepted) {
+        (Ok(resolved), Ok(())) => {
             instance.package.program = Some(resolved.program);
             instance.package.root = Some(resolved.root.clone());
             if instance.stopping {
@@ -218,8 +264,7 @@ fn settle(
             }
             return Next::Start(resolved.root);
         }
-        Ok(_) => format!("pkg://{name}: its manifest is not meta/{name}.cm of the bootfs"),
-        Err(why) => format!("pkg://{name}: {why}"),
+        (Ok(_), Err(why)) | (Err(why), _) => format!("pkg://{name}: {why}"),
     };
     println!(
         "component_manager: cannot start {}: {}",

@@ -59,13 +59,11 @@ pub(super) fn start(
         if s.instances[index].process.is_some() {
             return Ok(());
         }
-        // A program not in the bootfs comes from its package: resolved
-        // first, launched by `resolve` once it has arrived.
-        if let Some(program) = &s.instances[index].decl.program {
-            if !resolve::ready(s, index, &program.binary) {
-                drop(guard);
-                return resolve::begin(state, spawner, idle, index);
-            }
+        // A manifest or program not in the bootfs comes from its package:
+        // resolved first, launched by `resolve` once it has arrived.
+        if !resolve::ready(s, index) {
+            drop(guard);
+            return resolve::begin(state, spawner, idle, index);
         }
         s.instances[index].stopping = false;
         let eager: Vec<usize> = s.instances[index]

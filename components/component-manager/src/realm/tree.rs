@@ -44,9 +44,10 @@ impl State {
                 "component tree deeper than {MAX_DEPTH} at {manifest}"
             ));
         }
-        let bytes = self.bootfs_file(&format!("meta/{manifest}.cm"))?;
-        let decl: ComponentDecl = idlc_runtime::decode(&bytes, &mut [])
-            .map_err(|e| format!("meta/{manifest}.cm: {e:?}"))?;
+        // A package's manifest comes with it (`manifests`): pending.
+        let decl = self.manifest(manifest)?;
+        let pending = decl.is_none();
+        let decl: ComponentDecl = decl.unwrap_or_default();
         let moniker = match (parent, collection) {
             (Some(p), Some(c)) => format!("{}/{}:{}", self.instances[p].moniker, c, name),
             (Some(p), None) => format!("{}/{}", self.instances[p].moniker, name),
@@ -83,7 +84,7 @@ impl State {
             refusal_reported: false,
             startup_handles: Vec::new(),
             swap: super::swap::Record::new(manifest),
-            package: Default::default(),
+            package: super::resolve::Package::pending(pending),
         });
         for child in children {
             let added = self.add(

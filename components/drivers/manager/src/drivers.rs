@@ -1,6 +1,9 @@
 //! Which driver binds to which device: each driver's manifest declares the
 //! devices it serves (`driver.bind`, compiled into `meta/<name>.cm`), and
-//! the manager reads every compiled manifest of the bootfs.
+//! the manager reads every compiled manifest of the bootfs. A driver
+//! whose manifest comes with its package (`docs/packages.md`) has
+//! `meta/<name>.bind` there instead: a declaration holding only those
+//! matches.
 
 use crate::bindings::zx_component_decl::{ComponentDecl, DeviceMatch, ANY};
 use crate::pci::Function;
@@ -17,7 +20,7 @@ pub struct Driver {
 /// Largest compiled manifest read.
 const MANIFEST_LIMIT: usize = 64 * 1024;
 
-/// Every driver manifest in `/boot/meta`.
+/// Every driver manifest (or bind declaration) in `/boot/meta`.
 pub fn load() -> Vec<Driver> {
     let mut drivers = Vec::new();
     let Ok(directory) = zx_component::namespace::open("/boot/meta") else {
@@ -27,7 +30,11 @@ pub fn load() -> Vec<Driver> {
         return drivers;
     };
     for entry in entries {
-        let Some(name) = entry.name.strip_suffix(".cm") else {
+        let Some(name) = entry
+            .name
+            .strip_suffix(".cm")
+            .or_else(|| entry.name.strip_suffix(".bind"))
+        else {
             continue;
         };
         let path = alloc::format!("/boot/meta/{}", entry.name);

@@ -1,0 +1,274 @@
+//! The storage rows of `build-image bench` (issue 12), in the "Storage
+//! benchmarks" section of `docs/performance.md`:
+//!
+//! - blobfs: write and verified read of 1 MiB blobs (`components/bench`'s
+//!   `blobbench`, the `bench-blob` product on a blank disk of its own),
+//!   in guest instructions per MiB;
+//! - boot to the console of the default product with its components
+//!   loaded from packages on the system disk, against the same product
+//!   with every program and manifest in the bootfs
+//!   ([`crate::image::Layout::BootfsOnly`]), the same disk attached.
+//!
+//! Both run on the benchmark machine ([`super::machine`], `-icount`): the
+//! figures are guest instructions and the same on every run. The disks
+//! are fresh copies, writable (blobfs formats the blank one; datafs
+//! formats the data partition of the system disk), never the read-only
+//! disk the kernel cases share with the Linux peer.
+
+use super::machine::{Boot, Machine};
+use super::measurement::GuestReport;
+use crate::image::{self, Image, Layout};
+use crate::product::Product;
+use crate::qemu::{self, Captured};
+use anyhow::{anyhow, Context, Result};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The product of the blobfs cases.
+pub const BLOB_PRODUCT: &str = "bench-blob";
+/// The product whose boot is measured.
+pub const BOOT_PRODUCT: &str = "default";
+/// The heading of the section in `docs/performance.md`.
+pub const SECTION_HEADING: &str = "## Storage benchmarks";
+/// What the console prints once it reads commands, with the monotonic
+/// time since the kernel's entry (`components/console`).
+const READY: &str = "console: type help for the commands (up ";
+/// Size of the blank blobfs disk.
+const BLOB_DISK_BYTES: u64 = 64 << 20;
+/// Bytes per blob sample (`blobbench`).
+const BLOB_BYTES: u64 = 1 << 20;
+
+/// What the storage cases measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Figures {
+    /// `blobbench`'s report (`blob_write_1m`, `blob_read_1m`).
+    pub blob: GuestReport,
+    /// Guest instructions from the kernel's entry to the console, with
+    /// the components loaded from packages on disk.
+    pub boot_packages: u64,
+    /// The same, every component in the bootfs.
+    pub boot_bootfs: u64,
+}
+
+/// The virtio-blk device for a writable disk image, in the slot the
+/// products' disks take.
+fn disk_args(path: &Path) -> Vec<std::ffi::OsString> {
+    vec![
+        "-drive".into(),
+        format!("file={},if=none,id=disk-data,format=raw", path.display()).into(),
+        "-device".into(),
+        "virtio-blk-pci,drive=disk-data,addr=0x4,serial=data,disable-legacy=on".into(),
+    ]
+}
+
+fn boot_args(machine: &Machine, image: &Image, disk: &Path) -> Vec<std::ffi::OsString> {
+    let bare = Machine {
+        disk: None,
+        ..machine.clone()
+    };
+    let mut args = bare.args(&Boot {
+        kernel: &image.kernel,
+        initrd: &image.bootfs,
+        append: &image.product.cmdline,
+    });
+    args.extend(disk_args(disk));
+    args
+}
+
+/// Runs the storage cases on `machine` (the benchmark machine, without
+/// its disk). `dir` holds the disks' copies and the consoles.
+pub fn run(
+    root: &Path,
+    machine: &Machine,
+    dir: &Path,
+    timeout: Duration,
+    say: &mut dyn FnMut(String),
+) -> Result<Figures> {
+    let dir = dir.join("storage");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+
+    // blobfs: a blank disk, written anew each run.
+    let product = Product::load(root, BLOB_PRODUCT)?;
+    let image = image::build(root, &product, say)?;
+    let disk = dir.join("blob.img");
+    let file = std::fs::File::create(&disk)
+        .with_context(|| format!("cannot create {}", disk.display()))?;
+    file.set_len(BLOB_DISK_BYTES)?;
+    drop(file);
+    say("booting bench-blob (blobfs write and read)".into());
+    let captured = qemu::run_args_captured(&boot_args(machine, &image, &disk), timeout)?;
+    save(&dir.join("blob.log"), &captured)?;
+    let blob = GuestReport::parse(captured.lines.iter().map(|(_, line)| line.as_str()));
+
+    // Boot to the console, packages on disk and bootfs only.
+    let product = Product::load(root, BOOT_PRODUCT)?;
+    let mut figures = Vec::new();
+    for (layout, name) in [
+        (Layout::Packages, "default"),
+        (Layout::BootfsOnly, "default-bootfs-only"),
+    ] {
+        let variant = Product {
+            name: format!("bench-{name}"),
+            ..product.clone()
+        };
+        let image = image::build_with(root, &variant, layout, say)?;
+        let disk = dir.join(format!("{name}.img"));
+        crate::disk::copy_sparse(&crate::disk::template(&image, "data"), &disk)?;
+        say(format!("booting {name} to its console"));
+        let (lines, up) = boot_to_console(&boot_args(machine, &image, &disk), timeout)?;
+        std::fs::write(dir.join(format!("{name}.log")), lines.join("\n") + "\n")?;
+        figures.push(up.ok_or_else(|| {
+            anyhow!(
+                "{name}: the console never said it was ready (see {})",
+                dir.join(format!("{name}.log")).display()
+            )
+        })?);
+    }
+    Ok(Figures {
+        blob,
+        boot_packages: figures[0],
+        boot_bootfs: figures[1],
+    })
+}
+
+/// Boots until the console says it is ready; its monotonic time then,
+/// and the console lines. QEMU is killed at that point or at `timeout`.
+fn boot_to_console(
+    args: &[std::ffi::OsString],
+    timeout: Duration,
+) -> Result<(Vec<String>, Option<u64>)> {
+    let mut child = Command::new(qemu::qemu_binary()?)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start QEMU")?;
+    let stdout = child.stdout.take().context("QEMU's stdout")?;
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + timeout;
+    let mut lines = Vec::new();
+    let mut up = None;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Ok(line) = receive.recv_timeout(left) else {
+            break;
+        };
+        let line = line.replace('\r', "");
+        up = ready_time(&line);
+        lines.push(line);
+        if up.is_some() {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok((lines, up))
+}
+
+/// The nanoseconds in the console's ready line.
+fn ready_time(line: &str) -> Option<u64> {
+    let at = line.find(READY)?;
+    line[at + READY.len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn save(path: &Path, captured: &Captured) -> Result<()> {
+    std::fs::write(path, captured.text())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// What is wrong with the figures, if anything.
+pub fn problems(figures: &Figures) -> Vec<String> {
+    let mut problems: Vec<String> = figures
+        .blob
+        .errors
+        .iter()
+        .map(|e| format!("bench-blob: {e}"))
+        .collect();
+    if !figures.blob.finished {
+        problems.push("bench-blob did not finish (BENCH-END missing)".into());
+    }
+    for case in ["blob_write_1m", "blob_read_1m"] {
+        if !figures.blob.measurements.iter().any(|m| m.name == case) {
+            problems.push(format!("bench-blob reported no {case}"));
+        }
+    }
+    problems
+}
+
+/// The section of `docs/performance.md`.
+pub fn markdown(figures: &Figures, command: &str) -> Result<String> {
+    use super::report::group_digits;
+    let mut out = format!(
+        "{SECTION_HEADING}\n\nWritten by `{command}` (`build-image/src/bench/storage.rs`, issue 12): \
+         guest instructions under `-icount shift=0,sleep=off` on the benchmark machine, the same \
+         on every run.\n\n"
+    );
+    out.push_str("| case | median | min | per MiB (median) |\n|---|---:|---:|---:|\n");
+    for (case, what) in [
+        (
+            "blob_write_1m",
+            "blob write, 1 MiB: `Blobfs.Create` with root and size, 16 writes of 64 KiB, commit (verified against the root, data and Merkle tree written)",
+        ),
+        (
+            "blob_read_1m",
+            "blob read, 1 MiB: open `/blob/<root>`, read it whole, every block checked against the Merkle tree",
+        ),
+    ] {
+        let m = figures
+            .blob
+            .measurements
+            .iter()
+            .find(|m| m.name == case)
+            .ok_or_else(|| anyhow!("no {case}"))?;
+        out.push_str(&format!(
+            "| {what} | {} | {} | {} |\n",
+            group_digits(m.median),
+            group_digits(m.min),
+            group_digits(m.median * (1 << 20) / BLOB_BYTES),
+        ));
+    }
+    let ratio = figures.boot_packages as f64 / figures.boot_bootfs.max(1) as f64;
+    out.push_str(&format!(
+        "\nBoot of the default product to its console (kernel entry to the console's \
+         ready line, its monotonic clock: one nanosecond per guest instruction under `-icount`), \
+         the same system disk attached to both:\n\n\
+         | boot | instructions | ratio |\n|---|---:|---:|\n\
+         | components outside the bootstrap set from their packages in blobfs (what the product does) | {} | {ratio:.2} |\n\
+         | every program and manifest in the bootfs | {} | 1.00 |\n",
+        group_digits(figures.boot_packages),
+        group_digits(figures.boot_bootfs),
+    ));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_ready_line() {
+        assert_eq!(
+            ready_time("console: type help for the commands (up 612345 ns)"),
+            Some(612345)
+        );
+        assert_eq!(ready_time("console: type help for the commands"), None);
+        assert_eq!(
+            ready_time("x console: type help for the commands (up 7 ns)"),
+            Some(7)
+        );
+    }
+}
