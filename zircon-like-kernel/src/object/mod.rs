@@ -190,6 +190,48 @@ pub struct ObjectBase {
     /// Whether the object is on the closing list, and the next one there.
     closing: AtomicBool,
     next_closing: Mutex<Option<Arc<dyn KernelObject>>>,
+    /// The kernel memory the object holds, charged to the job whose
+    /// program made it (given back when the object is freed).
+    charge: spin::Once<ObjectCharge>,
+}
+
+/// Kernel memory charged to a job's memory account (with its pages: the
+/// job's memory limit bounds both), given back when dropped.
+pub struct ObjectCharge {
+    account: Arc<account::MemoryAccount>,
+    bytes: u64,
+}
+
+/// What an `Arc` adds to the object it holds (its two counts).
+const ARC_HEADER: usize = 2 * core::mem::size_of::<usize>();
+
+impl ObjectCharge {
+    /// Charges `bytes` to `account`, or refuses with `NO_MEMORY` past its
+    /// limit (or an ancestor's).
+    pub fn take(
+        account: &Arc<account::MemoryAccount>,
+        bytes: u64,
+    ) -> Result<ObjectCharge, zx_abi::Status> {
+        account.charge(bytes)?;
+        Ok(ObjectCharge {
+            account: Arc::clone(account),
+            bytes,
+        })
+    }
+
+    /// Charges a new kernel object of type `T` (the object, its `Arc`, and
+    /// `extra` bytes it allocates besides, e.g. its name) to the calling
+    /// program's job, before the object is made.
+    pub fn for_new<T>(extra: usize) -> Result<ObjectCharge, zx_abi::Status> {
+        let bytes = core::mem::size_of::<T>() + ARC_HEADER + extra;
+        ObjectCharge::take(&crate::sched::current_process().job.memory, bytes as u64)
+    }
+}
+
+impl Drop for ObjectCharge {
+    fn drop(&mut self) {
+        self.account.uncharge(self.bytes);
+    }
 }
 
 /// The top of the closing list (see the module docs).
@@ -280,7 +322,16 @@ impl ObjectBase {
             }),
             closing: AtomicBool::new(false),
             next_closing: Mutex::new(None),
+            charge: spin::Once::new(),
         }
+    }
+
+    /// Makes the object hold `charge` until it is freed (once; a second
+    /// charge is given back at once).
+    pub fn hold(&self, charge: ObjectCharge) {
+        // (If one is held already, the closure is dropped unrun, and the
+        // charge with it.)
+        self.charge.call_once(move || charge);
     }
 
     /// The object's koid.

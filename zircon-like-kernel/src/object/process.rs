@@ -36,6 +36,16 @@ pub enum Outcome {
 /// them.
 pub const MAX_REGIONS: usize = 16_384;
 
+/// Kernel memory one region takes (its mapping or child VMAR, the `Arc`
+/// around it and its entry in the parent's tree, nodes included), charged
+/// to the process's job with the region.
+pub const REGION_BYTES: u64 = {
+    let mapping = core::mem::size_of::<crate::object::vmar::Mapping>();
+    let vmar = core::mem::size_of::<crate::object::vmar::Vmar>();
+    let object = if mapping > vmar { mapping } else { vmar };
+    (object + 2 * core::mem::size_of::<usize>() + 64) as u64
+};
+
 /// A process.
 pub struct Process {
     base: ObjectBase,
@@ -125,8 +135,10 @@ impl Process {
 
     /// Counts a new region of its VMAR tree mapping `bytes` (0 for a child
     /// VMAR): `NO_MEMORY` past the job's memory limit, `NO_RESOURCES` past
-    /// [`MAX_REGIONS`].
-    pub fn charge_region(&self, bytes: u64) -> Result<(), Status> {
+    /// [`MAX_REGIONS`]. The region's kernel memory ([`REGION_BYTES`]) is
+    /// charged to the job's memory account until the region is freed (it
+    /// holds the charge returned).
+    pub fn charge_region(&self, bytes: u64) -> Result<crate::object::ObjectCharge, Status> {
         use core::sync::atomic::Ordering;
         if self.regions.fetch_add(1, Ordering::AcqRel) >= MAX_REGIONS {
             self.regions.fetch_sub(1, Ordering::AcqRel);
@@ -137,10 +149,18 @@ impl Process {
             .fetch_add(bytes, Ordering::AcqRel)
             .saturating_add(bytes);
         if mapped > self.memory_limit() {
-            self.release_region(bytes);
+            self.regions.fetch_sub(1, Ordering::AcqRel);
+            self.mapped.fetch_sub(bytes, Ordering::AcqRel);
             return Err(Status::NO_MEMORY);
         }
-        Ok(())
+        match crate::object::ObjectCharge::take(&self.job.memory, REGION_BYTES) {
+            Ok(charge) => Ok(charge),
+            Err(status) => {
+                self.regions.fetch_sub(1, Ordering::AcqRel);
+                self.mapped.fetch_sub(bytes, Ordering::AcqRel);
+                Err(status)
+            }
+        }
     }
 
     /// Gives back what [`Process::charge_region`] counted.

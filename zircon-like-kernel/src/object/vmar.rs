@@ -36,6 +36,8 @@ pub struct Mapping {
     /// The most `protect` may grant: what the VMO handle allowed at map
     /// time.
     max_access: Access,
+    /// Its kernel memory, charged to the process's job while it exists.
+    _charge: Option<super::ObjectCharge>,
 }
 
 impl Mapping {
@@ -168,9 +170,10 @@ impl Vmar {
         }
         let start = self.place(&state, offset, size)?;
         let process = self.process.upgrade();
-        if let Some(process) = &process {
-            process.charge_region(0)?;
-        }
+        let charge = match &process {
+            Some(process) => Some(process.charge_region(0)?),
+            None => None,
+        };
         let child = Arc::new(Vmar {
             base: ObjectBase::new(Signals::empty()),
             start,
@@ -182,6 +185,9 @@ impl Vmar {
                 destroyed: false,
             }),
         });
+        if let Some(charge) = charge {
+            child.base.hold(charge);
+        }
         state
             .regions
             .insert(start, Region::Child(Arc::clone(&child)));
@@ -213,9 +219,10 @@ impl Vmar {
             return Err(Status::BAD_STATE);
         }
         let start = self.place(&state, offset, len)?;
-        if let Some(process) = self.process.upgrade() {
-            process.charge_region(len)?;
-        }
+        let charge = match self.process.upgrade() {
+            Some(process) => Some(process.charge_region(len)?),
+            None => None,
+        };
         vmo.mapped();
         let access = Access {
             user: true,
@@ -229,6 +236,7 @@ impl Vmar {
             vmo_offset,
             access: Mutex::new(access),
             max_access,
+            _charge: charge,
         });
         state.regions.insert(start, Region::Mapping(mapping));
         Ok(start)

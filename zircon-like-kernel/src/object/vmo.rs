@@ -26,6 +26,12 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use pmm::{Frame, FRAME_SIZE};
+
+/// What one committed page of a paged VMO costs its job: the frame and
+/// its entry in the VMO's page list (a B-tree node holds 5 to 11 entries
+/// of 16 bytes beside its links, so at most about 48 bytes an entry,
+/// inner nodes included). Given back with the page.
+pub const PAGED_PAGE_COST: u64 = FRAME_SIZE + 48;
 use spin::Mutex;
 use zx_abi::{ObjectType, Signals, Status, VMO_MAX_SIZE};
 
@@ -108,11 +114,11 @@ impl Vmo {
     pub fn charge_to(&self, account: &Arc<MemoryAccount>) -> Result<(), Status> {
         let state = self.state.lock();
         let committed = match &state.backing {
-            Backing::Paged(pages) => pages.len() as u64,
-            Backing::Contiguous { count, .. } => *count,
+            Backing::Paged(pages) => pages.len() as u64 * PAGED_PAGE_COST,
+            Backing::Contiguous { count, .. } => *count * FRAME_SIZE,
             Backing::Physical { .. } => 0,
         };
-        account.charge(committed * FRAME_SIZE)?;
+        account.charge(committed)?;
         self.account.call_once(|| Arc::clone(account));
         Ok(())
     }
@@ -169,11 +175,11 @@ impl Vmo {
                 }
                 let account = self.account.get();
                 if let Some(account) = account {
-                    account.charge(FRAME_SIZE)?;
+                    account.charge(PAGED_PAGE_COST)?;
                 }
                 let Some(frame) = frames::alloc_zeroed() else {
                     if let Some(account) = account {
-                        account.uncharge(FRAME_SIZE);
+                        account.uncharge(PAGED_PAGE_COST);
                     }
                     return Err(Status::NO_MEMORY);
                 };
@@ -267,7 +273,7 @@ impl Vmo {
         state.size = new_size;
         drop(state);
         if let Some(account) = self.account.get() {
-            account.uncharge(freed * FRAME_SIZE);
+            account.uncharge(freed * PAGED_PAGE_COST);
         }
         Ok(())
     }
@@ -345,18 +351,18 @@ impl Drop for Vmo {
                 for frame in core::mem::take(pages).into_values() {
                     frames::free(frame);
                 }
-                count
+                count * PAGED_PAGE_COST
             }
             Backing::Contiguous { first, count } => {
                 for index in 0..*count {
                     frames::free(Frame(first.0 + index));
                 }
-                *count
+                *count * FRAME_SIZE
             }
             Backing::Physical { .. } => 0,
         };
         if let Some(account) = self.account.get() {
-            account.uncharge(freed * FRAME_SIZE);
+            account.uncharge(freed);
         }
     }
 }

@@ -5,7 +5,7 @@ use super::object::install_pair;
 use super::{handle_arg, ok, SysResult};
 use crate::mem::user_ptr::{UserOut, UserSlice};
 use crate::object::channel::{Channel, Message, ReadError};
-use crate::object::{Handle, KernelObject};
+use crate::object::{Handle, KernelObject, ObjectCharge};
 use crate::sched::current_process;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -18,7 +18,13 @@ pub fn create(options: u64, out0: u64, out1: u64) -> SysResult {
     }
     let out0 = UserOut::<HandleValue>::required(out0)?;
     let out1 = UserOut::<HandleValue>::required(out1)?;
+    let charges = (
+        ObjectCharge::for_new::<Channel>(0)?,
+        ObjectCharge::for_new::<Channel>(0)?,
+    );
     let (a, b) = Channel::create();
+    a.base().hold(charges.0);
+    b.base().hold(charges.1);
     install_pair(
         &current_process(),
         Handle::new(a, Rights::DEFAULT_CHANNEL),

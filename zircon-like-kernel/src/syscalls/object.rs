@@ -6,7 +6,7 @@ use crate::mem::user_ptr::{UserOut, UserSlice};
 use crate::object::event::Event;
 use crate::object::eventpair::EventPair;
 use crate::object::process::{Outcome, Process};
-use crate::object::Handle;
+use crate::object::{Handle, KernelObject, ObjectCharge};
 use crate::sched::current_process;
 use zerocopy::IntoBytes;
 use zx_abi::info::{self, HandleBasic, ProcessResources, ProcessState};
@@ -156,8 +156,11 @@ pub fn event_create(options: u64, out: u64) -> SysResult {
         return Err(Status::INVALID_ARGS);
     }
     let out = UserOut::<HandleValue>::required(out)?;
+    let charge = ObjectCharge::for_new::<Event>(0)?;
+    let event = Event::new();
+    event.base().hold(charge);
     let process = current_process();
-    let value = process.add_handle(Handle::new(Event::new(), Rights::DEFAULT_EVENT))?;
+    let value = process.add_handle(Handle::new(event, Rights::DEFAULT_EVENT))?;
     if let Err(status) = out.write(&value) {
         drop(process.take_handle(value));
         return Err(status);
@@ -171,7 +174,13 @@ pub fn eventpair_create(options: u64, out0: u64, out1: u64) -> SysResult {
     }
     let out0 = UserOut::<HandleValue>::required(out0)?;
     let out1 = UserOut::<HandleValue>::required(out1)?;
+    let charges = (
+        ObjectCharge::for_new::<EventPair>(0)?,
+        ObjectCharge::for_new::<EventPair>(0)?,
+    );
     let (a, b) = EventPair::create();
+    a.base().hold(charges.0);
+    b.base().hold(charges.1);
     let process = current_process();
     install_pair(
         &process,

@@ -7,7 +7,7 @@ use crate::mem::user_ptr::{read_value, UserOut};
 use crate::object::port::Port;
 use crate::object::thread::{Wait, WaitKind};
 use crate::object::timer::Timer;
-use crate::object::{Handle, ObserveError, Observer, ObserverTarget};
+use crate::object::{Handle, KernelObject, ObjectCharge, ObserveError, Observer, ObserverTarget};
 use crate::sched::{self, current_process};
 use alloc::sync::Arc;
 use zx_abi::{
@@ -30,10 +30,13 @@ pub fn port_create(options: u64, out: u64) -> SysResult {
     }
     let out = UserOut::<HandleValue>::required(out)?;
     let account = Arc::clone(&current_process().job.memory);
-    install(
-        Handle::new(Port::new(Some(account)), Rights::DEFAULT_PORT),
-        out,
-    )
+    let charge = ObjectCharge::take(
+        &account,
+        (core::mem::size_of::<Port>() + 2 * core::mem::size_of::<usize>()) as u64,
+    )?;
+    let port = Port::new(Some(account));
+    port.base().hold(charge);
+    install(Handle::new(port, Rights::DEFAULT_PORT), out)
 }
 
 pub fn port_queue(raw: u64, packet: u64) -> SysResult {
@@ -112,7 +115,10 @@ pub fn timer_create(options: u64, clock: u64, out: u64) -> SysResult {
         return Err(Status::INVALID_ARGS);
     }
     let out = UserOut::<HandleValue>::required(out)?;
-    install(Handle::new(Timer::new(), Rights::DEFAULT_TIMER), out)
+    let charge = ObjectCharge::for_new::<Timer>(0)?;
+    let timer = Timer::new();
+    timer.base().hold(charge);
+    install(Handle::new(timer, Rights::DEFAULT_TIMER), out)
 }
 
 pub fn timer_set(raw: u64, deadline: u64, slack: u64) -> SysResult {

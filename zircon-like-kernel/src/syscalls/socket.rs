@@ -5,7 +5,7 @@ use super::object::install_pair;
 use super::{handle_arg, ok, SysResult};
 use crate::mem::user_ptr::{UserOut, UserSlice};
 use crate::object::socket::{Socket, SocketKind, Threshold};
-use crate::object::Handle;
+use crate::object::{Handle, KernelObject, ObjectCharge};
 use crate::sched::current_process;
 use zx_abi::{
     HandleValue, Rights, Status, SOCKET_DATAGRAM, SOCKET_PEEK, SOCKET_SHUTDOWN_READ,
@@ -20,7 +20,13 @@ pub fn create(options: u64, out0: u64, out1: u64) -> SysResult {
     };
     let out0 = UserOut::<HandleValue>::required(out0)?;
     let out1 = UserOut::<HandleValue>::required(out1)?;
+    let charges = (
+        ObjectCharge::for_new::<Socket>(0)?,
+        ObjectCharge::for_new::<Socket>(0)?,
+    );
     let (a, b) = Socket::create(kind);
+    a.base().hold(charges.0);
+    b.base().hold(charges.1);
     install_pair(
         &current_process(),
         Handle::new(a, Rights::DEFAULT_SOCKET),

@@ -9,7 +9,7 @@ use crate::object::channel::Channel;
 use crate::object::job::Job;
 use crate::object::process::{Outcome, Process};
 use crate::object::thread::{Thread, ThreadState};
-use crate::object::{Handle, KernelObject};
+use crate::object::{Handle, KernelObject, ObjectCharge};
 use crate::sched;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -35,7 +35,11 @@ pub fn thread_create(raw: u64, name: u64, name_len: u64, options: u64, out: u64)
     let out = UserOut::<HandleValue>::required(out)?;
     let caller = sched::current_process();
     let target = caller.object::<Process>(value, Rights::MANAGE_THREAD)?;
+    let charge = ObjectCharge::for_new::<Thread>(
+        core::mem::size_of::<crate::arch::x86_64::trap::TrapFrame>() + name.len(),
+    )?;
     let thread = Thread::new(&target, &name)?;
+    thread.base().hold(charge);
     target.add_thread(&thread)?;
     let handle_value = caller.add_handle(Handle::new(thread, Rights::DEFAULT_THREAD))?;
     if let Err(status) = out.write(&handle_value) {
@@ -89,7 +93,13 @@ pub fn job_create(raw: u64, options: u64, out: u64) -> SysResult {
     let out = UserOut::<HandleValue>::required(out)?;
     let process = sched::current_process();
     let parent = process.object::<Job>(value, Rights::MANAGE_JOB)?;
+    let charge = ObjectCharge::for_new::<Job>(
+        2 * core::mem::size_of::<crate::object::account::Account>()
+            + core::mem::size_of::<crate::object::account::MemoryAccount>()
+            + core::mem::size_of::<usize>(),
+    )?;
     let child = parent.create_child()?;
+    child.base().hold(charge);
     install(&process, Handle::new(child, Rights::DEFAULT_JOB), out)
 }
 
@@ -136,7 +146,13 @@ pub fn process_create(
     let vmar_out = UserOut::<HandleValue>::required(vmar_out)?;
     let caller = sched::current_process();
     let job = caller.object::<Job>(value, Rights::MANAGE_PROCESS)?;
+    let charge = ObjectCharge::for_new::<Process>(
+        core::mem::size_of::<crate::object::vmar::Vmar>()
+            + name.len()
+            + core::mem::size_of::<usize>(),
+    )?;
     let process = Process::new(&name, &job)?;
+    process.base().hold(charge);
     let vmar = Arc::clone(process.root_vmar());
     let process_value = caller.add_handle(Handle::new(process.clone(), Rights::DEFAULT_PROCESS));
     let vmar_value = caller.add_handle(Handle::new(vmar, Rights::DEFAULT_VMAR));

@@ -6,7 +6,7 @@ use crate::mem::phys_to_virt;
 use crate::mem::user_ptr::{UserOut, UserSlice};
 use crate::object::vmar::Vmar;
 use crate::object::vmo::Vmo;
-use crate::object::Handle;
+use crate::object::{Handle, KernelObject, ObjectCharge};
 use crate::sched::current_process;
 use paging::Access;
 use zx_abi::{HandleValue, Rights, Status, VmOptions, VMO_RESIZABLE};
@@ -26,7 +26,9 @@ pub fn vmo_create(size: u64, options: u64, out: u64) -> SysResult {
         return Err(Status::INVALID_ARGS);
     }
     let out = UserOut::<HandleValue>::required(out)?;
+    let charge = ObjectCharge::for_new::<Vmo>(0)?;
     let vmo = Vmo::new_paged(size, options & VMO_RESIZABLE as u64 != 0)?;
+    vmo.base().hold(charge);
     vmo.charge_to(&current_process().job.memory)?;
     install(Handle::new(vmo, Rights::DEFAULT_VMO), out)?;
     ok()

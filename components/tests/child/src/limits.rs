@@ -18,6 +18,11 @@
 //! - `child-limits ports N`: fills N ports with 4,096 signal packets
 //!   each; exits with the number of ports it filled when a wait is
 //!   refused with `NO_MEMORY`, or 1000 + N if none was.
+//! - `child-limits objects N`: makes up to N kernel objects of every
+//!   kind in turn (events, event pairs, channels, sockets, timers, ports,
+//!   VMOs, VMARs) and keeps them; exits with how many it
+//!   made when one is refused with `NO_MEMORY`, 1,000,000 + N if none
+//!   was, or -(10000 + status) for another refusal.
 //! - `child-limits park`: parks events in a channel it keeps (each write
 //!   moves one handle out of its table into the queue) until a write is
 //!   refused; exits with how many it parked, negated if the refusal was
@@ -64,6 +69,7 @@ fn main() -> i64 {
         Some("park") => park(),
         Some("sparse") => sparse(count),
         Some("ports") => ports(count),
+        Some("objects") => objects(count),
         Some("sockets") => sockets(count, zx::SocketKind::Stream, 64 * 1024),
         Some("datagrams") => sockets(count, zx::SocketKind::Datagram, 16 * 1024),
         Some("socket-echo") => socket_echo(),
@@ -189,6 +195,50 @@ fn sparse(pages: i64) -> i64 {
         unsafe { core::ptr::write_volatile(address as *mut u8, 1) };
     }
     0
+}
+
+fn objects(count: i64) -> i64 {
+    let root = core::mem::ManuallyDrop::new(zx::Vmar::from_handle(zx::Handle::from_raw(
+        zx_runtime::vmar_root_self().0,
+    )));
+    let mut kept: alloc::vec::Vec<zx::Handle> = alloc::vec::Vec::new();
+    if kept.try_reserve(count as usize * 2).is_err() {
+        return -2;
+    }
+    for made in 0..count {
+        let result: Result<(), zx::Status> = match made % 10 {
+            0 => zx::Event::create().map(|e| kept.push(e.into_handle())),
+            1 => zx::EventPair::create().map(|(a, b)| {
+                kept.push(a.into_handle());
+                kept.push(b.into_handle())
+            }),
+            2 => zx::Channel::create().map(|(a, b)| {
+                kept.push(a.into_handle());
+                kept.push(b.into_handle())
+            }),
+            3 => zx::Socket::create(zx::SocketKind::Stream).map(|(a, b)| {
+                kept.push(a.into_handle());
+                kept.push(b.into_handle())
+            }),
+            4 => zx::Timer::create().map(|t| kept.push(t.into_handle())),
+            5 => zx::Port::create().map(|p| kept.push(p.into_handle())),
+            6 => zx::Vmo::create(4096, 0).map(|v| kept.push(v.into_handle())),
+            7 => zx::Event::create().map(|e| kept.push(e.into_handle())),
+            8 => root
+                .allocate(0, 4096, zx::VmOptions::CAN_MAP_READ)
+                .map(|(vmar, _)| kept.push(vmar.into_handle())),
+            _ => zx::Channel::create().map(|(a, b)| {
+                kept.push(a.into_handle());
+                kept.push(b.into_handle())
+            }),
+        };
+        match result {
+            Ok(()) => {}
+            Err(zx::Status::NO_MEMORY) => return made,
+            Err(status) => return -(10_000 + i64::from(-status.0)),
+        }
+    }
+    1_000_000 + count
 }
 
 fn ports(count: i64) -> i64 {

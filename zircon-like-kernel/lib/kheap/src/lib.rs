@@ -23,12 +23,17 @@
 //!   order stays mapped against churn (a 64 KiB message buffer freed and
 //!   allocated again per message).
 //!
-//! What stays with the heap for good is bounded: the metadata of the
-//! virtual range (8 bytes per virtual page ever handed out; runs are
-//! reused per order, never split or merged, so the range grows to the sum
-//! of each order's peak), and what it keeps
-//! against churn: the empty slab pages, the cached runs and up to
-//! [`KEEP_PAGES`] free pages (together well under 1 MiB).
+//! The virtual range grows like a stack: a new run is made at its top,
+//! and once the runs at the top are free again the top comes back down to
+//! the highest run still in use (each run remembers the top it was made
+//! on), and the metadata pages past it (32 bytes per virtual page) go back
+//! to the backing. Runs between are reused per order, never split or
+//! merged. So the metadata follows the highest large block in use, not
+//! the most ever used: after a flood is freed, what stays is what the
+//! heap keeps against churn: the empty slab pages, the cached runs (the
+//! lowest freed run of each small order, so that a cached run does not
+//! hold the range up after a flood), one metadata page past the top and up to [`KEEP_PAGES`]
+//! free pages (together well under 1 MiB).
 //!
 //! (The range's page tables belong to the [`Backing`]: the kernel's frees
 //! a table once it maps nothing.)
@@ -135,7 +140,7 @@ impl Stats {
 pub struct Heap<B> {
     backing: B,
     classes: [Class; CLASS_SIZES.len()],
-    /// Start of the metadata (one `usize` per data page) and of the data.
+    /// Start of the metadata (one [`Entry`] per data page) and of the data.
     meta: usize,
     data: usize,
     /// End of the virtual range, and the first data address never used.
@@ -143,8 +148,8 @@ pub struct Heap<B> {
     top: usize,
     /// Metadata pages mapped (from `meta` on).
     meta_mapped: usize,
-    /// First unmapped free run per order (0: none), linked through the
-    /// metadata of each run's first page.
+    /// First unmapped free run per order (0: none), doubly linked through
+    /// the metadata entries of the runs' first pages.
     free_runs: [usize; ORDERS],
     /// A freed run per small order kept mapped (0: none); its metadata
     /// holds how many of its pages are mapped.
@@ -209,9 +214,9 @@ impl<B: Backing> Heap<B> {
     /// A heap over the virtual range `[base, base + size)` (page-aligned),
     /// used for large blocks and its metadata.
     pub const fn new(backing: B, base: usize, size: usize) -> Heap<B> {
-        // One usize of metadata per page of the whole range (a little more
-        // than the data needs).
-        let meta_bytes = align_up(size / PAGE * core::mem::size_of::<usize>(), PAGE);
+        // One entry of metadata per page of the whole range (a little more
+        // than the data needs), mapped only as far as the runs reach.
+        let meta_bytes = align_up(size / PAGE * core::mem::size_of::<Entry>(), PAGE);
         Heap {
             backing,
             classes: [Class {
@@ -415,21 +420,30 @@ impl<B: Backing> Heap<B> {
         }
     }
 
-    /// The metadata word of the run starting at `run`.
-    fn meta_of(&self, run: usize) -> *mut usize {
-        (self.meta + (run - self.data) / PAGE * core::mem::size_of::<usize>()) as *mut usize
+    /// The metadata entry of the data page at `page`.
+    fn entry(&self, page: usize) -> *mut Entry {
+        (self.meta + (page - self.data) / PAGE * core::mem::size_of::<Entry>()) as *mut Entry
     }
 
-    /// Maps metadata pages until the word of the data page before `end` is
-    /// mapped.
+    /// Metadata pages needed for the entries of the data pages below `end`.
+    fn meta_pages_for(&self, end: usize) -> usize {
+        if end <= self.data {
+            return 0;
+        }
+        (self.entry(end - PAGE) as usize + core::mem::size_of::<Entry>() - self.meta).div_ceil(PAGE)
+    }
+
+    /// Maps metadata pages (zeroed) until the entry of the data page
+    /// before `end` is mapped.
     fn map_meta_for(&mut self, end: usize) -> bool {
-        let needed = (self.meta_of(end - PAGE) as usize + core::mem::size_of::<usize>()
-            - self.meta)
-            .div_ceil(PAGE);
+        let needed = self.meta_pages_for(end);
         while self.meta_mapped < needed {
             let Some(page) = self.backing.alloc_page() else {
                 return false;
             };
+            // SAFETY: a fresh page from the backing, ours alone. Zeroed so
+            // that every entry not written since reads as no run.
+            unsafe { ptr::write_bytes(page as *mut u8, 0, PAGE) };
             if !self.backing.map(self.meta + self.meta_mapped * PAGE, page) {
                 self.backing.free_page(page);
                 return false;
@@ -440,13 +454,26 @@ impl<B: Backing> Heap<B> {
         true
     }
 
+    /// Gives back the metadata pages past those the runs below `top` need
+    /// (keeping one against churn at the boundary).
+    fn release_meta(&mut self) {
+        let keep = (self.meta_pages_for(self.top) + 1).min(self.meta_mapped);
+        while self.meta_mapped > keep {
+            self.meta_mapped -= 1;
+            let page = self.backing.unmap(self.meta + self.meta_mapped * PAGE);
+            self.backing.free_page(page);
+            self.stats.meta_pages -= 1;
+        }
+    }
+
     /// A run of `order` whose pages are not mapped, with its metadata
-    /// mapped; 0 when the range or memory is exhausted.
+    /// mapped and marked in use; 0 when the range or memory is exhausted.
     fn new_run(&mut self, order: usize) -> usize {
         let run = self.free_runs[order];
         if run != 0 {
-            // SAFETY: a free run's metadata is mapped and holds the link.
-            self.free_runs[order] = unsafe { self.meta_of(run).read() };
+            self.unlink_free(run, order);
+            // SAFETY: a run's entry is mapped while the run exists.
+            unsafe { (*self.entry(run)).state = Entry::state(order, IN_USE) };
             return run;
         }
         let bytes = PAGE << order;
@@ -455,8 +482,18 @@ impl<B: Backing> Heap<B> {
             return 0;
         };
         if end > self.limit || !self.map_meta_for(end) {
+            self.release_meta();
             return 0;
         }
+        // SAFETY: mapped just above.
+        unsafe {
+            self.entry(start).write(Entry {
+                link: 0,
+                prev: 0,
+                below: self.top,
+                state: Entry::state(order, IN_USE),
+            })
+        };
         self.top = end;
         start
     }
@@ -495,14 +532,17 @@ impl<B: Backing> Heap<B> {
         };
         if order <= CACHE_ORDER && self.cached[order] != 0 {
             let run = core::mem::take(&mut self.cached[order]);
-            // SAFETY: a cached run's metadata is mapped and holds how many
-            // of its pages are mapped.
-            let mapped = unsafe { self.meta_of(run).read() };
+            // SAFETY: a cached run's entry is mapped and holds how many of
+            // its pages are mapped.
+            let mapped = unsafe { (*self.entry(run)).link };
+            // SAFETY: as above.
+            unsafe { (*self.entry(run)).state = Entry::state(order, IN_USE) };
             if mapped > pages {
                 self.unmap_pages(run, pages, mapped);
             } else if !self.map_pages(run, mapped, pages) {
                 self.unmap_pages(run, 0, mapped);
                 self.push_free_run(run, order);
+                self.shrink_top();
                 return ptr::null_mut();
             }
             return run as *mut u8;
@@ -513,29 +553,149 @@ impl<B: Backing> Heap<B> {
         }
         if !self.map_pages(run, 0, pages) {
             self.push_free_run(run, order);
+            self.shrink_top();
             return ptr::null_mut();
         }
         run as *mut u8
     }
 
+    /// Puts a run (its pages unmapped) on its order's free list.
     fn push_free_run(&mut self, run: usize, order: usize) {
-        // SAFETY: the run's metadata was mapped when the run was made.
-        unsafe { self.meta_of(run).write(self.free_runs[order]) };
+        let head = self.free_runs[order];
+        // SAFETY: the entries of existing runs are mapped.
+        unsafe {
+            let entry = self.entry(run);
+            (*entry).link = head;
+            (*entry).prev = 0;
+            (*entry).state = Entry::state(order, FREE);
+            if head != 0 {
+                (*self.entry(head)).prev = run;
+            }
+        }
         self.free_runs[order] = run;
+    }
+
+    /// Takes a free run off its order's free list.
+    fn unlink_free(&mut self, run: usize, order: usize) {
+        // SAFETY: the run and its neighbours on the list exist, so their
+        // entries are mapped.
+        unsafe {
+            let (next, prev) = ((*self.entry(run)).link, (*self.entry(run)).prev);
+            if prev != 0 {
+                (*self.entry(prev)).link = next;
+            } else {
+                self.free_runs[order] = next;
+            }
+            if next != 0 {
+                (*self.entry(next)).prev = prev;
+            }
+        }
+    }
+
+    /// The run that ends at `top` and its order (the last one made that
+    /// still exists), if any.
+    fn top_run(&self) -> Option<(usize, usize, usize)> {
+        for order in 1..ORDERS {
+            let bytes = PAGE << order;
+            let Some(start) = self.top.checked_sub(bytes) else {
+                break;
+            };
+            if start < self.data {
+                break;
+            }
+            if !start.is_multiple_of(bytes) {
+                continue;
+            }
+            // SAFETY: below `top`, so its metadata is mapped.
+            let state = unsafe { (*self.entry(start)).state };
+            if state != 0 && Entry::order(state) == order {
+                return Some((start, order, state & KIND));
+            }
+        }
+        None
+    }
+
+    /// Gives back the free runs at the top of the range, newest first, and
+    /// the metadata pages they no longer need: runs are made at the top as
+    /// on a stack, so once the runs above are free the range shrinks to
+    /// the highest run still in use (or cached).
+    fn shrink_top(&mut self) {
+        while let Some((run, order, kind)) = self.top_run() {
+            if kind != FREE {
+                break;
+            }
+            self.unlink_free(run, order);
+            // SAFETY: the run's entry is mapped; the run is gone after this.
+            unsafe {
+                let entry = self.entry(run);
+                self.top = (*entry).below;
+                entry.write(Entry::default());
+            }
+        }
+        self.release_meta();
     }
 
     fn free_large(&mut self, run: usize, layout: Layout) {
         let Some((pages, order)) = run_shape(layout) else {
             return;
         };
-        if order <= CACHE_ORDER && self.cached[order] == 0 {
-            // SAFETY: the run's metadata was mapped when the run was made.
-            unsafe { self.meta_of(run).write(pages) };
-            self.cached[order] = run;
-            return;
+        if order <= CACHE_ORDER {
+            let cached = self.cached[order];
+            if cached == 0 || run < cached {
+                // Keep the lowest freed run of the order mapped (so a cached
+                // run does not hold the range up after a flood).
+                // SAFETY: the run's entry is mapped.
+                unsafe {
+                    (*self.entry(run)).link = pages;
+                    (*self.entry(run)).state = Entry::state(order, CACHED);
+                }
+                self.cached[order] = run;
+                if cached == 0 {
+                    return;
+                }
+                // SAFETY: as above; it holds how many of its pages are mapped.
+                let mapped = unsafe { (*self.entry(cached)).link };
+                self.unmap_pages(cached, 0, mapped);
+                self.push_free_run(cached, order);
+                self.shrink_top();
+                return;
+            }
         }
         self.unmap_pages(run, 0, pages);
         self.push_free_run(run, order);
+        self.shrink_top();
+    }
+}
+
+/// What the heap knows of one data page of the virtual range (only the
+/// first page of a run has a non-empty entry).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct Entry {
+    /// A free run: the next on its order's free list (0: none). A cached
+    /// run: how many of its pages are mapped.
+    link: usize,
+    /// A free run: the previous on its order's free list (0: the head).
+    prev: usize,
+    /// The top of the range before the run was made.
+    below: usize,
+    /// 0: no run starts here; else the run's order and [`KIND`].
+    state: usize,
+}
+
+/// The bits of [`Entry::state`] that say what the run is doing.
+const KIND: usize = 3;
+const IN_USE: usize = 1;
+const FREE: usize = 2;
+const CACHED: usize = 3;
+
+impl Entry {
+    const fn state(order: usize, kind: usize) -> usize {
+        order << 2 | kind
+    }
+
+    const fn order(state: usize) -> usize {
+        state >> 2
     }
 }
 
@@ -753,6 +913,88 @@ mod tests {
             "cached runs of orders 1..=4"
         );
         assert!(stats.total() < 64 + KEEP_PAGES, "{stats:?}");
+        release(range);
+    }
+
+    /// Frees `blocks` in an order `rng` picks.
+    fn free_shuffled(
+        heap: &mut Heap<HostBacking>,
+        mut blocks: Vec<(*mut u8, Layout)>,
+        rng: &mut Rng,
+    ) {
+        while !blocks.is_empty() {
+            let (block, layout) = blocks.swap_remove(rng.below(blocks.len() as u64) as usize);
+            // SAFETY: allocated with this layout, freed once.
+            unsafe { heap.dealloc(block, layout) };
+        }
+    }
+
+    #[test]
+    fn a_freed_flood_gives_its_metadata_back() {
+        let (mut heap, range) = heap(None);
+        let mut rng = Rng(77);
+        // 30 KiB blocks: runs of order 3.
+        let layout = Layout::from_size_align(30 * 1024, 8).unwrap();
+        let blocks: Vec<_> = (0..5000).map(|_| (heap.alloc(layout), layout)).collect();
+        let peak = heap.stats().meta_pages;
+        assert!(
+            peak >= 5000 * 8 / (PAGE / core::mem::size_of::<Entry>()),
+            "{peak}"
+        );
+        free_shuffled(&mut heap, blocks, &mut rng);
+        let stats = heap.stats();
+        // The lowest run stays cached (8 pages mapped); the range comes
+        // back down to it, and its metadata to one page and the spare.
+        assert_eq!(stats.run_pages, 7 + 1, "{stats:?}");
+        assert!(stats.meta_pages <= 2, "{stats:?} after a peak of {peak}");
+        assert_eq!(heap.top, heap.data + 8 * PAGE);
+        assert_eq!(heap.backing().pages.len(), stats.total());
+        assert_eq!(
+            heap.backing().mapped.len(),
+            stats.run_pages + stats.meta_pages
+        );
+        release(range);
+    }
+
+    #[test]
+    fn the_range_shrinks_to_the_highest_block_in_use() {
+        let (mut heap, range) = heap(None);
+        let mut rng = Rng(5);
+        let big = Layout::from_size_align(100 * 1024, 8).unwrap(); // order 5
+        let low = heap.alloc(big);
+        let mut flood = Vec::new();
+        for i in 0..3000usize {
+            let layout = Layout::from_size_align(5000 + i * 97 % 200_000, 8).unwrap();
+            flood.push((heap.alloc(layout), layout));
+        }
+        let high = heap.alloc(big);
+        let peak = heap.stats().meta_pages;
+        free_shuffled(&mut heap, flood, &mut rng);
+        // `high` holds the range up.
+        assert_eq!(heap.top, high as usize + 32 * PAGE);
+        assert_eq!(heap.stats().meta_pages, peak);
+        // SAFETY: allocated above with this layout.
+        unsafe { heap.dealloc(high, big) };
+        // Down to the cached runs of small orders (the lowest of each)
+        // and `low`, all made before the flood's peak.
+        let stats = heap.stats();
+        assert!(
+            stats.meta_pages * 8 < peak,
+            "{stats:?} after a peak of {peak}"
+        );
+        assert!(heap.top > low as usize);
+        // SAFETY: as above.
+        unsafe { heap.dealloc(low, big) };
+        // Everything can be had again, and the books balance.
+        let again: Vec<_> = (0..100).map(|_| (heap.alloc(big), big)).collect();
+        assert!(again.iter().all(|(block, _)| !block.is_null()));
+        free_shuffled(&mut heap, again, &mut rng);
+        let stats = heap.stats();
+        assert_eq!(heap.backing().pages.len(), stats.total());
+        assert_eq!(
+            heap.backing().mapped.len(),
+            stats.run_pages + stats.meta_pages
+        );
         release(range);
     }
 
