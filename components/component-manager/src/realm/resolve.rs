@@ -143,7 +143,7 @@ async fn resolve_and_start(
             let instance = &s.instances[index];
             (instance.swap.manifest.clone(), instance.moniker.clone())
         };
-        let resolved = resolve(&state, &spawner, &idle, &name).await;
+        let resolved = resolve(&state, &spawner, &idle, &package_url(&name)).await;
         let next = settle(
             &mut state.borrow_mut(),
             (index, generation),
@@ -153,8 +153,10 @@ async fn resolve_and_start(
         match next {
             Next::Start(root) => {
                 println!(
-                    "component_manager: {} from pkg://{} ({})",
-                    moniker, name, root
+                    "component_manager: {} from {} ({})",
+                    moniker,
+                    package_url(&name),
+                    root
                 );
                 if let Err(why) = start(&state, &spawner, &idle, index) {
                     println!("component_manager: cannot start {}: {}", moniker, why);
@@ -202,9 +204,14 @@ fn settle(
         return Next::Done; // destroyed meanwhile
     }
     // The tree was built from the bootfs's manifest: the package must
-    // hold the same one.
-    let same = match (&resolved, s.bootfs_file(&format!("meta/{name}.cm"))) {
-        (Ok(resolved), Ok(bytes)) => resolved.manifest == bytes,
+    // hold the same one. A version swapped in from a package is named by
+    // its meta blob's root (`pkg://<name>?hash=<root>`), which names its
+    // manifest's every byte: the swap checked that manifest.
+    let same = match (&resolved, pinned_root(name)) {
+        (Ok(resolved), Some(root)) => resolved.root.eq_ignore_ascii_case(root),
+        (Ok(resolved), None) => s
+            .bootfs_file(&format!("meta/{name}.cm"))
+            .is_ok_and(|bytes| resolved.manifest == bytes),
         _ => false,
     };
     let instance = &mut s.instances[index];
@@ -219,7 +226,7 @@ fn settle(
             return Next::Start(resolved.root);
         }
         Ok(_) => format!("pkg://{name}: its manifest is not meta/{name}.cm of the bootfs"),
-        Err(why) => format!("pkg://{name}: {why}"),
+        Err(why) => format!("{}: {why}", package_url(name)),
     };
     println!(
         "component_manager: cannot start {}: {}",
@@ -246,13 +253,31 @@ pub(super) struct Resolved {
     pub program: Vec<u8>,
 }
 
-/// Asks the tree's package resolver for `pkg://<name>` (a function the
-/// hot swap may call for a `source` that is a package).
+/// The package URL of what an instance runs (`Record::manifest`): a
+/// manifest name `<name>` is `pkg://<name>`; a package URL (a version
+/// swapped in from a package) is itself.
+pub(super) fn package_url(manifest: &str) -> String {
+    if manifest.starts_with("pkg://") {
+        manifest.into()
+    } else {
+        format!("pkg://{manifest}")
+    }
+}
+
+/// The meta root a `pkg://<name>?hash=<root>` URL pins, in hex.
+pub(super) fn pinned_root(url: &str) -> Option<&str> {
+    let (_, hash) = url.strip_prefix("pkg://")?.split_once("?hash=")?;
+    (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hash)
+}
+
+/// Asks the tree's package resolver for the package `url` names
+/// (`pkg://<name>`, or `pkg://<name>?hash=<root>`); the hot swap calls it
+/// for a `source` that is a package.
 pub(super) async fn resolve(
     state: &Rc<RefCell<State>>,
     spawner: &Spawner,
     idle: &Rc<Event>,
-    name: &str,
+    url: &str,
 ) -> Result<Resolved, String> {
     let resolver = state
         .borrow()
@@ -264,9 +289,7 @@ pub(super) async fn resolve(
         .map_err(|s| format!("the resolver: {s}"))?;
     let client = ResolverAsyncClient::new(AsyncChannel(client));
     let reply = client
-        .resolve(ResolverResolveRequest {
-            url: format!("pkg://{name}"),
-        })
+        .resolve(ResolverResolveRequest { url: url.into() })
         .await
         .map_err(|e| format!("the resolver does not answer: {e:?}"))?
         .map_err(|status| format!("{}", Status(status)))?;
