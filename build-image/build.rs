@@ -16,6 +16,7 @@ fn main() {
         .file("../idl/realm.idl")
         .file("../idl/logger.idl")
         .file("../idl/blob.idl")
+        .file("../idl/swap.idl")
         .file("../idl/echo.idl")
         .file("../idl/echo_v2.idl")
         .library_path("../idl")

@@ -52,3 +52,4 @@ pub mod systest;
 pub mod systest_budget;
 pub mod systest_storage;
 pub mod systest_swap;
+pub mod systest_swap_host;

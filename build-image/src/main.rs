@@ -166,14 +166,20 @@ enum Command {
         /// The program (a workspace binary, as `bin/<name>` in manifests).
         component: String,
     },
-    /// Hot-swap a running component (not yet: the component manager's swap).
+    /// Hot-swap a running component: build the package of manifest
+    /// <component> (its program and meta blob), push the blobs the system
+    /// lacks, swap <moniker> to it; prints swapped, refused or rolled back
+    /// (with the reason) and the service gap (docs/hot-swap.md). Exits 0
+    /// only when swapped.
     Swap {
         #[command(flatten)]
         system: RunningSystem,
+        /// The running component, e.g. root/echo_server.
         moniker: String,
+        /// The manifest of the new version (manifests/components/<name>.json5).
         component: String,
     },
-    /// Roll a swapped component back (not yet: the component manager's swap).
+    /// Swap a component back to the version it ran before its last swap.
     Rollback {
         #[command(flatten)]
         system: RunningSystem,
@@ -539,12 +545,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Swap { .. } | Command::Rollback { .. } => {
-            anyhow::bail!(
-                "not yet: the component manager's hot-swap (issue 14) has not landed; \
-                 once it has, `swap` pushes the component and forwards the swap through \
-                 one more zx.host.RemoteControl method (docs/bridge.md)"
-            )
+        Command::Swap {
+            system,
+            moniker,
+            component,
+        } => {
+            let session = system.session(&root)?;
+            let report =
+                build_image::bridge::commands::swap(&root, &session, &moniker, &component)?;
+            println!(
+                "{moniker}: {}",
+                build_image::bridge::commands::render_report(&report)
+            );
+            Ok(swap_exit(&report))
+        }
+        Command::Rollback { system, moniker } => {
+            let session = system.session(&root)?;
+            let report = build_image::bridge::commands::rollback(&session, &moniker)?;
+            println!(
+                "{moniker}: {}",
+                build_image::bridge::commands::render_report(&report)
+            );
+            Ok(swap_exit(&report))
         }
         Command::GenAbi => {
             let generated = build_image::abi::generate_from_workspace(&root)?;
@@ -559,5 +581,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `swap`'s and `rollback`'s exit status: success only when swapped.
+fn swap_exit(report: &build_image::bridge::bindings::zx_component_swap::SwapReport) -> ExitCode {
+    use build_image::bridge::bindings::zx_component_swap::Outcome;
+    match report.outcome {
+        Outcome::Swapped => ExitCode::SUCCESS,
+        Outcome::Refused | Outcome::RolledBack => ExitCode::FAILURE,
     }
 }

@@ -834,6 +834,10 @@ pub const SCENARIOS: &[Scenario] = &[
         run: crate::bridge::scenario::clients_scenario,
     },
     Scenario {
+        name: "swap.from_the_host_under_a_steady_client",
+        run: crate::systest_swap_host::scenario,
+    },
+    Scenario {
         name: "storage.damaged_package_refused",
         run: crate::systest_storage::damaged_package_scenario,
     },

@@ -58,6 +58,11 @@ fn bridge_python_and_c_clients() {
 }
 
 #[test]
+fn swap_from_the_host_under_a_steady_client() {
+    scenario("swap.from_the_host_under_a_steady_client");
+}
+
+#[test]
 fn storage_damaged_package_refused() {
     scenario("storage.damaged_package_refused");
 }
@@ -74,6 +79,7 @@ fn every_scenario_is_listed() {
         "bridge.ls_log_echo_push_hostile",
         "bridge.python_and_c_clients",
         "storage.damaged_package_refused",
+        "swap.from_the_host_under_a_steady_client",
     ];
     for test in systest::SCENARIOS {
         assert!(

@@ -1,8 +1,13 @@
-//! `build-image ls`, `log [-f]` and `push <component>`: a running system,
-//! reached through its bridge socket.
+//! `build-image ls`, `log [-f]`, `push <component>`, `swap <moniker>
+//! <component>` and `rollback <moniker>`: a running system, reached
+//! through its bridge socket.
 
 use super::bindings::zx_blob::{BlobRoot, BlobWriterClient, BlobWriterWriteRequest, MAX_WRITE};
 use super::bindings::zx_component::ComponentState;
+use super::bindings::zx_component_swap::{
+    Outcome, SwapControllerClient, SwapControllerMarker, SwapControllerRollbackRequest,
+    SwapControllerSwapRequest, SwapReport,
+};
 use super::bindings::zx_host::{
     ComponentInfo, RemoteControlReadLogRequest, RemoteControlWriteBlobRequest,
 };
@@ -148,4 +153,163 @@ pub fn push(
     let path = &built[0];
     let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     push_blob(session, &data)
+}
+
+/// A component's package as `build-image swap` pushes it: the meta blob
+/// and the program's blob.
+pub struct Built {
+    /// The manifest's name (the package's name).
+    pub name: String,
+    /// The meta blob's Merkle root: the package's name in blobfs.
+    pub root: merkle::MerkleRoot,
+    pub meta: Vec<u8>,
+    /// `(path, bytes)` of each content blob (`bin/<binary>`).
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// Builds the package of manifest `component`
+/// (`manifests/components/<component>.json5`): compiles the manifest
+/// (with the ABIs of `idl/`, as the image build does), builds its program
+/// and makes the meta blob (`docs/packages.md`).
+pub fn build_package(root: &Path, component: &str) -> Result<Built> {
+    let context = crate::manifest::Context::from_workspace(root)?;
+    let dir = Path::new(crate::manifest::COMPONENTS_DIR);
+    if !root.join(dir).join(format!("{component}.json5")).is_file() {
+        bail!(
+            "no component {component:?}: {} has no {component}.json5",
+            dir.display()
+        );
+    }
+    // Checked as a child of a collection: what it uses is the running
+    // instance's to route, and the swap checks it against that one.
+    let compiled = crate::manifest::check_tree_at(
+        root,
+        dir,
+        component,
+        crate::manifest::RootPlace::Collection,
+        None,
+        &context,
+    )
+    .map_err(|diagnostics| anyhow::anyhow!("{component}: {diagnostics}"))?;
+    let manifest = compiled
+        .manifests
+        .iter()
+        .find(|m| m.name == component)
+        .context("the compiled tree lacks its root")?
+        .clone();
+    let binary = manifest
+        .binary
+        .clone()
+        .with_context(|| format!("{component} has no program to swap in"))?;
+    let name = binary.strip_prefix("bin/").unwrap_or(&binary).to_string();
+    let built = crate::cargo::build(root, crate::cargo::Group::User(std::slice::from_ref(&name)))?;
+    let data =
+        std::fs::read(&built[0]).with_context(|| format!("cannot read {}", built[0].display()))?;
+    let only = crate::manifest::Compiled {
+        manifests: vec![manifest],
+        programs: vec![binary.clone()],
+    };
+    let programs = vec![(binary.clone(), data.clone())];
+    let (package, meta) = crate::packages::build(&only, &programs)?
+        .into_iter()
+        .next()
+        .context("no package was built")?;
+    let files = package
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), data.clone()))
+        .collect();
+    Ok(Built {
+        name: component.into(),
+        root: merkle::root_of(&meta),
+        meta,
+        files,
+    })
+}
+
+/// Pushes a package: its content blobs first, its meta blob last (so the
+/// resolver never finds a package whose files are missing). Returns the
+/// bytes written (0: the guest had every blob).
+pub fn push_package(session: &Session, built: &Built) -> Result<u64> {
+    let mut written = 0;
+    for (_, data) in &built.files {
+        if let (_, Pushed::Written(bytes)) = push_blob(session, data)? {
+            written += bytes;
+        }
+    }
+    if let (_, Pushed::Written(bytes)) = push_blob(session, &built.meta)? {
+        written += bytes;
+    }
+    Ok(written)
+}
+
+/// Calls `zx.component.swap.SwapController` of the running system's
+/// component manager through the bridge (`Connect("", ...)`), then closes
+/// the channel.
+fn with_swap_controller<T>(
+    session: &Session,
+    call: impl FnOnce(&SwapControllerClient<super::BridgeChannel>) -> Result<T>,
+) -> Result<T> {
+    let name =
+        SwapControllerMarker::DISCOVERABLE_NAME.unwrap_or("zx.component.swap.SwapController");
+    let channel = session.connect_to("", name)?;
+    let result = call(&SwapControllerClient::new(channel.clone()));
+    let _ = channel.close();
+    result
+}
+
+/// `swap <moniker> <component>`: builds and pushes `component`'s package,
+/// then swaps `moniker` to it (`pkg://<name>?hash=<meta root>`).
+pub fn swap(root: &Path, session: &Session, moniker: &str, component: &str) -> Result<SwapReport> {
+    let built = build_package(root, component)?;
+    let written = push_package(session, &built)?;
+    if written == 0 {
+        println!(
+            "pushed {} {} (the system has it: nothing sent)",
+            built.name, built.root
+        );
+    } else {
+        println!(
+            "pushed {} {} ({written} bytes written to blobfs)",
+            built.name, built.root
+        );
+    }
+    let source = format!("pkg://{}?hash={}", built.name, built.root);
+    with_swap_controller(session, |controller| {
+        Ok(controller
+            .swap(SwapControllerSwapRequest {
+                moniker: moniker.into(),
+                source,
+            })
+            .map_err(|e| anyhow::anyhow!("SwapController.Swap: {e:?}"))?
+            .report)
+    })
+}
+
+/// `rollback <moniker>`: back to the version `moniker` ran before its last
+/// swap.
+pub fn rollback(session: &Session, moniker: &str) -> Result<SwapReport> {
+    with_swap_controller(session, |controller| {
+        Ok(controller
+            .rollback(SwapControllerRollbackRequest {
+                moniker: moniker.into(),
+            })
+            .map_err(|e| anyhow::anyhow!("SwapController.Rollback: {e:?}"))?
+            .report)
+    })
+}
+
+/// A swap's outcome as `build-image swap` prints it: `swapped`, `refused:
+/// <reason>` or `rolled back: <reason>`, and the gap.
+pub fn render_report(report: &SwapReport) -> String {
+    let gap = format!(
+        "gap {}.{:03} ms",
+        report.gap_nanos / 1_000_000,
+        report.gap_nanos / 1000 % 1000
+    );
+    match report.outcome {
+        Outcome::Swapped => format!("swapped ({gap})"),
+        Outcome::Refused => format!("refused: {}", report.reason),
+        Outcome::RolledBack => format!("rolled back: {} ({gap})", report.reason),
+    }
 }

@@ -32,7 +32,7 @@ const FLOOD: usize = 500;
 /// The guest, running, its console collected.
 pub struct Guest {
     child: Child,
-    _input: ChildStdin,
+    input: ChildStdin,
     lines: Arc<Mutex<Vec<String>>>,
     /// The bridge socket.
     pub socket: std::path::PathBuf,
@@ -48,8 +48,18 @@ impl Drop for Guest {
 impl Guest {
     /// Boots `product` on a fresh machine, with its bridge socket.
     pub fn boot(harness: &Harness, product: &'static str) -> Result<Guest, String> {
-        let image = harness.image(product)?;
         let dir = harness.fresh_machine_dir(&format!("{product}-bridge"));
+        Guest::boot_in(harness, product, dir)
+    }
+
+    /// Boots `product` on the machine in `dir` (its disks kept from an
+    /// earlier boot there).
+    pub fn boot_in(
+        harness: &Harness,
+        product: &'static str,
+        dir: std::path::PathBuf,
+    ) -> Result<Guest, String> {
+        let image = harness.image(product)?;
         let options = RunOptions {
             timeout: harness.timeout(),
             machine_dir: Some(dir.clone()),
@@ -80,7 +90,7 @@ impl Guest {
         let input = child.stdin.take().expect("piped");
         Ok(Guest {
             child,
-            _input: input,
+            input,
             lines,
             socket: dir.join("bridge.sock"),
         })
@@ -105,6 +115,42 @@ impl Guest {
             std::thread::sleep(Duration::from_millis(100));
         }
         Ok(())
+    }
+
+    /// Waits for the machine to power off (after `shutdown`).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<(), String> {
+        let start = Instant::now();
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) => return Ok(()),
+                Ok(None) if start.elapsed() > timeout => {
+                    return Err(format!(
+                        "the machine did not power off within {timeout:?}\n{}",
+                        self.tail()
+                    ))
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+                Err(e) => return Err(format!("QEMU: {e}")),
+            }
+        }
+    }
+
+    /// Types `line` at the guest's console.
+    pub fn type_line(&mut self, line: &str) -> Result<(), String> {
+        use std::io::Write;
+        writeln!(self.input, "{line}")
+            .and_then(|()| self.input.flush())
+            .map_err(|e| format!("the console's input: {e}"))
+    }
+
+    /// The console lines so far that contain `needle`.
+    pub fn lines_with(&self, needle: &str) -> Vec<String> {
+        let lines = self.lines.lock().unwrap();
+        lines
+            .iter()
+            .filter(|l| l.contains(needle))
+            .cloned()
+            .collect()
     }
 
     /// The console's last lines, for failure reports.

@@ -253,6 +253,30 @@ impl Session {
     }
 }
 
+/// Protocols the host reaches with an empty moniker: the bridge's own,
+/// offered by the component manager (`docs/bridge.md`). Their messages
+/// carry no handles.
+const OWN_PROTOCOLS: &[&str] = &["zx.component.swap.SwapController"];
+
+impl Session {
+    /// `Connect("", protocol)`: one of [`OWN_PROTOCOLS`], from the bridge's
+    /// own `/svc`.
+    fn connect_own(
+        &mut self,
+        request: RemoteControlConnectRequest,
+    ) -> Result<RemoteControlConnectResponse, i32> {
+        if !OWN_PROTOCOLS.contains(&request.protocol.as_str()) {
+            return Err(Status::NOT_FOUND.0);
+        }
+        let channel = zx_component::connect(&request.protocol).map_err(|_| Status::NOT_FOUND.0)?;
+        let what = alloc::format!("{} of the component manager", request.protocol);
+        println!("bridge: channel {} is {}", request.channel, what);
+        self.channels
+            .insert(request.channel, Open { channel, what });
+        Ok(RemoteControlConnectResponse {})
+    }
+}
+
 /// A call's transport failed (the service closed): forget the client so
 /// the next request connects again.
 fn flatten<T>(
@@ -336,6 +360,9 @@ impl RemoteControlServer for Session {
         request: RemoteControlConnectRequest,
     ) -> Result<RemoteControlConnectResponse, i32> {
         self.check_new_channel(request.channel)?;
+        if request.moniker.is_empty() {
+            return self.connect_own(request);
+        }
         let (client, server) = Channel::create().map_err(|s| s.0)?;
         let opened = flatten(self.realm()?.open_exposed(RealmOpenExposedRequest {
             moniker: request.moniker.clone(),

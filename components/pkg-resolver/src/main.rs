@@ -8,8 +8,11 @@
 //! A program is streamed from blobfs into its VMO one reply at a time:
 //! the resolver never holds a copy of it.
 //!
-//! The meta blobs are found by scanning `/blob` once, at the first
-//! request of any connection (blobfs holds at most 256 blobs).
+//! The meta blobs are found by scanning `/blob` at the first request of
+//! any connection (blobfs holds at most 256 blobs), and again when a
+//! request names a package the last scan did not find (one pushed from
+//! the host since). `pkg://<name>?hash=<meta root>` names one package
+//! exactly: a version pushed beside the image's of the same name.
 //!
 //! The component manager asks it for every component whose program is not
 //! in the bootfs (`realm/resolve.rs` there); the console's `pkg resolve`
@@ -116,10 +119,27 @@ impl Index {
     }
 }
 
-/// The package name a `pkg://<name>` URL names.
-fn package_name(url: &str) -> Option<&str> {
-    let name = url.strip_prefix("pkg://")?;
-    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b'/')).then_some(name)
+/// What a package URL names: `pkg://<name>` (the package of that name)
+/// or `pkg://<name>?hash=<meta root>` (that very package, which must be
+/// named `<name>`).
+#[derive(Debug, PartialEq, Eq)]
+struct Url<'a> {
+    name: &'a str,
+    hash: Option<MerkleRoot>,
+}
+
+/// Parses a package URL; `None` if it is not one.
+fn parse_url(url: &str) -> Option<Url<'_>> {
+    let rest = url.strip_prefix("pkg://")?;
+    let (name, hash) = match rest.split_once('?') {
+        Some((name, query)) => (name, Some(query.strip_prefix("hash=")?.parse().ok()?)),
+        None => (rest, None),
+    };
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'?');
+    valid.then_some(Url { name, hash })
 }
 
 /// The index, shared by every connection (scanned once).
@@ -129,14 +149,26 @@ struct Resolver {
 
 impl Resolver {
     fn resolve(&mut self, url: &str) -> Result<ResolverResolveResponse, Status> {
-        let name = package_name(url).ok_or(Status::INVALID_ARGS)?;
-        if self.index.borrow().is_none() {
+        let wanted = parse_url(url).ok_or(Status::INVALID_ARGS)?;
+        let matches = |(root, package): &&(MerkleRoot, package::Package)| {
+            package.name == wanted.name && wanted.hash.as_ref().is_none_or(|hash| hash == root)
+        };
+        // A package written since the last scan (pushed from the host) is
+        // found by scanning again.
+        let known = self
+            .index
+            .borrow()
+            .as_ref()
+            .is_some_and(|index| index.packages.iter().any(|p| matches(&p)));
+        if !known {
             let scanned = Index::scan()?;
             *self.index.borrow_mut() = Some(scanned);
         }
         let index = self.index.borrow();
         let index = index.as_ref().ok_or(Status::INTERNAL)?;
-        let Some((root, found)) = index.packages.iter().find(|(_, p)| p.name == name) else {
+        // With two packages of one name (a version pushed beside the
+        // image's), `pkg://<name>` is the first listed: ask by hash.
+        let Some((root, found)) = index.packages.iter().find(|p| matches(p)) else {
             // Its meta blob may be one that failed verification: that is
             // an integrity error, not an absence.
             if let Some(blob) = index.damaged.first() {

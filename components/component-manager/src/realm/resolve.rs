@@ -176,7 +176,7 @@ async fn resolve_and_start(
             let instance = &s.instances[index];
             (instance.swap.manifest.clone(), instance.moniker.clone())
         };
-        let resolved = resolve(&state, &spawner, &idle, &name).await;
+        let resolved = resolve(&state, &spawner, &idle, &package_url(&name)).await;
         let next = settle(
             &mut state.borrow_mut(),
             (index, generation),
@@ -186,8 +186,10 @@ async fn resolve_and_start(
         match next {
             Next::Start(root) => {
                 println!(
-                    "component_manager: {} from pkg://{} ({})",
-                    moniker, name, root
+                    "component_manager: {} from {} ({})",
+                    moniker,
+                    package_url(&name),
+                    root
                 );
                 if let Err(why) = start(&state, &spawner, &idle, index) {
                     println!("component_manager: cannot start {}: {}", moniker, why);
@@ -235,10 +237,22 @@ fn settle(
         return Next::Done; // destroyed meanwhile
     }
     // A pending instance takes the package's manifest; one that runs a
-    // manifest already must find the same one in the package.
-    let accepted = match &resolved {
-        Ok(resolved) if s.instances[index].package.pending => s.install(index, &resolved.manifest),
-        Ok(resolved) => {
+    // manifest already must find the same one in the package. A version
+    // swapped in from a package is named by its meta blob's root
+    // (`pkg://<name>?hash=<root>`), which names its manifest's every
+    // byte: the swap checked that manifest.
+    let accepted = match (&resolved, pinned_root(name)) {
+        (Ok(resolved), _) if s.instances[index].package.pending => {
+            s.install(index, &resolved.manifest)
+        }
+        (Ok(resolved), Some(root)) => {
+            if resolved.root.eq_ignore_ascii_case(root) {
+                Ok(())
+            } else {
+                Err(format!("its meta blob is not {root}"))
+            }
+        }
+        (Ok(resolved), None) => {
             let current = match &s.instances[index].package.manifest {
                 Some(bytes) => Ok(bytes.clone()),
                 None => s.bootfs_file(&format!("meta/{name}.cm")),
@@ -251,7 +265,7 @@ fn settle(
                 ))
             }
         }
-        Err(_) => Ok(()),
+        (Err(_), _) => Ok(()),
     };
     let instance = &mut s.instances[index];
     instance.package.resolving = false;
@@ -264,7 +278,7 @@ fn settle(
             }
             return Next::Start(resolved.root);
         }
-        (Ok(_), Err(why)) | (Err(why), _) => format!("pkg://{name}: {why}"),
+        (Ok(_), Err(why)) | (Err(why), _) => format!("{}: {why}", package_url(name)),
     };
     println!(
         "component_manager: cannot start {}: {}",
@@ -291,13 +305,31 @@ pub(super) struct Resolved {
     pub program: Vec<u8>,
 }
 
-/// Asks the tree's package resolver for `pkg://<name>` (a function the
-/// hot swap may call for a `source` that is a package).
+/// The package URL of what an instance runs (`Record::manifest`): a
+/// manifest name `<name>` is `pkg://<name>`; a package URL (a version
+/// swapped in from a package) is itself.
+pub(super) fn package_url(manifest: &str) -> String {
+    if manifest.starts_with("pkg://") {
+        manifest.into()
+    } else {
+        format!("pkg://{manifest}")
+    }
+}
+
+/// The meta root a `pkg://<name>?hash=<root>` URL pins, in hex.
+pub(super) fn pinned_root(url: &str) -> Option<&str> {
+    let (_, hash) = url.strip_prefix("pkg://")?.split_once("?hash=")?;
+    (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hash)
+}
+
+/// Asks the tree's package resolver for the package `url` names
+/// (`pkg://<name>`, or `pkg://<name>?hash=<root>`); the hot swap calls it
+/// for a `source` that is a package.
 pub(super) async fn resolve(
     state: &Rc<RefCell<State>>,
     spawner: &Spawner,
     idle: &Rc<Event>,
-    name: &str,
+    url: &str,
 ) -> Result<Resolved, String> {
     let resolver = state
         .borrow()
@@ -309,9 +341,7 @@ pub(super) async fn resolve(
         .map_err(|s| format!("the resolver: {s}"))?;
     let client = ResolverAsyncClient::new(AsyncChannel(client));
     let reply = client
-        .resolve(ResolverResolveRequest {
-            url: format!("pkg://{name}"),
-        })
+        .resolve(ResolverResolveRequest { url: url.into() })
         .await
         .map_err(|e| format!("the resolver does not answer: {e:?}"))?
         .map_err(|status| format!("{}", Status(status)))?;

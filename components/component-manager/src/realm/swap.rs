@@ -47,6 +47,7 @@ use super::decl::zx_process_lifecycle::{
     Handover, LifecycleClient, LifecycleEscrowResponse, LifecyclePrepareRequest,
     LifecycleResumeRequest,
 };
+use super::resolve::{package_url, resolve};
 use super::routing::open_route;
 use super::svc_directory::serve_svc;
 use super::watch::{report_crashes, watch};
@@ -111,7 +112,8 @@ fn refused(reason: String) -> SwapReport {
     report(Outcome::Refused, reason, 0)
 }
 
-/// Swaps instance `moniker` to manifest `source`.
+/// Swaps instance `moniker` to `source`: a manifest name or a package URL
+/// (`load`).
 pub(super) async fn swap(
     state: &Rc<RefCell<State>>,
     spawner: &Spawner,
@@ -119,22 +121,46 @@ pub(super) async fn swap(
     moniker: &str,
     source: &str,
 ) -> SwapReport {
-    let checked = {
+    let refuse = |reason: String| {
         let mut guard = state.borrow_mut();
-        check(&mut guard, moniker, source)
-    };
-    let (index, generation, new_decl) = match checked {
-        Ok(checked) => checked,
-        Err(reason) => {
-            let mut guard = state.borrow_mut();
-            if let Some(index) = guard.find(moniker) {
-                guard.instances[index].swap.last = format!("refused {source}: {reason}");
-            }
-            return refused(reason);
+        if let Some(index) = guard.find(moniker) {
+            let record = &mut guard.instances[index].swap;
+            record.busy = false;
+            record.last = truncated(format!("refused {source}: {reason}"), MAX_REASON);
         }
+        refused(reason)
+    };
+    let instance = {
+        let guard = state.borrow();
+        check_instance(&guard, moniker)
+    };
+    let (index, generation) = match instance {
+        Ok(found) => found,
+        Err(reason) => return refuse(reason),
     };
     state.borrow_mut().instances[index].swap.busy = true;
-    let result = run(state, spawner, idle, (index, generation), source, new_decl).await;
+    // The new version's manifest and program (the resolver may be asked:
+    // other requests are served meanwhile, so the instance is checked
+    // again after).
+    let loaded = load(state, spawner, idle, source).await;
+    let checked = loaded.and_then(|new| {
+        let guard = state.borrow();
+        if !guard.live(index, generation) {
+            return Err(format!("{moniker} was destroyed meanwhile"));
+        }
+        check(&guard, index, source, &new.decl)?;
+        Ok(new)
+    });
+    let new = match checked {
+        Ok(new) => new,
+        Err(reason) => {
+            if !state.borrow().live(index, generation) {
+                return refused(reason);
+            }
+            return refuse(reason);
+        }
+    };
+    let result = run(state, spawner, idle, (index, generation), source, new).await;
     let mut guard = state.borrow_mut();
     if guard.live(index, generation) {
         let record = &mut guard.instances[index].swap;
@@ -166,6 +192,85 @@ pub(super) async fn swap(
     result
 }
 
+/// A version to swap in: its manifest, its program and what the instance
+/// records it runs (`Record::manifest`).
+struct NewVersion {
+    decl: ComponentDecl,
+    elf: Vec<u8>,
+    /// A manifest name, or `pkg://<name>?hash=<meta root>`: what a restart
+    /// of the instance loads again.
+    manifest: String,
+    /// The package's meta root, if it came from one.
+    root: Option<String>,
+}
+
+/// Loads `source`: a package URL (`pkg://<name>`, `pkg://<name>?hash=<meta
+/// root>`) from the package resolver; a manifest name from the bootfs
+/// (`meta/<source>.cm`), its program from the bootfs or, if the bootfs does
+/// not hold it, from the package of that name (which must hold the same
+/// manifest) — and a name the bootfs has no manifest of as `pkg://<name>`.
+async fn load(
+    state: &Rc<RefCell<State>>,
+    spawner: &Spawner,
+    idle: &Rc<Event>,
+    source: &str,
+) -> Result<NewVersion, String> {
+    let bootfs_manifest = if source.starts_with("pkg://") {
+        None
+    } else {
+        state
+            .borrow()
+            .bootfs_file(&format!("meta/{source}.cm"))
+            .ok()
+    };
+    let decode = |bytes: &[u8], what: &str| -> Result<ComponentDecl, String> {
+        idlc_runtime::decode(bytes, &mut []).map_err(|e| format!("{what}: {e:?}"))
+    };
+    if let Some(bytes) = bootfs_manifest {
+        let decl = decode(&bytes, &format!("meta/{source}.cm"))?;
+        let binary = decl
+            .program
+            .as_ref()
+            .map(|p| p.binary.clone())
+            .ok_or_else(|| format!("{source} has no program"))?;
+        let in_bootfs = state.borrow().bootfs_file(&binary);
+        let elf = match in_bootfs {
+            Ok(elf) => elf,
+            Err(_) => {
+                let url = package_url(source);
+                let resolved = resolve(state, spawner, idle, &url).await?;
+                if resolved.manifest != bytes {
+                    return Err(format!(
+                        "{url}: its manifest is not meta/{source}.cm of the bootfs"
+                    ));
+                }
+                resolved.program
+            }
+        };
+        return Ok(NewVersion {
+            decl,
+            elf,
+            manifest: source.into(),
+            root: None,
+        });
+    }
+    let url = package_url(source);
+    let resolved = resolve(state, spawner, idle, &url)
+        .await
+        .map_err(|why| format!("no manifest {source:?} in the bootfs, and {url}: {why}"))?;
+    let decl = decode(&resolved.manifest, &url)?;
+    let name = url
+        .strip_prefix("pkg://")
+        .and_then(|rest| rest.split('?').next())
+        .unwrap_or_default();
+    Ok(NewVersion {
+        decl,
+        elf: resolved.program,
+        manifest: format!("pkg://{name}?hash={}", resolved.root),
+        root: Some(resolved.root),
+    })
+}
+
 /// Swaps `moniker` back to the manifest it ran before its last swap (a
 /// swap like any other: checked, and rolled back if that version fails).
 pub(super) async fn rollback(
@@ -187,12 +292,9 @@ pub(super) async fn rollback(
     }
 }
 
-/// Step 1: the instance, its generation and the new manifest, or why not.
-fn check(
-    s: &mut State,
-    moniker: &str,
-    source: &str,
-) -> Result<(usize, u32, ComponentDecl), String> {
+/// The instance named `moniker` and its generation, if it can be swapped
+/// now.
+fn check_instance(s: &State, moniker: &str) -> Result<(usize, u32), String> {
     let index = s
         .find(moniker)
         .ok_or_else(|| format!("there is no component {moniker}"))?;
@@ -206,12 +308,16 @@ fn check(
     if instance.stopping {
         return Err(format!("{moniker} is stopping"));
     }
-    let bytes = s
-        .bootfs_file(&format!("meta/{source}.cm"))
-        .map_err(|why| format!("no manifest {source:?} ({why})"))?;
-    let new_decl: ComponentDecl =
-        idlc_runtime::decode(&bytes, &mut []).map_err(|e| format!("meta/{source}.cm: {e:?}"))?;
+    Ok((index, instance.generation))
+}
+
+/// Step 1: whether instance `index` may become `new_decl` (`source`).
+fn check(s: &State, index: usize, source: &str, new_decl: &ComponentDecl) -> Result<(), String> {
     let instance = &s.instances[index];
+    let moniker = &instance.moniker;
+    if instance.process.is_none() || instance.stopping {
+        return Err(format!("{moniker} is not running"));
+    }
     if instance.decl.state_type.is_none() {
         return Err(format!(
             "{moniker} declares no state in its manifest, so it cannot be swapped"
@@ -222,8 +328,7 @@ fn check(
             "{source} declares no state in its manifest, so it cannot take over"
         ));
     }
-    compat::check(&instance.decl, &new_decl)?;
-    Ok((index, instance.generation, new_decl))
+    compat::check(&instance.decl, new_decl)
 }
 
 /// What the old version handed over, with the koids that identify its
@@ -240,13 +345,20 @@ async fn run(
     idle: &Rc<Event>,
     (index, generation): (usize, u32),
     source: &str,
-    new_decl: ComponentDecl,
+    new: NewVersion,
 ) -> SwapReport {
+    let NewVersion {
+        decl: new_decl,
+        elf,
+        manifest,
+        root,
+    } = new;
     // 2. Start the new version and prepare it.
     let launched = {
         let guard = state.borrow();
-        launch(&guard, index, &new_decl)
+        launch(&guard, index, &new_decl, &elf)
     };
+    drop(elf);
     let launched = match launched {
         Ok(launched) => launched,
         Err(why) => {
@@ -441,8 +553,9 @@ async fn run(
         instance.process = Some(process);
         instance.lifecycle = Some(LifecycleClient::new(new));
         instance.decl = new_decl;
-        let previous = core::mem::replace(&mut instance.swap.manifest, source.to_string());
+        let previous = core::mem::replace(&mut instance.swap.manifest, manifest);
         instance.swap.previous = Some(previous);
+        instance.package.root = root;
         old_job
     };
     if let Ok(watched) = watched {

@@ -32,7 +32,8 @@ pub(in super::super) struct Launched {
     pub connect: Vec<(CapabilityKind, String, Channel)>,
 }
 
-/// Launches `decl`'s program as instance `index`'s next version. Routes
+/// Launches `decl`'s program (`elf`: from the bootfs or its package) as
+/// instance `index`'s next version. Routes
 /// are resolved with the running version's manifest: the swap checked that
 /// the new one serves what the old one served; what it uses is the old
 /// one's until the swap is final.
@@ -40,6 +41,7 @@ pub(in super::super) fn launch(
     s: &State,
     index: usize,
     decl: &ComponentDecl,
+    elf: &[u8],
 ) -> Result<Launched, String> {
     let instance = &s.instances[index];
     let program = decl
@@ -65,7 +67,6 @@ pub(in super::super) fn launch(
     let (handles, memory, threads, processes) = effective_limits(decl);
     job.set_limits(handles, memory, threads, processes)
         .map_err(|s| format!("limits: {s}"))?;
-    let elf = s.bootfs_file(&program.binary)?;
     let (svc_client, svc_server) = Channel::create().map_err(|s| format!("channel: {s}"))?;
     let (lifecycle_client, lifecycle_server) =
         Channel::create().map_err(|s| format!("channel: {s}"))?;
@@ -119,7 +120,7 @@ pub(in super::super) fn launch(
         &job,
         zx_launch::Program {
             name: &instance.moniker,
-            elf: &elf,
+            elf,
             args: &args,
             handles,
             names: &names,
