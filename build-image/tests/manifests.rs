@@ -135,6 +135,7 @@ fn the_example_manifests_validate_and_compile() {
             "attack_swap_race",
             "attack_swap_unbound",
             "bench_blk",
+            "bench_net",
             "drivers_tests",
             "lifecycle_tests",
             "robustness",
