@@ -326,7 +326,9 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "components.console_ls_stop_shutdown",
         boot: Boot {
-            input: "ls\nstop root/echo_server\nbogus\n\
+            // `start` first: echo_client's first call may not have
+            // started echo_server yet when the console reads `stop`.
+            input: "ls\nstart root/echo_server\nstop root/echo_server\nbogus\n\
                     ls /boot/bin\ncat /boot/etc/product\ncat /logs/all\n\
                     ls /nowhere\ncat /boot/nothing\n\
                     stop\ncreate root\ncat /boot/bin\nls /boot/etc/product\nls /\n\

@@ -159,12 +159,15 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
         }
     }
 
-    // The storage rows (issue 12): their own guests and section.
+    // The storage rows (issue 12): their own guests and section; their
+    // problems are said but leave the kernel section alone.
     let storage = storage::run(root, &machine, &dir, options.timeout, &mut say)
-        .inspect_err(|e| problems.push(format!("storage: {e:#}")))
+        .inspect_err(|e| say(format!("storage: problem: {e:#}")))
         .ok();
     let storage_problems = storage.as_ref().map(storage::problems);
-    problems.extend(storage_problems.iter().flatten().cloned());
+    for problem in storage_problems.iter().flatten() {
+        say(format!("storage: problem: {problem}"));
+    }
 
     println!("{}", table.to_text());
     let ours_only = report::unpaired(&ours_report, report::Side::Ours);
