@@ -1,8 +1,9 @@
 //! `build-image sdk`: the bundle for the system's IDL libraries is written
 //! and each part builds where it is meant to be used: `cargo build` of the
 //! Rust workspace (every library's crate and idlc-runtime, offline),
-//! `make` of the C part with `-Werror`, and an import of the Python
-//! package that encodes and decodes an `examples.echo` request.
+//! `make` of the C part with `-Werror`, an import of the Python
+//! package that encodes and decodes an `examples.echo` request, and an
+//! offline `pip install --no-index` of that package.
 
 use std::path::Path;
 use std::process::Command;
@@ -68,11 +69,50 @@ fn the_sdk_bundle_builds_in_every_language() {
              print(e.Echo.NAME)",
             pkg = build_image::sdk::PYTHON_PACKAGE
         );
-        let printed = run(Command::new(python)
+        let printed = run(Command::new(&python)
             .args(["-W", "error", "-c", &script])
             .env("PYTHONPATH", out.join("python"))
             .env("PYTHONDONTWRITEBYTECODE", "1"));
         assert!(printed.contains("examples.echo.Echo"), "{printed}");
         assert!(out.join("python/pyproject.toml").is_file());
+    }
+
+    // Python: `pip install --no-index` works offline (the build backend is
+    // in the package, standard library only); the installed copy imports.
+    {
+        let site = tmp.join("sdk-bundle-site");
+        let _ = std::fs::remove_dir_all(&site);
+        run(Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-index",
+                "--no-cache-dir",
+            ])
+            .arg("--target")
+            .arg(&site)
+            .arg(out.join("python"))
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"));
+        let script = format!(
+            "import {pkg}, os\n\
+             from {pkg} import examples_echo as e\n\
+             assert os.path.dirname({pkg}.__file__).startswith({site:?}), {pkg}.__file__\n\
+             print(e.Echo.NAME)",
+            pkg = build_image::sdk::PYTHON_PACKAGE,
+            site = site.display().to_string()
+        );
+        let printed = run(Command::new(&python)
+            .args(["-c", &script])
+            .env("PYTHONPATH", &site)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .current_dir(tmp));
+        assert!(printed.contains("examples.echo.Echo"), "{printed}");
+        let dist_info = std::fs::read_dir(&site)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().ends_with(".dist-info"));
+        assert!(dist_info, "pip installed no .dist-info");
     }
 }

@@ -528,7 +528,9 @@ pub fn encode_table_header(
 }
 
 /// Reads a table header; returns the number of envelopes, the offset of
-/// envelope 1 and the members' depth.
+/// envelope 1 and the members' depth. The last envelope must be present
+/// (FIDL's canonical form: encoders write envelopes up to the last present
+/// member only), so a table has one encoding.
 #[inline]
 pub fn decode_table_header(
     decoder: &mut Decoder<'_>,
@@ -536,7 +538,12 @@ pub fn decode_table_header(
     depth: usize,
 ) -> Result<(usize, usize, usize), DecodeError> {
     match decode_vector_header(decoder, offset, depth, 8, None)? {
-        Some(header) => Ok(header),
+        Some((count, body, depth)) => {
+            if count > 0 && decoder.read_u64(body + (count - 1) * 8)? == 0 {
+                return Err(DecodeError::InvalidTable { offset });
+            }
+            Ok((count, body, depth))
+        }
         None => Err(DecodeError::InvalidTable { offset }),
     }
 }

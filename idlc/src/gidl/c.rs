@@ -384,17 +384,13 @@ fn primitive_value(p: Primitive, value: &Value) -> Result<String, String> {
 /// picks the type and how many handles come with the message, the rest
 /// is the message. A message the decoder accepts must encode back to
 /// exactly the same bytes and handles (FIDL v2 encoding is canonical), so
-/// an invalid message that slips through is caught, not only crashes.
-/// The one exception is a table, whose decoder (like Rust's and
-/// Fuchsia's) accepts absent envelopes after the last present member:
-/// for types holding tables, the re-encoded message must decode and
-/// re-encode to itself.
+/// an invalid message that slips through is caught, not only crashes
+/// (tables included: a table's last envelope must be present).
 ///
 /// Built with `-DIDL_LIBFUZZER -fsanitize=fuzzer` it is a libFuzzer
 /// target; otherwise `main` runs a deterministic mutation fuzzer seeded
 /// with the suite's bytes: `fuzz [ITERATIONS] [SEED]`.
-pub fn fuzz_target(ir: &Ir, suite: &Suite) -> String {
-    let decls = Decls::new(ir);
+pub fn fuzz_target(_ir: &Ir, suite: &Suite) -> String {
     let mut types: Vec<&str> = suite
         .success
         .iter()
@@ -426,46 +422,24 @@ static void accepted_but_not_canonical(const char *type, const uint8_t *data, si
   abort();
 }
 
-static uint8_t encoded_again[1 << 16];
-static uint64_t arena_again[1 << 14];
-static idl_handle_info_t received[64];
-
-#define FUZZ_TYPE(T, NAME, EXACT)                                                                 \
+#define FUZZ_TYPE(T, NAME)                                                                        \
   static void fuzz_##NAME(const uint8_t *data, size_t size, size_t num_handles) {                \
     T value;                                                                                     \
-    size_t n, h, n2, h2;                                                                         \
+    size_t n, h;                                                                                 \
     if (T##_decode(data, size, handles, num_handles, arena, sizeof arena, &value) != IDL_OK)      \
       return;                                                                                    \
     accepted++;                                                                                  \
     if (T##_encode(&value, encoded, sizeof encoded, &n, sent, 64, &h) != IDL_OK ||               \
         h != num_handles)                                                                        \
       accepted_but_not_canonical(#T, data, size);                                                \
-    for (size_t i = 0; i < h; i++) {                                                             \
+    for (size_t i = 0; i < h; i++)                                                               \
       if (sent[i].handle != handles[i].handle) accepted_but_not_canonical(#T, data, size);       \
-      received[i].handle = sent[i].handle;                                                       \
-      received[i].type = 0;                                                                      \
-      received[i].rights = UINT32_C(0xffffffff);                                                 \
-    }                                                                                            \
-    if (EXACT) {                                                                                 \
-      if (n != size || memcmp(encoded, data, size) != 0) accepted_but_not_canonical(#T, data, size); \
-      return;                                                                                    \
-    }                                                                                            \
-    if (T##_decode(encoded, n, received, h, arena_again, sizeof arena_again, &value) != IDL_OK || \
-        T##_encode(&value, encoded_again, sizeof encoded_again, &n2, sent, 64, &h2) != IDL_OK ||  \
-        n2 != n || h2 != h || memcmp(encoded, encoded_again, n) != 0)                             \
-      accepted_but_not_canonical(#T, data, size);                                                \
+    if (n != size || memcmp(encoded, data, size) != 0) accepted_but_not_canonical(#T, data, size); \
   }
 "#,
     );
     for ty in &types {
-        let qualified = suite.qualified(ty);
-        let exact = !holds_table(&decls, &qualified, &mut Vec::new());
-        let _ = writeln!(
-            out,
-            "FUZZ_TYPE({}, {ty}, {})",
-            type_name(&qualified),
-            u8::from(exact)
-        );
+        let _ = writeln!(out, "FUZZ_TYPE({}, {ty})", type_name(&suite.qualified(ty)));
     }
     let _ = writeln!(
         out,
@@ -559,31 +533,4 @@ int main(int argc, char **argv) {
 "#,
     );
     out
-}
-
-/// Whether a declaration holds a table anywhere inside.
-fn holds_table(decls: &Decls<'_>, name: &str, seen: &mut Vec<String>) -> bool {
-    if seen.iter().any(|s| s == name) {
-        return false;
-    }
-    seen.push(name.to_string());
-    let types: Vec<&Type> = match decls.kind(name) {
-        Some(Decl::Table(_)) => return true,
-        Some(Decl::Struct(s)) => s.members.iter().map(|m| &m.ty).collect(),
-        Some(Decl::Union(u)) => u.members.iter().filter_map(|m| m.ty.as_ref()).collect(),
-        _ => return false,
-    };
-    types
-        .into_iter()
-        .any(|ty| type_holds_table(decls, ty, seen))
-}
-
-fn type_holds_table(decls: &Decls<'_>, ty: &Type, seen: &mut Vec<String>) -> bool {
-    match &ty.kind {
-        TypeKind::Vector { element, .. } | TypeKind::Array { element, .. } => {
-            type_holds_table(decls, element, seen)
-        }
-        TypeKind::Identifier { identifier, .. } => holds_table(decls, identifier, seen),
-        _ => false,
-    }
 }

@@ -24,6 +24,7 @@
 //! ([`rust`], [`c`]); the Python runner reads the JSON directly.
 
 pub mod c;
+pub mod fuzz;
 pub mod rust;
 
 use std::collections::HashMap;

@@ -57,6 +57,25 @@ pub fn tests(ir: &Ir, suite: &Suite, root: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// The Rust path of a declaration (`{root}::examples_echo::Echo...`).
+pub fn type_path(ir: &Ir, root: &str, qualified: &str) -> String {
+    Values {
+        decls: Decls::new(ir),
+        root,
+    }
+    .path(qualified)
+}
+
+/// A Rust expression building the GIDL `value` of the declaration
+/// `qualified`.
+pub fn value_expr(ir: &Ir, root: &str, qualified: &str, value: &Value) -> Result<String, String> {
+    Values {
+        decls: Decls::new(ir),
+        root,
+    }
+    .named(qualified, value, false)
+}
+
 fn handles(handles: &[HandleCase]) -> String {
     handles
         .iter()

@@ -831,6 +831,8 @@ impl<'a> Generator<'a> {
         self.line("memset(out, 0, sizeof *out);");
         self.line("IDL_TRY(idl_decode_vector_header(d, offset, depth, 8, UINT64_MAX, true, &present, &count, &body, &body_depth));");
         self.line("if (!present) return IDL_ERR_INVALID_TABLE;");
+        self.line("/* The last envelope is present (the canonical form). */");
+        self.line("if (count > 0 && idl_get_u64(d, body + (size_t)(count - 1) * 8) == 0) return IDL_ERR_INVALID_TABLE;");
         self.line("/* Room for the unknown members: envelopes of other ordinals that are not all zero. */");
         self.line("for (uint64_t i = 0; i < count; i++) {");
         self.indent += 1;
@@ -947,7 +949,7 @@ impl<'a> Generator<'a> {
 
         self.open_decode(&name);
         self.line("uint64_t ordinal = idl_get_u64(d, offset);");
-        self.line("bool present;");
+        self.line("bool present = false;");
         self.line("memset(out, 0, sizeof *out);");
         self.line("out->tag = ordinal;");
         self.line("switch (ordinal) {");

@@ -126,6 +126,8 @@ idl_status_t fuchsia_io_MutableNodeAttributes_decode_at(idl_decoder_t *d, fuchsi
   memset(out, 0, sizeof *out);
   IDL_TRY(idl_decode_vector_header(d, offset, depth, 8, UINT64_MAX, true, &present, &count, &body, &body_depth));
   if (!present) return IDL_ERR_INVALID_TABLE;
+  /* The last envelope is present (the canonical form). */
+  if (count > 0 && idl_get_u64(d, body + (size_t)(count - 1) * 8) == 0) return IDL_ERR_INVALID_TABLE;
   /* Room for the unknown members: envelopes of other ordinals that are not all zero. */
   for (uint64_t i = 0; i < count; i++) {
     switch (i + 1) { case 1: case 2: case 3: break; default: if (idl_get_u64(d, body + (size_t)i * 8) != 0) unknowns++; }
@@ -281,6 +283,8 @@ idl_status_t fuchsia_io_ImmutableNodeAttributes_decode_at(idl_decoder_t *d, fuch
   memset(out, 0, sizeof *out);
   IDL_TRY(idl_decode_vector_header(d, offset, depth, 8, UINT64_MAX, true, &present, &count, &body, &body_depth));
   if (!present) return IDL_ERR_INVALID_TABLE;
+  /* The last envelope is present (the canonical form). */
+  if (count > 0 && idl_get_u64(d, body + (size_t)(count - 1) * 8) == 0) return IDL_ERR_INVALID_TABLE;
   /* Room for the unknown members: envelopes of other ordinals that are not all zero. */
   for (uint64_t i = 0; i < count; i++) {
     switch (i + 1) { case 1: case 2: case 3: case 4: break; default: if (idl_get_u64(d, body + (size_t)i * 8) != 0) unknowns++; }
@@ -441,6 +445,8 @@ idl_status_t fuchsia_io_ConnectorInfo_decode_at(idl_decoder_t *d, fuchsia_io_Con
   memset(out, 0, sizeof *out);
   IDL_TRY(idl_decode_vector_header(d, offset, depth, 8, UINT64_MAX, true, &present, &count, &body, &body_depth));
   if (!present) return IDL_ERR_INVALID_TABLE;
+  /* The last envelope is present (the canonical form). */
+  if (count > 0 && idl_get_u64(d, body + (size_t)(count - 1) * 8) == 0) return IDL_ERR_INVALID_TABLE;
   /* Room for the unknown members: envelopes of other ordinals that are not all zero. */
   for (uint64_t i = 0; i < count; i++) {
     switch (i + 1) { case 1: break; default: if (idl_get_u64(d, body + (size_t)i * 8) != 0) unknowns++; }
@@ -537,6 +543,8 @@ idl_status_t fuchsia_io_DirectoryInfo_decode_at(idl_decoder_t *d, fuchsia_io_Dir
   memset(out, 0, sizeof *out);
   IDL_TRY(idl_decode_vector_header(d, offset, depth, 8, UINT64_MAX, true, &present, &count, &body, &body_depth));
   if (!present) return IDL_ERR_INVALID_TABLE;
+  /* The last envelope is present (the canonical form). */
+  if (count > 0 && idl_get_u64(d, body + (size_t)(count - 1) * 8) == 0) return IDL_ERR_INVALID_TABLE;
   /* Room for the unknown members: envelopes of other ordinals that are not all zero. */
   for (uint64_t i = 0; i < count; i++) {
     switch (i + 1) { case 1: break; default: if (idl_get_u64(d, body + (size_t)i * 8) != 0) unknowns++; }
@@ -660,6 +668,8 @@ idl_status_t fuchsia_io_FileInfo_decode_at(idl_decoder_t *d, fuchsia_io_FileInfo
   memset(out, 0, sizeof *out);
   IDL_TRY(idl_decode_vector_header(d, offset, depth, 8, UINT64_MAX, true, &present, &count, &body, &body_depth));
   if (!present) return IDL_ERR_INVALID_TABLE;
+  /* The last envelope is present (the canonical form). */
+  if (count > 0 && idl_get_u64(d, body + (size_t)(count - 1) * 8) == 0) return IDL_ERR_INVALID_TABLE;
   /* Room for the unknown members: envelopes of other ordinals that are not all zero. */
   for (uint64_t i = 0; i < count; i++) {
     switch (i + 1) { case 1: case 2: case 3: case 4: break; default: if (idl_get_u64(d, body + (size_t)i * 8) != 0) unknowns++; }
@@ -784,7 +794,7 @@ idl_status_t fuchsia_io_Representation_encode_at(idl_encoder_t *e, const fuchsia
 idl_status_t fuchsia_io_Representation_decode_at(idl_decoder_t *d, fuchsia_io_Representation *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -904,7 +914,7 @@ idl_status_t fuchsia_io_NodeSyncResult_encode_at(idl_encoder_t *e, const fuchsia
 idl_status_t fuchsia_io_NodeSyncResult_decode_at(idl_decoder_t *d, fuchsia_io_NodeSyncResult *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -1015,7 +1025,7 @@ idl_status_t fuchsia_io_NodeGetAttributesResult_encode_at(idl_encoder_t *e, cons
 idl_status_t fuchsia_io_NodeGetAttributesResult_decode_at(idl_decoder_t *d, fuchsia_io_NodeGetAttributesResult *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -1180,7 +1190,7 @@ idl_status_t fuchsia_io_FileReadResult_encode_at(idl_encoder_t *e, const fuchsia
 idl_status_t fuchsia_io_FileReadResult_decode_at(idl_decoder_t *d, fuchsia_io_FileReadResult *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -1326,7 +1336,7 @@ idl_status_t fuchsia_io_FileSeekResult_encode_at(idl_encoder_t *e, const fuchsia
 idl_status_t fuchsia_io_FileSeekResult_decode_at(idl_decoder_t *d, fuchsia_io_FileSeekResult *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -1483,7 +1493,7 @@ idl_status_t fuchsia_io_FileGetBackingMemoryResult_encode_at(idl_encoder_t *e, c
 idl_status_t fuchsia_io_FileGetBackingMemoryResult_decode_at(idl_decoder_t *d, fuchsia_io_FileGetBackingMemoryResult *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -1583,6 +1593,8 @@ idl_status_t fuchsia_io_FileAllocateRequest_decode_at(idl_decoder_t *d, fuchsia_
   memset(out, 0, sizeof *out);
   IDL_TRY(idl_decode_vector_header(d, offset, depth, 8, UINT64_MAX, true, &present, &count, &body, &body_depth));
   if (!present) return IDL_ERR_INVALID_TABLE;
+  /* The last envelope is present (the canonical form). */
+  if (count > 0 && idl_get_u64(d, body + (size_t)(count - 1) * 8) == 0) return IDL_ERR_INVALID_TABLE;
   /* Room for the unknown members: envelopes of other ordinals that are not all zero. */
   for (uint64_t i = 0; i < count; i++) {
     switch (i + 1) { case 1: case 2: break; default: if (idl_get_u64(d, body + (size_t)i * 8) != 0) unknowns++; }
@@ -1717,7 +1729,7 @@ idl_status_t fuchsia_io_FileAllocateResult_encode_at(idl_encoder_t *e, const fuc
 idl_status_t fuchsia_io_FileAllocateResult_decode_at(idl_decoder_t *d, fuchsia_io_FileAllocateResult *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -1910,7 +1922,7 @@ idl_status_t fuchsia_io_DirectoryRenameResult_encode_at(idl_encoder_t *e, const 
 idl_status_t fuchsia_io_DirectoryRenameResult_decode_at(idl_decoder_t *d, fuchsia_io_DirectoryRenameResult *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -2055,7 +2067,7 @@ idl_status_t fuchsia_io_DirectoryWatchResult_encode_at(idl_encoder_t *e, const f
 idl_status_t fuchsia_io_DirectoryWatchResult_decode_at(idl_decoder_t *d, fuchsia_io_DirectoryWatchResult *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {

@@ -118,7 +118,7 @@ idl_status_t fuchsia_unknown_CloseableCloseResult_encode_at(idl_encoder_t *e, co
 idl_status_t fuchsia_unknown_CloseableCloseResult_decode_at(idl_decoder_t *d, fuchsia_unknown_CloseableCloseResult *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {

@@ -439,6 +439,8 @@ idl_status_t test_conformance_Sparse_decode_at(idl_decoder_t *d, test_conformanc
   memset(out, 0, sizeof *out);
   IDL_TRY(idl_decode_vector_header(d, offset, depth, 8, UINT64_MAX, true, &present, &count, &body, &body_depth));
   if (!present) return IDL_ERR_INVALID_TABLE;
+  /* The last envelope is present (the canonical form). */
+  if (count > 0 && idl_get_u64(d, body + (size_t)(count - 1) * 8) == 0) return IDL_ERR_INVALID_TABLE;
   /* Room for the unknown members: envelopes of other ordinals that are not all zero. */
   for (uint64_t i = 0; i < count; i++) {
     switch (i + 1) { case 1: case 3: break; default: if (idl_get_u64(d, body + (size_t)i * 8) != 0) unknowns++; }
@@ -541,7 +543,7 @@ idl_status_t test_conformance_StrictChoice_encode_at(idl_encoder_t *e, const tes
 idl_status_t test_conformance_StrictChoice_decode_at(idl_decoder_t *d, test_conformance_StrictChoice *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -622,7 +624,7 @@ idl_status_t test_conformance_FlexibleChoice_encode_at(idl_encoder_t *e, const t
 idl_status_t test_conformance_FlexibleChoice_decode_at(idl_decoder_t *d, test_conformance_FlexibleChoice *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -811,6 +813,8 @@ idl_status_t test_conformance_Endpoints_decode_at(idl_decoder_t *d, test_conform
   memset(out, 0, sizeof *out);
   IDL_TRY(idl_decode_vector_header(d, offset, depth, 8, UINT64_MAX, true, &present, &count, &body, &body_depth));
   if (!present) return IDL_ERR_INVALID_TABLE;
+  /* The last envelope is present (the canonical form). */
+  if (count > 0 && idl_get_u64(d, body + (size_t)(count - 1) * 8) == 0) return IDL_ERR_INVALID_TABLE;
   /* Room for the unknown members: envelopes of other ordinals that are not all zero. */
   for (uint64_t i = 0; i < count; i++) {
     switch (i + 1) { case 1: case 2: break; default: if (idl_get_u64(d, body + (size_t)i * 8) != 0) unknowns++; }
@@ -899,7 +903,7 @@ idl_status_t test_conformance_EndpointChoice_encode_at(idl_encoder_t *e, const t
 idl_status_t test_conformance_EndpointChoice_decode_at(idl_decoder_t *d, test_conformance_EndpointChoice *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -1227,7 +1231,7 @@ idl_status_t test_conformance_EchoLookupResult_encode_at(idl_encoder_t *e, const
 idl_status_t test_conformance_EchoLookupResult_decode_at(idl_decoder_t *d, test_conformance_EchoLookupResult *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -1790,6 +1794,8 @@ idl_status_t test_conformance_Nested_decode_at(idl_decoder_t *d, test_conformanc
   memset(out, 0, sizeof *out);
   IDL_TRY(idl_decode_vector_header(d, offset, depth, 8, UINT64_MAX, true, &present, &count, &body, &body_depth));
   if (!present) return IDL_ERR_INVALID_TABLE;
+  /* The last envelope is present (the canonical form). */
+  if (count > 0 && idl_get_u64(d, body + (size_t)(count - 1) * 8) == 0) return IDL_ERR_INVALID_TABLE;
   /* Room for the unknown members: envelopes of other ordinals that are not all zero. */
   for (uint64_t i = 0; i < count; i++) {
     switch (i + 1) { case 1: case 2: case 3: break; default: if (idl_get_u64(d, body + (size_t)i * 8) != 0) unknowns++; }
@@ -1915,7 +1921,7 @@ idl_status_t test_conformance_NestedChoice_encode_at(idl_encoder_t *e, const tes
 idl_status_t test_conformance_NestedChoice_decode_at(idl_decoder_t *d, test_conformance_NestedChoice *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {

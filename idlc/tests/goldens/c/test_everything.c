@@ -480,6 +480,8 @@ idl_status_t test_everything_Anonymous_decode_at(idl_decoder_t *d, test_everythi
   memset(out, 0, sizeof *out);
   IDL_TRY(idl_decode_vector_header(d, offset, depth, 8, UINT64_MAX, true, &present, &count, &body, &body_depth));
   if (!present) return IDL_ERR_INVALID_TABLE;
+  /* The last envelope is present (the canonical form). */
+  if (count > 0 && idl_get_u64(d, body + (size_t)(count - 1) * 8) == 0) return IDL_ERR_INVALID_TABLE;
   /* Room for the unknown members: envelopes of other ordinals that are not all zero. */
   for (uint64_t i = 0; i < count; i++) {
     switch (i + 1) { case 1: break; default: if (idl_get_u64(d, body + (size_t)i * 8) != 0) unknowns++; }
@@ -620,6 +622,8 @@ idl_status_t test_everything_Record_decode_at(idl_decoder_t *d, test_everything_
   memset(out, 0, sizeof *out);
   IDL_TRY(idl_decode_vector_header(d, offset, depth, 8, UINT64_MAX, true, &present, &count, &body, &body_depth));
   if (!present) return IDL_ERR_INVALID_TABLE;
+  /* The last envelope is present (the canonical form). */
+  if (count > 0 && idl_get_u64(d, body + (size_t)(count - 1) * 8) == 0) return IDL_ERR_INVALID_TABLE;
   /* Room for the unknown members: envelopes of other ordinals that are not all zero. */
   for (uint64_t i = 0; i < count; i++) {
     switch (i + 1) { case 1: case 3: case 4: case 5: case 6: break; default: if (idl_get_u64(d, body + (size_t)i * 8) != 0) unknowns++; }
@@ -779,7 +783,7 @@ idl_status_t test_everything_Value_encode_at(idl_encoder_t *e, const test_everyt
 idl_status_t test_everything_Value_decode_at(idl_decoder_t *d, test_everything_Value *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -876,7 +880,7 @@ idl_status_t test_everything_Extensible_encode_at(idl_encoder_t *e, const test_e
 idl_status_t test_everything_Extensible_decode_at(idl_decoder_t *d, test_everything_Extensible *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -1075,6 +1079,8 @@ idl_status_t test_everything_ResourceTable_decode_at(idl_decoder_t *d, test_ever
   memset(out, 0, sizeof *out);
   IDL_TRY(idl_decode_vector_header(d, offset, depth, 8, UINT64_MAX, true, &present, &count, &body, &body_depth));
   if (!present) return IDL_ERR_INVALID_TABLE;
+  /* The last envelope is present (the canonical form). */
+  if (count > 0 && idl_get_u64(d, body + (size_t)(count - 1) * 8) == 0) return IDL_ERR_INVALID_TABLE;
   /* Room for the unknown members: envelopes of other ordinals that are not all zero. */
   for (uint64_t i = 0; i < count; i++) {
     switch (i + 1) { case 1: break; default: if (idl_get_u64(d, body + (size_t)i * 8) != 0) unknowns++; }
@@ -1161,7 +1167,7 @@ idl_status_t test_everything_ResourceUnion_encode_at(idl_encoder_t *e, const tes
 idl_status_t test_everything_ResourceUnion_decode_at(idl_decoder_t *d, test_everything_ResourceUnion *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -1399,7 +1405,7 @@ idl_status_t test_everything_CalculatorDivideResult_encode_at(idl_encoder_t *e, 
 idl_status_t test_everything_CalculatorDivideResult_decode_at(idl_decoder_t *d, test_everything_CalculatorDivideResult *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -1542,7 +1548,7 @@ idl_status_t test_everything_CalculatorResetAllResult_encode_at(idl_encoder_t *e
 idl_status_t test_everything_CalculatorResetAllResult_decode_at(idl_decoder_t *d, test_everything_CalculatorResetAllResult *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {
@@ -1653,7 +1659,7 @@ idl_status_t test_everything_StorageGetResult_encode_at(idl_encoder_t *e, const 
 idl_status_t test_everything_StorageGetResult_decode_at(idl_decoder_t *d, test_everything_StorageGetResult *out, size_t offset, uint32_t depth) {
   (void)d; (void)out; (void)offset; (void)depth;
   uint64_t ordinal = idl_get_u64(d, offset);
-  bool present;
+  bool present = false;
   memset(out, 0, sizeof *out);
   out->tag = ordinal;
   switch (ordinal) {

@@ -335,6 +335,9 @@ class Table:
         if header is None:
             raise DecodeError("invalid_table", offset)
         count, body, inner = header
+        # The last envelope is present (the canonical form).
+        if count and not any(d.data[body + count * 8 - 8 : body + count * 8]):
+            raise DecodeError("invalid_table", offset)
         fields: Dict[str, Any] = {}
         unknown: Dict[int, UnknownData] = {}
         for index in range(count):
