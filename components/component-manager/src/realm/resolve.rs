@@ -323,7 +323,8 @@ pub(super) fn pinned_root(url: &str) -> Option<&str> {
 }
 
 /// Asks the tree's package resolver for the package `url` names
-/// (`pkg://<name>`, or `pkg://<name>?hash=<root>`); the hot swap calls it
+/// (`pkg://<name>`, or `pkg://<name>?hash=<root>`; a bare `<name>` is
+/// `pkg://<name>`); the hot swap calls it
 /// for a `source` that is a package.
 pub(super) async fn resolve(
     state: &Rc<RefCell<State>>,
@@ -341,7 +342,9 @@ pub(super) async fn resolve(
         .map_err(|s| format!("the resolver: {s}"))?;
     let client = ResolverAsyncClient::new(AsyncChannel(client));
     let reply = client
-        .resolve(ResolverResolveRequest { url: url.into() })
+        .resolve(ResolverResolveRequest {
+            url: package_url(url),
+        })
         .await
         .map_err(|e| format!("the resolver does not answer: {e:?}"))?
         .map_err(|status| format!("{}", Status(status)))?;
