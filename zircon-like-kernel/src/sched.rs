@@ -476,6 +476,10 @@ pub fn cancel_deadline(deadline: Time, token: u64) {
 /// The running thread can no longer run (it exited or its process ended):
 /// pick another without saving anything.
 pub fn abandon_current() {
+    // A process that ends itself is torn down (from the reap list) before
+    // the next thread is chosen: whoever waits for its end is runnable by
+    // then, and runs at once rather than at the next tick.
+    crate::object::run_deferred();
     let old = SCHED.lock().set_current(None);
     retire(old);
     schedule();

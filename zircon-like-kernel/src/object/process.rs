@@ -74,6 +74,8 @@ pub struct Process {
     served: Mutex<Vec<alloc::sync::Weak<Channel>>>,
     /// Handles to move to an escrow channel, not close, when it ends.
     escrow: EscrowBindings,
+    /// The next process on the reap list (`reaper.rs`).
+    pub(super) next_reap: Mutex<Option<Arc<Process>>>,
 }
 
 impl Process {
@@ -110,6 +112,7 @@ impl Process {
             exception_channel: Mutex::new(None),
             served: Mutex::new(Vec::new()),
             escrow: EscrowBindings::new(),
+            next_reap: Mutex::new(None),
         });
         job.add_process(&process)?;
         Ok(process)
@@ -227,6 +230,11 @@ impl Process {
     /// Runs `f` on the address space, unless the process has ended.
     pub fn with_address_space<R>(&self, f: impl FnOnce(&mut AddressSpace) -> R) -> Option<R> {
         self.address_space.lock().as_mut().map(f)
+    }
+
+    /// Whether it still has its address space (not once it has ended).
+    pub fn has_address_space(&self) -> bool {
+        self.address_space.lock().is_some()
     }
 
     /// Makes its address space current.
@@ -391,8 +399,10 @@ impl Process {
         *self.outcome.lock()
     }
 
-    /// Ends the process: kills its threads, closes its handles, frees its
-    /// memory, and raises `TASK_TERMINATED`. Idempotent.
+    /// Ends the process: kills its threads and gives back the requests it
+    /// read at once; closing its handles, freeing its memory and raising
+    /// `TASK_TERMINATED` follow on the reap list ([`super::reaper`]), in
+    /// bounded steps. Idempotent.
     pub fn end(self: &Arc<Self>, outcome: Outcome) {
         {
             let mut slot = self.outcome.lock();
@@ -411,6 +421,17 @@ impl Process {
             channel.return_requests_of(self.koid().0);
         }
         drop(served);
+        drop(threads);
+        super::reaper::push(Arc::clone(self));
+    }
+
+    /// The rest of [`Process::end`], from the reap list: closes its
+    /// handles, frees its memory, raises `TASK_TERMINATED`. Its size is
+    /// bounded by the process's limits (handles, regions).
+    pub(super) fn finish_end(self: &Arc<Self>) {
+        let Some(outcome) = *self.outcome.lock() else {
+            return;
+        };
         // Drop handles and memory outside the locks: closing handles wakes
         // other threads and may end other objects.
         // The whole table is taken (an empty one allocates nothing), so
@@ -419,11 +440,12 @@ impl Process {
         // Bound handles move to their escrow channels instead of closing.
         super::escrow::deliver(self.escrow.take_all(), &mut handles, &self.job.account);
         drop(handles);
-        self.root_vmar.destroy();
-        self.exception_channel.lock().take();
+        // The address space goes first: its tables are freed whole, so
+        // tearing the regions down after it unmaps no page one by one.
         let space = self.address_space.lock().take();
         drop(space);
-        drop(threads);
+        self.root_vmar.destroy();
+        self.exception_channel.lock().take();
         self.leave_job();
         // Its handles are gone: a channel cycle may now be unreachable.
         super::inflight::note_change();
