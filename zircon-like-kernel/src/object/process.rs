@@ -52,6 +52,10 @@ pub struct Process {
     /// Its name (the bootfs path of its program, for boot programs).
     pub name: String,
     handles: Mutex<HandleTable<Handle>>,
+    /// Bytes of handle-table storage charged to the job's memory account
+    /// (changed only under the `handles` lock; given back when the table
+    /// is freed).
+    table_bytes: core::sync::atomic::AtomicU64,
     address_space: Mutex<Option<AddressSpace>>,
     root_vmar: Arc<Vmar>,
     threads: Mutex<Vec<Arc<Thread>>>,
@@ -96,6 +100,7 @@ impl Process {
             base,
             name: name.into(),
             handles: Mutex::new(handles),
+            table_bytes: core::sync::atomic::AtomicU64::new(0),
             address_space: Mutex::new(Some(address_space)),
             root_vmar: Vmar::new_root(
                 weak.clone(),
@@ -252,23 +257,64 @@ impl Process {
         if self.outcome.lock().is_some() {
             return Err(Status::BAD_STATE);
         }
-        let result = self.handles.lock().insert(handle);
-        result.map_err(|error| match error {
-            handle_table::TableError::Full => Status::NO_RESOURCES,
-            handle_table::TableError::NoMemory => Status::NO_MEMORY,
-        })
+        let mut handles = self.handles.lock();
+        if handles.len() >= handles.limit() {
+            return Err(Status::NO_RESOURCES);
+        }
+        self.charge_table(handles.bytes_for_insert())?;
+        let result = handles.insert(handle);
+        self.settle_table(&handles);
+        result.map_err(table_status)
     }
 
     /// Makes sure `count` more handles fit in the table (a read checks
     /// before it takes a message off the queue, so nothing is lost).
     pub fn reserve_handles(&self, count: usize) -> Result<(), Status> {
-        self.handles
-            .lock()
-            .reserve(count)
-            .map_err(|error| match error {
-                handle_table::TableError::Full => Status::NO_RESOURCES,
-                handle_table::TableError::NoMemory => Status::NO_MEMORY,
-            })
+        let mut handles = self.handles.lock();
+        if handles.len().saturating_add(count) > handles.limit() {
+            return Err(Status::NO_RESOURCES);
+        }
+        self.charge_table(handles.bytes_for_reserve(count))?;
+        let result = handles.reserve(count);
+        self.settle_table(&handles);
+        result.map_err(table_status)
+    }
+
+    /// Charges the job's memory account for the handle table to hold
+    /// `bytes` of storage, before it grows: `NO_MEMORY` past the job's
+    /// memory limit (or an ancestor's), and the table does not grow.
+    /// Called under the `handles` lock.
+    fn charge_table(&self, bytes: usize) -> Result<(), Status> {
+        use core::sync::atomic::Ordering;
+        let charged = self.table_bytes.load(Ordering::Acquire);
+        let bytes = bytes as u64;
+        if bytes > charged {
+            self.job.memory.charge(bytes - charged)?;
+            self.table_bytes.store(bytes, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Gives back what was charged for the table past what it holds (a
+    /// growth that failed). Called under the `handles` lock.
+    fn settle_table(&self, table: &HandleTable<Handle>) {
+        use core::sync::atomic::Ordering;
+        let charged = self.table_bytes.load(Ordering::Acquire);
+        let held = table.bytes() as u64;
+        if charged > held {
+            self.job.memory.uncharge(charged - held);
+            self.table_bytes.store(held, Ordering::Release);
+        }
+    }
+
+    /// Gives back the whole table's charge (the table was freed).
+    fn release_table(&self) {
+        let charged = self
+            .table_bytes
+            .swap(0, core::sync::atomic::Ordering::AcqRel);
+        if charged != 0 {
+            self.job.memory.uncharge(charged);
+        }
     }
 
     /// Removes and returns the handle `value`.
@@ -440,6 +486,7 @@ impl Process {
         // Bound handles move to their escrow channels instead of closing.
         super::escrow::deliver(self.escrow.take_all(), &mut handles, &self.job.account);
         drop(handles);
+        self.release_table();
         // The address space goes first: its tables are freed whole, so
         // tearing the regions down after it unmaps no page one by one.
         let space = self.address_space.lock().take();
@@ -465,11 +512,20 @@ impl Process {
     }
 }
 
+/// The status for a handle-table error.
+fn table_status(error: handle_table::TableError) -> Status {
+    match error {
+        handle_table::TableError::Full => Status::NO_RESOURCES,
+        handle_table::TableError::NoMemory => Status::NO_MEMORY,
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         // A process dropped without ending (never started, or its job was
         // killed while it was being made) still gives its place back.
         self.leave_job();
+        self.release_table();
     }
 }
 

@@ -74,6 +74,7 @@ fn main() -> i64 {
         Some("sparse") => sparse(count),
         Some("ports") => ports(count),
         Some("objects") => objects(count),
+        Some("dup-handles") => dup_handles(count),
         Some("brawl") => brawl(count),
         Some("sockets") => sockets(count, zx::SocketKind::Stream, 64 * 1024),
         Some("datagrams") => sockets(count, zx::SocketKind::Datagram, 16 * 1024),
@@ -354,6 +355,25 @@ fn objects(count: i64) -> i64 {
         };
         match result {
             Ok(()) => {}
+            Err(zx::Status::NO_MEMORY) => return made,
+            Err(status) => return -(10_000 + i64::from(-status.0)),
+        }
+    }
+    1_000_000 + count
+}
+
+/// Duplicates one event's handle up to `count` times, keeping every copy
+/// (in the handle table only: nothing else grows): how many copies the
+/// table took before the kernel refused with `NO_MEMORY` (the table's
+/// growth is charged to the job), `1_000_000 + count` if none was refused.
+fn dup_handles(count: i64) -> i64 {
+    let Ok(event) = zx::Event::create() else {
+        return -1;
+    };
+    let event = event.into_handle();
+    for made in 0..count {
+        match event.duplicate(zx::Rights::SAME_RIGHTS) {
+            Ok(copy) => core::mem::forget(copy),
             Err(zx::Status::NO_MEMORY) => return made,
             Err(status) => return -(10_000 + i64::from(-status.0)),
         }

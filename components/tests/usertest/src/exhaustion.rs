@@ -832,6 +832,43 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
             &alloc::format!("the first child made {made} objects, the second {again}"),
         )
     });
+    suite.run("exhaustion.handle_table_growth_is_charged", || {
+        // A handle table grows (doubling) as handles are added; each growth
+        // is charged to the process's job before it is made. A job limited
+        // to 1 MiB duplicates one handle until NO_MEMORY: its table stops
+        // short of 32,768 slots (about 1.1 MiB), where before only the
+        // handle limit (65,536) stopped it.
+        let limited = step(job.create_child(), "job")?;
+        step(limited.set_limits(0, 1 << 20, 0, 0), "limit")?;
+        let copies = child_limits(&limited, bootfs, &["dup-handles", "70000"])?;
+        zx_runtime::println!("exhaustion: a job limited to 1 MiB holds {copies} handle copies");
+        check(
+            (1_000..32_768).contains(&copies),
+            &alloc::format!(
+                "the child held {copies} copies (1,000,000 + N: none refused; negative: \
+                 another status than NO_MEMORY)"
+            ),
+        )?;
+        // The table's charge is given back when it is freed: a second
+        // program in the same job takes as many.
+        let again = child_limits(&limited, bootfs, &["dup-handles", "70000"])?;
+        check(
+            again == copies,
+            &alloc::format!("the first child held {copies} copies, the second {again}"),
+        )?;
+        // And the job's memory is whole again: the objects test's program
+        // makes as many objects as in a fresh 1 MiB job.
+        let fresh = step(job.create_child(), "fresh job")?;
+        step(fresh.set_limits(0, 1 << 20, 0, 0), "fresh limit")?;
+        let in_fresh = child_limits(&fresh, bootfs, &["objects", "20000"])?;
+        let in_used = child_limits(&limited, bootfs, &["objects", "20000"])?;
+        check(
+            in_fresh.abs_diff(in_used) <= 16,
+            &alloc::format!(
+                "a fresh job's program made {in_fresh} objects, the used job's {in_used}"
+            ),
+        )
+    });
     suite.run("exhaustion.port_queues_are_charged", || {
         // A full port holds 4,096 packets (and the observers behind them):
         // its queue is charged to its creator's job, so a 1 MiB job fills
