@@ -574,6 +574,11 @@ pub fn kill_current_for_fault(frame: &mut TrapFrame, cr2: u64) {
     abandon_current();
 }
 
+/// Whether a thread waits to run (the idle loop stops its deferred work).
+pub fn runnable() -> bool {
+    SCHED.lock().highest_runnable().is_some()
+}
+
 /// After a device interrupt: if the CPU was idle and the interrupt woke a
 /// thread, run it now rather than at the next tick.
 pub fn after_interrupt() {

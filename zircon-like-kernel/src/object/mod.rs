@@ -289,6 +289,19 @@ fn run_deferred_slow() {
     }
 }
 
+/// One bounded step of the deferred work, from the idle loop (interrupts
+/// off, no thread current): while ended processes wait on the reap list
+/// and no thread is runnable, tears some down (for at most
+/// [`reaper::BUDGET_NANOS`], as a kernel exit does). Returns whether to
+/// call again: some are left and the CPU is still idle.
+pub fn idle_step() -> bool {
+    if DEFERRED.load(Ordering::Acquire) & DEFER_REAP == 0 || crate::sched::runnable() {
+        return false;
+    }
+    run_deferred_slow();
+    DEFERRED.load(Ordering::Acquire) & DEFER_REAP != 0 && !crate::sched::runnable()
+}
+
 /// Puts an object whose last handle went on the closing list, once.
 fn push_closing(object: &Arc<dyn KernelObject>) {
     if object.base().closing.swap(true, Ordering::AcqRel) {
