@@ -531,6 +531,10 @@ pub fn cancel_deadline(deadline: Time, token: u64) {
 /// The running thread can no longer run (it exited or its process ended):
 /// pick another without saving anything.
 pub fn abandon_current() {
+    // A process that ends itself is torn down (from the reap list) before
+    // the next thread is chosen: whoever waits for its end is runnable by
+    // then, and runs at once rather than at the next tick.
+    crate::object::run_deferred();
     let old = SCHED.lock().set_current(None);
     retire(old);
     schedule();
@@ -626,6 +630,11 @@ pub fn kill_current_for_fault(frame: &mut TrapFrame, cr2: u64) {
     drop(thread);
     process.end(crate::object::process::Outcome::Killed);
     abandon_current();
+}
+
+/// Whether a thread waits to run (the idle loop stops its deferred work).
+pub fn runnable() -> bool {
+    SCHED.lock().highest_runnable().is_some()
 }
 
 /// After a device interrupt: if the CPU was idle and the interrupt woke a

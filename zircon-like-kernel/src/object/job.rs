@@ -205,13 +205,21 @@ impl Job {
         Ok(())
     }
 
-    /// Gives back what [`Job::reserve_process`] counted: a process ended.
+    /// Gives back what [`Job::reserve_process`] counted: a process ended
+    /// (and was torn down). A killed job whose last process this was
+    /// raises `TASK_TERMINATED`.
     pub fn release_process(&self) {
         let mut job = Some(self);
         while let Some(current) = job {
             let mut state = current.state.lock();
             state.live_processes = state.live_processes.saturating_sub(1);
+            let ended = state.killed && state.live_processes == 0;
             drop(state);
+            if ended {
+                current
+                    .base
+                    .update_signals(Signals::empty(), Signals::TASK_TERMINATED);
+            }
             job = current.parent.as_deref();
         }
     }
@@ -250,8 +258,13 @@ impl Job {
         for child in children.iter().filter_map(Weak::upgrade) {
             child.kill();
         }
-        self.base
-            .update_signals(Signals::empty(), Signals::TASK_TERMINATED);
+        // `TASK_TERMINATED` once the processes of the subtree are torn
+        // down (the reap list runs them: `release_process`), at once if
+        // none is left.
+        if self.state.lock().live_processes == 0 {
+            self.base
+                .update_signals(Signals::empty(), Signals::TASK_TERMINATED);
+        }
     }
 
     /// Sets the exception channel (the kernel's end); one per job.

@@ -37,6 +37,7 @@ pub mod job;
 pub mod peered;
 pub mod port;
 pub mod process;
+pub mod reaper;
 pub mod resource;
 pub mod socket;
 pub mod thread;
@@ -244,15 +245,18 @@ static DEFERRED: AtomicU8 = AtomicU8::new(0);
 const DEFER_CLOSE: u8 = 1;
 /// A collection of unreachable channel cycles is due.
 pub const DEFER_COLLECT: u8 = 2;
+/// Ended processes wait on the reap list (`reaper.rs`).
+const DEFER_REAP: u8 = 4;
 
 /// Asks for deferred work `bits` before the next return to user mode.
 pub fn defer(bits: u8) {
     DEFERRED.fetch_or(bits, Ordering::AcqRel);
 }
 
-/// Does the deferred work: runs the closing list, collects channel
-/// cycles when due, until nothing is left. Called on every kernel exit,
-/// outside every lock.
+/// Does the deferred work: runs the closing list, tears down ended
+/// processes (for a bounded time: the rest waits for the next exit),
+/// collects channel cycles when due, until nothing is left. Called on
+/// every kernel exit, outside every lock.
 #[inline]
 pub fn run_deferred() {
     if DEFERRED.load(Ordering::Acquire) != 0 {
@@ -262,18 +266,40 @@ pub fn run_deferred() {
 
 #[cold]
 fn run_deferred_slow() {
+    // Whether the reaper spent its budget with processes left: they wait
+    // for the next kernel exit.
+    let mut reap_later = false;
     loop {
         let bits = DEFERRED.swap(0, Ordering::AcqRel);
         if bits == 0 {
-            return;
+            break;
         }
         if bits & DEFER_CLOSE != 0 {
             run_closers();
+        }
+        if bits & DEFER_REAP != 0 && !reap_later {
+            reap_later = reaper::run();
         }
         if bits & DEFER_COLLECT != 0 {
             inflight::collect();
         }
     }
+    if reap_later {
+        DEFERRED.fetch_or(DEFER_REAP, Ordering::AcqRel);
+    }
+}
+
+/// One bounded step of the deferred work, from the idle loop (interrupts
+/// off, no thread current): while ended processes wait on the reap list
+/// and no thread is runnable, tears some down (for at most
+/// [`reaper::BUDGET_NANOS`], as a kernel exit does). Returns whether to
+/// call again: some are left and the CPU is still idle.
+pub fn idle_step() -> bool {
+    if DEFERRED.load(Ordering::Acquire) & DEFER_REAP == 0 || crate::sched::runnable() {
+        return false;
+    }
+    run_deferred_slow();
+    DEFERRED.load(Ordering::Acquire) & DEFER_REAP != 0 && !crate::sched::runnable()
 }
 
 /// Puts an object whose last handle went on the closing list, once.

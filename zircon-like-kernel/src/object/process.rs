@@ -52,6 +52,10 @@ pub struct Process {
     /// Its name (the bootfs path of its program, for boot programs).
     pub name: String,
     handles: Mutex<HandleTable<Handle>>,
+    /// Bytes of handle-table storage charged to the job's memory account
+    /// (changed only under the `handles` lock; given back when the table
+    /// is freed).
+    table_bytes: core::sync::atomic::AtomicU64,
     address_space: Mutex<Option<AddressSpace>>,
     root_vmar: Arc<Vmar>,
     threads: Mutex<Vec<Arc<Thread>>>,
@@ -74,6 +78,8 @@ pub struct Process {
     served: Mutex<Vec<alloc::sync::Weak<Channel>>>,
     /// Handles to move to an escrow channel, not close, when it ends.
     escrow: EscrowBindings,
+    /// The next process on the reap list (`reaper.rs`).
+    pub(super) next_reap: Mutex<Option<Arc<Process>>>,
 }
 
 impl Process {
@@ -94,6 +100,7 @@ impl Process {
             base,
             name: name.into(),
             handles: Mutex::new(handles),
+            table_bytes: core::sync::atomic::AtomicU64::new(0),
             address_space: Mutex::new(Some(address_space)),
             root_vmar: Vmar::new_root(
                 weak.clone(),
@@ -110,6 +117,7 @@ impl Process {
             exception_channel: Mutex::new(None),
             served: Mutex::new(Vec::new()),
             escrow: EscrowBindings::new(),
+            next_reap: Mutex::new(None),
         });
         job.add_process(&process)?;
         Ok(process)
@@ -229,6 +237,11 @@ impl Process {
         self.address_space.lock().as_mut().map(f)
     }
 
+    /// Whether it still has its address space (not once it has ended).
+    pub fn has_address_space(&self) -> bool {
+        self.address_space.lock().is_some()
+    }
+
     /// Makes its address space current.
     pub fn activate(&self) {
         if let Some(space) = self.address_space.lock().as_ref() {
@@ -244,23 +257,64 @@ impl Process {
         if self.outcome.lock().is_some() {
             return Err(Status::BAD_STATE);
         }
-        let result = self.handles.lock().insert(handle);
-        result.map_err(|error| match error {
-            handle_table::TableError::Full => Status::NO_RESOURCES,
-            handle_table::TableError::NoMemory => Status::NO_MEMORY,
-        })
+        let mut handles = self.handles.lock();
+        if handles.len() >= handles.limit() {
+            return Err(Status::NO_RESOURCES);
+        }
+        self.charge_table(handles.bytes_for_insert())?;
+        let result = handles.insert(handle);
+        self.settle_table(&handles);
+        result.map_err(table_status)
     }
 
     /// Makes sure `count` more handles fit in the table (a read checks
     /// before it takes a message off the queue, so nothing is lost).
     pub fn reserve_handles(&self, count: usize) -> Result<(), Status> {
-        self.handles
-            .lock()
-            .reserve(count)
-            .map_err(|error| match error {
-                handle_table::TableError::Full => Status::NO_RESOURCES,
-                handle_table::TableError::NoMemory => Status::NO_MEMORY,
-            })
+        let mut handles = self.handles.lock();
+        if handles.len().saturating_add(count) > handles.limit() {
+            return Err(Status::NO_RESOURCES);
+        }
+        self.charge_table(handles.bytes_for_reserve(count))?;
+        let result = handles.reserve(count);
+        self.settle_table(&handles);
+        result.map_err(table_status)
+    }
+
+    /// Charges the job's memory account for the handle table to hold
+    /// `bytes` of storage, before it grows: `NO_MEMORY` past the job's
+    /// memory limit (or an ancestor's), and the table does not grow.
+    /// Called under the `handles` lock.
+    fn charge_table(&self, bytes: usize) -> Result<(), Status> {
+        use core::sync::atomic::Ordering;
+        let charged = self.table_bytes.load(Ordering::Acquire);
+        let bytes = bytes as u64;
+        if bytes > charged {
+            self.job.memory.charge(bytes - charged)?;
+            self.table_bytes.store(bytes, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Gives back what was charged for the table past what it holds (a
+    /// growth that failed). Called under the `handles` lock.
+    fn settle_table(&self, table: &HandleTable<Handle>) {
+        use core::sync::atomic::Ordering;
+        let charged = self.table_bytes.load(Ordering::Acquire);
+        let held = table.bytes() as u64;
+        if charged > held {
+            self.job.memory.uncharge(charged - held);
+            self.table_bytes.store(held, Ordering::Release);
+        }
+    }
+
+    /// Gives back the whole table's charge (the table was freed).
+    fn release_table(&self) {
+        let charged = self
+            .table_bytes
+            .swap(0, core::sync::atomic::Ordering::AcqRel);
+        if charged != 0 {
+            self.job.memory.uncharge(charged);
+        }
     }
 
     /// Removes and returns the handle `value`.
@@ -391,8 +445,10 @@ impl Process {
         *self.outcome.lock()
     }
 
-    /// Ends the process: kills its threads, closes its handles, frees its
-    /// memory, and raises `TASK_TERMINATED`. Idempotent.
+    /// Ends the process: kills its threads and gives back the requests it
+    /// read at once; closing its handles, freeing its memory and raising
+    /// `TASK_TERMINATED` follow on the reap list ([`super::reaper`]), in
+    /// bounded steps. Idempotent.
     pub fn end(self: &Arc<Self>, outcome: Outcome) {
         {
             let mut slot = self.outcome.lock();
@@ -411,6 +467,17 @@ impl Process {
             channel.return_requests_of(self.koid().0);
         }
         drop(served);
+        drop(threads);
+        super::reaper::push(Arc::clone(self));
+    }
+
+    /// The rest of [`Process::end`], from the reap list: closes its
+    /// handles, frees its memory, raises `TASK_TERMINATED`. Its size is
+    /// bounded by the process's limits (handles, regions).
+    pub(super) fn finish_end(self: &Arc<Self>) {
+        let Some(outcome) = *self.outcome.lock() else {
+            return;
+        };
         // Drop handles and memory outside the locks: closing handles wakes
         // other threads and may end other objects.
         // The whole table is taken (an empty one allocates nothing), so
@@ -419,11 +486,13 @@ impl Process {
         // Bound handles move to their escrow channels instead of closing.
         super::escrow::deliver(self.escrow.take_all(), &mut handles, &self.job.account);
         drop(handles);
-        self.root_vmar.destroy();
-        self.exception_channel.lock().take();
+        self.release_table();
+        // The address space goes first: its tables are freed whole, so
+        // tearing the regions down after it unmaps no page one by one.
         let space = self.address_space.lock().take();
         drop(space);
-        drop(threads);
+        self.root_vmar.destroy();
+        self.exception_channel.lock().take();
         self.leave_job();
         // Its handles are gone: a channel cycle may now be unreachable.
         super::inflight::note_change();
@@ -443,11 +512,20 @@ impl Process {
     }
 }
 
+/// The status for a handle-table error.
+fn table_status(error: handle_table::TableError) -> Status {
+    match error {
+        handle_table::TableError::Full => Status::NO_RESOURCES,
+        handle_table::TableError::NoMemory => Status::NO_MEMORY,
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         // A process dropped without ending (never started, or its job was
         // killed while it was being made) still gives its place back.
         self.leave_job();
+        self.release_table();
     }
 }
 

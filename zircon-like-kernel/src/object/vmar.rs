@@ -362,10 +362,14 @@ impl Vmar {
             Region::Mapping(mapping) => {
                 if let Some(process) = &process {
                     // Only committed pages can be in the page tables: walk
-                    // those, not every page of a possibly huge mapping.
-                    for_each_committed_page(&mapping, |page| {
-                        process.with_address_space(|space| space.unmap_page(page));
-                    });
+                    // those, not every page of a possibly huge mapping (and
+                    // none once the address space is gone: an ended
+                    // process's tables are freed whole).
+                    if process.has_address_space() {
+                        for_each_committed_page(&mapping, |page| {
+                            process.with_address_space(|space| space.unmap_page(page));
+                        });
+                    }
                     process.release_region(mapping.size);
                 }
                 mapping.vmo.unmapped();

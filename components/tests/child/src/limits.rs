@@ -23,6 +23,10 @@
 //!   VMOs, VMARs) and keeps them; exits with how many it
 //!   made when one is refused with `NO_MEMORY`, 1,000,000 + N if none
 //!   was, or -(10000 + status) for another refusal.
+//! - `child-limits brawl N`: N rounds of four threads that make objects,
+//!   queue handles in messages and close them as fast as they can, each
+//!   killing the next with `task_kill` mid-way (mid-syscall); the rounds
+//!   go on until the program is killed or N are done; exits with N.
 //! - `child-limits park`: parks events in a channel it keeps (each write
 //!   moves one handle out of its table into the queue) until a write is
 //!   refused; exits with how many it parked, negated if the refusal was
@@ -70,6 +74,8 @@ fn main() -> i64 {
         Some("sparse") => sparse(count),
         Some("ports") => ports(count),
         Some("objects") => objects(count),
+        Some("dup-handles") => dup_handles(count),
+        Some("brawl") => brawl(count),
         Some("sockets") => sockets(count, zx::SocketKind::Stream, 64 * 1024),
         Some("datagrams") => sockets(count, zx::SocketKind::Datagram, 16 * 1024),
         Some("socket-echo") => socket_echo(),
@@ -197,6 +203,121 @@ fn sparse(pages: i64) -> i64 {
     0
 }
 
+const BRAWL_STACK: usize = 16 * 1024;
+
+#[repr(C, align(16))]
+struct BrawlStack([u8; BRAWL_STACK]);
+
+static mut BRAWL_STACKS: [BrawlStack; 4] = [const { BrawlStack([0; BRAWL_STACK]) }; 4];
+
+/// A brawler: makes and drops objects without touching the heap (a
+/// thread killed mid-allocation would leave the heap's lock held), every
+/// 64th round kills thread `victim` (a raw handle), until it is killed.
+extern "C" fn brawler(seed: u64, victim: u64) -> ! {
+    use zx::AsHandleRef;
+    let mut x = seed | 1;
+    let mut round = 0u64;
+    loop {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        round += 1;
+        match x % 5 {
+            0 => drop(zx::Event::create()),
+            1 => {
+                if let Ok((a, b)) = zx::Channel::create() {
+                    if let Ok((c, d)) = zx::Channel::create() {
+                        // d travels in a's queue; c and a close: what is
+                        // left is reachable from b alone, then from none.
+                        let handles = [d.into_handle().into_raw()];
+                        let bytes = [0x42u8; 256];
+                        // SAFETY: both buffers are valid for their lengths.
+                        let _ = unsafe {
+                            zx::syscall_raw(
+                                zx::numbers::CHANNEL_WRITE,
+                                [
+                                    a.raw_handle() as u64,
+                                    0,
+                                    bytes.as_ptr() as u64,
+                                    bytes.len() as u64,
+                                    handles.as_ptr() as u64,
+                                    1,
+                                    0,
+                                    0,
+                                ],
+                            )
+                        };
+                        drop((c, a, b));
+                    }
+                }
+            }
+            2 => {
+                if let Ok(port) = zx::Port::create() {
+                    if let Ok(event) = zx::Event::create() {
+                        let _ = event.signal(zx::Signals::empty(), zx::Signals::USER_0);
+                        for key in 0..32 {
+                            let _ = event.wait_async(&port, key, zx::Signals::USER_0);
+                        }
+                    }
+                }
+            }
+            3 => {
+                if let Ok(vmo) = zx::Vmo::create(64 * 1024, 0) {
+                    let _ = vmo.write(&[7u8; 4096], x % (60 * 1024));
+                }
+            }
+            _ => drop(zx::EventPair::create()),
+        }
+        if round.is_multiple_of(64) && victim != 0 {
+            let _ = zx::task_kill(&zx::HandleRef(victim as u32));
+        }
+    }
+}
+
+fn brawl(rounds: i64) -> i64 {
+    use zx::AsHandleRef;
+    let process = core::mem::ManuallyDrop::new(zx::Process::from_handle(zx::Handle::from_raw(
+        zx_runtime::process_self().0,
+    )));
+    for round in 0..rounds {
+        let mut threads = alloc::vec::Vec::new();
+        for _ in 0..4 {
+            match process.create_thread("brawler") {
+                Ok(thread) => threads.push(thread),
+                Err(_) => return -1,
+            }
+        }
+        for (index, thread) in threads.iter().enumerate() {
+            // SAFETY: only the address is taken; each stack serves one
+            // thread of this round, and a round waits for its threads' end.
+            let base = unsafe { core::ptr::addr_of!(BRAWL_STACKS[index]) } as usize;
+            let victim = threads[(index + 1) % 4].raw_handle() as u64;
+            // (A brawler may have killed this one already: then it does
+            // not start.)
+            let _ = thread.start(
+                brawler as *const () as usize,
+                base + BRAWL_STACK - 8,
+                round as u64 * 4 + index as u64 + 1,
+                victim,
+            );
+        }
+        let _ = zx::nanosleep(zx::deadline_after(5_000_000));
+        for thread in &threads {
+            let _ = zx::task_kill(thread);
+            if thread
+                .wait_one(
+                    zx::Signals::TASK_TERMINATED,
+                    zx::deadline_after(10_000_000_000),
+                )
+                .is_err()
+            {
+                return -3;
+            }
+        }
+    }
+    rounds
+}
+
 fn objects(count: i64) -> i64 {
     let root = core::mem::ManuallyDrop::new(zx::Vmar::from_handle(zx::Handle::from_raw(
         zx_runtime::vmar_root_self().0,
@@ -234,6 +355,25 @@ fn objects(count: i64) -> i64 {
         };
         match result {
             Ok(()) => {}
+            Err(zx::Status::NO_MEMORY) => return made,
+            Err(status) => return -(10_000 + i64::from(-status.0)),
+        }
+    }
+    1_000_000 + count
+}
+
+/// Duplicates one event's handle up to `count` times, keeping every copy
+/// (in the handle table only: nothing else grows): how many copies the
+/// table took before the kernel refused with `NO_MEMORY` (the table's
+/// growth is charged to the job), `1_000_000 + count` if none was refused.
+fn dup_handles(count: i64) -> i64 {
+    let Ok(event) = zx::Event::create() else {
+        return -1;
+    };
+    let event = event.into_handle();
+    for made in 0..count {
+        match event.duplicate(zx::Rights::SAME_RIGHTS) {
+            Ok(copy) => core::mem::forget(copy),
             Err(zx::Status::NO_MEMORY) => return made,
             Err(status) => return -(10_000 + i64::from(-status.0)),
         }

@@ -17,7 +17,7 @@ static mut STACKS: [Stack; 4] = [const { Stack([0; STACK_SIZE]) }; 4];
 
 /// Top of test stack `index`, as a new thread's `rsp` (8 below a 16-byte
 /// boundary, as if its entry had been called).
-fn stack_top(index: usize) -> usize {
+pub(crate) fn stack_top(index: usize) -> usize {
     // SAFETY: only the address is taken; each stack is used by at most one
     // test thread at a time, and the tests run one after another.
     let base = unsafe { core::ptr::addr_of!(STACKS[index]) } as usize;
@@ -28,7 +28,7 @@ fn process() -> Process {
     Process::from_handle(Handle::from_raw(zx_runtime::process_self().0))
 }
 
-fn with_process<R>(f: impl FnOnce(&Process) -> R) -> R {
+pub(crate) fn with_process<R>(f: impl FnOnce(&Process) -> R) -> R {
     let process = process();
     let result = f(&process);
     core::mem::forget(process); // borrowed from the runtime

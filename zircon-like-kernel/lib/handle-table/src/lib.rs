@@ -23,6 +23,13 @@
 //! host. It also enforces the per-process handle limit that jobs set (at
 //! most [`DEFAULT_LIMIT`], which is also the number of slot indices).
 //! Removing never allocates: the free list keeps room for every slot.
+//!
+//! The table's storage grows by doubling, in steps the caller can see
+//! before they happen ([`HandleTable::bytes_for_insert`],
+//! [`HandleTable::bytes_for_reserve`], [`HandleTable::bytes`]), so the
+//! kernel charges each growth to the process's job before it is made.
+//! The storage is kept until the table is dropped or drained: a freed
+//! slot keeps its generation, which is what keeps stale values dead.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -63,6 +70,8 @@ pub struct HandleTable<H> {
     len: usize,
     secret: u32,
     limit: usize,
+    /// Slots (and free-list places) the storage has room for.
+    capacity: usize,
 }
 
 /// A bijection on `u32` with good avalanche (the "lowbias32" mixer): every
@@ -96,13 +105,64 @@ impl<H> HandleTable<H> {
             len: 0,
             secret,
             limit: DEFAULT_LIMIT,
+            capacity: 0,
         }
+    }
+
+    /// Bytes of storage one slot takes (the slot and its free-list place).
+    pub const fn slot_bytes() -> usize {
+        core::mem::size_of::<Slot<H>>() + core::mem::size_of::<u32>()
+    }
+
+    /// Bytes of storage the table holds now.
+    pub fn bytes(&self) -> usize {
+        self.capacity * Self::slot_bytes()
+    }
+
+    /// The slot capacity the table grows to so that `count` more slots fit
+    /// (its present one if they fit already).
+    fn capacity_for(&self, count: usize) -> usize {
+        let needed = self.slots.len().saturating_add(count).min(DEFAULT_LIMIT);
+        if needed <= self.capacity {
+            return self.capacity;
+        }
+        needed
+            .max(self.capacity.saturating_mul(2))
+            .clamp(16, DEFAULT_LIMIT)
+    }
+
+    /// Bytes of storage the table will hold once the next
+    /// [`HandleTable::insert`] has run (more than [`HandleTable::bytes`]
+    /// when it has to grow).
+    pub fn bytes_for_insert(&self) -> usize {
+        if self.reuses() {
+            self.bytes()
+        } else {
+            self.capacity_for(1) * Self::slot_bytes()
+        }
+    }
+
+    /// Bytes of storage the table will hold once
+    /// [`HandleTable::reserve`]`(count)` has run.
+    pub fn bytes_for_reserve(&self, count: usize) -> usize {
+        self.capacity_for(count) * Self::slot_bytes()
+    }
+
+    /// Whether the next insertion reuses a freed slot.
+    fn reuses(&self) -> bool {
+        !self.free.is_empty()
+            && (self.free.len() >= REUSE_AFTER || self.slots.len() >= DEFAULT_LIMIT)
     }
 
     /// Sets the most handles the table may hold (at most
     /// [`DEFAULT_LIMIT`]).
     pub fn set_limit(&mut self, limit: usize) {
         self.limit = limit.min(DEFAULT_LIMIT);
+    }
+
+    /// The most handles the table may hold.
+    pub fn limit(&self) -> usize {
+        self.limit
     }
 
     fn value(&self, index: u32, generation: u16) -> u32 {
@@ -122,13 +182,18 @@ impl<H> HandleTable<H> {
     /// Makes room for `count` more slots (and their places in the free
     /// list), so neither inserting them nor removing them allocates.
     fn grow_room(&mut self, count: usize) -> Result<(), TableError> {
-        let slots = self.slots.len().saturating_add(count).min(DEFAULT_LIMIT);
+        let capacity = self.capacity_for(count);
+        if capacity == self.capacity {
+            return Ok(());
+        }
         self.slots
-            .try_reserve(slots.saturating_sub(self.slots.len()))
+            .try_reserve_exact(capacity - self.slots.len())
             .map_err(|_| TableError::NoMemory)?;
         self.free
-            .try_reserve(slots.saturating_sub(self.free.len()))
-            .map_err(|_| TableError::NoMemory)
+            .try_reserve_exact(capacity.saturating_sub(self.free.len()))
+            .map_err(|_| TableError::NoMemory)?;
+        self.capacity = capacity;
+        Ok(())
     }
 
     /// Adds a handle and returns its new value. Never allocates without
@@ -138,7 +203,7 @@ impl<H> HandleTable<H> {
         if self.len >= self.limit {
             return Err(TableError::Full);
         }
-        let reuse = self.free.len() >= REUSE_AFTER || self.slots.len() >= DEFAULT_LIMIT;
+        let reuse = self.reuses();
         let index = match self.free.front() {
             Some(&index) if reuse => {
                 self.free.pop_front();
@@ -208,7 +273,9 @@ impl<H> HandleTable<H> {
         self.len == 0
     }
 
-    /// Removes every handle (process teardown), yielding them.
+    /// Removes every handle (process teardown), yielding them. The
+    /// storage stays ([`HandleTable::bytes`] is unchanged) until the table
+    /// is dropped.
     pub fn drain(&mut self) -> impl Iterator<Item = H> + '_ {
         self.len = 0;
         self.free.clear();
@@ -326,6 +393,36 @@ mod tests {
             assert!(table.remove(value).is_some());
         }
         assert!(table.is_empty());
+    }
+
+    #[test]
+    fn growth_is_announced_before_it_happens() {
+        let mut table = HandleTable::new(11);
+        assert_eq!(table.bytes(), 0);
+        let mut grew = 0;
+        for i in 0..5000 {
+            let before = table.bytes();
+            let expected = table.bytes_for_insert();
+            let value = table.insert(i).unwrap();
+            assert_eq!(table.bytes(), expected, "insert {i} grew as announced");
+            assert!(table.slots.capacity() * core::mem::size_of::<Slot<i32>>() <= table.bytes());
+            if table.bytes() > before {
+                grew += 1;
+            }
+            if i % 3 == 0 {
+                table.remove(value);
+            }
+        }
+        // Doubling: a dozen growths, not thousands.
+        assert!((5..=12).contains(&grew), "{grew} growths");
+        let expected = table.bytes_for_reserve(10_000);
+        table.reserve(10_000).unwrap();
+        assert_eq!(table.bytes(), expected);
+        // Removing gives nothing back, and reusing a slot takes nothing.
+        let before = table.bytes();
+        let value = table.insert(1).unwrap();
+        table.remove(value);
+        assert_eq!(table.bytes(), before);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! kernel-mode frame on its own small stack whose code enables interrupts
 //! and halts; a timer interrupt then finds it in `trap_dispatch` and the
 //! scheduler replaces it with a thread's frame. Nothing of it needs saving.
+//! While a teardown backlog is left (`object::idle_step`), the idle loop
+//! works through it before it halts.
 
 use super::gdt::{KERNEL_CS, KERNEL_DS};
 use super::trap::{TrapFrame, RFLAGS_IF};
@@ -15,6 +17,15 @@ static mut IDLE_STACK: IdleStack = IdleStack([0; IDLE_STACK_SIZE]);
 
 extern "C" fn idle_loop() -> ! {
     loop {
+        // Teardown left over from the last kernel exit (a mass kill) goes
+        // on here, a bounded step at a time with interrupts off (the step
+        // takes the kernel's locks), interrupts on between steps: an
+        // interrupt then replaces this frame with a thread's, and nothing
+        // of it needs saving. It stops once a thread is runnable (the next
+        // tick runs it).
+        if x86_64::instructions::interrupts::without_interrupts(crate::object::idle_step) {
+            continue;
+        }
         x86_64::instructions::interrupts::enable_and_hlt();
     }
 }
