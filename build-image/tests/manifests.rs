@@ -136,6 +136,7 @@ fn the_example_manifests_validate_and_compile() {
             "attack_swap_unbound",
             "bench_blk",
             "bench_blob",
+            "bench_net",
             "drivers_tests",
             "lifecycle_tests",
             "robustness",
