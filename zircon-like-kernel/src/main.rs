@@ -128,22 +128,32 @@ extern "C" fn kernel_entry(start_info: u64) -> ! {
         Some(address) => Reference::hpet(address),
         None => Reference::Pit,
     };
-    const CALIBRATION_MS: u64 = 10;
+    // Several short windows, keeping the least disturbed one: a host stall
+    // between a TSC read and a reference read must not skew the clock.
+    const CALIBRATION_MS: u64 = 2;
+    const WINDOWS: usize = 7;
     apic::timer_start_calibration();
-    let tsc_start = arch::x86_64::read_tsc();
-    reference.busy_wait_ms(CALIBRATION_MS);
-    let lapic_ticks = apic::timer_calibration_elapsed() as u64;
-    let tsc_hz = (arch::x86_64::read_tsc() - tsc_start) * (1000 / CALIBRATION_MS);
-    let lapic_hz = lapic_ticks * (1000 / CALIBRATION_MS);
+    let windows: [calibrate::Window; WINDOWS] =
+        core::array::from_fn(|_| reference.window(CALIBRATION_MS));
+    let rates = match calibrate::estimate(&windows) {
+        Some(rates) => rates,
+        None => panic!(
+            "timer calibration: no usable window against the {}",
+            reference.name()
+        ),
+    };
+    let (tsc_hz, lapic_hz) = (rates.tsc_hz, rates.lapic_hz);
     clock::init(tsc_hz);
     apic::timer_start_periodic((lapic_hz / clock::TIMER_HZ) as u32);
     info!(
-        "timer: local APIC {:#x} (id {}), {} kHz after /16, TSC {} MHz, both calibrated against the {}; tick {} Hz",
+        "timer: local APIC {:#x} (id {}), {} kHz after /16, TSC {} MHz, both calibrated against the {} (best of {} windows, +/-{} TSC ticks); tick {} Hz",
         platform.local_apic,
         apic::local_id(),
         lapic_hz / 1000,
         tsc_hz / 1_000_000,
         reference.name(),
+        WINDOWS,
+        rates.uncertainty,
         clock::TIMER_HZ
     );
     info!(
