@@ -362,9 +362,30 @@ fn wait(
 /// pause for the boot, a byte at a time at typing speed, so a test's
 /// commands reach a running system one after the other, and never closes
 /// the pipe (a closed console is not what a test means to show).
-fn type_slowly(mut guest_input: std::process::ChildStdin, input: Vec<u8>) {
+/// The line the console prints once it reads its input.
+const CONSOLE_READY: &str = "console: type help for the commands";
+
+/// The longest wait for the console's ready line before typing anyway (a
+/// product whose console never says it, or a boot that failed: the test
+/// then reports what it misses).
+const CONSOLE_READY_WAIT: Duration = Duration::from_secs(180);
+
+fn type_slowly(mut guest_input: std::process::ChildStdin, input: Vec<u8>, lines: ConsoleLines) {
     use std::io::Write;
-    std::thread::sleep(Duration::from_secs(2));
+    // Typed before the console reads, the bytes could be lost or land in
+    // the middle of a log line: wait for the console to say it listens,
+    // however slow the boot is on a loaded host.
+    let waited = Instant::now();
+    while waited.elapsed() < CONSOLE_READY_WAIT
+        && !lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, line)| line.contains(CONSOLE_READY))
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
     for byte in input {
         if guest_input
             .write_all(&[byte])
@@ -389,9 +410,19 @@ pub fn run_captured_with_input(
     let mut command = command(image, options)?;
     command.stdin(Stdio::piped());
     let input = input.to_vec();
-    capture_with(command, options.timeout, false, move |stdin| {
-        std::thread::spawn(move || type_slowly(stdin, input));
-    })
+    let stdin = Arc::new(Mutex::new(None));
+    let fed = Arc::clone(&stdin);
+    capture_lines(
+        command,
+        options.timeout,
+        false,
+        move |guest_input| *fed.lock().unwrap() = Some(guest_input),
+        move |lines| {
+            if let Some(guest_input) = stdin.lock().unwrap().take() {
+                std::thread::spawn(move || type_slowly(guest_input, input, lines));
+            }
+        },
+    )
 }
 
 /// Boots with the console captured (no input), for tests.
