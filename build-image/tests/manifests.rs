@@ -137,6 +137,7 @@ fn the_example_manifests_validate_and_compile() {
             "bench_blk",
             "bench_blob",
             "bench_net",
+            "bench_swap",
             "drivers_tests",
             "lifecycle_tests",
             "robustness",

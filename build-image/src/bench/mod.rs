@@ -27,6 +27,7 @@ pub mod ours;
 pub mod profile;
 pub mod report;
 pub mod storage;
+pub mod swap;
 
 use crate::qemu::{Captured, Ending};
 use anyhow::{Context, Result};
@@ -169,6 +170,20 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
         say(format!("storage: problem: {problem}"));
     }
 
+    // The hot-swap rows (issue 14): their own guest and section.
+    let swap = swap::run(root, &dir, options.timeout, &mut say)
+        .inspect_err(|e| say(format!("swap: problem: {e:#}")))
+        .ok();
+    if let Some(figures) = &swap {
+        for problem in &figures.problems {
+            say(format!("swap: problem: {problem}"));
+        }
+        say(format!(
+            "swap: longest client gap per swap median {} ns, max {} ns; per stop + start median {} ns, max {} ns",
+            figures.swap.median, figures.swap.max, figures.restart.median, figures.restart.max
+        ));
+    }
+
     println!("{}", table.to_text());
     let ours_only = report::unpaired(&ours_report, report::Side::Ours);
     if !ours_only.is_empty() {
@@ -218,6 +233,20 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
             "updated the \"Storage benchmarks\" section of {}",
             docs.display()
         ));
+    }
+    if let (true, Some(figures)) = (options.write_docs, &swap) {
+        if figures.problems.is_empty() {
+            let docs = root.join("docs/performance.md");
+            let existing = std::fs::read_to_string(&docs).unwrap_or_default();
+            let section = swap::markdown(figures, COMMAND);
+            let updated = report::replace_section(&existing, swap::SECTION_HEADING, &section);
+            std::fs::write(&docs, updated)
+                .with_context(|| format!("cannot write {}", docs.display()))?;
+            say(format!(
+                "updated the \"Hot-swap benchmarks\" section of {}",
+                docs.display()
+            ));
+        }
     }
     if options.write_docs && problems.is_empty() {
         let docs = root.join("docs/performance.md");

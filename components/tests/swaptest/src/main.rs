@@ -41,6 +41,7 @@ use bindings::zx_component_swap::{Outcome, SwapControllerClient, SwapControllerS
 
 zx_runtime::entry!(main);
 
+mod bench;
 mod race;
 
 /// Pause between two calls of the client.
@@ -55,6 +56,8 @@ fn main() -> i64 {
     match zx_runtime::args().get(1).map(String::as_str) {
         Some("client") => client(),
         Some("driver") => driver(),
+        Some("bench-client") => bench::client(),
+        Some("bench-driver") => bench::driver(),
         Some("race") => race::race(),
         Some("unbound") => race::unbound(),
         Some("unbound-driver") => race::unbound_driver(),
