@@ -97,10 +97,10 @@ fn read_blob(root: &MerkleRoot) -> Result<Vec<u8>, Status> {
     zx_component::fs::read_file(file, BLOB_BYTES + 1)
 }
 
-/// Instructions run by the system now: the TSC less idle time.
+/// Instructions run by the system now (`tsc::busy`); without the idle
+/// counter, the TSC alone.
 fn busy(debug: &zx::Resource) -> u64 {
-    let idle = debug.cpu_stats().map(|stats| stats.idle_ticks).unwrap_or(0);
-    tsc::read().saturating_sub(idle)
+    tsc::busy(debug).unwrap_or_else(|_| tsc::read())
 }
 
 /// blobfs is published once fshost has found the disk: wait for it.

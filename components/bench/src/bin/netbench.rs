@@ -54,17 +54,6 @@ const REQUEST_BYTES: usize = 64;
 const RX_PORT: u16 = 5001;
 const RR_PORT: u16 = 5002;
 
-/// Ticks the CPU has spent idle so far.
-fn idle(debug: &zx::Resource) -> Result<u64, Status> {
-    debug.cpu_stats().map(|stats| stats.idle_ticks)
-}
-
-/// Instructions run by the system now: the TSC less idle time.
-fn busy(debug: &zx::Resource) -> Result<u64, Status> {
-    let idle = idle(debug)?;
-    Ok(tsc::read().saturating_sub(idle))
-}
-
 fn wait_for_address() -> Result<(), Status> {
     for _ in 0..600 {
         if let Ok(info) = zx_net::interface() {
@@ -88,7 +77,7 @@ fn run() -> Result<(), Status> {
     let mut failure = None;
     let before = zx_net::interface()?;
     bench.run_timed("net_tcp_rx_mib", ITERS_NET_RX, |_| {
-        let start = busy(&debug).unwrap_or(0);
+        let start = tsc::busy(&debug).unwrap_or(0);
         let mut received = 0usize;
         match sink.accept() {
             Ok((stream, _)) => loop {
@@ -103,7 +92,7 @@ fn run() -> Result<(), Status> {
             },
             Err(status) => failure = Some(("sink accept", status)),
         }
-        let end = busy(&debug).unwrap_or(0);
+        let end = tsc::busy(&debug).unwrap_or(0);
         if received != RX_BYTES && failure.is_none() {
             failure = Some(("sink: short transfer", Status::IO));
         }
@@ -153,10 +142,10 @@ fn run() -> Result<(), Status> {
     };
     // Sample i: from before accept i to before accept i + 1; the host
     // makes one connection more than there are samples.
-    let mut last = busy(&debug)?;
+    let mut last = tsc::busy(&debug)?;
     bench.run_timed("net_tcp_connect_rr_close", ITERS_NET_RR, |_| {
         serve(&mut failure);
-        let now = busy(&debug).unwrap_or(0);
+        let now = tsc::busy(&debug).unwrap_or(0);
         let sample = now - last;
         last = now;
         sample
