@@ -74,6 +74,9 @@ enum Command {
         /// docs/performance.md.
         #[arg(long)]
         no_docs: bool,
+        /// Run only these rows: `swap` (the hot-swap guest).
+        #[arg(long, value_parser = ["swap"])]
+        only: Option<String>,
     },
     /// Where one benchmark case's instructions go, per function: boots the
     /// bench image with QEMU's block log, running only that case, and
@@ -387,10 +390,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { timeout, no_docs } => {
+        Command::Bench {
+            timeout,
+            no_docs,
+            only,
+        } => {
             let options = build_image::bench::Options {
                 timeout: Duration::from_secs(timeout),
                 write_docs: !no_docs,
+                swap_only: only.as_deref() == Some("swap"),
             };
             let complete = build_image::bench::run(&root, &options)?;
             Ok(if complete {

@@ -48,6 +48,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Whether to rewrite the section of `docs/performance.md`.
     pub write_docs: bool,
+    /// Run only the hot-swap rows (`build-image bench --only swap`).
+    pub swap_only: bool,
 }
 
 /// What `results.json` holds.
@@ -81,6 +83,9 @@ pub fn run(root: &Path, options: &Options) -> Result<bool> {
     let mut say = |line: String| eprintln!("build-image bench: {line}");
     let dir = linux::bench_dir(root);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if options.swap_only {
+        return swap::run_alone(root, &dir, options.timeout, options.write_docs, &mut say);
+    }
 
     let product = ours::product(root)?;
     let disk = dir.join("disk.img");

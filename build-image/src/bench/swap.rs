@@ -120,6 +120,8 @@ pub fn parse<'a>(lines: impl Iterator<Item = &'a str>) -> Figures {
                 }
             } else if rest.starts_with("gaps over") {
                 bound = numbers(rest).first().copied();
+            } else if rest.contains("not kept") {
+                problems.push(format!("client: {rest}"));
             }
         }
     }
@@ -216,6 +218,42 @@ pub fn run(
             .push(format!("bench-swap: {}", captured.ending.describe()));
     }
     Ok(figures)
+}
+
+/// `build-image bench --only swap`: boots `bench-swap` alone, prints the
+/// figures and, if `write_docs` and nothing went wrong, rewrites the
+/// section of `docs/performance.md`. Whether the run was complete.
+pub fn run_alone(
+    root: &Path,
+    dir: &Path,
+    timeout: Duration,
+    write_docs: bool,
+    say: &mut dyn FnMut(String),
+) -> Result<bool> {
+    let figures = run(root, dir, timeout, say)?;
+    for problem in &figures.problems {
+        say(format!("swap: problem: {problem}"));
+    }
+    say(format!(
+        "swap: longest client gap per swap median {} ns, max {} ns; per stop + start median {} ns, max {} ns",
+        figures.swap.median, figures.swap.max, figures.restart.median, figures.restart.max
+    ));
+    if !figures.problems.is_empty() {
+        return Ok(false);
+    }
+    if write_docs {
+        let docs = root.join("docs/performance.md");
+        let existing = std::fs::read_to_string(&docs).unwrap_or_default();
+        let section = markdown(&figures, super::COMMAND);
+        let updated = super::report::replace_section(&existing, SECTION_HEADING, &section);
+        std::fs::write(&docs, updated)
+            .with_context(|| format!("cannot write {}", docs.display()))?;
+        say(format!(
+            "updated the \"Hot-swap benchmarks\" section of {}",
+            docs.display()
+        ));
+    }
+    Ok(true)
 }
 
 fn us(nanos: u64) -> String {
