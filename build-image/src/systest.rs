@@ -93,6 +93,11 @@ pub const TESTS: &[SystemTest] = &[
         check: crate::systest_storage::check_console_ls_blob_df,
     },
     SystemTest {
+        name: "storage.large_program",
+        boot: Boot::product("storage-large"),
+        check: crate::systest_storage::check_large_program,
+    },
+    SystemTest {
         name: "components.parent_started_on_demand",
         boot: Boot {
             input: "df\nshutdown\n",

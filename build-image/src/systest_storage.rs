@@ -181,6 +181,76 @@ fn check_loaded_from_packages(run: &Captured) -> Result<(), String> {
     Ok(())
 }
 
+/// The padding of `bigprog` (15 MiB) and `bigprog-over` (16 MiB): the
+/// same bytes as `components/tests/bigprog/build.rs` writes.
+fn bigprog_padding(size: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// A program near the 16 MiB limit loads from its package, and one past
+/// it is refused (product `storage-large`): `bigprog`'s program blob
+/// (about 15 MiB, on the system disk) is verified by blobfs, streamed
+/// into a VMO by the resolver and launched from it by the component
+/// manager, and its checksum of its 15 MiB of padding is the host's of
+/// the same bytes; `bigprog_over` (16 MiB of padding) is refused by the
+/// resolver with `OUT_OF_RANGE` before it is read, the component manager
+/// names the package, and it never runs; then bigprog shuts the system
+/// down.
+pub fn check_large_program(run: &Captured) -> Result<(), String> {
+    let with_log = |e: String| format!("{e}\n{}", run.text());
+    let pad = bigprog_padding(15 << 20);
+    let fnv = pad.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    expect_line(run, "component_manager: root/bigprog from pkg://bigprog (").map_err(with_log)?;
+    expect_line(
+        run,
+        &format!("bigprog: {} bytes of padding, fnv1a {fnv:016x}", pad.len()),
+    )
+    .map_err(with_log)?;
+    // The resolver refused the other by the size its meta blob gives,
+    // which is past the limit.
+    let refused = expect_line(
+        run,
+        "pkg-resolver: pkg://bigprog_over: bin/bigprog-over is ",
+    )
+    .map_err(with_log)?;
+    let size = refused
+        .split(" is ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    if size.is_none_or(|n| n <= 16 << 20)
+        || !refused.ends_with(" bytes, over the 16 MiB limit: OUT_OF_RANGE")
+    {
+        return Err(with_log(format!("the resolver said {refused:?}")));
+    }
+    expect_line(
+        run,
+        "component_manager: cannot start root/bigprog_over: pkg://bigprog_over: OUT_OF_RANGE: its program is over the 16 MiB limit",
+    )
+    .map_err(with_log)?;
+    if run
+        .lines
+        .iter()
+        .any(|(_, l)| l.contains("bigprog-over: started"))
+    {
+        return Err(with_log("bigprog_over was launched".into()));
+    }
+    if run.ending != Ending::Guest(guest_exit::SUCCESS) {
+        return Err(with_log(run.ending.describe()));
+    }
+    Ok(())
+}
+
 /// `pkg list` printed every package the host wrote onto the system disk
 /// (`target/images/default/data.packages`), with its version and root.
 fn check_pkg_list(run: &Captured) -> Result<(), String> {

@@ -313,9 +313,47 @@ static void bench_fork_exec_wait(void)
 }
 
 /*
+ * Counting what the system ran while it waits for a device: an
+ * idle-priority (SCHED_IDLE) spinner runs whenever nothing else can, two
+ * instructions per turn, so the CPU never halts (under -icount sleep=off a
+ * halt would skip virtual time); the TSC interval less the spinner's turns
+ * is what everything else ran. Ours subtracts the kernel's idle ticks
+ * (info::CPU_STATS) instead. Used by the block and network cases.
+ */
+static volatile uint64_t *spins;
+
+/* Instructions run by everything but the spinner so far. */
+static uint64_t busy(void)
+{
+    return tsc() - 2 * *spins;
+}
+
+static pid_t start_spinner(void)
+{
+    spins = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (spins == MAP_FAILED) {
+        fail("mmap (spinner)");
+        return -1;
+    }
+    *spins = 0;
+    pid_t child = fork();
+    if (child == 0) {
+        struct sched_param param = {0};
+        if (sched_setscheduler(0, SCHED_IDLE, &param) != 0)
+            _exit(1);
+        __asm__ volatile("1: incq (%0)\n\tjmp 1b" ::"r"(spins) : "memory");
+    }
+    if (child < 0)
+        fail("fork (spinner)");
+    return child;
+}
+
+/*
  * The block-device cases: /dev/vda, the benchmark disk (64 MiB, the same
  * image our side reads), with O_DIRECT so that every read reaches the
- * device, as ours does. Debian builds virtio and virtio_blk as modules:
+ * device, as ours does. A sample counts what the system ran (the TSC less
+ * the idle spinner's turns), as ours does (less the kernel's idle ticks).
+ * Debian builds virtio and virtio_blk as modules:
  * the initramfs carries them in /lib/modules and this loads them (in
  * dependency order), then mounts devtmpfs to find the disk.
  */
@@ -373,10 +411,13 @@ static void bench_block(void)
         fail("posix_memalign");
         return;
     }
+    pid_t spinner = start_spinner();
+    if (spinner < 0)
+        return;
     for (int i = 0; i < ITERS_BLOCK_SEQUENTIAL; i++) {
-        uint64_t t0 = tsc();
+        uint64_t t0 = busy();
         ssize_t got = pread(fd, buffer, SEQUENTIAL_BYTES, (off_t)i * SEQUENTIAL_BYTES);
-        samples[i] = tsc() - t0;
+        samples[i] = busy() - t0;
         if (got != SEQUENTIAL_BYTES)
             fail("pread 1 MiB");
     }
@@ -384,13 +425,15 @@ static void bench_block(void)
     uint64_t state = 1;
     for (int i = 0; i < ITERS_BLOCK_RANDOM; i++) {
         uint64_t page = next_page(&state);
-        uint64_t t0 = tsc();
+        uint64_t t0 = busy();
         ssize_t got = pread(fd, buffer, 4096, (off_t)page * 4096);
-        samples[i] = tsc() - t0;
+        samples[i] = busy() - t0;
         if (got != 4096)
             fail("pread 4 KiB");
     }
     report("blk_rand_read_4k", ITERS_BLOCK_RANDOM);
+    kill(spinner, SIGKILL);
+    waitpid(spinner, NULL, 0);
     free(buffer);
     close(fd);
 }
@@ -400,9 +443,7 @@ static void bench_block(void)
  * on the same ports, reached by build-image's host client through QEMU's
  * user network (host forwards to 10.0.2.15). The address is static, the
  * one DHCP gives ours. A sample counts the instructions the whole system
- * ran: the TSC interval less those of an idle-priority (SCHED_IDLE)
- * spinner, which runs whenever nothing else can, two instructions per
- * turn, so the CPU never halts (a halt would skip virtual time).
+ * ran: the TSC interval less those of the idle spinner (above).
  */
 #define RX_BYTES (4 << 20)
 #define REQUEST_BYTES 64
@@ -414,34 +455,6 @@ static const char *const net_modules[] = {
     "/lib/modules/net_failover.ko",
     "/lib/modules/virtio_net.ko",
 };
-
-static volatile uint64_t *spins;
-
-/* Instructions run by everything but the spinner so far. */
-static uint64_t busy(void)
-{
-    return tsc() - 2 * *spins;
-}
-
-static pid_t start_spinner(void)
-{
-    spins = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (spins == MAP_FAILED) {
-        fail("mmap (spinner)");
-        return -1;
-    }
-    *spins = 0;
-    pid_t child = fork();
-    if (child == 0) {
-        struct sched_param param = {0};
-        if (sched_setscheduler(0, SCHED_IDLE, &param) != 0)
-            _exit(1);
-        __asm__ volatile("1: incq (%0)\n\tjmp 1b" ::"r"(spins) : "memory");
-    }
-    if (child < 0)
-        fail("fork (spinner)");
-    return child;
-}
 
 static int configure(int s, const char *name, const char *address, const char *mask)
 {

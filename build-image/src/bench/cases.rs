@@ -216,11 +216,11 @@ pub const ROWS: &[Row] = &[
         title: "virtio-blk: sequential 1 MiB read",
         ours: (
             "blk_seq_read_1m",
-            "one Block.Read of 1 MiB through /dev/block/0 into a VMO (the virtio-blk driver, interrupt-driven)",
+            "one Block.Read of 1 MiB through /dev/block/0 into a VMO (the virtio-blk driver, interrupt-driven); the system's instructions (TSC less idle ticks)",
         ),
         linux: Some((
             "blk_seq_read_1m",
-            "pread of 1 MiB from /dev/vda with O_DIRECT",
+            "pread of 1 MiB from /dev/vda with O_DIRECT; the system's instructions (TSC less an idle-priority spinner's)",
         )),
         pending: None,
         bytes: Some(1 << 20),
@@ -229,11 +229,11 @@ pub const ROWS: &[Row] = &[
         title: "virtio-blk: random 4 KiB read",
         ours: (
             "blk_rand_read_4k",
-            "one Block.Read of 4 KiB at a pseudo-random page",
+            "one Block.Read of 4 KiB at a pseudo-random page; the system's instructions (TSC less idle ticks)",
         ),
         linux: Some((
             "blk_rand_read_4k",
-            "pread of 4 KiB from /dev/vda with O_DIRECT, the same pages",
+            "pread of 4 KiB from /dev/vda with O_DIRECT, the same pages; the system's instructions (TSC less an idle-priority spinner's)",
         )),
         pending: None,
         bytes: Some(4096),

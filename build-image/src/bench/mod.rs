@@ -416,16 +416,17 @@ Reading the numbers:
   counted instruction (`rep movsq` / `rep stosq`, then the tail byte by
   byte); glibc's copy moves 16 bytes per SSE2 load and store. QEMU counts
   every `rep` iteration as one instruction.
-- The virtio-blk rows are not instruction counts like the others. A
-  read waits for the device; under `sleep=off` a guest that halts while
-  it waits jumps to its next timer deadline (ours ticks every 10 ms,
-  Debian's Linux every 4 ms), and whether the device has answered
-  before the guest halts depends on the host's timing. So these figures
-  change from run to run and measure how often each side slept, not
-  the work of its block path; a sample that did not sleep (ours often
-  does not: the request completes while the driver is still on its way
-  into `interrupt_wait`) shows the path's instructions. A fair
-  comparison needs each guest to subtract its idle time (known gap).
+- The virtio-blk rows count what the whole system ran for a read. A
+  read waits for the device, and under `sleep=off` a guest that halts
+  while it waits jumps to its next timer deadline (ours ticks every
+  10 ms, Debian's Linux every 4 ms), whenever the host's timing makes it
+  wait. So each side subtracts its idle time from the TSC interval, as
+  in the network rows (ours: the kernel's idle ticks, `info::CPU_STATS`,
+  read by `blkbench` through the debug resource; Linux: the turns of a
+  `SCHED_IDLE` spinner, two instructions each, which keeps its CPU from
+  halting, `peer.c`). What is left is the block path's work: the request,
+  the device's interrupt and the wake-up, the copy into the caller's
+  buffer where there is one.
 - The network rows ({net_wall}) count what the whole system ran
   for the traffic: the guest waits for the host, so each side subtracts
   its idle time from the TSC interval (ours: the kernel's idle ticks,

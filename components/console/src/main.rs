@@ -35,8 +35,8 @@
 //! input, the prompt and the line being typed are drawn again below.
 //!
 //! Asked to stop through its lifecycle channel, it exits. Its manifest
-//! uses two kernel resources: `debug` (reading console input) and
-//! `debuglog` (`klog`).
+//! uses two kernel resources: `debug` (reading console input, and the
+//! kernel's idle counter in the ready line) and `debuglog` (`klog`).
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -226,12 +226,19 @@ fn main() -> i64 {
     let lifecycle = zx_component::Lifecycle::take();
     let mut history = Vec::new();
     // When the console became ready, in monotonic nanoseconds since the
-    // kernel's entry (guest instructions under `-icount shift=0`: the
-    // boot figure of `build-image bench`).
-    println!(
-        "console: type help for the commands (up {} ns)",
-        zx::clock_get_monotonic().0
-    );
+    // kernel's entry (guest instructions under `-icount shift=0`), and
+    // the TSC ticks the CPU spent halted until then (`info::CPU_STATS`:
+    // under `-icount sleep=off` the virtual time skipped while waiting
+    // for the disk). `build-image bench` takes the difference as the
+    // boot's busy instructions.
+    let up = zx::clock_get_monotonic().0;
+    match input.cpu_stats() {
+        Ok(stats) => println!(
+            "console: type help for the commands (up {} ns, idle {} ticks)",
+            up, stats.idle_ticks
+        ),
+        Err(_) => println!("console: type help for the commands (up {} ns)", up),
+    }
     loop {
         let Some(line) = read_line(&input, debuglog.as_ref(), lifecycle.as_ref(), &mut history)
         else {

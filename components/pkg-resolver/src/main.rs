@@ -6,7 +6,11 @@
 //! from the meta blob: a damaged byte anywhere in a package is
 //! `IO_DATA_INTEGRITY` for that package, logged with the blob it is in.
 //! A program is streamed from blobfs into its VMO one reply at a time:
-//! the resolver never holds a copy of it.
+//! the resolver never holds a copy of it. A program over `MAX_PROGRAM`
+//! (16 MiB) is refused with `OUT_OF_RANGE` before it is read. The VMO is
+//! charged to the resolver's job until its receiver closes it (the
+//! component manager, once it has launched the program): its memory
+//! limit leaves room for the largest program beside its own needs.
 //!
 //! The meta blobs are found by scanning `/blob` at the first request of
 //! any connection (blobfs holds at most 256 blobs), and again when a
@@ -33,7 +37,7 @@ use alloc::rc::Rc;
 use alloc::vec::Vec;
 use bindings::zx_pkg::{
     dispatch_resolver, ResolverMarker, ResolverResolveRequest, ResolverResolveResponse,
-    ResolverServer, MAX_MANIFEST,
+    ResolverServer, MAX_MANIFEST, MAX_PROGRAM,
 };
 use core::cell::RefCell;
 use idlc_runtime::Transport;
@@ -182,6 +186,17 @@ impl Resolver {
         }
         let program = found.files.iter().find(|f| f.path.starts_with("bin/"));
         let (vmo, size) = match program {
+            Some(file) if file.size > u64::from(MAX_PROGRAM) => {
+                // Refused before a byte is read: the manager would not
+                // launch it, and this VMO is charged to the resolver.
+                println!(
+                    "pkg-resolver: {url}: {} is {} bytes, over the {} MiB limit: OUT_OF_RANGE",
+                    file.path,
+                    file.size,
+                    MAX_PROGRAM >> 20
+                );
+                return Err(Status::OUT_OF_RANGE);
+            }
             Some(file) => {
                 let vmo = program_vmo(&file.root, file.size).inspect_err(|status| {
                     println!(

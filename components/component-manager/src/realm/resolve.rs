@@ -19,12 +19,18 @@
 //! `component_manager: cannot start <moniker>: pkg://<name>: <why>`, and
 //! its `on_terminate` applies as after a crash.
 //!
+//! A program comes as the resolver's VMO, which the manager maps
+//! read-only ([`Program`]) and launches from in place: it never copies a
+//! program into its own memory, and unmaps it (closing the VMO) once the
+//! process is made. A program over [`MAX_PROGRAM`] bytes is refused by
+//! the resolver (`OUT_OF_RANGE`), and by the manager if a resolver sent
+//! one anyway: `pkg://<name>: its program is over the 16 MiB limit`.
+//!
 //! [`start`]: super::start::start
 
 use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use idlc_runtime::client::AsyncTransport;
@@ -34,7 +40,9 @@ use zx_async::{sleep, Spawner};
 use zx_runtime::println;
 
 use super::decl::zx_component_decl::{CapabilityKind, OnTerminate};
-use super::decl::zx_pkg::{ResolverAsyncClient, ResolverMarker, ResolverResolveRequest};
+use super::decl::zx_pkg::{
+    ResolverAsyncClient, ResolverMarker, ResolverResolveRequest, MAX_MANIFEST, MAX_PROGRAM,
+};
 use super::exposed::open_exposed;
 use super::start::start;
 use super::waits::until_signalled;
@@ -52,7 +60,7 @@ pub(super) struct Package {
     /// A resolution is under way.
     resolving: bool,
     /// The resolved program, taken by the next launch.
-    pub program: Option<Vec<u8>>,
+    pub program: Option<Program>,
     /// The server end of the outgoing directory made when the resolution
     /// began (its client end is the instance's `outgoing`).
     outgoing: Option<Channel>,
@@ -97,13 +105,76 @@ fn in_bootfs(s: &State, binary: &str) -> bool {
     bootfs::Bootfs::parse(&s.bootfs).is_ok_and(|fs| fs.find(binary).is_some())
 }
 
-/// The ELF to launch for instance `index`: the resolved program, or the
-/// bootfs file.
-pub(super) fn take_program(s: &mut State, index: usize, binary: &str) -> Result<Vec<u8>, String> {
-    match s.instances[index].package.program.take() {
-        Some(program) => Ok(program),
-        None => s.bootfs_file(binary),
+/// A program resolved from its package: the resolver's VMO, mapped
+/// read-only in the manager, `size` bytes of it the ELF. The mapping (and
+/// with it the VMO) goes when this is dropped.
+///
+/// The resolver made the VMO and may hold a handle to it: the manager
+/// trusts it not to write the program while it is launched from (as it
+/// trusts the program's bytes); it is one of the bootstrap set, in the
+/// bootfs.
+pub(super) struct Program {
+    mapping: zx_runtime::ReadOnlyMapping,
+    size: usize,
+}
+
+impl Program {
+    /// Maps the first `size` bytes of `vmo` (the resolver's reply);
+    /// refuses a size over [`MAX_PROGRAM`] or past the VMO's end.
+    fn map(vmo: &Vmo, size: u64) -> Result<Program, String> {
+        if size > u64::from(MAX_PROGRAM) {
+            return Err(format!(
+                "its program ({size} bytes) is over the {} MiB limit",
+                MAX_PROGRAM >> 20
+            ));
+        }
+        let vmo_size = vmo.size().map_err(|s| format!("the program's VMO: {s}"))?;
+        if size > vmo_size {
+            return Err(format!(
+                "its program ({size} bytes) is larger than its VMO ({vmo_size} bytes)"
+            ));
+        }
+        let mapped = size.max(1).next_multiple_of(4096);
+        let mapping = zx_runtime::ReadOnlyMapping::new(vmo, mapped)
+            .map_err(|s| format!("map the program: {s}"))?;
+        Ok(Program {
+            mapping,
+            size: size as usize,
+        })
     }
+}
+
+impl core::ops::Deref for Program {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.mapping[..self.size]
+    }
+}
+
+/// A program to launch: a copy of a bootfs file, or a package's VMO
+/// mapped in place ([`Program`]). The hot swap holds its new version's
+/// program this way.
+pub(super) enum Elf {
+    Boot(Vec<u8>),
+    Package(Program),
+}
+
+impl core::ops::Deref for Elf {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Elf::Boot(bytes) => bytes,
+            Elf::Package(program) => program,
+        }
+    }
+}
+
+/// The resolved program of instance `index`, taken out of it (so that it
+/// goes once launched); `None`: its program is the bootfs file.
+pub(super) fn take_program(s: &mut State, index: usize) -> Option<Program> {
+    s.instances[index].package.program.take()
 }
 
 /// The outgoing directory made while the package was being resolved
@@ -301,8 +372,8 @@ pub(super) struct Resolved {
     pub root: String,
     /// The compiled manifest.
     pub manifest: Vec<u8>,
-    /// The program's ELF.
-    pub program: Vec<u8>,
+    /// The program's ELF, mapped from the resolver's VMO.
+    pub program: Program,
 }
 
 /// The package URL of what an instance runs (`Record::manifest`): a
@@ -347,12 +418,16 @@ pub(super) async fn resolve(
         })
         .await
         .map_err(|e| format!("the resolver does not answer: {e:?}"))?
-        .map_err(|status| format!("{}", Status(status)))?;
+        .map_err(|status| match Status(status) {
+            Status::OUT_OF_RANGE => format!(
+                "OUT_OF_RANGE: its program is over the {} MiB limit or its manifest over {} bytes",
+                MAX_PROGRAM >> 20,
+                MAX_MANIFEST
+            ),
+            status => format!("{status}"),
+        })?;
     let vmo = Vmo::from_handle(Handle::from_raw(reply.program.into_raw()));
-    let size = usize::try_from(reply.program_size).map_err(|_| "program too large")?;
-    let mut program = vec![0u8; size];
-    vmo.read(&mut program, 0)
-        .map_err(|s| format!("read the program: {s}"))?;
+    let program = Program::map(&vmo, reply.program_size)?;
     let root = reply.root.iter().map(|b| format!("{b:02x}")).collect();
     Ok(Resolved {
         root,

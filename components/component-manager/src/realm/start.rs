@@ -103,7 +103,11 @@ pub(super) fn start(
             start_children(state, spawner, idle, &eager);
             return Ok(());
         };
-        let elf = resolve::take_program(s, index, &program.binary)?;
+        // Launched in place: the package's mapped VMO, or the bootfs.
+        let package = resolve::take_program(s, index);
+        if package.is_none() {
+            s.bootfs_bytes(&program.binary)?;
+        }
         let (svc_client, svc_server) = Channel::create().map_err(|s| format!("channel: {s}"))?;
         let (out_client, out_server) = match resolve::take_outgoing(s, index) {
             Some(pair) => pair,
@@ -165,17 +169,24 @@ pub(super) fn start(
         let mut args: Vec<&str> = vec![program.binary.as_str()];
         args.extend(program.args.iter().map(String::as_str));
         let moniker = s.instances[index].moniker.clone();
+        let elf: &[u8] = match &package {
+            Some(program) => program,
+            None => s.bootfs_bytes(&program.binary)?,
+        };
         let launched = zx_launch::launch(
             &job,
             zx_launch::Program {
                 name: &moniker,
-                elf: &elf,
+                elf,
                 args: &args,
                 handles,
                 names: &names,
             },
         )
         .map_err(|e| format!("launch {}: {e}", program.binary))?;
+        // The process has its own copy of each segment: the package's
+        // mapping (and VMO) goes now.
+        drop(package);
         println!(
             "component_manager: started {} ({})",
             moniker, program.binary

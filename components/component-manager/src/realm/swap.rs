@@ -47,7 +47,7 @@ use super::decl::zx_process_lifecycle::{
     Handover, LifecycleClient, LifecycleEscrowResponse, LifecyclePrepareRequest,
     LifecycleResumeRequest,
 };
-use super::resolve::{package_url, resolve};
+use super::resolve::{package_url, resolve, Elf};
 use super::routing::open_route;
 use super::svc_directory::serve_svc;
 use super::watch::{report_crashes, watch};
@@ -196,7 +196,7 @@ pub(super) async fn swap(
 /// records it runs (`Record::manifest`).
 struct NewVersion {
     decl: ComponentDecl,
-    elf: Vec<u8>,
+    elf: Elf,
     /// A manifest name, or `pkg://<name>?hash=<meta root>`: what a restart
     /// of the instance loads again.
     manifest: String,
@@ -235,7 +235,7 @@ async fn load(
             .ok_or_else(|| format!("{source} has no program"))?;
         let in_bootfs = state.borrow().bootfs_file(&binary);
         let elf = match in_bootfs {
-            Ok(elf) => elf,
+            Ok(elf) => Elf::Boot(elf),
             Err(_) => {
                 let url = package_url(source);
                 let resolved = resolve(state, spawner, idle, &url).await?;
@@ -244,7 +244,7 @@ async fn load(
                         "{url}: its manifest is not meta/{source}.cm of the bootfs"
                     ));
                 }
-                resolved.program
+                Elf::Package(resolved.program)
             }
         };
         return Ok(NewVersion {
@@ -265,7 +265,7 @@ async fn load(
         .unwrap_or_default();
     Ok(NewVersion {
         decl,
-        elf: resolved.program,
+        elf: Elf::Package(resolved.program),
         manifest: format!("pkg://{name}?hash={}", resolved.root),
         root: Some(resolved.root),
     })

@@ -19,11 +19,16 @@ const MAX_MONIKER: usize = 256 - LOG_SINK.len() - 1;
 
 impl State {
     pub(super) fn bootfs_file(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.bootfs_bytes(path).map(<[u8]>::to_vec)
+    }
+
+    /// File `path` of the bootfs, in place (the bootfs is mapped).
+    pub(super) fn bootfs_bytes(&self, path: &str) -> Result<&[u8], String> {
         let fs = bootfs::Bootfs::parse(&self.bootfs).map_err(|e| format!("bootfs: {e}"))?;
         let file = fs
             .find(path)
             .ok_or_else(|| format!("{path} is not in the bootfs"))?;
-        Ok(file.data.to_vec())
+        Ok(file.data)
     }
 
     /// Loads manifest `manifest` and adds an instance for it and, below it,
