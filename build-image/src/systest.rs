@@ -861,6 +861,10 @@ pub const SCENARIOS: &[Scenario] = &[
         run: crate::systest_swap_host::scenario,
     },
     Scenario {
+        name: "swap.pinned_version_survives_reboot",
+        run: crate::systest_swap_persist::scenario,
+    },
+    Scenario {
         name: "storage.damaged_package_refused",
         run: crate::systest_storage::damaged_package_scenario,
     },
