@@ -87,7 +87,7 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "storage.console_ls_blob_df",
         boot: Boot {
-            input: "ls /blob\ndf\npkg list\nshutdown\n",
+            input: "ls /blob\ndf\npkg list\nls /pkg\nls /pkg/echo_server\nls /pkg/echo_server/bin\ncat /pkg/echo_server/meta\nshutdown\n",
             ..Boot::product("default")
         },
         check: crate::systest_storage::check_console_ls_blob_df,
