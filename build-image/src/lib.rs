@@ -53,3 +53,4 @@ pub mod systest_budget;
 pub mod systest_storage;
 pub mod systest_swap;
 pub mod systest_swap_host;
+pub mod systest_swap_persist;

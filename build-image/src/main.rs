@@ -533,6 +533,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "{}",
                 build_image::bridge::commands::render_list(&components)
             );
+            // The swapped ones' versions (a system without a swap
+            // controller has none to show).
+            if let Ok(versions) = build_image::bridge::commands::versions(&session) {
+                print!(
+                    "{}",
+                    build_image::bridge::commands::render_versions(&versions)
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Log { system, follow } => {

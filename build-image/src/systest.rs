@@ -87,7 +87,7 @@ pub const TESTS: &[SystemTest] = &[
     SystemTest {
         name: "storage.console_ls_blob_df",
         boot: Boot {
-            input: "ls /blob\ndf\npkg list\nshutdown\n",
+            input: "ls /blob\ndf\npkg list\nls /pkg\nls /pkg/echo_server\nls /pkg/echo_server/bin\ncat /pkg/echo_server/meta\nshutdown\n",
             ..Boot::product("default")
         },
         check: crate::systest_storage::check_console_ls_blob_df,
@@ -864,6 +864,10 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "swap.from_the_host_under_a_steady_client",
         run: crate::systest_swap_host::scenario,
+    },
+    Scenario {
+        name: "swap.pinned_version_survives_reboot",
+        run: crate::systest_swap_persist::scenario,
     },
     Scenario {
         name: "storage.damaged_package_refused",

@@ -92,6 +92,7 @@ pub fn check_console_ls_blob_df(run: &Captured) -> Result<(), String> {
         return Err(format!("df says {df:?}, not {} blobs", roots.len()));
     }
     check_pkg_list(run)?;
+    check_package_directory(run)?;
     check_loaded_from_packages(run)?;
     if run.ending != Ending::Guest(guest_exit::SUCCESS) {
         return Err(run.ending.describe());
@@ -278,6 +279,65 @@ fn check_pkg_list(run: &Captured) -> Result<(), String> {
         return Err("the system disk holds no packages".into());
     }
     expect_line(run, &format!("{count} packages"))?;
+    Ok(())
+}
+
+/// The package directory (`/pkg`, served by the resolver): `ls /pkg`
+/// lists every package the host wrote; `ls /pkg/echo_server` shows its
+/// meta blob and `bin`; `ls /pkg/echo_server/bin` its program, with the
+/// size of the host's file; `cat /pkg/echo_server/meta` prints the meta
+/// blob's head.
+fn check_package_directory(run: &Captured) -> Result<(), String> {
+    let with_log = |e: String| format!("{e}\n{}", run.text());
+    let images = crate::systest::workspace_root().join("target/images/default");
+    let listing = std::fs::read_to_string(images.join("data.packages"))
+        .map_err(|e| format!("data.packages: {e}"))?;
+    for line in listing.lines() {
+        let name = line.split_whitespace().nth(1).unwrap_or_default();
+        expect_line(run, &format!("{:<8} {:>8} {name}", "dir", 0))
+            .map_err(|e| with_log(format!("ls /pkg: {e}")))?;
+    }
+    expect_line(run, &format!("{:<8} {:>8} bin", "dir", 0)).map_err(with_log)?;
+    let meta = run
+        .lines
+        .iter()
+        .find_map(|(_, l)| {
+            l.strip_prefix("file")
+                .filter(|rest| rest.ends_with(" meta"))
+        })
+        .ok_or_else(|| with_log("ls /pkg/echo_server listed no meta".into()))?;
+    let meta_size: u64 = meta
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("ls /pkg/echo_server: {meta:?}"))?;
+    if meta_size == 0 {
+        return Err(with_log("the meta blob is listed empty".into()));
+    }
+    let program = run
+        .lines
+        .iter()
+        .find_map(|(_, l)| {
+            l.strip_prefix("file")
+                .filter(|rest| rest.ends_with(" echo-server"))
+        })
+        .ok_or_else(|| with_log("ls /pkg/echo_server/bin listed no echo-server".into()))?;
+    let size: u64 = program
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("ls /pkg/echo_server/bin: {program:?}"))?;
+    // The meta blob, as `cat` printed it, names the program by the root
+    // the host wrote (`data.blobs`), with the size `ls` listed.
+    let blobs = std::fs::read_to_string(images.join("data.blobs"))
+        .map_err(|e| format!("data.blobs: {e}"))?;
+    let root = blobs
+        .lines()
+        .find_map(|l| l.strip_suffix("  bin/echo-server"))
+        .ok_or("data.blobs lists no bin/echo-server")?;
+    expect_line(run, &format!("file bin/echo-server {root} {size}")).map_err(with_log)?;
+    expect_line(run, "zx-package 1").map_err(with_log)?;
+    expect_line(run, "name echo_server").map_err(with_log)?;
     Ok(())
 }
 
@@ -689,7 +749,7 @@ pub fn damaged_package_scenario(harness: &Harness) -> Result<(), String> {
     let second = boot_typing(
         harness,
         &dir,
-        "pkg resolve echo_server\npkg resolve httpd\npkg resolve tcp_echo\nshutdown\n",
+        "pkg resolve echo_server\npkg resolve httpd\npkg resolve tcp_echo\ncat /pkg/echo_server/bin/echo-server\nshutdown\n",
         harness.timeout(),
     )?;
     expect_line(
@@ -698,6 +758,13 @@ pub fn damaged_package_scenario(harness: &Harness) -> Result<(), String> {
     )
     .map_err(|e| format!("{e}\n{}", second.text()))?;
     expect_line(&second, &format!("blobfs: {program}: integrity error"))?;
+    // Read through the package directory, the damaged block is an error
+    // too, never wrong bytes.
+    expect_line(
+        &second,
+        "cannot read /pkg/echo_server/bin/echo-server: IO_DATA_INTEGRITY",
+    )
+    .map_err(|e| format!("{e}\n{}", second.text()))?;
     expect_line(&second, &format!("(blob {program}): IO_DATA_INTEGRITY"))?;
     expect_line(&second, "resolved pkg://httpd: version ")?;
     // The component manager could not start echo_server (echo_client's

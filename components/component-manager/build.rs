@@ -6,6 +6,8 @@ fn main() {
         .file("../../idl/lifecycle.idl")
         .file("../../idl/swap.idl")
         .file("../../idl/pkg.idl")
+        .file("../../idl/io.idl")
+        .file("../../idl/data.idl")
         .library_path("../../idl")
         .compile()
         .unwrap_or_else(|error| panic!("{error}"));

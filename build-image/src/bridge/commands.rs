@@ -6,7 +6,7 @@ use super::bindings::zx_blob::{BlobRoot, BlobWriterClient, BlobWriterWriteReques
 use super::bindings::zx_component::ComponentState;
 use super::bindings::zx_component_swap::{
     Outcome, SwapControllerClient, SwapControllerMarker, SwapControllerRollbackRequest,
-    SwapControllerSwapRequest, SwapReport,
+    SwapControllerSwapRequest, SwapReport, Version,
 };
 use super::bindings::zx_host::{
     ComponentInfo, RemoteControlReadLogRequest, RemoteControlWriteBlobRequest,
@@ -284,6 +284,44 @@ pub fn swap(root: &Path, session: &Session, moniker: &str, component: &str) -> R
             .map_err(|e| anyhow::anyhow!("SwapController.Swap: {e:?}"))?
             .report)
     })
+}
+
+/// Every component's version (the manifest or package it runs) and last
+/// swap, as the component manager's `SwapController.Versions` gives them.
+pub fn versions(session: &Session) -> Result<Vec<Version>> {
+    with_swap_controller(session, |controller| {
+        Ok(controller
+            .versions()
+            .map_err(|e| anyhow::anyhow!("SwapController.Versions: {e:?}"))?
+            .versions)
+    })
+}
+
+/// `ls`'s second table: the components that were swapped (this boot, or
+/// before a reboot and restored from `/data/swap-pins`), the version each
+/// runs and what became of its last swap.
+pub fn render_versions(versions: &[Version]) -> String {
+    let swapped: Vec<&Version> = versions
+        .iter()
+        .filter(|v| !v.last_swap.is_empty())
+        .collect();
+    if swapped.is_empty() {
+        return String::new();
+    }
+    let width = swapped
+        .iter()
+        .map(|v| v.moniker.len())
+        .max()
+        .unwrap_or(0)
+        .max("SWAPPED".len());
+    let mut out = format!("\n{:<width$}  VERSION / LAST SWAP\n", "SWAPPED");
+    for v in swapped {
+        out.push_str(&format!(
+            "{:<width$}  {}\n{:<width$}    {}\n",
+            v.moniker, v.manifest, "", v.last_swap
+        ));
+    }
+    out
 }
 
 /// `rollback <moniker>`: back to the version `moniker` ran before its last

@@ -3,7 +3,8 @@
 //!
 //! In order: the component tree (`ls`) and the log (`log`) as the
 //! commands get them; 1,000 calls of `examples.echo.Echo` through the
-//! generated Rust client over a bridge channel, every reply checked; a
+//! generated Rust client over a bridge channel, every reply checked, with
+//! `OnEcho` events asked for along the way and taken after later calls; a
 //! blob pushed into blobfs, then pushed again and found there; then
 //! hostile input — garbage, a huge length, unknown channels, malformed
 //! payloads, a flood of requests, a host that disconnects mid-frame —
@@ -11,7 +12,10 @@
 //! after which the bridge still serves, has not been restarted (it stayed
 //! within its manifest's limits) and echo still answers.
 
-use super::bindings::examples_echo::{EchoClient, EchoEchoStringRequest, EchoMarker};
+use super::bindings::examples_echo::{
+    EchoClient, EchoEchoEventsRequest, EchoEchoStringRequest, EchoEvent, EchoMarker,
+    EchoOnEchoRequest, MAX_EVENTS,
+};
 use super::bindings::zx_component::ComponentState;
 use super::bindings::zx_host::FrameError;
 use super::commands::{self, Pushed};
@@ -243,10 +247,42 @@ fn check_log(session: &Session) -> Result<(), String> {
     Ok(())
 }
 
+/// `calls` echo calls; every 100th asks for three `OnEcho` events first,
+/// taken after the call (the client keeps them while it waits), and at the
+/// end more than `MAX_EVENTS` are asked for: every payload and the order
+/// are checked.
 fn echo_calls(echo: &BridgeChannel, calls: usize, what: &str) -> Result<(), String> {
     let client = EchoClient::new(echo.clone());
+    let ask = |value: &str, count: u32| {
+        client
+            .echo_events(EchoEchoEventsRequest {
+                value: value.into(),
+                count,
+            })
+            .map(|reply| reply.sent)
+            .map_err(|e| format!("{what}: EchoEvents: {e:?}"))
+    };
+    let take = |value: &str, count: u32| -> Result<(), String> {
+        for index in 0..count {
+            let event = client
+                .next_event()
+                .map_err(|e| format!("{what}: event {index} of {value:?}: {e:?}"))?;
+            let expected = EchoEvent::OnEcho(EchoOnEchoRequest {
+                value: value.into(),
+                index,
+            });
+            if event != expected {
+                return Err(format!("{what}: {event:?}, not {expected:?}"));
+            }
+        }
+        Ok(())
+    };
     for i in 0..calls {
         let value = format!("{what} {i} over the bridge");
+        let asked = format!("{what} {i}: events");
+        if i % 100 == 50 && ask(&asked, 3)? != 3 {
+            return Err(format!("{what} {i}: not 3 events sent"));
+        }
         let reply = client
             .echo_string(EchoEchoStringRequest {
                 value: value.clone(),
@@ -255,8 +291,15 @@ fn echo_calls(echo: &BridgeChannel, calls: usize, what: &str) -> Result<(), Stri
         if reply.response != value {
             return Err(format!("{what} {i}: echoed {:?}", reply.response));
         }
+        if i % 100 == 50 {
+            take(&asked, 3)?;
+        }
     }
-    Ok(())
+    let sent = ask("the last events", MAX_EVENTS + 4)?;
+    if sent != MAX_EVENTS {
+        return Err(format!("{what}: {sent} events sent, not {MAX_EVENTS}"));
+    }
+    take("the last events", sent)
 }
 
 fn check_push(session: &Session) -> Result<(), String> {
@@ -398,7 +441,8 @@ fn output_of(command: &mut std::process::Command, what: &str) -> Result<String, 
 /// (`build-image sdk`), then a Python script and a C program on the host,
 /// each listing the running system's components and calling
 /// `examples.echo.Echo` 1,000 times through the generated clients over
-/// the bridge, checking every reply.
+/// the bridge, checking every reply, and receiving 46 `OnEcho` events
+/// asked for along the way (payloads and order checked).
 pub fn clients_scenario(harness: &Harness) -> Result<(), String> {
     let root = crate::systest::workspace_root();
     let dir = harness.fresh_machine_dir("bridge-clients");
@@ -447,6 +491,7 @@ pub fn clients_scenario(harness: &Harness) -> Result<(), String> {
         "component root/bridge RUNNING bin/bridge",
         "component root/echo_server RUNNING bin/echo-server",
         "python: 1000 calls answered, every reply correct",
+        "python: 46 events received in order, every payload correct",
     ] {
         if !python.contains(needle) {
             return Err(format!(
@@ -462,6 +507,7 @@ pub fn clients_scenario(harness: &Harness) -> Result<(), String> {
     for needle in [
         "component root/bridge 2 bin/bridge",
         "c: 1000 calls answered, every reply correct",
+        "c: 46 events received in order, every payload correct (0 dropped)",
     ] {
         if !c.contains(needle) {
             return Err(format!("the C client did not print {needle:?}:\n{c}"));

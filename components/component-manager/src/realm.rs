@@ -136,6 +136,8 @@ struct State {
     budget: budget::Budget,
     /// Every static instance's package manifest was tried (`manifests`).
     static_resolved: bool,
+    /// Which version swapped instances run, kept in `/data` (`swap::pins`).
+    pins: swap::pins::Pins,
 }
 
 /// The component manager's view of the system.
@@ -174,6 +176,7 @@ impl Realm {
             resources,
             budget: budget::Budget::default(),
             static_resolved: false,
+            pins: Default::default(),
         };
         Ok(Realm {
             state: Rc::new(RefCell::new(state)),

@@ -10,7 +10,7 @@
 //! | `help` | lists the commands |
 //! | `ls` | lists the components and whether they run, every collection, and a component without a program as such |
 //! | `ls /` | lists the namespace's roots |
-//! | `ls <path>` | lists a directory of the namespace (`/boot`, `/logs`) |
+//! | `ls <path>` | lists a directory of the namespace (`/boot`, `/logs`, `/blob`, `/pkg`, `/data`) |
 //! | `cat <path>` | prints a file of the namespace (`/boot/etc/product`) |
 //! | `start <moniker>` | starts a component |
 //! | `stop <moniker>` | stops a component (gracefully, then by force) |

@@ -21,11 +21,17 @@
 //! The component manager asks it for every component whose program is not
 //! in the bootfs (`realm/resolve.rs` there); the console's `pkg resolve`
 //! asks it too.
+//!
+//! It also serves the package directory `pkg` (`directory.rs`): each
+//! package as a read-only directory, `pkg/<name>/meta` and its files
+//! (`pkg/<name>/bin/<binary>`), read verified through `/blob`.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
+
+mod directory;
 
 mod bindings {
     #![allow(clippy::all, dead_code, unused_imports)]
@@ -34,6 +40,7 @@ mod bindings {
 
 use alloc::format;
 use alloc::rc::Rc;
+use alloc::string::String;
 use alloc::vec::Vec;
 use bindings::zx_pkg::{
     dispatch_resolver, ResolverMarker, ResolverResolveRequest, ResolverResolveResponse,
@@ -43,6 +50,7 @@ use core::cell::RefCell;
 use idlc_runtime::Transport;
 use merkle::MerkleRoot;
 use zx::{Channel, Status, Vmo};
+use zx_component::fs::Tree;
 use zx_idl::ChannelTransport;
 use zx_runtime::println;
 
@@ -76,16 +84,17 @@ fn program_vmo(root: &MerkleRoot, size: u64) -> Result<Vmo, Status> {
     Ok(vmo)
 }
 
-/// The packages in blobfs: each meta blob's root and decoded content.
-struct Index {
-    packages: Vec<(MerkleRoot, package::Package)>,
+/// The packages in blobfs: each meta blob's root, decoded content and
+/// size.
+pub struct Index {
+    pub packages: Vec<(MerkleRoot, package::Package, u64)>,
     /// Blobs small enough to be meta blobs that failed verification: a
     /// package not found may be one of them.
     damaged: Vec<MerkleRoot>,
 }
 
 impl Index {
-    fn scan() -> Result<Index, Status> {
+    pub fn scan() -> Result<Index, Status> {
         let entries =
             zx_component::namespace::open("/blob").and_then(zx_component::fs::read_dir)?;
         let mut packages = Vec::new();
@@ -109,7 +118,7 @@ impl Index {
                 }
             }
             match read_blob(&root, entry.size).map(|bytes| package::decode(&bytes)) {
-                Ok(Ok(decoded)) => packages.push((root, decoded)),
+                Ok(Ok(decoded)) => packages.push((root, decoded, entry.size)),
                 Ok(Err(error)) => println!("pkg-resolver: meta blob {root}: {error}"),
                 Err(status) => {
                     println!("pkg-resolver: meta blob {root}: {status}");
@@ -154,7 +163,7 @@ struct Resolver {
 impl Resolver {
     fn resolve(&mut self, url: &str) -> Result<ResolverResolveResponse, Status> {
         let wanted = parse_url(url).ok_or(Status::INVALID_ARGS)?;
-        let matches = |(root, package): &&(MerkleRoot, package::Package)| {
+        let matches = |(root, package, _): &&(MerkleRoot, package::Package, u64)| {
             package.name == wanted.name && wanted.hash.as_ref().is_none_or(|hash| hash == root)
         };
         // A package written since the last scan (pushed from the host) is
@@ -172,7 +181,7 @@ impl Resolver {
         let index = index.as_ref().ok_or(Status::INTERNAL)?;
         // With two packages of one name (a version pushed beside the
         // image's), `pkg://<name>` is the first listed: ask by hash.
-        let Some((root, found)) = index.packages.iter().find(|p| matches(p)) else {
+        let Some((root, found, _)) = index.packages.iter().find(|p| matches(p)) else {
             // Its meta blob may be one that failed verification: that is
             // an integrity error, not an absence.
             if let Some(blob) = index.damaged.first() {
@@ -242,6 +251,14 @@ async fn serve(channel: Channel, index: Rc<RefCell<Option<Index>>>) {
     }
 }
 
+/// The checked path below the package directory `pkg` that `path` names.
+fn below_pkg(path: &str) -> Option<String> {
+    match path.strip_prefix("pkg")? {
+        "" => Some(String::new()),
+        rest => zx_component::fs::join("", rest.strip_prefix('/')?),
+    }
+}
+
 fn main() -> i64 {
     let Some(outgoing) = zx_component::Outgoing::take() else {
         println!("pkg-resolver: no outgoing directory");
@@ -252,10 +269,15 @@ fn main() -> i64 {
     };
     let spawner = executor.spawner();
     let index = Rc::new(RefCell::new(None));
+    let tree: Rc<dyn Tree> = Rc::new(directory::PackageDirectory {
+        index: Rc::clone(&index),
+    });
     let accept = async move {
         while let Some((path, channel)) = outgoing.next().await {
             if Some(path.as_str()) == ResolverMarker::DISCOVERABLE_NAME {
                 spawner.spawn(serve(channel, Rc::clone(&index)));
+            } else if let Some(below) = below_pkg(&path) {
+                zx_component::fs::serve(Rc::clone(&tree), below, channel, &spawner);
             } else {
                 println!("pkg-resolver: no service named {path}");
             }

@@ -64,8 +64,11 @@ pub const EXIT_STATE_REJECTED: i64 = 3;
 /// Exit code of a server started for a swap that was never handed over.
 pub const EXIT_NOT_HANDED_OVER: i64 = 4;
 
-type Dispatch<S> =
-    dyn FnMut(&mut S, &mut IncomingMessage) -> Result<Option<OutgoingMessage>, DispatchError>;
+type Dispatch<S> = dyn FnMut(
+    &mut S,
+    &mut IncomingMessage,
+    &mut Vec<OutgoingMessage>,
+) -> Result<Option<OutgoingMessage>, DispatchError>;
 
 type TakeoverHook<S> = dyn FnMut(&S);
 type StopHook<S> = dyn FnMut(crate::StopReason, &S);
@@ -105,6 +108,25 @@ impl<S: Wire + Default + 'static> Server<S> {
     pub fn new(
         protocol: &str,
         dispatch: impl FnMut(&mut S, &mut IncomingMessage) -> Result<Option<OutgoingMessage>, DispatchError>
+            + 'static,
+    ) -> Server<S> {
+        let mut dispatch = dispatch;
+        Server::with_events(protocol, move |state, request, _events| {
+            dispatch(state, request)
+        })
+    }
+
+    /// A server whose `dispatch` may also send events: the messages it
+    /// pushes onto its third argument go to the same connection, in order,
+    /// before the reply (built with the generated `<protocol>_<event>_event`
+    /// functions).
+    pub fn with_events(
+        protocol: &str,
+        dispatch: impl FnMut(
+                &mut S,
+                &mut IncomingMessage,
+                &mut Vec<OutgoingMessage>,
+            ) -> Result<Option<OutgoingMessage>, DispatchError>
             + 'static,
     ) -> Server<S> {
         Server {
@@ -398,23 +420,19 @@ async fn serve_connection<S: 'static>(
         };
         match received {
             Ok(mut request) => {
+                let mut events = Vec::new();
                 let reply = {
                     let mut state = round.state.borrow_mut();
-                    (dispatch.borrow_mut())(&mut state, &mut request)
+                    (dispatch.borrow_mut())(&mut state, &mut request, &mut events)
                 };
-                match reply {
-                    Ok(Some(mut reply)) => {
-                        let handles: Vec<Handle> = core::mem::take(&mut reply.handles)
-                            .into_iter()
-                            .map(|d| Handle::from_raw(d.handle.into_raw()))
-                            .collect();
-                        let connections = round.connections.borrow();
-                        if let Some(transport) = connections[slot].as_ref() {
-                            let _ = transport.channel().write(&reply.bytes, handles);
-                        }
+                if let Err(error) = &reply {
+                    println!("serve: bad request: {:?}", error);
+                }
+                let connections = round.connections.borrow();
+                if let Some(transport) = connections[slot].as_ref() {
+                    for message in events.into_iter().chain(reply.ok().flatten()) {
+                        write(transport.channel(), message);
                     }
-                    Ok(None) => {}
-                    Err(error) => println!("serve: bad request: {:?}", error),
                 }
             }
             Err((Status::SHOULD_WAIT, handle)) => {
@@ -430,6 +448,15 @@ async fn serve_connection<S: 'static>(
             }
         }
     }
+}
+
+/// Writes one message (a reply or an event) with its handles.
+fn write(channel: &Channel, mut message: OutgoingMessage) {
+    let handles: Vec<Handle> = core::mem::take(&mut message.handles)
+        .into_iter()
+        .map(|d| Handle::from_raw(d.handle.into_raw()))
+        .collect();
+    let _ = channel.write(&message.bytes, handles);
 }
 
 /// Answers the lifecycle channel for one round: ends it on `Stop`, hands

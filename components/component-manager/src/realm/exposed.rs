@@ -24,14 +24,35 @@ pub(super) fn open_exposed(
     protocol: &str,
     server: Channel,
 ) -> Result<(), Status> {
+    open_exposed_as(
+        state,
+        spawner,
+        idle,
+        index,
+        CapabilityKind::Protocol,
+        protocol,
+        server,
+    )
+}
+
+/// Connects `server` to the capability `protocol` of kind `kind` (a
+/// protocol, or a directory such as datafs's `data`) as instance `index`
+/// exposes it.
+pub(super) fn open_exposed_as(
+    state: &Rc<RefCell<State>>,
+    spawner: &Spawner,
+    idle: &Rc<Event>,
+    index: usize,
+    kind: CapabilityKind,
+    protocol: &str,
+    server: Channel,
+) -> Result<(), Status> {
     if protocol == LOG_SINK {
         // Log lines are attributed by the route that carries them; a
         // connection from outside the tree has no name to give.
         return Err(Status::ACCESS_DENIED);
     }
-    let route = state
-        .borrow()
-        .route_expose(index, CapabilityKind::Protocol, protocol);
+    let route = state.borrow().route_expose(index, kind, protocol);
     let provider = match route {
         Ok(Provider::Component(provider)) => provider,
         _ => return Err(Status::NOT_FOUND),

@@ -158,4 +158,6 @@ pub(super) async fn resolve_static(state: Rc<RefCell<State>>, spawner: Spawner, 
             println!("component_manager: cannot start {}: {}", moniker, why);
         }
     }
+    // The versions swapped in before a reboot, in the background.
+    spawner.spawn(super::swap::pins::restore(state, spawner.clone(), idle));
 }

@@ -453,7 +453,7 @@ impl State {
 
 /// A channel as an asynchronous IDL transport, waiting through the
 /// manager's executor (never blocking it).
-struct AsyncChannel(Channel);
+pub(super) struct AsyncChannel(pub Channel);
 
 impl AsyncTransport for AsyncChannel {
     type Error = Status;

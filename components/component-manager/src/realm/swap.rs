@@ -28,6 +28,7 @@
 mod compat;
 mod escrow;
 mod launch;
+pub(super) mod pins;
 
 use alloc::format;
 use alloc::rc::Rc;
@@ -161,6 +162,10 @@ pub(super) async fn swap(
         }
     };
     let result = run(state, spawner, idle, (index, generation), source, new).await;
+    if let Outcome::Swapped = result.outcome {
+        // Kept across reboots before it is reported (`pins`).
+        pins::swapped(state, spawner, idle, (index, generation)).await;
+    }
     let mut guard = state.borrow_mut();
     if guard.live(index, generation) {
         let record = &mut guard.instances[index].swap;

@@ -6,6 +6,10 @@
 //! a request, calls our `EchoServer` implementation and encodes the reply.
 //! This file says what echoing means and runs the serving loops.
 //!
+//! `EchoEvents` sends `OnEcho` events before its reply: the server hands
+//! them to the serving loop ([`Server::with_events`]), which writes them
+//! on the connection that asked.
+//!
 //! Started as a component, it serves each connection that arrives through
 //! its outgoing directory with the SDK's [`zx_component::serve::Server`],
 //! which makes it hot-swappable: its manifest names its state
@@ -19,6 +23,8 @@
 extern crate alloc;
 
 use alloc::format;
+use alloc::vec::Vec;
+use idlc_runtime::OutgoingMessage;
 use zx::{processargs, Channel};
 use zx_component::serve::Server;
 use zx_idl::ChannelTransport;
@@ -30,7 +36,9 @@ mod bindings {
 }
 
 use bindings::examples_echo::{
-    dispatch_echo, EchoEchoStringRequest, EchoEchoStringResponse, EchoMarker, EchoServer, EchoState,
+    dispatch_echo, echo_on_echo_event, EchoEchoEventsRequest, EchoEchoEventsResponse,
+    EchoEchoStringRequest, EchoEchoStringResponse, EchoMarker, EchoOnEchoRequest, EchoServer,
+    EchoState, MAX_EVENTS,
 };
 
 zx_runtime::entry!(main);
@@ -38,6 +46,8 @@ zx_runtime::entry!(main);
 /// Echoing, and counting what was echoed in the state.
 struct Echo<'a> {
     state: &'a mut EchoState,
+    /// Events to send before the reply.
+    events: &'a mut Vec<OutgoingMessage>,
 }
 
 impl EchoServer for Echo<'_> {
@@ -47,15 +57,32 @@ impl EchoServer for Echo<'_> {
             response: request.value,
         }
     }
+
+    fn echo_events(&mut self, request: EchoEchoEventsRequest) -> EchoEchoEventsResponse {
+        let count = request.count.min(MAX_EVENTS);
+        for index in 0..count {
+            if let Ok(event) = echo_on_echo_event(EchoOnEchoRequest {
+                value: request.value.clone(),
+                index,
+            }) {
+                self.events.push(event);
+            }
+        }
+        EchoEchoEventsResponse {
+            sent: self.events.len() as u32,
+        }
+    }
 }
 
 fn main() -> i64 {
     let Some(channel) = zx_runtime::take_startup_handle(processargs::USER_BASE) else {
         // A component: the SDK serves its outgoing directory and answers
         // the component manager (stop, and the hot swap).
-        return Server::new(
+        return Server::with_events(
             EchoMarker::DISCOVERABLE_NAME.unwrap_or_default(),
-            |state: &mut EchoState, request| dispatch_echo(&mut Echo { state }, request),
+            |state: &mut EchoState, request, events| {
+                dispatch_echo(&mut Echo { state, events }, request)
+            },
         )
         .on_takeover(|state| {
             let message = format!(
@@ -80,14 +107,26 @@ fn main() -> i64 {
     // reply goes out in the syscall that waits for the next request.
     let transport = ChannelTransport::new(Channel::from_handle(channel));
     let mut state = EchoState::default();
-    transport.serve(
-        |request| match dispatch_echo(&mut Echo { state: &mut state }, request) {
+    transport.serve(|request| {
+        let mut events = Vec::new();
+        let reply = dispatch_echo(
+            &mut Echo {
+                state: &mut state,
+                events: &mut events,
+            },
+            request,
+        );
+        // Events go out before the reply, which the serving loop sends.
+        for event in events {
+            let _ = transport.channel().write(&event.bytes, Vec::new());
+        }
+        match reply {
             Ok(reply) => reply,
             Err(error) => {
                 println!("echo-server: bad request: {:?}", error);
                 None
             }
-        },
-    );
+        }
+    });
     state.calls.unwrap_or(0) as i64
 }

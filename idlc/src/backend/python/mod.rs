@@ -398,7 +398,7 @@ impl Generator<'_> {
             if method.kind == ir::MethodKind::Event {
                 continue;
             }
-            let method_name = member_name(&snake(&method.name), &["transport"]);
+            let method_name = member_name(&snake(&method.name), &["transport", "next_event"]);
             let ordinal = format!(
                 "{name}.{}_ORDINAL",
                 screaming(&method.name).trim_start_matches("r#")
@@ -448,7 +448,44 @@ impl Generator<'_> {
                 py_bool(result)
             );
         }
+        self.event_method(protocol);
         self.line("");
+    }
+
+    /// `next_event()`, for a protocol with events: the next event as a
+    /// `_w.Event` (name, ordinal, decoded payload).
+    fn event_method(&mut self, protocol: &ir::Protocol) {
+        let events: Vec<&ir::Method> = protocol
+            .methods
+            .iter()
+            .filter(|m| m.kind == ir::MethodKind::Event)
+            .collect();
+        if events.is_empty() {
+            return;
+        }
+        let name = class_name(&protocol.name);
+        let names: Vec<String> = events.iter().map(|m| format!("``{}``", m.name)).collect();
+        self.line("");
+        self.line("    def next_event(self) -> _w.Event:");
+        let _ = writeln!(
+            self.out,
+            "        \"\"\"Waits for the next event ({}); events that arrive while a call\n        waits are kept, in order.\"\"\"",
+            names.join(", ")
+        );
+        self.line("        return _w.next_event(self.transport, {");
+        for event in events {
+            let payload = match &event.response {
+                Some(payload) => self.class_ref(payload),
+                None => "None".to_string(),
+            };
+            let _ = writeln!(
+                self.out,
+                "            {name}.{}_ORDINAL: (\"{}\", {payload}),",
+                screaming(&event.name).trim_start_matches("r#"),
+                event.name
+            );
+        }
+        self.line("        })");
     }
 
     /// The runtime descriptor of a type (`_w.Vector(_w.UINT8, 16, False)`).

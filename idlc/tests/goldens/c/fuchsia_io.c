@@ -2096,6 +2096,28 @@ idl_status_t fuchsia_io_DirectoryWatchResult_decode_at(idl_decoder_t *d, fuchsia
   return IDL_OK;
 }
 
+/* Waits for the next event through `transport` (events that arrived while calls waited
+ * first, in order) and decodes it into `*out`: the message is placed in `buffer`, and
+ * strings point into it; vectors and boxes are placed in `arena`. An unknown strict
+ * event is IDL_ERR_UNKNOWN_ORDINAL. */
+idl_status_t fuchsia_io_Node_next_event(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_Node_event *out)
+{
+  size_t size = 0;
+  IDL_TRY(transport->next_event(transport->context, buffer, buffer_size, &size));
+  idl_header_t header;
+  IDL_TRY(idl_decode_header(buffer, size, &header));
+  if (header.txid != 0) return IDL_ERR_INVALID_HEADER;
+  out->ordinal = header.ordinal;
+  switch (header.ordinal) {
+    case fuchsia_io_Node_OnRepresentation_ORDINAL:
+      return fuchsia_io_Representation_decode(buffer + IDL_HEADER_SIZE, size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, &out->payload.OnRepresentation);
+    default:
+      return header.flexible ? IDL_OK : IDL_ERR_UNKNOWN_ORDINAL;
+  }
+}
+
 /* Calls `Sync`: encodes the request into `buffer`, calls through `transport`, and decodes
  * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
  * `buffer`, vectors and boxes are placed in `arena`. */
@@ -2176,6 +2198,28 @@ idl_status_t fuchsia_io_Node_Query_call(const idl_transport_t *transport,
   IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
   if (reply.ordinal != fuchsia_io_Node_Query_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
   return fuchsia_unknown_QueryableQueryResponse_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Waits for the next event through `transport` (events that arrived while calls waited
+ * first, in order) and decodes it into `*out`: the message is placed in `buffer`, and
+ * strings point into it; vectors and boxes are placed in `arena`. An unknown strict
+ * event is IDL_ERR_UNKNOWN_ORDINAL. */
+idl_status_t fuchsia_io_File_next_event(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_File_event *out)
+{
+  size_t size = 0;
+  IDL_TRY(transport->next_event(transport->context, buffer, buffer_size, &size));
+  idl_header_t header;
+  IDL_TRY(idl_decode_header(buffer, size, &header));
+  if (header.txid != 0) return IDL_ERR_INVALID_HEADER;
+  out->ordinal = header.ordinal;
+  switch (header.ordinal) {
+    case fuchsia_io_File_OnRepresentation_ORDINAL:
+      return fuchsia_io_Representation_decode(buffer + IDL_HEADER_SIZE, size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, &out->payload.OnRepresentation);
+    default:
+      return header.flexible ? IDL_OK : IDL_ERR_UNKNOWN_ORDINAL;
+  }
 }
 
 /* Calls `Read`: encodes the request into `buffer`, calls through `transport`, and decodes
@@ -2358,6 +2402,28 @@ idl_status_t fuchsia_io_File_Query_call(const idl_transport_t *transport,
   IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
   if (reply.ordinal != fuchsia_io_File_Query_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
   return fuchsia_unknown_QueryableQueryResponse_decode(buffer + IDL_HEADER_SIZE, reply_size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, out);
+}
+
+/* Waits for the next event through `transport` (events that arrived while calls waited
+ * first, in order) and decodes it into `*out`: the message is placed in `buffer`, and
+ * strings point into it; vectors and boxes are placed in `arena`. An unknown strict
+ * event is IDL_ERR_UNKNOWN_ORDINAL. */
+idl_status_t fuchsia_io_Directory_next_event(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_Directory_event *out)
+{
+  size_t size = 0;
+  IDL_TRY(transport->next_event(transport->context, buffer, buffer_size, &size));
+  idl_header_t header;
+  IDL_TRY(idl_decode_header(buffer, size, &header));
+  if (header.txid != 0) return IDL_ERR_INVALID_HEADER;
+  out->ordinal = header.ordinal;
+  switch (header.ordinal) {
+    case fuchsia_io_Directory_OnRepresentation_ORDINAL:
+      return fuchsia_io_Representation_decode(buffer + IDL_HEADER_SIZE, size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, &out->payload.OnRepresentation);
+    default:
+      return header.flexible ? IDL_OK : IDL_ERR_UNKNOWN_ORDINAL;
+  }
 }
 
 /* Sends `Open` (one-way); `buffer` holds the encoded message. */

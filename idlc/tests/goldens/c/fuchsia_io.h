@@ -604,6 +604,23 @@ idl_status_t fuchsia_io_Node_Query_call(const idl_transport_t *transport,
     uint8_t *buffer, size_t buffer_size,
     void *arena, size_t arena_size, fuchsia_unknown_QueryableQueryResponse *out);
 
+/* An event of `fuchsia.io/Node`: `ordinal` says which (`fuchsia_io_Node_<Event>_ORDINAL`, or an
+ * unknown flexible event's, of which nothing is decoded) and the member of
+ * the same name holds its payload. */
+typedef struct fuchsia_io_Node_event {
+  uint64_t ordinal;
+  union {
+    fuchsia_io_Representation OnRepresentation;
+  } payload;
+} fuchsia_io_Node_event;
+/* Waits for the next event through `transport` (events that arrived while calls waited
+ * first, in order) and decodes it into `*out`: the message is placed in `buffer`, and
+ * strings point into it; vectors and boxes are placed in `arena`. An unknown strict
+ * event is IDL_ERR_UNKNOWN_ORDINAL. */
+idl_status_t fuchsia_io_Node_next_event(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_Node_event *out);
+
 #define fuchsia_io_File_Read_ORDINAL UINT64_C(0x57e419a298c8ede)
 #define fuchsia_io_File_Seek_ORDINAL UINT64_C(0x78079168162c5207)
 #define fuchsia_io_File_GetBackingMemory_ORDINAL UINT64_C(0xa6a9e654cbf62b)
@@ -671,6 +688,23 @@ idl_status_t fuchsia_io_File_Query_call(const idl_transport_t *transport,
     uint8_t *buffer, size_t buffer_size,
     void *arena, size_t arena_size, fuchsia_unknown_QueryableQueryResponse *out);
 
+/* An event of `fuchsia.io/File`: `ordinal` says which (`fuchsia_io_File_<Event>_ORDINAL`, or an
+ * unknown flexible event's, of which nothing is decoded) and the member of
+ * the same name holds its payload. */
+typedef struct fuchsia_io_File_event {
+  uint64_t ordinal;
+  union {
+    fuchsia_io_Representation OnRepresentation;
+  } payload;
+} fuchsia_io_File_event;
+/* Waits for the next event through `transport` (events that arrived while calls waited
+ * first, in order) and decodes it into `*out`: the message is placed in `buffer`, and
+ * strings point into it; vectors and boxes are placed in `arena`. An unknown strict
+ * event is IDL_ERR_UNKNOWN_ORDINAL. */
+idl_status_t fuchsia_io_File_next_event(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_File_event *out);
+
 #define fuchsia_io_Directory_Open_ORDINAL UINT64_C(0x2fbc4fbbff7c54d6)
 #define fuchsia_io_Directory_Rename_ORDINAL UINT64_C(0x7060e7723b9928de)
 #define fuchsia_io_Directory_Watch_ORDINAL UINT64_C(0x72d330b9a551d879)
@@ -726,6 +760,23 @@ idl_status_t fuchsia_io_Directory_Close_call(const idl_transport_t *transport,
 idl_status_t fuchsia_io_Directory_Query_call(const idl_transport_t *transport,
     uint8_t *buffer, size_t buffer_size,
     void *arena, size_t arena_size, fuchsia_unknown_QueryableQueryResponse *out);
+
+/* An event of `fuchsia.io/Directory`: `ordinal` says which (`fuchsia_io_Directory_<Event>_ORDINAL`, or an
+ * unknown flexible event's, of which nothing is decoded) and the member of
+ * the same name holds its payload. */
+typedef struct fuchsia_io_Directory_event {
+  uint64_t ordinal;
+  union {
+    fuchsia_io_Representation OnRepresentation;
+  } payload;
+} fuchsia_io_Directory_event;
+/* Waits for the next event through `transport` (events that arrived while calls waited
+ * first, in order) and decodes it into `*out`: the message is placed in `buffer`, and
+ * strings point into it; vectors and boxes are placed in `arena`. An unknown strict
+ * event is IDL_ERR_UNKNOWN_ORDINAL. */
+idl_status_t fuchsia_io_Directory_next_event(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, fuchsia_io_Directory_event *out);
 
 
 

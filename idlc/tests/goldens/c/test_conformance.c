@@ -2010,6 +2010,28 @@ idl_status_t test_conformance_HandleList_decode_at(idl_decoder_t *d, test_confor
   return IDL_OK;
 }
 
+/* Waits for the next event through `transport` (events that arrived while calls waited
+ * first, in order) and decodes it into `*out`: the message is placed in `buffer`, and
+ * strings point into it; vectors and boxes are placed in `arena`. An unknown strict
+ * event is IDL_ERR_UNKNOWN_ORDINAL. */
+idl_status_t test_conformance_Echo_next_event(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_conformance_Echo_event *out)
+{
+  size_t size = 0;
+  IDL_TRY(transport->next_event(transport->context, buffer, buffer_size, &size));
+  idl_header_t header;
+  IDL_TRY(idl_decode_header(buffer, size, &header));
+  if (header.txid != 0) return IDL_ERR_INVALID_HEADER;
+  out->ordinal = header.ordinal;
+  switch (header.ordinal) {
+    case test_conformance_Echo_OnAlert_ORDINAL:
+      return test_conformance_EchoOnAlertRequest_decode(buffer + IDL_HEADER_SIZE, size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, &out->payload.OnAlert);
+    default:
+      return header.flexible ? IDL_OK : IDL_ERR_UNKNOWN_ORDINAL;
+  }
+}
+
 /* Calls `Echo`: encodes the request into `buffer`, calls through `transport`, and decodes
  * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
  * `buffer`, vectors and boxes are placed in `arena`. */

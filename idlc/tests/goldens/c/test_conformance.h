@@ -625,6 +625,23 @@ idl_status_t test_conformance_Echo_Notify_send(const idl_transport_t *transport,
 idl_status_t test_conformance_Echo_Ping_call(const idl_transport_t *transport,
     uint8_t *buffer, size_t buffer_size);
 
+/* An event of `test.conformance/Echo`: `ordinal` says which (`test_conformance_Echo_<Event>_ORDINAL`, or an
+ * unknown flexible event's, of which nothing is decoded) and the member of
+ * the same name holds its payload. */
+typedef struct test_conformance_Echo_event {
+  uint64_t ordinal;
+  union {
+    test_conformance_EchoOnAlertRequest OnAlert;
+  } payload;
+} test_conformance_Echo_event;
+/* Waits for the next event through `transport` (events that arrived while calls waited
+ * first, in order) and decodes it into `*out`: the message is placed in `buffer`, and
+ * strings point into it; vectors and boxes are placed in `arena`. An unknown strict
+ * event is IDL_ERR_UNKNOWN_ORDINAL. */
+idl_status_t test_conformance_Echo_next_event(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_conformance_Echo_event *out);
+
 #ifdef __cplusplus
 }
 #endif

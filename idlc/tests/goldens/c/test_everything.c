@@ -1802,6 +1802,28 @@ idl_status_t test_everything_Base_Ping_call(const idl_transport_t *transport,
   return reply_size == IDL_HEADER_SIZE ? IDL_OK : IDL_ERR_EXTRA_BYTES;
 }
 
+/* Waits for the next event through `transport` (events that arrived while calls waited
+ * first, in order) and decodes it into `*out`: the message is placed in `buffer`, and
+ * strings point into it; vectors and boxes are placed in `arena`. An unknown strict
+ * event is IDL_ERR_UNKNOWN_ORDINAL. */
+idl_status_t test_everything_Calculator_next_event(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_everything_Calculator_event *out)
+{
+  size_t size = 0;
+  IDL_TRY(transport->next_event(transport->context, buffer, buffer_size, &size));
+  idl_header_t header;
+  IDL_TRY(idl_decode_header(buffer, size, &header));
+  if (header.txid != 0) return IDL_ERR_INVALID_HEADER;
+  out->ordinal = header.ordinal;
+  switch (header.ordinal) {
+    case test_everything_Calculator_OnOverflow_ORDINAL:
+      return test_everything_CalculatorOnOverflowRequest_decode(buffer + IDL_HEADER_SIZE, size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, &out->payload.OnOverflow);
+    default:
+      return header.flexible ? IDL_OK : IDL_ERR_UNKNOWN_ORDINAL;
+  }
+}
+
 /* Calls `Add`: encodes the request into `buffer`, calls through `transport`, and decodes
  * the reply (which overwrites the request in `buffer`) into `*out`: strings point into
  * `buffer`, vectors and boxes are placed in `arena`. */
@@ -1898,6 +1920,28 @@ idl_status_t test_everything_Calculator_Ping_call(const idl_transport_t *transpo
   IDL_TRY(idl_decode_header(buffer, reply_size, &reply));
   if (reply.ordinal != test_everything_Calculator_Ping_ORDINAL) return IDL_ERR_UNEXPECTED_REPLY;
   return reply_size == IDL_HEADER_SIZE ? IDL_OK : IDL_ERR_EXTRA_BYTES;
+}
+
+/* Waits for the next event through `transport` (events that arrived while calls waited
+ * first, in order) and decodes it into `*out`: the message is placed in `buffer`, and
+ * strings point into it; vectors and boxes are placed in `arena`. An unknown strict
+ * event is IDL_ERR_UNKNOWN_ORDINAL. */
+idl_status_t test_everything_Storage_next_event(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_everything_Storage_event *out)
+{
+  size_t size = 0;
+  IDL_TRY(transport->next_event(transport->context, buffer, buffer_size, &size));
+  idl_header_t header;
+  IDL_TRY(idl_decode_header(buffer, size, &header));
+  if (header.txid != 0) return IDL_ERR_INVALID_HEADER;
+  out->ordinal = header.ordinal;
+  switch (header.ordinal) {
+    case test_everything_Storage_OnChange_ORDINAL:
+      return test_everything_Extensible_decode(buffer + IDL_HEADER_SIZE, size - IDL_HEADER_SIZE, NULL, 0, arena, arena_size, &out->payload.OnChange);
+    default:
+      return header.flexible ? IDL_OK : IDL_ERR_UNKNOWN_ORDINAL;
+  }
 }
 
 /* Calls `Get`: encodes the request into `buffer`, calls through `transport`, and decodes

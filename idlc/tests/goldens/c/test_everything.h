@@ -565,6 +565,23 @@ idl_status_t test_everything_Calculator_ResetAll_call(const idl_transport_t *tra
 idl_status_t test_everything_Calculator_Ping_call(const idl_transport_t *transport,
     uint8_t *buffer, size_t buffer_size);
 
+/* An event of `test.everything/Calculator`: `ordinal` says which (`test_everything_Calculator_<Event>_ORDINAL`, or an
+ * unknown flexible event's, of which nothing is decoded) and the member of
+ * the same name holds its payload. */
+typedef struct test_everything_Calculator_event {
+  uint64_t ordinal;
+  union {
+    test_everything_CalculatorOnOverflowRequest OnOverflow;
+  } payload;
+} test_everything_Calculator_event;
+/* Waits for the next event through `transport` (events that arrived while calls waited
+ * first, in order) and decodes it into `*out`: the message is placed in `buffer`, and
+ * strings point into it; vectors and boxes are placed in `arena`. An unknown strict
+ * event is IDL_ERR_UNKNOWN_ORDINAL. */
+idl_status_t test_everything_Calculator_next_event(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_everything_Calculator_event *out);
+
 #define test_everything_Storage_Get_ORDINAL UINT64_C(0x6c5d798eda518c24)
 #define test_everything_Storage_Put_ORDINAL UINT64_C(0x3b19965c181b772f)
 #define test_everything_Storage_Share_ORDINAL UINT64_C(0x652faa0aabbf6f7d)
@@ -588,6 +605,23 @@ idl_status_t test_everything_Storage_Share_call(const idl_transport_t *transport
     const test_everything_StorageShareRequest *request,
     uint8_t *buffer, size_t buffer_size,
     void *arena, size_t arena_size, test_everything_StorageShareResponse *out);
+
+/* An event of `test.everything/Storage`: `ordinal` says which (`test_everything_Storage_<Event>_ORDINAL`, or an
+ * unknown flexible event's, of which nothing is decoded) and the member of
+ * the same name holds its payload. */
+typedef struct test_everything_Storage_event {
+  uint64_t ordinal;
+  union {
+    test_everything_Extensible OnChange;
+  } payload;
+} test_everything_Storage_event;
+/* Waits for the next event through `transport` (events that arrived while calls waited
+ * first, in order) and decodes it into `*out`: the message is placed in `buffer`, and
+ * strings point into it; vectors and boxes are placed in `arena`. An unknown strict
+ * event is IDL_ERR_UNKNOWN_ORDINAL. */
+idl_status_t test_everything_Storage_next_event(const idl_transport_t *transport,
+    uint8_t *buffer, size_t buffer_size,
+    void *arena, size_t arena_size, test_everything_Storage_event *out);
 
 #define test_everything_Listener_Notify_ORDINAL UINT64_C(0x569147d62ef5bed5)
 #define test_everything_Listener_Ask_ORDINAL UINT64_C(0x47ac21e79699e7e3)

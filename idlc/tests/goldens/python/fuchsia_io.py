@@ -259,6 +259,13 @@ class NodeClient:
     def query(self) -> fuchsia_unknown.QueryableQueryResponse:
         return _w.call(self.transport, "fuchsia.unknown/Queryable.Query", Node.QUERY_ORDINAL, False, None, fuchsia_unknown.QueryableQueryResponse, False)
 
+    def next_event(self) -> _w.Event:
+        """Waits for the next event (``OnRepresentation``); events that arrive while a call
+        waits are kept, in order."""
+        return _w.next_event(self.transport, {
+            Node.ON_REPRESENTATION_ORDINAL: ("OnRepresentation", Representation),
+        })
+
 
 class File:
     READ_ORDINAL = 0x57e419a298c8ede
@@ -314,6 +321,13 @@ class FileClient:
     def query(self) -> fuchsia_unknown.QueryableQueryResponse:
         return _w.call(self.transport, "fuchsia.unknown/Queryable.Query", File.QUERY_ORDINAL, False, None, fuchsia_unknown.QueryableQueryResponse, False)
 
+    def next_event(self) -> _w.Event:
+        """Waits for the next event (``OnRepresentation``); events that arrive while a call
+        waits are kept, in order."""
+        return _w.next_event(self.transport, {
+            File.ON_REPRESENTATION_ORDINAL: ("OnRepresentation", Representation),
+        })
+
 
 class Directory:
     OPEN_ORDINAL = 0x2fbc4fbbff7c54d6
@@ -362,6 +376,13 @@ class DirectoryClient:
 
     def query(self) -> fuchsia_unknown.QueryableQueryResponse:
         return _w.call(self.transport, "fuchsia.unknown/Queryable.Query", Directory.QUERY_ORDINAL, False, None, fuchsia_unknown.QueryableQueryResponse, False)
+
+    def next_event(self) -> _w.Event:
+        """Waits for the next event (``OnRepresentation``); events that arrive while a call
+        waits are kept, in order."""
+        return _w.next_event(self.transport, {
+            Directory.ON_REPRESENTATION_ORDINAL: ("OnRepresentation", Representation),
+        })
 
 
 class DirectoryWatcher:

@@ -295,6 +295,13 @@ class EchoClient:
     def ping(self) -> None:
         return _w.call(self.transport, "test.conformance/Echo.Ping", Echo.PING_ORDINAL, False, None, None, False)
 
+    def next_event(self) -> _w.Event:
+        """Waits for the next event (``OnAlert``); events that arrive while a call
+        waits are kept, in order."""
+        return _w.next_event(self.transport, {
+            Echo.ON_ALERT_ORDINAL: ("OnAlert", EchoOnAlertRequest),
+        })
+
 # Wire layouts, set once every class exists (types may refer to each other).
 Bytes._idl = _w.Struct(Bytes, 16, [("data", 0, _w.Vector(_w.UINT8, 16, False))], [])
 Text._idl = _w.Struct(Text, 16, [("s", 0, _w.String(32, False))], [])

@@ -275,6 +275,13 @@ class CalculatorClient:
     def ping(self) -> None:
         return _w.call(self.transport, "test.everything/Base.Ping", Calculator.PING_ORDINAL, False, None, None, False)
 
+    def next_event(self) -> _w.Event:
+        """Waits for the next event (``OnOverflow``); events that arrive while a call
+        waits are kept, in order."""
+        return _w.next_event(self.transport, {
+            Calculator.ON_OVERFLOW_ORDINAL: ("OnOverflow", CalculatorOnOverflowRequest),
+        })
+
 
 class Storage:
     GET_ORDINAL = 0x6c5d798eda518c24
@@ -303,6 +310,13 @@ class StorageClient:
         if request is None:
             request = StorageShareRequest(**fields)
         return _w.call(self.transport, "test.everything/Storage.Share", Storage.SHARE_ORDINAL, False, request, StorageShareResponse, False)
+
+    def next_event(self) -> _w.Event:
+        """Waits for the next event (``OnChange``); events that arrive while a call
+        waits are kept, in order."""
+        return _w.next_event(self.transport, {
+            Storage.ON_CHANGE_ORDINAL: ("OnChange", Extensible),
+        })
 
 
 class Listener:

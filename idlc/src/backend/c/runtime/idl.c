@@ -46,6 +46,7 @@ const char *idl_status_name(idl_status_t status) {
     case IDL_ERR_ARENA_EXHAUSTED: return "arena_exhausted";
     case IDL_ERR_TRANSPORT: return "transport";
     case IDL_ERR_UNEXPECTED_REPLY: return "unexpected_reply";
+    case IDL_ERR_UNKNOWN_ORDINAL: return "unknown_ordinal";
   }
   return "unknown_status";
 }

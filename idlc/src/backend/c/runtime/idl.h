@@ -67,6 +67,7 @@ typedef enum idl_status {
   /* clients */
   IDL_ERR_TRANSPORT,        /* the transport failed or timed out */
   IDL_ERR_UNEXPECTED_REPLY, /* a reply to another method */
+  IDL_ERR_UNKNOWN_ORDINAL,  /* an event this version does not know, strict */
 } idl_status_t;
 
 /* `out_of_bounds`, `too_long`, ... ("ok" for IDL_OK). */
@@ -139,12 +140,17 @@ idl_status_t idl_decode_header(const uint8_t *bytes, size_t num_bytes, idl_heade
  * messages. `call` sends a two-way request and writes its reply into
  * `reply` (which may be the request's own buffer: the request is sent
  * before the reply is written); the transport picks the transaction id.
- * `send` sends a one-way message. Handles do not cross a transport. */
+ * `send` sends a one-way message. `next_event` waits for the next event
+ * (a message with transaction id 0) and writes it into `event`; events
+ * that arrive while a call waits are kept for it, in order
+ * (`<library>_<Protocol>_next_event` decodes them). Handles do not cross
+ * a transport. */
 typedef struct idl_transport {
   void *context;
   idl_status_t (*call)(void *context, const uint8_t *request, size_t request_size,
                        uint8_t *reply, size_t reply_capacity, size_t *reply_size);
   idl_status_t (*send)(void *context, const uint8_t *message, size_t size);
+  idl_status_t (*next_event)(void *context, uint8_t *event, size_t capacity, size_t *event_size);
 } idl_transport_t;
 
 /* ---- used by generated code ---------------------------------------- */

@@ -49,6 +49,8 @@ idl_status_t idl_bridge_open(idl_bridge_t *bridge, const char *path) {
   bridge->timeout_seconds = 30;
   bridge->next_txid = 1;
   bridge->buffered = 0;
+  bridge->queued = 0;
+  bridge->events_dropped = 0;
   return IDL_OK;
 }
 
@@ -101,6 +103,25 @@ static void consume_frame(idl_bridge_t *bridge, size_t size) {
   bridge->buffered -= whole;
 }
 
+/* Keeps the buffered frame, an event, in the event queue (or counts it
+ * dropped when the queue is full). */
+static void queue_event(idl_bridge_t *bridge, uint32_t channel, size_t size) {
+  if (sizeof bridge->events - bridge->queued < 8 + size) {
+    bridge->events_dropped++;
+    return;
+  }
+  uint8_t *record = bridge->events + bridge->queued;
+  put_u32(record, channel);
+  put_u32(record + 4, (uint32_t)size);
+  memcpy(record + 8, bridge->buffer + IDL_BRIDGE_FRAME_HEADER, size);
+  bridge->queued += 8 + size;
+}
+
+/* Whether the frame buffered (of `size` bytes) is an event. */
+static int is_event(const idl_bridge_t *bridge, size_t size) {
+  return size >= IDL_HEADER_SIZE && get_u32(bridge->buffer + IDL_BRIDGE_FRAME_HEADER) == 0;
+}
+
 static idl_status_t channel_send(void *context, const uint8_t *message, size_t size) {
   idl_bridge_channel_t *channel = context;
   return send_frame(channel->bridge, channel->id, message, size);
@@ -137,7 +158,49 @@ static idl_status_t channel_call(void *context, const uint8_t *request, size_t r
       consume_frame(bridge, size);
       return IDL_OK;
     }
-    consume_frame(bridge, size); /* another channel's, or an event */
+    if (is_event(bridge, size)) queue_event(bridge, id, size);
+    consume_frame(bridge, size); /* an event (kept), or another channel's reply */
+  }
+}
+
+static idl_status_t channel_next_event(void *context, uint8_t *event, size_t capacity,
+                                       size_t *event_size) {
+  idl_bridge_channel_t *channel = context;
+  idl_bridge_t *bridge = channel->bridge;
+  /* The oldest one queued for this channel. */
+  for (size_t at = 0; at < bridge->queued;) {
+    uint32_t id = get_u32(bridge->events + at);
+    size_t size = get_u32(bridge->events + at + 4);
+    size_t whole = 8 + size;
+    if (id == channel->id) {
+      if (size > capacity) return IDL_ERR_BUFFER_TOO_SMALL;
+      memcpy(event, bridge->events + at + 8, size);
+      *event_size = size;
+      memmove(bridge->events + at, bridge->events + at + whole, bridge->queued - at - whole);
+      bridge->queued -= whole;
+      return IDL_OK;
+    }
+    at += whole;
+  }
+  time_t deadline = time(NULL) + bridge->timeout_seconds;
+  for (;;) {
+    uint32_t id = 0;
+    size_t size = 0;
+    IDL_TRY(next_frame(bridge, deadline, &id, &size));
+    if (is_event(bridge, size)) {
+      if (id == channel->id) {
+        if (size > capacity) {
+          consume_frame(bridge, size);
+          return IDL_ERR_BUFFER_TOO_SMALL;
+        }
+        memcpy(event, bridge->buffer + IDL_BRIDGE_FRAME_HEADER, size);
+        *event_size = size;
+        consume_frame(bridge, size);
+        return IDL_OK;
+      }
+      queue_event(bridge, id, size);
+    }
+    consume_frame(bridge, size);
   }
 }
 
@@ -147,4 +210,5 @@ void idl_bridge_channel(idl_bridge_t *bridge, uint32_t id, idl_bridge_channel_t 
   out->transport.context = out;
   out->transport.call = channel_call;
   out->transport.send = channel_send;
+  out->transport.next_event = channel_next_event;
 }

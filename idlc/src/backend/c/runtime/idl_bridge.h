@@ -13,8 +13,11 @@
  *   idl_bridge_channel(&bridge, 0, &control);
  *   zx_host_RemoteControl_Hello_call(&control.transport, &hello, ...);
  *
- * Calls are synchronous, one at a time: while a call waits, frames for
- * other channels and events are dropped. POSIX only (a Unix socket). */
+ * Calls are synchronous, one at a time: while a call waits, replies on
+ * other channels are dropped and events (messages with transaction id 0,
+ * on any channel) are kept, in order, in the session's event queue for the
+ * channel's `next_event`; when the queue is full, further events are
+ * dropped and counted (`events_dropped`). POSIX only (a Unix socket). */
 #ifndef IDL_BRIDGE_H_
 #define IDL_BRIDGE_H_
 
@@ -28,6 +31,9 @@ extern "C" {
 #define IDL_BRIDGE_MAX_PAYLOAD 65536u
 /* Bytes of a frame's header. */
 #define IDL_BRIDGE_FRAME_HEADER 12u
+/* Bytes of the event queue: two events of the largest size at least
+ * (each takes 8 bytes more: its channel and size). */
+#define IDL_BRIDGE_EVENT_QUEUE (2u * (IDL_BRIDGE_MAX_PAYLOAD + 8u))
 
 typedef struct idl_bridge {
   int fd;
@@ -36,6 +42,11 @@ typedef struct idl_bridge {
   uint32_t next_txid;
   size_t buffered;
   uint8_t buffer[IDL_BRIDGE_FRAME_HEADER + IDL_BRIDGE_MAX_PAYLOAD];
+  /* Events not yet taken: records of channel (u32), size (u32), message. */
+  size_t queued;
+  uint8_t events[IDL_BRIDGE_EVENT_QUEUE];
+  /* Events dropped because the queue was full. */
+  uint64_t events_dropped;
 } idl_bridge_t;
 
 typedef struct idl_bridge_channel {

@@ -5,6 +5,8 @@ called from Python through the bridge socket ``build-image run`` creates.
     with Bridge("target/machines/default/bridge.sock") as system:
         echo = examples_echo.EchoClient(system.connect("root/echo_server", examples_echo.Echo))
         print(echo.echo_string(value="hi").response)
+        echo.echo_events(value="hey", count=2)  # events wait while calls do
+        print(echo.next_event().payload.index)
 
 Frames (``ZXB1``, channel id, length, one channel message) multiplex
 channels over the socket; channel 0 speaks ``zx.host/RemoteControl``
@@ -59,6 +61,11 @@ class Channel:
         self._next_txid = 1 if txid >= 0x7FFFFFFF else txid + 1
         self.send(struct.pack("<I", txid) + message[4:])
         return self.bridge._receive(self.id, txid)
+
+    def next_event(self) -> bytes:
+        """The next event on the channel (a message with transaction id 0),
+        in the order the service sent it; waits up to the bridge's timeout."""
+        return self.bridge._receive(self.id, 0)
 
     def close(self) -> None:
         """Asks the bridge to close the channel."""
@@ -167,13 +174,14 @@ class Bridge:
         while True:
             queue = self._queues.get(channel, [])
             for i, message in enumerate(queue):
-                if struct.unpack_from("<I", message)[0] == txid:
+                if len(message) >= 4 and struct.unpack_from("<I", message)[0] == txid:
                     return queue.pop(i)
             if channel in self.closed:
                 raise BridgeError(f"channel {channel} was closed", self.closed[channel])
             left = deadline - time.monotonic()
             if left <= 0:
-                raise BridgeError(f"no reply on channel {channel} within {self.timeout} s")
+                what = "event" if txid == 0 else "reply"
+                raise BridgeError(f"no {what} on channel {channel} within {self.timeout} s")
             self._pump(min(left, 0.2))
 
     def _pump(self, wait: float) -> None:

@@ -643,7 +643,10 @@ def encode_message(header: Header, body: Any = None) -> Tuple[bytes, List[Handle
 # Clients. A generated ``<Protocol>Client`` calls through a transport: any
 # object with ``call(message: bytes) -> bytes`` (send a two-way request,
 # return its reply; the transport picks the transaction id) and
-# ``send(message: bytes)`` (a one-way message). ``_bridge.Channel`` is one,
+# ``send(message: bytes)`` (a one-way message), and for events
+# ``next_event() -> bytes`` (the next message the server sent on its own:
+# transaction id 0, kept in order while calls wait for their replies).
+# ``_bridge.Channel`` is one,
 # over the host bridge (``docs/bridge.md``). Handles cannot cross such a
 # transport.
 
@@ -703,3 +706,37 @@ def call(
     if getattr(value, "framework_err", None) is not None:
         raise UnknownMethodError(method)
     return value.response
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """An event a server sent: its IDL ``name`` (``None`` for a flexible
+    event this version does not know), ``ordinal``, and ``payload`` (the
+    decoded payload, ``None`` for an empty one or an unknown event)."""
+
+    name: Optional[str]
+    ordinal: int
+    payload: Any = None
+
+
+def next_event(transport: Any, events: Dict[int, Tuple[str, Optional[type]]]) -> Event:
+    """Waits for the next event on ``transport`` and decodes it with
+    ``events`` (ordinal: name and payload class). An unknown flexible event
+    is returned without a payload; an unknown strict one is a
+    :class:`DecodeError` (``unknown_ordinal``)."""
+    message = transport.next_event()
+    header = Header.parse(message)
+    if header.txid != 0:
+        raise DecodeError("invalid_header")
+    known = events.get(header.ordinal)
+    if known is None:
+        if header.flexible:
+            return Event(None, header.ordinal)
+        raise DecodeError("unknown_ordinal")
+    name, payload = known
+    body = message[HEADER_SIZE:]
+    if payload is None:
+        if body:
+            raise DecodeError("extra_bytes", HEADER_SIZE)
+        return Event(name, header.ordinal)
+    return Event(name, header.ordinal, decode(payload, body))
