@@ -437,7 +437,14 @@ pub(in super::super) async fn restore(
 ) {
     {
         let mut guard = state.borrow_mut();
-        if guard.datafs().is_none() {
+        // Only a component that declares a `state` can have been swapped:
+        // a tree without one has no pins, and `/data` is not asked (nor
+        // datafs started for it).
+        let swappable = guard
+            .instances
+            .iter()
+            .any(|i| !i.destroyed && i.collection.is_none() && i.decl.state_type.is_some());
+        if guard.datafs().is_none() || !swappable {
             return;
         }
         // The image's packages, before any swap replaces them.
