@@ -472,6 +472,33 @@ pub const TESTS: &[SystemTest] = &[
         },
     },
     SystemTest {
+        // A hostile new version that never binds its lifecycle channel and
+        // ends without taking the handover (components/tests/swaptest/src/race.rs
+        // `unbound`): the old version is never escrowed, nothing is lost.
+        name: "swap.unbound_version_takes_nothing",
+        boot: Boot::product("attack-swap-unbound"),
+        check: |run| {
+            expect_line(run, "swap-race: echo before the swap: ok")?;
+            expect_line(
+                run,
+                "swap-unbound-driver: swap RolledBack: echo_server_unbound did not ask for the handover",
+            )?;
+            expect_line(
+                run,
+                "swap-race: echo on the same connection after the rollback: ok",
+            )?;
+            expect_line(run, "swap-race: echo on a new connection: ok")?;
+            expect_line(run, "swap-unbound-driver: nothing lost")?;
+            expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+        },
+    },
+    SystemTest {
+        // Rollbacks in the hard cases (components/tests/swaptest/src/grace.rs).
+        name: "swap.rollback_hard_cases",
+        boot: Boot::product("swap-grace-tests"),
+        check: crate::systest_swap::check_rollback_hard_cases,
+    },
+    SystemTest {
         name: "components.lifecycle_collections",
         boot: Boot {
             input: "stop root/crasher\n\

@@ -172,3 +172,72 @@ pub fn check_console(run: &Captured) -> Result<(), String> {
     expect_line(run, "system_shutdown(0) by process bin/component_manager")?;
     expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
 }
+
+/// `swap-grace-tests`: a hostile new version that bound a channel of its
+/// own to the escrow is rolled back and the old version gets only the
+/// endpoints it handed over (one connection: the driver's); an old
+/// version that exits once it has handed over, followed by a new one that
+/// crashes in its grace period, is started again from its manifest with
+/// the endpoints and the state: the driver's connection, opened before the
+/// first swap, is answered throughout, and the counter carried in the
+/// state equals the driver's calls.
+pub fn check_rollback_hard_cases(run: &Captured) -> Result<(), String> {
+    expect_line(
+        run,
+        "swap-extra: took 1 connections, bound an extra channel",
+    )?;
+    expect_line(
+        run,
+        "component_manager: rollback of root/echo_server: gave back the outgoing directory and 1 connections; closed 1 handles not handed over",
+    )?;
+    expect_line(
+        run,
+        "swap-grace: swap to echo_server_extra: RolledBack: echo_server_extra ended within its grace period (exit code 17)",
+    )?;
+    expect_line(
+        run,
+        "swap-grace: echo after the hostile version that bound a channel of its own: ok",
+    )?;
+    expect_line(run, "swap-grace: swap to echo_server_mortal: Swapped")?;
+    expect_line(
+        run,
+        "echo-server-v2: handed over, exiting (as the test asks)",
+    )?;
+    expect_line(run, "echo-server-v3: crashing 300 ms after taking over")?;
+    expect_line(
+        run,
+        "component_manager: started root/echo_server (echo_server_mortal) again to take back the handover",
+    )?;
+    expect_line(
+        run,
+        "swap-grace: swap to echo_server_v3_late: RolledBack: echo_server_v3_late ended within its grace period (exit code",
+    )?;
+    expect_line(
+        run,
+        "the old version had ended meanwhile and was started again with the handover",
+    )?;
+    expect_line(
+        run,
+        "swap-grace: the request sent before the swap was answered",
+    )?;
+    expect_line(
+        run,
+        "swap-grace: echo after the rollback that started the old version again: ok",
+    )?;
+    let counted = run
+        .lines
+        .iter()
+        .find_map(|(_, l)| l.split("swap-grace: the server counted ").nth(1))
+        .ok_or("the driver did not read the server's count")?;
+    let numbers: Vec<u64> = counted
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    match numbers[..] {
+        [server, driver] if server == driver && driver == 7 => {}
+        _ => return Err(format!("counts differ or are not 7: {counted}")),
+    }
+    expect_line(run, "swap-grace: a new connection is answered")?;
+    expect_line(run, "swap-grace: done, 0 failed calls")?;
+    expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+}

@@ -144,6 +144,7 @@ fn the_example_manifests_validate_and_compile() {
             "root",
             "storage_crash",
             "storage_tests",
+            "swap_grace_tests",
             "swap_tests",
             "system"
         ]

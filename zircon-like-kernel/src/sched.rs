@@ -27,8 +27,9 @@
 //! (`percpu::current_thread`), so finding it takes no lock.
 
 use crate::arch::x86_64::trap::TrapFrame;
+use crate::object::fastpath::{Bounced, Payload};
 use crate::object::process::Process;
-use crate::object::thread::{Thread, ThreadState, Wait, WakeReason};
+use crate::object::thread::{Thread, ThreadState, Wait, WaitKind, WakeReason};
 use crate::object::timer::Timer;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::{Arc, Weak};
@@ -73,6 +74,10 @@ struct Scheduler {
     /// allocates.
     threads: usize,
 }
+
+/// A copy of `Scheduler::ready`, written under the lock, for the
+/// fastpath's check ([`deliver_direct`]) without it.
+static READY: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
 
 static SCHED: Mutex<Scheduler> = Mutex::new(Scheduler {
     current: None,
@@ -150,6 +155,7 @@ impl Scheduler {
         // most once.
         self.queues[level].push_back(thread);
         self.ready |= 1 << level;
+        READY.store(self.ready, Ordering::Relaxed);
     }
 
     /// The highest level with a runnable thread.
@@ -165,6 +171,7 @@ impl Scheduler {
         let thread = self.queues[level].pop_front();
         if self.queues[level].is_empty() {
             self.ready &= !(1 << level);
+            READY.store(self.ready, Ordering::Relaxed);
         }
         thread
     }
@@ -239,8 +246,9 @@ pub fn wake(thread: &Arc<Thread>, token: u64, reason: WakeReason) -> bool {
     true
 }
 
-/// Hands `message` to `thread`, blocked in `channel_call` with `token`, and
-/// wakes it; gives the message back if the thread no longer waits there.
+/// Hands `message` to `thread`, blocked in `channel_call` with `token`,
+/// and wakes it; gives the message back if the thread no longer waits
+/// there.
 ///
 /// With `run` false the thread is not made runnable: the caller switches
 /// to it ([`block_current_and_switch`]) or calls [`make_runnable`].
@@ -250,26 +258,7 @@ pub fn deliver_reply(
     message: crate::object::channel::Message,
     run: bool,
 ) -> Result<(), crate::object::channel::Message> {
-    {
-        let mut inner = thread.inner.lock();
-        let waiting = inner.state == ThreadState::Blocked && inner.wake.is_none();
-        let wait = match inner.wait.as_mut() {
-            Some(wait) if waiting && wait.token == token => wait,
-            _ => return Err(message),
-        };
-        let crate::object::thread::WaitKind::Call { reply, .. } = &mut wait.kind else {
-            return Err(message);
-        };
-        *reply = Some(message);
-        inner.wake = Some(WakeReason::Signaled {
-            index: 0,
-            observed: zx_abi::Signals::CHANNEL_READABLE,
-        });
-    }
-    if run {
-        make_runnable(thread);
-    }
-    Ok(())
+    deliver(thread, token, message, Payload::Queued, run, false)
 }
 
 /// Hands `message` to `thread`, blocked in `channel_recv` with `token`
@@ -281,17 +270,34 @@ pub fn deliver_request(
     message: crate::object::channel::Message,
     run: bool,
 ) -> Result<(), crate::object::channel::Message> {
+    deliver(thread, token, message, Payload::Queued, run, true)
+}
+
+/// Hands `payload` to `thread`, blocked in `channel_recv` (`request`) or
+/// `channel_call` with `token`, as `wrap(payload)`; gives it back if the
+/// thread no longer waits there (see [`deliver_reply`] for `run`).
+#[inline]
+pub fn deliver<P>(
+    thread: &Arc<Thread>,
+    token: u64,
+    payload: P,
+    wrap: impl FnOnce(P) -> Payload,
+    run: bool,
+    request: bool,
+) -> Result<(), P> {
     {
         let mut inner = thread.inner.lock();
         let waiting = inner.state == ThreadState::Blocked && inner.wake.is_none();
         let wait = match inner.wait.as_mut() {
             Some(wait) if waiting && wait.token == token => wait,
-            _ => return Err(message),
+            _ => return Err(payload),
         };
-        let crate::object::thread::WaitKind::Recv { request, .. } = &mut wait.kind else {
-            return Err(message);
+        let slot = match (&mut wait.kind, request) {
+            (WaitKind::Call { reply, .. }, false) => reply,
+            (WaitKind::Recv { request, .. }, true) => request,
+            _ => return Err(payload),
         };
-        *request = Some(message);
+        *slot = Some(wrap(payload));
         inner.wake = Some(WakeReason::Signaled {
             index: 0,
             observed: zx_abi::Signals::CHANNEL_READABLE,
@@ -301,6 +307,60 @@ pub fn deliver_request(
         make_runnable(thread);
     }
     Ok(())
+}
+
+/// Hands `bounced` (bytes in the bounce buffer) to `thread` if it is
+/// blocked in the `channel_recv` (`request` true) or `channel_call` with
+/// `token`, not yet woken, with room for `len` bytes and no handles, and
+/// would run directly if the running thread blocked now
+/// ([`block_current_and_switch`]); gives it back if not. The copy-once
+/// fastpath (`object/fastpath.rs`); the thread is not made runnable.
+pub fn deliver_direct(
+    thread: &Thread,
+    token: u64,
+    len: usize,
+    request: bool,
+    bounced: Bounced,
+) -> Result<(), Bounced> {
+    let mut inner = thread.inner.lock();
+    if inner.state != ThreadState::Blocked || inner.wake.is_some() {
+        return Err(bounced);
+    }
+    let priority = inner.priority as usize;
+    if highest_ready().is_some_and(|level| level > priority) {
+        return Err(bounced);
+    }
+    let Some(wait) = inner.wait.as_mut().filter(|w| w.token == token) else {
+        return Err(bounced);
+    };
+    let slot = match (&mut wait.kind, request) {
+        (WaitKind::Call { buffers, reply, .. }, false) if buffers[2] >= len as u64 => reply,
+        (
+            WaitKind::Recv {
+                buffers, request, ..
+            },
+            true,
+        ) if buffers[2] >= len as u64 => request,
+        _ => return Err(bounced),
+    };
+    if slot.is_some() {
+        return Err(bounced);
+    }
+    *slot = Some(Payload::Bounced(bounced));
+    inner.wake = Some(WakeReason::Signaled {
+        index: 0,
+        observed: zx_abi::Signals::CHANNEL_READABLE,
+    });
+    Ok(())
+}
+
+/// The highest level with a runnable thread, without the scheduler lock
+/// (its mirror, [`READY`]).
+#[inline]
+fn highest_ready() -> Option<usize> {
+    31u32
+        .checked_sub(READY.load(Ordering::Relaxed).leading_zeros())
+        .map(|level| level as usize)
 }
 
 /// Fires `timer` at `deadline` unless cancelled.
@@ -415,10 +475,12 @@ pub fn block_current_and_switch(frame: &mut TrapFrame, wait: Wait, next: Arc<Thr
     // `next` is still blocked (its wake recorded) unless it died in
     // between: then there is nothing to run.
     let next_wait = {
-        let inner = next.inner.lock();
+        let mut inner = next.inner.lock();
         (inner.state == ThreadState::Blocked).then(|| {
             let wait = inner.wait.as_ref().map(|w| (w.deadline, w.token));
-            (inner.priority as usize, wait)
+            // Its frame slot (boxed: it stays put).
+            let saved: *mut TrapFrame = &mut *inner.frame;
+            (inner.priority as usize, wait, saved)
         })
     };
     let mut sched = SCHED.lock();
@@ -429,17 +491,14 @@ pub fn block_current_and_switch(frame: &mut TrapFrame, wait: Wait, next: Arc<Thr
         sched.arm(wait.deadline, wait.token, &blocked);
     }
     let highest = sched.highest_runnable();
-    let direct = next_wait.filter(|(priority, _)| highest.is_none_or(|level| level <= *priority));
+    let direct =
+        next_wait.filter(|(priority, _, _)| highest.is_none_or(|level| level <= *priority));
     // Either `next` becomes the running thread (its frame slot to return
     // into), or it is given back to be queued.
     let (disarmed, switch) = match direct {
-        Some((_, next_deadline)) => {
+        Some((_, next_deadline, saved)) => {
             let disarmed =
                 next_deadline.and_then(|(deadline, token)| sched.disarm(deadline, token));
-            let saved: *mut TrapFrame = {
-                let mut inner = next.inner.lock();
-                &mut *inner.frame
-            };
             sched.set_current(Some(next));
             (disarmed, Ok(saved))
         }
@@ -456,13 +515,18 @@ pub fn block_current_and_switch(frame: &mut TrapFrame, wait: Wait, next: Arc<Thr
         inner.wait = Some(wait);
         inner.wake = None;
     }
-    retire(Some(blocked));
     match switch {
-        Ok(saved) => resume_current(saved),
+        Ok(saved) => {
+            retire(Some(blocked));
+            resume_current(saved);
+        }
         Err(next) => {
             if next_wait.is_some() {
+                // Bytes in the bounce buffer would not survive this trap.
+                crate::object::fastpath::settle(&next, Some(&blocked.process.job.account));
                 make_runnable(&next);
             }
+            retire(Some(blocked));
             drop(next);
             schedule();
         }

@@ -302,8 +302,8 @@ under 1 ms; this run: {verdict}.
 | Operation | Count | Longest client gap, median | Longest client gap, max | Manager's gap median / max | Request duration, median |
 |---|---|---|---|---|---|
 {swap}{restart}
-The manager's gap runs from `Escrow` to the `Resume` that hands the
-connections to the new version (docs/hot-swap.md); the swap request
+The manager's gap runs from `Escrow` to the answer to the new version's
+`Take` that hands it the connections (docs/hot-swap.md); the swap request
 itself lasts longer because the manager waits for the old version's
 exit (its `swap_grace_ms`) after the clients are already served.
 ",

@@ -32,6 +32,25 @@ pub trait Transport {
         self.send(message)?;
         self.receive()
     }
+
+    /// [`Transport::call`] with the request's bytes borrowed (the client
+    /// reuses one buffer) and the reply handed to `decode` where the
+    /// transport keeps it (a transport that receives into a buffer of its
+    /// own reuses it: no copy, no allocation). Only used when
+    /// [`Transport::can_call`]; the default goes through
+    /// [`Transport::call`].
+    fn call_in_place<R>(
+        &self,
+        bytes: &[u8],
+        handles: Vec<HandleDisposition>,
+        decode: impl FnOnce(&mut IncomingMessage) -> R,
+    ) -> Result<R, Self::Error> {
+        let mut reply = self.call(OutgoingMessage {
+            bytes: bytes.to_vec(),
+            handles,
+        })?;
+        Ok(decode(&mut reply))
+    }
 }
 
 /// An encoded message with the handles to transfer.
@@ -45,11 +64,8 @@ impl OutgoingMessage {
     /// A message with a header and a payload.
     pub fn encode<T: Wire>(header: TransactionHeader, body: &mut T) -> Result<Self, EncodeError> {
         let mut bytes = Vec::with_capacity(HEADER_SIZE + T::INLINE_SIZE);
-        bytes.extend_from_slice(&header.to_bytes());
         let mut handles = Vec::new();
-        let mut encoder = crate::Encoder::new(&mut bytes, &mut handles);
-        let offset = encoder.alloc(T::INLINE_SIZE);
-        body.encode(&mut encoder, offset, 0)?;
+        encode_into(&mut bytes, &mut handles, header, body)?;
         Ok(OutgoingMessage { bytes, handles })
     }
 
@@ -74,6 +90,22 @@ impl OutgoingMessage {
             slot.copy_from_slice(&txid.to_le_bytes());
         }
     }
+}
+
+/// Encodes a message with `header` and `body` into `bytes` (emptied
+/// first; its memory is reused) and `handles`.
+pub fn encode_into<T: Wire>(
+    bytes: &mut Vec<u8>,
+    handles: &mut Vec<HandleDisposition>,
+    header: TransactionHeader,
+    body: &mut T,
+) -> Result<(), EncodeError> {
+    bytes.clear();
+    bytes.reserve(HEADER_SIZE + T::INLINE_SIZE);
+    bytes.extend_from_slice(&header.to_bytes());
+    let mut encoder = crate::Encoder::new(bytes, handles);
+    let offset = encoder.alloc(T::INLINE_SIZE);
+    body.encode(&mut encoder, offset, 0)
 }
 
 /// A received message.

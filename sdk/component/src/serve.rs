@@ -27,14 +27,14 @@
 //!   back) serves again what it is handed; `Stop` ends it;
 //! - started for a swap (no outgoing directory among its start-up
 //!   handles), it waits for `Prepare`, binds its lifecycle channel to the
-//!   escrow it names (`handle_bind_escrow`), then for `Resume`, binds every
-//!   endpoint handed to it, and every connection it accepts later, to the
+//!   escrow it names (`handle_bind_escrow`), answers, then asks for the
+//!   handover (`Takeover.Take`, a call), binds every endpoint handed to it, and every connection it accepts later, to the
 //!   same escrow, decodes the state (new table fields start empty) and
 //!   serves. Should it end within its grace period, the kernel moves those
 //!   endpoints to the manager with everything queued in them.
 //!
 //! Known gaps: a handle is bound only once this process holds it, so an
-//! end of the process between reading `Resume` and binding (a few
+//! end of the process between receiving the handover and binding (a few
 //! instructions, no allocation) would close what it was handed; a request
 //! requeued by the kernel comes back without the handles it carried (the
 //! server that read it received them): protocols whose requests carry
@@ -54,7 +54,7 @@ use zx_runtime::println;
 
 use crate::bindings::zx_process_lifecycle::{
     Handover, LifecycleEscrowResponse, LifecycleMarker, LifecyclePrepareRequest,
-    LifecycleResumeRequest,
+    LifecycleResumeRequest, TakeoverMarker, TakeoverTakeResponse,
 };
 use crate::Outgoing;
 
@@ -72,6 +72,7 @@ type Dispatch<S> = dyn FnMut(
 
 type TakeoverHook<S> = dyn FnMut(&S);
 type StopHook<S> = dyn FnMut(crate::StopReason, &S);
+type HandoverHook = dyn FnMut();
 
 /// A swappable server of one protocol with state `S` (the table its
 /// manifest names as `state`).
@@ -80,6 +81,7 @@ pub struct Server<S> {
     dispatch: Rc<RefCell<Box<Dispatch<S>>>>,
     on_takeover: Option<Box<TakeoverHook<S>>>,
     on_stop: Option<Box<StopHook<S>>>,
+    on_handover: Option<Box<HandoverHook>>,
 }
 
 /// What ended one round of serving.
@@ -134,6 +136,7 @@ impl<S: Wire + Default + 'static> Server<S> {
             dispatch: Rc::new(RefCell::new(Box::new(dispatch))),
             on_takeover: None,
             on_stop: None,
+            on_handover: None,
         }
     }
 
@@ -149,6 +152,15 @@ impl<S: Wire + Default + 'static> Server<S> {
     /// manager is gone; not when it hands over).
     pub fn on_stop(mut self, hook: impl FnMut(crate::StopReason, &S) + 'static) -> Server<S> {
         self.on_stop = Some(Box::new(hook));
+        self
+    }
+
+    /// Calls `hook` once this server has handed everything over (in answer
+    /// to `Escrow`), before it waits for `Resume` or `Stop`: for the
+    /// hot-swap tests, an old version that ends in the new one's grace
+    /// period.
+    pub fn on_handover(mut self, hook: impl FnMut() + 'static) -> Server<S> {
+        self.on_handover = Some(Box::new(hook));
         self
     }
 
@@ -186,12 +198,12 @@ impl<S: Wire + Default + 'static> Server<S> {
                     }
                     _ => return EXIT_NOT_HANDED_OVER,
                 }
-                match next_request(lifecycle) {
-                    Some(Request::Resume(handover)) => match take(handover, escrow.as_deref()) {
+                match ask_for_handover(lifecycle) {
+                    Some(handover) => match take(handover, escrow.as_deref()) {
                         Ok(taken) => taken,
                         Err(code) => return code,
                     },
-                    _ => return EXIT_NOT_HANDED_OVER,
+                    None => return EXIT_NOT_HANDED_OVER,
                 }
             }
         };
@@ -235,6 +247,9 @@ impl<S: Wire + Default + 'static> Server<S> {
                 return 0;
             }
             // Handed over: wait for a rollback or the end.
+            if let Some(hook) = self.on_handover.as_mut() {
+                hook();
+            }
             match next_request(lifecycle) {
                 Some(Request::Resume(handover)) => match take(handover, escrow.as_deref()) {
                     Ok((o, c, s)) => {
@@ -303,7 +318,33 @@ fn next_request(lifecycle: &Channel) -> Option<Request> {
     request
 }
 
-/// Takes what a `Resume` hands over: binds every endpoint to `escrow` (if
+/// Asks the manager for the handover (`Takeover.Take`, a `channel_call`
+/// on the lifecycle channel) and waits for it; `None` if the manager gave
+/// up or answered something unreadable.
+fn ask_for_handover(lifecycle: &Channel) -> Option<Handover> {
+    let request = OutgoingMessage::empty(TransactionHeader::new(
+        0,
+        TakeoverMarker::TAKE_ORDINAL,
+        false,
+    ));
+    let mut reply = zx::MessageBuf::default();
+    lifecycle
+        .call(&request.bytes, Vec::new(), zx::TIME_INFINITE, &mut reply)
+        .ok()?;
+    let mut message = IncomingMessage {
+        bytes: core::mem::take(&mut reply.bytes),
+        handles: core::mem::take(&mut reply.handles)
+            .into_iter()
+            .map(|h| idlc_runtime::HandleInfo::untyped(h.into_raw()))
+            .collect(),
+    };
+    message
+        .decode_body::<TakeoverTakeResponse>()
+        .ok()
+        .map(|response| response.handover)
+}
+
+/// Takes what a `Take` or a `Resume` hands over: binds every endpoint to `escrow` (if
 /// any) before anything else, then decodes the state.
 fn take<S: Wire + Default>(
     handover: Handover,

@@ -23,7 +23,7 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 use core::cell::RefCell;
-use idlc_runtime::{Handle as WireHandle, HandleInfo};
+use idlc_runtime::{Handle as WireHandle, HandleDisposition, HandleInfo};
 use idlc_runtime::{IncomingMessage, OutgoingMessage, Transport};
 use zx::{AsHandleRef, Channel, Handle, MessageBuf, Signals, Status};
 
@@ -164,6 +164,30 @@ impl Transport for ChannelTransport {
             bytes: reply.bytes.as_slice().to_vec(),
             handles: handle_infos(core::mem::take(&mut reply.handles)),
         })
+    }
+
+    fn call_in_place<R>(
+        &self,
+        bytes: &[u8],
+        handles: Vec<HandleDisposition>,
+        decode: impl FnOnce(&mut IncomingMessage) -> R,
+    ) -> Result<R, Status> {
+        let handles = handles
+            .into_iter()
+            .map(|d| Handle::from_raw(d.handle.into_raw()))
+            .collect();
+        let mut reply = self.reply.borrow_mut();
+        self.channel
+            .call(bytes, handles, zx::TIME_INFINITE, &mut reply)?;
+        // Decoded where the kernel put it; the buffer stays for the next
+        // reply.
+        let mut incoming = IncomingMessage {
+            bytes: core::mem::take(&mut reply.bytes),
+            handles: handle_infos(core::mem::take(&mut reply.handles)),
+        };
+        let result = decode(&mut incoming);
+        reply.bytes = incoming.bytes;
+        Ok(result)
     }
 
     fn receive(&self) -> Result<IncomingMessage, Status> {

@@ -1841,6 +1841,16 @@ pub mod syscall {
     /// (without the handles it carried, which the reader received). A
     /// message that does not fit the buffers also stays queued.
     ///
+    /// Copy-once: a `channel_call` without handles that meets a receiver
+    /// the CPU switches to directly is copied from the caller's buffer
+    /// into the receiver's within the syscall (through a kernel bounce
+    /// buffer; no message is built or charged), and so is a
+    /// `CHANNEL_RECV_REPLY` reply without handles to a caller the CPU
+    /// switches straight back to. The kernel keeps no copy of such a
+    /// request: to put it back, it re-reads the caller's request buffer
+    /// (the caller is blocked until it is answered); if that buffer was
+    /// unmapped meanwhile, the call ends with `PEER_CLOSED`.
+    ///
     /// ## Errors
     ///
     /// * `BAD_HANDLE`: `handle` or a reply handle is not a handle of the

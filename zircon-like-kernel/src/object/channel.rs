@@ -29,6 +29,7 @@
 //! loses no request. The handles a request carried stay with the reader.
 
 use super::account::Account;
+use super::fastpath::Origin;
 use super::inflight::{self, InFlight};
 use super::peered::PeerLink;
 use super::thread::{Thread, WakeReason};
@@ -187,8 +188,17 @@ pub struct ReplyRecord {
     txid: u32,
     /// Koid of the process that read it.
     reader: u64,
-    /// The request (its bytes; its handles went to the reader).
-    message: Message,
+    /// The request.
+    kept: Kept,
+}
+
+/// What a reply record keeps of its request.
+pub enum Kept {
+    /// The request's bytes (its handles went to the reader).
+    Message(Message),
+    /// Nothing: it came by the copy-once fastpath, and its caller's buffer
+    /// still holds it (`fastpath.rs`).
+    Caller(Origin),
 }
 
 /// Most unanswered requests one endpoint keeps records of; past it, a
@@ -327,8 +337,38 @@ impl Channel {
         Ok(())
     }
 
+    /// Whether a thread may be waiting in `channel_recv` here.
+    #[inline]
+    pub fn has_receivers(&self) -> bool {
+        self.has_receivers.load(Ordering::Acquire)
+    }
+
+    /// Puts a receiver taken with [`Channel::pop_receiver`] back first.
+    pub fn restore_receiver(&self, thread: Weak<Thread>, token: u64) {
+        let mut receivers = self.receivers.lock();
+        // Room is there: it was just taken out.
+        if receivers.try_reserve(1).is_ok() {
+            receivers.push_front((thread, token));
+            self.has_receivers.store(true, Ordering::Release);
+        }
+    }
+
+    /// Whether no message is queued here.
+    #[inline]
+    pub fn queue_is_empty(&self) -> bool {
+        self.queue.lock().is_empty()
+    }
+
+    /// Takes the thread waiting in `channel_call` here for reply `txid`.
+    pub fn take_call(&self, txid: u32) -> Option<(Weak<Thread>, u64)> {
+        let mut calls = self.calls.lock();
+        let index = calls.iter().position(|(t, _, _)| *t == txid)?;
+        let (_, thread, token) = calls.swap_remove(index);
+        Some((thread, token))
+    }
+
     /// Takes the first thread waiting in `channel_recv` here.
-    fn pop_receiver(&self) -> Option<(Weak<Thread>, u64)> {
+    pub fn pop_receiver(&self) -> Option<(Weak<Thread>, u64)> {
         let mut receivers = self.receivers.lock();
         let first = receivers.pop_front();
         self.has_receivers
@@ -392,25 +432,21 @@ impl Channel {
         }
     }
 
-    /// Keeps `message` (a request with a call txid, its handles taken)
-    /// until `reader`'s process answers it. Returns false (and drops
-    /// nothing: the message comes back) if there is no room.
-    pub fn keep_record(&self, txid: u32, reader: u64, message: Message) -> Result<(), Message> {
+    /// Keeps `kept` (of a request with a call txid, its handles taken)
+    /// until `reader`'s process answers it. Gives it back (and drops
+    /// nothing) if there is no room.
+    pub fn keep_record(&self, txid: u32, reader: u64, kept: Kept) -> Result<(), Kept> {
         let mut replies = self.replies.lock();
         if replies.len() >= MAX_REPLY_RECORDS || replies.try_reserve(1).is_err() {
-            return Err(message);
+            return Err(kept);
         }
-        replies.push(ReplyRecord {
-            txid,
-            reader,
-            message,
-        });
+        replies.push(ReplyRecord { txid, reader, kept });
         Ok(())
     }
 
     /// The request `txid` was answered (or can no longer be): drop its
     /// record.
-    fn forget_record(&self, txid: u32) {
+    pub fn forget_record(&self, txid: u32) {
         let record = {
             let mut replies = self.replies.lock();
             if replies.is_empty() {
@@ -434,7 +470,7 @@ impl Channel {
         };
         match record {
             Some(record) => {
-                self.return_to_queue(record.message);
+                self.return_to_queue(record.kept);
                 true
             }
             None => false,
@@ -451,7 +487,7 @@ impl Channel {
                 index.map(|index| replies.swap_remove(index))
             };
             let Some(record) = record else { return };
-            self.return_to_queue(record.message);
+            self.return_to_queue(record.kept);
         }
     }
 
@@ -461,12 +497,20 @@ impl Channel {
     }
 
     /// A returned request: to a waiting receiver or the queue's front;
-    /// dropped if this endpoint is closed (nobody can read it).
-    fn return_to_queue(&self, message: Message) {
+    /// dropped if this endpoint is closed (nobody can read it). One that
+    /// came by the fastpath is re-read from its caller's buffer first.
+    fn return_to_queue(&self, kept: Kept) {
         if self.link.is_closed() {
-            drop(message);
+            drop(kept);
             return;
         }
+        let message = match kept {
+            Kept::Message(message) => message,
+            Kept::Caller(origin) => match origin.reread(self) {
+                Some(message) => message,
+                None => return,
+            },
+        };
         self.give_back(message);
     }
 
@@ -503,6 +547,19 @@ impl Channel {
         self.calls
             .lock()
             .push((txid, Arc::downgrade(thread), token));
+    }
+
+    /// The thread waiting in `channel_call` here for reply `txid`, and its
+    /// wait token.
+    pub fn caller_of(&self, txid: u32) -> Option<(Weak<Thread>, u64)> {
+        let calls = self.calls.lock();
+        let (_, thread, token) = calls.iter().find(|(t, _, _)| *t == txid)?;
+        Some((thread.clone(), *token))
+    }
+
+    /// Puts a call taken with [`Channel::take_call`] back.
+    pub fn restore_call(&self, txid: u32, thread: Weak<Thread>, token: u64) {
+        self.calls.lock().push((txid, thread, token));
     }
 
     /// Forgets the call waiting with `token` (it timed out).

@@ -30,6 +30,7 @@ pub mod channel;
 pub mod escrow;
 pub mod event;
 pub mod eventpair;
+pub mod fastpath;
 pub mod futex;
 pub mod inflight;
 pub mod interrupt;

@@ -76,6 +76,9 @@ pub struct Process {
     /// may hold reply records of it): when it ends, its unanswered
     /// requests go back to their queues.
     served: Mutex<Vec<alloc::sync::Weak<Channel>>>,
+    /// Koid of the endpoint `served` took last (0: none), so noting it
+    /// again takes no lock.
+    last_served: core::sync::atomic::AtomicU64,
     /// Handles to move to an escrow channel, not close, when it ends.
     escrow: EscrowBindings,
     /// The next process on the reap list (`reaper.rs`).
@@ -116,6 +119,7 @@ impl Process {
             regions: core::sync::atomic::AtomicUsize::new(0),
             exception_channel: Mutex::new(None),
             served: Mutex::new(Vec::new()),
+            last_served: core::sync::atomic::AtomicU64::new(0),
             escrow: EscrowBindings::new(),
             next_reap: Mutex::new(None),
         });
@@ -204,21 +208,32 @@ impl Process {
 
     /// Notes that it holds a reply record on `channel` (see `served`).
     pub fn note_served(&self, channel: &Arc<Channel>) {
+        // Most often the endpoint noted last (koids are never reused).
+        let koid = channel.base().koid().0;
+        if self.last_served.load(core::sync::atomic::Ordering::Relaxed) == koid {
+            return;
+        }
         let mut served = self.served.lock();
         let known = served
             .iter()
             .rev()
             .any(|c| core::ptr::eq(c.as_ptr(), Arc::as_ptr(channel)));
         if known {
+            self.last_served
+                .store(koid, core::sync::atomic::Ordering::Relaxed);
             return;
         }
         if served.len() == served.capacity() {
             // Forget endpoints that are gone or hold nothing of it.
-            let koid = self.koid().0;
-            served.retain(|c| c.upgrade().is_some_and(|c| c.has_records_of(koid)));
+            let reader = self.koid().0;
+            self.last_served
+                .store(0, core::sync::atomic::Ordering::Relaxed);
+            served.retain(|c| c.upgrade().is_some_and(|c| c.has_records_of(reader)));
         }
         if served.try_reserve(1).is_ok() {
             served.push(Arc::downgrade(channel));
+            self.last_served
+                .store(koid, core::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -235,6 +250,33 @@ impl Process {
     /// Runs `f` on the address space, unless the process has ended.
     pub fn with_address_space<R>(&self, f: impl FnOnce(&mut AddressSpace) -> R) -> Option<R> {
         self.address_space.lock().as_mut().map(f)
+    }
+
+    /// Copies its memory at user address `address` into `out`, through
+    /// its mappings (not its page tables: it need not be the running
+    /// process). `INVALID_ARGS` if a byte is not in a mapping.
+    pub fn read_memory(&self, address: u64, out: &mut [u8]) -> Result<(), Status> {
+        let mut done = 0usize;
+        while done < out.len() {
+            let at = address
+                .checked_add(done as u64)
+                .ok_or(Status::INVALID_ARGS)?;
+            let mapping = self
+                .root_vmar()
+                .find_mapping(at)
+                .ok_or(Status::INVALID_ARGS)?;
+            let in_mapping = (mapping.start + mapping.size - at) as usize;
+            let len = in_mapping.min(out.len() - done);
+            mapping
+                .vmo
+                .read_bytes(
+                    at - mapping.start + mapping.vmo_offset,
+                    &mut out[done..done + len],
+                )
+                .map_err(|_| Status::INVALID_ARGS)?;
+            done += len;
+        }
+        Ok(())
     }
 
     /// Whether it still has its address space (not once it has ended).

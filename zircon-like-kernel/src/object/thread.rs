@@ -66,7 +66,7 @@ pub enum WaitKind {
         /// The handle it was named by.
         value: zx_abi::HandleValue,
         /// The reply, once the callee wrote it.
-        reply: Option<super::channel::Message>,
+        reply: Option<super::fastpath::Payload>,
         /// Where the reply goes: (bytes, handles, byte capacity, handle
         /// capacity, actual bytes out, actual handles out).
         buffers: [u64; 6],
@@ -78,7 +78,7 @@ pub enum WaitKind {
         /// The handle it was named by.
         value: zx_abi::HandleValue,
         /// The message, once a writer handed it over.
-        request: Option<super::channel::Message>,
+        request: Option<super::fastpath::Payload>,
         /// Where it goes: (bytes, handles, byte capacity, handle capacity,
         /// actual bytes out, actual handles out).
         buffers: [u64; 6],
@@ -251,7 +251,17 @@ fn forget_wait(wait: &mut Wait) {
             channel, request, ..
         } => {
             channel.remove_receiver(wait.token);
-            if let Some(message) = request.take() {
+            // A message handed over by the fastpath is still in its
+            // caller's buffer (the bounce is only good within its trap).
+            let message = match request.take() {
+                Some(super::fastpath::Payload::Queued(message)) => Some(message),
+                Some(super::fastpath::Payload::Bounced(bounced)) => bounced
+                    .origin
+                    .as_ref()
+                    .and_then(|origin| origin.reread(channel)),
+                None => None,
+            };
+            if let Some(message) = message {
                 channel.give_back(message);
             }
         }

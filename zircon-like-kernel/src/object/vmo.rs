@@ -380,6 +380,35 @@ impl KernelObject for Vmo {
 }
 
 impl Vmo {
+    /// Copies the VMO's bytes at `offset` into `out` (kernel-side reads:
+    /// a request re-read from its caller's buffer, `fastpath.rs`); pages
+    /// never committed read as zeros, and none is committed. Refused for
+    /// device memory.
+    pub fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<(), Status> {
+        self.for_each_chunk(
+            offset,
+            out.len() as u64,
+            false,
+            |frame, in_page, len, done| {
+                let chunk = &mut out[done..done + len];
+                match frame {
+                    // SAFETY: the frame is committed to this VMO and
+                    // reachable through the direct map; the chunk stays
+                    // inside the page.
+                    Some(frame) => unsafe {
+                        core::ptr::copy_nonoverlapping(
+                            phys_to_virt(frame.addr() + in_page as u64),
+                            chunk.as_mut_ptr(),
+                            len,
+                        )
+                    },
+                    None => chunk.fill(0),
+                }
+                Ok(())
+            },
+        )
+    }
+
     /// Copies `data` into the VMO at `offset` (kernel-side writes: the
     /// loader).
     pub fn write_bytes(&self, offset: u64, data: &[u8]) -> Result<(), Status> {

@@ -4,7 +4,8 @@
 use super::object::install_pair;
 use super::{handle_arg, ok, SysResult};
 use crate::mem::user_ptr::{UserOut, UserSlice};
-use crate::object::channel::{Channel, Message, ReadError};
+use crate::object::channel::{Channel, Kept, Message, ReadError};
+use crate::object::fastpath::{self, Bounced, Origin, Payload};
 use crate::object::{Handle, KernelObject, ObjectCharge};
 use crate::sched::current_process;
 use alloc::sync::Arc;
@@ -252,6 +253,14 @@ pub fn recv(
     UserSlice::new(args.read_handles, (args.read_num_handles as usize) * 4)?;
     UserOut::<u32>::optional(actual_bytes)?;
     UserOut::<u32>::optional(actual_handles)?;
+    // The copy-once fastpath for the reply: no handles, to a caller the
+    // CPU switches straight back to.
+    if options == CHANNEL_RECV_REPLY && args.write_num_handles == 0 {
+        let channel = process.object::<Channel>(value, Rights::READ | Rights::WRITE)?;
+        if let Some(caller) = reply_fast(&channel, &args, deadline)? {
+            return wait_in_recv(frame, channel, value, buffers, deadline, Some(caller));
+        }
+    }
     // The thread the reply was handed to, to switch to if this one waits.
     let mut woken = None;
     let channel = if options == CHANNEL_RECV_REPLY {
@@ -278,11 +287,6 @@ pub fn recv(
     } else {
         process.object::<Channel>(value, Rights::READ)?
     };
-    let run_woken = |woken: Option<Arc<crate::object::thread::Thread>>| {
-        if let Some(thread) = woken {
-            crate::sched::make_runnable(&thread);
-        }
-    };
     match receive_now(&process, &channel, buffers) {
         Err(Status::SHOULD_WAIT) => {}
         result => {
@@ -290,6 +294,30 @@ pub fn recv(
             return result.map(|()| super::Flow::Done(0));
         }
     }
+    wait_in_recv(frame, channel, value, buffers, deadline, woken)
+}
+
+/// Makes a thread a reply was handed to runnable (this one does not wait
+/// after all).
+fn run_woken(woken: Option<Arc<crate::object::thread::Thread>>) {
+    if let Some(thread) = woken {
+        // Bytes in the bounce buffer would not survive this trap.
+        let writer = current_process();
+        fastpath::settle(&thread, Some(&writer.job.account));
+        crate::sched::make_runnable(&thread);
+    }
+}
+
+/// Blocks the running thread in `channel_recv` on `channel` (nothing is
+/// queued), switching to `woken` (a caller just handed its reply) if any.
+fn wait_in_recv(
+    frame: &mut crate::arch::x86_64::trap::TrapFrame,
+    channel: Arc<Channel>,
+    value: zx_abi::HandleValue,
+    buffers: [u64; 6],
+    deadline: u64,
+    woken: Option<Arc<crate::object::thread::Thread>>,
+) -> SysResult {
     let deadline = deadline as zx_abi::Time;
     if deadline <= crate::clock::monotonic_nanos() as zx_abi::Time {
         run_woken(woken);
@@ -320,6 +348,62 @@ pub fn recv(
         None => crate::sched::block_current(frame, wait),
     }
     Ok(super::Flow::Switched)
+}
+
+/// The copy-once fastpath of a `channel_recv` reply (`object/fastpath.rs`):
+/// if `args.write_*` (no handles) answers a call whose caller takes it
+/// directly (`sched::deliver_direct`) and this thread will wait next
+/// (nothing queued, deadline ahead), copies the reply into the bounce
+/// buffer and hands it to the caller; returns the caller to switch to.
+/// `None`: take the ordinary path.
+fn reply_fast(
+    channel: &Arc<Channel>,
+    args: &zx_abi::ChannelCallArgs,
+    deadline: u64,
+) -> Result<Option<Arc<crate::object::thread::Thread>>, Status> {
+    let len = args.write_num_bytes as usize;
+    if !(4..=CHANNEL_MAX_MSG_BYTES).contains(&len) {
+        return Ok(None);
+    }
+    let Ok(txid) = crate::mem::user_ptr::read_value::<u32>(args.write_bytes) else {
+        return Ok(None);
+    };
+    if txid & 0x8000_0000 == 0 {
+        return Ok(None);
+    }
+    let Some(peer) = channel.live_peer() else {
+        return Ok(None);
+    };
+    if deadline as zx_abi::Time <= crate::clock::monotonic_nanos() as zx_abi::Time
+        || !channel.queue_is_empty()
+    {
+        return Ok(None);
+    }
+    let Some((waiting, caller_token)) = peer.take_call(txid) else {
+        return Ok(None);
+    };
+    let Some(caller) = waiting.upgrade() else {
+        peer.restore_call(txid, waiting, caller_token);
+        return Ok(None);
+    };
+    if let Err(status) = fastpath::fill(args.write_bytes, len, None) {
+        peer.restore_call(txid, waiting, caller_token);
+        return Err(status);
+    }
+    fastpath::hand_over(caller_token);
+    let bounced = Bounced { origin: None };
+    match crate::sched::deliver_direct(&caller, caller_token, len, false, bounced) {
+        Ok(()) => {
+            // The request is answered.
+            channel.forget_record(txid);
+            Ok(Some(caller))
+        }
+        Err(_) => {
+            fastpath::release(caller_token);
+            peer.restore_call(txid, waiting, caller_token);
+            Ok(None)
+        }
+    }
 }
 
 /// Reads the first queued message into `buffers` (see [`recv`]);
@@ -380,9 +464,9 @@ fn deliver(
     };
     let taken = message.take_handles();
     match crate::object::channel::call_txid(message.bytes()) {
-        Some(txid) => match channel.keep_record(txid, process.koid().0, message) {
+        Some(txid) => match channel.keep_record(txid, process.koid().0, Kept::Message(message)) {
             Ok(()) => process.note_served(channel),
-            Err(message) => drop(message),
+            Err(kept) => drop(kept),
         },
         None => drop(message),
     }
@@ -399,14 +483,17 @@ fn deliver(
 /// Finishes a `channel_recv` for the woken reader.
 pub fn complete_recv(
     channel: &Arc<Channel>,
-    request: Option<Message>,
+    request: Option<Payload>,
     buffers: [u64; 6],
     token: u64,
     ending: Result<(), Status>,
 ) -> Result<(), Status> {
     let process = current_process();
     match request {
-        Some(message) => deliver(&process, channel, message, buffers),
+        Some(Payload::Queued(message)) => deliver(&process, channel, message, buffers),
+        Some(Payload::Bounced(bounced)) => {
+            deliver_bounced(&process, channel, bounced, buffers, token)
+        }
         None => {
             channel.remove_receiver(token);
             ending?;
@@ -414,6 +501,44 @@ pub fn complete_recv(
             receive_now(&process, channel, buffers)
         }
     }
+}
+
+/// [`deliver`] for a request that came by the fastpath: from the bounce
+/// buffer into the reader's (it fits: `sched::deliver_direct`), and a reply
+/// record that keeps no bytes (the caller's buffer holds them). If it
+/// cannot be delivered, it goes back to the endpoint as a queued message.
+fn deliver_bounced(
+    process: &Arc<crate::object::process::Process>,
+    channel: &Arc<Channel>,
+    bounced: Bounced,
+    buffers: [u64; 6],
+    token: u64,
+) -> Result<(), Status> {
+    let [bytes, _, num_bytes, _, actual_bytes, actual_handles] = buffers;
+    let copied = (|| {
+        let actual_bytes = UserOut::<u32>::optional(actual_bytes)?;
+        let actual_handles = UserOut::<u32>::optional(actual_handles)?;
+        let len = fastpath::copy_out(token, bytes, num_bytes as usize)?;
+        actual_bytes.write(&(len as u32))?;
+        actual_handles.write(&0)?;
+        Ok(())
+    })();
+    if let Err(status) = copied {
+        if let Some(message) = bounced.into_message(token, None, channel) {
+            channel.give_back(message);
+        }
+        return Err(status);
+    }
+    fastpath::release(token);
+    if let Some(origin) = bounced.origin {
+        if channel
+            .keep_record(origin.txid, process.koid().0, Kept::Caller(origin))
+            .is_ok()
+        {
+            process.note_served(channel);
+        }
+    }
+    Ok(())
 }
 
 /// Checks the handles a message would carry: each needs `TRANSFER`, and
@@ -552,10 +677,9 @@ pub fn call(
         UserSlice::new(args.read_handles, (args.read_num_handles as usize) * 4)?;
         UserOut::<u32>::optional(actual_bytes)?;
         UserOut::<u32>::optional(actual_handles)?;
-        let bytes = UserSlice::new(args.write_bytes, num_bytes)?.read_to_vec()?;
-        Ok((channel, bytes))
+        Ok((channel, num_bytes))
     })();
-    let (channel, mut bytes) = match decoded {
+    let (channel, num_bytes) = match decoded {
         Ok(decoded) => decoded,
         Err(status) => {
             drop(taken);
@@ -563,11 +687,45 @@ pub fn call(
         }
     };
     let txid = crate::object::channel::new_call_txid();
+    let thread = crate::sched::current().ok_or(Status::INTERNAL)?;
+    let token = crate::sched::new_token();
+    let buffers = [
+        args.read_bytes,
+        args.read_handles,
+        args.read_num_bytes as u64,
+        args.read_num_handles as u64,
+        actual_bytes,
+        actual_handles,
+    ];
+    let wait = |channel| crate::object::thread::Wait {
+        token,
+        kind: crate::object::thread::WaitKind::Call {
+            channel,
+            value: raw as zx_abi::HandleValue,
+            reply: None,
+            buffers,
+        },
+        deadline: deadline as zx_abi::Time,
+    };
+    // The copy-once fastpath: no handles, and a receiver the CPU switches
+    // to waits on the peer.
+    if taken.is_empty() {
+        let origin = Origin {
+            token,
+            address: args.write_bytes,
+            len: num_bytes as u32,
+            txid,
+        };
+        if let Some(receiver) = call_fast(&channel, &thread, origin)? {
+            drop(thread);
+            crate::sched::block_current_and_switch(frame, wait(channel), receiver);
+            return Ok(super::Flow::Switched);
+        }
+    }
+    let mut bytes = UserSlice::new(args.write_bytes, num_bytes)?.read_to_vec()?;
     bytes[..4].copy_from_slice(&txid.to_le_bytes());
     let message =
         Message::new(bytes, taken, Some(&process.job.account)).map_err(|(status, _)| status)?;
-    let thread = crate::sched::current().ok_or(Status::INTERNAL)?;
-    let token = crate::sched::new_token();
     channel.add_call(txid, &thread, token);
     // A receiver waiting on the peer gets the request directly, and the
     // CPU with it.
@@ -579,47 +737,74 @@ pub fn call(
             return Err(status);
         }
     };
-    let deadline = deadline as zx_abi::Time;
     drop(thread);
-    let buffers = [
-        args.read_bytes,
-        args.read_handles,
-        args.read_num_bytes as u64,
-        args.read_num_handles as u64,
-        actual_bytes,
-        actual_handles,
-    ];
-    let kind = crate::object::thread::WaitKind::Call {
-        channel,
-        value: raw as zx_abi::HandleValue,
-        reply: None,
-        buffers,
-    };
-    let wait = crate::object::thread::Wait {
-        token,
-        kind,
-        deadline,
-    };
     match receiver {
-        Some(next) => crate::sched::block_current_and_switch(frame, wait, next),
-        None => crate::sched::block_current(frame, wait),
+        Some(next) => crate::sched::block_current_and_switch(frame, wait(channel), next),
+        None => crate::sched::block_current(frame, wait(channel)),
     }
     Ok(super::Flow::Switched)
+}
+
+/// The copy-once fastpath of [`call`] (`object/fastpath.rs`): if a thread
+/// waiting in `channel_recv` on the peer takes the request directly (see
+/// `sched::deliver_direct`), copies the request into the bounce buffer,
+/// hands it over and registers the call; returns the receiver to switch
+/// to. `None`: take the ordinary path.
+fn call_fast(
+    channel: &Arc<Channel>,
+    thread: &Arc<crate::object::thread::Thread>,
+    origin: Origin,
+) -> Result<Option<Arc<crate::object::thread::Thread>>, Status> {
+    let Some(peer) = channel.live_peer() else {
+        return Ok(None);
+    };
+    if !peer.has_receivers() {
+        return Ok(None);
+    }
+    let len = origin.len as usize;
+    fastpath::fill(origin.address, len, Some(origin.txid))?;
+    let Some((waiting, receiver_token)) = peer.pop_receiver() else {
+        return Ok(None);
+    };
+    let Some(receiver) = waiting.upgrade() else {
+        peer.restore_receiver(waiting, receiver_token);
+        return Ok(None);
+    };
+    fastpath::hand_over(receiver_token);
+    let (txid, token) = (origin.txid, origin.token);
+    let bounced = Bounced {
+        origin: Some(origin),
+    };
+    match crate::sched::deliver_direct(&receiver, receiver_token, len, true, bounced) {
+        Ok(()) => {
+            channel.add_call(txid, thread, token);
+            Ok(Some(receiver))
+        }
+        Err(_) => {
+            fastpath::release(receiver_token);
+            peer.restore_receiver(waiting, receiver_token);
+            Ok(None)
+        }
+    }
 }
 
 /// Finishes a `channel_call` for the woken caller.
 pub fn complete_call(
     channel: &Channel,
-    reply: Option<Message>,
+    reply: Option<Payload>,
     buffers: [u64; 6],
     token: u64,
     ending: Result<(), Status>,
 ) -> Result<(), Status> {
-    let Some(message) = reply else {
-        channel.remove_call(token);
-        // Timed out, canceled, or woken because the peer closed.
-        ending?;
-        return Err(Status::PEER_CLOSED);
+    let message = match reply {
+        None => {
+            channel.remove_call(token);
+            // Timed out, canceled, or woken because the peer closed.
+            ending?;
+            return Err(Status::PEER_CLOSED);
+        }
+        Some(Payload::Queued(message)) => message,
+        Some(Payload::Bounced(_)) => return complete_call_bounced(buffers, token),
     };
     let [bytes, handles, num_bytes, num_handles, actual_bytes, actual_handles] = buffers;
     let actual_bytes = UserOut::<u32>::optional(actual_bytes)?;
@@ -638,4 +823,16 @@ pub fn complete_call(
         actual_bytes,
         actual_handles,
     )
+}
+
+/// Finishes a `channel_call` whose reply came by the fastpath: from the
+/// bounce buffer into the caller's (it fits: `sched::deliver_direct`).
+fn complete_call_bounced(buffers: [u64; 6], token: u64) -> Result<(), Status> {
+    let [bytes, _, num_bytes, _, actual_bytes, actual_handles] = buffers;
+    let copied = fastpath::copy_out(token, bytes, num_bytes as usize);
+    fastpath::release(token);
+    let len = copied?;
+    UserOut::<u32>::optional(actual_bytes)?.write(&(len as u32))?;
+    UserOut::<u32>::optional(actual_handles)?.write(&0)?;
+    Ok(())
 }

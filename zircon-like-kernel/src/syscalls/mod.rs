@@ -63,8 +63,64 @@ fn status_raw(status: Status) -> u64 {
 type Handler = fn(&mut TrapFrame) -> SysResult;
 
 /// The handlers, indexed by syscall number (every number below
-/// `nr::COUNT` has one: checked when the kernel is compiled).
-static HANDLERS: [Handler; nr::COUNT as usize] = handlers();
+/// `nr::COUNT` has one: checked when the kernel is compiled), before the
+/// memory-reserve check is put in front of the allocating ones.
+const UNCHECKED: [Handler; nr::COUNT as usize] = handlers();
+
+/// Runs the handler of syscall `NUMBER` unless the kernel is below its
+/// memory reserve (`NO_MEMORY`): the front of every call that can make the
+/// kernel allocate memory, so the others pay nothing for the check.
+fn reserve_checked<const NUMBER: usize>(frame: &mut TrapFrame) -> SysResult {
+    if crate::mem::frames::below_reserve() {
+        return Err(Status::NO_MEMORY);
+    }
+    UNCHECKED[NUMBER](frame)
+}
+
+/// Puts [`reserve_checked`] in front of the calls that can make the kernel
+/// allocate memory (objects, queued messages and packets, VMO pages, page
+/// tables).
+macro_rules! reserve_checked {
+    ($($number:ident),* $(,)?) => {{
+        let mut table = UNCHECKED;
+        $(table[nr::$number as usize] = reserve_checked::<{ nr::$number as usize }>;)*
+        table
+    }};
+}
+
+/// The handlers, indexed by syscall number.
+static HANDLERS: [Handler; nr::COUNT as usize] = reserve_checked!(
+    HANDLE_DUPLICATE,
+    HANDLE_REPLACE,
+    EVENT_CREATE,
+    EVENTPAIR_CREATE,
+    CHANNEL_CREATE,
+    CHANNEL_WRITE,
+    CHANNEL_CALL,
+    CHANNEL_RECV,
+    THREAD_CREATE,
+    PORT_CREATE,
+    PORT_QUEUE,
+    OBJECT_WAIT_ASYNC,
+    OBJECT_WAIT_ONE,
+    OBJECT_WAIT_MANY,
+    TIMER_CREATE,
+    TIMER_SET,
+    VMO_CREATE,
+    VMO_WRITE,
+    VMO_CREATE_CONTIGUOUS,
+    VMAR_ALLOCATE,
+    VMAR_MAP,
+    JOB_CREATE,
+    PROCESS_CREATE,
+    TASK_CREATE_EXCEPTION_CHANNEL,
+    FUTEX_WAIT,
+    PORT_WAIT,
+    NANOSLEEP,
+    RESOURCE_CREATE,
+    SOCKET_CREATE,
+    SOCKET_WRITE,
+);
 
 /// The argument registers, in order (`rdi, rsi, rdx, r10, r8, r9, r12,
 /// r13`); inlined, so a handler loads only those it uses.
@@ -372,11 +428,8 @@ pub fn dispatch(frame: &mut TrapFrame) {
         frame.rax = status_raw(Status::BAD_SYSCALL);
         return;
     };
-    // The memory reserve is checked only by calls that allocate.
-    if allocates(number) && crate::mem::frames::below_reserve() {
-        frame.rax = status_raw(Status::NO_MEMORY);
-        return;
-    }
+    // The memory reserve is checked only by calls that allocate (their
+    // entries in `HANDLERS` check it first).
     match handler(frame) {
         Ok(Flow::Done(value)) => frame.rax = value,
         Ok(Flow::Switched) => {}
@@ -385,44 +438,6 @@ pub fn dispatch(frame: &mut TrapFrame) {
         Ok(Flow::Restart) => frame.rip -= 2,
         Err(status) => frame.rax = status_raw(status),
     }
-}
-
-/// Whether a syscall can make the kernel allocate memory (objects, queued
-/// messages and packets, VMO pages, page tables).
-fn allocates(number: u64) -> bool {
-    matches!(
-        number,
-        nr::HANDLE_DUPLICATE
-            | nr::HANDLE_REPLACE
-            | nr::EVENT_CREATE
-            | nr::EVENTPAIR_CREATE
-            | nr::CHANNEL_CREATE
-            | nr::CHANNEL_WRITE
-            | nr::CHANNEL_CALL
-            | nr::CHANNEL_RECV
-            | nr::THREAD_CREATE
-            | nr::PORT_CREATE
-            | nr::PORT_QUEUE
-            | nr::OBJECT_WAIT_ASYNC
-            | nr::OBJECT_WAIT_ONE
-            | nr::OBJECT_WAIT_MANY
-            | nr::TIMER_CREATE
-            | nr::TIMER_SET
-            | nr::VMO_CREATE
-            | nr::VMO_WRITE
-            | nr::VMO_CREATE_CONTIGUOUS
-            | nr::VMAR_ALLOCATE
-            | nr::VMAR_MAP
-            | nr::JOB_CREATE
-            | nr::PROCESS_CREATE
-            | nr::TASK_CREATE_EXCEPTION_CHANNEL
-            | nr::FUTEX_WAIT
-            | nr::PORT_WAIT
-            | nr::NANOSLEEP
-            | nr::RESOURCE_CREATE
-            | nr::SOCKET_CREATE
-            | nr::SOCKET_WRITE
-    )
 }
 
 /// Finishes the syscall a woken thread was blocked in; `frame` is that

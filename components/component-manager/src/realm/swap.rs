@@ -11,18 +11,21 @@
 //! 3. **Escrow** the old version: it answers every request it read, then
 //!    hands over its outgoing directory, every connection and its state.
 //!    Clients' requests wait in the kernel queues meanwhile.
-//! 4. **Resume** the new version with them; it binds each to the escrow.
+//! 4. **Hand over** them in answer to the new version's `Takeover.Take`
+//!    (it asked after `Prepare`; the old version is escrowed only once it
+//!    has asked); it binds each to the escrow.
 //! 5. **Grace period** (`swap_grace_nanos` of the new manifest): if the new
 //!    version ends in it, the kernel has moved its endpoints (and its
 //!    lifecycle channel, with a `Resume` it had not read) to the escrow,
 //!    each with what was queued, requests it had read but not answered
-//!    back in front: they go back to the old version, which is still
-//!    running, waiting, with the state it handed over. Otherwise the old
+//!    back in front: those the old version handed over (by koid) go back
+//!    to it, waiting, with the state it handed over — or, if it ended
+//!    meanwhile, to the old version started again. Otherwise the old
 //!    version is told to `Stop` and the new one is the instance.
 //!
 //! The old version's endpoints are never closed, so clients never see
 //! `PEER_CLOSED`. The measured gap is from the `Escrow` request to the
-//! `Resume` that hands the endpoints on (to the new version, or back to
+//! message that hands the endpoints on (to the new version, or back to
 //! the old one on a rollback).
 
 mod compat;
@@ -36,7 +39,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use idlc_runtime::Handle as WireHandle;
-use zx::{Channel, Event, Handle, Process, Rights};
+use zx::{AsHandleRef, Channel, Event, Handle, Process, Rights, Signals};
 use zx_async::Spawner;
 use zx_idl::ChannelTransport;
 use zx_runtime::println;
@@ -46,14 +49,14 @@ use super::decl::zx_component_swap::{Outcome, SwapReport};
 use super::decl::zx_process_lifecycle::LifecycleMarker as Ordinals;
 use super::decl::zx_process_lifecycle::{
     Handover, LifecycleClient, LifecycleEscrowResponse, LifecyclePrepareRequest,
-    LifecycleResumeRequest,
+    LifecycleResumeRequest, TakeoverMarker, TakeoverTakeResponse,
 };
 use super::resolve::{package_url, resolve, Elf};
 use super::routing::open_route;
 use super::svc_directory::serve_svc;
 use super::watch::{report_crashes, watch};
 use super::State;
-use escrow::{ended_by, message, request, send, Escrow};
+use escrow::{ended_by, incoming, message, request, send, Escrow};
 use launch::{koid, launch, Launched};
 
 /// How long the old version may take to hand over (`Escrow`), and a new
@@ -340,6 +343,9 @@ fn check(s: &State, index: usize, source: &str, new_decl: &ComponentDecl) -> Res
 /// endpoints when the kernel moves them back.
 struct Handed {
     outgoing_koid: u64,
+    /// Koids of the connections it handed over: a rollback gives back
+    /// these and nothing else the new version held.
+    connection_koids: Vec<u64>,
     state: Vec<u8>,
 }
 
@@ -433,6 +439,27 @@ async fn run(
             0,
         );
     }
+    // It asks for the handover (`Takeover.Take`). Nothing is escrowed
+    // before it has: a version that never asks, or ends first, takes
+    // nothing of the old one's down with it.
+    let take = incoming(
+        &new,
+        &process,
+        TakeoverMarker::TAKE_ORDINAL,
+        zx::deadline_after(ANSWER_DEADLINE_NANOS),
+    )
+    .await;
+    let take_txid = match take {
+        Ok(txid) => txid,
+        Err(why) => {
+            kill_new();
+            return report(
+                Outcome::RolledBack,
+                format!("{source} did not ask for the handover: {why}"),
+                0,
+            );
+        }
+    };
 
     // 3. Escrow the old version. Its lifecycle client is borrowed from
     // the instance for the swap.
@@ -481,12 +508,18 @@ async fn run(
     };
     let handed = Handed {
         outgoing_koid: koid(&handle_ref(&handover.outgoing)),
+        connection_koids: handover
+            .connections
+            .iter()
+            .map(|h| koid(&handle_ref(h)))
+            .collect(),
         state: handover.state.clone(),
     };
 
-    // 4. Hand over to the new version.
-    let mut resume = LifecycleResumeRequest { handover };
-    let sent = message(Ordinals::RESUME_ORDINAL, Some(&mut resume)).and_then(|m| send(&new, m));
+    // 4. Hand over to the new version: the answer to its `Take`.
+    let mut taken = TakeoverTakeResponse { handover };
+    let sent = escrow::answer(take_txid, TakeoverMarker::TAKE_ORDINAL, &mut taken)
+        .and_then(|m| send(&new, m));
     let gap = (zx::clock_get_monotonic().0 - started).max(0) as u64;
 
     // 5. The grace period.
@@ -508,12 +541,44 @@ async fn run(
     if let Some(code) = ended {
         kill_new();
         let restarted = zx::clock_get_monotonic().0;
-        let back = take_back(&escrow, lifecycle_koid, &handed);
+        let (back, closed) = take_back(&escrow, lifecycle_koid, &handed);
+        println!(
+            "component_manager: rollback of {}: gave back {} and {} connections; closed {} handles not handed over",
+            moniker,
+            if back.outgoing.raw() == 0 {
+                "no outgoing directory"
+            } else {
+                "the outgoing directory"
+            },
+            back.connections.len(),
+            closed
+        );
         let reason = if code == zx_component::serve::EXIT_STATE_REJECTED {
             format!("{source} rejected the state (exit code {code})")
         } else {
             format!("{source} ended within its grace period (exit code {code})")
         };
+        // The old version is still running, waiting for `Resume` or
+        // `Stop`, unless it ended meanwhile: then it is started again from
+        // its manifest and handed the endpoints and the state.
+        if old_process.wait_one(Signals::TASK_TERMINATED, 0).is_ok() {
+            drop(old_client);
+            let restarted_old =
+                restart_old(state, spawner, idle, (index, generation), &moniker, back).await;
+            let gap = gap + (zx::clock_get_monotonic().0 - restarted).max(0) as u64;
+            return match restarted_old {
+                Ok(()) => report(
+                    Outcome::RolledBack,
+                    format!("{reason}; the old version had ended meanwhile and was started again with the handover"),
+                    gap,
+                ),
+                Err(why) => report(
+                    Outcome::RolledBack,
+                    format!("{reason}; the old version had ended meanwhile and could not be started again: {why}"),
+                    gap,
+                ),
+            };
+        }
         let resumed = message(
             Ordinals::RESUME_ORDINAL,
             Some(&mut LifecycleResumeRequest { handover: back }),
@@ -630,45 +695,190 @@ async fn retire(process: Process, job: Option<zx::Job>) {
 
 /// What a failed new version held, back from the escrow: its lifecycle
 /// channel (with the `Resume` in it if it never read it), or the outgoing
-/// directory and the connections it had bound. Rebuilt as a handover with
-/// the state the old version handed over.
-fn take_back(escrow: &Escrow, lifecycle_koid: u64, handed: &Handed) -> Handover {
+/// directory and the connections it had bound. Only what the old version
+/// handed over is kept (recognised by koid); anything else the new
+/// version bound — a channel of its own, a connection it accepted in its
+/// grace period — is closed. Rebuilt as a handover with the state the old
+/// version handed over.
+fn take_back(escrow: &Escrow, lifecycle_koid: u64, handed: &Handed) -> (Handover, usize) {
     let mut outgoing: Option<Handle> = None;
     let mut connections: Vec<Handle> = Vec::new();
-    for handle in escrow.drain() {
+    let mut closed = 0;
+    let mut keep = |handle: Handle, outgoing: &mut Option<Handle>| {
         let object = koid(&handle);
-        if object == lifecycle_koid {
-            // Its lifecycle channel: a `Resume` it had not read is in it.
+        if object == handed.outgoing_koid && outgoing.is_none() {
+            *outgoing = Some(handle);
+        } else if object != 0
+            && handed.connection_koids.contains(&object)
+            && !connections.iter().any(|c| koid(c) == object)
+        {
+            connections.push(handle);
+        } else {
+            // Anything else is dropped: closed.
+            closed += 1;
+        }
+    };
+    for handle in escrow.drain() {
+        if koid(&handle) == lifecycle_koid {
+            // Its lifecycle channel: a handover it had not read is in it.
             let transport = ChannelTransport::new(Channel::from_handle(handle));
             while let Ok(mut unread) = transport.try_receive() {
-                if unread
-                    .header()
-                    .is_ok_and(|h| h.ordinal == Ordinals::RESUME_ORDINAL)
-                {
-                    if let Ok(request) = unread.decode_body::<LifecycleResumeRequest>() {
-                        let handover = request.handover;
-                        outgoing = Some(Handle::from_raw(handover.outgoing.into_raw()));
-                        connections.extend(
-                            handover
-                                .connections
-                                .into_iter()
-                                .map(|h| Handle::from_raw(h.into_raw())),
-                        );
+                let handover = match unread.header().map(|h| h.ordinal) {
+                    Ok(TakeoverMarker::TAKE_ORDINAL) => unread
+                        .decode_body::<TakeoverTakeResponse>()
+                        .ok()
+                        .map(|answer| answer.handover),
+                    Ok(Ordinals::RESUME_ORDINAL) => unread
+                        .decode_body::<LifecycleResumeRequest>()
+                        .ok()
+                        .map(|request| request.handover),
+                    _ => None,
+                };
+                if let Some(handover) = handover {
+                    keep(
+                        Handle::from_raw(handover.outgoing.into_raw()),
+                        &mut outgoing,
+                    );
+                    for connection in handover.connections {
+                        keep(Handle::from_raw(connection.into_raw()), &mut outgoing);
                     }
                 }
             }
-        } else if object == handed.outgoing_koid && outgoing.is_none() {
-            outgoing = Some(handle);
         } else {
-            connections.push(handle);
+            keep(handle, &mut outgoing);
         }
     }
     let wire = |h: Handle| WireHandle::from_raw(h.into_raw());
-    Handover {
+    let handover = Handover {
         outgoing: outgoing.map_or(WireHandle::from_raw(0), wire),
         connections: connections.into_iter().map(wire).collect(),
         state: handed.state.clone(),
+    };
+    (handover, closed)
+}
+
+/// The old version ended during the grace period of a new one that then
+/// failed: starts it again from its manifest (the instance's, unchanged by
+/// the swap) as a new version is started, and hands it `handover` (the
+/// endpoints back from the escrow and the old state). It becomes the
+/// instance's process.
+async fn restart_old(
+    state: &Rc<RefCell<State>>,
+    spawner: &Spawner,
+    idle: &Rc<Event>,
+    (index, generation): (usize, u32),
+    moniker: &str,
+    handover: Handover,
+) -> Result<(), String> {
+    let source = state.borrow().instances[index].swap.manifest.clone();
+    let loaded = load(state, spawner, idle, &source).await?;
+    let launched = {
+        let guard = state.borrow();
+        if !guard.live(index, generation) {
+            return Err(format!("{moniker} was destroyed meanwhile"));
+        }
+        launch(&guard, index, &guard.instances[index].decl, &loaded.elf)?
+    };
+    drop(loaded);
+    println!(
+        "component_manager: started {} ({}) again to take back the handover",
+        moniker, source
+    );
+    let Launched {
+        job,
+        process,
+        lifecycle,
+        lifecycle_koid: _,
+        svc_server,
+        exceptions,
+        connect,
+    } = launched;
+    let transport = ChannelTransport::new(lifecycle);
+    spawner.spawn(report_crashes(moniker.into(), exceptions));
+    spawner.spawn(serve_svc(
+        Rc::clone(state),
+        spawner.clone(),
+        Rc::clone(idle),
+        (index, generation),
+        svc_server,
+    ));
+    for (kind, name, server) in connect {
+        open_route(state, spawner, idle, index, kind, &name, server);
     }
+    // It binds what it takes to this escrow; the escrow is closed once it
+    // serves, so its endpoints close with it like any component's.
+    let (escrow, escrow_writer) = Escrow::create().map_err(|s| {
+        let _ = zx::task_kill(&job);
+        format!("escrow channel: {s}")
+    })?;
+    let mut prepare = LifecyclePrepareRequest {
+        escrow: WireHandle::from_raw(escrow_writer.into_handle().into_raw()),
+    };
+    let prepared = match message(Ordinals::PREPARE_ORDINAL, Some(&mut prepare)) {
+        Ok(message) => {
+            request(
+                &transport,
+                &process,
+                message,
+                zx::deadline_after(ANSWER_DEADLINE_NANOS),
+            )
+            .await
+        }
+        Err(status) => Err(escrow::NoAnswer::Transport(status)),
+    };
+    if let Err(why) = prepared {
+        let _ = zx::task_kill(&job);
+        return Err(format!("it did not start: {why}"));
+    }
+    let take = incoming(
+        &transport,
+        &process,
+        TakeoverMarker::TAKE_ORDINAL,
+        zx::deadline_after(ANSWER_DEADLINE_NANOS),
+    )
+    .await;
+    let take_txid = match take {
+        Ok(txid) => txid,
+        Err(why) => {
+            let _ = zx::task_kill(&job);
+            return Err(format!("it did not ask for the handover: {why}"));
+        }
+    };
+    let sent = escrow::answer(
+        take_txid,
+        TakeoverMarker::TAKE_ORDINAL,
+        &mut TakeoverTakeResponse { handover },
+    )
+    .and_then(|m| send(&transport, m));
+    if let Err(status) = sent {
+        let _ = zx::task_kill(&job);
+        return Err(format!("cannot hand over: {status}"));
+    }
+    drop(escrow);
+    let watched = process.handle().duplicate(Rights::SAME_RIGHTS);
+    {
+        let mut guard = state.borrow_mut();
+        if !guard.live(index, generation) || guard.instances[index].stopping {
+            let _ = zx::task_kill(&job);
+            return Err(format!("{moniker} was stopped or destroyed meanwhile"));
+        }
+        let instance = &mut guard.instances[index];
+        if let Some(old_job) = instance.job.replace(job) {
+            let _ = zx::task_kill(&old_job);
+        }
+        instance.process = Some(process);
+        instance.lifecycle = Some(LifecycleClient::new(transport));
+    }
+    if let Ok(watched) = watched {
+        spawner.spawn(watch(
+            Rc::clone(state),
+            spawner.clone(),
+            Rc::clone(idle),
+            (index, generation),
+            Process::from_handle(watched),
+        ));
+    }
+    Ok(())
 }
 
 /// A borrowed view of a wire handle, to read its koid.

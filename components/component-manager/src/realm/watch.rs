@@ -16,6 +16,9 @@ use super::State;
 
 /// How often a component is restarted before the manager gives up.
 const MAX_RESTARTS: u32 = 5;
+/// How often the end of a component being swapped looks whether the swap
+/// is over.
+const SWAP_POLL_NANOS: i64 = 10_000_000;
 
 /// Prints the crash report of each fault in a component's job (the kernel
 /// kills the faulting process; `watch` then applies `on_terminate`).
@@ -80,6 +83,22 @@ pub(super) async fn watch(
     let code = process.state().map(|s| s.return_code).unwrap_or(-1);
     if !state.borrow().live(index, generation) {
         return; // destroyed meanwhile: nothing to report or restart
+    }
+    // Ended while a swap of it is under way (the old version, in the new
+    // one's grace period, say): the swap decides — it may start it again
+    // with the handover — so wait until it is over, then look again.
+    loop {
+        let busy = {
+            let guard = state.borrow();
+            if !guard.live(index, generation) {
+                return;
+            }
+            guard.instances[index].swap.busy
+        };
+        if !busy {
+            break;
+        }
+        let _ = sleep(zx::deadline_after(SWAP_POLL_NANOS)).await;
     }
     if super::swap::replaced(&state.borrow().instances[index], &process) {
         return; // a version a hot swap replaced: the swap retires it

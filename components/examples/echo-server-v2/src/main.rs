@@ -9,7 +9,10 @@
 //! With an argument it is the failing "version 3" of the tests
 //! (`manifests/components/echo_server_v3*.json5`): `crash-on-start` ends
 //! before it is handed anything; `crash-after-takeover` ends right after
-//! it took the endpoints and the state. Either way the swap is rolled back.
+//! it took the endpoints and the state; `crash-after-pause` 300 ms after
+//! it took them. Either way the swap is rolled back. With
+//! `exit-after-handover` it is a version 2 that exits as soon as it has
+//! handed over (an old version that ends in the new one's grace period).
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -64,6 +67,13 @@ fn main() -> i64 {
         |state: &mut EchoState, request| dispatch_echo(&mut Echo { state }, request),
     )
     .on_takeover(move |state| {
+        if crash == Some("crash-after-pause") {
+            let _ = zx::nanosleep(zx::deadline_after(300_000_000));
+            panic!(
+                "echo-server-v3: crashing 300 ms after taking over at {} calls (as the test asks)",
+                state.calls.unwrap_or(0)
+            );
+        }
         if crash == Some("crash-after-takeover") {
             panic!(
                 "echo-server-v3: crashing right after taking over at {} calls (as the test asks)",
@@ -79,6 +89,12 @@ fn main() -> i64 {
         );
         println!("{}", message);
         zx_component::log(&message);
+    })
+    .on_handover(move || {
+        if crash == Some("exit-after-handover") {
+            println!("echo-server-v2: handed over, exiting (as the test asks)");
+            zx::process_exit(9);
+        }
     })
     .on_stop(|reason, state| {
         println!(

@@ -42,6 +42,7 @@ use bindings::zx_component_swap::{Outcome, SwapControllerClient, SwapControllerS
 zx_runtime::entry!(main);
 
 mod bench;
+mod grace;
 mod race;
 
 /// Pause between two calls of the client.
@@ -61,6 +62,8 @@ fn main() -> i64 {
         Some("race") => race::race(),
         Some("unbound") => race::unbound(),
         Some("unbound-driver") => race::unbound_driver(),
+        Some("bind-extra") => grace::bind_extra(),
+        Some("grace-driver") => grace::grace_driver(),
         _ => {
             println!("swaptest: say client or driver");
             2

@@ -119,8 +119,9 @@ pub fn race() -> i64 {
 }
 
 /// A hostile new version: answers `Prepare` but never binds its lifecycle
-/// channel to the escrow, then ends once the `Resume` (holding every
-/// endpoint the old version handed over) has arrived, without reading it.
+/// channel to the escrow and never asks for the handover, then ends
+/// (before the handover was pulled, the manager pushed it in a `Resume`
+/// that such a version took down unread).
 pub fn unbound() -> i64 {
     let Some(handle) = zx_runtime::take_startup_handle(zx::processargs::LIFECYCLE) else {
         println!("swap-unbound: no lifecycle channel");
@@ -148,8 +149,17 @@ pub fn unbound() -> i64 {
     // escrow channel is kept, never used.
     let _escrow = core::mem::take(&mut prepare.handles);
     let _ = lifecycle.write(&prepare.bytes[..16], Vec::new());
-    wait("Resume");
-    println!("swap-unbound: ending with the Resume unread");
+    if zx_runtime::args().get(2).map(alloc::string::String::as_str) == Some("slow") {
+        // Slow but otherwise as a real version: it asks for the handover
+        // (the slot is reused meanwhile, so the manager must give up).
+        let taken = crate::grace::take(&lifecycle);
+        println!("swap-unbound: asked for the handover: {}", taken.is_some());
+        return 7;
+    }
+    // Hostile: never asks for the handover (`Takeover.Take`); before the
+    // handover was pulled, it ended with the manager's `Resume` unread.
+    wait("a handover");
+    println!("swap-unbound: ending without having asked for the handover");
     7
 }
 

@@ -29,7 +29,7 @@ fn stack_top(index: usize) -> usize {
 }
 
 /// Starts `entry(arg1, arg2)` on a new thread of this process.
-fn spawn(
+pub(crate) fn spawn(
     name: &str,
     entry: extern "C" fn(u64, u64) -> !,
     stack: usize,
@@ -47,7 +47,7 @@ fn spawn(
     Ok(thread)
 }
 
-fn join(thread: &zx::Thread) -> Result<(), alloc::string::String> {
+pub(crate) fn join(thread: &zx::Thread) -> Result<(), alloc::string::String> {
     step(
         thread.wait_one(zx::Signals::TASK_TERMINATED, zx::deadline_after(5 * SECOND)),
         "join",
@@ -56,7 +56,7 @@ fn join(thread: &zx::Thread) -> Result<(), alloc::string::String> {
 }
 
 /// The endpoint a test thread was given (owned by the test).
-fn borrowed(raw: u64) -> core::mem::ManuallyDrop<Channel> {
+pub(crate) fn borrowed(raw: u64) -> core::mem::ManuallyDrop<Channel> {
     core::mem::ManuallyDrop::new(Channel::from_handle(Handle::from_raw(raw as u32)))
 }
 

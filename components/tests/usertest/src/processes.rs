@@ -6,6 +6,7 @@ use crate::{check, expect_status, step, Suite};
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicI64, Ordering};
 use zx::numbers as nr;
 use zx::{
     processargs, AsHandleRef, Channel, Event, ExceptionReport, Handle, Job, Rights, Signals,
@@ -14,6 +15,32 @@ use zx::{
 use zx_launch::{launch, Launched, Program};
 
 const SECOND: i64 = 1_000_000_000;
+
+/// The request of `channel_recv.fastpath_request_returns_when_reader_dies`
+/// (its first four bytes become the txid).
+const FAST_REQUEST: &[u8] = b"\0\0\0\0fast request";
+/// How that test's call ended: 1 with the expected answer, 2 with another
+/// reply, else 0x100 | the status.
+static FAST_CALL: AtomicI64 = AtomicI64::new(0);
+
+/// Calls with [`FAST_REQUEST`] on the endpoint `client` (borrowed) and
+/// records the outcome in [`FAST_CALL`].
+extern "C" fn fast_caller(client: u64, _unused: u64) -> ! {
+    let client = crate::fastpath::borrowed(client);
+    let mut reply = zx::MessageBuf::default();
+    let outcome = match client.call(
+        FAST_REQUEST,
+        vec![],
+        zx::deadline_after(5 * SECOND),
+        &mut reply,
+    ) {
+        Ok(()) if reply.bytes.len() > 4 && reply.bytes[4..] == *b"fast request-answered" => 1,
+        Ok(()) => 2,
+        Err(status) => 0x100 | i64::from(status.0),
+    };
+    FAST_CALL.store(outcome, Ordering::SeqCst);
+    zx::thread_exit()
+}
 
 struct Context {
     job: Job,
@@ -419,6 +446,57 @@ pub fn run(suite: &mut Suite) {
         step(client.read(&mut answer), "the answer")?;
         check(answer.bytes == request, "wrong answer")
     });
+    suite.run(
+        "channel_recv.fastpath_request_returns_when_reader_dies",
+        || {
+            // As above, but the request comes by the copy-once fastpath: a
+            // `channel_call` meets the reader already waiting in
+            // `channel_recv`, so the kernel keeps no copy of the request, only
+            // the blocked caller's buffer, which it re-reads when the reader's
+            // process ends without answering.
+            let (client, server) = step(Channel::create(), "create")?;
+            let (back, back_theirs) = step(Channel::create(), "create")?;
+            let child = start(
+                job,
+                bootfs,
+                "bin/child-echo",
+                &["bin/child-echo", "take-one"],
+                vec![
+                    (processargs::USER_BASE, server.into_handle()),
+                    (processargs::USER_BASE + 1, back_theirs.into_handle()),
+                ],
+            )?;
+            // Let the child reach its receive.
+            step(zx::nanosleep(zx::deadline_after(50_000_000)), "sleep")?;
+            FAST_CALL.store(0, Ordering::SeqCst);
+            let caller =
+                crate::fastpath::spawn("caller", fast_caller, 0, client.raw_handle() as u64, 0)?;
+            check(
+                wait_end(&child)? == FAST_REQUEST.len() as i64,
+                "the child did not read the request",
+            )?;
+            let mut returned = zx::MessageBuf::default();
+            step(back.read(&mut returned), "the endpoint")?;
+            let endpoint = returned.handles.pop().ok_or("no endpoint came back")?;
+            let endpoint = Channel::from_handle(endpoint);
+            let mut again = zx::MessageBuf::default();
+            step(endpoint.read(&mut again), "read the request again")?;
+            check(
+                again.bytes.len() == FAST_REQUEST.len() && again.bytes[4..] == FAST_REQUEST[4..],
+                "the request was lost or changed",
+            )?;
+            check(again.bytes[3] & 0x80 != 0, "the request lost its txid")?;
+            // Answering it ends the caller's call, still blocked.
+            let mut answer = again.bytes.clone();
+            answer.extend_from_slice(b"-answered");
+            step(endpoint.write(&answer, vec![]), "answer")?;
+            crate::fastpath::join(&caller)?;
+            check(
+                FAST_CALL.load(Ordering::SeqCst) == 1,
+                "the caller did not get the answer",
+            )
+        },
+    );
     suite.run("process_start.no_transfer_right", || {
         let (process, _vmar) = step(job.create_process("c"), "create")?;
         let thread = step(process.create_thread("t"), "thread")?;

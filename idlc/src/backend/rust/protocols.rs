@@ -156,6 +156,43 @@ impl Generator<'_> {
                 snake(&m.name),
                 self.reply_type(&reply)
             );
+            // A synchronous two-way call with a request: encoded into the
+            // client's reused buffer, the reply decoded in place
+            // (`Client::call_body`).
+            let in_place = !asynchronous && m.request.is_some() && !matches!(reply, Reply::None);
+            if in_place {
+                let header = self.header(marker, m, "0");
+                let call = |decode: &str| {
+                    format!("self.client.call_body({header}, &mut request, |reply| {decode})")
+                };
+                match &reply {
+                    Reply::None => {}
+                    Reply::Empty => {
+                        let _ = writeln!(self.out, "{}", call("reply.decode_empty()"));
+                    }
+                    Reply::Payload(payload) => {
+                        let decode = format!("reply.decode_body::<{payload}>()");
+                        let _ = writeln!(self.out, "{}", call(&decode));
+                    }
+                    Reply::Result(union, _, error) => {
+                        let decode = format!("reply.decode_body::<{union}>()");
+                        let _ = writeln!(self.out, "match {}? {{", call(&decode));
+                        if error.is_some() {
+                            let _ =
+                                writeln!(self.out, "{union}::Response(value) => Ok(Ok(value)),");
+                            let _ = writeln!(self.out, "{union}::Err(error) => Ok(Err(error)),");
+                        } else {
+                            let _ = writeln!(self.out, "{union}::Response(value) => Ok(value),");
+                        }
+                        if !m.strict {
+                            let _ = writeln!(self.out, "{union}::FrameworkErr(_) => Err(_rt::client::ClientError::UnknownMethod),");
+                        }
+                        self.line("}");
+                    }
+                }
+                self.line("}");
+                continue;
+            }
             let _ = writeln!(self.out, "let message = {build};");
             match &reply {
                 Reply::None => {

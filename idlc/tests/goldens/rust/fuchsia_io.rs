@@ -2100,12 +2100,11 @@ impl<T: _rt::Transport> NodeClient<T> {
         &self,
         mut request: NodeGetAttributesRequest,
     ) -> Result<Result<NodeAttributes2, i32>, _rt::client::ClientError<T::Error>> {
-        let message = _rt::OutgoingMessage::encode(
+        match self.client.call_body(
             _rt::TransactionHeader::new(0, NodeMarker::GET_ATTRIBUTES_ORDINAL, false),
             &mut request,
-        )?;
-        let mut reply = self.client.call(message)?;
-        match reply.decode_body::<NodeGetAttributesResult>()? {
+            |reply| reply.decode_body::<NodeGetAttributesResult>(),
+        )? {
             NodeGetAttributesResult::Response(value) => Ok(Ok(value)),
             NodeGetAttributesResult::Err(error) => Ok(Err(error)),
         }
@@ -2380,12 +2379,11 @@ impl<T: _rt::Transport> FileClient<T> {
         &self,
         mut request: FileReadRequest,
     ) -> Result<Result<FileReadResponse, i32>, _rt::client::ClientError<T::Error>> {
-        let message = _rt::OutgoingMessage::encode(
+        match self.client.call_body(
             _rt::TransactionHeader::new(0, FileMarker::READ_ORDINAL, false),
             &mut request,
-        )?;
-        let mut reply = self.client.call(message)?;
-        match reply.decode_body::<FileReadResult>()? {
+            |reply| reply.decode_body::<FileReadResult>(),
+        )? {
             FileReadResult::Response(value) => Ok(Ok(value)),
             FileReadResult::Err(error) => Ok(Err(error)),
         }
@@ -2395,12 +2393,11 @@ impl<T: _rt::Transport> FileClient<T> {
         &self,
         mut request: FileSeekRequest,
     ) -> Result<Result<FileSeekResponse, i32>, _rt::client::ClientError<T::Error>> {
-        let message = _rt::OutgoingMessage::encode(
+        match self.client.call_body(
             _rt::TransactionHeader::new(0, FileMarker::SEEK_ORDINAL, false),
             &mut request,
-        )?;
-        let mut reply = self.client.call(message)?;
-        match reply.decode_body::<FileSeekResult>()? {
+            |reply| reply.decode_body::<FileSeekResult>(),
+        )? {
             FileSeekResult::Response(value) => Ok(Ok(value)),
             FileSeekResult::Err(error) => Ok(Err(error)),
         }
@@ -2410,12 +2407,11 @@ impl<T: _rt::Transport> FileClient<T> {
         &self,
         mut request: FileGetBackingMemoryRequest,
     ) -> Result<Result<FileGetBackingMemoryResponse, i32>, _rt::client::ClientError<T::Error>> {
-        let message = _rt::OutgoingMessage::encode(
+        match self.client.call_body(
             _rt::TransactionHeader::new(0, FileMarker::GET_BACKING_MEMORY_ORDINAL, false),
             &mut request,
-        )?;
-        let mut reply = self.client.call(message)?;
-        match reply.decode_body::<FileGetBackingMemoryResult>()? {
+            |reply| reply.decode_body::<FileGetBackingMemoryResult>(),
+        )? {
             FileGetBackingMemoryResult::Response(value) => Ok(Ok(value)),
             FileGetBackingMemoryResult::Err(error) => Ok(Err(error)),
         }
@@ -2425,12 +2421,11 @@ impl<T: _rt::Transport> FileClient<T> {
         &self,
         mut request: FileAllocateRequest,
     ) -> Result<Result<FileAllocateResponse, i32>, _rt::client::ClientError<T::Error>> {
-        let message = _rt::OutgoingMessage::encode(
+        match self.client.call_body(
             _rt::TransactionHeader::new(0, FileMarker::ALLOCATE_ORDINAL, true),
             &mut request,
-        )?;
-        let mut reply = self.client.call(message)?;
-        match reply.decode_body::<FileAllocateResult>()? {
+            |reply| reply.decode_body::<FileAllocateResult>(),
+        )? {
             FileAllocateResult::Response(value) => Ok(Ok(value)),
             FileAllocateResult::Err(error) => Ok(Err(error)),
             FileAllocateResult::FrameworkErr(_) => Err(_rt::client::ClientError::UnknownMethod),
@@ -2456,12 +2451,11 @@ impl<T: _rt::Transport> FileClient<T> {
         &self,
         mut request: NodeGetAttributesRequest,
     ) -> Result<Result<NodeAttributes2, i32>, _rt::client::ClientError<T::Error>> {
-        let message = _rt::OutgoingMessage::encode(
+        match self.client.call_body(
             _rt::TransactionHeader::new(0, FileMarker::GET_ATTRIBUTES_ORDINAL, false),
             &mut request,
-        )?;
-        let mut reply = self.client.call(message)?;
-        match reply.decode_body::<NodeGetAttributesResult>()? {
+            |reply| reply.decode_body::<NodeGetAttributesResult>(),
+        )? {
             NodeGetAttributesResult::Response(value) => Ok(Ok(value)),
             NodeGetAttributesResult::Err(error) => Ok(Err(error)),
         }
@@ -2861,12 +2855,11 @@ impl<T: _rt::Transport> DirectoryClient<T> {
         &self,
         mut request: DirectoryRenameRequest,
     ) -> Result<Result<DirectoryRenameResponse, i32>, _rt::client::ClientError<T::Error>> {
-        let message = _rt::OutgoingMessage::encode(
+        match self.client.call_body(
             _rt::TransactionHeader::new(0, DirectoryMarker::RENAME_ORDINAL, false),
             &mut request,
-        )?;
-        let mut reply = self.client.call(message)?;
-        match reply.decode_body::<DirectoryRenameResult>()? {
+            |reply| reply.decode_body::<DirectoryRenameResult>(),
+        )? {
             DirectoryRenameResult::Response(value) => Ok(Ok(value)),
             DirectoryRenameResult::Err(error) => Ok(Err(error)),
         }
@@ -2876,12 +2869,11 @@ impl<T: _rt::Transport> DirectoryClient<T> {
         &self,
         mut request: DirectoryWatchRequest,
     ) -> Result<DirectoryWatchResponse, _rt::client::ClientError<T::Error>> {
-        let message = _rt::OutgoingMessage::encode(
+        match self.client.call_body(
             _rt::TransactionHeader::new(0, DirectoryMarker::WATCH_ORDINAL, true),
             &mut request,
-        )?;
-        let mut reply = self.client.call(message)?;
-        match reply.decode_body::<DirectoryWatchResult>()? {
+            |reply| reply.decode_body::<DirectoryWatchResult>(),
+        )? {
             DirectoryWatchResult::Response(value) => Ok(value),
             DirectoryWatchResult::FrameworkErr(_) => Err(_rt::client::ClientError::UnknownMethod),
         }
@@ -2906,12 +2898,11 @@ impl<T: _rt::Transport> DirectoryClient<T> {
         &self,
         mut request: NodeGetAttributesRequest,
     ) -> Result<Result<NodeAttributes2, i32>, _rt::client::ClientError<T::Error>> {
-        let message = _rt::OutgoingMessage::encode(
+        match self.client.call_body(
             _rt::TransactionHeader::new(0, DirectoryMarker::GET_ATTRIBUTES_ORDINAL, false),
             &mut request,
-        )?;
-        let mut reply = self.client.call(message)?;
-        match reply.decode_body::<NodeGetAttributesResult>()? {
+            |reply| reply.decode_body::<NodeGetAttributesResult>(),
+        )? {
             NodeGetAttributesResult::Response(value) => Ok(Ok(value)),
             NodeGetAttributesResult::Err(error) => Ok(Err(error)),
         }

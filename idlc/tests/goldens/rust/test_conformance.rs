@@ -2162,24 +2162,22 @@ impl<T: _rt::Transport> EchoClient<T> {
         &self,
         mut request: EchoEchoRequest,
     ) -> Result<EchoEchoResponse, _rt::client::ClientError<T::Error>> {
-        let message = _rt::OutgoingMessage::encode(
+        self.client.call_body(
             _rt::TransactionHeader::new(0, EchoMarker::ECHO_ORDINAL, false),
             &mut request,
-        )?;
-        let mut reply = self.client.call(message)?;
-        Ok(reply.decode_body::<EchoEchoResponse>()?)
+            |reply| reply.decode_body::<EchoEchoResponse>(),
+        )
     }
 
     pub fn lookup(
         &self,
         mut request: EchoLookupRequest,
     ) -> Result<Result<EchoLookupResponse, Error>, _rt::client::ClientError<T::Error>> {
-        let message = _rt::OutgoingMessage::encode(
+        match self.client.call_body(
             _rt::TransactionHeader::new(0, EchoMarker::LOOKUP_ORDINAL, true),
             &mut request,
-        )?;
-        let mut reply = self.client.call(message)?;
-        match reply.decode_body::<EchoLookupResult>()? {
+            |reply| reply.decode_body::<EchoLookupResult>(),
+        )? {
             EchoLookupResult::Response(value) => Ok(Ok(value)),
             EchoLookupResult::Err(error) => Ok(Err(error)),
             EchoLookupResult::FrameworkErr(_) => Err(_rt::client::ClientError::UnknownMethod),

@@ -2015,12 +2015,11 @@ impl<T: _rt::Transport> CalculatorClient<T> {
         &self,
         mut request: CalculatorAddRequest,
     ) -> Result<CalculatorAddResponse, _rt::client::ClientError<T::Error>> {
-        let message = _rt::OutgoingMessage::encode(
+        self.client.call_body(
             _rt::TransactionHeader::new(0, CalculatorMarker::ADD_ORDINAL, false),
             &mut request,
-        )?;
-        let mut reply = self.client.call(message)?;
-        Ok(reply.decode_body::<CalculatorAddResponse>()?)
+            |reply| reply.decode_body::<CalculatorAddResponse>(),
+        )
     }
 
     pub fn divide(
@@ -2028,12 +2027,11 @@ impl<T: _rt::Transport> CalculatorClient<T> {
         mut request: CalculatorDivideRequest,
     ) -> Result<Result<CalculatorDivideResponse, DivisionError>, _rt::client::ClientError<T::Error>>
     {
-        let message = _rt::OutgoingMessage::encode(
+        match self.client.call_body(
             _rt::TransactionHeader::new(0, CalculatorMarker::DIVIDE_ORDINAL, false),
             &mut request,
-        )?;
-        let mut reply = self.client.call(message)?;
-        match reply.decode_body::<CalculatorDivideResult>()? {
+            |reply| reply.decode_body::<CalculatorDivideResult>(),
+        )? {
             CalculatorDivideResult::Response(value) => Ok(Ok(value)),
             CalculatorDivideResult::Err(error) => Ok(Err(error)),
         }
@@ -2305,12 +2303,11 @@ impl<T: _rt::Transport> StorageClient<T> {
         &self,
         mut request: StorageGetRequest,
     ) -> Result<Value, _rt::client::ClientError<T::Error>> {
-        let message = _rt::OutgoingMessage::encode(
+        match self.client.call_body(
             _rt::TransactionHeader::new(0, StorageMarker::GET_ORDINAL, true),
             &mut request,
-        )?;
-        let mut reply = self.client.call(message)?;
-        match reply.decode_body::<StorageGetResult>()? {
+            |reply| reply.decode_body::<StorageGetResult>(),
+        )? {
             StorageGetResult::Response(value) => Ok(value),
             StorageGetResult::FrameworkErr(_) => Err(_rt::client::ClientError::UnknownMethod),
         }
@@ -2328,12 +2325,11 @@ impl<T: _rt::Transport> StorageClient<T> {
         &self,
         mut request: StorageShareRequest,
     ) -> Result<StorageShareResponse, _rt::client::ClientError<T::Error>> {
-        let message = _rt::OutgoingMessage::encode(
+        self.client.call_body(
             _rt::TransactionHeader::new(0, StorageMarker::SHARE_ORDINAL, false),
             &mut request,
-        )?;
-        let mut reply = self.client.call(message)?;
-        Ok(reply.decode_body::<StorageShareResponse>()?)
+            |reply| reply.decode_body::<StorageShareResponse>(),
+        )
     }
 
     /// Waits for the next event.

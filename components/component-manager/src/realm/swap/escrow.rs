@@ -142,6 +142,66 @@ pub(in super::super) async fn request(
     }
 }
 
+/// Waits for a request with ordinal `ordinal` from the version on
+/// `lifecycle` (`Takeover.Take`), until `process` ends or `deadline`; its
+/// txid. Other messages are dropped.
+pub(in super::super) async fn incoming(
+    lifecycle: &ChannelTransport,
+    process: &Process,
+    ordinal: u64,
+    deadline: Time,
+) -> Result<u32, NoAnswer> {
+    let ended =
+        |process: &Process| NoAnswer::Ended(process.state().map(|s| s.return_code).unwrap_or(-1));
+    let wait = async {
+        loop {
+            match lifecycle.try_receive() {
+                Ok(message) => {
+                    if let Ok(header) = message.header() {
+                        if header.ordinal == ordinal {
+                            return Ok(header.txid);
+                        }
+                    }
+                }
+                Err(Status::SHOULD_WAIT) => {
+                    match either(
+                        on_signals(
+                            lifecycle.channel(),
+                            Signals::CHANNEL_READABLE | Signals::PEER_CLOSED,
+                        ),
+                        on_signals(process, Signals::TASK_TERMINATED),
+                    )
+                    .await
+                    {
+                        Side::First(_) => {}
+                        Side::Second(_) => return Err(ended(process)),
+                    }
+                }
+                Err(status) => {
+                    if process.wait_one(Signals::TASK_TERMINATED, 0).is_ok() {
+                        return Err(ended(process));
+                    }
+                    return Err(NoAnswer::Transport(status));
+                }
+            }
+        }
+    };
+    match with_deadline(deadline, wait).await {
+        Ok(result) => result,
+        Err(_) => Err(NoAnswer::TimedOut),
+    }
+}
+
+/// The answer to request `txid` (ordinal `ordinal`), body `body`.
+pub(in super::super) fn answer<T: Wire>(
+    txid: u32,
+    ordinal: u64,
+    body: &mut T,
+) -> Result<OutgoingMessage, Status> {
+    OutgoingMessage::encode(TransactionHeader::new(txid, ordinal, false), body)
+        .map_err(|_| Status::INVALID_ARGS)
+}
+
 /// Whether `process` ended by `deadline` (its return code) or not.
 pub(in super::super) async fn ended_by(process: &Process, deadline: Time) -> Option<i64> {
     match with_deadline(deadline, on_signals(process, Signals::TASK_TERMINATED)).await {

@@ -248,19 +248,20 @@ async fn loaded(
     Ok(guard.pins.loaded.get_or_insert(pins).clone())
 }
 
-/// Applies `change` to the pins and waits until the file holds it.
+/// Applies `change` to the pins and waits until the file holds it;
+/// whether anything changed.
 async fn update(
     state: &Rc<RefCell<State>>,
     spawner: &Spawner,
     idle: &Rc<Event>,
     change: impl FnOnce(&mut BTreeMap<String, String>) -> bool,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     loaded(state, spawner, idle).await?;
     let wanted = {
         let mut guard = state.borrow_mut();
         let pins = &mut guard.pins;
         if !change(pins.loaded.get_or_insert_with(BTreeMap::new)) {
-            return Ok(()); // nothing changed
+            return Ok(false);
         }
         pins.changes += 1;
         pins.changes
@@ -270,7 +271,7 @@ async fn update(
             let mut guard = state.borrow_mut();
             let pins = &mut guard.pins;
             if pins.durable >= wanted {
-                return Ok(());
+                return Ok(true);
             }
             if pins.writing {
                 None
@@ -383,8 +384,12 @@ pub(in super::super) async fn swapped(
     })
     .await;
     match updated {
-        Ok(()) if image => {}
-        Ok(()) => println!(
+        Ok(false) => {}
+        Ok(true) if image => println!(
+            "component_manager: {} runs the image's version again: its pin is removed from /data/{}",
+            moniker, PINS_FILE
+        ),
+        Ok(true) => println!(
             "component_manager: {} runs {} from now on, also after a reboot (/data/{})",
             moniker, running, PINS_FILE
         ),
@@ -414,7 +419,7 @@ async fn forget(
         }
     })
     .await;
-    if let Err(why) = removed {
+    if let Err(why) = removed.map(drop) {
         println!(
             "component_manager: the pin of {} could not be removed from /data/{}: {}",
             moniker, PINS_FILE, why
@@ -432,7 +437,14 @@ pub(in super::super) async fn restore(
 ) {
     {
         let mut guard = state.borrow_mut();
-        if guard.datafs().is_none() {
+        // Only a component that declares a `state` can have been swapped:
+        // a tree without one has no pins, and `/data` is not asked (nor
+        // datafs started for it).
+        let swappable = guard
+            .instances
+            .iter()
+            .any(|i| !i.destroyed && i.collection.is_none() && i.decl.state_type.is_some());
+        if guard.datafs().is_none() || !swappable {
             return;
         }
         // The image's packages, before any swap replaces them.
