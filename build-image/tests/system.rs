@@ -63,6 +63,11 @@ fn swap_from_the_host_under_a_steady_client() {
 }
 
 #[test]
+fn swap_pinned_version_survives_reboot() {
+    scenario("swap.pinned_version_survives_reboot");
+}
+
+#[test]
 fn storage_damaged_package_refused() {
     scenario("storage.damaged_package_refused");
 }
@@ -80,6 +85,7 @@ fn every_scenario_is_listed() {
         "bridge.python_and_c_clients",
         "storage.damaged_package_refused",
         "swap.from_the_host_under_a_steady_client",
+        "swap.pinned_version_survives_reboot",
     ];
     for test in systest::SCENARIOS {
         assert!(
