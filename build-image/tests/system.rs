@@ -141,6 +141,8 @@ system_tests! {
     swap_hundred_swaps => "swap.hundred_swaps_under_a_steady_client",
     swap_console => "swap.console_swap_rollback_ls",
     swap_destroyed_mid_swap => "swap.destroyed_mid_swap_slot_reused",
+    swap_unbound_version_takes_nothing => "swap.unbound_version_takes_nothing",
+    swap_rollback_hard_cases => "swap.rollback_hard_cases",
 }
 
 /// `build-image run` boots the default product on its one machine
