@@ -143,6 +143,7 @@ fn the_example_manifests_validate_and_compile() {
             "robustness",
             "root",
             "storage_crash",
+            "storage_large",
             "storage_tests",
             "swap_grace_tests",
             "swap_tests",
