@@ -1,6 +1,7 @@
 //! `build-image sdk`: the bundle for the system's IDL libraries is written
 //! and each part builds where it is meant to be used: `cargo build` of the
-//! Rust workspace (every library's crate and idlc-runtime, offline),
+//! Rust workspace (every library's crate and idlc-runtime, offline) and
+//! `cargo doc` of it (warnings denied),
 //! `make` of the C part with `-Werror`, an import of the Python
 //! package that encodes and decodes an `examples.echo` request, and an
 //! offline `pip install --no-index` of that package.
@@ -46,6 +47,16 @@ fn the_sdk_bundle_builds_in_every_language() {
         .env("CARGO_TARGET_DIR", tmp.join("sdk-bundle-target")));
     let lib = std::fs::read_to_string(out.join("rust/examples_echo/src/lib.rs")).unwrap();
     assert!(lib.contains("//! The example protocol every newcomer reads first."));
+    // `cargo doc` works, without a warning, and carries the IDL's doc
+    // comments.
+    run(Command::new(env!("CARGO"))
+        .args(["doc", "--offline", "--no-deps", "--quiet"])
+        .current_dir(out.join("rust"))
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .env("CARGO_TARGET_DIR", tmp.join("sdk-bundle-target")));
+    let page = std::fs::read_to_string(tmp.join("sdk-bundle-target/doc/examples_echo/index.html"))
+        .unwrap();
+    assert!(page.contains("The example protocol every newcomer reads first."));
 
     // C: the library archive, warning-free (make is installed when
     // missing; cc is the Rust toolchain's linker, always there).
