@@ -37,6 +37,9 @@ pub struct ChannelTransport {
 
 /// Turns received handles into what the decoder checks.
 fn handle_infos(handles: Vec<Handle>) -> Vec<HandleInfo> {
+    if handles.is_empty() {
+        return Vec::new(); // most messages carry none
+    }
     handles
         .into_iter()
         .map(|handle| {
@@ -52,7 +55,15 @@ fn handle_infos(handles: Vec<Handle>) -> Vec<HandleInfo> {
 
 /// The handles of an outgoing message, as kernel handles.
 fn outgoing_handles(message: &mut OutgoingMessage) -> Vec<Handle> {
-    core::mem::take(&mut message.handles)
+    wire_handles(core::mem::take(&mut message.handles))
+}
+
+/// Handles to transfer, as kernel handles.
+fn wire_handles(handles: Vec<HandleDisposition>) -> Vec<Handle> {
+    if handles.is_empty() {
+        return Vec::new(); // most messages carry none
+    }
+    handles
         .into_iter()
         .map(|d| Handle::from_raw(d.handle.into_raw()))
         .collect()
@@ -172,10 +183,7 @@ impl Transport for ChannelTransport {
         handles: Vec<HandleDisposition>,
         decode: impl FnOnce(&mut IncomingMessage) -> R,
     ) -> Result<R, Status> {
-        let handles = handles
-            .into_iter()
-            .map(|d| Handle::from_raw(d.handle.into_raw()))
-            .collect();
+        let handles = wire_handles(handles);
         let mut reply = self.reply.borrow_mut();
         self.channel
             .call(bytes, handles, zx::TIME_INFINITE, &mut reply)?;
