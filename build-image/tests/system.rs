@@ -138,6 +138,7 @@ system_tests! {
     stack_overflow => "kernel.stack_overflow",
     drivers_console_lsdev_lsblk => "drivers.console_lsdev_lsblk",
     storage_console_ls_blob_df => "storage.console_ls_blob_df",
+    storage_large_program => "storage.large_program",
     swap_hundred_swaps => "swap.hundred_swaps_under_a_steady_client",
     swap_console => "swap.console_swap_rollback_ls",
     swap_destroyed_mid_swap => "swap.destroyed_mid_swap_slot_reused",
