@@ -87,8 +87,17 @@ impl core::fmt::Display for LaunchError {
 }
 
 /// Starts `program` in `job`.
+///
+/// The ELF and program headers are parsed from a private copy
+/// ([`HeaderCopy`]): `program.elf` may be another process's memory (the
+/// component manager launches in place from the package resolver's VMO),
+/// and a header that changed between a check and its use must not be able
+/// to make this code index out of bounds. The segments' bytes are then
+/// copied from `program.elf` at offsets checked against its length, so a
+/// concurrent writer can change only what the new program runs.
 pub fn launch(job: &Job, program: Program<'_>) -> Result<Launched, LaunchError> {
-    let elf = ElfFile::new(program.elf).map_err(LaunchError::Malformed)?;
+    let headers = HeaderCopy::new(program.elf)?;
+    let elf = ElfFile::new(headers.bytes()).map_err(LaunchError::Malformed)?;
     let header = &elf.header;
     if header.pt1.class() != Class::SixtyFour
         || header.pt2.machine().as_machine() != Machine::X86_64
@@ -175,4 +184,141 @@ pub fn launch(job: &Job, program: Program<'_>) -> Result<Launched, LaunchError> 
         thread,
         bootstrap: ours,
     })
+}
+
+/// Size of a 64-bit ELF header.
+const ELF_HEADER: usize = 64;
+/// Size of a 64-bit ELF program header.
+const PROGRAM_HEADER: usize = 56;
+/// The most bytes of headers copied: the ELF header, any gap, and the
+/// program header table must end within the first 64 KiB.
+const MAX_HEADERS: usize = 64 * 1024;
+
+/// An 8-byte-aligned private copy of an image's ELF header and program
+/// header table, so that `xmas_elf` (which slices and asserts alignment on
+/// what it reads) sees bytes that cannot change and are known to be in
+/// bounds: a program header table outside the copied range, misaligned, or
+/// with an entry size other than 56 bytes is `Malformed` here instead of a
+/// panic there.
+struct HeaderCopy {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl HeaderCopy {
+    fn new(elf: &[u8]) -> Result<Self, LaunchError> {
+        if elf.len() < ELF_HEADER {
+            return Err(LaunchError::Malformed("shorter than an ELF header"));
+        }
+        let mut first = [0u8; ELF_HEADER];
+        first.copy_from_slice(&elf[..ELF_HEADER]);
+        if first[..4] != *b"\x7fELF" {
+            return Err(LaunchError::Malformed("no ELF magic number"));
+        }
+        if first[4] != 2 {
+            return Err(LaunchError::WrongKind);
+        }
+        let ph_offset = u64::from_le_bytes(first[32..40].try_into().unwrap_or([0; 8]));
+        let ph_entry = u16::from_le_bytes([first[54], first[55]]) as usize;
+        let ph_count = u16::from_le_bytes([first[56], first[57]]) as usize;
+        if ph_entry != PROGRAM_HEADER {
+            return Err(LaunchError::Malformed("program header size is not 56"));
+        }
+        if ph_offset % 8 != 0 || ph_offset < ELF_HEADER as u64 {
+            return Err(LaunchError::Malformed("misplaced program header table"));
+        }
+        let end = (ph_offset as usize)
+            .checked_add(ph_count * PROGRAM_HEADER)
+            .filter(|&end| end <= MAX_HEADERS && end <= elf.len())
+            .ok_or(LaunchError::Malformed(
+                "program header table outside the file's first 64 KiB",
+            ))?;
+        let mut words = alloc::vec![0u64; end.div_ceil(8)];
+        for (word, chunk) in words.iter_mut().zip(elf[..end].chunks(8)) {
+            let mut bytes = [0u8; 8];
+            bytes[..chunk.len()].copy_from_slice(chunk);
+            *word = u64::from_ne_bytes(bytes);
+        }
+        // The header as it was copied, not as it may read now.
+        words[0..ELF_HEADER / 8]
+            .iter_mut()
+            .zip(first.chunks(8))
+            .for_each(|(word, chunk)| {
+                *word = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8]))
+            });
+        Ok(HeaderCopy { words, len: end })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `words` owns `words.len() * 8` initialised bytes, `len`
+        // is at most that (it rounds up to `words.len()`), and `u8` has no
+        // alignment or validity requirement; the slice borrows `self`.
+        unsafe { core::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    /// A 64-bit ELF header whose program header table is `count` entries
+    /// at `offset`.
+    fn image(offset: u64, entry: u16, count: u16, len: usize) -> Vec<u8> {
+        let mut elf = alloc::vec![0u8; len];
+        elf[..4].copy_from_slice(b"\x7fELF");
+        elf[4] = 2;
+        elf[5] = 1;
+        elf[6] = 1;
+        elf[32..40].copy_from_slice(&offset.to_le_bytes());
+        elf[54..56].copy_from_slice(&entry.to_le_bytes());
+        elf[56..58].copy_from_slice(&count.to_le_bytes());
+        elf
+    }
+
+    #[test]
+    fn a_well_formed_table_is_copied_whole() {
+        let elf = image(64, 56, 3, 4096);
+        let copy = HeaderCopy::new(&elf).unwrap();
+        assert_eq!(copy.bytes(), &elf[..64 + 3 * 56]);
+        assert_eq!(copy.bytes().as_ptr() as usize % 8, 0);
+    }
+
+    #[test]
+    fn tables_out_of_bounds_are_malformed_not_a_panic() {
+        let cases = [
+            image(64, 56, 100, 1024),            // runs past the end
+            image(u64::MAX - 7, 56, 1, 4096),    // offset overflows
+            image(1 << 20, 56, 1, 2 << 20),      // beyond the first 64 KiB
+            image(68, 56, 1, 4096),              // misaligned
+            image(8, 56, 1, 4096),               // inside the ELF header
+            image(64, 32, 1, 4096),              // wrong entry size
+            image(64, 56, 1, 64)[..40].to_vec(), // shorter than a header
+        ];
+        for elf in &cases {
+            assert!(
+                matches!(HeaderCopy::new(elf), Err(LaunchError::Malformed(_))),
+                "accepted {:?}",
+                &elf[..elf.len().min(64)]
+            );
+        }
+        let mut not_elf = image(64, 56, 1, 4096);
+        not_elf[0] = 0;
+        assert!(matches!(
+            HeaderCopy::new(&not_elf),
+            Err(LaunchError::Malformed(_))
+        ));
+        let mut elf32 = image(64, 56, 1, 4096);
+        elf32[4] = 1;
+        assert_eq!(HeaderCopy::new(&elf32).err(), Some(LaunchError::WrongKind));
+    }
+
+    #[test]
+    fn an_unaligned_image_still_parses_from_the_copy() {
+        let elf = image(64, 56, 2, 4096);
+        let mut shifted = alloc::vec![0u8; 4097];
+        shifted[1..].copy_from_slice(&elf);
+        let copy = HeaderCopy::new(&shifted[1..]).unwrap();
+        assert!(ElfFile::new(copy.bytes()).is_ok());
+    }
 }
