@@ -493,6 +493,36 @@ pub const TESTS: &[SystemTest] = &[
         },
     },
     SystemTest {
+        // A hostile new version that floods its lifecycle channel with
+        // junk, asks for the handover twice and ends, while two swaps of
+        // the same moniker are asked for at once
+        // (components/tests/swaptest/src/spam.rs).
+        name: "swap.flooding_version_and_concurrent_swaps",
+        boot: Boot::product("attack-swap-spam"),
+        check: |run| {
+            expect_line(run, "swap-spam-driver: echo before the swaps: ok")?;
+            expect_line(run, "swap-spam: wrote ")?;
+            let second = expect_line(run, "swap-spam: took 1 connections; a second Take: ")?;
+            if !second.contains("Err(") || !second.ends_with("with 0 handles") {
+                return Err(format!("the second Take was answered: {second}"));
+            }
+            expect_line(run, "swap-spam-driver: second swap ")?;
+            expect_line(run, "swap-spam-driver: first swap ")?;
+            let rolled_back = run.lines.iter().any(|(_, l)| {
+                l.contains("swap RolledBack: echo_server_spam ended within its grace period (exit code 17)")
+            });
+            if !rolled_back {
+                return Err(format!("no swap was rolled back\n{}", tail(run)));
+            }
+            expect_line(
+                run,
+                "swap-spam-driver: echo on the same connection after the swaps: ok",
+            )?;
+            expect_line(run, "swap-spam-driver: both swaps answered, nothing lost")?;
+            expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+        },
+    },
+    SystemTest {
         // Rollbacks in the hard cases (components/tests/swaptest/src/grace.rs).
         name: "swap.rollback_hard_cases",
         boot: Boot::product("swap-grace-tests"),

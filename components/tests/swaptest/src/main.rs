@@ -44,6 +44,7 @@ zx_runtime::entry!(main);
 mod bench;
 mod grace;
 mod race;
+mod spam;
 
 /// Pause between two calls of the client.
 const CALL_INTERVAL_NANOS: i64 = 200_000;
@@ -62,6 +63,8 @@ fn main() -> i64 {
         Some("race") => race::race(),
         Some("unbound") => race::unbound(),
         Some("unbound-driver") => race::unbound_driver(),
+        Some("spam") => spam::spam(),
+        Some("spam-driver") => spam::driver(),
         Some("bind-extra") => grace::bind_extra(),
         Some("grace-driver") => grace::grace_driver(),
         _ => {

@@ -23,6 +23,7 @@ mod devices;
 mod escrow;
 mod exhaustion;
 mod fastpath;
+mod fastpath_attack;
 mod futexes;
 mod handles;
 mod pointers;
@@ -111,6 +112,7 @@ fn main() -> i64 {
     waits::run(&mut suite);
     channels::run(&mut suite);
     fastpath::run(&mut suite);
+    fastpath_attack::run(&mut suite);
     sockets::run(&mut suite);
     ports::run(&mut suite);
     asyncs::run(&mut suite);
