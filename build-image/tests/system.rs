@@ -144,6 +144,7 @@ system_tests! {
     swap_destroyed_mid_swap => "swap.destroyed_mid_swap_slot_reused",
     swap_unbound_version_takes_nothing => "swap.unbound_version_takes_nothing",
     swap_rollback_hard_cases => "swap.rollback_hard_cases",
+    swap_flooding_version_and_concurrent_swaps => "swap.flooding_version_and_concurrent_swaps",
 }
 
 /// `build-image run` boots the default product on its one machine
