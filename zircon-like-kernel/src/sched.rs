@@ -410,6 +410,12 @@ fn retire(thread: Option<Arc<Thread>>) {
     }
 }
 
+/// Whether a retired thread waits for [`drop_retired`].
+#[inline]
+pub fn any_retired() -> bool {
+    ANY_RETIRED.load(Ordering::Relaxed)
+}
+
 /// Drops the threads retired during this trap (outside every lock: the
 /// last reference to a thread can end a process, whose teardown may wake
 /// threads). Called once the trap no longer uses its frame.

@@ -69,6 +69,20 @@ impl OutgoingMessage {
         Ok(OutgoingMessage { bytes, handles })
     }
 
+    /// A message with a header and a payload, encoded into the memory of
+    /// `spare` (taken, so it is empty afterwards): a server reuses the
+    /// bytes of its last reply instead of allocating for each one.
+    pub fn encode_reusing<T: Wire>(
+        spare: &mut Vec<u8>,
+        header: TransactionHeader,
+        body: &mut T,
+    ) -> Result<Self, EncodeError> {
+        let mut bytes = core::mem::take(spare);
+        let mut handles = Vec::new();
+        encode_into(&mut bytes, &mut handles, header, body)?;
+        Ok(OutgoingMessage { bytes, handles })
+    }
+
     /// A message with an empty payload.
     pub fn empty(header: TransactionHeader) -> Self {
         OutgoingMessage {

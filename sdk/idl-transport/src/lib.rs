@@ -79,8 +79,20 @@ impl ChannelTransport {
         &self,
         mut handle: impl FnMut(&mut IncomingMessage) -> Option<OutgoingMessage>,
     ) -> Status {
+        self.serve_reusing(|request, _| handle(request))
+    }
+
+    /// Like [`ChannelTransport::serve`], and `handle` also gets the bytes
+    /// of the reply sent last (empty at first) to encode the next reply
+    /// into (the generated `dispatch_*_reusing`), so replies need no
+    /// allocation either.
+    pub fn serve_reusing(
+        &self,
+        mut handle: impl FnMut(&mut IncomingMessage, &mut Vec<u8>) -> Option<OutgoingMessage>,
+    ) -> Status {
         let mut buffer = MessageBuf::default();
         let mut reply: Option<OutgoingMessage> = None;
+        let mut spare = Vec::new();
         loop {
             let result = match reply.as_mut() {
                 Some(message) => {
@@ -96,11 +108,14 @@ impl ChannelTransport {
             if let Err(status) = result {
                 return status;
             }
+            if let Some(sent) = reply.take() {
+                spare = sent.bytes;
+            }
             let mut request = IncomingMessage {
                 bytes: core::mem::take(&mut buffer.bytes),
                 handles: handle_infos(core::mem::take(&mut buffer.handles)),
             };
-            reply = handle(&mut request);
+            reply = handle(&mut request, &mut spare);
             // The request's memory holds the next one.
             buffer.bytes = request.bytes;
         }

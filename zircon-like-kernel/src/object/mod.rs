@@ -254,6 +254,12 @@ pub fn defer(bits: u8) {
     DEFERRED.fetch_or(bits, Ordering::AcqRel);
 }
 
+/// Whether [`run_deferred`] has work to do.
+#[inline]
+pub fn deferred_pending() -> bool {
+    DEFERRED.load(Ordering::Acquire) != 0
+}
+
 /// Does the deferred work: runs the closing list, tears down ended
 /// processes (for a bounded time: the rest waits for the next exit),
 /// collects channel cycles when due, until nothing is left. Called on

@@ -432,6 +432,16 @@ pub fn dispatch(frame: &mut TrapFrame) {
     // entries in `HANDLERS` check it first).
     match handler(frame) {
         Ok(Flow::Done(value)) => frame.rax = value,
+        other => finish(frame, other),
+    }
+}
+
+/// The rest of [`dispatch`]: a handler that switched, restarts or failed.
+#[cold]
+#[inline(never)]
+fn finish(frame: &mut TrapFrame, result: SysResult) {
+    match result {
+        Ok(Flow::Done(value)) => frame.rax = value,
         Ok(Flow::Switched) => {}
         // `syscall` (0f 05) is two bytes long; `rax` still holds the
         // number.

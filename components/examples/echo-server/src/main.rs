@@ -36,9 +36,9 @@ mod bindings {
 }
 
 use bindings::examples_echo::{
-    dispatch_echo, echo_on_echo_event, EchoEchoEventsRequest, EchoEchoEventsResponse,
-    EchoEchoStringRequest, EchoEchoStringResponse, EchoMarker, EchoOnEchoRequest, EchoServer,
-    EchoState, MAX_EVENTS,
+    dispatch_echo, dispatch_echo_reusing, echo_on_echo_event, EchoEchoEventsRequest,
+    EchoEchoEventsResponse, EchoEchoStringRequest, EchoEchoStringResponse, EchoMarker,
+    EchoOnEchoRequest, EchoServer, EchoState, MAX_EVENTS,
 };
 
 zx_runtime::entry!(main);
@@ -107,14 +107,15 @@ fn main() -> i64 {
     // reply goes out in the syscall that waits for the next request.
     let transport = ChannelTransport::new(Channel::from_handle(channel));
     let mut state = EchoState::default();
-    transport.serve(|request| {
+    transport.serve_reusing(|request, spare| {
         let mut events = Vec::new();
-        let reply = dispatch_echo(
+        let reply = dispatch_echo_reusing(
             &mut Echo {
                 state: &mut state,
                 events: &mut events,
             },
             request,
+            spare,
         );
         // Events go out before the reply, which the serving loop sends.
         for event in events {

@@ -411,10 +411,27 @@ impl Generator<'_> {
             "/// Decodes one message for `{}`, calls the server, and returns the reply to send (if any).",
             p.name
         );
-        self.line("#[allow(unused_variables)]");
         let _ = writeln!(
             self.out,
             "pub fn dispatch_{}<S: {server}>(server: &mut S, message: &mut _rt::IncomingMessage) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {{",
+            snake(short)
+        );
+        let _ = writeln!(
+            self.out,
+            "dispatch_{}_reusing(server, message, &mut Vec::new())",
+            snake(short)
+        );
+        self.line("}");
+        self.line("");
+        let _ = writeln!(
+            self.out,
+            "/// Like [`dispatch_{}`], but a reply with a payload is encoded into `spare` (taken, its memory reused): a serving loop passes the bytes of the reply it sent last.",
+            snake(short)
+        );
+        self.line("#[allow(unused_variables)]");
+        let _ = writeln!(
+            self.out,
+            "pub fn dispatch_{}_reusing<S: {server}>(server: &mut S, message: &mut _rt::IncomingMessage, spare: &mut Vec<u8>) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {{",
             snake(short)
         );
         self.line("let header = message.header()?;");
@@ -449,7 +466,7 @@ impl Generator<'_> {
                     let _ = writeln!(self.out, "let mut reply = {call};");
                     let _ = writeln!(
                         self.out,
-                        "Ok(Some(_rt::OutgoingMessage::encode({header}, &mut reply)?))"
+                        "Ok(Some(_rt::OutgoingMessage::encode_reusing(spare, {header}, &mut reply)?))"
                     );
                 }
                 Reply::Result(union, _, error) => {
@@ -463,7 +480,7 @@ impl Generator<'_> {
                     }
                     let _ = writeln!(
                         self.out,
-                        "Ok(Some(_rt::OutgoingMessage::encode({header}, &mut reply)?))"
+                        "Ok(Some(_rt::OutgoingMessage::encode_reusing(spare, {header}, &mut reply)?))"
                     );
                 }
             }

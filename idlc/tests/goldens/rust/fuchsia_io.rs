@@ -2278,10 +2278,19 @@ pub trait NodeServer {
 }
 
 /// Decodes one message for `fuchsia.io/Node`, calls the server, and returns the reply to send (if any).
-#[allow(unused_variables)]
 pub fn dispatch_node<S: NodeServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
+) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
+    dispatch_node_reusing(server, message, &mut Vec::new())
+}
+
+/// Like [`dispatch_node`], but a reply with a payload is encoded into `spare` (taken, its memory reused): a serving loop passes the bytes of the reply it sent last.
+#[allow(unused_variables)]
+pub fn dispatch_node_reusing<S: NodeServer>(
+    server: &mut S,
+    message: &mut _rt::IncomingMessage,
+    spare: &mut Vec<u8>,
 ) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
     let header = message.header()?;
     match header.ordinal {
@@ -2291,7 +2300,8 @@ pub fn dispatch_node<S: NodeServer>(
                 Ok(value) => NodeSyncResult::Response(value),
                 Err(error) => NodeSyncResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, NodeMarker::SYNC_ORDINAL, false),
                 &mut reply,
             )?))
@@ -2302,7 +2312,8 @@ pub fn dispatch_node<S: NodeServer>(
                 Ok(value) => NodeGetAttributesResult::Response(value),
                 Err(error) => NodeGetAttributesResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, NodeMarker::GET_ATTRIBUTES_ORDINAL, false),
                 &mut reply,
             )?))
@@ -2313,7 +2324,8 @@ pub fn dispatch_node<S: NodeServer>(
                 Ok(value) => super::fuchsia_unknown::CloseableCloseResult::Response(value),
                 Err(error) => super::fuchsia_unknown::CloseableCloseResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, NodeMarker::CLOSE_ORDINAL, false),
                 &mut reply,
             )?))
@@ -2321,7 +2333,8 @@ pub fn dispatch_node<S: NodeServer>(
         NodeMarker::QUERY_ORDINAL => {
             message.decode_empty()?;
             let mut reply = server.query();
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, NodeMarker::QUERY_ORDINAL, false),
                 &mut reply,
             )?))
@@ -2697,10 +2710,19 @@ pub trait FileServer {
 }
 
 /// Decodes one message for `fuchsia.io/File`, calls the server, and returns the reply to send (if any).
-#[allow(unused_variables)]
 pub fn dispatch_file<S: FileServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
+) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
+    dispatch_file_reusing(server, message, &mut Vec::new())
+}
+
+/// Like [`dispatch_file`], but a reply with a payload is encoded into `spare` (taken, its memory reused): a serving loop passes the bytes of the reply it sent last.
+#[allow(unused_variables)]
+pub fn dispatch_file_reusing<S: FileServer>(
+    server: &mut S,
+    message: &mut _rt::IncomingMessage,
+    spare: &mut Vec<u8>,
 ) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
     let header = message.header()?;
     match header.ordinal {
@@ -2710,7 +2732,8 @@ pub fn dispatch_file<S: FileServer>(
                 Ok(value) => FileReadResult::Response(value),
                 Err(error) => FileReadResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, FileMarker::READ_ORDINAL, false),
                 &mut reply,
             )?))
@@ -2721,7 +2744,8 @@ pub fn dispatch_file<S: FileServer>(
                 Ok(value) => FileSeekResult::Response(value),
                 Err(error) => FileSeekResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, FileMarker::SEEK_ORDINAL, false),
                 &mut reply,
             )?))
@@ -2732,7 +2756,8 @@ pub fn dispatch_file<S: FileServer>(
                 Ok(value) => FileGetBackingMemoryResult::Response(value),
                 Err(error) => FileGetBackingMemoryResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(
                     header.txid,
                     FileMarker::GET_BACKING_MEMORY_ORDINAL,
@@ -2747,7 +2772,8 @@ pub fn dispatch_file<S: FileServer>(
                 Ok(value) => FileAllocateResult::Response(value),
                 Err(error) => FileAllocateResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, FileMarker::ALLOCATE_ORDINAL, true),
                 &mut reply,
             )?))
@@ -2758,7 +2784,8 @@ pub fn dispatch_file<S: FileServer>(
                 Ok(value) => NodeSyncResult::Response(value),
                 Err(error) => NodeSyncResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, FileMarker::SYNC_ORDINAL, false),
                 &mut reply,
             )?))
@@ -2769,7 +2796,8 @@ pub fn dispatch_file<S: FileServer>(
                 Ok(value) => NodeGetAttributesResult::Response(value),
                 Err(error) => NodeGetAttributesResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, FileMarker::GET_ATTRIBUTES_ORDINAL, false),
                 &mut reply,
             )?))
@@ -2780,7 +2808,8 @@ pub fn dispatch_file<S: FileServer>(
                 Ok(value) => super::fuchsia_unknown::CloseableCloseResult::Response(value),
                 Err(error) => super::fuchsia_unknown::CloseableCloseResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, FileMarker::CLOSE_ORDINAL, false),
                 &mut reply,
             )?))
@@ -2788,7 +2817,8 @@ pub fn dispatch_file<S: FileServer>(
         FileMarker::QUERY_ORDINAL => {
             message.decode_empty()?;
             let mut reply = server.query();
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, FileMarker::QUERY_ORDINAL, false),
                 &mut reply,
             )?))
@@ -3120,10 +3150,19 @@ pub trait DirectoryServer {
 }
 
 /// Decodes one message for `fuchsia.io/Directory`, calls the server, and returns the reply to send (if any).
-#[allow(unused_variables)]
 pub fn dispatch_directory<S: DirectoryServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
+) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
+    dispatch_directory_reusing(server, message, &mut Vec::new())
+}
+
+/// Like [`dispatch_directory`], but a reply with a payload is encoded into `spare` (taken, its memory reused): a serving loop passes the bytes of the reply it sent last.
+#[allow(unused_variables)]
+pub fn dispatch_directory_reusing<S: DirectoryServer>(
+    server: &mut S,
+    message: &mut _rt::IncomingMessage,
+    spare: &mut Vec<u8>,
 ) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
     let header = message.header()?;
     match header.ordinal {
@@ -3138,7 +3177,8 @@ pub fn dispatch_directory<S: DirectoryServer>(
                 Ok(value) => DirectoryRenameResult::Response(value),
                 Err(error) => DirectoryRenameResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, DirectoryMarker::RENAME_ORDINAL, false),
                 &mut reply,
             )?))
@@ -3146,7 +3186,8 @@ pub fn dispatch_directory<S: DirectoryServer>(
         DirectoryMarker::WATCH_ORDINAL => {
             let request = message.decode_body::<DirectoryWatchRequest>()?;
             let mut reply = DirectoryWatchResult::Response(server.watch(request));
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, DirectoryMarker::WATCH_ORDINAL, true),
                 &mut reply,
             )?))
@@ -3157,7 +3198,8 @@ pub fn dispatch_directory<S: DirectoryServer>(
                 Ok(value) => NodeSyncResult::Response(value),
                 Err(error) => NodeSyncResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, DirectoryMarker::SYNC_ORDINAL, false),
                 &mut reply,
             )?))
@@ -3168,7 +3210,8 @@ pub fn dispatch_directory<S: DirectoryServer>(
                 Ok(value) => NodeGetAttributesResult::Response(value),
                 Err(error) => NodeGetAttributesResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(
                     header.txid,
                     DirectoryMarker::GET_ATTRIBUTES_ORDINAL,
@@ -3183,7 +3226,8 @@ pub fn dispatch_directory<S: DirectoryServer>(
                 Ok(value) => super::fuchsia_unknown::CloseableCloseResult::Response(value),
                 Err(error) => super::fuchsia_unknown::CloseableCloseResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, DirectoryMarker::CLOSE_ORDINAL, false),
                 &mut reply,
             )?))
@@ -3191,7 +3235,8 @@ pub fn dispatch_directory<S: DirectoryServer>(
         DirectoryMarker::QUERY_ORDINAL => {
             message.decode_empty()?;
             let mut reply = server.query();
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, DirectoryMarker::QUERY_ORDINAL, false),
                 &mut reply,
             )?))
@@ -3248,10 +3293,19 @@ impl<T: _rt::client::AsyncTransport> DirectoryWatcherAsyncClient<T> {
 pub trait DirectoryWatcherServer {}
 
 /// Decodes one message for `fuchsia.io/DirectoryWatcher`, calls the server, and returns the reply to send (if any).
-#[allow(unused_variables)]
 pub fn dispatch_directory_watcher<S: DirectoryWatcherServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
+) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
+    dispatch_directory_watcher_reusing(server, message, &mut Vec::new())
+}
+
+/// Like [`dispatch_directory_watcher`], but a reply with a payload is encoded into `spare` (taken, its memory reused): a serving loop passes the bytes of the reply it sent last.
+#[allow(unused_variables)]
+pub fn dispatch_directory_watcher_reusing<S: DirectoryWatcherServer>(
+    server: &mut S,
+    message: &mut _rt::IncomingMessage,
+    spare: &mut Vec<u8>,
 ) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
     let header = message.header()?;
     match header.ordinal {

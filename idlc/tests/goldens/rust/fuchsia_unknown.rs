@@ -250,10 +250,19 @@ pub trait CloneableServer {
 }
 
 /// Decodes one message for `fuchsia.unknown/Cloneable`, calls the server, and returns the reply to send (if any).
-#[allow(unused_variables)]
 pub fn dispatch_cloneable<S: CloneableServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
+) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
+    dispatch_cloneable_reusing(server, message, &mut Vec::new())
+}
+
+/// Like [`dispatch_cloneable`], but a reply with a payload is encoded into `spare` (taken, its memory reused): a serving loop passes the bytes of the reply it sent last.
+#[allow(unused_variables)]
+pub fn dispatch_cloneable_reusing<S: CloneableServer>(
+    server: &mut S,
+    message: &mut _rt::IncomingMessage,
+    spare: &mut Vec<u8>,
 ) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
     let header = message.header()?;
     match header.ordinal {
@@ -348,10 +357,19 @@ pub trait CloseableServer {
 }
 
 /// Decodes one message for `fuchsia.unknown/Closeable`, calls the server, and returns the reply to send (if any).
-#[allow(unused_variables)]
 pub fn dispatch_closeable<S: CloseableServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
+) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
+    dispatch_closeable_reusing(server, message, &mut Vec::new())
+}
+
+/// Like [`dispatch_closeable`], but a reply with a payload is encoded into `spare` (taken, its memory reused): a serving loop passes the bytes of the reply it sent last.
+#[allow(unused_variables)]
+pub fn dispatch_closeable_reusing<S: CloseableServer>(
+    server: &mut S,
+    message: &mut _rt::IncomingMessage,
+    spare: &mut Vec<u8>,
 ) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
     let header = message.header()?;
     match header.ordinal {
@@ -361,7 +379,8 @@ pub fn dispatch_closeable<S: CloseableServer>(
                 Ok(value) => CloseableCloseResult::Response(value),
                 Err(error) => CloseableCloseResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, CloseableMarker::CLOSE_ORDINAL, false),
                 &mut reply,
             )?))
@@ -441,17 +460,27 @@ pub trait QueryableServer {
 }
 
 /// Decodes one message for `fuchsia.unknown/Queryable`, calls the server, and returns the reply to send (if any).
-#[allow(unused_variables)]
 pub fn dispatch_queryable<S: QueryableServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
+) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
+    dispatch_queryable_reusing(server, message, &mut Vec::new())
+}
+
+/// Like [`dispatch_queryable`], but a reply with a payload is encoded into `spare` (taken, its memory reused): a serving loop passes the bytes of the reply it sent last.
+#[allow(unused_variables)]
+pub fn dispatch_queryable_reusing<S: QueryableServer>(
+    server: &mut S,
+    message: &mut _rt::IncomingMessage,
+    spare: &mut Vec<u8>,
 ) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
     let header = message.header()?;
     match header.ordinal {
         QueryableMarker::QUERY_ORDINAL => {
             message.decode_empty()?;
             let mut reply = server.query();
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, QueryableMarker::QUERY_ORDINAL, false),
                 &mut reply,
             )?))

@@ -2114,10 +2114,19 @@ impl<T: _rt::client::AsyncTransport> PeerAsyncClient<T> {
 pub trait PeerServer {}
 
 /// Decodes one message for `test.conformance/Peer`, calls the server, and returns the reply to send (if any).
-#[allow(unused_variables)]
 pub fn dispatch_peer<S: PeerServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
+) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
+    dispatch_peer_reusing(server, message, &mut Vec::new())
+}
+
+/// Like [`dispatch_peer`], but a reply with a payload is encoded into `spare` (taken, its memory reused): a serving loop passes the bytes of the reply it sent last.
+#[allow(unused_variables)]
+pub fn dispatch_peer_reusing<S: PeerServer>(
+    server: &mut S,
+    message: &mut _rt::IncomingMessage,
+    spare: &mut Vec<u8>,
 ) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
     let header = message.header()?;
     match header.ordinal {
@@ -2328,17 +2337,27 @@ pub trait EchoServer {
 }
 
 /// Decodes one message for `test.conformance/Echo`, calls the server, and returns the reply to send (if any).
-#[allow(unused_variables)]
 pub fn dispatch_echo<S: EchoServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
+) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
+    dispatch_echo_reusing(server, message, &mut Vec::new())
+}
+
+/// Like [`dispatch_echo`], but a reply with a payload is encoded into `spare` (taken, its memory reused): a serving loop passes the bytes of the reply it sent last.
+#[allow(unused_variables)]
+pub fn dispatch_echo_reusing<S: EchoServer>(
+    server: &mut S,
+    message: &mut _rt::IncomingMessage,
+    spare: &mut Vec<u8>,
 ) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
     let header = message.header()?;
     match header.ordinal {
         EchoMarker::ECHO_ORDINAL => {
             let request = message.decode_body::<EchoEchoRequest>()?;
             let mut reply = server.echo(request);
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, EchoMarker::ECHO_ORDINAL, false),
                 &mut reply,
             )?))
@@ -2349,7 +2368,8 @@ pub fn dispatch_echo<S: EchoServer>(
                 Ok(value) => EchoLookupResult::Response(value),
                 Err(error) => EchoLookupResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, EchoMarker::LOOKUP_ORDINAL, true),
                 &mut reply,
             )?))

@@ -1957,10 +1957,19 @@ pub trait BaseServer {
 }
 
 /// Decodes one message for `test.everything/Base`, calls the server, and returns the reply to send (if any).
-#[allow(unused_variables)]
 pub fn dispatch_base<S: BaseServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
+) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
+    dispatch_base_reusing(server, message, &mut Vec::new())
+}
+
+/// Like [`dispatch_base`], but a reply with a payload is encoded into `spare` (taken, its memory reused): a serving loop passes the bytes of the reply it sent last.
+#[allow(unused_variables)]
+pub fn dispatch_base_reusing<S: BaseServer>(
+    server: &mut S,
+    message: &mut _rt::IncomingMessage,
+    spare: &mut Vec<u8>,
 ) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
     let header = message.header()?;
     match header.ordinal {
@@ -2211,17 +2220,27 @@ pub trait CalculatorServer {
 }
 
 /// Decodes one message for `test.everything/Calculator`, calls the server, and returns the reply to send (if any).
-#[allow(unused_variables)]
 pub fn dispatch_calculator<S: CalculatorServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
+) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
+    dispatch_calculator_reusing(server, message, &mut Vec::new())
+}
+
+/// Like [`dispatch_calculator`], but a reply with a payload is encoded into `spare` (taken, its memory reused): a serving loop passes the bytes of the reply it sent last.
+#[allow(unused_variables)]
+pub fn dispatch_calculator_reusing<S: CalculatorServer>(
+    server: &mut S,
+    message: &mut _rt::IncomingMessage,
+    spare: &mut Vec<u8>,
 ) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
     let header = message.header()?;
     match header.ordinal {
         CalculatorMarker::ADD_ORDINAL => {
             let request = message.decode_body::<CalculatorAddRequest>()?;
             let mut reply = server.add(request);
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, CalculatorMarker::ADD_ORDINAL, false),
                 &mut reply,
             )?))
@@ -2232,7 +2251,8 @@ pub fn dispatch_calculator<S: CalculatorServer>(
                 Ok(value) => CalculatorDivideResult::Response(value),
                 Err(error) => CalculatorDivideResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, CalculatorMarker::DIVIDE_ORDINAL, false),
                 &mut reply,
             )?))
@@ -2248,7 +2268,8 @@ pub fn dispatch_calculator<S: CalculatorServer>(
                 Ok(value) => CalculatorResetAllResult::Response(value),
                 Err(error) => CalculatorResetAllResult::Err(error),
             };
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(
                     header.txid,
                     CalculatorMarker::RESET_ALL_ORDINAL,
@@ -2438,17 +2459,27 @@ pub trait StorageServer {
 }
 
 /// Decodes one message for `test.everything/Storage`, calls the server, and returns the reply to send (if any).
-#[allow(unused_variables)]
 pub fn dispatch_storage<S: StorageServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
+) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
+    dispatch_storage_reusing(server, message, &mut Vec::new())
+}
+
+/// Like [`dispatch_storage`], but a reply with a payload is encoded into `spare` (taken, its memory reused): a serving loop passes the bytes of the reply it sent last.
+#[allow(unused_variables)]
+pub fn dispatch_storage_reusing<S: StorageServer>(
+    server: &mut S,
+    message: &mut _rt::IncomingMessage,
+    spare: &mut Vec<u8>,
 ) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
     let header = message.header()?;
     match header.ordinal {
         StorageMarker::GET_ORDINAL => {
             let request = message.decode_body::<StorageGetRequest>()?;
             let mut reply = StorageGetResult::Response(server.get(request));
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, StorageMarker::GET_ORDINAL, true),
                 &mut reply,
             )?))
@@ -2461,7 +2492,8 @@ pub fn dispatch_storage<S: StorageServer>(
         StorageMarker::SHARE_ORDINAL => {
             let request = message.decode_body::<StorageShareRequest>()?;
             let mut reply = server.share(request);
-            Ok(Some(_rt::OutgoingMessage::encode(
+            Ok(Some(_rt::OutgoingMessage::encode_reusing(
+                spare,
                 _rt::TransactionHeader::new(header.txid, StorageMarker::SHARE_ORDINAL, false),
                 &mut reply,
             )?))
@@ -2569,10 +2601,19 @@ pub trait ListenerServer {
 }
 
 /// Decodes one message for `test.everything/Listener`, calls the server, and returns the reply to send (if any).
-#[allow(unused_variables)]
 pub fn dispatch_listener<S: ListenerServer>(
     server: &mut S,
     message: &mut _rt::IncomingMessage,
+) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
+    dispatch_listener_reusing(server, message, &mut Vec::new())
+}
+
+/// Like [`dispatch_listener`], but a reply with a payload is encoded into `spare` (taken, its memory reused): a serving loop passes the bytes of the reply it sent last.
+#[allow(unused_variables)]
+pub fn dispatch_listener_reusing<S: ListenerServer>(
+    server: &mut S,
+    message: &mut _rt::IncomingMessage,
+    spare: &mut Vec<u8>,
 ) -> Result<Option<_rt::OutgoingMessage>, _rt::server::DispatchError> {
     let header = message.header()?;
     match header.ordinal {

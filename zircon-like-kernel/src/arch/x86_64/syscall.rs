@@ -43,6 +43,10 @@ const _: () = {
     assert!(from_top(core::mem::offset_of!(TrapFrame, rflags)) == -24);
     assert!(from_top(core::mem::offset_of!(TrapFrame, rsp)) == -16);
     assert!(FRAME_SIZE.is_multiple_of(16)); // fxrstor64 needs 16-byte alignment
+    // The fast exit's `sysretq` needs a canonical `rip`: the address after
+    // a `syscall` in user space is at most `USER_ADDRESS_LIMIT`, which
+    // must stay below the top of the lower canonical half.
+    assert!(zx_abi::USER_ADDRESS_LIMIT < 0x0000_8000_0000_0000);
 };
 
 core::arch::global_asm!(
@@ -88,12 +92,15 @@ syscall_entry:
        frame is still where `syscall_dispatch` found it. The callee-saved
        registers (rbx, rbp, r12-r15) still hold the user's values (the Rust
        code preserved them and no syscall changes them in its own frame),
-       so only what Rust may have clobbered is reloaded. */
+       so only what Rust may have clobbered is reloaded. Its `rip` is the
+       one `syscall` saved (or that less 2, `Flow::Restart`): no syscall
+       writes the calling thread's own `rip`, and user code cannot run in
+       the guard page below the canonical boundary (`USER_ADDRESS_LIMIT`,
+       checked below), so it is canonical and `sysretq` cannot fault in
+       ring 0 on it (threads whose `rip` was set otherwise, on their first
+       entry to user mode, leave through `trap_return`, which checks). */
 1:  mov %gs:{syscall_frame}, %rsp
     mov {rip}(%rsp), %rcx
-    movabs ${user_top}, %r11
-    cmp %r11, %rcx
-    ja 2f                        /* not a canonical user address: iretq */
     fxrstor64 -{frame_size}(%rsp)
     mov {rax}(%rsp), %rax
     mov {rdx}(%rsp), %rdx
@@ -106,11 +113,8 @@ syscall_entry:
     mov {rsp}(%rsp), %rsp        /* user stack; interrupts stay off until sysret */
     swapgs
     sysretq
-2:  sub ${frame_size}, %rsp
-    jmp trap_return
 "#,
     frame_size = const FRAME_SIZE,
-    user_top = const 0x0000_7fff_ffff_ffffu64,
     rax = const -64i64,
     rdx = const -88i64,
     rsi = const -96i64,

@@ -363,13 +363,26 @@ extern "C" fn syscall_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
     // `drop_retired` below.
     let trap = unsafe { &mut *frame };
     crate::syscalls::dispatch(trap);
+    // One test for "no deferred work and no retired thread", the usual
+    // case; otherwise the same steps in the same order, out of line.
+    if crate::object::deferred_pending() || crate::sched::any_retired() {
+        return after_syscall_work();
+    }
+    // The same frame (a thread woken and resumed within its own syscall)
+    // goes the general way too: only "no switch at all" takes the fast one.
+    super::percpu::take_resume_frame().unwrap_or(core::ptr::null_mut())
+}
+
+/// The end of `syscall_dispatch` when there is deferred work or a retired
+/// thread to drop: returns the frame to resume as `syscall_dispatch` does.
+#[cold]
+#[inline(never)]
+fn after_syscall_work() -> *mut TrapFrame {
     crate::object::run_deferred();
     let resume = super::percpu::take_resume_frame();
     if crate::sched::drop_retired() {
         crate::object::run_deferred();
     }
-    // The same frame (a thread woken and resumed within its own syscall)
-    // goes the general way too: only "no switch at all" takes the fast one.
     resume.unwrap_or(core::ptr::null_mut())
 }
 
