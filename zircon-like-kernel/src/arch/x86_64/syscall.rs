@@ -43,9 +43,9 @@ const _: () = {
     assert!(from_top(core::mem::offset_of!(TrapFrame, rflags)) == -24);
     assert!(from_top(core::mem::offset_of!(TrapFrame, rsp)) == -16);
     assert!(FRAME_SIZE.is_multiple_of(16)); // fxrstor64 needs 16-byte alignment
-    // The fast exit's `sysretq` needs a canonical `rip`: the address after
-    // a `syscall` in user space is at most `USER_ADDRESS_LIMIT`, which
-    // must stay below the top of the lower canonical half.
+                                            // The fast exit's `sysretq` needs a canonical `rip`: the address after
+                                            // a `syscall` in user space is at most `USER_ADDRESS_LIMIT`, which
+                                            // must stay below the top of the lower canonical half.
     assert!(zx_abi::USER_ADDRESS_LIMIT < 0x0000_8000_0000_0000);
 };
 
