@@ -33,7 +33,7 @@ use crate::object::thread::{Thread, ThreadState, Wait, WaitKind, WakeReason};
 use crate::object::timer::Timer;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::{Arc, Weak};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use zx_abi::{Time, TIME_INFINITE};
 
@@ -375,8 +375,6 @@ pub fn add_timer_deadline(deadline: Time, token: u64, timer: Weak<Timer>) {
 /// end (`drop_retired`): the trap's frame may be in such a thread's frame
 /// slot, and the last reference to a thread frees it.
 static RETIRED: RetiredSlots = RetiredSlots(core::cell::UnsafeCell::new([None, None]));
-/// Whether `RETIRED` may hold a thread (so most traps look no further).
-static ANY_RETIRED: AtomicBool = AtomicBool::new(false);
 
 /// This CPU's retired threads. No lock: only this CPU touches them, with
 /// interrupts off, and never from a nested trap (a nested exception
@@ -392,13 +390,22 @@ fn retire(thread: Option<Arc<Thread>>) {
     let Some(thread) = thread else {
         return;
     };
+    // The usual case: the thread is still held elsewhere (blocked in a
+    // wait, or in the run queue). One CPU with interrupts off: no other
+    // reference can go away before this one, so dropping it now only
+    // decrements the count, never runs the thread's teardown.
+    if Arc::strong_count(&thread) > 1 {
+        drop(thread);
+        return;
+    }
     // SAFETY: see `RetiredSlots`; the reference ends before anything that
     // could retire again runs.
     let retired = unsafe { &mut *RETIRED.0.get() };
     match retired.iter_mut().find(|slot| slot.is_none()) {
         Some(slot) => {
             *slot = Some(thread);
-            ANY_RETIRED.store(true, Ordering::Relaxed);
+            // The trap's exit sees deferred work and drops it.
+            crate::object::defer(crate::object::DEFER_RETIRED);
         }
         None => {
             // Cannot happen (one switch per trap). Never free a thread
@@ -410,12 +417,6 @@ fn retire(thread: Option<Arc<Thread>>) {
     }
 }
 
-/// Whether a retired thread waits for [`drop_retired`].
-#[inline]
-pub fn any_retired() -> bool {
-    ANY_RETIRED.load(Ordering::Relaxed)
-}
-
 /// Drops the threads retired during this trap (outside every lock: the
 /// last reference to a thread can end a process, whose teardown may wake
 /// threads). Called once the trap no longer uses its frame.
@@ -423,13 +424,12 @@ pub fn any_retired() -> bool {
 #[inline]
 pub fn drop_retired() -> bool {
     // Only this CPU retires and drops, with interrupts off.
-    if !ANY_RETIRED.load(Ordering::Relaxed) {
-        return false;
-    }
-    ANY_RETIRED.store(false, Ordering::Relaxed);
     // SAFETY: see `RetiredSlots`; the slots are emptied before the
     // threads are dropped, so a teardown that retires finds them free.
     let retired = core::mem::take(unsafe { &mut *RETIRED.0.get() });
+    if retired.iter().all(Option::is_none) {
+        return false;
+    }
     drop(retired);
     true
 }

@@ -241,13 +241,19 @@ static CLOSING: Mutex<Option<Arc<dyn KernelObject>>> = Mutex::new(None);
 
 /// Work the kernel does before it returns to user mode, as bits, so that
 /// the common exit tests one word: objects on the closing list, a due
-/// collection of channel cycles (`inflight.rs`).
+/// collection of channel cycles (`inflight.rs`), ended processes to reap,
+/// a retired thread to drop.
 static DEFERRED: AtomicU8 = AtomicU8::new(0);
 const DEFER_CLOSE: u8 = 1;
 /// A collection of unreachable channel cycles is due.
 pub const DEFER_COLLECT: u8 = 2;
 /// Ended processes wait on the reap list (`reaper.rs`).
 const DEFER_REAP: u8 = 4;
+/// A thread that stopped running waits in the scheduler's retired slots
+/// (`sched::drop_retired`, which the trap's exit calls after this work:
+/// the bit only makes the exit look, the slots themselves say what is
+/// there). Rare: a thread still held elsewhere is not retired.
+pub const DEFER_RETIRED: u8 = 8;
 
 /// Asks for deferred work `bits` before the next return to user mode.
 pub fn defer(bits: u8) {

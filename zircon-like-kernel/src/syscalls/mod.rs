@@ -432,11 +432,13 @@ pub fn dispatch(frame: &mut TrapFrame) {
     // entries in `HANDLERS` check it first).
     match handler(frame) {
         Ok(Flow::Done(value)) => frame.rax = value,
+        // Every blocking IPC call ends this way: kept inline.
+        Ok(Flow::Switched) => {}
         other => finish(frame, other),
     }
 }
 
-/// The rest of [`dispatch`]: a handler that switched, restarts or failed.
+/// The rest of [`dispatch`]: a handler that restarts or failed.
 #[cold]
 #[inline(never)]
 fn finish(frame: &mut TrapFrame, result: SysResult) {

@@ -365,7 +365,7 @@ extern "C" fn syscall_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
     crate::syscalls::dispatch(trap);
     // One test for "no deferred work and no retired thread", the usual
     // case; otherwise the same steps in the same order, out of line.
-    if crate::object::deferred_pending() || crate::sched::any_retired() {
+    if crate::object::deferred_pending() {
         return after_syscall_work();
     }
     // The same frame (a thread woken and resumed within its own syscall)
