@@ -28,7 +28,8 @@
 //! - started for a swap (no outgoing directory among its start-up
 //!   handles), it waits for `Prepare`, binds its lifecycle channel to the
 //!   escrow it names (`handle_bind_escrow`), answers, then asks for the
-//!   handover (`Takeover.Take`, a call), binds every endpoint handed to it, and every connection it accepts later, to the
+//!   handover (`Takeover.Take`, a call that receives every endpoint already
+//!   bound, below), binds every connection it accepts later to the
 //!   same escrow, decodes the state (new table fields start empty) and
 //!   serves. Should it end within its grace period, the kernel moves those
 //!   endpoints to the manager with everything queued in them.

@@ -496,6 +496,18 @@ impl Channel {
         self.replies.lock().iter().any(|r| r.reader == reader)
     }
 
+    /// A message taken off this endpoint and not consumed after all (a
+    /// `CHANNEL_BIND_RECEIVED` reply or read that could not be taken
+    /// bound): back to a waiting receiver or the queue's front; dropped if
+    /// this endpoint is closed (nobody can read it).
+    pub fn put_back(&self, message: Message) {
+        if self.link.is_closed() {
+            drop(message);
+            return;
+        }
+        self.give_back(message);
+    }
+
     /// A returned request: to a waiting receiver or the queue's front;
     /// dropped if this endpoint is closed (nobody can read it). One that
     /// came by the fastpath is re-read from its caller's buffer first.

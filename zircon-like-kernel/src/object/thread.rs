@@ -261,7 +261,7 @@ fn forget_wait(wait: &mut Wait) {
             // it reaches the escrow with it rather than closing.
             if escrow.is_some() {
                 if let Some(super::fastpath::Payload::Queued(message)) = reply.take() {
-                    channel.give_back(message);
+                    channel.put_back(message);
                 }
             }
         }

@@ -661,7 +661,7 @@ fn install_bound(
     let values = match process.add_handles_bound(&mut message, escrow) {
         Ok(values) => values,
         Err(status) => {
-            channel.give_back(message);
+            channel.put_back(message);
             return Err(status);
         }
     };
@@ -915,7 +915,7 @@ fn complete_call_bound(
     let (handle_buffer, actual_bytes, actual_handles) = match checked {
         Ok(checked) => checked,
         Err(status) => {
-            channel.give_back(message);
+            channel.put_back(message);
             return Err(status);
         }
     };

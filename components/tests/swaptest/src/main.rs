@@ -62,6 +62,8 @@ fn main() -> i64 {
         Some("race") => race::race(),
         Some("unbound") => race::unbound(),
         Some("unbound-driver") => race::unbound_driver(),
+        Some("grab") => race::grab(),
+        Some("grab-driver") => race::grab_driver(),
         Some("bind-extra") => grace::bind_extra(),
         Some("grace-driver") => grace::grace_driver(),
         _ => {
