@@ -38,10 +38,9 @@
 //! `CHANNEL_BIND_RECEIVED`, so the kernel adds each endpoint to this
 //! process bound to the escrow its lifecycle channel is bound to.
 //!
-//! Known gaps: a request
-//! requeued by the kernel comes back without the handles it carried (the
-//! server that read it received them): protocols whose requests carry
-//! handles lose those on a rollback; one protocol per server.
+//! Known gaps: a request requeued by the kernel comes back with the
+//! handles it carried only if the server that read it still held them all
+//! when it ended (else without them); one protocol per server.
 
 use alloc::boxed::Box;
 use alloc::rc::Rc;

@@ -1869,8 +1869,11 @@ pub mod syscall {
     /// reading process ends first, or hands it back with
     /// `CHANNEL_RECV_RETURN` (`args.write_bytes` starts with its txid;
     /// nothing is read), it goes back to the front of the endpoint's queue
-    /// (without the handles it carried, which the reader received). A
-    /// message that does not fit the buffers also stays queued.
+    /// (without the handles it carried, which the reader received; but if
+    /// the reading process ended still holding every one of them, the same
+    /// objects under the values it received them as, they go back into
+    /// the request). A message that does not fit the buffers also stays
+    /// queued.
     ///
     /// Copy-once: a `channel_call` without handles that meets a receiver
     /// the CPU switches to directly is copied from the caller's buffer

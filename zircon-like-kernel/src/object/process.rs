@@ -423,6 +423,37 @@ impl Process {
         self.escrow.bind(value, escrow)
     }
 
+    /// Takes back the handles an unanswered request carried, as the
+    /// process ends (its threads are dead, its table still whole): every
+    /// one of `taken` (value, koid) if the table still holds them all,
+    /// each the same object under the value it was received as; none
+    /// otherwise (a request with some of its handles is not the request).
+    /// Their bindings end: they go back with the request.
+    pub fn reclaim_handles(&self, taken: &[(HandleValue, u64)]) -> Option<Vec<Handle>> {
+        let mut reclaimed = Vec::new();
+        reclaimed.try_reserve_exact(taken.len()).ok()?;
+        {
+            let mut handles = self.handles.lock();
+            let held = taken.iter().all(|&(value, koid)| {
+                handles
+                    .get(value)
+                    .is_some_and(|h| h.object().base().koid().0 == koid)
+            });
+            if !held {
+                return None;
+            }
+            for &(value, _) in taken {
+                if let Some(handle) = handles.remove(value) {
+                    reclaimed.push(handle);
+                }
+            }
+        }
+        for &(value, _) in taken {
+            self.escrow.forget(value);
+        }
+        Some(reclaimed)
+    }
+
     /// The escrow channel handle `value` is bound to, if it is.
     pub fn escrow_of(&self, value: HandleValue) -> Option<Arc<Channel>> {
         self.escrow.escrow_of(value)
@@ -551,7 +582,7 @@ impl Process {
         // Requests it read and never answered go back to their endpoints.
         let served = core::mem::take(&mut *self.served.lock());
         for channel in served.iter().filter_map(alloc::sync::Weak::upgrade) {
-            channel.return_requests_of(self.koid().0);
+            channel.return_requests_of(self.koid().0, &mut |taken| self.reclaim_handles(taken));
         }
         drop(served);
         drop(threads);

@@ -484,21 +484,43 @@ fn deliver(
         }
     };
     let taken = message.take_handles();
-    match crate::object::channel::call_txid(message.bytes()) {
-        Some(txid) => match channel.keep_record(txid, process.koid().0, Kept::Message(message)) {
-            Ok(()) => process.note_served(channel),
-            Err(kept) => drop(kept),
-        },
-        None => drop(message),
+    let txid = crate::object::channel::call_txid(message.bytes());
+    // A request's handles are recorded by koid, so that they can go back
+    // with it if its reader ends without answering (and still holds them).
+    let mut koids = Vec::new();
+    if txid.is_some() && !taken.is_empty() && koids.try_reserve_exact(taken.len()).is_ok() {
+        koids.extend(taken.iter().map(|h| h.object().base().koid().0));
     }
-    install_handles(
+    let recorded = match txid {
+        Some(txid) => match channel.keep_record(txid, process.koid().0, Kept::Message(message)) {
+            Ok(()) => {
+                process.note_served(channel);
+                true
+            }
+            Err(kept) => {
+                drop(kept);
+                false
+            }
+        },
+        None => {
+            drop(message);
+            false
+        }
+    };
+    let values = install_handles(
         process,
         taken,
         handle_buffer,
         actual_bytes,
         actual_handles,
         byte_count as u32,
-    )
+    )?;
+    if let Some(txid) = txid.filter(|_| recorded && !koids.is_empty()) {
+        if koids.len() == values.len() {
+            channel.note_taken(txid, process.koid().0, &values, &koids);
+        }
+    }
+    Ok(())
 }
 
 /// Finishes a `channel_recv` for the woken reader.
@@ -606,10 +628,11 @@ fn install(
         actual_handles,
         byte_count,
     )
+    .map(drop)
 }
 
 /// Hands received handles to `process` and writes their values and the
-/// sizes (the bytes are already copied).
+/// sizes (the bytes are already copied); the values.
 fn install_handles(
     process: &crate::object::process::Process,
     handles: Vec<Handle>,
@@ -617,12 +640,12 @@ fn install_handles(
     actual_bytes: UserOut<u32>,
     actual_handles: UserOut<u32>,
     byte_count: u32,
-) -> Result<(), Status> {
+) -> Result<Vec<HandleValue>, Status> {
     let handle_count = handles.len() as u32;
     if handles.is_empty() {
         actual_bytes.write(&byte_count)?;
         actual_handles.write(&0)?;
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut values = Vec::with_capacity(handles.len());
     for handle in handles {
@@ -641,7 +664,7 @@ fn install_handles(
     handle_buffer.write(values.as_bytes())?;
     actual_bytes.write(&byte_count)?;
     actual_handles.write(&handle_count)?;
-    Ok(())
+    Ok(values)
 }
 
 /// [`install`] for `CHANNEL_BIND_RECEIVED`: the handles go into the table

@@ -44,7 +44,8 @@
 //!   (`handle_bind_escrow`), signals `USER_0` on the event it gets as its
 //!   third, then: `exit` returns 0; `park` waits to be killed; `recv`
 //!   first reads one request on the bound channel with `channel_recv`
-//!   and never answers it, then waits to be killed; `close` closes the
+//!   and never answers it (closing the handles it carried; `recv-keep`
+//!   keeps them), then waits to be killed; `close` closes the
 //!   bound handle first (which ends the binding), then returns 0;
 //!   `take-exit`, `take-park`, `take-full`: the bound handle is a channel
 //!   on which it makes a `channel_call` with `CHANNEL_BIND_RECEIVED` (a
@@ -499,12 +500,16 @@ fn escrow(how: Option<&str>) -> i64 {
             Ok(()) => None,
             Err(_) => return -2,
         },
-        Some("recv") => {
-            // Read one request through `channel_recv` and never answer it.
+        Some("recv") | Some("recv-keep") => {
+            // Read one request through `channel_recv` and never answer it;
+            // `recv` closes the handles it carried, `recv-keep` keeps them.
             let channel = zx::Channel::from_handle(bound);
             let mut request = zx::MessageBuf::default();
             if channel.recv(None, &mut request, zx::TIME_INFINITE).is_err() {
                 return -5;
+            }
+            if how == Some("recv-keep") {
+                core::mem::forget(request);
             }
             Some(channel.into_handle())
         }
@@ -517,7 +522,7 @@ fn escrow(how: Option<&str>) -> i64 {
         return -3;
     }
     match how {
-        Some("park") | Some("recv") => {
+        Some("park") | Some("recv") | Some("recv-keep") => {
             // Until the parent kills it.
             let _ = escrow.wait_one(Signals::USER_1, zx::TIME_INFINITE);
             -4

@@ -321,6 +321,58 @@ pub fn run_with_processes(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
         check(answer.bytes == request, "the client gets the answer")
     });
 
+    for (name, how) in [
+        (
+            "handle_bind_escrow.unanswered_request_keeps_its_handles",
+            "recv-keep",
+        ),
+        (
+            "handle_bind_escrow.unanswered_request_without_the_handles_closed",
+            "recv",
+        ),
+    ] {
+        suite.run(name, || {
+            // The request carries an event. A reader that still holds it
+            // when it is killed gives it back with the request; one that
+            // closed it gives the request back without it.
+            let (client, server) = step(Channel::create(), "channel")?;
+            let mut request = 0x8000_4322u32.to_le_bytes().to_vec();
+            request.extend_from_slice(b"with a handle");
+            let event = step(Event::create(), "event")?;
+            let koid = step(event.basic_info(), "info")?.koid;
+            step(
+                client.write(&request, vec![event.into_handle()]),
+                "write the request",
+            )?;
+            let (child, escrow, _ready) = start_child(job, bootfs, how, server)?;
+            step(zx::task_kill(&child.process), "kill")?;
+            crate::processes::wait_end(&child)?;
+            check(!peer_closed(&client), "the client saw PEER_CLOSED")?;
+            let mut message = MessageBuf::default();
+            step(escrow.read(&mut message), "read the escrow")?;
+            let server = Channel::from_handle(message.handles.pop().ok_or("no endpoint escrowed")?);
+            let mut again = MessageBuf::default();
+            step(server.read(&mut again), "read the request again")?;
+            check(again.bytes == request, "the unanswered request is back")?;
+            if how == "recv-keep" {
+                check(
+                    again.handles.len() == 1,
+                    "the request came back without its handle",
+                )?;
+                let back = step(again.handles[0].basic_info(), "info")?;
+                check(
+                    back.koid == koid,
+                    "the request came back with another object",
+                )
+            } else {
+                check(
+                    again.handles.is_empty(),
+                    "a handle the reader closed came back",
+                )
+            }
+        });
+    }
+
     suite.run("handle_bind_escrow.closed_handle_is_not_escrowed", || {
         let (client, server) = step(Channel::create(), "channel")?;
         let (child, escrow, _ready) = start_child(job, bootfs, "close", server)?;
