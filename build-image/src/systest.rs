@@ -523,6 +523,39 @@ pub const TESTS: &[SystemTest] = &[
         },
     },
     SystemTest {
+        // A hostile new version that takes the handover (a raw
+        // `Takeover.Take` with `CHANNEL_BIND_RECEIVED`) and ends at once
+        // without binding anything (components/tests/swaptest/src/race.rs
+        // `grab`): what it was handed arrived bound, so the rollback gives
+        // it all back; the client's connection never closes.
+        name: "swap.taken_and_ended_at_once_loses_nothing",
+        boot: Boot::product("attack-swap-grab"),
+        check: |run| {
+            expect_line(run, "swap-race: echo before the swap: ok")?;
+            expect_line(
+                run,
+                "swap-grab: prepared; taking the handover and ending at once",
+            )?;
+            // Exit code 100 + 2: it received the outgoing directory and
+            // the driver's connection.
+            expect_line(
+                run,
+                "swap-grab-driver: swap RolledBack: echo_server_grab ended within its grace period (exit code 102)",
+            )?;
+            expect_line(
+                run,
+                "component_manager: rollback of root/echo_server: gave back the outgoing directory and 1 connections; closed 0 handles not handed over",
+            )?;
+            expect_line(
+                run,
+                "swap-race: echo on the same connection after the rollback: ok",
+            )?;
+            expect_line(run, "swap-race: echo on a new connection: ok")?;
+            expect_line(run, "swap-grab-driver: nothing lost")?;
+            expect_ending(run, Ending::Guest(guest_exit::SUCCESS))
+        },
+    },
+    SystemTest {
         // Rollbacks in the hard cases (components/tests/swaptest/src/grace.rs).
         name: "swap.rollback_hard_cases",
         boot: Boot::product("swap-grace-tests"),

@@ -132,6 +132,7 @@ fn the_example_manifests_validate_and_compile() {
         [
             "attack_fanout_root",
             "attack_msgbudget",
+            "attack_swap_grab",
             "attack_swap_race",
             "attack_swap_spam",
             "attack_swap_unbound",

@@ -143,6 +143,7 @@ system_tests! {
     swap_console => "swap.console_swap_rollback_ls",
     swap_destroyed_mid_swap => "swap.destroyed_mid_swap_slot_reused",
     swap_unbound_version_takes_nothing => "swap.unbound_version_takes_nothing",
+    swap_taken_and_ended_at_once_loses_nothing => "swap.taken_and_ended_at_once_loses_nothing",
     swap_rollback_hard_cases => "swap.rollback_hard_cases",
     swap_flooding_version_and_concurrent_swaps => "swap.flooding_version_and_concurrent_swaps",
 }

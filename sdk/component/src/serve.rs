@@ -28,17 +28,19 @@
 //! - started for a swap (no outgoing directory among its start-up
 //!   handles), it waits for `Prepare`, binds its lifecycle channel to the
 //!   escrow it names (`handle_bind_escrow`), answers, then asks for the
-//!   handover (`Takeover.Take`, a call), binds every endpoint handed to it, and every connection it accepts later, to the
+//!   handover (`Takeover.Take`, a call that receives every endpoint already
+//!   bound, below), binds every connection it accepts later to the
 //!   same escrow, decodes the state (new table fields start empty) and
 //!   serves. Should it end within its grace period, the kernel moves those
 //!   endpoints to the manager with everything queued in them.
 //!
-//! Known gaps: a handle is bound only once this process holds it, so an
-//! end of the process between receiving the handover and binding (a few
-//! instructions, no allocation) would close what it was handed; a request
-//! requeued by the kernel comes back without the handles it carried (the
-//! server that read it received them): protocols whose requests carry
-//! handles lose those on a rollback; one protocol per server.
+//! The handover arrives already bound: `Take` is a `channel_call` with
+//! `CHANNEL_BIND_RECEIVED`, so the kernel adds each endpoint to this
+//! process bound to the escrow its lifecycle channel is bound to.
+//!
+//! Known gaps: a request requeued by the kernel comes back with the
+//! handles it carried only if the server that read it still held them all
+//! when it ended (else without them); one protocol per server.
 
 use alloc::boxed::Box;
 use alloc::rc::Rc;
@@ -199,10 +201,14 @@ impl<S: Wire + Default + 'static> Server<S> {
                     _ => return EXIT_NOT_HANDED_OVER,
                 }
                 match ask_for_handover(lifecycle) {
-                    Some(handover) => match take(handover, escrow.as_deref()) {
-                        Ok(taken) => taken,
-                        Err(code) => return code,
-                    },
+                    // Bound by the kernel as it arrived, or (the lifecycle
+                    // channel could not be bound) bound here.
+                    Some((handover, bound)) => {
+                        match take(handover, if bound { None } else { escrow.as_deref() }) {
+                            Ok(taken) => taken,
+                            Err(code) => return code,
+                        }
+                    }
                     None => return EXIT_NOT_HANDED_OVER,
                 }
             }
@@ -320,17 +326,42 @@ fn next_request(lifecycle: &Channel) -> Option<Request> {
 
 /// Asks the manager for the handover (`Takeover.Take`, a `channel_call`
 /// on the lifecycle channel) and waits for it; `None` if the manager gave
-/// up or answered something unreadable.
-fn ask_for_handover(lifecycle: &Channel) -> Option<Handover> {
+/// up or answered something unreadable. The call is made with
+/// `CHANNEL_BIND_RECEIVED`: every endpoint handed over arrives already
+/// bound to the escrow the lifecycle channel is bound to, so there is no
+/// instant at which this process holds it unbound (docs/hot-swap.md). With
+/// the lifecycle channel unbound (its binding failed) it is a plain call;
+/// the flag says which (true: bound by the kernel).
+fn ask_for_handover(lifecycle: &Channel) -> Option<(Handover, bool)> {
     let request = OutgoingMessage::empty(TransactionHeader::new(
         0,
         TakeoverMarker::TAKE_ORDINAL,
         false,
     ));
     let mut reply = zx::MessageBuf::default();
-    lifecycle
-        .call(&request.bytes, Vec::new(), zx::TIME_INFINITE, &mut reply)
-        .ok()?;
+    let bound = match lifecycle.call_etc(
+        zx::CHANNEL_BIND_RECEIVED,
+        &request.bytes,
+        Vec::new(),
+        zx::TIME_INFINITE,
+        &mut reply,
+    ) {
+        Ok(()) => true,
+        Err(Status::BAD_STATE) => {
+            let request = OutgoingMessage::empty(TransactionHeader::new(
+                0,
+                TakeoverMarker::TAKE_ORDINAL,
+                false,
+            ));
+            lifecycle
+                .call(&request.bytes, Vec::new(), zx::TIME_INFINITE, &mut reply)
+                .ok()?;
+            false
+        }
+        // A reply it could not take bound stays queued on the (bound)
+        // lifecycle channel: ending now hands it back whole.
+        Err(_) => return None,
+    };
     let mut message = IncomingMessage {
         bytes: core::mem::take(&mut reply.bytes),
         handles: core::mem::take(&mut reply.handles)
@@ -341,7 +372,7 @@ fn ask_for_handover(lifecycle: &Channel) -> Option<Handover> {
     message
         .decode_body::<TakeoverTakeResponse>()
         .ok()
-        .map(|response| response.handover)
+        .map(|response| (response.handover, bound))
 }
 
 /// Takes what a `Take` or a `Resume` hands over: binds every endpoint to `escrow` (if

@@ -616,6 +616,13 @@ pub const CHANNEL_RECV_RETURN: u32 = 2;
 /// Most handles one process may bind to escrow channels at once
 /// (`handle_bind_escrow`).
 pub const HANDLE_ESCROW_MAX_BINDINGS: usize = 64;
+/// `channel_call`, `channel_read`: every handle the message delivers
+/// arrives bound to the escrow channel that `handle` (the endpoint read
+/// from) is itself bound to, atomically with its delivery: the process
+/// never holds it unbound (the hot-swap's handover, docs/hot-swap.md). A
+/// message that cannot be taken so stays (or goes back) at the front of
+/// the endpoint's queue, whole.
+pub const CHANNEL_BIND_RECEIVED: u32 = 4;
 
 /// System-call numbers, in `idl/zx.idl` order. Arguments are listed in
 /// register order (`rdi, rsi, rdx, r10, r8, r9, r12, r13`); `*mut` arguments
@@ -900,14 +907,21 @@ pub mod syscall {
     /// * `BAD_HANDLE`: `handle` is not a handle of the calling process.
     /// * `WRONG_TYPE`: `handle` is not a channel.
     /// * `ACCESS_DENIED`: `handle` lacks `READ`.
-    /// * `INVALID_ARGS`: `options` is not 0, or a buffer or out pointer is
-    ///   not writable user memory.
+    /// * `INVALID_ARGS`: `options` is not 0 or `CHANNEL_BIND_RECEIVED`, or a
+    ///   buffer or out pointer is not writable user memory.
     /// * `SHOULD_WAIT`: no message is queued.
     /// * `PEER_CLOSED`: no message is queued and the other endpoint is
     ///   closed.
     /// * `BUFFER_TOO_SMALL`: the message does not fit; it stays queued.
     /// * `NO_RESOURCES`: the caller's handle table cannot take the
-    ///   message's handles; the message is consumed and its handles closed.
+    ///   message's handles; it stays queued.
+    /// * `BAD_STATE`: `CHANNEL_BIND_RECEIVED` and `handle` is not bound to
+    ///   an escrow.
+    ///
+    /// With `CHANNEL_BIND_RECEIVED`, the message's handles are added
+    /// already bound to the escrow `handle` is bound to (as `channel_call`
+    /// does); past `HANDLE_ESCROW_MAX_BINDINGS` it is `NO_RESOURCES` and
+    /// the message stays queued.
     pub const CHANNEL_READ: u64 = 15;
 
     /// `nanosleep(deadline: i64) -> Status`
@@ -1468,8 +1482,11 @@ pub mod syscall {
     /// * `WRONG_TYPE`: `handle` is not a channel.
     /// * `ACCESS_DENIED`: `handle` lacks `READ` or `WRITE`, or a request
     ///   handle lacks `TRANSFER`.
-    /// * `INVALID_ARGS`: `options` is not 0, the request has fewer than 4
-    ///   bytes, or a buffer or pointer is not valid user memory.
+    /// * `INVALID_ARGS`: `options` is not 0 or `CHANNEL_BIND_RECEIVED`, the
+    ///   request has fewer than 4 bytes, or a buffer or pointer is not
+    ///   valid user memory.
+    /// * `BAD_STATE`: `CHANNEL_BIND_RECEIVED` and `handle` is not bound to
+    ///   an escrow.
     /// * `NOT_SUPPORTED`: the request would carry `handle` itself.
     /// * `OUT_OF_RANGE`: the request is larger than 64 KiB or 64 handles.
     /// * `PEER_CLOSED`: the other endpoint is closed, or closed before
@@ -1483,6 +1500,20 @@ pub mod syscall {
     /// * `NO_RESOURCES`: the caller's handle table cannot take the reply's
     ///   handles.
     /// * `NO_MEMORY`: the kernel is out of memory.
+    ///
+    /// With `CHANNEL_BIND_RECEIVED`, `handle` must be bound to an escrow
+    /// (`handle_bind_escrow`; else `BAD_STATE` and nothing is written) and
+    /// every handle of the reply is added to the table already bound to
+    /// that escrow, under the table's lock: there is no instant at which
+    /// the caller holds it unbound. A reply it cannot take so (too small a
+    /// buffer, a full table, `HANDLE_ESCROW_MAX_BINDINGS` exceeded:
+    /// `BUFFER_TOO_SMALL`, `NO_RESOURCES`) is not discarded but goes back
+    /// to the front of `handle`'s queue, whole; read it with `channel_read`
+    /// and `CHANNEL_BIND_RECEIVED` once there is room. If the caller ends
+    /// after the reply was handed to it and before it took it, the reply
+    /// goes back to that queue too, so a bound `handle` carries it to the
+    /// escrow. A reply that arrives after the call gave up (deadline,
+    /// `CANCELED`) is queued like any message.
     pub const CHANNEL_CALL: u64 = 47;
 
     /// `debug_read(resource: Handle, buffer: *mut u8, len: u64, actual: *mut u64) -> Status`
@@ -1838,8 +1869,11 @@ pub mod syscall {
     /// reading process ends first, or hands it back with
     /// `CHANNEL_RECV_RETURN` (`args.write_bytes` starts with its txid;
     /// nothing is read), it goes back to the front of the endpoint's queue
-    /// (without the handles it carried, which the reader received). A
-    /// message that does not fit the buffers also stays queued.
+    /// (without the handles it carried, which the reader received; but if
+    /// the reading process ended still holding every one of them, the same
+    /// objects under the values it received them as, they go back into
+    /// the request). A message that does not fit the buffers also stays
+    /// queued.
     ///
     /// Copy-once: a `channel_call` without handles that meets a receiver
     /// the CPU switches to directly is copied from the caller's buffer

@@ -201,6 +201,19 @@ impl Channel {
         handles: &mut [HandleValue],
         needed: &mut (u32, u32),
     ) -> Result<(usize, usize), Status> {
+        self.read_raw_etc(0, bytes, handles, needed)
+    }
+
+    /// [`Channel::read_raw`] with `options` (0 or
+    /// `CHANNEL_BIND_RECEIVED`: the handles arrive bound to the escrow this
+    /// endpoint is bound to).
+    pub fn read_raw_etc(
+        &self,
+        options: u32,
+        bytes: &mut [u8],
+        handles: &mut [HandleValue],
+        needed: &mut (u32, u32),
+    ) -> Result<(usize, usize), Status> {
         let (mut actual_bytes, mut actual_handles) = (0u32, 0u32);
         // SAFETY: the buffers and outputs are valid for the kernel to write.
         let result = crate::status(unsafe {
@@ -208,7 +221,7 @@ impl Channel {
                 nr::CHANNEL_READ,
                 [
                     self.raw_handle() as u64,
-                    0,
+                    u64::from(options),
                     bytes.as_mut_ptr() as u64,
                     handles.as_mut_ptr() as u64,
                     bytes.len() as u64,
@@ -227,6 +240,21 @@ impl Channel {
     /// same id, which is read into `reply` (other messages stay queued).
     pub fn call(
         &self,
+        bytes: &[u8],
+        handles: Vec<Handle>,
+        deadline: Time,
+        reply: &mut MessageBuf,
+    ) -> Result<(), Status> {
+        self.call_etc(0, bytes, handles, deadline, reply)
+    }
+
+    /// [`Channel::call`] with `options`: 0, or `CHANNEL_BIND_RECEIVED`,
+    /// with which the reply's handles arrive already bound to the escrow
+    /// this endpoint is bound to (`handle_bind_escrow`), and a reply that
+    /// cannot be taken so stays queued here (docs/hot-swap.md).
+    pub fn call_etc(
+        &self,
+        options: u32,
         bytes: &[u8],
         handles: Vec<Handle>,
         deadline: Time,
@@ -257,7 +285,7 @@ impl Channel {
             raw::syscall6(
                 nr::CHANNEL_CALL,
                 self.raw_handle() as u64,
-                0,
+                u64::from(options),
                 deadline as u64,
                 &args as *const zx_abi::ChannelCallArgs as u64,
                 &mut actual_bytes as *mut u32 as u64,

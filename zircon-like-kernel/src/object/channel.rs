@@ -26,7 +26,10 @@
 //! the record; if the reader's process ends first, or the reader hands it
 //! back (`CHANNEL_RECV_RETURN`), the request goes back to the front of the
 //! endpoint's queue, so an endpoint that outlives its server (hot-swap)
-//! loses no request. The handles a request carried stay with the reader.
+//! loses no request. The handles a request carried go to the reader; the
+//! record notes them (value, koid), and if the reader's process ends
+//! still holding every one of them they go back into the request
+//! (`Process::reclaim_handles`); otherwise it comes back without them.
 
 use super::account::Account;
 use super::fastpath::Origin;
@@ -112,6 +115,40 @@ impl Message {
         core::mem::take(&mut self.handles)
     }
 
+    /// Puts back into a message whose handles were taken (a request its
+    /// dead reader did not answer) the handles `reclaim` takes back from
+    /// the reader, if any. They are charged again to its writer first, so
+    /// a refused charge leaves them where they are (the reader's table:
+    /// closed or escrowed as it ends); only if the in-flight count of
+    /// the endpoints among them then fails (out of memory) are they
+    /// dropped, which closes them.
+    fn restore_handles(&mut self, taken: &[(zx_abi::HandleValue, u64)], reclaim: Reclaim<'_>) {
+        if !self.handles.is_empty() || taken.is_empty() {
+            return;
+        }
+        let count = taken.len() as u64;
+        if let Some(account) = &self.account {
+            if account.charge_handles(count).is_err() {
+                return;
+            }
+        }
+        let uncharge = |message: &Message| {
+            if let Some(account) = &message.account {
+                account.uncharge_handles(count);
+            }
+        };
+        let Some(handles) = reclaim(taken) else {
+            uncharge(self);
+            return;
+        };
+        if inflight::count_in(&handles).is_err() {
+            uncharge(self);
+            drop(handles);
+            return;
+        }
+        self.handles = handles;
+    }
+
     /// The handles leave the message (taken, or dropped with it).
     fn uncharge_handles(&self) {
         inflight::count_out(&self.handles);
@@ -190,6 +227,38 @@ pub struct ReplyRecord {
     reader: u64,
     /// The request.
     kept: Kept,
+    /// The handles it carried, as its reader received them.
+    taken: Taken,
+}
+
+/// The handles a request read through `channel_recv` carried, as its
+/// reader received them: (value in the reader's table, koid). If the
+/// reader ends without answering and still holds every one of them, they
+/// go back into the request with its bytes ([`Channel::return_requests_of`]).
+/// The list is charged to the request's writer, like the kept bytes, for
+/// as long as the record is kept.
+#[derive(Default)]
+pub struct Taken {
+    list: Vec<(zx_abi::HandleValue, u64)>,
+    account: Option<Arc<Account>>,
+}
+
+/// Takes back from a dead reader the handles listed in a [`Taken`] (see
+/// [`Channel::return_requests_of`]).
+pub type Reclaim<'a> = &'a mut dyn FnMut(&[(zx_abi::HandleValue, u64)]) -> Option<Vec<Handle>>;
+
+impl Taken {
+    fn charge(&self) -> u64 {
+        (self.list.capacity() * core::mem::size_of::<(zx_abi::HandleValue, u64)>()) as u64
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        if let Some(account) = &self.account {
+            account.uncharge(self.charge());
+        }
+    }
 }
 
 /// What a reply record keeps of its request.
@@ -440,7 +509,12 @@ impl Channel {
         if replies.len() >= MAX_REPLY_RECORDS || replies.try_reserve(1).is_err() {
             return Err(kept);
         }
-        replies.push(ReplyRecord { txid, reader, kept });
+        replies.push(ReplyRecord {
+            txid,
+            reader,
+            kept,
+            taken: Taken::default(),
+        });
         Ok(())
     }
 
@@ -477,9 +551,48 @@ impl Channel {
         }
     }
 
+    /// Records the handles the request `txid`, read by process `reader`,
+    /// carried: their `values` in the reader's table and their `koids`
+    /// (see [`Taken`]). Skipped, as if it carried none, if the list cannot
+    /// be allocated or charged.
+    pub fn note_taken(
+        &self,
+        txid: u32,
+        reader: u64,
+        values: &[zx_abi::HandleValue],
+        koids: &[u64],
+    ) {
+        let mut replies = self.replies.lock();
+        let Some(record) = replies
+            .iter_mut()
+            .rfind(|r| r.txid == txid && r.reader == reader)
+        else {
+            return;
+        };
+        let Kept::Message(message) = &record.kept else {
+            return;
+        };
+        let mut taken = Taken::default();
+        if taken.list.try_reserve_exact(values.len()).is_err() {
+            return;
+        }
+        if let Some(account) = &message.account {
+            if account.charge(taken.charge()).is_err() {
+                return;
+            }
+            taken.account = Some(Arc::clone(account));
+        }
+        taken
+            .list
+            .extend(values.iter().copied().zip(koids.iter().copied()));
+        record.taken = taken;
+    }
+
     /// Puts every request process `reader` read and did not answer back
-    /// at the front of the queue (its process ended).
-    pub fn return_requests_of(&self, reader: u64) {
+    /// at the front of the queue (its process ended). `reclaim` takes back
+    /// from the reader the handles a request carried (all of them, or none:
+    /// see `Process::reclaim_handles`); they go back into it.
+    pub fn return_requests_of(&self, reader: u64, reclaim: Reclaim<'_>) {
         loop {
             let record = {
                 let mut replies = self.replies.lock();
@@ -487,13 +600,34 @@ impl Channel {
                 index.map(|index| replies.swap_remove(index))
             };
             let Some(record) = record else { return };
-            self.return_to_queue(record.kept);
+            let ReplyRecord { kept, taken, .. } = record;
+            let kept = match kept {
+                Kept::Message(mut message) if !taken.list.is_empty() && !self.link.is_closed() => {
+                    message.restore_handles(&taken.list, &mut *reclaim);
+                    Kept::Message(message)
+                }
+                kept => kept,
+            };
+            drop(taken);
+            self.return_to_queue(kept);
         }
     }
 
     /// Whether process `reader` holds requests read here.
     pub fn has_records_of(&self, reader: u64) -> bool {
         self.replies.lock().iter().any(|r| r.reader == reader)
+    }
+
+    /// A message taken off this endpoint and not consumed after all (a
+    /// `CHANNEL_BIND_RECEIVED` reply or read that could not be taken
+    /// bound): back to a waiting receiver or the queue's front; dropped if
+    /// this endpoint is closed (nobody can read it).
+    pub fn put_back(&self, message: Message) {
+        if self.link.is_closed() {
+            drop(message);
+            return;
+        }
+        self.give_back(message);
     }
 
     /// A returned request: to a waiting receiver or the queue's front;

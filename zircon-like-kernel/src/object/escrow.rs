@@ -17,6 +17,13 @@
 //! fails (the escrow's peer is closed, its queue is full, the charge is
 //! refused) closes the handle as if it were not bound. A binding ends when
 //! its handle leaves the process's table (`Process::take_handle`).
+//!
+//! `CHANNEL_BIND_RECEIVED` (`channel_call`, `channel_read`) closes the
+//! window between receiving a handle and binding it: the handles a message
+//! delivers are added to the table already bound to the escrow the
+//! endpoint read from is bound to, under the table's lock
+//! (`Process::add_handles_bound`, with [`EscrowBindings::reserve`]); a
+//! message that cannot be taken so is given back to its queue whole.
 
 use super::account::Account;
 use super::channel::{Channel, Message};
@@ -25,7 +32,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use handle_table::HandleTable;
-use spin::Mutex;
+use spin::{Mutex, MutexGuard};
 use zx_abi::{HandleValue, Status, HANDLE_ESCROW_MAX_BINDINGS};
 
 /// One bound handle.
@@ -36,6 +43,53 @@ pub struct Binding {
     bytes: Vec<u8>,
     /// Room for the handle, ready.
     handles: Vec<Handle>,
+}
+
+impl Binding {
+    /// A binding of `value` to `escrow`, its message's room allocated.
+    fn new(value: HandleValue, escrow: Arc<Channel>) -> Result<Binding, Status> {
+        let mut bytes = Vec::new();
+        let mut handles = Vec::new();
+        bytes
+            .try_reserve_exact(4)
+            .and_then(|()| handles.try_reserve_exact(1))
+            .map_err(|_| Status::NO_MEMORY)?;
+        bytes.extend_from_slice(&value.to_le_bytes());
+        Ok(Binding {
+            value,
+            escrow,
+            bytes,
+            handles,
+        })
+    }
+}
+
+/// Bindings made ready by [`EscrowBindings::reserve`], with the lock held.
+pub struct Reserved<'a> {
+    owner: &'a EscrowBindings,
+    bindings: MutexGuard<'a, Vec<Binding>>,
+    ready: Vec<Binding>,
+}
+
+impl Reserved<'_> {
+    /// Binds `value`, a handle just added to the table; within what was
+    /// reserved, so it neither allocates nor fails.
+    pub fn bind(&mut self, value: HandleValue) {
+        if let Some(mut binding) = self.ready.pop() {
+            binding.value = value;
+            binding.bytes.clear();
+            binding.bytes.extend_from_slice(&value.to_le_bytes());
+            self.bindings.push(binding); // within the reserved capacity
+        }
+    }
+}
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        self.owner
+            .count
+            .store(self.bindings.len(), Ordering::Relaxed);
+    }
 }
 
 /// A process's bindings.
@@ -65,22 +119,46 @@ impl EscrowBindings {
         if bindings.len() >= HANDLE_ESCROW_MAX_BINDINGS {
             return Err(Status::NO_RESOURCES);
         }
-        let mut bytes = Vec::new();
-        let mut handles = Vec::new();
-        bytes
-            .try_reserve_exact(4)
-            .and_then(|()| handles.try_reserve_exact(1))
-            .and_then(|()| bindings.try_reserve(1))
-            .map_err(|_| Status::NO_MEMORY)?;
-        bytes.extend_from_slice(&value.to_le_bytes());
-        bindings.push(Binding {
-            value,
-            escrow,
-            bytes,
-            handles,
-        });
+        let binding = Binding::new(value, escrow)?;
+        bindings.try_reserve(1).map_err(|_| Status::NO_MEMORY)?;
+        bindings.push(binding);
         self.count.store(bindings.len(), Ordering::Relaxed);
         Ok(())
+    }
+
+    /// The escrow handle `value` is bound to, if it is.
+    pub fn escrow_of(&self, value: HandleValue) -> Option<Arc<Channel>> {
+        if self.count.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let bindings = self.bindings.lock();
+        let binding = bindings.iter().find(|b| b.value == value)?;
+        Some(Arc::clone(&binding.escrow))
+    }
+
+    /// Room for `count` new bindings to `escrow`, every allocation made
+    /// now (`CHANNEL_BIND_RECEIVED`: the caller adds the handles to its
+    /// table and binds each through [`Reserved::bind`], which cannot fail,
+    /// while it holds the lock this keeps). `NO_RESOURCES` past
+    /// [`HANDLE_ESCROW_MAX_BINDINGS`].
+    pub fn reserve(&self, count: usize, escrow: &Arc<Channel>) -> Result<Reserved<'_>, Status> {
+        let mut bindings = self.bindings.lock();
+        if bindings.len().saturating_add(count) > HANDLE_ESCROW_MAX_BINDINGS {
+            return Err(Status::NO_RESOURCES);
+        }
+        bindings.try_reserve(count).map_err(|_| Status::NO_MEMORY)?;
+        let mut ready = Vec::new();
+        ready
+            .try_reserve_exact(count)
+            .map_err(|_| Status::NO_MEMORY)?;
+        for _ in 0..count {
+            ready.push(Binding::new(0, Arc::clone(escrow))?);
+        }
+        Ok(Reserved {
+            owner: self,
+            bindings,
+            ready,
+        })
     }
 
     /// Handle `value` left the process: it is no longer bound.

@@ -423,6 +423,82 @@ impl Process {
         self.escrow.bind(value, escrow)
     }
 
+    /// Takes back the handles an unanswered request carried, as the
+    /// process ends (its threads are dead, its table still whole): every
+    /// one of `taken` (value, koid) if the table still holds them all,
+    /// each the same object under the value it was received as; none
+    /// otherwise (a request with some of its handles is not the request).
+    /// Their bindings end: they go back with the request.
+    pub fn reclaim_handles(&self, taken: &[(HandleValue, u64)]) -> Option<Vec<Handle>> {
+        let mut reclaimed = Vec::new();
+        reclaimed.try_reserve_exact(taken.len()).ok()?;
+        {
+            let mut handles = self.handles.lock();
+            let held = taken.iter().all(|&(value, koid)| {
+                handles
+                    .get(value)
+                    .is_some_and(|h| h.object().base().koid().0 == koid)
+            });
+            if !held {
+                return None;
+            }
+            for &(value, _) in taken {
+                if let Some(handle) = handles.remove(value) {
+                    reclaimed.push(handle);
+                }
+            }
+        }
+        for &(value, _) in taken {
+            self.escrow.forget(value);
+        }
+        Some(reclaimed)
+    }
+
+    /// The escrow channel handle `value` is bound to, if it is.
+    pub fn escrow_of(&self, value: HandleValue) -> Option<Arc<Channel>> {
+        self.escrow.escrow_of(value)
+    }
+
+    /// Adds `message`'s handles to the table, each bound to `escrow`
+    /// (`CHANNEL_BIND_RECEIVED`): room in the table and in the bindings is
+    /// made first, then every handle goes in and is bound under the
+    /// table's lock, so no thread of the process ever sees it unbound and
+    /// the process's end finds it bound. On failure `message` keeps its
+    /// handles (the caller gives it back to its queue).
+    pub fn add_handles_bound(
+        &self,
+        message: &mut super::channel::Message,
+        escrow: &Arc<Channel>,
+    ) -> Result<Vec<HandleValue>, Status> {
+        let count = message.handles().len();
+        let mut values = Vec::new();
+        values
+            .try_reserve_exact(count)
+            .map_err(|_| Status::NO_MEMORY)?;
+        if self.outcome.lock().is_some() {
+            return Err(Status::BAD_STATE);
+        }
+        let mut handles = self.handles.lock();
+        if handles.len().saturating_add(count) > handles.limit() {
+            return Err(Status::NO_RESOURCES);
+        }
+        self.charge_table(handles.bytes_for_reserve(count))?;
+        let room = handles.reserve(count);
+        self.settle_table(&handles);
+        room.map_err(table_status)?;
+        let mut bound = self.escrow.reserve(count, escrow)?;
+        for handle in message.take_handles() {
+            // Within the room reserved: cannot fail.
+            if let Ok(value) = handles.insert(handle) {
+                bound.bind(value);
+                values.push(value);
+            }
+        }
+        drop(bound);
+        drop(handles);
+        Ok(values)
+    }
+
     /// Number of handles held.
     pub fn handle_count(&self) -> usize {
         self.handles.lock().len()
@@ -506,7 +582,7 @@ impl Process {
         // Requests it read and never answered go back to their endpoints.
         let served = core::mem::take(&mut *self.served.lock());
         for channel in served.iter().filter_map(alloc::sync::Weak::upgrade) {
-            channel.return_requests_of(self.koid().0);
+            channel.return_requests_of(self.koid().0, &mut |taken| self.reclaim_handles(taken));
         }
         drop(served);
         drop(threads);

@@ -70,6 +70,9 @@ pub enum WaitKind {
         /// Where the reply goes: (bytes, handles, byte capacity, handle
         /// capacity, actual bytes out, actual handles out).
         buffers: [u64; 6],
+        /// `CHANNEL_BIND_RECEIVED`: the escrow the reply's handles are
+        /// bound to as they arrive.
+        escrow: Option<Arc<super::channel::Channel>>,
     },
     /// `channel_recv`: waiting for a message on an endpoint.
     Recv {
@@ -246,7 +249,22 @@ fn forget_wait(wait: &mut Wait) {
     match &mut wait.kind {
         WaitKind::Futex { key } => super::futex::remove(*key, wait.token),
         WaitKind::Port { port, .. } => port.remove_waiter(wait.token),
-        WaitKind::Call { channel, .. } => channel.remove_call(wait.token),
+        WaitKind::Call {
+            channel,
+            reply,
+            escrow,
+            ..
+        } => {
+            channel.remove_call(wait.token);
+            // `CHANNEL_BIND_RECEIVED`: a reply handed over and not yet
+            // taken goes back to the caller's endpoint, which is bound, so
+            // it reaches the escrow with it rather than closing.
+            if escrow.is_some() {
+                if let Some(super::fastpath::Payload::Queued(message)) = reply.take() {
+                    channel.put_back(message);
+                }
+            }
+        }
         WaitKind::Recv {
             channel, request, ..
         } => {

@@ -11,7 +11,10 @@ use crate::sched::current_process;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use zerocopy::IntoBytes;
-use zx_abi::{HandleValue, Rights, Status, CHANNEL_MAX_MSG_BYTES, CHANNEL_MAX_MSG_HANDLES};
+use zx_abi::{
+    HandleValue, Rights, Status, CHANNEL_BIND_RECEIVED, CHANNEL_MAX_MSG_BYTES,
+    CHANNEL_MAX_MSG_HANDLES,
+};
 
 pub fn create(options: u64, out0: u64, out1: u64) -> SysResult {
     if options != 0 {
@@ -154,9 +157,11 @@ pub fn read(
     actual_handles: u64,
 ) -> SysResult {
     let value = handle_arg(raw)?;
-    if options != 0 {
-        return Err(Status::INVALID_ARGS);
-    }
+    let bind = match options {
+        0 => false,
+        o if o == u64::from(CHANNEL_BIND_RECEIVED) => true,
+        _ => return Err(Status::INVALID_ARGS),
+    };
     let num_bytes = usize::try_from(num_bytes).map_err(|_| Status::INVALID_ARGS)?;
     let num_handles = usize::try_from(num_handles).map_err(|_| Status::INVALID_ARGS)?;
     let byte_buffer = UserSlice::new(bytes, num_bytes)?;
@@ -168,6 +173,10 @@ pub fn read(
     let actual_handles = UserOut::<u32>::optional(actual_handles)?;
     let process = current_process();
     let channel = process.object::<Channel>(value, Rights::READ)?;
+    let escrow = match bind {
+        true => Some(process.escrow_of(value).ok_or(Status::BAD_STATE)?),
+        false => None,
+    };
     let message = match channel.read(num_bytes, num_handles) {
         Ok(message) => message,
         Err(ReadError::ShouldWait) => return Err(Status::SHOULD_WAIT),
@@ -190,6 +199,18 @@ pub fn read(
     if let Err(status) = probed.and_then(|()| byte_buffer.write(message.bytes())) {
         channel.unread(message);
         return Err(status);
+    }
+    if let Some(escrow) = escrow {
+        install_bound(
+            &process,
+            &channel,
+            message,
+            &escrow,
+            handle_buffer,
+            actual_bytes,
+            actual_handles,
+        )?;
+        return ok();
     }
     install(
         &process,
@@ -463,21 +484,43 @@ fn deliver(
         }
     };
     let taken = message.take_handles();
-    match crate::object::channel::call_txid(message.bytes()) {
-        Some(txid) => match channel.keep_record(txid, process.koid().0, Kept::Message(message)) {
-            Ok(()) => process.note_served(channel),
-            Err(kept) => drop(kept),
-        },
-        None => drop(message),
+    let txid = crate::object::channel::call_txid(message.bytes());
+    // A request's handles are recorded by koid, so that they can go back
+    // with it if its reader ends without answering (and still holds them).
+    let mut koids = Vec::new();
+    if txid.is_some() && !taken.is_empty() && koids.try_reserve_exact(taken.len()).is_ok() {
+        koids.extend(taken.iter().map(|h| h.object().base().koid().0));
     }
-    install_handles(
+    let recorded = match txid {
+        Some(txid) => match channel.keep_record(txid, process.koid().0, Kept::Message(message)) {
+            Ok(()) => {
+                process.note_served(channel);
+                true
+            }
+            Err(kept) => {
+                drop(kept);
+                false
+            }
+        },
+        None => {
+            drop(message);
+            false
+        }
+    };
+    let values = install_handles(
         process,
         taken,
         handle_buffer,
         actual_bytes,
         actual_handles,
         byte_count as u32,
-    )
+    )?;
+    if let Some(txid) = txid.filter(|_| recorded && !koids.is_empty()) {
+        if koids.len() == values.len() {
+            channel.note_taken(txid, process.koid().0, &values, &koids);
+        }
+    }
+    Ok(())
 }
 
 /// Finishes a `channel_recv` for the woken reader.
@@ -585,10 +628,11 @@ fn install(
         actual_handles,
         byte_count,
     )
+    .map(drop)
 }
 
 /// Hands received handles to `process` and writes their values and the
-/// sizes (the bytes are already copied).
+/// sizes (the bytes are already copied); the values.
 fn install_handles(
     process: &crate::object::process::Process,
     handles: Vec<Handle>,
@@ -596,12 +640,12 @@ fn install_handles(
     actual_bytes: UserOut<u32>,
     actual_handles: UserOut<u32>,
     byte_count: u32,
-) -> Result<(), Status> {
+) -> Result<Vec<HandleValue>, Status> {
     let handle_count = handles.len() as u32;
     if handles.is_empty() {
         actual_bytes.write(&byte_count)?;
         actual_handles.write(&0)?;
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut values = Vec::with_capacity(handles.len());
     for handle in handles {
@@ -620,6 +664,36 @@ fn install_handles(
     handle_buffer.write(values.as_bytes())?;
     actual_bytes.write(&byte_count)?;
     actual_handles.write(&handle_count)?;
+    Ok(values)
+}
+
+/// [`install`] for `CHANNEL_BIND_RECEIVED`: the handles go into the table
+/// already bound to `escrow` (`Process::add_handles_bound`); if they cannot,
+/// the message goes back to the front of `channel`'s queue, whole. The
+/// bytes are already copied and `handle_buffer` was found writable.
+fn install_bound(
+    process: &crate::object::process::Process,
+    channel: &Channel,
+    mut message: Message,
+    escrow: &Arc<Channel>,
+    handle_buffer: UserSlice,
+    actual_bytes: UserOut<u32>,
+    actual_handles: UserOut<u32>,
+) -> Result<(), Status> {
+    let byte_count = message.bytes().len() as u32;
+    let values = match process.add_handles_bound(&mut message, escrow) {
+        Ok(values) => values,
+        Err(status) => {
+            channel.put_back(message);
+            return Err(status);
+        }
+    };
+    drop(message);
+    // The handles are held and bound: a fault writing their values loses
+    // nothing (the process's end escrows them).
+    handle_buffer.write(values.as_bytes())?;
+    actual_bytes.write(&byte_count)?;
+    actual_handles.write(&(values.len() as u32))?;
     Ok(())
 }
 
@@ -656,9 +730,13 @@ pub fn call(
     let decoded = (|| {
         let value = handle_arg(raw)?;
         let channel = process.object::<Channel>(value, Rights::READ | Rights::WRITE)?;
-        if options != 0 {
-            return Err(Status::INVALID_ARGS);
-        }
+        let escrow = match options {
+            0 => None,
+            o if o == u64::from(CHANNEL_BIND_RECEIVED) => {
+                Some(process.escrow_of(value).ok_or(Status::BAD_STATE)?)
+            }
+            _ => return Err(Status::INVALID_ARGS),
+        };
         if carries_itself {
             return Err(Status::NOT_SUPPORTED);
         }
@@ -677,9 +755,9 @@ pub fn call(
         UserSlice::new(args.read_handles, (args.read_num_handles as usize) * 4)?;
         UserOut::<u32>::optional(actual_bytes)?;
         UserOut::<u32>::optional(actual_handles)?;
-        Ok((channel, num_bytes))
+        Ok((channel, num_bytes, escrow))
     })();
-    let (channel, num_bytes) = match decoded {
+    let (channel, num_bytes, escrow) = match decoded {
         Ok(decoded) => decoded,
         Err(status) => {
             drop(taken);
@@ -704,6 +782,7 @@ pub fn call(
             value: raw as zx_abi::HandleValue,
             reply: None,
             buffers,
+            escrow: escrow.clone(),
         },
         deadline: deadline as zx_abi::Time,
     };
@@ -795,6 +874,7 @@ pub fn complete_call(
     buffers: [u64; 6],
     token: u64,
     ending: Result<(), Status>,
+    escrow: Option<Arc<Channel>>,
 ) -> Result<(), Status> {
     let message = match reply {
         None => {
@@ -806,6 +886,9 @@ pub fn complete_call(
         Some(Payload::Queued(message)) => message,
         Some(Payload::Bounced(_)) => return complete_call_bounced(buffers, token),
     };
+    if let Some(escrow) = escrow {
+        return complete_call_bound(channel, message, buffers, &escrow);
+    }
     let [bytes, handles, num_bytes, num_handles, actual_bytes, actual_handles] = buffers;
     let actual_bytes = UserOut::<u32>::optional(actual_bytes)?;
     let actual_handles = UserOut::<u32>::optional(actual_handles)?;
@@ -819,6 +902,51 @@ pub fn complete_call(
     install(
         &current_process(),
         message,
+        handle_buffer,
+        actual_bytes,
+        actual_handles,
+    )
+}
+
+/// [`complete_call`] with `CHANNEL_BIND_RECEIVED`: the reply's handles are
+/// added bound to `escrow`; a reply that cannot be taken so (buffers too
+/// small or not writable, table full, too many bindings) goes back to the
+/// front of the caller's endpoint's queue, whole, rather than closing.
+fn complete_call_bound(
+    channel: &Channel,
+    message: Message,
+    buffers: [u64; 6],
+    escrow: &Arc<Channel>,
+) -> Result<(), Status> {
+    let [bytes, handles, num_bytes, num_handles, actual_bytes, actual_handles] = buffers;
+    let count = message.handles().len();
+    let checked = (|| {
+        let actual_bytes = UserOut::<u32>::optional(actual_bytes)?;
+        let actual_handles = UserOut::<u32>::optional(actual_handles)?;
+        if message.bytes().len() as u64 > num_bytes || count as u64 > num_handles {
+            actual_bytes.write(&(message.bytes().len() as u32))?;
+            actual_handles.write(&(count as u32))?;
+            return Err(Status::BUFFER_TOO_SMALL);
+        }
+        let handle_buffer = UserSlice::new(handles, num_handles as usize * 4)?;
+        if count > 0 {
+            handle_buffer.write(&[0u8; 4 * CHANNEL_MAX_MSG_HANDLES][..4 * count])?;
+        }
+        UserSlice::new(bytes, num_bytes as usize)?.write(message.bytes())?;
+        Ok((handle_buffer, actual_bytes, actual_handles))
+    })();
+    let (handle_buffer, actual_bytes, actual_handles) = match checked {
+        Ok(checked) => checked,
+        Err(status) => {
+            channel.put_back(message);
+            return Err(status);
+        }
+    };
+    install_bound(
+        &current_process(),
+        channel,
+        message,
+        escrow,
         handle_buffer,
         actual_bytes,
         actual_handles,

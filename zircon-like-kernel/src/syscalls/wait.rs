@@ -203,9 +203,12 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
             channel,
             reply,
             buffers,
+            escrow,
             ..
         } => {
-            return super::channel::complete_call(&channel, reply, buffers, wait.token, ending);
+            return super::channel::complete_call(
+                &channel, reply, buffers, wait.token, ending, escrow,
+            );
         }
         WaitKind::Recv {
             channel,

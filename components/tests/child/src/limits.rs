@@ -44,9 +44,13 @@
 //!   (`handle_bind_escrow`), signals `USER_0` on the event it gets as its
 //!   third, then: `exit` returns 0; `park` waits to be killed; `recv`
 //!   first reads one request on the bound channel with `channel_recv`
-//!   and never answers it, then waits to be killed; `close` closes the
-//!   bound handle first (which ends the binding), then returns 0. Exits
-//!   with -(10000 + status) if the binding is refused.
+//!   and never answers it (closing the handles it carried; `recv-keep`
+//!   keeps them), then waits to be killed; `close` closes the
+//!   bound handle first (which ends the binding), then returns 0;
+//!   `take-exit`, `take-park`, `take-full`: the bound handle is a channel
+//!   on which it makes a `channel_call` with `CHANNEL_BIND_RECEIVED` (a
+//!   hot-swap `Take`) and ends without binding what it got (see
+//!   `take_bound`). Exits with -(10000 + status) if the binding is refused.
 //! - `child-limits socket-echo`: echoes what arrives on the socket it
 //!   gets as its first user start-up handle until the peer shuts down
 //!   writing (then shuts down its own writing) or closes; exits with the
@@ -57,6 +61,7 @@
 extern crate alloc;
 
 use alloc::vec;
+use alloc::vec::Vec;
 use zx::Channel;
 
 zx_runtime::entry!(main);
@@ -482,17 +487,29 @@ fn escrow(how: Option<&str>) -> i64 {
     if let Err(status) = zx::handle_bind_escrow(&bound, &escrow) {
         return -(10_000 + i64::from(-status.0));
     }
+    if let Some(how) = how.and_then(|how| how.strip_prefix("take-")) {
+        return take_bound(
+            zx::Channel::from_handle(bound),
+            escrow,
+            zx::Event::from_handle(ready),
+            how,
+        );
+    }
     let bound = match how {
         Some("close") => match bound.close() {
             Ok(()) => None,
             Err(_) => return -2,
         },
-        Some("recv") => {
-            // Read one request through `channel_recv` and never answer it.
+        Some("recv") | Some("recv-keep") => {
+            // Read one request through `channel_recv` and never answer it;
+            // `recv` closes the handles it carried, `recv-keep` keeps them.
             let channel = zx::Channel::from_handle(bound);
             let mut request = zx::MessageBuf::default();
             if channel.recv(None, &mut request, zx::TIME_INFINITE).is_err() {
                 return -5;
+            }
+            if how == Some("recv-keep") {
+                core::mem::forget(request);
             }
             Some(channel.into_handle())
         }
@@ -505,7 +522,7 @@ fn escrow(how: Option<&str>) -> i64 {
         return -3;
     }
     match how {
-        Some("park") | Some("recv") => {
+        Some("park") | Some("recv") | Some("recv-keep") => {
             // Until the parent kills it.
             let _ = escrow.wait_one(Signals::USER_1, zx::TIME_INFINITE);
             -4
@@ -517,4 +534,49 @@ fn escrow(how: Option<&str>) -> i64 {
             0
         }
     }
+}
+
+/// `escrow take-HOW`: `lifecycle` is bound; asks for a handover with a
+/// `channel_call` with `CHANNEL_BIND_RECEIVED` and ends without binding
+/// anything itself. `exit`: exits as soon as the reply is in (exit code:
+/// the number of handles received); `park`: signals `USER_1` on `ready`
+/// and waits to be killed; `full`: first binds events up to
+/// `HANDLE_ESCROW_MAX_BINDINGS`, so the reply cannot be taken bound, and
+/// exits with `20_000 + -status` of the call.
+fn take_bound(lifecycle: zx::Channel, escrow: zx::Channel, ready: zx::Event, how: &str) -> i64 {
+    use zx::{AsHandleRef, Signals};
+    let mut events = Vec::new();
+    if how == "full" {
+        for _ in 1..zx::HANDLE_ESCROW_MAX_BINDINGS {
+            let Ok(event) = zx::Event::create() else {
+                return -6;
+            };
+            if zx::handle_bind_escrow(&event, &escrow).is_err() {
+                return -7;
+            }
+            events.push(event);
+        }
+    }
+    if ready.signal(Signals::empty(), Signals::USER_0).is_err() {
+        return -3;
+    }
+    let mut reply = zx::MessageBuf::default();
+    let called = lifecycle.call_etc(
+        zx::CHANNEL_BIND_RECEIVED,
+        b"\0\0\0\0take",
+        Vec::new(),
+        zx::TIME_INFINITE,
+        &mut reply,
+    );
+    let code = match called {
+        Ok(()) => reply.handles.len() as i64,
+        Err(status) => 20_000 + i64::from(-status.0),
+    };
+    if how == "park" && ready.signal(Signals::empty(), Signals::USER_1).is_ok() {
+        let _ = escrow.wait_one(Signals::USER_1, zx::TIME_INFINITE);
+    }
+    // End holding everything: dropping a handle would close it (and end
+    // its binding).
+    core::mem::forget((lifecycle, escrow, ready, events, reply));
+    code
 }

@@ -166,6 +166,8 @@ pub fn options(rng: &mut Rng) -> u64 {
         15 => 1,
         16 => 1 << rng.below(32),
         17 => zx::VMO_RESIZABLE as u64,
+        // `channel_call` / `channel_read` binding what they deliver.
+        18 => zx::CHANNEL_BIND_RECEIVED as u64,
         _ => integer(rng),
     }
 }

@@ -65,6 +65,8 @@ fn main() -> i64 {
         Some("unbound-driver") => race::unbound_driver(),
         Some("spam") => spam::spam(),
         Some("spam-driver") => spam::driver(),
+        Some("grab") => race::grab(),
+        Some("grab-driver") => race::grab_driver(),
         Some("bind-extra") => grace::bind_extra(),
         Some("grace-driver") => grace::grace_driver(),
         _ => {

@@ -163,16 +163,81 @@ pub fn unbound() -> i64 {
     7
 }
 
+/// A hostile new version that takes the handover and ends at once without
+/// binding anything (`grab`): it binds its lifecycle channel as `Prepare`
+/// asks, calls `Take` with `CHANNEL_BIND_RECEIVED` (raw, not through the
+/// SDK's helper) and exits the instant the reply is in, with exit code
+/// 100 + the number of handles it received. The kernel added them already
+/// bound, so they reach the escrow and the rollback gives them back.
+pub fn grab() -> i64 {
+    let Some(handle) = zx_runtime::take_startup_handle(zx::processargs::LIFECYCLE) else {
+        println!("swap-grab: no lifecycle channel");
+        return 1;
+    };
+    let lifecycle = zx::Channel::from_handle(handle);
+    let waited = lifecycle.wait_one(
+        Signals::CHANNEL_READABLE | Signals::PEER_CLOSED,
+        zx::deadline_after(10_000_000_000),
+    );
+    let mut prepare = zx::MessageBuf::default();
+    if waited.is_err() || lifecycle.read(&mut prepare).is_err() || prepare.bytes.len() < 16 {
+        return 1;
+    }
+    let Some(escrow) = prepare.handles.pop().map(zx::Channel::from_handle) else {
+        return 1;
+    };
+    if zx::handle_bind_escrow(&lifecycle, &escrow).is_err()
+        || lifecycle.write(&prepare.bytes[..16], Vec::new()).is_err()
+    {
+        return 1;
+    }
+    println!("swap-grab: prepared; taking the handover and ending at once");
+    let take = OutgoingMessage::empty(TransactionHeader::new(
+        0,
+        crate::bindings::zx_process_lifecycle::TakeoverMarker::TAKE_ORDINAL,
+        false,
+    ));
+    let mut reply = zx::MessageBuf::default();
+    let code = match lifecycle.call_etc(
+        zx::CHANNEL_BIND_RECEIVED,
+        &take.bytes,
+        Vec::new(),
+        zx::deadline_after(10_000_000_000),
+        &mut reply,
+    ) {
+        Ok(()) => 100 + reply.handles.len() as i64,
+        Err(status) => 200 + i64::from(-status.0),
+    };
+    // Ends holding everything, nothing bound by itself (returning would
+    // close the handles first, and a closed handle is not escrowed).
+    core::mem::forget((lifecycle, escrow, reply));
+    zx::process_exit(code)
+}
+
+/// Swaps root/echo_server to the hostile `grab` version with a client
+/// connected, then checks that the client's connection survived the
+/// rollback.
+pub fn grab_driver() -> i64 {
+    hostile_driver("swap-grab-driver", "echo_server_grab")
+}
+
 /// Swaps root/echo_server to the hostile `unbound` version with a client
 /// connected, then checks that the client's connection survived the
 /// rollback.
 pub fn unbound_driver() -> i64 {
+    hostile_driver("swap-unbound-driver", "echo_server_unbound")
+}
+
+/// Swaps root/echo_server to `source`, a hostile version, with a client
+/// connected, then checks that the client's connection survived the
+/// rollback (its lines start with `tag`).
+fn hostile_driver(tag: &str, source: &str) -> i64 {
     let (Ok(swaps), Ok(realm), Ok(echo)) = (
         zx_component::connect("zx.component.swap.SwapController"),
         zx_component::connect("zx.component.Realm"),
         zx_component::connect(EchoMarker::DISCOVERABLE_NAME.unwrap_or_default()),
     ) else {
-        println!("swap-unbound-driver: cannot connect");
+        println!("{}: cannot connect", tag);
         return 1;
     };
     let swaps =
@@ -182,14 +247,14 @@ pub fn unbound_driver() -> i64 {
     let before = call(&echo, "before the swap");
     let report = swaps.swap(SwapControllerSwapRequest {
         moniker: "root/echo_server".into(),
-        source: "echo_server_unbound".into(),
+        source: source.into(),
     });
     match &report {
         Ok(reply) => println!(
-            "swap-unbound-driver: swap {:?}: {}",
-            reply.report.outcome, reply.report.reason
+            "{}: swap {:?}: {}",
+            tag, reply.report.outcome, reply.report.reason
         ),
-        Err(error) => println!("swap-unbound-driver: swap failed: {:?}", error),
+        Err(error) => println!("{}: swap failed: {:?}", tag, error),
     }
     let after = call(&echo, "on the same connection after the rollback");
     let fresh = zx_component::connect(EchoMarker::DISCOVERABLE_NAME.unwrap_or_default())
@@ -201,7 +266,8 @@ pub fn unbound_driver() -> i64 {
         })
         .unwrap_or(false);
     println!(
-        "swap-unbound-driver: {}",
+        "{}: {}",
+        tag,
         if before && after && fresh {
             "nothing lost"
         } else {
