@@ -195,6 +195,7 @@ impl Channel {
 
     /// Reads a message into caller buffers; returns (bytes, handles) read,
     /// or on `BUFFER_TOO_SMALL` the sizes needed in `needed`.
+    #[inline]
     pub fn read_raw(
         &self,
         bytes: &mut [u8],
@@ -238,6 +239,7 @@ impl Channel {
     /// Writes `bytes` (whose first four bytes the kernel replaces with a
     /// transaction id) and waits until `deadline` for the reply with the
     /// same id, which is read into `reply` (other messages stay queued).
+    #[inline]
     pub fn call(
         &self,
         bytes: &[u8],

@@ -227,8 +227,9 @@ pub struct ReplyRecord {
     reader: u64,
     /// The request.
     kept: Kept,
-    /// The handles it carried, as its reader received them.
-    taken: Taken,
+    /// The handles it carried, as its reader received them (boxed: most
+    /// requests carry none, and records are moved on the fastpath).
+    taken: Option<alloc::boxed::Box<Taken>>,
 }
 
 /// The handles a request read through `channel_recv` carried, as its
@@ -249,7 +250,9 @@ pub type Reclaim<'a> = &'a mut dyn FnMut(&[(zx_abi::HandleValue, u64)]) -> Optio
 
 impl Taken {
     fn charge(&self) -> u64 {
-        (self.list.capacity() * core::mem::size_of::<(zx_abi::HandleValue, u64)>()) as u64
+        (core::mem::size_of::<Taken>()
+            + self.list.capacity() * core::mem::size_of::<(zx_abi::HandleValue, u64)>())
+            as u64
     }
 }
 
@@ -513,7 +516,7 @@ impl Channel {
             txid,
             reader,
             kept,
-            taken: Taken::default(),
+            taken: None,
         });
         Ok(())
     }
@@ -585,7 +588,7 @@ impl Channel {
         taken
             .list
             .extend(values.iter().copied().zip(koids.iter().copied()));
-        record.taken = taken;
+        record.taken = Some(alloc::boxed::Box::new(taken));
     }
 
     /// Puts every request process `reader` read and did not answer back
@@ -602,8 +605,13 @@ impl Channel {
             let Some(record) = record else { return };
             let ReplyRecord { kept, taken, .. } = record;
             let kept = match kept {
-                Kept::Message(mut message) if !taken.list.is_empty() && !self.link.is_closed() => {
-                    message.restore_handles(&taken.list, &mut *reclaim);
+                Kept::Message(mut message)
+                    if taken.as_ref().is_some_and(|t| !t.list.is_empty())
+                        && !self.link.is_closed() =>
+                {
+                    if let Some(taken) = &taken {
+                        message.restore_handles(&taken.list, &mut *reclaim);
+                    }
                     Kept::Message(message)
                 }
                 kept => kept,

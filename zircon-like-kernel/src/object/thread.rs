@@ -65,14 +65,15 @@ pub enum WaitKind {
         channel: Arc<super::channel::Channel>,
         /// The handle it was named by.
         value: zx_abi::HandleValue,
+        /// `CHANNEL_BIND_RECEIVED`: the reply's handles are bound as they
+        /// arrive to the escrow `value` is bound to then (a flag, not the
+        /// escrow: every call's wait record stays as small as it was).
+        bind: bool,
         /// The reply, once the callee wrote it.
         reply: Option<super::fastpath::Payload>,
         /// Where the reply goes: (bytes, handles, byte capacity, handle
         /// capacity, actual bytes out, actual handles out).
         buffers: [u64; 6],
-        /// `CHANNEL_BIND_RECEIVED`: the escrow the reply's handles are
-        /// bound to as they arrive.
-        escrow: Option<Arc<super::channel::Channel>>,
     },
     /// `channel_recv`: waiting for a message on an endpoint.
     Recv {
@@ -252,14 +253,14 @@ fn forget_wait(wait: &mut Wait) {
         WaitKind::Call {
             channel,
             reply,
-            escrow,
+            bind,
             ..
         } => {
             channel.remove_call(wait.token);
             // `CHANNEL_BIND_RECEIVED`: a reply handed over and not yet
             // taken goes back to the caller's endpoint, which is bound, so
             // it reaches the escrow with it rather than closing.
-            if escrow.is_some() {
+            if *bind {
                 if let Some(super::fastpath::Payload::Queued(message)) = reply.take() {
                     channel.put_back(message);
                 }

@@ -730,10 +730,12 @@ pub fn call(
     let decoded = (|| {
         let value = handle_arg(raw)?;
         let channel = process.object::<Channel>(value, Rights::READ | Rights::WRITE)?;
-        let escrow = match options {
-            0 => None,
+        let bind = match options {
+            0 => false,
             o if o == u64::from(CHANNEL_BIND_RECEIVED) => {
-                Some(process.escrow_of(value).ok_or(Status::BAD_STATE)?)
+                // Bound now; the reply finds its escrow when it arrives.
+                process.escrow_of(value).ok_or(Status::BAD_STATE)?;
+                true
             }
             _ => return Err(Status::INVALID_ARGS),
         };
@@ -755,9 +757,9 @@ pub fn call(
         UserSlice::new(args.read_handles, (args.read_num_handles as usize) * 4)?;
         UserOut::<u32>::optional(actual_bytes)?;
         UserOut::<u32>::optional(actual_handles)?;
-        Ok((channel, num_bytes, escrow))
+        Ok((channel, num_bytes, bind))
     })();
-    let (channel, num_bytes, escrow) = match decoded {
+    let (channel, num_bytes, bind) = match decoded {
         Ok(decoded) => decoded,
         Err(status) => {
             drop(taken);
@@ -781,8 +783,8 @@ pub fn call(
             channel,
             value: raw as zx_abi::HandleValue,
             reply: None,
+            bind,
             buffers,
-            escrow: escrow.clone(),
         },
         deadline: deadline as zx_abi::Time,
     };
@@ -874,7 +876,7 @@ pub fn complete_call(
     buffers: [u64; 6],
     token: u64,
     ending: Result<(), Status>,
-    escrow: Option<Arc<Channel>>,
+    bind: Option<zx_abi::HandleValue>,
 ) -> Result<(), Status> {
     let message = match reply {
         None => {
@@ -886,7 +888,13 @@ pub fn complete_call(
         Some(Payload::Queued(message)) => message,
         Some(Payload::Bounced(_)) => return complete_call_bounced(buffers, token),
     };
-    if let Some(escrow) = escrow {
+    if let Some(value) = bind {
+        // The escrow the calling handle is bound to now (it was when the
+        // call began); if that binding ended meanwhile, the reply waits.
+        let Some(escrow) = current_process().escrow_of(value) else {
+            channel.put_back(message);
+            return Err(Status::BAD_STATE);
+        };
         return complete_call_bound(channel, message, buffers, &escrow);
     }
     let [bytes, handles, num_bytes, num_handles, actual_bytes, actual_handles] = buffers;

@@ -203,11 +203,13 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
             channel,
             reply,
             buffers,
-            escrow,
+            value,
+            bind,
             ..
         } => {
+            let bind = bind.then_some(value);
             return super::channel::complete_call(
-                &channel, reply, buffers, wait.token, ending, escrow,
+                &channel, reply, buffers, wait.token, ending, bind,
             );
         }
         WaitKind::Recv {
