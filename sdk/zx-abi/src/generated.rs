@@ -1486,7 +1486,8 @@ pub mod syscall {
     ///   request has fewer than 4 bytes, or a buffer or pointer is not
     ///   valid user memory.
     /// * `BAD_STATE`: `CHANNEL_BIND_RECEIVED` and `handle` is not bound to
-    ///   an escrow.
+    ///   an escrow (when the call begins, or any more when the reply
+    ///   arrives: the reply then stays queued on `handle`).
     /// * `NOT_SUPPORTED`: the request would carry `handle` itself.
     /// * `OUT_OF_RANGE`: the request is larger than 64 KiB or 64 handles.
     /// * `PEER_CLOSED`: the other endpoint is closed, or closed before
@@ -1504,7 +1505,8 @@ pub mod syscall {
     /// With `CHANNEL_BIND_RECEIVED`, `handle` must be bound to an escrow
     /// (`handle_bind_escrow`; else `BAD_STATE` and nothing is written) and
     /// every handle of the reply is added to the table already bound to
-    /// that escrow, under the table's lock: there is no instant at which
+    /// the escrow `handle` is bound to when the reply arrives, under the
+    /// table's lock: there is no instant at which
     /// the caller holds it unbound. A reply it cannot take so (too small a
     /// buffer, a full table, `HANDLE_ESCROW_MAX_BINDINGS` exceeded:
     /// `BUFFER_TOO_SMALL`, `NO_RESOURCES`) is not discarded but goes back
