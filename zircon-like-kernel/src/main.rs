@@ -24,6 +24,9 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 extern crate alloc;
+// Host check only: see `panic.rs`.
+#[cfg(all(not(baremetal), not(test)))]
+extern crate std;
 // memcpy & co. for the precompiled core.
 extern crate baremetal;
 

@@ -284,10 +284,16 @@ mod start {
     }
 }
 
-// Not gated on `baremetal`: host `cargo check`/clippy of user programs
-// needs a panic handler too (they are never linked there).
+// Host `cargo check`/clippy of user programs (never linked there) gets
+// its panic handler from `std`, which this crate links on the host: the
+// host tools in the same workspace unify `bitflags` with its `std`
+// feature, so a handler of our own would be a second one there.
+#[cfg(not(baremetal))]
+extern crate std;
+
 #[cfg(not(test))]
-#[panic_handler]
+#[cfg_attr(baremetal, panic_handler)]
+#[cfg_attr(not(baremetal), allow(dead_code))]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     println!("panic: {}", info);
     zx::process_exit(PANIC_EXIT_CODE)
