@@ -481,19 +481,30 @@ fn deliver(
 }
 
 /// Finishes a `channel_recv` for the woken reader.
+///
+/// `request` is the wait's slot, taken from in place (the wait is not
+/// moved: see `complete_wait`).
 pub fn complete_recv(
     channel: &Arc<Channel>,
-    request: Option<Payload>,
+    request: &mut Option<Payload>,
     buffers: [u64; 6],
     token: u64,
     ending: Result<(), Status>,
 ) -> Result<(), Status> {
     let process = current_process();
     match request {
-        Some(Payload::Queued(message)) => deliver(&process, channel, message, buffers),
         Some(Payload::Bounced(bounced)) => {
+            // Only its origin is moved out, not the whole payload.
+            let bounced = Bounced {
+                origin: bounced.origin.take(),
+            };
+            *request = None;
             deliver_bounced(&process, channel, bounced, buffers, token)
         }
+        Some(Payload::Queued(_)) => match request.take() {
+            Some(Payload::Queued(message)) => deliver(&process, channel, message, buffers),
+            _ => Err(Status::INTERNAL),
+        },
         None => {
             channel.remove_receiver(token);
             ending?;
@@ -789,9 +800,11 @@ fn call_fast(
 }
 
 /// Finishes a `channel_call` for the woken caller.
+///
+/// `reply` is the wait's slot, taken from in place (see [`complete_recv`]).
 pub fn complete_call(
     channel: &Channel,
-    reply: Option<Payload>,
+    reply: &mut Option<Payload>,
     buffers: [u64; 6],
     token: u64,
     ending: Result<(), Status>,
@@ -803,8 +816,11 @@ pub fn complete_call(
             ending?;
             return Err(Status::PEER_CLOSED);
         }
-        Some(Payload::Queued(message)) => message,
         Some(Payload::Bounced(_)) => return complete_call_bounced(buffers, token),
+        Some(Payload::Queued(_)) => match reply.take() {
+            Some(Payload::Queued(message)) => message,
+            _ => return Err(Status::INTERNAL),
+        },
     };
     let [bytes, handles, num_bytes, num_handles, actual_bytes, actual_handles] = buffers;
     let actual_bytes = UserOut::<u32>::optional(actual_bytes)?;
