@@ -256,7 +256,7 @@ pub fn recv(
     // The copy-once fastpath for the reply: no handles, to a caller the
     // CPU switches straight back to.
     if options == CHANNEL_RECV_REPLY && args.write_num_handles == 0 {
-        let channel = process.object::<Channel>(value, Rights::READ | Rights::WRITE)?;
+        let channel = process.object_inlined::<Channel>(value, Rights::READ | Rights::WRITE)?;
         if let Some(caller) = reply_fast(&channel, &args, deadline)? {
             return wait_in_recv(frame, channel, value, buffers, deadline, Some(caller));
         }
@@ -308,6 +308,13 @@ fn run_woken(woken: Option<Arc<crate::object::thread::Thread>>) {
     }
 }
 
+/// Whether `deadline` has passed; an infinite one (the usual one of a
+/// server's `channel_recv`) never does, and costs no clock read.
+#[inline]
+fn passed(deadline: zx_abi::Time) -> bool {
+    deadline != zx_abi::TIME_INFINITE && deadline <= crate::clock::monotonic_nanos() as zx_abi::Time
+}
+
 /// Blocks the running thread in `channel_recv` on `channel` (nothing is
 /// queued), switching to `woken` (a caller just handed its reply) if any.
 fn wait_in_recv(
@@ -319,20 +326,23 @@ fn wait_in_recv(
     woken: Option<Arc<crate::object::thread::Thread>>,
 ) -> SysResult {
     let deadline = deadline as zx_abi::Time;
-    if deadline <= crate::clock::monotonic_nanos() as zx_abi::Time {
+    if passed(deadline) {
         run_woken(woken);
         return Err(Status::TIMED_OUT);
     }
-    let Some(thread) = crate::sched::current() else {
-        run_woken(woken);
-        return Err(Status::INTERNAL);
-    };
     let token = crate::sched::new_token();
-    if let Err(status) = channel.add_receiver(&thread, token) {
-        run_woken(woken);
-        return Err(status);
+    // The running thread, borrowed (no reference-count round trip).
+    match crate::sched::with_current(|thread| channel.add_receiver(thread, token)) {
+        Some(Ok(())) => {}
+        Some(Err(status)) => {
+            run_woken(woken);
+            return Err(status);
+        }
+        None => {
+            run_woken(woken);
+            return Err(Status::INTERNAL);
+        }
     }
-    drop(thread);
     let wait = crate::object::thread::Wait {
         token,
         kind: crate::object::thread::WaitKind::Recv {
@@ -374,9 +384,7 @@ fn reply_fast(
     let Some(peer) = channel.live_peer() else {
         return Ok(None);
     };
-    if deadline as zx_abi::Time <= crate::clock::monotonic_nanos() as zx_abi::Time
-        || !channel.queue_is_empty()
-    {
+    if passed(deadline as zx_abi::Time) || !channel.queue_is_empty() {
         return Ok(None);
     }
     let Some((waiting, caller_token)) = peer.take_call(txid) else {
@@ -666,7 +674,7 @@ pub fn call(
     }
     let decoded = (|| {
         let value = handle_arg(raw)?;
-        let channel = process.object::<Channel>(value, Rights::READ | Rights::WRITE)?;
+        let channel = process.object_inlined::<Channel>(value, Rights::READ | Rights::WRITE)?;
         if options != 0 {
             return Err(Status::INVALID_ARGS);
         }
