@@ -343,19 +343,22 @@ fn wait_in_recv(
             return Err(Status::INTERNAL);
         }
     }
-    let wait = crate::object::thread::Wait {
-        token,
-        kind: crate::object::thread::WaitKind::Recv {
-            channel,
-            value,
-            request: None,
-            buffers,
-        },
-        deadline,
+    let kind = move || crate::object::thread::WaitKind::Recv {
+        channel,
+        value,
+        request: None,
+        buffers,
     };
     match woken {
-        Some(next) => crate::sched::block_current_and_switch(frame, wait, next),
-        None => crate::sched::block_current(frame, wait),
+        Some(next) => crate::sched::block_current_and_switch(frame, token, deadline, kind, next),
+        None => {
+            let wait = crate::object::thread::Wait {
+                token,
+                kind: kind(),
+                deadline,
+            };
+            crate::sched::block_current(frame, wait)
+        }
     }
     Ok(super::Flow::Switched)
 }
@@ -716,15 +719,12 @@ pub fn call(
         actual_bytes,
         actual_handles,
     ];
-    let wait = |channel| crate::object::thread::Wait {
-        token,
-        kind: crate::object::thread::WaitKind::Call {
-            channel,
-            value: raw as zx_abi::HandleValue,
-            reply: None,
-            buffers,
-        },
-        deadline: deadline as zx_abi::Time,
+    let deadline = deadline as zx_abi::Time;
+    let kind = move |channel| crate::object::thread::WaitKind::Call {
+        channel,
+        value: raw as zx_abi::HandleValue,
+        reply: None,
+        buffers,
     };
     // The copy-once fastpath: no handles, and a receiver the CPU switches
     // to waits on the peer.
@@ -737,7 +737,8 @@ pub fn call(
         };
         if let Some(receiver) = call_fast(&channel, &thread, origin)? {
             drop(thread);
-            crate::sched::block_current_and_switch(frame, wait(channel), receiver);
+            let kind = move || kind(channel);
+            crate::sched::block_current_and_switch(frame, token, deadline, kind, receiver);
             return Ok(super::Flow::Switched);
         }
     }
@@ -758,8 +759,18 @@ pub fn call(
     };
     drop(thread);
     match receiver {
-        Some(next) => crate::sched::block_current_and_switch(frame, wait(channel), next),
-        None => crate::sched::block_current(frame, wait(channel)),
+        Some(next) => {
+            let kind = move || kind(channel);
+            crate::sched::block_current_and_switch(frame, token, deadline, kind, next)
+        }
+        None => {
+            let wait = crate::object::thread::Wait {
+                token,
+                kind: kind(channel),
+                deadline,
+            };
+            crate::sched::block_current(frame, wait)
+        }
     }
     Ok(super::Flow::Switched)
 }
