@@ -477,17 +477,7 @@ pub fn block_current(frame: &mut TrapFrame, wait: Wait) {
 /// One scheduler-lock round trip: arming the blocked thread's deadline,
 /// the priority check, disarming `next`'s deadline and the change of the
 /// running thread happen under the same lock.
-///
-/// The wait (`token`, `deadline`, and what `kind` makes) is built where
-/// it is kept, in the blocked thread, rather than built by the caller and
-/// copied there (a `Wait` is large).
-pub fn block_current_and_switch(
-    frame: &mut TrapFrame,
-    token: u64,
-    deadline: Time,
-    kind: impl FnOnce() -> WaitKind,
-    next: Arc<Thread>,
-) {
+pub fn block_current_and_switch(frame: &mut TrapFrame, wait: Wait, next: Arc<Thread>) {
     // `next` is still blocked (its wake recorded) unless it died in
     // between: then there is nothing to run.
     let next_wait = {
@@ -503,8 +493,8 @@ pub fn block_current_and_switch(
     let blocked = sched
         .set_current(None)
         .expect("blocking without a current thread");
-    if deadline != TIME_INFINITE {
-        sched.arm(deadline, token, &blocked);
+    if wait.deadline != TIME_INFINITE {
+        sched.arm(wait.deadline, wait.token, &blocked);
     }
     let highest = sched.highest_runnable();
     let direct =
@@ -528,11 +518,7 @@ pub fn block_current_and_switch(
             *inner.frame = frame.clone();
         }
         inner.state = ThreadState::Blocked;
-        inner.wait = Some(Wait {
-            token,
-            kind: kind(),
-            deadline,
-        });
+        inner.wait = Some(wait);
         inner.wake = None;
     }
     match switch {

@@ -343,22 +343,19 @@ fn wait_in_recv(
             return Err(Status::INTERNAL);
         }
     }
-    let kind = move || crate::object::thread::WaitKind::Recv {
-        channel,
-        value,
-        request: None,
-        buffers,
+    let wait = crate::object::thread::Wait {
+        token,
+        kind: crate::object::thread::WaitKind::Recv {
+            channel,
+            value,
+            request: None,
+            buffers,
+        },
+        deadline,
     };
     match woken {
-        Some(next) => crate::sched::block_current_and_switch(frame, token, deadline, kind, next),
-        None => {
-            let wait = crate::object::thread::Wait {
-                token,
-                kind: kind(),
-                deadline,
-            };
-            crate::sched::block_current(frame, wait)
-        }
+        Some(next) => crate::sched::block_current_and_switch(frame, wait, next),
+        None => crate::sched::block_current(frame, wait),
     }
     Ok(super::Flow::Switched)
 }
@@ -719,12 +716,15 @@ pub fn call(
         actual_bytes,
         actual_handles,
     ];
-    let deadline = deadline as zx_abi::Time;
-    let kind = move |channel| crate::object::thread::WaitKind::Call {
-        channel,
-        value: raw as zx_abi::HandleValue,
-        reply: None,
-        buffers,
+    let wait = |channel| crate::object::thread::Wait {
+        token,
+        kind: crate::object::thread::WaitKind::Call {
+            channel,
+            value: raw as zx_abi::HandleValue,
+            reply: None,
+            buffers,
+        },
+        deadline: deadline as zx_abi::Time,
     };
     // The copy-once fastpath: no handles, and a receiver the CPU switches
     // to waits on the peer.
@@ -737,8 +737,7 @@ pub fn call(
         };
         if let Some(receiver) = call_fast(&channel, &thread, origin)? {
             drop(thread);
-            let kind = move || kind(channel);
-            crate::sched::block_current_and_switch(frame, token, deadline, kind, receiver);
+            crate::sched::block_current_and_switch(frame, wait(channel), receiver);
             return Ok(super::Flow::Switched);
         }
     }
@@ -759,18 +758,8 @@ pub fn call(
     };
     drop(thread);
     match receiver {
-        Some(next) => {
-            let kind = move || kind(channel);
-            crate::sched::block_current_and_switch(frame, token, deadline, kind, next)
-        }
-        None => {
-            let wait = crate::object::thread::Wait {
-                token,
-                kind: kind(channel),
-                deadline,
-            };
-            crate::sched::block_current(frame, wait)
-        }
+        Some(next) => crate::sched::block_current_and_switch(frame, wait(channel), next),
+        None => crate::sched::block_current(frame, wait(channel)),
     }
     Ok(super::Flow::Switched)
 }
