@@ -569,13 +569,18 @@ fn run_now(thread: Arc<Thread>, fresh_slice: bool) {
 fn resume_current(saved: *mut TrapFrame) {
     use crate::arch::x86_64::percpu;
     let finished = with_current(|thread| {
-        let (wait, wake) = {
+        // The wait is moved out of the thread once, and completed where it
+        // lands (by reference: it is large, each move a copy).
+        let mut wait;
+        let wake;
+        {
             let mut inner = thread.inner.lock();
             inner.state = ThreadState::Running;
-            (inner.wait.take(), inner.wake.take())
-        };
+            wait = inner.wait.take();
+            wake = inner.wake.take();
+        }
         thread.process.activate();
-        if let Some(wait) = wait {
+        if let Some(wait) = wait.as_mut() {
             let reason = wake.unwrap_or(WakeReason::TimedOut);
             // SAFETY: `saved` is the boxed frame of the thread now current
             // (the scheduler holds it), so it is neither freed nor written
@@ -583,6 +588,8 @@ fn resume_current(saved: *mut TrapFrame) {
             // reference to it exists while this one lives.
             crate::syscalls::complete_wait(wait, reason, unsafe { &mut *saved });
         }
+        // What is left of the wait is dropped here, in place (`drop(wait)`
+        // would move it first).
     });
     debug_assert!(finished.is_some());
     percpu::set_resume_frame(saved);

@@ -277,7 +277,7 @@ pub fn recv(
     // The copy-once fastpath for the reply: no handles, to a caller the
     // CPU switches straight back to.
     if options == CHANNEL_RECV_REPLY && args.write_num_handles == 0 {
-        let channel = process.object::<Channel>(value, Rights::READ | Rights::WRITE)?;
+        let channel = process.object_inlined::<Channel>(value, Rights::READ | Rights::WRITE)?;
         if let Some(caller) = reply_fast(&channel, &args, deadline)? {
             return wait_in_recv(frame, channel, value, buffers, deadline, Some(caller));
         }
@@ -329,6 +329,13 @@ fn run_woken(woken: Option<Arc<crate::object::thread::Thread>>) {
     }
 }
 
+/// Whether `deadline` has passed; an infinite one (the usual one of a
+/// server's `channel_recv`) never does, and costs no clock read.
+#[inline]
+fn passed(deadline: zx_abi::Time) -> bool {
+    deadline != zx_abi::TIME_INFINITE && deadline <= crate::clock::monotonic_nanos() as zx_abi::Time
+}
+
 /// Blocks the running thread in `channel_recv` on `channel` (nothing is
 /// queued), switching to `woken` (a caller just handed its reply) if any.
 fn wait_in_recv(
@@ -340,20 +347,23 @@ fn wait_in_recv(
     woken: Option<Arc<crate::object::thread::Thread>>,
 ) -> SysResult {
     let deadline = deadline as zx_abi::Time;
-    if deadline <= crate::clock::monotonic_nanos() as zx_abi::Time {
+    if passed(deadline) {
         run_woken(woken);
         return Err(Status::TIMED_OUT);
     }
-    let Some(thread) = crate::sched::current() else {
-        run_woken(woken);
-        return Err(Status::INTERNAL);
-    };
     let token = crate::sched::new_token();
-    if let Err(status) = channel.add_receiver(&thread, token) {
-        run_woken(woken);
-        return Err(status);
+    // The running thread, borrowed (no reference-count round trip).
+    match crate::sched::with_current(|thread| channel.add_receiver(thread, token)) {
+        Some(Ok(())) => {}
+        Some(Err(status)) => {
+            run_woken(woken);
+            return Err(status);
+        }
+        None => {
+            run_woken(woken);
+            return Err(Status::INTERNAL);
+        }
     }
-    drop(thread);
     let wait = crate::object::thread::Wait {
         token,
         kind: crate::object::thread::WaitKind::Recv {
@@ -395,9 +405,7 @@ fn reply_fast(
     let Some(peer) = channel.live_peer() else {
         return Ok(None);
     };
-    if deadline as zx_abi::Time <= crate::clock::monotonic_nanos() as zx_abi::Time
-        || !channel.queue_is_empty()
-    {
+    if passed(deadline as zx_abi::Time) || !channel.queue_is_empty() {
         return Ok(None);
     }
     let Some((waiting, caller_token)) = peer.take_call(txid) else {
@@ -524,19 +532,30 @@ fn deliver(
 }
 
 /// Finishes a `channel_recv` for the woken reader.
+///
+/// `request` is the wait's slot, taken from in place (the wait is not
+/// moved: see `complete_wait`).
 pub fn complete_recv(
     channel: &Arc<Channel>,
-    request: Option<Payload>,
+    request: &mut Option<Payload>,
     buffers: [u64; 6],
     token: u64,
     ending: Result<(), Status>,
 ) -> Result<(), Status> {
     let process = current_process();
     match request {
-        Some(Payload::Queued(message)) => deliver(&process, channel, message, buffers),
         Some(Payload::Bounced(bounced)) => {
+            // Only its origin is moved out, not the whole payload.
+            let bounced = Bounced {
+                origin: bounced.origin.take(),
+            };
+            *request = None;
             deliver_bounced(&process, channel, bounced, buffers, token)
         }
+        Some(Payload::Queued(_)) => match request.take() {
+            Some(Payload::Queued(message)) => deliver(&process, channel, message, buffers),
+            _ => Err(Status::INTERNAL),
+        },
         None => {
             channel.remove_receiver(token);
             ending?;
@@ -729,7 +748,7 @@ pub fn call(
     }
     let decoded = (|| {
         let value = handle_arg(raw)?;
-        let channel = process.object::<Channel>(value, Rights::READ | Rights::WRITE)?;
+        let channel = process.object_inlined::<Channel>(value, Rights::READ | Rights::WRITE)?;
         let bind = match options {
             0 => false,
             o if o == u64::from(CHANNEL_BIND_RECEIVED) => {
@@ -870,9 +889,11 @@ fn call_fast(
 }
 
 /// Finishes a `channel_call` for the woken caller.
+///
+/// `reply` is the wait's slot, taken from in place (see [`complete_recv`]).
 pub fn complete_call(
     channel: &Channel,
-    reply: Option<Payload>,
+    reply: &mut Option<Payload>,
     buffers: [u64; 6],
     token: u64,
     ending: Result<(), Status>,
@@ -885,8 +906,11 @@ pub fn complete_call(
             ending?;
             return Err(Status::PEER_CLOSED);
         }
-        Some(Payload::Queued(message)) => message,
         Some(Payload::Bounced(_)) => return complete_call_bounced(buffers, token),
+        Some(Payload::Queued(_)) => match reply.take() {
+            Some(Payload::Queued(message)) => message,
+            _ => return Err(Status::INTERNAL),
+        },
     };
     if let Some(value) = bind {
         // The escrow the calling handle is bound to now (it was when the

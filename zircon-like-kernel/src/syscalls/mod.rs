@@ -453,8 +453,10 @@ fn finish(frame: &mut TrapFrame, result: SysResult) {
 }
 
 /// Finishes the syscall a woken thread was blocked in; `frame` is that
-/// thread's, and its address space is active.
-pub fn complete_wait(wait: Wait, reason: WakeReason, frame: &mut TrapFrame) {
+/// thread's, and its address space is active. The wait stays where it is
+/// (what the syscall still needs is taken out of it; the caller drops the
+/// rest): a `Wait` is large, and moving it costs a copy.
+pub fn complete_wait(wait: &mut Wait, reason: WakeReason, frame: &mut TrapFrame) {
     frame.rax = match wait::complete(wait, reason) {
         Ok(()) => 0,
         Err(status) => status_raw(status),

@@ -175,7 +175,7 @@ pub fn nanosleep(frame: &mut crate::arch::x86_64::trap::TrapFrame, deadline: u64
 }
 
 /// Finishes a wait for the thread that was woken.
-pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
+pub fn complete(wait: &mut Wait, reason: WakeReason) -> Result<(), Status> {
     let timed_out = reason == WakeReason::TimedOut;
     // How the wait ends when nothing it waited for came.
     let ending = match reason {
@@ -183,20 +183,21 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
         WakeReason::Canceled => Err(Status::CANCELED),
         _ => Ok(()),
     };
-    match wait.kind {
+    let token = wait.token;
+    match &mut wait.kind {
         WaitKind::One {
             object, observed, ..
         } => {
-            object.base().forget(wait.token);
+            object.base().forget(token);
             let signals = match reason {
                 WakeReason::Signaled { observed, .. } => observed,
                 _ => object.base().signals(),
             };
-            UserOut::<u32>::optional(observed)?.write(&signals.bits())?;
+            UserOut::<u32>::optional(*observed)?.write(&signals.bits())?;
         }
         WaitKind::Many { objects, items, .. } => {
-            let slice = UserSlice::new(items, objects.len() * core::mem::size_of::<WaitItem>())?;
-            finish_many(&objects, wait.token, slice)?;
+            let slice = UserSlice::new(*items, objects.len() * core::mem::size_of::<WaitItem>())?;
+            finish_many(objects, token, slice)?;
         }
         WaitKind::Sleep => return Ok(()),
         WaitKind::Call {
@@ -207,10 +208,8 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
             bind,
             ..
         } => {
-            let bind = bind.then_some(value);
-            return super::channel::complete_call(
-                &channel, reply, buffers, wait.token, ending, bind,
-            );
+            let bind = bind.then_some(*value);
+            return super::channel::complete_call(channel, reply, *buffers, token, ending, bind);
         }
         WaitKind::Recv {
             channel,
@@ -218,18 +217,18 @@ pub fn complete(wait: Wait, reason: WakeReason) -> Result<(), Status> {
             buffers,
             ..
         } => {
-            return super::channel::complete_recv(&channel, request, buffers, wait.token, ending);
+            return super::channel::complete_recv(channel, request, *buffers, token, ending);
         }
         WaitKind::Futex { key } => {
             if timed_out {
-                crate::object::futex::remove(key, wait.token);
+                crate::object::futex::remove(*key, token);
             }
         }
         WaitKind::Port { port, packet, .. } => {
             if let WakeReason::Packet(received) = reason {
-                return UserOut::<PortPacket>::required(packet)?.write(&received);
+                return UserOut::<PortPacket>::required(*packet)?.write(&received);
             }
-            port.remove_waiter(wait.token);
+            port.remove_waiter(token);
         }
     }
     ending
