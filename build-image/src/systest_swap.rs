@@ -175,7 +175,10 @@ pub fn check_console(run: &Captured) -> Result<(), String> {
 
 /// `swap-grace-tests`: a hostile new version that bound a channel of its
 /// own to the escrow is rolled back and the old version gets only the
-/// endpoints it handed over (one connection: the driver's); an old
+/// endpoints it handed over (one connection: the driver's); a new version
+/// that serves in its grace period, where the driver opens a connection
+/// to it, then crashes on a request is rolled back with that connection
+/// too (opened during the swap), answered by the old version; an old
 /// version that exits once it has handed over, followed by a new one that
 /// crashes in its grace period, is started again from its manifest with
 /// the endpoints and the state: the driver's connection, opened before the
@@ -198,6 +201,35 @@ pub fn check_rollback_hard_cases(run: &Captured) -> Result<(), String> {
         run,
         "swap-grace: echo after the hostile version that bound a channel of its own: ok",
     )?;
+    // A connection opened during the grace period of a version that then
+    // crashes goes back to the old version with the rest.
+    expect_line(run, "swap-grace: the new version serves")?;
+    expect_line(
+        run,
+        "swap-grace: a connection opened during the grace period is answered by the new version: ok",
+    )?;
+    expect_line(run, "echo-server-v3: crashing on request")?;
+    expect_line(
+        run,
+        "component_manager: rollback of root/echo_server: gave back the outgoing directory and 2 connections; closed 0 handles not handed over (1 of the connections opened during the swap)",
+    )?;
+    expect_line(
+        run,
+        "swap-grace: the request the new version crashed on was answered",
+    )?;
+    expect_line(
+        run,
+        "swap-grace: swap to echo_server_v3_on_request: RolledBack: echo_server_v3_on_request ended within its grace period (exit code",
+    )?;
+    let after = expect_line(
+        run,
+        "swap-grace: echo on the connection opened during the grace period, after the rollback: ",
+    )?;
+    if !after.ends_with(": ok") {
+        return Err(format!(
+            "the connection opened during the grace period: {after}"
+        ));
+    }
     expect_line(run, "swap-grace: swap to echo_server_mortal: Swapped")?;
     expect_line(
         run,
@@ -234,8 +266,8 @@ pub fn check_rollback_hard_cases(run: &Captured) -> Result<(), String> {
         .filter_map(|w| w.parse().ok())
         .collect();
     match numbers[..] {
-        [server, driver] if server == driver && driver == 7 => {}
-        _ => return Err(format!("counts differ or are not 7: {counted}")),
+        [server, driver] if server == driver && driver == 9 => {}
+        _ => return Err(format!("counts differ or are not 9: {counted}")),
     }
     expect_line(run, "swap-grace: a new connection is answered")?;
     expect_line(run, "swap-grace: done, 0 failed calls")?;

@@ -13,6 +13,7 @@ use zx_runtime::println;
 use super::decl::zx_component_decl::CapabilityKind;
 use super::routing::{Provider, LOG_SINK};
 use super::start::start;
+use super::swap::open_to;
 use super::State;
 
 /// Connects `server` to `protocol` as instance `index` exposes it.
@@ -73,5 +74,5 @@ pub(super) fn open_exposed_as(
         .as_ref()
         .map(|c| c.raw_handle())
         .ok_or(Status::BAD_STATE)?;
-    zx_component::open(outgoing, protocol, server)
+    open_to(state, provider, outgoing, protocol, server)
 }

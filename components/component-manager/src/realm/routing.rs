@@ -15,6 +15,7 @@ use super::decl::zx_component_decl::{CapabilityKind, Source};
 use super::realm_service::serve_realm;
 use super::served::Served;
 use super::start::start;
+use super::swap::open_to;
 use super::swap_controller::serve_swap_controller;
 use super::State;
 
@@ -245,6 +246,6 @@ pub(super) fn open_route(
         path.to_string()
     };
     if let Some(outgoing) = outgoing {
-        let _ = zx_component::open(outgoing, &path, object);
+        let _ = open_to(state, provider, outgoing, &path, object);
     }
 }

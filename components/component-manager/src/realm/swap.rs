@@ -18,10 +18,12 @@
 //!    version ends in it, the kernel has moved its endpoints (and its
 //!    lifecycle channel, with a `Resume` it had not read) to the escrow,
 //!    each with what was queued, requests it had read but not answered
-//!    back in front: those the old version handed over (by koid) go back
-//!    to it, waiting, with the state it handed over — or, if it ended
-//!    meanwhile, to the old version started again. Otherwise the old
-//!    version is told to `Stop` and the new one is the instance.
+//!    back in front: those the old version handed over (by koid), and the
+//!    connections the manager forwarded to the instance during the swap
+//!    (`open_to`), go back to it, waiting, with the state it handed
+//!    over — or, if it ended meanwhile, to the old version started
+//!    again. Otherwise the old version is told to `Stop` and the new one
+//!    is the instance.
 //!
 //! The old version's endpoints are never closed, so clients never see
 //! `PEER_CLOSED`. The measured gap is from the `Escrow` request to the
@@ -75,6 +77,12 @@ pub(super) struct Record {
     pub last: String,
     /// A swap of it is under way: a second one is refused.
     pub busy: bool,
+    /// While a swap of it is under way (from the `Escrow` request to the
+    /// end of the grace period or the rollback): the koids of the objects
+    /// the manager forwarded to its outgoing directory (`open_to`), at
+    /// most [`MAX_OPENED`]. A rollback gives these back to the old version
+    /// with what it handed over.
+    pub opened: Option<Vec<u64>>,
 }
 
 impl Record {
@@ -85,7 +93,75 @@ impl Record {
             previous: None,
             last: String::new(),
             busy: false,
+            opened: None,
         }
+    }
+}
+
+/// Most connections a handover carries (`Handover.connections`,
+/// `idl/lifecycle.idl`), so most koids a swap records of the connections
+/// opened meanwhile (`Record::opened`): beyond it, connections opened
+/// during the swap are not recorded, and a rollback closes them.
+pub(super) const MAX_OPENED: usize = 63;
+
+/// Forwards `object` to `path` in the outgoing directory `outgoing` of
+/// instance `provider` (`zx_component::open`), and, if a swap of it is
+/// under way, records its koid (`Record::opened`): a connection opened
+/// while the new version serves goes back to the old one on a rollback.
+/// Every route into a component's outgoing directory goes through here.
+pub(super) fn open_to(
+    state: &Rc<RefCell<State>>,
+    provider: usize,
+    outgoing: u32,
+    path: &str,
+    object: Channel,
+) -> Result<(), zx::Status> {
+    if let Some(opened) = state.borrow_mut().instances[provider].swap.opened.as_mut() {
+        let object = koid(&object);
+        if opened.len() < MAX_OPENED && object != 0 {
+            opened.push(object);
+        }
+    }
+    zx_component::open(outgoing, path, object)
+}
+
+/// Recording the connections opened to an instance during its swap
+/// (`Record::opened`): from `start` until `take` or the end of the swap.
+struct Recording<'a> {
+    state: &'a Rc<RefCell<State>>,
+    at: (usize, u32),
+}
+
+impl<'a> Recording<'a> {
+    fn start(state: &'a Rc<RefCell<State>>, (index, generation): (usize, u32)) -> Self {
+        let mut guard = state.borrow_mut();
+        if guard.live(index, generation) {
+            guard.instances[index].swap.opened = Some(Vec::new());
+        }
+        Recording {
+            state,
+            at: (index, generation),
+        }
+    }
+
+    /// Stops recording; what was recorded.
+    fn take(&self) -> Vec<u64> {
+        let (index, generation) = self.at;
+        let mut guard = self.state.borrow_mut();
+        if !guard.live(index, generation) {
+            return Vec::new();
+        }
+        guard.instances[index]
+            .swap
+            .opened
+            .take()
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Recording<'_> {
+    fn drop(&mut self) {
+        let _ = self.take();
     }
 }
 
@@ -344,7 +420,8 @@ fn check(s: &State, index: usize, source: &str, new_decl: &ComponentDecl) -> Res
 struct Handed {
     outgoing_koid: u64,
     /// Koids of the connections it handed over: a rollback gives back
-    /// these and nothing else the new version held.
+    /// these, and those opened during the swap (`Record::opened`), and
+    /// nothing else the new version held.
     connection_koids: Vec<u64>,
     state: Vec<u8>,
 }
@@ -472,6 +549,10 @@ async fn run(
         );
     };
     let old = old_client.client().transport();
+    // From here the outgoing directory may be read by the new version:
+    // what the manager forwards to it is recorded, so that a rollback
+    // gives those connections back too.
+    let recording = Recording::start(state, (index, generation));
     let started = zx::clock_get_monotonic().0;
     let answer = match message::<LifecycleEscrowResponse>(Ordinals::ESCROW_ORDINAL, None) {
         Ok(message) => {
@@ -541,9 +622,10 @@ async fn run(
     if let Some(code) = ended {
         kill_new();
         let restarted = zx::clock_get_monotonic().0;
-        let (back, closed) = take_back(&escrow, lifecycle_koid, &handed);
+        let opened = recording.take();
+        let (back, closed, reopened) = take_back(&escrow, lifecycle_koid, &handed, &opened);
         println!(
-            "component_manager: rollback of {}: gave back {} and {} connections; closed {} handles not handed over",
+            "component_manager: rollback of {}: gave back {} and {} connections; closed {} handles not handed over{}",
             moniker,
             if back.outgoing.raw() == 0 {
                 "no outgoing directory"
@@ -551,7 +633,12 @@ async fn run(
                 "the outgoing directory"
             },
             back.connections.len(),
-            closed
+            closed,
+            if reopened == 0 {
+                String::new()
+            } else {
+                format!(" ({reopened} of the connections opened during the swap)")
+            }
         );
         let reason = if code == zx_component::serve::EXIT_STATE_REJECTED {
             format!("{source} rejected the state (exit code {code})")
@@ -597,6 +684,7 @@ async fn run(
     }
 
     // Final: the new version is the instance; the old one stops.
+    drop(recording);
     let _ = send(
         old,
         match message::<LifecycleEscrowResponse>(Ordinals::STOP_ORDINAL, None) {
@@ -696,23 +784,35 @@ async fn retire(process: Process, job: Option<zx::Job>) {
 /// What a failed new version held, back from the escrow: its lifecycle
 /// channel (with the `Resume` in it if it never read it), or the outgoing
 /// directory and the connections it had bound. Only what the old version
-/// handed over is kept (recognised by koid); anything else the new
-/// version bound — a channel of its own, a connection it accepted in its
-/// grace period — is closed. Rebuilt as a handover with the state the old
-/// version handed over.
-fn take_back(escrow: &Escrow, lifecycle_koid: u64, handed: &Handed) -> (Handover, usize) {
+/// handed over is kept (recognised by koid), and the connections the
+/// manager forwarded to the instance during the swap (`opened`, up to the
+/// most a handover carries, after those handed over); anything else the
+/// new version bound — a channel of its own — is closed. Rebuilt as a
+/// handover with the state the old version handed over. Also says how
+/// many handles were closed and how many connections came from `opened`.
+fn take_back(
+    escrow: &Escrow,
+    lifecycle_koid: u64,
+    handed: &Handed,
+    opened: &[u64],
+) -> (Handover, usize, usize) {
     let mut outgoing: Option<Handle> = None;
     let mut connections: Vec<Handle> = Vec::new();
+    // Connections opened during the swap: kept after those handed over,
+    // while the handover has room.
+    let mut reopened: Vec<Handle> = Vec::new();
     let mut closed = 0;
     let mut keep = |handle: Handle, outgoing: &mut Option<Handle>| {
         let object = koid(&handle);
+        let known = |c: &Handle| koid(c) == object;
         if object == handed.outgoing_koid && outgoing.is_none() {
             *outgoing = Some(handle);
-        } else if object != 0
-            && handed.connection_koids.contains(&object)
-            && !connections.iter().any(|c| koid(c) == object)
-        {
+        } else if object != 0 && (connections.iter().any(known) || reopened.iter().any(known)) {
+            closed += 1;
+        } else if object != 0 && handed.connection_koids.contains(&object) {
             connections.push(handle);
+        } else if object != 0 && opened.contains(&object) {
+            reopened.push(handle);
         } else {
             // Anything else is dropped: closed.
             closed += 1;
@@ -748,13 +848,21 @@ fn take_back(escrow: &Escrow, lifecycle_koid: u64, handed: &Handed) -> (Handover
             keep(handle, &mut outgoing);
         }
     }
+    let room = MAX_OPENED.saturating_sub(connections.len());
+    if reopened.len() > room {
+        // Beyond what a handover carries: closed.
+        closed += reopened.len() - room;
+        reopened.truncate(room);
+    }
+    let reopened_count = reopened.len();
+    connections.extend(reopened);
     let wire = |h: Handle| WireHandle::from_raw(h.into_raw());
     let handover = Handover {
         outgoing: outgoing.map_or(WireHandle::from_raw(0), wire),
         connections: connections.into_iter().map(wire).collect(),
         state: handed.state.clone(),
     };
-    (handover, closed)
+    (handover, closed, reopened_count)
 }
 
 /// The old version ended during the grace period of a new one that then

@@ -10,7 +10,8 @@
 //! (`manifests/components/echo_server_v3*.json5`): `crash-on-start` ends
 //! before it is handed anything; `crash-after-takeover` ends right after
 //! it took the endpoints and the state; `crash-after-pause` 300 ms after
-//! it took them. Either way the swap is rolled back. With
+//! it took them; `crash-on-request` serves, and ends when asked to echo
+//! [`CRASH`], before answering. Either way the swap is rolled back. With
 //! `exit-after-handover` it is a version 2 that exits as soon as it has
 //! handed over (an old version that ends in the new one's grace period).
 #![no_std]
@@ -36,13 +37,24 @@ use bindings::examples_echo_v2::{
 
 zx_runtime::entry!(main);
 
+/// With `crash-on-request`: ends the server, unanswered.
+const CRASH: &str = "crash now";
+
 /// Echoing, counting and remembering what was echoed.
 struct Echo<'a> {
     state: &'a mut EchoState,
+    /// `crash-on-request`.
+    on_request: bool,
 }
 
 impl EchoServer for Echo<'_> {
     fn echo_string(&mut self, request: EchoEchoStringRequest) -> EchoEchoStringResponse {
+        if self.on_request && request.value == CRASH {
+            panic!(
+                "echo-server-v3: crashing on request at {} calls (as the test asks)",
+                self.state.calls.unwrap_or(0)
+            );
+        }
         self.state.calls = Some(self.state.calls.unwrap_or(0) + 1);
         self.state.last = Some(request.value.clone());
         EchoEchoStringResponse {
@@ -62,9 +74,12 @@ fn main() -> i64 {
     if crash == Some("crash-on-start") {
         panic!("echo-server-v3: crashing during start-up (as the test asks)");
     }
+    let on_request = crash == Some("crash-on-request");
     Server::new(
         EchoMarker::DISCOVERABLE_NAME.unwrap_or_default(),
-        |state: &mut EchoState, request| dispatch_echo(&mut Echo { state }, request),
+        move |state: &mut EchoState, request| {
+            dispatch_echo(&mut Echo { state, on_request }, request)
+        },
     )
     .on_takeover(move |state| {
         if crash == Some("crash-after-pause") {

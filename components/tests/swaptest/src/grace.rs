@@ -3,6 +3,10 @@
 //! - a hostile new version that binds a channel of its own to the escrow
 //!   besides what it was handed, then ends (`bind-extra`): the rollback
 //!   gives the old version only what it handed over;
+//! - a new version that serves in its grace period and crashes on a
+//!   request (`echo_server_v3_on_request`) after the driver opened a new
+//!   connection to it: the rollback gives that connection to the old
+//!   version too, and it is answered there, never closed;
 //! - an old version that ends during the new one's grace period (version
 //!   2 told to exit once it has handed over) while the new one then
 //!   crashes (300 ms after taking over): the rollback starts the old
@@ -21,7 +25,10 @@ use zx_runtime::println;
 use crate::bindings::examples_echo::{EchoEchoStringRequest, EchoMarker};
 use crate::bindings::examples_echo_v2::EchoClient as EchoV2Client;
 use crate::bindings::zx_component::{RealmClient, RealmShutdownRequest};
-use crate::bindings::zx_component_swap::{SwapControllerClient, SwapControllerSwapRequest};
+use crate::bindings::zx_component_swap::{
+    SwapControllerClient, SwapControllerMarker, SwapControllerSwapRequest,
+    SwapControllerSwapResponse,
+};
 use crate::bindings::zx_process_lifecycle::{Handover, TakeoverMarker, TakeoverTakeResponse};
 
 /// A hostile new version: binds its lifecycle channel, takes the handover
@@ -164,6 +171,7 @@ pub fn grace_driver() -> i64 {
         &mut calls,
         &mut failures,
     );
+    opened_in_grace(&swaps, &echo, &mut calls, &mut failures);
     swap("echo_server_mortal");
     call(
         "after the swap to the version that exits once it hands over",
@@ -249,4 +257,126 @@ pub fn grace_driver() -> i64 {
     println!("swap-grace: done, {} failed calls", failures);
     let _ = realm.shutdown(RealmShutdownRequest { status: 0 });
     0
+}
+
+/// A connection opened during the grace period of a new version that then
+/// crashes: the swap to `echo_server_v3_on_request` is asked for without
+/// waiting for its answer; once the new version answers `Calls` on the
+/// driver's connection (the old one, version 1, does not know it), the
+/// driver opens a new connection, has it answered by the new version, and
+/// makes the new version crash on a request on its first connection
+/// (requeued, answered by the old version after the rollback). The new
+/// connection is then answered by the old version: it never closed.
+fn opened_in_grace(
+    swaps: &SwapControllerClient<ChannelTransport>,
+    echo: &EchoV2Client<ChannelTransport>,
+    calls: &mut u64,
+    failures: &mut u32,
+) {
+    use crate::bindings::examples_echo_v2::EchoEchoStringRequest as V2Request;
+    let source = "echo_server_v3_on_request";
+    let channel = swaps.client().transport().channel();
+    let sent = OutgoingMessage::encode(
+        TransactionHeader::new(0x7000_0002, SwapControllerMarker::SWAP_ORDINAL, false),
+        &mut SwapControllerSwapRequest {
+            moniker: "root/echo_server".into(),
+            source: source.into(),
+        },
+    )
+    .ok()
+    .is_some_and(|message| channel.write(&message.bytes, Vec::new()).is_ok());
+    if !sent {
+        println!("swap-grace: cannot ask for the swap to {}", source);
+        *failures += 1;
+        return;
+    }
+    // `Calls` is answered only by the new version (version 2's protocol):
+    // once it is, the new version serves and the old one is escrowed.
+    let mut serving = false;
+    for _ in 0..1000 {
+        if echo.calls().is_ok() {
+            serving = true;
+            break;
+        }
+        let _ = zx::nanosleep(zx::deadline_after(10_000_000));
+    }
+    println!(
+        "swap-grace: the new version {}",
+        if serving { "serves" } else { "NEVER SERVED" }
+    );
+    let opened = zx_component::connect(EchoMarker::DISCOVERABLE_NAME.unwrap_or_default())
+        .ok()
+        .map(|c| EchoV2Client::new(ChannelTransport::new(c)));
+    let answered_by_new = opened.as_ref().is_some_and(|c| c.calls().is_ok());
+    println!(
+        "swap-grace: a connection opened during the grace period is answered by the new version: {}",
+        if answered_by_new { "ok" } else { "FAILED" }
+    );
+    if !answered_by_new {
+        *failures += 1;
+    }
+    // The new version crashes on this request without answering it; the
+    // old version answers it after the rollback.
+    let crash = echo.echo_string(V2Request {
+        value: "crash now".into(),
+    });
+    let requeued = matches!(&crash, Ok(r) if r.response == "crash now");
+    if requeued {
+        *calls += 1;
+    } else {
+        *failures += 1;
+    }
+    println!(
+        "swap-grace: the request the new version crashed on was {}",
+        if requeued { "answered" } else { "LOST" }
+    );
+    let waited = channel.wait_one(
+        Signals::CHANNEL_READABLE | Signals::PEER_CLOSED,
+        zx::deadline_after(30_000_000_000),
+    );
+    let mut answer = zx::MessageBuf::default();
+    let report = waited
+        .ok()
+        .and_then(|_| channel.read(&mut answer).ok())
+        .and_then(|()| {
+            let mut incoming = idlc_runtime::IncomingMessage {
+                bytes: core::mem::take(&mut answer.bytes),
+                handles: Vec::new(),
+            };
+            incoming
+                .decode_body::<SwapControllerSwapResponse>()
+                .ok()
+                .map(|r| r.report)
+        });
+    match &report {
+        Some(report) => println!(
+            "swap-grace: swap to {}: {:?}: {}",
+            source, report.outcome, report.reason
+        ),
+        None => println!("swap-grace: the swap to {} was not answered", source),
+    }
+    let value = alloc::format!("call {}", *calls + 1);
+    let after = opened.as_ref().map(|c| {
+        c.echo_string(V2Request {
+            value: value.clone(),
+        })
+    });
+    let ok = matches!(&after, Some(Ok(r)) if r.response == value);
+    if ok {
+        *calls += 1;
+    } else {
+        *failures += 1;
+    }
+    let closed = opened.as_ref().is_some_and(|c| {
+        c.client()
+            .transport()
+            .channel()
+            .wait_one(Signals::PEER_CLOSED, 0)
+            .is_ok()
+    });
+    println!(
+        "swap-grace: echo on the connection opened during the grace period, after the rollback: {}{}",
+        if ok { "ok" } else { "FAILED" },
+        if closed { " (PEER_CLOSED)" } else { "" }
+    );
 }
