@@ -262,7 +262,12 @@ impl Channel {
         deadline: Time,
         reply: &mut MessageBuf,
     ) -> Result<(), Status> {
-        let values: Vec<HandleValue> = handles.into_iter().map(Handle::into_raw).collect();
+        // Most calls carry no handles: nothing to convert then.
+        let values: Vec<HandleValue> = if handles.is_empty() {
+            Vec::new()
+        } else {
+            handles.into_iter().map(Handle::into_raw).collect()
+        };
         // Not initialised: the kernel writes as many values as it reports.
         let mut reply_handles =
             core::mem::MaybeUninit::<[HandleValue; zx_abi::CHANNEL_MAX_MSG_HANDLES]>::uninit();
@@ -305,7 +310,11 @@ impl Channel {
                 let received = unsafe {
                     core::slice::from_raw_parts(reply_handles.as_ptr().cast::<HandleValue>(), count)
                 };
-                reply.handles = received.iter().map(|&h| Handle::from_raw(h)).collect();
+                if received.is_empty() {
+                    reply.handles.clear();
+                } else {
+                    reply.handles = received.iter().map(|&h| Handle::from_raw(h)).collect();
+                }
                 Ok(())
             }
             Err(status) => {
