@@ -47,7 +47,8 @@
 //!   and never answers it (closing the handles it carried; `recv-keep`
 //!   keeps them; `recv-keep-all` reads every queued request and keeps
 //!   their handles; `recv-bind` does too and binds each handle received to
-//!   the escrow), then waits to be killed; `close` closes the
+//!   the escrow), then waits to be killed; `recv-loop` reads requests
+//!   with `channel_recv` forever, keeping their handles; `close` closes the
 //!   bound handle first (which ends the binding), then returns 0;
 //!   `take-exit`, `take-park`, `take-full`: the bound handle is a channel
 //!   on which it makes a `channel_call` with `CHANNEL_BIND_RECEIVED` (a
@@ -538,6 +539,24 @@ fn escrow(how: Option<&str>) -> i64 {
                 core::mem::forget(request);
             }
             Some(channel.into_handle())
+        }
+        Some("recv-loop") => {
+            // Signal, then read requests with `channel_recv` forever,
+            // keeping their handles and answering none, until killed.
+            if zx::Event::from_handle(ready)
+                .signal(Signals::empty(), Signals::USER_0)
+                .is_err()
+            {
+                return -3;
+            }
+            let channel = zx::Channel::from_handle(bound);
+            loop {
+                let mut request = zx::MessageBuf::default();
+                if channel.recv(None, &mut request, zx::TIME_INFINITE).is_err() {
+                    return -8;
+                }
+                core::mem::forget(request);
+            }
         }
         _ => Some(bound),
     };

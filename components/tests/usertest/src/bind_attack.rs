@@ -413,4 +413,56 @@ pub fn run_with_processes(suite: &mut Suite, job: &zx::Job, bootfs: &[u8]) {
             ),
         )
     });
+
+    suite.run("bind_attack.reader_killed_mid_stream_loses_no_request", || {
+        // The reader takes requests with `channel_recv` as fast as they
+        // come, on the other CPU, and is killed in the middle of the
+        // stream: every request, read or not, must be back on the
+        // escrowed endpoint, with its handle (a request recorded after the
+        // kill gave the records back would stay in a record nobody
+        // answers). Raced over several children.
+        const REQUESTS: u32 = 24;
+        for round in 0..12u32 {
+            let (client, server) = step(Channel::create(), "channel")?;
+            let (child, escrow, _ready) =
+                crate::escrow::start_child(job, bootfs, "recv-loop", server)?;
+            let kill_at = 4 + (round * 5) % (REQUESTS - 4);
+            for i in 0..REQUESTS {
+                if i == kill_at {
+                    step(zx::task_kill(&child.process), "kill")?;
+                }
+                let mut request = (0x8000_6000 + round * 0x100 + i).to_le_bytes().to_vec();
+                request.extend_from_slice(b"stream");
+                step(
+                    client.write(&request, events(1)?),
+                    &format!("round {round}: write {i}"),
+                )?;
+            }
+            crate::processes::wait_end(&child)?;
+            let mut message = MessageBuf::default();
+            step(escrow.read(&mut message), "read the escrow")?;
+            let server =
+                Channel::from_handle(message.handles.pop().ok_or("no endpoint escrowed")?);
+            let mut back = 0u32;
+            let mut without = 0u32;
+            loop {
+                let mut again = MessageBuf::default();
+                if server.read(&mut again).is_err() {
+                    break;
+                }
+                back += 1;
+                if again.handles.len() != 1 {
+                    without += 1;
+                }
+            }
+            check(
+                back == REQUESTS && without == 0,
+                &format!(
+                    "round {round} (killed at {kill_at}): {back} of {REQUESTS} requests back, \
+                     {without} without their handle"
+                ),
+            )?;
+        }
+        Ok(())
+    });
 }
