@@ -98,6 +98,83 @@ extern "C" fn one_caller(channel: u64, _unused: u64) -> ! {
     zx::thread_exit()
 }
 
+/// Calls on `channel` forever (no allocation: it is killed at any
+/// point): bound calls, one in three with no room for the reply's
+/// handles; counts the calls in REPORT[3]. The handles it receives are
+/// closed.
+extern "C" fn churn_caller(channel: u64, _unused: u64) -> ! {
+    let mut n = 0u32;
+    loop {
+        let room = if n % 3 == 0 { 0 } else { MAX_HANDLES as u32 };
+        let request = [0u8; 8];
+        let mut reply = [0u8; 64];
+        let mut values = [0u32; MAX_HANDLES];
+        let (mut actual_bytes, mut actual_handles) = (0u32, 0u32);
+        let args = zx::ChannelCallArgs {
+            write_bytes: request.as_ptr() as u64,
+            write_handles: 0,
+            read_bytes: reply.as_mut_ptr() as u64,
+            read_handles: values.as_mut_ptr() as u64,
+            write_num_bytes: request.len() as u32,
+            write_num_handles: 0,
+            read_num_bytes: reply.len() as u32,
+            read_num_handles: room,
+        };
+        let result = raw(
+            nr::CHANNEL_CALL,
+            [
+                channel,
+                u64::from(CHANNEL_BIND_RECEIVED),
+                zx::TIME_INFINITE as u64,
+                &args as *const zx::ChannelCallArgs as u64,
+                &mut actual_bytes as *mut u32 as u64,
+                &mut actual_handles as *mut u32 as u64,
+                0,
+                0,
+            ],
+        );
+        if result.is_ok() {
+            for &value in &values[..(actual_handles as usize).min(MAX_HANDLES)] {
+                drop(Handle::from_raw(value));
+            }
+        }
+        REPORT[3].fetch_add(1, Ordering::SeqCst);
+        n = n.wrapping_add(1);
+    }
+}
+
+/// Serves `channel` forever with `channel_recv` (no allocation), each
+/// reply carrying up to two fresh events.
+extern "C" fn churn_server(channel: u64, _unused: u64) -> ! {
+    let channel = crate::fastpath::borrowed(channel);
+    let mut bytes = [0u8; 64];
+    let mut handles = [0u32; MAX_HANDLES];
+    let mut reply = [0u8; 64];
+    let mut reply_len = 0usize;
+    let mut n = 0u32;
+    loop {
+        let mut events = [0u32; 2];
+        let count = if reply_len >= 4 { (n % 3) as usize } else { 0 };
+        for slot in events.iter_mut().take(count) {
+            *slot = Event::create().map_or(0, |e| e.into_handle().into_raw());
+        }
+        let answer = (reply_len >= 4).then_some((&reply[..reply_len], &events[..count]));
+        let mut needed = (0, 0);
+        match channel.recv_raw(answer, &mut bytes, &mut handles, zx::TIME_INFINITE, &mut needed) {
+            Ok((len, got)) => {
+                for &value in &handles[..got.min(MAX_HANDLES)] {
+                    drop(Handle::from_raw(value));
+                }
+                let len = len.min(reply.len());
+                reply[..len].copy_from_slice(&bytes[..len]);
+                reply_len = len;
+            }
+            Err(_) => reply_len = 0,
+        }
+        n = n.wrapping_add(1);
+    }
+}
+
 /// Reads the request on `server` and answers it with `handles`.
 fn answer(server: &Channel, handles: Vec<Handle>) -> crate::Outcome {
     step(
@@ -214,6 +291,49 @@ pub fn run(suite: &mut Suite) {
         )?;
         drop((a, b, escrow, _escrow_peer));
         check(handle_count() == before, "handles leaked")
+    });
+
+    suite.run("bind_attack.ipc_threads_killed_mid_call", || {
+        // A caller in bound calls and a server in `channel_recv` loops, the
+        // replies carrying handles, are killed at varied points, in both
+        // orders, a hundred times: no hang, nothing held after.
+        let before = handle_count();
+        let mut calls = 0u64;
+        for round in 0..100u32 {
+            reset_report();
+            let (escrow, escrow_peer) = step(Channel::create(), "escrow")?;
+            let (a, b) = step(Channel::create(), "channel")?;
+            step(handle_bind_escrow(&a, &escrow), "bind")?;
+            let caller = spawn("churn-caller", churn_caller, 0, a.raw_handle() as u64, 0)?;
+            let server = spawn("churn-server", churn_server, 1, b.raw_handle() as u64, 0)?;
+            let _ = zx::nanosleep(zx::deadline_after(i64::from(round % 10) * 100_000));
+            let (first, second) = if round % 2 == 0 {
+                (&caller, &server)
+            } else {
+                (&server, &caller)
+            };
+            step(zx::task_kill(first), "kill the first")?;
+            if round % 4 < 2 {
+                let _ = zx::nanosleep(zx::deadline_after(50_000));
+            }
+            step(zx::task_kill(second), "kill the second")?;
+            join(&caller)?;
+            join(&server)?;
+            drop((caller, server));
+            // What the threads held (the handles they had received and
+            // not closed yet) is this process's: drain the endpoints and
+            // close everything, then count.
+            drop((a, b, escrow, escrow_peer));
+            calls += REPORT[3].load(Ordering::SeqCst);
+        }
+        check(calls > 100, &format!("only {calls} calls made in 100 rounds"))?;
+        let after = handle_count();
+        // A killed thread may die between receiving handles and closing
+        // them; those stay in the table (at most two per round).
+        check(
+            after <= before + 2 * 100,
+            &format!("{} handles left after 100 rounds", after - before),
+        )
     });
 
     suite.run("bind_attack.binding_ends_mid_call", || {
@@ -412,6 +532,48 @@ pub fn run_with_processes(suite: &mut Suite, job: &zx::Job, bootfs: &[u8]) {
                 expected.len()
             ),
         )
+    });
+
+    suite.run("bind_attack.endpoint_escrowed_into_itself_is_collected", || {
+        // A child binds endpoint `a` to its own peer `b` as the escrow and
+        // is killed: `a` is delivered into `b`, so it lands in its own
+        // queue, and `b` closes. Nobody can reach `a` again; the collector
+        // must free it and what is queued on it (a witness's peer).
+        let (witness, inside) = step(zx::EventPair::create(), "eventpair")?;
+        let (a, b) = step(Channel::create(), "channel")?;
+        step(b.write(b"held", vec![inside.into_handle()]), "queue the witness")?;
+        let ready = step(Event::create(), "event")?;
+        let ready_copy = step(ready.handle().duplicate(Rights::SAME_RIGHTS), "dup")?;
+        let base = zx::processargs::USER_BASE;
+        let child = crate::processes::start(
+            job,
+            bootfs,
+            "bin/child-limits",
+            &["bin/child-limits", "escrow", "park"],
+            vec![
+                (base, a.into_handle()),
+                (base + 1, b.into_handle()),
+                (base + 2, ready_copy),
+            ],
+        )?;
+        step(
+            ready.wait_one(Signals::USER_0, zx::deadline_after(5 * SECOND)),
+            "wait for the binding",
+        )?;
+        step(zx::task_kill(&child.process), "kill")?;
+        crate::processes::wait_end(&child)?;
+        let (k0, k1) = step(Channel::create(), "k")?;
+        let mut buffer = MessageBuf::default();
+        for _ in 0..20_000 {
+            if witness.wait_one(Signals::PEER_CLOSED, 0).is_ok() {
+                return Ok(());
+            }
+            let (x, _y) = step(Channel::create(), "x")?;
+            step(k0.write(b"carry", vec![x.into_handle()]), "carry")?;
+            step(k1.read(&mut buffer), "read back")?;
+            buffer.handles.clear();
+        }
+        Err("the endpoint escrowed into its own queue was never collected".into())
     });
 
     suite.run("bind_attack.reader_killed_mid_stream_loses_no_request", || {
