@@ -48,7 +48,8 @@
 //!   keeps them; `recv-keep-all` reads every queued request and keeps
 //!   their handles; `recv-bind` does too and binds each handle received to
 //!   the escrow), then waits to be killed; `recv-loop` reads requests
-//!   with `channel_recv` forever, keeping their handles; `close` closes the
+//!   with `channel_recv` forever, keeping their handles; `call-loop`
+//!   makes bound calls (`CHANNEL_BIND_RECEIVED`) forever; `close` closes the
 //!   bound handle first (which ends the binding), then returns 0;
 //!   `take-exit`, `take-park`, `take-full`: the bound handle is a channel
 //!   on which it makes a `channel_call` with `CHANNEL_BIND_RECEIVED` (a
@@ -539,6 +540,29 @@ fn escrow(how: Option<&str>) -> i64 {
                 core::mem::forget(request);
             }
             Some(channel.into_handle())
+        }
+        Some("call-loop") => {
+            // Signal, then make bound calls on the bound endpoint forever
+            // (the replies' handles arrive bound), closing what arrives,
+            // until killed.
+            if zx::Event::from_handle(ready)
+                .signal(Signals::empty(), Signals::USER_0)
+                .is_err()
+            {
+                return -3;
+            }
+            let channel = zx::Channel::from_handle(bound);
+            let mut reply = zx::MessageBuf::default();
+            loop {
+                let _ = channel.call_etc(
+                    zx::CHANNEL_BIND_RECEIVED,
+                    b"\0\0\0\0call",
+                    vec![],
+                    zx::TIME_INFINITE,
+                    &mut reply,
+                );
+                reply.handles.clear();
+            }
         }
         Some("recv-loop") => {
             // Signal, then read requests with `channel_recv` forever,

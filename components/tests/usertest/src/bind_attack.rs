@@ -418,6 +418,7 @@ pub fn run(suite: &mut Suite) {
             }
         }
         check(installed + requeued == 40, "rounds")?;
+        check(requeued > 0, "no reply was ever requeued: the path went untested")?;
         drop((a, b, escrow, _escrow_peer));
         // The installed handles are unknown to the test (the threads died
         // holding their values); they are this process's to the end.
@@ -574,6 +575,46 @@ pub fn run_with_processes(suite: &mut Suite, job: &zx::Job, bootfs: &[u8]) {
             buffer.handles.clear();
         }
         Err("the endpoint escrowed into its own queue was never collected".into())
+    });
+
+    suite.run("bind_attack.bound_caller_process_killed_with_reply_handed_over", || {
+        // A child makes bound calls in a loop on an escrow-bound endpoint;
+        // the test answers some, each reply with an event, and kills the
+        // child right after handing it a reply. That reply, if the child
+        // had not taken it, must be queued on the escrowed endpoint with
+        // its event; nothing else may be there.
+        let mut queued = 0;
+        for round in 0..6u32 {
+            let (client, server) = step(Channel::create(), "channel")?;
+            let (child, escrow, _ready) =
+                crate::escrow::start_child(job, bootfs, "call-loop", client)?;
+            for _ in 0..round {
+                answer(&server, events(1)?)?;
+            }
+            answer(&server, events(1)?)?;
+            step(zx::task_kill(&child.process), "kill")?;
+            crate::processes::wait_end(&child)?;
+            let mut message = MessageBuf::default();
+            step(escrow.read(&mut message), "read the escrow")?;
+            let client =
+                Channel::from_handle(message.handles.pop().ok_or("no endpoint escrowed")?);
+            let mut reply = MessageBuf::default();
+            if client.read(&mut reply).is_ok() {
+                check(
+                    reply.bytes.ends_with(b"reply") && reply.handles.len() == 1,
+                    &format!("round {round}: the requeued reply lost its event"),
+                )?;
+                queued += 1;
+            }
+            check(
+                client.wait_one(Signals::CHANNEL_READABLE, 0).is_err(),
+                &format!("round {round}: more than one reply queued"),
+            )?;
+            drop(server);
+        }
+        // Killed before it ran again (one CPU runs threads): the handed-over
+        // path was taken at least once.
+        check(queued > 0, "no reply was ever requeued: the path went untested")
     });
 
     suite.run("bind_attack.reader_killed_mid_stream_loses_no_request", || {
