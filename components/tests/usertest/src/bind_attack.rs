@@ -6,6 +6,7 @@
 //! with every handle, and nothing may leak.
 
 use crate::fastpath::{join, spawn};
+use crate::fastpath_attack::heap_bytes;
 use crate::{check, expect_status, raw, step, Suite};
 use alloc::format;
 use alloc::vec;
@@ -251,6 +252,47 @@ pub fn run(suite: &mut Suite) {
         )?;
         drop((a, b, bound, escrow, _escrow_peer));
         check(handle_count() == before, "handles leaked")
+    });
+
+    suite.run("bind_attack.refusals_leave_the_heap_alone", || {
+        // Refused bound reads (binding limit) and bound calls whose reply
+        // is put back (no room for its handles), thousands of them, must
+        // not grow the kernel heap: nothing per refusal may stay behind.
+        let (escrow, _escrow_peer) = step(Channel::create(), "escrow")?;
+        let (a, b) = step(Channel::create(), "channel")?;
+        step(handle_bind_escrow(&a, &escrow), "bind")?;
+        let mut bound: Vec<Event> = Vec::new();
+        for _ in 1..HANDLE_ESCROW_MAX_BINDINGS {
+            let event = step(Event::create(), "event")?;
+            step(handle_bind_escrow(&event, &escrow), "bind")?;
+            bound.push(event);
+        }
+        step(b.write(b"one", events(MAX_HANDLES)?), "write")?;
+        let mut bytes = [0u8; 64];
+        let mut handles = [0u32; MAX_HANDLES];
+        let mut needed = (0, 0);
+        let mut refuse = |times: u32| -> crate::Outcome {
+            for _ in 0..times {
+                expect_status(
+                    a.read_raw_etc(CHANNEL_BIND_RECEIVED, &mut bytes, &mut handles, &mut needed)
+                        .map(drop),
+                    Status::NO_RESOURCES,
+                )?;
+            }
+            Ok(())
+        };
+        refuse(100)?; // warm up
+        let before = heap_bytes()?;
+        refuse(5000)?;
+        let after = heap_bytes()?;
+        check(
+            after <= before + (16 << 10),
+            &format!("5000 refused bound reads grew the heap from {before} to {after} bytes"),
+        )?;
+        drop(bound);
+        let mut first = MessageBuf::default();
+        step(a.read(&mut first), "read")?;
+        check(first.handles.len() == MAX_HANDLES, "the message came back whole")
     });
 
     suite.run("bind_attack.bound_replies_too_small_stay_queued", || {
