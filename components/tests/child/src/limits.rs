@@ -591,7 +591,10 @@ fn escrow(how: Option<&str>) -> i64 {
         return -3;
     }
     match how {
-        Some("park") | Some("recv") | Some("recv-keep") | Some("recv-keep-all")
+        Some("park")
+        | Some("recv")
+        | Some("recv-keep")
+        | Some("recv-keep-all")
         | Some("recv-bind") => {
             // Until the parent kills it.
             let _ = escrow.wait_one(Signals::USER_1, zx::TIME_INFINITE);

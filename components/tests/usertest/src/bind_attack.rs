@@ -161,7 +161,13 @@ extern "C" fn churn_server(channel: u64, _unused: u64) -> ! {
         }
         let answer = (reply_len >= 4).then_some((&reply[..reply_len], &events[..count]));
         let mut needed = (0, 0);
-        match channel.recv_raw(answer, &mut bytes, &mut handles, zx::TIME_INFINITE, &mut needed) {
+        match channel.recv_raw(
+            answer,
+            &mut bytes,
+            &mut handles,
+            zx::TIME_INFINITE,
+            &mut needed,
+        ) {
             Ok((len, got)) => {
                 for &value in &handles[..got.min(MAX_HANDLES)] {
                     drop(Handle::from_raw(value));
@@ -292,7 +298,10 @@ pub fn run(suite: &mut Suite) {
         drop(bound);
         let mut first = MessageBuf::default();
         step(a.read(&mut first), "read")?;
-        check(first.handles.len() == MAX_HANDLES, "the message came back whole")
+        check(
+            first.handles.len() == MAX_HANDLES,
+            "the message came back whole",
+        )
     });
 
     suite.run("bind_attack.bound_replies_too_small_stay_queued", || {
@@ -368,7 +377,10 @@ pub fn run(suite: &mut Suite) {
             drop((a, b, escrow, escrow_peer));
             calls += REPORT[3].load(Ordering::SeqCst);
         }
-        check(calls > 100, &format!("only {calls} calls made in 100 rounds"))?;
+        check(
+            calls > 100,
+            &format!("only {calls} calls made in 100 rounds"),
+        )?;
         let after = handle_count();
         // A killed thread may die between receiving handles and closing
         // them; those stay in the table (at most two per round).
@@ -409,10 +421,16 @@ pub fn run(suite: &mut Suite) {
             "the call succeeded though its handle had been replaced",
         )?;
         let mut reply = MessageBuf::default();
-        step(a.read(&mut reply), &format!("the reply is queued (call ended {status:?})"))?;
+        step(
+            a.read(&mut reply),
+            &format!("the reply is queued (call ended {status:?})"),
+        )?;
         check(reply.handles.len() == 1, "the reply lost its handle")?;
         let got = Event::from_handle(reply.handles.pop().unwrap_or(Handle::invalid()));
-        check(step(got.basic_info(), "info")?.koid == koid, "a different handle")?;
+        check(
+            step(got.basic_info(), "info")?.koid == koid,
+            "a different handle",
+        )?;
         drop((got, a, b, escrow, _escrow_peer));
         check(handle_count() == before, "handles leaked")
     });
@@ -460,7 +478,10 @@ pub fn run(suite: &mut Suite) {
             }
         }
         check(installed + requeued == 40, "rounds")?;
-        check(requeued > 0, "no reply was ever requeued: the path went untested")?;
+        check(
+            requeued > 0,
+            "no reply was ever requeued: the path went untested",
+        )?;
         drop((a, b, escrow, _escrow_peer));
         // The installed handles are unknown to the test (the threads died
         // holding their values); they are this process's to the end.
@@ -538,8 +559,7 @@ pub fn run_with_processes(suite: &mut Suite, job: &zx::Job, bootfs: &[u8]) {
         // escrow them. Each object must end in exactly one place.
         let (client, server) = step(Channel::create(), "channel")?;
         let (request, koids_sent) = write_request(&client, 0x8000_5200, 8)?;
-        let (child, escrow, _ready) =
-            crate::escrow::start_child(job, bootfs, "recv-bind", server)?;
+        let (child, escrow, _ready) = crate::escrow::start_child(job, bootfs, "recv-bind", server)?;
         step(zx::task_kill(&child.process), "kill")?;
         crate::processes::wait_end(&child)?;
         let mut found: Vec<u64> = Vec::new();
@@ -549,7 +569,10 @@ pub fn run_with_processes(suite: &mut Suite, job: &zx::Job, bootfs: &[u8]) {
             if escrow.read(&mut message).is_err() {
                 break;
             }
-            check(message.handles.len() == 1, "an escrow record with no handle")?;
+            check(
+                message.handles.len() == 1,
+                "an escrow record with no handle",
+            )?;
             let handle = message.handles.pop().unwrap_or(Handle::invalid());
             let info = step(handle.basic_info(), "info")?;
             if info.object_type == zx::ObjectType::Channel as u32 {
@@ -577,137 +600,152 @@ pub fn run_with_processes(suite: &mut Suite, job: &zx::Job, bootfs: &[u8]) {
         )
     });
 
-    suite.run("bind_attack.endpoint_escrowed_into_itself_is_collected", || {
-        // A child binds endpoint `a` to its own peer `b` as the escrow and
-        // is killed: `a` is delivered into `b`, so it lands in its own
-        // queue, and `b` closes. Nobody can reach `a` again; the collector
-        // must free it and what is queued on it (a witness's peer).
-        let (witness, inside) = step(zx::EventPair::create(), "eventpair")?;
-        let (a, b) = step(Channel::create(), "channel")?;
-        step(b.write(b"held", vec![inside.into_handle()]), "queue the witness")?;
-        let ready = step(Event::create(), "event")?;
-        let ready_copy = step(ready.handle().duplicate(Rights::SAME_RIGHTS), "dup")?;
-        let base = zx::processargs::USER_BASE;
-        let child = crate::processes::start(
-            job,
-            bootfs,
-            "bin/child-limits",
-            &["bin/child-limits", "escrow", "park"],
-            vec![
-                (base, a.into_handle()),
-                (base + 1, b.into_handle()),
-                (base + 2, ready_copy),
-            ],
-        )?;
-        step(
-            ready.wait_one(Signals::USER_0, zx::deadline_after(5 * SECOND)),
-            "wait for the binding",
-        )?;
-        step(zx::task_kill(&child.process), "kill")?;
-        crate::processes::wait_end(&child)?;
-        let (k0, k1) = step(Channel::create(), "k")?;
-        let mut buffer = MessageBuf::default();
-        for _ in 0..20_000 {
-            if witness.wait_one(Signals::PEER_CLOSED, 0).is_ok() {
-                return Ok(());
-            }
-            let (x, _y) = step(Channel::create(), "x")?;
-            step(k0.write(b"carry", vec![x.into_handle()]), "carry")?;
-            step(k1.read(&mut buffer), "read back")?;
-            buffer.handles.clear();
-        }
-        Err("the endpoint escrowed into its own queue was never collected".into())
-    });
-
-    suite.run("bind_attack.bound_caller_process_killed_with_reply_handed_over", || {
-        // A child makes bound calls in a loop on an escrow-bound endpoint;
-        // the test answers some, each reply with an event, and kills the
-        // child right after handing it a reply. That reply, if the child
-        // had not taken it, must be queued on the escrowed endpoint with
-        // its event; nothing else may be there.
-        let mut queued = 0;
-        for round in 0..6u32 {
-            let (client, server) = step(Channel::create(), "channel")?;
-            let (child, escrow, _ready) =
-                crate::escrow::start_child(job, bootfs, "call-loop", client)?;
-            for _ in 0..round {
-                answer(&server, events(1)?)?;
-            }
-            answer(&server, events(1)?)?;
+    suite.run(
+        "bind_attack.endpoint_escrowed_into_itself_is_collected",
+        || {
+            // A child binds endpoint `a` to its own peer `b` as the escrow and
+            // is killed: `a` is delivered into `b`, so it lands in its own
+            // queue, and `b` closes. Nobody can reach `a` again; the collector
+            // must free it and what is queued on it (a witness's peer).
+            let (witness, inside) = step(zx::EventPair::create(), "eventpair")?;
+            let (a, b) = step(Channel::create(), "channel")?;
+            step(
+                b.write(b"held", vec![inside.into_handle()]),
+                "queue the witness",
+            )?;
+            let ready = step(Event::create(), "event")?;
+            let ready_copy = step(ready.handle().duplicate(Rights::SAME_RIGHTS), "dup")?;
+            let base = zx::processargs::USER_BASE;
+            let child = crate::processes::start(
+                job,
+                bootfs,
+                "bin/child-limits",
+                &["bin/child-limits", "escrow", "park"],
+                vec![
+                    (base, a.into_handle()),
+                    (base + 1, b.into_handle()),
+                    (base + 2, ready_copy),
+                ],
+            )?;
+            step(
+                ready.wait_one(Signals::USER_0, zx::deadline_after(5 * SECOND)),
+                "wait for the binding",
+            )?;
             step(zx::task_kill(&child.process), "kill")?;
             crate::processes::wait_end(&child)?;
-            let mut message = MessageBuf::default();
-            step(escrow.read(&mut message), "read the escrow")?;
-            let client =
-                Channel::from_handle(message.handles.pop().ok_or("no endpoint escrowed")?);
-            let mut reply = MessageBuf::default();
-            if client.read(&mut reply).is_ok() {
-                check(
-                    reply.bytes.ends_with(b"reply") && reply.handles.len() == 1,
-                    &format!("round {round}: the requeued reply lost its event"),
-                )?;
-                queued += 1;
+            let (k0, k1) = step(Channel::create(), "k")?;
+            let mut buffer = MessageBuf::default();
+            for _ in 0..20_000 {
+                if witness.wait_one(Signals::PEER_CLOSED, 0).is_ok() {
+                    return Ok(());
+                }
+                let (x, _y) = step(Channel::create(), "x")?;
+                step(k0.write(b"carry", vec![x.into_handle()]), "carry")?;
+                step(k1.read(&mut buffer), "read back")?;
+                buffer.handles.clear();
             }
-            check(
-                client.wait_one(Signals::CHANNEL_READABLE, 0).is_err(),
-                &format!("round {round}: more than one reply queued"),
-            )?;
-            drop(server);
-        }
-        // Killed before it ran again (one CPU runs threads): the handed-over
-        // path was taken at least once.
-        check(queued > 0, "no reply was ever requeued: the path went untested")
-    });
+            Err("the endpoint escrowed into its own queue was never collected".into())
+        },
+    );
 
-    suite.run("bind_attack.reader_killed_mid_stream_loses_no_request", || {
-        // The reader takes requests with `channel_recv` as fast as they
-        // come, on the other CPU, and is killed in the middle of the
-        // stream: every request, read or not, must be back on the
-        // escrowed endpoint, with its handle (a request recorded after the
-        // kill gave the records back would stay in a record nobody
-        // answers). Raced over several children.
-        const REQUESTS: u32 = 24;
-        for round in 0..12u32 {
-            let (client, server) = step(Channel::create(), "channel")?;
-            let (child, escrow, _ready) =
-                crate::escrow::start_child(job, bootfs, "recv-loop", server)?;
-            let kill_at = 4 + (round * 5) % (REQUESTS - 4);
-            for i in 0..REQUESTS {
-                if i == kill_at {
-                    step(zx::task_kill(&child.process), "kill")?;
+    suite.run(
+        "bind_attack.bound_caller_process_killed_with_reply_handed_over",
+        || {
+            // A child makes bound calls in a loop on an escrow-bound endpoint;
+            // the test answers some, each reply with an event, and kills the
+            // child right after handing it a reply. That reply, if the child
+            // had not taken it, must be queued on the escrowed endpoint with
+            // its event; nothing else may be there.
+            let mut queued = 0;
+            for round in 0..6u32 {
+                let (client, server) = step(Channel::create(), "channel")?;
+                let (child, escrow, _ready) =
+                    crate::escrow::start_child(job, bootfs, "call-loop", client)?;
+                for _ in 0..round {
+                    answer(&server, events(1)?)?;
                 }
-                let mut request = (0x8000_6000 + round * 0x100 + i).to_le_bytes().to_vec();
-                request.extend_from_slice(b"stream");
-                step(
-                    client.write(&request, events(1)?),
-                    &format!("round {round}: write {i}"),
+                answer(&server, events(1)?)?;
+                step(zx::task_kill(&child.process), "kill")?;
+                crate::processes::wait_end(&child)?;
+                let mut message = MessageBuf::default();
+                step(escrow.read(&mut message), "read the escrow")?;
+                let client =
+                    Channel::from_handle(message.handles.pop().ok_or("no endpoint escrowed")?);
+                let mut reply = MessageBuf::default();
+                if client.read(&mut reply).is_ok() {
+                    check(
+                        reply.bytes.ends_with(b"reply") && reply.handles.len() == 1,
+                        &format!("round {round}: the requeued reply lost its event"),
+                    )?;
+                    queued += 1;
+                }
+                check(
+                    client.wait_one(Signals::CHANNEL_READABLE, 0).is_err(),
+                    &format!("round {round}: more than one reply queued"),
+                )?;
+                drop(server);
+            }
+            // Killed before it ran again (one CPU runs threads): the handed-over
+            // path was taken at least once.
+            check(
+                queued > 0,
+                "no reply was ever requeued: the path went untested",
+            )
+        },
+    );
+
+    suite.run(
+        "bind_attack.reader_killed_mid_stream_loses_no_request",
+        || {
+            // The reader takes requests with `channel_recv` as fast as they
+            // come, on the other CPU, and is killed in the middle of the
+            // stream: every request, read or not, must be back on the
+            // escrowed endpoint, with its handle (a request recorded after the
+            // kill gave the records back would stay in a record nobody
+            // answers). Raced over several children.
+            const REQUESTS: u32 = 24;
+            for round in 0..12u32 {
+                let (client, server) = step(Channel::create(), "channel")?;
+                let (child, escrow, _ready) =
+                    crate::escrow::start_child(job, bootfs, "recv-loop", server)?;
+                let kill_at = 4 + (round * 5) % (REQUESTS - 4);
+                for i in 0..REQUESTS {
+                    if i == kill_at {
+                        step(zx::task_kill(&child.process), "kill")?;
+                    }
+                    let mut request = (0x8000_6000 + round * 0x100 + i).to_le_bytes().to_vec();
+                    request.extend_from_slice(b"stream");
+                    step(
+                        client.write(&request, events(1)?),
+                        &format!("round {round}: write {i}"),
+                    )?;
+                }
+                crate::processes::wait_end(&child)?;
+                let mut message = MessageBuf::default();
+                step(escrow.read(&mut message), "read the escrow")?;
+                let server =
+                    Channel::from_handle(message.handles.pop().ok_or("no endpoint escrowed")?);
+                let mut back = 0u32;
+                let mut without = 0u32;
+                loop {
+                    let mut again = MessageBuf::default();
+                    if server.read(&mut again).is_err() {
+                        break;
+                    }
+                    back += 1;
+                    if again.handles.len() != 1 {
+                        without += 1;
+                    }
+                }
+                check(
+                    back == REQUESTS && without == 0,
+                    &format!(
+                        "round {round} (killed at {kill_at}): {back} of {REQUESTS} requests back, \
+                     {without} without their handle"
+                    ),
                 )?;
             }
-            crate::processes::wait_end(&child)?;
-            let mut message = MessageBuf::default();
-            step(escrow.read(&mut message), "read the escrow")?;
-            let server =
-                Channel::from_handle(message.handles.pop().ok_or("no endpoint escrowed")?);
-            let mut back = 0u32;
-            let mut without = 0u32;
-            loop {
-                let mut again = MessageBuf::default();
-                if server.read(&mut again).is_err() {
-                    break;
-                }
-                back += 1;
-                if again.handles.len() != 1 {
-                    without += 1;
-                }
-            }
-            check(
-                back == REQUESTS && without == 0,
-                &format!(
-                    "round {round} (killed at {kill_at}): {back} of {REQUESTS} requests back, \
-                     {without} without their handle"
-                ),
-            )?;
-        }
-        Ok(())
-    });
+            Ok(())
+        },
+    );
 }
