@@ -45,7 +45,11 @@
 //!   third, then: `exit` returns 0; `park` waits to be killed; `recv`
 //!   first reads one request on the bound channel with `channel_recv`
 //!   and never answers it (closing the handles it carried; `recv-keep`
-//!   keeps them), then waits to be killed; `close` closes the
+//!   keeps them; `recv-keep-all` reads every queued request and keeps
+//!   their handles; `recv-bind` does too and binds each handle received to
+//!   the escrow), then waits to be killed; `recv-loop` reads requests
+//!   with `channel_recv` forever, keeping their handles; `call-loop`
+//!   makes bound calls (`CHANNEL_BIND_RECEIVED`) forever; `close` closes the
 //!   bound handle first (which ends the binding), then returns 0;
 //!   `take-exit`, `take-park`, `take-full`: the bound handle is a channel
 //!   on which it makes a `channel_call` with `CHANNEL_BIND_RECEIVED` (a
@@ -513,6 +517,71 @@ fn escrow(how: Option<&str>) -> i64 {
             }
             Some(channel.into_handle())
         }
+        Some("recv-keep-all") | Some("recv-bind") => {
+            // Read every queued request through `channel_recv` and keep
+            // their handles; `recv-bind` also binds each received handle
+            // to the escrow (so the kernel has two claims on it at the
+            // end: the request's and the binding's).
+            let channel = zx::Channel::from_handle(bound);
+            loop {
+                let mut request = zx::MessageBuf::default();
+                match channel.recv(None, &mut request, 0) {
+                    Ok(()) => {}
+                    Err(zx::Status::TIMED_OUT) | Err(zx::Status::SHOULD_WAIT) => break,
+                    Err(_) => return -6,
+                }
+                if how == Some("recv-bind") {
+                    for handle in &request.handles {
+                        if zx::handle_bind_escrow(handle, &escrow).is_err() {
+                            return -7;
+                        }
+                    }
+                }
+                core::mem::forget(request);
+            }
+            Some(channel.into_handle())
+        }
+        Some("call-loop") => {
+            // Signal, then make bound calls on the bound endpoint forever
+            // (the replies' handles arrive bound), closing what arrives,
+            // until killed.
+            if zx::Event::from_handle(ready)
+                .signal(Signals::empty(), Signals::USER_0)
+                .is_err()
+            {
+                return -3;
+            }
+            let channel = zx::Channel::from_handle(bound);
+            let mut reply = zx::MessageBuf::default();
+            loop {
+                let _ = channel.call_etc(
+                    zx::CHANNEL_BIND_RECEIVED,
+                    b"\0\0\0\0call",
+                    vec![],
+                    zx::TIME_INFINITE,
+                    &mut reply,
+                );
+                reply.handles.clear();
+            }
+        }
+        Some("recv-loop") => {
+            // Signal, then read requests with `channel_recv` forever,
+            // keeping their handles and answering none, until killed.
+            if zx::Event::from_handle(ready)
+                .signal(Signals::empty(), Signals::USER_0)
+                .is_err()
+            {
+                return -3;
+            }
+            let channel = zx::Channel::from_handle(bound);
+            loop {
+                let mut request = zx::MessageBuf::default();
+                if channel.recv(None, &mut request, zx::TIME_INFINITE).is_err() {
+                    return -8;
+                }
+                core::mem::forget(request);
+            }
+        }
         _ => Some(bound),
     };
     if zx::Event::from_handle(ready)
@@ -522,7 +591,11 @@ fn escrow(how: Option<&str>) -> i64 {
         return -3;
     }
     match how {
-        Some("park") | Some("recv") | Some("recv-keep") => {
+        Some("park")
+        | Some("recv")
+        | Some("recv-keep")
+        | Some("recv-keep-all")
+        | Some("recv-bind") => {
             // Until the parent kills it.
             let _ = escrow.wait_one(Signals::USER_1, zx::TIME_INFINITE);
             -4

@@ -16,7 +16,7 @@ use zx::{
 const SECOND: i64 = 1_000_000_000;
 
 /// Whether `channel`'s peer is closed, now.
-fn peer_closed(channel: &Channel) -> bool {
+pub(crate) fn peer_closed(channel: &Channel) -> bool {
     channel.wait_one(Signals::PEER_CLOSED, 0).is_ok()
 }
 
@@ -217,7 +217,7 @@ pub fn run(suite: &mut Suite) {
 /// A child that binds `bound` to a new escrow channel and then ends as
 /// `how` says (`child-limits escrow HOW`); returns it, the manager's end
 /// of the escrow, and the event it signals once bound.
-fn start_child(
+pub(crate) fn start_child(
     job: &Job,
     bootfs: &[u8],
     how: &str,

@@ -337,7 +337,7 @@ extern "C" fn never_answers(channel: u64, _unused: u64) -> ! {
     zx::thread_exit()
 }
 
-fn heap_bytes() -> Result<u64, alloc::string::String> {
+pub(crate) fn heap_bytes() -> Result<u64, alloc::string::String> {
     let debug = crate::resources::resource("debug")?;
     Ok(step(debug.kmem_stats(), "kmem stats")?.heap_bytes)
 }
