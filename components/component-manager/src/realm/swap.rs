@@ -493,21 +493,7 @@ async fn run(
             return report(Outcome::RolledBack, format!("escrow channel: {status}"), 0);
         }
     };
-    let mut prepare = LifecyclePrepareRequest {
-        escrow: WireHandle::from_raw(escrow_writer.into_handle().into_raw()),
-    };
-    let prepared = match message(Ordinals::PREPARE_ORDINAL, Some(&mut prepare)) {
-        Ok(message) => {
-            request(
-                &new,
-                &process,
-                message,
-                zx::deadline_after(ANSWER_DEADLINE_NANOS),
-            )
-            .await
-        }
-        Err(status) => Err(escrow::NoAnswer::Transport(status)),
-    };
+    let prepared = prepare(&new, &process, escrow_writer).await;
     if let Err(why) = prepared {
         kill_new();
         return report(
@@ -781,6 +767,28 @@ async fn retire(process: Process, job: Option<zx::Job>) {
     }
 }
 
+/// Sends a starting version `Prepare(escrow)` on its lifecycle channel
+/// and waits (up to `ANSWER_DEADLINE_NANOS`) for its answer.
+async fn prepare(
+    lifecycle: &ChannelTransport,
+    process: &Process,
+    escrow_writer: Channel,
+) -> Result<(), escrow::NoAnswer> {
+    let mut prepare = LifecyclePrepareRequest {
+        escrow: WireHandle::from_raw(escrow_writer.into_handle().into_raw()),
+    };
+    let message = message(Ordinals::PREPARE_ORDINAL, Some(&mut prepare))
+        .map_err(escrow::NoAnswer::Transport)?;
+    request(
+        lifecycle,
+        process,
+        message,
+        zx::deadline_after(ANSWER_DEADLINE_NANOS),
+    )
+    .await
+    .map(drop)
+}
+
 /// What a failed new version held, back from the escrow: its lifecycle
 /// channel (with the `Resume` in it if it never read it), or the outgoing
 /// directory and the connections it had bound. Only what the old version
@@ -919,21 +927,7 @@ async fn restart_old(
         let _ = zx::task_kill(&job);
         format!("escrow channel: {s}")
     })?;
-    let mut prepare = LifecyclePrepareRequest {
-        escrow: WireHandle::from_raw(escrow_writer.into_handle().into_raw()),
-    };
-    let prepared = match message(Ordinals::PREPARE_ORDINAL, Some(&mut prepare)) {
-        Ok(message) => {
-            request(
-                &transport,
-                &process,
-                message,
-                zx::deadline_after(ANSWER_DEADLINE_NANOS),
-            )
-            .await
-        }
-        Err(status) => Err(escrow::NoAnswer::Transport(status)),
-    };
+    let prepared = prepare(&transport, &process, escrow_writer).await;
     if let Err(why) = prepared {
         let _ = zx::task_kill(&job);
         return Err(format!("it did not start: {why}"));
