@@ -27,7 +27,6 @@ use crate::bindings::examples_echo_v2::EchoClient as EchoV2Client;
 use crate::bindings::zx_component::{RealmClient, RealmShutdownRequest};
 use crate::bindings::zx_component_swap::{
     SwapControllerClient, SwapControllerMarker, SwapControllerSwapRequest,
-    SwapControllerSwapResponse,
 };
 use crate::bindings::zx_process_lifecycle::{Handover, TakeoverMarker, TakeoverTakeResponse};
 
@@ -330,24 +329,7 @@ fn opened_in_grace(
         "swap-grace: the request the new version crashed on was {}",
         if requeued { "answered" } else { "LOST" }
     );
-    let waited = channel.wait_one(
-        Signals::CHANNEL_READABLE | Signals::PEER_CLOSED,
-        zx::deadline_after(30_000_000_000),
-    );
-    let mut answer = zx::MessageBuf::default();
-    let report = waited
-        .ok()
-        .and_then(|_| channel.read(&mut answer).ok())
-        .and_then(|()| {
-            let mut incoming = idlc_runtime::IncomingMessage {
-                bytes: core::mem::take(&mut answer.bytes),
-                handles: Vec::new(),
-            };
-            incoming
-                .decode_body::<SwapControllerSwapResponse>()
-                .ok()
-                .map(|r| r.report)
-        });
+    let report = crate::swap_answer(channel);
     match &report {
         Some(report) => println!(
             "swap-grace: swap to {}: {:?}: {}",

@@ -76,6 +76,29 @@ fn main() -> i64 {
     }
 }
 
+/// Waits (up to 30 s) for the answer to a `SwapController.Swap` sent
+/// earlier on `channel` and decodes its report; `None` if none came or
+/// it does not decode.
+fn swap_answer(channel: &zx::Channel) -> Option<bindings::zx_component_swap::SwapReport> {
+    use zx::AsHandleRef;
+    channel
+        .wait_one(
+            zx::Signals::CHANNEL_READABLE | zx::Signals::PEER_CLOSED,
+            zx::deadline_after(30_000_000_000),
+        )
+        .ok()?;
+    let mut answer = zx::MessageBuf::default();
+    channel.read(&mut answer).ok()?;
+    let mut incoming = idlc_runtime::IncomingMessage {
+        bytes: core::mem::take(&mut answer.bytes),
+        handles: Vec::new(),
+    };
+    incoming
+        .decode_body::<bindings::zx_component_swap::SwapControllerSwapResponse>()
+        .ok()
+        .map(|r| r.report)
+}
+
 fn connect(name: &str) -> Option<ChannelTransport> {
     match zx_component::connect(name) {
         Ok(channel) => Some(ChannelTransport::new(channel)),

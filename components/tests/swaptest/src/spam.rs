@@ -16,7 +16,6 @@ use crate::bindings::examples_echo::{EchoClient, EchoEchoStringRequest, EchoMark
 use crate::bindings::zx_component::{RealmClient, RealmShutdownRequest};
 use crate::bindings::zx_component_swap::{
     SwapControllerClient, SwapControllerMarker, SwapControllerSwapRequest,
-    SwapControllerSwapResponse,
 };
 use crate::bindings::zx_process_lifecycle::TakeoverMarker;
 
@@ -179,24 +178,7 @@ pub fn driver() -> i64 {
         ),
         Err(error) => println!("swap-spam-driver: second swap failed: {:?}", error),
     }
-    let waited = first.wait_one(
-        Signals::CHANNEL_READABLE | Signals::PEER_CLOSED,
-        zx::deadline_after(30_000_000_000),
-    );
-    let mut answer = zx::MessageBuf::default();
-    let first_report = waited
-        .ok()
-        .and_then(|_| first.read(&mut answer).ok())
-        .and_then(|()| {
-            let mut incoming = idlc_runtime::IncomingMessage {
-                bytes: core::mem::take(&mut answer.bytes),
-                handles: Vec::new(),
-            };
-            incoming
-                .decode_body::<SwapControllerSwapResponse>()
-                .ok()
-                .map(|r| r.report)
-        });
+    let first_report = crate::swap_answer(&first);
     match &first_report {
         Some(report) => println!(
             "swap-spam-driver: first swap {:?}: {}",

@@ -106,7 +106,11 @@ extern "C" fn one_caller(channel: u64, _unused: u64) -> ! {
 extern "C" fn churn_caller(channel: u64, _unused: u64) -> ! {
     let mut n = 0u32;
     loop {
-        let room = if n.is_multiple_of(3) { 0 } else { MAX_HANDLES as u32 };
+        let room = if n.is_multiple_of(3) {
+            0
+        } else {
+            MAX_HANDLES as u32
+        };
         let request = [0u8; 8];
         let mut reply = [0u8; 64];
         let mut values = [0u32; MAX_HANDLES];
