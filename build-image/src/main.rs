@@ -89,9 +89,13 @@ enum Command {
         /// Iterations of the shorter of the two runs (1 to 3000).
         #[arg(long, default_value_t = 1000)]
         iterations: usize,
-        /// How many functions to show.
+        /// How many functions (or blocks) to show.
         #[arg(long, default_value_t = 40)]
         top: usize,
+        /// Show translated blocks by start address instead of functions
+        /// (to read with `objdump -d --start-address=…` on the kernel).
+        #[arg(long)]
+        blocks: bool,
     },
     /// Check the component manifests (manifests/components/*.json5): those
     /// of one product's tree, or every manifest (each top-level manifest,
@@ -411,14 +415,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             case,
             iterations,
             top,
+            blocks,
         } => {
             let options = build_image::bench::profile::Options {
                 case,
                 iterations,
                 top,
+                blocks,
             };
             let profile = build_image::bench::profile::run(&root, &options)?;
-            print!("{}", profile.render(&options.case, options.top));
+            if options.blocks {
+                print!("{}", profile.render_blocks(&options.case, options.top));
+            } else {
+                print!("{}", profile.render(&options.case, options.top));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckManifests {

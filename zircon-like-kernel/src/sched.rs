@@ -440,6 +440,23 @@ fn in_slot(frame: &TrapFrame, slot: &alloc::boxed::Box<TrapFrame>) -> bool {
     core::ptr::eq(frame, core::ptr::addr_of!(**slot))
 }
 
+/// Puts `wait` into a blocking thread's wait slot, which is empty: the
+/// wait of its last block was taken when it resumed (`resume_current`),
+/// or it never blocked. Unlike `*slot = Some(wait)`, this calls no drop
+/// of the old value (an out-of-line call for a `None`, twice per call
+/// round trip).
+#[inline]
+fn put_wait(slot: &mut Option<Wait>, wait: Wait) {
+    if slot.is_some() {
+        // Not expected; kept correct all the same.
+        warn!("a blocking thread still held a wait; dropping it");
+        *slot = None;
+    }
+    // The slot is `None`: there is nothing to drop, so forgetting the old
+    // value loses nothing.
+    core::mem::forget(slot.replace(wait));
+}
+
 /// Blocks the running thread in `wait` and switches away. The thread's
 /// frame (with the syscall's arguments) is saved for `complete_wait`.
 pub fn block_current(frame: &mut TrapFrame, wait: Wait) {
@@ -458,7 +475,7 @@ pub fn block_current(frame: &mut TrapFrame, wait: Wait) {
             *inner.frame = frame.clone();
         }
         inner.state = ThreadState::Blocked;
-        inner.wait = Some(wait);
+        put_wait(&mut inner.wait, wait);
         inner.wake = None;
         drop(inner);
         retire(Some(thread));
@@ -518,7 +535,7 @@ pub fn block_current_and_switch(frame: &mut TrapFrame, wait: Wait, next: Arc<Thr
             *inner.frame = frame.clone();
         }
         inner.state = ThreadState::Blocked;
-        inner.wait = Some(wait);
+        put_wait(&mut inner.wait, wait);
         inner.wake = None;
     }
     match switch {

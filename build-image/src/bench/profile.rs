@@ -31,6 +31,8 @@ pub struct Options {
     pub iterations: usize,
     /// How many functions to show.
     pub top: usize,
+    /// Show translated blocks (by start address) rather than functions.
+    pub blocks: bool,
 }
 
 /// One function's share of an iteration.
@@ -47,6 +49,9 @@ pub struct Row {
 pub struct Profile {
     pub per_iteration: f64,
     pub rows: Vec<Row>,
+    /// The same instructions by translated block: (start address, instructions
+    /// per iteration, its function), most first.
+    pub blocks: Vec<(u64, f64, String)>,
 }
 
 /// Functions of one ELF file, sorted by address: (start, end, name).
@@ -236,14 +241,18 @@ pub fn run(root: &Path, options: &Options) -> Result<Profile> {
     }
     let iterations = (long - short) as f64;
     let mut by_function: HashMap<String, f64> = HashMap::new();
+    let mut blocks = Vec::new();
     for (&pc, &count) in &second {
         let extra = count as f64 - *first.get(&pc).unwrap_or(&0) as f64;
         if extra == 0.0 {
             continue;
         }
         let instructions = extra * *sizes.get(&pc).unwrap_or(&1) as f64;
-        *by_function.entry(describe(&symbols, pc)).or_default() += instructions / iterations;
+        let function = describe(&symbols, pc);
+        *by_function.entry(function.clone()).or_default() += instructions / iterations;
+        blocks.push((pc, instructions / iterations, function));
     }
+    blocks.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let per_iteration = by_function.values().sum();
     let mut rows: Vec<Row> = by_function
         .into_iter()
@@ -256,6 +265,7 @@ pub fn run(root: &Path, options: &Options) -> Result<Profile> {
     Ok(Profile {
         per_iteration,
         rows,
+        blocks,
     })
 }
 
@@ -285,6 +295,19 @@ impl Profile {
         );
         for row in self.rows.iter().take(top) {
             out += &format!("{:9.1}  {}\n", row.instructions, row.function);
+        }
+        out
+    }
+
+    /// The table `build-image profile --blocks` prints: the blocks with the
+    /// most instructions per iteration, by start address.
+    pub fn render_blocks(&self, case: &str, top: usize) -> String {
+        let mut out = format!(
+            "{case}: {:.0} instructions per iteration, by translated block (top {top}):\n",
+            self.per_iteration
+        );
+        for (pc, instructions, function) in self.blocks.iter().take(top) {
+            out += &format!("{instructions:9.1}  {pc:#018x}  {function}\n");
         }
         out
     }

@@ -248,6 +248,15 @@ pub struct Taken {
 /// [`Channel::return_requests_of`]).
 pub type Reclaim<'a> = &'a mut dyn FnMut(&[(zx_abi::HandleValue, u64)]) -> Option<Vec<Handle>>;
 
+impl ReplyRecord {
+    /// Whether dropping it drops nothing but itself (no kept message, no
+    /// handle list).
+    #[inline]
+    fn holds_nothing(&self) -> bool {
+        matches!(self.kept, Kept::Caller(_)) && self.taken.is_none()
+    }
+}
+
 impl Taken {
     fn charge(&self) -> u64 {
         (core::mem::size_of::<Taken>()
@@ -509,7 +518,9 @@ impl Channel {
     /// nothing) if there is no room.
     pub fn keep_record(&self, txid: u32, reader: u64, kept: Kept) -> Result<(), Kept> {
         let mut replies = self.replies.lock();
-        if replies.len() >= MAX_REPLY_RECORDS || replies.try_reserve(1).is_err() {
+        if replies.len() >= MAX_REPLY_RECORDS
+            || (replies.len() == replies.capacity() && replies.try_reserve(1).is_err())
+        {
             return Err(kept);
         }
         replies.push(ReplyRecord {
@@ -524,14 +535,21 @@ impl Channel {
     /// The request `txid` was answered (or can no longer be): drop its
     /// record.
     pub fn forget_record(&self, txid: u32) {
-        let record = {
-            let mut replies = self.replies.lock();
-            if replies.is_empty() {
-                return;
-            }
-            let index = replies.iter().rposition(|r| r.txid == txid);
-            index.map(|index| replies.swap_remove(index))
+        let mut replies = self.replies.lock();
+        let Some(index) = replies.iter().rposition(|r| r.txid == txid) else {
+            return;
         };
+        if index == replies.len() - 1 && replies[index].holds_nothing() {
+            // The usual answer: the newest record, of a request that came
+            // by the fastpath without handles. It owns nothing, so it is
+            // forgotten rather than moved out to be dropped.
+            core::mem::forget(replies.pop());
+            return;
+        }
+        let record = replies.swap_remove(index);
+        // Dropped outside the lock (its message may hold the last
+        // reference to objects whose teardown takes locks).
+        drop(replies);
         drop(record);
     }
 

@@ -425,7 +425,7 @@ fn unknown(_: &mut TrapFrame) -> SysResult {
 pub fn dispatch(frame: &mut TrapFrame) {
     let number = frame.rax;
     let Some(&handler) = HANDLERS.get(number as usize) else {
-        frame.rax = status_raw(Status::BAD_SYSCALL);
+        refuse_unknown(frame);
         return;
     };
     // The memory reserve is checked only by calls that allocate (their
@@ -436,6 +436,19 @@ pub fn dispatch(frame: &mut TrapFrame) {
         Ok(Flow::Switched) => {}
         other => finish(frame, other),
     }
+}
+
+/// Whether `number` names a syscall (the others fail with
+/// `BAD_SYSCALL` and do nothing else).
+#[inline]
+pub fn known(number: u64) -> bool {
+    (number as usize) < HANDLERS.len()
+}
+
+/// Ends a syscall whose number names none: `BAD_SYSCALL`.
+#[inline]
+pub fn refuse_unknown(frame: &mut TrapFrame) {
+    frame.rax = status_raw(Status::BAD_SYSCALL);
 }
 
 /// The rest of [`dispatch`]: a handler that restarts or failed.

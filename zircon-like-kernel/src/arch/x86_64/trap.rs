@@ -362,6 +362,12 @@ extern "C" fn syscall_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
     // refers to during the trap and which stays alive until
     // `drop_retired` below.
     let trap = unsafe { &mut *frame };
+    if !crate::syscalls::known(trap.rax) {
+        // Nothing runs for an unknown number: no deferred work can be
+        // pending (every trap's exit ran it) and no thread switched.
+        crate::syscalls::refuse_unknown(trap);
+        return core::ptr::null_mut();
+    }
     crate::syscalls::dispatch(trap);
     // One test for "no deferred work and no retired thread", the usual
     // case; otherwise the same steps in the same order, out of line.
