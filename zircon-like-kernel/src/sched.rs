@@ -444,17 +444,26 @@ fn in_slot(frame: &TrapFrame, slot: &alloc::boxed::Box<TrapFrame>) -> bool {
 /// wait of its last block was taken when it resumed (`resume_current`),
 /// or it never blocked. Unlike `*slot = Some(wait)`, this calls no drop
 /// of the old value (an out-of-line call for a `None`, twice per call
-/// round trip).
+/// round trip). Returns a wait the slot still held, not expected, for
+/// the caller to drop once it has let go of the thread's lock (a wait
+/// may hold the last reference to an object whose teardown takes locks).
 #[inline]
-fn put_wait(slot: &mut Option<Wait>, wait: Wait) {
+fn put_wait(slot: &mut Option<Wait>, wait: Wait) -> Option<Wait> {
     if slot.is_some() {
-        // Not expected; kept correct all the same.
-        warn!("a blocking thread still held a wait; dropping it");
-        *slot = None;
+        return put_wait_over_stale(slot, wait);
     }
     // The slot is `None`: there is nothing to drop, so forgetting the old
     // value loses nothing.
     core::mem::forget(slot.replace(wait));
+    None
+}
+
+/// [`put_wait`] when the slot was not empty.
+#[cold]
+#[inline(never)]
+fn put_wait_over_stale(slot: &mut Option<Wait>, wait: Wait) -> Option<Wait> {
+    warn!("a blocking thread still held a wait; dropping it");
+    slot.replace(wait)
 }
 
 /// Blocks the running thread in `wait` and switches away. The thread's
@@ -475,9 +484,12 @@ pub fn block_current(frame: &mut TrapFrame, wait: Wait) {
             *inner.frame = frame.clone();
         }
         inner.state = ThreadState::Blocked;
-        put_wait(&mut inner.wait, wait);
+        let stale = put_wait(&mut inner.wait, wait);
         inner.wake = None;
         drop(inner);
+        if let Some(stale) = stale {
+            drop(stale);
+        }
         retire(Some(thread));
     }
     schedule();
@@ -529,14 +541,18 @@ pub fn block_current_and_switch(frame: &mut TrapFrame, wait: Wait, next: Arc<Thr
     };
     drop(sched);
     drop(disarmed);
-    {
+    let stale = {
         let mut inner = blocked.inner.lock();
         if !in_slot(frame, &inner.frame) {
             *inner.frame = frame.clone();
         }
         inner.state = ThreadState::Blocked;
-        put_wait(&mut inner.wait, wait);
+        let stale = put_wait(&mut inner.wait, wait);
         inner.wake = None;
+        stale
+    };
+    if let Some(stale) = stale {
+        drop(stale);
     }
     match switch {
         Ok(saved) => {
