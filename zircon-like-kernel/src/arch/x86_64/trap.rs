@@ -363,9 +363,13 @@ extern "C" fn syscall_dispatch(frame: *mut TrapFrame) -> *mut TrapFrame {
     // `drop_retired` below.
     let trap = unsafe { &mut *frame };
     if !crate::syscalls::known(trap.rax) {
-        // Nothing runs for an unknown number: no deferred work can be
-        // pending (every trap's exit ran it) and no thread switched.
+        // Nothing runs for an unknown number and no thread switched; work
+        // an earlier exit left for later (a long teardown goes on in
+        // bounded steps) is still done here.
         crate::syscalls::refuse_unknown(trap);
+        if crate::object::deferred_pending() {
+            return after_syscall_work();
+        }
         return core::ptr::null_mut();
     }
     crate::syscalls::dispatch(trap);
