@@ -23,7 +23,23 @@
  *     first (-DSTOP_MID_REQUEST escrows with a request still unanswered,
  *     which the old version then never answers);
  *   - hand the escrowed state to the next version (-DSTATE_NOT_HANDED
- *     starts it from an empty state).
+ *     starts it from an empty state);
+ *   - take a new connection bound to the escrow in the read itself
+ *     (`CHANNEL_BIND_RECEIVED`; -DUNBOUND_ACCEPT reads it plainly and
+ *     binds it a step later, and a version that dies in between closes
+ *     it);
+ *   - accept the `Open`s still queued in the outgoing directory before
+ *     escrowing, and hand them over as connections (-DNO_DRAIN leaves
+ *     them queued: the next version reads them, and if it is rolled back
+ *     the manager cannot recognise them, as it records only what it
+ *     forwards from its `Escrow` request on, and closes them).
+ *
+ * One more client connects while the system runs (`opener`): its `Open`
+ * goes through the manager into the outgoing directory at any moment,
+ * before, during or after a swap, and is then served like the others.
+ * On a rollback the manager gives the old version back the connections
+ * it handed over and those it forwarded since its `Escrow` request
+ * (recognised by koid); anything else a dead version had bound is closed.
  *
  * Clients are synchronous (one request outstanding each), so a kernel
  * queue holds at most one request per client and "the front of the
@@ -36,8 +52,16 @@
  * lost: the guarantee docs/hot-swap.md gives.
  */
 
-#define CLIENTS 2
+/* Clients connected from the start (-DCLIENTS=2 -DNO_OPENER: the model
+ * before the opener, which the test checks too). */
+#ifndef CLIENTS
+#define CLIENTS 1
+#endif
 #define CALLS 2
+/* The connecting client's index, after the others, and its calls. */
+#define OPENER CLIENTS
+#define ALL (CLIENTS + 1)
+#define OPENER_CALLS 1
 #define SWAPS 2
 /* Version ids: 1 is the first; each start takes the next. */
 #define VERSIONS 8
@@ -45,10 +69,23 @@
 
 byte owner = 1;             /* who holds the server endpoints: a version, or ESCROW */
 bool closed = false;        /* a client's channel saw PEER_CLOSED */
-byte pending[CLIENTS];      /* a queued request (its sequence number), 0: none */
-byte in_flight[CLIENTS];    /* read, not yet answered (kernel-owned) */
-byte reader[CLIENTS];       /* the version that read it */
-byte reply[CLIENTS];        /* a reply not yet taken by its client */
+byte pending[ALL];          /* a queued request (its sequence number), 0: none */
+byte in_flight[ALL];        /* read, not yet answered (kernel-owned) */
+byte reader[ALL];           /* the version that read it */
+byte reply[ALL];            /* a reply not yet taken by its client */
+/* The opener's connection: 0 not opened, QUEUED (its `Open` waits in the
+ * outgoing directory, which moves with `owner`), ACCEPTED (held by
+ * `conn_owner`: a version, ESCROW, or CLOSED_END). */
+#define QUEUED 1
+#define ACCEPTED 2
+#define CLOSED_END 255
+byte conn = 0;
+byte conn_owner = 0;
+bool conn_bound = false;    /* bound to its holder's escrow */
+bool conn_closed = false;   /* the opener saw PEER_CLOSED */
+bool conn_handed = false;   /* in the handover of the swap under way */
+bool conn_recorded = false; /* forwarded since the swap's `Escrow` request */
+bool recording = false;     /* the manager records what it forwards */
 byte state[VERSIONS];       /* each version's state: calls answered */
 byte escrow_state = 0;      /* the state in escrow */
 byte answered = 0;          /* calls answered, all clients */
@@ -64,7 +101,7 @@ byte answers_by[VERSIONS];  /* calls each version answered */
 inline die(me) {
     k = 0;
     do
-    :: k < CLIENTS ->
+    :: k < ALL ->
         if
         :: reader[k] == me ->
 #ifdef LOSE_IN_FLIGHT
@@ -89,6 +126,19 @@ inline die(me) {
 #endif
     :: else -> skip
     fi;
+    if
+    :: conn == ACCEPTED && conn_owner == me ->
+#ifdef CLOSE_ON_DEATH
+        conn_owner = CLOSED_END;
+        conn_closed = true
+#else
+        if
+        :: conn_bound -> conn_owner = ESCROW
+        :: else -> conn_owner = CLOSED_END; conn_closed = true
+        fi
+#endif
+    :: else -> skip
+    fi;
     dead[me] = true
 }
 
@@ -105,8 +155,32 @@ inline die(me) {
         c = n; in_flight[n] = pending[n]; pending[n] = 0; reader[n] = me \
     }; goto read
 
-/* Hand the endpoints and the state to the manager's escrow. */
+/* Read the opener's request, once its connection is accepted here. */
+#define TAKE_OPENER \
+    :: atomic { conn == ACCEPTED && conn_owner == me && !stop[me] && pending[OPENER] != 0 -> \
+        c = OPENER; in_flight[OPENER] = pending[OPENER]; pending[OPENER] = 0; \
+        reader[OPENER] = me \
+    }; goto read
+
+#ifdef NO_DRAIN
+#define DRAIN skip
+#else
+/* Accept the `Open` still queued in the outgoing directory. */
+#define DRAIN \
+    if \
+    :: conn == QUEUED -> conn = ACCEPTED; conn_owner = me; conn_bound = true \
+    :: else -> skip \
+    fi
+#endif
+
+/* Hand the endpoints (the outgoing directory and every connection) and
+ * the state to the manager's escrow. */
 #define ESCROW_NOW \
+    DRAIN; \
+    if \
+    :: conn == ACCEPTED && conn_owner == me -> conn_owner = ESCROW; conn_handed = true \
+    :: else -> skip \
+    fi; \
     escrow_state = state[me]; \
     owner = ESCROW; \
     escrowed[me] = true
@@ -129,14 +203,29 @@ end_serving:
             /* a message boundary: nothing this version read is unanswered */
             k = 0;
             do
-            :: k < CLIENTS -> assert(reader[k] != me); k++
+            :: k < ALL -> assert(reader[k] != me); k++
             :: else -> break
             od;
             ESCROW_NOW
         };
         goto done
     TAKE(0)
+#if CLIENTS > 1
     TAKE(1)
+#endif
+    TAKE_OPENER
+    /* Accept the opener's connection. */
+#ifdef UNBOUND_ACCEPT
+    :: atomic { owner == me && !stop[me] && conn == QUEUED ->
+            conn = ACCEPTED; conn_owner = me; conn_bound = false
+        };
+        CRASH_POINT;                      /* read, not yet bound */
+        conn_bound = true
+#else
+    :: atomic { owner == me && !stop[me] && conn == QUEUED ->
+            conn = ACCEPTED; conn_owner = me; conn_bound = true
+        }
+#endif
     od;
 read:
     CRASH_POINT;                          /* read, not answered */
@@ -176,6 +265,23 @@ proctype client(byte me) {
     od
 }
 
+/* Connects (through the manager, which forwards the `Open` into the
+ * outgoing directory and records it during a swap) and calls. */
+proctype opener() {
+    byte call = 1;
+    atomic { conn = QUEUED; conn_recorded = recording };
+    do
+    :: call <= OPENER_CALLS ->
+        pending[OPENER] = call;
+        (reply[OPENER] != 0 || conn_closed);
+        assert(!conn_closed);
+        assert(reply[OPENER] == call);
+        reply[OPENER] = 0;
+        call++
+    :: else -> break
+    od
+}
+
 proctype manager() {
     byte current = 1;
     byte next = 2;
@@ -195,9 +301,21 @@ proctype manager() {
         /* Nothing stops before the new version has started. */
         if
         :: ready[fresh] ->
-            stop[current] = true;
+            atomic {
+                /* Record what is forwarded from the `Escrow` request on. */
+                conn_handed = false;
+                conn_recorded = false;
+                recording = true;
+                stop[current] = true
+            };
             (escrowed[current]);
-            owner = fresh;                /* with the state in escrow */
+            atomic {
+                owner = fresh;            /* with the state in escrow */
+                if
+                :: conn == ACCEPTED && conn_owner == ESCROW -> conn_owner = fresh
+                :: else -> skip
+                fi
+            };
             if
             :: atomic { dead[fresh] ->    /* crashed within the grace period: roll back */
                     state_lost = state_lost || answers_by[fresh] > 0
@@ -207,9 +325,21 @@ proctype manager() {
                 next++;
                 run version(old, false);  /* the old version, again */
                 (ready[old]);
-                owner = old;
+                atomic {
+                    owner = old;
+                    /* Only connections it knows go back; the rest close. */
+                    if
+                    :: conn == ACCEPTED && conn_owner == ESCROW ->
+                        if
+                        :: conn_handed || conn_recorded -> conn_owner = old
+                        :: else -> conn_owner = CLOSED_END; conn_closed = true
+                        fi
+                    :: else -> skip
+                    fi;
+                    recording = false
+                };
                 current = old
-            :: atomic { !dead[fresh] -> graced[fresh] = true };
+            :: atomic { !dead[fresh] -> graced[fresh] = true; recording = false };
                 current = fresh
             fi
         :: dead[fresh] -> skip            /* failed to start: the old one never stopped */
@@ -225,6 +355,9 @@ init {
         graced[1] = true;
         run version(1, false);
         run manager();
+#ifndef NO_OPENER
+        run opener();
+#endif
         do
         :: k < CLIENTS -> run client(k); k++
         :: else -> break

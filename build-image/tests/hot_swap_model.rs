@@ -12,13 +12,18 @@ fn model() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/hot-swap.pml")
 }
 
-/// Generates, compiles and runs the verifier with `define` (if any) set;
-/// returns the number of errors it found and its report.
-fn verify(define: Option<&str>) -> (u64, String) {
+/// Generates, compiles and runs the verifier with `defines` set (`NAME` or
+/// `NAME=VALUE`); returns the number of errors it found and its report.
+fn verify(defines: &[&str]) -> (u64, String) {
     let spin = host::ensure(host::SPIN).unwrap_or_else(|e| panic!("{e:#}"));
+    let name = if defines.is_empty() {
+        "model".to_string()
+    } else {
+        defines.join("-")
+    };
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("hot-swap-model")
-        .join(define.unwrap_or("model"));
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(model(), dir.join("hot-swap.pml")).unwrap();
@@ -32,7 +37,7 @@ fn verify(define: Option<&str>) -> (u64, String) {
         (output.status.success(), text)
     };
     let mut generate = Command::new(&spin);
-    if let Some(define) = define {
+    for define in defines {
         generate.arg(format!("-D{define}"));
     }
     let (ok, text) = run(generate.args(["-a", "hot-swap.pml"]));
@@ -54,11 +59,16 @@ fn verify(define: Option<&str>) -> (u64, String) {
 
 #[test]
 fn the_protocol_loses_duplicates_and_blocks_nothing() {
-    let (errors, report) = verify(None);
-    assert_eq!(errors, 0, "{report}");
-    // The whole state space was searched, not cut short.
-    assert!(report.contains("Full statespace search"), "{report}");
-    assert!(!report.contains("max search depth too small"), "{report}");
+    // The model as it stands (one client connected from the start, one
+    // that connects at any moment), and two clients connected from the
+    // start without the one that connects (the model before it).
+    for defines in [&[][..], &["CLIENTS=2", "NO_OPENER"][..]] {
+        let (errors, report) = verify(defines);
+        assert_eq!(errors, 0, "{defines:?}: {report}");
+        // The whole state space was searched, not cut short.
+        assert!(report.contains("Full statespace search"), "{report}");
+        assert!(!report.contains("max search depth too small"), "{report}");
+    }
 }
 
 #[test]
@@ -73,8 +83,14 @@ fn each_missing_guarantee_is_caught() {
         ("STOP_MID_REQUEST", "invalid end state"),
         // The new version does not get the state.
         ("STATE_NOT_HANDED", "assertion violated"),
+        // A new connection is read unbound and bound a step later: a
+        // version that dies in between closes it.
+        ("UNBOUND_ACCEPT", "assertion violated  !(conn_closed)"),
+        // The old version leaves queued `Open`s in the outgoing directory:
+        // the new one reads them, and a rollback closes them.
+        ("NO_DRAIN", "assertion violated  !(conn_closed)"),
     ] {
-        let (errors, report) = verify(Some(define));
+        let (errors, report) = verify(&[define]);
         assert!(errors > 0, "{define}: no error found:\n{report}");
         assert!(report.contains(expected), "{define}:\n{report}");
     }

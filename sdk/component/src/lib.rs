@@ -221,8 +221,20 @@ impl Outgoing {
     /// the channel to serve it on. `SHOULD_WAIT` when none is queued,
     /// `PEER_CLOSED` when the component manager is gone.
     pub fn try_next(&self) -> Result<(String, Channel), Status> {
+        self.try_next_etc(0)
+    }
+
+    /// [`Outgoing::try_next`], the channel arriving already bound to the
+    /// escrow the outgoing directory is bound to (`CHANNEL_BIND_RECEIVED`:
+    /// this process never holds it unbound, docs/hot-swap.md); `BAD_STATE`
+    /// (the request stays queued) if the directory is bound to none.
+    pub fn try_next_bound(&self) -> Result<(String, Channel), Status> {
+        self.try_next_etc(zx::CHANNEL_BIND_RECEIVED)
+    }
+
+    fn try_next_etc(&self, options: u32) -> Result<(String, Channel), Status> {
         loop {
-            let mut message = self.transport.try_receive()?;
+            let mut message = self.transport.try_receive_etc(options)?;
             let header = message.header().map_err(|_| Status::INVALID_ARGS)?;
             if header.ordinal != bindings::zx_io::DirectoryMarker::OPEN_ORDINAL {
                 // Only the component manager writes here, and it only opens.

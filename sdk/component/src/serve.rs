@@ -22,16 +22,17 @@
 //! - `Escrow`: it stops at a message boundary — a task reads, dispatches
 //!   and replies with no `await` in between, and the lifecycle task runs
 //!   only while every task waits, so every request read is answered — and
-//!   hands over its outgoing directory, every connection and its state
+//!   hands over its outgoing directory, every connection (with the
+//!   `Open`s still queued in the directory, accepted then) and its state
 //!   (encoded with the IDL). Then it waits: `Resume` (the swap was rolled
 //!   back) serves again what it is handed; `Stop` ends it;
 //! - started for a swap (no outgoing directory among its start-up
 //!   handles), it waits for `Prepare`, binds its lifecycle channel to the
 //!   escrow it names (`handle_bind_escrow`), answers, then asks for the
 //!   handover (`Takeover.Take`, a call that receives every endpoint already
-//!   bound, below), binds every connection it accepts later to the
-//!   same escrow, decodes the state (new table fields start empty) and
-//!   serves. Should it end within its grace period, the kernel moves those
+//!   bound, below), reads every connection it accepts later bound to the
+//!   same escrow (`CHANNEL_BIND_RECEIVED` on the outgoing directory),
+//!   decodes the state (new table fields start empty) and serves. Should it end within its grace period, the kernel moves those
 //!   endpoints to the manager with everything queued in them.
 //!
 //! The handover arrives already bound: `Take` is a `channel_call` with
@@ -436,6 +437,26 @@ fn accept<S: 'static>(
     ));
 }
 
+/// The next `Open` queued in `outgoing`. While a swap is not final
+/// (`escrow`), its channel arrives bound to the escrow the directory is
+/// bound to, in the read itself (`CHANNEL_BIND_RECEIVED`): there is no
+/// instant at which this version holds a connection it could lose by
+/// ending. If the directory is not bound (its binding failed), the channel
+/// is read plainly and bound here.
+fn next_open(outgoing: &Outgoing, escrow: Option<&Channel>) -> Result<(String, Channel), Status> {
+    let Some(escrow) = escrow else {
+        return outgoing.try_next();
+    };
+    match outgoing.try_next_bound() {
+        Err(Status::BAD_STATE) => {
+            let (name, channel) = outgoing.try_next()?;
+            let _ = zx::handle_bind_escrow(&channel, escrow);
+            Ok((name, channel))
+        }
+        next => next,
+    }
+}
+
 /// Accepts connections from the outgoing directory.
 async fn accept_loop<S: 'static>(
     round: Rc<Round<S>>,
@@ -447,16 +468,12 @@ async fn accept_loop<S: 'static>(
             return;
         }
         let next = match round.outgoing.borrow().as_ref() {
-            Some(outgoing) => outgoing
-                .try_next()
+            Some(outgoing) => next_open(outgoing, round.escrow.as_deref())
                 .map_err(|status| (status, outgoing.channel().as_handle_ref())),
             None => return,
         };
         match next {
             Ok((name, channel)) if name == round.protocol => {
-                if let Some(escrow) = &round.escrow {
-                    let _ = zx::handle_bind_escrow(&channel, escrow);
-                }
                 accept(&round, &dispatch, &spawner, channel);
             }
             Ok((name, _)) => println!("serve: no service named {}", name),
@@ -568,6 +585,9 @@ async fn lifecycle_task<S: Wire>(lifecycle: u32, round: &Round<S>) -> RoundEnd {
     end
 }
 
+/// The most connections a `Handover` carries (`idl/lifecycle.idl`).
+const MAX_HANDED_CONNECTIONS: usize = 63;
+
 /// Hands the outgoing directory, every connection and the state to the
 /// manager in answer to `Escrow` (`txid`). Runs while every other task of
 /// the round waits: no request is half answered.
@@ -576,7 +596,7 @@ fn escrow<S: Wire>(lifecycle: &Channel, txid: u32, round: &Round<S>) -> bool {
     let Some(outgoing) = round.outgoing.borrow_mut().take() else {
         return false;
     };
-    let connections: Vec<idlc_runtime::Handle> = round
+    let mut connections: Vec<idlc_runtime::Handle> = round
         .connections
         .borrow_mut()
         .iter_mut()
@@ -585,6 +605,22 @@ fn escrow<S: Wire>(lifecycle: &Channel, txid: u32, round: &Round<S>) -> bool {
             idlc_runtime::Handle::from_raw(transport.into_channel().into_handle().into_raw())
         })
         .collect();
+    // `Open`s still queued in the outgoing directory were forwarded before
+    // the manager asked for this handover: accepted now, they go over as
+    // connections, which the manager recognises (by koid) if it must give
+    // them back on a rollback. Left queued, the next version would read
+    // them, and a rollback would close them: the manager records only the
+    // connections it forwards from its `Escrow` request on
+    // (docs/hot-swap.md). What a handover cannot carry stays queued.
+    while connections.len() < MAX_HANDED_CONNECTIONS {
+        match next_open(&outgoing, round.escrow.as_deref()) {
+            Ok((name, channel)) if name == round.protocol => connections.push(
+                idlc_runtime::Handle::from_raw(channel.into_handle().into_raw()),
+            ),
+            Ok((name, _)) => println!("serve: no service named {}", name),
+            Err(_) => break,
+        }
+    }
     let mut state = Vec::new();
     let mut handles = Vec::new();
     if idlc_runtime::encode(&mut *round.state.borrow_mut(), &mut state, &mut handles).is_err() {

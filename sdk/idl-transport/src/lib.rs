@@ -160,8 +160,15 @@ impl ChannelTransport {
 
     /// Receives a message if one is queued, without waiting.
     pub fn try_receive(&self) -> Result<IncomingMessage, Status> {
+        self.try_receive_etc(0)
+    }
+
+    /// [`ChannelTransport::try_receive`] with the options of
+    /// `channel_read` (`CHANNEL_BIND_RECEIVED`: the handles arrive bound to
+    /// the escrow this endpoint is bound to).
+    pub fn try_receive_etc(&self, options: u32) -> Result<IncomingMessage, Status> {
         let mut message = MessageBuf::default();
-        self.channel.read(&mut message)?;
+        self.channel.read_etc(options, &mut message)?;
         Ok(IncomingMessage {
             bytes: message.bytes,
             handles: handle_infos(message.handles),

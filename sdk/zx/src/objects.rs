@@ -473,6 +473,13 @@ impl Channel {
 
     /// Reads the next message, growing `buffer` as needed.
     pub fn read(&self, buffer: &mut MessageBuf) -> Result<(), Status> {
+        self.read_etc(0, buffer)
+    }
+
+    /// [`Channel::read`] with `options` (0 or `CHANNEL_BIND_RECEIVED`: the
+    /// handles arrive bound to the escrow this endpoint is bound to;
+    /// `BAD_STATE` if it is bound to none).
+    pub fn read_etc(&self, options: u32, buffer: &mut MessageBuf) -> Result<(), Status> {
         let mut handles = [HANDLE_INVALID; zx_abi::CHANNEL_MAX_MSG_HANDLES];
         if buffer.bytes.capacity() < 256 {
             buffer.bytes.reserve(256);
@@ -481,7 +488,7 @@ impl Channel {
             let capacity = buffer.bytes.capacity();
             buffer.bytes.resize(capacity, 0);
             let mut needed = (0, 0);
-            match self.read_raw(&mut buffer.bytes, &mut handles, &mut needed) {
+            match self.read_raw_etc(options, &mut buffer.bytes, &mut handles, &mut needed) {
                 Ok((n_bytes, n_handles)) => {
                     buffer.bytes.truncate(n_bytes);
                     buffer.handles = handles[..n_handles]
