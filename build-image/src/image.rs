@@ -131,8 +131,23 @@ pub fn build_with(
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         contents.push(compiled.path.clone());
     }
+    // The programs' bytes and a package per component (its meta blob),
+    // for the system disk and for the roots `meta/packages` lists.
+    let built: Vec<(String, Vec<u8>)> = program_names
+        .iter()
+        .zip(&programs)
+        .map(|(name, path)| {
+            let data =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Ok((name.clone(), data))
+        })
+        .collect::<Result<_>>()?;
+    let packages = match &components {
+        Some(components) => crate::packages::build(components, &built)?,
+        None => Vec::new(),
+    };
     if let (Some(kept), Some(components)) = (&manifests_kept, &components) {
-        for (path, bytes) in crate::packages::bootfs_index(components, kept)? {
+        for (path, bytes) in crate::packages::bootfs_index(components, kept, &packages)? {
             builder
                 .add(&path, bytes)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -163,25 +178,12 @@ pub fn build_with(
         if disk.contents != crate::machine::DiskContents::System {
             continue;
         }
-        let built: Vec<(String, Vec<u8>)> = program_names
-            .iter()
-            .zip(&programs)
-            .map(|(name, path)| {
-                let data = std::fs::read(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                Ok((name.clone(), data))
-            })
-            .collect::<Result<_>>()?;
         // A package per component: its meta blob beside the programs.
-        let packages = match &components {
-            Some(components) => crate::packages::build(components, &built)?,
-            None => Vec::new(),
-        };
         let mut blobs: Vec<crate::disk::Blob> = built
-            .into_iter()
+            .iter()
             .map(|(name, data)| crate::disk::Blob {
                 path: format!("bin/{name}"),
-                data,
+                data: data.clone(),
             })
             .collect();
         for (package, meta) in &packages {

@@ -70,20 +70,29 @@ pub fn bootfs_manifests(product: &Product, components: Option<&Compiled>) -> Opt
 
 /// What else the bootfs of a product that loads components from packages
 /// holds (`kept`: [`bootfs_manifests`]), as `(path, bytes)`:
-/// `meta/packages`, the names of the components whose manifests come with
-/// their packages, one a line, so the component manager knows them; and,
-/// for each of those that is a driver, `meta/<name>.bind`: a declaration
-/// with only its `driver` matches, which the driver manager reads to know
-/// which device it binds to.
-pub fn bootfs_index(components: &Compiled, kept: &[String]) -> Result<Vec<(String, Vec<u8>)>> {
+/// `meta/packages`, the components whose manifests come with their
+/// packages, one a line as `<name> <meta root>` (`packages`: the image's
+/// packages, [`build`]), so the component manager knows them and resolves
+/// each to the image's own package, whatever else of that name is pushed
+/// beside it; and, for each of those that is a driver, `meta/<name>.bind`:
+/// a declaration with only its `driver` matches, which the driver manager
+/// reads to know which device it binds to.
+pub fn bootfs_index(
+    components: &Compiled,
+    kept: &[String],
+    packages: &[(Package, Vec<u8>)],
+) -> Result<Vec<(String, Vec<u8>)>> {
     let mut files = Vec::new();
     let mut names = String::new();
     for manifest in &components.manifests {
         if kept.contains(&manifest.name) {
             continue;
         }
-        names.push_str(&manifest.name);
-        names.push('\n');
+        let (_, meta) = packages
+            .iter()
+            .find(|(package, _)| package.name == manifest.name)
+            .ok_or_else(|| anyhow!("no package was built for {}", manifest.name))?;
+        names.push_str(&format!("{} {}\n", manifest.name, root_of(meta)));
         let decl = crate::manifest::compile::decode(&manifest.bytes)
             .map_err(|e| anyhow!("{}: {e:?}", manifest.path))?;
         if let Some(driver) = decl.driver.filter(|m| !m.is_empty()) {

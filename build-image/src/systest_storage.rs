@@ -165,8 +165,14 @@ fn check_loaded_from_packages(run: &Captured) -> Result<(), String> {
     let index = String::from_utf8_lossy(index.data);
     for line in listing.lines() {
         let name = line.split_whitespace().nth(1).unwrap_or_default();
-        if !bootstrap.contains(&name) && !index.lines().any(|l| l == name) {
-            return Err(format!("meta/packages does not name {name}"));
+        if bootstrap.contains(&name) {
+            continue;
+        }
+        // `<name> <meta root>`: the root of the package the host wrote.
+        let root = line.split_whitespace().next().unwrap_or_default();
+        let listed = format!("{name} {root}");
+        if !index.lines().any(|l| l == listed) {
+            return Err(format!("meta/packages does not list {listed}:\n{index}"));
         }
     }
     for kept in [
@@ -218,10 +224,22 @@ pub fn check_large_program(run: &Captured) -> Result<(), String> {
     )
     .map_err(with_log)?;
     // The resolver refused the other by the size its meta blob gives,
-    // which is past the limit.
+    // which is past the limit; the manager asked for the image's own
+    // package, by the root `meta/packages` gives it.
+    let listing = std::fs::read_to_string(
+        crate::systest::workspace_root().join("target/images/storage-large/data.packages"),
+    )
+    .map_err(|e| format!("data.packages: {e}"))?;
+    let root = listing
+        .lines()
+        .find_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            (words.get(1) == Some(&"bigprog_over")).then(|| words[0].to_string())
+        })
+        .ok_or("data.packages lists no bigprog_over")?;
     let refused = expect_line(
         run,
-        "pkg-resolver: pkg://bigprog_over: bin/bigprog-over is ",
+        &format!("pkg-resolver: pkg://bigprog_over?hash={root}: bin/bigprog-over is "),
     )
     .map_err(with_log)?;
     let size = refused

@@ -49,10 +49,36 @@ impl State {
 
     /// Whether `name` is one of the product's packages.
     pub(super) fn is_package(&self, name: &str) -> bool {
-        self.bootfs_file(PACKAGES).is_ok_and(|list| {
-            list.split(|&b| b == b'\n')
-                .any(|line| line == name.as_bytes())
+        self.image_package(name).is_some()
+    }
+
+    /// The meta root (hex) of the image's own package `name`, if it is one
+    /// of the product's packages: `meta/packages` lists each as
+    /// `<name> <meta root>`. `Some("")` for a line without a root.
+    pub(super) fn image_package(&self, name: &str) -> Option<String> {
+        let list = self.bootfs_bytes(PACKAGES).ok()?;
+        list.split(|&b| b == b'\n').find_map(|line| {
+            let line = core::str::from_utf8(line).ok()?;
+            let mut words = line.split_whitespace();
+            (words.next()? == name).then(|| words.next().unwrap_or_default().into())
         })
+    }
+
+    /// `url` (`pkg://<name>`, or with `?hash=<root>`) as the resolver is
+    /// asked for it: a bare name of one of the product's packages names
+    /// the image's own (`pkg://<name>?hash=<its root>`), so that a version
+    /// of the same name pushed beside it (`build-image swap`) is run only
+    /// where it is named by its root (a swap, a pin).
+    pub(super) fn image_url(&self, url: &str) -> String {
+        let root = url
+            .strip_prefix("pkg://")
+            .filter(|name| !name.contains('?'))
+            .and_then(|name| self.image_package(name))
+            .filter(|root| !root.is_empty());
+        match root {
+            Some(root) => format!("{url}?hash={root}"),
+            None => url.into(),
+        }
     }
 
     /// Installs `bytes`, the compiled manifest of pending instance

@@ -412,10 +412,9 @@ pub(super) async fn resolve(
     open_exposed(state, spawner, idle, resolver, protocol, server)
         .map_err(|s| format!("the resolver: {s}"))?;
     let client = ResolverAsyncClient::new(AsyncChannel(client));
+    let url = state.borrow().image_url(&package_url(url));
     let reply = client
-        .resolve(ResolverResolveRequest {
-            url: package_url(url),
-        })
+        .resolve(ResolverResolveRequest { url })
         .await
         .map_err(|e| format!("the resolver does not answer: {e:?}"))?
         .map_err(|status| match Status(status) {
