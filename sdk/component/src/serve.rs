@@ -618,6 +618,8 @@ fn escrow<S: Wire>(lifecycle: &Channel, txid: u32, round: &Round<S>) -> bool {
                 idlc_runtime::Handle::from_raw(channel.into_handle().into_raw()),
             ),
             Ok((name, _)) => println!("serve: no service named {}", name),
+            // A malformed request was read and dropped: the next one.
+            Err(Status::INVALID_ARGS) => {}
             Err(_) => break,
         }
     }
