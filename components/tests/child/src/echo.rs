@@ -51,6 +51,9 @@ fn main() -> i64 {
         }
         return request.bytes.len() as i64;
     }
+    if has("take-many") {
+        return take_many(channel);
+    }
     let mut echoed = 0;
     if mirror {
         // The server loop of the call fastpath: reply and wait for the
@@ -106,4 +109,67 @@ fn main() -> i64 {
         }
         echoed += 1;
     }
+}
+
+/// The answer to a request in `take-many` mode: its bytes after the txid,
+/// reversed, then `!`.
+fn answer_to(request: &[u8]) -> alloc::vec::Vec<u8> {
+    let mut reply = request.to_vec();
+    reply[4..].reverse();
+    reply.push(b'!');
+    reply
+}
+
+/// `take-many N`: reads every request that comes (the first within a
+/// second, the others within 20 ms of the one before), answers mode 0:
+/// none, 1: the newest, 2: the oldest, 3: all but the middle one, newest
+/// first; sends the endpoint back on its second start-up handle and
+/// exits with how many it answered, holding the others unanswered.
+fn take_many(channel: Channel) -> i64 {
+    let mode = zx_runtime::args()
+        .iter()
+        .filter_map(|arg| arg.parse::<u32>().ok())
+        .next()
+        .unwrap_or(0);
+    let Some(back) = zx_runtime::take_startup_handle(processargs::USER_BASE + 1) else {
+        return -1;
+    };
+    let mut requests = alloc::vec::Vec::new();
+    let mut deadline = zx::deadline_after(1_000_000_000);
+    loop {
+        let mut request = MessageBuf::default();
+        if channel.recv(None, &mut request, deadline).is_err() {
+            break;
+        }
+        if request.bytes.len() < 12 {
+            return -4;
+        }
+        requests.push(request.bytes);
+        deadline = zx::deadline_after(20_000_000);
+    }
+    let count = requests.len();
+    let picks: alloc::vec::Vec<usize> = match (mode, count) {
+        (_, 0) | (0, _) => alloc::vec![],
+        (1, _) => alloc::vec![count - 1],
+        (2, _) => alloc::vec![0],
+        _ => (0..count).rev().filter(|&i| i != count / 2).collect(),
+    };
+    for &i in &picks {
+        if channel
+            .write(&answer_to(&requests[i]), alloc::vec![])
+            .is_err()
+        {
+            return -5;
+        }
+    }
+    let back = Channel::from_handle(back);
+    // The endpoint goes back in a message: this process ends holding the
+    // unanswered requests' records.
+    if back
+        .write(b"endpoint", alloc::vec![channel.into_handle()])
+        .is_err()
+    {
+        return -3;
+    }
+    picks.len() as i64
 }

@@ -30,6 +30,7 @@ mod handles;
 mod pointers;
 mod ports;
 mod processes;
+mod records_attack;
 mod resources;
 mod sockets;
 mod threads;
@@ -115,6 +116,7 @@ fn main() -> i64 {
     channels::run(&mut suite);
     fastpath::run(&mut suite);
     fastpath_attack::run(&mut suite);
+    records_attack::run(&mut suite);
     sockets::run(&mut suite);
     ports::run(&mut suite);
     asyncs::run(&mut suite);

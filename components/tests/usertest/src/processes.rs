@@ -359,6 +359,7 @@ pub fn run(suite: &mut Suite) {
     crate::sockets::run_with_processes(suite, job, bootfs);
     crate::escrow::run_with_processes(suite, job, bootfs);
     crate::bind_attack::run_with_processes(suite, job, bootfs);
+    crate::records_attack::run_with_processes(suite, job, bootfs);
     suite.run("process_create.bad_job", || {
         expect_status(
             Job::from_handle(Handle::from_raw(0x6666_6667))
