@@ -171,6 +171,83 @@ fn charge_handles(account: Option<&Arc<Account>>, handles: &[Handle]) -> Result<
     })
 }
 
+/// How many slots an endpoint's queue, reply-record table, call list and
+/// receiver list keep at rest. A burst grows them (each message, record,
+/// call or receiver is charged while it is there, not the room it leaves);
+/// the room left over is given back once at most a quarter of it is in
+/// use ([`trim`]), so an idle endpoint keeps at most these few slots of
+/// each, which its object charge covers ([`KEPT_ROOM`]).
+const KEPT_SLOTS: usize = 8;
+
+/// The bytes of [`KEPT_SLOTS`] slots of each of an endpoint's tables:
+/// charged with the endpoint (`channel_create`).
+pub const KEPT_ROOM: usize = KEPT_SLOTS
+    * (core::mem::size_of::<Message>()
+        + core::mem::size_of::<ReplyRecord>()
+        + core::mem::size_of::<(u32, Weak<Thread>, u64)>()
+        + core::mem::size_of::<(Weak<Thread>, u64)>());
+
+/// An endpoint's queue or table, whose room is given back after a burst.
+trait Room {
+    fn used(&self) -> usize;
+    fn room(&self) -> usize;
+    /// Moves the contents into a new allocation with room for `slots`;
+    /// keeps the old one if there is no memory for a new one.
+    fn reallocate(&mut self, slots: usize);
+}
+
+impl<T> Room for VecDeque<T> {
+    fn used(&self) -> usize {
+        self.len()
+    }
+    fn room(&self) -> usize {
+        self.capacity()
+    }
+    fn reallocate(&mut self, slots: usize) {
+        let mut smaller = VecDeque::new();
+        if smaller.try_reserve_exact(slots).is_ok() {
+            smaller.extend(self.drain(..));
+            *self = smaller;
+        }
+    }
+}
+
+impl<T> Room for Vec<T> {
+    fn used(&self) -> usize {
+        self.len()
+    }
+    fn room(&self) -> usize {
+        self.capacity()
+    }
+    fn reallocate(&mut self, slots: usize) {
+        let mut smaller = Vec::new();
+        if smaller.try_reserve_exact(slots).is_ok() {
+            smaller.append(self);
+            *self = smaller;
+        }
+    }
+}
+
+/// Gives back the room `table` has left over from a burst: past
+/// [`KEPT_SLOTS`], once at most a quarter of it is in use, it keeps twice
+/// what it holds (so a table that fills and drains reallocates a bounded
+/// number of times per element). No fallible shrink exists in `alloc`:
+/// the contents move into a smaller allocation made with `try_reserve`,
+/// and nothing changes if there is no memory for one.
+#[inline]
+fn trim(table: &mut impl Room) {
+    let room = table.room();
+    if room > KEPT_SLOTS && table.used() <= room / 4 {
+        trim_slow(table);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn trim_slow(table: &mut impl Room) {
+    table.reallocate((table.used() * 2).max(KEPT_SLOTS));
+}
+
 /// Makes room for one more message in a full queue.
 #[cold]
 fn grow(queue: &mut VecDeque<Message>) -> Result<(), Status> {
@@ -379,7 +456,9 @@ impl Channel {
             let caller = {
                 let mut calls = peer.calls.lock();
                 let index = calls.iter().position(|(t, _, _)| *t == txid);
-                index.map(|index| calls.swap_remove(index))
+                let caller = index.map(|index| calls.swap_remove(index));
+                trim(&mut *calls);
+                caller
             };
             if let Some((_, thread, token)) = caller {
                 if let Some(thread) = thread.upgrade() {
@@ -445,6 +524,7 @@ impl Channel {
         let mut calls = self.calls.lock();
         let index = calls.iter().position(|(t, _, _)| *t == txid)?;
         let (_, thread, token) = calls.swap_remove(index);
+        trim(&mut *calls);
         Some((thread, token))
     }
 
@@ -452,6 +532,7 @@ impl Channel {
     pub fn pop_receiver(&self) -> Option<(Weak<Thread>, u64)> {
         let mut receivers = self.receivers.lock();
         let first = receivers.pop_front();
+        trim(&mut *receivers);
         self.has_receivers
             .store(!receivers.is_empty(), Ordering::Release);
         first
@@ -500,6 +581,7 @@ impl Channel {
         }
         let mut receivers = self.receivers.lock();
         receivers.retain(|(_, t)| *t != token);
+        trim(&mut *receivers);
         self.has_receivers
             .store(!receivers.is_empty(), Ordering::Release);
     }
@@ -544,9 +626,11 @@ impl Channel {
             // by the fastpath without handles. It owns nothing, so it is
             // forgotten rather than moved out to be dropped.
             core::mem::forget(replies.pop());
+            trim(&mut *replies);
             return;
         }
         let record = replies.swap_remove(index);
+        trim(&mut *replies);
         // Dropped outside the lock (its message may hold the last
         // reference to objects whose teardown takes locks).
         drop(replies);
@@ -561,7 +645,9 @@ impl Channel {
             let index = replies
                 .iter()
                 .position(|r| r.txid == txid && r.reader == reader);
-            index.map(|index| replies.swap_remove(index))
+            let record = index.map(|index| replies.swap_remove(index));
+            trim(&mut *replies);
+            record
         };
         match record {
             Some(record) => {
@@ -618,7 +704,9 @@ impl Channel {
             let record = {
                 let mut replies = self.replies.lock();
                 let index = replies.iter().rposition(|r| r.reader == reader);
-                index.map(|index| replies.swap_remove(index))
+                let record = index.map(|index| replies.swap_remove(index));
+                trim(&mut *replies);
+                record
             };
             let Some(record) = record else { return };
             let ReplyRecord { kept, taken, .. } = record;
@@ -693,6 +781,7 @@ impl Channel {
                 });
             }
             let message = queue.pop_front().expect("front exists");
+            trim(&mut *queue);
             (message, queue.is_empty())
         };
         if now_empty {
@@ -724,7 +813,9 @@ impl Channel {
 
     /// Forgets the call waiting with `token` (it timed out).
     pub fn remove_call(&self, token: u64) {
-        self.calls.lock().retain(|(_, _, t)| *t != token);
+        let mut calls = self.calls.lock();
+        calls.retain(|(_, _, t)| *t != token);
+        trim(&mut *calls);
     }
 
     /// Its in-flight state.

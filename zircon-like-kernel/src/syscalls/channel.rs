@@ -22,9 +22,10 @@ pub fn create(options: u64, out0: u64, out1: u64) -> SysResult {
     }
     let out0 = UserOut::<HandleValue>::required(out0)?;
     let out1 = UserOut::<HandleValue>::required(out1)?;
+    // Each endpoint with the room its tables keep at rest.
     let charges = (
-        ObjectCharge::for_new::<Channel>(0)?,
-        ObjectCharge::for_new::<Channel>(0)?,
+        ObjectCharge::for_new::<Channel>(crate::object::channel::KEPT_ROOM)?,
+        ObjectCharge::for_new::<Channel>(crate::object::channel::KEPT_ROOM)?,
     );
     let (a, b) = Channel::create();
     a.base().hold(charges.0);

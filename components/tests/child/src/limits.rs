@@ -59,6 +59,12 @@
 //!   gets as its first user start-up handle until the peer shuts down
 //!   writing (then shuts down its own writing) or closes; exits with the
 //!   bytes echoed.
+//! - `child-limits idle-queues N`: makes N channel pairs, one after the
+//!   other; through each it sends 3,500 small requests with call-like
+//!   txids, reads them with `channel_recv` (one reply record each),
+//!   answers all and reads the answers; keeps every pair open (idle, all
+//!   charges for messages given back), writes `ready` on the channel it
+//!   gets as its first user start-up handle and waits to be killed.
 #![no_std]
 #![no_main]
 
@@ -93,6 +99,7 @@ fn main() -> i64 {
             None => -1,
         },
         Some("escrow") => escrow(args.get(2).map(|how| how.as_str())),
+        Some("idle-queues") => idle_queues(count),
         _ => -100,
     }
 }
@@ -652,4 +659,40 @@ fn take_bound(lifecycle: zx::Channel, escrow: zx::Channel, ready: zx::Event, how
     // its binding).
     core::mem::forget((lifecycle, escrow, ready, events, reply));
     code
+}
+
+fn idle_queues(pairs: i64) -> i64 {
+    let Some(ready) = zx_runtime::take_startup_handle(zx::processargs::USER_BASE) else {
+        return -1;
+    };
+    let mut kept = Vec::new();
+    let mut message = zx::MessageBuf::default();
+    for pair in 0..pairs {
+        let Ok((client, server)) = Channel::create() else {
+            return -2;
+        };
+        for i in 0..3500u32 {
+            let txid = 0xd000_0000u32 | ((pair as u32) << 12) | i;
+            if client.write(&txid.to_le_bytes(), vec![]).is_err() {
+                return -3;
+            }
+        }
+        let mut txids = Vec::new();
+        while server.recv(None, &mut message, 0).is_ok() {
+            txids.push(message.bytes.clone());
+        }
+        for txid in txids {
+            if server.write(&txid, vec![]).is_err() {
+                return -4;
+            }
+        }
+        while client.read(&mut message).is_ok() {}
+        kept.push((client, server));
+    }
+    if Channel::from_handle(ready).write(b"ready", vec![]).is_err() {
+        return -5;
+    }
+    loop {
+        let _ = zx::nanosleep(zx::TIME_INFINITE);
+    }
 }

@@ -916,6 +916,44 @@ pub fn run(suite: &mut Suite, job: &Job, bootfs: &[u8]) {
             ),
         )
     });
+    suite.run("exhaustion.idle_channel_queues_are_charged", || {
+        // A job limited to 1 MiB runs 16 channel pairs up to 3,500 queued
+        // requests and reply records each, one pair at a time, answers and
+        // reads everything and keeps the pairs open, idle: the queues and
+        // record tables the kernel grew for them must be charged (or given
+        // back), so the kernel heap the idle job holds stays near its limit.
+        let before = crate::fastpath_attack::heap_bytes()?;
+        let limited = step(job.create_child(), "job")?;
+        step(limited.set_limits(0, 1 << 20, 0, 0), "limit")?;
+        let (ready, ready_theirs) = step(Channel::create(), "ready channel")?;
+        let child = crate::processes::start(
+            &limited,
+            bootfs,
+            "bin/child-limits",
+            &["bin/child-limits", "idle-queues", "16"],
+            vec![(zx::processargs::USER_BASE, ready_theirs.into_handle())],
+        )?;
+        let signals = ready.wait_one(
+            zx::Signals::CHANNEL_READABLE | zx::Signals::PEER_CLOSED,
+            zx::deadline_after(60_000_000_000),
+        );
+        let held = crate::fastpath_attack::heap_bytes()?;
+        step(zx::task_kill(&limited), "kill")?;
+        let code = crate::processes::wait_end(&child)?;
+        step(signals, "ready")?;
+        zx_runtime::println!(
+            "exhaustion: a 1 MiB job with 16 idle channel pairs: kernel heap {} KiB before, {} KiB held (child {code})",
+            before / 1024,
+            held / 1024
+        );
+        check(
+            held <= before + (2 << 20),
+            &alloc::format!(
+                "a job limited to 1 MiB holds {} KiB of kernel heap in idle channels",
+                (held - before) / 1024
+            ),
+        )
+    });
     suite.run("exhaustion.port_queues_are_charged", || {
         // A full port holds 4,096 packets (and the observers behind them):
         // its queue is charged to its creator's job, so a 1 MiB job fills

@@ -591,6 +591,47 @@ pub fn run(suite: &mut Suite) {
             &format!("the heap grew from {before} to {after} bytes"),
         )
     });
+    suite.run("records_attack.answered_records_leave_no_memory", || {
+        // Eight channels each take 3000 requests with call-like txids,
+        // read through channel_recv (3000 reply records) and answered
+        // (3000 replies read back): every message and record is gone and
+        // its charge given back, but the endpoints stay open. The kernel
+        // heap must come back near where it was: what the queues and
+        // record tables grew to is no one's charge.
+        let before = heap_bytes()?;
+        let mut kept = Vec::new();
+        let mut message = MessageBuf::default();
+        for pair in 0..8u32 {
+            let (client, server) = step(Channel::create(), "channel")?;
+            for i in 0..3000u32 {
+                let mut bytes = (0xd000_0000u32 | (pair << 16) | i).to_le_bytes().to_vec();
+                bytes.extend_from_slice(b"req");
+                step(client.write(&bytes, vec![]), "write")?;
+            }
+            let mut txids = Vec::new();
+            while server.recv(None, &mut message, 0).is_ok() {
+                txids.push(txid_of(&message.bytes));
+            }
+            for t in txids {
+                step(server.write(&t.to_le_bytes(), vec![]), "answer")?;
+            }
+            while client.read(&mut message).is_ok() {}
+            kept.push((client, server));
+        }
+        let open = heap_bytes()?;
+        drop(kept);
+        let closed = heap_bytes()?;
+        zx_runtime::println!(
+            "records_attack: answered records: heap {} KiB before, {} KiB with 8 idle channels open, {} KiB closed",
+            before / 1024,
+            open / 1024,
+            closed / 1024
+        );
+        check(
+            open <= before + (256 << 10),
+            &format!("8 idle channels hold {} KiB of kernel heap", (open - before) / 1024),
+        )
+    });
     suite.run("records_attack.unknown_numbers_refused", || {
         for number in UNKNOWN {
             expect_status(raw(number, [0; 8]), Status::BAD_SYSCALL)
