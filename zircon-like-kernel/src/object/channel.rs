@@ -35,6 +35,7 @@ use super::account::Account;
 use super::fastpath::Origin;
 use super::inflight::{self, InFlight};
 use super::peered::PeerLink;
+use super::room::trim;
 use super::thread::{Thread, WakeReason};
 use super::{impl_into_any, Handle, KernelObject, ObjectBase};
 use alloc::collections::VecDeque;
@@ -177,7 +178,7 @@ fn charge_handles(account: Option<&Arc<Account>>, handles: &[Handle]) -> Result<
 /// the room left over is given back once at most a quarter of it is in
 /// use ([`trim`]), so an idle endpoint keeps at most these few slots of
 /// each, which its object charge covers ([`KEPT_ROOM`]).
-const KEPT_SLOTS: usize = 8;
+const KEPT_SLOTS: usize = super::room::KEPT_SLOTS;
 
 /// The bytes of [`KEPT_SLOTS`] slots of each of an endpoint's tables:
 /// charged with the endpoint (`channel_create`).
@@ -186,67 +187,6 @@ pub const KEPT_ROOM: usize = KEPT_SLOTS
         + core::mem::size_of::<ReplyRecord>()
         + core::mem::size_of::<(u32, Weak<Thread>, u64)>()
         + core::mem::size_of::<(Weak<Thread>, u64)>());
-
-/// An endpoint's queue or table, whose room is given back after a burst.
-trait Room {
-    fn used(&self) -> usize;
-    fn room(&self) -> usize;
-    /// Moves the contents into a new allocation with room for `slots`;
-    /// keeps the old one if there is no memory for a new one.
-    fn reallocate(&mut self, slots: usize);
-}
-
-impl<T> Room for VecDeque<T> {
-    fn used(&self) -> usize {
-        self.len()
-    }
-    fn room(&self) -> usize {
-        self.capacity()
-    }
-    fn reallocate(&mut self, slots: usize) {
-        let mut smaller = VecDeque::new();
-        if smaller.try_reserve_exact(slots).is_ok() {
-            smaller.extend(self.drain(..));
-            *self = smaller;
-        }
-    }
-}
-
-impl<T> Room for Vec<T> {
-    fn used(&self) -> usize {
-        self.len()
-    }
-    fn room(&self) -> usize {
-        self.capacity()
-    }
-    fn reallocate(&mut self, slots: usize) {
-        let mut smaller = Vec::new();
-        if smaller.try_reserve_exact(slots).is_ok() {
-            smaller.append(self);
-            *self = smaller;
-        }
-    }
-}
-
-/// Gives back the room `table` has left over from a burst: past
-/// [`KEPT_SLOTS`], once at most a quarter of it is in use, it keeps twice
-/// what it holds (so a table that fills and drains reallocates a bounded
-/// number of times per element). No fallible shrink exists in `alloc`:
-/// the contents move into a smaller allocation made with `try_reserve`,
-/// and nothing changes if there is no memory for one.
-#[inline]
-fn trim(table: &mut impl Room) {
-    let room = table.room();
-    if room > KEPT_SLOTS && table.used() <= room / 4 {
-        trim_slow(table);
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn trim_slow(table: &mut impl Room) {
-    table.reallocate((table.used() * 2).max(KEPT_SLOTS));
-}
 
 /// Makes room for one more message in a full queue.
 #[cold]

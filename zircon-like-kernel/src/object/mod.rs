@@ -40,6 +40,7 @@ pub mod port;
 pub mod process;
 pub mod reaper;
 pub mod resource;
+pub mod room;
 pub mod socket;
 pub mod thread;
 pub mod timer;
@@ -158,6 +159,13 @@ struct SignalState {
     signals: Signals,
     observers: Vec<Observer>,
 }
+
+/// Observer slots an object keeps when its waits end (`forget`,
+/// `room::trim_keeping`): more than other tables, as the count of
+/// observers an object has swings with every wait. The observers that
+/// fire (`update_signals`) leave their room: trimming there cost 2 % of
+/// the network rows (docs/performance.md, seventh round).
+const KEPT_OBSERVERS: usize = 64;
 
 /// Most observers one object keeps (waiting threads plus `wait_async`
 /// registrations): past it, new ones are refused with `NO_RESOURCES`.
@@ -439,9 +447,11 @@ impl ObjectBase {
 
     /// Removes the observers of thread wait `token`.
     pub fn forget(&self, token: u64) {
-        self.state.lock().observers.retain(|observer| {
+        let mut state = self.state.lock();
+        state.observers.retain(|observer| {
             !matches!(observer.target, ObserverTarget::Thread { token: t, .. } if t == token)
         });
+        room::trim_keeping(&mut state.observers, KEPT_OBSERVERS);
     }
 }
 

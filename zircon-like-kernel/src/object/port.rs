@@ -154,7 +154,10 @@ impl Port {
             let waiter = {
                 let mut state = self.state.lock();
                 match state.waiters.pop_front() {
-                    Some(waiter) => waiter,
+                    Some(waiter) => {
+                        super::room::trim(&mut state.waiters);
+                        waiter
+                    }
                     None => {
                         if !armed {
                             state.make_room()?;
@@ -210,7 +213,9 @@ impl Port {
 
     /// Forgets the waiter of `token` (its wait timed out).
     pub fn remove_waiter(&self, token: u64) {
-        self.state.lock().waiters.retain(|(_, t)| *t != token);
+        let mut state = self.state.lock();
+        state.waiters.retain(|(_, t)| *t != token);
+        super::room::trim(&mut state.waiters);
     }
 }
 
