@@ -172,17 +172,12 @@ fn charge_handles(account: Option<&Arc<Account>>, handles: &[Handle]) -> Result<
     })
 }
 
-/// How many slots an endpoint's queue, reply-record table, call list and
-/// receiver list keep at rest. A burst grows them (each message, record,
-/// call or receiver is charged while it is there, not the room it leaves);
-/// the room left over is given back once at most a quarter of it is in
-/// use ([`trim`]), so an idle endpoint keeps at most these few slots of
-/// each, which its object charge covers ([`KEPT_ROOM`]).
-const KEPT_SLOTS: usize = super::room::KEPT_SLOTS;
-
-/// The bytes of [`KEPT_SLOTS`] slots of each of an endpoint's tables:
-/// charged with the endpoint (`channel_create`).
-pub const KEPT_ROOM: usize = KEPT_SLOTS
+/// The room an endpoint's queue, reply-record table, call list and
+/// receiver list keep at rest, in bytes: a burst grows them (each message,
+/// record, call or receiver is charged while it is there, not the room it
+/// leaves), and [`trim`] gives back all but `room::KEPT_SLOTS` slots of
+/// each, which are charged with the endpoint (`channel_create`).
+pub const KEPT_ROOM: usize = super::room::KEPT_SLOTS
     * (core::mem::size_of::<Message>()
         + core::mem::size_of::<ReplyRecord>()
         + core::mem::size_of::<(u32, Weak<Thread>, u64)>()

@@ -28,11 +28,24 @@ fn stack_top(index: usize) -> usize {
     base + STACK_SIZE - 8
 }
 
-/// Starts `entry(arg1, arg2)` on a new thread of this process.
+/// Starts `entry(arg1, arg2)` on a new thread of this process, on test
+/// stack `stack`.
 pub(crate) fn spawn(
     name: &str,
     entry: extern "C" fn(u64, u64) -> !,
     stack: usize,
+    arg1: u64,
+    arg2: u64,
+) -> Result<zx::Thread, alloc::string::String> {
+    spawn_at(name, entry, stack_top(stack), arg1, arg2)
+}
+
+/// [`spawn`] with the new thread's `rsp` given (`top`: 8 below a 16-byte
+/// boundary of a stack only this thread uses).
+pub(crate) fn spawn_at(
+    name: &str,
+    entry: extern "C" fn(u64, u64) -> !,
+    top: usize,
     arg1: u64,
     arg2: u64,
 ) -> Result<zx::Thread, alloc::string::String> {
@@ -41,7 +54,7 @@ pub(crate) fn spawn(
     core::mem::forget(process); // borrowed from the runtime
     let thread = step(thread, "create thread")?;
     step(
-        thread.start(entry as *const () as usize, stack_top(stack), arg1, arg2),
+        thread.start(entry as *const () as usize, top, arg1, arg2),
         "start thread",
     )?;
     Ok(thread)

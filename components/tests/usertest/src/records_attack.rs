@@ -17,9 +17,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use zx::numbers as nr;
-use zx::{
-    processargs, AsHandleRef, Channel, Event, Handle, MessageBuf, Port, Process, Signals, Status,
-};
+use zx::{processargs, AsHandleRef, Channel, Event, Handle, MessageBuf, Port, Signals, Status};
 
 const SECOND: i64 = 1_000_000_000;
 const MILLI: i64 = 1_000_000;
@@ -41,6 +39,8 @@ fn stack_top(index: usize) -> usize {
     base + STACK_SIZE - 8
 }
 
+/// Starts `entry(arg1, arg2)` on a new thread, on this module's stack
+/// `stack`.
 fn spawn(
     name: &str,
     entry: extern "C" fn(u64, u64) -> !,
@@ -48,15 +48,23 @@ fn spawn(
     arg1: u64,
     arg2: u64,
 ) -> Result<zx::Thread, String> {
-    let process = Process::from_handle(Handle::from_raw(zx_runtime::process_self().0));
-    let thread = process.create_thread(name);
-    core::mem::forget(process); // borrowed from the runtime
-    let thread = step(thread, "create thread")?;
-    step(
-        thread.start(entry as *const () as usize, stack_top(stack), arg1, arg2),
-        "start thread",
-    )?;
-    Ok(thread)
+    crate::fastpath::spawn_at(name, entry, stack_top(stack), arg1, arg2)
+}
+
+/// Starts the [`CALLERS`] caller threads on `client`, for `rounds` rounds.
+fn start_callers(client: &Channel, rounds: u64) -> Result<Vec<zx::Thread>, String> {
+    reset_callers(rounds);
+    let mut threads = Vec::new();
+    for index in 0..CALLERS {
+        threads.push(spawn(
+            "caller",
+            caller,
+            index,
+            client.raw_handle() as u64,
+            index as u64,
+        )?);
+    }
+    Ok(threads)
 }
 
 fn join(thread: &zx::Thread, seconds: i64) -> Result<(), String> {
@@ -313,17 +321,7 @@ fn serve_rounds(client: &Channel, server: &Channel, rounds: u64, seed: u64) -> O
 
 fn order_test(rounds: u64, seed: u64) -> Outcome {
     let (client, server) = step(Channel::create(), "channel")?;
-    reset_callers(rounds);
-    let mut threads = Vec::new();
-    for index in 0..CALLERS {
-        threads.push(spawn(
-            "caller",
-            caller,
-            index,
-            client.raw_handle() as u64,
-            index as u64,
-        )?);
-    }
+    let threads = start_callers(&client, rounds)?;
     let served = serve_rounds(&client, &server, rounds, seed);
     if served.is_err() {
         // Let the callers end (their calls fail once the peer is gone).
@@ -814,17 +812,7 @@ pub fn run_with_processes(suite: &mut Suite, job: &zx::Job, bootfs: &[u8]) {
         // its own answer each round; the heap stays flat.
         let rounds = 24u64;
         let (client, server) = step(Channel::create(), "channel")?;
-        reset_callers(rounds);
-        let mut threads = Vec::new();
-        for index in 0..CALLERS {
-            threads.push(spawn(
-                "caller",
-                caller,
-                index,
-                client.raw_handle() as u64,
-                index as u64,
-            )?);
-        }
+        let threads = start_callers(&client, rounds)?;
         let mut server = Some(server);
         let mut outcome = Ok(());
         let mut heap_warm = 0;
